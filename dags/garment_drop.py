@@ -1,0 +1,103 @@
+"""garment_drop: a nightly catalogue drop, from S3 to storefront images.
+
+The logical date is the drop date: the run for 2026-11-20 processes ``drops/2026-11-20/``
+once that day is over (a daily data-interval timetable). Safe to re-run: generation ids are
+deterministic and existing objects are not generated again. The logic lives in ``tasks/``;
+this file only wires the stages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+
+def _drop_date() -> str:
+    return get_current_context()["ds"]
+
+
+def _ctx():
+    from tasks.context import RunContext
+
+    return RunContext.from_env()
+
+
+@dag(
+    dag_id="garment_drop",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    tags=["tryon"],
+    doc_md=__doc__,
+)
+def garment_drop() -> None:
+    @task
+    def discover() -> list[dict[str, Any]]:
+        from tasks.intake import discover as run
+
+        return run(_ctx(), _drop_date())
+
+    @task
+    def validate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from tasks.intake import validate as run
+
+        return run(_ctx(), _drop_date(), items)
+
+    @task
+    def preprocess_garments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from tasks.preprocess.garment_stage import preprocess_garments as run
+
+        return run(_ctx(), items)
+
+    @task
+    def preprocess_model_photos() -> list[dict[str, Any]]:
+        from tasks.preprocess.library_stage import preprocess_model_photos as run
+
+        return run(_ctx())
+
+    @task
+    def match(items: list[dict[str, Any]], photos: list[dict[str, Any]]) -> list[list[str]]:
+        from tasks.match import match as run
+
+        return run(_ctx(), _drop_date(), items)
+
+    @task(map_index_template="{{ batch_label }}")
+    def tryon(batch: list[str]) -> dict[str, int]:
+        from tasks.inference.tryon_stage import run_batch
+
+        context = get_current_context()
+        context["batch_label"] = f"{len(batch)} generations"
+        return run_batch(_ctx(), batch, context["ti"].map_index)
+
+    @task(trigger_rule="all_done")
+    def qc() -> dict[str, int]:
+        from tasks.qc.stage import check_generations
+
+        return check_generations(_ctx(), _drop_date())
+
+    @task(trigger_rule="all_done")
+    def publish() -> dict[str, Any]:
+        from tasks.publish import publish as run
+
+        return run(_ctx(), _drop_date())
+
+    @task(trigger_rule="all_done")
+    def report() -> dict[str, Any]:
+        from tasks.report import write_report
+
+        return write_report(_ctx(), _drop_date())
+
+    items = preprocess_garments(validate(discover()))
+    batches = match(items, preprocess_model_photos())
+    generated = tryon.expand(batch=batches)
+    checked = qc()
+    published = publish()
+    generated >> checked >> published >> report()
+
+
+garment_drop()

@@ -1,0 +1,165 @@
+"""``tryon``: the command line of the pipeline. The same stage code runs here as in Airflow.
+
+  tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
+  tryon run --date D        run garment_drop for one drop date
+  tryon status --date D     what the ledger says about a drop date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from contextlib import ExitStack
+from datetime import date as date_type
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from tasks.settings import Settings, get_settings
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def _date(value: str) -> str:
+    try:
+        return date_type.fromisoformat(value).isoformat()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from error
+
+
+def _yesterday() -> str:
+    return (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+
+
+def upload_samples(settings: Settings, drop_date: str) -> int:
+    """Put the sample drop under drops/{date}/ and the sample model photos in the library."""
+    from tasks.storage import ObjectStore, drop_prefix, library_photos_prefix
+
+    store = ObjectStore.from_settings(settings)
+    count = 0
+    for path in sorted((SAMPLES / "drop").rglob("*")):
+        if path.is_file():
+            store.put_bytes(drop_prefix(drop_date) + path.relative_to(SAMPLES / "drop").as_posix(), path.read_bytes())
+            count += 1
+    for path in sorted((SAMPLES / "library").iterdir()):
+        store.put_bytes(library_photos_prefix() + path.name, path.read_bytes())
+        count += 1
+    return count
+
+
+def _run_drop(settings: Settings, drop_date: str, *, demo: bool) -> dict:
+    """Run garment_drop for the date against the configured S3, or the embedded one."""
+    from tasks.airflow_runner import configure_airflow, migrate
+
+    configure_airflow(settings)
+    with ExitStack() as stack:
+        if settings.s3_endpoint_url is None:
+            from tasks.embedded_s3 import embedded_s3
+
+            endpoint = stack.enter_context(embedded_s3(settings, mirror=settings.home / "s3"))
+            settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
+            print(f"embedded S3 at {endpoint} (bucket mirrored to {settings.home / 's3'})")
+        if demo:
+            print(f"uploaded {upload_samples(settings, drop_date)} sample files for drop {drop_date}")
+        migrate()
+        from tasks.airflow_runner import run_dag
+
+        state = run_dag("garment_drop", drop_date)
+        from tasks.storage import ObjectStore, report_key
+
+        store = ObjectStore.from_settings(settings)
+        summary = store.get_json(report_key(drop_date, "summary.json"))
+        if demo:
+            _export_demo(store, drop_date, Path("demo-output"))
+    return {"state": state, "summary": summary}
+
+
+def _export_demo(store, drop_date: str, folder: Path) -> None:
+    from tasks.storage import report_key, storefront_manifest_key
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_bytes(store.get_bytes(report_key(drop_date, "report.html")))
+    (folder / "summary.json").write_bytes(store.get_bytes(report_key(drop_date, "summary.json")))
+    manifest = store.get_json(storefront_manifest_key(drop_date))
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    for item in manifest["items"]:
+        target = folder / item["key"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get_bytes(item["key"]))
+    for key in store.list_keys(f"review/{drop_date}/"):
+        target = folder / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get_bytes(key))
+
+
+def _print_summary(summary: dict) -> None:
+    counts = ", ".join(f"{n} {s}" for s, n in summary["garments_by_state"].items())
+    print(f"drop {summary['date']}: {summary['inputs']} garments: {counts}")
+    print(f"generations: {', '.join(f'{n} {s}' for s, n in summary['generations_by_state'].items()) or 'none'}")
+    for garment in summary["garments"]:
+        if garment["reason"]:
+            print(f"  {garment['sku']}: {garment['state']}: {garment['reason']}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    result = _run_drop(settings, args.date, demo=True)
+    _print_summary(result["summary"])
+    print(f"DAG run state: {result['state']}")
+    print("images made by the warp-baseline engine (a geometric CPU baseline, not LaDI-VTON)")
+    print(f"report:   {Path('demo-output/report.html').resolve()}")
+    print(f"manifest: {Path('demo-output/manifest.json').resolve()}")
+    return 0 if result["state"] == "success" else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    result = _run_drop(get_settings(), args.date, demo=False)
+    _print_summary(result["summary"])
+    print(f"DAG run state: {result['state']}")
+    return 0 if result["state"] == "success" else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tasks.ledger import open_ledger
+
+    settings = get_settings()
+    ledger = open_ledger(settings.resolved_ledger_url)
+    garments = ledger.garments(args.date)
+    if not garments:
+        print(f"no garments recorded for drop {args.date}")
+        return 1
+    generations = ledger.generations(args.date)
+    print(f"drop {args.date}: {len(garments)} garments: "
+          + ", ".join(f"{n} {s}" for s, n in sorted(Counter(g.state for g in garments).items())))
+    print("generations: " + (", ".join(f"{n} {s}" for s, n in sorted(Counter(g.state for g in generations).items())) or "none"))
+    for garment in garments:
+        print(f"  {garment.sku:<24} {garment.category or '-':<11} {garment.state:<12} {garment.reason or ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the sample drop end to end on the embedded default (writes ./demo-output/)")
+    demo.add_argument("--date", type=_date, default=_yesterday(), help="drop date to file the sample under (default: yesterday, UTC)")
+    demo.set_defaults(func=cmd_demo)
+    run = commands.add_parser("run", help="run garment_drop for one drop date (embedded S3 unless TRYON_S3_ENDPOINT_URL is set)")
+    run.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
+    run.set_defaults(func=cmd_run)
+    status = commands.add_parser("status", help="show the ledger's record of a drop date")
+    status.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

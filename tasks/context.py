@@ -1,0 +1,27 @@
+"""What every stage needs: settings, the bucket and the ledger, built from the environment
+so the same stage code runs in an Airflow worker, the CLI and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tasks.ledger import Ledger, open_ledger
+from tasks.settings import Settings, get_settings
+from tasks.storage import ObjectStore
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    store: ObjectStore
+    ledger: Ledger
+
+    @classmethod
+    def from_env(cls) -> "RunContext":
+        settings = get_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            store=ObjectStore.from_settings(settings),
+            ledger=open_ledger(settings.resolved_ledger_url),
+        )

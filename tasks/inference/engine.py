@@ -1,0 +1,94 @@
+"""The try-on engine interface: one call turns a batch of (model photo, garment) samples into
+images. Engines are created once per worker process and reused across batches."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class TryOnSample:
+    """One generation's inputs, all on the 768x1024 canvas."""
+
+    generation_id: str
+    category: str
+    person: np.ndarray  # (H, W, 3) uint8
+    person_mask: np.ndarray  # (H, W) bool
+    inpaint_mask: np.ndarray  # (H, W) bool, True = may be repainted
+    keypoints: np.ndarray  # (18, 3) COCO-18 x, y, score
+    cloth: np.ndarray  # (H, W, 3) uint8, garment on white
+    cloth_mask: np.ndarray  # (H, W) bool
+    seed: int
+
+
+@dataclass
+class TryOnOutput:
+    """One image per sample, in the order given, plus per-sample notes (e.g. fitted
+    landmarks) that go into the generation's sidecar."""
+
+    images: list[np.ndarray]
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Engine(ABC):
+    """What every engine states about itself; all of it is recorded with each output."""
+
+    name: str
+    version: str
+    is_baseline: bool
+    licence: str
+
+    @property
+    def model_version(self) -> str:
+        return f"{self.name}-{self.version}"
+
+    @property
+    @abstractmethod
+    def weights_sha256(self) -> str:
+        """Hash of the weights that make the outputs ("none" for weightless engines)."""
+
+    @property
+    @abstractmethod
+    def parameters(self) -> dict[str, Any]:
+        """The parameters that change the outputs; part of every generation id."""
+
+    @abstractmethod
+    def generate(self, batch: list[TryOnSample]) -> TryOnOutput:
+        """Generate one image per sample."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": self.name,
+            "engine_version": self.version,
+            "model_version": self.model_version,
+            "weights_sha256": self.weights_sha256,
+            "baseline": self.is_baseline,
+            "licence": self.licence,
+            "parameters": self.parameters,
+        }
+
+
+def _build(name: str) -> Engine:
+    if name == "warp-baseline":
+        from tasks.inference.warp_baseline import WarpBaselineEngine
+
+        return WarpBaselineEngine()
+    raise ValueError(f"unknown engine {name!r}; available: warp-baseline")
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(name: str) -> Engine:
+    """The process's engine of that name, built on first use and then kept (loading weights
+    once per process is what keeps a GPU worker busy)."""
+    with _engines_lock:
+        if name not in _engines:
+            _engines[name] = _build(name)
+        return _engines[name]

@@ -1,0 +1,160 @@
+"""The geometric warp baseline: a CPU try-on engine with no learned weights.
+
+It fits landmarks of the garment's mask contour onto the body's keypoints with a thin-plate
+spline, composites the warped garment into the photo's inpaint region with feathered edges,
+and fills inpaint pixels the garment does not cover: skin-coloured pixels keep the photo's
+own, the rest are inpainted from their surroundings (OpenCV Telea). Pixels outside the inpaint
+region are never touched. Every output says it is ``warp-baseline``: this is not LaDI-VTON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH
+from tasks.inference.engine import Engine, TryOnOutput, TryOnSample
+from tasks.inference.landmarks import Correspondence, correspondence
+from tasks.inference.tps import backward_warp
+from tasks.preprocess.pose import KP
+from tasks.settings import CATEGORIES
+
+
+@dataclass
+class WarpBaselineConfig:
+    feather_px: int = 7
+    grid_step: int = 8
+    inpaint_radius: int = 6
+    skin_tolerance: float = 2.5
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class WarpBaselinePipeline:
+    """check_inputs -> prepare_correspondence -> prepare_warped_cloth -> composite."""
+
+    def __init__(self, config: WarpBaselineConfig | None = None) -> None:
+        self.config = config or WarpBaselineConfig()
+
+    def check_inputs(self, sample: TryOnSample) -> None:
+        shape = (CANVAS_HEIGHT, CANVAS_WIDTH)
+        if sample.category not in CATEGORIES:
+            raise ValueError(f"{sample.generation_id}: unknown category {sample.category!r}")
+        for name in ("person", "cloth"):
+            array = getattr(sample, name)
+            if array.shape != (*shape, 3) or array.dtype != np.uint8:
+                raise ValueError(f"{sample.generation_id}: {name} must be uint8 {shape + (3,)}, got {array.dtype} {array.shape}")
+        for name in ("person_mask", "inpaint_mask", "cloth_mask"):
+            if getattr(sample, name).shape != shape:
+                raise ValueError(f"{sample.generation_id}: {name} must be {shape}")
+        if not sample.inpaint_mask.any():
+            raise ValueError(f"{sample.generation_id}: empty inpaint mask")
+        if sample.keypoints.shape != (18, 3):
+            raise ValueError(f"{sample.generation_id}: keypoints must be COCO-18 (18, 3)")
+
+    def prepare_correspondence(self, sample: TryOnSample) -> Correspondence:
+        return correspondence(sample.category, sample.cloth_mask, sample.keypoints)
+
+    def prepare_warped_cloth(self, sample: TryOnSample, corr: Correspondence) -> tuple[np.ndarray, np.ndarray]:
+        """The garment on the body and its coverage in [0, 1]: the main part by the
+        thin-plate spline, then each sleeve by its rigid fit, drawn over it."""
+        garment_points, body_points = corr.as_arrays()
+        height, width = sample.person.shape[:2]
+        main = sample.cloth_mask.copy()
+        for sleeve in corr.sleeves:
+            main &= ~sleeve.mask
+        warped = backward_warp(sample.cloth, body_points, garment_points, (height, width), self.config.grid_step, (255, 255, 255))
+        coverage = backward_warp(main.astype(np.uint8) * 255, body_points, garment_points, (height, width), self.config.grid_step, 0)
+        coverage = coverage.astype(np.float32) / 255.0
+        for sleeve in corr.sleeves:
+            sleeve_rgb = cv2.warpAffine(sample.cloth, sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
+            sleeve_alpha = cv2.warpAffine(sleeve.mask.astype(np.float32), sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR)
+            warped = (warped * (1 - sleeve_alpha[..., None]) + sleeve_rgb * sleeve_alpha[..., None]).astype(np.uint8)
+            coverage = np.maximum(coverage, sleeve_alpha)
+        return warped, coverage
+
+    def composite(self, sample: TryOnSample, warped: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+        region = sample.inpaint_mask
+        feather = self.config.feather_px | 1
+        alpha = cv2.GaussianBlur(coverage, (feather, feather), 0) * region
+        base = self._fill_uncovered(sample, coverage > 0.5)
+        out = base.astype(np.float32) * (1 - alpha[..., None]) + warped.astype(np.float32) * alpha[..., None]
+        out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        out[~region] = sample.person[~region]
+        return out
+
+    def _fill_uncovered(self, sample: TryOnSample, covered: np.ndarray) -> np.ndarray:
+        """Photo with the uncovered part of the inpaint region filled: skin stays, the rest
+        (the photo's old garment, background) is inpainted from what surrounds it."""
+        region = sample.inpaint_mask
+        skin = skin_mask(sample.person, sample.person_mask, sample.keypoints, self.config.skin_tolerance)
+        unknown = region & ~covered & ~skin
+        if not unknown.any():
+            return sample.person.copy()
+        # inpaint at half resolution (Telea's cost grows with the hole), then upsample the fill
+        small = cv2.resize(sample.person, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        small_hole = cv2.resize(unknown.astype(np.uint8), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_NEAREST)
+        small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
+        filled = cv2.inpaint(small, small_hole, self.config.inpaint_radius, cv2.INPAINT_TELEA)
+        filled = cv2.resize(filled, (sample.person.shape[1], sample.person.shape[0]), interpolation=cv2.INTER_LINEAR)
+        result = sample.person.copy()
+        result[unknown] = filled[unknown]
+        return result
+
+    def __call__(self, batch: list[TryOnSample]) -> TryOnOutput:
+        images, details = [], []
+        for sample in batch:
+            self.check_inputs(sample)
+            corr = self.prepare_correspondence(sample)
+            warped, coverage = self.prepare_warped_cloth(sample, corr)
+            images.append(self.composite(sample, warped, coverage))
+            details.append({"landmarks": corr.to_dict()})
+        return TryOnOutput(images=images, details=details)
+
+
+def skin_mask(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tolerance: float) -> np.ndarray:
+    """Pixels of the person whose chroma (YCrCb) matches the face's: a colour model sampled
+    around the nose and eyes. Empty when no face keypoints are visible."""
+    face = [keypoints[KP[n], :2] for n in ("nose", "r_eye", "l_eye") if keypoints[KP[n], 2] >= 0.5]
+    if not face:
+        return np.zeros(person.shape, bool)
+    sample = np.zeros(person.shape, np.uint8)
+    shoulders = keypoints[[KP["r_shoulder"], KP["l_shoulder"]], :2]
+    radius = max(6, int(0.08 * np.linalg.norm(shoulders[0] - shoulders[1])))
+    for point in face:
+        cv2.circle(sample, tuple(int(v) for v in point), radius, 1, -1)
+    sample = (sample > 0) & person
+    ycrcb = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    chroma = ycrcb[..., 1:]
+    values = chroma[sample]
+    if len(values) < 50:
+        return np.zeros(person.shape, bool)
+    mean, std = values.mean(axis=0), values.std(axis=0) + 2.0
+    distance = np.abs((chroma - mean) / std).max(axis=-1)
+    luma = ycrcb[..., 0]
+    return person & (distance < tolerance) & (luma > 40)
+
+
+class WarpBaselineEngine(Engine):
+    name = "warp-baseline"
+    version = "1.0.0"
+    is_baseline = True
+    licence = "no learned weights (project code)"
+
+    def __init__(self, config: WarpBaselineConfig | None = None) -> None:
+        self.pipeline = WarpBaselinePipeline(config)
+
+    @property
+    def weights_sha256(self) -> str:
+        return "none"
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {**self.pipeline.config.to_dict(), "deterministic": True}
+
+    def generate(self, batch: list[TryOnSample]) -> TryOnOutput:
+        return self.pipeline(batch)

@@ -1,0 +1,129 @@
+"""Discovery and validation of a drop: ``drops/{date}/{sku}/`` with garment image(s) and a
+``meta.json`` carrying the category. Every SKU found gets a ledger row; the unusable ones end
+``quarantined`` (original bytes and ``reason.json`` under ``quarantine/{date}/{sku}/``) or
+``rejected`` (unsafe SKU names, which are never used in a key)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from tasks.context import RunContext
+from tasks.images import ImageDecodeError, decode_rgb, sha256_hex
+from tasks.ledger import Garment, GarmentState
+from tasks.settings import CATEGORIES
+from tasks.storage import drop_prefix, quarantine_prefix
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+SAFE_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass
+class DropItem:
+    """One SKU of a drop as it moves between stages (small: passed through XCom)."""
+
+    sku: str
+    garment_id: int
+    image_key: str | None
+    category: str | None
+    sha256: str | None = None
+    extra_keys: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _upsert_garment(ctx: RunContext, date: str, sku: str, **values: Any) -> int:
+    with ctx.ledger.session() as session:
+        garment = session.scalar(select(Garment).where(Garment.drop_date == date, Garment.sku == sku))
+        if garment is None:
+            garment = Garment(drop_date=date, sku=sku)
+            session.add(garment)
+        for key, value in values.items():
+            setattr(garment, key, value)
+        session.flush()
+        return garment.id
+
+
+def set_garment_state(ctx: RunContext, garment_id: int, state: GarmentState, reason: str | None = None) -> None:
+    with ctx.ledger.session() as session:
+        garment = session.get(Garment, garment_id)
+        garment.state = state.value
+        garment.reason = reason
+
+
+def quarantine(ctx: RunContext, date: str, item: DropItem, reason: str, keys: list[str]) -> None:
+    """Keep the original bytes and a reason.json under quarantine/{date}/{sku}/."""
+    prefix = quarantine_prefix(date, item.sku)
+    for key in keys:
+        ctx.store.copy(key, prefix + key.rsplit("/", 1)[-1])
+    ctx.store.put_json(prefix + "reason.json", {"date": date, "sku": item.sku, "reason": reason, "files": keys})
+    set_garment_state(ctx, item.garment_id, GarmentState.QUARANTINED, reason)
+
+
+def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+    """Find the drop's SKUs and record each; return the ones worth validating."""
+    prefix = drop_prefix(date)
+    by_sku: dict[str, list[str]] = {}
+    for key in ctx.store.list_keys(prefix):
+        sku, _, name = key[len(prefix) :].partition("/")
+        if name:
+            by_sku.setdefault(sku, []).append(key)
+
+    items = []
+    for sku, keys in sorted(by_sku.items()):
+        if not SAFE_SKU.match(sku):
+            safe_label = f"unsafe-{sha256_hex(sku.encode())[:12]}"
+            _upsert_garment(ctx, date, safe_label, state=GarmentState.REJECTED.value,
+                            reason=f"unsafe_sku: {sku!r} is not a safe name", source_key=None)
+            continue
+        images = sorted(k for k in keys if k.lower().endswith(IMAGE_EXTENSIONS))
+        meta_key = f"{prefix}{sku}/meta.json"
+        meta: dict[str, Any] = {}
+        meta_error = None
+        if meta_key in keys:
+            try:
+                meta = ctx.store.get_json(meta_key)
+            except (ValueError, UnicodeDecodeError) as error:
+                meta_error = f"meta_json_invalid: {error}"
+        category = meta.get("category") if isinstance(meta, dict) else None
+        # the primary image is the first by name; the others are recorded, not generated
+        garment_id = _upsert_garment(
+            ctx, date, sku, category=category, source_key=images[0] if images else None,
+            meta={**(meta if isinstance(meta, dict) else {}), "extra_images": images[1:]},
+            state=GarmentState.DISCOVERED.value, reason=None,
+        )
+        item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
+                        category=category, extra_keys=images[1:])
+        if not images:
+            quarantine(ctx, date, item, "no_image: no .jpg, .jpeg, .png or .webp file", keys)
+        elif meta_error:
+            quarantine(ctx, date, item, meta_error, keys)
+        elif category not in CATEGORIES:
+            reason = "category_missing" if category is None else f"category_unknown: {category!r}"
+            quarantine(ctx, date, item, f"{reason} (expected one of {', '.join(CATEGORIES)} in meta.json)", keys)
+        else:
+            items.append(item.to_dict())
+    return items
+
+
+def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Decode each primary image; quarantine what does not decode. Adds the sha256."""
+    valid = []
+    for raw in items:
+        item = DropItem(**raw)
+        data = ctx.store.get_bytes(item.image_key)
+        try:
+            decode_rgb(data)
+        except ImageDecodeError as error:
+            quarantine(ctx, date, item, f"image_invalid: {error}", [item.image_key])
+            continue
+        item.sha256 = sha256_hex(data)
+        with ctx.ledger.session() as session:
+            session.get(Garment, item.garment_id).sha256 = item.sha256
+        valid.append(item.to_dict())
+    return valid
+

@@ -1,0 +1,197 @@
+"""The ledger: every garment, model photo, generation, QC result and publication, each row
+with an explicit state. SQLAlchemy 2; SQLite for the embedded default, PostgreSQL by URL.
+
+Terminal states of a garment (the unit a run report counts):
+``published`` (all of its generations passed and were published), ``flagged`` (at least one
+generation awaits review), ``rejected`` (nothing could be generated; ``reason`` says why),
+``quarantined`` (the input itself is unusable; ``reason`` says why).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class GarmentState(str, enum.Enum):
+    DISCOVERED = "discovered"
+    PREPROCESSED = "preprocessed"
+    MATCHED = "matched"
+    PUBLISHED = "published"
+    FLAGGED = "flagged"
+    REJECTED = "rejected"
+    QUARANTINED = "quarantined"
+
+
+GARMENT_TERMINAL_STATES = (
+    GarmentState.PUBLISHED,
+    GarmentState.FLAGGED,
+    GarmentState.REJECTED,
+    GarmentState.QUARANTINED,
+)
+
+
+class PhotoState(str, enum.Enum):
+    READY = "ready"
+    REJECTED = "rejected"
+
+
+class GenerationState(str, enum.Enum):
+    PLANNED = "planned"
+    GENERATED = "generated"
+    PASSED = "passed"
+    FLAGGED = "flagged"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Garment(Base):
+    __tablename__ = "garments"
+    __table_args__ = (UniqueConstraint("drop_date", "sku", name="uq_garment_drop_sku"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    drop_date: Mapped[str] = mapped_column(String(10), index=True)
+    sku: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str | None] = mapped_column(String(32))
+    source_key: Mapped[str | None] = mapped_column(String(1024))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(32), default=GarmentState.DISCOVERED.value)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ModelPhoto(Base):
+    __tablename__ = "model_photos"
+
+    photo_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    backends: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+
+    generation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    garment_id: Mapped[int] = mapped_column(ForeignKey("garments.id"), index=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("model_photos.photo_id"))
+    drop_date: Mapped[str] = mapped_column(String(10), index=True)
+    sku: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(32))
+    engine: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(128))
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(Integer)
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    batch: Mapped[int | None] = mapped_column(Integer)
+    object_key: Mapped[str | None] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(32), default=GenerationState.PLANNED.value)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class QCResult(Base):
+    __tablename__ = "qc_results"
+    __table_args__ = (UniqueConstraint("generation_id", "check", name="uq_qc_generation_check"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.generation_id"), index=True)
+    check: Mapped[str] = mapped_column(String(64))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Publication(Base):
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("generation_id", name="uq_publication_generation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.generation_id"))
+    drop_date: Mapped[str] = mapped_column(String(10), index=True)
+    sku: Mapped[str] = mapped_column(String(128))
+    photo_id: Mapped[str] = mapped_column(String(128))
+    storefront_key: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(32), default="published")
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Ledger:
+    """The database behind the ledger tables; one per URL per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def garments(self, drop_date: str) -> list[Garment]:
+        with self.session() as session:
+            return list(session.scalars(select(Garment).where(Garment.drop_date == drop_date).order_by(Garment.sku)))
+
+    def generations(self, drop_date: str) -> list[Generation]:
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(Generation).where(Generation.drop_date == drop_date).order_by(Generation.generation_id)
+                )
+            )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def open_ledger(url: str) -> Ledger:
+    """The process-wide ledger for ``url`` (tables created on first use)."""
+    return Ledger(url)

@@ -1,0 +1,51 @@
+"""Person mask from mediapipe's selfie segmentation (the model ships inside the wheel)."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+SEGMENTATION_BACKEND = "mediapipe-selfie-segmentation-0.10.21-general"
+
+
+class MediapipePersonSegmenter:
+    """Returns a boolean person mask; the largest connected component is kept so stray
+    background blobs do not enter the inpaint region."""
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        import mediapipe as mp
+
+        # model_selection=0 is the general (256x256) model: better than the landscape one for
+        # portrait-format catalogue photos.
+        self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        self._threshold = threshold
+        self._lock = threading.Lock()
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        with self._lock:
+            result = self._segmenter.process(image)
+        mask = (result.segmentation_mask > self._threshold).astype(np.uint8)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+        return largest_component(mask)
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros(mask.shape, bool)
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == biggest
+
+
+_shared: MediapipePersonSegmenter | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_segmenter() -> MediapipePersonSegmenter:
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = MediapipePersonSegmenter()
+        return _shared

@@ -1,0 +1,79 @@
+"""Publishing: passed generations are copied to ``storefront/{sku}/{photo_id}.jpg``, flagged
+ones to the review prefix with the checks they failed, and the storefront manifest of the
+date is written last, so a reader never sees a half-published drop. Garments then take their
+terminal state from their generations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from tasks.context import RunContext
+from tasks.ledger import Garment, GarmentState, Generation, GenerationState, Publication, QCResult
+from tasks.storage import review_key, storefront_key, storefront_manifest_key
+
+
+def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+    with ctx.ledger.session() as session:
+        rows = session.execute(
+            select(Publication, Generation)
+            .join(Generation, Generation.generation_id == Publication.generation_id)
+            .where(Publication.drop_date == date, Publication.state == "published")
+            .order_by(Publication.sku, Publication.photo_id)
+        ).all()
+        return [
+            {
+                "sku": pub.sku, "photo_id": pub.photo_id, "key": pub.storefront_key,
+                "generation_id": gen.generation_id, "category": gen.category, "engine": gen.engine,
+                "model_version": gen.model_version, "weights_sha256": gen.weights_sha256, "seed": gen.seed,
+            }
+            for pub, gen in rows
+        ]
+
+
+def publish(ctx: RunContext, date: str) -> dict[str, Any]:
+    store = ctx.store
+    with ctx.ledger.session() as session:
+        generations = list(session.scalars(select(Generation).where(Generation.drop_date == date)))
+        for row in generations:
+            if row.state == GenerationState.PASSED.value:
+                key = storefront_key(row.sku, row.photo_id)
+                store.copy(row.object_key, key)
+                publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
+                if publication is None:
+                    session.add(Publication(generation_id=row.generation_id, drop_date=date, sku=row.sku,
+                                            photo_id=row.photo_id, storefront_key=key))
+                row.state = GenerationState.PUBLISHED.value
+            elif row.state == GenerationState.FLAGGED.value:
+                key = review_key(date, row.sku, row.photo_id, row.generation_id)
+                failed = [r.check for r in session.scalars(
+                    select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False)))]
+                store.copy(row.object_key, key)
+                store.put_json(key.rsplit(".", 1)[0] + ".json", {
+                    "generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
+                    "source_key": row.object_key, "failed_checks": sorted(failed), "reason": row.reason,
+                })
+        _settle_garments(session, date, generations)
+    entries = manifest_entries(ctx, date)
+    manifest = {"date": date, "count": len(entries), "items": entries}
+    store.put_json(storefront_manifest_key(date), manifest)  # last: readers see all or nothing
+    return {"published": len(entries), "manifest": storefront_manifest_key(date)}
+
+
+def _settle_garments(session: Any, date: str, generations: list[Generation]) -> None:
+    """flagged if any generation awaits review, else published if any was published, else
+    rejected with the generations' failure reasons."""
+    by_garment: dict[int, list[Generation]] = {}
+    for row in generations:
+        by_garment.setdefault(row.garment_id, []).append(row)
+    for garment_id, rows in by_garment.items():
+        garment = session.get(Garment, garment_id)
+        states = {r.state for r in rows}
+        if GenerationState.FLAGGED.value in states:
+            garment.state, garment.reason = GarmentState.FLAGGED.value, None
+        elif GenerationState.PUBLISHED.value in states:
+            garment.state, garment.reason = GarmentState.PUBLISHED.value, None
+        elif states <= {GenerationState.FAILED.value}:
+            garment.state = GarmentState.REJECTED.value
+            garment.reason = "generation_failed: " + "; ".join(sorted({r.reason or "unknown" for r in rows}))

@@ -1,0 +1,63 @@
+"""One typed settings object, read from ``TRYON_*`` environment variables.
+
+The defaults describe the *embedded default*: a project-local working folder (``.tryon/``),
+a SQLite ledger inside it, an S3 API served in-process on loopback (moto's server; the
+endpoint is filled in by whoever starts it), and the CPU warp-baseline engine.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CATEGORIES: tuple[str, ...] = ("upper_body", "lower_body", "dresses")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".tryon"),
+        description="Working folder of the embedded default: ledger, Airflow home, model cache.",
+    )
+    bucket: str = Field(default="tryon", description="S3 bucket holding every prefix of BRIEF section 3.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 API endpoint (MinIO, moto). None means AWS's own endpoints."
+    )
+    s3_region: str = "us-east-1"
+    s3_max_attempts: int = Field(default=5, ge=1, description="botocore standard retry mode attempts.")
+    ledger_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the ledger; default a SQLite file in `home`."
+    )
+    model_dir: Path | None = Field(
+        default=None, description="Local cache of model weights; default `home`/models."
+    )
+    engine: str = Field(default="warp-baseline", description="Try-on engine name.")
+    photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
+    batch_size: int = Field(default=8, ge=1, description="Generations per try-on task (one mapped task each).")
+    seed: int = Field(default=0, ge=0, description="Base seed; part of every generation id.")
+    jpeg_quality: int = Field(default=95, ge=50, le=100)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @cached_property
+    def resolved_ledger_url(self) -> str:
+        if self.ledger_url:
+            return self.ledger_url
+        return f"sqlite:///{self.home / 'ledger.db'}"
+
+    @cached_property
+    def resolved_model_dir(self) -> Path:
+        return (self.model_dir or self.home / "models").expanduser().resolve()
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment now (no caching: tasks may run in new processes
+    and tests change the environment)."""
+    return Settings()

@@ -1,0 +1,125 @@
+"""S3 access through boto3 (configurable endpoint, botocore standard retries) and the key
+layout of BRIEF section 3. Every key the pipeline writes is built by a function here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tasks.settings import Settings
+
+
+# --- key layout -------------------------------------------------------------------------
+
+def drop_prefix(date: str) -> str:
+    return f"drops/{date}/"
+
+
+def library_photos_prefix() -> str:
+    return "library/photos/"
+
+
+def library_artifact_key(photo_id: str, name: str) -> str:
+    return f"library/artifacts/{photo_id}/{name}"
+
+
+def library_index_key() -> str:
+    return "library/index.parquet"
+
+
+def garment_artifact_key(garment_sha256: str, name: str) -> str:
+    """Preprocessed garments are content-addressed: the same bytes are processed once."""
+    return f"garments/{garment_sha256}/{name}"
+
+
+def generation_key(model_version: str, sku: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
+    return f"generations/{model_version}/{sku}/{photo_id}/{generation_id}.{ext}"
+
+
+def storefront_key(sku: str, photo_id: str) -> str:
+    return f"storefront/{sku}/{photo_id}.jpg"
+
+
+def storefront_manifest_key(date: str) -> str:
+    return f"storefront/manifests/{date}.json"
+
+
+def review_key(date: str, sku: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
+    return f"review/{date}/{sku}/{photo_id}/{generation_id}.{ext}"
+
+
+def quarantine_prefix(date: str, sku: str) -> str:
+    return f"quarantine/{date}/{sku}/"
+
+
+def report_key(date: str, name: str) -> str:
+    return f"reports/{date}/{name}"
+
+
+# --- client -----------------------------------------------------------------------------
+
+@dataclass
+class ObjectStore:
+    """A bucket and the few operations the pipeline needs on it."""
+
+    client: Any
+    bucket: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ObjectStore":
+        config = Config(
+            retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
+            s3={"addressing_style": "path"},
+        )
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            config=config,
+        )
+        return cls(client=client, bucket=settings.bucket)
+
+    def ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_json(self, key: str, payload: Any) -> None:
+        body = json.dumps(payload, indent=2, sort_keys=True).encode()
+        self.put_bytes(key, body, "application/json")
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get_bytes(key))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        self.client.copy_object(
+            Bucket=self.bucket, Key=dest_key, CopySource={"Bucket": self.bucket, "Key": source_key}
+        )
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
