@@ -77,11 +77,12 @@ def fit_to_canvas(
     width: int = CANVAS_WIDTH,
     height: int = CANVAS_HEIGHT,
     mask: np.ndarray | None = None,
+    margin: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Scale ``image`` (and ``mask``) to fit a width x height canvas without distortion,
-    centred, the rest filled with ``fill``."""
+    leaving ``margin`` (a fraction of each side) free, centred, the rest filled with ``fill``."""
     h, w = image.shape[:2]
-    scale = min(width / w, height / h)
+    scale = min(width * (1 - 2 * margin) / w, height * (1 - 2 * margin) / h)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     canvas = np.empty((height, width, 3), np.uint8)

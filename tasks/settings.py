@@ -28,7 +28,7 @@ class Settings(BaseSettings):
         default=None, description="S3 API endpoint (MinIO, moto). None means AWS's own endpoints."
     )
     s3_region: str = "us-east-1"
-    s3_max_attempts: int = Field(default=5, ge=1, description="botocore standard retry mode attempts.")
+    s3_max_attempts: int = Field(default=5, ge=1, description="Attempts per S3 call (first try included), botocore standard retry mode.")
     ledger_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the ledger; default a SQLite file in `home`."
     )

@@ -74,7 +74,7 @@ class ObjectStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> "ObjectStore":
         config = Config(
-            retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
+            retries={"mode": "standard", "total_max_attempts": settings.s3_max_attempts},
             s3={"addressing_style": "path"},
         )
         client = boto3.client(

@@ -1,10 +1,13 @@
 """The geometric warp baseline: a CPU try-on engine with no learned weights.
 
 It fits landmarks of the garment's mask contour onto the body's keypoints with a thin-plate
-spline, composites the warped garment into the photo's inpaint region with feathered edges,
-and fills inpaint pixels the garment does not cover: skin-coloured pixels keep the photo's
-own, the rest are inpainted from their surroundings (OpenCV Telea). Pixels outside the inpaint
-region are never touched. Every output says it is ``warp-baseline``: this is not LaDI-VTON.
+spline (sleeves by a rigid rotation onto the arms), composites the warped garment into the
+photo's inpaint region with feathered edges, and fills inpaint pixels the garment does not
+cover: skin-coloured pixels keep the photo's own; uncovered arms and legs (an old long sleeve
+under a new short one) are painted in the person's skin tone with the photo's shading; the rest
+is inpainted from its surroundings (OpenCV Telea). The garment's main part never covers the
+arms, which hang in front of it. Pixels outside the inpaint region are never touched. Every
+output says it is ``warp-baseline``: this is not LaDI-VTON.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH
 from tasks.inference.engine import Engine, TryOnOutput, TryOnSample
 from tasks.inference.landmarks import Correspondence, correspondence
 from tasks.inference.tps import backward_warp
-from tasks.preprocess.pose import KP
+from tasks.preprocess.model_photo import LEG, limb_lines
+from tasks.preprocess.pose import KP, PoseResult
 from tasks.settings import CATEGORIES
 
 
@@ -70,6 +74,7 @@ class WarpBaselinePipeline:
         warped = backward_warp(sample.cloth, body_points, garment_points, (height, width), self.config.grid_step, (255, 255, 255))
         coverage = backward_warp(main.astype(np.uint8) * 255, body_points, garment_points, (height, width), self.config.grid_step, 0)
         coverage = coverage.astype(np.float32) / 255.0
+        coverage[self._limbs(sample)[0]] = 0.0  # arms are in front of the body's garment
         for sleeve in corr.sleeves:
             sleeve_rgb = cv2.warpAffine(sample.cloth, sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
             sleeve_alpha = cv2.warpAffine(sleeve.mask.astype(np.float32), sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR)
@@ -87,21 +92,40 @@ class WarpBaselinePipeline:
         out[~region] = sample.person[~region]
         return out
 
+    @staticmethod
+    def _limbs(sample: TryOnSample) -> tuple[np.ndarray, np.ndarray]:
+        """(arms, legs) as thick joint polylines, clipped to the person."""
+        pose = PoseResult(keypoints=sample.keypoints, hands={})
+        kp = sample.keypoints
+        shoulder_width = float(np.linalg.norm(kp[KP["r_shoulder"], :2] - kp[KP["l_shoulder"], :2]))
+        hip_width = float(np.linalg.norm(kp[KP["r_hip"], :2] - kp[KP["l_hip"], :2]))
+        shape = sample.person_mask.shape
+        arms = limb_lines(pose, shape, max(6, int(0.22 * shoulder_width))) & sample.person_mask
+        legs = limb_lines(pose, shape, max(6, int(0.7 * hip_width)), LEG) & sample.person_mask
+        return arms, legs
+
     def _fill_uncovered(self, sample: TryOnSample, covered: np.ndarray) -> np.ndarray:
-        """Photo with the uncovered part of the inpaint region filled: skin stays, the rest
-        (the photo's old garment, background) is inpainted from what surrounds it."""
+        """Photo with the uncovered part of the inpaint region filled: skin stays, uncovered
+        limbs get skin tone, the rest (old garment beyond the body, background) is inpainted
+        from what surrounds it."""
         region = sample.inpaint_mask
-        skin = skin_mask(sample.person, sample.person_mask, sample.keypoints, self.config.skin_tolerance)
-        unknown = region & ~covered & ~skin
+        skin, tone = skin_model(sample.person, sample.person_mask, sample.keypoints, self.config.skin_tolerance)
+        result = sample.person.copy()
+        uncovered = region & ~covered & ~skin
+        if tone is not None:
+            arms, legs = self._limbs(sample)
+            bare = uncovered & (arms | legs)
+            result[bare] = shade(sample.person, tone, bare)[bare]
+            uncovered &= ~bare
+        unknown = uncovered
         if not unknown.any():
-            return sample.person.copy()
+            return result
         # inpaint at half resolution (Telea's cost grows with the hole), then upsample the fill
         small = cv2.resize(sample.person, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(unknown.astype(np.uint8), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_NEAREST)
         small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
         filled = cv2.inpaint(small, small_hole, self.config.inpaint_radius, cv2.INPAINT_TELEA)
         filled = cv2.resize(filled, (sample.person.shape[1], sample.person.shape[0]), interpolation=cv2.INTER_LINEAR)
-        result = sample.person.copy()
         result[unknown] = filled[unknown]
         return result
 
@@ -116,12 +140,14 @@ class WarpBaselinePipeline:
         return TryOnOutput(images=images, details=details)
 
 
-def skin_mask(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tolerance: float) -> np.ndarray:
-    """Pixels of the person whose chroma (YCrCb) matches the face's: a colour model sampled
-    around the nose and eyes. Empty when no face keypoints are visible."""
+def skin_model(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pixels of the person whose chroma (YCrCb) matches the face's, and the face's mean
+    colour (RGB), from a colour model sampled around the nose and eyes. Empty and None when no
+    face keypoints are visible."""
+    nothing = (np.zeros(person.shape, bool), None)
     face = [keypoints[KP[n], :2] for n in ("nose", "r_eye", "l_eye") if keypoints[KP[n], 2] >= 0.5]
     if not face:
-        return np.zeros(person.shape, bool)
+        return nothing
     sample = np.zeros(person.shape, np.uint8)
     shoulders = keypoints[[KP["r_shoulder"], KP["l_shoulder"]], :2]
     radius = max(6, int(0.08 * np.linalg.norm(shoulders[0] - shoulders[1])))
@@ -132,11 +158,22 @@ def skin_mask(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tole
     chroma = ycrcb[..., 1:]
     values = chroma[sample]
     if len(values) < 50:
-        return np.zeros(person.shape, bool)
+        return nothing
     mean, std = values.mean(axis=0), values.std(axis=0) + 2.0
     distance = np.abs((chroma - mean) / std).max(axis=-1)
     luma = ycrcb[..., 0]
-    return person & (distance < tolerance) & (luma > 40)
+    skin = person & (distance < tolerance) & (luma > 40)
+    face_pixels = sample & skin
+    tone = image[face_pixels].mean(axis=0) if face_pixels.sum() >= 50 else image[sample].mean(axis=0)
+    return skin, tone
+
+
+def shade(image: np.ndarray, tone: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``tone`` modulated by the image's lightness relative to its median over ``where``, so
+    folds and shadows survive while the average is the tone itself."""
+    luma = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 3)
+    relative = luma / max(1.0, float(np.median(luma[where])))
+    return np.clip(tone[None, None, :] * np.clip(relative, 0.6, 1.3)[..., None], 0, 255).astype(np.uint8)
 
 
 class WarpBaselineEngine(Engine):

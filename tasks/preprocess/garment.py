@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH, fit_to_canvas
+from tasks.images import fit_to_canvas
 from tasks.preprocess.segmentation import largest_component
 
 GARMENT_MASK_BACKEND = "opencv-border-colour-v1"
@@ -68,7 +68,6 @@ def prepare_garment(image: np.ndarray, margin: float = 0.06) -> PreparedGarment:
     crop = image[y0:y1, x0:x1].copy()
     crop_mask = mask[y0:y1, x0:x1]
     crop[~crop_mask] = WHITE
-    inner_w, inner_h = round(CANVAS_WIDTH * (1 - 2 * margin)), round(CANVAS_HEIGHT * (1 - 2 * margin))
-    inner, inner_mask = fit_to_canvas(crop, WHITE, inner_w, inner_h, mask=crop_mask)
-    cloth, cloth_mask = fit_to_canvas(inner, WHITE, mask=inner_mask)
+    cloth, cloth_mask = fit_to_canvas(crop, WHITE, mask=crop_mask, margin=margin)
+    cloth[~cloth_mask] = WHITE  # resampling bleeds garment colour past the mask's edge
     return PreparedGarment(cloth=cloth, mask=cloth_mask)

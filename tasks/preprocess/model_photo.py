@@ -83,13 +83,17 @@ def _line_y(pose: PoseResult, left: str, right: str) -> float:
     return float((pose.point(left)[1] + pose.point(right)[1]) / 2)
 
 
-def arm_lines(pose: PoseResult, shape: tuple[int, int], thickness: int) -> np.ndarray:
-    """A thick polyline through each arm's present joints (shoulder, elbow, wrist)."""
+ARM = ("shoulder", "elbow", "wrist")
+LEG = ("hip", "knee", "ankle")
+
+
+def limb_lines(pose: PoseResult, shape: tuple[int, int], thickness: int, joints: tuple[str, ...] = ARM) -> np.ndarray:
+    """A thick polyline through each side's present joints of a limb (default the arms)."""
     canvas = np.zeros(shape, np.uint8)
     for side in ("r", "l"):
-        joints = [pose.point(f"{side}_{j}") for j in ("shoulder", "elbow", "wrist") if pose.present(f"{side}_{j}")]
-        if len(joints) >= 2:
-            cv2.polylines(canvas, [np.asarray(joints, np.int32)], False, 1, thickness=thickness)
+        joints_xy = [pose.point(f"{side}_{j}") for j in joints if pose.present(f"{side}_{j}")]
+        if len(joints_xy) >= 2:
+            cv2.polylines(canvas, [np.asarray(joints_xy, np.int32)], False, 1, thickness=thickness)
     return canvas > 0
 
 
@@ -119,7 +123,7 @@ def inpaint_region(category: str, pose: PoseResult, person: np.ndarray) -> np.nd
         top = hip_y - 0.22 * torso
         bottom = _leg_end(pose, height)
         band = (rows >= top) & (rows <= bottom)
-        arms = arm_lines(pose, person.shape, thickness=max(8, int(0.22 * torso)))
+        arms = limb_lines(pose, person.shape, thickness=max(8, int(0.22 * torso)))
         return grown & band & ~arms & ~hands
 
     top = shoulder_y - 0.12 * torso
@@ -129,7 +133,7 @@ def inpaint_region(category: str, pose: PoseResult, person: np.ndarray) -> np.nd
     # dresses: a skirt stands away from the legs, so below the hips the region spans each
     # row of the person (arms and hands left out) from side to side
     band = (rows >= top) & (rows <= _leg_end(pose, height))
-    arms = arm_lines(pose, person.shape, thickness=max(8, int(0.22 * torso)))
+    arms = limb_lines(pose, person.shape, thickness=max(8, int(0.22 * torso)))
     legs = np.zeros_like(person)
     for y in range(int(hip_y), height):
         xs = np.flatnonzero(person[y] & ~arms[y] & ~hands[y])

@@ -88,8 +88,9 @@ class MediapipePose:
         def pixel(index: int) -> tuple[float, float, float]:
             lm = landmarks[index]
             x, y = lm.x * width, lm.y * height
-            inside = 0 <= x < width and 0 <= y < height
-            return x, y, float(lm.visibility) if inside else 0.0
+            if not (0 <= x < width and 0 <= y < height):
+                return 0.0, 0.0, 0.0  # out of frame is missing, as in OpenPose
+            return x, y, float(lm.visibility)
 
         for coco, mp_index in _MEDIAPIPE_TO_COCO18.items():
             keypoints[coco] = pixel(mp_index)

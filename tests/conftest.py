@@ -1,0 +1,112 @@
+"""Shared fixtures: a real S3 API (moto's server over HTTP on loopback), per-test buckets and
+SQLite ledgers, the machine's PostgreSQL for the ledger tests, and the fixture photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+# Everything below may import airflow or mediapipe: point their caches and homes at a
+# throwaway folder first.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="tryon-tests-"))
+os.environ.update({
+    "TRYON_HOME": str(_SESSION_HOME / "home"),
+    "XDG_CACHE_HOME": str(_SESSION_HOME / "cache"),
+    "MPLCONFIGDIR": str(_SESSION_HOME / "matplotlib"),
+    "HF_HUB_OFFLINE": "1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+})
+
+import pytest  # noqa: E402
+
+from tasks.airflow_runner import configure_airflow  # noqa: E402
+from tasks.context import RunContext  # noqa: E402
+from tasks.ledger import Ledger  # noqa: E402
+from tasks.settings import Settings, get_settings  # noqa: E402
+from tasks.storage import ObjectStore  # noqa: E402
+
+configure_airflow(get_settings())
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"  # copies of ../shared/fixtures/vton (see samples/NOTICE.md)
+MODEL_PHOTOS = sorted((SAMPLES / "library").iterdir())
+# the good garments of the sample drop: SKU -> (image, category)
+GARMENTS = {
+    path.parent.name: (path, json.loads((path.parent / "meta.json").read_text())["category"])
+    for path in sorted((SAMPLES / "drop").glob("*/front.jpg"))
+    if path.parent.name not in {"TEE-BROKEN", "SCARF-NOCAT"}
+}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def settings(s3_endpoint: str, tmp_path: Path) -> Settings:
+    """Settings for one test: its own bucket on the shared S3 server and its own ledger."""
+    return Settings(
+        home=tmp_path / "home",
+        bucket=f"test-{uuid.uuid4().hex[:12]}",
+        s3_endpoint_url=s3_endpoint,
+        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+    )
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> RunContext:
+    store = ObjectStore.from_settings(settings)
+    store.ensure_bucket()
+    return RunContext(settings=settings, store=store, ledger=Ledger(settings.resolved_ledger_url))
+
+
+def _postgres_up() -> bool:
+    import psycopg2
+
+    try:
+        psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> None:
+    """The machine's PostgreSQL (trust auth); started with the documented command if down."""
+    if not _postgres_up():
+        version = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else ""
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
+        for _ in range(30):
+            if _postgres_up():
+                break
+            time.sleep(1)
+    if not _postgres_up():
+        pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable and could not be started")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: None) -> str:
+    """A fresh database for one test, dropped afterwards."""
+    import psycopg2
+
+    name = f"tryon_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()

@@ -1,0 +1,103 @@
+"""The geometric warp baseline on the fixture photos, all three categories."""
+
+import numpy as np
+import pytest
+
+from tasks.images import decode_rgb
+from tasks.inference.engine import TryOnSample, get_engine
+from tasks.inference.landmarks import correspondence
+from tasks.inference.warp_baseline import WarpBaselineEngine
+from tasks.preprocess.garment import prepare_garment
+from tasks.preprocess.model_photo import prepare_model_photo
+from tests.conftest import GARMENTS, SAMPLES
+
+PAIRS = [("TEE-03032", "05997_00.jpg"), ("CAMI-048769", "049205_0.jpg"), ("JEANS-051946", "051918_0.jpg"),
+         ("TROUSER-051473", "049205_0.jpg"), ("DRESS-052234", "052472_0.jpg"), ("DRESS-053744", "051918_0.jpg")]
+
+
+@pytest.fixture(scope="module")
+def samples():
+    photos, built = {}, {}
+    for sku, photo in PAIRS:
+        if photo not in photos:
+            photos[photo] = prepare_model_photo(decode_rgb((SAMPLES / "library" / photo).read_bytes()))
+        path, category = GARMENTS[sku]
+        garment = prepare_garment(decode_rgb(path.read_bytes()))
+        prepared = photos[photo]
+        built[(sku, photo)] = TryOnSample(
+            generation_id=f"{sku}-{photo}", category=category, person=prepared.image, person_mask=prepared.person_mask,
+            inpaint_mask=prepared.inpaint_masks[category], keypoints=prepared.pose.keypoints,
+            cloth=garment.cloth, cloth_mask=garment.mask, seed=0,
+        )
+    return built
+
+
+def test_batch_output_is_exact_outside_and_new_inside(samples):
+    batch = list(samples.values())
+    output = WarpBaselineEngine().generate(batch)
+    assert len(output.images) == len(batch) == len(output.details)
+    for sample, image in zip(batch, output.images):
+        assert image.shape == (1024, 768, 3) and image.dtype == np.uint8
+        outside = ~sample.inpaint_mask
+        assert np.array_equal(image[outside], sample.person[outside]), sample.generation_id
+        changed = np.abs(image.astype(int) - sample.person.astype(int)).max(axis=2)[sample.inpaint_mask]
+        assert (changed > 20).mean() > 0.3, sample.generation_id
+
+
+def test_garment_colour_lands_inside_the_region(samples):
+    sample = samples[("JEANS-051946", "051918_0.jpg")]
+    image = WarpBaselineEngine().generate([sample]).images[0]
+    pink = sample.cloth[sample.cloth_mask].mean(axis=0)
+    region = image[sample.inpaint_mask].astype(float)
+    near_pink = np.linalg.norm(region - pink, axis=1) < 60
+    assert near_pink.mean() > 0.4
+    before = np.linalg.norm(sample.person[sample.inpaint_mask].astype(float) - pink, axis=1) < 60
+    assert before.mean() < 0.1  # the photo's own trousers are grey
+
+
+def test_deterministic_and_batch_independent(samples):
+    engine = WarpBaselineEngine()
+    batch = list(samples.values())[:3]
+    together = engine.generate(batch).images
+    alone = [engine.generate([s]).images[0] for s in batch]
+    for a, b in zip(together, alone):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("sku, photo", PAIRS)
+def test_landmarks_land_in_the_right_places(samples, sku, photo):
+    sample = samples[(sku, photo)]
+    corr = correspondence(sample.category, sample.cloth_mask, sample.keypoints)
+    points = dict(zip(corr.names, corr.body))
+    kp = sample.keypoints
+    if sample.category in ("upper_body", "dresses"):
+        # image-left shoulder of the garment goes to the image-left shoulder of the body
+        assert points["shoulder_left"][0] < kp[2, 0] < points["shoulder_right"][0] or \
+            points["shoulder_left"][0] < kp[5, 0] < points["shoulder_right"][0]
+        assert points["shoulder_left"][0] < points["shoulder_right"][0]
+        assert points["hem_left"][1] > kp[2, 1]
+    else:
+        assert points["waist_left"][0] < points["waist_right"][0]
+        assert points["waist_left"][1] < kp[8, 1] + 5
+    if sku.startswith(("JEANS", "TROUSER")):
+        assert "crotch" in points and any(n.startswith("leg_left") for n in points)
+
+
+def test_bad_inputs_are_refused_by_name(samples):
+    sample = next(iter(samples.values()))
+    broken = TryOnSample(**{**sample.__dict__, "category": "hats"})
+    with pytest.raises(ValueError, match="unknown category 'hats'"):
+        WarpBaselineEngine().generate([broken])
+    small = TryOnSample(**{**sample.__dict__, "person": sample.person[:512]})
+    with pytest.raises(ValueError, match="person must be uint8"):
+        WarpBaselineEngine().generate([small])
+
+
+def test_engine_says_it_is_the_baseline():
+    engine = get_engine("warp-baseline")
+    assert engine is get_engine("warp-baseline"), "engines are built once per process"
+    info = engine.describe()
+    assert info["engine"] == "warp-baseline" and info["baseline"] is True
+    assert info["weights_sha256"] == "none" and info["model_version"] == "warp-baseline-1.0.0"
+    with pytest.raises(ValueError, match="unknown engine"):
+        get_engine("ladi-vtonn")
