@@ -55,7 +55,7 @@ def run_dag(dag_id: str, drop_date: str) -> str:
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.get_dag(dag_id)
+    dag = bag.dags[dag_id]
     day = date_type.fromisoformat(drop_date)
     run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
     return str(run.state)

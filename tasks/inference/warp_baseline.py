@@ -74,7 +74,7 @@ class WarpBaselinePipeline:
         warped = backward_warp(sample.cloth, body_points, garment_points, (height, width), self.config.grid_step, (255, 255, 255))
         coverage = backward_warp(main.astype(np.uint8) * 255, body_points, garment_points, (height, width), self.config.grid_step, 0)
         coverage = coverage.astype(np.float32) / 255.0
-        coverage[self._limbs(sample)[0]] = 0.0  # arms are in front of the body's garment
+        coverage[self._forearms(sample)] = 0.0  # hanging forearms are in front of the garment's body
         for sleeve in corr.sleeves:
             sleeve_rgb = cv2.warpAffine(sample.cloth, sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
             sleeve_alpha = cv2.warpAffine(sleeve.mask.astype(np.float32), sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR)
@@ -91,6 +91,14 @@ class WarpBaselinePipeline:
         out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
         out[~region] = sample.person[~region]
         return out
+
+    @staticmethod
+    def _forearms(sample: TryOnSample) -> np.ndarray:
+        pose = PoseResult(keypoints=sample.keypoints, hands={})
+        kp = sample.keypoints
+        shoulder_width = float(np.linalg.norm(kp[KP["r_shoulder"], :2] - kp[KP["l_shoulder"], :2]))
+        forearms = limb_lines(pose, sample.person_mask.shape, max(6, int(0.18 * shoulder_width)), ("elbow", "wrist"))
+        return forearms & sample.person_mask
 
     @staticmethod
     def _limbs(sample: TryOnSample) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +181,8 @@ def shade(image: np.ndarray, tone: np.ndarray, where: np.ndarray) -> np.ndarray:
     folds and shadows survive while the average is the tone itself."""
     luma = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 3)
     relative = luma / max(1.0, float(np.median(luma[where])))
-    return np.clip(tone[None, None, :] * np.clip(relative, 0.6, 1.3)[..., None], 0, 255).astype(np.uint8)
+    relative = 0.75 + 0.25 * np.clip(relative, 0.6, 1.3)  # soft: the old garment's print must not show
+    return np.clip(tone[None, None, :] * relative[..., None], 0, 255).astype(np.uint8)
 
 
 class WarpBaselineEngine(Engine):

@@ -1,0 +1,67 @@
+"""The tryon command as a person runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tasks.cli import build_parser
+from tasks.images import decode_rgb
+
+
+def tryon(*args, cwd, home):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
+    env["TRYON_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_help_names_every_command():
+    text = build_parser().format_help()
+    for command in ("demo", "run", "status"):
+        assert command in text
+
+
+def test_bad_date_is_refused_clearly(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--date", "2026-13-01"])
+    assert "expected a date as YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_status_of_an_unknown_date(tmp_path):
+    result = tryon("status", "--date", "2026-01-01", cwd=tmp_path, home=tmp_path / "home")
+    assert result.returncode == 1 and "no garments recorded for drop 2026-01-01" in result.stdout
+
+
+@pytest.mark.airflow
+def test_demo_end_to_end_then_status_and_rerun(tmp_path):
+    home = tmp_path / "home"
+    demo = tryon("demo", "--date", "2026-11-20", cwd=tmp_path, home=home)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "warp-baseline" in demo.stdout and "not LaDI-VTON" in demo.stdout
+    out = tmp_path / "demo-output"
+    manifest = json.loads((out / "manifest.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["garments_by_state"]["quarantined"] == 2  # the broken upload and the one without category
+    assert sum(summary["garments_by_state"].values()) == summary["inputs"] == 9
+    assert manifest["count"] == len(manifest["items"]) > 0
+    for item in manifest["items"]:
+        assert decode_rgb((out / item["key"]).read_bytes()).shape == (1024, 768, 3)
+    assert "data:image/jpeg;base64," in (out / "report.html").read_text()
+
+    status = tryon("status", "--date", "2026-11-20", cwd=tmp_path, home=home)
+    assert status.returncode == 0
+    assert "9 garments" in status.stdout and "TEE-BROKEN" in status.stdout and "quarantined" in status.stdout
+
+    # the embedded S3 is mirrored to the home folder: a later `tryon run` sees the same bucket
+    assert (home / "s3" / "storefront" / "manifests" / "2026-11-20.json").exists()
+    rerun = tryon("run", "--date", "2026-11-20", cwd=tmp_path, home=home)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert json.loads((home / "s3" / "storefront" / "manifests" / "2026-11-20.json").read_text()) == manifest
+    published = manifest["items"][0]
+    assert np.array_equal(
+        decode_rgb((home / "s3" / published["key"]).read_bytes()), decode_rgb((out / published["key"]).read_bytes())
+    )

@@ -1,0 +1,119 @@
+"""The garment_drop DAG, run by Airflow (``dag.test()`` through ``tryon run``) against the
+embedded S3 API: a drop with all three categories and four model photos."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tasks.images import decode_mask, decode_rgb
+from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger
+from tasks.storage import ObjectStore
+from tests.conftest import GARMENTS, SAMPLES
+
+DATE = "2026-11-20"
+PHOTOS = ["01008_00.jpg", "049205_0.jpg", "051918_0.jpg", "052472_0.jpg"]
+pytestmark = pytest.mark.airflow
+
+
+def run_tryon(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "TRYON_BUCKET": settings.bucket,
+        "TRYON_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "TRYON_LEDGER_URL": settings.resolved_ledger_url,
+    }
+    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def generation_objects(store: ObjectStore) -> dict[str, tuple[str, str]]:
+    objects = {}
+    for page in store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix="generations/"):
+        for item in page.get("Contents", []):
+            objects[item["Key"]] = (item["ETag"], item["LastModified"].isoformat())
+    return objects
+
+
+@pytest.fixture(scope="module")
+def drop_run(s3_endpoint, tmp_path_factory):
+    """Upload the drop, run the DAG twice, keep what each run left."""
+    from tasks.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("dagrun")
+    settings = Settings(bucket="dag-run", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp / 'ledger.db'}")
+    store = ObjectStore.from_settings(settings)
+    store.ensure_bucket()
+    for sku, (path, category) in GARMENTS.items():
+        store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
+        store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
+    broken = SAMPLES / "drop" / "TEE-BROKEN"
+    for name in ("front.jpg", "meta.json"):
+        store.put_bytes(f"drops/{DATE}/TEE-BROKEN/{name}", (broken / name).read_bytes())
+    for photo in PHOTOS:
+        store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+
+    first = run_tryon(settings, "run", "--date", DATE)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    after_first = {"manifest": store.get_bytes(f"storefront/manifests/{DATE}.json"), "objects": generation_objects(store)}
+    second = run_tryon(settings, "run", "--date", DATE)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    return settings, store, Ledger(settings.resolved_ledger_url), first, second, after_first
+
+
+def test_run_succeeds_and_every_item_is_terminal(drop_run):
+    settings, store, ledger, first, _, _ = drop_run
+    assert "DAG run state: success" in first.stdout
+    garments = ledger.garments(DATE)
+    assert len(garments) == len(GARMENTS) + 1
+    terminal = {s.value for s in GARMENT_TERMINAL_STATES}
+    assert all(g.state in terminal for g in garments), [(g.sku, g.state) for g in garments]
+    broken = next(g for g in garments if g.sku == "TEE-BROKEN")
+    assert broken.state == "quarantined" and "image_invalid" in broken.reason
+    categories = {g.category for g in garments if g.state == "published"}
+    assert categories == {"upper_body", "lower_body", "dresses"}
+    summary = store.get_json(f"reports/{DATE}/summary.json")
+    assert sum(summary["garments_by_state"].values()) == summary["inputs"] == len(garments)
+    html = store.get_bytes(f"reports/{DATE}/report.html").decode()
+    assert html.count('src="data:image/jpeg;base64,') == len(ledger.generations(DATE))
+
+
+def test_manifest_lists_exactly_the_passed_generations(drop_run):
+    settings, store, ledger, _, _, _ = drop_run
+    manifest = store.get_json(f"storefront/manifests/{DATE}.json")
+    generations = ledger.generations(DATE)
+    published = {g.generation_id for g in generations if g.state == "published"}
+    assert {item["generation_id"] for item in manifest["items"]} == published
+    assert manifest["count"] == len(published) > 0
+    flagged = [g for g in generations if g.state == "flagged"]
+    for g in flagged:
+        assert store.exists(f"review/{DATE}/{g.sku}/{g.photo_id}/{g.generation_id}.jpg")
+    for item in manifest["items"]:
+        assert item["engine"] == "warp-baseline" and item["weights_sha256"] == "none"
+
+
+def test_published_images_are_real_try_ons(drop_run):
+    settings, store, ledger, _, _, _ = drop_run
+    manifest = store.get_json(f"storefront/manifests/{DATE}.json")
+    for item in manifest["items"]:
+        image = decode_rgb(store.get_bytes(item["key"]))
+        assert image.shape == (1024, 768, 3)
+        photo = decode_rgb(store.get_bytes(f"library/artifacts/{item['photo_id']}/image.png"))
+        region = decode_mask(store.get_bytes(f"library/artifacts/{item['photo_id']}/inpaint_{item['category']}.png"))
+        difference = np.abs(image.astype(int) - photo.astype(int)).max(axis=2)
+        assert difference[~region].mean() < 2.0, "outside the inpaint region matches the photo (JPEG noise only)"
+        assert difference[region].mean() > 15.0, "inside the inpaint region the garment changed the photo"
+        sidecar = store.get_json(f"generations/{item['model_version']}/{item['sku']}/{item['photo_id']}/{item['generation_id']}.json")
+        assert sidecar["engine"] == "warp-baseline" and sidecar["baseline"] is True
+        assert sidecar["seed"] == item["seed"] and sidecar["parameters"]["grid_step"] == 8
+
+
+def test_second_run_changes_nothing(drop_run):
+    _, store, ledger, _, second, after_first = drop_run
+    assert "DAG run state: success" in second.stdout
+    assert store.get_bytes(f"storefront/manifests/{DATE}.json") == after_first["manifest"]
+    # same keys, same ETags and same LastModified: nothing was written again
+    assert generation_objects(store) == after_first["objects"]
+    assert len(after_first["objects"]) == 2 * len(ledger.generations(DATE))  # image + sidecar each

@@ -1,0 +1,63 @@
+"""Discovery and validation against the real S3 API: every SKU ends recorded, bad ones with a
+reason and a quarantine copy."""
+
+import json
+
+from tasks.intake import discover, validate
+from tasks.ledger import GarmentState
+from tests.conftest import GARMENTS
+
+DATE = "2026-11-20"
+
+
+def _put_drop(ctx, sku, files):
+    for name, data in files.items():
+        ctx.store.put_bytes(f"drops/{DATE}/{sku}/{name}", data)
+
+
+def test_good_and_bad_skus_each_end_in_a_recorded_state(ctx):
+    tee, _ = GARMENTS["TEE-00055"]
+    good = tee.read_bytes()
+    meta = json.dumps({"category": "upper_body"}).encode()
+    _put_drop(ctx, "GOOD-1", {"front.jpg": good, "meta.json": meta, "zz-back.jpg": good})
+    _put_drop(ctx, "NO-CAT", {"front.jpg": good, "meta.json": b"{}"})
+    _put_drop(ctx, "BAD-CAT", {"front.jpg": good, "meta.json": b'{"category": "hats"}'})
+    _put_drop(ctx, "BROKEN-JSON", {"front.jpg": good, "meta.json": b"{not json"})
+    _put_drop(ctx, "NO-IMAGE", {"meta.json": meta, "notes.txt": b"hello"})
+    _put_drop(ctx, "TRUNCATED", {"front.jpg": good[:5000], "meta.json": meta})
+    _put_drop(ctx, "TEXT-AS-JPG", {"front.jpg": b"this is not an image", "meta.json": meta})
+    _put_drop(ctx, "EMPTY", {"front.jpg": b"", "meta.json": meta})
+    _put_drop(ctx, "bad sku;rm", {"front.jpg": good, "meta.json": meta})
+
+    found = discover(ctx, DATE)
+    valid = validate(ctx, DATE, found)
+
+    assert [item["sku"] for item in valid] == ["GOOD-1"]
+    assert valid[0]["sha256"] and valid[0]["extra_keys"] == [f"drops/{DATE}/GOOD-1/zz-back.jpg"]
+    states = {g.sku: (g.state, g.reason) for g in ctx.ledger.garments(DATE)}
+    assert len(states) == 9, "every SKU has exactly one row"
+    assert states["GOOD-1"] == (GarmentState.DISCOVERED.value, None)
+    expected = {
+        "NO-CAT": "category_missing", "BAD-CAT": "category_unknown: 'hats'", "BROKEN-JSON": "meta_json_invalid",
+        "NO-IMAGE": "no_image", "TRUNCATED": "image_invalid", "TEXT-AS-JPG": "image_invalid", "EMPTY": "image_invalid: empty file",
+    }
+    for sku, reason in expected.items():
+        state, recorded = states[sku]
+        assert state == GarmentState.QUARANTINED.value and recorded.startswith(reason), (sku, recorded)
+        quarantined = ctx.store.get_json(f"quarantine/{DATE}/{sku}/reason.json")
+        assert quarantined["reason"] == recorded and quarantined["sku"] == sku
+    # the original bytes are kept beside the reason
+    assert ctx.store.get_bytes(f"quarantine/{DATE}/TRUNCATED/front.jpg") == good[:5000]
+    [unsafe] = [sku for sku in states if sku.startswith("unsafe-")]
+    assert states[unsafe][0] == GarmentState.REJECTED.value and "unsafe_sku" in states[unsafe][1]
+    assert not [k for k in ctx.store.list_keys("quarantine/") if "rm" in k], "an unsafe name never reaches a key"
+
+
+def test_fixing_a_quarantined_file_and_rerunning_picks_it_up(ctx):
+    tee, _ = GARMENTS["TEE-00055"]
+    _put_drop(ctx, "LATE", {"front.jpg": tee.read_bytes(), "meta.json": b"{}"})
+    assert validate(ctx, DATE, discover(ctx, DATE)) == []
+    _put_drop(ctx, "LATE", {"meta.json": b'{"category": "upper_body"}'})
+    assert [i["sku"] for i in validate(ctx, DATE, discover(ctx, DATE))] == ["LATE"]
+    [garment] = ctx.ledger.garments(DATE)
+    assert garment.state == GarmentState.DISCOVERED.value and garment.reason is None
