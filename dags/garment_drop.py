@@ -12,7 +12,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+from tasks.settings import get_settings
+
+SETTINGS = get_settings()
 
 
 def _drop_date() -> str:
@@ -31,7 +36,7 @@ def _ctx():
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s)},
     tags=["tryon"],
     doc_md=__doc__,
 )
@@ -92,12 +97,23 @@ def garment_drop() -> None:
 
         return write_report(_ctx(), _drop_date())
 
-    items = preprocess_garments(validate(discover()))
-    batches = match(items, preprocess_model_photos())
+    @task(trigger_rule="one_failed", retries=0)
+    def fail_run_if_a_stage_failed() -> None:
+        """The report runs whatever happened, so it cannot be the run's verdict: this leaf
+        fails the run when any stage failed (and is skipped otherwise)."""
+        raise AirflowFailException("a stage of garment_drop failed; the report accounts for every input, re-run the date")
+
+    found = discover()
+    valid = validate(found)
+    items = preprocess_garments(valid)
+    photos = preprocess_model_photos()
+    batches = match(items, photos)
     generated = tryon.expand(batch=batches)
     checked = qc()
     published = publish()
-    generated >> checked >> published >> report()
+    reported = report()
+    generated >> checked >> published >> reported
+    [found, valid, items, photos, batches, generated, checked, published, reported] >> fail_run_if_a_stage_failed()
 
 
 garment_drop()

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=8, ge=1, description="Generations per try-on task (one mapped task each).")
     seed: int = Field(default=0, ge=0, description="Base seed; part of every generation id.")
     jpeg_quality: int = Field(default=95, ge=50, le=100)
+    task_retries: int = Field(default=2, ge=0, description="Airflow retries per task (S3 hiccups, killed workers).")
+    retry_delay_s: int = Field(default=30, ge=0, description="Seconds between an Airflow task's retries.")
 
     @field_validator("home", mode="after")
     @classmethod

@@ -15,7 +15,7 @@ def test_dags_import_without_errors():
 def test_garment_drop_shape():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
     assert set(dag.task_ids) == {"discover", "validate", "preprocess_garments", "preprocess_model_photos",
-                                 "match", "tryon", "qc", "publish", "report"}
+                                 "match", "tryon", "qc", "publish", "report", "fail_run_if_a_stage_failed"}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.summary == "0 0 * * *"
     order = ["discover", "validate", "preprocess_garments", "match", "tryon", "qc", "publish", "report"]
@@ -25,3 +25,8 @@ def test_garment_drop_shape():
     # the report runs whatever happened upstream, so every input is accounted for
     for task_id in ("qc", "publish", "report"):
         assert dag.get_task(task_id).trigger_rule == "all_done"
+    # ...and a leaf that fails the run when any stage failed
+    watcher = dag.get_task("fail_run_if_a_stage_failed")
+    assert watcher.trigger_rule == "one_failed"
+    assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}
+    assert {t.task_id for t in dag.leaves} == {watcher.task_id}

@@ -19,12 +19,13 @@ PHOTOS = ["01008_00.jpg", "049205_0.jpg", "051918_0.jpg", "052472_0.jpg"]
 pytestmark = pytest.mark.airflow
 
 
-def run_tryon(settings, *args: str) -> subprocess.CompletedProcess:
+def run_tryon(settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "TRYON_BUCKET": settings.bucket,
         "TRYON_S3_ENDPOINT_URL": settings.s3_endpoint_url,
         "TRYON_LEDGER_URL": settings.resolved_ledger_url,
+        **extra_env,
     }
     return subprocess.run([sys.executable, "-m", "tasks.cli", *args], env=env, capture_output=True, text=True, timeout=600)
 
@@ -117,3 +118,31 @@ def test_second_run_changes_nothing(drop_run):
     # same keys, same ETags and same LastModified: nothing was written again
     assert generation_objects(store) == after_first["objects"]
     assert len(after_first["objects"]) == 2 * len(ledger.generations(DATE))  # image + sidecar each
+
+
+def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):
+    """An engine that cannot be built makes `match` fail: the report still runs, every garment
+    ends in a terminal state with the reason, and the run (and the command) fail."""
+    settings, store = ctx.settings, ctx.store
+    for sku in ("TEE-03032", "JEANS-051946"):
+        path, category = GARMENTS[sku]
+        store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
+        store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
+    store.put_bytes("library/photos/049205_0.jpg", (SAMPLES / "library" / "049205_0.jpg").read_bytes())
+
+    result = run_tryon(settings, "run", "--date", DATE, TRYON_ENGINE="no-such-engine", TRYON_TASK_RETRIES="0")
+
+    assert result.returncode == 1 and "DAG run state: failed" in result.stdout, result.stdout[-2000:]
+    garments = ctx.ledger.garments(DATE)
+    assert [(g.state, g.reason.split(":")[0]) for g in garments] == [("rejected", "pipeline_incomplete")] * 2
+    summary = store.get_json(f"reports/{DATE}/summary.json")
+    assert summary["garments_by_state"] == {"rejected": 2} and summary["inputs"] == 2
+    assert store.get_json(f"storefront/manifests/{DATE}.json")["items"] == []
+
+
+def test_a_night_without_a_drop_runs_clean(ctx):
+    result = run_tryon(ctx.settings, "run", "--date", "2026-11-19")
+    assert result.returncode == 0 and "DAG run state: success" in result.stdout, result.stdout[-2000:]
+    summary = ctx.store.get_json("reports/2026-11-19/summary.json")
+    assert summary["inputs"] == 0 and summary["garments_by_state"] == {}
+    assert ctx.store.get_json("storefront/manifests/2026-11-19.json") == {"date": "2026-11-19", "count": 0, "items": []}

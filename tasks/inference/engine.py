@@ -3,7 +3,7 @@ images. Engines are created once per worker process and reused across batches.""
 
 from __future__ import annotations
 
-import threading
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,14 +81,8 @@ def _build(name: str) -> Engine:
     raise ValueError(f"unknown engine {name!r}; available: warp-baseline")
 
 
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-
-
+@functools.cache
 def get_engine(name: str) -> Engine:
     """The process's engine of that name, built on first use and then kept (loading weights
     once per process is what keeps a GPU worker busy)."""
-    with _engines_lock:
-        if name not in _engines:
-            _engines[name] = _build(name)
-        return _engines[name]
+    return _build(name)

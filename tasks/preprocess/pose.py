@@ -8,6 +8,7 @@ right, which is the image's left in a frontal photo.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -101,14 +102,8 @@ class MediapipePose:
         return PoseResult(keypoints=keypoints, hands=hands)
 
 
-_shared: MediapipePose | None = None
-_shared_lock = threading.Lock()
-
-
+@functools.cache
 def shared_pose() -> MediapipePose:
-    """The process's pose estimator, created once (the model loads in ~0.2 s)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = MediapipePose()
-        return _shared
+    """The process's instance, created on first use and kept (loading the model is the
+    expensive part)."""
+    return MediapipePose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import cv2
@@ -39,13 +40,8 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return labels == biggest
 
 
-_shared: MediapipePersonSegmenter | None = None
-_shared_lock = threading.Lock()
-
-
+@functools.cache
 def shared_segmenter() -> MediapipePersonSegmenter:
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = MediapipePersonSegmenter()
-        return _shared
+    """The process's instance, created on first use and kept (loading the model is the
+    expensive part)."""
+    return MediapipePersonSegmenter()
