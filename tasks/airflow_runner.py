@@ -27,6 +27,7 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",  # task errors still show; set INFO to follow every step
         "HF_HUB_OFFLINE": "1",
         "MPLCONFIGDIR": str(settings.home / "matplotlib"),
     }

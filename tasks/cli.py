@@ -58,9 +58,10 @@ def _run_drop(settings: Settings, drop_date: str, *, demo: bool) -> dict:
         if settings.s3_endpoint_url is None:
             from tasks.embedded_s3 import embedded_s3
 
-            endpoint = stack.enter_context(embedded_s3(settings, mirror=settings.home / "s3"))
+            mirror = settings.home / "s3" / settings.bucket
+            endpoint = stack.enter_context(embedded_s3(settings, mirror=mirror))
             settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
-            print(f"embedded S3 at {endpoint} (bucket mirrored to {settings.home / 's3'})")
+            print(f"embedded S3 at {endpoint} (bucket {settings.bucket!r} mirrored to {mirror})")
         if demo:
             print(f"uploaded {upload_samples(settings, drop_date)} sample files for drop {drop_date}")
         migrate()

@@ -2,7 +2,7 @@
 free port. It is a real S3 API over HTTP; boto3 talks to it exactly as to AWS or MinIO.
 
 moto keeps objects in memory, so the embedded default mirrors the bucket to a local folder
-(``.tryon/s3/{bucket}/``): loaded when the server starts, written back when it stops. That lets
+(``.tryon/s3/{bucket}/``, chosen by the caller): loaded when the server starts, written back when it stops. That lets
 ``tryon run --date D`` see what ``tryon demo`` uploaded, and lets a person drop files into the
 folder by hand.
 """

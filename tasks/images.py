@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 CANVAS_WIDTH = 768
 CANVAS_HEIGHT = 1024
 MAX_PIXELS = 40_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL refuses images over twice this before decoding
 
 
 class ImageDecodeError(ValueError):
@@ -27,7 +28,6 @@ def decode_rgb(data: bytes) -> np.ndarray:
     """Decode bytes to RGB, applying EXIF orientation and compositing alpha on white."""
     if not data:
         raise ImageDecodeError("empty file")
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:
@@ -41,7 +41,7 @@ def decode_rgb(data: bytes) -> np.ndarray:
             return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
     except ImageDecodeError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:
         raise ImageDecodeError(f"decompression bomb refused: {error}") from error
     except Exception as error:  # PIL raises many types for broken files
         raise ImageDecodeError(f"not a decodable image: {error}") from error

@@ -57,11 +57,11 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     assert "9 garments" in status.stdout and "TEE-BROKEN" in status.stdout and "quarantined" in status.stdout
 
     # the embedded S3 is mirrored to the home folder: a later `tryon run` sees the same bucket
-    assert (home / "s3" / "storefront" / "manifests" / "2026-11-20.json").exists()
+    assert (home / "s3" / "tryon" / "storefront" / "manifests" / "2026-11-20.json").exists()
     rerun = tryon("run", "--date", "2026-11-20", cwd=tmp_path, home=home)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    assert json.loads((home / "s3" / "storefront" / "manifests" / "2026-11-20.json").read_text()) == manifest
+    assert json.loads((home / "s3" / "tryon" / "storefront" / "manifests" / "2026-11-20.json").read_text()) == manifest
     published = manifest["items"][0]
     assert np.array_equal(
-        decode_rgb((home / "s3" / published["key"]).read_bytes()), decode_rgb((out / published["key"]).read_bytes())
+        decode_rgb((home / "s3" / "tryon" / published["key"]).read_bytes()), decode_rgb((out / published["key"]).read_bytes())
     )

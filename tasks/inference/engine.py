@@ -36,7 +36,11 @@ class TryOnOutput:
 
 
 class Engine(ABC):
-    """What every engine states about itself; all of it is recorded with each output."""
+    """What every engine states about itself; all of it is recorded with each output.
+
+    Construction must be cheap (matching asks an engine for its identity on a CPU worker);
+    an engine with weights loads them on its first ``generate`` and keeps them.
+    """
 
     name: str
     version: str

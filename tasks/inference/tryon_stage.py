@@ -29,7 +29,7 @@ def _sample(ctx: RunContext, row: Generation, garment_sha256: str) -> TryOnSampl
                        seed=row.seed, **photo)
 
 
-def _write(ctx: RunContext, engine: Engine, row: Generation, image: Any, detail: dict[str, Any], garment: Garment) -> str:
+def _write(ctx: RunContext, engine: Engine, row: Generation, garment_sha256: str, image: Any, detail: dict[str, Any]) -> str:
     key = generation_key(row.model_version, row.sku, row.photo_id, row.generation_id)
     sidecar = {
         **engine.describe(),
@@ -38,7 +38,7 @@ def _write(ctx: RunContext, engine: Engine, row: Generation, image: Any, detail:
         "sku": row.sku,
         "category": row.category,
         "photo_id": row.photo_id,
-        "garment_sha256": garment.sha256,
+        "garment_sha256": garment_sha256,
         "drop_date": row.drop_date,
         "detail": detail,
     }
@@ -47,45 +47,64 @@ def _write(ctx: RunContext, engine: Engine, row: Generation, image: Any, detail:
     return key
 
 
+def _generate(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any, dict[str, Any]] | str]:
+    """generation id -> (image, detail), or the error message of a sample that failed."""
+    try:
+        output = engine.generate(samples)
+        details = output.details or [{}] * len(samples)
+        return {s.generation_id: (image, d) for s, image, d in zip(samples, output.images, details)}
+    except Exception:
+        if len(samples) == 1:
+            raise
+        log.exception("batch failed as a whole; retrying its samples one by one")
+    results: dict[str, tuple[Any, dict[str, Any]] | str] = {}
+    for sample in samples:
+        try:
+            results.update(_generate(engine, [sample]))
+        except Exception as error:
+            results[sample.generation_id] = f"engine_error: {error}"
+    return results
+
+
 def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | None = None) -> dict[str, int]:
-    """Generate what is missing in this batch; return counts by outcome."""
+    """Generate what is missing in this batch; return counts by outcome.
+
+    The ledger is read in one short transaction and written in another: no transaction is
+    held while the engine runs, so parallel try-on tasks do not wait on each other.
+    """
     engine = get_engine(ctx.settings.engine)
     counts = {"generated": 0, "existing": 0, "failed": 0}
-    todo: list[tuple[Generation, Garment, TryOnSample]] = []
     with ctx.ledger.session() as session:
         rows = [session.get(Generation, gid) for gid in generation_ids]
-        for row in rows:
-            row.batch = batch_index
-            garment = session.get(Garment, row.garment_id)
-            key = generation_key(row.model_version, row.sku, row.photo_id, row.generation_id)
-            if ctx.store.exists(key):
-                row.object_key = key
-                if row.state in (GenerationState.PLANNED.value, GenerationState.FAILED.value):
-                    row.state = GenerationState.GENERATED.value
-                counts["existing"] += 1
-                continue
-            try:
-                todo.append((row, garment, _sample(ctx, row, garment.sha256)))
-            except Exception as error:  # a missing or broken artifact fails this item only
-                row.state, row.reason = GenerationState.FAILED.value, f"inputs_unavailable: {error}"
-                counts["failed"] += 1
-        if not todo:
-            return counts
+        garment_sha = {row.generation_id: session.get(Garment, row.garment_id).sha256 for row in rows}
+    outcome: dict[str, tuple[str, str | None, str | None]] = {}  # id -> (state, reason, key)
+    todo: list[TryOnSample] = []
+    for row in rows:
+        key = generation_key(row.model_version, row.sku, row.photo_id, row.generation_id)
+        if ctx.store.exists(key):
+            outcome[row.generation_id] = (GenerationState.GENERATED.value, None, key)
+            counts["existing"] += 1
+            continue
         try:
-            output = engine.generate([sample for _, _, sample in todo])
-            results = list(zip(todo, output.images, output.details or [{}] * len(todo)))
-        except Exception:
-            log.exception("batch failed as a whole; retrying its samples one by one")
-            results = []
-            for entry in todo:
-                try:
-                    single = engine.generate([entry[2]])
-                    results.append((entry, single.images[0], single.details[0] if single.details else {}))
-                except Exception as error:
-                    entry[0].state, entry[0].reason = GenerationState.FAILED.value, f"engine_error: {error}"
-                    counts["failed"] += 1
-        for (row, garment, _), image, detail in results:
-            row.object_key = _write(ctx, engine, row, image, detail, garment)
-            row.state, row.reason = GenerationState.GENERATED.value, None
+            todo.append(_sample(ctx, row, garment_sha[row.generation_id]))
+        except Exception as error:  # a missing or broken artifact fails this item only
+            outcome[row.generation_id] = (GenerationState.FAILED.value, f"inputs_unavailable: {error}", None)
+            counts["failed"] += 1
+    by_id = {row.generation_id: row for row in rows}
+    for generation_id, result in (_generate(engine, todo) if todo else {}).items():
+        if isinstance(result, str):
+            outcome[generation_id] = (GenerationState.FAILED.value, result, None)
+            counts["failed"] += 1
+        else:
+            row = by_id[generation_id]
+            key = _write(ctx, engine, row, garment_sha[generation_id], *result)
+            outcome[generation_id] = (GenerationState.GENERATED.value, None, key)
             counts["generated"] += 1
+    with ctx.ledger.session() as session:
+        for generation_id, (state, reason, key) in outcome.items():
+            row = session.get(Generation, generation_id)
+            row.batch = batch_index
+            if state == GenerationState.FAILED.value or row.state in (GenerationState.PLANNED.value, GenerationState.FAILED.value):
+                row.state, row.reason = state, reason
+            row.object_key = key or row.object_key
     return counts

@@ -67,7 +67,7 @@ def _process(ctx: RunContext, photo_id: str, key: str, data: bytes, sha256: str)
 
 def preprocess_model_photos(ctx: RunContext) -> list[dict[str, Any]]:
     """Bring every library photo's artifacts up to date; return one summary per photo."""
-    summaries = []
+    metas: list[dict[str, Any]] = []
     for key in sorted(ctx.store.list_keys(library_photos_prefix())):
         photo_id = _photo_id(key)
         data = ctx.store.get_bytes(key)
@@ -86,9 +86,9 @@ def preprocess_model_photos(ctx: RunContext) -> list[dict[str, Any]]:
                 meta = _process(ctx, photo_id, key, data, sha256)
                 ctx.store.put_json(meta_key, meta)
         _record(ctx, meta)
-        summaries.append({k: meta[k] for k in ("photo_id", "sha256", "state", "reason", "categories")})
-    _write_index(ctx, summaries)
-    return summaries
+        metas.append(meta)
+    _write_index(ctx, metas)
+    return [{k: meta[k] for k in ("photo_id", "sha256", "state", "reason", "categories")} for meta in metas]
 
 
 def _record(ctx: RunContext, meta: dict[str, Any]) -> None:
@@ -100,10 +100,9 @@ def _record(ctx: RunContext, meta: dict[str, Any]) -> None:
         session.merge(row)
 
 
-def _write_index(ctx: RunContext, summaries: list[dict[str, Any]]) -> None:
+def _write_index(ctx: RunContext, metas: list[dict[str, Any]]) -> None:
     rows = []
-    for summary in summaries:
-        meta = ctx.store.get_json(library_artifact_key(summary["photo_id"], "meta.json"))
+    for meta in metas:
         rows.append({
             "photo_id": meta["photo_id"], "sha256": meta["sha256"], "state": meta["state"],
             "reason": meta["reason"], "categories": meta["categories"], "keypoints": meta["keypoints"],

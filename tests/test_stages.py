@@ -1,0 +1,108 @@
+"""The stages of garment_drop called as plain functions (no Airflow), on a real S3 API."""
+
+import io
+
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.inference import tryon_stage
+from tasks.inference.warp_baseline import WarpBaselineEngine
+from tasks.intake import discover, validate
+from tasks.match import generation_id, match
+from tasks.preprocess import library_stage
+from tasks.preprocess.garment_stage import preprocess_garments
+from tasks.publish import publish
+from tasks.qc.stage import check_generations
+from tasks.report import write_report
+from tests.conftest import GARMENTS, SAMPLES
+
+DATE = "2026-11-20"
+
+
+@pytest.fixture
+def planned(ctx):
+    """A drop of one top and one pair of jeans, two model photos, matched with k=2."""
+    for sku in ("TEE-03032", "JEANS-051946"):
+        path, category = GARMENTS[sku]
+        ctx.store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
+        ctx.store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
+    for photo in ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"):
+        ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+    items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
+    photos = library_stage.preprocess_model_photos(ctx)
+    return items, photos, match(ctx, DATE, items)
+
+
+def test_stages_in_order(ctx, planned):
+    items, photos, batches = planned
+    assert {p["photo_id"]: p["categories"] for p in photos} == {
+        "049205_0": ["dresses", "lower_body", "upper_body"],
+        "051918_0": ["dresses", "lower_body", "upper_body"],
+        "05997_00": ["upper_body"],
+    }
+    index = pq.read_table(io.BytesIO(ctx.store.get_bytes("library/index.parquet")))
+    assert index.num_rows == 3 and len(index.column("keypoints")[0]) == 54
+    assert [len(b) for b in batches] == [4]  # 2 garments x k=2, batch size 8
+    assert {g.state for g in ctx.ledger.garments(DATE)} == {"matched"}
+
+    assert tryon_stage.run_batch(ctx, batches[0], 0) == {"generated": 4, "existing": 0, "failed": 0}
+    assert check_generations(ctx, DATE) == {"passed": 4, "flagged": 0}
+    assert publish(ctx, DATE)["published"] == 4
+    report = write_report(ctx, DATE)
+    assert report["garments_by_state"] == {"published": 2} and report["inputs"] == 2
+
+
+def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
+    _, _, [batch] = planned
+    bad = batch[1]
+
+    class Flaky(WarpBaselineEngine):
+        def generate(self, samples):
+            if any(s.generation_id == bad for s in samples):
+                raise RuntimeError("CUDA error: device-side assert")
+            return super().generate(samples)
+
+    monkeypatch.setattr(tryon_stage, "get_engine", lambda name: Flaky())
+    assert tryon_stage.run_batch(ctx, batch, 0) == {"generated": 3, "existing": 0, "failed": 1}
+    states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
+    assert states[bad] == ("failed", "engine_error: CUDA error: device-side assert")
+    assert sum(state == "generated" for state, _ in states.values()) == 3
+
+    # the next run retries the failed one (with a healthy engine) and leaves the rest alone
+    monkeypatch.undo()
+    [again] = match(ctx, DATE, planned[0])
+    assert tryon_stage.run_batch(ctx, again, 0) == {"generated": 1, "existing": 3, "failed": 0}
+
+
+def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("an unchanged photo was processed again")
+
+    monkeypatch.setattr(library_stage, "prepare_model_photo", must_not_run)
+    assert len(library_stage.preprocess_model_photos(ctx)) == 3
+    # new bytes under the same id are processed again
+    ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())
+    with pytest.raises(AssertionError, match="processed again"):
+        library_stage.preprocess_model_photos(ctx)
+
+
+def test_generation_ids_change_with_every_input():
+    base = dict(garment_sha256="a" * 64, photo_id="p", engine="e", model_version="v", weights_sha256="w",
+                parameters={"x": 1}, seed=0)
+    reference = generation_id(**base)
+    assert generation_id(**base) == reference and len(reference) == 32
+    for key, value in [("garment_sha256", "b" * 64), ("photo_id", "q"), ("engine", "f"), ("model_version", "v2"),
+                       ("weights_sha256", "w2"), ("parameters", {"x": 2}), ("seed", 1)]:
+        assert generation_id(**{**base, key: value}) != reference, key
+
+
+def test_a_garment_with_no_suitable_photo_is_rejected_with_the_reason(ctx):
+    path, _ = GARMENTS["DRESS-052234"]
+    ctx.store.put_bytes(f"drops/{DATE}/DRESS-1/front.jpg", path.read_bytes())
+    ctx.store.put_json(f"drops/{DATE}/DRESS-1/meta.json", {"category": "dresses"})
+    ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "05997_00.jpg").read_bytes())
+    items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
+    library_stage.preprocess_model_photos(ctx)
+    assert match(ctx, DATE, items) == []
+    [garment] = ctx.ledger.garments(DATE)
+    assert (garment.state, garment.reason) == ("rejected", "no_model_photo: none suits dresses")
