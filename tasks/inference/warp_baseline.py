@@ -6,8 +6,8 @@ photo's inpaint region with feathered edges, and fills inpaint pixels the garmen
 cover: skin-coloured pixels keep the photo's own; uncovered arms and legs (an old long sleeve
 under a new short one) are painted in the person's skin tone with the photo's shading; the rest
 is inpainted from its surroundings (OpenCV Telea). The garment's main part never covers the
-arms, which hang in front of it. Pixels outside the inpaint region are never touched. Every
-output says it is ``warp-baseline``: this is not LaDI-VTON.
+forearms, which hang in front of it. Pixels outside the inpaint region are never touched.
+Every output says it is ``warp-baseline``: this is not LaDI-VTON.
 """
 
 from __future__ import annotations
@@ -28,6 +28,27 @@ from tasks.settings import CATEGORIES
 
 
 @dataclass
+class LimbBands:
+    """Thick polylines along the limbs, clipped to the person."""
+
+    forearms: np.ndarray
+    arms: np.ndarray
+    legs: np.ndarray
+
+    @classmethod
+    def of(cls, sample: TryOnSample) -> "LimbBands":
+        pose = PoseResult(keypoints=sample.keypoints, hands={})
+        shoulder_width = float(np.linalg.norm(pose.point("r_shoulder") - pose.point("l_shoulder")))
+        hip_width = float(np.linalg.norm(pose.point("r_hip") - pose.point("l_hip")))
+        shape, person = sample.person_mask.shape, sample.person_mask
+        return cls(
+            forearms=limb_lines(pose, shape, max(6, int(0.18 * shoulder_width)), ("elbow", "wrist")) & person,
+            arms=limb_lines(pose, shape, max(6, int(0.22 * shoulder_width))) & person,
+            legs=limb_lines(pose, shape, max(6, int(0.7 * hip_width)), LEG) & person,
+        )
+
+
+@dataclass
 class WarpBaselineConfig:
     feather_px: int = 7
     grid_step: int = 8
@@ -39,7 +60,7 @@ class WarpBaselineConfig:
 
 
 class WarpBaselinePipeline:
-    """check_inputs -> prepare_correspondence -> prepare_warped_cloth -> composite."""
+    """check_inputs -> prepare_correspondence (+ limb bands) -> prepare_warped_cloth -> composite."""
 
     def __init__(self, config: WarpBaselineConfig | None = None) -> None:
         self.config = config or WarpBaselineConfig()
@@ -63,7 +84,7 @@ class WarpBaselinePipeline:
     def prepare_correspondence(self, sample: TryOnSample) -> Correspondence:
         return correspondence(sample.category, sample.cloth_mask, sample.keypoints)
 
-    def prepare_warped_cloth(self, sample: TryOnSample, corr: Correspondence) -> tuple[np.ndarray, np.ndarray]:
+    def prepare_warped_cloth(self, sample: TryOnSample, corr: Correspondence, limbs: LimbBands) -> tuple[np.ndarray, np.ndarray]:
         """The garment on the body and its coverage in [0, 1]: the main part by the
         thin-plate spline, then each sleeve by its rigid fit, drawn over it."""
         garment_points, body_points = corr.as_arrays()
@@ -74,7 +95,7 @@ class WarpBaselinePipeline:
         warped = backward_warp(sample.cloth, body_points, garment_points, (height, width), self.config.grid_step, (255, 255, 255))
         coverage = backward_warp(main.astype(np.uint8) * 255, body_points, garment_points, (height, width), self.config.grid_step, 0)
         coverage = coverage.astype(np.float32) / 255.0
-        coverage[self._forearms(sample)] = 0.0  # hanging forearms are in front of the garment's body
+        coverage[limbs.forearms] = 0.0  # hanging forearms are in front of the garment's body
         for sleeve in corr.sleeves:
             sleeve_rgb = cv2.warpAffine(sample.cloth, sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
             sleeve_alpha = cv2.warpAffine(sleeve.mask.astype(np.float32), sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR)
@@ -82,50 +103,28 @@ class WarpBaselinePipeline:
             coverage = np.maximum(coverage, sleeve_alpha)
         return warped, coverage
 
-    def composite(self, sample: TryOnSample, warped: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    def composite(self, sample: TryOnSample, warped: np.ndarray, coverage: np.ndarray, limbs: LimbBands) -> np.ndarray:
         region = sample.inpaint_mask
         feather = self.config.feather_px | 1
         alpha = cv2.GaussianBlur(coverage, (feather, feather), 0) * region
-        base = self._fill_uncovered(sample, coverage > 0.5)
+        base = self._fill_uncovered(sample, coverage > 0.5, limbs)
         out = base.astype(np.float32) * (1 - alpha[..., None]) + warped.astype(np.float32) * alpha[..., None]
         out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
         out[~region] = sample.person[~region]
         return out
 
-    @staticmethod
-    def _forearms(sample: TryOnSample) -> np.ndarray:
-        pose = PoseResult(keypoints=sample.keypoints, hands={})
-        kp = sample.keypoints
-        shoulder_width = float(np.linalg.norm(kp[KP["r_shoulder"], :2] - kp[KP["l_shoulder"], :2]))
-        forearms = limb_lines(pose, sample.person_mask.shape, max(6, int(0.18 * shoulder_width)), ("elbow", "wrist"))
-        return forearms & sample.person_mask
-
-    @staticmethod
-    def _limbs(sample: TryOnSample) -> tuple[np.ndarray, np.ndarray]:
-        """(arms, legs) as thick joint polylines, clipped to the person."""
-        pose = PoseResult(keypoints=sample.keypoints, hands={})
-        kp = sample.keypoints
-        shoulder_width = float(np.linalg.norm(kp[KP["r_shoulder"], :2] - kp[KP["l_shoulder"], :2]))
-        hip_width = float(np.linalg.norm(kp[KP["r_hip"], :2] - kp[KP["l_hip"], :2]))
-        shape = sample.person_mask.shape
-        arms = limb_lines(pose, shape, max(6, int(0.22 * shoulder_width))) & sample.person_mask
-        legs = limb_lines(pose, shape, max(6, int(0.7 * hip_width)), LEG) & sample.person_mask
-        return arms, legs
-
-    def _fill_uncovered(self, sample: TryOnSample, covered: np.ndarray) -> np.ndarray:
+    def _fill_uncovered(self, sample: TryOnSample, covered: np.ndarray, limbs: LimbBands) -> np.ndarray:
         """Photo with the uncovered part of the inpaint region filled: skin stays, uncovered
         limbs get skin tone, the rest (old garment beyond the body, background) is inpainted
         from what surrounds it."""
         region = sample.inpaint_mask
         skin, tone = skin_model(sample.person, sample.person_mask, sample.keypoints, self.config.skin_tolerance)
         result = sample.person.copy()
-        uncovered = region & ~covered & ~skin
+        unknown = region & ~covered & ~skin
         if tone is not None:
-            arms, legs = self._limbs(sample)
-            bare = uncovered & (arms | legs)
+            bare = unknown & (limbs.arms | limbs.legs)
             result[bare] = shade(sample.person, tone, bare)[bare]
-            uncovered &= ~bare
-        unknown = uncovered
+            unknown &= ~bare
         if not unknown.any():
             return result
         # inpaint at half resolution (Telea's cost grows with the hole), then upsample the fill
@@ -142,8 +141,9 @@ class WarpBaselinePipeline:
         for sample in batch:
             self.check_inputs(sample)
             corr = self.prepare_correspondence(sample)
-            warped, coverage = self.prepare_warped_cloth(sample, corr)
-            images.append(self.composite(sample, warped, coverage))
+            limbs = LimbBands.of(sample)
+            warped, coverage = self.prepare_warped_cloth(sample, corr, limbs)
+            images.append(self.composite(sample, warped, coverage, limbs))
             details.append({"landmarks": corr.to_dict()})
         return TryOnOutput(images=images, details=details)
 
