@@ -13,7 +13,8 @@ import numpy as np
 
 @dataclass
 class TryOnSample:
-    """One generation's inputs, all on the 768x1024 canvas."""
+    """One generation's inputs, all on the 768x1024 canvas. Arrays may be shared between the
+    samples of a batch (the same photo or garment): engines must not modify them."""
 
     generation_id: str
     category: str

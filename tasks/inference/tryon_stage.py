@@ -8,6 +8,7 @@ whole batch, the samples are retried one by one so that one bad sample fails alo
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -22,11 +23,17 @@ from tasks.storage import generation_key
 log = logging.getLogger(__name__)
 
 
-def _sample(ctx: RunContext, row: Generation, garment_sha256: str) -> TryOnSample:
-    photo = load_photo(ctx, row.photo_id, row.category)
-    cloth, cloth_mask = load_garment(ctx, garment_sha256)
-    return TryOnSample(generation_id=row.generation_id, category=row.category, cloth=cloth, cloth_mask=cloth_mask,
-                       seed=row.seed, **photo)
+class _Inputs:
+    """Loads a batch's inputs, each photo and garment once (a batch repeats both)."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.photo = functools.cache(lambda photo_id, category: load_photo(ctx, photo_id, category))
+        self.garment = functools.cache(lambda sha256: load_garment(ctx, sha256))
+
+    def sample(self, row: Generation, garment_sha256: str) -> TryOnSample:
+        cloth, cloth_mask = self.garment(garment_sha256)
+        return TryOnSample(generation_id=row.generation_id, category=row.category, cloth=cloth, cloth_mask=cloth_mask,
+                           seed=row.seed, **self.photo(row.photo_id, row.category))
 
 
 def _write(ctx: RunContext, engine: Engine, row: Generation, garment_sha256: str, image: Any, detail: dict[str, Any]) -> str:
@@ -79,6 +86,7 @@ def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | Non
         garment_sha = {row.generation_id: session.get(Garment, row.garment_id).sha256 for row in rows}
     outcome: dict[str, tuple[str, str | None, str | None]] = {}  # id -> (state, reason, key)
     todo: list[TryOnSample] = []
+    inputs = _Inputs(ctx)
     for row in rows:
         key = generation_key(row.model_version, row.sku, row.photo_id, row.generation_id)
         if ctx.store.exists(key):
@@ -86,7 +94,7 @@ def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | Non
             counts["existing"] += 1
             continue
         try:
-            todo.append(_sample(ctx, row, garment_sha[row.generation_id]))
+            todo.append(inputs.sample(row, garment_sha[row.generation_id]))
         except Exception as error:  # a missing or broken artifact fails this item only
             outcome[row.generation_id] = (GenerationState.FAILED.value, f"inputs_unavailable: {error}", None)
             counts["failed"] += 1

@@ -3,6 +3,8 @@ in the ledger and move the generation to ``passed`` or ``flagged``."""
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 
 from tasks.context import RunContext
@@ -16,12 +18,13 @@ TO_CHECK = (GenerationState.GENERATED.value, GenerationState.PASSED.value, Gener
 
 def check_generations(ctx: RunContext, date: str) -> dict[str, int]:
     counts = {"passed": 0, "flagged": 0}
+    photo = functools.cache(lambda photo_id, category: load_photo(ctx, photo_id, category))
     with ctx.ledger.session() as session:
         rows = session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(TO_CHECK)))
         for row in rows:
-            photo = load_photo(ctx, row.photo_id, row.category)
+            inputs = photo(row.photo_id, row.category)
             output = decode_rgb(ctx.store.get_bytes(row.object_key))
-            results = run_checks(output, photo["person"], photo["inpaint_mask"])
+            results = run_checks(output, inputs["person"], inputs["inpaint_mask"])
             existing = {r.check: r for r in session.scalars(select(QCResult).where(QCResult.generation_id == row.generation_id))}
             for result in results:
                 record = existing.get(result.check) or QCResult(generation_id=row.generation_id, check=result.check)
