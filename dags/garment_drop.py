@@ -1,9 +1,10 @@
 """garment_drop: a nightly catalogue drop, from S3 to storefront images.
 
 The logical date is the drop date: the run for 2026-11-20 processes ``drops/2026-11-20/``
-once that day is over (a daily data-interval timetable). Safe to re-run: generation ids are
-deterministic and existing objects are not generated again. The logic lives in ``tasks/``;
-this file only wires the stages.
+once that day is over (a daily data-interval timetable). Matching reads the model library's
+index (the ``tryon_library_index`` asset that model_library produces). Safe to re-run:
+generation ids are deterministic and existing objects are not generated again. The logic
+lives in ``tasks/``; this file only wires the stages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from tasks.assets import LIBRARY_INDEX
 from tasks.settings import get_settings
 
 SETTINGS = get_settings()
@@ -59,14 +61,8 @@ def garment_drop() -> None:
 
         return run(_ctx(), items)
 
-    @task
-    def preprocess_model_photos() -> list[dict[str, Any]]:
-        from tasks.preprocess.library_stage import preprocess_model_photos as run
-
-        return run(_ctx())
-
-    @task
-    def match(items: list[dict[str, Any]], photos: list[dict[str, Any]]) -> list[list[str]]:
+    @task(inlets=[LIBRARY_INDEX])
+    def match(items: list[dict[str, Any]]) -> list[list[str]]:
         from tasks.match import match as run
 
         return run(_ctx(), _drop_date(), items)
@@ -106,14 +102,13 @@ def garment_drop() -> None:
     found = discover()
     valid = validate(found)
     items = preprocess_garments(valid)
-    photos = preprocess_model_photos()
-    batches = match(items, photos)
+    batches = match(items)
     generated = tryon.expand(batch=batches)
     checked = qc()
     published = publish()
     reported = report()
     generated >> checked >> published >> reported
-    [found, valid, items, photos, batches, generated, checked, published, reported] >> fail_run_if_a_stage_failed()
+    [found, valid, items, batches, generated, checked, published, reported] >> fail_run_if_a_stage_failed()
 
 
 garment_drop()

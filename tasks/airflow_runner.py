@@ -49,14 +49,16 @@ def migrate() -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def run_dag(dag_id: str, drop_date: str) -> str:
-    """Run one DAG run for ``drop_date`` in this process with ``dag.test()``; return its state."""
+def run_dag(dag_id: str, logical_date: str | None = None) -> str:
+    """Run one DAG run in this process with ``dag.test()`` (for ``logical_date``, a drop date,
+    or now); return its state."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags[dag_id]
-    day = date_type.fromisoformat(drop_date)
-    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
-    return str(run.state)
+    if logical_date is None:
+        return str(dag.test().state)
+    day = date_type.fromisoformat(logical_date)
+    return str(dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc)).state)

@@ -3,6 +3,8 @@
   tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
   tryon run --date D        run garment_drop for one drop date
   tryon status --date D     what the ledger says about a drop date
+  tryon library add PATH..  upload model photos to the library
+  tryon library build       run model_library: preprocess, clean, cluster, index
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import json
 import shutil
 import sys
 from collections import Counter
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date as date_type
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,7 +38,7 @@ def _yesterday() -> str:
 
 def upload_samples(settings: Settings, drop_date: str) -> int:
     """Put the sample drop under drops/{date}/ and the sample model photos in the library."""
-    from tasks.storage import ObjectStore, drop_prefix, library_photos_prefix
+    from tasks.storage import ObjectStore, drop_prefix
 
     store = ObjectStore.from_settings(settings)
     count = 0
@@ -43,14 +46,22 @@ def upload_samples(settings: Settings, drop_date: str) -> int:
         if path.is_file():
             store.put_bytes(drop_prefix(drop_date) + path.relative_to(SAMPLES / "drop").as_posix(), path.read_bytes())
             count += 1
-    for path in sorted((SAMPLES / "library").iterdir()):
+    return count + add_photos(settings, sorted((SAMPLES / "library").iterdir()))
+
+
+def add_photos(settings: Settings, paths: list[Path]) -> int:
+    from tasks.storage import ObjectStore, library_photos_prefix
+
+    store = ObjectStore.from_settings(settings)
+    for path in paths:
         store.put_bytes(library_photos_prefix() + path.name, path.read_bytes())
-        count += 1
-    return count
+    return len(paths)
 
 
-def _run_drop(settings: Settings, drop_date: str, *, demo: bool) -> dict:
-    """Run garment_drop for the date against the configured S3, or the embedded one."""
+@contextmanager
+def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
+    """The configured S3 (or the embedded one, mirrored to .tryon/s3/<bucket>/) and, when
+    asked, a migrated project-local Airflow. Yields the settings with the S3 endpoint filled."""
     from tasks.airflow_runner import configure_airflow, migrate
 
     configure_airflow(settings)
@@ -62,19 +73,23 @@ def _run_drop(settings: Settings, drop_date: str, *, demo: bool) -> dict:
             endpoint = stack.enter_context(embedded_s3(settings, mirror=mirror))
             settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
             print(f"embedded S3 at {endpoint} (bucket {settings.bucket!r} mirrored to {mirror})")
-        if demo:
-            print(f"uploaded {upload_samples(settings, drop_date)} sample files for drop {drop_date}")
-        migrate()
-        from tasks.airflow_runner import run_dag
+        if airflow:
+            migrate()
+        yield settings
 
-        state = run_dag("garment_drop", drop_date)
-        from tasks.storage import ObjectStore, report_key
 
-        store = ObjectStore.from_settings(settings)
-        summary = store.get_json(report_key(drop_date, "summary.json"))
-        if demo:
-            _export_demo(store, drop_date, Path("demo-output"))
-    return {"state": state, "summary": summary}
+def _run(dag_id: str, logical_date: str | None = None) -> str:
+    from tasks.airflow_runner import run_dag
+
+    state = run_dag(dag_id, logical_date)
+    print(f"{dag_id} run state: {state}")
+    return state
+
+
+def _drop_summary(settings: Settings, drop_date: str) -> dict:
+    from tasks.storage import ObjectStore, report_key
+
+    return ObjectStore.from_settings(settings).get_json(report_key(drop_date, "summary.json"))
 
 
 def _export_demo(store, drop_date: str, folder: Path) -> None:
@@ -107,21 +122,47 @@ def _print_summary(summary: dict) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    result = _run_drop(settings, args.date, demo=True)
-    _print_summary(result["summary"])
-    print(f"DAG run state: {result['state']}")
+    with pipeline(get_settings()) as settings:
+        print(f"uploaded {upload_samples(settings, args.date)} sample files for drop {args.date}")
+        library = _run("model_library")
+        state = _run("garment_drop", args.date)
+        summary = _drop_summary(settings, args.date)
+        from tasks.storage import ObjectStore
+
+        _export_demo(ObjectStore.from_settings(settings), args.date, Path("demo-output"))
+    _print_summary(summary)
     print("images made by the warp-baseline engine (a geometric CPU baseline, not LaDI-VTON)")
     print(f"report:   {Path('demo-output/report.html').resolve()}")
     print(f"manifest: {Path('demo-output/manifest.json').resolve()}")
-    return 0 if result["state"] == "success" else 1
+    return 0 if (library, state) == ("success", "success") else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    result = _run_drop(get_settings(), args.date, demo=False)
-    _print_summary(result["summary"])
-    print(f"DAG run state: {result['state']}")
-    return 0 if result["state"] == "success" else 1
+    with pipeline(get_settings()) as settings:
+        state = _run("garment_drop", args.date)
+        summary = _drop_summary(settings, args.date)
+    _print_summary(summary)
+    return 0 if state == "success" else 1
+
+
+def cmd_library_add(args: argparse.Namespace) -> int:
+    paths = [p for p in args.paths if p.is_file()] + [q for p in args.paths if p.is_dir() for q in sorted(p.iterdir()) if q.is_file()]
+    with pipeline(get_settings(), airflow=False) as settings:
+        print(f"added {add_photos(settings, paths)} photos to library/photos/")
+    return 0
+
+
+def cmd_library_build(args: argparse.Namespace) -> int:
+    with pipeline(get_settings()) as settings:
+        state = _run("model_library")
+        from tasks.context import RunContext
+        from tasks.preprocess.library_stage import read_index
+
+        rows = read_index(RunContext.from_settings(settings))
+    for row in rows:
+        suitable = ", ".join(c for c, ok in sorted(row["suitable"].items()) if ok) or "-"
+        print(f"  {row['photo_id']:<20} {row['state']:<9} {suitable:<36} {row['reason'] or ''}")
+    return 0 if state == "success" else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -154,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show the ledger's record of a drop date")
     status.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
     status.set_defaults(func=cmd_status)
+    library = commands.add_parser("library", help="the model-photo library").add_subparsers(dest="library_command", required=True)
+    add = library.add_parser("add", help="upload model photos (files or folders) to library/photos/")
+    add.add_argument("paths", nargs="+", type=Path, help="photo files or folders of them")
+    add.set_defaults(func=cmd_library_add)
+    build = library.add_parser("build", help="run model_library: preprocess new photos, cluster, write the index")
+    build.set_defaults(func=cmd_library_build)
     return parser
 
 

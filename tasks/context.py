@@ -18,7 +18,10 @@ class RunContext:
 
     @classmethod
     def from_env(cls) -> "RunContext":
-        settings = get_settings()
+        return cls.from_settings(get_settings())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RunContext":
         settings.home.mkdir(parents=True, exist_ok=True)
         return cls(
             settings=settings,

@@ -1,8 +1,10 @@
-"""Matching garments to model photos and planning the generations.
+"""Matching garments to model photos through the library's clusters, and planning the
+generations.
 
-The rule for now is deterministic and content-based: among the ready photos that suit the
-garment's category, take the k whose ``sha256(garment sha256 + photo_id)`` sort first. The
-same inputs always give the same pairs; clusters replace this with the model-library work.
+For each garment: its appearance embedding (the library's backend) is compared with the
+centroids of its category's clusters; clusters are visited nearest first, and within each the
+photos whose worn garment is closest come first; the first k are taken. The try-on batches are
+grouped by (category, cluster), so one mapped task holds one cluster's work.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
+
 from tasks.context import RunContext
 from tasks.inference.engine import get_engine
 from tasks.intake import DropItem, set_garment_state
 from tasks.ledger import Generation, GarmentState, GenerationState
-from tasks.preprocess.library_stage import ready_photos
+from tasks.preprocess.garment_stage import garment_embedding
+from tasks.preprocess.library_stage import read_clusters, read_index
 
 
 def generation_id(garment_sha256: str, photo_id: str, engine: str, model_version: str,
@@ -29,41 +34,57 @@ def generation_id(garment_sha256: str, photo_id: str, engine: str, model_version
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def _rank(garment_sha256: str, photo_id: str) -> str:
-    return hashlib.sha256(f"{garment_sha256}:{photo_id}".encode()).hexdigest()
+def rank_photos(embedding: np.ndarray, category: str, index: list[dict[str, Any]], clusters: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """(photo_id, cluster, distance) for every ready photo suiting ``category``: nearest
+    cluster first, nearest photo first within a cluster; ties broken by photo id."""
+    photos = [
+        (row["photo_id"], row["clusters"].get(category, 0), float(np.linalg.norm(np.asarray(row["embeddings"][category]) - embedding)))
+        for row in index
+        if row["state"] == "ready" and row["suitable"].get(category) and category in row["embeddings"]
+    ]
+    centroids = np.asarray(clusters.get(category, {}).get("centroids", []), np.float32)
+    order = {c: float(np.linalg.norm(centroid - embedding)) for c, centroid in enumerate(centroids)}
+    return sorted(photos, key=lambda p: (order.get(p[1], 0.0), p[2], p[0]))
 
 
 def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[list[str]]:
-    """Plan k generations per garment; return batches of generation ids for the try-on tasks.
+    """Plan k generations per garment; return batches of generation ids, one cluster each.
 
     Every planned generation of the date is in a batch, also ones already generated: the
     try-on task skips those whose object exists, so a re-run writes nothing new.
     """
     settings = ctx.settings
     engine = get_engine(settings.engine)
-    photos = ready_photos(ctx)
-    planned: list[str] = []
+    index, clusters = read_index(ctx), read_clusters(ctx)
+    groups: dict[tuple[str, int], list[str]] = {}
     for raw in items:
         item = DropItem(**raw)
-        candidates = sorted((p for p in photos if item.category in p.categories), key=lambda p: _rank(item.sha256, p.photo_id))
-        if not candidates:
+        if not index:
+            set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, "library_empty: build the model library first (tryon library build)")
+            continue
+        embedding = garment_embedding(ctx, item.sha256)
+        library_backend = clusters.get(item.category, {}).get("backend")
+        if library_backend and embedding["backend"] != library_backend:
+            raise ValueError(f"garment embedded with {embedding['backend']} but the library with {library_backend}: rebuild the library")
+        ranked = rank_photos(np.asarray(embedding["vector"], np.float32), item.category, index, clusters)
+        if not ranked:
             set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, f"no_model_photo: none suits {item.category}")
             continue
         with ctx.ledger.session() as session:
-            for photo in candidates[: settings.photos_per_garment]:
-                gid = generation_id(item.sha256, photo.photo_id, engine.name, engine.model_version,
+            for photo_id, cluster, _ in ranked[: settings.photos_per_garment]:
+                gid = generation_id(item.sha256, photo_id, engine.name, engine.model_version,
                                     engine.weights_sha256, engine.parameters, settings.seed)
                 row = session.get(Generation, gid)
                 if row is None:
                     session.add(Generation(
-                        generation_id=gid, garment_id=item.garment_id, photo_id=photo.photo_id, drop_date=date,
+                        generation_id=gid, garment_id=item.garment_id, photo_id=photo_id, drop_date=date,
                         sku=item.sku, category=item.category, engine=engine.name, model_version=engine.model_version,
                         weights_sha256=engine.weights_sha256, seed=settings.seed, parameters=engine.parameters,
                         state=GenerationState.PLANNED.value,
                     ))
                 elif row.state == GenerationState.FAILED.value:
                     row.state, row.reason = GenerationState.PLANNED.value, None
-                planned.append(gid)
+                groups.setdefault((item.category, cluster), []).append(gid)
         set_garment_state(ctx, item.garment_id, GarmentState.MATCHED)
     size = settings.batch_size
-    return [planned[i : i + size] for i in range(0, len(planned), size)]
+    return [ids[i : i + size] for _, ids in sorted(groups.items()) for i in range(0, len(ids), size)]

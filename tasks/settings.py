@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         default=None, description="Local cache of model weights; default `home`/models."
     )
+    model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
+    pose_backend: str = Field(default="mediapipe", description="'mediapipe' or a registry model of backend rtmpose-onnx.")
+    parsing_backend: str = Field(default="fallback", description="'fallback' or a registry model of backend schp-onnx.")
+    embedding_backend: str = Field(default="colour-texture", description="'colour-texture' or a registry model of backend clip-image-onnx.")
     engine: str = Field(default="warp-baseline", description="Try-on engine name.")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
     batch_size: int = Field(default=8, ge=1, description="Generations per try-on task (one mapped task each).")

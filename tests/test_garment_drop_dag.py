@@ -66,7 +66,7 @@ def drop_run(s3_endpoint, tmp_path_factory):
 
 def test_run_succeeds_and_every_item_is_terminal(drop_run):
     settings, store, ledger, first, _, _ = drop_run
-    assert "DAG run state: success" in first.stdout
+    assert "garment_drop run state: success" in first.stdout
     garments = ledger.garments(DATE)
     assert len(garments) == len(GARMENTS) + 1
     terminal = {s.value for s in GARMENT_TERMINAL_STATES}
@@ -113,7 +113,7 @@ def test_published_images_are_real_try_ons(drop_run):
 
 def test_second_run_changes_nothing(drop_run):
     _, store, ledger, _, second, after_first = drop_run
-    assert "DAG run state: success" in second.stdout
+    assert "garment_drop run state: success" in second.stdout
     assert store.get_bytes(f"storefront/manifests/{DATE}.json") == after_first["manifest"]
     # same keys, same ETags and same LastModified: nothing was written again
     assert generation_objects(store) == after_first["objects"]
@@ -132,7 +132,7 @@ def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):
 
     result = run_tryon(settings, "run", "--date", DATE, TRYON_ENGINE="no-such-engine", TRYON_TASK_RETRIES="0")
 
-    assert result.returncode == 1 and "DAG run state: failed" in result.stdout, result.stdout[-2000:]
+    assert result.returncode == 1 and "garment_drop run state: failed" in result.stdout, result.stdout[-2000:]
     garments = ctx.ledger.garments(DATE)
     assert [(g.state, g.reason.split(":")[0]) for g in garments] == [("rejected", "pipeline_incomplete")] * 2
     summary = store.get_json(f"reports/{DATE}/summary.json")
@@ -142,7 +142,7 @@ def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):
 
 def test_a_night_without_a_drop_runs_clean(ctx):
     result = run_tryon(ctx.settings, "run", "--date", "2026-11-19")
-    assert result.returncode == 0 and "DAG run state: success" in result.stdout, result.stdout[-2000:]
+    assert result.returncode == 0 and "garment_drop run state: success" in result.stdout, result.stdout[-2000:]
     summary = ctx.store.get_json("reports/2026-11-19/summary.json")
     assert summary["inputs"] == 0 and summary["garments_by_state"] == {}
     assert ctx.store.get_json("storefront/manifests/2026-11-19.json") == {"date": "2026-11-19", "count": 0, "items": []}

@@ -22,8 +22,8 @@ from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH
 from tasks.inference.engine import Engine, TryOnOutput, TryOnSample
 from tasks.inference.landmarks import Correspondence, correspondence
 from tasks.inference.tps import backward_warp
-from tasks.preprocess.model_photo import LEG, limb_lines
-from tasks.preprocess.pose import KP, PoseResult
+from tasks.preprocess.pose import LEG, PoseResult, limb_lines
+from tasks.preprocess.skin import skin_model
 from tasks.settings import CATEGORIES
 
 
@@ -146,34 +146,6 @@ class WarpBaselinePipeline:
             images.append(self.composite(sample, warped, coverage, limbs))
             details.append({"landmarks": corr.to_dict()})
         return TryOnOutput(images=images, details=details)
-
-
-def skin_model(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray | None]:
-    """Pixels of the person whose chroma (YCrCb) matches the face's, and the face's mean
-    colour (RGB), from a colour model sampled around the nose and eyes. Empty and None when no
-    face keypoints are visible."""
-    nothing = (np.zeros(person.shape, bool), None)
-    face = [keypoints[KP[n], :2] for n in ("nose", "r_eye", "l_eye") if keypoints[KP[n], 2] >= 0.5]
-    if not face:
-        return nothing
-    sample = np.zeros(person.shape, np.uint8)
-    shoulders = keypoints[[KP["r_shoulder"], KP["l_shoulder"]], :2]
-    radius = max(6, int(0.08 * np.linalg.norm(shoulders[0] - shoulders[1])))
-    for point in face:
-        cv2.circle(sample, tuple(int(v) for v in point), radius, 1, -1)
-    sample = (sample > 0) & person
-    ycrcb = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-    chroma = ycrcb[..., 1:]
-    values = chroma[sample]
-    if len(values) < 50:
-        return nothing
-    mean, std = values.mean(axis=0), values.std(axis=0) + 2.0
-    distance = np.abs((chroma - mean) / std).max(axis=-1)
-    luma = ycrcb[..., 0]
-    skin = person & (distance < tolerance) & (luma > 40)
-    face_pixels = sample & skin
-    tone = image[face_pixels].mean(axis=0) if face_pixels.sum() >= 50 else image[sample].mean(axis=0)
-    return skin, tone
 
 
 def shade(image: np.ndarray, tone: np.ndarray, where: np.ndarray) -> np.ndarray:

@@ -1,7 +1,18 @@
-"""The model-photo stage: every photo under ``library/photos/`` is preprocessed once per
-content hash. Artifacts go to ``library/artifacts/{photo_id}/`` (normalised image, person
-mask, OpenPose JSON, one inpaint mask per suitable category, ``meta.json``); a photo whose
-``meta.json`` already records the same sha256 is skipped. ``library/index.parquet`` lists them.
+"""The model-photo library: every photo under ``library/photos/`` is preprocessed once per
+content hash, then the library is clustered per category and indexed.
+
+Artifacts under ``library/artifacts/{photo_id}/``:
+
+- ``meta.json``: sha256, state, reason, suitability per category, backends, timings, and per
+  category the crop, embedding and cluster (cluster ids are written by ``build_index``);
+- ``keypoints.json`` (OpenPose COCO-18 JSON, analysis image), ``parsing.png`` (ATR labels, 512
+  px high), ``person_mask.png``;
+- per suitable category ``{category}/``: ``image.png`` (refocused 768x1024), ``inpaint.png``
+  (768x1024), ``inpaint_512.png`` (the reference mask at 512x384), ``pose_map.npz`` (18x512x384,
+  see ``masks.encode_pose_map``), ``keypoints.json`` (on the 768x1024 view), ``person_mask.png``.
+
+``library/index.parquet`` has one row per photo (schema ``INDEX_SCHEMA``, documented in
+docs/library.md) and ``library/clusters.json`` the k-means centroids per category.
 """
 
 from __future__ import annotations
@@ -19,21 +30,29 @@ from sqlalchemy import select
 from tasks.context import RunContext
 from tasks.images import ImageDecodeError, decode_mask, decode_rgb, encode_mask, encode_png, sha256_hex
 from tasks.ledger import ModelPhoto, PhotoState
-from tasks.preprocess.model_photo import ModelPhotoRejected, prepare_model_photo
+from tasks.preprocess.cleaning import PhotoRejected
+from tasks.preprocess.embedding import cluster_count, kmeans
+from tasks.preprocess.masks import decode_pose_map, encode_pose_map
+from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
 from tasks.preprocess.pose import PoseResult
+from tasks.settings import CATEGORIES
 from tasks.storage import library_artifact_key, library_index_key, library_photos_prefix
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CLUSTERS_KEY = "library/clusters.json"
 INDEX_SCHEMA = pa.schema(
     [
         ("photo_id", pa.string()),
         ("sha256", pa.string()),
-        ("state", pa.string()),
-        ("reason", pa.string()),
-        ("categories", pa.list_(pa.string())),
-        ("keypoints", pa.list_(pa.float32())),  # 18 x (x, y, score), flattened
-        ("backends", pa.string()),  # JSON object
+        ("state", pa.string()),  # ready | rejected
+        ("reason", pa.string()),  # why rejected (a cleaning rule's name and detail)
+        ("keypoints", pa.list_(pa.float32())),  # COCO-18 (x, y, score) x 18 on the analysis image, or null
+        ("suitable", pa.map_(pa.string(), pa.bool_())),  # category -> usable
+        ("unsuitable_reasons", pa.map_(pa.string(), pa.string())),  # category -> reason
+        ("clusters", pa.map_(pa.string(), pa.int32())),  # category -> k-means cluster id
+        ("embeddings", pa.map_(pa.string(), pa.list_(pa.float32()))),  # category -> embedding of the worn garment
+        ("backends", pa.map_(pa.string(), pa.string())),  # stage -> backend and version
     ]
 )
 
@@ -42,53 +61,119 @@ def _photo_id(key: str) -> str:
     return key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
-def _process(ctx: RunContext, photo_id: str, key: str, data: bytes, sha256: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"photo_id": photo_id, "sha256": sha256, "source_key": key}
+def _rejected(photo_id: str, sha256: str, key: str, reason: str) -> dict[str, Any]:
+    return {"photo_id": photo_id, "sha256": sha256, "source_key": key, "state": PhotoState.REJECTED.value, "reason": reason,
+            "categories": [], "unsuitable": {}, "keypoints": None, "backends": {}, "views": {}, "timings_ms": {}}
+
+
+def _store_photo(ctx: RunContext, photo_id: str, photo: PreparedPhoto) -> dict[str, Any]:
+    put, key = ctx.store.put_bytes, library_artifact_key
+    ctx.store.put_json(key(photo_id, "keypoints.json"), photo.pose.to_openpose_json())
+    put(key(photo_id, "parsing.png"), encode_png(photo.labels), "image/png")
+    put(key(photo_id, "person_mask.png"), encode_mask(photo.person_mask), "image/png")
+    views = {}
+    for category, view in photo.views.items():
+        put(key(photo_id, f"{category}/image.png"), encode_png(view.image), "image/png")
+        put(key(photo_id, f"{category}/inpaint.png"), encode_mask(view.inpaint_mask), "image/png")
+        put(key(photo_id, f"{category}/inpaint_512.png"), encode_mask(view.inpaint_mask_512), "image/png")
+        put(key(photo_id, f"{category}/person_mask.png"), encode_mask(view.person_mask), "image/png")
+        put(key(photo_id, f"{category}/pose_map.npz"), encode_pose_map(view.pose_map))
+        ctx.store.put_json(key(photo_id, f"{category}/keypoints.json"),
+                           PoseResult(keypoints=view.keypoints, hands={}, backend=photo.pose.backend).to_openpose_json())
+        views[category] = {"crop": view.crop.to_dict(), "embedding": view.embedding.tolist()}
+    return {"state": PhotoState.READY.value, "reason": None, "categories": photo.categories, "unsuitable": photo.unsuitable,
+            "keypoints": photo.pose.keypoints.reshape(-1).tolist(), "backends": photo.backends, "views": views,
+            "sharpness": photo.sharpness, "timings_ms": {k: round(v, 2) for k, v in photo.timings_ms.items()}}
+
+
+def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], bool]:
+    """Bring one photo's artifacts up to date. Returns its metadata and whether any
+    preprocessing ran (False when its sha256 was already done)."""
+    photo_id = _photo_id(key)
+    data = ctx.store.get_bytes(key)
+    sha256 = sha256_hex(data)
+    if not key.lower().endswith(PHOTO_EXTENSIONS) or not SAFE_PHOTO_ID.match(photo_id):
+        # recorded under a safe id; nothing is written under the unsafe name
+        photo_id = f"invalid-{sha256_hex(key.encode())[:12]}"
+        meta = _rejected(photo_id, sha256, key, f"invalid_name: {key!r} (expected a safe id and .jpg/.jpeg/.png)")
+        ctx.store.put_json(library_artifact_key(photo_id, "meta.json"), meta)
+        return meta, False
+    meta_key = library_artifact_key(photo_id, "meta.json")
+    meta = ctx.store.get_json(meta_key) if ctx.store.exists(meta_key) else None
+    if meta is not None and meta.get("sha256") == sha256:
+        return meta, False
     try:
-        photo = prepare_model_photo(decode_rgb(data))
-    except (ImageDecodeError, ModelPhotoRejected) as error:
-        return {**meta, "state": PhotoState.REJECTED.value, "reason": str(error), "categories": [], "keypoints": None, "backends": {}}
-    put = ctx.store.put_bytes
-    put(library_artifact_key(photo_id, "image.png"), encode_png(photo.image), "image/png")
-    put(library_artifact_key(photo_id, "person_mask.png"), encode_mask(photo.person_mask), "image/png")
-    ctx.store.put_json(library_artifact_key(photo_id, "keypoints.json"), photo.pose.to_openpose_json())
-    for category, mask in photo.inpaint_masks.items():
-        put(library_artifact_key(photo_id, f"inpaint_{category}.png"), encode_mask(mask), "image/png")
-    return {
-        **meta,
-        "state": PhotoState.READY.value,
-        "reason": None,
-        "categories": photo.categories,
-        "unsuitable": photo.unsuitable,
-        "keypoints": photo.pose.keypoints.reshape(-1).tolist(),
-        "backends": photo.backends,
-    }
+        photo = prepare_model_photo(decode_rgb(data), ctx.settings)
+        meta = {"photo_id": photo_id, "sha256": sha256, "source_key": key, **_store_photo(ctx, photo_id, photo)}
+    except ImageDecodeError as error:
+        meta = _rejected(photo_id, sha256, key, f"image_invalid: {error}")
+    except PhotoRejected as error:
+        meta = _rejected(photo_id, sha256, key, str(error))
+    ctx.store.put_json(meta_key, meta)
+    return meta, True
 
 
-def preprocess_model_photos(ctx: RunContext) -> list[dict[str, Any]]:
-    """Bring every library photo's artifacts up to date; return one summary per photo."""
-    metas: list[dict[str, Any]] = []
-    for key in sorted(ctx.store.list_keys(library_photos_prefix())):
-        photo_id = _photo_id(key)
-        data = ctx.store.get_bytes(key)
-        sha256 = sha256_hex(data)
-        if not key.lower().endswith(PHOTO_EXTENSIONS) or not SAFE_PHOTO_ID.match(photo_id):
-            # recorded under a safe id; nothing is written under the unsafe name
-            photo_id = f"invalid-{sha256_hex(key.encode())[:12]}"
-            meta = {"photo_id": photo_id, "sha256": sha256, "source_key": key, "state": PhotoState.REJECTED.value,
-                    "reason": f"invalid_name: {key!r} (expected a safe id and .jpg/.jpeg/.png)",
-                    "categories": [], "keypoints": None, "backends": {}}
-            ctx.store.put_json(library_artifact_key(photo_id, "meta.json"), meta)
-        else:
-            meta_key = library_artifact_key(photo_id, "meta.json")
-            meta = ctx.store.get_json(meta_key) if ctx.store.exists(meta_key) else None
-            if meta is None or meta.get("sha256") != sha256:
-                meta = _process(ctx, photo_id, key, data, sha256)
-                ctx.store.put_json(meta_key, meta)
+def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> dict[str, Any]:
+    """Preprocess the given library keys (default: all); return counts, including how many
+    photos were actually processed (the rest were unchanged)."""
+    keys = sorted(ctx.store.list_keys(library_photos_prefix())) if keys is None else keys
+    counts = {"photos": 0, "processed": 0, "cached": 0, "ready": 0, "rejected": 0}
+    for key in keys:
+        meta, processed = preprocess_photo(ctx, key)
         _record(ctx, meta)
-        metas.append(meta)
-    _write_index(ctx, metas)
-    return [{k: meta[k] for k in ("photo_id", "sha256", "state", "reason", "categories")} for meta in metas]
+        counts["photos"] += 1
+        counts["processed" if processed else "cached"] += 1
+        counts[meta["state"]] += 1
+    return counts
+
+
+def build_index(ctx: RunContext) -> dict[str, Any]:
+    """Cluster the ready photos per category (k-means over the worn-garment embeddings),
+    write each photo's clusters into its meta.json, then ``library/index.parquet`` and
+    ``library/clusters.json``."""
+    metas = []
+    for key in sorted(ctx.store.list_keys("library/artifacts/")):
+        if key.endswith("/meta.json") and key.count("/") == 3:
+            metas.append(ctx.store.get_json(key))
+    live = {_photo_id(k) for k in ctx.store.list_keys(library_photos_prefix())}
+    metas = [m for m in metas if m["photo_id"] in live or m["photo_id"].startswith("invalid-")]
+    clusters: dict[str, Any] = {}
+    for category in CATEGORIES:
+        members = [m for m in metas if m["state"] == PhotoState.READY.value and category in m["views"]]
+        if not members:
+            continue
+        vectors = np.array([m["views"][category]["embedding"] for m in members], np.float32)
+        centroids, assignment = kmeans(vectors, cluster_count(len(members)), seed=0)
+        for meta, cluster in zip(members, assignment):
+            meta["views"][category]["cluster"] = int(cluster)
+        backend = members[0]["backends"].get("embedding")
+        clusters[category] = {"backend": backend, "centroids": centroids.tolist(),
+                              "members": {str(c): sorted(m["photo_id"] for m, a in zip(members, assignment) if a == c)
+                                          for c in range(len(centroids))}}
+    for meta in metas:
+        if meta["state"] == PhotoState.READY.value:
+            ctx.store.put_json(library_artifact_key(meta["photo_id"], "meta.json"), meta)
+        _record(ctx, meta)
+    ctx.store.put_json(CLUSTERS_KEY, clusters)
+    rows = [_index_row(m) for m in sorted(metas, key=lambda m: m["photo_id"])]
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA), buffer)
+    ctx.store.put_bytes(library_index_key(), buffer.getvalue(), "application/vnd.apache.parquet")
+    return {"photos": len(rows), "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
+            "clusters": {c: len(v["centroids"]) for c, v in clusters.items()}}
+
+
+def _index_row(meta: dict[str, Any]) -> dict[str, Any]:
+    views = meta.get("views", {})
+    return {
+        "photo_id": meta["photo_id"], "sha256": meta["sha256"], "state": meta["state"], "reason": meta["reason"],
+        "keypoints": meta["keypoints"],
+        "suitable": [(c, c in views) for c in CATEGORIES],
+        "unsuitable_reasons": sorted(meta.get("unsuitable", {}).items()),
+        "clusters": sorted((c, v["cluster"]) for c, v in views.items() if "cluster" in v),
+        "embeddings": sorted((c, v["embedding"]) for c, v in views.items()),
+        "backends": sorted(meta["backends"].items()),
+    }
 
 
 def _record(ctx: RunContext, meta: dict[str, Any]) -> None:
@@ -100,17 +185,20 @@ def _record(ctx: RunContext, meta: dict[str, Any]) -> None:
         session.merge(row)
 
 
-def _write_index(ctx: RunContext, metas: list[dict[str, Any]]) -> None:
-    rows = []
-    for meta in metas:
-        rows.append({
-            "photo_id": meta["photo_id"], "sha256": meta["sha256"], "state": meta["state"],
-            "reason": meta["reason"], "categories": meta["categories"], "keypoints": meta["keypoints"],
-            "backends": json.dumps(meta["backends"], sort_keys=True),
-        })
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA), buffer)
-    ctx.store.put_bytes(library_index_key(), buffer.getvalue(), "application/vnd.apache.parquet")
+def read_index(ctx: RunContext) -> list[dict[str, Any]]:
+    """The library index as rows (maps as dicts); empty when no library was built."""
+    if not ctx.store.exists(library_index_key()):
+        return []
+    table = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key())))
+    rows = table.to_pylist()
+    for row in rows:
+        for column in ("suitable", "unsuitable_reasons", "clusters", "embeddings", "backends"):
+            row[column] = dict(row[column] or [])
+    return rows
+
+
+def read_clusters(ctx: RunContext) -> dict[str, Any]:
+    return ctx.store.get_json(CLUSTERS_KEY) if ctx.store.exists(CLUSTERS_KEY) else {}
 
 
 def ready_photos(ctx: RunContext) -> list[ModelPhoto]:
@@ -119,12 +207,16 @@ def ready_photos(ctx: RunContext) -> list[ModelPhoto]:
 
 
 def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.ndarray]:
-    """The arrays an engine needs from a preprocessed photo."""
-    get = ctx.store.get_bytes
-    pose = PoseResult.from_openpose_json(ctx.store.get_json(library_artifact_key(photo_id, "keypoints.json")))
+    """The arrays an engine needs from a photo's view for ``category``."""
+    get, key = ctx.store.get_bytes, library_artifact_key
+    pose = PoseResult.from_openpose_json(json.loads(get(key(photo_id, f"{category}/keypoints.json"))))
     return {
-        "person": decode_rgb(get(library_artifact_key(photo_id, "image.png"))),
-        "person_mask": decode_mask(get(library_artifact_key(photo_id, "person_mask.png"))),
-        "inpaint_mask": decode_mask(get(library_artifact_key(photo_id, f"inpaint_{category}.png"))),
+        "person": decode_rgb(get(key(photo_id, f"{category}/image.png"))),
+        "person_mask": decode_mask(get(key(photo_id, f"{category}/person_mask.png"))),
+        "inpaint_mask": decode_mask(get(key(photo_id, f"{category}/inpaint.png"))),
         "keypoints": pose.keypoints,
     }
+
+
+def load_pose_map(ctx: RunContext, photo_id: str, category: str) -> np.ndarray:
+    return decode_pose_map(ctx.store.get_bytes(library_artifact_key(photo_id, f"{category}/pose_map.npz")))

@@ -1,151 +1,168 @@
-"""Model-photo preprocessing: normalise to the 768x1024 canvas, pose keypoints, person mask,
-which categories the photo suits, and a first inpaint region per category built from the
-keypoints and the person mask.
+"""One model photo, end to end: validate, segment, detect faces, pose, clean, parse, and per
+suitable category a refocused view with LaDI-VTON's inpaint mask, pose map and an appearance
+embedding of the garment worn there.
 
-These regions are a first approximation (the exact LaDI-VTON label-map rules need human
-parsing, which comes with the model-library work): upper body and dresses cover the person
-from just above the shoulders down to below the hips (dresses: to the knees or ankles),
-arms included, the head and hands excluded; lower body covers the person from the waist to
-the ankles, arms, hands and feet excluded.
+The photo is analysed once (at most 1024 px on its long side; parsing at 512 px high). Each
+category's view is a similarity transform of that analysis (see ``refocus``), so keypoints,
+person mask and labels follow exactly without running the models again. Masks and pose maps
+are computed at the try-on model's 512x384, as the reference does, and the masks upsampled
+(nearest) to the 768x1024 canvas.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH, fit_to_canvas
-from tasks.preprocess.pose import KP, PoseResult, shared_pose
-from tasks.preprocess.segmentation import SEGMENTATION_BACKEND, shared_segmenter
-from tasks.settings import CATEGORIES
+from tasks.preprocess.backends import embedding_backend, parsing_backend, pose_backend
+from tasks.preprocess.cleaning import category_problems, check_people, check_sharpness, check_size
+from tasks.preprocess.faces import FACE_BACKEND, shared_faces
+from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH, inpaint_mask, pose_map
+from tasks.preprocess.parsing import ATR_LABELS as L
+from tasks.preprocess.pose import PoseResult
+from tasks.preprocess.refocus import Crop, background_colour, refocus_crop
+from tasks.preprocess.segmentation import SEGMENTATION_BACKEND, largest_component, shared_segmenter
+from tasks.settings import CATEGORIES, Settings
 
-# keypoints a category needs to be fitted on the photo
-REQUIRED_KEYPOINTS: dict[str, tuple[str, ...]] = {
-    "upper_body": ("r_shoulder", "l_shoulder", "r_elbow", "l_elbow", "r_hip", "l_hip"),
-    "lower_body": ("r_hip", "l_hip", "r_knee", "l_knee"),
-    "dresses": ("r_shoulder", "l_shoulder", "r_hip", "l_hip", "r_knee", "l_knee"),
+ANALYSIS_MAX_SIDE = 1024
+MIN_REGION_FRACTION = 0.01  # of the 512x384 canvas
+WORN_LABELS = {
+    "upper_body": (L["upper_clothes"],),
+    "lower_body": (L["skirt"], L["pants"]),
+    "dresses": (L["dress"],),
 }
-MIN_PERSON_FRACTION = 0.05
-INPAINT_BACKEND = "keypoints+person-mask-v1"
 
 
-class ModelPhotoRejected(ValueError):
-    """The photo cannot be used for any category; the message is the reason."""
+@dataclass
+class CategoryView:
+    crop: Crop
+    image: np.ndarray  # (1024, 768, 3)
+    keypoints: np.ndarray  # (18, 3) on the 768x1024 canvas
+    person_mask: np.ndarray  # (1024, 768) bool
+    labels: np.ndarray  # (512, 384) ATR
+    inpaint_mask_512: np.ndarray  # (512, 384) bool, the reference mask
+    inpaint_mask: np.ndarray  # (1024, 768) bool
+    pose_map: np.ndarray  # (18, 512, 384) float32
+    embedding: np.ndarray  # (D,) float32, of the garment worn in this view
 
 
 @dataclass
 class PreparedPhoto:
-    image: np.ndarray  # (1024, 768, 3) uint8
+    image: np.ndarray  # the analysis image
+    person_mask: np.ndarray
     pose: PoseResult
-    person_mask: np.ndarray  # bool
-    inpaint_masks: dict[str, np.ndarray] = field(default_factory=dict)  # category -> bool mask
+    labels: np.ndarray  # ATR labels at 512 px high
+    faces: list[tuple[int, int, int, int]]
+    sharpness: float
+    views: dict[str, CategoryView] = field(default_factory=dict)
     unsuitable: dict[str, str] = field(default_factory=dict)  # category -> reason
+    backends: dict[str, str] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def categories(self) -> list[str]:
-        return sorted(self.inpaint_masks)
-
-    @property
-    def backends(self) -> dict[str, str]:
-        return {"pose": self.pose.backend, "segmentation": SEGMENTATION_BACKEND, "inpaint": INPAINT_BACKEND}
+        return sorted(self.views)
 
 
-def background_colour(image: np.ndarray, border: int = 6) -> tuple[int, int, int]:
-    edges = np.concatenate([image[:border].reshape(-1, 3), image[-border:].reshape(-1, 3)])
-    return tuple(int(v) for v in np.median(edges, axis=0))
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._last) * 1000
+        self._last = now
 
 
-def prepare_model_photo(image: np.ndarray) -> PreparedPhoto:
-    """Run pose and segmentation on the normalised photo and build the category regions."""
-    if image.shape[:2] != (CANVAS_HEIGHT, CANVAS_WIDTH):
-        image, _ = fit_to_canvas(image, background_colour(image))
-    person = shared_segmenter()(image)
-    if person.mean() < MIN_PERSON_FRACTION:
-        raise ModelPhotoRejected("no_person: the person mask covers under 5% of the photo")
-    pose = shared_pose()(image)
-    if not pose.keypoints[:, 2].any():
-        raise ModelPhotoRejected("no_pose: no body keypoints detected")
-    photo = PreparedPhoto(image=image, pose=pose, person_mask=person)
+def analysis_image(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = ANALYSIS_MAX_SIDE / max(height, width)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+
+
+def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
+    """Raises ``PhotoRejected`` (with the rule's name) when a whole-photo rule fails."""
+    timer = _Timer()
+    check_size(image)
+    image = analysis_image(image)
+    raw_person = shared_segmenter().segment(image)
+    person = largest_component(raw_person)
+    timer.lap("segmentation")
+    faces = shared_faces()(image)
+    timer.lap("faces")
+    pose = pose_backend(settings)(image, person)
+    timer.lap("pose")
+    check_people(raw_person, faces, pose.keypoints)
+    value = check_sharpness(image, person)
+    problems = category_problems(pose.keypoints)
+    timer.lap("cleaning")
+
+    parse_scale = MODEL_HEIGHT / image.shape[0]
+    small = cv2.resize(image, (round(image.shape[1] * parse_scale), MODEL_HEIGHT), interpolation=cv2.INTER_AREA)
+    small_person = cv2.resize(person.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    small_keypoints = pose.keypoints.copy()
+    small_keypoints[:, :2] *= parse_scale
+    parser = parsing_backend(settings)
+    labels = parser(small, small_person, small_keypoints).labels
+    timer.lap("parsing")
+
+    embedder = embedding_backend(settings)
+    photo = PreparedPhoto(image=image, person_mask=person, pose=pose, labels=labels, faces=faces, sharpness=value,
+                          unsuitable=dict(problems))
+    fill = background_colour(image, person)
     for category in CATEGORIES:
-        missing = [name for name in REQUIRED_KEYPOINTS[category] if not pose.present(name)]
-        if missing:
-            photo.unsuitable[category] = f"missing_keypoints: {', '.join(missing)}"
+        if category in problems:
             continue
-        photo.inpaint_masks[category] = inpaint_region(category, pose, person)
-    if not photo.inpaint_masks:
-        raise ModelPhotoRejected("no_category: " + "; ".join(f"{c}: {r}" for c, r in photo.unsuitable.items()))
+        view = _view(category, image, person, pose.keypoints, labels, parse_scale, fill, timer)
+        if view.inpaint_mask_512.mean() < MIN_REGION_FRACTION:
+            photo.unsuitable[category] = "garment_region_not_found: the inpaint mask is nearly empty"
+            continue
+        view.embedding = embedder(cv2.resize(view.image, (MODEL_WIDTH, MODEL_HEIGHT), interpolation=cv2.INTER_AREA),
+                                  _worn_region(category, view))
+        timer.lap("embedding")
+        photo.views[category] = view
+    photo.backends = {
+        "pose": pose.backend, "segmentation": SEGMENTATION_BACKEND, "faces": FACE_BACKEND,
+        "parsing": parser.backend, "embedding": embedder.backend, "densepose": _densepose_status(),
+    }
+    photo.timings_ms = timer.timings
     return photo
 
 
-def _line_y(pose: PoseResult, left: str, right: str) -> float:
-    return float((pose.point(left)[1] + pose.point(right)[1]) / 2)
+def _view(category: str, image, person, keypoints, labels, parse_scale: float, fill, timer: _Timer) -> CategoryView:
+    crop = refocus_crop(category, person, keypoints)
+    half = crop.rescaled(0.5)
+    model_size = (MODEL_WIDTH, MODEL_HEIGHT)
+    view_labels = crop.rescaled(0.5).of_scaled_source(parse_scale).labels(labels, model_size)
+    keypoints_512 = half.keypoints(keypoints)
+    view_image = crop.image(image, fill)
+    view_person = crop.labels(person)
+    timer.lap("refocus")
+    mask_512 = inpaint_mask(category, view_labels, keypoints_512)
+    mask = cv2.resize(mask_512.astype(np.uint8), (mask_512.shape[1] * 2, mask_512.shape[0] * 2), interpolation=cv2.INTER_NEAREST) > 0
+    maps = pose_map(keypoints_512)
+    timer.lap("masks")
+    return CategoryView(crop=crop, image=view_image, keypoints=crop.keypoints(keypoints), person_mask=view_person,
+                        labels=view_labels, inpaint_mask_512=mask_512, inpaint_mask=mask, pose_map=maps,
+                        embedding=np.zeros(0, np.float32))
 
 
-ARM = ("shoulder", "elbow", "wrist")
-LEG = ("hip", "knee", "ankle")
+def _worn_region(category: str, view: CategoryView) -> np.ndarray:
+    """The garment the photo's person wears where the new one goes (its parsing labels),
+    or the inpaint mask when parsing found none of it."""
+    region = np.isin(view.labels, WORN_LABELS[category])
+    if category == "dresses" and region.sum() < 200:
+        region = np.isin(view.labels, (L["upper_clothes"], L["skirt"], L["pants"]))
+    return region if region.sum() >= 200 else view.inpaint_mask_512
 
 
-def limb_lines(pose: PoseResult, shape: tuple[int, int], thickness: int, joints: tuple[str, ...] = ARM) -> np.ndarray:
-    """A thick polyline through each side's present joints of a limb (default the arms)."""
-    canvas = np.zeros(shape, np.uint8)
-    for side in ("r", "l"):
-        joints_xy = [pose.point(f"{side}_{j}") for j in joints if pose.present(f"{side}_{j}")]
-        if len(joints_xy) >= 2:
-            cv2.polylines(canvas, [np.asarray(joints_xy, np.int32)], False, 1, thickness=thickness)
-    return canvas > 0
+def _densepose_status() -> str:
+    from tasks.preprocess.densepose import densepose_status
 
-
-def hand_mask(pose: PoseResult, shape: tuple[int, int], radius: int) -> np.ndarray:
-    canvas = np.zeros(shape, np.uint8)
-    for side, points in pose.hands.items():
-        wrist = pose.point(f"{side[0]}_wrist")
-        present = [p[:2] for p in points if p[2] >= 0.3]
-        if pose.present(f"{side[0]}_wrist") and present:
-            centre = np.mean([wrist, *present], axis=0)
-            cv2.circle(canvas, tuple(int(v) for v in centre), radius, 1, thickness=-1)
-    return canvas > 0
-
-
-def inpaint_region(category: str, pose: PoseResult, person: np.ndarray) -> np.ndarray:
-    """The region the engine may repaint for ``category`` on this photo (bool mask)."""
-    height, width = person.shape
-    rows = np.arange(height)[:, None]
-    shoulder_y = _line_y(pose, "r_shoulder", "l_shoulder") if pose.present("r_shoulder") else None
-    hip_y = _line_y(pose, "r_hip", "l_hip")
-    hip_width = float(np.linalg.norm(pose.point("r_hip") - pose.point("l_hip")))
-    torso = hip_y - shoulder_y if shoulder_y is not None else 2.5 * hip_width
-    hands = hand_mask(pose, person.shape, radius=max(12, int(0.11 * torso)))
-    grown = cv2.dilate(person.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-
-    if category == "lower_body":
-        top = hip_y - 0.22 * torso
-        bottom = _leg_end(pose, height)
-        band = (rows >= top) & (rows <= bottom)
-        arms = limb_lines(pose, person.shape, thickness=max(8, int(0.22 * torso)))
-        return grown & band & ~arms & ~hands
-
-    top = shoulder_y - 0.12 * torso
-    if category == "upper_body":
-        band = (rows >= top) & (rows <= hip_y + 0.18 * torso)
-        return grown & band & ~hands
-    # dresses: a skirt stands away from the legs, so below the hips the region spans each
-    # row of the person (arms and hands left out) from side to side
-    band = (rows >= top) & (rows <= _leg_end(pose, height))
-    arms = limb_lines(pose, person.shape, thickness=max(8, int(0.22 * torso)))
-    legs = np.zeros_like(person)
-    for y in range(int(hip_y), height):
-        xs = np.flatnonzero(person[y] & ~arms[y] & ~hands[y])
-        if len(xs):
-            legs[y, xs[0] : xs[-1] + 1] = True
-    return (grown | legs) & band & ~hands
-
-
-def _leg_end(pose: PoseResult, height: int) -> float:
-    """Just above the feet when the ankles show, else the photo's bottom edge."""
-    if pose.present("r_ankle") and pose.present("l_ankle"):
-        knee_y = _line_y(pose, "r_knee", "l_knee")
-        ankle_y = _line_y(pose, "r_ankle", "l_ankle")
-        return ankle_y + 0.08 * (ankle_y - knee_y)
-    return float(height - 1)
+    return densepose_status()

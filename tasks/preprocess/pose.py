@@ -76,7 +76,7 @@ class MediapipePose:
         self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
         self._lock = threading.Lock()
 
-    def __call__(self, image: np.ndarray) -> PoseResult:
+    def __call__(self, image: np.ndarray, person_mask: np.ndarray | None = None) -> PoseResult:
         height, width = image.shape[:2]
         with self._lock:
             result = self._pose.process(image)
@@ -102,8 +102,91 @@ class MediapipePose:
         return PoseResult(keypoints=keypoints, hands=hands)
 
 
+# COCO-17 (RTMPose, DWPose body) -> COCO-18; the neck is the mean of the shoulders
+_COCO17_TO_COCO18: dict[int, int] = {
+    0: 0, 2: 6, 3: 8, 4: 10, 5: 5, 6: 7, 7: 9, 8: 12, 9: 14, 10: 16, 11: 11, 12: 13, 13: 15,
+    14: 2, 15: 1, 16: 4, 17: 3,
+}
+
+
+class OnnxSimccPose:
+    """A top-down SimCC pose model (RTMPose / DWPose body style) through onnxruntime: input
+    (1, 3, 256, 192) RGB normalised with ImageNet mean and std in 0..255 units, outputs
+    ``simcc_x`` (1, 17, 384) and ``simcc_y`` (1, 17, 512) (split ratio 2). The person box comes
+    from the person mask, enlarged 1.25 and brought to 3:4."""
+
+    input_height, input_width, split_ratio = 256, 192, 2.0
+    mean = np.array([123.675, 116.28, 103.53], np.float32)
+    std = np.array([58.395, 57.12, 57.375], np.float32)
+
+    def __init__(self, model_path, version: str) -> None:
+        import onnxruntime as ort
+
+        self._session = ort.InferenceSession(str(model_path), providers=ort.get_available_providers())
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, self.input_height, self.input_width] or len(outputs) != 2:
+            raise ValueError(f"{model_path}: expected input (N, 3, 256, 192) and outputs simcc_x, simcc_y")
+        self._input = inputs[0].name
+        self.backend = f"simcc-onnx:{version}"
+
+    def _box(self, image: np.ndarray, person_mask: np.ndarray | None) -> tuple[float, float, float, float]:
+        height, width = image.shape[:2]
+        if person_mask is not None and person_mask.any():
+            ys, xs = np.nonzero(person_mask)
+            x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        else:
+            x0, x1, y0, y1 = 0, width - 1, 0, height - 1
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        w, h = (x1 - x0 + 1) * 1.25, (y1 - y0 + 1) * 1.25
+        aspect = self.input_width / self.input_height
+        w, h = max(w, h * aspect), max(h, w / aspect)
+        return cx - w / 2, cy - h / 2, w, h
+
+    def __call__(self, image: np.ndarray, person_mask: np.ndarray | None = None) -> PoseResult:
+        import cv2
+
+        height, width = image.shape[:2]
+        x0, y0, w, h = self._box(image, person_mask)
+        scale = self.input_width / w
+        matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+        crop = cv2.warpAffine(image, matrix, (self.input_width, self.input_height), flags=cv2.INTER_LINEAR)
+        tensor = ((crop.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1)[None]
+        simcc_x, simcc_y = self._session.run(None, {self._input: tensor})
+        keypoints17 = np.zeros((17, 3), np.float32)
+        xs, ys = simcc_x[0].argmax(axis=1), simcc_y[0].argmax(axis=1)
+        keypoints17[:, 0] = xs / self.split_ratio / scale + x0
+        keypoints17[:, 1] = ys / self.split_ratio / scale + y0
+        keypoints17[:, 2] = np.minimum(simcc_x[0].max(axis=1), simcc_y[0].max(axis=1)).clip(0, 1)
+        keypoints = np.zeros((18, 3), np.float32)
+        for coco18, coco17 in _COCO17_TO_COCO18.items():
+            x, y, score = keypoints17[coco17]
+            if 0 <= x < width and 0 <= y < height:
+                keypoints[coco18] = (x, y, score)
+        left, right = keypoints[KP["l_shoulder"]], keypoints[KP["r_shoulder"]]
+        keypoints[KP["neck"]] = ((left[0] + right[0]) / 2, (left[1] + right[1]) / 2, min(left[2], right[2]))
+        if keypoints[KP["neck"], 2] == 0:
+            keypoints[KP["neck"]] = 0
+        return PoseResult(keypoints=keypoints, hands={}, backend=self.backend)
+
+
 @functools.cache
 def shared_pose() -> MediapipePose:
     """The process's instance, created on first use and kept (loading the model is the
     expensive part)."""
     return MediapipePose()
+
+
+ARM = ("shoulder", "elbow", "wrist")
+LEG = ("hip", "knee", "ankle")
+
+
+def limb_lines(pose: PoseResult, shape: tuple[int, int], thickness: int, joints: tuple[str, ...] = ARM) -> np.ndarray:
+    """A thick polyline through each side's present joints of a limb (default the arms)."""
+    import cv2
+
+    canvas = np.zeros(shape, np.uint8)
+    for side in ("r", "l"):
+        points = [pose.point(f"{side}_{j}") for j in joints if pose.present(f"{side}_{j}")]
+        if len(points) >= 2:
+            cv2.polylines(canvas, [np.asarray(points, np.int32)], False, 1, thickness=thickness)
+    return canvas > 0

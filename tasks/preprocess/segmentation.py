@@ -24,12 +24,21 @@ class MediapipePersonSegmenter:
         self._threshold = threshold
         self._lock = threading.Lock()
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """Every pixel the model calls a person (several people stay several blobs)."""
         with self._lock:
             result = self._segmenter.process(image)
         mask = (result.segmentation_mask > self._threshold).astype(np.uint8)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-        return largest_component(mask)
+        return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return largest_component(self.segment(image))
+
+
+def component_areas(mask: np.ndarray) -> list[int]:
+    """Areas of the 8-connected components, largest first."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return sorted((int(a) for a in stats[1:count, cv2.CC_STAT_AREA]), reverse=True)
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:

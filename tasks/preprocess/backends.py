@@ -1,0 +1,54 @@
+"""Which pose, parsing and embedding backend the settings ask for, built once per process.
+Offline defaults (mediapipe, the fallback parser, colour-texture embeddings) need no weights;
+the ONNX backends load operator-provided weights named in the model registry."""
+
+from __future__ import annotations
+
+import functools
+
+from tasks.models import local_path, lookup
+from tasks.settings import Settings
+
+
+@functools.cache
+def _build(kind: str, name: str, settings_json: str):
+    settings = Settings.model_validate_json(settings_json)
+    if kind == "pose":
+        if name == "mediapipe":
+            from tasks.preprocess.pose import shared_pose
+
+            return shared_pose()
+        from tasks.preprocess.pose import OnnxSimccPose
+
+        entry = lookup(settings, name, "rtmpose-onnx")
+        return OnnxSimccPose(local_path(settings, entry), f"{entry.name}@{entry.version}")
+    if kind == "parsing":
+        from tasks.preprocess.parsing import FallbackParser, SCHPOnnxParser
+
+        if name == "fallback":
+            return FallbackParser()
+        entry = lookup(settings, name, "schp-onnx")
+        return SCHPOnnxParser(local_path(settings, entry), f"{entry.name}@{entry.version}")
+    from tasks.preprocess.embedding import ColourTextureEmbedder, OnnxImageEmbedder
+
+    if name == "colour-texture":
+        return ColourTextureEmbedder()
+    entry = lookup(settings, name, "clip-image-onnx")
+    return OnnxImageEmbedder(local_path(settings, entry), f"{entry.name}@{entry.version}")
+
+
+def pose_backend(settings: Settings):
+    return _build("pose", settings.pose_backend, _key(settings))
+
+
+def parsing_backend(settings: Settings):
+    return _build("parsing", settings.parsing_backend, _key(settings))
+
+
+def embedding_backend(settings: Settings):
+    return _build("embedding", settings.embedding_backend, _key(settings))
+
+
+def _key(settings: Settings) -> str:
+    """Settings as a cache key: only what the backends read."""
+    return settings.model_dump_json(include={"model_registry", "model_dir", "home", "s3_endpoint_url", "s3_region", "s3_max_attempts"})
