@@ -29,23 +29,23 @@ def planned(ctx):
     for photo in ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"):
         ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
     items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
-    photos = library_stage.preprocess_model_photos(ctx)
-    return items, photos, match(ctx, DATE, items)
+    counts = library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
+    return items, counts, match(ctx, DATE, items)
 
 
 def test_stages_in_order(ctx, planned):
-    items, photos, batches = planned
-    assert {p["photo_id"]: p["categories"] for p in photos} == {
-        "049205_0": ["dresses", "lower_body", "upper_body"],
-        "051918_0": ["dresses", "lower_body", "upper_body"],
-        "05997_00": ["upper_body"],
-    }
+    items, counts, batches = planned
+    assert counts == {"photos": 3, "processed": 3, "cached": 0, "ready": 3, "rejected": 0}
+    suitable = {row["photo_id"]: sorted(c for c, ok in row["suitable"].items() if ok) for row in library_stage.read_index(ctx)}
+    assert suitable == {"049205_0": ["lower_body", "upper_body"], "051918_0": ["lower_body", "upper_body"], "05997_00": ["upper_body"]}
     index = pq.read_table(io.BytesIO(ctx.store.get_bytes("library/index.parquet")))
     assert index.num_rows == 3 and len(index.column("keypoints")[0]) == 54
-    assert [len(b) for b in batches] == [4]  # 2 garments x k=2, batch size 8
+    assert sum(len(b) for b in batches) == 4  # 2 garments x k=2, one batch per (category, cluster)
     assert {g.state for g in ctx.ledger.garments(DATE)} == {"matched"}
 
-    assert tryon_stage.run_batch(ctx, batches[0], 0) == {"generated": 4, "existing": 0, "failed": 0}
+    results = [tryon_stage.run_batch(ctx, batch, i) for i, batch in enumerate(batches)]
+    assert sum(r["generated"] for r in results) == 4 and not any(r["failed"] for r in results)
     assert check_generations(ctx, DATE) == {"passed": 4, "flagged": 0}
     assert publish(ctx, DATE)["published"] == 4
     report = write_report(ctx, DATE)
@@ -53,7 +53,7 @@ def test_stages_in_order(ctx, planned):
 
 
 def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
-    _, _, [batch] = planned
+    batch = [gid for b in planned[2] for gid in b]
     bad = batch[1]
 
     class Flaky(WarpBaselineEngine):
@@ -70,7 +70,8 @@ def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
 
     # the next run retries the failed one (with a healthy engine) and leaves the rest alone
     monkeypatch.undo()
-    [again] = match(ctx, DATE, planned[0])
+    again = [gid for b in match(ctx, DATE, planned[0]) for gid in b]
+    assert sorted(again) == sorted(batch)
     assert tryon_stage.run_batch(ctx, again, 0) == {"generated": 1, "existing": 3, "failed": 0}
 
 
@@ -79,7 +80,7 @@ def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
         raise AssertionError("an unchanged photo was processed again")
 
     monkeypatch.setattr(library_stage, "prepare_model_photo", must_not_run)
-    assert len(library_stage.preprocess_model_photos(ctx)) == 3
+    assert library_stage.preprocess_model_photos(ctx) == {"photos": 3, "processed": 0, "cached": 3, "ready": 3, "rejected": 0}
     # new bytes under the same id are processed again
     ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())
     with pytest.raises(AssertionError, match="processed again"):
@@ -103,6 +104,17 @@ def test_a_garment_with_no_suitable_photo_is_rejected_with_the_reason(ctx):
     ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "05997_00.jpg").read_bytes())
     items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
     library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
     assert match(ctx, DATE, items) == []
     [garment] = ctx.ledger.garments(DATE)
     assert (garment.state, garment.reason) == ("rejected", "no_model_photo: none suits dresses")
+
+
+def test_matching_without_a_library_rejects_with_the_way_out(ctx):
+    path, category = GARMENTS["TEE-03032"]
+    ctx.store.put_bytes(f"drops/{DATE}/TEE-1/front.jpg", path.read_bytes())
+    ctx.store.put_json(f"drops/{DATE}/TEE-1/meta.json", {"category": category})
+    items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
+    assert match(ctx, DATE, items) == []
+    [garment] = ctx.ledger.garments(DATE)
+    assert garment.state == "rejected" and "tryon library build" in garment.reason

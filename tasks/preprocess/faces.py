@@ -3,6 +3,7 @@ count people and to check that inpaint masks spare the face."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import threading
 
@@ -17,6 +18,10 @@ class MediapipeFaces:
 
         self._detector = mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence)
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop mediapipe's graph threads; left to interpreter shutdown they abort the process."""
+        self._detector.close()
 
     def __call__(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Boxes (x0, y0, x1, y1) in pixels, clipped to the image."""
@@ -35,4 +40,6 @@ class MediapipeFaces:
 
 @functools.cache
 def shared_faces() -> MediapipeFaces:
-    return MediapipeFaces()
+    instance = MediapipeFaces()
+    atexit.register(instance.close)
+    return instance

@@ -28,7 +28,7 @@ from tasks.preprocess.segmentation import SEGMENTATION_BACKEND, largest_componen
 from tasks.settings import CATEGORIES, Settings
 
 ANALYSIS_MAX_SIDE = 1024
-MIN_REGION_FRACTION = 0.01  # of the 512x384 canvas
+MIN_REGION_FRACTION = 0.01  # of the 512x384 canvas: the worn garment a category replaces
 WORN_LABELS = {
     "upper_body": (L["upper_clothes"],),
     "lower_body": (L["skirt"], L["pants"]),
@@ -120,11 +120,13 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
         if category in problems:
             continue
         view = _view(category, image, person, pose.keypoints, labels, parse_scale, fill, timer)
-        if view.inpaint_mask_512.mean() < MIN_REGION_FRACTION:
-            photo.unsuitable[category] = "garment_region_not_found: the inpaint mask is nearly empty"
+        worn = np.isin(view.labels, WORN_LABELS[category])
+        if worn.mean() < MIN_REGION_FRACTION:
+            # LaDI-VTON's mask starts from the garment worn there: without it only limbs remain
+            names = "/".join(n for n, i in L.items() if i in WORN_LABELS[category])
+            photo.unsuitable[category] = f"garment_region_not_found: no {names} in the parsing"
             continue
-        view.embedding = embedder(cv2.resize(view.image, (MODEL_WIDTH, MODEL_HEIGHT), interpolation=cv2.INTER_AREA),
-                                  _worn_region(category, view))
+        view.embedding = embedder(cv2.resize(view.image, (MODEL_WIDTH, MODEL_HEIGHT), interpolation=cv2.INTER_AREA), worn)
         timer.lap("embedding")
         photo.views[category] = view
     photo.backends = {
@@ -151,15 +153,6 @@ def _view(category: str, image, person, keypoints, labels, parse_scale: float, f
     return CategoryView(crop=crop, image=view_image, keypoints=crop.keypoints(keypoints), person_mask=view_person,
                         labels=view_labels, inpaint_mask_512=mask_512, inpaint_mask=mask, pose_map=maps,
                         embedding=np.zeros(0, np.float32))
-
-
-def _worn_region(category: str, view: CategoryView) -> np.ndarray:
-    """The garment the photo's person wears where the new one goes (its parsing labels),
-    or the inpaint mask when parsing found none of it."""
-    region = np.isin(view.labels, WORN_LABELS[category])
-    if category == "dresses" and region.sum() < 200:
-        region = np.isin(view.labels, (L["upper_clothes"], L["skirt"], L["pants"]))
-    return region if region.sum() >= 200 else view.inpaint_mask_512
 
 
 def _densepose_status() -> str:

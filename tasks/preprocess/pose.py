@@ -8,6 +8,7 @@ right, which is the image's left in a frontal photo.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import threading
 from dataclasses import dataclass
@@ -75,6 +76,10 @@ class MediapipePose:
 
         self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop mediapipe's graph threads; left to interpreter shutdown they abort the process."""
+        self._pose.close()
 
     def __call__(self, image: np.ndarray, person_mask: np.ndarray | None = None) -> PoseResult:
         height, width = image.shape[:2]
@@ -173,7 +178,9 @@ class OnnxSimccPose:
 def shared_pose() -> MediapipePose:
     """The process's instance, created on first use and kept (loading the model is the
     expensive part)."""
-    return MediapipePose()
+    instance = MediapipePose()
+    atexit.register(instance.close)
+    return instance
 
 
 ARM = ("shoulder", "elbow", "wrist")

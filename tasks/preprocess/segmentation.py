@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import threading
 
@@ -23,6 +24,10 @@ class MediapipePersonSegmenter:
         self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
         self._threshold = threshold
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop mediapipe's graph threads; left to interpreter shutdown they abort the process."""
+        self._segmenter.close()
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Every pixel the model calls a person (several people stay several blobs)."""
@@ -53,4 +58,6 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
 def shared_segmenter() -> MediapipePersonSegmenter:
     """The process's instance, created on first use and kept (loading the model is the
     expensive part)."""
-    return MediapipePersonSegmenter()
+    instance = MediapipePersonSegmenter()
+    atexit.register(instance.close)
+    return instance

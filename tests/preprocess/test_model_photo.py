@@ -1,61 +1,107 @@
-"""Model-photo preparation: category suitability and the first inpaint regions."""
+"""The model-photo pipeline on the fixture photos: suitability, LaDI-VTON masks that cover the
+worn garment and spare face and hands, refocus, and the cleaning rules."""
 
+import cv2
 import numpy as np
 import pytest
 
 from tasks.images import decode_rgb
-from tasks.preprocess.model_photo import ModelPhotoRejected, prepare_model_photo
-from tests.conftest import MODEL_PHOTOS
+from tasks.preprocess.cleaning import PhotoRejected
+from tasks.preprocess.faces import shared_faces
+from tasks.preprocess.model_photo import WORN_LABELS, prepare_model_photo
+from tasks.preprocess.pose import KP
+from tasks.settings import Settings
+from tests.conftest import GARMENTS, MODEL_PHOTOS, SAMPLES
+
+EXPECTED = {
+    "01008_00.jpg": ["upper_body"], "05997_00.jpg": ["upper_body"], "model_1.png": ["upper_body"], "model_6.png": ["upper_body"],
+    "049205_0.jpg": ["lower_body", "upper_body"], "051918_0.jpg": ["lower_body", "upper_body"], "052472_0.jpg": ["dresses"],
+}
+
+
+def _load(name):
+    return decode_rgb((SAMPLES / "library" / name).read_bytes())
 
 
 @pytest.fixture(scope="module")
 def photos():
-    return {p.name: prepare_model_photo(decode_rgb(p.read_bytes())) for p in MODEL_PHOTOS}
+    return {p.name: prepare_model_photo(decode_rgb(p.read_bytes()), Settings()) for p in MODEL_PHOTOS}
 
 
-def test_suitability_follows_the_framing(photos):
-    for name in ("049205_0.jpg", "051918_0.jpg", "052472_0.jpg"):  # full body
-        assert photos[name].categories == ["dresses", "lower_body", "upper_body"], name
-    for name in ("01008_00.jpg", "05997_00.jpg", "model_1.png", "model_6.png"):  # no knees in frame
-        assert photos[name].categories == ["upper_body"], name
-        assert "missing_keypoints" in photos[name].unsuitable["lower_body"]
+def test_suitability_follows_framing_and_the_garment_worn(photos):
+    assert {name: photo.categories for name, photo in photos.items()} == EXPECTED
+    assert photos["01008_00.jpg"].unsuitable["lower_body"].startswith("missing_keypoints: r_knee, l_knee")
+    assert photos["052472_0.jpg"].unsuitable["upper_body"].startswith("garment_region_not_found")  # she wears a dress
 
 
-@pytest.mark.parametrize("photo", [p.name for p in MODEL_PHOTOS])
-def test_regions_cover_the_body_part_and_spare_the_head(photos, photo):
+@pytest.mark.parametrize("photo", sorted(EXPECTED))
+def test_masks_cover_the_worn_garment_and_spare_face_and_hands(photos, photo):
     prepared = photos[photo]
-    pose = prepared.pose
-    for category, region in prepared.inpaint_masks.items():
-        assert region.dtype == bool and region.shape == (1024, 768)
-        assert 0.03 < region.mean() < 0.6, category
-        # most of the region lies on the person
-        assert (region & prepared.person_mask).sum() / region.sum() > 0.8
-        for eye in ("r_eye", "l_eye"):
-            if pose.present(eye):
-                x, y = pose.point(eye).astype(int)
-                assert not region[y, x], f"{category} region covers the {eye}"
-        hips_y = int(pose.point("r_hip")[1])
-        hip_x = int((pose.point("r_hip")[0] + pose.point("l_hip")[0]) / 2)
+    for category, view in prepared.views.items():
+        mask = view.inpaint_mask_512
+        worn = np.isin(view.labels, WORN_LABELS[category])
+        assert (mask & worn).sum() >= 0.97 * worn.sum(), f"{category}: the worn garment is not covered"
+        assert np.array_equal(view.inpaint_mask, cv2.resize(mask.astype(np.uint8), (768, 1024), interpolation=cv2.INTER_NEAREST) > 0)
+        for x0, y0, x1, y1 in shared_faces()(view.image):  # face boxes on the 768x1024 view
+            face = mask[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+            assert face.mean() < 0.02, f"{category}: the mask covers {face.mean():.1%} of the face box"
         if category == "upper_body":
-            chest = ((pose.point("r_shoulder") + pose.point("l_hip")) / 2).astype(int)
-            assert region[chest[1], chest[0]], "upper body region misses the chest"
+            # mediapipe's hand points are wrist, pinky, index, thumb; the reference arm line (45 px,
+            # round joints) runs through the wrist, so only the fingers must stay out
+            half = view.crop.rescaled(0.5)
+            for side, points in prepared.pose.hands.items():
+                for x, y, score in half.keypoints(points)[1:3]:
+                    if score >= 0.5 and 0 <= x < 384 and 0 <= y < 512:
+                        assert not mask[int(y), int(x)], f"the {side} hand is in the upper-body mask"
         if category == "lower_body":
-            knee = pose.point("r_knee").astype(int)
-            assert region[knee[1], knee[0]] and region[hips_y, hip_x]
-            chest_y = int((pose.point("r_shoulder")[1] + hips_y) / 2)
-            assert not region[: chest_y].any(), "lower body region reaches the chest"
-        if category == "dresses":
-            assert region[hips_y, hip_x]
+            kp = view.keypoints / np.array([2, 2, 1])
+            shoulder_y = kp[[KP["r_shoulder"], KP["l_shoulder"]], 1].mean()
+            hip_y = kp[[KP["r_hip"], KP["l_hip"]], 1].mean()
+            chest = mask[int(shoulder_y) : int((shoulder_y + hip_y) / 2)]
+            assert chest.mean() < 0.01, "the lower-body mask reaches the chest"
 
 
-def test_an_empty_scene_is_rejected_with_a_reason():
-    with pytest.raises(ModelPhotoRejected, match="no_person"):
-        prepare_model_photo(np.full((1024, 768, 3), 240, np.uint8))
+def test_refocus_frames_each_category(photos):
+    full = photos["049205_0.jpg"]
+    upper, lower = full.views["upper_body"], full.views["lower_body"]
+    for view in (upper, lower):
+        assert view.image.shape == (1024, 768, 3) and view.pose_map.shape == (18, 512, 384)
+    # upper body stops below the knees, lower body keeps the feet: it is zoomed in further
+    assert upper.crop.scale > lower.crop.scale
+    assert upper.keypoints[KP["r_ankle"], 1] > 1024 or upper.keypoints[KP["r_ankle"], 2] == 0 or \
+        upper.keypoints[KP["r_ankle"], 1] > upper.keypoints[KP["r_knee"], 1]
+    assert 0 < lower.keypoints[KP["r_ankle"], 1] < 1024
+    # the pose map peaks at the keypoints
+    for index in (KP["r_hip"], KP["l_knee"]):
+        y, x = np.unravel_index(lower.pose_map[index].argmax(), (512, 384))
+        assert abs(x - lower.keypoints[index, 0] / 2) <= 1 and abs(y - lower.keypoints[index, 1] / 2) <= 1
 
 
-def test_photos_of_other_sizes_are_fitted_to_the_canvas(photos):
-    image = decode_rgb(MODEL_PHOTOS[0].read_bytes())
-    small = image[::2, ::2]  # 384x512
-    prepared = prepare_model_photo(small)
-    assert prepared.image.shape == (1024, 768, 3)
-    assert prepared.categories == photos[MODEL_PHOTOS[0].name].categories
+def test_clean_photo_passes_with_its_sharpness_recorded(photos):
+    assert photos["05997_00.jpg"].sharpness > 80
+    assert photos["05997_00.jpg"].backends["densepose"].startswith("absent:")
+
+
+@pytest.mark.parametrize("make, rule", [
+    (lambda: decode_rgb(GARMENTS["TEE-00055"][0].read_bytes()), "no_person"),
+    (lambda: np.hstack([_load("01008_00.jpg"), _load("05997_00.jpg")]), "multiple_people"),
+    (lambda: cv2.GaussianBlur(_load("05997_00.jpg"), (0, 0), 5), "blurred"),
+    (lambda: cv2.resize(_load("05997_00.jpg"), (100, 100)), "too_small"),
+], ids=["garment-photo", "two-people", "blurred", "100x100"])
+def test_cleaning_rejects_with_the_rule_named(make, rule):
+    with pytest.raises(PhotoRejected) as caught:
+        prepare_model_photo(make(), Settings())
+    assert caught.value.rule == rule
+
+
+def test_arms_crossing_the_torso_rules_out_upper_body_only():
+    from tasks.preprocess.cleaning import category_problems
+
+    keypoints = np.zeros((18, 3), np.float32)
+    for name, xy in {"r_shoulder": (300, 300), "l_shoulder": (470, 300), "r_elbow": (280, 420), "l_elbow": (490, 420),
+                     "r_hip": (320, 560), "l_hip": (450, 560), "r_knee": (320, 760), "l_knee": (450, 760)}.items():
+        keypoints[KP[name]] = (*xy, 0.9)
+    assert "upper_body" not in category_problems(keypoints)
+    keypoints[KP["r_wrist"]] = (390, 430, 0.9)  # right hand on the belly
+    problems = category_problems(keypoints)
+    assert problems["upper_body"].startswith("arms_crossing_torso") and "lower_body" not in problems

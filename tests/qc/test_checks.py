@@ -9,20 +9,21 @@ from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.preprocess.garment import prepare_garment
 from tasks.preprocess.model_photo import prepare_model_photo
 from tasks.qc.checks import run_checks
+from tasks.settings import Settings
 from tests.conftest import GARMENTS, SAMPLES
 
 
 @pytest.fixture(scope="module")
 def generation():
-    photo = prepare_model_photo(decode_rgb((SAMPLES / "library" / "01008_00.jpg").read_bytes()))
+    photo = prepare_model_photo(decode_rgb((SAMPLES / "library" / "01008_00.jpg").read_bytes()), Settings())
     path, category = GARMENTS["TEE-00055"]
     garment = prepare_garment(decode_rgb(path.read_bytes()))
-    region = photo.inpaint_masks[category]
-    sample = TryOnSample("g", category, photo.image, photo.person_mask, region, photo.pose.keypoints,
+    view = photo.views[category]
+    sample = TryOnSample("g", category, view.image, view.person_mask, view.inpaint_mask, view.keypoints,
                          garment.cloth, garment.mask, 0)
     output = WarpBaselineEngine().generate([sample]).images[0]
     # checks run on what is stored: a JPEG
-    return decode_rgb(encode_jpeg(output)), photo.image, region
+    return decode_rgb(encode_jpeg(output)), view.image, view.inpaint_mask
 
 
 def _failed(results):
