@@ -2,7 +2,7 @@
 
 The logical date is the drop date: the run for 2026-11-20 processes ``drops/2026-11-20/``
 once that day is over (a daily data-interval timetable). Matching reads the model library's
-index (the ``tryon_library_index`` asset that model_library produces). Safe to re-run:
+index (the asset ``s3://<bucket>/library/index.parquet`` that model_library produces). Safe to re-run:
 generation ids are deterministic and existing objects are not generated again. The logic
 lives in ``tasks/``; this file only wires the stages.
 """

@@ -3,7 +3,7 @@
 Every photo under ``library/photos/`` is preprocessed once per content hash (pose, person mask,
 faces, cleaning, parsing, refocused views with LaDI-VTON masks and pose maps, embeddings), in
 mapped chunks; then the library is clustered per category and ``library/index.parquet`` is
-written. That file is the ``tryon_library_index`` asset that garment_drop's matching reads.
+written. That file is the Airflow asset (named by its S3 URI) that garment_drop's matching reads.
 Run it after adding photos (``tryon library add`` then ``tryon library build``).
 """
 
@@ -52,12 +52,12 @@ def model_library() -> None:
         return preprocess_model_photos(_ctx(), keys)
 
     @task(outlets=[LIBRARY_INDEX])
-    def build_index() -> dict[str, Any]:
+    def build_index(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         from tasks.preprocess.library_stage import build_index as run
 
-        return run(_ctx())
+        return run(_ctx(), list(chunks))
 
-    preprocess.expand(keys=list_photos()) >> build_index()
+    build_index(preprocess.expand(keys=list_photos()))
 
 
 model_library()

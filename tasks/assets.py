@@ -6,4 +6,6 @@ from airflow.sdk import Asset
 
 from tasks.settings import get_settings
 
-LIBRARY_INDEX = Asset(name="tryon_library_index", uri=f"s3://{get_settings().bucket}/library/index.parquet")
+# named by its URI: one asset per bucket (two buckets are two libraries, never one asset
+# whose URI changes, which Airflow marks inactive)
+LIBRARY_INDEX = Asset(uri=f"s3://{get_settings().bucket}/library/index.parquet")

@@ -156,9 +156,12 @@ def cmd_library_build(args: argparse.Namespace) -> int:
     with pipeline(get_settings()) as settings:
         state = _run("model_library")
         from tasks.context import RunContext
-        from tasks.preprocess.library_stage import read_index
+        from tasks.preprocess.library_stage import LAST_BUILD_KEY, read_index
 
-        rows = read_index(RunContext.from_settings(settings))
+        ctx = RunContext.from_settings(settings)
+        rows, build = read_index(ctx), ctx.store.get_json(LAST_BUILD_KEY)
+    print(f"library: {build['photos']} photos, {build['ready']} ready; this run processed {build['processed']}, "
+          f"{build['unchanged']} unchanged; clusters {build['clusters']}")
     for row in rows:
         suitable = ", ".join(c for c, ok in sorted(row["suitable"].items()) if ok) or "-"
         print(f"  {row['photo_id']:<20} {row['state']:<9} {suitable:<36} {row['reason'] or ''}")

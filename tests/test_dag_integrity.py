@@ -8,20 +8,21 @@ from tasks.airflow_runner import DAGS_FOLDER
 def test_dags_import_without_errors():
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"garment_drop"}
+    assert set(bag.dag_ids) == {"garment_drop", "model_library"}
     assert len(list(DAGS_FOLDER.glob("*.py"))) == len(bag.dag_ids)
 
 
 def test_garment_drop_shape():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
-    assert set(dag.task_ids) == {"discover", "validate", "preprocess_garments", "preprocess_model_photos",
+    assert set(dag.task_ids) == {"discover", "validate", "preprocess_garments",
                                  "match", "tryon", "qc", "publish", "report", "fail_run_if_a_stage_failed"}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.summary == "0 0 * * *"
     order = ["discover", "validate", "preprocess_garments", "match", "tryon", "qc", "publish", "report"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids
-    assert "match" in dag.get_task("preprocess_model_photos").downstream_task_ids
+    # matching reads the library index, the asset model_library produces
+    assert [inlet.uri for inlet in dag.get_task("match").inlets] == ["s3://tryon/library/index.parquet"]
     # the report runs whatever happened upstream, so every input is accounted for
     for task_id in ("qc", "publish", "report"):
         assert dag.get_task(task_id).trigger_rule == "all_done"
@@ -30,3 +31,12 @@ def test_garment_drop_shape():
     assert watcher.trigger_rule == "one_failed"
     assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}
     assert {t.task_id for t in dag.leaves} == {watcher.task_id}
+
+
+def test_model_library_shape():
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["model_library"]
+    assert set(dag.task_ids) == {"list_photos", "preprocess", "build_index"}
+    assert type(dag.timetable).__name__ == "NullTimetable"  # run on demand: tryon library build
+    assert "build_index" in dag.get_task("preprocess").downstream_task_ids
+    [outlet] = dag.get_task("build_index").outlets
+    assert outlet.uri == "s3://tryon/library/index.parquet"

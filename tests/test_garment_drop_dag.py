@@ -56,6 +56,11 @@ def drop_run(s3_endpoint, tmp_path_factory):
     for photo in PHOTOS:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
 
+    library = run_tryon(settings, "library", "build")
+    assert library.returncode == 0 and "model_library run state: success" in library.stdout, library.stdout[-3000:] + library.stderr[-3000:]
+    assert "this run processed 4, 0 unchanged" in library.stdout
+    again = run_tryon(settings, "library", "build")
+    assert "this run processed 0, 4 unchanged" in again.stdout, "unchanged photos are not preprocessed again"
     first = run_tryon(settings, "run", "--date", DATE)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     after_first = {"manifest": store.get_bytes(f"storefront/manifests/{DATE}.json"), "objects": generation_objects(store)}
@@ -101,8 +106,8 @@ def test_published_images_are_real_try_ons(drop_run):
     for item in manifest["items"]:
         image = decode_rgb(store.get_bytes(item["key"]))
         assert image.shape == (1024, 768, 3)
-        photo = decode_rgb(store.get_bytes(f"library/artifacts/{item['photo_id']}/image.png"))
-        region = decode_mask(store.get_bytes(f"library/artifacts/{item['photo_id']}/inpaint_{item['category']}.png"))
+        photo = decode_rgb(store.get_bytes(f"library/artifacts/{item['photo_id']}/{item['category']}/image.png"))
+        region = decode_mask(store.get_bytes(f"library/artifacts/{item['photo_id']}/{item['category']}/inpaint.png"))
         difference = np.abs(image.astype(int) - photo.astype(int)).max(axis=2)
         assert difference[~region].mean() < 2.0, "outside the inpaint region matches the photo (JPEG noise only)"
         assert difference[region].mean() > 15.0, "inside the inpaint region the garment changed the photo"

@@ -96,5 +96,5 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 0, iterations: int = 50) -> 
 
 
 def cluster_count(n: int) -> int:
-    """About one cluster per four photos, at most 16."""
-    return int(min(16, max(1, round(n / 4))))
+    """The square root of the number of photos, at most 16."""
+    return int(min(16, max(1, round(float(np.sqrt(n))))))

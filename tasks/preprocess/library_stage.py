@@ -41,6 +41,7 @@ from tasks.storage import library_artifact_key, library_index_key, library_photo
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CLUSTERS_KEY = "library/clusters.json"
+LAST_BUILD_KEY = "library/last_build.json"
 INDEX_SCHEMA = pa.schema(
     [
         ("photo_id", pa.string()),
@@ -127,10 +128,11 @@ def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> d
     return counts
 
 
-def build_index(ctx: RunContext) -> dict[str, Any]:
+def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Cluster the ready photos per category (k-means over the worn-garment embeddings),
-    write each photo's clusters into its meta.json, then ``library/index.parquet`` and
-    ``library/clusters.json``."""
+    write each photo's clusters into its meta.json, then ``library/index.parquet``,
+    ``library/clusters.json`` and ``library/last_build.json`` (with the preprocessing counts
+    of the run, summed over its chunks: how many photos were processed, how many unchanged)."""
     metas = []
     for key in sorted(ctx.store.list_keys("library/artifacts/")):
         if key.endswith("/meta.json") and key.count("/") == 3:
@@ -159,8 +161,12 @@ def build_index(ctx: RunContext) -> dict[str, Any]:
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA), buffer)
     ctx.store.put_bytes(library_index_key(), buffer.getvalue(), "application/vnd.apache.parquet")
-    return {"photos": len(rows), "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
-            "clusters": {c: len(v["centroids"]) for c, v in clusters.items()}}
+    summary = {"photos": len(rows), "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
+               "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
+               "processed": sum(c["processed"] for c in chunk_counts or []),
+               "unchanged": sum(c["cached"] for c in chunk_counts or [])}
+    ctx.store.put_json(LAST_BUILD_KEY, summary)
+    return summary
 
 
 def _index_row(meta: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""The ONNX code paths (SCHP parsing, SimCC pose, CLIP-style embeddings) through the model
+registry, with tiny generated models of the same signatures."""
+
+import numpy as np
+import pytest
+
+from tasks.images import decode_rgb
+from tasks.models import ModelRegistryError
+from tasks.preprocess.backends import embedding_backend, parsing_backend, pose_backend
+from tasks.preprocess.model_photo import prepare_model_photo
+from tasks.preprocess.pose import KP
+from tasks.preprocess.segmentation import shared_segmenter
+from tasks.settings import Settings
+from tests import onnx_models
+from tests.conftest import SAMPLES
+
+# COCO-17 peaks: x bins (of 384) and y bins (of 512) for a body standing in the crop
+PEAKS_X = np.array([192, 200, 184, 210, 174, 240, 144, 250, 134, 255, 129, 220, 164, 222, 162, 224, 160])
+PEAKS_Y = np.array([60, 50, 50, 55, 55, 120, 120, 200, 200, 270, 270, 260, 260, 360, 360, 460, 460])
+
+
+@pytest.fixture(scope="module")
+def onnx_settings(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    registry = onnx_models.registry(folder / "models.yaml", {
+        "schp-tiny": ("schp-onnx", onnx_models.schp_parser(folder / "schp.onnx")),
+        "simcc-tiny": ("rtmpose-onnx", onnx_models.simcc_pose(folder / "pose.onnx", PEAKS_X, PEAKS_Y)),
+        "clip-tiny": ("clip-image-onnx", onnx_models.image_tower(folder / "clip.onnx")),
+    })
+    return Settings(home=folder / "home", model_registry=registry, pose_backend="simcc-tiny",
+                    parsing_backend="schp-tiny", embedding_backend="clip-tiny")
+
+
+def test_simcc_decoding_lands_on_the_known_coordinates(onnx_settings):
+    image = decode_rgb((SAMPLES / "library" / "05997_00.jpg").read_bytes())
+    person = shared_segmenter()(image)
+    estimator = pose_backend(onnx_settings)
+    result = estimator(image, person)
+    assert result.backend == "simcc-onnx:simcc-tiny@tiny"
+    x0, y0, w, _ = estimator._box(image, person)
+    scale = 192 / w
+    # COCO-17 5 is the left shoulder -> COCO-18 5; 6 the right shoulder -> 2
+    for coco17, coco18 in ((5, KP["l_shoulder"]), (6, KP["r_shoulder"]), (0, KP["nose"])):
+        x, y, score = result.keypoints[coco18]
+        assert x == pytest.approx(PEAKS_X[coco17] / 2 / scale + x0, abs=1e-3)
+        assert y == pytest.approx(PEAKS_Y[coco17] / 2 / scale + y0, abs=1e-3)
+        assert score == pytest.approx(0.8)
+    neck = result.keypoints[KP["neck"]]
+    assert np.allclose(neck[:2], (result.keypoints[2, :2] + result.keypoints[5, :2]) / 2)
+
+
+def test_schp_parser_gives_an_atr_label_map(onnx_settings):
+    image = decode_rgb((SAMPLES / "library" / "05997_00.jpg").read_bytes())
+    parser = parsing_backend(onnx_settings)
+    parsing = parser(image[:512, :384], None, None)
+    assert parsing.labels.shape == (512, 384) and parsing.labels.dtype == np.uint8
+    assert parsing.labels.max() < 18 and len(np.unique(parsing.labels)) > 1
+    assert parsing.backend == "schp-atr-onnx:schp-tiny@tiny"
+
+
+def test_clip_style_embedder_is_normalised_and_deterministic(onnx_settings):
+    image = decode_rgb((SAMPLES / "library" / "05997_00.jpg").read_bytes())
+    mask = np.zeros(image.shape[:2], bool)
+    mask[300:700, 200:600] = True
+    embedder = embedding_backend(onnx_settings)
+    first, second = embedder(image, mask), embedder(image, mask)
+    assert first.shape == (32,) and np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
+    assert np.array_equal(first, second)
+    assert embedder.backend == "clip-image-onnx:clip-tiny@tiny"
+
+
+def test_the_whole_photo_pipeline_runs_on_onnx_backends(onnx_settings):
+    image = decode_rgb((SAMPLES / "library" / "05997_00.jpg").read_bytes())
+    photo = prepare_model_photo(image, onnx_settings)
+    assert photo.backends["parsing"] == "schp-atr-onnx:schp-tiny@tiny"
+    assert photo.backends["pose"] == "simcc-onnx:simcc-tiny@tiny"
+    assert set(photo.views) | set(photo.unsuitable) == {"upper_body", "lower_body", "dresses"}
+
+
+def test_a_wrong_hash_or_unknown_model_is_refused(onnx_settings, tmp_path):
+    bad = onnx_settings.model_copy(update={"parsing_backend": "nope"})
+    with pytest.raises(ModelRegistryError, match="'nope' is not in"):
+        parsing_backend(bad)
+    tampered = tmp_path / "schp.onnx"
+    onnx_models.schp_parser(tampered)
+    registry = onnx_models.registry(tmp_path / "models.yaml", {"schp-tiny": ("schp-onnx", tampered)})
+    onnx_models.schp_parser(tampered, seed=1)  # the file changes after it was registered
+    with pytest.raises(ModelRegistryError, match="sha256 of .* is"):
+        parsing_backend(onnx_settings.model_copy(update={"model_registry": registry, "home": tmp_path / "h"}))
+    with pytest.raises(ModelRegistryError, match="is a schp-onnx model, not rtmpose-onnx"):
+        pose_backend(onnx_settings.model_copy(update={"pose_backend": "schp-tiny"}))

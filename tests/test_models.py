@@ -1,0 +1,44 @@
+"""The model registry: file:// and s3:// weights, verified by sha256, cached locally."""
+
+import hashlib
+
+import pytest
+import yaml
+
+from tasks.models import ModelRegistryError, load_registry, local_path, lookup
+
+
+def _registry(path, uri, sha256):
+    path.write_text(yaml.safe_dump({"models": {"tiny": {"backend": "schp-onnx", "uri": uri, "sha256": sha256,
+                                                         "licence": "test-only", "version": "1"}}}))
+    return path
+
+
+def test_s3_weights_are_copied_once_into_the_cache_and_verified(ctx, tmp_path):
+    data = b"weights" * 1000
+    ctx.store.put_bytes("weights/tiny.onnx", data)
+    registry = _registry(tmp_path / "models.yaml", f"s3://{ctx.settings.bucket}/weights/tiny.onnx", hashlib.sha256(data).hexdigest())
+    settings = ctx.settings.model_copy(update={"model_registry": registry})
+    entry = lookup(settings, "tiny", "schp-onnx")
+    path = local_path(settings, entry)
+    assert path == settings.resolved_model_dir / "tiny" / "tiny.onnx" and path.read_bytes() == data
+    ctx.store.put_bytes("weights/tiny.onnx", b"changed upstream")
+    assert local_path(settings, entry).read_bytes() == data, "the cached copy is used"
+    path.write_bytes(b"corrupted on disk")
+    with pytest.raises(ModelRegistryError, match="sha256"):
+        local_path(settings, entry)
+
+
+def test_registry_entries_need_their_fields(tmp_path):
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump({"models": {"x": {"backend": "schp-onnx", "uri": "file:///x"}}}))
+    with pytest.raises(ModelRegistryError, match="lacks sha256, licence"):
+        load_registry(tmp_path / "models.yaml")
+
+
+def test_unsupported_uri_and_missing_registry(settings, tmp_path):
+    with pytest.raises(ModelRegistryError, match="no model registry file"):
+        lookup(settings, "tiny", "schp-onnx")
+    registry = _registry(tmp_path / "models.yaml", "https://example.invalid/x.onnx", "0" * 64)
+    settings = settings.model_copy(update={"model_registry": registry})
+    with pytest.raises(ModelRegistryError, match="unsupported URI"):
+        local_path(settings, lookup(settings, "tiny", "schp-onnx"))
