@@ -5,6 +5,7 @@
   tryon status --date D     what the ledger says about a drop date
   tryon library add PATH..  upload model photos to the library
   tryon library build       run model_library: preprocess, clean, cluster, index
+  tryon library sheet       a contact sheet of the library (keypoints and masks)
 """
 
 from __future__ import annotations
@@ -186,6 +187,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_library_sheet(args: argparse.Namespace) -> int:
+    with pipeline(get_settings(), airflow=False) as settings:
+        from tasks.context import RunContext
+        from tasks.images import encode_png
+        from tasks.preprocess.contact_sheet import render_sheet
+
+        sheet = render_sheet(RunContext.from_settings(settings))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(encode_png(sheet))
+    print(f"contact sheet: {args.out.resolve()} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_library_add)
     build = library.add_parser("build", help="run model_library: preprocess new photos, cluster, write the index")
     build.set_defaults(func=cmd_library_build)
+    sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
+    sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")
+    sheet.set_defaults(func=cmd_library_sheet)
     return parser
 
 

@@ -1,0 +1,73 @@
+"""Milliseconds per model photo per preprocessing stage, on CPU, with the offline backends
+(mediapipe pose, segmentation and faces; fallback parsing; colour-texture embeddings).
+
+    .venv/bin/python bench/preprocess.py [--repeat 5] [--threads 1]
+
+One thread by default, so the figure is per photo per core. The first pass over each photo
+warms the models up and is not counted. Storage (PNG encoding, S3) is not included: this is
+the compute a worker spends per photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed passes over the photos")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for OpenCV and the mediapipe graphs")
+    parser.add_argument("--photos", type=Path, default=Path(__file__).resolve().parent.parent / "samples" / "library")
+    args = parser.parse_args()
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(args.threads)
+
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tasks.images import decode_rgb
+    from tasks.preprocess.model_photo import prepare_model_photo
+    from tasks.settings import Settings
+
+    cv2.setNumThreads(args.threads)
+    settings = Settings()
+    paths = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    data = {p.name: p.read_bytes() for p in paths}
+    for blob in data.values():  # warm-up
+        prepare_model_photo(decode_rgb(blob), settings)
+
+    stages: dict[str, list[float]] = {}
+    totals: dict[str, list[float]] = {name: [] for name in data}
+    categories: dict[str, list[str]] = {}
+    for _ in range(args.repeat):
+        for name, blob in data.items():
+            start = time.perf_counter()
+            image = decode_rgb(blob)
+            decoded = time.perf_counter()
+            photo = prepare_model_photo(image, settings)
+            end = time.perf_counter()
+            stages.setdefault("decode", []).append((decoded - start) * 1000)
+            for stage, ms in photo.timings_ms.items():
+                stages.setdefault(stage, []).append(ms)
+            totals[name].append((end - start) * 1000)
+            categories[name] = photo.categories
+
+    runs = args.repeat * len(data)
+    print(f"{len(data)} photos x {args.repeat} passes, {args.threads} thread(s); mean ms per photo per stage")
+    for stage, values in stages.items():
+        print(f"  {stage:<13} {sum(values) / runs:7.1f}")
+    print("total per photo (median of passes):")
+    for name, values in totals.items():
+        print(f"  {name:<16} {np.median(values):7.1f} ms  ({', '.join(categories[name])})")
+    overall = float(np.mean([np.median(v) for v in totals.values()]))
+    print(f"mean total per photo: {overall:.1f} ms (target < 150 ms per photo per core)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
