@@ -21,7 +21,7 @@ def tryon(*args, cwd, home):
 
 def test_help_names_every_command():
     text = build_parser().format_help()
-    for command in ("demo", "run", "status"):
+    for command in ("demo", "run", "status", "library"):
         assert command in text
 
 
@@ -55,6 +55,10 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     status = tryon("status", "--date", "2026-11-20", cwd=tmp_path, home=home)
     assert status.returncode == 0
     assert "9 garments" in status.stdout and "TEE-BROKEN" in status.stdout and "quarantined" in status.stdout
+
+    sheet = tryon("library", "sheet", "--out", str(tmp_path / "sheet.png"), cwd=tmp_path, home=home)
+    assert sheet.returncode == 0, sheet.stderr[-2000:]
+    assert decode_rgb((tmp_path / "sheet.png").read_bytes()).shape == (7 * 240, 3 * 180, 3)  # a row per photo
 
     # the embedded S3 is mirrored to the home folder: a later `tryon run` sees the same bucket
     assert (home / "s3" / "tryon" / "storefront" / "manifests" / "2026-11-20.json").exists()
