@@ -9,63 +9,49 @@ lives in ``tasks/``; this file only wires the stages.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from tasks.assets import LIBRARY_INDEX
-from tasks.settings import get_settings
-
-SETTINGS = get_settings()
+from tasks.airflow_common import LIBRARY_INDEX, dag_defaults, run_context
 
 
 def _drop_date() -> str:
     return get_current_context()["ds"]
 
 
-def _ctx():
-    from tasks.context import RunContext
-
-    return RunContext.from_env()
-
-
 @dag(
     dag_id="garment_drop",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s)},
-    tags=["tryon"],
     doc_md=__doc__,
+    **dag_defaults(),
 )
 def garment_drop() -> None:
     @task
     def discover() -> list[dict[str, Any]]:
         from tasks.intake import discover as run
 
-        return run(_ctx(), _drop_date())
+        return run(run_context(), _drop_date())
 
     @task
     def validate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.intake import validate as run
 
-        return run(_ctx(), _drop_date(), items)
+        return run(run_context(), _drop_date(), items)
 
     @task
     def preprocess_garments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.preprocess.garment_stage import preprocess_garments as run
 
-        return run(_ctx(), items)
+        return run(run_context(), items)
 
     @task(inlets=[LIBRARY_INDEX])
     def match(items: list[dict[str, Any]]) -> list[list[str]]:
         from tasks.match import match as run
 
-        return run(_ctx(), _drop_date(), items)
+        return run(run_context(), _drop_date(), items)
 
     @task(map_index_template="{{ batch_label }}")
     def tryon(batch: list[str]) -> dict[str, int]:
@@ -73,25 +59,25 @@ def garment_drop() -> None:
 
         context = get_current_context()
         context["batch_label"] = f"{len(batch)} generations"
-        return run_batch(_ctx(), batch, context["ti"].map_index)
+        return run_batch(run_context(), batch, context["ti"].map_index)
 
     @task(trigger_rule="all_done")
     def qc() -> dict[str, int]:
         from tasks.qc.stage import check_generations
 
-        return check_generations(_ctx(), _drop_date())
+        return check_generations(run_context(), _drop_date())
 
     @task(trigger_rule="all_done")
     def publish() -> dict[str, Any]:
         from tasks.publish import publish as run
 
-        return run(_ctx(), _drop_date())
+        return run(run_context(), _drop_date())
 
     @task(trigger_rule="all_done")
     def report() -> dict[str, Any]:
         from tasks.report import write_report
 
-        return write_report(_ctx(), _drop_date())
+        return write_report(run_context(), _drop_date())
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run_if_a_stage_failed() -> None:

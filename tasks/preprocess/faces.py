@@ -3,11 +3,11 @@ count people and to check that inpaint masks spare the face."""
 
 from __future__ import annotations
 
-import atexit
-import functools
 import threading
 
 import numpy as np
+
+from tasks.preprocess.shared_models import process_instance
 
 FACE_BACKEND = "mediapipe-face-detection-0.10.21-short-range"
 
@@ -20,7 +20,6 @@ class MediapipeFaces:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Stop mediapipe's graph threads; left to interpreter shutdown they abort the process."""
         self._detector.close()
 
     def __call__(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -38,8 +37,4 @@ class MediapipeFaces:
         return boxes
 
 
-@functools.cache
-def shared_faces() -> MediapipeFaces:
-    instance = MediapipeFaces()
-    atexit.register(instance.close)
-    return instance
+shared_faces = process_instance(MediapipeFaces)

@@ -8,12 +8,12 @@ right, which is the image's left in a frontal photo.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+from tasks.preprocess.shared_models import process_instance
 
 COCO18_NAMES: tuple[str, ...] = (
     "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
@@ -78,7 +78,6 @@ class MediapipePose:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Stop mediapipe's graph threads; left to interpreter shutdown they abort the process."""
         self._pose.close()
 
     def __call__(self, image: np.ndarray, person_mask: np.ndarray | None = None) -> PoseResult:
@@ -174,13 +173,7 @@ class OnnxSimccPose:
         return PoseResult(keypoints=keypoints, hands={}, backend=self.backend)
 
 
-@functools.cache
-def shared_pose() -> MediapipePose:
-    """The process's instance, created on first use and kept (loading the model is the
-    expensive part)."""
-    instance = MediapipePose()
-    atexit.register(instance.close)
-    return instance
+shared_pose = process_instance(MediapipePose)
 
 
 ARM = ("shoulder", "elbow", "wrist")

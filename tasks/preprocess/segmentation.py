@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
 import threading
 
 import cv2
 import numpy as np
+
+from tasks.preprocess.shared_models import process_instance
 
 SEGMENTATION_BACKEND = "mediapipe-selfie-segmentation-0.10.21-general"
 
@@ -26,7 +26,6 @@ class MediapipePersonSegmenter:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Stop mediapipe's graph threads; left to interpreter shutdown they abort the process."""
         self._segmenter.close()
 
     def segment(self, image: np.ndarray) -> np.ndarray:
@@ -54,10 +53,4 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return labels == biggest
 
 
-@functools.cache
-def shared_segmenter() -> MediapipePersonSegmenter:
-    """The process's instance, created on first use and kept (loading the model is the
-    expensive part)."""
-    instance = MediapipePersonSegmenter()
-    atexit.register(instance.close)
-    return instance
+shared_segmenter = process_instance(MediapipePersonSegmenter)

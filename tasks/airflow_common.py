@@ -1,0 +1,34 @@
+"""What the DAG files share: the library index asset, the DAG defaults, the run context.
+Imported only by dags/ (the rest of tasks/ stays free of Airflow)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import Asset
+
+from tasks.context import RunContext
+from tasks.settings import get_settings
+
+SETTINGS = get_settings()
+
+# named by its URI: one asset per bucket (two buckets are two libraries, never one asset
+# whose URI changes, which Airflow marks inactive)
+LIBRARY_INDEX = Asset(uri=f"s3://{SETTINGS.bucket}/library/index.parquet")
+
+
+def dag_defaults() -> dict[str, Any]:
+    """Arguments every tryon DAG takes: no catch-up, one run at a time, retries from settings."""
+    return {
+        "start_date": datetime(2026, 1, 1, tzinfo=timezone.utc),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": {"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s)},
+        "tags": ["tryon"],
+    }
+
+
+def run_context() -> RunContext:
+    """Built inside each task, from the worker's environment."""
+    return RunContext.from_env()
