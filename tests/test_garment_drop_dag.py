@@ -11,6 +11,7 @@ import pytest
 
 from tasks.images import decode_mask, decode_rgb
 from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger
+from tasks.preprocess.masks import decode_pose_map
 from tasks.storage import ObjectStore
 from tests.conftest import GARMENTS, SAMPLES
 
@@ -108,6 +109,8 @@ def test_published_images_are_real_try_ons(drop_run):
         assert image.shape == (1024, 768, 3)
         photo = decode_rgb(store.get_bytes(f"library/artifacts/{item['photo_id']}/{item['category']}/image.png"))
         region = decode_mask(store.get_bytes(f"library/artifacts/{item['photo_id']}/{item['category']}/inpaint.png"))
+        pose_map = decode_pose_map(store.get_bytes(f"library/artifacts/{item['photo_id']}/{item['category']}/pose_map.npz"))
+        assert pose_map.shape == (18, 512, 384) and pose_map.max() == 1.0
         difference = np.abs(image.astype(int) - photo.astype(int)).max(axis=2)
         assert difference[~region].mean() < 2.0, "outside the inpaint region matches the photo (JPEG noise only)"
         assert difference[region].mean() > 15.0, "inside the inpaint region the garment changed the photo"

@@ -25,14 +25,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
-
 from tasks.context import RunContext
 from tasks.images import ImageDecodeError, decode_mask, decode_rgb, encode_mask, encode_png, sha256_hex
 from tasks.ledger import ModelPhoto, PhotoState
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.embedding import cluster_count, kmeans
-from tasks.preprocess.masks import decode_pose_map, encode_pose_map
+from tasks.preprocess.masks import encode_pose_map
 from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
 from tasks.preprocess.pose import PoseResult
 from tasks.settings import CATEGORIES
@@ -207,11 +205,6 @@ def read_clusters(ctx: RunContext) -> dict[str, Any]:
     return ctx.store.get_json(CLUSTERS_KEY) if ctx.store.exists(CLUSTERS_KEY) else {}
 
 
-def ready_photos(ctx: RunContext) -> list[ModelPhoto]:
-    with ctx.ledger.session() as session:
-        return list(session.scalars(select(ModelPhoto).where(ModelPhoto.state == PhotoState.READY.value).order_by(ModelPhoto.photo_id)))
-
-
 def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.ndarray]:
     """The arrays an engine needs from a photo's view for ``category``."""
     get, key = ctx.store.get_bytes, library_artifact_key
@@ -223,6 +216,3 @@ def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.nd
         "keypoints": pose.keypoints,
     }
 
-
-def load_pose_map(ctx: RunContext, photo_id: str, category: str) -> np.ndarray:
-    return decode_pose_map(ctx.store.get_bytes(library_artifact_key(photo_id, f"{category}/pose_map.npz")))
