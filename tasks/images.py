@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -16,35 +18,78 @@ MAX_PIXELS = 40_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL refuses images over twice this before decoding
 
 
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+
+
 class ImageDecodeError(ValueError):
-    """The bytes are not an image this pipeline can use; the message is the reason."""
+    """The bytes are not an image this pipeline can use. ``code`` names the case (the reason
+    recorded with a quarantined file), the message says the detail."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+
+@dataclass
+class DecodedImage:
+    image: np.ndarray  # RGB uint8
+    format: str
+    notes: list[str]  # what was done to make it RGB: exif_rotated, alpha_composited, ...
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_rgb(data: bytes) -> np.ndarray:
-    """Decode bytes to RGB, applying EXIF orientation and compositing alpha on white."""
+def decode_image(data: bytes, min_short_side: int = 0) -> DecodedImage:
+    """Decode JPEG, PNG or WebP bytes to RGB, with a named reason for every refusal. The size
+    is checked from the header, before any pixel is decoded (decompression bombs)."""
     if not data:
-        raise ImageDecodeError("empty file")
+        raise ImageDecodeError("empty_file", "zero bytes")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageDecodeError(f"image too large: {image.width}x{image.height}")
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                rgba = image.convert("RGBA")
-                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(white, rgba)
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except ImageDecodeError:
-        raise
+        with warnings.catch_warnings():  # the size is checked below, with a named reason
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
-        raise ImageDecodeError(f"decompression bomb refused: {error}") from error
-    except Exception as error:  # PIL raises many types for broken files
-        raise ImageDecodeError(f"not a decodable image: {error}") from error
+        raise ImageDecodeError("too_large", str(error)) from error
+    except Exception as error:  # PIL raises several types for bytes it cannot identify
+        raise ImageDecodeError("not_an_image", f"not a recognisable image ({error})") from error
+    with opened as image:
+        if image.format not in ACCEPTED_FORMATS:
+            raise ImageDecodeError("unsupported_format", f"{image.format} (accepted: {', '.join(ACCEPTED_FORMATS)})")
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ImageDecodeError("too_large", f"{width}x{height} is over {MAX_PIXELS // 1_000_000} megapixels")
+        if min(width, height) < min_short_side:
+            raise ImageDecodeError("too_small", f"{width}x{height}, the short side must be at least {min_short_side} px")
+        notes: list[str] = []
+        try:
+            image.load()
+        except Exception as error:
+            raise ImageDecodeError("corrupt_image", f"the {image.format} data is broken ({error})") from error
+        source_format = image.format
+        transposed = ImageOps.exif_transpose(image)
+        if transposed.size != image.size or image.getexif().get(0x0112, 1) != 1:
+            notes.append("exif_rotated")
+        image = transposed
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            notes.append("converted_from_16bit")
+            array = np.asarray(image, dtype=np.float64)
+            image = Image.fromarray((array / max(257.0, array.max() / 255.0)).clip(0, 255).astype(np.uint8))
+        if image.mode == "CMYK":
+            notes.append("converted_from_cmyk")
+        if image.mode in ("L", "1"):
+            notes.append("converted_from_grayscale")
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            notes.append("alpha_composited")
+            rgba = image.convert("RGBA")
+            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        return DecodedImage(image=np.asarray(image.convert("RGB"), dtype=np.uint8).copy(), format=source_format, notes=notes)
+
+
+def decode_rgb(data: bytes) -> np.ndarray:
+    """Decode bytes to RGB (EXIF orientation applied, alpha composited on white)."""
+    return decode_image(data).image
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:

@@ -1,10 +1,20 @@
 """Discovery and validation of a drop: ``drops/{date}/{sku}/`` with garment image(s) and a
-``meta.json`` carrying the category. Every SKU found gets a ledger row; the unusable ones end
-``quarantined`` (original bytes and ``reason.json`` under ``quarantine/{date}/{sku}/``) or
-``rejected`` (unsafe SKU names, which are never used in a key)."""
+``meta.json`` carrying the category (or a row of the drop's ``manifest.csv``, columns ``sku``
+and ``category``, which fills a category the meta.json lacks). Every SKU found gets a ledger
+row; the unusable ones end ``quarantined`` (original bytes and ``reason.json`` under
+``quarantine/{date}/{sku}/``) or ``rejected`` (unsafe SKU names, never used in a key).
+
+Validation reasons: ``empty_file``, ``not_an_image``, ``unsupported_format`` (not JPEG, PNG or
+WebP), ``corrupt_image``, ``too_large`` (over 40 megapixels, refused from the header),
+``too_small`` (short side under 256 px). Accepted and recorded in the garment's ``meta.intake_notes``: ``alpha_composited``,
+``converted_from_cmyk``, ``converted_from_16bit``, ``converted_from_grayscale``,
+``exif_rotated``. Several images for one SKU: the first by file name is the primary, the
+others are recorded in ``meta.extra_images``."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -12,12 +22,13 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.images import ImageDecodeError, decode_rgb, sha256_hex
+from tasks.images import ImageDecodeError, decode_image, sha256_hex
 from tasks.ledger import Garment, GarmentState
 from tasks.settings import CATEGORIES
 from tasks.storage import drop_prefix, quarantine_prefix
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+MIN_SHORT_SIDE = 256
 SAFE_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -68,10 +79,13 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     """Find the drop's SKUs and record each; return the ones worth validating."""
     prefix = drop_prefix(date)
     by_sku: dict[str, list[str]] = {}
+    manifest: dict[str, dict[str, str]] = {}
     for key in ctx.store.list_keys(prefix):
         sku, _, name = key[len(prefix) :].partition("/")
         if name:
             by_sku.setdefault(sku, []).append(key)
+        elif sku == "manifest.csv":
+            manifest = read_manifest(ctx.store.get_bytes(key))
 
     items = []
     for sku, keys in sorted(by_sku.items()):
@@ -90,6 +104,8 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
             except (ValueError, UnicodeDecodeError) as error:
                 meta_error = f"meta_json_invalid: {error}"
         category = meta.get("category") if isinstance(meta, dict) else None
+        if category is None and manifest.get(sku, {}).get("category"):
+            category = manifest[sku]["category"]
         # the primary image is the first by name; the others are recorded, not generated
         garment_id = _upsert_garment(
             ctx, date, sku, category=category, source_key=images[0] if images else None,
@@ -99,31 +115,39 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
         item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
                         category=category, extra_keys=images[1:])
         if not images:
-            quarantine(ctx, date, item, "no_image: no .jpg, .jpeg, .png or .webp file", keys)
+            quarantine(ctx, date, item, "no_image: no image file (.jpg, .jpeg, .png, .webp)", keys)
         elif meta_error:
             quarantine(ctx, date, item, meta_error, keys)
         elif category not in CATEGORIES:
             reason = "category_missing" if category is None else f"category_unknown: {category!r}"
-            quarantine(ctx, date, item, f"{reason} (expected one of {', '.join(CATEGORIES)} in meta.json)", keys)
+            quarantine(ctx, date, item, f"{reason} (expected one of {', '.join(CATEGORIES)} in meta.json or manifest.csv)", keys)
         else:
             items.append(item.to_dict())
     return items
 
 
+def read_manifest(data: bytes) -> dict[str, dict[str, str]]:
+    """sku -> row of a drop's manifest.csv (a header row with at least ``sku``)."""
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    return {row["sku"].strip(): {k: (v or "").strip() for k, v in row.items() if k} for row in rows if row.get("sku")}
+
+
 def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Decode each primary image; quarantine what does not decode. Adds the sha256."""
+    """Decode each primary image with a named reason for every refusal. Adds the sha256;
+    records what was converted."""
     valid = []
     for raw in items:
         item = DropItem(**raw)
         data = ctx.store.get_bytes(item.image_key)
         try:
-            decode_rgb(data)
+            decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE)
         except ImageDecodeError as error:
-            quarantine(ctx, date, item, f"image_invalid: {error}", [item.image_key])
+            quarantine(ctx, date, item, str(error), [item.image_key])
             continue
         item.sha256 = sha256_hex(data)
         with ctx.ledger.session() as session:
-            session.get(Garment, item.garment_id).sha256 = item.sha256
+            garment = session.get(Garment, item.garment_id)
+            garment.sha256 = item.sha256
+            garment.meta = {**garment.meta, "intake_notes": decoded.notes, "format": decoded.format}
         valid.append(item.to_dict())
     return valid
-

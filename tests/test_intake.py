@@ -39,7 +39,7 @@ def test_good_and_bad_skus_each_end_in_a_recorded_state(ctx):
     assert states["GOOD-1"] == (GarmentState.DISCOVERED.value, None)
     expected = {
         "NO-CAT": "category_missing", "BAD-CAT": "category_unknown: 'hats'", "BROKEN-JSON": "meta_json_invalid",
-        "NO-IMAGE": "no_image", "TRUNCATED": "image_invalid", "TEXT-AS-JPG": "image_invalid", "EMPTY": "image_invalid: empty file",
+        "NO-IMAGE": "no_image", "TRUNCATED": "corrupt_image", "TEXT-AS-JPG": "not_an_image", "EMPTY": "empty_file",
     }
     for sku, reason in expected.items():
         state, recorded = states[sku]
@@ -61,3 +61,20 @@ def test_fixing_a_quarantined_file_and_rerunning_picks_it_up(ctx):
     assert [i["sku"] for i in validate(ctx, DATE, discover(ctx, DATE))] == ["LATE"]
     [garment] = ctx.ledger.garments(DATE)
     assert garment.state == GarmentState.DISCOVERED.value and garment.reason is None
+
+
+def test_manifest_gives_a_missing_category_and_notes_record_conversions(ctx):
+    tee, _ = GARMENTS["TEE-00055"]
+    from PIL import Image
+    import io
+
+    grey = io.BytesIO()
+    Image.open(tee).convert("L").save(grey, format="PNG")
+    _put_drop(ctx, "FROM-MANIFEST", {"front.png": grey.getvalue(), "meta.json": b"{}"})
+    _put_drop(ctx, "NOT-LISTED", {"front.jpg": tee.read_bytes()})
+    ctx.store.put_bytes(f"drops/{DATE}/manifest.csv", b"sku,category,title\nFROM-MANIFEST,upper_body,Grey tee\n")
+    valid = validate(ctx, DATE, discover(ctx, DATE))
+    assert [(i["sku"], i["category"]) for i in valid] == [("FROM-MANIFEST", "upper_body")]
+    garments = {g.sku: g for g in ctx.ledger.garments(DATE)}
+    assert garments["FROM-MANIFEST"].meta["intake_notes"] == ["converted_from_grayscale"]
+    assert garments["NOT-LISTED"].state == "quarantined" and garments["NOT-LISTED"].reason.startswith("category_missing")

@@ -71,3 +71,4 @@ def prepare_garment(image: np.ndarray, margin: float = 0.06) -> PreparedGarment:
     cloth, cloth_mask = fit_to_canvas(crop, WHITE, mask=crop_mask, margin=margin)
     cloth[~cloth_mask] = WHITE  # resampling bleeds garment colour past the mask's edge
     return PreparedGarment(cloth=cloth, mask=cloth_mask)
+

@@ -105,7 +105,7 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], bool]:
         photo = prepare_model_photo(decode_rgb(data), ctx.settings)
         meta = {"photo_id": photo_id, "sha256": sha256, "source_key": key, **_store_photo(ctx, photo_id, photo)}
     except ImageDecodeError as error:
-        meta = _rejected(photo_id, sha256, key, f"image_invalid: {error}")
+        meta = _rejected(photo_id, sha256, key, str(error))
     except PhotoRejected as error:
         meta = _rejected(photo_id, sha256, key, str(error))
     ctx.store.put_json(meta_key, meta)
