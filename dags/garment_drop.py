@@ -45,7 +45,7 @@ def garment_drop() -> None:
     def preprocess_garments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.preprocess.garment_stage import preprocess_garments as run
 
-        return run(run_context(), items)
+        return run(run_context(), _drop_date(), items)
 
     @task(inlets=[LIBRARY_INDEX])
     def match(items: list[dict[str, Any]]) -> list[list[str]]:

@@ -6,7 +6,8 @@ row; the unusable ones end ``quarantined`` (original bytes and ``reason.json`` u
 
 Validation reasons: ``empty_file``, ``not_an_image``, ``unsupported_format`` (not JPEG, PNG or
 WebP), ``corrupt_image``, ``too_large`` (over 40 megapixels, refused from the header),
-``too_small`` (short side under 256 px). Accepted and recorded in the garment's ``meta.intake_notes``: ``alpha_composited``,
+``too_small`` (short side under 256 px), ``garment_worn_by_person`` (try-on needs product
+shots; ``preprocess.garment.worn_by_person``). Accepted and recorded in the garment's ``meta.intake_notes``: ``alpha_composited``,
 ``converted_from_cmyk``, ``converted_from_16bit``, ``converted_from_grayscale``,
 ``exif_rotated``. Several images for one SKU: the first by file name is the primary, the
 others are recorded in ``meta.extra_images``."""
@@ -133,8 +134,10 @@ def read_manifest(data: bytes) -> dict[str, dict[str, str]]:
 
 
 def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Decode each primary image with a named reason for every refusal. Adds the sha256;
-    records what was converted."""
+    """Decode each primary image with a named reason for every refusal; quarantine photos of
+    the garment worn by a person. Adds the sha256; records what was converted."""
+    from tasks.preprocess.garment import worn_by_person
+
     valid = []
     for raw in items:
         item = DropItem(**raw)
@@ -143,6 +146,10 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
             decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE)
         except ImageDecodeError as error:
             quarantine(ctx, date, item, str(error), [item.image_key])
+            continue
+        if worn_by_person(decoded.image):
+            quarantine(ctx, date, item, "garment_worn_by_person: the photo shows the garment on a person; "
+                       "try-on needs a product shot", [item.image_key])
             continue
         item.sha256 = sha256_hex(data)
         with ctx.ledger.session() as session:

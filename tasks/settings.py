@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
     pose_backend: str = Field(default="mediapipe", description="'mediapipe' or a registry model of backend rtmpose-onnx.")
     parsing_backend: str = Field(default="fallback", description="'fallback' or a registry model of backend schp-onnx.")
+    background_backend: str = Field(default="opencv", description="'opencv' or a registry model of backend u2net-onnx (rembg).")
     embedding_backend: str = Field(default="colour-texture", description="'colour-texture' or a registry model of backend clip-image-onnx.")
     engine: str = Field(default="warp-baseline", description="Try-on engine name.")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")

@@ -89,3 +89,21 @@ def registry(path: Path, entries: dict[str, tuple[str, Path]]) -> Path:
                      "version": "tiny"} for name, (backend, file) in entries.items()}
     path.write_text(yaml.safe_dump({"models": models}))
     return path
+
+
+def u2net(path: Path, seed: int = 0) -> Path:
+    """(1, 3, 320, 320) -> (1, 1, 320, 320) saliency, as rembg's u2net_custom session expects
+    (it reads the first output's first channel): a 1x1 conv and a sigmoid."""
+    rng = np.random.default_rng(seed)
+    nodes = [
+        helper.make_node("Conv", ["input.1", "w", "b"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["d0"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_u2net",
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 320, 320])],
+        [helper.make_tensor_value_info("d0", TensorProto.FLOAT, [1, 1, 320, 320])],
+        [numpy_helper.from_array(rng.normal(size=(1, 3, 1, 1)).astype(np.float32), "w"),
+         numpy_helper.from_array(np.zeros(1, np.float32), "b")],
+    )
+    return _save(graph, path)

@@ -44,7 +44,7 @@ def recoloured(ctx):
         ctx.store.put_json(f"drops/{DATE}/TEE-{name.upper()}/meta.json", {"category": "upper_body"})
     assert library_stage.preprocess_model_photos(ctx)["ready"] == 3
     library_stage.build_index(ctx)
-    return preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
+    return preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
 
 
 def test_each_garment_goes_to_the_photo_wearing_its_colour(ctx, recoloured):

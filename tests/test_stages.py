@@ -28,7 +28,7 @@ def planned(ctx):
         ctx.store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
     for photo in ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"):
         ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
-    items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
+    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
     counts = library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
     return items, counts, match(ctx, DATE, items)
@@ -102,7 +102,7 @@ def test_a_garment_with_no_suitable_photo_is_rejected_with_the_reason(ctx):
     ctx.store.put_bytes(f"drops/{DATE}/DRESS-1/front.jpg", path.read_bytes())
     ctx.store.put_json(f"drops/{DATE}/DRESS-1/meta.json", {"category": "dresses"})
     ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "05997_00.jpg").read_bytes())
-    items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
+    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
     library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
     assert match(ctx, DATE, items) == []
@@ -114,7 +114,7 @@ def test_matching_without_a_library_rejects_with_the_way_out(ctx):
     path, category = GARMENTS["TEE-03032"]
     ctx.store.put_bytes(f"drops/{DATE}/TEE-1/front.jpg", path.read_bytes())
     ctx.store.put_json(f"drops/{DATE}/TEE-1/meta.json", {"category": category})
-    items = preprocess_garments(ctx, validate(ctx, DATE, discover(ctx, DATE)))
+    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
     assert match(ctx, DATE, items) == []
     [garment] = ctx.ledger.garments(DATE)
     assert garment.state == "rejected" and "tryon library build" in garment.reason

@@ -29,6 +29,13 @@ def _build(kind: str, name: str, settings_json: str):
             return FallbackParser()
         entry = lookup(settings, name, "schp-onnx")
         return SCHPOnnxParser(local_path(settings, entry), f"{entry.name}@{entry.version}")
+    if kind == "background":
+        from tasks.preprocess.garment import OpenCVMasker, RembgMasker
+
+        if name == "opencv":
+            return OpenCVMasker()
+        entry = lookup(settings, name, "u2net-onnx")
+        return RembgMasker(local_path(settings, entry), f"{entry.name}@{entry.version}", settings.resolved_model_dir / "rembg")
     from tasks.preprocess.embedding import ColourTextureEmbedder, OnnxImageEmbedder
 
     if name == "colour-texture":
@@ -43,6 +50,10 @@ def pose_backend(settings: Settings):
 
 def parsing_backend(settings: Settings):
     return _build("parsing", settings.parsing_backend, _key(settings))
+
+
+def background_backend(settings: Settings):
+    return _build("background", settings.background_backend, _key(settings))
 
 
 def embedding_backend(settings: Settings):

@@ -1,5 +1,6 @@
-"""The garment stage of a drop: mask and canvas for each valid garment, stored
-content-addressed under ``garments/{sha256}/`` so the same bytes are processed once."""
+"""The garment stage of a drop: mask, canvas, perceptual hash and embedding for each valid
+garment, stored content-addressed under ``garments/{sha256}/`` so the same bytes are processed
+once; duplicates are recorded, not generated twice."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Any
 
 import cv2
 import numpy as np
+from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_mask, decode_rgb, encode_mask, encode_png
 from tasks.intake import DropItem, set_garment_state
-from tasks.ledger import GarmentState
-from tasks.preprocess.backends import embedding_backend
-from tasks.preprocess.garment import GarmentMaskError, prepare_garment
+from tasks.ledger import Garment, GarmentState
+from tasks.preprocess.backends import background_backend, embedding_backend
+from tasks.preprocess.garment import GarmentMaskError, perceptual_hash, prepare_garment, same_garment
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.storage import garment_artifact_key
 
@@ -27,27 +29,51 @@ def embed_garment(ctx: RunContext, cloth: np.ndarray, mask: np.ndarray) -> dict[
     return {"backend": embedder.backend, "vector": embedder(small, small_mask).tolist()}
 
 
-def preprocess_garments(ctx: RunContext, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _known_hashes(ctx: RunContext, date: str) -> list[tuple[str, str, str]]:
+    """(perceptual hash, sku, date) of garments from earlier drops that were not themselves
+    duplicates or refused."""
+    with ctx.ledger.session() as session:
+        rows = session.scalars(select(Garment).where(Garment.drop_date < date, Garment.state != GarmentState.QUARANTINED.value))
+        return [(g.meta["phash"], g.sku, g.drop_date) for g in rows if g.meta.get("phash") and not g.meta.get("duplicate_of")]
+
+
+def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cloth mask, canvas, perceptual hash and embedding per garment (content-addressed under
+    garments/{sha256}/). A garment that is the same as one seen first, earlier in
+    this drop (by SKU order) or in an earlier drop, is rejected as ``duplicate_of`` it and not
+    generated again (``garment.same_garment``: hash within 8 bits of 64 and the same colour;
+    re-shots and re-encodings measure 0-2 bits, distinct fixture garments 18 or more)."""
+    masker = background_backend(ctx.settings)
+    seen = _known_hashes(ctx, date)
     prepared = []
-    for raw in items:
+    for raw in sorted(items, key=lambda r: r["sku"]):
         item = DropItem(**raw)
         meta_key = garment_artifact_key(item.sha256, "meta.json")
         meta = ctx.store.get_json(meta_key) if ctx.store.exists(meta_key) else None
-        if meta is None:
+        if meta is None or meta.get("backend") != masker.backend:
             try:
-                garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)))
+                garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)
             except GarmentMaskError as error:
                 set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, str(error))
                 continue
             ctx.store.put_bytes(garment_artifact_key(item.sha256, "cloth.png"), encode_png(garment.cloth), "image/png")
             ctx.store.put_bytes(garment_artifact_key(item.sha256, "mask.png"), encode_mask(garment.mask), "image/png")
             meta = {"sha256": item.sha256, "source_key": item.image_key, "backend": garment.backend,
-                    "embedding": embed_garment(ctx, garment.cloth, garment.mask)}
+                    "phash": perceptual_hash(garment.cloth, garment.mask), "embedding": embed_garment(ctx, garment.cloth, garment.mask)}
             ctx.store.put_json(meta_key, meta)
         elif meta.get("embedding", {}).get("backend") != embedding_backend(ctx.settings).backend:
             meta["embedding"] = embed_garment(ctx, *load_garment(ctx, item.sha256))
             ctx.store.put_json(meta_key, meta)
-        set_garment_state(ctx, item.garment_id, GarmentState.PREPROCESSED)
+        original = next(((sku, day) for phash, sku, day in seen if same_garment(phash, meta["phash"])), None)
+        with ctx.ledger.session() as session:
+            row = session.get(Garment, item.garment_id)
+            row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": meta["phash"]}
+            if original:
+                row.meta = row.meta | {"duplicate_of": {"sku": original[0], "drop_date": original[1]}}
+                row.state, row.reason = GarmentState.REJECTED.value, f"duplicate_of: {original[0]} ({original[1]})"
+                continue
+            row.state, row.reason = GarmentState.PREPROCESSED.value, None
+        seen.append((meta["phash"], item.sku, date))
         prepared.append(item.to_dict())
     return prepared
 

@@ -1,11 +1,23 @@
 """OpenCV garment masks and the 3:4 white canvas, on the fixture garments."""
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from tasks.images import decode_rgb
-from tasks.preprocess.garment import GarmentMaskError, fill_holes, prepare_garment
-from tests.conftest import GARMENTS
+from tasks.images import decode_rgb, encode_jpeg
+from tasks.preprocess.garment import (
+    GarmentMaskError,
+    border_colour_mask,
+    fill_holes,
+    perceptual_hash,
+    prepare_garment,
+    same_garment,
+    worn_by_person,
+)
+from tests.conftest import GARMENTS, MODEL_PHOTOS
 
 
 @pytest.mark.parametrize("sku", sorted(GARMENTS))
@@ -41,3 +53,39 @@ def _aspect(mask):
 def test_a_plain_image_has_no_garment():
     with pytest.raises(GarmentMaskError, match="garment_mask_empty"):
         prepare_garment(np.full((1024, 768, 3), 250, np.uint8))
+
+
+REFERENCE_MASKS = Path(__file__).resolve().parent.parent / "data" / "garment_masks"
+
+
+@pytest.mark.parametrize("sku", sorted(GARMENTS))
+def test_cloth_mask_matches_the_reference_checked_by_eye(sku):
+    """References: the fixture garments' masks, inspected overlaid on the photos and committed
+    (tests/data/garment_masks/{sku}.png). The OpenCV backend must stay within IoU 0.95."""
+    expected = np.asarray(Image.open(REFERENCE_MASKS / f"{sku}.png").convert("L")) > 127
+    mask = border_colour_mask(decode_rgb(GARMENTS[sku][0].read_bytes()))
+    iou = (mask & expected).sum() / (mask | expected).sum()
+    assert iou >= 0.95, f"IoU {iou:.3f}"
+
+
+def test_product_shots_are_not_people_and_model_photos_are():
+    for sku, (path, _) in GARMENTS.items():
+        assert not worn_by_person(decode_rgb(path.read_bytes())), sku
+    for path in MODEL_PHOTOS:
+        assert worn_by_person(decode_rgb(path.read_bytes())), path.name
+
+
+def test_fingerprints_find_the_same_garment_but_not_its_colour_variant():
+    path, _ = GARMENTS["TEE-00055"]
+    image = decode_rgb(path.read_bytes())
+    original = prepare_garment(image)
+    reshot = decode_rgb(encode_jpeg(np.pad(cv2.resize(image, (600, 800)), ((40, 0), (0, 60), (0, 0)), constant_values=255), 70))
+    again = prepare_garment(reshot)
+    assert same_garment(perceptual_hash(original.cloth, original.mask), perceptual_hash(again.cloth, again.mask))
+    recoloured = original.cloth.copy()  # the same style in green: another SKU
+    grey = cv2.cvtColor(original.cloth, cv2.COLOR_RGB2GRAY)[original.mask].astype(np.float32) / 255
+    recoloured[original.mask] = (grey[:, None] * np.array([40, 170, 60], np.float32)).astype(np.uint8)
+    assert not same_garment(perceptual_hash(original.cloth, original.mask), perceptual_hash(recoloured, original.mask))
+    others = [prepare_garment(decode_rgb(p.read_bytes())) for sku, (p, _) in GARMENTS.items() if sku != "TEE-00055"]
+    for other in others:
+        assert not same_garment(perceptual_hash(original.cloth, original.mask), perceptual_hash(other.cloth, other.mask))

@@ -89,3 +89,23 @@ def test_a_wrong_hash_or_unknown_model_is_refused(onnx_settings, tmp_path):
         parsing_backend(onnx_settings.model_copy(update={"model_registry": registry, "home": tmp_path / "h"}))
     with pytest.raises(ModelRegistryError, match="is a schp-onnx model, not rtmpose-onnx"):
         pose_backend(onnx_settings.model_copy(update={"pose_backend": "schp-tiny"}))
+
+
+def test_rembg_backend_runs_a_custom_u2net_through_the_registry(tmp_path, monkeypatch):
+    """rembg with a tiny U2-Net-signature model: the code path, not the quality."""
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path / "elsewhere"))  # replaced by the model cache's folder
+    model = onnx_models.u2net(tmp_path / "u2net.onnx")
+    registry = onnx_models.registry(tmp_path / "models.yaml", {"u2net-tiny": ("u2net-onnx", model)})
+    settings = Settings(home=tmp_path / "home", model_registry=registry, background_backend="u2net-tiny")
+    from tasks.preprocess.backends import background_backend
+    from tasks.preprocess.garment import prepare_garment
+    from tests.conftest import GARMENTS
+
+    masker = background_backend(settings)
+    assert masker.backend == "rembg-u2net-onnx:u2net-tiny@tiny"
+    image = decode_rgb(GARMENTS["TEE-00055"][0].read_bytes())
+    mask = masker(image)
+    assert mask.shape == image.shape[:2] and mask.dtype == bool and mask.any()
+    garment = prepare_garment(image, masker)
+    assert garment.backend == masker.backend and garment.cloth.shape == (1024, 768, 3)
+    assert sorted(p.name for p in (settings.resolved_model_dir / "rembg").iterdir()) == ["u2net.onnx"], "nothing else fetched"
