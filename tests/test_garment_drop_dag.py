@@ -14,6 +14,7 @@ from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger
 from tasks.preprocess.masks import decode_pose_map
 from tasks.storage import ObjectStore
 from tests.conftest import GARMENTS, SAMPLES
+from tests.corpus import write_corpus
 
 DATE = "2026-11-20"
 PHOTOS = ["01008_00.jpg", "049205_0.jpg", "051918_0.jpg", "052472_0.jpg"]
@@ -56,6 +57,7 @@ def drop_run(s3_endpoint, tmp_path_factory):
         store.put_bytes(f"drops/{DATE}/TEE-BROKEN/{name}", (broken / name).read_bytes())
     for photo in PHOTOS:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+    corpus = write_corpus(store, DATE)
 
     library = run_tryon(settings, "library", "build")
     assert library.returncode == 0 and "model_library run state: success" in library.stdout, library.stdout[-3000:] + library.stderr[-3000:]
@@ -67,14 +69,14 @@ def drop_run(s3_endpoint, tmp_path_factory):
     after_first = {"manifest": store.get_bytes(f"storefront/manifests/{DATE}.json"), "objects": generation_objects(store)}
     second = run_tryon(settings, "run", "--date", DATE)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    return settings, store, Ledger(settings.resolved_ledger_url), first, second, after_first
+    return settings, store, Ledger(settings.resolved_ledger_url), first, second, after_first, corpus
 
 
 def test_run_succeeds_and_every_item_is_terminal(drop_run):
-    settings, store, ledger, first, _, _ = drop_run
+    settings, store, ledger, first, _, _, corpus = drop_run
     assert "garment_drop run state: success" in first.stdout
     garments = ledger.garments(DATE)
-    assert len(garments) == len(GARMENTS) + 1
+    assert len(garments) == len(GARMENTS) + 1 + len(corpus)
     terminal = {s.value for s in GARMENT_TERMINAL_STATES}
     assert all(g.state in terminal for g in garments), [(g.sku, g.state) for g in garments]
     broken = next(g for g in garments if g.sku == "TEE-BROKEN")
@@ -88,7 +90,7 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
 
 
 def test_manifest_lists_exactly_the_passed_generations(drop_run):
-    settings, store, ledger, _, _, _ = drop_run
+    settings, store, ledger, _, _, _, _ = drop_run
     manifest = store.get_json(f"storefront/manifests/{DATE}.json")
     generations = ledger.generations(DATE)
     published = {g.generation_id for g in generations if g.state == "published"}
@@ -102,7 +104,7 @@ def test_manifest_lists_exactly_the_passed_generations(drop_run):
 
 
 def test_published_images_are_real_try_ons(drop_run):
-    settings, store, ledger, _, _, _ = drop_run
+    settings, store, ledger, _, _, _, _ = drop_run
     manifest = store.get_json(f"storefront/manifests/{DATE}.json")
     for item in manifest["items"]:
         image = decode_rgb(store.get_bytes(item["key"]))
@@ -120,7 +122,7 @@ def test_published_images_are_real_try_ons(drop_run):
 
 
 def test_second_run_changes_nothing(drop_run):
-    _, store, ledger, _, second, after_first = drop_run
+    _, store, ledger, _, second, after_first, _ = drop_run
     assert "garment_drop run state: success" in second.stdout
     assert store.get_bytes(f"storefront/manifests/{DATE}.json") == after_first["manifest"]
     # same keys, same ETags and same LastModified: nothing was written again
@@ -154,3 +156,27 @@ def test_a_night_without_a_drop_runs_clean(ctx):
     summary = ctx.store.get_json("reports/2026-11-19/summary.json")
     assert summary["inputs"] == 0 and summary["garments_by_state"] == {}
     assert ctx.store.get_json("storefront/manifests/2026-11-19.json") == {"date": "2026-11-19", "count": 0, "items": []}
+
+
+def test_every_intake_case_ends_in_its_state_with_its_reason(drop_run):
+    _, store, ledger, _, _, _, corpus = drop_run
+    garments = {("unsafe" if g.sku.startswith("unsafe-") else g.sku): g for g in ledger.garments(DATE)}
+    for sku, expected in corpus.items():
+        garment = garments[sku]
+        states = expected.state if isinstance(expected.state, tuple) else (expected.state,)
+        assert garment.state in states, (sku, garment.state, garment.reason)
+        if expected.reason:
+            assert garment.reason.startswith(expected.reason), (sku, garment.reason)
+        if garment.state == "quarantined":
+            assert store.get_json(f"quarantine/{DATE}/{sku}/reason.json")["reason"] == garment.reason
+        if "published" in states:
+            assert garment.meta["intake_notes"] == expected.notes, sku
+            assert any(g.sku == sku for g in ledger.generations(DATE)), f"{sku} was not generated"
+    assert garments["MULTI-IMAGE"].meta["extra_images"] == [f"drops/{DATE}/MULTI-IMAGE/zz-back.jpg"]
+    assert not any(g.sku == "TEE-00055-COPY" for g in ledger.generations(DATE)), "a duplicate is not generated twice"
+    # the report lists every case with its reason
+    summary = store.get_json(f"reports/{DATE}/summary.json")
+    listed = {g["sku"]: g for g in summary["garments"]}
+    html = store.get_bytes(f"reports/{DATE}/report.html").decode()
+    for sku, garment in garments.items():
+        assert listed[garment.sku]["state"] == garment.state and garment.sku in html

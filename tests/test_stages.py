@@ -118,3 +118,19 @@ def test_matching_without_a_library_rejects_with_the_way_out(ctx):
     assert match(ctx, DATE, items) == []
     [garment] = ctx.ledger.garments(DATE)
     assert garment.state == "rejected" and "tryon library build" in garment.reason
+
+
+def test_a_garment_from_an_earlier_drop_is_a_duplicate_but_a_rerun_is_not(ctx):
+    path, category = GARMENTS["TEE-00055"]
+    for date, sku in (("2026-11-19", "TEE-OLD"), ("2026-11-20", "TEE-RESHOOT")):
+        ctx.store.put_bytes(f"drops/{date}/{sku}/front.jpg", path.read_bytes())
+        ctx.store.put_json(f"drops/{date}/{sku}/meta.json", {"category": category})
+    first = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
+    assert [i["sku"] for i in first] == ["TEE-OLD"]
+    assert preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20"))) == []
+    [reshoot] = ctx.ledger.garments("2026-11-20")
+    assert (reshoot.state, reshoot.reason) == ("rejected", "duplicate_of: TEE-OLD (2026-11-19)")
+    assert reshoot.meta["duplicate_of"] == {"sku": "TEE-OLD", "drop_date": "2026-11-19"}
+    # re-running the first date finds no earlier copy of its own garment
+    again = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
+    assert [i["sku"] for i in again] == ["TEE-OLD"]
