@@ -6,32 +6,21 @@ rembg U2-Net when TRYON_BACKGROUND_BACKEND names one), canvas, perceptual hash.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
-from pathlib import Path
+
+from common import REPO, parse_args
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--garments", type=Path, default=Path(__file__).resolve().parent.parent / "samples" / "drop")
-    args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(args.threads)
-
-    import cv2
+    args = parse_args(__doc__.splitlines()[0], "garments", REPO / "samples" / "drop")
     import numpy as np
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tasks.images import ImageDecodeError, decode_image
     from tasks.preprocess.backends import background_backend
     from tasks.preprocess.garment import perceptual_hash, prepare_garment
     from tasks.settings import Settings
 
-    cv2.setNumThreads(args.threads)
     masker = background_backend(Settings())
     blobs = {}
     for path in sorted(args.garments.glob("*/front.*")):

@@ -10,31 +10,20 @@ the compute a worker spends per photo.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
-from pathlib import Path
+
+from common import REPO, parse_args
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timed passes over the photos")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for OpenCV and the mediapipe graphs")
-    parser.add_argument("--photos", type=Path, default=Path(__file__).resolve().parent.parent / "samples" / "library")
-    args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(args.threads)
-
-    import cv2
+    args = parse_args(__doc__.splitlines()[0], "photos", REPO / "samples" / "library")
     import numpy as np
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tasks.images import decode_rgb
     from tasks.preprocess.model_photo import prepare_model_photo
     from tasks.settings import Settings
 
-    cv2.setNumThreads(args.threads)
     settings = Settings()
     paths = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     data = {p.name: p.read_bytes() for p in paths}

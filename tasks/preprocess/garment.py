@@ -139,12 +139,9 @@ def prepare_garment(image: np.ndarray, masker=None, margin: float = 0.06) -> Pre
     if mask.sum() < 0.01 * mask.size:
         raise GarmentMaskError("garment_mask_empty: no garment found against the background")
     x0, y0, w, h = cv2.boundingRect(mask.astype(np.uint8))
-    y1, x1 = y0 + h, x0 + w
-    crop = image[y0:y1, x0:x1].copy()
-    crop_mask = mask[y0:y1, x0:x1]
-    crop[~crop_mask] = WHITE
-    cloth, cloth_mask = fit_to_canvas(crop, WHITE, mask=crop_mask, margin=margin)
-    cloth[~cloth_mask] = WHITE  # resampling bleeds garment colour past the mask's edge
+    cloth, cloth_mask = fit_to_canvas(image[y0 : y0 + h, x0 : x0 + w], WHITE, mask=mask[y0 : y0 + h, x0 : x0 + w], margin=margin)
+    # white outside the garment (also where resampling bled its colour past the mask's edge)
+    cloth = np.where(cloth_mask[..., None], cloth, np.uint8(255))
     return PreparedGarment(cloth=cloth, mask=cloth_mask, backend=masker.backend)
 
 
@@ -177,10 +174,12 @@ def perceptual_hash(cloth: np.ndarray, mask: np.ndarray) -> str:
     Lab colour, as hex ``hash-LLaabb``. The same product re-shot, re-encoded or re-framed lands
     within a few bits and the same colour; the same style in another colour (another SKU) keeps
     the hash but not the colour."""
-    grey = cv2.resize(cv2.cvtColor(cloth, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(cloth, (96, 128), interpolation=cv2.INTER_AREA)
+    grey = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
     low = cv2.dct(grey)[:8, :8].ravel()[1:]  # without the DC term
     bits = np.append(low > np.median(low), False)
-    lab = cv2.cvtColor(cloth, cv2.COLOR_RGB2LAB)[mask].mean(axis=0) if mask.any() else np.zeros(3)
+    small_mask = cv2.resize(mask.astype(np.uint8), (96, 128), interpolation=cv2.INTER_NEAREST) > 0
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[small_mask].mean(axis=0) if small_mask.any() else np.zeros(3)
     colour = "".join(f"{int(round(v)):02x}" for v in lab)
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}-{colour}"
 

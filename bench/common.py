@@ -1,0 +1,26 @@
+"""What the CPU benchmarks share: their command line and the thread limits, set before
+OpenCV and numpy are imported so every figure is per core."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse_args(description: str, inputs: str, default_inputs: Path) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeat", type=int, default=5, help="timed passes over the inputs")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for OpenCV and BLAS")
+    parser.add_argument(f"--{inputs}", type=Path, default=default_inputs, help="folder of inputs")
+    args = parser.parse_args()
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(args.threads)
+    import cv2
+
+    cv2.setNumThreads(args.threads)
+    sys.path.insert(0, str(REPO))
+    return args
