@@ -42,7 +42,9 @@ def model_library() -> None:
     def build_index(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         from tasks.preprocess.library_stage import build_index as run
 
-        return run(run_context(), list(chunks))
+        # index by length: iterating the lazy sequence probes one past its end, which Airflow
+        # logs as an error
+        return run(run_context(), [chunks[i] for i in range(len(chunks))])
 
     build_index(preprocess.expand(keys=list_photos()))
 
