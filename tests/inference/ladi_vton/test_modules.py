@@ -63,3 +63,27 @@ def test_refinement_forward_keeps_the_size():
     with torch.inference_mode():
         out = unet(torch.randn(1, 24, 64, 48))
     assert out.shape == (1, 3, 64, 48)
+
+
+def test_inversion_adapter_full_size():
+    from tasks.inference.ladi_vton.inversion_adapter import InversionAdapter
+
+    with torch.device("meta"):
+        adapter = InversionAdapter()
+    assert _trainable(adapter) == 136_360_704
+    keys = set(adapter.state_dict())
+    for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+        assert f"encoder_layers.0.self_attn.{name}.weight" in keys
+    assert {"encoder_layers.0.layer_norm1.weight", "encoder_layers.0.mlp.fc2.bias", "post_layernorm.weight",
+            "layers.0.weight", "layers.3.weight", "layers.6.bias"} <= keys
+    assert adapter.state_dict()["layers.6.weight"].shape == (16384, 5120)
+
+
+def test_inversion_adapter_small_forward():
+    from tasks.inference.ladi_vton.inversion_adapter import InversionAdapter
+
+    torch.manual_seed(0)
+    adapter = InversionAdapter(hidden=64, heads=4, intermediate=128, words=16, word_dim=32).eval()
+    with torch.inference_mode():
+        words = adapter(torch.randn(3, 10, 64))
+    assert words.shape == (3, 16, 32) and torch.isfinite(words).all()
