@@ -7,7 +7,8 @@ import pytest
 
 from tasks.inference import tryon_stage
 from tasks.inference.warp_baseline import WarpBaselineEngine
-from tasks.intake import discover, validate
+from tasks.intake import discover, set_garment_state, validate
+from tasks.ledger import GarmentState
 from tasks.match import generation_id, match
 from tasks.preprocess import library_stage
 from tasks.preprocess.garment_stage import preprocess_garments
@@ -127,6 +128,9 @@ def test_a_garment_from_an_earlier_drop_is_a_duplicate_but_a_rerun_is_not(ctx):
         ctx.store.put_json(f"drops/{date}/{sku}/meta.json", {"category": category})
     first = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
     assert [i["sku"] for i in first] == ["TEE-OLD"]
+    # not generated yet (no library): a copy the next night is not blocked by it
+    assert [i["sku"] for i in preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20")))] == ["TEE-RESHOOT"]
+    set_garment_state(ctx, first[0]["garment_id"], GarmentState.PUBLISHED)  # the night went on to publish it
     assert preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20"))) == []
     [reshoot] = ctx.ledger.garments("2026-11-20")
     assert (reshoot.state, reshoot.reason) == ("rejected", "duplicate_of: TEE-OLD (2026-11-19)")

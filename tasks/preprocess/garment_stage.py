@@ -30,17 +30,18 @@ def embed_garment(ctx: RunContext, cloth: np.ndarray, mask: np.ndarray) -> dict[
 
 
 def _known_hashes(ctx: RunContext, date: str) -> list[tuple[str, str, str]]:
-    """(perceptual hash, sku, date) of garments from earlier drops that were not themselves
-    duplicates or refused."""
+    """(perceptual hash, sku, date) of garments from earlier drops that were generated
+    (published or flagged): one that never got images must not block a later copy."""
+    generated = (GarmentState.PUBLISHED.value, GarmentState.FLAGGED.value)
     with ctx.ledger.session() as session:
-        rows = session.scalars(select(Garment).where(Garment.drop_date < date, Garment.state != GarmentState.QUARANTINED.value))
+        rows = session.scalars(select(Garment).where(Garment.drop_date < date, Garment.state.in_(generated)))
         return [(g.meta["phash"], g.sku, g.drop_date) for g in rows if g.meta.get("phash") and not g.meta.get("duplicate_of")]
 
 
 def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Cloth mask, canvas, perceptual hash and embedding per garment (content-addressed under
     garments/{sha256}/). A garment that is the same as one seen first, earlier in
-    this drop (by SKU order) or in an earlier drop, is rejected as ``duplicate_of`` it and not
+    this drop (by SKU order) or generated in an earlier drop, is rejected as ``duplicate_of`` it and not
     generated again (``garment.same_garment``: hash within 8 bits of 64 and the same colour;
     re-shots and re-encodings measure 0-2 bits, distinct fixture garments 18 or more)."""
     masker = background_backend(ctx.settings)
