@@ -24,3 +24,13 @@ def parse_args(description: str, inputs: str, default_inputs: Path) -> argparse.
     cv2.setNumThreads(args.threads)
     sys.path.insert(0, str(REPO))
     return args
+
+
+def report_medians(timings: dict[str, list[float]], notes: dict[str, str], label: str, target: str) -> None:
+    """Each input's median time over the passes, then their mean against the target."""
+    import numpy as np
+
+    for name, values in timings.items():
+        print(f"  {name:<16} {np.median(values):7.1f} ms  {notes.get(name, '')}".rstrip())
+    mean = float(np.mean([np.median(v) for v in timings.values()]))
+    print(f"mean {label}: {mean:.1f} ms ({target})")

@@ -9,13 +9,11 @@ from __future__ import annotations
 import sys
 import time
 
-from common import REPO, parse_args
+from common import REPO, parse_args, report_medians
 
 
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0], "garments", REPO / "samples" / "drop")
-    import numpy as np
-
     from tasks.images import ImageDecodeError, decode_image
     from tasks.preprocess.backends import background_backend
     from tasks.preprocess.garment import perceptual_hash, prepare_garment
@@ -39,10 +37,7 @@ def main() -> int:
             perceptual_hash(garment.cloth, garment.mask)
             timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
     print(f"{len(blobs)} garments x {args.repeat} passes, {args.threads} thread(s), backend {masker.backend}")
-    for name, values in timings.items():
-        print(f"  {name:<16} {np.median(values):6.1f} ms")
-    mean = float(np.mean([np.median(v) for v in timings.values()]))
-    print(f"mean per garment: {mean:.1f} ms (target < 50 ms with the OpenCV backend)")
+    report_medians(timings, {}, "per garment", "target < 50 ms with the OpenCV backend")
     return 0
 
 

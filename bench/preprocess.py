@@ -13,13 +13,11 @@ from __future__ import annotations
 import sys
 import time
 
-from common import REPO, parse_args
+from common import REPO, parse_args, report_medians
 
 
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0], "photos", REPO / "samples" / "library")
-    import numpy as np
-
     from tasks.images import decode_rgb
     from tasks.preprocess.model_photo import prepare_model_photo
     from tasks.settings import Settings
@@ -51,10 +49,8 @@ def main() -> int:
     for stage, values in stages.items():
         print(f"  {stage:<13} {sum(values) / runs:7.1f}")
     print("total per photo (median of passes):")
-    for name, values in totals.items():
-        print(f"  {name:<16} {np.median(values):7.1f} ms  ({', '.join(categories[name])})")
-    overall = float(np.mean([np.median(v) for v in totals.values()]))
-    print(f"mean total per photo: {overall:.1f} ms (target < 150 ms per photo per core)")
+    report_medians(totals, {n: f"({', '.join(c)})" for n, c in categories.items()}, "total per photo",
+                   "target < 150 ms per photo per core")
     return 0
 
 

@@ -143,6 +143,15 @@ def fit_to_canvas(
     return canvas, canvas_mask
 
 
+def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` shrunk (never enlarged) so its long side is at most ``max_side``."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+
+
 def thumbnail_jpeg(image: np.ndarray, height: int = 192) -> bytes:
     h, w = image.shape[:2]
     small = cv2.resize(image, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)

@@ -4,7 +4,6 @@ embedded S3 API: a drop with all three categories and four model photos."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tasks.images import fit_to_canvas
+from tasks.images import fit_to_canvas, fit_within
 from tasks.preprocess.segmentation import largest_component
 
 GARMENT_MASK_BACKEND = "opencv-border-grabcut-v2"
@@ -152,11 +152,7 @@ def worn_by_person(image: np.ndarray) -> bool:
     a flat-lay garment can produce a face and a few keypoints, but not an upright body."""
     from tasks.preprocess.pose import KP, shared_pose
 
-    height, width = image.shape[:2]
-    scale = min(1.0, 1024 / max(height, width))
-    if scale < 1:
-        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    kp = shared_pose()(image).keypoints
+    kp = shared_pose()(fit_within(image, 1024)).keypoints
     if not all(kp[KP[n], 2] >= 0.8 for n in ("r_shoulder", "l_shoulder", "r_hip", "l_hip")):
         return False
     if not all(kp[KP[n], 2] >= 0.7 for n in ("r_elbow", "l_elbow")):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from tasks.images import fit_within
 from tasks.preprocess.backends import embedding_backend, parsing_backend, pose_backend
 from tasks.preprocess.cleaning import category_problems, check_people, check_sharpness, check_size
 from tasks.preprocess.faces import FACE_BACKEND, shared_faces
@@ -78,19 +79,11 @@ class _Timer:
         self._last = now
 
 
-def analysis_image(image: np.ndarray) -> np.ndarray:
-    height, width = image.shape[:2]
-    scale = ANALYSIS_MAX_SIDE / max(height, width)
-    if scale >= 1:
-        return image
-    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-
-
 def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     """Raises ``PhotoRejected`` (with the rule's name) when a whole-photo rule fails."""
     timer = _Timer()
     check_size(image)
-    image = analysis_image(image)
+    image = fit_within(image, ANALYSIS_MAX_SIDE)
     raw_person = shared_segmenter().segment(image)
     person = largest_component(raw_person)
     timer.lap("segmentation")
@@ -141,7 +134,7 @@ def _view(category: str, image, person, keypoints, labels, parse_scale: float, f
     crop = refocus_crop(category, person, keypoints)
     half = crop.rescaled(0.5)
     model_size = (MODEL_WIDTH, MODEL_HEIGHT)
-    view_labels = crop.rescaled(0.5).of_scaled_source(parse_scale).labels(labels, model_size)
+    view_labels = half.of_scaled_source(parse_scale).labels(labels, model_size)
     keypoints_512 = half.keypoints(keypoints)
     view_image = crop.image(image, fill)
     view_person = crop.labels(person)
