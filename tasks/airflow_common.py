@@ -3,7 +3,7 @@ Imported only by dags/ (the rest of tasks/ stays free of Airflow)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset
@@ -21,7 +21,7 @@ LIBRARY_INDEX = Asset(uri=f"s3://{SETTINGS.bucket}/library/index.parquet")
 def dag_defaults() -> dict[str, Any]:
     """Arguments every tryon DAG takes: no catch-up, one run at a time, retries from settings."""
     return {
-        "start_date": datetime(2026, 1, 1, tzinfo=timezone.utc),
+        "start_date": datetime(2026, 1, 1, tzinfo=UTC),
         "catchup": False,
         "max_active_runs": 1,
         "default_args": {"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s)},

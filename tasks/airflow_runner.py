@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from datetime import date as date_type
-from datetime import datetime, timezone
 from pathlib import Path
 
 from tasks.settings import Settings
@@ -61,4 +61,4 @@ def run_dag(dag_id: str, logical_date: str | None = None) -> str:
     if logical_date is None:
         return str(dag.test().state)
     day = date_type.fromisoformat(logical_date)
-    return str(dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc)).state)
+    return str(dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC)).state)

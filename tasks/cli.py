@@ -17,8 +17,8 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from datetime import date as date_type
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from tasks.settings import Settings, get_settings
@@ -34,7 +34,7 @@ def _date(value: str) -> str:
 
 
 def _yesterday() -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+    return (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 
 
 def upload_samples(settings: Settings, drop_date: str) -> int:

@@ -17,11 +17,11 @@ class RunContext:
     ledger: Ledger
 
     @classmethod
-    def from_env(cls) -> "RunContext":
+    def from_env(cls) -> RunContext:
         return cls.from_settings(get_settings())
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RunContext":
+    def from_settings(cls, settings: Settings) -> RunContext:
         settings.home.mkdir(parents=True, exist_ok=True)
         return cls(
             settings=settings,

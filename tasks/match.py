@@ -18,7 +18,7 @@ import numpy as np
 from tasks.context import RunContext
 from tasks.inference.engine import get_engine
 from tasks.intake import DropItem, set_garment_state
-from tasks.ledger import Generation, GarmentState, GenerationState
+from tasks.ledger import GarmentState, Generation, GenerationState
 from tasks.preprocess.garment_stage import garment_embedding
 from tasks.preprocess.library_stage import read_clusters, read_index
 
@@ -32,6 +32,12 @@ def generation_id(garment_sha256: str, photo_id: str, engine: str, model_version
         sort_keys=True, separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def generation_seed(generation_id: str) -> int:
+    """The seed a generation is made with: from its id, so a re-run draws the same noise and
+    two generations of one batch draw different noise (31 bits: fits every integer column)."""
+    return int(generation_id[:8], 16) & 0x7FFFFFFF
 
 
 def rank_photos(embedding: np.ndarray, category: str, index: list[dict[str, Any]], clusters: dict[str, Any]) -> list[tuple[str, int, float]]:
@@ -54,7 +60,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[list[
     try-on task skips those whose object exists, so a re-run writes nothing new.
     """
     settings = ctx.settings
-    engine = get_engine(settings.engine)
+    engine = get_engine(settings)
     index, clusters = read_index(ctx), read_clusters(ctx)
     groups: dict[tuple[str, int], list[str]] = {}
     for raw in items:
@@ -79,7 +85,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[list[
                     session.add(Generation(
                         generation_id=gid, garment_id=item.garment_id, photo_id=photo_id, drop_date=date,
                         sku=item.sku, category=item.category, engine=engine.name, model_version=engine.model_version,
-                        weights_sha256=engine.weights_sha256, seed=settings.seed, parameters=engine.parameters,
+                        weights_sha256=engine.weights_sha256, seed=generation_seed(gid), parameters=engine.parameters,
                         state=GenerationState.PLANNED.value,
                     ))
                 elif row.state == GenerationState.FAILED.value:

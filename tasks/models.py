@@ -1,7 +1,7 @@
 """The model registry: a YAML file naming each model the operator provides (backend, weights
-URI ``file://`` or ``s3://``, sha256, licence, version). Weights are never downloaded from a
-hub: ``s3://`` weights are copied once into the local model cache, and every file is checked
-against its sha256 before use.
+URI ``file://`` or ``s3://``, sha256, licence, version, and for some backends a ``config``).
+Weights are never downloaded from a hub: ``s3://`` weights are copied once into the local model
+cache, and every file is checked against its sha256 before use.
 
     models:
       schp-atr:
@@ -10,18 +10,27 @@ against its sha256 before use.
         sha256: 4f...
         licence: MIT
         version: "atr-2021"
+
+An entry whose URI ends in ``/`` is a folder (e.g. a diffusers or transformers model folder);
+its sha256 is the tree hash that ``tryon models hash`` prints: the sha256 of the sorted lines
+``{relative path}\\t{file sha256}``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
 from tasks.settings import Settings
+
+VERIFIED_SUFFIX = ".sha256-verified"
 
 
 class ModelRegistryError(ValueError):
@@ -36,6 +45,11 @@ class ModelEntry:
     sha256: str
     licence: str
     version: str
+    config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_folder(self) -> bool:
+        return self.uri.endswith("/")
 
 
 def load_registry(path: Path) -> dict[str, ModelEntry]:
@@ -46,7 +60,8 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
         if missing:
             raise ModelRegistryError(f"{path}: model {name!r} lacks {', '.join(missing)}")
         entries[name] = ModelEntry(name=name, backend=fields["backend"], uri=fields["uri"], sha256=fields["sha256"].lower(),
-                                   licence=fields["licence"], version=str(fields.get("version", "unversioned")))
+                                   licence=fields["licence"], version=str(fields.get("version", "unversioned")),
+                                   config=dict(fields.get("config") or {}))
     return entries
 
 
@@ -56,6 +71,39 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verified_sha256(path: Path) -> str:
+    """``file_sha256`` remembered next to the file, keyed by size and mtime: a worker that
+    starts again does not re-read gigabytes of unchanged weights, a changed file is hashed anew."""
+    stat = path.stat()
+    stamp = f"{stat.st_size} {stat.st_mtime_ns}"
+    marker = path.with_name(path.name + VERIFIED_SUFFIX)
+    if marker.exists():
+        recorded_stamp, _, recorded = marker.read_text().strip().rpartition(" ")
+        if recorded_stamp == stamp:
+            return recorded
+    digest = file_sha256(path)
+    try:
+        marker.write_text(f"{stamp} {digest}\n")
+    except OSError:  # a read-only model folder: just hash every time
+        pass
+    return digest
+
+
+def tree_sha256(folder: Path) -> str:
+    """The hash of a model folder: every file's relative path and sha256, sorted."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(VERIFIED_SUFFIX))
+    if not files:
+        raise ModelRegistryError(f"{folder} holds no files")
+    lines = "".join(f"{p.relative_to(folder).as_posix()}\t{verified_sha256(p)}\n" for p in files)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def registry(settings: Settings) -> dict[str, ModelEntry]:
+    if settings.model_registry is None or not settings.model_registry.exists():
+        raise ModelRegistryError("no model registry file (set TRYON_MODEL_REGISTRY to a models.yaml)")
+    return load_registry(settings.model_registry)
 
 
 def lookup(settings: Settings, name: str, backend: str) -> ModelEntry:
@@ -70,27 +118,57 @@ def lookup(settings: Settings, name: str, backend: str) -> ModelEntry:
     return entry
 
 
+def _fetch_s3(settings: Settings, entry: ModelEntry, bucket: str, key: str) -> Path:
+    """Copy an S3 file or folder into ``model_dir/{name}/`` once; partial copies never count."""
+    from tasks.storage import ObjectStore
+
+    store = ObjectStore.from_settings(settings.model_copy(update={"bucket": bucket}))
+    target = settings.resolved_model_dir / entry.name
+    if not entry.is_folder:
+        path = target / Path(key).name
+        keys = {key: path}
+    else:
+        path = target / "tree"
+        keys = {k: path / k[len(key):] for k in store.list_keys(key)}
+        if not keys:
+            raise ModelRegistryError(f"model {entry.name!r}: nothing under {entry.uri}")
+    for source, local in keys.items():
+        if local.exists():
+            continue
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(local.name + ".partial")
+        partial.write_bytes(store.get_bytes(source))
+        os.replace(partial, local)
+    return path
+
+
 def local_path(settings: Settings, entry: ModelEntry) -> Path:
-    """A verified local file for ``entry``: the file itself for ``file://``, the model cache's
-    copy for ``s3://`` (fetched once from the configured bucket endpoint)."""
+    """A verified local file (or folder) for ``entry``: itself for ``file://``, the model
+    cache's copy for ``s3://`` (fetched once from the configured S3 endpoint)."""
     parsed = urlparse(entry.uri)
     if parsed.scheme == "file":
         path = Path(parsed.path)
     elif parsed.scheme == "s3":
-        path = settings.resolved_model_dir / entry.name / Path(parsed.path).name
-        if not path.exists():
-            from tasks.storage import ObjectStore
-
-            store = ObjectStore.from_settings(settings.model_copy(update={"bucket": parsed.netloc}))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(path.suffix + ".partial")
-            partial.write_bytes(store.get_bytes(parsed.path.lstrip("/")))
-            partial.rename(path)
+        path = _fetch_s3(settings, entry, parsed.netloc, parsed.path.lstrip("/"))
     else:
         raise ModelRegistryError(f"model {entry.name!r}: unsupported URI {entry.uri!r} (file:// or s3://)")
     if not path.exists():
         raise ModelRegistryError(f"model {entry.name!r}: {path} does not exist")
-    actual = file_sha256(path)
+    actual = tree_sha256(path) if entry.is_folder else verified_sha256(path)
     if actual != entry.sha256:
         raise ModelRegistryError(f"model {entry.name!r}: sha256 of {path} is {actual}, the registry says {entry.sha256}")
     return path
+
+
+def pull(settings: Settings, names: list[str] | None = None) -> dict[str, str]:
+    """Fill the local cache for ``names`` (default: every entry) and verify each; name -> path."""
+    entries = registry(settings)
+    unknown = sorted(set(names or []) - set(entries))
+    if unknown:
+        raise ModelRegistryError(f"not in the registry: {', '.join(unknown)}")
+    return {name: str(local_path(settings, entries[name])) for name in (names or sorted(entries))}
+
+
+def describe(entries: dict[str, ModelEntry]) -> str:
+    return json.dumps({n: {"backend": e.backend, "uri": e.uri, "sha256": e.sha256, "licence": e.licence,
+                           "version": e.version} for n, e in sorted(entries.items())}, indent=2)

@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, GarmentState, Generation, GenerationState, Publication, QCResult
+from tasks.ledger import (
+    Garment,
+    GarmentState,
+    Generation,
+    GenerationState,
+    Publication,
+    QCResult,
+)
 from tasks.storage import review_key, storefront_key, storefront_manifest_key
 
 

@@ -14,7 +14,14 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_rgb, thumbnail_jpeg
-from tasks.ledger import GARMENT_TERMINAL_STATES, Garment, GarmentState, Generation, GenerationState, ModelPhoto
+from tasks.ledger import (
+    GARMENT_TERMINAL_STATES,
+    Garment,
+    GarmentState,
+    Generation,
+    GenerationState,
+    ModelPhoto,
+)
 from tasks.storage import report_key, storefront_manifest_key
 
 TEMPLATES = Environment(

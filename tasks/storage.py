@@ -14,7 +14,6 @@ from botocore.exceptions import ClientError
 
 from tasks.settings import Settings
 
-
 # --- key layout -------------------------------------------------------------------------
 
 def drop_prefix(date: str) -> str:
@@ -72,7 +71,7 @@ class ObjectStore:
     bucket: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ObjectStore":
+    def from_settings(cls, settings: Settings) -> ObjectStore:
         config = Config(
             retries={"mode": "standard", "total_max_attempts": settings.s3_max_attempts},
             s3={"addressing_style": "path"},

@@ -24,13 +24,13 @@ os.environ.update({
     "AWS_DEFAULT_REGION": "us-east-1",
 })
 
-import pytest  # noqa: E402
+import pytest
 
-from tasks.airflow_runner import configure_airflow  # noqa: E402
-from tasks.context import RunContext  # noqa: E402
-from tasks.ledger import Ledger  # noqa: E402
-from tasks.settings import Settings, get_settings  # noqa: E402
-from tasks.storage import ObjectStore  # noqa: E402
+from tasks.airflow_runner import configure_airflow
+from tasks.context import RunContext
+from tasks.ledger import Ledger
+from tasks.settings import Settings, get_settings
+from tasks.storage import ObjectStore
 
 configure_airflow(get_settings())
 

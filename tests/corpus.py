@@ -61,7 +61,7 @@ def write_corpus(store, date: str) -> dict[str, Expected]:
         "GREY-DRESS": {"front.png": _encode(Image.fromarray(decode_rgb(GARMENTS["DRESS-052234"][0].read_bytes())).convert("L"), "PNG"),
                        "meta.json": meta["dresses"]},
         "DEEP-JEANS": {"front.png": _encode(Image.fromarray(
-            (cv2.cvtColor(_tinted("JEANS-051946", (60, 60, 200)), cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257)), "PNG"),
+            cv2.cvtColor(_tinted("JEANS-051946", (60, 60, 200)), cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257), "PNG"),
             "meta.json": meta["lower_body"]},
         "MANIFEST-TEE": {"front.jpg": _encode(Image.fromarray(_tinted("TEE-03032", (40, 160, 60))), "JPEG"), "meta.json": b"{}"},
         "MULTI-IMAGE": {"front.jpg": _encode(Image.fromarray(_tinted("DRESS-053744", (200, 60, 160))), "JPEG"),

@@ -65,8 +65,9 @@ def test_fixing_a_quarantined_file_and_rerunning_picks_it_up(ctx):
 
 def test_manifest_gives_a_missing_category_and_notes_record_conversions(ctx):
     tee, _ = GARMENTS["TEE-00055"]
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     grey = io.BytesIO()
     Image.open(tee).convert("L").save(grey, format="PNG")

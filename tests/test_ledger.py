@@ -4,7 +4,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tasks.ledger import Garment, GarmentState, Generation, GenerationState, Ledger, ModelPhoto, Publication, QCResult
+from tasks.ledger import (
+    Garment,
+    GarmentState,
+    Generation,
+    GenerationState,
+    Ledger,
+    ModelPhoto,
+    Publication,
+    QCResult,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -53,11 +62,10 @@ def test_one_row_per_sku_and_date(ledger):
 
 
 def test_a_failed_transaction_leaves_nothing_behind(ledger):
-    with pytest.raises(RuntimeError):
-        with ledger.session() as session:
-            session.add(Garment(drop_date="2026-11-20", sku="SKU9"))
-            session.flush()
-            raise RuntimeError("stage crashed")
+    with pytest.raises(RuntimeError), ledger.session() as session:
+        session.add(Garment(drop_date="2026-11-20", sku="SKU9"))
+        session.flush()
+        raise RuntimeError("stage crashed")
     assert ledger.garments("2026-11-20") == []
 
 

@@ -63,7 +63,7 @@ def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
                 raise RuntimeError("CUDA error: device-side assert")
             return super().generate(samples)
 
-    monkeypatch.setattr(tryon_stage, "get_engine", lambda name: Flaky())
+    monkeypatch.setattr(tryon_stage, "get_engine", lambda settings: Flaky())
     assert tryon_stage.run_batch(ctx, batch, 0) == {"generated": 3, "existing": 0, "failed": 1}
     states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
     assert states[bad] == ("failed", "engine_error: CUDA error: device-side assert")

@@ -33,7 +33,7 @@ def test_transient_errors_are_retried_in_standard_mode(settings):
     hits = []
 
     class Unavailable(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(503)
             self.send_header("Content-Length", "0")

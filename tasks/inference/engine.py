@@ -3,12 +3,13 @@ images. Engines are created once per worker process and reused across batches.""
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from tasks.settings import Settings
 
 
 @dataclass
@@ -78,16 +79,29 @@ class Engine(ABC):
         }
 
 
-def _build(name: str) -> Engine:
-    if name == "warp-baseline":
+ENGINES = ("warp-baseline", "ladi-vton")
+# the settings an engine is built from: a process keeps one engine per distinct combination
+ENGINE_SETTINGS = ("engine", "model_registry", "model_dir", "ladi_vton_dataset", "inference_steps", "guidance_scale",
+                   "scheduler", "precision", "device", "torch_compile")
+_ENGINES: dict[tuple[Any, ...], Engine] = {}
+
+
+def _build(settings: Settings) -> Engine:
+    if settings.engine == "warp-baseline":
         from tasks.inference.warp_baseline import WarpBaselineEngine
 
         return WarpBaselineEngine()
-    raise ValueError(f"unknown engine {name!r}; available: warp-baseline")
+    if settings.engine == "ladi-vton":
+        from tasks.inference.ladi_vton.engine import LadiVtonEngine
+
+        return LadiVtonEngine(settings)
+    raise ValueError(f"unknown engine {settings.engine!r}; available: {', '.join(ENGINES)}")
 
 
-@functools.cache
-def get_engine(name: str) -> Engine:
-    """The process's engine of that name, built on first use and then kept (loading weights
-    once per process is what keeps a GPU worker busy)."""
-    return _build(name)
+def get_engine(settings: Settings) -> Engine:
+    """The process's engine for these settings, built on first use and then kept: a worker
+    loads weights once and reuses them for every batch (and mapped task) it runs."""
+    key = tuple(getattr(settings, name) for name in ENGINE_SETTINGS)
+    if key not in _ENGINES:
+        _ENGINES[key] = _build(settings)
+    return _ENGINES[key]

@@ -79,7 +79,7 @@ def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | Non
     The ledger is read in one short transaction and written in another: no transaction is
     held while the engine runs, so parallel try-on tasks do not wait on each other.
     """
-    engine = get_engine(ctx.settings.engine)
+    engine = get_engine(ctx.settings)
     counts = {"generated": 0, "existing": 0, "failed": 0}
     with ctx.ledger.session() as session:
         rows = [session.get(Generation, gid) for gid in generation_ids]

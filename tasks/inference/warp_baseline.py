@@ -36,7 +36,7 @@ class LimbBands:
     legs: np.ndarray
 
     @classmethod
-    def of(cls, sample: TryOnSample) -> "LimbBands":
+    def of(cls, sample: TryOnSample) -> LimbBands:
         pose = PoseResult(keypoints=sample.keypoints, hands={})
         shoulder_width = float(np.linalg.norm(pose.point("r_shoulder") - pose.point("l_shoulder")))
         hip_width = float(np.linalg.norm(pose.point("r_hip") - pose.point("l_hip")))

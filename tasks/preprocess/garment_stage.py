@@ -15,7 +15,12 @@ from tasks.images import decode_mask, decode_rgb, encode_mask, encode_png
 from tasks.intake import DropItem, set_garment_state
 from tasks.ledger import Garment, GarmentState
 from tasks.preprocess.backends import background_backend, embedding_backend
-from tasks.preprocess.garment import GarmentMaskError, perceptual_hash, prepare_garment, same_garment
+from tasks.preprocess.garment import (
+    GarmentMaskError,
+    perceptual_hash,
+    prepare_garment,
+    same_garment,
+)
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.storage import garment_artifact_key
 

@@ -25,8 +25,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from tasks.context import RunContext
-from tasks.images import ImageDecodeError, decode_mask, decode_rgb, encode_mask, encode_png, sha256_hex
+from tasks.images import (
+    ImageDecodeError,
+    decode_mask,
+    decode_rgb,
+    encode_mask,
+    encode_png,
+    sha256_hex,
+)
 from tasks.ledger import ModelPhoto, PhotoState
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.embedding import cluster_count, kmeans

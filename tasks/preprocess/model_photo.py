@@ -19,13 +19,22 @@ import numpy as np
 
 from tasks.images import fit_within
 from tasks.preprocess.backends import embedding_backend, parsing_backend, pose_backend
-from tasks.preprocess.cleaning import category_problems, check_people, check_sharpness, check_size
+from tasks.preprocess.cleaning import (
+    category_problems,
+    check_people,
+    check_sharpness,
+    check_size,
+)
 from tasks.preprocess.faces import FACE_BACKEND, shared_faces
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH, inpaint_mask, pose_map
 from tasks.preprocess.parsing import ATR_LABELS as L
 from tasks.preprocess.pose import PoseResult
 from tasks.preprocess.refocus import Crop, background_colour, refocus_crop
-from tasks.preprocess.segmentation import SEGMENTATION_BACKEND, largest_component, shared_segmenter
+from tasks.preprocess.segmentation import (
+    SEGMENTATION_BACKEND,
+    largest_component,
+    shared_segmenter,
+)
 from tasks.settings import CATEGORIES, Settings
 
 ANALYSIS_MAX_SIDE = 1024

@@ -59,7 +59,7 @@ class PoseResult:
         }
 
     @classmethod
-    def from_openpose_json(cls, payload: dict) -> "PoseResult":
+    def from_openpose_json(cls, payload: dict) -> PoseResult:
         people = payload.get("people") or []
         keypoints = np.zeros((18, 3), np.float32)
         if people:

@@ -31,11 +31,11 @@ class Crop:
     def matrix(self) -> np.ndarray:
         return np.array([[self.scale, 0, -self.x0 * self.scale], [0, self.scale, -self.y0 * self.scale]], np.float32)
 
-    def rescaled(self, factor: float) -> "Crop":
+    def rescaled(self, factor: float) -> Crop:
         """The same crop onto a canvas ``factor`` times the size (0.5: 384x512)."""
         return Crop(self.x0, self.y0, self.scale * factor)
 
-    def of_scaled_source(self, source_scale: float) -> "Crop":
+    def of_scaled_source(self, source_scale: float) -> Crop:
         """The same crop taken from a copy of the photo resized by ``source_scale``."""
         return Crop(self.x0 * source_scale, self.y0 * source_scale, self.scale / source_scale)
 

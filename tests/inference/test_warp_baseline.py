@@ -3,33 +3,11 @@
 import numpy as np
 import pytest
 
-from tasks.images import decode_rgb
 from tasks.inference.engine import TryOnSample, get_engine
 from tasks.inference.landmarks import correspondence
 from tasks.inference.warp_baseline import WarpBaselineEngine
-from tasks.preprocess.garment import prepare_garment
-from tasks.preprocess.model_photo import prepare_model_photo
 from tasks.settings import Settings
-from tests.conftest import GARMENTS, SAMPLES
-
-PAIRS = [("TEE-03032", "05997_00.jpg"), ("CAMI-048769", "049205_0.jpg"), ("JEANS-051946", "051918_0.jpg"),
-         ("TROUSER-051473", "049205_0.jpg"), ("DRESS-052234", "052472_0.jpg"), ("DRESS-053744", "052472_0.jpg")]
-
-
-@pytest.fixture(scope="module")
-def samples():
-    photos, built = {}, {}
-    for sku, photo in PAIRS:
-        if photo not in photos:
-            photos[photo] = prepare_model_photo(decode_rgb((SAMPLES / "library" / photo).read_bytes()), Settings())
-        path, category = GARMENTS[sku]
-        garment = prepare_garment(decode_rgb(path.read_bytes()))
-        view = photos[photo].views[category]
-        built[(sku, photo)] = TryOnSample(
-            generation_id=f"{sku}-{photo}", category=category, person=view.image, person_mask=view.person_mask,
-            inpaint_mask=view.inpaint_mask, keypoints=view.keypoints, cloth=garment.cloth, cloth_mask=garment.mask, seed=0,
-        )
-    return built
+from tests.inference.conftest import PAIRS
 
 
 def test_batch_output_is_exact_outside_and_new_inside(samples):
@@ -94,10 +72,10 @@ def test_bad_inputs_are_refused_by_name(samples):
 
 
 def test_engine_says_it_is_the_baseline():
-    engine = get_engine("warp-baseline")
-    assert engine is get_engine("warp-baseline"), "engines are built once per process"
+    engine = get_engine(Settings(engine="warp-baseline"))
+    assert engine is get_engine(Settings(engine="warp-baseline")), "engines are built once per process"
     info = engine.describe()
     assert info["engine"] == "warp-baseline" and info["baseline"] is True
     assert info["weights_sha256"] == "none" and info["model_version"] == "warp-baseline-1.0.0"
     with pytest.raises(ValueError, match="unknown engine"):
-        get_engine("ladi-vtonn")
+        get_engine(Settings(engine="ladi-vtonn"))

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from tasks.preprocess.masks import arm_line, decode_pose_map, encode_pose_map, inpaint_mask, pose_map
+from tasks.preprocess.masks import (
+    arm_line,
+    decode_pose_map,
+    encode_pose_map,
+    inpaint_mask,
+    pose_map,
+)
 from tasks.preprocess.parsing import ATR_LABELS as L
 from tasks.preprocess.pose import KP
 

@@ -21,7 +21,8 @@ class InversionAdapter(nn.Module):
                  word_dim: int = 1024, dropout: float = 0.5) -> None:
         super().__init__()
         config = CLIPVisionConfig(hidden_size=hidden, num_attention_heads=heads, intermediate_size=intermediate,
-                                  hidden_act="gelu", layer_norm_eps=1e-5, attention_dropout=0.0)
+                                  hidden_act="gelu", layer_norm_eps=1e-5, attention_dropout=0.0,
+                                  attn_implementation="sdpa")  # a bare layer gets no dispatch from a model
         self.words, self.word_dim = words, word_dim
         self.encoder_layers = nn.ModuleList([CLIPEncoderLayer(config)])
         self.post_layernorm = nn.LayerNorm(hidden, eps=1e-5)

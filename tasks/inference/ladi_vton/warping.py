@@ -177,12 +177,13 @@ class RefinementUNet(nn.Module):
     """Input: masked person (3) + pose (18) + warped cloth (3); output: 3 channels, no
     activation (the caller clamps to [-1, 1])."""
 
-    def __init__(self, in_channels: int = 24, out_channels: int = 3) -> None:
+    def __init__(self, in_channels: int = 24, out_channels: int = 3, width: int = 64) -> None:
         super().__init__()
-        self.inc = DoubleConv(in_channels, 64)
-        self.down1, self.down2, self.down3, self.down4 = Down(64, 128), Down(128, 256), Down(256, 512), Down(512, 512)
-        self.up1, self.up2, self.up3, self.up4 = Up(1024, 256), Up(512, 128), Up(256, 64), Up(128, 64)
-        self.outc = OutConv(64, out_channels)
+        w = width  # the published network: 64 (small test configurations use less)
+        self.inc = DoubleConv(in_channels, w)
+        self.down1, self.down2, self.down3, self.down4 = Down(w, 2 * w), Down(2 * w, 4 * w), Down(4 * w, 8 * w), Down(8 * w, 8 * w)
+        self.up1, self.up2, self.up3, self.up4 = Up(16 * w, 4 * w), Up(8 * w, 2 * w), Up(4 * w, w), Up(2 * w, w)
+        self.outc = OutConv(w, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.inc(x)

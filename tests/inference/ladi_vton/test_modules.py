@@ -4,7 +4,11 @@ parameter counts; then real forward passes at small sizes."""
 import torch
 
 from tasks.inference.ladi_vton.emasc import EMASC
-from tasks.inference.ladi_vton.warping import RefinementUNet, TPSWarpingNetwork, target_control_points
+from tasks.inference.ladi_vton.warping import (
+    RefinementUNet,
+    TPSWarpingNetwork,
+    target_control_points,
+)
 
 
 def _trainable(module):
@@ -87,3 +91,35 @@ def test_inversion_adapter_small_forward():
     with torch.inference_mode():
         words = adapter(torch.randn(3, 10, 64))
     assert words.shape == (3, 16, 32) and torch.isfinite(words).all()
+
+
+def test_extended_unet_full_size():
+    from tasks.inference.ladi_vton.unet import IN_CHANNELS, build_unet
+
+    with torch.device("meta"):
+        unet = build_unet()
+    state = unet.state_dict()
+    assert IN_CHANNELS == 31 and state["conv_in.weight"].shape == (320, 31, 3, 3)
+    assert state["conv_out.weight"].shape == (4, 320, 3, 3)
+    # SD2 block widths and a 1024-wide cross-attention (the text encoder's width)
+    assert state["down_blocks.2.resnets.0.conv1.weight"].shape == (1280, 640, 3, 3)
+    assert state["down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight"].shape == (320, 1024)
+    assert state["down_blocks.0.attentions.0.proj_in.weight"].shape == (320, 320), "linear projection, not 1x1 conv"
+    assert _trainable(unet) == 865_988_484  # about 866M, as the spec says
+    assert unet.attn_processors["mid_block.attentions.0.transformer_blocks.0.attn1.processor"].__class__.__name__ == "AttnProcessor2_0"
+
+
+def test_extended_unet_keeps_31_channels():
+    import pytest
+
+    from tasks.inference.ladi_vton.unet import extended_unet_config
+
+    with pytest.raises(ValueError, match="31 input channels"):
+        extended_unet_config(in_channels=9)
+
+
+def test_emasc_widths_come_from_the_sd2_vae():
+    from tasks.inference.ladi_vton.emasc import IN_CHANNELS, OUT_CHANNELS
+    from tasks.inference.ladi_vton.vae import SD2_VAE, emasc_channels
+
+    assert emasc_channels(SD2_VAE["block_out_channels"]) == (IN_CHANNELS, OUT_CHANNELS)

@@ -1,0 +1,157 @@
+"""The LaDI-VTON engine: the model the product serves, behind the ``Engine`` interface.
+
+Construction only reads the model registry (matching asks for the engine's identity on CPU
+workers); the first ``generate`` loads every module strictly and keeps the pipeline for the
+life of the process. A batch is generated in chunks of ``batch_size`` samples, each chunk one
+pipeline call (classifier-free guidance as one UNet forward of 2N); a CUDA out-of-memory halves
+the chunk and tries again, and the smaller size is kept.
+
+Inputs come on the 768x1024 canvas and are resized to the model's 384x512; the 384x512 result
+is upscaled back and, with ``paste_back``, put inside the inpaint region of the full-resolution
+photo (outside it the photo's own pixels stay), which every output records.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from tasks.inference.engine import Engine, TryOnOutput, TryOnSample
+from tasks.inference.ladi_vton.components import (
+    LICENCE,
+    combined_sha256,
+    load_components,
+    registry_entries,
+)
+from tasks.inference.ladi_vton.pipeline_ladi_vton import LadiVtonPipeline
+from tasks.preprocess.masks import pose_map
+from tasks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_HEIGHT, MODEL_WIDTH = 512, 384
+PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r}; expected auto, {', '.join(PRECISIONS)}")
+    return PRECISIONS[name]
+
+
+def sample_tensors(samples: list[TryOnSample]) -> dict[str, torch.Tensor]:
+    """Canvas-sized samples -> the pipeline's (B, C, 512, 384) image, mask, pose map and cloth."""
+    size = (MODEL_WIDTH, MODEL_HEIGHT)
+
+    def rgb(array: np.ndarray) -> torch.Tensor:
+        small = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(small).permute(2, 0, 1).float() / 127.5 - 1
+
+    images, masks, poses, cloths = [], [], [], []
+    for sample in samples:
+        height, width = sample.person.shape[:2]
+        images.append(rgb(sample.person))
+        cloths.append(rgb(sample.cloth))
+        mask = cv2.resize(sample.inpaint_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        masks.append(torch.from_numpy(mask).float()[None])
+        keypoints = sample.keypoints.astype(np.float32).copy()
+        keypoints[:, 0] *= MODEL_WIDTH / width
+        keypoints[:, 1] *= MODEL_HEIGHT / height
+        poses.append(torch.from_numpy(pose_map(keypoints, (MODEL_HEIGHT, MODEL_WIDTH))))
+    return {"image": torch.stack(images), "mask": torch.stack(masks), "pose_map": torch.stack(poses), "cloth": torch.stack(cloths)}
+
+
+def paste_back(generated: np.ndarray, person: np.ndarray, inpaint_mask: np.ndarray) -> np.ndarray:
+    """Upscale a model-sized result to the photo and keep the photo's pixels outside the inpaint
+    region (a 4 px feathered seam just outside it)."""
+    height, width = person.shape[:2]
+    large = cv2.resize(generated, (width, height), interpolation=cv2.INTER_CUBIC)
+    region = cv2.dilate(inpaint_mask.astype(np.uint8), np.ones((5, 5), np.uint8), iterations=1).astype(np.float32)
+    weight = np.maximum(cv2.GaussianBlur(region, (0, 0), 1.5), inpaint_mask.astype(np.float32))[..., None]
+    return np.clip(large * weight + person * (1 - weight) + 0.5, 0, 255).astype(np.uint8)
+
+
+class LadiVtonEngine(Engine):
+    name = "ladi-vton"
+    is_baseline = False
+    licence = LICENCE
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dataset = settings.ladi_vton_dataset
+        self.entries = registry_entries(settings, self.dataset)
+        self.version = f"{self.dataset}-{self.entries['unet'].version}"
+        self.chunk_size = settings.batch_size
+        self._pipeline: LadiVtonPipeline | None = None
+
+    @property
+    def weights_sha256(self) -> str:
+        return combined_sha256(self.entries)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        s = self.settings
+        return {"dataset": self.dataset, "steps": s.inference_steps, "guidance_scale": s.guidance_scale,
+                "scheduler": s.scheduler, "precision": s.precision, "resolution": [MODEL_HEIGHT, MODEL_WIDTH],
+                "paste_back": True}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "weights": {e.name: e.sha256 for e in self.entries.values()},
+                "base_model_licences": {e.name: e.licence for p, e in self.entries.items() if p in ("base", "image_encoder")}}
+
+    @property
+    def pipeline(self) -> LadiVtonPipeline:
+        """Loaded once per process, on first use."""
+        if self._pipeline is None:
+            device = resolve_device(self.settings.device)
+            dtype = resolve_precision(self.settings.precision, device)
+            components = load_components(self.settings, self.dataset)
+            pipe = components.pipeline(self.settings.scheduler).to(device, dtype)
+            if self.settings.torch_compile:
+                pipe.unet = torch.compile(pipe.unet)
+            log.info("LaDI-VTON (%s) loaded on %s in %s", self.dataset, device, dtype)
+            self._pipeline = pipe
+        return self._pipeline
+
+    def _call(self, samples: list[TryOnSample]) -> tuple[torch.Tensor, dict[str, float]]:
+        generators = [torch.Generator().manual_seed(s.seed) for s in samples]
+        out = self.pipeline(**sample_tensors(samples), categories=[s.category for s in samples], generators=generators,
+                            num_inference_steps=self.settings.inference_steps, guidance_scale=self.settings.guidance_scale)
+        return out.images, out.timings
+
+    def generate(self, batch: list[TryOnSample]) -> TryOnOutput:
+        images: list[np.ndarray] = []
+        details: list[dict[str, Any]] = []
+        start = 0
+        while start < len(batch):
+            chunk = batch[start : start + self.chunk_size]
+            try:
+                generated, timings = self._call(chunk)
+            except torch.OutOfMemoryError:
+                if self.chunk_size == 1:
+                    raise
+                self.chunk_size //= 2
+                log.warning("CUDA out of memory at %d samples per call; now %d", len(chunk), self.chunk_size)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            pipe = self.pipeline
+            pixels = (generated.permute(0, 2, 3, 1).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
+            for sample, image in zip(chunk, pixels):
+                images.append(paste_back(image, sample.person, sample.inpaint_mask))
+                details.append({"device": str(pipe.device), "precision": str(pipe.dtype).removeprefix("torch."),
+                                "samples_per_call": len(chunk), "seconds_per_sample": {k: round(v / len(chunk), 4) for k, v in timings.items()}})
+            start += len(chunk)
+        return TryOnOutput(images=images, details=details)
