@@ -15,7 +15,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from tasks.airflow_common import LIBRARY_INDEX, dag_defaults, run_context
+from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, run_context
 
 
 def _drop_date() -> str:
@@ -53,7 +53,7 @@ def garment_drop() -> None:
 
         return run(run_context(), _drop_date(), items)
 
-    @task(map_index_template="{{ batch_label }}")
+    @task(map_index_template="{{ batch_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool)
     def tryon(batch: list[str]) -> dict[str, int]:
         from tasks.inference.tryon_stage import run_batch
 

@@ -49,11 +49,24 @@ def migrate() -> None:
                    stdout=subprocess.DEVNULL)
 
 
+def ensure_pool(settings: Settings) -> None:
+    """The try-on pool, created with ``gpu_pool_slots`` slots if it does not exist (an operator's
+    own size is left alone)."""
+    from airflow.models.pool import Pool
+
+    if Pool.get_pool(settings.tryon_pool) is None:
+        Pool.create_or_update_pool(settings.tryon_pool, settings.gpu_pool_slots,
+                                   "try-on engine slots (one per GPU)", include_deferred=False)
+
+
 def run_dag(dag_id: str, logical_date: str | None = None) -> str:
     """Run one DAG run in this process with ``dag.test()`` (for ``logical_date``, a drop date,
     or now); return its state."""
     from airflow.dag_processing.dagbag import DagBag
 
+    from tasks.settings import get_settings
+
+    ensure_pool(get_settings())
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")

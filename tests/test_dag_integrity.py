@@ -31,6 +31,10 @@ def test_garment_drop_shape():
     assert watcher.trigger_rule == "one_failed"
     assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}
     assert {t.task_id for t in dag.leaves} == {watcher.task_id}
+    # try-on runs where the GPUs are: its own queue and pool
+    tryon = dag.get_task("tryon")
+    assert (tryon.queue, tryon.pool) == ("gpu", "gpu")
+    assert {dag.get_task(t).queue for t in dag.task_ids if t != "tryon"} == {"default"}
 
 
 def test_model_library_shape():

@@ -81,7 +81,7 @@ class Engine(ABC):
 
 ENGINES = ("warp-baseline", "ladi-vton")
 # the settings an engine is built from: a process keeps one engine per distinct combination
-ENGINE_SETTINGS = ("engine", "model_registry", "model_dir", "ladi_vton_dataset", "inference_steps", "guidance_scale",
+ENGINE_SETTINGS = ("engine", "model_registry", "model_dir", "batch_size", "ladi_vton_dataset", "inference_steps", "guidance_scale",
                    "scheduler", "precision", "device", "torch_compile")
 _ENGINES: dict[tuple[Any, ...], Engine] = {}
 

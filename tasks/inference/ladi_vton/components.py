@@ -29,13 +29,8 @@ from typing import Any
 import torch
 import yaml
 from diffusers import AutoencoderKL, UNet2DConditionModel
-from transformers import (
-    CLIPTextConfig,
-    CLIPTextModel,
-    CLIPTokenizer,
-    CLIPVisionConfig,
-    CLIPVisionModel,
-)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, CLIPVisionConfig, CLIPVisionModel
+from transformers.utils import logging as hf_logging
 
 from tasks.inference.ladi_vton.emasc import EMASC
 from tasks.inference.ladi_vton.inversion_adapter import InversionAdapter
@@ -237,6 +232,7 @@ def _on_meta(build: Any) -> Any:
 def load_components(settings: Settings, dataset: str) -> LadiVtonComponents:
     """Every module from the registry: files fetched and sha256-verified, state dicts read
     without unpickling objects and loaded strictly; base folders from safetensors only."""
+    hf_logging.disable_progress_bar()  # one bar per module fills worker logs; the engine logs the load
     entries = registry_entries(settings, dataset)
     paths = {part: local_path(settings, entry) for part, entry in entries.items()}
     base = paths["base"]

@@ -74,7 +74,7 @@ class LocNet(nn.Module):
 
 def target_control_points() -> torch.Tensor:
     """The 5x5 grid over [-0.9, 0.9] as (x, y), y-major (y varies slowest)."""
-    steps = torch.linspace(-GRID_RANGE, GRID_RANGE, GRID_SIZE)
+    steps = torch.linspace(-GRID_RANGE, GRID_RANGE, GRID_SIZE, device="cpu")
     ys, xs = torch.meshgrid(steps, steps, indexing="ij")
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
 
@@ -90,15 +90,19 @@ class TPSGridGenerator(nn.Module):
         super().__init__()
         control = target_control_points() if control is None else control
         n = control.shape[0]
-        forward_kernel = torch.zeros(n + 3, n + 3)
+        # constants computed on the CPU even when the module is built on the meta device (they
+        # are buffers of the published state dict, which replaces them on loading)
+        control = control.to("cpu")
+        forward_kernel = torch.zeros(n + 3, n + 3, device="cpu")
         forward_kernel[:n, :n] = _tps_kernel(control, control)
         forward_kernel[:n, n] = 1
         forward_kernel[n, :n] = 1
         forward_kernel[:n, n + 1 :] = control
         forward_kernel[n + 1 :, :n] = control.T
-        ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
+        rows, cols = torch.arange(height, dtype=torch.float32, device="cpu"), torch.arange(width, dtype=torch.float32, device="cpu")
+        ys, xs = torch.meshgrid(rows, cols, indexing="ij")
         coords = torch.stack([xs.reshape(-1) * 2 / (width - 1) - 1, ys.reshape(-1) * 2 / (height - 1) - 1], dim=1)
-        representation = torch.cat([_tps_kernel(coords, control), torch.ones(height * width, 1), coords], dim=1)
+        representation = torch.cat([_tps_kernel(coords, control), torch.ones(height * width, 1, device="cpu"), coords], dim=1)
         self.height, self.width = height, width
         self.register_buffer("inverse_kernel", torch.linalg.inv(forward_kernel))
         self.register_buffer("padding_matrix", torch.zeros(3, 2))
