@@ -6,6 +6,8 @@
   tryon library add PATH..  upload model photos to the library
   tryon library build       run model_library: preprocess, clean, cluster, index
   tryon library sheet       a contact sheet of the library (keypoints and masks)
+  tryon models list|hash|pull|convert|random
+                            the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors
 """
 
 from __future__ import annotations
@@ -200,6 +202,50 @@ def cmd_library_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from tasks.models import describe, registry
+
+    print(describe(registry(get_settings())))
+    return 0
+
+
+def cmd_models_hash(args: argparse.Namespace) -> int:
+    from tasks.models import tree_sha256, verified_sha256
+
+    print(tree_sha256(args.path) if args.path.is_dir() else verified_sha256(args.path))
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from tasks.models import pull
+
+    with pipeline(get_settings(), airflow=False) as settings:
+        for name, path in pull(settings, args.names or None).items():
+            print(f"{name:<40} verified  {path}")
+    return 0
+
+
+def cmd_models_convert(args: argparse.Namespace) -> int:
+    from tasks.inference.ladi_vton.weights import convert_to_safetensors
+    from tasks.models import file_sha256
+
+    target = args.out or args.source.with_suffix(".safetensors")
+    report = convert_to_safetensors(args.source, target)
+    dropped = f"; dropped non-tensor entries: {', '.join(report['dropped'])}" if report["dropped"] else ""
+    print(f"{target}: {report['tensors']} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)")
+    return 0
+
+
+def cmd_models_random(args: argparse.Namespace) -> int:
+    from tasks.inference.ladi_vton.components import ARCHITECTURES, random_components, save_published_layout
+
+    architecture = ARCHITECTURES[args.size]
+    registry = save_published_layout(random_components(architecture, seed=args.seed), args.out, architecture, args.dataset)
+    print(f"random-weight LaDI-VTON ({args.size}) in the published layout: {args.out}\n"
+          f"registry: {registry}\noutputs made with it are noise; their model version says random-weights")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -221,12 +267,37 @@ def build_parser() -> argparse.ArgumentParser:
     sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
     sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")
     sheet.set_defaults(func=cmd_library_sheet)
+    models = commands.add_parser("models", help="the model registry (TRYON_MODEL_REGISTRY)").add_subparsers(dest="models_command", required=True)
+    listing = models.add_parser("list", help="print the registry's entries")
+    listing.set_defaults(func=cmd_models_list)
+    hashing = models.add_parser("hash", help="print the sha256 of a weights file, or the tree hash of a model folder")
+    hashing.add_argument("path", type=Path)
+    hashing.set_defaults(func=cmd_models_hash)
+    pull = models.add_parser("pull", help="copy s3:// weights into the local model cache and verify every sha256")
+    pull.add_argument("names", nargs="*", help="registry entries (default: all)")
+    pull.set_defaults(func=cmd_models_pull)
+    convert = models.add_parser("convert", help="rewrite a published .pth state dict as safetensors (no pickle at load time)")
+    convert.add_argument("source", type=Path, help="e.g. warping_vitonhd.pth")
+    convert.add_argument("--out", type=Path, help="default: the source with a .safetensors suffix")
+    convert.set_defaults(func=cmd_models_convert)
+    random = models.add_parser("random", help="write random-weight LaDI-VTON files in the published layout, with a registry (tests, benchmarks)")
+    random.add_argument("--out", type=Path, required=True, help="folder to write")
+    random.add_argument("--size", choices=("small", "full"), default="small", help="small: CPU-sized widths; full: the published sizes (~10 GB)")
+    random.add_argument("--dataset", choices=("vitonhd", "dresscode"), default="vitonhd")
+    random.add_argument("--seed", type=int, default=0)
+    random.set_defaults(func=cmd_models_random)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from tasks.models import ModelRegistryError
+
+    try:
+        return args.func(args)
+    except ModelRegistryError as error:  # WeightsError too: a message that names what is wrong
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

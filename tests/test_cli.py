@@ -21,7 +21,7 @@ def tryon(*args, cwd, home):
 
 def test_help_names_every_command():
     text = build_parser().format_help()
-    for command in ("demo", "run", "status", "library"):
+    for command in ("demo", "run", "status", "library", "models"):
         assert command in text
 
 
@@ -69,3 +69,27 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     assert np.array_equal(
         decode_rgb((home / "s3" / "tryon" / published["key"]).read_bytes()), decode_rgb((out / published["key"]).read_bytes())
     )
+
+
+def test_models_commands_write_convert_hash_and_verify(tmp_path):
+    import yaml
+
+    weights = tmp_path / "weights"
+    made = tryon("models", "random", "--out", str(weights), cwd=tmp_path, home=tmp_path / "home")
+    assert made.returncode == 0 and "outputs made with it are noise" in made.stdout, made.stderr[-2000:]
+    registry = yaml.safe_load((weights / "models.yaml").read_text())["models"]
+    hashed = tryon("models", "hash", str(weights / "sd2-inpainting"), cwd=tmp_path, home=tmp_path / "home")
+    assert hashed.stdout.strip() == registry["sd2-inpainting"]["sha256"]
+    converted = tryon("models", "convert", str(weights / "warping_vitonhd.pth"), cwd=tmp_path, home=tmp_path / "home")
+    assert "dropped non-tensor entries: epoch" in converted.stdout and (weights / "warping_vitonhd.safetensors").exists()
+
+    env = {**os.environ, "TRYON_MODEL_REGISTRY": str(weights / "models.yaml")}
+    listed = subprocess.run([sys.executable, "-m", "tasks.cli", "models", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert set(json.loads(listed.stdout)) == set(registry)
+    registry["ladi-vton-emasc-vitonhd"]["sha256"] = "0" * 64
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"models": registry}))
+    env["TRYON_MODEL_REGISTRY"] = str(tmp_path / "bad.yaml")
+    env["TRYON_HOME"] = str(tmp_path / "home")
+    pulled = subprocess.run([sys.executable, "-m", "tasks.cli", "models", "pull", "ladi-vton-emasc-vitonhd"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert pulled.returncode == 2 and "error: model 'ladi-vton-emasc-vitonhd': sha256 of" in pulled.stderr

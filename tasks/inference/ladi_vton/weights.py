@@ -15,11 +15,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from tasks.models import ModelRegistryError
+
 WARPING_PARTS = ("tps", "refinement")
 _LISTED = 8
 
 
-class WeightsError(ValueError):
+class WeightsError(ModelRegistryError):
     """A weights file cannot be read, or does not fit the module it is meant for."""
 
 
