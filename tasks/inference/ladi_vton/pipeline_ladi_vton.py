@@ -27,6 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModel
@@ -78,6 +79,7 @@ class LadiVtonPipeline:
         self.scheduler_kind, self.scheduler_config = scheduler, dict(scheduler_config or {})
         make_scheduler(scheduler, self.scheduler_config)  # fail now on a bad name
         self.device, self.dtype = torch.device("cpu"), torch.float32
+        self._timings: dict[str, float] = {}
 
     @property
     def diffusion_modules(self) -> list[torch.nn.Module]:
@@ -160,10 +162,9 @@ class LadiVtonPipeline:
         )
 
     def denoise(self, latents: torch.Tensor, cond: _Conditioning, prompt: torch.Tensor, empty: torch.Tensor,
-                num_inference_steps: int, guidance_scale: float,
+                scheduler: SchedulerMixin, guidance_scale: float,
                 callback: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
-        scheduler = make_scheduler(self.scheduler_kind, self.scheduler_config)
-        scheduler.set_timesteps(num_inference_steps, device=self.device)
+        """The sampling loop over ``scheduler``'s timesteps (set by the caller)."""
         guided = guidance_scale > 1
         if guided:  # [unconditional, conditional]: the unconditional half sees no pose and no cloth
             extra = torch.cat([
@@ -205,12 +206,13 @@ class LadiVtonPipeline:
         with self._timed("warp"):
             warped = self.prepare_warped_cloth(masked_image, pose_map, cloth)
         prompt, empty = self.prepare_prompt_embeds(cloth, categories)
+        scheduler = make_scheduler(self.scheduler_kind, self.scheduler_config)  # schedulers keep state: one per call
+        scheduler.set_timesteps(num_inference_steps, device=self.device)
         with self._timed("encode"):
-            latents = self.prepare_latents(image.shape[0], image.shape[2], image.shape[3], generators,
-                                           make_scheduler(self.scheduler_kind, self.scheduler_config).init_noise_sigma)
+            latents = self.prepare_latents(image.shape[0], image.shape[2], image.shape[3], generators, scheduler.init_noise_sigma)
             cond = self.prepare_conditioning(masked_image, mask, pose_map, warped, generators)
         with self._timed("denoise"):
-            latents = self.denoise(latents, cond, prompt, empty, num_inference_steps, guidance_scale, callback)
+            latents = self.denoise(latents, cond, prompt, empty, scheduler, guidance_scale, callback)
         with self._timed("decode"):
             decoded = self.vae.decode(latents / self.vae.scaling_factor, cond.skips)
             images = (decoded.float() / 2 + 0.5).clamp(0, 1)
