@@ -30,7 +30,12 @@ def read_weights(path: Path) -> dict[str, Any]:
     try:
         if path.suffix == ".safetensors":
             return dict(load_file(str(path), device="cpu"))
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        try:  # memory-mapped: a multi-GB state dict is not copied into RAM before it is assigned
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as error:
+            if "mmap" not in str(error):
+                raise
+            data = torch.load(path, map_location="cpu", weights_only=True)  # legacy (pre-zip) format
     except Exception as error:  # pickle refusing a non-tensor object lands here too
         raise WeightsError(f"{path.name}: cannot be read as weights ({type(error).__name__}: {error})") from error
     if not isinstance(data, Mapping):
