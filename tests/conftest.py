@@ -110,3 +110,32 @@ def postgres_url(postgres_server: None) -> str:
     yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
     admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+# fixture pairs (garment SKU, model photo) covering the three categories
+PAIRS = [("TEE-03032", "05997_00.jpg"), ("CAMI-048769", "049205_0.jpg"), ("JEANS-051946", "051918_0.jpg"),
+         ("TROUSER-051473", "049205_0.jpg"), ("DRESS-052234", "052472_0.jpg"), ("DRESS-053744", "052472_0.jpg")]
+
+
+@pytest.fixture(scope="session")
+def samples():
+    """(sku, photo) -> a TryOnSample on the 768x1024 canvas, built from the fixture photos by the
+    pipeline's own preprocessing; seeds differ per sample."""
+    from tasks.images import decode_rgb
+    from tasks.inference.engine import TryOnSample
+    from tasks.preprocess.garment import prepare_garment
+    from tasks.preprocess.model_photo import prepare_model_photo
+
+    photos, built = {}, {}
+    for index, (sku, photo) in enumerate(PAIRS):
+        if photo not in photos:
+            photos[photo] = prepare_model_photo(decode_rgb((SAMPLES / "library" / photo).read_bytes()), Settings())
+        path, category = GARMENTS[sku]
+        garment = prepare_garment(decode_rgb(path.read_bytes()))
+        view = photos[photo].views[category]
+        built[(sku, photo)] = TryOnSample(
+            generation_id=f"{sku}-{photo}", category=category, person=view.image, person_mask=view.person_mask,
+            inpaint_mask=view.inpaint_mask, keypoints=view.keypoints, cloth=garment.cloth, cloth_mask=garment.mask,
+            seed=1000 + index,
+        )
+    return built

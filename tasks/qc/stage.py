@@ -1,42 +1,96 @@
-"""The QC stage: run the image checks on every generated image of a date, record each check
-in the ledger and move the generation to ``passed`` or ``flagged``."""
+"""The QC stage: measure every generated image of a date into the metrics table, judge the
+table with the Great Expectations generation suite, record one ledger row per expectation and
+move each generation to ``passed`` or ``flagged`` (with the names of what it failed). The
+table is kept as ``reports/{date}/metrics.parquet`` for the report and for later analysis."""
 
 from __future__ import annotations
 
 import functools
+import io
+import math
+from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_rgb
-from tasks.ledger import Generation, GenerationState, QCResult
+from tasks.ledger import Garment, Generation, GenerationState, QCResult
+from tasks.preprocess.faces import shared_faces
+from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo
-from tasks.qc.checks import run_checks
+from tasks.qc.metrics import generation_metrics
+from tasks.qc.suite import load_config, validate_generations
+from tasks.storage import report_key
 
 TO_CHECK = (GenerationState.GENERATED.value, GenerationState.PASSED.value, GenerationState.FLAGGED.value)
 
 
-def check_generations(ctx: RunContext, date: str) -> dict[str, int]:
-    counts = {"passed": 0, "flagged": 0}
+def _threshold(spec: dict[str, Any]) -> str:
+    if "equals" in spec:
+        return f"== {spec['equals']}"
+    low, high = spec.get("min"), spec.get("max")
+    return f"{low} .. {high}" if low is not None and high is not None else (f">= {low}" if low is not None else f"<= {high}")
+
+
+def _applies(spec: dict[str, Any], row: dict[str, Any]) -> bool:
+    return spec.get("category", row["category"]) == row["category"] and bool(row.get(spec["when"], True) if "when" in spec else True)
+
+
+def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]) -> pd.DataFrame:
+    """The metrics table of ``rows``: identifying columns, then the metrics."""
+    faces = shared_faces()
     photo = functools.cache(lambda photo_id, category: load_photo(ctx, photo_id, category))
+    photo_face = functools.cache(lambda photo_id, category: bool(faces(photo(photo_id, category)["person"])))
+    garment = functools.cache(lambda sha: load_garment(ctx, sha))
+    table = []
+    for row in rows:
+        inputs = photo(row.photo_id, row.category)
+        cloth, cloth_mask = garment(garment_sha[row.generation_id])
+        output = decode_rgb(ctx.store.get_bytes(row.object_key))
+        metrics = generation_metrics(output, inputs["person"], inputs["inpaint_mask"], cloth, cloth_mask,
+                                     photo_face(row.photo_id, row.category), faces)
+        table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
+                      "engine": row.engine, "model_version": row.model_version, **metrics})
+    return pd.DataFrame(table)
+
+
+def check_generations(ctx: RunContext, date: str) -> dict[str, int]:
+    config = load_config()
     with ctx.ledger.session() as session:
-        rows = session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(TO_CHECK)))
-        for row in rows:
-            inputs = photo(row.photo_id, row.category)
-            output = decode_rgb(ctx.store.get_bytes(row.object_key))
-            results = run_checks(output, inputs["person"], inputs["inpaint_mask"])
-            existing = {r.check: r for r in session.scalars(select(QCResult).where(QCResult.generation_id == row.generation_id))}
-            for result in results:
-                record = existing.get(result.check) or QCResult(generation_id=row.generation_id, check=result.check)
-                record.passed, record.value, record.threshold = result.passed, result.value, result.threshold
-                record.reason, record.state = result.reason, "passed" if result.passed else "failed"
-                session.add(record)
-            failed = [r for r in results if not r.passed]
+        rows = list(session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(TO_CHECK))))
+        garment_sha = {r.generation_id: session.get(Garment, r.garment_id).sha256 for r in rows}
+        session.expunge_all()
+    metrics = measure(ctx, rows, garment_sha)
+    outcome = validate_generations(metrics, config)
+    counts = {"passed": 0, "flagged": 0}
+    with ctx.ledger.session() as session:
+        for record in metrics.to_dict("records"):
+            gid = record["generation_id"]
+            failed = outcome.failed.get(gid, [])
+            existing = {r.check: r for r in session.scalars(select(QCResult).where(QCResult.generation_id == gid))}
+            for spec in config["expectations"]:
+                if not _applies(spec, record):
+                    continue
+                value = record[spec["column"]]
+                result = existing.get(spec["name"]) or QCResult(generation_id=gid, check=spec["name"])
+                result.passed = spec["name"] not in failed
+                result.value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+                result.threshold = f"v{outcome.version}: {_threshold(spec)}"
+                result.reason = None if result.passed else f"{spec['column']} = {value:.3g}, expected {_threshold(spec)}"
+                result.state = "passed" if result.passed else "failed"
+                session.add(result)
+            generation = session.get(Generation, gid)
             if failed:
-                row.state = GenerationState.FLAGGED.value
-                row.reason = "; ".join(f"{r.check}: {r.reason}" for r in failed)
+                generation.state = GenerationState.FLAGGED.value
+                generation.reason = "failed: " + ", ".join(failed)
                 counts["flagged"] += 1
             else:
-                row.state, row.reason = GenerationState.PASSED.value, None
+                generation.state, generation.reason = GenerationState.PASSED.value, None
                 counts["passed"] += 1
+    metrics["qc_failed"] = [outcome.failed.get(g, []) for g in metrics.get("generation_id", [])]
+    metrics["qc_suite_version"] = outcome.version
+    buffer = io.BytesIO()
+    metrics.to_parquet(buffer, index=False)
+    ctx.store.put_bytes(report_key(date, "metrics.parquet"), buffer.getvalue(), "application/vnd.apache.parquet")
     return counts

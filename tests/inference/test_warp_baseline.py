@@ -7,7 +7,7 @@ from tasks.inference.engine import TryOnSample, get_engine
 from tasks.inference.landmarks import correspondence
 from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.settings import Settings
-from tests.inference.conftest import PAIRS
+from tests.conftest import PAIRS
 
 
 def test_batch_output_is_exact_outside_and_new_inside(samples):

@@ -1,0 +1,115 @@
+"""Great Expectations over the QC tables: the generation suite over the metrics table and the
+inputs suite over a drop's items and the library index. GX runs with an ephemeral (in-memory)
+context and analytics off; nothing is written outside the run's own folders.
+
+Expectations come from ``expectations.yaml`` (versioned next to this file). Each generation
+that fails is reported with the names of the expectations it failed, read from GX's own
+per-row results (``unexpected_index_list`` keyed by ``generation_id``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+CONFIG = Path(__file__).with_name("expectations.yaml")
+ID_COLUMN = "generation_id"
+
+
+@dataclass
+class SuiteOutcome:
+    """What a suite run found: per row key, the names of the failed expectations."""
+
+    suite: str
+    version: int
+    success: bool
+    failed: dict[str, list[str]] = field(default_factory=dict)
+    evaluated: int = 0
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(path: Path = CONFIG) -> dict[str, Any]:
+    config = yaml.safe_load(path.read_text())
+    for spec in config["expectations"]:
+        if ("equals" in spec) == ("min" in spec or "max" in spec):
+            raise ValueError(f"{path}: expectation {spec['name']!r} needs equals, or min and/or max")
+    return config
+
+
+def _context_and_batch(name: str, frame: pd.DataFrame) -> Any:
+    import great_expectations as gx
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs, not terminals
+    source = context.data_sources.add_pandas(f"{name}_source")
+    asset = source.add_dataframe_asset(name)
+    batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
+    return context, batch
+
+
+def _condition(spec: dict[str, Any]) -> Any:
+    from great_expectations.expectations.row_conditions import Column
+
+    parts = []
+    if "category" in spec:
+        parts.append(Column("category") == spec["category"])
+    if "when" in spec:
+        parts.append(Column(spec["when"]) == True)  # noqa: E712 (builds a GX condition, not a comparison)
+    condition = None
+    for part in parts:
+        condition = part if condition is None else condition & part
+    return condition
+
+
+def _expectation(spec: dict[str, Any]) -> Any:
+    import great_expectations as gx
+
+    extra: dict[str, Any] = {"meta": {"name": spec["name"]}}
+    condition = _condition(spec)
+    if condition is not None:
+        extra["row_condition"] = condition
+    if "equals" in spec:
+        return gx.expectations.ExpectColumnValuesToBeInSet(column=spec["column"], value_set=[spec["equals"]], **extra)
+    return gx.expectations.ExpectColumnValuesToBeBetween(column=spec["column"], min_value=spec.get("min"),
+                                                         max_value=spec.get("max"), **extra)
+
+
+def _run(name: str, frame: pd.DataFrame, expectations: list[Any], key: str, version: int) -> SuiteOutcome:
+    import great_expectations as gx
+
+    outcome = SuiteOutcome(suite=name, version=version, success=True, evaluated=len(frame))
+    if frame.empty:
+        return outcome
+    context, batch = _context_and_batch(name, frame)
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})
+    outcome.success = bool(result.success)
+    for item in result.results:
+        label = (item.expectation_config.meta or {}).get("name", item.expectation_config.type)
+        unexpected = item.result.get("unexpected_index_list") or []
+        outcome.statistics[label] = outcome.statistics.get(label, 0) + len(unexpected)
+        if item.exception_info and item.exception_info.get("raised_exception"):
+            raise RuntimeError(f"expectation {label!r} could not run: {item.exception_info.get('exception_message')}")
+        if not item.success and not unexpected:  # a table-level failure: every row fails it
+            unexpected = [{key: value} for value in frame[key]]
+        for row in unexpected:
+            names = outcome.failed.setdefault(str(row[key]), [])
+            if label not in names:
+                names.append(label)
+    return outcome
+
+
+def validate_generations(metrics: pd.DataFrame, config: dict[str, Any] | None = None) -> SuiteOutcome:
+    """Run the generation suite over the metrics table (one row per generation)."""
+    config = config or load_config()
+    expectations = [_expectation(spec) for spec in config["expectations"]]
+    return _run(config["generation_suite"], metrics, expectations, ID_COLUMN, int(config["version"]))
