@@ -47,6 +47,13 @@ def garment_drop() -> None:
 
         return run(run_context(), _drop_date(), items)
 
+    @task(retries=0)
+    def check_inputs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Great Expectations on the drop's items and the library index, before any try-on."""
+        from tasks.qc.inputs import validate_inputs
+
+        return validate_inputs(run_context(), _drop_date(), items)
+
     @task(inlets=[LIBRARY_INDEX])
     def match(items: list[dict[str, Any]]) -> list[list[str]]:
         from tasks.match import match as run
@@ -88,13 +95,14 @@ def garment_drop() -> None:
     found = discover()
     valid = validate(found)
     items = preprocess_garments(valid)
-    batches = match(items)
+    checked = check_inputs(items)
+    batches = match(checked)
     generated = tryon.expand(batch=batches)
-    checked = qc()
+    qc_done = qc()
     published = publish()
     reported = report()
-    generated >> checked >> published >> reported
-    [found, valid, items, batches, generated, checked, published, reported] >> fail_run_if_a_stage_failed()
+    generated >> qc_done >> published >> reported
+    [found, valid, items, checked, batches, generated, qc_done, published, reported] >> fail_run_if_a_stage_failed()
 
 
 garment_drop()

@@ -14,11 +14,11 @@ def test_dags_import_without_errors():
 
 def test_garment_drop_shape():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
-    assert set(dag.task_ids) == {"discover", "validate", "preprocess_garments",
+    assert set(dag.task_ids) == {"discover", "validate", "preprocess_garments", "check_inputs",
                                  "match", "tryon", "qc", "publish", "report", "fail_run_if_a_stage_failed"}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.summary == "0 0 * * *"
-    order = ["discover", "validate", "preprocess_garments", "match", "tryon", "qc", "publish", "report"]
+    order = ["discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "qc", "publish", "report"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     # matching reads the library index, the asset model_library produces

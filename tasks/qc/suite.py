@@ -32,7 +32,8 @@ class SuiteOutcome:
     success: bool
     failed: dict[str, list[str]] = field(default_factory=dict)
     evaluated: int = 0
-    statistics: dict[str, Any] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)  # expectation name -> rows that failed it
+    failed_expectations: list[str] = field(default_factory=list)
 
 
 def load_config(path: Path = CONFIG) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def _expectation(spec: dict[str, Any]) -> Any:
                                                          max_value=spec.get("max"), **extra)
 
 
-def _run(name: str, frame: pd.DataFrame, expectations: list[Any], key: str, version: int) -> SuiteOutcome:
+def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str, version: int) -> SuiteOutcome:
+    """Validate ``frame`` against ``expectations``; failures are reported per value of column ``key``."""
     import great_expectations as gx
 
     outcome = SuiteOutcome(suite=name, version=version, success=True, evaluated=len(frame))
@@ -99,8 +101,10 @@ def _run(name: str, frame: pd.DataFrame, expectations: list[Any], key: str, vers
         outcome.statistics[label] = outcome.statistics.get(label, 0) + len(unexpected)
         if item.exception_info and item.exception_info.get("raised_exception"):
             raise RuntimeError(f"expectation {label!r} could not run: {item.exception_info.get('exception_message')}")
+        if not item.success and label not in outcome.failed_expectations:
+            outcome.failed_expectations.append(label)
         if not item.success and not unexpected:  # a table-level failure: every row fails it
-            unexpected = [{key: value} for value in frame[key]]
+            unexpected = [{key: value} for value in frame[key]] if key in frame else []
         for row in unexpected:
             names = outcome.failed.setdefault(str(row[key]), [])
             if label not in names:
@@ -112,4 +116,4 @@ def validate_generations(metrics: pd.DataFrame, config: dict[str, Any] | None = 
     """Run the generation suite over the metrics table (one row per generation)."""
     config = config or load_config()
     expectations = [_expectation(spec) for spec in config["expectations"]]
-    return _run(config["generation_suite"], metrics, expectations, ID_COLUMN, int(config["version"]))
+    return run_suite(config["generation_suite"], metrics, expectations, ID_COLUMN, int(config["version"]))

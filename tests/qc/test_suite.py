@@ -76,3 +76,28 @@ def test_face_and_coverage_expectations_apply_per_row():
         {**base, "generation_id": "dress_mask", "category": "dresses", "inpaint_coverage": 0.6},
     ]
     assert validate_generations(pd.DataFrame(rows)).failed == {"face_lost": ["face_kept"], "huge_mask": ["mask_coverage"]}
+
+
+def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tasks.preprocess.library_stage import INDEX_SCHEMA
+    from tasks.qc.inputs import InputsInvalid, validate_inputs
+
+    good = [{"sku": "TEE-1", "garment_id": 1, "image_key": "k", "category": "upper_body", "sha256": "a" * 64},
+            {"sku": "DRESS-2", "garment_id": 2, "image_key": "k", "category": "dresses", "sha256": "b" * 64}]
+    assert validate_inputs(ctx, "2026-11-20", good) == good
+    report = ctx.store.get_json("reports/2026-11-20/inputs_validation.json")
+    assert [r["suite"] for r in report] == ["drop_inputs_items"] and report[0]["success"]
+
+    broken = [*good, {**good[0], "garment_id": 3, "category": "hats", "sha256": "not-a-hash"}]
+    with pytest.raises(InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"):
+        validate_inputs(ctx, "2026-11-20", broken)
+
+    row = {name: None for name in INDEX_SCHEMA.names} | {"photo_id": "p1", "sha256": "c" * 64, "state": "ready"}
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist([row, {**row, "state": "maybe"}], schema=INDEX_SCHEMA).drop_columns(["backends"]), buffer)
+    ctx.store.put_bytes("library/index.parquet", buffer.getvalue().to_pybytes())
+    with pytest.raises(InputsInvalid, match="drop_inputs_library_index failed index_schema, unique_photo_ids, known_photo_states"):
+        validate_inputs(ctx, "2026-11-20", good)
