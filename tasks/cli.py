@@ -6,6 +6,8 @@
   tryon library add PATH..  upload model photos to the library
   tryon library build       run model_library: preprocess, clean, cluster, index
   tryon library sheet       a contact sheet of the library (keypoints and masks)
+  tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
+  tryon review hash-password   a password hash for TRYON_REVIEWERS
   tryon models list|hash|pull|convert|random
                             the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors
 """
@@ -246,6 +248,33 @@ def cmd_models_random(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    with pipeline(get_settings(), airflow=False) as settings:
+        from tasks.context import RunContext
+        from tasks.review.app import create_app
+
+        if not settings.reviewers:
+            print("warning: no reviewers configured (TRYON_REVIEWERS); nobody can sign in", file=sys.stderr)
+        print(f"review page on http://{args.host}:{args.port}/")
+        uvicorn.run(create_app(RunContext.from_settings(settings)), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_review_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from tasks.review.auth import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass("password: ")
+    if not password:
+        print("error: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -267,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
     sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")
     sheet.set_defaults(func=cmd_library_sheet)
+    review = commands.add_parser("review", help="the QA review page").add_subparsers(dest="review_command", required=True)
+    serve = review.add_parser("serve", help="serve the review page (flagged generations: approve publishes, reject with a reason)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8090)
+    serve.set_defaults(func=cmd_review_serve)
+    hashing_pw = review.add_parser("hash-password", help="print a password hash for TRYON_REVIEWERS (password from stdin or a prompt)")
+    hashing_pw.set_defaults(func=cmd_review_hash_password)
     models = commands.add_parser("models", help="the model registry (TRYON_MODEL_REGISTRY)").add_subparsers(dest="models_command", required=True)
     listing = models.add_parser("list", help="print the registry's entries")
     listing.set_defaults(func=cmd_models_list)

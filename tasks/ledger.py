@@ -69,6 +69,7 @@ class GenerationState(str, enum.Enum):
     FLAGGED = "flagged"
     PUBLISHED = "published"
     FAILED = "failed"
+    REJECTED = "rejected"  # by a reviewer
 
 
 class Base(DeclarativeBase):
@@ -152,6 +153,20 @@ class Publication(Base):
     storefront_key: Mapped[str] = mapped_column(String(1024))
     state: Mapped[str] = mapped_column(String(32), default="published")
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewDecision(Base):
+    """One reviewer's decision on one flagged generation: approve or reject (with a reason)."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.generation_id"), index=True)
+    drop_date: Mapped[str] = mapped_column(String(10), index=True)
+    decision: Mapped[str] = mapped_column(String(16))  # approved | rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Ledger:

@@ -61,16 +61,22 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
                     "generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
                     "source_key": row.object_key, "failed_checks": sorted(failed), "reason": row.reason,
                 })
-        _settle_garments(session, date, generations)
-    entries = manifest_entries(ctx, date)
-    manifest = {"date": date, "count": len(entries), "items": entries}
-    store.put_json(storefront_manifest_key(date), manifest)  # last: readers see all or nothing
+        settle_garments(session, generations)
+    entries = write_manifest(ctx, date)
     return {"published": len(entries), "manifest": storefront_manifest_key(date)}
 
 
-def _settle_garments(session: Any, date: str, generations: list[Generation]) -> None:
+def write_manifest(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+    """The date's storefront manifest from the ledger's publications, in one PUT: a reader sees
+    the old manifest or the new one, and every image either lists is already in place."""
+    entries = manifest_entries(ctx, date)
+    ctx.store.put_json(storefront_manifest_key(date), {"date": date, "count": len(entries), "items": entries})
+    return entries
+
+
+def settle_garments(session: Any, generations: list[Generation]) -> None:
     """flagged if any generation awaits review, else published if any was published, else
-    rejected with the generations' failure reasons."""
+    rejected with the generations' failure (or review) reasons."""
     by_garment: dict[int, list[Generation]] = {}
     for row in generations:
         by_garment.setdefault(row.garment_id, []).append(row)
@@ -84,3 +90,6 @@ def _settle_garments(session: Any, date: str, generations: list[Generation]) -> 
         elif states <= {GenerationState.FAILED.value}:
             garment.state = GarmentState.REJECTED.value
             garment.reason = "generation_failed: " + "; ".join(sorted({r.reason or "unknown" for r in rows}))
+        elif states <= {GenerationState.FAILED.value, GenerationState.REJECTED.value}:
+            garment.state = GarmentState.REJECTED.value
+            garment.reason = "rejected_in_review: " + "; ".join(sorted({r.reason or "unknown" for r in rows}))

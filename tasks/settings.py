@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     tryon_queue: str = Field(default="gpu", description="Airflow queue of the try-on tasks (Celery workers with a GPU listen on it).")
     tryon_pool: str = Field(default="gpu", description="Airflow pool of the try-on tasks; created if missing with `gpu_pool_slots` slots.")
     gpu_pool_slots: int = Field(default=1, ge=1, description="Slots of the try-on pool when the pipeline creates it: GPUs (or engine copies) in the deployment.")
+    reviewers: dict[str, str] = Field(default_factory=dict, description="Review page sign-ins as JSON {name: password hash}; hashes from `tryon review hash-password`.")
+    review_secret: str | None = Field(default=None, description="Key that signs review sessions; unset: a random key per server start (sessions end with the server).")
     torch_compile: bool = Field(default=False, description="Compile the diffusion engine's UNet with torch.compile.")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
     batch_size: int = Field(default=8, ge=1, description="Generations per try-on task (one mapped task each).")

@@ -1,0 +1,129 @@
+"""The QA review page: a small server-rendered FastAPI app over the ledger and the bucket.
+
+Reviewers sign in with their name and password (hashes from ``TRYON_REVIEWERS``); the session
+is a signed, HTTP-only, SameSite=Strict cookie. Every POST needs a signed-in session (401
+otherwise) and the session's CSRF token in the form (403 otherwise), so another site cannot
+submit a decision through a reviewer's browser.
+
+    tryon review serve [--host 127.0.0.1] [--port 8090]
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.sessions import SessionMiddleware
+
+from tasks.context import RunContext
+from tasks.review import decisions
+from tasks.review.auth import authenticate
+
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+                        autoescape=select_autoescape(["html"]))
+IMAGE_PREFIXES = ("generations/", "garments/", "library/artifacts/")
+
+
+def _csrf(request: Request) -> str:
+    if "csrf" not in request.session:
+        request.session["csrf"] = secrets.token_urlsafe(32)
+    return request.session["csrf"]
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    """The form must carry this session's token; a session that has none (a page of it was never
+    rendered, e.g. right after sign-in) accepts no form at all."""
+    expected = request.session.get("csrf", "")
+    if not expected or not hmac.compare_digest(token or "", expected):
+        raise HTTPException(403, "missing or wrong CSRF token")
+
+
+def _reviewer(request: Request) -> str | None:
+    return request.session.get("reviewer")
+
+
+def _require_reviewer(request: Request) -> str:
+    reviewer = _reviewer(request)
+    if reviewer is None:
+        raise HTTPException(401, "sign in first")
+    return reviewer
+
+
+def _page(name: str, request: Request, status: int = 200, **values: Any) -> HTMLResponse:
+    html = TEMPLATES.get_template(name).render(reviewer=_reviewer(request), csrf=_csrf(request), **values)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def create_app(ctx: RunContext) -> FastAPI:
+    settings = ctx.settings
+    app = FastAPI(title="tryon review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SessionMiddleware, secret_key=settings.review_secret or secrets.token_urlsafe(32),
+                       session_cookie="tryon_review", same_site="strict", https_only=False, max_age=12 * 3600)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> HTMLResponse:
+        return _page("review_login.html", request, error=None)
+
+    @app.post("/login")
+    def login(request: Request, name: str = Form(...), password: str = Form(...), csrf: str = Form("")) -> Response:
+        _check_csrf(request, csrf)
+        if not authenticate(settings.reviewers, name, password):
+            return _page("review_login.html", request, status=401, error="unknown name or wrong password")
+        request.session.clear()  # a new session id for the signed-in reviewer
+        request.session["reviewer"] = name
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: str = Form("")) -> Response:
+        _require_reviewer(request)
+        _check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        if _reviewer(request) is None:
+            return RedirectResponse("/login", status_code=303)
+        return _page("review_home.html", request, dates=decisions.dates_awaiting(ctx))
+
+    @app.get("/dates/{date}", response_class=HTMLResponse)
+    def date_page(request: Request, date: str, notice: str | None = None) -> Response:
+        if _reviewer(request) is None:
+            return RedirectResponse("/login", status_code=303)
+        return _page("review_date.html", request, date=date, items=decisions.flagged(ctx, date),
+                     decided=decisions.decisions(ctx, date), notice=notice)
+
+    @app.get("/objects")
+    def image(request: Request, key: str) -> Response:
+        _require_reviewer(request)
+        if not key.startswith(IMAGE_PREFIXES) or ".." in key:
+            raise HTTPException(404, "not an image this page shows")
+        media = "image/png" if key.endswith(".png") else "image/jpeg"
+        return Response(ctx.store.get_bytes(key), media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.post("/generations/{generation_id}/approve")
+    def approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
+        reviewer = _require_reviewer(request)
+        _check_csrf(request, csrf)
+        try:
+            decisions.approve(ctx, generation_id, reviewer)
+        except decisions.ReviewError as error:
+            raise HTTPException(409, str(error)) from error
+        return RedirectResponse(f"/dates/{date}?notice=approved+{generation_id[:8]}", status_code=303)
+
+    @app.post("/generations/{generation_id}/reject")
+    def reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")) -> Response:
+        reviewer = _require_reviewer(request)
+        _check_csrf(request, csrf)
+        try:
+            decisions.reject(ctx, generation_id, reviewer, reason)
+        except decisions.ReviewError as error:
+            raise HTTPException(409 if "reason" not in str(error) else 422, str(error)) from error
+        return RedirectResponse(f"/dates/{date}?notice=rejected+{generation_id[:8]}", status_code=303)
+
+    return app

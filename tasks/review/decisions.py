@@ -1,0 +1,105 @@
+"""Reviewers' decisions on flagged generations, without any web framework: list what waits,
+approve (publish it), reject (with a reason). Every decision is a ``review_decisions`` row with
+reviewer and time; the garment's state follows its generations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tasks.context import RunContext
+from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, ReviewDecision
+from tasks.publish import settle_garments, write_manifest
+from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
+
+
+class ReviewError(ValueError):
+    """The decision cannot be taken (unknown generation, not awaiting review, no reason)."""
+
+
+@dataclass
+class FlaggedItem:
+    generation_id: str
+    sku: str
+    category: str
+    photo_id: str
+    reason: str | None
+    failed_checks: list[dict[str, Any]] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)  # garment / photo / result -> object key
+
+
+def dates_awaiting(ctx: RunContext) -> list[tuple[str, int]]:
+    """(drop date, flagged generations) for every date with something to review, newest first."""
+    with ctx.ledger.session() as session:
+        rows = session.execute(select(Generation.drop_date, func.count()).where(Generation.state == GenerationState.FLAGGED.value)
+                               .group_by(Generation.drop_date).order_by(Generation.drop_date.desc())).all()
+    return [(date, count) for date, count in rows]
+
+
+def flagged(ctx: RunContext, date: str) -> list[FlaggedItem]:
+    with ctx.ledger.session() as session:
+        rows = session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state == GenerationState.FLAGGED.value)
+                               .order_by(Generation.sku, Generation.photo_id)).all()
+        items = []
+        for row in rows:
+            garment = session.get(Garment, row.garment_id)
+            checks = session.scalars(select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False))
+                                     .order_by(QCResult.check)).all()
+            items.append(FlaggedItem(
+                generation_id=row.generation_id, sku=row.sku, category=row.category, photo_id=row.photo_id, reason=row.reason,
+                failed_checks=[{"check": c.check, "value": c.value, "threshold": c.threshold, "reason": c.reason} for c in checks],
+                images={"garment": garment_artifact_key(garment.sha256, "cloth.png"),
+                        "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
+                        "result": row.object_key},
+            ))
+    return items
+
+
+def _flagged_row(session: Any, generation_id: str) -> Generation:
+    row = session.get(Generation, generation_id, with_for_update=True)
+    if row is None:
+        raise ReviewError(f"no generation {generation_id!r}")
+    if row.state != GenerationState.FLAGGED.value:
+        raise ReviewError(f"generation {generation_id} is {row.state}, not awaiting review")
+    return row
+
+
+def _settle(session: Any, row: Generation) -> None:
+    settle_garments(session, list(session.scalars(select(Generation).where(Generation.garment_id == row.garment_id))))
+
+
+def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
+    """Publish the generation: image to the storefront, then the ledger, then the date's
+    manifest in one PUT (a reader never sees a manifest entry without its image)."""
+    with ctx.ledger.session() as session:
+        row = _flagged_row(session, generation_id)
+        key = storefront_key(row.sku, row.photo_id)
+        ctx.store.copy(row.object_key, key)
+        session.add(Publication(generation_id=row.generation_id, drop_date=row.drop_date, sku=row.sku,
+                                photo_id=row.photo_id, storefront_key=key))
+        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved",
+                                   reviewer=reviewer))
+        row.state, row.reason = GenerationState.PUBLISHED.value, f"approved by {reviewer}"
+        _settle(session, row)
+        date = row.drop_date
+    write_manifest(ctx, date)
+    return key
+
+
+def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> None:
+    reason = reason.strip()
+    if not reason:
+        raise ReviewError("a rejection needs a reason")
+    with ctx.ledger.session() as session:
+        row = _flagged_row(session, generation_id)
+        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="rejected",
+                                   reason=reason, reviewer=reviewer))
+        row.state, row.reason = GenerationState.REJECTED.value, f"rejected by {reviewer}: {reason}"
+        _settle(session, row)
+
+
+def decisions(ctx: RunContext, date: str) -> list[ReviewDecision]:
+    with ctx.ledger.session() as session:
+        return list(session.scalars(select(ReviewDecision).where(ReviewDecision.drop_date == date).order_by(ReviewDecision.id)))

@@ -1,0 +1,152 @@
+"""The review page driven in headless Chromium (Debian's chromium, through Playwright), served by
+uvicorn on loopback over a real S3 API and ledger: sign in, see the flagged items, approve one
+(it enters the storefront manifest), reject another (it does not); unauthenticated and
+cross-site POSTs are refused."""
+
+import shutil
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import requests
+import uvicorn
+
+from tasks.images import encode_jpeg
+from tasks.inference import tryon_stage
+from tasks.intake import discover, validate
+from tasks.match import match
+from tasks.preprocess import library_stage
+from tasks.preprocess.garment_stage import preprocess_garments
+from tasks.publish import publish
+from tasks.qc.stage import check_generations
+from tasks.review.app import create_app
+from tasks.review.auth import hash_password
+from tests.conftest import GARMENTS, SAMPLES
+
+DATE = "2026-11-20"
+PASSWORD = "correct horse battery"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def reviewed_drop(ctx):
+    """Two garments on two photos each (warp baseline); two of the four results are replaced by
+    blank images, as a broken engine would write them, so QC flags exactly those two."""
+    for sku in ("TEE-03032", "JEANS-051946"):
+        path, category = GARMENTS[sku]
+        ctx.store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
+        ctx.store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
+    for photo in ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"):
+        ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
+    library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
+    for batch in match(ctx, DATE, items):
+        tryon_stage.run_batch(ctx, batch, 0)
+    generations = ctx.ledger.generations(DATE)
+    broken = [g for g in generations if g.sku == "TEE-03032"][:1] + [g for g in generations if g.sku == "JEANS-051946"][:1]
+    for g in broken:
+        ctx.store.put_bytes(g.object_key, encode_jpeg(np.full((1024, 768, 3), 128, np.uint8)), "image/jpeg")
+    assert check_generations(ctx, DATE) == {"passed": 2, "flagged": 2}
+    assert publish(ctx, DATE)["published"] == 2
+    return ctx, [g.generation_id for g in broken]
+
+
+@pytest.fixture
+def server(reviewed_drop):
+    ctx, broken = reviewed_drop
+    ctx.settings = ctx.settings.model_copy(update={"reviewers": {"alice": hash_password(PASSWORD)}, "review_secret": "s" * 32})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not uv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", ctx, broken
+    uv.should_exit = True
+    thread.join(10)
+
+
+def _manifest_ids(ctx):
+    return {item["generation_id"] for item in ctx.store.get_json(f"storefront/manifests/{DATE}.json")["items"]}
+
+
+def test_sign_in_approve_and_reject_in_chromium(server):
+    from playwright.sync_api import sync_playwright
+
+    base, ctx, broken = server
+    assert shutil.which("chromium"), "Debian's chromium is needed (make test installs it: apt-get install chromium)"
+    before = _manifest_ids(ctx)
+    assert not before & set(broken)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(base + "/")
+        assert page.url.endswith("/login")
+        page.fill("input[name=name]", "alice")
+        page.fill("input[name=password]", "wrong")
+        page.click("button[type=submit]")
+        assert "wrong password" in page.inner_text("[role=alert]")
+        page.fill("input[name=name]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        assert page.inner_text("#reviewer") == "alice"
+        page.click(f"a[href='/dates/{DATE}']")
+        items = page.locator("section.item")
+        assert items.count() == 2
+        first = items.nth(0).get_attribute("data-generation")
+        text = items.nth(0).inner_text()
+        assert "not_blank: luma_std = 0" in text and "outside_region_preserved" in text
+        for kind in ("garment", "model photo", "result"):  # the three images load and decode
+            assert items.nth(0).locator(f"img[alt^='{kind}']").evaluate("img => img.complete && img.naturalWidth > 0")
+
+        page.keyboard.press("a")  # approve the current (first) item
+        page.wait_for_selector("[role=status]")
+        assert "approved" in page.inner_text("[role=status]")
+        assert first in _manifest_ids(ctx), "approved: in the storefront manifest"
+        assert ctx.store.exists(f"storefront/{next(g.sku for g in ctx.ledger.generations(DATE) if g.generation_id == first)}/"
+                                f"{next(g.photo_id for g in ctx.ledger.generations(DATE) if g.generation_id == first)}.jpg")
+
+        second = page.locator("section.item").nth(0).get_attribute("data-generation")
+        assert second != first and page.locator("section.item").count() == 1
+        page.keyboard.press("r")
+        page.keyboard.type("sleeve melted into the torso")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=Nothing left to review")
+        assert second not in _manifest_ids(ctx), "rejected: not in the manifest"
+        assert "sleeve melted into the torso" in page.inner_text("table")
+        browser.close()
+
+    states = {g.generation_id: g.state for g in ctx.ledger.generations(DATE)}
+    assert states[first] == "published" and states[second] == "rejected"
+    garments = {g.sku: (g.state, g.reason) for g in ctx.ledger.garments(DATE)}
+    assert all(state == "published" for state, _ in garments.values()), garments
+    from tasks.review.decisions import decisions
+
+    made = [(d.generation_id, d.decision, d.reviewer, d.reason) for d in decisions(ctx, DATE)]
+    assert made == [(first, "approved", "alice", None), (second, "rejected", "alice", "sleeve melted into the torso")]
+
+
+def test_writes_need_a_session_and_its_csrf_token(server):
+    base, ctx, broken = server
+    target = f"{base}/generations/{broken[0]}/approve"
+    anonymous = requests.post(target, data={"date": DATE, "csrf": "x"}, allow_redirects=False, timeout=10)
+    assert anonymous.status_code == 401
+    session = requests.Session()
+    login_page = session.get(f"{base}/login", timeout=10).text
+    token = login_page.split('name="csrf" value="')[1].split('"')[0]
+    assert session.post(f"{base}/login", data={"name": "alice", "password": PASSWORD}, timeout=10).status_code == 403
+    assert session.post(f"{base}/login", data={"name": "alice", "password": PASSWORD, "csrf": token},
+                        allow_redirects=False, timeout=10).status_code == 303
+    # signed in, but a form without the session's token (what another site would post) is refused
+    assert session.post(target, data={"date": DATE}, allow_redirects=False, timeout=10).status_code == 403
+    assert session.post(target, data={"date": DATE, "csrf": token}, allow_redirects=False, timeout=10).status_code == 403, \
+        "the token is replaced at sign-in"
+    assert session.get(f"{base}/objects", params={"key": "reports/x.json"}, timeout=10).status_code == 404
+    assert broken[0] not in _manifest_ids(ctx)
+    assert requests.get(f"{base}/objects", params={"key": "generations/x.jpg"}, timeout=10).status_code == 401
