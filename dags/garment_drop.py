@@ -15,7 +15,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, run_context
+from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, run_context, stage
 
 
 def _drop_date() -> str:
@@ -33,32 +33,37 @@ def garment_drop() -> None:
     def discover() -> list[dict[str, Any]]:
         from tasks.intake import discover as run
 
-        return run(run_context(), _drop_date())
+        with stage("discover") as (ctx, date):
+            return run(ctx, date)
 
     @task
     def validate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.intake import validate as run
 
-        return run(run_context(), _drop_date(), items)
+        with stage("validate") as (ctx, date):
+            return run(ctx, date, items)
 
     @task
     def preprocess_garments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.preprocess.garment_stage import preprocess_garments as run
 
-        return run(run_context(), _drop_date(), items)
+        with stage("preprocess_garments") as (ctx, date):
+            return run(ctx, date, items)
 
     @task(retries=0)
     def check_inputs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Great Expectations on the drop's items and the library index, before any try-on."""
         from tasks.qc.inputs import validate_inputs
 
-        return validate_inputs(run_context(), _drop_date(), items)
+        with stage("check_inputs") as (ctx, date):
+            return validate_inputs(ctx, date, items)
 
     @task(inlets=[LIBRARY_INDEX])
     def match(items: list[dict[str, Any]]) -> list[list[str]]:
         from tasks.match import match as run
 
-        return run(run_context(), _drop_date(), items)
+        with stage("match") as (ctx, date):
+            return run(ctx, date, items)
 
     @task(map_index_template="{{ batch_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool)
     def tryon(batch: list[str]) -> dict[str, int]:
@@ -66,19 +71,23 @@ def garment_drop() -> None:
 
         context = get_current_context()
         context["batch_label"] = f"{len(batch)} generations"
-        return run_batch(run_context(), batch, context["ti"].map_index)
+        index = context["ti"].map_index
+        with stage("tryon", index) as (ctx, _):
+            return run_batch(ctx, batch, index)
 
     @task(trigger_rule="all_done")
     def qc() -> dict[str, int]:
         from tasks.qc.stage import check_generations
 
-        return check_generations(run_context(), _drop_date())
+        with stage("qc") as (ctx, date):
+            return check_generations(ctx, date)
 
     @task(trigger_rule="all_done")
     def publish() -> dict[str, Any]:
         from tasks.publish import publish as run
 
-        return run(run_context(), _drop_date())
+        with stage("publish") as (ctx, date):
+            return run(ctx, date)
 
     @task(trigger_rule="all_done")
     def report() -> dict[str, Any]:

@@ -3,10 +3,12 @@ Imported only by dags/ (the rest of tasks/ stays free of Airflow)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, get_current_context
 
 from tasks.context import RunContext
 from tasks.settings import get_settings
@@ -32,3 +34,14 @@ def dag_defaults() -> dict[str, Any]:
 def run_context() -> RunContext:
     """Built inside each task, from the worker's environment."""
     return RunContext.from_env()
+
+
+@contextmanager
+def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext, str]]:
+    """(run context, drop date) for a garment_drop task, with the task's wall time recorded for
+    the report (``tasks.stage_times``)."""
+    from tasks.stage_times import timed_stage
+
+    ctx, date = run_context(), get_current_context()["ds"]
+    with timed_stage(ctx, date, name, part):
+        yield ctx, date

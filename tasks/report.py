@@ -1,14 +1,17 @@
 """The run report of a date: ``reports/{date}/summary.json`` (counts by state that add up to
-the inputs, and every item with its state and reason) and ``report.html`` (the same, with a
-thumbnail grid of the published and flagged images)."""
+the inputs, per category, every item with its state and reason, time per stage) and
+``report.html`` (the same, with thumbnails of the published and flagged images and histograms
+of the QC metrics; ``metrics.parquet`` beside it holds every generation's metrics)."""
 
 from __future__ import annotations
 
 import base64
+import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
@@ -22,6 +25,9 @@ from tasks.ledger import (
     GenerationState,
     ModelPhoto,
 )
+from tasks.qc.histograms import metrics_histograms
+from tasks.qc.suite import load_config
+from tasks.stage_times import stage_times
 from tasks.storage import report_key, storefront_manifest_key
 
 TEMPLATES = Environment(
@@ -50,6 +56,10 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         "inputs": len(garments),
         "garments_by_state": dict(sorted(Counter(g.state for g in garments).items())),
         "garments_by_category": dict(sorted(Counter(g.category or "unknown" for g in garments).items())),
+        "category_by_state": {
+            category: dict(sorted(Counter(g.state for g in garments if (g.category or "unknown") == category).items()))
+            for category in sorted({g.category or "unknown" for g in garments})
+        },
         "generations_by_state": dict(sorted(Counter(g.state for g in generations).items())),
         "model_photos_by_state": dict(sorted(Counter(p.state for p in photos).items())),
         "garments": [
@@ -64,7 +74,17 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         ],
         "model_photos": [{"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos],
         "manifest": storefront_manifest_key(date),
+        "stages": stage_times(ctx, date),
     }
+
+
+def _histograms(ctx: RunContext, date: str) -> str | None:
+    """The QC metrics histograms as a data URI, when QC wrote a metrics table for the date."""
+    key = report_key(date, "metrics.parquet")
+    if not ctx.store.exists(key):
+        return None
+    png = metrics_histograms(pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key))), load_config())
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
@@ -78,7 +98,8 @@ def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
             image = decode_rgb(ctx.store.get_bytes(generation["key"]))
             data = base64.b64encode(thumbnail_jpeg(image)).decode()
             thumbnails.append({**generation, "src": f"data:image/jpeg;base64,{data}"})
-    html = TEMPLATES.get_template("report.html").render(summary=summary, thumbnails=thumbnails)
+    histograms = _histograms(ctx, date)
+    html = TEMPLATES.get_template("report.html").render(summary=summary, thumbnails=thumbnails, histograms=histograms)
     ctx.store.put_json(report_key(date, "summary.json"), summary)
     ctx.store.put_bytes(report_key(date, "report.html"), html.encode(), "text/html; charset=utf-8")
     return {"summary": report_key(date, "summary.json"), "report": report_key(date, "report.html"),

@@ -51,6 +51,9 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     for item in manifest["items"]:
         assert decode_rgb((out / item["key"]).read_bytes()).shape == (1024, 768, 3)
     assert "data:image/jpeg;base64," in (out / "report.html").read_text()
+    shown = sum(n for state, n in summary["generations_by_state"].items() if state in ("published", "flagged"))
+    _report_renders_in_chromium(out / "report.html", tmp_path / "report.png", shown + 1)  # thumbnails + histograms
+    print("demo generations by state:", summary["generations_by_state"])
 
     status = tryon("status", "--date", "2026-11-20", cwd=tmp_path, home=home)
     assert status.returncode == 0
@@ -69,6 +72,33 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     assert np.array_equal(
         decode_rgb((home / "s3" / "tryon" / published["key"]).read_bytes()), decode_rgb((out / published["key"]).read_bytes())
     )
+
+
+def _report_renders_in_chromium(report, screenshot, images_expected):
+    """The demo's report opened in headless Chromium: every thumbnail and the histogram image
+    decoded, the stage table filled, and a full-page screenshot that is not blank."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    assert shutil.which("chromium"), "Debian's chromium is needed (make test installs it)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(report.as_uri())
+        images = page.locator("img")
+        assert images.count() == images_expected
+        assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        assert page.locator("#qc-histograms").evaluate("i => i.naturalWidth") > 600
+        stages = page.inner_text("#stages")
+        for stage in ("discover", "validate", "check_inputs", "match", "tryon", "qc", "publish"):
+            assert stage in stages
+        assert "upper_body" in page.inner_text("#by-category")
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    shot = decode_rgb(screenshot.read_bytes())
+    assert shot.shape[0] > 2000 and shot.shape[1] >= 1280
+    assert (shot.std(axis=2) > 20).mean() > 0.01, "coloured thumbnails and plots, not just text"
 
 
 def test_models_commands_write_convert_hash_and_verify(tmp_path):

@@ -1,0 +1,44 @@
+"""Histograms of the QC metrics of a date (matplotlib, rendered to PNG for the report): one
+panel per metric, passed and flagged generations stacked, the suite's thresholds drawn in."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+
+PANELS = ("luma_std", "clipped_excess", "outside_ssim", "outside_changed", "inside_change", "colour_delta_e", "inpaint_coverage")
+
+
+def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes | None:
+    """PNG bytes, or None when there is nothing to draw."""
+    panels = [c for c in PANELS if c in metrics and metrics[c].notna().any()]
+    if metrics.empty or not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    flagged = metrics["qc_failed"].map(len) > 0 if "qc_failed" in metrics else pd.Series(False, index=metrics.index)
+    columns = 4
+    rows = (len(panels) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), squeeze=False)
+    for axis, column in zip(axes.flat, panels):
+        values = [metrics.loc[~flagged, column].dropna(), metrics.loc[flagged, column].dropna()]
+        axis.hist(values, bins=20, stacked=True, color=["#2e7d32", "#c62828"], label=["passed", "flagged"])
+        for spec in config["expectations"]:
+            if spec["column"] == column:
+                for bound in (spec.get("min"), spec.get("max")):
+                    if bound is not None:
+                        axis.axvline(bound, color="#555", linestyle="--", linewidth=1)
+        axis.set_title(column, fontsize=10)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()

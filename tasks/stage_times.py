@@ -1,0 +1,47 @@
+"""Wall time of each stage of a drop's run, kept as ``reports/{date}/stages/{stage}[-{part}].json``
+(one file per task, mapped try-on tasks one per batch) so the report can show where the time
+went without asking Airflow."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from tasks.context import RunContext
+from tasks.storage import report_key
+
+PREFIX = "stages/"
+
+
+@contextmanager
+def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None = None) -> Iterator[None]:
+    """Record the stage's start, end and seconds, also when it fails (``ok`` false)."""
+    started, clock, ok = datetime.now(UTC), time.perf_counter(), False
+    try:
+        yield
+        ok = True
+    finally:
+        name = stage if part is None else f"{stage}-{part}"
+        ctx.store.put_json(report_key(date, f"{PREFIX}{name}.json"), {
+            "stage": stage, "part": part, "ok": ok, "seconds": round(time.perf_counter() - clock, 3),
+            "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
+        })
+
+
+def stage_times(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+    """Per stage, in order of start: tasks, summed seconds, wall span (first start to last end), failures."""
+    records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
+    stages: dict[str, dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: r["started"]):
+        s = stages.setdefault(r["stage"], {"stage": r["stage"], "tasks": 0, "seconds": 0.0, "failed": 0,
+                                           "started": r["started"], "finished": r["finished"]})
+        s["tasks"] += 1
+        s["seconds"] = round(s["seconds"] + r["seconds"], 3)
+        s["failed"] += 0 if r["ok"] else 1
+        s["finished"] = max(s["finished"], r["finished"])
+    for s in stages.values():
+        s["wall_seconds"] = round((datetime.fromisoformat(s["finished"]) - datetime.fromisoformat(s["started"])).total_seconds(), 3)
+    return list(stages.values())
