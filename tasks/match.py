@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.inference.engine import get_engine
@@ -92,5 +93,11 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[list[
                     row.state, row.reason = GenerationState.PLANNED.value, None
                 groups.setdefault((item.category, cluster), []).append(gid)
         set_garment_state(ctx, item.garment_id, GarmentState.MATCHED)
+    planned = {gid for ids in groups.values() for gid in ids}
+    with ctx.ledger.session() as session:  # re-generations a reviewer asked for since the last run
+        for row in session.scalars(select(Generation).where(Generation.drop_date == date,
+                                                            Generation.state == GenerationState.PLANNED.value)):
+            if row.generation_id not in planned:
+                groups.setdefault((row.category, -1), []).append(row.generation_id)
     size = settings.batch_size
     return [ids[i : i + size] for _, ids in sorted(groups.items()) for i in range(0, len(ids), size)]

@@ -126,4 +126,14 @@ def create_app(ctx: RunContext) -> FastAPI:
             raise HTTPException(409 if "reason" not in str(error) else 422, str(error)) from error
         return RedirectResponse(f"/dates/{date}?notice=rejected+{generation_id[:8]}", status_code=303)
 
+    @app.post("/generations/{generation_id}/regenerate")
+    def regenerate(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
+        reviewer = _require_reviewer(request)
+        _check_csrf(request, csrf)
+        try:
+            new_id = decisions.regenerate(ctx, generation_id, reviewer)
+        except decisions.ReviewError as error:
+            raise HTTPException(409, str(error)) from error
+        return RedirectResponse(f"/dates/{date}?notice=re-generation+{new_id[:8]}+queued:+run+the+date+again", status_code=303)
+
     return app

@@ -1,5 +1,5 @@
 """Reviewers' decisions on flagged generations, without any web framework: list what waits,
-approve (publish it), reject (with a reason). Every decision is a ``review_decisions`` row with
+approve (publish it), reject (with a reason), re-generate (a new seed, made by the next run). Every decision is a ``review_decisions`` row with
 reviewer and time; the garment's state follows its generations."""
 
 from __future__ import annotations
@@ -98,6 +98,28 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
                                    reason=reason, reviewer=reviewer))
         row.state, row.reason = GenerationState.REJECTED.value, f"rejected by {reviewer}: {reason}"
         _settle(session, row)
+
+
+def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
+    """Replace a flagged generation by a planned one with a new seed (a new generation id); the
+    next run of the date (``tryon run --date D``) generates it and QC judges it. Returns the new id."""
+    from tasks.match import generation_id as make_id
+
+    with ctx.ledger.session() as session:
+        row = _flagged_row(session, generation_id)
+        attempts = session.scalar(select(func.count()).select_from(ReviewDecision).where(
+            ReviewDecision.drop_date == row.drop_date, ReviewDecision.decision == "regenerated"))
+        seed = (row.seed + 7919 * (attempts + 1)) & 0x7FFFFFFF
+        garment = session.get(Garment, row.garment_id)
+        new_id = make_id(garment.sha256, row.photo_id, row.engine, row.model_version, row.weights_sha256, row.parameters, seed)
+        session.add(Generation(generation_id=new_id, garment_id=row.garment_id, photo_id=row.photo_id, drop_date=row.drop_date,
+                               sku=row.sku, category=row.category, engine=row.engine, model_version=row.model_version,
+                               weights_sha256=row.weights_sha256, seed=seed, parameters=row.parameters,
+                               state=GenerationState.PLANNED.value, reason=f"re-generation of {generation_id} asked by {reviewer}"))
+        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="regenerated",
+                                   reason=f"new seed {seed}: {new_id}", reviewer=reviewer))
+        row.state, row.reason = GenerationState.REJECTED.value, f"re-generated as {new_id} by {reviewer}"
+    return new_id
 
 
 def decisions(ctx: RunContext, date: str) -> list[ReviewDecision]:

@@ -150,3 +150,27 @@ def test_writes_need_a_session_and_its_csrf_token(server):
     assert session.get(f"{base}/objects", params={"key": "reports/x.json"}, timeout=10).status_code == 404
     assert broken[0] not in _manifest_ids(ctx)
     assert requests.get(f"{base}/objects", params={"key": "generations/x.jpg"}, timeout=10).status_code == 401
+
+
+def test_regenerate_queues_a_new_seed_that_the_next_run_makes(reviewed_drop):
+    from tasks.review.decisions import ReviewError, approve, regenerate
+
+    ctx, broken = reviewed_drop
+    old = next(g for g in ctx.ledger.generations(DATE) if g.generation_id == broken[0])
+    new_id = regenerate(ctx, broken[0], "bob")
+    rows = {g.generation_id: g for g in ctx.ledger.generations(DATE)}
+    assert rows[broken[0]].state == "rejected" and rows[new_id].state == "planned"
+    assert rows[new_id].seed != old.seed and (rows[new_id].sku, rows[new_id].photo_id) == (old.sku, old.photo_id)
+    with pytest.raises(ReviewError, match="not awaiting review"):
+        approve(ctx, broken[0], "bob")
+    # the next run of the date plans it along with the rest and generates it
+    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
+    batches = match(ctx, DATE, items)
+    assert new_id in {gid for batch in batches for gid in batch}
+    for batch in batches:
+        tryon_stage.run_batch(ctx, batch, 0)
+    check_generations(ctx, DATE)
+    publish(ctx, DATE)
+    regenerated = {g.generation_id: g for g in ctx.ledger.generations(DATE)}[new_id]
+    assert regenerated.state == "published", (regenerated.state, regenerated.reason)
+    assert new_id in _manifest_ids(ctx)
