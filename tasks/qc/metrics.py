@@ -47,7 +47,7 @@ def dominant_colours(pixels: np.ndarray, k: int) -> list[tuple[np.ndarray, float
         lab = lab[np.random.default_rng(0).choice(len(lab), 20000, replace=False)]
     k = max(1, min(k, len(lab)))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    cv2.setRNGSeed(0)
+    cv2.setRNGSeed(0)  # k-means++ seeding draws from OpenCV's global RNG: the same image, the same colours
     _, labels, centres = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
     shares = np.bincount(labels.ravel(), minlength=k) / len(lab)
     return sorted(((centres[i], float(shares[i])) for i in range(k)), key=lambda c: -c[1])

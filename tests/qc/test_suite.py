@@ -95,6 +95,16 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     with pytest.raises(InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"):
         validate_inputs(ctx, "2026-11-20", broken)
 
+    ctx.store.put_bytes("drops/2026-11-20/manifest.csv", b"sku,category,title\nTEE-1,upper_body,a tee\nTEE-1,dresses,again\n")
+    with pytest.raises(InputsInvalid, match=r"drop_inputs_manifest failed manifest_unique_skus \(rows: TEE-1\)"):
+        validate_inputs(ctx, "2026-11-20", good)
+    ctx.store.put_bytes("drops/2026-11-20/manifest.csv", b"title,category\na tee,upper_body\n")
+    with pytest.raises(InputsInvalid, match=r"manifest_has_sku"):
+        validate_inputs(ctx, "2026-11-20", good)
+    # a row with an unknown category is discover's business (that SKU is quarantined), not a broken contract
+    ctx.store.put_bytes("drops/2026-11-20/manifest.csv", b"sku,category\nTEE-1,upper_body\nDRESS-2,dresses\nHAT-3,hats\n")
+    assert validate_inputs(ctx, "2026-11-20", good) == good
+
     row = {name: None for name in INDEX_SCHEMA.names} | {"photo_id": "p1", "sha256": "c" * 64, "state": "ready"}
     buffer = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pylist([row, {**row, "state": "maybe"}], schema=INDEX_SCHEMA).drop_columns(["backends"]), buffer)
