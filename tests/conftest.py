@@ -139,3 +139,13 @@ def samples():
             seed=1000 + index,
         )
     return built
+
+
+def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> None:
+    """Put fixture garments (image + meta.json) under drops/{date}/ and fixture photos in the library."""
+    for sku in skus:
+        path, category = GARMENTS[sku]
+        ctx.store.put_bytes(f"drops/{date}/{sku}/front.jpg", path.read_bytes())
+        ctx.store.put_json(f"drops/{date}/{sku}/meta.json", {"category": category})
+    for photo in photos:
+        ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())

@@ -15,7 +15,7 @@ from tasks.preprocess.garment_stage import preprocess_garments
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tasks.report import write_report
-from tests.conftest import GARMENTS, SAMPLES
+from tests.conftest import GARMENTS, SAMPLES, upload_drop
 
 DATE = "2026-11-20"
 
@@ -23,12 +23,7 @@ DATE = "2026-11-20"
 @pytest.fixture
 def planned(ctx):
     """A drop of one top and one pair of jeans, two model photos, matched with k=2."""
-    for sku in ("TEE-03032", "JEANS-051946"):
-        path, category = GARMENTS[sku]
-        ctx.store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
-        ctx.store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
-    for photo in ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"):
-        ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+    upload_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
     items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
     counts = library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)

@@ -46,7 +46,6 @@ def load_config(path: Path = CONFIG) -> dict[str, Any]:
 
 def _context_and_batch(name: str, frame: pd.DataFrame) -> Any:
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -23,7 +23,7 @@ from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tasks.review.app import create_app
 from tasks.review.auth import hash_password
-from tests.conftest import GARMENTS, SAMPLES
+from tests.conftest import upload_drop
 
 DATE = "2026-11-20"
 PASSWORD = "correct horse battery"
@@ -34,12 +34,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 def reviewed_drop(ctx):
     """Two garments on two photos each (warp baseline); two of the four results are replaced by
     blank images, as a broken engine would write them, so QC flags exactly those two."""
-    for sku in ("TEE-03032", "JEANS-051946"):
-        path, category = GARMENTS[sku]
-        ctx.store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
-        ctx.store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
-    for photo in ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"):
-        ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+    upload_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
     items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
     library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from tasks.inference.engine import get_engine
-from tasks.inference.ladi_vton.components import SMALL, combined_sha256, random_components, registry_entries, save_published_layout
+from tasks.inference.ladi_vton.components import (
+    SMALL,
+    combined_sha256,
+    random_components,
+    registry_entries,
+    save_published_layout,
+)
 from tasks.models import ModelRegistryError
 from tasks.settings import Settings
 
