@@ -99,17 +99,30 @@ def postgres_server() -> None:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: None) -> str:
-    """A fresh database for one test, dropped afterwards."""
+def new_database(postgres_server: None):
+    """A factory of fresh PostgreSQL databases (name -> psycopg2 URL), all dropped after the test."""
     import psycopg2
 
-    name = f"tryon_test_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
     admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"tryon_test_{uuid.uuid4().hex[:10]}"
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    for name in made:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture
+def postgres_url(new_database) -> str:
+    """A fresh database for one test, dropped afterwards."""
+    return new_database()
 
 
 # fixture pairs (garment SKU, model photo) covering the three categories

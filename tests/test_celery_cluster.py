@@ -1,0 +1,176 @@
+"""garment_drop under Airflow's CeleryExecutor on this machine: the scheduler, api-server and
+dag-processor, and two Celery workers on loopback (one on queue ``gpu``, one on ``default``),
+against the machine's PostgreSQL (metadata database and ledger) and Redis (broker). Try-on tasks
+must run on the gpu worker and in pool gpu, everything else elsewhere, and the storefront manifest
+must equal the one an embedded (dag.test) run makes of the same inputs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tasks.context import RunContext
+from tasks.ledger import Ledger
+from tasks.preprocess import library_stage
+from tasks.settings import Settings
+from tasks.storage import ObjectStore
+from tests.conftest import upload_drop
+from tests.test_garment_drop_dag import run_tryon
+
+pytestmark = [pytest.mark.airflow, pytest.mark.cluster, pytest.mark.postgres]
+SKUS = ("TEE-03032", "JEANS-051946", "DRESS-052234")
+PHOTOS = ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg")
+REDIS_DB = 11
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _redis_up() -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+def _ensure_redis() -> None:
+    """The machine's Redis; started with the documented command if it is down."""
+    if not _redis_up():
+        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
+                        "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"], check=False)
+        for _ in range(20):
+            if _redis_up():
+                break
+            time.sleep(0.5)
+    if not _redis_up():
+        pytest.fail("Redis at 127.0.0.1:6379 is not reachable and could not be started")
+
+
+def _prepare(settings: Settings, date: str) -> None:
+    ctx = RunContext(settings=settings, store=ObjectStore.from_settings(settings), ledger=Ledger(settings.resolved_ledger_url))
+    ctx.store.ensure_bucket()
+    upload_drop(ctx, date, SKUS, PHOTOS)
+    library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
+
+
+class Cluster:
+    """The Airflow services and workers as child processes, each in its own process group."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs, self.processes = env, logs, []
+
+    def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True,
+                              timeout=300, check=check)
+
+    def start(self, name: str, *args: str, **extra_env: str) -> None:
+        log = (self.logs / f"{name}.log").open("w")
+        self.processes.append(subprocess.Popen([sys.executable, "-m", "airflow", *args], env={**self.env, **extra_env},
+                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_garment_drop_on_celery_workers(s3_endpoint, new_database, tmp_path):
+    _ensure_redis()
+    date = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the run unpausing creates
+    metadata, ledger_url = new_database(), new_database()
+    port = _free_port()
+    settings = Settings(home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url,
+                        task_retries=0)
+    _prepare(settings, date)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parent.parent / "dags"),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tasks.worker_name.worker_name",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata.replace("+psycopg2", ""),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "cluster-test-" + os.urandom(16).hex(),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "TRYON_HOME": str(settings.home),
+        "TRYON_BUCKET": settings.bucket,
+        "TRYON_S3_ENDPOINT_URL": s3_endpoint,
+        "TRYON_LEDGER_URL": ledger_url,
+        "TRYON_TASK_RETRIES": "0",
+    }
+    cluster = Cluster(env, tmp_path)
+    subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
+    try:
+        cluster.airflow("db", "migrate")
+        cluster.airflow("pools", "set", "gpu", "1", "try-on GPU slots")  # the same command as docker/compose.yaml
+        cluster.start("api-server", "api-server", "--port", str(port))
+        cluster.start("scheduler", "scheduler")
+        cluster.start("dag-processor", "dag-processor")
+        cluster.start("worker-gpu", "celery", "worker", "--queues", "gpu", "--concurrency", "1",
+                      "--celery-hostname", "gpu@%h", TRYON_WORKER_NAME="gpu-worker")
+        cluster.start("worker-cpu", "celery", "worker", "--queues", "default", "--concurrency", "2",
+                      "--celery-hostname", "cpu@%h", TRYON_WORKER_NAME="cpu-worker")
+        deadline = time.time() + 120
+        while "garment_drop" not in cluster.airflow("dags", "list", check=False).stdout:
+            assert time.time() < deadline, "the dag-processor did not parse the DAGs"
+            time.sleep(3)
+        cluster.airflow("dags", "unpause", "garment_drop")  # catchup off: one run, for yesterday
+        state, deadline = None, time.time() + 420
+        with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
+            conn.autocommit = True
+            while state not in ("success", "failed"):
+                assert time.time() < deadline, f"garment_drop did not finish (state {state})"
+                time.sleep(3)
+                with conn.cursor() as cur:
+                    cur.execute("select state from dag_run where dag_id = 'garment_drop' and logical_date::date = %s", (date,))
+                    row = cur.fetchone()
+                    state = row[0] if row else None
+            with conn.cursor() as cur:
+                cur.execute("select task_id, map_index, state, queue, pool, hostname from task_instance "
+                            "where dag_id = 'garment_drop' order by task_id, map_index")
+                tasks = cur.fetchall()
+    finally:
+        cluster.stop()
+        subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
+    logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
+    assert state == "success", (tasks, logs)
+    tryons = [t for t in tasks if t[0] == "tryon"]
+    assert len(tryons) >= 2
+    for task_id, _, ti_state, queue, pool, host in tasks:
+        if task_id == "tryon":
+            assert (ti_state, queue, pool, host) == ("success", "gpu", "gpu", "gpu-worker")
+        elif ti_state == "success":
+            assert (queue, pool, host) == ("default", "default_pool", "cpu-worker"), task_id
+    cluster_manifest = ObjectStore.from_settings(settings).get_json(f"storefront/manifests/{date}.json")
+    assert cluster_manifest["count"] > 0
+
+    # the same inputs through the embedded runner (dag.test) give the same manifest
+    embedded = settings.model_copy(update={"bucket": "embedded-run", "ledger_url": new_database(), "home": tmp_path / "embedded"})
+    _prepare(embedded, date)
+    result = run_tryon(embedded, "run", "--date", date)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert ObjectStore.from_settings(embedded).get_json(f"storefront/manifests/{date}.json") == cluster_manifest
