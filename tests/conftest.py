@@ -84,18 +84,40 @@ def _postgres_up() -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> None:
-    """The machine's PostgreSQL (trust auth); started with the documented command if down."""
-    if not _postgres_up():
-        version = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else ""
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
+def _ensure_service(up, start: list[str], what: str) -> None:
+    """A service of the machine, started with its documented command if it is down."""
+    if not up():
+        subprocess.run(start, check=False, capture_output=True)
         for _ in range(30):
-            if _postgres_up():
+            if up():
                 break
             time.sleep(1)
-    if not _postgres_up():
-        pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable and could not be started")
+    if not up():
+        pytest.fail(f"{what} is not reachable and could not be started ({' '.join(start)})")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> None:
+    """The machine's PostgreSQL (trust auth)."""
+    version = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else ""
+    _ensure_service(_postgres_up, ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                    "PostgreSQL at 127.0.0.1:5432")
+
+
+def _redis_up() -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> None:
+    """The machine's Redis at 127.0.0.1:6379."""
+    _ensure_service(_redis_up, ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
+                                "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile",
+                                "/var/log/redis/ci.log"], "Redis at 127.0.0.1:6379")
 
 
 @pytest.fixture

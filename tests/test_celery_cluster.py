@@ -38,25 +38,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _redis_up() -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(2)
-        return probe.connect_ex(("127.0.0.1", 6379)) == 0
-
-
-def _ensure_redis() -> None:
-    """The machine's Redis; started with the documented command if it is down."""
-    if not _redis_up():
-        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
-                        "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"], check=False)
-        for _ in range(20):
-            if _redis_up():
-                break
-            time.sleep(0.5)
-    if not _redis_up():
-        pytest.fail("Redis at 127.0.0.1:6379 is not reachable and could not be started")
-
-
 def _prepare(settings: Settings, date: str) -> None:
     ctx = RunContext(settings=settings, store=ObjectStore.from_settings(settings), ledger=Ledger(settings.resolved_ledger_url))
     ctx.store.ensure_bucket()
@@ -91,8 +72,7 @@ class Cluster:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def test_garment_drop_on_celery_workers(s3_endpoint, new_database, tmp_path):
-    _ensure_redis()
+def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server, tmp_path):
     date = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the run unpausing creates
     metadata, ledger_url = new_database(), new_database()
     port = _free_port()
