@@ -1,5 +1,6 @@
 """Publishing: passed generations are copied to ``storefront/{sku}/{photo_id}.jpg``, flagged
-ones to the review prefix with the checks they failed, and the storefront manifest of the
+ones to the review prefix with the checks they failed (a passed generation whose slot holds an
+image a reviewer approved is flagged instead: ``replaces_approved``), and the storefront manifest of the
 date is written last, so a reader never sees a half-published drop. Garments then take their
 terminal state from their generations."""
 
@@ -17,6 +18,7 @@ from tasks.ledger import (
     GenerationState,
     Publication,
     QCResult,
+    ReviewDecision,
 )
 from tasks.storage import review_key, storefront_key, storefront_manifest_key
 
@@ -44,6 +46,10 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
     with ctx.ledger.session() as session:
         generations = list(session.scalars(select(Generation).where(Generation.drop_date == date)))
         for row in generations:
+            approved = _approved_elsewhere(session, row) if row.state == GenerationState.PASSED.value else None
+            if approved is not None:  # a reviewer's approval is never replaced without a reviewer
+                row.state = GenerationState.FLAGGED.value
+                row.reason = f"replaces_approved: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
             if row.state == GenerationState.PASSED.value:
                 key = storefront_key(row.sku, row.photo_id)
                 store.copy(row.object_key, key)
@@ -64,6 +70,18 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
         settle_garments(session, generations)
     entries = write_manifest(ctx, date)
     return {"published": len(entries), "manifest": storefront_manifest_key(date)}
+
+
+def _approved_elsewhere(session: Any, row: Generation) -> str | None:
+    """The id of another generation whose approved image now holds this one's storefront slot."""
+    current = session.scalars(select(Publication).where(Publication.sku == row.sku, Publication.photo_id == row.photo_id,
+                                                        Publication.generation_id != row.generation_id)
+                              .order_by(Publication.published_at.desc())).first()
+    if current is None:
+        return None
+    approved = session.scalar(select(ReviewDecision).where(ReviewDecision.generation_id == current.generation_id,
+                                                           ReviewDecision.decision == "approved"))
+    return current.generation_id if approved is not None else None
 
 
 def write_manifest(ctx: RunContext, date: str) -> list[dict[str, Any]]:

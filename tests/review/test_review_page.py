@@ -169,3 +169,26 @@ def test_regenerate_queues_a_new_seed_that_the_next_run_makes(reviewed_drop):
     regenerated = {g.generation_id: g for g in ctx.ledger.generations(DATE)}[new_id]
     assert regenerated.state == "published", (regenerated.state, regenerated.reason)
     assert new_id in _manifest_ids(ctx)
+
+
+def test_a_later_generation_never_silently_replaces_an_approved_image(reviewed_drop):
+    """A new model version or seed that passes QC for a slot a reviewer approved goes to review."""
+    from tasks.ledger import Generation, GenerationState
+    from tasks.review.decisions import approve
+
+    ctx, broken = reviewed_drop
+    approved_key = approve(ctx, broken[0], "alice")
+    approved_bytes = ctx.store.get_bytes(approved_key)
+    with ctx.ledger.session() as session:
+        old = session.get(Generation, broken[0])
+        newer = Generation(**{c.name: getattr(old, c.name) for c in Generation.__table__.columns
+                              if c.name not in ("generation_id", "updated_at")})
+        newer.generation_id, newer.model_version = "f" * 32, "next-model-2"
+        newer.state, newer.reason = GenerationState.PASSED.value, None
+        newer.object_key = next(g.object_key for g in ctx.ledger.generations(DATE) if g.state == "published" and g.generation_id != broken[0])
+        session.add(newer)
+    publish(ctx, DATE)
+    row = {g.generation_id: g for g in ctx.ledger.generations(DATE)}["f" * 32]
+    assert row.state == "flagged" and row.reason.startswith("replaces_approved:")
+    assert ctx.store.get_bytes(approved_key) == approved_bytes, "the approved image is still the one in the storefront"
+    assert broken[0] in _manifest_ids(ctx) and "f" * 32 not in _manifest_ids(ctx)
