@@ -32,8 +32,12 @@ def dag_defaults() -> dict[str, Any]:
 
 
 def run_context() -> RunContext:
-    """Built inside each task, from the worker's environment."""
-    return RunContext.from_env()
+    """Built inside each task, from the worker's environment and the run's conf (a backfill's
+    model version or seed, ``tasks.run_overrides``)."""
+    from tasks.run_overrides import apply_run_overrides
+
+    dag_run = get_current_context().get("dag_run")
+    return RunContext.from_settings(apply_run_overrides(get_settings(), getattr(dag_run, "conf", None)))
 
 
 @contextmanager

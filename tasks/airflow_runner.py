@@ -59,7 +59,7 @@ def ensure_pool(settings: Settings) -> None:
                                    "try-on engine slots (one per GPU)", include_deferred=False)
 
 
-def run_dag(dag_id: str, logical_date: str | None = None) -> str:
+def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:
     """Run one DAG run in this process with ``dag.test()`` (for ``logical_date``, a drop date,
     or now); return its state."""
     from airflow.dag_processing.dagbag import DagBag
@@ -72,6 +72,6 @@ def run_dag(dag_id: str, logical_date: str | None = None) -> str:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags[dag_id]
     if logical_date is None:
-        return str(dag.test().state)
+        return str(dag.test(run_conf=conf).state)
     day = date_type.fromisoformat(logical_date)
-    return str(dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC)).state)
+    return str(dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf).state)

@@ -3,6 +3,7 @@
   tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
   tryon run --date D        run garment_drop for one drop date
   tryon status --date D     what the ledger says about a drop date
+  tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
   tryon library add PATH..  upload model photos to the library
   tryon library build       run model_library: preprocess, clean, cluster, index
   tryon library sheet       a contact sheet of the library (keypoints and masks)
@@ -173,6 +174,67 @@ def cmd_library_build(args: argparse.Namespace) -> int:
     return 0 if state == "success" else 1
 
 
+def _dates(first: str, last: str) -> list[str]:
+    start, end = date_type.fromisoformat(first), date_type.fromisoformat(last)
+    if end < start:
+        raise SystemExit(f"error: --to {last} is before --from {first}")
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def _backfill_conf(args: argparse.Namespace) -> dict:
+    from tasks.run_overrides import apply_run_overrides, model_version_overrides
+
+    overrides = model_version_overrides(args.model_version) if args.model_version else {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        overrides[key] = value
+    conf = {"settings": overrides} if overrides else {}
+    apply_run_overrides(get_settings(), conf)  # refuse a bad override before anything runs
+    return conf
+
+
+def _needs_run(store, date: str, reprocess: str) -> bool:
+    """none: dates without a report; failed: also dates whose report shows an incomplete run; all: every date."""
+    from tasks.storage import report_key
+
+    if reprocess == "all" or not store.exists(report_key(date, "summary.json")):
+        return True
+    if reprocess == "failed":
+        garments = store.get_json(report_key(date, "summary.json"))["garments"]
+        return any((g.get("reason") or "").startswith("pipeline_incomplete") for g in garments)
+    return False
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    dates = _dates(args.date_from, args.date_to)
+    conf = _backfill_conf(args)
+    reprocess = args.reprocess or ("all" if conf else "none")
+    if args.scheduler:  # a deployment: Airflow's own backfill, run by its scheduler and workers
+        import subprocess
+
+        behaviour = {"none": "none", "failed": "failed", "all": "completed"}[reprocess]
+        command = [sys.executable, "-m", "airflow", "backfill", "create", "--dag-id", "garment_drop", "--from-date", dates[0],
+                   "--to-date", dates[-1], "--reprocess-behavior", behaviour]
+        if conf:
+            command += ["--dag-run-conf", json.dumps(conf)]
+        return subprocess.run(command, check=False).returncode
+    states = {}
+    with pipeline(get_settings()) as settings:
+        from tasks.storage import ObjectStore
+
+        store = ObjectStore.from_settings(settings)
+        for date in dates:
+            if not _needs_run(store, date, reprocess):
+                states[date] = "skipped (done; --reprocess failed|all to run it again)"
+                continue
+            from tasks.airflow_runner import run_dag
+
+            states[date] = run_dag("garment_drop", date, conf or None)
+    for date, state in states.items():
+        print(f"{date}: {state}")
+    return 0 if all(s == "success" or s.startswith("skipped") for s in states.values()) else 1
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from tasks.ledger import open_ledger
 
@@ -284,6 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run garment_drop for one drop date (embedded S3 unless TRYON_S3_ENDPOINT_URL is set)")
     run.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
     run.set_defaults(func=cmd_run)
+    backfill = commands.add_parser("backfill", help="run garment_drop for a range of drop dates (optionally with another model version)")
+    backfill.add_argument("--from", dest="date_from", type=_date, required=True, help="first drop date, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="date_to", type=_date, required=True, help="last drop date (inclusive)")
+    backfill.add_argument("--model-version", help="ENGINE or ENGINE/DATASET (e.g. ladi-vton/dresscode): generate with it, beside the old outputs")
+    backfill.add_argument("--set", action="append", metavar="KEY=VALUE", help="another run setting (seed, inference_steps, ...)")
+    backfill.add_argument("--reprocess", choices=("none", "failed", "all"),
+                          help="dates already run: none skips them, failed re-runs incomplete ones, all re-runs every date "
+                               "(default none; all with --model-version or --set)")
+    backfill.add_argument("--scheduler", action="store_true",
+                          help="create an Airflow backfill for the deployment's scheduler instead of running here")
+    backfill.set_defaults(func=cmd_backfill)
     status = commands.add_parser("status", help="show the ledger's record of a drop date")
     status.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
     status.set_defaults(func=cmd_status)

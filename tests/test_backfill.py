@@ -1,0 +1,63 @@
+"""tryon backfill over three drop dates: three manifests; again, nothing changes; with a new
+model version, generations are added beside the old ones and an approved image stays."""
+
+import pytest
+
+from tasks.context import RunContext
+from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
+from tasks.ledger import Generation, GenerationState, Ledger
+from tasks.preprocess import library_stage
+from tasks.review.decisions import approve
+from tasks.settings import Settings
+from tasks.storage import ObjectStore
+from tests.conftest import upload_drop
+from tests.test_garment_drop_dag import generation_objects, run_tryon
+
+pytestmark = pytest.mark.airflow
+DATES = {"2026-10-01": "TEE-03032", "2026-10-02": "JEANS-051946", "2026-10-03": "DRESS-052234"}
+
+
+def test_backfill_three_dates_then_again_then_a_new_model_version(s3_endpoint, tmp_path):
+    settings = Settings(home=tmp_path / "home", bucket="backfill", s3_endpoint_url=s3_endpoint,
+                        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}", photos_per_garment=1)
+    ctx = RunContext(settings=settings, store=ObjectStore.from_settings(settings), ledger=Ledger(settings.resolved_ledger_url))
+    ctx.store.ensure_bucket()
+    for date, sku in DATES.items():
+        upload_drop(ctx, date, (sku,), ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg"))
+    library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
+    env = {"TRYON_PHOTOS_PER_GARMENT": "1"}
+
+    first = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-03", **env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert [line for line in first.stdout.splitlines() if line.startswith("2026-10-0")] == \
+        ["2026-10-01: success", "2026-10-02: success", "2026-10-03: success"]
+    manifests = {d: ctx.store.get_json(f"storefront/manifests/{d}.json") for d in DATES}
+    assert all(m["count"] == 1 for m in manifests.values())
+    before = generation_objects(ctx.store)
+
+    again = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-03", **env)
+    assert again.returncode == 0 and again.stdout.count("skipped (done") == 3, again.stdout[-2000:]
+    assert generation_objects(ctx.store) == before
+
+    # a reviewer approved the first date's image (after QC had flagged it)
+    [old] = ctx.ledger.generations("2026-10-01")
+    with ctx.ledger.session() as session:
+        session.get(Generation, old.generation_id).state = GenerationState.FLAGGED.value
+    approved_key = approve(ctx, old.generation_id, "alice")
+    approved_bytes = ctx.store.get_bytes(approved_key)
+
+    registry = save_published_layout(random_components(SMALL, seed=4), tmp_path / "weights", SMALL)
+    newer = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-03", "--model-version", "ladi-vton",
+                      "--set", "inference_steps=2", TRYON_MODEL_REGISTRY=str(registry), **env)
+    assert newer.returncode == 0, newer.stdout[-3000:] + newer.stderr[-3000:]
+    after = generation_objects(ctx.store)
+    assert {k: v for k, v in after.items() if k in before} == before, "old outputs untouched"
+    added = [k for k in after if k not in before]
+    assert len(added) == 2 * len(DATES) and all(k.startswith("generations/ladi-vton-vitonhd-random-weights/") for k in added)
+    assert ctx.store.get_bytes(approved_key) == approved_bytes, "the approved image is still in the storefront"
+    manifest = ctx.store.get_json("storefront/manifests/2026-10-01.json")
+    assert old.generation_id in {i["generation_id"] for i in manifest["items"]}
+    for date in DATES:
+        engines = {g.engine for g in ctx.ledger.generations(date)}
+        assert engines == {"warp-baseline", "ladi-vton"}, date
