@@ -2,7 +2,9 @@
 dag-processor, and two Celery workers on loopback (one on queue ``gpu``, one on ``default``),
 against the machine's PostgreSQL (metadata database and ledger) and Redis (broker). Try-on tasks
 must run on the gpu worker and in pool gpu, everything else elsewhere, and the storefront manifest
-must equal the one an embedded (dag.test) run makes of the same inputs."""
+must equal the one an embedded (dag.test) run makes of the same inputs. Then ``tryon backfill
+--scheduler`` over two earlier dates becomes an Airflow backfill that the same scheduler and
+workers run to success, with their manifests."""
 
 from __future__ import annotations
 
@@ -38,10 +40,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _prepare(settings: Settings, date: str) -> None:
+def _prepare(settings: Settings, drops: dict[str, tuple[str, ...]]) -> None:
+    """Upload each date's garments (distinct garments per date: the same bytes again would be a duplicate)."""
     ctx = RunContext(settings=settings, store=ObjectStore.from_settings(settings), ledger=Ledger(settings.resolved_ledger_url))
     ctx.store.ensure_bucket()
-    upload_drop(ctx, date, SKUS, PHOTOS)
+    for date, skus in drops.items():
+        upload_drop(ctx, date, skus, PHOTOS)
     library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
 
@@ -78,7 +82,8 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     port = _free_port()
     settings = Settings(home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url,
                         task_retries=0)
-    _prepare(settings, date)
+    backfill_dates = [(datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (3, 2)]
+    _prepare(settings, {date: SKUS, backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")})
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -129,6 +134,18 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
                     cur.execute("select state from dag_run where dag_id = 'garment_drop' and logical_date::date = %s", (date,))
                     row = cur.fetchone()
                     state = row[0] if row else None
+            # a data engineer's backfill of two earlier dates, run by the same scheduler and workers
+            backfill = subprocess.run([sys.executable, "-m", "tasks.cli", "backfill", "--scheduler", "--from", backfill_dates[0],
+                                       "--to", backfill_dates[1]], env=env, capture_output=True, text=True, timeout=300)
+            assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-2000:]
+            backfilled, deadline = [], time.time() + 420
+            while len(backfilled) < 2 or any(s not in ("success", "failed") for _, s in backfilled):
+                assert time.time() < deadline, f"the backfill did not finish: {backfilled}"
+                time.sleep(3)
+                with conn.cursor() as cur:
+                    cur.execute("select logical_date::date::text, state from dag_run where dag_id = 'garment_drop' "
+                                "and run_type = 'backfill' order by logical_date")
+                    backfilled = cur.fetchall()
             with conn.cursor() as cur:
                 cur.execute("select task_id, map_index, state, queue, pool, hostname from task_instance "
                             "where dag_id = 'garment_drop' order by task_id, map_index")
@@ -147,10 +164,13 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
             assert (queue, pool, host) == ("default", "default_pool", "cpu-worker"), task_id
     cluster_manifest = ObjectStore.from_settings(settings).get_json(f"storefront/manifests/{date}.json")
     assert cluster_manifest["count"] > 0
+    assert backfilled == [(d, "success") for d in backfill_dates], backfilled
+    for day in backfill_dates:
+        assert ObjectStore.from_settings(settings).get_json(f"storefront/manifests/{day}.json")["count"] > 0, day
 
     # the same inputs through the embedded runner (dag.test) give the same manifest
     embedded = settings.model_copy(update={"bucket": "embedded-run", "ledger_url": new_database(), "home": tmp_path / "embedded"})
-    _prepare(embedded, date)
+    _prepare(embedded, {date: SKUS})
     result = run_tryon(embedded, "run", "--date", date)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert ObjectStore.from_settings(embedded).get_json(f"storefront/manifests/{date}.json") == cluster_manifest
