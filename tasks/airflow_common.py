@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import Asset, get_current_context
 
 from tasks.context import RunContext
+from tasks.priority import NIGHTLY_FIRST
 from tasks.settings import get_settings
 
 SETTINGS = get_settings()
@@ -21,12 +22,14 @@ LIBRARY_INDEX = Asset(uri=f"s3://{SETTINGS.bucket}/library/index.parquet")
 
 
 def dag_defaults() -> dict[str, Any]:
-    """Arguments every tryon DAG takes: no catch-up, one run at a time, retries from settings."""
+    """Arguments every tryon DAG takes: no catch-up, one run at a time, retries from settings,
+    nightly runs ahead of backfills."""
     return {
         "start_date": datetime(2026, 1, 1, tzinfo=UTC),
         "catchup": False,
         "max_active_runs": 1,
-        "default_args": {"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s)},
+        "default_args": {"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s),
+                         "weight_rule": NIGHTLY_FIRST},
         "tags": ["tryon"],
     }
 

@@ -150,6 +150,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
                 cur.execute("select task_id, map_index, state, queue, pool, hostname from task_instance "
                             "where dag_id = 'garment_drop' order by task_id, map_index")
                 tasks = cur.fetchall()
+                cur.execute("select distinct dr.run_type, ti.priority_weight from task_instance ti join dag_run dr "
+                            "on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id where ti.dag_id = 'garment_drop'")
+                weights = set(cur.fetchall())
     finally:
         cluster.stop()
         subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
@@ -165,6 +168,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     cluster_manifest = ObjectStore.from_settings(settings).get_json(f"storefront/manifests/{date}.json")
     assert cluster_manifest["count"] > 0
     assert backfilled == [(d, "success") for d in backfill_dates], backfilled
+    assert weights == {("scheduled", 1001), ("backfill", 1)}, "the nightly run's tasks outrank the backfill's"
     for day in backfill_dates:
         assert ObjectStore.from_settings(settings).get_json(f"storefront/manifests/{day}.json")["count"] > 0, day
 

@@ -34,6 +34,7 @@ def test_garment_drop_shape():
     # try-on runs where the GPUs are: its own queue and pool
     tryon = dag.get_task("tryon")
     assert (tryon.queue, tryon.pool) == ("gpu", "gpu")
+    assert tryon.weight_rule == "tasks.priority.NightlyFirst", "nightly runs outrank backfills"
     assert {dag.get_task(t).queue for t in dag.task_ids if t != "tryon"} == {"default"}
 
 
