@@ -220,6 +220,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return subprocess.run(command, check=False).returncode
     states = {}
     with pipeline(get_settings()) as settings:
+        from tasks.airflow_runner import run_dag
         from tasks.storage import ObjectStore
 
         store = ObjectStore.from_settings(settings)
@@ -227,8 +228,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             if not _needs_run(store, date, reprocess):
                 states[date] = "skipped (done; --reprocess failed|all to run it again)"
                 continue
-            from tasks.airflow_runner import run_dag
-
             states[date] = run_dag("garment_drop", date, conf or None)
     for date, state in states.items():
         print(f"{date}: {state}")

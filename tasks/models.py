@@ -100,16 +100,16 @@ def tree_sha256(folder: Path) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def registry(settings: Settings) -> dict[str, ModelEntry]:
+def registry(settings: Settings, wanted: str | None = None) -> dict[str, ModelEntry]:
+    """The registry's entries; ``wanted`` names the model asked for, for the error without one."""
     if settings.model_registry is None or not settings.model_registry.exists():
-        raise ModelRegistryError("no model registry file (set TRYON_MODEL_REGISTRY to a models.yaml)")
+        asked = f"model {wanted!r} asked for, but " if wanted else ""
+        raise ModelRegistryError(f"{asked}no model registry file (set TRYON_MODEL_REGISTRY to a models.yaml)")
     return load_registry(settings.model_registry)
 
 
 def lookup(settings: Settings, name: str, backend: str) -> ModelEntry:
-    if settings.model_registry is None or not settings.model_registry.exists():
-        raise ModelRegistryError(f"model {name!r} asked for, but no model registry file (TRYON_MODEL_REGISTRY)")
-    entries = load_registry(settings.model_registry)
+    entries = registry(settings, wanted=name)
     if name not in entries:
         raise ModelRegistryError(f"model {name!r} is not in {settings.model_registry} (has: {', '.join(sorted(entries)) or 'none'})")
     entry = entries[name]

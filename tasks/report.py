@@ -8,11 +8,9 @@ from __future__ import annotations
 import base64
 import io
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from tasks.context import RunContext
@@ -27,12 +25,10 @@ from tasks.ledger import (
 )
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
+from tasks.rendering import TEMPLATES
 from tasks.stage_times import stage_times
 from tasks.storage import report_key, storefront_manifest_key
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
-)
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
 
 

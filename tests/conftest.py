@@ -176,6 +176,15 @@ def samples():
     return built
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> None:
     """Put fixture garments (image + meta.json) under drops/{date}/ and fixture photos in the library."""
     for sku in skus:

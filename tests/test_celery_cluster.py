@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,19 +24,13 @@ from tasks.ledger import Ledger
 from tasks.preprocess import library_stage
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
-from tests.conftest import upload_drop
+from tests.conftest import free_port, upload_drop
 from tests.test_garment_drop_dag import run_tryon
 
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster, pytest.mark.postgres]
 SKUS = ("TEE-03032", "JEANS-051946", "DRESS-052234")
 PHOTOS = ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg")
 REDIS_DB = 11
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _prepare(settings: Settings, drops: dict[str, tuple[str, ...]]) -> None:
@@ -79,7 +72,7 @@ class Cluster:
 def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server, tmp_path):
     date = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the run unpausing creates
     metadata, ledger_url = new_database(), new_database()
-    port = _free_port()
+    port = free_port()
     settings = Settings(home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url,
                         task_retries=0)
     backfill_dates = [(datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (3, 2)]

@@ -23,8 +23,8 @@ from tasks.storage import generation_key
 log = logging.getLogger(__name__)
 
 
-class _Inputs:
-    """Loads a batch's inputs, each photo and garment once (a batch repeats both)."""
+class BatchInputs:
+    """Loads a batch's inputs, each photo view and garment once (a batch repeats both)."""
 
     def __init__(self, ctx: RunContext) -> None:
         self.photo = functools.cache(lambda photo_id, category: load_photo(ctx, photo_id, category))
@@ -86,7 +86,7 @@ def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | Non
         garment_sha = {row.generation_id: session.get(Garment, row.garment_id).sha256 for row in rows}
     outcome: dict[str, tuple[str, str | None, str | None]] = {}  # id -> (state, reason, key)
     todo: list[TryOnSample] = []
-    inputs = _Inputs(ctx)
+    inputs = BatchInputs(ctx)
     for row in rows:
         key = generation_key(row.model_version, row.sku, row.photo_id, row.generation_id)
         if ctx.store.exists(key):

@@ -15,10 +15,9 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_rgb
+from tasks.inference.tryon_stage import BatchInputs
 from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.garment_stage import load_garment
-from tasks.preprocess.library_stage import load_photo
 from tasks.qc.metrics import generation_metrics
 from tasks.qc.suite import load_config, validate_generations
 from tasks.storage import report_key
@@ -34,21 +33,23 @@ def _threshold(spec: dict[str, Any]) -> str:
 
 
 def _applies(spec: dict[str, Any], row: dict[str, Any]) -> bool:
-    return spec.get("category", row["category"]) == row["category"] and bool(row.get(spec["when"], True) if "when" in spec else True)
+    """Whether an expectation judges this row: its category (if it names one) and its ``when`` column (if any)."""
+    if "category" in spec and spec["category"] != row["category"]:
+        return False
+    return "when" not in spec or bool(row.get(spec["when"], True))
 
 
 def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]) -> pd.DataFrame:
     """The metrics table of ``rows``: identifying columns, then the metrics."""
     faces = shared_faces()
-    photo = functools.cache(lambda photo_id, category: load_photo(ctx, photo_id, category))
-    photo_face = functools.cache(lambda photo_id, category: bool(faces(photo(photo_id, category)["person"])))
-    garment = functools.cache(lambda sha: load_garment(ctx, sha))
+    inputs = BatchInputs(ctx)
+    photo_face = functools.cache(lambda photo_id, category: bool(faces(inputs.photo(photo_id, category)["person"])))
     table = []
     for row in rows:
-        inputs = photo(row.photo_id, row.category)
-        cloth, cloth_mask = garment(garment_sha[row.generation_id])
+        view = inputs.photo(row.photo_id, row.category)
+        cloth, cloth_mask = inputs.garment(garment_sha[row.generation_id])
         output = decode_rgb(ctx.store.get_bytes(row.object_key))
-        metrics = generation_metrics(output, inputs["person"], inputs["inpaint_mask"], cloth, cloth_mask,
+        metrics = generation_metrics(output, view["person"], view["inpaint_mask"], cloth, cloth_mask,
                                      photo_face(row.photo_id, row.category), faces)
         table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
                       "engine": row.engine, "model_version": row.model_version, **metrics})

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
 from tasks.context import RunContext
+from tasks.rendering import TEMPLATES
 from tasks.review import decisions
 from tasks.review.auth import authenticate
 
-TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-                        autoescape=select_autoescape(["html"]))
 IMAGE_PREFIXES = ("generations/", "garments/", "library/artifacts/")
 
 

@@ -4,7 +4,6 @@ uvicorn on loopback over a real S3 API and ledger: sign in, see the flagged item
 cross-site POSTs are refused."""
 
 import shutil
-import socket
 import threading
 import time
 
@@ -23,7 +22,7 @@ from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tasks.review.app import create_app
 from tasks.review.auth import hash_password
-from tests.conftest import upload_drop
+from tests.conftest import free_port, upload_drop
 
 DATE = "2026-11-20"
 PASSWORD = "correct horse battery"
@@ -53,9 +52,7 @@ def reviewed_drop(ctx):
 def server(reviewed_drop):
     ctx, broken = reviewed_drop
     ctx.settings = ctx.settings.model_copy(update={"reviewers": {"alice": hash_password(PASSWORD)}, "review_secret": "s" * 32})
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     uv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
