@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, run_context, stage
+from tasks.kubernetes_pods import tryon_executor_config
 
 
 def _drop_date() -> str:
@@ -65,7 +66,8 @@ def garment_drop() -> None:
         with stage("match") as (ctx, date):
             return run(ctx, date, items)
 
-    @task(map_index_template="{{ batch_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool)
+    @task(map_index_template="{{ batch_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool,
+          executor_config=tryon_executor_config(SETTINGS))
     def tryon(batch: list[str]) -> dict[str, int]:
         from tasks.inference.tryon_stage import run_batch
 

@@ -17,7 +17,8 @@ CATEGORIES: tuple[str, ...] = ("upper_body", "lower_body", "dresses")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore")
+    # An empty variable means "not set" (compose and Kubernetes write `VAR=` for an unset optional)
+    model_config = SettingsConfigDict(env_prefix="TRYON_", extra="ignore", env_ignore_empty=True)
 
     home: Path = Field(
         default=Path(".tryon"),
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     tryon_queue: str = Field(default="gpu", description="Airflow queue of the try-on tasks (Celery workers with a GPU listen on it).")
     tryon_pool: str = Field(default="gpu", description="Airflow pool of the try-on tasks; created if missing with `gpu_pool_slots` slots.")
     gpu_pool_slots: int = Field(default=1, ge=1, description="Slots of the try-on pool when the pipeline creates it: GPUs (or engine copies) in the deployment.")
+    gpu_image: str = Field(default="tryon-gpu-worker:latest", description="KubernetesExecutor: the image of try-on pods (docker/Dockerfile.gpu); other pods take the pod template's.")
+    gpu_node_selector: dict[str, str] = Field(default_factory=dict, description="KubernetesExecutor: node labels a try-on pod must land on, as JSON (e.g. {\"cloud.google.com/gke-accelerator\": \"nvidia-h100-80gb\"}).")
     reviewers: dict[str, str] = Field(default_factory=dict, description="Review page sign-ins as JSON {name: password hash}; hashes from `tryon review hash-password`.")
     review_secret: str | None = Field(default=None, description="Key that signs review sessions; unset: a random key per server start (sessions end with the server).")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")

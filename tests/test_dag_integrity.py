@@ -36,6 +36,10 @@ def test_garment_drop_shape():
     assert (tryon.queue, tryon.pool) == ("gpu", "gpu")
     assert tryon.weight_rule == "tasks.priority.NightlyFirst", "nightly runs outrank backfills"
     assert {dag.get_task(t).queue for t in dag.task_ids if t != "tryon"} == {"default"}
+    # ...and, under the KubernetesExecutor, a pod on the GPU image with one GPU (Celery ignores it)
+    override = tryon.executor_config["pod_override"].spec.containers[0]
+    assert (override.image, override.resources.limits) == ("tryon-gpu-worker:latest", {"nvidia.com/gpu": "1"})
+    assert all(not dag.get_task(t).executor_config for t in dag.task_ids if t != "tryon")
 
 
 def test_model_library_shape():

@@ -39,3 +39,14 @@ def test_bad_values_are_refused_with_the_setting_named(monkeypatch, key, value):
     monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match=key.removeprefix("TRYON_").lower()):
         Settings()
+
+
+def test_an_empty_variable_means_unset(monkeypatch, tmp_path):
+    """compose's `${TRYON_MODEL_REGISTRY:-}` and a Kubernetes ConfigMap's "" must not become
+    Path('.') (a registry in the working folder) or an empty endpoint."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("TRYON_MODEL_REGISTRY", "TRYON_S3_ENDPOINT_URL", "TRYON_LEDGER_URL", "TRYON_REVIEWERS", "TRYON_GPU_NODE_SELECTOR"):
+        monkeypatch.setenv(key, "")
+    settings = Settings()
+    assert (settings.model_registry, settings.s3_endpoint_url, settings.ledger_url) == (None, None, None)
+    assert settings.reviewers == {} and settings.gpu_node_selector == {}

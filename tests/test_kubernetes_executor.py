@@ -1,0 +1,106 @@
+"""garment_drop under the KubernetesExecutor, as far as this machine allows.
+
+No Kubernetes API server can run here (no Docker engine for kind, no kube-apiserver in the
+registries), so no pod is started. What is checked is everything up to the pod-create request:
+a real run of the DAG, parsed with the deployment's ConfigMap (docker/kubernetes/airflow.yaml),
+records each task instance's executor_config in Airflow's metadata database; the provider's own
+executor code then turns every task instance into the pod it would ask the cluster for
+(tests/kubernetes_pods_of_run.py), and those pods are held against docker/ and the Kubernetes
+API schemas."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+KUBE = REPO / "docker" / "kubernetes"
+IMAGE_ROOT = "/opt/tryon/"  # where docker/Dockerfile.airflow puts the repository
+NODE_SELECTOR = {"cloud.google.com/gke-accelerator": "nvidia-h100-80gb"}
+pytestmark = pytest.mark.airflow
+
+
+def config_map() -> dict[str, str]:
+    docs = yaml.safe_load_all((KUBE / "airflow.yaml").read_text())
+    return next(doc for doc in docs if doc["kind"] == "ConfigMap")["data"]
+
+
+def deployment_env(home: Path) -> dict[str, str]:
+    """This machine's environment with the ConfigMap's Airflow and TRYON_ settings, the image's
+    paths mapped onto the checkout; the embedded S3, ledger and metadata database stay local."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
+    for key, value in config_map().items():
+        if key.startswith(("AIRFLOW__KUBERNETES_EXECUTOR__", "TRYON_GPU_")):
+            env[key] = value.replace(IMAGE_ROOT, f"{REPO}/")
+    env["TRYON_GPU_NODE_SELECTOR"] = json.dumps(NODE_SELECTOR)
+    env["TRYON_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="module")
+def pods(tmp_path_factory) -> list[dict]:
+    tmp = tmp_path_factory.mktemp("k8s")
+    env = deployment_env(tmp / "home")
+    demo = subprocess.run([sys.executable, "-m", "tasks.cli", "demo", "--date", "2026-11-20"], cwd=tmp, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    airflow_home = tmp / "home" / "airflow"
+    env |= {"AIRFLOW_HOME": str(airflow_home), "AIRFLOW__CORE__EXECUTOR": "KubernetesExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}"}
+    built = subprocess.run([sys.executable, "-m", "tests.kubernetes_pods_of_run", "garment_drop", str(tmp / "pods.json")],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return json.loads((tmp / "pods.json").read_text())
+
+
+def _task(pod: dict) -> str:
+    return pod["metadata"]["labels"]["task_id"]
+
+
+def test_tryon_pods_run_the_gpu_image_on_one_gpu(pods):
+    template = yaml.safe_load((KUBE / "pod-template.yaml").read_text())
+    cpu_image = template["spec"]["containers"][0]["image"]
+    tryon = [pod for pod in pods if _task(pod) == "tryon"]
+    assert len(tryon) >= 2, "the demo maps several try-on tasks"
+    assert sorted(int(pod["metadata"]["labels"]["map_index"]) for pod in tryon) == list(range(len(tryon)))
+    for pod in tryon:
+        base = pod["spec"]["containers"][0]
+        assert base["image"] == config_map()["TRYON_GPU_IMAGE"] == "tryon-gpu-worker:latest"
+        assert base["resources"]["limits"] == {"nvidia.com/gpu": "1"} and "memory" in base["resources"]["requests"]
+        assert pod["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+        assert pod["spec"]["nodeSelector"] == NODE_SELECTOR
+    others = [pod for pod in pods if _task(pod) != "tryon"]
+    assert {_task(pod) for pod in others} >= {"discover", "validate", "preprocess_garments", "check_inputs", "match",
+                                             "qc", "publish", "report"}
+    for pod in others:
+        base = pod["spec"]["containers"][0]
+        assert base["image"] == cpu_image == "tryon-airflow:latest", _task(pod)
+        assert "nvidia.com/gpu" not in json.dumps(pod) and "nodeSelector" not in pod["spec"], _task(pod)
+
+
+def test_every_pod_keeps_the_template_and_runs_the_task_sdk(pods):
+    for pod in pods:
+        spec, base = pod["spec"], pod["spec"]["containers"][0]
+        assert pod["metadata"]["namespace"] == config_map()["AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE"] == "tryon"
+        assert base["name"] == "base" and len(spec["containers"]) == 1
+        # the image's entry point runs a command that names a program as given (docker/entrypoint.sh)
+        assert base["args"][:4] == ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string"]
+        assert "command" not in base
+        workload = json.loads(base["args"][4])
+        assert workload["ti"]["task_id"] == _task(pod) and workload["ti"]["dag_id"] == "garment_drop"
+        assert base["envFrom"] == [{"configMapRef": {"name": "tryon-config"}}, {"secretRef": {"name": "tryon-secrets"}}]
+        assert not [e for e in base.get("env", []) if "SECRET" in e["name"] or "PASSWORD" in e["name"]]
+        assert spec["serviceAccountName"] == "tryon-worker" and spec["restartPolicy"] == "Never"
+        assert spec["securityContext"]["runAsUser"] == 50000
+        assert base["volumeMounts"] == [{"name": "models", "mountPath": "/var/cache/tryon-models"}]
+
+
+@pytest.mark.parametrize("version", ["1.30.0", kubernetes_validate.latest_version()])
+def test_every_pod_is_a_valid_kubernetes_pod(pods, version):
+    for pod in pods:
+        kubernetes_validate.validate(pod, version, strict=True)
