@@ -97,7 +97,8 @@ def test_every_pod_keeps_the_template_and_runs_the_task_sdk(pods):
         assert not [e for e in base.get("env", []) if "SECRET" in e["name"] or "PASSWORD" in e["name"]]
         assert spec["serviceAccountName"] == "tryon-worker" and spec["restartPolicy"] == "Never"
         assert spec["securityContext"]["runAsUser"] == 50000
-        assert base["volumeMounts"] == [{"name": "models", "mountPath": "/var/cache/tryon-models"}]
+        assert [m["mountPath"] for m in base["volumeMounts"]] == ["/var/cache/tryon-models", "/etc/tryon"]
+        assert config_map()["TRYON_MODEL_REGISTRY"].startswith("/etc/tryon/")
 
 
 @pytest.mark.parametrize("version", ["1.30.0", kubernetes_validate.latest_version()])
