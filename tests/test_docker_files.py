@@ -103,6 +103,7 @@ def test_dockerfiles_install_what_make_install_installs():
         assert text.startswith("#") and "\nFROM " in text
         assert "pip install -r requirements.txt" in text and "pip install --no-deps -r requirements-nodeps.txt" in text
         assert "torch==2.13.0" in text, "the same torch version as requirements.txt"
+        assert "requirements-test.txt" not in text, "test tools stay out of the images"
         for source in re.findall(r"^COPY (\S+(?: \S+)*) \S+$", text, re.M):
             for path in source.split():
                 assert (REPO / path).exists(), f"{name} copies {path}, which the repository lacks"
