@@ -104,6 +104,9 @@ def test_dockerfiles_install_what_make_install_installs():
         assert "pip install -r requirements.txt" in text and "pip install --no-deps -r requirements-nodeps.txt" in text
         assert "torch==2.13.0" in text, "the same torch version as requirements.txt"
         assert "requirements-test.txt" not in text, "test tools stay out of the images"
+        # tasks run as uid 50000 and write their working folder (TRYON_HOME) and the model cache
+        assert "USER 50000" in text and "TRYON_HOME=/opt/airflow/tryon" in text and "TRYON_MODEL_DIR=/var/cache/tryon-models" in text
+        assert 'chown -R 50000 "$AIRFLOW_HOME" "$TRYON_MODEL_DIR"' in text
         for source in re.findall(r"^COPY (\S+(?: \S+)*) \S+$", text, re.M):
             for path in source.split():
                 assert (REPO / path).exists(), f"{name} copies {path}, which the repository lacks"
