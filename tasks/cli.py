@@ -197,11 +197,11 @@ def _needs_run(store, date: str, reprocess: str) -> bool:
     """none: dates without a report; failed: also dates whose report shows an incomplete run; all: every date."""
     from tasks.storage import report_key
 
-    if reprocess == "all" or not store.exists(report_key(date, "summary.json")):
+    summary = report_key(date, "summary.json")
+    if reprocess == "all" or not store.exists(summary):
         return True
     if reprocess == "failed":
-        garments = store.get_json(report_key(date, "summary.json"))["garments"]
-        return any((g.get("reason") or "").startswith("pipeline_incomplete") for g in garments)
+        return any((g.get("reason") or "").startswith("pipeline_incomplete") for g in store.get_json(summary)["garments"])
     return False
 
 

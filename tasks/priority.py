@@ -21,6 +21,7 @@ class NightlyFirst(PriorityWeightStrategy):
         own = int(getattr(ti.task, "priority_weight", 1) or 1)
         return own if str(ti.run_id).startswith(BACKFILL_RUN_PREFIX) else own + NIGHTLY_BONUS
 
+
 # how the DAGs name it: the importable path that the plugin registers (an instance would be
 # serialised in a form the scheduler cannot look up)
 NIGHTLY_FIRST = f"{NightlyFirst.__module__}.{NightlyFirst.__qualname__}"

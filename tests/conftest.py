@@ -193,3 +193,24 @@ def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple
         ctx.store.put_json(f"drops/{date}/{sku}/meta.json", {"category": category})
     for photo in photos:
         ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+
+
+def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...]) -> RunContext:
+    """A bucket holding each date's drop (date -> SKUs) and the model photos, with the library
+    preprocessed and its index written, as a run of garment_drop expects to find it."""
+    from tasks.preprocess import library_stage
+
+    ctx = RunContext.from_settings(settings)
+    ctx.store.ensure_bucket()
+    for date, skus in drops.items():
+        upload_drop(ctx, date, skus, photos)
+    library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
+    return ctx
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without its TRYON_ and AIRFLOW settings (a person's shell),
+    with TRYON_HOME and ``extra``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
+    return env | {"TRYON_HOME": str(home)} | extra

@@ -3,14 +3,11 @@ model version, generations are added beside the old ones and an approved image s
 
 import pytest
 
-from tasks.context import RunContext
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
-from tasks.ledger import Generation, GenerationState, Ledger
-from tasks.preprocess import library_stage
+from tasks.ledger import Generation, GenerationState
 from tasks.review.decisions import approve
 from tasks.settings import Settings
-from tasks.storage import ObjectStore
-from tests.conftest import upload_drop
+from tests.conftest import prepare_drops
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 
 pytestmark = pytest.mark.airflow
@@ -20,12 +17,7 @@ DATES = {"2026-10-01": "TEE-03032", "2026-10-02": "JEANS-051946", "2026-10-03": 
 def test_backfill_three_dates_then_again_then_a_new_model_version(s3_endpoint, tmp_path):
     settings = Settings(home=tmp_path / "home", bucket="backfill", s3_endpoint_url=s3_endpoint,
                         ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}", photos_per_garment=1)
-    ctx = RunContext(settings=settings, store=ObjectStore.from_settings(settings), ledger=Ledger(settings.resolved_ledger_url))
-    ctx.store.ensure_bucket()
-    for date, sku in DATES.items():
-        upload_drop(ctx, date, (sku,), ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg"))
-    library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
+    ctx = prepare_drops(settings, {date: (sku,) for date, sku in DATES.items()}, ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg"))
     env = {"TRYON_PHOTOS_PER_GARMENT": "1"}
 
     first = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-03", **env)

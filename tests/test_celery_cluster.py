@@ -19,28 +19,14 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tasks.context import RunContext
-from tasks.ledger import Ledger
-from tasks.preprocess import library_stage
 from tasks.settings import Settings
-from tasks.storage import ObjectStore
-from tests.conftest import free_port, upload_drop
+from tests.conftest import free_port, prepare_drops
 from tests.test_garment_drop_dag import run_tryon
 
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster, pytest.mark.postgres]
 SKUS = ("TEE-03032", "JEANS-051946", "DRESS-052234")
 PHOTOS = ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg")
 REDIS_DB = 11
-
-
-def _prepare(settings: Settings, drops: dict[str, tuple[str, ...]]) -> None:
-    """Upload each date's garments (distinct garments per date: the same bytes again would be a duplicate)."""
-    ctx = RunContext(settings=settings, store=ObjectStore.from_settings(settings), ledger=Ledger(settings.resolved_ledger_url))
-    ctx.store.ensure_bucket()
-    for date, skus in drops.items():
-        upload_drop(ctx, date, skus, PHOTOS)
-    library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
 
 
 class Cluster:
@@ -76,7 +62,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     settings = Settings(home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url,
                         task_retries=0)
     backfill_dates = [(datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (3, 2)]
-    _prepare(settings, {date: SKUS, backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")})
+    # distinct garments per date: the same bytes again would be a duplicate
+    store = prepare_drops(settings, {date: SKUS, backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")},
+                          PHOTOS).store
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -158,16 +146,16 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
             assert (ti_state, queue, pool, host) == ("success", "gpu", "gpu", "gpu-worker")
         elif ti_state == "success":
             assert (queue, pool, host) == ("default", "default_pool", "cpu-worker"), task_id
-    cluster_manifest = ObjectStore.from_settings(settings).get_json(f"storefront/manifests/{date}.json")
+    cluster_manifest = store.get_json(f"storefront/manifests/{date}.json")
     assert cluster_manifest["count"] > 0
     assert backfilled == [(d, "success") for d in backfill_dates], backfilled
     assert weights == {("scheduled", 1001), ("backfill", 1)}, "the nightly run's tasks outrank the backfill's"
     for day in backfill_dates:
-        assert ObjectStore.from_settings(settings).get_json(f"storefront/manifests/{day}.json")["count"] > 0, day
+        assert store.get_json(f"storefront/manifests/{day}.json")["count"] > 0, day
 
     # the same inputs through the embedded runner (dag.test) give the same manifest
     embedded = settings.model_copy(update={"bucket": "embedded-run", "ledger_url": new_database(), "home": tmp_path / "embedded"})
-    _prepare(embedded, {date: SKUS})
+    embedded_store = prepare_drops(embedded, {date: SKUS}, PHOTOS).store
     result = run_tryon(embedded, "run", "--date", date)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert ObjectStore.from_settings(embedded).get_json(f"storefront/manifests/{date}.json") == cluster_manifest
+    assert embedded_store.get_json(f"storefront/manifests/{date}.json") == cluster_manifest

@@ -10,12 +10,11 @@ import pytest
 
 from tasks.cli import build_parser
 from tasks.images import decode_rgb
+from tests.conftest import cli_env
 
 
 def tryon(*args, cwd, home):
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
-    env["TRYON_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], cwd=cwd, env=cli_env(home),
                           capture_output=True, text=True, timeout=600)
 
 

