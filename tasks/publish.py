@@ -19,8 +19,9 @@ from tasks.ledger import (
     Publication,
     QCResult,
     ReviewDecision,
+    utcnow,
 )
-from tasks.storage import review_key, storefront_key, storefront_manifest_key
+from tasks.storage import ObjectStore, review_key, storefront_key, storefront_manifest_key
 
 
 def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
@@ -51,13 +52,7 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
                 row.state = GenerationState.FLAGGED.value
                 row.reason = f"replaces_approved: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
             if row.state == GenerationState.PASSED.value:
-                key = storefront_key(row.sku, row.photo_id)
-                store.copy(row.object_key, key)
-                publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
-                if publication is None:
-                    session.add(Publication(generation_id=row.generation_id, drop_date=date, sku=row.sku,
-                                            photo_id=row.photo_id, storefront_key=key))
-                row.state = GenerationState.PUBLISHED.value
+                publish_generation(store, session, row)
             elif row.state == GenerationState.FLAGGED.value:
                 key = review_key(date, row.sku, row.photo_id, row.generation_id)
                 failed = [r.check for r in session.scalars(
@@ -70,6 +65,22 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
         settle_garments(session, generations)
     entries = write_manifest(ctx, date)
     return {"published": len(entries), "manifest": storefront_manifest_key(date)}
+
+
+def publish_generation(store: ObjectStore, session: Any, row: Generation) -> str:
+    """Copy the generation's image to its storefront slot and record the publication (a
+    generation published before is published again, now); returns the storefront key. The
+    caller rewrites the date's manifest afterwards."""
+    key = storefront_key(row.sku, row.photo_id)
+    store.copy(row.object_key, key)
+    publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
+    if publication is None:
+        session.add(Publication(generation_id=row.generation_id, drop_date=row.drop_date, sku=row.sku,
+                                photo_id=row.photo_id, storefront_key=key))
+    else:
+        publication.storefront_key, publication.state, publication.published_at = key, "published", utcnow()
+    row.state = GenerationState.PUBLISHED.value
+    return key
 
 
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, ReviewDecision, utcnow
-from tasks.publish import settle_garments, write_manifest
-from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
+from tasks.ledger import Garment, Generation, GenerationState, QCResult, ReviewDecision
+from tasks.publish import publish_generation, settle_garments, write_manifest
+from tasks.storage import garment_artifact_key, library_artifact_key
 
 
 class ReviewError(ValueError):
@@ -75,17 +75,10 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     manifest in one PUT (a reader never sees a manifest entry without its image)."""
     with ctx.ledger.session() as session:
         row = _flagged_row(session, generation_id)
-        key = storefront_key(row.sku, row.photo_id)
-        ctx.store.copy(row.object_key, key)
-        publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
-        if publication is None:
-            session.add(Publication(generation_id=row.generation_id, drop_date=row.drop_date, sku=row.sku,
-                                    photo_id=row.photo_id, storefront_key=key))
-        else:  # published once, flagged since: published again
-            publication.storefront_key, publication.state, publication.published_at = key, "published", utcnow()
+        key = publish_generation(ctx.store, session, row)
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved",
                                    reviewer=reviewer))
-        row.state, row.reason = GenerationState.PUBLISHED.value, f"approved by {reviewer}"
+        row.reason = f"approved by {reviewer}"
         _settle(session, row)
         date = row.drop_date
     write_manifest(ctx, date)
