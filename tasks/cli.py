@@ -125,6 +125,9 @@ def _print_summary(summary: dict) -> None:
     for garment in summary["garments"]:
         if garment["reason"]:
             print(f"  {garment['sku']}: {garment['state']}: {garment['reason']}")
+    for model in summary.get("models", []):
+        kind = "released model" if model["released"] else "PREVIEW (nothing published without a reviewer)"
+        print(f"images made by {model['model_version']}: {kind}: {model['note']}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -137,7 +140,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         _export_demo(ObjectStore.from_settings(settings), args.date, Path("demo-output"))
     _print_summary(summary)
-    print("images made by the warp-baseline engine (a geometric CPU baseline, not LaDI-VTON)")
     print(f"report:   {Path('demo-output/report.html').resolve()}")
     print(f"manifest: {Path('demo-output/manifest.json').resolve()}")
     return 0 if (library, state) == ("success", "success") else 1

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from tasks.context import RunContext
+from tasks.drops import SAFE_SKU, ledger_label, list_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
 from tasks.ledger import Garment, GarmentState
 from tasks.settings import CATEGORIES
@@ -30,7 +30,6 @@ from tasks.storage import drop_prefix, quarantine_prefix
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 MIN_SHORT_SIDE = 256
-SAFE_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass
@@ -78,25 +77,26 @@ def quarantine(ctx: RunContext, date: str, item: DropItem, reason: str, keys: li
 
 def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     """Find the drop's SKUs and record each; return the ones worth validating."""
-    prefix = drop_prefix(date)
-    by_sku: dict[str, list[str]] = {}
-    manifest: dict[str, dict[str, str]] = {}
-    for key in ctx.store.list_keys(prefix):
-        sku, _, name = key[len(prefix) :].partition("/")
-        if name:
-            by_sku.setdefault(sku, []).append(key)
-        elif sku == "manifest.csv":
-            manifest = read_manifest(ctx.store.get_bytes(key))
+    listing = list_drop(ctx, date)
+    by_sku = listing.by_sku
+    manifest = read_manifest(ctx.store.get_bytes(listing.manifest_key)) if listing.manifest_key else {}
+    for key in listing.root_files:  # a file beside the SKU folders: recorded, never silently skipped
+        name = key.rsplit("/", 1)[-1]
+        reason = f"outside_sku_folder: {name!r} is not inside a drops/{date}/{{sku}}/ folder"
+        if ledger_label(name) != name:  # never used in a key
+            _upsert_garment(ctx, date, ledger_label(name), state=GarmentState.REJECTED.value, reason=reason, source_key=None)
+            continue
+        garment_id = _upsert_garment(ctx, date, name, source_key=key, state=GarmentState.DISCOVERED.value, reason=None)
+        quarantine(ctx, date, DropItem(sku=name, garment_id=garment_id, image_key=None, category=None), reason, [key])
 
     items = []
     for sku, keys in sorted(by_sku.items()):
         if not SAFE_SKU.match(sku):
-            safe_label = f"unsafe-{sha256_hex(sku.encode())[:12]}"
-            _upsert_garment(ctx, date, safe_label, state=GarmentState.REJECTED.value,
+            _upsert_garment(ctx, date, ledger_label(sku), state=GarmentState.REJECTED.value,
                             reason=f"unsafe_sku: {sku!r} is not a safe name", source_key=None)
             continue
         images = sorted(k for k in keys if k.lower().endswith(IMAGE_EXTENSIONS))
-        meta_key = f"{prefix}{sku}/meta.json"
+        meta_key = f"{drop_prefix(date)}{sku}/meta.json"
         meta: dict[str, Any] = {}
         meta_error = None
         if meta_key in keys:

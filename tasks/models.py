@@ -10,6 +10,12 @@ cache, and every file is checked against its sha256 before use.
         sha256: 4f...
         licence: MIT
         version: "atr-2021"
+        released: true      # optional: a production model whose QC-passed outputs publish
+
+An entry is a **preview** unless it says ``released: true``: a try-on engine's QC-passed images
+reach the storefront on their own only when every weight behind them is released (the publish
+policy; see docs/pipeline.md). ``random_weights: true`` marks weights that ``tryon models random``
+made; such an entry can never be released.
 
 An entry whose URI ends in ``/`` is a folder (e.g. a diffusers or transformers model folder);
 its sha256 is the tree hash that ``tryon models hash`` prints: the sha256 of the sorted lines
@@ -46,6 +52,8 @@ class ModelEntry:
     licence: str
     version: str
     config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    released: bool = False
+    random_weights: bool = False
 
     @property
     def is_folder(self) -> bool:
@@ -59,9 +67,15 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
         missing = [key for key in ("backend", "uri", "sha256", "licence") if key not in fields]
         if missing:
             raise ModelRegistryError(f"{path}: model {name!r} lacks {', '.join(missing)}")
+        flags = {key: fields.get(key, False) for key in ("released", "random_weights")}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise ModelRegistryError(f"{path}: model {name!r}: {key} must be true or false, not {value!r}")
+        if flags["released"] and flags["random_weights"]:
+            raise ModelRegistryError(f"{path}: model {name!r} holds random weights and cannot be released")
         entries[name] = ModelEntry(name=name, backend=fields["backend"], uri=fields["uri"], sha256=fields["sha256"].lower(),
                                    licence=fields["licence"], version=str(fields.get("version", "unversioned")),
-                                   config=dict(fields.get("config") or {}))
+                                   config=dict(fields.get("config") or {}), **flags)
     return entries
 
 
@@ -171,4 +185,5 @@ def pull(settings: Settings, names: list[str] | None = None) -> dict[str, str]:
 
 def describe(entries: dict[str, ModelEntry]) -> str:
     return json.dumps({n: {"backend": e.backend, "uri": e.uri, "sha256": e.sha256, "licence": e.licence,
-                           "version": e.version} for n, e in sorted(entries.items())}, indent=2)
+                           "version": e.version, "released": e.released, "random_weights": e.random_weights}
+                       for n, e in sorted(entries.items())}, indent=2)

@@ -1,8 +1,12 @@
-"""Publishing: passed generations are copied to ``storefront/{sku}/{photo_id}.jpg``, flagged
-ones to the review prefix with the checks they failed (a passed generation whose slot holds an
-image a reviewer approved is flagged instead: ``replaces_approved``), and the storefront manifest of the
-date is written last, so a reader never sees a half-published drop. Garments then take their
-terminal state from their generations."""
+"""Publishing: passed generations of a released model are copied to
+``storefront/{sku}/{photo_id}.jpg``, flagged ones to the review prefix with the checks they
+failed, and the storefront manifest of the date is written last, so a reader never sees a
+half-published drop. Garments then take their terminal state from their generations.
+
+The storefront is a promise, so a generation that passed QC still waits for a reviewer when
+its model is a preview (the warp baseline, random weights, weights the registry does not mark
+released: ``preview``) or when its slot holds an image a reviewer approved
+(``replaces_approved``)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
+from tasks.inference.engine import ReleaseLookup
 from tasks.ledger import (
     Garment,
     GarmentState,
@@ -44,6 +49,7 @@ def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
 
 def publish(ctx: RunContext, date: str) -> dict[str, Any]:
     store = ctx.store
+    releases = ReleaseLookup(ctx.settings)
     with ctx.ledger.session() as session:
         generations = list(session.scalars(select(Generation).where(Generation.drop_date == date)))
         for row in generations:
@@ -51,6 +57,10 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             if approved is not None:  # a reviewer's approval is never replaced without a reviewer
                 row.state = GenerationState.FLAGGED.value
                 row.reason = f"replaces_approved: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
+            release = releases(row) if row.state == GenerationState.PASSED.value else None
+            if release is not None and not release.released:  # a preview waits for a reviewer, whatever QC says
+                row.state = GenerationState.FLAGGED.value
+                row.reason = f"preview: passed QC, but {release.note}; a reviewer decides"
             if row.state == GenerationState.PASSED.value:
                 publish_generation(store, session, row)
             elif row.state == GenerationState.FLAGGED.value:

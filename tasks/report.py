@@ -14,7 +14,9 @@ import pandas as pd
 from sqlalchemy import select
 
 from tasks.context import RunContext
+from tasks.drops import list_drop
 from tasks.images import decode_rgb, thumbnail_jpeg
+from tasks.inference.engine import ReleaseLookup
 from tasks.ledger import (
     GARMENT_TERMINAL_STATES,
     Garment,
@@ -42,14 +44,50 @@ def _finalise_garments(ctx: RunContext, date: str) -> None:
                 garment.state = GarmentState.REJECTED.value
 
 
+def models_used(ctx: RunContext, generations: list[Generation]) -> list[dict[str, Any]]:
+    """Each model that made generations of the date, with whether it is a released production
+    model or a preview (and why), in words."""
+    releases = ReleaseLookup(ctx.settings)
+    models: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in generations:
+        key = (row.engine, row.model_version, row.weights_sha256)
+        if key not in models:
+            release = releases(row)
+            models[key] = {"engine": row.engine, "model_version": row.model_version, "weights_sha256": row.weights_sha256,
+                           "released": release.released, "note": release.note, "generations": 0}
+        models[key]["generations"] += 1
+    return sorted(models.values(), key=lambda m: -m["generations"])
+
+
+def check_inputs_add_up(ctx: RunContext, date: str, garments: list[Garment]) -> None:
+    """Every input the drop lists (each SKU folder and each file at its root) has exactly one
+    ledger row, and every row is in a terminal state; otherwise the report refuses to claim it."""
+    listed = list_drop(ctx, date).input_labels()
+    recorded = sorted(g.sku for g in garments)
+    problems = []
+    if listed != recorded:
+        unrecorded = sorted(set(listed) - set(recorded))
+        unlisted = sorted(set(recorded) - set(listed))
+        problems.append(f"the drop lists {len(listed)} inputs, the ledger records {len(recorded)}"
+                        + (f"; never recorded: {', '.join(unrecorded)}" if unrecorded else "")
+                        + (f"; recorded but not in the drop: {', '.join(unlisted)}" if unlisted else ""))
+    open_states = sorted(f"{g.sku} ({g.state})" for g in garments if g.state not in _TERMINAL)
+    if open_states:
+        problems.append(f"not in a terminal state: {', '.join(open_states)}")
+    if problems:
+        raise AssertionError(f"report for {date} does not add up: " + "; ".join(problems))
+
+
 def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
     with ctx.ledger.session() as session:
         garments = list(session.scalars(select(Garment).where(Garment.drop_date == date).order_by(Garment.sku)))
         generations = list(session.scalars(select(Generation).where(Generation.drop_date == date).order_by(Generation.sku, Generation.photo_id)))
         photos = list(session.scalars(select(ModelPhoto).order_by(ModelPhoto.photo_id)))
+    check_inputs_add_up(ctx, date, garments)
     return {
         "date": date,
         "inputs": len(garments),
+        "models": models_used(ctx, generations),
         "garments_by_state": dict(sorted(Counter(g.state for g in garments).items())),
         "garments_by_category": dict(sorted(Counter(g.category or "unknown" for g in garments).items())),
         "category_by_state": {
@@ -79,15 +117,13 @@ def _histograms(ctx: RunContext, date: str) -> str | None:
     key = report_key(date, "metrics.parquet")
     if not ctx.store.exists(key):
         return None
-    png = metrics_histograms(pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key))), load_config())
+    png = metrics_histograms(pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key))), load_config(ctx.settings.qc_expectations))
     return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
     _finalise_garments(ctx, date)
     summary = build_summary(ctx, date)
-    if sum(summary["garments_by_state"].values()) != summary["inputs"]:
-        raise AssertionError(f"report does not add up: {summary['garments_by_state']} vs {summary['inputs']} inputs")
     thumbnails = []
     for generation in summary["generations"]:
         if generation["state"] in (GenerationState.PUBLISHED.value, GenerationState.FLAGGED.value) and generation["key"]:

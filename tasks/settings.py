@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     gpu_node_selector: dict[str, str] = Field(default_factory=dict, description="KubernetesExecutor: node labels a try-on pod must land on, as JSON (e.g. {\"cloud.google.com/gke-accelerator\": \"nvidia-h100-80gb\"}).")
     reviewers: dict[str, str] = Field(default_factory=dict, description="Review page sign-ins as JSON {name: password hash}; hashes from `tryon review hash-password`.")
     review_secret: str | None = Field(default=None, description="Key that signs review sessions; unset: a random key per server start (sessions end with the server).")
+    qc_expectations: Path | None = Field(default=None, description="The QC suite's thresholds (YAML like tasks/qc/expectations.yaml, the default); a version is recorded with every QC result.")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
     batch_size: int = Field(default=8, ge=1, description="Generations per try-on task (one mapped task each).")
     seed: int = Field(default=0, ge=0, description="Base seed; part of every generation id.")

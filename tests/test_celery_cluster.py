@@ -147,11 +147,12 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         elif ti_state == "success":
             assert (queue, pool, host) == ("default", "default_pool", "cpu-worker"), task_id
     cluster_manifest = store.get_json(f"storefront/manifests/{date}.json")
-    assert cluster_manifest["count"] > 0
+    cluster_review = sorted(k.split("/", 2)[2] for k in store.list_keys(f"review/{date}/"))
+    assert cluster_manifest["count"] == 0 and cluster_review, "the warp baseline's images wait for review"
     assert backfilled == [(d, "success") for d in backfill_dates], backfilled
     assert weights == {("scheduled", 1001), ("backfill", 1)}, "the nightly run's tasks outrank the backfill's"
     for day in backfill_dates:
-        assert store.get_json(f"storefront/manifests/{day}.json")["count"] > 0, day
+        assert store.get_json(f"reports/{day}/summary.json")["generations_by_state"].get("flagged", 0) > 0, day
 
     # the same inputs through the embedded runner (dag.test) give the same manifest
     embedded = settings.model_copy(update={"bucket": "embedded-run", "ledger_url": new_database(), "home": tmp_path / "embedded"})
@@ -159,3 +160,4 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     result = run_tryon(embedded, "run", "--date", date)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert embedded_store.get_json(f"storefront/manifests/{date}.json") == cluster_manifest
+    assert sorted(k.split("/", 2)[2] for k in embedded_store.list_keys(f"review/{date}/")) == cluster_review

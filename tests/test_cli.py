@@ -40,15 +40,17 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     home = tmp_path / "home"
     demo = tryon("demo", "--date", "2026-11-20", cwd=tmp_path, home=home)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    assert "warp-baseline" in demo.stdout and "not LaDI-VTON" in demo.stdout
+    assert "images made by warp-baseline-1.0.0: PREVIEW (nothing published without a reviewer)" in demo.stdout
     out = tmp_path / "demo-output"
     manifest = json.loads((out / "manifest.json").read_text())
     summary = json.loads((out / "summary.json").read_text())
     assert summary["garments_by_state"]["quarantined"] == 2  # the broken upload and the one without category
     assert sum(summary["garments_by_state"].values()) == summary["inputs"] == 9
-    assert manifest["count"] == len(manifest["items"]) > 0
-    for item in manifest["items"]:
-        assert decode_rgb((out / item["key"]).read_bytes()).shape == (1024, 768, 3)
+    assert manifest["count"] == len(manifest["items"]) == 0, "the demo's engine is a preview: nothing is published"
+    waiting = sorted((out / "review" / "2026-11-20").rglob("*.jpg"))
+    assert len(waiting) == summary["generations_by_state"]["flagged"] > 0
+    for path in waiting:
+        assert decode_rgb(path.read_bytes()).shape == (1024, 768, 3)
     assert "data:image/jpeg;base64," in (out / "report.html").read_text()
     shown = sum(n for state, n in summary["generations_by_state"].items() if state in ("published", "flagged"))
     _report_renders_in_chromium(out / "report.html", tmp_path / "report.png", shown + 1)  # thumbnails + histograms
@@ -67,10 +69,8 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     rerun = tryon("run", "--date", "2026-11-20", cwd=tmp_path, home=home)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert json.loads((home / "s3" / "tryon" / "storefront" / "manifests" / "2026-11-20.json").read_text()) == manifest
-    published = manifest["items"][0]
-    assert np.array_equal(
-        decode_rgb((home / "s3" / "tryon" / published["key"]).read_bytes()), decode_rgb((out / published["key"]).read_bytes())
-    )
+    review_key = waiting[0].relative_to(out).as_posix()
+    assert np.array_equal(decode_rgb((home / "s3" / "tryon" / review_key).read_bytes()), decode_rgb(waiting[0].read_bytes()))
 
 
 def _report_renders_in_chromium(report, screenshot, images_expected):

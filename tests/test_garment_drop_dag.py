@@ -80,32 +80,32 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
     assert all(g.state in terminal for g in garments), [(g.sku, g.state) for g in garments]
     broken = next(g for g in garments if g.sku == "TEE-BROKEN")
     assert broken.state == "quarantined" and broken.reason.startswith("corrupt_image")
-    categories = {g.category for g in garments if g.state == "published"}
-    assert categories == {"upper_body", "lower_body", "dresses"}
+    categories = {g.category for g in garments if g.state == "flagged"}
+    assert categories == {"upper_body", "lower_body", "dresses"}, "every category was generated and waits for review"
     summary = store.get_json(f"reports/{DATE}/summary.json")
     assert sum(summary["garments_by_state"].values()) == summary["inputs"] == len(garments)
     html = store.get_bytes(f"reports/{DATE}/report.html").decode()
     assert html.count('src="data:image/jpeg;base64,') == len(ledger.generations(DATE))
 
 
-def test_manifest_lists_exactly_the_passed_generations(drop_run):
+def test_a_preview_engine_puts_nothing_in_the_storefront(drop_run):
+    """The warp baseline is never a released model: whatever QC says, every generation waits in
+    review (QC-passed ones as ``preview``) and the storefront manifest stays empty."""
     settings, store, ledger, _, _, _, _ = drop_run
-    manifest = store.get_json(f"storefront/manifests/{DATE}.json")
+    assert store.get_json(f"storefront/manifests/{DATE}.json") == {"date": DATE, "count": 0, "items": []}
+    assert not [k for k in store.list_keys("storefront/") if not k.startswith("storefront/manifests/")]
     generations = ledger.generations(DATE)
-    published = {g.generation_id for g in generations if g.state == "published"}
-    assert {item["generation_id"] for item in manifest["items"]} == published
-    assert manifest["count"] == len(published) > 0
-    flagged = [g for g in generations if g.state == "flagged"]
-    for g in flagged:
+    assert generations and {g.state for g in generations} == {"flagged"}
+    for g in generations:
         assert store.exists(f"review/{DATE}/{g.sku}/{g.photo_id}/{g.generation_id}.jpg")
-    for item in manifest["items"]:
-        assert item["engine"] == "warp-baseline" and item["weights_sha256"] == "none"
+        assert g.reason.startswith(("preview: passed QC", "failed: ")), g.reason
+    summary = store.get_json(f"reports/{DATE}/summary.json")
+    assert [(m["engine"], m["released"]) for m in summary["models"]] == [("warp-baseline", False)]
 
 
-def test_published_images_are_real_try_ons(drop_run):
+def test_generated_images_are_real_try_ons(drop_run):
     settings, store, ledger, _, _, _, _ = drop_run
-    manifest = store.get_json(f"storefront/manifests/{DATE}.json")
-    for item in manifest["items"]:
+    for item in [vars(g) | {"key": g.object_key} for g in ledger.generations(DATE)]:
         image = decode_rgb(store.get_bytes(item["key"]))
         assert image.shape == (1024, 768, 3)
         photo = decode_rgb(store.get_bytes(f"library/artifacts/{item['photo_id']}/{item['category']}/image.png"))

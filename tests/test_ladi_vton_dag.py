@@ -1,12 +1,19 @@
 """TRYON_ENGINE=ladi-vton makes garment_drop generate with LaDI-VTON: a real Airflow run over
 the embedded S3 API, a registry of random weights in the published layout (small
-configuration), three categories."""
+configuration), three categories. Random weights are a preview: nothing reaches the
+storefront; the same weights registered as a released model publish what passes QC."""
 
+import numpy as np
 import pytest
+import yaml
 
+from tasks.context import RunContext
+from tasks.images import decode_rgb
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.ledger import Ledger
 from tasks.match import generation_seed
+from tasks.qc.suite import CONFIG
+from tasks.review.decisions import regenerate
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
 from tests.conftest import GARMENTS, SAMPLES
@@ -39,7 +46,7 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
     generations = Ledger(settings.resolved_ledger_url).generations(DATE)
     assert sorted(g.category for g in generations) == ["dresses", "lower_body", "upper_body"]
     for g in generations:
-        assert g.state in ("published", "flagged"), (g.state, g.reason)
+        assert g.state == "flagged", (g.state, g.reason)
         assert g.engine == "ladi-vton" and g.model_version == "ladi-vton-vitonhd-random-weights"
         assert g.seed == generation_seed(g.generation_id), "the seed derives from the generation id"
         sidecar = store.get_json(f"generations/{g.model_version}/{g.sku}/{g.photo_id}/{g.generation_id}.json")
@@ -48,9 +55,65 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
         assert sidecar["weights_sha256"] == g.weights_sha256 and sidecar["seed"] == g.seed
         assert sidecar["parameters"]["steps"] == 2 and sidecar["parameters"]["scheduler"] == "ddim"
         assert sidecar["detail"]["precision"] == "float32" and sidecar["detail"]["samples_per_call"] >= 1
+        assert sidecar["released"] is False and "random weights" in sidecar["release_note"]
+    assert store.get_json(f"storefront/manifests/{DATE}.json")["items"] == [], "random weights never reach the storefront"
+    assert not list(store.list_keys("storefront/TEE-03032/"))
+    summary = store.get_json(f"reports/{DATE}/summary.json")
+    assert [m["released"] for m in summary["models"]] == [False] and "random weights" in summary["models"][0]["note"]
     written = generation_objects(store)
     assert len(written) == 2 * len(generations)
 
     again = run_tryon(settings, "run", "--date", DATE, **env)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert generation_objects(store) == written, "a re-run reproduces ids and writes nothing again"
+
+    # a reviewer asks for a re-generation: the next run of the date makes it with the new seed
+    ctx = RunContext.from_settings(settings.model_copy(update={"model_registry": registry, "engine": "ladi-vton"}))
+    old = generations[0]
+    new_id = regenerate(ctx, old.generation_id, "bob")
+    rerun = run_tryon(settings, "run", "--date", DATE, **env)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    new = {g.generation_id: g for g in ctx.ledger.generations(DATE)}[new_id]
+    assert new.seed != old.seed and new.state == "flagged" and (new.sku, new.photo_id) == (old.sku, old.photo_id)
+    assert not np.array_equal(decode_rgb(store.get_bytes(new.object_key)), decode_rgb(store.get_bytes(old.object_key)))
+
+
+def released_registry(registry, version):
+    """The registry as an operator who releases these weights writes it: a version, released."""
+    data = yaml.safe_load(registry.read_text())
+    for entry in data["models"].values():
+        entry.update(version=version, released=True, random_weights=False)
+    released = registry.with_name("released.yaml")
+    released.write_text(yaml.safe_dump(data))
+    return released
+
+
+def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
+    """The publish policy through garment_drop: the same run with the weights released in the
+    registry puts its QC-passed generations in the storefront. QC here is a size-only suite
+    (TRYON_QC_EXPECTATIONS), so that the policy, not QC, is what decides."""
+    random_registry = save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL)
+    registry = released_registry(random_registry, "1.0-test")
+    suite = yaml.safe_load(CONFIG.read_text())
+    suite["expectations"] = [e for e in suite["expectations"] if e["name"].startswith("size_")]
+    (tmp_path / "size-only.yaml").write_text(yaml.safe_dump(suite))
+    settings = Settings(bucket="ladi-released", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    store = ObjectStore.from_settings(settings)
+    store.ensure_bucket()
+    path, category = GARMENTS["TEE-03032"]
+    store.put_bytes(f"drops/{DATE}/TEE-03032/front.jpg", path.read_bytes())
+    store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
+    store.put_bytes("library/photos/049205_0.jpg", (SAMPLES / "library" / "049205_0.jpg").read_bytes())
+    env = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2",
+           "TRYON_PHOTOS_PER_GARMENT": "1", "TRYON_QC_EXPECTATIONS": str(tmp_path / "size-only.yaml")}
+    assert run_tryon(settings, "library", "build", **env).returncode == 0
+    run = run_tryon(settings, "run", "--date", DATE, **env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "released model" in run.stdout
+    (generation,) = Ledger(settings.resolved_ledger_url).generations(DATE)
+    assert generation.state == "published" and generation.model_version == "ladi-vton-vitonhd-1.0-test"
+    manifest = store.get_json(f"storefront/manifests/{DATE}.json")
+    assert [i["generation_id"] for i in manifest["items"]] == [generation.generation_id]
+    assert store.exists(manifest["items"][0]["key"])
+    summary = store.get_json(f"reports/{DATE}/summary.json")
+    assert [(m["released"], m["model_version"]) for m in summary["models"]] == [(True, "ladi-vton-vitonhd-1.0-test")]

@@ -42,3 +42,21 @@ def test_unsupported_uri_and_missing_registry(settings, tmp_path):
     settings = settings.model_copy(update={"model_registry": registry})
     with pytest.raises(ModelRegistryError, match="unsupported URI"):
         local_path(settings, lookup(settings, "tiny", "schp-onnx"))
+
+
+def test_random_weights_can_never_be_released(tmp_path):
+    from tasks.models import ModelRegistryError, load_registry
+
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"w")
+    entry = {"backend": "u2net-onnx", "uri": weights.as_uri(), "sha256": "0" * 64, "licence": "MIT"}
+    registry = tmp_path / "models.yaml"
+    registry.write_text(yaml.safe_dump({"models": {"a": {**entry, "released": True}, "b": entry}}))
+    entries = load_registry(registry)
+    assert entries["a"].released and not entries["b"].released and not entries["b"].random_weights
+    registry.write_text(yaml.safe_dump({"models": {"a": {**entry, "released": True, "random_weights": True}}}))
+    with pytest.raises(ModelRegistryError, match="holds random weights and cannot be released"):
+        load_registry(registry)
+    registry.write_text(yaml.safe_dump({"models": {"a": {**entry, "released": "yes"}}}))
+    with pytest.raises(ModelRegistryError, match="released must be true or false"):
+        load_registry(registry)

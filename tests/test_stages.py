@@ -43,9 +43,36 @@ def test_stages_in_order(ctx, planned):
     results = [tryon_stage.run_batch(ctx, batch, i) for i, batch in enumerate(batches)]
     assert sum(r["generated"] for r in results) == 4 and not any(r["failed"] for r in results)
     assert check_generations(ctx, DATE) == {"passed": 4, "flagged": 0}
-    assert publish(ctx, DATE)["published"] == 4
+    # the warp baseline is a preview: what passed QC waits for a reviewer, nothing reaches the storefront
+    assert publish(ctx, DATE)["published"] == 0
+    generations = ctx.ledger.generations(DATE)
+    assert {g.state for g in generations} == {"flagged"}
+    assert all(g.reason.startswith("preview: passed QC, but warp-baseline is a geometric CPU baseline") for g in generations)
+    assert ctx.store.get_json(f"storefront/manifests/{DATE}.json")["items"] == []
+    assert not list(ctx.store.list_keys("storefront/TEE-03032/"))
     report = write_report(ctx, DATE)
-    assert report["garments_by_state"] == {"published": 2} and report["inputs"] == 2
+    assert report["garments_by_state"] == {"flagged": 2} and report["inputs"] == 2
+    summary = ctx.store.get_json(f"reports/{DATE}/summary.json")
+    assert [(m["model_version"], m["released"], m["generations"]) for m in summary["models"]] == [("warp-baseline-1.0.0", False, 4)]
+    html = ctx.store.get_bytes(f"reports/{DATE}/report.html").decode()
+    assert "a preview, not a released model" in html and "warp-baseline-1.0.0" in html
+
+
+def test_report_holds_the_ledger_against_the_drop_listing(ctx, planned):
+    """A file beside the SKU folders is an input too: recorded and quarantined, never skipped; an
+    object that arrives after discovery makes the report refuse to claim the drop adds up."""
+    ctx.store.put_bytes(f"drops/{DATE}/stray.jpg", (SAMPLES / "library" / "05997_00.jpg").read_bytes())
+    discover(ctx, DATE)
+    stray = {g.sku: g for g in ctx.ledger.garments(DATE)}["stray.jpg"]
+    assert stray.state == "quarantined" and stray.reason.startswith("outside_sku_folder")
+    assert ctx.store.get_json(f"quarantine/{DATE}/stray.jpg/reason.json")["files"] == [f"drops/{DATE}/stray.jpg"]
+    for garment in ctx.ledger.garments(DATE):
+        if garment.state != "quarantined":
+            set_garment_state(ctx, garment.id, GarmentState.REJECTED, "test")
+    assert write_report(ctx, DATE)["inputs"] == 3
+    ctx.store.put_json(f"drops/{DATE}/LATE-0001/meta.json", {"category": "upper_body"})
+    with pytest.raises(AssertionError, match="the drop lists 4 inputs, the ledger records 3; never recorded: LATE-0001"):
+        write_report(ctx, DATE)
 
 
 def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):

@@ -12,6 +12,15 @@ import numpy as np
 from tasks.settings import Settings
 
 
+@dataclass(frozen=True)
+class Release:
+    """Whether an engine's QC-passed images may reach the storefront without a reviewer: only a
+    model whose weights the registry marks as released. Everything else is a preview."""
+
+    released: bool
+    note: str  # in words, for the report, the review page and the sidecar
+
+
 @dataclass
 class TryOnSample:
     """One generation's inputs, all on the 768x1024 canvas. Arrays may be shared between the
@@ -67,6 +76,11 @@ class Engine(ABC):
     def generate(self, batch: list[TryOnSample]) -> TryOnOutput:
         """Generate one image per sample."""
 
+    @property
+    def release(self) -> Release:
+        """Preview unless an engine shows that its weights are released."""
+        return Release(False, f"{self.model_version} is not a released model")
+
     def describe(self) -> dict[str, Any]:
         return {
             "engine": self.name,
@@ -76,6 +90,8 @@ class Engine(ABC):
             "baseline": self.is_baseline,
             "licence": self.licence,
             "parameters": self.parameters,
+            "released": self.release.released,
+            "release_note": self.release.note,
         }
 
 
@@ -105,3 +121,38 @@ def get_engine(settings: Settings) -> Engine:
     if key not in _ENGINES:
         _ENGINES[key] = _build(settings)
     return _ENGINES[key]
+
+
+def release_of(settings: Settings, engine: str, model_version: str, weights_sha256: str, parameters: dict[str, Any]) -> Release:
+    """The release status, now, of the model that made a generation: its engine rebuilt from the
+    current registry must still name the same version and weights, and those must be released.
+    A model the registry no longer names, or names with other weights, is a preview."""
+    from tasks.models import ModelRegistryError
+
+    overrides: dict[str, Any] = {"engine": engine}
+    if "dataset" in parameters:
+        overrides["ladi_vton_dataset"] = parameters["dataset"]
+    try:
+        current = _build(settings.model_copy(update=overrides))
+    except (ValueError, ModelRegistryError) as error:
+        return Release(False, f"{model_version} cannot be identified in the model registry now ({error})")
+    if (current.model_version, current.weights_sha256) != (model_version, weights_sha256):
+        return Release(False, f"{model_version} (weights {weights_sha256[:12]}) is not what the model registry names now "
+                              f"({current.model_version}, weights {current.weights_sha256[:12]})")
+    return current.release
+
+
+class ReleaseLookup:
+    """``release_of`` for generation rows, looked up once per model (a date holds thousands of
+    generations and a handful of models)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._known: dict[tuple[str, str, str, str], Release] = {}
+
+    def __call__(self, row: Any) -> Release:
+        parameters = row.parameters or {}
+        key = (row.engine, row.model_version, row.weights_sha256, str(parameters.get("dataset")))
+        if key not in self._known:
+            self._known[key] = release_of(self.settings, row.engine, row.model_version, row.weights_sha256, parameters)
+        return self._known[key]

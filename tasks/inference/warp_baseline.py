@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH
-from tasks.inference.engine import Engine, TryOnOutput, TryOnSample
+from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
 from tasks.inference.landmarks import Correspondence, correspondence
 from tasks.inference.tps import backward_warp
 from tasks.preprocess.pose import LEG, PoseResult, limb_lines
@@ -173,6 +173,10 @@ class WarpBaselineEngine(Engine):
     @property
     def parameters(self) -> dict[str, Any]:
         return {**self.pipeline.config.to_dict(), "deterministic": True}
+
+    @property
+    def release(self) -> Release:
+        return Release(False, "warp-baseline is a geometric CPU baseline, not a released try-on model: its images are previews")
 
     def generate(self, batch: list[TryOnSample]) -> TryOnOutput:
         return self.pipeline(batch)

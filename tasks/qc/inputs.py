@@ -64,7 +64,7 @@ def _manifest_expectations() -> list[Any]:
 
 def validate_inputs(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return ``items`` unchanged when both suites pass; raise ``InputsInvalid`` naming what failed."""
-    config = load_config()
+    config = load_config(ctx.settings.qc_expectations)
     version = int(config["version"])
     outcomes: list[SuiteOutcome] = []
     if items:

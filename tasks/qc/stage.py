@@ -57,7 +57,7 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
 
 
 def check_generations(ctx: RunContext, date: str) -> dict[str, int]:
-    config = load_config()
+    config = load_config(ctx.settings.qc_expectations)
     with ctx.ledger.session() as session:
         rows = list(session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(TO_CHECK))))
         garment_sha = {r.generation_id: session.get(Garment, r.garment_id).sha256 for r in rows}

@@ -36,7 +36,9 @@ class SuiteOutcome:
     failed_expectations: list[str] = field(default_factory=list)
 
 
-def load_config(path: Path = CONFIG) -> dict[str, Any]:
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """The QC suite's configuration: ``path`` (``TRYON_QC_EXPECTATIONS``) or the packaged file."""
+    path = path or CONFIG
     config = yaml.safe_load(path.read_text())
     for spec in config["expectations"]:
         if ("equals" in spec) == ("min" in spec or "max" in spec):

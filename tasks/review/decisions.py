@@ -28,6 +28,7 @@ class FlaggedItem:
     reason: str | None
     failed_checks: list[dict[str, Any]] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)  # garment / photo / result -> object key
+    can_regenerate: bool = True  # False for a deterministic engine: a new seed would give the same image
 
 
 def dates_awaiting(ctx: RunContext) -> list[tuple[str, int]]:
@@ -53,6 +54,7 @@ def flagged(ctx: RunContext, date: str) -> list[FlaggedItem]:
                 images={"garment": garment_artifact_key(garment.sha256, "cloth.png"),
                         "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
                         "result": row.object_key},
+                can_regenerate=not _deterministic(row),
             ))
     return items
 
@@ -64,6 +66,10 @@ def _flagged_row(session: Any, generation_id: str) -> Generation:
     if row.state != GenerationState.FLAGGED.value:
         raise ReviewError(f"generation {generation_id} is {row.state}, not awaiting review")
     return row
+
+
+def _deterministic(row: Generation) -> bool:
+    return bool((row.parameters or {}).get("deterministic"))
 
 
 def _settle(session: Any, row: Generation) -> None:
@@ -104,6 +110,8 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
 
     with ctx.ledger.session() as session:
         row = _flagged_row(session, generation_id)
+        if _deterministic(row):
+            raise ReviewError(f"{row.engine} is deterministic (it ignores the seed): a re-generation would be the same image")
         attempts = session.scalar(select(func.count()).select_from(ReviewDecision).where(
             ReviewDecision.drop_date == row.drop_date, ReviewDecision.decision == "regenerated"))
         seed = (row.seed + 7919 * (attempts + 1)) & 0x7FFFFFFF

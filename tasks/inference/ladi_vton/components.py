@@ -169,10 +169,11 @@ def random_components(architecture: Architecture = SMALL, seed: int = 0, device:
 
 
 def save_published_layout(components: LadiVtonComponents, folder: Path, architecture: Architecture = FULL,
-                          dataset: str = "vitonhd", version: str = "random-weights") -> Path:
+                          dataset: str = "vitonhd", version: str = "random-weights", random_weights: bool = True) -> Path:
     """Write the components as the authors publish them (four ``.pth`` state dicts, the warping
     one holding ``tps``, ``refinement`` and an ``epoch``) plus the two base folders, and a
-    ``models.yaml`` registering them; return the registry path."""
+    ``models.yaml`` registering them (marked ``random_weights`` unless told otherwise, so that
+    they can never be released); return the registry path."""
     from tasks.models import file_sha256, tree_sha256
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,6 +204,7 @@ def save_published_layout(components: LadiVtonComponents, folder: Path, architec
             "sha256": tree_sha256(path) if path.is_dir() else file_sha256(path),
             "licence": LICENCE if part in WEIGHT_FILES else "see the base model's licence",
             "version": version,
+            "random_weights": random_weights,
         }
     names = registry_names(dataset)
     if architecture.unet:

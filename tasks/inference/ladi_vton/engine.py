@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from tasks.inference.engine import Engine, TryOnOutput, TryOnSample
+from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
 from tasks.inference.ladi_vton.components import (
     LICENCE,
     combined_sha256,
@@ -106,6 +106,16 @@ class LadiVtonEngine(Engine):
         return {"dataset": self.dataset, "steps": s.inference_steps, "guidance_scale": s.guidance_scale,
                 "scheduler": s.scheduler, "precision": s.precision, "resolution": [MODEL_HEIGHT, MODEL_WIDTH],
                 "paste_back": True}
+
+    @property
+    def release(self) -> Release:
+        random = sorted(e.name for e in self.entries.values() if e.random_weights)
+        if random:
+            return Release(False, f"{self.model_version} runs on random weights ({', '.join(random)}): its images are noise, previews only")
+        unreleased = sorted(e.name for e in self.entries.values() if not e.released)
+        if unreleased:
+            return Release(False, f"{self.model_version} is not released in the model registry ({', '.join(unreleased)} not marked released)")
+        return Release(True, f"{self.model_version}, released in the model registry (licence {self.licence})")
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "weights": {e.name: e.sha256 for e in self.entries.values()},

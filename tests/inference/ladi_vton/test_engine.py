@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.inference.engine import get_engine
+from tasks.inference.engine import get_engine, release_of
 from tasks.inference.ladi_vton.components import (
     SMALL,
     combined_sha256,
@@ -43,6 +43,35 @@ def test_identity_comes_from_the_registry_without_loading(engine_settings):
     assert info["parameters"] == {"dataset": "vitonhd", "steps": 2, "guidance_scale": 7.5, "scheduler": "ddim",
                                   "precision": "auto", "resolution": [512, 384], "paste_back": True}
     assert get_engine(engine_settings.model_copy(update={"inference_steps": 3})) is not engine
+
+
+def test_release_comes_from_the_registry(engine_settings, tmp_path):
+    """Random weights are a preview; so are weights not marked released; released weights are
+    released only while the registry still names the same version and hashes."""
+    import yaml
+
+    engine = get_engine(engine_settings)
+    assert not engine.release.released and "random weights" in engine.release.note
+    made = (engine.name, engine.model_version, engine.weights_sha256, engine.parameters)
+    data = yaml.safe_load(engine_settings.model_registry.read_text())
+    for entry in data["models"].values():
+        entry.update(random_weights=False)
+    data["models"]["ladi-vton-unet-vitonhd"]["released"] = True
+    unreleased = tmp_path / "unreleased.yaml"
+    unreleased.write_text(yaml.safe_dump(data))
+    note = release_of(engine_settings.model_copy(update={"model_registry": unreleased}), *made).note
+    assert "not released in the model registry" in note and "ladi-vton-emasc-vitonhd" in note
+    for entry in data["models"].values():
+        entry["released"] = True
+    released = tmp_path / "released.yaml"
+    released.write_text(yaml.safe_dump(data))
+    status = release_of(engine_settings.model_copy(update={"model_registry": released}), *made)
+    assert status.released and "licence CC BY-NC 4.0" in status.note
+    data["models"]["ladi-vton-emasc-vitonhd"]["sha256"] = "f" * 64  # the operator swapped a weights file since
+    released.write_text(yaml.safe_dump(data))
+    status = release_of(engine_settings.model_copy(update={"model_registry": released}), *made)
+    assert not status.released and "is not what the model registry names now" in status.note
+    assert not release_of(engine_settings, "warp-baseline", "warp-baseline-1.0.0", "none", {}).released
 
 
 def test_without_a_registry_the_error_says_what_to_set(tmp_path):
