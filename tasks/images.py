@@ -112,6 +112,14 @@ def decode_mask(data: bytes) -> np.ndarray:
     return mask > 127
 
 
+def decode_labels(data: bytes) -> np.ndarray:
+    """A label map stored as an 8-bit PNG (e.g. ATR parsing), values unchanged."""
+    labels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if labels is None or labels.ndim != 2:
+        raise ImageDecodeError("label map is not a decodable single-channel image")
+    return labels
+
+
 def encode_mask(mask: np.ndarray) -> bytes:
     return encode_png((mask > 0).astype(np.uint8) * 255)
 

@@ -9,7 +9,8 @@ Artifacts under ``library/artifacts/{photo_id}/``:
   px high), ``person_mask.png``;
 - per suitable category ``{category}/``: ``image.png`` (refocused 768x1024), ``inpaint.png``
   (768x1024), ``inpaint_512.png`` (the reference mask at 512x384), ``pose_map.npz`` (18x512x384,
-  see ``masks.encode_pose_map``), ``keypoints.json`` (on the 768x1024 view), ``person_mask.png``.
+  see ``masks.encode_pose_map``), ``keypoints.json`` (on the 768x1024 view), ``person_mask.png``,
+  ``parsing.png`` (the view's ATR labels at 512x384: QC reads the garment the photo wears).
 
 ``library/index.parquet`` has one row per photo (schema ``INDEX_SCHEMA``, documented in
 docs/library.md) and ``library/clusters.json`` the k-means centroids per category.
@@ -29,6 +30,7 @@ import pyarrow.parquet as pq
 from tasks.context import RunContext
 from tasks.images import (
     ImageDecodeError,
+    decode_labels,
     decode_mask,
     decode_rgb,
     encode_mask,
@@ -39,7 +41,7 @@ from tasks.ledger import ModelPhoto, PhotoState
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.embedding import cluster_count, kmeans
 from tasks.preprocess.masks import encode_pose_map
-from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
+from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo, worn_garment
 from tasks.preprocess.pose import PoseResult
 from tasks.settings import CATEGORIES
 from tasks.storage import library_artifact_key, library_index_key, library_photos_prefix
@@ -84,6 +86,7 @@ def _store_photo(ctx: RunContext, photo_id: str, photo: PreparedPhoto) -> dict[s
         put(key(photo_id, f"{category}/inpaint.png"), encode_mask(view.inpaint_mask), "image/png")
         put(key(photo_id, f"{category}/inpaint_512.png"), encode_mask(view.inpaint_mask_512), "image/png")
         put(key(photo_id, f"{category}/person_mask.png"), encode_mask(view.person_mask), "image/png")
+        put(key(photo_id, f"{category}/parsing.png"), encode_png(view.labels), "image/png")
         put(key(photo_id, f"{category}/pose_map.npz"), encode_pose_map(view.pose_map))
         ctx.store.put_json(key(photo_id, f"{category}/keypoints.json"),
                            PoseResult(keypoints=view.keypoints, hands={}, backend=photo.pose.backend).to_openpose_json())
@@ -224,3 +227,12 @@ def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.nd
         "keypoints": pose.keypoints,
     }
 
+
+
+def load_worn_garment(ctx: RunContext, photo_id: str, category: str) -> np.ndarray | None:
+    """The garment of ``category`` that the photo's view wears (its parsing labels, 768x1024), or
+    None for a view built before the library stored its labels."""
+    key = library_artifact_key(photo_id, f"{category}/parsing.png")
+    if not ctx.store.exists(key):
+        return None
+    return worn_garment(decode_labels(ctx.store.get_bytes(key)), category)

@@ -77,6 +77,12 @@ class PreparedPhoto:
         return sorted(self.views)
 
 
+def worn_garment(labels: np.ndarray, category: str, size: tuple[int, int] = (768, 1024)) -> np.ndarray:
+    """The garment of ``category`` that a view's parsing ``labels`` show, at ``size`` (width, height)."""
+    mask = np.isin(labels, WORN_LABELS[category]).astype(np.uint8)
+    return cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST) > 0
+
+
 class _Timer:
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}

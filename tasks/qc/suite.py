@@ -117,4 +117,8 @@ def validate_generations(metrics: pd.DataFrame, config: dict[str, Any] | None = 
     """Run the generation suite over the metrics table (one row per generation)."""
     config = config or load_config()
     expectations = [_expectation(spec) for spec in config["expectations"]]
-    return run_suite(config["generation_suite"], metrics, expectations, ID_COLUMN, int(config["version"]))
+    outcome = run_suite(config["generation_suite"], metrics, expectations, ID_COLUMN, int(config["version"]))
+    order = list(dict.fromkeys(spec["name"] for spec in config["expectations"]))
+    for names in outcome.failed.values():  # in the suite's order: a review item leads with the first
+        names.sort(key=order.index)
+    return outcome

@@ -1,0 +1,182 @@
+"""The labelled QC benchmark: does QC flag what a person would not publish, and pass what they would?
+
+    .venv/bin/python bench/qc.py [--sheet DIR] [--threads 1]
+
+Builds every case of ``bench/qc_cases.py`` from the repo's sample photos (perfect outputs and
+their harmless variants; the warp baseline's outputs labelled in ``bench/qc/labels.yaml``;
+random-weight LaDI-VTON outputs; each failure mode injected into good images), measures each
+with the QC metrics (``tasks/qc/metrics.py``), judges the table with the Great Expectations
+suite (``tasks/qc/expectations.yaml``) exactly as the ``qc`` stage does, and prints per failure
+mode how many negatives were flagged, how many positives passed, whether the first failed
+expectation names a failure mode the case shows, and the metrics' time per generation on the
+given number of threads. The bar (issue 12): >= 95 % of negatives flagged, <= 5 % of positives
+flagged, the right failure mode first for >= 80 % of the flagged negatives, under 1 s per
+generation on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# the failure modes each expectation names: its failure is "the right one" for a case showing any
+NAMES = {
+    "no_refocus_frame": {"refocus_frame"},
+    "not_noisy": {"noise"},
+    "no_seam_halo": {"halo"},
+    "old_garment_gone": {"old_garment_left", "old_garment_band"},
+    "dress_not_split": {"dress_split"},
+    "no_skin_in_garment": {"skin_block", "print_only", "squeezed", "detached_sleeve"},
+    "garment_on_body": {"detached_sleeve", "stretched", "squeezed"},
+    "garment_covers_body": {"print_only", "squeezed", "skin_block", "dress_split", "noise"},
+    "garment_colour_kept": {"noise", "old_garment_left"},
+    "body_intact": {"detached_sleeve", "dress_split"},
+    "one_person": {"detached_sleeve", "dress_split"},
+    "not_blank": {"noise"},
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The labelled QC benchmark (issue 12's bar).")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for OpenCV, BLAS and mediapipe's graph")
+    parser.add_argument("--sheet", type=Path, help="write a contact sheet per failure mode to this folder")
+    parser.add_argument("--no-ladi", action="store_true", help="leave out the random-weight LaDI-VTON cases (torch)")
+    args = parser.parse_args()
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(args.threads)
+    import cv2
+
+    cv2.setNumThreads(args.threads)
+    sys.path.insert(0, str(REPO))
+    return args
+
+
+def build_cases(args: argparse.Namespace) -> list:
+    import yaml
+
+    import qc_cases as cases
+
+    views = cases.load_views()
+    labels = yaml.safe_load((REPO / "bench" / "qc" / "labels.yaml").read_text())
+    built = [*cases.perfect_outputs(views), *cases.injected(views), *cases.warp_baseline_cases(views, labels)]
+    if not args.no_ladi:
+        built += list(cases.random_ladi_vton_cases(views))
+    return built
+
+
+def measure(built: list) -> tuple:
+    import pandas as pd
+
+    from tasks.preprocess.faces import shared_faces
+    from tasks.qc.metrics import GenerationInputs, generation_metrics
+
+    faces = shared_faces()
+    photo_face: dict[int, bool] = {}
+    rows, seconds = [], []
+    for index, case in enumerate(built):
+        view = case.view
+        key = id(case.reference)
+        if key not in photo_face:
+            photo_face[key] = bool(faces(case.reference))
+        inputs = GenerationInputs(category=view.category, photo=case.reference, region=view.inpaint_mask, person_mask=view.person_mask,
+                                  keypoints=view.keypoints, worn_garment=view.garment, cloth=case.cloth, cloth_mask=case.cloth_mask,
+                                  photo_face=photo_face[key])
+        start = time.perf_counter()
+        metrics = generation_metrics(case.output, inputs, faces)
+        seconds.append(time.perf_counter() - start)
+        rows.append({"generation_id": f"case-{index}", "category": view.category, **metrics})
+    return pd.DataFrame(rows), seconds
+
+
+def report(built: list, failed: dict[str, list[str]], seconds: list[float]) -> bool:
+    import numpy as np
+
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cases, flagged, right mode first
+    misses, false_alarms, wrong_first = [], [], []
+    for index, case in enumerate(built):
+        names = failed.get(f"case-{index}", [])
+        group = "positive" if case.label == "positive" else case.mode
+        tally[group][0] += 1
+        tally[group][1] += bool(names)
+        if case.label == "negative" and names:
+            right = bool(NAMES.get(names[0], set()) & set(case.seen))
+            tally[group][2] += right
+            if not right:
+                wrong_first.append(f"{case.name}: first {names[0]} (all: {', '.join(names)}); shows {', '.join(case.seen)}")
+        if case.label == "negative" and not names:
+            misses.append(f"{case.name} ({', '.join(case.seen)})")
+        if case.label == "positive" and names:
+            false_alarms.append(f"{case.name}: {', '.join(names)}")
+    print(f"{'group':<20} {'cases':>5} {'flagged':>8} {'right mode first':>17}")
+    for group in sorted(tally, key=lambda g: (g == "positive", g)):
+        cases, flagged, right = tally[group]
+        right_text = f"{right}/{flagged}" if group != "positive" else "-"
+        print(f"{group:<20} {cases:>5} {flagged:>8} {right_text:>17}")
+    negatives = [c for c in built if c.label == "negative"]
+    positives = [c for c in built if c.label == "positive"]
+    flagged_negatives = sum(tally[g][1] for g in tally if g != "positive")
+    right_first = sum(tally[g][2] for g in tally if g != "positive")
+    negative_rate = flagged_negatives / max(len(negatives), 1)
+    positive_rate = tally["positive"][1] / max(len(positives), 1)
+    right_rate = right_first / max(flagged_negatives, 1)
+    per_generation = float(np.median(seconds))
+    print(f"\nnegatives flagged: {flagged_negatives}/{len(negatives)} = {negative_rate:.1%} (bar >= 95%)")
+    print(f"positives flagged: {tally['positive'][1]}/{len(positives)} = {positive_rate:.1%} (bar <= 5%)")
+    print(f"right failure mode first: {right_first}/{flagged_negatives} = {right_rate:.1%} (bar >= 80%)")
+    print(f"metrics per generation: median {per_generation:.3f} s, max {max(seconds):.3f} s (bar < 1 s on one core)")
+    for title, lines in (("missed negatives", misses), ("flagged positives", false_alarms), ("first failure names another mode", wrong_first)):
+        if lines:
+            print(f"\n{title}:")
+            for line in lines:
+                print(f"  {line}")
+    return negative_rate >= 0.95 and positive_rate <= 0.05 and right_rate >= 0.8 and per_generation < 1.0
+
+
+def contact_sheets(built: list, failed: dict[str, list[str]], folder: Path) -> None:
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, case in enumerate(built):
+        groups["positive" if case.label == "positive" else case.mode].append(index)
+    for group, indices in groups.items():
+        tiles = []
+        for index in indices:
+            case = built[index]
+            tile = cv2.resize(case.output, (240, 320), interpolation=cv2.INTER_AREA).copy()
+            names = failed.get(f"case-{index}", [])
+            colour = (0, 160, 0) if bool(names) == (case.label == "negative") else (220, 0, 0)
+            cv2.rectangle(tile, (0, 0), (239, 319), colour, 4)
+            cv2.putText(tile, case.name.split("/", 1)[1][:34], (4, 300), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (200, 0, 0), 1)
+            cv2.putText(tile, (names[0] if names else "passed")[:34], (4, 314), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1)
+            tiles.append(tile)
+        while len(tiles) % 6:
+            tiles.append(np.full_like(tiles[0], 255))
+        sheet = np.concatenate([np.concatenate(tiles[i : i + 6], axis=1) for i in range(0, len(tiles), 6)], axis=0)
+        cv2.imwrite(str(folder / f"{group}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def main() -> int:
+    args = parse_args()
+    sys.path.insert(0, str(REPO / "bench"))
+    from tasks.qc.suite import load_config, validate_generations
+
+    built = build_cases(args)
+    table, seconds = measure(built)
+    outcome = validate_generations(table, load_config())
+    print(f"QC suite v{outcome.version} over {len(built)} cases "
+          f"({sum(c.label == 'positive' for c in built)} positive, {sum(c.label == 'negative' for c in built)} negative)\n")
+    if args.sheet:
+        contact_sheets(built, outcome.failed, args.sheet)
+    return 0 if report(built, outcome.failed, seconds) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

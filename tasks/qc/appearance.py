@@ -1,0 +1,201 @@
+"""What the generated region shows: which pixels look like the new garment, like the photo's old
+garment, like skin, and what that says about the try-on.
+
+Colour models are smoothed 3-D CIE Lab histograms. A pixel "looks like" a model when its density
+there is at least what 95 % of the model's own pixels have (a one-class test, tolerant of
+shading, JPEG and small exposure shifts through the smoothing). Everything is measured on a
+half-resolution copy (384x512): the faults are large, and it keeps QC well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from tasks.preprocess.pose import KP
+from tasks.preprocess.skin import skin_model
+
+BINS = np.array([20, 32, 32])  # L 0..100, a and b -80..80
+LOW = np.array([0.0, -80.0, -80.0])
+HIGH = np.array([100.0, 80.0, 80.0])
+FLOOR_QUANTILE = 0.05
+FLOOR_SHARE = 0.25  # a pixel belongs when its density is at least this share of the floor: a garment
+# of one flat colour has all its density in one bin, and a pixel a shade off must still belong
+SCALE = 0.5
+SAMPLE = 20000
+
+
+def to_lab(image: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 RGB -> float32 CIE Lab (L 0..100, a and b about -128..127)."""
+    lab = cv2.cvtColor(image.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(image.shape).astype(np.float32)
+    return lab * np.array([100 / 255, 1, 1], np.float32) - np.array([0, 128, 128], np.float32)
+
+
+def _bins(lab: np.ndarray) -> tuple[np.ndarray, ...]:
+    index = ((lab - LOW) / (HIGH - LOW) * BINS).astype(np.int32)
+    index = np.clip(index, 0, BINS - 1)
+    return index[..., 0], index[..., 1], index[..., 2]
+
+
+@dataclass
+class ColourModel:
+    """A smoothed Lab histogram of some pixels and its membership floor."""
+
+    density: np.ndarray
+    floor: float
+
+    @classmethod
+    def of(cls, lab_pixels: np.ndarray) -> ColourModel | None:
+        if len(lab_pixels) < 50:
+            return None
+        if len(lab_pixels) > SAMPLE:
+            lab_pixels = lab_pixels[np.random.default_rng(0).choice(len(lab_pixels), SAMPLE, replace=False)]
+        histogram = np.zeros(BINS, np.float32)
+        np.add.at(histogram, _bins(lab_pixels), 1.0)
+        density = gaussian_filter(histogram, sigma=(2.5, 1.5, 1.5), mode="constant")  # lightness varies with light
+        density /= density.sum()
+        own = density[_bins(lab_pixels)]
+        return cls(density, FLOOR_SHARE * float(np.quantile(own, FLOOR_QUANTILE)))
+
+    def likeness(self, lab: np.ndarray) -> np.ndarray:
+        """Per pixel: its density relative to the floor (>= 1: looks like the model)."""
+        return self.density[_bins(lab)] / max(self.floor, 1e-12)
+
+
+@dataclass
+class RegionReading:
+    """The generated region, read at half resolution: boolean maps of the same shape."""
+
+    region: np.ndarray  # the inpaint region
+    person: np.ndarray  # the photo's person, slightly dilated
+    garment: np.ndarray  # region pixels that look like the new garment (the cloth)
+    old: np.ndarray  # the photo's own garment of the category (parsing), inside the region
+    old_like: np.ndarray  # region pixels that look like the old garment and not like the new one
+    new_skin: np.ndarray  # skin-coloured in the output, not skin in the photo, not garment-coloured
+    background_like: np.ndarray  # looks like the photo's background (outside the person)
+
+
+def _half(mask: np.ndarray) -> np.ndarray:
+    height, width = mask.shape[:2]
+    return cv2.resize(mask.astype(np.uint8), (round(width * SCALE), round(height * SCALE)), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _half_image(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    return cv2.resize(image, (round(width * SCALE), round(height * SCALE)), interpolation=cv2.INTER_AREA)
+
+
+def read_region(output: np.ndarray, photo: np.ndarray, region: np.ndarray, person: np.ndarray, keypoints: np.ndarray,
+                cloth: np.ndarray, cloth_mask: np.ndarray, old_garment: np.ndarray) -> RegionReading:
+    out, ph = _half_image(output), _half_image(photo)
+    region, person, old = _half(region), _half(person), _half(old_garment)
+    person = cv2.dilate(person.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    points = keypoints.copy()
+    points[:, :2] *= SCALE
+    out_lab, photo_lab = to_lab(out), to_lab(ph)
+    cloth_lab = to_lab(cloth[cloth_mask])
+    new_model = ColourModel.of(cloth_lab)
+    new_like = new_model.likeness(out_lab) >= 1 if new_model else np.zeros(region.shape, bool)
+    skin_out, _ = skin_model(out, person, points)
+    skin_photo, _ = skin_model(ph, person, points)
+    skin_photo = cv2.dilate(skin_photo.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    old_pixels = old & region & ~skin_photo
+    old_model = ColourModel.of(photo_lab[old_pixels])
+    old_like = np.zeros(region.shape, bool)
+    if old_model is not None and new_model is not None:
+        # an old-garment pixel must look like the old garment clearly more than like the new one
+        ratio = old_model.likeness(out_lab) / np.maximum(new_model.likeness(out_lab), 1e-6)
+        old_like = (old_model.likeness(out_lab) >= 1) & (ratio > 4) & ~new_like & region
+    # the background as the output shows it (outside the person and the region it is the photo's,
+    # under the output's own exposure)
+    background = ColourModel.of(out_lab[~person & ~region])
+    background_like = background.likeness(out_lab) >= 1 if background else np.zeros(region.shape, bool)
+    return RegionReading(region=region, person=person, garment=new_like & region, old=old & region, old_like=old_like,
+                         new_skin=skin_out & ~skin_photo & ~new_like & region, background_like=background_like)
+
+
+def _spans(mask: np.ndarray, axis: int) -> np.ndarray:
+    """Pixels between the first and last ``mask`` pixel of their row (axis 1) or column (axis 0)."""
+    forward = np.maximum.accumulate(mask, axis=axis)
+    backward = np.flip(np.maximum.accumulate(np.flip(mask, axis=axis), axis=axis), axis=axis)
+    return forward & backward
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    """Drops specks (JPEG, print details) so that only areas count."""
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+
+
+@dataclass
+class GarmentMeasures:
+    garment_coverage: float  # new-garment pixels / the photo's garment area in the region
+    old_garment_left: float  # old-garment-looking pixels / the photo's garment area in the region
+    skin_in_garment: float  # new skin enclosed by the garment (bars, blocks, holes) or beside it on the body zone / garment area
+    garment_overflow: float  # garment pixels off the body (and not background-coloured) / garment area
+    garment_split: float  # dresses: share of the rows below the hips where the garment has a hole
+
+
+def measure_garment(reading: RegionReading, keypoints: np.ndarray, category: str) -> GarmentMeasures:
+    garment = _clean(reading.garment)
+    area = max(int(garment.sum()), 1)
+    old_area = max(int(reading.old.sum()), 1)
+    new_skin = _clean(reading.new_skin)
+    enclosed = new_skin & (_spans(garment, 1) | _spans(garment, 0))
+    beside = new_skin & body_zone(garment.shape, keypoints * SCALE, category) & (garment.sum(axis=1) > 5)[:, None]
+    off_body = garment & ~reading.person & ~reading.background_like
+    return GarmentMeasures(
+        garment_coverage=float((garment & reading.old).sum() / old_area),
+        old_garment_left=float((_clean(reading.old_like) & reading.old).sum() / old_area),
+        skin_in_garment=float((enclosed | beside).sum() / area),
+        garment_overflow=float(off_body.sum() / area),
+        garment_split=_split_rows(garment, keypoints * SCALE) if category == "dresses" else 0.0,
+    )
+
+
+def body_zone(shape: tuple[int, int], keypoints: np.ndarray, category: str) -> np.ndarray:
+    """Where the body must be clothed in the rows the garment occupies: the torso between the
+    shoulders and the hips, narrowed by an eighth on each side (bare shoulders of a tank top stay
+    outside it), for tops and dresses; the hips and legs below them, between the knees' outer
+    edges, for bottoms and dresses. New skin there, beside the garment, means the garment was
+    squeezed or cut away (a shorter garment shows skin below it, in rows it does not occupy)."""
+    zone = np.zeros(shape, np.uint8)
+    point = {name: keypoints[KP[name]] for name in ("r_shoulder", "l_shoulder", "r_hip", "l_hip", "r_knee", "l_knee")}
+    seen = {name: p[2] >= 0.3 for name, p in point.items()}
+    if category in ("upper_body", "dresses") and all(seen[n] for n in ("r_shoulder", "l_shoulder", "r_hip", "l_hip")):
+        corners = np.array([point["r_shoulder"][:2], point["l_shoulder"][:2], point["l_hip"][:2], point["r_hip"][:2]], np.float32)
+        centre = corners.mean(axis=0)
+        corners[:, 0] = centre[0] + (corners[:, 0] - centre[0]) * 0.75
+        top = corners[:2, 1].mean() + 0.15 * (corners[2:, 1].mean() - corners[:2, 1].mean())  # below the neckline
+        corners[:2, 1] = np.maximum(corners[:2, 1], top)
+        cv2.fillConvexPoly(zone, corners.astype(np.int32), 1)
+    if category in ("lower_body", "dresses") and all(seen[n] for n in ("r_hip", "l_hip", "r_knee", "l_knee")):
+        hips = np.array([point["r_hip"][:2], point["l_hip"][:2]])
+        knees = np.array([point["r_knee"][:2], point["l_knee"][:2]])
+        width = np.abs(hips[0, 0] - hips[1, 0])
+        left = min(hips[:, 0].min(), knees[:, 0].min()) - 0.15 * width
+        right = max(hips[:, 0].max(), knees[:, 0].max()) + 0.15 * width
+        top, bottom = hips[:, 1].mean(), knees[:, 1].max()
+        zone[int(max(top, 0)) : int(max(bottom, 0)), int(max(left, 0)) : int(max(right, 0))] = 1
+    return zone > 0
+
+
+def _split_rows(garment: np.ndarray, keypoints: np.ndarray) -> float:
+    """Share of the garment's rows below the hips whose span holds a hole at least a twentieth of
+    the garment's width: a skirt that became two legs."""
+    hips = keypoints[[KP["r_hip"], KP["l_hip"]]]
+    if (hips[:, 2] < 0.3).any():
+        return 0.0
+    start = int(hips[:, 1].mean()) + 4
+    rows = [row for row in garment[start:] if row.sum() > 10]
+    if not rows:
+        return 0.0
+    width = max(int(np.ptp(np.nonzero(row)[0])) + 1 for row in rows)
+    split = 0
+    for row in rows:
+        columns = np.nonzero(row)[0]
+        gaps = np.diff(columns) - 1
+        split += bool(gaps.size and gaps.max() >= max(4, width // 20))
+    return split / len(rows)
