@@ -33,8 +33,9 @@ NAMES = {
     "old_garment_gone": {"old_garment_left", "old_garment_band"},
     "dress_not_split": {"dress_split"},
     "no_skin_in_garment": {"skin_block", "print_only", "squeezed", "detached_sleeve"},
-    "garment_on_body": {"detached_sleeve", "stretched", "squeezed"},
+    "garment_on_body": {"detached_sleeve", "stretched", "squeezed", "halo"},  # a halo smears garment colour off the body
     "garment_covers_body": {"print_only", "squeezed", "skin_block", "dress_split", "noise"},
+    "print_in_shape": {"stretched", "squeezed"},
     "garment_colour_kept": {"noise", "old_garment_left"},
     "body_intact": {"detached_sleeve", "dress_split"},
     "one_person": {"detached_sleeve", "dress_split"},
@@ -85,7 +86,7 @@ def measure(built: list) -> tuple:
         if key not in photo_face:
             photo_face[key] = bool(faces(case.reference))
         inputs = GenerationInputs(category=view.category, photo=case.reference, region=view.inpaint_mask, person_mask=view.person_mask,
-                                  keypoints=view.keypoints, worn_garment=view.garment, cloth=case.cloth, cloth_mask=case.cloth_mask,
+                                  keypoints=view.keypoints, worn_garment=view.garment, photo_skin=view.skin, cloth=case.cloth, cloth_mask=case.cloth_mask,
                                   photo_face=photo_face[key])
         start = time.perf_counter()
         metrics = generation_metrics(case.output, inputs, faces)

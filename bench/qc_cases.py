@@ -23,9 +23,8 @@ import numpy as np
 
 from tasks.images import decode_rgb, encode_jpeg, fit_to_canvas
 from tasks.preprocess.garment import WHITE
-from tasks.preprocess.parsing import ATR_LABELS
 from tasks.preprocess.pose import KP
-from tasks.preprocess.skin import skin_model
+from tasks.qc.appearance import skin_pixels
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -64,7 +63,7 @@ class Case:
 
 def load_views(settings: object | None = None) -> list[View]:
     """Every suitable (photo, category) view of the sample library, preprocessed as the library does."""
-    from tasks.preprocess.model_photo import prepare_model_photo, worn_garment
+    from tasks.preprocess.model_photo import prepare_model_photo, worn_garment_and_skin
     from tasks.settings import Settings
 
     views = []
@@ -73,14 +72,14 @@ def load_views(settings: object | None = None) -> list[View]:
             continue
         prepared = prepare_model_photo(decode_rgb(path.read_bytes()), settings or Settings())
         for category, view in sorted(prepared.views.items()):
-            garment = worn_garment(view.labels, category)
-            labels = cv2.resize(view.labels, (768, 1024), interpolation=cv2.INTER_NEAREST)
-            skin = np.isin(labels, [ATR_LABELS[n] for n in ("left_arm", "right_arm", "left_leg", "right_leg", "head")])
-            # the parsing's garment label, less what is skin (a neckline) or beyond the person's edge
-            bare, _ = skin_model(view.image, view.person_mask, view.keypoints)
+            garment, skin = worn_garment_and_skin(view.labels, category)
+            garment &= view.person_mask
+            # the parsing's garment label, less what is skin-coloured (a neckline, shoulders: the
+            # fallback parser's labels are coarse) or beyond the person's edge
+            bare = skin_pixels(view.image, view.person_mask, view.keypoints)
             inside = cv2.erode(view.person_mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
             views.append(View(path.stem, category, view.image, view.person_mask, view.inpaint_mask, view.keypoints,
-                              garment & inside & ~bare, skin | bare))
+                              garment & inside & ~bare, skin & view.person_mask))
     return views
 
 
@@ -148,11 +147,12 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 
 
 def exposure(case: Case, gain: float, offset: float) -> np.ndarray:
-    """The generated region a little brighter or darker (an engine's rendering of the light),
-    blended over a few pixels at its edge; outside it the photo's pixels stay, as every engine
-    composites."""
+    """The garment a little brighter or darker (an engine's rendering of its light), blended
+    over a pixel or two at its edge; everything else keeps the photo's pixels. (Shifting the
+    whole inpaint region instead leaves a visible band of changed background around the body:
+    not a harmless change.)"""
     shifted = np.clip(case.output.astype(np.float32) * gain + offset, 0, 255)
-    alpha = cv2.GaussianBlur(case.view.inpaint_mask.astype(np.float32), (0, 0), 2.0)[..., None]
+    alpha = cv2.GaussianBlur(case.view.garment.astype(np.float32), (0, 0), 1.0)[..., None]
     return np.clip(case.output * (1 - alpha) + shifted * alpha, 0, 255).astype(np.uint8)
 
 

@@ -41,7 +41,7 @@ from tasks.ledger import ModelPhoto, PhotoState
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.embedding import cluster_count, kmeans
 from tasks.preprocess.masks import encode_pose_map
-from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo, worn_garment
+from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
 from tasks.preprocess.pose import PoseResult
 from tasks.settings import CATEGORIES
 from tasks.storage import library_artifact_key, library_index_key, library_photos_prefix
@@ -229,10 +229,8 @@ def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.nd
 
 
 
-def load_worn_garment(ctx: RunContext, photo_id: str, category: str) -> np.ndarray | None:
-    """The garment of ``category`` that the photo's view wears (its parsing labels, 768x1024), or
-    None for a view built before the library stored its labels."""
+def load_view_labels(ctx: RunContext, photo_id: str, category: str) -> np.ndarray | None:
+    """The parsing labels of the photo's view for ``category`` (ATR, 512x384), or None for a view
+    built before the library stored them."""
     key = library_artifact_key(photo_id, f"{category}/parsing.png")
-    if not ctx.store.exists(key):
-        return None
-    return worn_garment(decode_labels(ctx.store.get_bytes(key)), category)
+    return decode_labels(ctx.store.get_bytes(key)) if ctx.store.exists(key) else None

@@ -77,10 +77,14 @@ class PreparedPhoto:
         return sorted(self.views)
 
 
-def worn_garment(labels: np.ndarray, category: str, size: tuple[int, int] = (768, 1024)) -> np.ndarray:
-    """The garment of ``category`` that a view's parsing ``labels`` show, at ``size`` (width, height)."""
-    mask = np.isin(labels, WORN_LABELS[category]).astype(np.uint8)
-    return cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST) > 0
+SKIN_LABELS = (L["head"], L["left_arm"], L["right_arm"], L["left_leg"], L["right_leg"])
+
+
+def worn_garment_and_skin(labels: np.ndarray, category: str, size: tuple[int, int] = (768, 1024)) -> tuple[np.ndarray, np.ndarray]:
+    """The garment of ``category`` that a view's parsing ``labels`` show, and its bare skin (face,
+    arms, legs), at ``size`` (width, height)."""
+    resized = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+    return np.isin(resized, WORN_LABELS[category]), np.isin(resized, SKIN_LABELS)
 
 
 class _Timer:

@@ -10,6 +10,7 @@ half-resolution copy (384x512): the faults are large, and it keeps QC well under
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -17,6 +18,9 @@ from scipy.ndimage import gaussian_filter
 
 from tasks.preprocess.pose import KP
 from tasks.preprocess.skin import skin_model
+
+if TYPE_CHECKING:
+    from tasks.qc.metrics import GenerationInputs
 
 BINS = np.array([20, 32, 32])  # L 0..100, a and b -80..80
 LOW = np.array([0.0, -80.0, -80.0])
@@ -76,6 +80,10 @@ class RegionReading:
     old_like: np.ndarray  # region pixels that look like the old garment and not like the new one
     new_skin: np.ndarray  # skin-coloured in the output, not skin in the photo, not garment-coloured
     background_like: np.ndarray  # looks like the photo's background (outside the person)
+    output_lab: np.ndarray  # the output, half resolution, Lab
+    cloth_lab: np.ndarray  # the cloth, half resolution, Lab
+    cloth_mask: np.ndarray  # the cloth's mask, half resolution
+    main_colour: np.ndarray  # the cloth's dominant Lab colour
 
 
 def _half(mask: np.ndarray) -> np.ndarray:
@@ -88,10 +96,10 @@ def _half_image(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (round(width * SCALE), round(height * SCALE)), interpolation=cv2.INTER_AREA)
 
 
-def read_region(output: np.ndarray, photo: np.ndarray, region: np.ndarray, person: np.ndarray, keypoints: np.ndarray,
-                cloth: np.ndarray, cloth_mask: np.ndarray, old_garment: np.ndarray) -> RegionReading:
-    out, ph = _half_image(output), _half_image(photo)
-    region, person, old = _half(region), _half(person), _half(old_garment)
+def read_region(output: np.ndarray, inputs: GenerationInputs) -> RegionReading:
+    cloth, cloth_mask, keypoints = inputs.cloth, inputs.cloth_mask, inputs.keypoints
+    out, ph = _half_image(output), _half_image(inputs.photo)
+    region, person, old = _half(inputs.region), _half(inputs.person_mask), _half(inputs.worn_garment)
     person = cv2.dilate(person.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     points = keypoints.copy()
     points[:, :2] *= SCALE
@@ -99,8 +107,14 @@ def read_region(output: np.ndarray, photo: np.ndarray, region: np.ndarray, perso
     cloth_lab = to_lab(cloth[cloth_mask])
     new_model = ColourModel.of(cloth_lab)
     new_like = new_model.likeness(out_lab) >= 1 if new_model else np.zeros(region.shape, bool)
-    skin_out, _ = skin_model(out, person, points)
-    skin_photo, _ = skin_model(ph, person, points)
+    # skin: the face's chroma (skin_model), widened to the colours (light and shade) of the photo's
+    # own bare skin outside the region where the parsing and the face's chroma agree on it
+    skin_out, skin_photo = skin_pixels(out, person, points), skin_pixels(ph, person, points)
+    bare = _half(inputs.photo_skin) & skin_photo & ~region
+    skin_colours = ColourModel.of(photo_lab[bare])
+    if skin_colours is not None:
+        skin_out |= (skin_colours.likeness(out_lab) >= 1) & person
+        skin_photo |= (skin_colours.likeness(photo_lab) >= 1) & person
     skin_photo = cv2.dilate(skin_photo.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     old_pixels = old & region & ~skin_photo
     old_model = ColourModel.of(photo_lab[old_pixels])
@@ -113,8 +127,19 @@ def read_region(output: np.ndarray, photo: np.ndarray, region: np.ndarray, perso
     # under the output's own exposure)
     background = ColourModel.of(out_lab[~person & ~region])
     background_like = background.likeness(out_lab) >= 1 if background else np.zeros(region.shape, bool)
+    cloth_half, cloth_mask_half = to_lab(_half_image(cloth)), _half(cloth_mask)
     return RegionReading(region=region, person=person, garment=new_like & region, old=old & region, old_like=old_like,
-                         new_skin=skin_out & ~skin_photo & ~new_like & region, background_like=background_like)
+                         new_skin=skin_out & ~skin_photo & ~new_like & region, background_like=background_like,
+                         output_lab=out_lab, cloth_lab=cloth_half, cloth_mask=cloth_mask_half, main_colour=main_colour(cloth_lab))
+
+
+def skin_pixels(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """The face's skin model (``skin_model``), held to the chroma any skin has (Chai and Ngan's
+    YCrCb box): a beard or hair in the face sample widens the model until grey cloth passes."""
+    matched, _ = skin_model(image, person, keypoints)
+    ycrcb = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
+    cr, cb = ycrcb[..., 1], ycrcb[..., 2]
+    return matched & (cr >= 133) & (cr <= 180) & (cb >= 77) & (cb <= 127)
 
 
 def _spans(mask: np.ndarray, axis: int) -> np.ndarray:
@@ -136,10 +161,13 @@ class GarmentMeasures:
     skin_in_garment: float  # new skin enclosed by the garment (bars, blocks, holes) or beside it on the body zone / garment area
     garment_overflow: float  # garment pixels off the body (and not background-coloured) / garment area
     garment_split: float  # dresses: share of the rows below the hips where the garment has a hole
+    print_aspect: float  # (height / width of the print in the output) / (the same in the cloth); NaN without a print
 
 
 def measure_garment(reading: RegionReading, keypoints: np.ndarray, category: str) -> GarmentMeasures:
     garment = _clean(reading.garment)
+    cloth_print = print_shape(reading.cloth_lab, reading.cloth_mask, reading.main_colour)
+    output_print = print_shape(reading.output_lab, garment, reading.main_colour)
     area = max(int(garment.sum()), 1)
     old_area = max(int(reading.old.sum()), 1)
     new_skin = _clean(reading.new_skin)
@@ -152,6 +180,7 @@ def measure_garment(reading: RegionReading, keypoints: np.ndarray, category: str
         skin_in_garment=float((enclosed | beside).sum() / area),
         garment_overflow=float(off_body.sum() / area),
         garment_split=_split_rows(garment, keypoints * SCALE) if category == "dresses" else 0.0,
+        print_aspect=output_print / cloth_print if cloth_print and output_print else float("nan"),
     )
 
 
@@ -180,6 +209,41 @@ def body_zone(shape: tuple[int, int], keypoints: np.ndarray, category: str) -> n
         top, bottom = hips[:, 1].mean(), knees[:, 1].max()
         zone[int(max(top, 0)) : int(max(bottom, 0)), int(max(left, 0)) : int(max(right, 0))] = 1
     return zone > 0
+
+
+def main_colour(lab_pixels: np.ndarray) -> np.ndarray:
+    """The garment's main colour: the centre of the largest of three k-means clusters."""
+    if len(lab_pixels) > SAMPLE:
+        lab_pixels = lab_pixels[np.random.default_rng(0).choice(len(lab_pixels), SAMPLE, replace=False)]
+    if len(lab_pixels) < 3:
+        return np.zeros(3, np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, labels, centres = cv2.kmeans(lab_pixels.astype(np.float32), 3, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    return centres[np.bincount(labels.ravel(), minlength=3).argmax()]
+
+
+PRINT_DISTANCE = 40.0  # Lab distance from the main colour that makes a pixel part of the print
+
+
+def print_shape(lab: np.ndarray, mask: np.ndarray, main: np.ndarray) -> float | None:
+    """Height / width of the garment's print: its pixels far from the main colour, closed with a
+    kernel scaled to the garment (letters and motifs join into one patch at any image scale),
+    the largest patch. None when there is no print to read: too few such pixels (under 0.8 %), or a patch over
+    half the garment's box (a pattern all over, fading, shading), whose shape says nothing."""
+    far = mask & (np.linalg.norm(lab - main, axis=-1) > PRINT_DISTANCE)
+    far = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if far.sum() < max(0.008 * mask.sum(), 20):
+        return None
+    size = 2 * int(0.03 * np.sqrt(mask.sum())) + 1
+    far = cv2.morphologyEx(far, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(far, connectivity=8)
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    height, width = stats[biggest, cv2.CC_STAT_HEIGHT], stats[biggest, cv2.CC_STAT_WIDTH]
+    gy, gx = np.nonzero(mask)
+    if height * width > 0.5 * (np.ptp(gy) + 1) * (np.ptp(gx) + 1):
+        return None
+    return float(height / width)
 
 
 def _split_rows(garment: np.ndarray, keypoints: np.ndarray) -> float:

@@ -15,13 +15,13 @@ from tasks.preprocess.segmentation import component_areas, shared_segmenter
 # the points a garment can hide or move without the body changing are left out: eyes and ears
 BODY_POINTS = [KP[n] for n in ("neck", "r_shoulder", "l_shoulder", "r_elbow", "l_elbow", "r_wrist", "l_wrist",
                                 "r_hip", "l_hip", "r_knee", "l_knee")]
-MIN_PART = 0.01  # a second person-sized part: at least this share of the image
+MIN_PART = 0.03  # a second person-sized part: at least this share of the image
 
 
 @dataclass
 class BodyMeasures:
     pose_shift: float  # median distance of the body keypoints to the photo's, in torso lengths
-    person_parts: int  # connected parts of the segmented person larger than MIN_PART of the image
+    person_parts: int  # person-sized connected parts of the segmented output beyond the photo's own
 
 
 def torso_length(keypoints: np.ndarray) -> float:
@@ -30,13 +30,17 @@ def torso_length(keypoints: np.ndarray) -> float:
     return max(float(np.linalg.norm(hips - shoulders)), 1.0)
 
 
-def measure_body(output: np.ndarray, keypoints: np.ndarray) -> BodyMeasures:
+def person_parts(image: np.ndarray) -> int:
+    """Connected parts of the segmented person larger than MIN_PART of the image."""
+    areas = component_areas(shared_segmenter().segment(image))
+    return sum(1 for area in areas if area >= MIN_PART * image.shape[0] * image.shape[1])
+
+
+def measure_body(output: np.ndarray, photo: np.ndarray, keypoints: np.ndarray) -> BodyMeasures:
     found = shared_pose()(output).keypoints
     both = [i for i in BODY_POINTS if keypoints[i, 2] >= 0.5 and found[i, 2] >= 0.5]
     if both:
         shift = float(np.median(np.linalg.norm(found[both, :2] - keypoints[both, :2], axis=1)) / torso_length(keypoints))
     else:
         shift = float("inf") if (keypoints[BODY_POINTS, 2] >= 0.5).any() else 0.0
-    areas = component_areas(shared_segmenter().segment(output))
-    parts = sum(1 for area in areas if area >= MIN_PART * output.shape[0] * output.shape[1])
-    return BodyMeasures(pose_shift=shift, person_parts=parts)
+    return BodyMeasures(pose_shift=shift, person_parts=person_parts(output) - person_parts(photo))

@@ -18,11 +18,12 @@ the table.
 | ``skin_in_garment`` | new skin-coloured pixels enclosed by the garment (bars, blocks, holes) / garment area |
 | ``garment_overflow`` | garment-coloured pixels off the body, not background-coloured / garment area |
 | ``garment_split`` | dresses: share of the rows below the hips where the garment has a hole (two legs) |
+| ``print_aspect`` | height/width of the garment's print in the output over the same in the cloth (NaN: no print) |
 | ``seam_excess`` | brightness ridge along the region's edge beyond the photo's own, grey levels (``artefacts``) |
 | ``noise_ratio`` | pixel-scale grain in the region / the most the cloth or the photo explain |
 | ``frame_width`` | width in pixels of a flat padding frame along a side (refocus) |
 | ``pose_shift`` | median distance of the body keypoints found on the output to the photo's, in torso lengths (``body``) |
-| ``person_parts`` | person-sized connected parts of the segmented output |
+| ``person_parts`` | person-sized connected parts of the segmented output beyond the photo's own (0: still one figure) |
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from tasks.qc.body import measure_body
 
 METRIC_COLUMNS = ("width", "height", "luma_std", "clipped_excess", "outside_ssim", "outside_changed", "inside_change", "colour_delta_e",
                   "inpaint_coverage", "photo_face", "output_face", "garment_coverage", "old_garment_left", "skin_in_garment",
-                  "garment_overflow", "garment_split", "seam_excess", "noise_ratio", "frame_width", "pose_shift", "person_parts")
+                  "garment_overflow", "garment_split", "print_aspect", "seam_excess", "noise_ratio", "frame_width", "pose_shift", "person_parts")
 CHANGED_SSIM = 0.6  # local SSIM under this: the pixel's neighbourhood no longer looks like the photo
 MAJOR_SHARE = 0.12  # a colour must cover this share of the generated region to count as one of its colours
 
@@ -102,6 +103,7 @@ class GenerationInputs:
     person_mask: np.ndarray  # the photo's person (bool)
     keypoints: np.ndarray  # (18, 3) COCO-18 on the view
     worn_garment: np.ndarray  # the photo's own garment of the category (bool; parsing)
+    photo_skin: np.ndarray  # the photo's bare skin: face, arms, legs (bool; parsing)
     cloth: np.ndarray  # the garment on white (RGB)
     cloth_mask: np.ndarray  # (bool)
     photo_face: bool
@@ -117,9 +119,9 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
         return {**row, **dict.fromkeys(set(METRIC_COLUMNS) - set(row) - {"output_face"}, float("nan")), "output_face": False}
     difference = np.abs(output.astype(np.int16) - photo.astype(np.int16)).max(axis=2)
     ssim, changed = outside_similarity(output, photo, region)
-    reading = read_region(output, photo, region, inputs.person_mask, inputs.keypoints, inputs.cloth, inputs.cloth_mask, inputs.worn_garment)
+    reading = read_region(output, inputs)
     garment = measure_garment(reading, inputs.keypoints, inputs.category)
-    body = measure_body(output, inputs.keypoints)
+    body = measure_body(output, photo, inputs.keypoints)
     row.update({
         "clipped_excess": _clipped(output) - _clipped(photo),
         "outside_ssim": ssim,

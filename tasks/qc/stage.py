@@ -10,6 +10,7 @@ import io
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -18,7 +19,8 @@ from tasks.images import decode_rgb
 from tasks.inference.tryon_stage import BatchInputs
 from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.library_stage import load_worn_garment
+from tasks.preprocess.library_stage import load_view_labels
+from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.metrics import GenerationInputs, generation_metrics
 from tasks.qc.suite import load_config, validate_generations
 from tasks.storage import report_key
@@ -45,18 +47,20 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
     faces = shared_faces()
     inputs = BatchInputs(ctx)
     photo_face = functools.cache(lambda photo_id, category: bool(faces(inputs.photo(photo_id, category)["person"])))
-    worn = functools.cache(lambda photo_id, category: load_worn_garment(ctx, photo_id, category))
+    labels = functools.cache(lambda photo_id, category: load_view_labels(ctx, photo_id, category))
     table = []
     for row in rows:
         view = inputs.photo(row.photo_id, row.category)
         cloth, cloth_mask = inputs.garment(garment_sha[row.generation_id])
         output = decode_rgb(ctx.store.get_bytes(row.object_key))
-        worn_garment = worn(row.photo_id, row.category)
-        if worn_garment is None:  # a view from before the library stored its parsing: its person in the region
-            worn_garment = view["inpaint_mask"] & view["person_mask"]
+        view_labels = labels(row.photo_id, row.category)
+        if view_labels is None:  # a view from before the library stored its parsing: its person in the region
+            worn, skin = view["inpaint_mask"] & view["person_mask"], np.zeros_like(view["person_mask"])
+        else:
+            worn, skin = worn_garment_and_skin(view_labels, row.category)
         metrics = generation_metrics(output, GenerationInputs(
             category=row.category, photo=view["person"], region=view["inpaint_mask"], person_mask=view["person_mask"],
-            keypoints=view["keypoints"], worn_garment=worn_garment, cloth=cloth, cloth_mask=cloth_mask,
+            keypoints=view["keypoints"], worn_garment=worn, photo_skin=skin, cloth=cloth, cloth_mask=cloth_mask,
             photo_face=photo_face(row.photo_id, row.category)), faces)
         table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
                       "engine": row.engine, "model_version": row.model_version, **metrics})
