@@ -29,11 +29,11 @@ REPO = Path(__file__).resolve().parent.parent
 NAMES = {
     "no_refocus_frame": {"refocus_frame"},
     "not_noisy": {"noise"},
-    "no_seam_halo": {"halo"},
+    "no_seam_halo": {"halo", "garment_smear"},
     "old_garment_gone": {"old_garment_left", "old_garment_band"},
     "dress_not_split": {"dress_split"},
     "no_skin_in_garment": {"skin_block", "print_only", "squeezed", "detached_sleeve"},
-    "garment_on_body": {"detached_sleeve", "stretched", "squeezed", "halo"},  # a halo smears garment colour off the body
+    "garment_on_body": {"detached_sleeve", "stretched", "squeezed", "halo", "garment_smear"},  # a halo smears garment colour off the body
     "garment_covers_body": {"print_only", "squeezed", "skin_block", "dress_split", "noise"},
     "print_in_shape": {"stretched", "squeezed"},
     "garment_colour_kept": {"noise", "old_garment_left"},
@@ -59,13 +59,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def build_cases(args: argparse.Namespace) -> list:
-    import yaml
-
     import qc_cases as cases
 
     views = cases.load_views()
-    labels = yaml.safe_load((REPO / "bench" / "qc" / "labels.yaml").read_text())
-    built = [*cases.perfect_outputs(views), *cases.injected(views), *cases.warp_baseline_cases(views, labels)]
+    built = [*cases.perfect_outputs(views), *cases.injected(views), *cases.warp_baseline_cases(views, cases.load_labels())]
     if not args.no_ladi:
         built += list(cases.random_ladi_vton_cases(views))
     return built

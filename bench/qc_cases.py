@@ -244,9 +244,9 @@ def stretched(case: Case) -> np.ndarray | None:
     return np.where(moved[..., None], garment, case.output)
 
 
-def detached_sleeve(case: Case) -> np.ndarray | None:
-    """Upper body: the garment beyond one shoulder (its sleeve) moved 40 px out and turned away
-    from the arm, leaving the arm bare."""
+def detached_sleeve(case: Case, shift: int = 40) -> np.ndarray | None:
+    """Upper body: the garment beyond one shoulder (its sleeve) moved ``shift`` px out and turned
+    away from the arm (inside the inpaint region, as an engine paints), leaving the arm bare."""
     view = case.view
     if view.category != "upper_body":
         return None
@@ -259,7 +259,7 @@ def detached_sleeve(case: Case) -> np.ndarray | None:
         return None
     pivot = (float(side_x), float(min(right[1], left[1])))
     matrix = cv2.getRotationMatrix2D(pivot, -25, 1.0)
-    matrix[0, 2] -= 40
+    matrix[0, 2] -= shift
     moved_pixels = cv2.warpAffine(case.output, matrix, (768, 1024), flags=cv2.INTER_LINEAR)
     moved = (cv2.warpAffine(sleeve.astype(np.uint8), matrix, (768, 1024), flags=cv2.INTER_NEAREST) > 0) & view.inpaint_mask
     bare = _paint(case.output, sleeve, _skin_tone(view))
@@ -305,6 +305,20 @@ def halo(case: Case) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def garment_smear(case: Case) -> np.ndarray | None:
+    """The garment's colour smeared 12-25 px past the body into the background, inside the
+    region: the blurred fringe a bad warp or composite leaves (the warp baseline's outputs have it).
+    Not made where the region leaves too little background beside the garment to show one."""
+    view = case.view
+    garment = view.garment.astype(np.uint8)
+    ring = (cv2.dilate(garment, np.ones((51, 51), np.uint8)) > 0) & ~view.person_mask & view.inpaint_mask
+    if ring.sum() < 5000:
+        return None
+    colour = np.median(case.output[view.garment], axis=0).astype(np.float32)
+    smear = cv2.GaussianBlur(ring.astype(np.float32), (0, 0), 4.0)[..., None] * ring[..., None]
+    return np.clip(case.output * (1 - 0.85 * smear) + colour * 0.85 * smear, 0, 255).astype(np.uint8)
+
+
 def noise(case: Case) -> np.ndarray:
     """Grain inside the region, as an unconverged or broken diffusion model leaves it."""
     grain = np.random.default_rng(7).normal(0, 18, case.output.shape).astype(np.float32)
@@ -338,6 +352,7 @@ FAULTS: dict[str, Callable[[Case], object]] = {
     "old_garment_left": old_garment_everywhere,
     "old_garment_band": old_garment_band,
     "halo": halo,
+    "garment_smear": garment_smear,
     "noise": noise,
     "refocus_frame": refocus_frame,
 }
@@ -381,15 +396,24 @@ def _sample(view: View, sku: str, cloth: np.ndarray, cloth_mask: np.ndarray, see
                        cloth=cloth, cloth_mask=cloth_mask, seed=seed)
 
 
-def warp_baseline_cases(views: list[View], labels: dict[str, dict[str, str]]) -> Iterator[Case]:
-    """Every sample garment on every view of its category, made by the warp baseline; each label
-    (``positive``/``negative`` and the failure mode seen) comes from ``bench/qc/labels.yaml``."""
+def load_labels() -> dict[str, dict[str, object]]:
+    import yaml
+
+    return yaml.safe_load((REPO / "bench" / "qc" / "labels.yaml").read_text())
+
+
+def warp_baseline_cases(views: list[View], labels: dict[str, dict[str, object]], only: set[str] | None = None) -> Iterator[Case]:
+    """Every sample garment on every view of its category (or the ``only`` names), made by the
+    warp baseline; each label (``positive``/``negative`` and the failure modes seen, first the
+    one a person sees first) comes from ``bench/qc/labels.yaml``."""
     from tasks.inference.warp_baseline import WarpBaselineEngine
 
     engine = WarpBaselineEngine()
     for sku, (category, cloth, cloth_mask) in drop_garments().items():
         for view in (v for v in views if v.category == category):
             name = f"{view.photo_id}/{category}/warp:{sku}"
+            if only is not None and name not in only:
+                continue
             if name not in labels:
                 raise KeyError(f"{name} has no label in bench/qc/labels.yaml: look at it and label it")
             label = labels[name]
