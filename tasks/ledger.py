@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -214,3 +216,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def open_ledger(url: str) -> Ledger:
     """The process-wide ledger for ``url`` (tables created on first use)."""
     return Ledger(url)
+
+
+SPOT_APPROVED, SPOT_REJECTED = "spot_approved", "spot_rejected"  # review decisions of the spot check
+
+
+@dataclass
+class SpotTally:
+    checked: int  # spot-check decisions taken
+    missed: int  # of them, rejections: generations QC passed that a person would not publish
+
+    @property
+    def miss_rate(self) -> float | None:
+        return self.missed / self.checked if self.checked else None
+
+
+def spot_tally(ledger: Ledger, date: str | None = None) -> SpotTally:
+    """Spot checks of what passed QC (``tasks/review/spot_check.py``) for ``date``, or for every
+    date so far."""
+    with ledger.session() as session:
+        query = select(ReviewDecision.decision, func.count()).where(ReviewDecision.decision.in_((SPOT_APPROVED, SPOT_REJECTED)))
+        if date is not None:
+            query = query.where(ReviewDecision.drop_date == date)
+        counts = dict(session.execute(query.group_by(ReviewDecision.decision)).all())
+    return SpotTally(checked=sum(counts.values()), missed=counts.get(SPOT_REJECTED, 0))

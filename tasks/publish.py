@@ -93,6 +93,20 @@ def publish_generation(store: ObjectStore, session: Any, row: Generation) -> str
     return key
 
 
+def withdraw_generation(store: ObjectStore, session: Any, row: Generation) -> None:
+    """Take a published generation off the storefront: its publication is ``withdrawn`` and its
+    image removed from the slot, unless a later publication holds the slot now. The caller
+    rewrites the date's manifest afterwards (it lists only published ones)."""
+    publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
+    if publication is None or publication.state != "published":
+        return
+    publication.state = "withdrawn"
+    later = session.scalar(select(Publication).where(Publication.sku == row.sku, Publication.photo_id == row.photo_id,
+                                                     Publication.state == "published", Publication.generation_id != row.generation_id))
+    if later is None:
+        store.delete(publication.storefront_key)
+
+
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:
     """The id of another generation whose approved image now holds this one's storefront slot."""
     current = session.scalars(select(Publication).where(Publication.sku == row.sku, Publication.photo_id == row.photo_id,

@@ -24,6 +24,7 @@ from tasks.ledger import (
     Generation,
     GenerationState,
     ModelPhoto,
+    spot_tally,
 )
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
@@ -88,6 +89,7 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         "date": date,
         "inputs": len(garments),
         "models": models_used(ctx, generations),
+        "spot_checks": {"date": vars(spot_tally(ctx.ledger, date)), "to_date": vars(spot_tally(ctx.ledger))},
         "garments_by_state": dict(sorted(Counter(g.state for g in garments).items())),
         "garments_by_category": dict(sorted(Counter(g.category or "unknown" for g in garments).items())),
         "category_by_state": {

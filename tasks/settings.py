@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     reviewers: dict[str, str] = Field(default_factory=dict, description="Review page sign-ins as JSON {name: password hash}; hashes from `tryon review hash-password`.")
     review_secret: str | None = Field(default=None, description="Key that signs review sessions; unset: a random key per server start (sessions end with the server).")
     qc_expectations: Path | None = Field(default=None, description="The QC suite's thresholds (YAML like tasks/qc/expectations.yaml, the default); a version is recorded with every QC result.")
+    spot_check_rate: float = Field(default=0.05, ge=0.0, le=1.0, description="Share of each date's QC-passed, published generations that QA spot-checks on the review page (at least one where any passed; 0: none).")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
     batch_size: int = Field(default=8, ge=1, description="Generations per try-on task (one mapped task each).")
     seed: int = Field(default=0, ge=0, description="Base seed; part of every generation id.")

@@ -112,6 +112,9 @@ class ObjectStore:
             raise
         return True
 
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
     def copy(self, source_key: str, dest_key: str) -> None:
         self.client.copy_object(
             Bucket=self.bucket, Key=dest_key, CopySource={"Bucket": self.bucket, "Key": source_key}

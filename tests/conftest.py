@@ -214,3 +214,30 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     with TRYON_HOME and ``extra``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
     return env | {"TRYON_HOME": str(home)} | extra
+
+
+def released_registry(registry: Path, version: str) -> Path:
+    """The registry as an operator who releases these weights writes it: a version, released,
+    not marked random (the weights are random all the same: only the policy is under test)."""
+    import yaml
+
+    data = yaml.safe_load(registry.read_text())
+    for entry in data["models"].values():
+        entry.update(version=version, released=True, random_weights=False)
+    released = registry.with_name("released.yaml")
+    released.write_text(yaml.safe_dump(data))
+    return released
+
+
+def size_only_suite(folder: Path) -> Path:
+    """A QC suite file (TRYON_QC_EXPECTATIONS) with only the size expectations: what a test of the
+    publish policy or the spot check uses so that QC does not decide for it."""
+    import yaml
+
+    from tasks.qc.suite import CONFIG
+
+    suite = yaml.safe_load(CONFIG.read_text())
+    suite["expectations"] = [e for e in suite["expectations"] if e["name"].startswith("size_")]
+    path = folder / "size-only.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path

@@ -5,18 +5,16 @@ storefront; the same weights registered as a released model publish what passes 
 
 import numpy as np
 import pytest
-import yaml
 
 from tasks.context import RunContext
 from tasks.images import decode_rgb
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.ledger import Ledger
 from tasks.match import generation_seed
-from tasks.qc.suite import CONFIG
 from tasks.review.decisions import regenerate
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
-from tests.conftest import GARMENTS, SAMPLES
+from tests.conftest import GARMENTS, SAMPLES, released_registry, size_only_suite
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 
 DATE = "2026-11-19"
@@ -78,25 +76,12 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
     assert not np.array_equal(decode_rgb(store.get_bytes(new.object_key)), decode_rgb(store.get_bytes(old.object_key)))
 
 
-def released_registry(registry, version):
-    """The registry as an operator who releases these weights writes it: a version, released."""
-    data = yaml.safe_load(registry.read_text())
-    for entry in data["models"].values():
-        entry.update(version=version, released=True, random_weights=False)
-    released = registry.with_name("released.yaml")
-    released.write_text(yaml.safe_dump(data))
-    return released
-
-
 def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
     """The publish policy through garment_drop: the same run with the weights released in the
     registry puts its QC-passed generations in the storefront. QC here is a size-only suite
     (TRYON_QC_EXPECTATIONS), so that the policy, not QC, is what decides."""
-    random_registry = save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL)
-    registry = released_registry(random_registry, "1.0-test")
-    suite = yaml.safe_load(CONFIG.read_text())
-    suite["expectations"] = [e for e in suite["expectations"] if e["name"].startswith("size_")]
-    (tmp_path / "size-only.yaml").write_text(yaml.safe_dump(suite))
+    registry = released_registry(save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL), "1.0-test")
+    size_only = size_only_suite(tmp_path)
     settings = Settings(bucket="ladi-released", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket()
@@ -105,7 +90,7 @@ def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
     store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
     store.put_bytes("library/photos/049205_0.jpg", (SAMPLES / "library" / "049205_0.jpg").read_bytes())
     env = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2",
-           "TRYON_PHOTOS_PER_GARMENT": "1", "TRYON_QC_EXPECTATIONS": str(tmp_path / "size-only.yaml")}
+           "TRYON_PHOTOS_PER_GARMENT": "1", "TRYON_QC_EXPECTATIONS": str(size_only)}
     assert run_tryon(settings, "library", "build", **env).returncode == 0
     run = run_tryon(settings, "run", "--date", DATE, **env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -19,8 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from tasks.context import RunContext
+from tasks.ledger import spot_tally
 from tasks.rendering import TEMPLATES
-from tasks.review import decisions
+from tasks.review import decisions, spot_check
 from tasks.review.auth import authenticate
 
 IMAGE_PREFIXES = ("generations/", "garments/", "library/artifacts/")
@@ -86,14 +87,15 @@ def create_app(ctx: RunContext) -> FastAPI:
     def home(request: Request) -> Response:
         if _reviewer(request) is None:
             return RedirectResponse("/login", status_code=303)
-        return _page("review_home.html", request, dates=decisions.dates_awaiting(ctx))
+        return _page("review_home.html", request, dates=decisions.dates_awaiting(ctx), spot_dates=spot_check.dates_pending(ctx),
+                     spot=spot_tally(ctx.ledger))
 
     @app.get("/dates/{date}", response_class=HTMLResponse)
     def date_page(request: Request, date: str, notice: str | None = None) -> Response:
         if _reviewer(request) is None:
             return RedirectResponse("/login", status_code=303)
-        return _page("review_date.html", request, date=date, items=decisions.flagged(ctx, date),
-                     decided=decisions.decisions(ctx, date), notice=notice)
+        return _page("review_date.html", request, date=date, items=decisions.flagged(ctx, date), spot_items=spot_check.pending(ctx, date),
+                     spot_rate=settings.spot_check_rate, decided=decisions.decisions(ctx, date), notice=notice)
 
     @app.get("/objects")
     def image(request: Request, key: str) -> Response:
@@ -132,5 +134,27 @@ def create_app(ctx: RunContext) -> FastAPI:
         except decisions.ReviewError as error:
             raise HTTPException(409, str(error)) from error
         return RedirectResponse(f"/dates/{date}?notice=re-generation+{new_id[:8]}+queued:+run+the+date+again", status_code=303)
+
+    @app.post("/generations/{generation_id}/spot-approve")
+    def spot_approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
+        reviewer = _require_reviewer(request)
+        _check_csrf(request, csrf)
+        try:
+            spot_check.approve(ctx, generation_id, reviewer)
+        except decisions.ReviewError as error:
+            raise HTTPException(409, str(error)) from error
+        return RedirectResponse(f"/dates/{date}?notice=spot+check+confirmed+{generation_id[:8]}", status_code=303)
+
+    @app.post("/generations/{generation_id}/spot-reject")
+    def spot_reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""),
+                    csrf: str = Form("")) -> Response:
+        reviewer = _require_reviewer(request)
+        _check_csrf(request, csrf)
+        try:
+            spot_check.reject(ctx, generation_id, reviewer, reason)
+        except decisions.ReviewError as error:
+            raise HTTPException(409 if "reason" not in str(error) else 422, str(error)) from error
+        return RedirectResponse(f"/dates/{date}?notice=spot+check+rejected+{generation_id[:8]}:+withdrawn+from+the+storefront",
+                                status_code=303)
 
     return app

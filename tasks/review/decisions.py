@@ -20,7 +20,9 @@ class ReviewError(ValueError):
 
 
 @dataclass
-class FlaggedItem:
+class ReviewItem:
+    """One generation as the review page shows it (a flagged one, or a spot-check sample)."""
+
     generation_id: str
     sku: str
     category: str
@@ -39,24 +41,25 @@ def dates_awaiting(ctx: RunContext) -> list[tuple[str, int]]:
     return [(date, count) for date, count in rows]
 
 
-def flagged(ctx: RunContext, date: str) -> list[FlaggedItem]:
+def review_item(session: Any, row: Generation) -> ReviewItem:
+    garment = session.get(Garment, row.garment_id)
+    checks = session.scalars(select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False))
+                             .order_by(QCResult.check)).all()
+    return ReviewItem(
+        generation_id=row.generation_id, sku=row.sku, category=row.category, photo_id=row.photo_id, reason=row.reason,
+        failed_checks=[{"check": c.check, "value": c.value, "threshold": c.threshold, "reason": c.reason} for c in checks],
+        images={"garment": garment_artifact_key(garment.sha256, "cloth.png"),
+                "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
+                "result": row.object_key},
+        can_regenerate=not _deterministic(row),
+    )
+
+
+def flagged(ctx: RunContext, date: str) -> list[ReviewItem]:
     with ctx.ledger.session() as session:
         rows = session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state == GenerationState.FLAGGED.value)
                                .order_by(Generation.sku, Generation.photo_id)).all()
-        items = []
-        for row in rows:
-            garment = session.get(Garment, row.garment_id)
-            checks = session.scalars(select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False))
-                                     .order_by(QCResult.check)).all()
-            items.append(FlaggedItem(
-                generation_id=row.generation_id, sku=row.sku, category=row.category, photo_id=row.photo_id, reason=row.reason,
-                failed_checks=[{"check": c.check, "value": c.value, "threshold": c.threshold, "reason": c.reason} for c in checks],
-                images={"garment": garment_artifact_key(garment.sha256, "cloth.png"),
-                        "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
-                        "result": row.object_key},
-                can_regenerate=not _deterministic(row),
-            ))
-    return items
+        return [review_item(session, row) for row in rows]
 
 
 def _flagged_row(session: Any, generation_id: str) -> Generation:
@@ -72,7 +75,8 @@ def _deterministic(row: Generation) -> bool:
     return bool((row.parameters or {}).get("deterministic"))
 
 
-def _settle(session: Any, row: Generation) -> None:
+def settle(session: Any, row: Generation) -> None:
+    """The garment of ``row`` takes its state from all of its generations again."""
     settle_garments(session, list(session.scalars(select(Generation).where(Generation.garment_id == row.garment_id))))
 
 
@@ -85,7 +89,7 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved",
                                    reviewer=reviewer))
         row.reason = f"approved by {reviewer}"
-        _settle(session, row)
+        settle(session, row)
         date = row.drop_date
     write_manifest(ctx, date)
     return key
@@ -100,7 +104,7 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="rejected",
                                    reason=reason, reviewer=reviewer))
         row.state, row.reason = GenerationState.REJECTED.value, f"rejected by {reviewer}: {reason}"
-        _settle(session, row)
+        settle(session, row)
 
 
 def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:

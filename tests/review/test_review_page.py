@@ -4,6 +4,7 @@ uvicorn on loopback over a real S3 API and ledger: sign in, see the flagged item
 cross-site POSTs are refused. The warp baseline is a preview engine, so every one of its
 generations waits here, and it is deterministic, so the page offers no re-generate."""
 
+import contextlib
 import shutil
 import threading
 import time
@@ -51,9 +52,9 @@ def reviewed_drop(ctx):
     return ctx, [g.generation_id for g in broken]
 
 
-@pytest.fixture
-def server(reviewed_drop):
-    ctx, broken = reviewed_drop
+@contextlib.contextmanager
+def serve(ctx):
+    """The review app over ``ctx`` on a free loopback port, with reviewer alice; yields its base URL."""
     ctx.settings = ctx.settings.model_copy(update={"reviewers": {"alice": hash_password(PASSWORD)}, "review_secret": "s" * 32})
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
@@ -62,9 +63,18 @@ def server(reviewed_drop):
     deadline = time.time() + 20
     while not uv.started and time.time() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", ctx, broken
-    uv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def server(reviewed_drop):
+    ctx, broken = reviewed_drop
+    with serve(ctx) as base:
+        yield base, ctx, broken
 
 
 def _manifest_ids(ctx):

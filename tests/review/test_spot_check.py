@@ -1,0 +1,100 @@
+"""The spot-check queue in headless Chromium: a released model's QC-passed generations are
+published, a sample of them waits on the review page; confirming keeps one published,
+rejecting another takes it off the storefront and counts as a QC miss on the home page and in
+the run report."""
+
+import shutil
+
+import pytest
+
+from tasks.inference import tryon_stage
+from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
+from tasks.intake import discover, validate
+from tasks.match import match
+from tasks.preprocess import library_stage
+from tasks.preprocess.garment_stage import preprocess_garments
+from tasks.publish import publish
+from tasks.qc.stage import check_generations
+from tasks.report import write_report
+from tasks.review import spot_check
+from tasks.review.decisions import ReviewError
+from tests.conftest import released_registry, size_only_suite, upload_drop
+from tests.review.test_review_page import CHROMIUM, DATE, PASSWORD, _manifest_ids, serve
+
+pytestmark = pytest.mark.airflow  # slow: LaDI-VTON (small, random) generates four images
+
+
+@pytest.fixture
+def published_drop(ctx, tmp_path):
+    """Two garments on two photos each, made by a released model (LaDI-VTON's classes, small and
+    random, registered as released) and judged by a size-only QC suite: all four published."""
+    registry = released_registry(save_published_layout(random_components(SMALL, seed=6), tmp_path / "weights", SMALL), "1.0-test")
+    ctx.settings = ctx.settings.model_copy(update={
+        "engine": "ladi-vton", "model_registry": registry, "inference_steps": 2, "qc_expectations": size_only_suite(tmp_path),
+        "spot_check_rate": 0.5})
+    upload_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
+    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
+    library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
+    for batch in match(ctx, DATE, items):
+        tryon_stage.run_batch(ctx, batch, 0)
+    assert check_generations(ctx, DATE) == {"passed": 4, "flagged": 0}
+    assert publish(ctx, DATE)["published"] == 4
+    return ctx
+
+
+def test_spot_check_confirm_and_reject_in_chromium(published_drop, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    ctx = published_drop
+    screenshots = tmp_path / "screens"
+    screenshots.mkdir()
+    sampled = [item.generation_id for item in spot_check.pending(ctx, DATE)]
+    assert len(sampled) == 2, "half of four, as TRYON_SPOT_CHECK_RATE says"
+    assert spot_check.pending(ctx, DATE)[0].generation_id == sampled[0], "the same sample on every look"
+    keys = {g.generation_id: f"storefront/{g.sku}/{g.photo_id}.jpg" for g in ctx.ledger.generations(DATE)}
+    with serve(ctx) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=name]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        assert f"{DATE}: 2 to spot-check" in page.inner_text("#spot-dates")
+        page.click(f"#spot-dates a[href='/dates/{DATE}#spot-check']")
+        spots = page.locator("section.item.spot")
+        assert spots.count() == 2 and page.locator("section.item.flagged").count() == 0
+        page.screenshot(path=str(screenshots / "spot-check.png"), full_page=True)
+        assert [spots.nth(i).get_attribute("data-generation") for i in range(2)] == sampled
+        assert spots.nth(0).locator("img[alt^='result']").evaluate("img => img.complete && img.naturalWidth > 0")
+        assert spots.nth(0).locator("form.regenerate").count() == 0
+
+        spots.nth(0).locator("form.approve button").click()
+        page.wait_for_selector("text=spot check confirmed")
+        spots = page.locator("section.item.spot")
+        assert spots.count() == 1
+        spots.nth(0).locator("input[name=reason]").fill("print smeared across the chest")
+        spots.nth(0).locator("form.reject button").click()
+        page.wait_for_selector("text=withdrawn from the storefront")
+        assert page.locator("section.item.spot").count() == 0
+        page.goto(base + "/")
+        assert "2 spot-checked, 1 rejected (QC misses): a miss rate of 50.0 %" in page.inner_text("#qc-misses")
+        browser.close()
+
+    confirmed, missed = sampled
+    states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
+    assert states[confirmed][0] == "published" and ctx.store.exists(keys[confirmed])
+    assert states[missed][0] == "rejected" and "a QC miss" in states[missed][1]
+    assert not ctx.store.exists(keys[missed]), "a rejected spot check leaves the storefront"
+    assert _manifest_ids(ctx) == set(keys) - {missed}
+    with pytest.raises(ReviewError, match="spot-checked already"):
+        spot_check.approve(ctx, confirmed, "bob")
+    unsampled = next(g for g in keys if g not in sampled)
+    with pytest.raises(ReviewError, match="not in the spot-check sample"):
+        spot_check.reject(ctx, unsampled, "bob", "no")
+
+    write_report(ctx, DATE)
+    summary = ctx.store.get_json(f"reports/{DATE}/summary.json")
+    assert summary["spot_checks"]["date"] == {"checked": 2, "missed": 1}
+    assert "1 rejected\n(QC misses)" in ctx.store.get_bytes(f"reports/{DATE}/report.html").decode()
+    assert [m["released"] for m in summary["models"]] == [True]
