@@ -17,13 +17,18 @@ def parse_args(description: str, inputs: str, default_inputs: Path) -> argparse.
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for OpenCV and BLAS")
     parser.add_argument(f"--{inputs}", type=Path, default=default_inputs, help="folder of inputs")
     args = parser.parse_args()
+    limit_threads(args.threads)
+    return args
+
+
+def limit_threads(threads: int) -> None:
+    """OpenCV's and BLAS's threads (set before either is imported), and the repo on sys.path."""
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(args.threads)
+        os.environ[variable] = str(threads)
     import cv2
 
-    cv2.setNumThreads(args.threads)
+    cv2.setNumThreads(threads)
     sys.path.insert(0, str(REPO))
-    return args
 
 
 def report_medians(timings: dict[str, list[float]], notes: dict[str, str], label: str, target: str) -> None:

@@ -17,13 +17,12 @@ generation on one core.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from common import limit_threads
 
 # the failure modes each expectation names: its failure is "the right one" for a case showing any
 NAMES = {
@@ -49,12 +48,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sheet", type=Path, help="write a contact sheet per failure mode to this folder")
     parser.add_argument("--no-ladi", action="store_true", help="leave out the random-weight LaDI-VTON cases (torch)")
     args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(args.threads)
-    import cv2
-
-    cv2.setNumThreads(args.threads)
-    sys.path.insert(0, str(REPO))
+    limit_threads(args.threads)
     return args
 
 
@@ -163,7 +157,6 @@ def contact_sheets(built: list, failed: dict[str, list[str]], folder: Path) -> N
 
 def main() -> int:
     args = parse_args()
-    sys.path.insert(0, str(REPO / "bench"))
     from tasks.qc.suite import load_config, validate_generations
 
     built = build_cases(args)

@@ -217,7 +217,7 @@ def print_only(case: Case) -> np.ndarray:
 def squeezed(case: Case) -> np.ndarray:
     """The garment squeezed to 65 % of its width about its centre; where it was, bare skin."""
     view = case.view
-    x, y, w, h = _bbox(view.garment)
+    x, _, w, _ = _bbox(view.garment)
     centre = x + w / 2
     matrix = np.float32([[0.65, 0, centre * 0.35], [0, 1, 0]])
     garment = cv2.warpAffine(case.output, matrix, (768, 1024), flags=cv2.INTER_LINEAR)
@@ -237,7 +237,7 @@ def stretched(case: Case) -> np.ndarray | None:
     view = case.view
     if (view.photo_id, view.category) not in STRETCH_SHOWS:
         return None
-    x, y, w, h = _bbox(view.garment)
+    _, y, _, _ = _bbox(view.garment)
     matrix = np.float32([[1, 0, 0], [0, 1.35, -0.35 * y]])
     garment = cv2.warpAffine(case.output, matrix, (768, 1024), flags=cv2.INTER_LINEAR)
     moved = (cv2.warpAffine(view.garment.astype(np.uint8), matrix, (768, 1024), flags=cv2.INTER_NEAREST) > 0) & view.inpaint_mask
@@ -286,10 +286,10 @@ def old_garment_everywhere(case: Case) -> np.ndarray | None:
 
 
 def old_garment_band(case: Case) -> np.ndarray | None:
-    """The old garment left showing in a band at the waist (a quarter of the garment's height)."""
+    """The old garment left showing in a band at the waist (the lowest 30 % of the garment)."""
     if not case.name.split("/")[-1].startswith("colourway"):
         return None
-    x, y, w, h = _bbox(case.view.garment)
+    _, y, _, h = _bbox(case.view.garment)
     band = np.zeros_like(case.view.garment)
     band[y + int(0.7 * h) :] = True
     band &= case.view.garment
@@ -425,10 +425,10 @@ def warp_baseline_cases(views: list[View], labels: dict[str, dict[str, object]],
 def random_ladi_vton_cases(views: list[View], count: int = 6) -> Iterator[Case]:
     """Random-weight LaDI-VTON (the small configuration of the real classes, 4 steps): noise where
     the garment should be. Negative by construction, failure mode ``noise``."""
+    import torch
+
     from tasks.inference.ladi_vton.components import SMALL, random_components
     from tasks.inference.ladi_vton.engine import paste_back, sample_tensors
-
-    import torch
 
     pipeline = random_components(SMALL, seed=3).pipeline("ddim")
     garments = drop_garments()

@@ -195,6 +195,23 @@ def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple
         ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
 
 
+def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> None:
+    """A drop uploaded and run through intake, the library, matching and try-on with the
+    context's engine (the stages as plain functions), up to QC."""
+    from tasks.inference import tryon_stage
+    from tasks.intake import discover, validate
+    from tasks.match import match
+    from tasks.preprocess import library_stage
+    from tasks.preprocess.garment_stage import preprocess_garments
+
+    upload_drop(ctx, date, skus, photos)
+    items = preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date)))
+    library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx)
+    for batch in match(ctx, date, items):
+        tryon_stage.run_batch(ctx, batch, 0)
+
+
 def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...]) -> RunContext:
     """A bucket holding each date's drop (date -> SKUs) and the model photos, with the library
     preprocessed and its index written, as a run of garment_drop expects to find it."""

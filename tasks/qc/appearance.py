@@ -237,7 +237,7 @@ def print_shape(lab: np.ndarray, mask: np.ndarray, main: np.ndarray) -> float | 
         return None
     size = 2 * int(0.03 * np.sqrt(mask.sum())) + 1
     far = cv2.morphologyEx(far, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(far, connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(far, connectivity=8)
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     height, width = stats[biggest, cv2.CC_STAT_HEIGHT], stats[biggest, cv2.CC_STAT_WIDTH]
     gy, gx = np.nonzero(mask)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -105,56 +106,39 @@ def create_app(ctx: RunContext) -> FastAPI:
         media = "image/png" if key.endswith(".png") else "image/jpeg"
         return Response(ctx.store.get_bytes(key), media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.post("/generations/{generation_id}/approve")
-    def approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
+    def decide(request: Request, csrf: str, act: Callable[[str], Any], date: str, notice: str) -> Response:
+        """A decision form's POST: a signed-in reviewer, this session's CSRF token, then ``act``
+        (called with the reviewer); a decision that cannot be taken is 409 (422 without a reason)."""
         reviewer = _require_reviewer(request)
         _check_csrf(request, csrf)
         try:
-            decisions.approve(ctx, generation_id, reviewer)
+            result = act(reviewer)
         except decisions.ReviewError as error:
-            raise HTTPException(409, str(error)) from error
-        return RedirectResponse(f"/dates/{date}?notice=approved+{generation_id[:8]}", status_code=303)
+            raise HTTPException(422 if "needs a reason" in str(error) else 409, str(error)) from error
+        return RedirectResponse(f"/dates/{date}?notice=" + notice.format(result=result).replace(" ", "+"), status_code=303)
+
+    @app.post("/generations/{generation_id}/approve")
+    def approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
+        return decide(request, csrf, lambda who: decisions.approve(ctx, generation_id, who), date, f"approved {generation_id[:8]}")
 
     @app.post("/generations/{generation_id}/reject")
     def reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")) -> Response:
-        reviewer = _require_reviewer(request)
-        _check_csrf(request, csrf)
-        try:
-            decisions.reject(ctx, generation_id, reviewer, reason)
-        except decisions.ReviewError as error:
-            raise HTTPException(409 if "reason" not in str(error) else 422, str(error)) from error
-        return RedirectResponse(f"/dates/{date}?notice=rejected+{generation_id[:8]}", status_code=303)
+        return decide(request, csrf, lambda who: decisions.reject(ctx, generation_id, who, reason), date, f"rejected {generation_id[:8]}")
 
     @app.post("/generations/{generation_id}/regenerate")
     def regenerate(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        reviewer = _require_reviewer(request)
-        _check_csrf(request, csrf)
-        try:
-            new_id = decisions.regenerate(ctx, generation_id, reviewer)
-        except decisions.ReviewError as error:
-            raise HTTPException(409, str(error)) from error
-        return RedirectResponse(f"/dates/{date}?notice=re-generation+{new_id[:8]}+queued:+run+the+date+again", status_code=303)
+        return decide(request, csrf, lambda who: decisions.regenerate(ctx, generation_id, who)[:8], date,
+                      "re-generation {result} queued: run the date again")
 
     @app.post("/generations/{generation_id}/spot-approve")
     def spot_approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        reviewer = _require_reviewer(request)
-        _check_csrf(request, csrf)
-        try:
-            spot_check.approve(ctx, generation_id, reviewer)
-        except decisions.ReviewError as error:
-            raise HTTPException(409, str(error)) from error
-        return RedirectResponse(f"/dates/{date}?notice=spot+check+confirmed+{generation_id[:8]}", status_code=303)
+        return decide(request, csrf, lambda who: spot_check.approve(ctx, generation_id, who), date,
+                      f"spot check confirmed {generation_id[:8]}")
 
     @app.post("/generations/{generation_id}/spot-reject")
     def spot_reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""),
                     csrf: str = Form("")) -> Response:
-        reviewer = _require_reviewer(request)
-        _check_csrf(request, csrf)
-        try:
-            spot_check.reject(ctx, generation_id, reviewer, reason)
-        except decisions.ReviewError as error:
-            raise HTTPException(409 if "reason" not in str(error) else 422, str(error)) from error
-        return RedirectResponse(f"/dates/{date}?notice=spot+check+rejected+{generation_id[:8]}:+withdrawn+from+the+storefront",
-                                status_code=303)
+        return decide(request, csrf, lambda who: spot_check.reject(ctx, generation_id, who, reason), date,
+                      f"spot check rejected {generation_id[:8]}: withdrawn from the storefront")
 
     return app

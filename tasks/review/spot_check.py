@@ -21,7 +21,6 @@ from tasks.publish import withdraw_generation, write_manifest
 from tasks.review.decisions import ReviewError, ReviewItem, review_item, settle
 
 
-
 def sample(generation_ids: list[str], rate: float) -> set[str]:
     """ceil(rate x n) of the ids, the ones whose sha256 is lowest."""
     count = math.ceil(rate * len(generation_ids)) if rate > 0 else 0

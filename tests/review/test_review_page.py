@@ -15,16 +15,11 @@ import requests
 import uvicorn
 
 from tasks.images import encode_jpeg
-from tasks.inference import tryon_stage
-from tasks.intake import discover, validate
-from tasks.match import match
-from tasks.preprocess import library_stage
-from tasks.preprocess.garment_stage import preprocess_garments
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tasks.review.app import create_app
 from tasks.review.auth import hash_password
-from tests.conftest import free_port, upload_drop
+from tests.conftest import free_port, generate_drop
 
 DATE = "2026-11-20"
 PASSWORD = "correct horse battery"
@@ -36,12 +31,7 @@ def reviewed_drop(ctx):
     """Two garments on two photos each (warp baseline); two of the four results are replaced by
     blank images, as a broken engine would write them. Nothing is published: the blank ones fail
     QC and the others are previews (the warp baseline is never a released model)."""
-    upload_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
-    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
-    library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
-    for batch in match(ctx, DATE, items):
-        tryon_stage.run_batch(ctx, batch, 0)
+    generate_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
     generations = ctx.ledger.generations(DATE)
     broken = [g for g in generations if g.sku == "TEE-03032"][:1] + [g for g in generations if g.sku == "JEANS-051946"][:1]
     for g in broken:

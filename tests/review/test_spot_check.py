@@ -3,22 +3,15 @@ published, a sample of them waits on the review page; confirming keeps one publi
 rejecting another takes it off the storefront and counts as a QC miss on the home page and in
 the run report."""
 
-import shutil
-
 import pytest
 
-from tasks.inference import tryon_stage
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
-from tasks.intake import discover, validate
-from tasks.match import match
-from tasks.preprocess import library_stage
-from tasks.preprocess.garment_stage import preprocess_garments
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tasks.report import write_report
 from tasks.review import spot_check
 from tasks.review.decisions import ReviewError
-from tests.conftest import released_registry, size_only_suite, upload_drop
+from tests.conftest import generate_drop, released_registry, size_only_suite
 from tests.review.test_review_page import CHROMIUM, DATE, PASSWORD, _manifest_ids, serve
 
 pytestmark = pytest.mark.airflow  # slow: LaDI-VTON (small, random) generates four images
@@ -32,12 +25,7 @@ def published_drop(ctx, tmp_path):
     ctx.settings = ctx.settings.model_copy(update={
         "engine": "ladi-vton", "model_registry": registry, "inference_steps": 2, "qc_expectations": size_only_suite(tmp_path),
         "spot_check_rate": 0.5})
-    upload_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
-    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
-    library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
-    for batch in match(ctx, DATE, items):
-        tryon_stage.run_batch(ctx, batch, 0)
+    generate_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
     assert check_generations(ctx, DATE) == {"passed": 4, "flagged": 0}
     assert publish(ctx, DATE)["published"] == 4
     return ctx
