@@ -8,7 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-PANELS = ("luma_std", "clipped_excess", "outside_ssim", "outside_changed", "inside_change", "colour_delta_e", "inpaint_coverage")
+# the garment and artefact measurements first (what flags broken try-ons), then the image-level ones
+PANELS = ("old_garment_left", "skin_in_garment", "garment_overflow", "garment_coverage", "garment_split", "print_aspect", "seam_excess",
+          "noise_ratio", "frame_width", "pose_shift", "colour_delta_e", "luma_std", "clipped_excess", "outside_ssim", "outside_changed",
+          "inpaint_coverage")
 
 
 def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes | None:
