@@ -15,12 +15,13 @@ from tasks.preprocess.segmentation import component_areas, shared_segmenter
 # the points a garment can hide or move without the body changing are left out: eyes and ears
 BODY_POINTS = [KP[n] for n in ("neck", "r_shoulder", "l_shoulder", "r_elbow", "l_elbow", "r_wrist", "l_wrist",
                                 "r_hip", "l_hip", "r_knee", "l_knee")]
+LOST = 10.0  # pose_shift when the photo's body keypoints are not found on the output at all
 MIN_PART = 0.03  # a second person-sized part: at least this share of the image
 
 
 @dataclass
 class BodyMeasures:
-    pose_shift: float  # median distance of the body keypoints to the photo's, in torso lengths
+    pose_shift: float  # median distance of the body keypoints to the photo's, in torso lengths; LOST when none is found again
     person_parts: int  # person-sized connected parts of the segmented output beyond the photo's own
 
 
@@ -42,5 +43,5 @@ def measure_body(output: np.ndarray, photo: np.ndarray, keypoints: np.ndarray) -
     if both:
         shift = float(np.median(np.linalg.norm(found[both, :2] - keypoints[both, :2], axis=1)) / torso_length(keypoints))
     else:
-        shift = float("inf") if (keypoints[BODY_POINTS, 2] >= 0.5).any() else 0.0
+        shift = LOST if (keypoints[BODY_POINTS, 2] >= 0.5).any() else 0.0
     return BodyMeasures(pose_shift=shift, person_parts=person_parts(output) - person_parts(photo))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # the garment and artefact measurements first (what flags broken try-ons), then the image-level ones
@@ -29,7 +30,8 @@ def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes |
     rows = (len(panels) + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), squeeze=False)
     for axis, column in zip(axes.flat, panels):
-        values = [metrics.loc[~flagged, column].dropna(), metrics.loc[flagged, column].dropna()]
+        finite = np.isfinite(pd.to_numeric(metrics[column], errors="coerce").astype(float))
+        values = [metrics.loc[~flagged & finite, column], metrics.loc[flagged & finite, column]]
         axis.hist(values, bins=20, stacked=True, color=["#2e7d32", "#c62828"], label=["passed", "flagged"])
         for spec in config["expectations"]:
             if spec["column"] == column:

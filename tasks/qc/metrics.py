@@ -22,7 +22,7 @@ the table.
 | ``seam_excess`` | brightness ridge along the region's edge beyond the photo's own, grey levels (``artefacts``) |
 | ``noise_ratio`` | pixel-scale grain in the region / the most the cloth or the photo explain |
 | ``frame_width`` | width in pixels of a flat padding frame along a side (refocus) |
-| ``pose_shift`` | median distance of the body keypoints found on the output to the photo's, in torso lengths (``body``) |
+| ``pose_shift`` | median distance of the body keypoints found on the output to the photo's, in torso lengths (``body``; 10 when none is found) |
 | ``person_parts`` | person-sized connected parts of the segmented output beyond the photo's own (0: still one figure) |
 """
 

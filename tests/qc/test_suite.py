@@ -66,3 +66,13 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     ctx.store.put_bytes("library/index.parquet", buffer.getvalue().to_pybytes())
     with pytest.raises(InputsInvalid, match="drop_inputs_library_index failed index_schema, unique_photo_ids, known_photo_states"):
         validate_inputs(ctx, "2026-11-20", good)
+
+
+def test_histograms_draw_every_measurement_and_skip_what_is_not_finite():
+    from tasks.qc.histograms import PANELS, metrics_histograms
+
+    rows = [{**GOOD_ROW, "generation_id": f"g{i}", "qc_failed": [] if i else ["body_intact"]} for i in range(3)]
+    rows[0]["pose_shift"] = float("inf")  # a body not found at all must not break the report
+    png = metrics_histograms(pd.DataFrame(rows), load_config())
+    assert png.startswith(b"\x89PNG")
+    assert {"old_garment_left", "skin_in_garment", "noise_ratio", "seam_excess", "pose_shift"} <= set(PANELS) <= set(METRIC_COLUMNS)
