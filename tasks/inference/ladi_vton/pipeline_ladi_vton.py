@@ -49,6 +49,14 @@ WARP_SIZE = (256, 192)
 STAGES = ("warp", "clip", "text", "encode", "denoise", "decode")
 
 
+def resize_grid(grid: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """A (B, H, W, 2) sampling grid resized to ``size`` as the authors' inference resizes it
+    (torchvision's bilinear resize with antialias): identical to plain bilinear when enlarging
+    256x192 to 512x384, not when the image is smaller than the warp resolution."""
+    return F.interpolate(grid.permute(0, 3, 1, 2), size=tuple(size), mode="bilinear", align_corners=False,
+                         antialias=True).permute(0, 2, 3, 1)
+
+
 @dataclass
 class LadiVtonPipelineOutput(BaseOutput):
     """``images``: (B, 3, H, W) in [0, 1]; ``warped_cloth``: the refined warped cloth (B, 3, H, W)
@@ -126,7 +134,7 @@ class LadiVtonPipeline:
             return F.interpolate(x, size=WARP_SIZE, mode="bilinear", align_corners=False, antialias=True)
 
         grid, _ = self.tps(low(cloth), torch.cat([low(masked_image), low(pose_map)], dim=1))
-        grid = F.interpolate(grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+        grid = resize_grid(grid, size)
         warped = F.grid_sample(cloth, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return self.refinement(torch.cat([masked_image, pose_map, warped], dim=1)).clamp(-1, 1)
 
