@@ -151,7 +151,7 @@ def _fetch_s3(settings: Settings, entry: ModelEntry, bucket: str, key: str) -> P
             continue
         local.parent.mkdir(parents=True, exist_ok=True)
         partial = local.with_name(local.name + ".partial")
-        partial.write_bytes(store.get_bytes(source))
+        store.download(source, partial)
         os.replace(partial, local)
     return path
 

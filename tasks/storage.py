@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -111,6 +112,11 @@ class ObjectStore:
                 return False
             raise
         return True
+
+    def download(self, key: str, path: Path) -> None:
+        """Stream an object to a local file (boto3's managed transfer: ranged, parallel parts for
+        large objects), never holding it whole in memory: model weights are gigabytes."""
+        self.client.download_file(self.bucket, key, str(path))
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)

@@ -14,9 +14,14 @@ def _registry(path, uri, sha256):
     return path
 
 
-def test_s3_weights_are_copied_once_into_the_cache_and_verified(ctx, tmp_path):
-    data = b"weights" * 1000
+def test_s3_weights_are_copied_once_into_the_cache_and_verified(ctx, tmp_path, monkeypatch):
+    data = b"weights" * 3_000_000  # 21 MB: over boto3's multipart threshold, fetched in ranged parts
     ctx.store.put_bytes("weights/tiny.onnx", data)
+
+    def whole_object(*args, **kwargs):
+        raise AssertionError("weights are streamed to the cache file, never read whole into memory")
+
+    monkeypatch.setattr(type(ctx.store), "get_bytes", whole_object)
     registry = _registry(tmp_path / "models.yaml", f"s3://{ctx.settings.bucket}/weights/tiny.onnx", hashlib.sha256(data).hexdigest())
     settings = ctx.settings.model_copy(update={"model_registry": registry})
     entry = lookup(settings, "tiny", "schp-onnx")
@@ -24,6 +29,7 @@ def test_s3_weights_are_copied_once_into_the_cache_and_verified(ctx, tmp_path):
     assert path == settings.resolved_model_dir / "tiny" / "tiny.onnx" and path.read_bytes() == data
     ctx.store.put_bytes("weights/tiny.onnx", b"changed upstream")
     assert local_path(settings, entry).read_bytes() == data, "the cached copy is used"
+    assert not list(path.parent.glob("*.partial")), "no partial copy is left behind"
     path.write_bytes(b"corrupted on disk")
     with pytest.raises(ModelRegistryError, match="sha256"):
         local_path(settings, entry)
