@@ -34,21 +34,21 @@ def garment_drop() -> None:
     def discover() -> list[dict[str, Any]]:
         from tasks.intake import discover as run
 
-        with stage("discover") as (ctx, date):
+        with stage("discover") as (ctx, date, _):
             return run(ctx, date)
 
     @task
     def validate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.intake import validate as run
 
-        with stage("validate") as (ctx, date):
+        with stage("validate") as (ctx, date, _):
             return run(ctx, date, items)
 
     @task
     def preprocess_garments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.preprocess.garment_stage import preprocess_garments as run
 
-        with stage("preprocess_garments") as (ctx, date):
+        with stage("preprocess_garments") as (ctx, date, _):
             return run(ctx, date, items)
 
     @task(retries=0)
@@ -56,39 +56,41 @@ def garment_drop() -> None:
         """Great Expectations on the drop's items and the library index, before any try-on."""
         from tasks.qc.inputs import validate_inputs
 
-        with stage("check_inputs") as (ctx, date):
+        with stage("check_inputs") as (ctx, date, _):
             return validate_inputs(ctx, date, items)
 
     @task(inlets=[LIBRARY_INDEX])
     def match(items: list[dict[str, Any]]) -> list[list[str]]:
         from tasks.match import match as run
 
-        with stage("match") as (ctx, date):
+        with stage("match") as (ctx, date, _):
             return run(ctx, date, items)
 
     @task(map_index_template="{{ batch_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool,
           executor_config=tryon_executor_config(SETTINGS))
-    def tryon(batch: list[str]) -> dict[str, int]:
+    def tryon(batch: list[str]) -> dict[str, Any]:
         from tasks.inference.tryon_stage import run_batch
 
         context = get_current_context()
         context["batch_label"] = f"{len(batch)} generations"
         index = context["ti"].map_index
-        with stage("tryon", index) as (ctx, _):
-            return run_batch(ctx, batch, index)
+        with stage("tryon", index) as (ctx, _, details):
+            counts = run_batch(ctx, batch, index)
+            details.update(counts)
+            return counts
 
     @task(trigger_rule="all_done")
     def qc() -> dict[str, int]:
         from tasks.qc.stage import check_generations
 
-        with stage("qc") as (ctx, date):
+        with stage("qc") as (ctx, date, _):
             return check_generations(ctx, date)
 
     @task(trigger_rule="all_done")
     def publish() -> dict[str, Any]:
         from tasks.publish import publish as run
 
-        with stage("publish") as (ctx, date):
+        with stage("publish") as (ctx, date, _):
             return run(ctx, date)
 
     @task(trigger_rule="all_done")

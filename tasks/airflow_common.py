@@ -44,11 +44,11 @@ def run_context() -> RunContext:
 
 
 @contextmanager
-def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext, str]]:
-    """(run context, drop date) for a garment_drop task, with the task's wall time recorded for
-    the report (``tasks.stage_times``)."""
+def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext, str, dict[str, Any]]]:
+    """(run context, drop date, details) for a garment_drop task, with the task's wall time and
+    the details it fills in recorded for the report (``tasks.stage_times``)."""
     from tasks.stage_times import timed_stage
 
     ctx, date = run_context(), get_current_context()["ds"]
-    with timed_stage(ctx, date, name, part):
-        yield ctx, date
+    with timed_stage(ctx, date, name, part) as details:
+        yield ctx, date, details

@@ -29,7 +29,7 @@ from tasks.ledger import (
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
-from tasks.stage_times import stage_times
+from tasks.stage_times import stage_tasks, stage_times
 from tasks.storage import report_key, storefront_manifest_key
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
@@ -111,6 +111,8 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         "model_photos": [{"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos],
         "manifest": storefront_manifest_key(date),
         "stages": stage_times(ctx, date),
+        "tryon_tasks": [{"task": r["part"], "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
+                        for r in stage_tasks(ctx, date, "tryon")],
     }
 
 

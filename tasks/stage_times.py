@@ -17,17 +17,19 @@ PREFIX = "stages/"
 
 
 @contextmanager
-def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None = None) -> Iterator[None]:
-    """Record the stage's start, end and seconds, also when it fails (``ok`` false)."""
+def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None = None) -> Iterator[dict[str, Any]]:
+    """Record the stage's start, end and seconds, also when it fails (``ok`` false), and the
+    ``details`` the task puts in the dict it is given (a try-on task: its engine's figures)."""
     started, clock, ok = datetime.now(UTC), time.perf_counter(), False
+    details: dict[str, Any] = {}
     try:
-        yield
+        yield details
         ok = True
     finally:
         name = stage if part is None else f"{stage}-{part}"
         ctx.store.put_json(report_key(date, f"{PREFIX}{name}.json"), {
             "stage": stage, "part": part, "ok": ok, "seconds": round(time.perf_counter() - clock, 3),
-            "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
+            "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(), "details": details,
         })
 
 
@@ -45,3 +47,9 @@ def stage_times(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     for s in stages.values():
         s["wall_seconds"] = round((datetime.fromisoformat(s["finished"]) - datetime.fromisoformat(s["started"])).total_seconds(), 3)
     return list(stages.values())
+
+
+def stage_tasks(ctx: RunContext, date: str, stage: str) -> list[dict[str, Any]]:
+    """Every recorded task of ``stage`` (e.g. each mapped try-on task), in order of its part."""
+    records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, f"{PREFIX}{stage}"))]
+    return sorted((r for r in records if r["stage"] == stage), key=lambda r: (r["part"] is None, r["part"]))

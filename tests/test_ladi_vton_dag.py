@@ -58,6 +58,15 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
     assert not list(store.list_keys("storefront/TEE-03032/"))
     summary = store.get_json(f"reports/{DATE}/summary.json")
     assert [m["released"] for m in summary["models"]] == [False] and "random weights" in summary["models"][0]["note"]
+    # each try-on task records its engine's figures; `tryon run` (dag.test) runs every task in one
+    # process, so the weights are loaded once for the run (a Celery worker loads them per task)
+    tasks = summary["tryon_tasks"]
+    assert tasks and sum(t["generated"] for t in tasks) == len(generations)
+    assert sum(t["engine_loads"] for t in tasks) == 1 and sum(t["load_seconds"] for t in tasks) > 0
+    for t in tasks:
+        assert t["engine_seconds"] > 0, t
+        assert t["seconds_per_generation"] == pytest.approx(t["engine_seconds"] / t["generated"], abs=1e-3)
+    assert 'id="tryon-tasks"' in store.get_bytes(f"reports/{DATE}/report.html").decode()
     written = generation_objects(store)
     assert len(written) == 2 * len(generations)
 

@@ -50,13 +50,18 @@ class Engine(ABC):
     """What every engine states about itself; all of it is recorded with each output.
 
     Construction must be cheap (matching asks an engine for its identity on a CPU worker);
-    an engine with weights loads them on its first ``generate`` and keeps them.
+    an engine with weights loads them on its first ``generate`` and keeps them for as long as
+    the process lives. Under Airflow 3 every task instance is a process of its own, so that is
+    once per try-on task: ``loads`` and ``load_seconds`` count it, and every try-on task
+    records them for the run report.
     """
 
     name: str
     version: str
     is_baseline: bool
     licence: str
+    loads: int = 0  # weight loads this process made (0 for a weightless engine)
+    load_seconds: float = 0.0
 
     @property
     def model_version(self) -> str:
@@ -115,8 +120,8 @@ def _build(settings: Settings) -> Engine:
 
 
 def get_engine(settings: Settings) -> Engine:
-    """The process's engine for these settings, built on first use and then kept: a worker
-    loads weights once and reuses them for every batch (and mapped task) it runs."""
+    """The process's engine for these settings, built on first use and then kept for every
+    batch the process runs (one try-on task under Airflow 3, a whole run with ``tryon run``)."""
     key = tuple(getattr(settings, name) for name in ENGINE_SETTINGS)
     if key not in _ENGINES:
         _ENGINES[key] = _build(settings)

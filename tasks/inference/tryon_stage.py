@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
 
 from tasks.context import RunContext
@@ -73,14 +74,16 @@ def _generate(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any
     return results
 
 
-def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | None = None) -> dict[str, int]:
-    """Generate what is missing in this batch; return counts by outcome.
+def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | None = None) -> dict[str, Any]:
+    """Generate what is missing in this batch; return counts by outcome and the engine's figures
+    for this call (weight loads, load seconds, engine seconds without the load, per generation).
 
     The ledger is read in one short transaction and written in another: no transaction is
     held while the engine runs, so parallel try-on tasks do not wait on each other.
     """
     engine = get_engine(ctx.settings)
-    counts = {"generated": 0, "existing": 0, "failed": 0}
+    counts: dict[str, Any] = {"generated": 0, "existing": 0, "failed": 0}
+    loads_before, load_seconds_before = engine.loads, engine.load_seconds
     with ctx.ledger.session() as session:
         rows = [session.get(Generation, gid) for gid in generation_ids]
         garment_sha = {row.generation_id: session.get(Garment, row.garment_id).sha256 for row in rows}
@@ -99,7 +102,14 @@ def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | Non
             outcome[row.generation_id] = (GenerationState.FAILED.value, f"inputs_unavailable: {error}", None)
             counts["failed"] += 1
     by_id = {row.generation_id: row for row in rows}
-    for generation_id, result in (_generate(engine, todo) if todo else {}).items():
+    started = time.perf_counter()
+    generated = _generate(engine, todo) if todo else {}
+    engine_seconds = time.perf_counter() - started
+    counts["engine_loads"] = engine.loads - loads_before
+    counts["load_seconds"] = round(engine.load_seconds - load_seconds_before, 3)
+    counts["engine_seconds"] = round(engine_seconds - counts["load_seconds"], 3)  # generating, the load left out
+    counts["seconds_per_generation"] = round(counts["engine_seconds"] / len(todo), 4) if todo else None
+    for generation_id, result in generated.items():
         if isinstance(result, str):
             outcome[generation_id] = (GenerationState.FAILED.value, result, None)
             counts["failed"] += 1

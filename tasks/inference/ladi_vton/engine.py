@@ -2,7 +2,8 @@
 
 Construction only reads the model registry (matching asks for the engine's identity on CPU
 workers); the first ``generate`` loads every module strictly and keeps the pipeline for the
-life of the process. A batch is generated in chunks of ``batch_size`` samples, each chunk one
+life of the process, which under Airflow 3 is one try-on task (``loads`` and ``load_seconds``
+count it; the run report shows them per task). A batch is generated in chunks of ``batch_size`` samples, each chunk one
 pipeline call (classifier-free guidance as one UNet forward of 2N); a CUDA out-of-memory halves
 the chunk and tries again, and the smaller size is kept.
 
@@ -14,6 +15,7 @@ photo (outside it the photo's own pixels stay), which every output records.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import cv2
@@ -125,14 +127,17 @@ class LadiVtonEngine(Engine):
     def pipeline(self) -> LadiVtonPipeline:
         """Loaded once per process, on first use."""
         if self._pipeline is None:
+            started = time.perf_counter()
             device = resolve_device(self.settings.device)
             dtype = resolve_precision(self.settings.precision, device)
             components = load_components(self.settings, self.dataset)
             pipe = components.pipeline(self.settings.scheduler).to(device, dtype)
             if self.settings.torch_compile:
                 pipe.unet = torch.compile(pipe.unet)
-            log.info("LaDI-VTON (%s) loaded on %s in %s", self.dataset, device, dtype)
             self._pipeline = pipe
+            self.loads += 1
+            self.load_seconds += time.perf_counter() - started
+            log.info("LaDI-VTON (%s) loaded on %s in %s in %.1f s", self.dataset, device, dtype, time.perf_counter() - started)
         return self._pipeline
 
     def _call(self, samples: list[TryOnSample]) -> tuple[torch.Tensor, dict[str, float]]:
