@@ -66,23 +66,19 @@ def measure(built: list) -> tuple:
     import pandas as pd
 
     from tasks.preprocess.faces import shared_faces
-    from tasks.qc.metrics import GenerationInputs, generation_metrics
+    from tasks.qc.metrics import generation_metrics
 
     faces = shared_faces()
     photo_face: dict[int, bool] = {}
     rows, seconds = [], []
     for index, case in enumerate(built):
-        view = case.view
         key = id(case.reference)
         if key not in photo_face:
             photo_face[key] = bool(faces(case.reference))
-        inputs = GenerationInputs(category=view.category, photo=case.reference, region=view.inpaint_mask, person_mask=view.person_mask,
-                                  keypoints=view.keypoints, worn_garment=view.garment, photo_skin=view.skin, cloth=case.cloth, cloth_mask=case.cloth_mask,
-                                  photo_face=photo_face[key])
         start = time.perf_counter()
-        metrics = generation_metrics(case.output, inputs, faces)
+        metrics = generation_metrics(case.output, case.inputs(photo_face[key]), faces)
         seconds.append(time.perf_counter() - start)
-        rows.append({"generation_id": f"case-{index}", "category": view.category, **metrics})
+        rows.append({"generation_id": f"case-{index}", "category": case.view.category, **metrics})
     return pd.DataFrame(rows), seconds
 
 

@@ -60,6 +60,15 @@ class Case:
     def reference(self) -> np.ndarray:
         return self.view.image if self.photo is None else self.photo
 
+    def inputs(self, photo_face: bool) -> object:
+        """What the QC stage would compare this output with (``tasks.qc.metrics.GenerationInputs``)."""
+        from tasks.qc.metrics import GenerationInputs
+
+        view = self.view
+        return GenerationInputs(category=view.category, photo=self.reference, region=view.inpaint_mask, person_mask=view.person_mask,
+                                keypoints=view.keypoints, worn_garment=view.garment, photo_skin=view.skin, cloth=self.cloth,
+                                cloth_mask=self.cloth_mask, photo_face=photo_face)
+
 
 def load_views(settings: object | None = None) -> list[View]:
     """Every suitable (photo, category) view of the sample library, preprocessed as the library does."""

@@ -29,7 +29,7 @@ from tasks.ledger import (
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
-from tasks.stage_times import stage_tasks, stage_times
+from tasks.stage_times import stage_records, stage_tasks, stage_times
 from tasks.storage import report_key, storefront_manifest_key
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
@@ -85,6 +85,7 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         generations = list(session.scalars(select(Generation).where(Generation.drop_date == date).order_by(Generation.sku, Generation.photo_id)))
         photos = list(session.scalars(select(ModelPhoto).order_by(ModelPhoto.photo_id)))
     check_inputs_add_up(ctx, date, garments)
+    records = stage_records(ctx, date)
     return {
         "date": date,
         "inputs": len(garments),
@@ -110,9 +111,9 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         ],
         "model_photos": [{"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos],
         "manifest": storefront_manifest_key(date),
-        "stages": stage_times(ctx, date),
+        "stages": stage_times(records),
         "tryon_tasks": [{"task": r["part"], "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
-                        for r in stage_tasks(ctx, date, "tryon")],
+                        for r in stage_tasks(records, "tryon")],
     }
 
 

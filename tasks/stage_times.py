@@ -33,9 +33,13 @@ def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None =
         })
 
 
-def stage_times(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+def stage_records(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+    """Every task record of the date's run, as ``timed_stage`` wrote it."""
+    return [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
+
+
+def stage_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per stage, in order of start: tasks, summed seconds, wall span (first start to last end), failures."""
-    records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
     stages: dict[str, dict[str, Any]] = {}
     for r in sorted(records, key=lambda r: r["started"]):
         s = stages.setdefault(r["stage"], {"stage": r["stage"], "tasks": 0, "seconds": 0.0, "failed": 0,
@@ -49,7 +53,6 @@ def stage_times(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     return list(stages.values())
 
 
-def stage_tasks(ctx: RunContext, date: str, stage: str) -> list[dict[str, Any]]:
-    """Every recorded task of ``stage`` (e.g. each mapped try-on task), in order of its part."""
-    records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, f"{PREFIX}{stage}"))]
+def stage_tasks(records: list[dict[str, Any]], stage: str) -> list[dict[str, Any]]:
+    """The records of ``stage`` (e.g. each mapped try-on task), in order of their part."""
     return sorted((r for r in records if r["stage"] == stage), key=lambda r: (r["part"] is None, r["part"]))

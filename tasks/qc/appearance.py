@@ -83,7 +83,7 @@ class RegionReading:
     output_lab: np.ndarray  # the output, half resolution, Lab
     cloth_lab: np.ndarray  # the cloth, half resolution, Lab
     cloth_mask: np.ndarray  # the cloth's mask, half resolution
-    main_colour: np.ndarray  # the cloth's dominant Lab colour
+    main_colour: np.ndarray | None  # the cloth's dominant Lab colour (None: an empty cloth mask)
 
 
 def _half(mask: np.ndarray) -> np.ndarray:
@@ -106,7 +106,8 @@ def read_region(output: np.ndarray, inputs: GenerationInputs) -> RegionReading:
     out_lab, photo_lab = to_lab(out), to_lab(ph)
     cloth_lab = to_lab(cloth[cloth_mask])
     new_model = ColourModel.of(cloth_lab)
-    new_like = new_model.likeness(out_lab) >= 1 if new_model else np.zeros(region.shape, bool)
+    new_likeness = new_model.likeness(out_lab) if new_model else np.zeros(region.shape)
+    new_like = new_likeness >= 1
     # skin: the face's chroma (skin_model), widened to the colours (light and shade) of the photo's
     # own bare skin outside the region where the parsing and the face's chroma agree on it
     skin_out, skin_photo = skin_pixels(out, person, points), skin_pixels(ph, person, points)
@@ -121,8 +122,8 @@ def read_region(output: np.ndarray, inputs: GenerationInputs) -> RegionReading:
     old_like = np.zeros(region.shape, bool)
     if old_model is not None and new_model is not None:
         # an old-garment pixel must look like the old garment clearly more than like the new one
-        ratio = old_model.likeness(out_lab) / np.maximum(new_model.likeness(out_lab), 1e-6)
-        old_like = (old_model.likeness(out_lab) >= 1) & (ratio > 4) & ~new_like & region
+        old_likeness = old_model.likeness(out_lab)
+        old_like = (old_likeness >= 1) & (old_likeness / np.maximum(new_likeness, 1e-6) > 4) & ~new_like & region
     # the background as the output shows it (outside the person and the region it is the photo's,
     # under the output's own exposure)
     background = ColourModel.of(out_lab[~person & ~region])
@@ -166,8 +167,10 @@ class GarmentMeasures:
 
 def measure_garment(reading: RegionReading, keypoints: np.ndarray, category: str) -> GarmentMeasures:
     garment = _clean(reading.garment)
-    cloth_print = print_shape(reading.cloth_lab, reading.cloth_mask, reading.main_colour)
-    output_print = print_shape(reading.output_lab, garment, reading.main_colour)
+    cloth_print = output_print = None
+    if reading.main_colour is not None:
+        cloth_print = print_shape(reading.cloth_lab, reading.cloth_mask, reading.main_colour)
+        output_print = print_shape(reading.output_lab, garment, reading.main_colour)
     area = max(int(garment.sum()), 1)
     old_area = max(int(reading.old.sum()), 1)
     new_skin = _clean(reading.new_skin)
@@ -211,16 +214,21 @@ def body_zone(shape: tuple[int, int], keypoints: np.ndarray, category: str) -> n
     return zone > 0
 
 
-def main_colour(lab_pixels: np.ndarray) -> np.ndarray:
-    """The garment's main colour: the centre of the largest of three k-means clusters."""
+def dominant_colours(lab_pixels: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
+    """(Lab centre, share) of ``k`` k-means clusters of (N, 3) Lab pixels, largest first."""
     if len(lab_pixels) > SAMPLE:
         lab_pixels = lab_pixels[np.random.default_rng(0).choice(len(lab_pixels), SAMPLE, replace=False)]
-    if len(lab_pixels) < 3:
-        return np.zeros(3, np.float32)
+    k = max(1, min(k, len(lab_pixels)))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    cv2.setRNGSeed(0)
-    _, labels, centres = cv2.kmeans(lab_pixels.astype(np.float32), 3, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
-    return centres[np.bincount(labels.ravel(), minlength=3).argmax()]
+    cv2.setRNGSeed(0)  # k-means++ seeding draws from OpenCV's global RNG: the same image, the same colours
+    _, labels, centres = cv2.kmeans(lab_pixels.astype(np.float32), k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    shares = np.bincount(labels.ravel(), minlength=k) / len(lab_pixels)
+    return sorted(((centres[i], float(shares[i])) for i in range(k)), key=lambda c: -c[1])
+
+
+def main_colour(lab_pixels: np.ndarray) -> np.ndarray | None:
+    """The garment's main colour: the largest of three k-means clusters; None without pixels."""
+    return dominant_colours(lab_pixels, 3)[0][0] if len(lab_pixels) else None
 
 
 PRINT_DISTANCE = 40.0  # Lab distance from the main colour that makes a pixel part of the print

@@ -37,11 +37,12 @@ def person_parts(image: np.ndarray) -> int:
     return sum(1 for area in areas if area >= MIN_PART * image.shape[0] * image.shape[1])
 
 
-def measure_body(output: np.ndarray, photo: np.ndarray, keypoints: np.ndarray) -> BodyMeasures:
+def measure_body(output: np.ndarray, photo_parts: int, keypoints: np.ndarray) -> BodyMeasures:
+    """Against the photo's keypoints and its own count of person parts (``person_parts``)."""
     found = shared_pose()(output).keypoints
     both = [i for i in BODY_POINTS if keypoints[i, 2] >= 0.5 and found[i, 2] >= 0.5]
     if both:
         shift = float(np.median(np.linalg.norm(found[both, :2] - keypoints[both, :2], axis=1)) / torso_length(keypoints))
     else:
         shift = LOST if (keypoints[BODY_POINTS, 2] >= 0.5).any() else 0.0
-    return BodyMeasures(pose_shift=shift, person_parts=person_parts(output) - person_parts(photo))
+    return BodyMeasures(pose_shift=shift, person_parts=person_parts(output) - photo_parts)

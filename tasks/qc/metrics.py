@@ -36,9 +36,9 @@ import numpy as np
 from skimage.color import deltaE_ciede2000
 from skimage.metrics import structural_similarity
 
-from tasks.qc.appearance import measure_garment, read_region
+from tasks.qc.appearance import dominant_colours, measure_garment, read_region, to_lab
 from tasks.qc.artefacts import frame_width, noise_ratio, seam_excess
-from tasks.qc.body import measure_body
+from tasks.qc.body import measure_body, person_parts
 
 METRIC_COLUMNS = ("width", "height", "luma_std", "clipped_excess", "outside_ssim", "outside_changed", "inside_change", "colour_delta_e",
                   "inpaint_coverage", "photo_face", "output_face", "garment_coverage", "old_garment_left", "skin_in_garment",
@@ -51,32 +51,13 @@ def _clipped(image: np.ndarray) -> float:
     return float(((image <= 2).all(axis=2) | (image >= 253).all(axis=2)).mean())
 
 
-def _lab(pixels: np.ndarray) -> np.ndarray:
-    """(N, 3) uint8 RGB -> (N, 3) CIE Lab (L 0..100)."""
-    lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-    return lab * np.array([100 / 255, 1, 1], np.float32) - np.array([0, 128, 128], np.float32)
-
-
-def dominant_colours(pixels: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
-    """(Lab centre, share) of ``k`` k-means clusters of RGB ``pixels``, largest first."""
-    lab = _lab(pixels)
-    if len(lab) > 20000:
-        lab = lab[np.random.default_rng(0).choice(len(lab), 20000, replace=False)]
-    k = max(1, min(k, len(lab)))
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    cv2.setRNGSeed(0)  # k-means++ seeding draws from OpenCV's global RNG: the same image, the same colours
-    _, labels, centres = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    shares = np.bincount(labels.ravel(), minlength=k) / len(lab)
-    return sorted(((centres[i], float(shares[i])) for i in range(k)), key=lambda c: -c[1])
-
-
-def colour_delta_e(output: np.ndarray, region: np.ndarray, cloth: np.ndarray, cloth_mask: np.ndarray) -> float:
-    """How far the garment's dominant colour is from every major colour of the generated region:
-    small when the garment's colour is there, large when the engine painted another colour."""
-    if not cloth_mask.any() or not region.any():
+def colour_delta_e(output: np.ndarray, region: np.ndarray, garment: np.ndarray | None) -> float:
+    """How far the garment's dominant Lab colour (the cloth's, ``appearance.main_colour``) is from
+    every major colour of the generated region: small when the garment's colour is there, large
+    when the engine painted another colour."""
+    if garment is None or not region.any():
         return float("nan")
-    garment = dominant_colours(cloth[cloth_mask], 3)[0][0]
-    major = [c for c, share in dominant_colours(output[region], 4) if share >= MAJOR_SHARE]
+    major = [c for c, share in dominant_colours(to_lab(output[region]), 4) if share >= MAJOR_SHARE]
     return float(min(deltaE_ciede2000(garment[None], c[None])[0] for c in major))
 
 
@@ -107,6 +88,7 @@ class GenerationInputs:
     cloth: np.ndarray  # the garment on white (RGB)
     cloth_mask: np.ndarray  # (bool)
     photo_face: bool
+    photo_person_parts: int | None = None  # the photo's own person-sized parts (``body.person_parts``); None: counted here
 
 
 def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detector: Any) -> dict[str, Any]:
@@ -121,13 +103,14 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
     ssim, changed = outside_similarity(output, photo, region)
     reading = read_region(output, inputs)
     garment = measure_garment(reading, inputs.keypoints, inputs.category)
-    body = measure_body(output, photo, inputs.keypoints)
+    photo_parts = person_parts(photo) if inputs.photo_person_parts is None else inputs.photo_person_parts
+    body = measure_body(output, photo_parts, inputs.keypoints)
     row.update({
         "clipped_excess": _clipped(output) - _clipped(photo),
         "outside_ssim": ssim,
         "outside_changed": changed,
         "inside_change": float(difference[region].mean()) if region.any() else 0.0,
-        "colour_delta_e": colour_delta_e(output, region, inputs.cloth, inputs.cloth_mask),
+        "colour_delta_e": colour_delta_e(output, region, reading.main_colour),
         "inpaint_coverage": float(region.mean()),
         "output_face": bool(face_detector(output)),
         **vars(garment),

@@ -21,6 +21,7 @@ from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.library_stage import load_view_labels
 from tasks.preprocess.model_photo import worn_garment_and_skin
+from tasks.qc.body import person_parts
 from tasks.qc.metrics import GenerationInputs, generation_metrics
 from tasks.qc.suite import load_config, validate_generations
 from tasks.storage import report_key
@@ -48,6 +49,7 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
     inputs = BatchInputs(ctx)
     photo_face = functools.cache(lambda photo_id, category: bool(faces(inputs.photo(photo_id, category)["person"])))
     labels = functools.cache(lambda photo_id, category: load_view_labels(ctx, photo_id, category))
+    photo_parts = functools.cache(lambda photo_id, category: person_parts(inputs.photo(photo_id, category)["person"]))
     table = []
     for row in rows:
         view = inputs.photo(row.photo_id, row.category)
@@ -61,7 +63,7 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
         metrics = generation_metrics(output, GenerationInputs(
             category=row.category, photo=view["person"], region=view["inpaint_mask"], person_mask=view["person_mask"],
             keypoints=view["keypoints"], worn_garment=worn, photo_skin=skin, cloth=cloth, cloth_mask=cloth_mask,
-            photo_face=photo_face(row.photo_id, row.category)), faces)
+            photo_face=photo_face(row.photo_id, row.category), photo_person_parts=photo_parts(row.photo_id, row.category)), faces)
         table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
                       "engine": row.engine, "model_version": row.model_version, **metrics})
     return pd.DataFrame(table)

@@ -57,12 +57,15 @@ def pending(ctx: RunContext, date: str) -> list[ReviewItem]:
 
 
 def dates_pending(ctx: RunContext) -> dict[str, int]:
-    """date -> spot checks waiting, for every date with published generations."""
+    """date -> spot checks waiting, for every date with published generations, newest first."""
+    waiting = {}
     with ctx.ledger.session() as session:
         dates = session.scalars(select(Generation.drop_date).where(Generation.state == GenerationState.PUBLISHED.value).distinct())
-        dates = list(dates)
-    waiting = {date: len(pending(ctx, date)) for date in dates}
-    return {date: count for date, count in sorted(waiting.items(), reverse=True) if count}
+        for date in sorted(dates, reverse=True):
+            ids = [r.generation_id for r in _sampled(session, date, ctx.settings.spot_check_rate)]
+            if count := len(ids) - len(_decided(session, ids)):
+                waiting[date] = count
+    return waiting
 
 
 def _sampled_row(session: Any, ctx: RunContext, generation_id: str) -> Generation:

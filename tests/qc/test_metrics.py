@@ -10,7 +10,7 @@ import pytest
 
 from bench import qc_cases as cases
 from tasks.preprocess.faces import shared_faces
-from tasks.qc.metrics import METRIC_COLUMNS, GenerationInputs, generation_metrics
+from tasks.qc.metrics import METRIC_COLUMNS, generation_metrics
 from tasks.qc.suite import validate_generations
 from tests.conftest import PAIRS
 
@@ -25,11 +25,8 @@ def judge(named):
     faces = shared_faces()
     rows = []
     for name, case in named.items():
-        view = case.view
-        inputs = GenerationInputs(category=view.category, photo=case.reference, region=view.inpaint_mask, person_mask=view.person_mask,
-                                  keypoints=view.keypoints, worn_garment=view.garment, photo_skin=view.skin, cloth=case.cloth,
-                                  cloth_mask=case.cloth_mask, photo_face=bool(faces(case.reference)))
-        rows.append({"generation_id": name, "category": view.category, **generation_metrics(case.output, inputs, faces)})
+        inputs = case.inputs(photo_face=bool(faces(case.reference)))
+        rows.append({"generation_id": name, "category": case.view.category, **generation_metrics(case.output, inputs, faces)})
     table = pd.DataFrame(rows)
     assert set(METRIC_COLUMNS) <= set(table.columns)
     failed = validate_generations(table).failed
