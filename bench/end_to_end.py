@@ -2,15 +2,16 @@
 in a process of its own), so every task imports torch, builds the engine and loads the weights
 before it generates. Over the same 64 generations of the small LaDI-VTON configuration on CPU:
 
-- per batch: one task per ``--batch-size`` generations (today's mapped try-on tasks);
-- one shard: all of them in one task (what a shard of a resident-engine design would run).
+- per batch: one task per ``--batch-size`` generations (the mapped try-on tasks before shards);
+- one shard: all of them in one task, as garment_drop's try-on tasks now run (``run_shard``: the
+  weights loaded once, the next batch read while the engine works, writes behind it).
 
 Both call the engine with ``--batch-size`` samples at a time, so the difference is only what a
 task costs around its engine calls.
 
 For each it prints the engine-call seconds (generating, the load left out), the load seconds, the
-task wall seconds (process start to exit), the engine's share of the wall time and the seconds
-per image. The bar for a 64-generation shard (issue 13): the engine call >= 90 % of the wall.
+seconds the engine waited for inputs and writes, the task wall seconds (process start to exit),
+the engine's share of the wall time and the seconds per image. The bar for a 64-generation shard (issue 13): the engine call >= 90 % of the wall.
 
     .venv/bin/python bench/end_to_end.py [--steps 10] [--batch-size 8] [--threads 2]
 
@@ -34,12 +35,13 @@ from common import REPO, limit_threads
 DATE = "2026-11-20"
 GENERATIONS = 64
 TASK = """
-import json, sys, time
+import json, sys
 from tasks.context import RunContext
-from tasks.inference.tryon_stage import run_batch
+from tasks.inference.shard import Shard
+from tasks.inference.tryon_stage import run_shard
 from tasks.settings import Settings
-ids = json.loads(sys.stdin.read())
-print(json.dumps(run_batch(RunContext.from_settings(Settings()), ids, 0)))
+shard = Shard.from_dict(json.loads(sys.stdin.read()))
+print(json.dumps(run_shard(RunContext.from_settings(Settings()), shard)))
 """
 
 
@@ -57,6 +59,7 @@ def plan(settings: object, tmp: Path) -> list[str]:
     """The sample drop and library in the bucket, matched three times (three seeds) to plan
     more generations than the samples make once; the first 64 ids."""
     from tasks.context import RunContext
+    from tasks.inference.shard import Shard
     from tasks.intake import discover, validate
     from tasks.match import match
     from tasks.preprocess import library_stage
@@ -76,7 +79,7 @@ def plan(settings: object, tmp: Path) -> list[str]:
     ids: dict[str, None] = {}  # match returns every planned generation of the date, earlier seeds' too
     for seed in range(4):
         seeded = RunContext.from_settings(settings.model_copy(update={"seed": seed}))
-        ids.update(dict.fromkeys(gid for batch in match(seeded, DATE, items) for gid in batch))
+        ids.update(dict.fromkeys(gid for shard in match(seeded, DATE, items) for gid in Shard.from_dict(shard).generation_ids))
     if len(ids) < GENERATIONS:
         raise SystemExit(f"only {len(ids)} generations planned; the bench needs {GENERATIONS}")
     return list(ids)[:GENERATIONS]
@@ -96,12 +99,13 @@ def reset(settings: object, ids: list[str]) -> None:
             row.state, row.reason, row.object_key = GenerationState.PLANNED.value, None, None
 
 
-def run_tasks(tasks: list[list[str]], env: dict[str, str]) -> dict[str, float]:
-    totals = {"tasks": len(tasks), "engine": 0.0, "load": 0.0, "loads": 0, "wall": 0.0, "generated": 0}
-    for ids in tasks:
+def run_tasks(tasks: list[list[list[str]]], env: dict[str, str]) -> dict[str, float]:
+    """Each task (a shard's batches) in a fresh process; the engine's figures summed."""
+    totals = {"tasks": len(tasks), "engine": 0.0, "load": 0.0, "loads": 0, "wall": 0.0, "generated": 0, "waited": 0.0}
+    for index, batches in enumerate(tasks):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", TASK], input=json.dumps(ids), capture_output=True, text=True, env=env,
-                              cwd=REPO, check=False)
+        done = subprocess.run([sys.executable, "-c", TASK], input=json.dumps({"index": index, "batches": batches}),
+                              capture_output=True, text=True, env=env, cwd=REPO, check=False)
         totals["wall"] += time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"a task failed:\n{done.stderr[-3000:]}")
@@ -110,6 +114,7 @@ def run_tasks(tasks: list[list[str]], env: dict[str, str]) -> dict[str, float]:
         totals["load"] += counts["load_seconds"]
         totals["loads"] += counts["engine_loads"]
         totals["generated"] += counts["generated"]
+        totals["waited"] += counts["input_wait_seconds"] + counts["write_wait_seconds"]
     return totals
 
 
@@ -135,15 +140,16 @@ def main() -> int:
                     "OMP_NUM_THREADS": str(args.threads)})
         print(f"{GENERATIONS} generations, small LaDI-VTON configuration, {args.steps} DDIM steps, CPU, "
               f"{args.threads} threads per task, each task a fresh process\n")
-        print(f"{'design':<22} {'tasks':>5} {'loads':>5} {'load s':>7} {'engine s':>9} {'wall s':>8} {'engine/wall':>11} {'s/image':>8}")
-        designs = {f"per batch of {args.batch_size}": [ids[i : i + args.batch_size] for i in range(0, len(ids), args.batch_size)],
-                   "one shard": [ids]}
+        print(f"{'design':<22} {'tasks':>5} {'loads':>5} {'load s':>7} {'engine s':>9} {'waited s':>8} {'wall s':>8} "
+              f"{'engine/wall':>11} {'s/image':>8}")
+        batches = [ids[i : i + args.batch_size] for i in range(0, len(ids), args.batch_size)]
+        designs = {f"per batch of {args.batch_size}": [[batch] for batch in batches], "one shard": [batches]}
         for index, (name, tasks) in enumerate(designs.items()):
             if index:
                 reset(settings, ids)
             t = run_tasks(tasks, env)
             assert t["generated"] == GENERATIONS, t
-            print(f"{name:<22} {t['tasks']:>5} {t['loads']:>5} {t['load']:>7.1f} {t['engine']:>9.1f} {t['wall']:>8.1f} "
+            print(f"{name:<22} {t['tasks']:>5} {t['loads']:>5} {t['load']:>7.1f} {t['engine']:>9.1f} {t['waited']:>8.1f} {t['wall']:>8.1f} "
                   f"{t['engine'] / t['wall']:>11.1%} {t['wall'] / GENERATIONS:>8.2f}")
     return 0
 

@@ -103,13 +103,15 @@ def time_pipeline(args: argparse.Namespace, samples: list) -> None:
 
 
 def time_task(args: argparse.Namespace) -> None:
-    """run_batch (the body of a mapped try-on task) against the bare engine call, same samples,
-    the engine already loaded: the difference is what the task adds per batch."""
+    """run_shard (the body of a try-on task) against the bare engine calls, same samples, the
+    engine already loaded: the difference is what the task adds around its batches. The weight
+    load is left out here; bench/end_to_end.py counts it, in a fresh process per task."""
     from tasks.context import RunContext
     from tasks.embedded_s3 import embedded_s3
     from tasks.inference import tryon_stage
     from tasks.inference.engine import get_engine
     from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
+    from tasks.inference.shard import Shard
     from tasks.intake import discover, validate
     from tasks.ledger import Ledger
     from tasks.match import match
@@ -135,7 +137,8 @@ def time_task(args: argparse.Namespace) -> None:
             store.put_bytes(f"library/photos/{photo.name}", photo.read_bytes())
         library_stage.preprocess_model_photos(ctx)
         library_stage.build_index(ctx)
-        batch = [gid for ids in match(ctx, date, preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date)))) for gid in ids]
+        shards = [Shard.from_dict(s) for s in match(ctx, date, preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date))))]
+        batch = [gid for shard in shards for gid in shard.generation_ids]
         engine = get_engine(settings)
         inside: list[float] = []
         generate = engine.generate
@@ -150,7 +153,7 @@ def time_task(args: argparse.Namespace) -> None:
         engine.generate = timed_generate
         engine.pipeline  # load the weights outside the timed task, as a warm worker has them
         start = time.perf_counter()
-        counts = tryon_stage.run_batch(ctx, batch, 0)
+        counts = [tryon_stage.run_shard(ctx, shard) for shard in shards]
         task = time.perf_counter() - start
         overhead = task - sum(inside)
         print(f"try-on task of {len(batch)} generations (small configuration, {args.steps} steps, CPU, warm engine): "

@@ -60,22 +60,23 @@ def garment_drop() -> None:
             return validate_inputs(ctx, date, items)
 
     @task(inlets=[LIBRARY_INDEX])
-    def match(items: list[dict[str, Any]]) -> list[list[str]]:
+    def match(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.match import match as run
 
         with stage("match") as (ctx, date, _):
             return run(ctx, date, items)
 
-    @task(map_index_template="{{ batch_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool,
+    @task(map_index_template="{{ shard_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool,
           executor_config=tryon_executor_config(SETTINGS))
-    def tryon(batch: list[str]) -> dict[str, Any]:
-        from tasks.inference.tryon_stage import run_batch
+    def tryon(shard: dict[str, Any]) -> dict[str, Any]:
+        """One shard: the engine loads its weights once and generates every batch of the shard."""
+        from tasks.inference.shard import Shard
+        from tasks.inference.tryon_stage import run_shard
 
-        context = get_current_context()
-        context["batch_label"] = f"{len(batch)} generations"
-        index = context["ti"].map_index
-        with stage("tryon", index) as (ctx, _, details):
-            counts = run_batch(ctx, batch, index)
+        planned = Shard.from_dict(shard)
+        get_current_context()["shard_label"] = planned.label
+        with stage("tryon", planned.index) as (ctx, _, details):
+            counts = run_shard(ctx, planned)
             details.update(counts)
             return counts
 
@@ -109,13 +110,13 @@ def garment_drop() -> None:
     valid = validate(found)
     items = preprocess_garments(valid)
     checked = check_inputs(items)
-    batches = match(checked)
-    generated = tryon.expand(batch=batches)
+    shards = match(checked)
+    generated = tryon.expand(shard=shards)
     qc_done = qc()
     published = publish()
     reported = report()
     generated >> qc_done >> published >> reported
-    [found, valid, items, checked, batches, generated, qc_done, published, reported] >> fail_run_if_a_stage_failed()
+    [found, valid, items, checked, shards, generated, qc_done, published, reported] >> fail_run_if_a_stage_failed()
 
 
 garment_drop()

@@ -49,6 +49,7 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
     the details it fills in recorded for the report (``tasks.stage_times``)."""
     from tasks.stage_times import timed_stage
 
-    ctx, date = run_context(), get_current_context()["ds"]
-    with timed_stage(ctx, date, name, part) as details:
+    context = get_current_context()
+    ctx, date = run_context(), context["ds"]
+    with timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details:
         yield ctx, date, details

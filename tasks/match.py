@@ -3,8 +3,9 @@ generations.
 
 For each garment: its appearance embedding (the library's backend) is compared with the
 centroids of its category's clusters; clusters are visited nearest first, and within each the
-photos whose worn garment is closest come first; the first k are taken. The try-on batches are
-grouped by (category, cluster), so one mapped task holds one cluster's work.
+photos whose worn garment is closest come first; the first k are taken. The night's generations
+are then planned as try-on shards (``tasks.inference.shard``): a few long-lived try-on tasks
+that load the weights once each, their batches grouped by (category, cluster).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.inference.engine import get_engine
+from tasks.inference.shard import plan_shards, shard_count
 from tasks.intake import DropItem, set_garment_state
 from tasks.ledger import GarmentState, Generation, GenerationState
 from tasks.preprocess.garment_stage import garment_embedding
@@ -54,10 +56,10 @@ def rank_photos(embedding: np.ndarray, category: str, index: list[dict[str, Any]
     return sorted(photos, key=lambda p: (order.get(p[1], 0.0), p[2], p[0]))
 
 
-def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[list[str]]:
-    """Plan k generations per garment; return batches of generation ids, one cluster each.
+def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plan k generations per garment; return the try-on shards (``Shard.to_dict``).
 
-    Every planned generation of the date is in a batch, also ones already generated: the
+    Every planned generation of the date is in a shard, also ones already generated: the
     try-on task skips those whose object exists, so a re-run writes nothing new.
     """
     settings = ctx.settings
@@ -99,5 +101,6 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[list[
                                                             Generation.state == GenerationState.PLANNED.value)):
             if row.generation_id not in planned:
                 groups.setdefault((row.category, -1), []).append(row.generation_id)
-    size = settings.batch_size
-    return [ids[i : i + size] for _, ids in sorted(groups.items()) for i in range(0, len(ids), size)]
+    ordered = [ids for _, ids in sorted(groups.items())]
+    shards = plan_shards(ordered, settings.batch_size, shard_count(sum(map(len, ordered)), settings))
+    return [shard.to_dict() for shard in shards]

@@ -112,7 +112,7 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         "model_photos": [{"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos],
         "manifest": storefront_manifest_key(date),
         "stages": stage_times(records),
-        "tryon_tasks": [{"task": r["part"], "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
+        "tryon_tasks": [{"task": r["part"], "attempt": r.get("attempt"), "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
                         for r in stage_tasks(records, "tryon")],
     }
 

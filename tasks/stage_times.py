@@ -1,9 +1,10 @@
 """Wall time of each stage of a drop's run, kept as ``reports/{date}/stages/{stage}[-{part}].json``
-(one file per task, mapped try-on tasks one per batch) so the report can show where the time
+(one file per task, mapped try-on tasks one per shard) so the report can show where the time
 went without asking Airflow."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,20 +18,25 @@ PREFIX = "stages/"
 
 
 @contextmanager
-def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None = None) -> Iterator[dict[str, Any]]:
+def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None = None,
+                attempt: int | None = None) -> Iterator[dict[str, Any]]:
     """Record the stage's start, end and seconds, also when it fails (``ok`` false), and the
-    ``details`` the task puts in the dict it is given (a try-on task: its engine's figures)."""
+    ``details`` the task puts in the dict it is given (a try-on task: its engine's figures).
+
+    A record is written when the task starts too (``ok`` null, with its process id and attempt),
+    so a task killed without a chance to finish leaves a trace, and the next attempt replaces it.
+    """
     started, clock, ok = datetime.now(UTC), time.perf_counter(), False
+    key = report_key(date, f"{PREFIX}{stage if part is None else f'{stage}-{part}'}.json")
+    record = {"stage": stage, "part": part, "attempt": attempt, "pid": os.getpid(), "started": started.isoformat()}
+    ctx.store.put_json(key, {**record, "ok": None, "seconds": None, "finished": None, "details": {}})
     details: dict[str, Any] = {}
     try:
         yield details
         ok = True
     finally:
-        name = stage if part is None else f"{stage}-{part}"
-        ctx.store.put_json(report_key(date, f"{PREFIX}{name}.json"), {
-            "stage": stage, "part": part, "ok": ok, "seconds": round(time.perf_counter() - clock, 3),
-            "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(), "details": details,
-        })
+        ctx.store.put_json(key, {**record, "ok": ok, "seconds": round(time.perf_counter() - clock, 3),
+                                 "finished": datetime.now(UTC).isoformat(), "details": details})
 
 
 def stage_records(ctx: RunContext, date: str) -> list[dict[str, Any]]:
@@ -39,15 +45,17 @@ def stage_records(ctx: RunContext, date: str) -> list[dict[str, Any]]:
 
 
 def stage_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per stage, in order of start: tasks, summed seconds, wall span (first start to last end), failures."""
+    """Per stage, in order of start: tasks, summed seconds, wall span (first start to last end),
+    failures (a task that never recorded its end, killed, counts as failed)."""
     stages: dict[str, dict[str, Any]] = {}
     for r in sorted(records, key=lambda r: r["started"]):
+        finished = r["finished"] or r["started"]
         s = stages.setdefault(r["stage"], {"stage": r["stage"], "tasks": 0, "seconds": 0.0, "failed": 0,
-                                           "started": r["started"], "finished": r["finished"]})
+                                           "started": r["started"], "finished": finished})
         s["tasks"] += 1
-        s["seconds"] = round(s["seconds"] + r["seconds"], 3)
+        s["seconds"] = round(s["seconds"] + (r["seconds"] or 0.0), 3)
         s["failed"] += 0 if r["ok"] else 1
-        s["finished"] = max(s["finished"], r["finished"])
+        s["finished"] = max(s["finished"], finished)
     for s in stages.values():
         s["wall_seconds"] = round((datetime.fromisoformat(s["finished"]) - datetime.fromisoformat(s["started"])).total_seconds(), 3)
     return list(stages.values())

@@ -199,6 +199,7 @@ def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tup
     """A drop uploaded and run through intake, the library, matching and try-on with the
     context's engine (the stages as plain functions), up to QC."""
     from tasks.inference import tryon_stage
+    from tasks.inference.shard import Shard
     from tasks.intake import discover, validate
     from tasks.match import match
     from tasks.preprocess import library_stage
@@ -208,8 +209,8 @@ def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tup
     items = preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date)))
     library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
-    for batch in match(ctx, date, items):
-        tryon_stage.run_batch(ctx, batch, 0)
+    for shard in match(ctx, date, items):
+        tryon_stage.run_shard(ctx, Shard.from_dict(shard))
 
 
 def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...]) -> RunContext:

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.inference import tryon_stage
+from tasks.inference.shard import Shard
 from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.intake import discover, set_garment_state, validate
 from tasks.ledger import GarmentState
@@ -27,21 +28,21 @@ def planned(ctx):
     items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
     counts = library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
-    return items, counts, match(ctx, DATE, items)
+    return items, counts, [Shard.from_dict(shard) for shard in match(ctx, DATE, items)]
 
 
 def test_stages_in_order(ctx, planned):
-    items, counts, batches = planned
+    items, counts, shards = planned
     assert counts == {"photos": 3, "processed": 3, "cached": 0, "ready": 3, "rejected": 0}
     suitable = {row["photo_id"]: sorted(c for c, ok in row["suitable"].items() if ok) for row in library_stage.read_index(ctx)}
     assert suitable == {"049205_0": ["lower_body", "upper_body"], "051918_0": ["lower_body", "upper_body"], "05997_00": ["upper_body"]}
     index = pq.read_table(io.BytesIO(ctx.store.get_bytes("library/index.parquet")))
     assert index.num_rows == 3 and len(index.column("keypoints")[0]) == 54
-    assert sum(len(b) for b in batches) == 4  # 2 garments x k=2, one batch per (category, cluster)
+    assert len(shards) == 1 and len(shards[0].generation_ids) == 4  # 2 garments x k=2: one shard, one batch per (category, cluster)
     assert {g.state for g in ctx.ledger.garments(DATE)} == {"matched"}
 
-    results = [tryon_stage.run_batch(ctx, batch, i) for i, batch in enumerate(batches)]
-    assert sum(r["generated"] for r in results) == 4 and not any(r["failed"] for r in results)
+    result = tryon_stage.run_shard(ctx, shards[0])
+    assert (result["generated"], result["failed"], result["batches"]) == (4, 0, len(shards[0].batches))
     counts = check_generations(ctx, DATE)
     assert counts["passed"] + counts["flagged"] == 4 and counts["flagged"] >= 3, counts  # the baseline's images are not publishable
     # and the warp baseline is a preview: even what passed QC waits for a reviewer, nothing reaches the storefront
@@ -78,8 +79,8 @@ def test_report_holds_the_ledger_against_the_drop_listing(ctx, planned):
 
 
 def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
-    batch = [gid for b in planned[2] for gid in b]
-    bad = batch[1]
+    shard = Shard(0, [[gid for s in planned[2] for gid in s.generation_ids]])
+    bad = shard.generation_ids[1]
 
     class Flaky(WarpBaselineEngine):
         def generate(self, samples):
@@ -88,7 +89,7 @@ def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
             return super().generate(samples)
 
     monkeypatch.setattr(tryon_stage, "get_engine", lambda settings: Flaky())
-    result = tryon_stage.run_batch(ctx, batch, 0)
+    result = tryon_stage.run_shard(ctx, shard)
     assert {k: result[k] for k in ("generated", "existing", "failed")} == {"generated": 3, "existing": 0, "failed": 1}
     assert result["engine_loads"] == 0 and result["load_seconds"] == 0, "the warp baseline has no weights to load"
     states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
@@ -97,9 +98,9 @@ def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
 
     # the next run retries the failed one (with a healthy engine) and leaves the rest alone
     monkeypatch.undo()
-    again = [gid for b in match(ctx, DATE, planned[0]) for gid in b]
-    assert sorted(again) == sorted(batch)
-    result = tryon_stage.run_batch(ctx, again, 0)
+    again = [Shard.from_dict(s) for s in match(ctx, DATE, planned[0])]
+    assert sorted(gid for s in again for gid in s.generation_ids) == sorted(shard.generation_ids)
+    result = tryon_stage.run_shard(ctx, again[0])
     assert {k: result[k] for k in ("generated", "existing", "failed")} == {"generated": 1, "existing": 3, "failed": 0}
 
 

@@ -1,58 +1,158 @@
-"""The try-on stage: one call generates one batch of planned generations with the process's
-engine and writes ``generations/{model_version}/{sku}/{photo_id}/{generation_id}.jpg`` with a
-JSON sidecar recording engine, model version, weights hash, seed, parameters and licence.
+"""The try-on stage: one call runs one shard (``tasks.inference.shard``) through the process's
+engine, batch after batch, and writes ``generations/{model_version}/{sku}/{photo_id}/{generation_id}.jpg``
+with a JSON sidecar recording engine, model version, weights hash, seed, parameters and licence.
 
-A generation whose object already exists is not generated again. If the engine fails on the
-whole batch, the samples are retried one by one so that one bad sample fails alone.
+The engine loads its weights once for the whole shard. Around it, a reader thread fetches and
+decodes the next batch's inputs from S3 while the engine works on this one, and writer threads
+encode and upload finished images and commit each generation's ledger state as it is stored, so
+the engine waits on neither S3 nor JPEG coding (the shard's record says how long it did wait).
+
+Resumable: a generation whose image exists is not generated again, and an image is written
+after its sidecar, so an existing image is a complete generation. A shard killed mid-way and
+retried regenerates nothing it stored. If the engine fails on a whole batch, the samples are
+retried one by one so that one bad sample fails alone.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import TracebackType
 from typing import Any
 
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
 from tasks.inference.engine import Engine, TryOnSample, get_engine
+from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo
 from tasks.storage import generation_key
 
 log = logging.getLogger(__name__)
+GENERATED, FAILED = GenerationState.GENERATED.value, GenerationState.FAILED.value
+WRITERS = 2  # threads encoding and uploading; more only contend for the engine's cores
+INPUT_CACHE = 64  # photo views and garments kept decoded: a shard's batches repeat them within a cluster
 
 
-class BatchInputs:
-    """Loads a batch's inputs, each photo view and garment once (a batch repeats both)."""
+@dataclass
+class PlannedGeneration:
+    """What the stage needs of a generation's ledger row, read once (detached from any session)."""
+
+    generation_id: str
+    sku: str
+    photo_id: str
+    category: str
+    model_version: str
+    seed: int
+    drop_date: str
+    garment_sha256: str
+
+    @property
+    def key(self) -> str:
+        return generation_key(self.model_version, self.sku, self.photo_id, self.generation_id)
+
+
+@dataclass
+class PreparedBatch:
+    """One batch, ready for the engine: samples to generate, and what was decided without it
+    (already stored, or inputs that could not be read)."""
+
+    planned: dict[str, PlannedGeneration]
+    samples: list[TryOnSample] = field(default_factory=list)
+    decided: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)  # id -> (state, reason, key)
+
+
+class ShardReader:
+    """Reads a batch's ledger rows and inputs; each photo view and garment decoded once while
+    it is in use (a bounded cache: a shard may visit thousands)."""
 
     def __init__(self, ctx: RunContext) -> None:
-        self.photo = functools.cache(lambda photo_id, category: load_photo(ctx, photo_id, category))
-        self.garment = functools.cache(lambda sha256: load_garment(ctx, sha256))
+        self.ctx = ctx
+        self.photo = lru_cache(INPUT_CACHE)(lambda photo_id, category: load_photo(ctx, photo_id, category))
+        self.garment = lru_cache(INPUT_CACHE)(lambda sha256: load_garment(ctx, sha256))
 
-    def sample(self, row: Generation, garment_sha256: str) -> TryOnSample:
-        cloth, cloth_mask = self.garment(garment_sha256)
-        return TryOnSample(generation_id=row.generation_id, category=row.category, cloth=cloth, cloth_mask=cloth_mask,
-                           seed=row.seed, **self.photo(row.photo_id, row.category))
+    def prepare(self, generation_ids: list[str]) -> PreparedBatch:
+        with self.ctx.ledger.session() as session:
+            planned = {}
+            for gid in generation_ids:
+                row = session.get(Generation, gid)
+                planned[gid] = PlannedGeneration(gid, row.sku, row.photo_id, row.category, row.model_version, row.seed,
+                                                 row.drop_date, session.get(Garment, row.garment_id).sha256)
+        batch = PreparedBatch(planned)
+        for gid, g in planned.items():
+            if self.ctx.store.exists(g.key):
+                batch.decided[gid] = (GENERATED, None, g.key)
+                continue
+            try:
+                cloth, cloth_mask = self.garment(g.garment_sha256)
+                batch.samples.append(TryOnSample(generation_id=gid, category=g.category, cloth=cloth, cloth_mask=cloth_mask,
+                                                 seed=g.seed, **self.photo(g.photo_id, g.category)))
+            except Exception as error:  # a missing or broken artifact fails this item only
+                batch.decided[gid] = (FAILED, f"inputs_unavailable: {error}", None)
+        return batch
 
 
-def _write(ctx: RunContext, engine: Engine, row: Generation, garment_sha256: str, image: Any, detail: dict[str, Any]) -> str:
-    key = generation_key(row.model_version, row.sku, row.photo_id, row.generation_id)
-    sidecar = {
-        **engine.describe(),
-        "generation_id": row.generation_id,
-        "seed": row.seed,
-        "sku": row.sku,
-        "category": row.category,
-        "photo_id": row.photo_id,
-        "garment_sha256": garment_sha256,
-        "drop_date": row.drop_date,
-        "detail": detail,
-    }
-    ctx.store.put_bytes(key, encode_jpeg(image, ctx.settings.jpeg_quality), "image/jpeg")
-    ctx.store.put_json(key.rsplit(".", 1)[0] + ".json", sidecar)
-    return key
+def record_outcome(ctx: RunContext, generation_id: str, state: str, reason: str | None, key: str | None, shard: int | None) -> None:
+    """Commit one generation's try-on outcome. A generation already past try-on (QC'd,
+    published) keeps its state when it is found stored again."""
+    with ctx.ledger.session() as session:
+        row = session.get(Generation, generation_id)
+        row.batch = shard
+        if state == FAILED or row.state in (GenerationState.PLANNED.value, FAILED):
+            row.state, row.reason = state, reason
+        row.object_key = key or row.object_key
+
+
+class ShardWriter:
+    """Stores finished generations on background threads, at most ``limit`` in flight (the
+    engine waits when it is further ahead than that), and commits each one's ledger state as
+    soon as its objects are stored. Leaving the ``with`` block waits for every write, also when
+    the shard failed, so nothing generated is lost to a later error."""
+
+    def __init__(self, ctx: RunContext, engine: Engine, shard: int | None, limit: int) -> None:
+        self.ctx, self.engine, self.shard, self.limit = ctx, engine, shard, limit
+        self.pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="tryon-writer")
+        self.pending: deque[Future[None]] = deque()
+        self.wait_seconds = 0.0
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.pool.shutdown(wait=True)
+        if kind is None:
+            for future in self.pending:
+                future.result()  # the first write error fails the shard
+
+    def record(self, generation_id: str, state: str, reason: str | None, key: str | None) -> None:
+        self._submit(record_outcome, self.ctx, generation_id, state, reason, key, self.shard)
+
+    def store(self, g: PlannedGeneration, image: Any, detail: dict[str, Any]) -> None:
+        self._submit(self._store, g, image, detail)
+
+    def _store(self, g: PlannedGeneration, image: Any, detail: dict[str, Any]) -> None:
+        sidecar = {**self.engine.describe(), "generation_id": g.generation_id, "seed": g.seed, "sku": g.sku,
+                   "category": g.category, "photo_id": g.photo_id, "garment_sha256": g.garment_sha256,
+                   "drop_date": g.drop_date, "detail": detail}
+        jpeg = encode_jpeg(image, self.ctx.settings.jpeg_quality)
+        self.ctx.store.put_json(g.key.rsplit(".", 1)[0] + ".json", sidecar)
+        self.ctx.store.put_bytes(g.key, jpeg, "image/jpeg")  # last: an existing image is a whole generation
+        record_outcome(self.ctx, g.generation_id, GENERATED, None, g.key, self.shard)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        while len(self.pending) >= self.limit:
+            started = time.perf_counter()
+            self.pending.popleft().result()
+            self.wait_seconds += time.perf_counter() - started
+        while self.pending and self.pending[0].done():
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(fn, *args))
 
 
 def _generate(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any, dict[str, Any]] | str]:
@@ -74,55 +174,49 @@ def _generate(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any
     return results
 
 
-def run_batch(ctx: RunContext, generation_ids: list[str], batch_index: int | None = None) -> dict[str, Any]:
-    """Generate what is missing in this batch; return counts by outcome and the engine's figures
-    for this call (weight loads, load seconds, engine seconds without the load, per generation).
+def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
+    """Generate what is missing in the shard; return counts by outcome and the engine's figures
+    for this task: weight loads and load seconds, engine seconds (the load left out), seconds per
+    generation, and the seconds the engine waited on inputs and on writes.
 
-    The ledger is read in one short transaction and written in another: no transaction is
-    held while the engine runs, so parallel try-on tasks do not wait on each other.
+    No ledger transaction is held while the engine runs: each batch's rows are read in one short
+    transaction and each generation's outcome is committed in its own.
     """
     engine = get_engine(ctx.settings)
-    counts: dict[str, Any] = {"generated": 0, "existing": 0, "failed": 0}
     loads_before, load_seconds_before = engine.loads, engine.load_seconds
-    with ctx.ledger.session() as session:
-        rows = [session.get(Generation, gid) for gid in generation_ids]
-        garment_sha = {row.generation_id: session.get(Garment, row.garment_id).sha256 for row in rows}
-    outcome: dict[str, tuple[str, str | None, str | None]] = {}  # id -> (state, reason, key)
-    todo: list[TryOnSample] = []
-    inputs = BatchInputs(ctx)
-    for row in rows:
-        key = generation_key(row.model_version, row.sku, row.photo_id, row.generation_id)
-        if ctx.store.exists(key):
-            outcome[row.generation_id] = (GenerationState.GENERATED.value, None, key)
-            counts["existing"] += 1
-            continue
-        try:
-            todo.append(inputs.sample(row, garment_sha[row.generation_id]))
-        except Exception as error:  # a missing or broken artifact fails this item only
-            outcome[row.generation_id] = (GenerationState.FAILED.value, f"inputs_unavailable: {error}", None)
-            counts["failed"] += 1
-    by_id = {row.generation_id: row for row in rows}
-    started = time.perf_counter()
-    generated = _generate(engine, todo) if todo else {}
-    engine_seconds = time.perf_counter() - started
+    counts: dict[str, Any] = {"generated": 0, "existing": 0, "failed": 0, "batches": len(shard.batches), "pid": os.getpid()}
+    engine_seconds = input_wait = 0.0
+    generating = 0
+    reader = ShardReader(ctx)
+    limit = 2 * max(len(batch) for batch in shard.batches) if shard.batches else 1
+    with ThreadPoolExecutor(1, thread_name_prefix="tryon-reader") as prefetch, ShardWriter(ctx, engine, shard.index, limit) as writer:
+        upcoming = [prefetch.submit(reader.prepare, shard.batches[0])] if shard.batches else []
+        for number in range(len(shard.batches)):
+            started = time.perf_counter()
+            batch = upcoming.pop().result()
+            input_wait += time.perf_counter() - started
+            if number + 1 < len(shard.batches):
+                upcoming.append(prefetch.submit(reader.prepare, shard.batches[number + 1]))
+            for gid, (state, reason, key) in batch.decided.items():
+                counts["existing" if state == GENERATED else "failed"] += 1
+                writer.record(gid, state, reason, key)
+            if not batch.samples:
+                continue
+            started = time.perf_counter()
+            results = _generate(engine, batch.samples)
+            engine_seconds += time.perf_counter() - started
+            generating += len(batch.samples)
+            for gid, result in results.items():
+                if isinstance(result, str):
+                    counts["failed"] += 1
+                    writer.record(gid, FAILED, result, None)
+                else:
+                    counts["generated"] += 1
+                    writer.store(batch.planned[gid], *result)
     counts["engine_loads"] = engine.loads - loads_before
     counts["load_seconds"] = round(engine.load_seconds - load_seconds_before, 3)
     counts["engine_seconds"] = round(engine_seconds - counts["load_seconds"], 3)  # generating, the load left out
-    counts["seconds_per_generation"] = round(counts["engine_seconds"] / len(todo), 4) if todo else None
-    for generation_id, result in generated.items():
-        if isinstance(result, str):
-            outcome[generation_id] = (GenerationState.FAILED.value, result, None)
-            counts["failed"] += 1
-        else:
-            row = by_id[generation_id]
-            key = _write(ctx, engine, row, garment_sha[generation_id], *result)
-            outcome[generation_id] = (GenerationState.GENERATED.value, None, key)
-            counts["generated"] += 1
-    with ctx.ledger.session() as session:
-        for generation_id, (state, reason, key) in outcome.items():
-            row = session.get(Generation, generation_id)
-            row.batch = batch_index
-            if state == GenerationState.FAILED.value or row.state in (GenerationState.PLANNED.value, GenerationState.FAILED.value):
-                row.state, row.reason = state, reason
-            row.object_key = key or row.object_key
+    counts["seconds_per_generation"] = round(counts["engine_seconds"] / generating, 4) if generating else None
+    counts["input_wait_seconds"] = round(input_wait, 3)
+    counts["write_wait_seconds"] = round(writer.wait_seconds, 3)
     return counts

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_rgb
-from tasks.inference.tryon_stage import BatchInputs
 from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.library_stage import load_view_labels
+from tasks.preprocess.garment_stage import load_garment
+from tasks.preprocess.library_stage import load_photo, load_view_labels
 from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.body import person_parts
 from tasks.qc.metrics import GenerationInputs, generation_metrics
@@ -46,14 +46,15 @@ def _applies(spec: dict[str, Any], row: dict[str, Any]) -> bool:
 def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]) -> pd.DataFrame:
     """The metrics table of ``rows``: identifying columns, then the metrics."""
     faces = shared_faces()
-    inputs = BatchInputs(ctx)
-    photo_face = functools.cache(lambda photo_id, category: bool(faces(inputs.photo(photo_id, category)["person"])))
-    labels = functools.cache(lambda photo_id, category: load_view_labels(ctx, photo_id, category))
-    photo_parts = functools.cache(lambda photo_id, category: person_parts(inputs.photo(photo_id, category)["person"]))
+    photo = functools.lru_cache(64)(lambda photo_id, category: load_photo(ctx, photo_id, category))
+    garment = functools.lru_cache(64)(lambda sha256: load_garment(ctx, sha256))
+    photo_face = functools.cache(lambda photo_id, category: bool(faces(photo(photo_id, category)["person"])))
+    labels = functools.lru_cache(64)(lambda photo_id, category: load_view_labels(ctx, photo_id, category))
+    photo_parts = functools.cache(lambda photo_id, category: person_parts(photo(photo_id, category)["person"]))
     table = []
     for row in rows:
-        view = inputs.photo(row.photo_id, row.category)
-        cloth, cloth_mask = inputs.garment(garment_sha[row.generation_id])
+        view = photo(row.photo_id, row.category)
+        cloth, cloth_mask = garment(garment_sha[row.generation_id])
         output = decode_rgb(ctx.store.get_bytes(row.object_key))
         view_labels = labels(row.photo_id, row.category)
         if view_labels is None:  # a view from before the library stored its parsing: its person in the region

@@ -231,9 +231,11 @@ def _on_meta(build: Any) -> Any:
         return build()
 
 
-def load_components(settings: Settings, dataset: str) -> LadiVtonComponents:
+def load_components(settings: Settings, dataset: str, device: str = "cpu") -> LadiVtonComponents:
     """Every module from the registry: files fetched and sha256-verified, state dicts read
-    without unpickling objects and loaded strictly; base folders from safetensors only."""
+    without unpickling objects and loaded strictly; base folders from safetensors only. The
+    modules of the published layout are built on the meta device and take their tensors as read
+    (safetensors straight onto ``device``), so no weight is allocated twice."""
     hf_logging.disable_progress_bar()  # one bar per module fills worker logs; the engine logs the load
     entries = registry_entries(settings, dataset)
     paths = {part: local_path(settings, entry) for part, entry in entries.items()}
@@ -247,7 +249,7 @@ def load_components(settings: Settings, dataset: str) -> LadiVtonComponents:
     image_encoder = CLIPVisionModel.from_pretrained(paths["image_encoder"], **pretrained).eval()
 
     def state(part: str) -> dict[str, Any]:
-        return read_weights(paths[part])
+        return read_weights(paths[part], device)
 
     unet = load_strict(_on_meta(lambda: build_unet(**entries["unet"].config)), state("unet"), paths["unet"].name)
     adapter = load_strict(_on_meta(lambda: _adapter_for(image_encoder, text_encoder)), state("inversion_adapter"),

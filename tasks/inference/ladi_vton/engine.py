@@ -130,7 +130,7 @@ class LadiVtonEngine(Engine):
             started = time.perf_counter()
             device = resolve_device(self.settings.device)
             dtype = resolve_precision(self.settings.precision, device)
-            components = load_components(self.settings, self.dataset)
+            components = load_components(self.settings, self.dataset, str(device))
             pipe = components.pipeline(self.settings.scheduler).to(device, dtype)
             if self.settings.torch_compile:
                 pipe.unet = torch.compile(pipe.unet)

@@ -25,11 +25,13 @@ class WeightsError(ModelRegistryError):
     """A weights file cannot be read, or does not fit the module it is meant for."""
 
 
-def read_weights(path: Path) -> dict[str, Any]:
-    """The file's top-level dict (tensors, or for the warping file sub-dicts of tensors)."""
+def read_weights(path: Path, device: str = "cpu") -> dict[str, Any]:
+    """The file's top-level dict (tensors, or for the warping file sub-dicts of tensors).
+    safetensors are read straight onto ``device`` (no host copy of a GPU's weights); a torch
+    file is memory-mapped and moved with the module."""
     try:
         if path.suffix == ".safetensors":
-            return dict(load_file(str(path), device="cpu"))
+            return dict(load_file(str(path), device=device))
         try:  # memory-mapped: a multi-GB state dict is not copied into RAM before it is assigned
             data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except RuntimeError as error:
