@@ -1,10 +1,14 @@
 """garment_drop under Airflow's CeleryExecutor on this machine: the scheduler, api-server and
 dag-processor, and two Celery workers on loopback (one on queue ``gpu``, one on ``default``),
-against the machine's PostgreSQL (metadata database and ledger) and Redis (broker). Try-on tasks
-must run on the gpu worker and in pool gpu, everything else elsewhere, and the storefront manifest
-must equal the one an embedded (dag.test) run makes of the same inputs. Then ``tryon backfill
---scheduler`` over two earlier dates becomes an Airflow backfill that the same scheduler and
-workers run to success, with their manifests."""
+against the machine's PostgreSQL (metadata database and ledger) and Redis (broker), generating
+with LaDI-VTON (the small configuration, random weights in the published layout, one generation
+per batch). Try-on tasks must run on the gpu worker and in pool gpu, everything else elsewhere.
+Each try-on shard is a process of its own that loads the weights once for all of its batches.
+The nightly shard is killed (SIGKILL) mid-way: Airflow retries it and the retry generates only
+what was not stored, leaving every stored object as it was. The storefront manifest must equal
+the one an embedded (dag.test) run makes of the same inputs. Then ``tryon backfill --scheduler``
+over two earlier dates becomes an Airflow backfill that the same scheduler and workers run to
+success, with their manifests."""
 
 from __future__ import annotations
 
@@ -19,9 +23,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.settings import Settings
+from tasks.storage import ObjectStore, report_key
 from tests.conftest import free_port, prepare_drops
-from tests.test_garment_drop_dag import run_tryon
+from tests.test_garment_drop_dag import generation_objects, run_tryon
 
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster, pytest.mark.postgres]
 SKUS = ("TEE-03032", "JEANS-051946", "DRESS-052234")
@@ -55,12 +61,52 @@ class Cluster:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+def _started_shard(store: ObjectStore, date: str) -> dict:
+    """The record of the date's first try-on shard to start (its process id), as soon as it exists."""
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        for key in store.list_keys(report_key(date, "stages/tryon-")):
+            record = store.get_json(key)
+            if record["ok"] is None:
+                return record
+        time.sleep(0.2)
+    raise AssertionError("no try-on shard started")
+
+
+def _kill_midway(store: ObjectStore, ledger: str, date: str) -> tuple[dict, dict, int]:
+    """SIGKILL the running shard's process once it has stored a generation and before it has
+    stored them all (stopped first, so it cannot finish while the test looks). Returns its start
+    record, the generation objects stored at the kill, and the generations planned."""
+    shard = _started_shard(store, date)
+    deadline = time.time() + 300
+    with psycopg2.connect(ledger) as conn:
+        conn.autocommit = True
+        while True:
+            assert time.time() < deadline, "the shard stored no generation"
+            with conn.cursor() as cur:
+                cur.execute("select count(*) filter (where state = 'generated'), count(*) from generations where drop_date = %s", (date,))
+                stored, planned = cur.fetchone()
+            if stored:
+                os.kill(shard["pid"], signal.SIGSTOP)
+                break
+            time.sleep(0.1)
+    objects = generation_objects(store)
+    images = [key for key in objects if key.endswith(".jpg")]
+    assert 0 < len(images) < planned, f"not mid-way: {len(images)} of {planned} generations stored"
+    kept = {key: value for key, value in objects.items() if key.rsplit(".", 1)[0] + ".jpg" in images}
+    os.kill(shard["pid"], signal.SIGKILL)
+    return shard, kept, planned
+
+
 def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server, tmp_path):
     date = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the run unpausing creates
     metadata, ledger_url = new_database(), new_database()
     port = free_port()
     settings = Settings(home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url,
                         task_retries=0)
+    registry = save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL)
+    ladi = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "4",
+            "TRYON_BATCH_SIZE": "1", "TRYON_DEVICE": "cpu"}
     backfill_dates = [(datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (3, 2)]
     # distinct garments per date: the same bytes again would be a duplicate
     store = prepare_drops(settings, {date: SKUS, backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")},
@@ -86,7 +132,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         "TRYON_BUCKET": settings.bucket,
         "TRYON_S3_ENDPOINT_URL": s3_endpoint,
         "TRYON_LEDGER_URL": ledger_url,
-        "TRYON_TASK_RETRIES": "0",
+        "TRYON_TASK_RETRIES": "1",  # a killed shard is retried at once
+        "TRYON_RETRY_DELAY_S": "0",
+        **ladi,
     }
     cluster = Cluster(env, tmp_path)
     subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
@@ -105,6 +153,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
             assert time.time() < deadline, "the dag-processor did not parse the DAGs"
             time.sleep(3)
         cluster.airflow("dags", "unpause", "garment_drop")  # catchup off: one run, for yesterday
+        killed, stored_at_kill, planned = _kill_midway(store, ledger_url.replace("postgresql+psycopg2", "postgresql"), date)
         state, deadline = None, time.time() + 420
         with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
             conn.autocommit = True
@@ -131,6 +180,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
                 cur.execute("select task_id, map_index, state, queue, pool, hostname from task_instance "
                             "where dag_id = 'garment_drop' order by task_id, map_index")
                 tasks = cur.fetchall()
+                cur.execute("select ti.map_index, ti.try_number from task_instance ti join dag_run dr on dr.dag_id = ti.dag_id "
+                            "and dr.run_id = ti.run_id where ti.task_id = 'tryon' and dr.logical_date::date = %s", (date,))
+                tries = dict(cur.fetchall())
                 cur.execute("select distinct dr.run_type, ti.priority_weight from task_instance ti join dag_run dr "
                             "on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id where ti.dag_id = 'garment_drop'")
                 weights = set(cur.fetchall())
@@ -140,15 +192,32 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
     assert state == "success", (tasks, logs)
     tryons = [t for t in tasks if t[0] == "tryon"]
-    assert len(tryons) >= 2
+    assert len(tryons) == 3, "one shard per night: a night this small is below shard_min_generations"
     for task_id, _, ti_state, queue, pool, host in tasks:
         if task_id == "tryon":
             assert (ti_state, queue, pool, host) == ("success", "gpu", "gpu", "gpu-worker")
         elif ti_state == "success":
             assert (queue, pool, host) == ("default", "default_pool", "cpu-worker"), task_id
+    # the killed shard was retried once, loaded the weights once more and generated only what was not stored
+    assert tries == {killed["part"]: 2}, tries
+    record = store.get_json(report_key(date, f"stages/tryon-{killed['part']}.json"))
+    resumed = record["details"]
+    assert record["ok"] and record["attempt"] == 2 and killed["attempt"] == 1, record
+    assert resumed["pid"] != killed["pid"] and resumed["engine_loads"] == 1, resumed
+    images_at_kill = sum(key.endswith(".jpg") for key in stored_at_kill)
+    assert (resumed["existing"], resumed["generated"], resumed["failed"]) == (images_at_kill, planned - images_at_kill, 0), resumed
+    after = generation_objects(store)
+    assert {key: after[key] for key in stored_at_kill} == stored_at_kill, "nothing stored before the kill was written again"
+    assert sum(key.endswith(".jpg") for key in after) >= planned
+    # every shard, in every run: one process, one weight load, every batch of the shard through it
+    for day in (date, *backfill_dates):
+        summary = store.get_json(f"reports/{day}/summary.json")
+        for shard in summary["tryon_tasks"]:
+            assert shard["engine_loads"] == 1 and shard["batches"] == shard["generated"] + shard["existing"] > 1, (day, shard)
+            assert shard["load_seconds"] > 0 and shard["seconds_per_generation"] > 0, (day, shard)
     cluster_manifest = store.get_json(f"storefront/manifests/{date}.json")
     cluster_review = sorted(k.split("/", 2)[2] for k in store.list_keys(f"review/{date}/"))
-    assert cluster_manifest["count"] == 0 and cluster_review, "the warp baseline's images wait for review"
+    assert cluster_manifest["count"] == 0 and cluster_review, "random weights are previews: every image waits for review"
     assert backfilled == [(d, "success") for d in backfill_dates], backfilled
     assert weights == {("scheduled", 1001), ("backfill", 1)}, "the nightly run's tasks outrank the backfill's"
     for day in backfill_dates:
@@ -157,7 +226,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     # the same inputs through the embedded runner (dag.test) give the same manifest
     embedded = settings.model_copy(update={"bucket": "embedded-run", "ledger_url": new_database(), "home": tmp_path / "embedded"})
     embedded_store = prepare_drops(embedded, {date: SKUS}, PHOTOS).store
-    result = run_tryon(embedded, "run", "--date", date)
+    result = run_tryon(embedded, "run", "--date", date, **ladi)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert embedded_store.get_json(f"storefront/manifests/{date}.json") == cluster_manifest
     assert sorted(k.split("/", 2)[2] for k in embedded_store.list_keys(f"review/{date}/")) == cluster_review

@@ -20,6 +20,7 @@ from tasks.match import match
 from tasks.preprocess import library_stage
 from tasks.preprocess.garment_stage import preprocess_garments
 from tests.conftest import REPO, upload_drop
+from tests.test_garment_drop_dag import generation_objects
 
 DATE = "2026-11-20"
 
@@ -72,12 +73,6 @@ def shard(ctx):
     return planned
 
 
-def _stored(ctx) -> dict[str, tuple[str, object]]:
-    """Every generation object: key -> (ETag, LastModified)."""
-    pages = ctx.store.client.get_paginator("list_objects_v2").paginate(Bucket=ctx.store.bucket, Prefix="generations/")
-    return {o["Key"]: (o["ETag"], o["LastModified"]) for page in pages for o in page.get("Contents", [])}
-
-
 class Recording(WarpBaselineEngine):
     """The warp baseline, slowed to stand for a model call, recording what it was asked for."""
 
@@ -103,7 +98,7 @@ def test_a_shard_killed_midway_resumes_without_generating_again(ctx, shard, monk
     states = {g.generation_id: g.state for g in ctx.ledger.generations(DATE)}
     assert [states[gid] for gid in shard.generation_ids] == ["generated", "generated", "planned", "planned"], \
         "each generation's state is committed as it is stored, not when the shard ends"
-    before = _stored(ctx)
+    before = generation_objects(ctx.store)
     assert len(before) == 2 * 2, "image and sidecar of each of the first two generations"
 
     engine = Recording()
@@ -112,7 +107,7 @@ def test_a_shard_killed_midway_resumes_without_generating_again(ctx, shard, monk
     assert {k: resumed[k] for k in ("generated", "existing", "failed", "batches")} == \
         {"generated": 2, "existing": 2, "failed": 0, "batches": 4}
     assert [ids for ids, _, _ in engine.calls] == shard.batches[2:], "only what was not stored is generated"
-    after = _stored(ctx)
+    after = generation_objects(ctx.store)
     assert {key: after[key] for key in before} == before, "nothing stored before the kill was written again"
     assert len(after) == 2 * 4
     assert {g.generation_id: g.state for g in ctx.ledger.generations(DATE)} == dict.fromkeys(shard.generation_ids, "generated")
