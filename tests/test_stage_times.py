@@ -1,0 +1,44 @@
+"""Task records: written when a task starts and when it ends, so a task killed without a chance
+to finish still shows, as a failure, in the stage times and the report."""
+
+import os
+
+import pytest
+
+from tasks.report import write_report
+from tasks.stage_times import stage_records, stage_tasks, stage_times, timed_stage
+from tasks.storage import report_key
+
+DATE = "2026-11-20"
+
+
+def test_a_record_is_written_at_the_start_and_replaced_at_the_end(ctx):
+    key = report_key(DATE, "stages/tryon-0.json")
+    with timed_stage(ctx, DATE, "tryon", 0, attempt=2) as details:
+        running = ctx.store.get_json(key)
+        details["generated"] = 3
+    assert (running["ok"], running["pid"], running["attempt"], running["finished"]) == (None, os.getpid(), 2, None)
+    done = ctx.store.get_json(key)
+    assert done["ok"] is True and done["details"] == {"generated": 3} and done["seconds"] >= 0
+    assert done["started"] == running["started"] and done["attempt"] == 2
+
+
+def test_a_failing_task_records_its_failure(ctx):
+    with pytest.raises(RuntimeError), timed_stage(ctx, DATE, "qc"):
+        raise RuntimeError("boom")
+    [record] = stage_records(ctx, DATE)
+    assert record["ok"] is False and record["stage"] == "qc"
+
+
+def test_a_killed_task_counts_as_failed_and_the_report_says_it_was_killed(ctx):
+    with timed_stage(ctx, DATE, "tryon", 0):
+        pass
+    killed = timed_stage(ctx, DATE, "tryon", 1, attempt=1)
+    killed.__enter__()  # the process dies here: the block never ends, only the start record exists
+    records = stage_records(ctx, DATE)
+    [tryon] = stage_times(records)
+    assert (tryon["tasks"], tryon["failed"]) == (2, 1)
+    assert [r["ok"] for r in stage_tasks(records, "tryon")] == [True, None]
+    write_report(ctx, DATE)
+    html = ctx.store.get_bytes(report_key(DATE, "report.html")).decode()
+    assert "started and never recorded its end: the task was killed" in html
