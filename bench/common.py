@@ -9,6 +9,23 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+UNET_GFLOP_PER_STEP = 510.0  # full-size UNet, one image, one step, 64x48 latents
+BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0}
+
+
+def bf16_peak(device: str, override: float | None = None) -> float | None:
+    """The dense bf16 peak (TFLOP/s) of a CUDA device, by its name; None when unknown."""
+    if override or not device.startswith("cuda"):
+        return override
+    import torch
+
+    name = torch.cuda.get_device_name(torch.device(device))
+    return next((value for key, value in BF16_PEAK_TFLOPS.items() if key in name), None)
+
+
+def unet_tflops(images: int, steps: int, guidance: float, denoise_seconds: float) -> float:
+    """TFLOP/s of the full-size UNet over the denoising loop (guidance doubles the passes)."""
+    return images * steps * (2 if guidance > 1 else 1) * UNET_GFLOP_PER_STEP / denoise_seconds / 1000
 
 
 def parse_args(description: str, inputs: str, default_inputs: Path) -> argparse.Namespace:

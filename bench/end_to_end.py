@@ -11,9 +11,15 @@ task costs around its engine calls.
 
 For each it prints the engine-call seconds (generating, the load left out), the load seconds, the
 seconds the engine waited for inputs and writes, the task wall seconds (process start to exit),
-the engine's share of the wall time and the seconds per image. The bar for a 64-generation shard (issue 13): the engine call >= 90 % of the wall.
+the engine's share of the wall time, the seconds per image, and the denoising loop's seconds
+(from the generations' sidecars) as a share of the wall: end-to-end throughput against
+denoise-only throughput. With ``--size full --device cuda`` also the UNet's TFLOP/s in the
+denoising loop and its fraction of the GPU's bf16 peak. Bars (issue 13): on CPU the engine call
+>= 90 % of the wall of a 64-generation shard; on a GPU >= 40 % of bf16 peak in the denoising loop
+and end-to-end throughput >= 85 % of denoise-only throughput.
 
     .venv/bin/python bench/end_to_end.py [--steps 10] [--batch-size 8] [--threads 2]
+    .venv/bin/python bench/end_to_end.py --size full --device cuda --steps 50 --batch-size 16
 
 Random weights in the published layout (no weights can be downloaded here): the timings are the
 architecture's, the images are noise.
@@ -30,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, limit_threads
+from common import REPO, bf16_peak, limit_threads, unet_tflops
 
 DATE = "2026-11-20"
 GENERATIONS = 64
@@ -50,6 +56,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10, help="denoising steps (DDIM)")
     parser.add_argument("--batch-size", type=int, default=8, help="generations per task in the per-batch design")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads of each task process")
+    parser.add_argument("--size", choices=("small", "full"), default="small", help="LaDI-VTON configuration (random weights)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1")
+    parser.add_argument("--precision", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), bf16, fp16, fp32")
+    parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak (default: by device name)")
     args = parser.parse_args()
     limit_threads(args.threads)
     return args
@@ -99,6 +109,16 @@ def reset(settings: object, ids: list[str]) -> None:
             row.state, row.reason, row.object_key = GenerationState.PLANNED.value, None, None
 
 
+def denoise_seconds(settings: object) -> float:
+    """The denoising loop's seconds over every stored generation (each sidecar has its share of
+    its pipeline call)."""
+    from tasks.storage import ObjectStore
+
+    store = ObjectStore.from_settings(settings)
+    return sum(store.get_json(key)["detail"]["seconds_per_sample"]["denoise"]
+               for key in store.list_keys("generations/") if key.endswith(".json"))
+
+
 def run_tasks(tasks: list[list[list[str]]], env: dict[str, str]) -> dict[str, float]:
     """Each task (a shard's batches) in a fresh process; the engine's figures summed."""
     totals = {"tasks": len(tasks), "engine": 0.0, "load": 0.0, "loads": 0, "wall": 0.0, "generated": 0, "waited": 0.0}
@@ -121,27 +141,31 @@ def run_tasks(tasks: list[list[list[str]]], env: dict[str, str]) -> dict[str, fl
 def main() -> int:
     args = parse_args()
     from tasks.embedded_s3 import embedded_s3
-    from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
+    from tasks.inference.ladi_vton.components import ARCHITECTURES, random_components, save_published_layout
     from tasks.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-end-to-end-"))
-    registry = save_published_layout(random_components(SMALL), tmp / "weights", SMALL)
-    settings = Settings(home=tmp / "home", bucket="bench", engine="ladi-vton", model_registry=registry, device="cpu",
-                        ledger_url=f"sqlite:///{tmp / 'ledger.db'}", inference_steps=args.steps, photos_per_garment=6,
-                        batch_size=args.batch_size)
+    architecture = ARCHITECTURES[args.size]
+    registry = save_published_layout(random_components(architecture), tmp / "weights", architecture)
+    settings = Settings(home=tmp / "home", bucket="bench", engine="ladi-vton", model_registry=registry, device=args.device,
+                        precision=args.precision, ledger_url=f"sqlite:///{tmp / 'ledger.db'}", inference_steps=args.steps,
+                        photos_per_garment=6, batch_size=args.batch_size)
+    peak = bf16_peak(args.device, args.peak_tflops)
     with embedded_s3(settings) as endpoint:
         settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
         ids = plan(settings, tmp)
         env = {key: value for key, value in os.environ.items() if not key.startswith("TRYON_")}
         env.update({"TRYON_HOME": str(settings.home), "TRYON_BUCKET": settings.bucket, "TRYON_S3_ENDPOINT_URL": endpoint,
-                    "TRYON_LEDGER_URL": settings.resolved_ledger_url, "TRYON_ENGINE": "ladi-vton", "TRYON_DEVICE": "cpu",
-                    "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": str(args.steps),
+                    "TRYON_LEDGER_URL": settings.resolved_ledger_url, "TRYON_ENGINE": "ladi-vton", "TRYON_DEVICE": args.device,
+                    "TRYON_PRECISION": args.precision, "TRYON_MODEL_REGISTRY": str(registry),
+                    "TRYON_INFERENCE_STEPS": str(args.steps),
                     "TRYON_BATCH_SIZE": str(args.batch_size), "TRYON_PHOTOS_PER_GARMENT": "6", "PYTHONPATH": str(REPO),
                     "OMP_NUM_THREADS": str(args.threads)})
-        print(f"{GENERATIONS} generations, small LaDI-VTON configuration, {args.steps} DDIM steps, CPU, "
-              f"{args.threads} threads per task, each task a fresh process\n")
+        print(f"{GENERATIONS} generations, {args.size} LaDI-VTON configuration, {args.steps} DDIM steps, guidance "
+              f"{settings.guidance_scale}, {args.device} ({args.precision} precision), {args.threads} CPU threads per task, "
+              f"each task a fresh process\n")
         print(f"{'design':<22} {'tasks':>5} {'loads':>5} {'load s':>7} {'engine s':>9} {'waited s':>8} {'wall s':>8} "
-              f"{'engine/wall':>11} {'s/image':>8}")
+              f"{'engine/wall':>11} {'s/image':>8} {'denoise/wall':>12}")
         batches = [ids[i : i + args.batch_size] for i in range(0, len(ids), args.batch_size)]
         designs = {f"per batch of {args.batch_size}": [[batch] for batch in batches], "one shard": [batches]}
         for index, (name, tasks) in enumerate(designs.items()):
@@ -149,8 +173,15 @@ def main() -> int:
                 reset(settings, ids)
             t = run_tasks(tasks, env)
             assert t["generated"] == GENERATIONS, t
-            print(f"{name:<22} {t['tasks']:>5} {t['loads']:>5} {t['load']:>7.1f} {t['engine']:>9.1f} {t['waited']:>8.1f} {t['wall']:>8.1f} "
-                  f"{t['engine'] / t['wall']:>11.1%} {t['wall'] / GENERATIONS:>8.2f}")
+            denoise = denoise_seconds(settings)
+            line = (f"{name:<22} {t['tasks']:>5} {t['loads']:>5} {t['load']:>7.1f} {t['engine']:>9.1f} {t['waited']:>8.1f} "
+                    f"{t['wall']:>8.1f} {t['engine'] / t['wall']:>11.1%} {t['wall'] / GENERATIONS:>8.2f} "
+                    f"{denoise / t['wall']:>12.1%}")
+            if args.size == "full" and args.device.startswith("cuda"):
+                achieved = unet_tflops(GENERATIONS, args.steps, settings.guidance_scale, denoise)
+                line += f"   denoise {achieved:.0f} TFLOP/s"
+                line += f" = {achieved / peak:.0%} of {peak:.0f} bf16 peak" if peak else ""
+            print(line)
     return 0
 
 

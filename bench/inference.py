@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, bf16_peak, unet_tflops  # noqa: E402  (bench/ is not a package)
 
-UNET_GFLOP_PER_STEP = 510.0  # full-size UNet, one image, one step, 64x48 latents
-BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0}
+sys.path.insert(0, str(REPO))
 PHOTOS = {"upper_body": ("TEE-03032", "05997_00.jpg"), "lower_body": ("JEANS-051946", "051918_0.jpg"),
           "dresses": ("DRESS-052234", "052472_0.jpg")}
 
@@ -66,8 +65,8 @@ def time_pipeline(args: argparse.Namespace, samples: list) -> None:
     import torch
 
     from tasks.inference.ladi_vton.components import ARCHITECTURES, random_components
-    from tasks.inference.ladi_vton.engine import resolve_precision, sample_tensors
     from tasks.inference.ladi_vton.pipeline_ladi_vton import STAGES
+    from tasks.inference.ladi_vton.tensors import resolve_precision, sample_tensors
 
     device = torch.device(args.device)
     dtype = resolve_precision(args.precision or "auto", device)
@@ -86,8 +85,7 @@ def time_pipeline(args: argparse.Namespace, samples: list) -> None:
         return {**out.timings, "total": time.perf_counter() - start}
 
     call(1, 2)  # warm-up: allocator, kernels, compile
-    peak = args.peak_tflops or next((v for k, v in BF16_PEAK_TFLOPS.items()
-                                     if device.type == "cuda" and k in torch.cuda.get_device_name(device)), None)
+    peak = bf16_peak(str(device), args.peak_tflops)
     header = "".join(f"{s:>9}" for s in STAGES)
     print(f"{'batch':>5} {'s/image':>8} {'img/s':>7}{header}   (seconds per image by stage)")
     for batch in [int(b) for b in args.batches.split(",")]:
@@ -96,8 +94,7 @@ def time_pipeline(args: argparse.Namespace, samples: list) -> None:
         line = f"{batch:>5} {median['total'] / batch:>8.3f} {batch / median['total']:>7.2f}"
         line += "".join(f"{median[s] / batch:>9.3f}" for s in STAGES)
         if args.size == "full" and device.type == "cuda":
-            passes = 2 if args.guidance > 1 else 1
-            achieved = batch * args.steps * passes * UNET_GFLOP_PER_STEP / median["denoise"] / 1000  # TFLOP/s
+            achieved = unet_tflops(batch, args.steps, args.guidance, median["denoise"])
             line += f"   denoise {achieved:.0f} TFLOP/s" + (f" = {achieved / peak:.0%} of {peak:.0f} bf16 peak" if peak else "")
         print(line)
 

@@ -437,7 +437,7 @@ def random_ladi_vton_cases(views: list[View], count: int = 6) -> Iterator[Case]:
     import torch
 
     from tasks.inference.ladi_vton.components import SMALL, random_components
-    from tasks.inference.ladi_vton.engine import paste_back, sample_tensors
+    from tasks.inference.ladi_vton.tensors import paste_back, sample_tensors
 
     pipeline = random_components(SMALL, seed=3).pipeline("ddim")
     garments = drop_garments()

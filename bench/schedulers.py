@@ -37,7 +37,7 @@ def main() -> int:
     import torch
 
     from tasks.inference.ladi_vton.components import SMALL, load_components, random_components
-    from tasks.inference.ladi_vton.engine import resolve_precision, sample_tensors
+    from tasks.inference.ladi_vton.tensors import resolve_precision, sample_tensors
     from tasks.settings import Settings
 
     device = torch.device(args.device)

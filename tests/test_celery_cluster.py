@@ -105,7 +105,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     settings = Settings(home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url,
                         task_retries=0)
     registry = save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL)
-    ladi = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "4",
+    ladi = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2", "TRYON_GUIDANCE_SCALE": "1",
             "TRYON_BATCH_SIZE": "1", "TRYON_DEVICE": "cpu"}
     backfill_dates = [(datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (3, 2)]
     # distinct garments per date: the same bytes again would be a duplicate

@@ -20,7 +20,6 @@ VAE, the adapter's widths from the image and text encoders); the UNet entry may 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,33 +35,14 @@ from tasks.inference.ladi_vton.emasc import EMASC
 from tasks.inference.ladi_vton.inversion_adapter import InversionAdapter
 from tasks.inference.ladi_vton.pipeline_ladi_vton import LadiVtonPipeline
 from tasks.inference.ladi_vton.prompt import CATEGORY_TEXT, PLACEHOLDER
+from tasks.inference.ladi_vton.registry import BACKENDS, LICENCE, WEIGHT_FILES, registry_entries, registry_names
 from tasks.inference.ladi_vton.scheduler import SD2_SCHEDULER
 from tasks.inference.ladi_vton.unet import build_unet
 from tasks.inference.ladi_vton.vae import SD2_VAE, MaskAwareVAE, emasc_channels
 from tasks.inference.ladi_vton.warping import RefinementUNet, TPSWarpingNetwork
 from tasks.inference.ladi_vton.weights import load_strict, read_weights, sub_state_dict
-from tasks.models import ModelEntry, local_path, lookup
+from tasks.models import local_path
 from tasks.settings import Settings
-
-DATASETS = ("vitonhd", "dresscode")
-LICENCE = "CC BY-NC 4.0"
-WEIGHT_FILES = ("unet", "inversion_adapter", "emasc", "warping")
-BACKENDS = {
-    "unet": "ladi-vton-unet",
-    "inversion_adapter": "ladi-vton-inversion-adapter",
-    "emasc": "ladi-vton-emasc",
-    "warping": "ladi-vton-warping",
-    "base": "diffusers-sd2-inpainting",
-    "image_encoder": "transformers-clip-vision",
-}
-
-
-def registry_names(dataset: str) -> dict[str, str]:
-    """Component -> registry entry name."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown LaDI-VTON training set {dataset!r}; expected one of {', '.join(DATASETS)}")
-    names = {part: f"ladi-vton-{part.replace('_', '-')}-{dataset}" for part in WEIGHT_FILES}
-    return {**names, "base": "sd2-inpainting", "image_encoder": "clip-vit-h-14"}
 
 
 @dataclass(frozen=True)
@@ -214,16 +194,6 @@ def save_published_layout(components: LadiVtonComponents, folder: Path, architec
     registry = folder / "models.yaml"
     registry.write_text(yaml.safe_dump({"models": models}, sort_keys=True))
     return registry
-
-
-def registry_entries(settings: Settings, dataset: str) -> dict[str, ModelEntry]:
-    return {part: lookup(settings, name, BACKENDS[part]) for part, name in registry_names(dataset).items()}
-
-
-def combined_sha256(entries: dict[str, ModelEntry]) -> str:
-    """One hash for the weights that make an output: the registry hashes of every component."""
-    payload = json.dumps({entry.name: entry.sha256 for entry in entries.values()}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _on_meta(build: Any) -> Any:

@@ -1,9 +1,9 @@
 """The LaDI-VTON engine: the model the product serves, behind the ``Engine`` interface.
 
-Construction only reads the model registry (matching asks for the engine's identity on CPU
-workers); the first ``generate`` loads every module strictly and keeps the pipeline for the
-life of the process, which under Airflow 3 is one try-on task (``loads`` and ``load_seconds``
-count it; the run report shows them per task). A batch is generated in chunks of ``batch_size`` samples, each chunk one
+Construction only reads the model registry and imports no torch (matching, publishing and the
+report ask for the engine's identity on CPU workers); the first ``generate`` loads every module
+strictly and keeps the pipeline for the life of the process, which under Airflow 3 is one try-on
+shard (``loads`` and ``load_seconds`` count it; the run report shows them per shard). A batch is generated in chunks of ``batch_size`` samples, each chunk one
 pipeline call (classifier-free guidance as one UNet forward of 2N); a CUDA out-of-memory halves
 the chunk and tries again, and the smaller size is kept.
 
@@ -16,73 +16,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
-import torch
 
 from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
-from tasks.inference.ladi_vton.components import (
-    LICENCE,
-    combined_sha256,
-    load_components,
-    registry_entries,
-)
-from tasks.inference.ladi_vton.pipeline_ladi_vton import LadiVtonPipeline
-from tasks.preprocess.masks import pose_map
+from tasks.inference.ladi_vton.registry import LICENCE, MODEL_HEIGHT, MODEL_WIDTH, combined_sha256, registry_entries
 from tasks.settings import Settings
 
+if TYPE_CHECKING:
+    import torch
+
+    from tasks.inference.ladi_vton.pipeline_ladi_vton import LadiVtonPipeline
+
 log = logging.getLogger(__name__)
-
-MODEL_HEIGHT, MODEL_WIDTH = 512, 384
-PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if name not in PRECISIONS:
-        raise ValueError(f"unknown precision {name!r}; expected auto, {', '.join(PRECISIONS)}")
-    return PRECISIONS[name]
-
-
-def sample_tensors(samples: list[TryOnSample]) -> dict[str, torch.Tensor]:
-    """Canvas-sized samples -> the pipeline's (B, C, 512, 384) image, mask, pose map and cloth."""
-    size = (MODEL_WIDTH, MODEL_HEIGHT)
-
-    def rgb(array: np.ndarray) -> torch.Tensor:
-        small = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
-        return torch.from_numpy(small).permute(2, 0, 1).float() / 127.5 - 1
-
-    images, masks, poses, cloths = [], [], [], []
-    for sample in samples:
-        height, width = sample.person.shape[:2]
-        images.append(rgb(sample.person))
-        cloths.append(rgb(sample.cloth))
-        mask = cv2.resize(sample.inpaint_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-        masks.append(torch.from_numpy(mask).float()[None])
-        keypoints = sample.keypoints.astype(np.float32).copy()
-        keypoints[:, 0] *= MODEL_WIDTH / width
-        keypoints[:, 1] *= MODEL_HEIGHT / height
-        poses.append(torch.from_numpy(pose_map(keypoints, (MODEL_HEIGHT, MODEL_WIDTH))))
-    return {"image": torch.stack(images), "mask": torch.stack(masks), "pose_map": torch.stack(poses), "cloth": torch.stack(cloths)}
-
-
-def paste_back(generated: np.ndarray, person: np.ndarray, inpaint_mask: np.ndarray) -> np.ndarray:
-    """Upscale a model-sized result to the photo and keep the photo's pixels outside the inpaint
-    region (a 4 px feathered seam just outside it)."""
-    height, width = person.shape[:2]
-    large = cv2.resize(generated, (width, height), interpolation=cv2.INTER_CUBIC)
-    region = cv2.dilate(inpaint_mask.astype(np.uint8), np.ones((5, 5), np.uint8), iterations=1).astype(np.float32)
-    weight = np.maximum(cv2.GaussianBlur(region, (0, 0), 1.5), inpaint_mask.astype(np.float32))[..., None]
-    return np.clip(large * weight + person * (1 - weight) + 0.5, 0, 255).astype(np.uint8)
 
 
 class LadiVtonEngine(Engine):
@@ -125,8 +72,14 @@ class LadiVtonEngine(Engine):
 
     @property
     def pipeline(self) -> LadiVtonPipeline:
-        """Loaded once per process, on first use."""
+        """Loaded once per process, on first use (torch and the modules are imported only here:
+        a CPU worker that asks for the engine's identity never imports them)."""
         if self._pipeline is None:
+            import torch
+
+            from tasks.inference.ladi_vton.components import load_components
+            from tasks.inference.ladi_vton.tensors import resolve_device, resolve_precision
+
             started = time.perf_counter()
             device = resolve_device(self.settings.device)
             dtype = resolve_precision(self.settings.precision, device)
@@ -141,12 +94,20 @@ class LadiVtonEngine(Engine):
         return self._pipeline
 
     def _call(self, samples: list[TryOnSample]) -> tuple[torch.Tensor, dict[str, float]]:
+        import torch
+
+        from tasks.inference.ladi_vton.tensors import sample_tensors
+
         generators = [torch.Generator().manual_seed(s.seed) for s in samples]
         out = self.pipeline(**sample_tensors(samples), categories=[s.category for s in samples], generators=generators,
                             num_inference_steps=self.settings.inference_steps, guidance_scale=self.settings.guidance_scale)
         return out.images, out.timings
 
     def generate(self, batch: list[TryOnSample]) -> TryOnOutput:
+        import torch
+
+        from tasks.inference.ladi_vton.tensors import paste_back
+
         images: list[np.ndarray] = []
         details: list[dict[str, Any]] = []
         start = 0

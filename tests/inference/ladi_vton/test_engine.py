@@ -1,18 +1,17 @@
 """The LaDI-VTON engine behind the Engine interface: registry identity, chunked batches,
 halving on CUDA out-of-memory, paste-back onto the full-resolution photo."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from tasks.inference.engine import get_engine, release_of
-from tasks.inference.ladi_vton.components import (
-    SMALL,
-    combined_sha256,
-    random_components,
-    registry_entries,
-    save_published_layout,
-)
+from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
+from tasks.inference.ladi_vton.registry import combined_sha256, registry_entries
 from tasks.models import ModelRegistryError
 from tasks.settings import Settings
 
@@ -43,6 +42,17 @@ def test_identity_comes_from_the_registry_without_loading(engine_settings):
     assert info["parameters"] == {"dataset": "vitonhd", "steps": 2, "guidance_scale": 7.5, "scheduler": "ddim",
                                   "precision": "auto", "resolution": [512, 384], "paste_back": True}
     assert get_engine(engine_settings.model_copy(update={"inference_steps": 3})) is not engine
+
+
+def test_the_identity_imports_no_torch(engine_settings):
+    """Matching, publishing and the report build the engine on CPU workers, in a process per task
+    under Airflow 3: its identity must not cost a torch import (seconds per task)."""
+    probe = ("import sys; from tasks.inference.engine import get_engine; from tasks.settings import Settings; "
+             "engine = get_engine(Settings()); print(engine.model_version, engine.release.released, 'torch' in sys.modules)")
+    env = {**os.environ, "TRYON_HOME": str(engine_settings.home), "TRYON_ENGINE": "ladi-vton",
+           "TRYON_MODEL_REGISTRY": str(engine_settings.model_registry)}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["ladi-vton-vitonhd-random-weights", "False", "False"], done.stdout + done.stderr
 
 
 def test_release_comes_from_the_registry(engine_settings, tmp_path):

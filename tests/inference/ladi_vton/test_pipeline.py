@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from tasks.inference.ladi_vton.components import SMALL, random_components
-from tasks.inference.ladi_vton.engine import sample_tensors
 from tasks.inference.ladi_vton.pipeline_ladi_vton import STAGES
+from tasks.inference.ladi_vton.tensors import sample_tensors
 
 # largest difference (on the [0, 1] output scale) allowed between a sample generated in a batch
 # and alone: float reductions are ordered differently for different batch sizes

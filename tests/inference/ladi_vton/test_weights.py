@@ -7,14 +7,9 @@ import pytest
 import torch
 import yaml
 
-from tasks.inference.ladi_vton.components import (
-    SMALL,
-    load_components,
-    random_components,
-    registry_names,
-    save_published_layout,
-)
+from tasks.inference.ladi_vton.components import SMALL, load_components, random_components, save_published_layout
 from tasks.inference.ladi_vton.emasc import EMASC
+from tasks.inference.ladi_vton.registry import registry_names
 from tasks.inference.ladi_vton.weights import (
     WeightsError,
     convert_to_safetensors,
