@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import REPO, limit_threads
 
 DATA = REPO / "tests" / "data"
@@ -98,8 +97,9 @@ def main() -> int:
         if min(r[case][0] for r in results.values()) < BAR:
             print(f"{case:<40}" + "".join(f"{r[case][0]:>18.3f}" for r in results.values()))
     print(f"{'(every other case >= ' + str(BAR) + ' with each backend)':<40}\n")
-    for label, pick in (("mean IoU", lambda v: np.mean([i for i, _ in v])), ("worst IoU", lambda v: min(i for i, _ in v)),
-                        (f"cases < {BAR}", lambda v: sum(i < BAR for i, _ in v)), ("median ms", lambda v: np.median([t for _, t in v]))):
+    summaries = {"mean IoU": lambda v: np.mean([i for i, _ in v]), "worst IoU": lambda v: min(i for i, _ in v),
+                 f"cases < {BAR}": lambda v: sum(i < BAR for i, _ in v), "median ms": lambda v: np.median([t for _, t in v])}
+    for label, pick in summaries.items():
         print(f"{label:<40}" + "".join(f"{pick(list(r.values())):>18.3f}" for r in results.values()))
     return 0
 

@@ -100,10 +100,11 @@ def cases(image: np.ndarray, mask: np.ndarray, seed: int) -> dict[str, tuple[np.
     shape = image.shape
     white = _recolour(image, mask, (246, 246, 244), 0.45)
     dark = _recolour(image, mask, (78, 42, 104), 0.5)
+    cream = _recolour(image, mask, (248, 244, 232), 0.4)
     out = {
         "white-on-white": (_compose(white, mask, _plain((255, 255, 255), shape)), mask),
         "white-on-lightgrey": (_compose(white, mask, _plain((226, 227, 229), shape)), mask),
-        "offwhite-on-offwhite": (_compose(_recolour(image, mask, (248, 244, 232), 0.4), mask, _plain((234, 230, 221), shape)), mask),
+        "offwhite-on-offwhite": (_compose(cream, mask, _plain((234, 230, 221), shape)), mask),
         "whiteprint-on-white": (_compose(_print(white, mask, seed), mask, _plain((255, 255, 255), shape)), mask),
         "dark-on-white": (_compose(dark, mask, _plain((255, 255, 255), shape)), mask),
         "shadow-on-white": (_compose(image.astype(np.float32), mask, _shadow(mask, _plain((255, 255, 255), shape))), mask),
