@@ -30,10 +30,11 @@ OUT = DATA / "garment_cases"
 
 
 def _shading(image: np.ndarray, mask: np.ndarray, strength: float) -> np.ndarray:
-    """The garment's folds as a signed grey offset (its own grey minus its mean), scaled."""
+    """The garment's folds as a signed grey offset (its own grey minus its median, so a large
+    print does not shift the body's colour), scaled and kept within +-25."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     smooth = cv2.GaussianBlur(grey, (0, 0), 2.0)  # folds, not the print or the weave
-    return (smooth - smooth[mask].mean()) * strength
+    return np.clip((smooth - np.median(smooth[mask])) * strength, -25, 25)
 
 
 def _compose(garment: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
