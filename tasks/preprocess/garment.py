@@ -15,7 +15,7 @@ import numpy as np
 from tasks.images import fit_to_canvas, fit_within
 from tasks.preprocess.segmentation import largest_component
 
-GARMENT_MASK_BACKEND = "opencv-border-grabcut-v2"
+GARMENT_MASK_BACKEND = "opencv-border-grabcut-v3"
 WHITE = (255, 255, 255)
 
 
@@ -30,11 +30,25 @@ class PreparedGarment:
     backend: str = GARMENT_MASK_BACKEND
 
 
-def border_colour_mask(image: np.ndarray, border: int = 4, min_distance: float = 10.0, work_height: int = 512) -> np.ndarray:
-    """Foreground = pixels whose Lab colour differs from the background model estimated on
-    the image border (median and spread of the border pixels), refined by GrabCut, largest
-    component, holes filled. Computed at ``work_height`` px and scaled back (cost, not
-    accuracy: the edge moves by under a pixel of the work size)."""
+def background_model(border_lab: np.ndarray, bin_size: float = 6.0, tolerance: float = 12.0) -> tuple[np.ndarray, float]:
+    """The backdrop's Lab colour and spread from the photo's border pixels: the largest cluster
+    of them, not all of them. A garment cropped tight runs off the frame and covers part of the
+    border; taken whole, the border's spread grew so large that no pixel passed the threshold
+    and a dark garment on pure white was refused as having no mask."""
+    bins, counts = np.unique(np.round(border_lab / bin_size).astype(np.int32), axis=0, return_counts=True)
+    mode = bins[counts.argmax()] * bin_size
+    inliers = border_lab[np.linalg.norm(border_lab - mode, axis=1) < tolerance]
+    background = np.median(inliers, axis=0)
+    return background, float(np.percentile(np.linalg.norm(inliers - background, axis=1), 99))
+
+
+def border_colour_mask(image: np.ndarray, border: int = 4, min_distance: float = 6.0, work_height: int = 512) -> np.ndarray:
+    """Foreground = pixels whose Lab colour differs from the backdrop model estimated on the
+    image border (``background_model``), refined by GrabCut, largest component, holes filled.
+    The threshold follows the backdrop's own spread, down to ``min_distance`` (6 units of
+    OpenCV's 8-bit Lab) on a clean backdrop, so a white garment on white is found by its
+    shading and rim. Computed at ``work_height`` px and scaled back (cost, not accuracy: the
+    edge moves by under a pixel of the work size)."""
     height, width = image.shape[:2]
     scale = min(1.0, work_height / height)
     work = cv2.resize(image, (max(8, round(width * scale)), max(8, round(height * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else image
@@ -42,8 +56,7 @@ def border_colour_mask(image: np.ndarray, border: int = 4, min_distance: float =
     edges = np.concatenate(
         [lab[:border].reshape(-1, 3), lab[-border:].reshape(-1, 3), lab[:, :border].reshape(-1, 3), lab[:, -border:].reshape(-1, 3)]
     )
-    background = np.median(edges, axis=0)
-    spread = np.percentile(np.linalg.norm(edges - background, axis=1), 99)
+    background, spread = background_model(edges)
     distance = np.sqrt(((lab - background) ** 2).sum(axis=2))
     threshold = max(min_distance, spread * 1.5)
     mask = (distance > threshold).astype(np.uint8)

@@ -68,6 +68,24 @@ def test_cloth_mask_matches_the_reference_checked_by_eye(sku):
     assert iou >= 0.95, f"IoU {iou:.3f}"
 
 
+HARD_CASES = Path(__file__).resolve().parent.parent / "data" / "garment_cases"
+# what the no-model fallback must hold (tests/data/make_garment_cases.py made the cases); shadows
+# and light-grey or off-white backdrops are left to a model-backed backend
+FALLBACK_HOLDS = ("white-on-white", "whiteprint-on-white", "dark-on-white", "dark-cropped-on-white")
+
+
+@pytest.mark.parametrize("case", sorted(p.stem for p in HARD_CASES.glob("*.jpg") if p.stem.split("--")[1] in FALLBACK_HOLDS))
+def test_the_fallback_cuts_white_garments_on_white_and_dark_ones_cropped_tight(case):
+    """A white or printed-white garment on pure white was cut down to its print, and a dark one
+    running off the frame was refused with an empty mask (the whole border taken as backdrop)."""
+    expected = np.asarray(Image.open(HARD_CASES / f"{case}.png").convert("L")) > 127
+    image = decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes())
+    mask = border_colour_mask(image)
+    iou = (mask & expected).sum() / (mask | expected).sum()
+    assert iou >= 0.95, f"IoU {iou:.3f}"
+    assert prepare_garment(image).mask.any()
+
+
 def test_product_shots_are_not_people_and_model_photos_are():
     for sku, (path, _) in GARMENTS.items():
         assert not worn_by_person(decode_rgb(path.read_bytes())), sku
