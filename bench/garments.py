@@ -8,6 +8,9 @@ garments on pure white, tight crops that run off the frame, drop shadows. The ba
 default backend (issue 14): IoU >= 0.95 on every case, < 400 ms per garment on one core.
 
     .venv/bin/python bench/garments.py [--repeat 1] [--threads 1] [--u2net PATH.onnx]
+
+The shipped U2-Net-p (``tryon models fetch-shipped``, which make install runs) is measured
+beside the OpenCV fallback whenever it is there.
 """
 
 from __future__ import annotations
@@ -84,10 +87,15 @@ def measure(masker: object, cases: dict[str, tuple[bytes, np.ndarray]], repeat: 
 
 def main() -> int:
     args = parse_args()
+    from tasks.preprocess.backends import background_backend
     from tasks.preprocess.garment import OpenCVMasker, RembgMasker
+    from tasks.settings import Settings
+    from tasks.shipped_models import SHIPPED
 
     cases = labelled_set()
     backends = {"opencv": OpenCVMasker()}
+    if SHIPPED["u2netp"].path.exists():
+        backends["u2netp (shipped)"] = background_backend(Settings(background_backend="u2netp"))
     for path in args.u2net:
         backends[f"rembg:{path.stem}"] = RembgMasker(path, path.stem, Path(sys.prefix) / "share" / "rembg-bench")
     results = {name: measure(masker, cases, args.repeat) for name, masker in backends.items()}
