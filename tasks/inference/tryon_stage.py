@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 GENERATED, FAILED = GenerationState.GENERATED.value, GenerationState.FAILED.value
 WRITERS = 2  # threads encoding and uploading; more only contend for the engine's cores
 INPUT_CACHE = 64  # photo views and garments kept decoded: a shard's batches repeat them within a cluster
+Outcome = tuple[str, str | None, str | None]  # (state, reason, object key)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class PreparedBatch:
 
     planned: dict[str, PlannedGeneration]
     samples: list[TryOnSample] = field(default_factory=list)
-    decided: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)  # id -> (state, reason, key)
+    decided: dict[str, Outcome] = field(default_factory=dict)
 
 
 class ShardReader:
@@ -98,15 +99,16 @@ class ShardReader:
         return batch
 
 
-def record_outcome(ctx: RunContext, generation_id: str, state: str, reason: str | None, key: str | None, shard: int | None) -> None:
-    """Commit one generation's try-on outcome. A generation already past try-on (QC'd,
+def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | None) -> None:
+    """Commit try-on outcomes in one transaction. A generation already past try-on (QC'd,
     published) keeps its state when it is found stored again."""
     with ctx.ledger.session() as session:
-        row = session.get(Generation, generation_id)
-        row.batch = shard
-        if state == FAILED or row.state in (GenerationState.PLANNED.value, FAILED):
-            row.state, row.reason = state, reason
-        row.object_key = key or row.object_key
+        for generation_id, (state, reason, key) in outcomes.items():
+            row = session.get(Generation, generation_id)
+            row.batch = shard
+            if state == FAILED or row.state in (GenerationState.PLANNED.value, FAILED):
+                row.state, row.reason = state, reason
+            row.object_key = key or row.object_key
 
 
 class ShardWriter:
@@ -116,7 +118,8 @@ class ShardWriter:
     the shard failed, so nothing generated is lost to a later error."""
 
     def __init__(self, ctx: RunContext, engine: Engine, shard: int | None, limit: int) -> None:
-        self.ctx, self.engine, self.shard, self.limit = ctx, engine, shard, limit
+        self.ctx, self.shard, self.limit = ctx, shard, limit
+        self.described = engine.describe()  # the same for every generation of the shard
         self.pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="tryon-writer")
         self.pending: deque[Future[None]] = deque()
         self.wait_seconds = 0.0
@@ -130,20 +133,21 @@ class ShardWriter:
             for future in self.pending:
                 future.result()  # the first write error fails the shard
 
-    def record(self, generation_id: str, state: str, reason: str | None, key: str | None) -> None:
-        self._submit(record_outcome, self.ctx, generation_id, state, reason, key, self.shard)
+    def record(self, outcomes: dict[str, Outcome]) -> None:
+        """Outcomes decided without the engine (stored already, inputs unreadable, engine errors)."""
+        self._submit(record_outcomes, self.ctx, outcomes, self.shard)
 
     def store(self, g: PlannedGeneration, image: Any, detail: dict[str, Any]) -> None:
         self._submit(self._store, g, image, detail)
 
     def _store(self, g: PlannedGeneration, image: Any, detail: dict[str, Any]) -> None:
-        sidecar = {**self.engine.describe(), "generation_id": g.generation_id, "seed": g.seed, "sku": g.sku,
+        sidecar = {**self.described, "generation_id": g.generation_id, "seed": g.seed, "sku": g.sku,
                    "category": g.category, "photo_id": g.photo_id, "garment_sha256": g.garment_sha256,
                    "drop_date": g.drop_date, "detail": detail}
         jpeg = encode_jpeg(image, self.ctx.settings.jpeg_quality)
         self.ctx.store.put_json(g.key.rsplit(".", 1)[0] + ".json", sidecar)
         self.ctx.store.put_bytes(g.key, jpeg, "image/jpeg")  # last: an existing image is a whole generation
-        record_outcome(self.ctx, g.generation_id, GENERATED, None, g.key, self.shard)
+        record_outcomes(self.ctx, {g.generation_id: (GENERATED, None, g.key)}, self.shard)
 
     def _submit(self, fn: Any, *args: Any) -> None:
         while len(self.pending) >= self.limit:
@@ -180,7 +184,8 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
     generation, and the seconds the engine waited on inputs and on writes.
 
     No ledger transaction is held while the engine runs: each batch's rows are read in one short
-    transaction and each generation's outcome is committed in its own.
+    transaction, each stored generation's outcome is committed in its own as soon as it is stored,
+    and what a batch decided without storing (already stored, failed) in one more.
     """
     engine = get_engine(ctx.settings)
     loads_before, load_seconds_before = engine.loads, engine.load_seconds
@@ -190,27 +195,29 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
     reader = ShardReader(ctx)
     limit = 2 * max(len(batch) for batch in shard.batches) if shard.batches else 1
     with ThreadPoolExecutor(1, thread_name_prefix="tryon-reader") as prefetch, ShardWriter(ctx, engine, shard.index, limit) as writer:
-        upcoming = [prefetch.submit(reader.prepare, shard.batches[0])] if shard.batches else []
+        reading = prefetch.submit(reader.prepare, shard.batches[0]) if shard.batches else None
         for number in range(len(shard.batches)):
             started = time.perf_counter()
-            batch = upcoming.pop().result()
+            batch = reading.result()
             input_wait += time.perf_counter() - started
             if number + 1 < len(shard.batches):
-                upcoming.append(prefetch.submit(reader.prepare, shard.batches[number + 1]))
-            for gid, (state, reason, key) in batch.decided.items():
+                reading = prefetch.submit(reader.prepare, shard.batches[number + 1])
+            for state, _, _ in batch.decided.values():
                 counts["existing" if state == GENERATED else "failed"] += 1
-                writer.record(gid, state, reason, key)
+            if batch.decided:
+                writer.record(batch.decided)
             if not batch.samples:
                 continue
             started = time.perf_counter()
             results = _generate(engine, batch.samples)
             engine_seconds += time.perf_counter() - started
             generating += len(batch.samples)
+            errors = {gid: (FAILED, result, None) for gid, result in results.items() if isinstance(result, str)}
+            counts["failed"] += len(errors)
+            if errors:
+                writer.record(errors)
             for gid, result in results.items():
-                if isinstance(result, str):
-                    counts["failed"] += 1
-                    writer.record(gid, FAILED, result, None)
-                else:
+                if not isinstance(result, str):
                     counts["generated"] += 1
                     writer.store(batch.planned[gid], *result)
     counts["engine_loads"] = engine.loads - loads_before

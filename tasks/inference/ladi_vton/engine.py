@@ -88,9 +88,10 @@ class LadiVtonEngine(Engine):
             if self.settings.torch_compile:
                 pipe.unet = torch.compile(pipe.unet)
             self._pipeline = pipe
+            seconds = time.perf_counter() - started
             self.loads += 1
-            self.load_seconds += time.perf_counter() - started
-            log.info("LaDI-VTON (%s) loaded on %s in %s in %.1f s", self.dataset, device, dtype, time.perf_counter() - started)
+            self.load_seconds += seconds
+            log.info("LaDI-VTON (%s) loaded on %s in %s in %.1f s", self.dataset, device, dtype, seconds)
         return self._pipeline
 
     def _call(self, samples: list[TryOnSample]) -> tuple[torch.Tensor, dict[str, float]]:
