@@ -195,10 +195,9 @@ def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple
         ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
 
 
-def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> None:
-    """A drop uploaded and run through intake, the library, matching and try-on with the
-    context's engine (the stages as plain functions), up to QC."""
-    from tasks.inference import tryon_stage
+def plan_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> tuple[list, dict, list]:
+    """A drop uploaded and run through intake, the library and matching (the stages as plain
+    functions): the drop's items, the library build's counts, and the try-on shards."""
     from tasks.inference.shard import Shard
     from tasks.intake import discover, validate
     from tasks.match import match
@@ -207,10 +206,17 @@ def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tup
 
     upload_drop(ctx, date, skus, photos)
     items = preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date)))
-    library_stage.preprocess_model_photos(ctx)
+    counts = library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
-    for shard in match(ctx, date, items):
-        tryon_stage.run_shard(ctx, Shard.from_dict(shard))
+    return items, counts, [Shard.from_dict(shard) for shard in match(ctx, date, items)]
+
+
+def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> None:
+    """``plan_drop``, then try-on with the context's engine, up to QC."""
+    from tasks.inference import tryon_stage
+
+    for shard in plan_drop(ctx, date, skus, photos)[2]:
+        tryon_stage.run_shard(ctx, shard)
 
 
 def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...]) -> RunContext:

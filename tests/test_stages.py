@@ -16,7 +16,7 @@ from tasks.preprocess.garment_stage import preprocess_garments
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tasks.report import write_report
-from tests.conftest import GARMENTS, SAMPLES, upload_drop
+from tests.conftest import GARMENTS, SAMPLES, plan_drop
 
 DATE = "2026-11-20"
 
@@ -24,11 +24,7 @@ DATE = "2026-11-20"
 @pytest.fixture
 def planned(ctx):
     """A drop of one top and one pair of jeans, two model photos, matched with k=2."""
-    upload_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
-    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
-    counts = library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
-    return items, counts, [Shard.from_dict(shard) for shard in match(ctx, DATE, items)]
+    return plan_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
 
 
 def test_stages_in_order(ctx, planned):

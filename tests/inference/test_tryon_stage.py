@@ -13,13 +13,8 @@ import time
 import pytest
 
 from tasks.inference import tryon_stage
-from tasks.inference.shard import Shard
 from tasks.inference.warp_baseline import WarpBaselineEngine
-from tasks.intake import discover, validate
-from tasks.match import match
-from tasks.preprocess import library_stage
-from tasks.preprocess.garment_stage import preprocess_garments
-from tests.conftest import REPO, upload_drop
+from tests.conftest import REPO, plan_drop
 from tests.test_garment_drop_dag import generation_objects
 
 DATE = "2026-11-20"
@@ -64,11 +59,7 @@ tryon_stage.run_shard(ctx, shard)
 def shard(ctx):
     """Two garments on two photos each (k=2), one generation per batch: one shard of four batches."""
     ctx.settings.batch_size = 1
-    upload_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
-    items = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
-    library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
-    [planned] = [Shard.from_dict(s) for s in match(ctx, DATE, items)]
+    [planned] = plan_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))[2]
     assert len(planned.batches) == 4
     return planned
 
