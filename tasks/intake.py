@@ -136,8 +136,10 @@ def read_manifest(data: bytes) -> dict[str, dict[str, str]]:
 def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Decode each primary image with a named reason for every refusal; quarantine photos of
     the garment worn by a person. Adds the sha256; records what was converted."""
+    from tasks.preprocess.backends import pose_backend
     from tasks.preprocess.garment import worn_by_person
 
+    pose = pose_backend(ctx.settings)
     valid = []
     for raw in items:
         item = DropItem(**raw)
@@ -147,7 +149,7 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
         except ImageDecodeError as error:
             quarantine(ctx, date, item, str(error), [item.image_key])
             continue
-        if worn_by_person(decoded.image):
+        if worn_by_person(decoded.image, pose):
             quarantine(ctx, date, item, "garment_worn_by_person: the photo shows the garment on a person; "
                        "try-on needs a product shot", [item.image_key])
             continue

@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
     pose_backend: str = Field(default="mediapipe", description="'mediapipe' or a registry model of backend rtmpose-onnx.")
     parsing_backend: str = Field(default="fallback", description="'fallback' or a registry model of backend schp-onnx.")
-    background_backend: str = Field(default="opencv", description="'opencv' or a registry model of backend u2net-onnx (rembg).")
+    background_backend: str = Field(
+        default="u2netp",
+        description="Garment cut-outs: a registry model of backend u2net-onnx (run through rembg and combined with the "
+        "classical border cut; the shipped U2-Net-p by default), or 'opencv' for the border cut alone (no weights).")
     embedding_backend: str = Field(default="colour-texture", description="'colour-texture' or a registry model of backend clip-image-onnx.")
     engine: str = Field(default="warp-baseline", description="Try-on engine: 'warp-baseline' or 'ladi-vton'.")
     ladi_vton_dataset: str = Field(default="vitonhd", description="LaDI-VTON training set whose weights the registry names: 'vitonhd' or 'dresscode'.")

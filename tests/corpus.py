@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from tasks.images import decode_rgb
-from tasks.preprocess.garment import border_colour_mask
+from tasks.preprocess.garment_mask import border_cut
 from tests.conftest import GARMENTS, SAMPLES
 
 
@@ -35,7 +35,7 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
 def _tinted(sku: str, colour: tuple[int, int, int]) -> np.ndarray:
     """The garment recoloured (a distinct product for the dedupe), background kept."""
     image = decode_rgb(GARMENTS[sku][0].read_bytes())
-    mask = border_colour_mask(image)
+    mask = border_cut(image).mask
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     image[mask] = np.clip(grey[mask, None] * np.array(colour, np.float32) * 1.2, 0, 255).astype(np.uint8)
     return image
@@ -68,7 +68,7 @@ def write_corpus(store, date: str) -> dict[str, Expected]:
                         "zz-back.jpg": tee, "meta.json": meta["dresses"]},
     }
     cami = _tinted("CAMI-048769", (40, 200, 200))
-    alpha = (border_colour_mask(cami) * 255).astype(np.uint8)
+    alpha = (border_cut(cami).mask * 255).astype(np.uint8)
     files["ALPHA-CAMI"] = {"front.png": _encode(Image.fromarray(np.dstack([cami, alpha])), "PNG"), "meta.json": meta["upper_body"]}
     rotated = Image.fromarray(np.rot90(_tinted("TROUSER-051473", (230, 140, 40))).copy())  # stored on its side
     exif = rotated.getexif()

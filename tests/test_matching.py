@@ -12,7 +12,7 @@ from tasks.ledger import Generation
 from tasks.match import match
 from tasks.preprocess import library_stage
 from tasks.preprocess.embedding import kmeans
-from tasks.preprocess.garment import border_colour_mask
+from tasks.preprocess.garment_mask import border_cut
 from tasks.preprocess.garment_stage import preprocess_garments
 from tasks.preprocess.model_photo import prepare_model_photo
 from tasks.preprocess.parsing import ATR_LABELS
@@ -39,7 +39,7 @@ def recoloured(ctx):
     for name, colour in TINTS.items():
         ctx.store.put_bytes(f"library/photos/top-{name}.png", encode_png(_tint(photo, top, colour)))
     tee = decode_rgb(GARMENTS["TEE-00055"][0].read_bytes())
-    mask = border_colour_mask(tee)
+    mask = border_cut(tee).mask
     for name, colour in TINTS.items():
         ctx.store.put_bytes(f"drops/{DATE}/TEE-{name.upper()}/front.png", encode_png(_tint(tee, mask, colour)))
         ctx.store.put_json(f"drops/{DATE}/TEE-{name.upper()}/meta.json", {"category": "upper_body"})

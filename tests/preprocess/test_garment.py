@@ -1,4 +1,6 @@
-"""OpenCV garment masks and the 3:4 white canvas, on the fixture garments."""
+"""Garment masks (the default, the shipped U2-Net-p combined with the classical border cut, and
+the classical cut alone) and the 3:4 white canvas, on the fixture garments and the labelled hard
+cases."""
 
 from pathlib import Path
 
@@ -8,15 +10,16 @@ import pytest
 from PIL import Image
 
 from tasks.images import decode_rgb, encode_jpeg
+from tasks.preprocess.backends import background_backend
 from tasks.preprocess.garment import (
     GarmentMaskError,
-    border_colour_mask,
-    fill_holes,
     perceptual_hash,
     prepare_garment,
     same_garment,
     worn_by_person,
 )
+from tasks.preprocess.garment_mask import border_cut, combine, fill_holes
+from tasks.settings import Settings
 from tests.conftest import GARMENTS, MODEL_PHOTOS
 
 
@@ -63,7 +66,7 @@ def test_cloth_mask_matches_the_reference_checked_by_eye(sku):
     """References: the fixture garments' masks, inspected overlaid on the photos and committed
     (tests/data/garment_masks/{sku}.png). The OpenCV backend must stay within IoU 0.95."""
     expected = np.asarray(Image.open(REFERENCE_MASKS / f"{sku}.png").convert("L")) > 127
-    mask = border_colour_mask(decode_rgb(GARMENTS[sku][0].read_bytes()))
+    mask = border_cut(decode_rgb(GARMENTS[sku][0].read_bytes())).mask
     iou = (mask & expected).sum() / (mask | expected).sum()
     assert iou >= 0.95, f"IoU {iou:.3f}"
 
@@ -74,14 +77,86 @@ HARD_CASES = Path(__file__).resolve().parent.parent / "data" / "garment_cases"
 FALLBACK_HOLDS = ("white-on-white", "whiteprint-on-white", "dark-on-white", "dark-cropped-on-white")
 
 
+def _truth(case: str) -> np.ndarray:
+    return np.asarray(Image.open(HARD_CASES / f"{case}.png").convert("L")) > 127
+
+
+def _iou(mask: np.ndarray, expected: np.ndarray) -> float:
+    return float((mask & expected).sum() / (mask | expected).sum())
+
+
+@pytest.fixture(scope="module")
+def default_masker():
+    masker = background_backend(Settings())
+    assert masker.backend.startswith("rembg-u2net-onnx:u2netp@") and masker.backend.endswith("+combine-v1")
+    return masker
+
+
+# the cases that fail one of the two alone: shadows and light backdrops fail the classical cut,
+# thin straps, a gap between trouser legs and a garment running off the frame fail the model
+BOTH_NEEDED = (
+    "TEE-00055--white-on-lightgrey", "TROUSER-051473--white-on-lightgrey", "CAMI-048769--white-on-lightgrey",
+    "JEANS-051946--shadow-on-white", "TROUSER-051473--shadow-on-white", "DRESS-052234--shadow-on-white",
+    "JEANS-051946--offwhite-on-offwhite", "JEANS-051946--dark-cropped-on-white", "CAMI-048769--whiteprint-on-white",
+)
+
+
+@pytest.mark.parametrize("case", BOTH_NEEDED)
+def test_the_default_cuts_what_either_alone_gets_wrong(default_masker, case):
+    image = decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes())
+    garment = prepare_garment(image, default_masker)
+    cut = default_masker(image)
+    assert _iou(cut.mask, _truth(case)) >= 0.95, f"IoU {_iou(cut.mask, _truth(case)):.3f} ({cut.method})"
+    assert garment.backend == default_masker.backend and garment.method == cut.method
+
+
+def test_the_default_reads_the_cami_as_shot_with_its_straps(default_masker):
+    """U2-Net-p alone rounds the cami's thin straps into the backdrop between them (IoU 0.93)."""
+    expected = np.asarray(Image.open(REFERENCE_MASKS / "CAMI-048769.png").convert("L")) > 127
+    image = decode_rgb(GARMENTS["CAMI-048769"][0].read_bytes())
+    assert _iou(default_masker(image).mask, expected) >= 0.95
+    assert _iou(default_masker.model(image).mask, expected) < 0.95, "the case is one the model alone gets wrong"
+
+
+def test_a_dark_garment_with_a_clear_outline_is_cut_without_the_model(default_masker, monkeypatch):
+    def no_model(image):
+        raise AssertionError("the model ran on a garment whose outline stands out everywhere")
+
+    monkeypatch.setattr(default_masker.model, "probability", no_model)
+    case = "TEE-03032--dark-on-white"
+    cut = default_masker(decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes()))
+    assert cut.method.startswith("classical") and _iou(cut.mask, _truth(case)) >= 0.95
+
+
+def test_a_model_mask_that_saw_only_the_print_gives_way_to_the_border_cut():
+    """The issue's white tee with a large cartoon print: a model mask of the print alone is
+    implausible next to the object the border cut sees, so the garment is kept whole."""
+    case = "TEE-00055--whiteprint-on-white"
+    image, expected = decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes()), _truth(case)
+    cut = border_cut(image)
+    print_only = np.zeros(expected.shape, np.float32)
+    ys, xs = np.nonzero(expected)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    print_only[cy - 120 : cy + 120, cx - 100 : cx + 100] = 1.0  # a chest print, a fifth of the garment
+    combined = combine(image, cut, print_only)
+    assert "implausible" in combined.method and _iou(combined.mask, expected) >= 0.95
+
+
+def test_a_shadow_far_from_the_model_mask_is_dropped():
+    case = "JEANS-051946--shadow-on-white"
+    image, expected = decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes()), _truth(case)
+    cut = border_cut(image)
+    assert _iou(cut.mask, expected) < 0.9, "the border cut takes the shadow for garment"
+    combined = combine(image, cut, expected.astype(np.float32))
+    assert combined.method == "model and classical combined" and _iou(combined.mask, expected) >= 0.95
+
+
 @pytest.mark.parametrize("case", sorted(p.stem for p in HARD_CASES.glob("*.jpg") if p.stem.split("--")[1] in FALLBACK_HOLDS))
 def test_the_fallback_cuts_white_garments_on_white_and_dark_ones_cropped_tight(case):
     """A white or printed-white garment on pure white was cut down to its print, and a dark one
     running off the frame was refused with an empty mask (the whole border taken as backdrop)."""
-    expected = np.asarray(Image.open(HARD_CASES / f"{case}.png").convert("L")) > 127
     image = decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes())
-    mask = border_colour_mask(image)
-    iou = (mask & expected).sum() / (mask | expected).sum()
+    iou = _iou(border_cut(image).mask, _truth(case))
     assert iou >= 0.95, f"IoU {iou:.3f}"
     assert prepare_garment(image).mask.any()
 
@@ -91,6 +166,54 @@ def test_product_shots_are_not_people_and_model_photos_are():
         assert not worn_by_person(decode_rgb(path.read_bytes())), sku
     for path in MODEL_PHOTOS:
         assert worn_by_person(decode_rgb(path.read_bytes())), path.name
+
+
+class _BodyOverGarment:
+    """A pose backend that lays an upright body over the garment, as a pose model did over the
+    issue's flower-print flat tee: the collar a head, the sleeves shoulders and elbows, the hem
+    hips. It records that it was asked."""
+
+    def __init__(self, box: tuple[int, int, int, int]) -> None:
+        self.box, self.calls = box, 0
+
+    def __call__(self, image, person_mask=None):
+        from tasks.preprocess.pose import KP, PoseResult
+
+        self.calls += 1
+        x0, y0, x1, y1 = self.box
+        cx, w, h = (x0 + x1) / 2, x1 - x0, y1 - y0
+        keypoints = np.zeros((18, 3), np.float32)
+        for name, (x, y) in {"nose": (cx, y0 + 0.03 * h), "r_shoulder": (cx - 0.3 * w, y0 + 0.1 * h),
+                             "l_shoulder": (cx + 0.3 * w, y0 + 0.1 * h), "r_elbow": (cx - 0.45 * w, y0 + 0.35 * h),
+                             "l_elbow": (cx + 0.45 * w, y0 + 0.35 * h), "r_hip": (cx - 0.2 * w, y1 - 0.05 * h),
+                             "l_hip": (cx + 0.2 * w, y1 - 0.05 * h)}.items():
+            keypoints[KP[name]] = (x, y, 0.95)
+        return PoseResult(keypoints=keypoints, hands={}, backend="test-body-over-garment")
+
+
+@pytest.mark.parametrize("case", ["TEE-03032--whiteprint-on-white", "TEE-00055--as-shot", "CAMI-048769--white-on-lightgrey"])
+def test_a_flat_garment_given_a_body_by_the_pose_backend_is_not_worn_for_want_of_skin(case):
+    from tasks.preprocess.garment import _upright_body
+
+    sku, variant = case.split("--")
+    path = GARMENTS[sku][0] if variant == "as-shot" else HARD_CASES / f"{case}.jpg"
+    image = decode_rgb(path.read_bytes())
+    x, y, w, h = cv2.boundingRect(border_cut(image).mask.astype(np.uint8))
+    pose = _BodyOverGarment((x, y, x + w, y + h))
+    assert _upright_body(pose(image).keypoints)
+    assert not worn_by_person(image, pose) and pose.calls == 2, "the configured pose backend is the one asked"
+
+
+def test_a_face_printed_on_a_flat_tee_is_not_a_person():
+    from tasks.preprocess.faces import shared_faces
+
+    tee = decode_rgb(GARMENTS["TEE-00055"][0].read_bytes()).copy()
+    model = decode_rgb((MODEL_PHOTOS[0].parent / "05997_00.jpg").read_bytes())
+    x0, y0, x1, y1 = shared_faces()(model)[0]
+    face = cv2.resize(model[max(0, y0 - 40) : y1 + 40, max(0, x0 - 40) : x1 + 40], (260, 260))
+    tee[340:600, 254:514] = face  # a photo print over the chest
+    assert shared_faces()(tee), "the face detector finds the printed face"
+    assert not worn_by_person(tee)
 
 
 def test_fingerprints_find_the_same_garment_but_not_its_colour_variant():

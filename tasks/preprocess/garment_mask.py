@@ -1,0 +1,206 @@
+"""Garment masks for product shots: the classical border cut (no weights), U2-Net through
+rembg, and the default that combines the two.
+
+Neither alone holds on catalogue photos (bench/garments.py, tests/data/garment_cases/):
+
+- the border cut models the backdrop from the photo's edges. It is exact where the garment
+  stands out, but takes a drop shadow for garment and loses a white garment on a light-grey
+  backdrop where the two are a few Lab units apart;
+- U2-Net-p (a salient-object model, run at 320x320) finds those, but rounds thin straps into
+  the background between them, bridges the gap between trouser legs, and can lose most of a
+  garment that runs off the frame.
+
+``CombinedMasker`` runs the border cut first. Where every point of its outline stands out
+from the backdrop, it is taken as is and the model is not run. Otherwise the model runs and
+the two are merged (``combine``):
+
+- the border cut's pixels are kept near the model's mask (for their exact edge);
+- the model's confident core is added (for what the border cut could not tell from the
+  backdrop);
+- far from the model, the border cut keeps only what does not look like a shadow.
+
+A model mask much smaller than the object the border cut sees, or in pieces, is implausible:
+the border cut's object is then kept whole and the model's core added.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tasks.preprocess.segmentation import component_areas, largest_component
+
+CLASSICAL_BACKEND = "opencv-border-grabcut-v3"
+COMBINE_VERSION = "combine-v1"
+
+
+@dataclass
+class GarmentCut:
+    mask: np.ndarray  # (H, W) bool at the photo's size
+    method: str  # how it was cut, in words, for the garment's notes
+
+
+@dataclass
+class BorderCut:
+    mask: np.ndarray  # (H, W) bool at the photo's size
+    background: np.ndarray  # the backdrop's Lab colour (OpenCV 8-bit scale)
+    clear_outline: bool  # every point of the outline stands out from the backdrop (3x the threshold)
+
+
+def background_model(border_lab: np.ndarray, bin_size: float = 6.0, tolerance: float = 12.0) -> tuple[np.ndarray, float]:
+    """The backdrop's Lab colour and spread from the photo's border pixels: the largest cluster
+    of them, not all of them. A garment cropped tight runs off the frame and covers part of the
+    border; taken whole, the border's spread grew so large that no pixel passed the threshold
+    and a dark garment on pure white was refused as having no mask."""
+    bins, counts = np.unique(np.round(border_lab / bin_size).astype(np.int32), axis=0, return_counts=True)
+    mode = bins[counts.argmax()] * bin_size
+    inliers = border_lab[np.linalg.norm(border_lab - mode, axis=1) < tolerance]
+    background = np.median(inliers, axis=0)
+    return background, float(np.percentile(np.linalg.norm(inliers - background, axis=1), 99))
+
+
+def border_cut(image: np.ndarray, border: int = 4, min_distance: float = 6.0, work_height: int = 512) -> BorderCut:
+    """Foreground = pixels whose Lab colour differs from the backdrop model estimated on the
+    image border (``background_model``), refined by GrabCut, largest component, holes filled.
+    The threshold follows the backdrop's own spread, down to ``min_distance`` (6 units of
+    OpenCV's 8-bit Lab) on a clean backdrop, so a white garment on white is found by its
+    shading and rim. Computed at ``work_height`` px and scaled back (cost, not accuracy: the
+    edge moves by under a pixel of the work size)."""
+    height, width = image.shape[:2]
+    scale = min(1.0, work_height / height)
+    work = cv2.resize(image, (max(8, round(width * scale)), max(8, round(height * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else image
+    lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32)
+    edges = np.concatenate(
+        [lab[:border].reshape(-1, 3), lab[-border:].reshape(-1, 3), lab[:, :border].reshape(-1, 3), lab[:, -border:].reshape(-1, 3)]
+    )
+    background, spread = background_model(edges)
+    distance = np.sqrt(((lab - background) ** 2).sum(axis=2))
+    threshold = max(min_distance, spread * 1.5)
+    mask = (distance > threshold).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    mask = largest_component(mask)
+    clear = False
+    if mask.any():
+        mask = fill_holes(largest_component(grabcut_refine(work, mask)))
+        outline = mask & ~(cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+        clear = bool((distance[outline] < 3 * threshold).mean() < 0.03)
+    if scale < 1:
+        mask = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    return BorderCut(mask=mask, background=background, clear_outline=clear)
+
+
+def grabcut_refine(image: np.ndarray, mask: np.ndarray, work_height: int = 192, band: int = 3) -> np.ndarray:
+    """One GrabCut pass at ``work_height`` px: inside the mask is probable garment, a band of
+    ``band`` px around its edge undecided, the rest certain background. Cleans shadows and
+    background-coloured edges the colour threshold let through; the result is restricted to
+    the mask grown by the band, so GrabCut cannot wander into the background."""
+    scale = work_height / image.shape[0]
+    size = (max(8, round(image.shape[1] * scale)), work_height)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    grown = cv2.dilate(small_mask, np.ones((2 * band + 1, 2 * band + 1), np.uint8))
+    core = cv2.erode(small_mask, np.ones((2 * band + 1, 2 * band + 1), np.uint8))
+    labels = np.full(small_mask.shape, cv2.GC_BGD, np.uint8)
+    labels[grown > 0] = cv2.GC_PR_BGD
+    labels[small_mask > 0] = cv2.GC_PR_FGD
+    labels[core > 0] = cv2.GC_FGD
+    if not (labels == cv2.GC_BGD).any() or not core.any():
+        return mask
+    background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means on OpenCV's global RNG: same bytes, same mask
+    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, background, foreground, 1, cv2.GC_INIT_WITH_MASK)
+    refined = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    refined = cv2.resize(refined, mask.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0
+    # keep full-resolution edges where the colour mask and GrabCut agree near the border
+    edge = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return (refined & edge) | (mask & cv2.erode(refined.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill regions enclosed by the mask (prints, logos and white details inside a garment)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    return filled > 0
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def combine(image: np.ndarray, cut: BorderCut, probability: np.ndarray) -> GarmentCut:
+    """The border cut and the model's probability map (both at the photo's size) merged as the
+    module docstring says. Radii are set at 1024 px high and scale with the photo."""
+    unit = image.shape[0] / 1024
+    raw = probability > 0.5
+    model = fill_holes(largest_component(raw))
+    core = cv2.erode(((probability > 0.8) & model).astype(np.uint8), _disk(max(1, round(3 * unit)))) > 0
+    areas = component_areas(raw)
+    if not model.any() or areas[0] < 0.8 * raw.sum() or model.sum() < 0.8 * cut.mask.sum():
+        mask, method = cut.mask | core, "classical, with the model's core (the model's mask was implausible: in pieces or much smaller)"
+    else:
+        delta = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32) - cut.background
+        shadow_like = (np.hypot(delta[..., 1], delta[..., 2]) < 6) & (delta[..., 0] < 0)  # the backdrop's hue, darker
+        near_model = cv2.dilate(model.astype(np.uint8), _disk(max(1, round(4 * unit)))) > 0
+        mask, method = (cut.mask & (near_model | ~shadow_like)) | core, "model and classical combined"
+    return GarmentCut(fill_holes(largest_component(mask)), method)
+
+
+class OpenCVMasker:
+    """The fallback for plain backgrounds (no weights)."""
+
+    backend = CLASSICAL_BACKEND
+
+    def __call__(self, image: np.ndarray) -> GarmentCut:
+        return GarmentCut(border_cut(image).mask, "classical")
+
+
+class U2NetMasker:
+    """A U2-Net ONNX (the shipped U2-Net-p or an operator's model) through rembg's
+    ``u2net_custom`` session. rembg only loads models from inside its models folder
+    (``U2NET_HOME``), so the verified file is copied into ``models_dir`` and ``U2NET_HOME``
+    pointed there for this process. The session is always passed: without one rembg reaches
+    for a model it would download."""
+
+    def __init__(self, model_path: Path, version: str, models_dir: Path) -> None:
+        models_dir = Path(models_dir)
+        models_dir.mkdir(parents=True, exist_ok=True)
+        target = models_dir / Path(model_path).name
+        if not target.exists() or target.stat().st_size != Path(model_path).stat().st_size:
+            shutil.copyfile(model_path, target)
+        os.environ["U2NET_HOME"] = str(models_dir)
+        import rembg
+
+        self._session = rembg.new_session("u2net_custom", model_path=str(target))
+        self.backend = f"rembg-u2net-onnx:{version}"
+
+    def probability(self, image: np.ndarray) -> np.ndarray:
+        """The model's saliency at the photo's size, 0..1 (rembg scales it to its own range)."""
+        from PIL import Image
+
+        soft = self._session.predict(Image.fromarray(image))[0]
+        return np.asarray(soft, np.float32) / 255.0
+
+    def __call__(self, image: np.ndarray) -> GarmentCut:
+        return GarmentCut(fill_holes(largest_component(self.probability(image) > 0.5)), "model")
+
+
+class CombinedMasker:
+    """The default: the border cut, and the model where the border cut's outline is not clear."""
+
+    def __init__(self, model: U2NetMasker) -> None:
+        self.model = model
+        self.backend = f"{model.backend}+{CLASSICAL_BACKEND}+{COMBINE_VERSION}"
+
+    def __call__(self, image: np.ndarray) -> GarmentCut:
+        cut = border_cut(image)
+        if cut.clear_outline:
+            return GarmentCut(cut.mask, "classical (its outline stands out everywhere; the model was not run)")
+        return combine(image, cut, self.model.probability(image))
