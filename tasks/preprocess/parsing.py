@@ -10,8 +10,10 @@ Two backends:
   included, as in ATR), legs and shoes.
 
 Where the fallback is weak (also in docs/library.md): it never outputs hat, sunglasses, belt,
-bag or scarf; it splits top from bottom by colour, so a top and bottom of the same colour read
-as a dress, and a patterned top whose colours match the trousers can move the split; a bare
+bag or scarf; it splits top from bottom by colour at an edge across the waist, so a top and
+bottom of the same colour, or meeting without a visible edge, read as a dress (and a dress that
+shades from one colour to another is read as one), and a patterned top whose colours match the
+trousers can move the split; a bare
 midriff is labelled upper clothes; hair falling over the shoulders below the chin is labelled
 clothes; skin detection needs a visible face or hands, and without it arms and legs in the
 same colour as the clothes are labelled clothes.
@@ -201,11 +203,27 @@ def _split_clothes(image, clothes, kp, point, shoulder_y, hip_y, torso, cols) ->
     split = top + int(np.argmin(cost))
     separation = float(np.linalg.norm(upper_mean - lower_mean))
     clean_split = cost.min() < 0.4 * max(1, band.sum())
-    if separation < 18 or not clean_split:
+    if separation < 18 or not clean_split or _waist_edge(lab, central, top, bottom, torso) < 0.5 * separation:
         out[:] = L["dress"]
         return out, nothing_like_top
     out[split:] = _lower_kind(clothes, point, knee_y, has_knees, split)
     return out, like_top
+
+
+def _waist_edge(lab: np.ndarray, central: np.ndarray, top: int, bottom: int, torso: float) -> float:
+    """The sharpest colour change between the chest and the thighs: over the rows from ``top``
+    to ``bottom``, the largest Lab distance between the median colours of the central band
+    just above and just below a row (a twelfth of the torso each). A top and a bottom meet at
+    an edge, so most of their difference is there; one garment that shades from one colour to
+    another (an ombre dress, a skirt in shadow) changes a little everywhere and nowhere much."""
+    reach = max(2, int(torso / 12))
+    sharpest = 0.0
+    for row in range(top, bottom + 1, 2):
+        above = lab[max(0, row - reach) : row][central[max(0, row - reach) : row]]
+        below = lab[row : row + reach][central[row : row + reach]]
+        if len(above) >= 10 and len(below) >= 10:
+            sharpest = max(sharpest, float(np.linalg.norm(np.median(above, axis=0) - np.median(below, axis=0))))
+    return sharpest
 
 
 def _lower_kind(clothes: np.ndarray, point: dict, knee_y: float, has_knees: bool, split: int) -> int:

@@ -11,7 +11,7 @@ from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.model_photo import WORN_LABELS, prepare_model_photo
 from tasks.preprocess.pose import KP
 from tasks.settings import Settings
-from tests.conftest import GARMENTS, MODEL_PHOTOS, SAMPLES
+from tests.conftest import GARMENTS, MODEL_PHOTOS, REPO, SAMPLES
 
 EXPECTED = {
     "01008_00.jpg": ["upper_body"], "05997_00.jpg": ["upper_body"], "model_1.png": ["upper_body"], "model_6.png": ["upper_body"],
@@ -92,6 +92,31 @@ def test_cleaning_rejects_with_the_rule_named(make, rule):
     with pytest.raises(PhotoRejected) as caught:
         prepare_model_photo(make(), Settings())
     assert caught.value.rule == rule
+
+
+LIBRARY_CASES = REPO / "tests" / "data" / "library_cases"  # made by tests/data/make_library_cases.py
+
+
+@pytest.mark.parametrize("case", ["ombre-dress-sand.jpg", "ombre-dress-blue.jpg"])
+def test_a_dress_that_shades_from_chest_to_hem_is_one_dress(case):
+    """Its chest and thighs differ as much as a top and a skirt; no edge at the waist joins them."""
+    photo = prepare_model_photo(decode_rgb((LIBRARY_CASES / case).read_bytes()), Settings())
+    assert photo.categories == ["dresses"]
+    assert photo.unsuitable["upper_body"].startswith("garment_region_not_found")
+
+
+def test_two_people_side_by_side_are_refused_as_such_even_when_soft():
+    from tasks.preprocess.cleaning import MIN_SHARPNESS, sharpness
+    from tasks.preprocess.segmentation import component_areas, largest_component, shared_segmenter
+
+    image = decode_rgb((LIBRARY_CASES / "two-people-grey.jpg").read_bytes())
+    raw = shared_segmenter().segment(image)
+    assert len(component_areas(raw)) == 1 or component_areas(raw)[1] < 0.02 * raw.size, "the segmenter sees one figure"
+    assert not shared_faces()(image), "no face to count"
+    assert sharpness(image, largest_component(raw)) < MIN_SHARPNESS, "it would also be refused as blurred"
+    with pytest.raises(PhotoRejected) as caught:
+        prepare_model_photo(image, Settings())
+    assert caught.value.rule == "multiple_people" and "beside the body" in str(caught.value)
 
 
 def test_arms_crossing_the_torso_rules_out_upper_body_only():
