@@ -6,7 +6,8 @@
   tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
   tryon library add PATH..  upload model photos to the library
   tryon library build       run model_library: preprocess, clean, cluster, index
-  tryon library sheet       a contact sheet of the library (keypoints and masks)
+  tryon library sheet       a contact sheet of the library (views, masks, keypoints, reasons)
+  tryon garments sheet D    a contact sheet of a drop's garments (photo, cut-out, mask, notes)
   tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
   tryon review hash-password   a password hash for TRYON_REVIEWERS
   tryon models list|hash|pull|convert|random
@@ -255,15 +256,26 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_library_sheet(args: argparse.Namespace) -> int:
+    from tasks.preprocess.contact_sheet import render_sheet
+
+    return _write_sheet(args.out, render_sheet)
+
+
+def cmd_garments_sheet(args: argparse.Namespace) -> int:
+    from tasks.preprocess.contact_sheet import render_garment_sheet
+
+    return _write_sheet(args.out or Path(f"garments-{args.date}.png"), lambda ctx: render_garment_sheet(ctx, args.date))
+
+
+def _write_sheet(out: Path, render) -> int:
     with pipeline(get_settings(), airflow=False) as settings:
         from tasks.context import RunContext
         from tasks.images import encode_png
-        from tasks.preprocess.contact_sheet import render_sheet
 
-        sheet = render_sheet(RunContext.from_settings(settings))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(encode_png(sheet))
-    print(f"contact sheet: {args.out.resolve()} ({sheet.shape[1]}x{sheet.shape[0]})")
+        sheet = render(RunContext.from_settings(settings))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(encode_png(sheet))
+    print(f"contact sheet: {out.resolve()} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0
 
 
@@ -378,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
     sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")
     sheet.set_defaults(func=cmd_library_sheet)
+    garments = commands.add_parser("garments", help="a drop's garments").add_subparsers(dest="garments_command", required=True)
+    garment_sheet = garments.add_parser("sheet", help="draw every garment of a drop (photo, cut-out with its mask, state, notes) into one PNG")
+    garment_sheet.add_argument("date", type=_date, help="the drop date, YYYY-MM-DD")
+    garment_sheet.add_argument("--out", type=Path, help="where to write the PNG (default garments-DATE.png)")
+    garment_sheet.set_defaults(func=cmd_garments_sheet)
     review = commands.add_parser("review", help="the QA review page").add_subparsers(dest="review_command", required=True)
     serve = review.add_parser("serve", help="serve the review page (flagged generations: approve publishes, reject with a reason)")
     serve.add_argument("--host", default="127.0.0.1")

@@ -62,7 +62,12 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
 
     sheet = tryon("library", "sheet", "--out", str(tmp_path / "sheet.png"), cwd=tmp_path, home=home)
     assert sheet.returncode == 0, sheet.stderr[-2000:]
-    assert decode_rgb((tmp_path / "sheet.png").read_bytes()).shape == (7 * 240, 3 * 180, 3)  # a row per photo
+    library_sheet = decode_rgb((tmp_path / "sheet.png").read_bytes())
+    assert library_sheet.shape[1] == 1680 and library_sheet.shape[0] >= 64 + 7 * 400  # a header, then a row per photo
+    garments = tryon("garments", "sheet", "2026-11-20", cwd=tmp_path, home=home)
+    assert garments.returncode == 0, garments.stderr[-2000:]
+    garment_sheet = decode_rgb((tmp_path / "garments-2026-11-20.png").read_bytes())
+    assert garment_sheet.shape[1] == 1680 and garment_sheet.shape[0] >= 64 + 9 * 400  # a row per garment of the drop
 
     # the embedded S3 is mirrored to the home folder: a later `tryon run` sees the same bucket
     assert (home / "s3" / "tryon" / "storefront" / "manifests" / "2026-11-20.json").exists()

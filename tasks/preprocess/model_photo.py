@@ -143,7 +143,7 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
         photo.views[category] = view
     photo.backends = {
         "pose": pose.backend, "segmentation": SEGMENTATION_BACKEND, "faces": FACE_BACKEND,
-        "parsing": parser.backend, "embedding": embedder.backend, "densepose": _densepose_status(),
+        "parsing": parser.backend, "embedding": embedder.backend,
     }
     photo.timings_ms = timer.timings
     return photo
@@ -165,9 +165,3 @@ def _view(category: str, image, person, keypoints, labels, parse_scale: float, f
     return CategoryView(crop=crop, image=view_image, keypoints=crop.keypoints(keypoints), person_mask=view_person,
                         labels=view_labels, inpaint_mask_512=mask_512, inpaint_mask=mask, pose_map=maps,
                         embedding=np.zeros(0, np.float32))
-
-
-def _densepose_status() -> str:
-    from tasks.preprocess.densepose import densepose_status
-
-    return densepose_status()
