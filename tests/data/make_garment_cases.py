@@ -14,7 +14,9 @@ The cases (what catalogue photos do to a background model):
 - ``whiteprint-on-white``: a white garment with a large multicoloured print on pure white;
 - ``dark-on-white``: a deep purple garment on pure white;
 - ``dark-cropped-on-white``: the same, framed so tight that it runs off two sides of the photo;
-- ``shadow-on-white``: the garment as shot, with a soft drop shadow on white.
+- ``shadow-on-white``: the garment as shot, with a soft drop shadow on white;
+- ``sheer-hem-on-white``: the garment as shot whose lowest quarter turns sheer (fading to 45 %
+  opaque, the backdrop showing through), as chiffon or lace hems do.
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ def _shadow(mask: np.ndarray, background: np.ndarray, offset: int = 14, opacity:
     return background * (1 - opacity * soft[..., None])
 
 
+def _sheer_hem(image: np.ndarray, mask: np.ndarray, opacity: float = 0.45) -> np.ndarray:
+    """The lowest quarter of the garment fades to ``opacity`` over white (over 8 % of its height)."""
+    ys = np.nonzero(mask)[0]
+    start, length = ys.max() - 0.25 * (ys.max() - ys.min()), 0.08 * (ys.max() - ys.min())
+    fade = np.clip((np.arange(mask.shape[0]) - start) / length, 0, 1)[:, None, None]
+    alpha = 1 - (1 - opacity) * fade
+    return image.astype(np.float32) * alpha + 255 * (1 - alpha)
+
+
 def _reframe(image: np.ndarray, mask: np.ndarray, background: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Scale the garment until it fills the frame on its longer side, a little past it, and crop
     it back to the frame: it touches both sides (or top and bottom), as in a tight catalogue crop."""
@@ -114,6 +125,7 @@ def cases(image: np.ndarray, mask: np.ndarray, seed: int) -> dict[str, tuple[np.
         "whiteprint-on-white": (_compose(_print(white, mask, seed), mask, _plain((255, 255, 255), shape)), mask),
         "dark-on-white": (_compose(dark, mask, _plain((255, 255, 255), shape)), mask),
         "shadow-on-white": (_compose(image.astype(np.float32), mask, _shadow(mask, _plain((255, 255, 255), shape))), mask),
+        "sheer-hem-on-white": (_compose(_sheer_hem(image, mask), mask, _plain((255, 255, 255), shape)), mask),
     }
     tight, tight_mask = _reframe(out["dark-on-white"][0], mask, (255, 255, 255))
     out["dark-cropped-on-white"] = (tight, tight_mask)
