@@ -67,7 +67,7 @@ def add_photos(settings: Settings, paths: list[Path]) -> int:
 
 @contextmanager
 def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
-    """The configured S3 (or the embedded one, mirrored to .tryon/s3/<bucket>/) and, when
+    """The configured S3 (or the embedded one, kept in .tryon/s3/<bucket>/) and, when
     asked, a migrated project-local Airflow. Yields the settings with the S3 endpoint filled."""
     from tasks.airflow_runner import configure_airflow, migrate
 
@@ -79,7 +79,7 @@ def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
             mirror = settings.home / "s3" / settings.bucket
             endpoint = stack.enter_context(embedded_s3(settings, mirror=mirror))
             settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
-            print(f"embedded S3 at {endpoint} (bucket {settings.bucket!r} mirrored to {mirror})")
+            print(f"embedded S3 at {endpoint} (bucket {settings.bucket!r} kept in {mirror}, written through)")
         if airflow:
             migrate()
         yield settings
