@@ -182,13 +182,20 @@ class Ledger:
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on error."""
+    def session(self, *, exclusive: bool = False) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error. ``exclusive`` for a
+        decision that reads, then writes what it read: on SQLite, where ``FOR UPDATE`` does
+        nothing, the transaction takes the database's write lock when it begins (``BEGIN
+        IMMEDIATE``), so two such decisions run one after the other; PostgreSQL's row locks
+        (``with_for_update``) do that per row."""
         with self._sessions() as session, session.begin():
+            if exclusive:
+                session.connection(execution_options={"tryon_exclusive": True})
             yield session
 
     def garments(self, drop_date: str) -> list[Garment]:
@@ -210,6 +217,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """pysqlite begins a transaction by itself only before the first write, which keeps readers
+    out of each other's way; an exclusive session begins at once, holding the write lock."""
+    if connection.get_execution_options().get("tryon_exclusive"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=8)

@@ -10,6 +10,7 @@ released: ``preview``) or when its slot holds an image a reviewer approved
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -28,13 +29,15 @@ from tasks.ledger import (
 )
 from tasks.storage import ObjectStore, review_key, storefront_key, storefront_manifest_key
 
+LIVE, SUPERSEDED, WITHDRAWN = "published", "superseded", "withdrawn"  # a publication's states
+
 
 def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     with ctx.ledger.session() as session:
         rows = session.execute(
             select(Publication, Generation)
             .join(Generation, Generation.generation_id == Publication.generation_id)
-            .where(Publication.drop_date == date, Publication.state == "published")
+            .where(Publication.drop_date == date, Publication.state == LIVE)
             .order_by(Publication.sku, Publication.photo_id)
         ).all()
         return [
@@ -47,9 +50,24 @@ def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
         ]
 
 
+class StorefrontIncomplete(RuntimeError):
+    """Published generations whose storefront image is missing: left out of the manifest."""
+
+
+@dataclass
+class ManifestWrite:
+    entries: list[dict[str, Any]]
+    missing: list[str]  # storefront keys of live publications without their object
+
+
 def publish(ctx: RunContext, date: str) -> dict[str, Any]:
-    store = ctx.store
+    """Decide in one transaction, then copy: a passed generation of a released model becomes its
+    slot's live publication (the slot's earlier one retired), a flagged one goes to the review
+    prefix. Only after the commit are the storefront copies made and the manifests rewritten;
+    the storefront images of the date's live publications that are missing or hold another
+    image (a copy a crash interrupted) are put right as well, so a re-run repairs."""
     releases = ReleaseLookup(ctx.settings)
+    dates = {date}
     with ctx.ledger.session() as session:
         generations = list(session.scalars(select(Generation).where(Generation.drop_date == date)))
         for row in generations:
@@ -62,56 +80,108 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
                 row.state = GenerationState.FLAGGED.value
                 row.reason = f"preview: passed QC, but {release.note}; a reviewer decides"
             if row.state == GenerationState.PASSED.value:
-                publish_generation(store, session, row)
-            elif row.state == GenerationState.FLAGGED.value:
-                key = review_key(date, row.sku, row.photo_id, row.generation_id)
-                failed = [r.check for r in session.scalars(
-                    select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False)))]
-                store.copy(row.object_key, key)
-                store.put_json(key.rsplit(".", 1)[0] + ".json", {
-                    "generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
-                    "source_key": row.object_key, "failed_checks": sorted(failed), "reason": row.reason,
-                })
+                dates |= record_publication(session, row)
         settle_garments(session, generations)
-    entries = write_manifest(ctx, date)
-    return {"published": len(entries), "manifest": storefront_manifest_key(date)}
+        flagged = [(row, sorted(r.check for r in session.scalars(
+            select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False)))))
+            for row in generations if row.state == GenerationState.FLAGGED.value]
+    for row, failed in flagged:
+        copy_for_review(ctx.store, row, failed)
+    restore_storefront(ctx, date)
+    written = {d: write_manifest(ctx, d) for d in sorted(dates)}
+    missing = [key for result in written.values() for key in result.missing]
+    if missing:
+        raise StorefrontIncomplete(f"{len(missing)} published image(s) missing from the storefront and left out of the "
+                                   f"manifest ({', '.join(missing[:5])}); run `tryon audit --date {date} --repair`")
+    return {"published": len(written[date].entries), "manifest": storefront_manifest_key(date)}
 
 
-def publish_generation(store: ObjectStore, session: Any, row: Generation) -> str:
-    """Copy the generation's image to its storefront slot and record the publication (a
-    generation published before is published again, now); returns the storefront key. The
-    caller rewrites the date's manifest afterwards."""
-    key = storefront_key(row.sku, row.photo_id)
+def copy_for_review(store: ObjectStore, row: Generation, failed_checks: list[str]) -> None:
+    key = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id)
     store.copy(row.object_key, key)
+    store.put_json(key.rsplit(".", 1)[0] + ".json", {
+        "generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
+        "source_key": row.object_key, "failed_checks": failed_checks, "reason": row.reason,
+    })
+
+
+def record_publication(session: Any, row: Generation) -> set[str]:
+    """Make ``row`` the live publication of its storefront slot, in the caller's transaction,
+    retiring the slot's earlier live publication (``superseded``): one live publication per
+    slot. Nothing is copied here: the caller copies after the commit (:func:`restore_storefront`)
+    and rewrites the manifests of the dates returned."""
+    key = storefront_key(row.sku, row.photo_id)
+    dates = {row.drop_date}
+    for earlier in session.scalars(select(Publication).where(
+            Publication.sku == row.sku, Publication.photo_id == row.photo_id, Publication.state == LIVE,
+            Publication.generation_id != row.generation_id)):
+        earlier.state = SUPERSEDED
+        dates.add(earlier.drop_date)
     publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
     if publication is None:
         session.add(Publication(generation_id=row.generation_id, drop_date=row.drop_date, sku=row.sku,
-                                photo_id=row.photo_id, storefront_key=key))
+                                photo_id=row.photo_id, storefront_key=key, state=LIVE))
     else:
-        publication.storefront_key, publication.state, publication.published_at = key, "published", utcnow()
+        publication.storefront_key, publication.state, publication.published_at = key, LIVE, utcnow()
     row.state = GenerationState.PUBLISHED.value
-    return key
+    return dates
 
 
-def withdraw_generation(store: ObjectStore, session: Any, row: Generation) -> None:
-    """Take a published generation off the storefront: its publication is ``withdrawn`` and its
-    image removed from the slot, unless a later publication holds the slot now. The caller
-    rewrites the date's manifest afterwards (it lists only published ones)."""
+def withdraw_publication(session: Any, row: Generation) -> str | None:
+    """Retire the generation's live publication (``withdrawn``) in the caller's transaction;
+    returns the storefront key to delete after the commit, or None when it held no slot."""
     publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
-    if publication is None or publication.state != "published":
-        return
-    publication.state = "withdrawn"
-    later = session.scalar(select(Publication).where(Publication.sku == row.sku, Publication.photo_id == row.photo_id,
-                                                     Publication.state == "published", Publication.generation_id != row.generation_id))
-    if later is None:
-        store.delete(publication.storefront_key)
+    if publication is None or publication.state != LIVE:
+        return None
+    publication.state = WITHDRAWN
+    return publication.storefront_key
+
+
+@dataclass
+class SlotCheck:
+    """A live publication held against the objects: ``missing`` when its storefront image is not
+    there, ``stale`` when the slot holds another image than its generation's."""
+
+    publication: Publication
+    generation: Generation
+    problem: str | None
+    source_exists: bool
+
+
+def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
+    """Every live publication of ``date``, each with what is wrong with its storefront slot."""
+    with ctx.ledger.session() as session:
+        rows = session.execute(select(Publication, Generation)
+                               .join(Generation, Generation.generation_id == Publication.generation_id)
+                               .where(Publication.drop_date == date, Publication.state == LIVE)).all()
+    checks = []
+    for publication, generation in rows:
+        slot, source = ctx.store.head(publication.storefront_key), ctx.store.head(generation.object_key or "")
+        problem = None
+        if slot is None:
+            problem = "missing"
+        elif source is not None and (slot.etag, slot.size) != (source.etag, source.size):
+            problem = "stale"
+        checks.append(SlotCheck(publication, generation, problem, source is not None))
+    return checks
+
+
+def restore_storefront(ctx: RunContext, date: str) -> list[str]:
+    """Copy the generation's image into every slot of ``date`` that is missing it or holds
+    another image; returns the keys copied. A slot whose generation's image is lost too is left
+    to ``tryon audit --repair`` (it plans the generation again)."""
+    copied = []
+    for check in check_storefront(ctx, date):
+        if check.problem is not None and check.source_exists:
+            ctx.store.copy(check.generation.object_key, check.publication.storefront_key)
+            copied.append(check.publication.storefront_key)
+    return copied
 
 
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:
     """The id of another generation whose approved image now holds this one's storefront slot."""
-    current = session.scalars(select(Publication).where(Publication.sku == row.sku, Publication.photo_id == row.photo_id,
-                                                        Publication.generation_id != row.generation_id)
-                              .order_by(Publication.published_at.desc())).first()
+    current = session.scalar(select(Publication).where(Publication.sku == row.sku, Publication.photo_id == row.photo_id,
+                                                       Publication.state == LIVE, Publication.generation_id != row.generation_id))
     if current is None:
         return None
     approved = session.scalar(select(ReviewDecision).where(ReviewDecision.generation_id == current.generation_id,
@@ -119,12 +189,16 @@ def _approved_elsewhere(session: Any, row: Generation) -> str | None:
     return current.generation_id if approved is not None else None
 
 
-def write_manifest(ctx: RunContext, date: str) -> list[dict[str, Any]]:
-    """The date's storefront manifest from the ledger's publications, in one PUT: a reader sees
-    the old manifest or the new one, and every image either lists is already in place."""
-    entries = manifest_entries(ctx, date)
+def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
+    """The date's storefront manifest from the ledger's live publications, in one PUT: a reader
+    sees the old manifest or the new one. Every key is checked first: a publication whose image
+    is not in the store is left out and returned in ``missing``, so the manifest never points
+    at nothing."""
+    entries, missing = [], []
+    for entry in manifest_entries(ctx, date):
+        (entries if ctx.store.exists(entry["key"]) else missing).append(entry)
     ctx.store.put_json(storefront_manifest_key(date), {"date": date, "count": len(entries), "items": entries})
-    return entries
+    return ManifestWrite(entries=entries, missing=[entry["key"] for entry in missing])
 
 
 def settle_garments(session: Any, generations: list[Generation]) -> None:

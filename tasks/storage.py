@@ -64,6 +64,12 @@ def report_key(date: str, name: str) -> str:
 
 # --- client -----------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    etag: str
+    size: int
+
+
 @dataclass
 class ObjectStore:
     """A bucket and the few operations the pipeline needs on it."""
@@ -105,13 +111,19 @@ class ObjectStore:
         return json.loads(self.get_bytes(key))
 
     def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's ETag and size, or None when there is no such object."""
+        if not key:
+            return None
         try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
+            answer = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
+                return None
             raise
-        return True
+        return ObjectInfo(etag=answer["ETag"].strip('"'), size=answer["ContentLength"])
 
     def download(self, key: str, path: Path) -> None:
         """Stream an object to a local file (boto3's managed transfer: ranged, parallel parts for

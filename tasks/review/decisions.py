@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, QCResult, ReviewDecision
-from tasks.publish import publish_generation, settle_garments, write_manifest
-from tasks.storage import garment_artifact_key, library_artifact_key
+from tasks.publish import record_publication, settle_garments, write_manifest
+from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
 
 
 class ReviewError(ValueError):
@@ -71,6 +71,18 @@ def _flagged_row(session: Any, generation_id: str) -> Generation:
     return row
 
 
+def _decide(session: Any, row: Generation, state: GenerationState, reason: str) -> None:
+    """Move ``row`` out of ``flagged`` with a conditional UPDATE: of two decisions on one
+    generation, exactly one changes a row; the other is refused, whatever the database."""
+    changed = session.execute(update(Generation)
+                              .where(Generation.generation_id == row.generation_id,
+                                     Generation.state == GenerationState.FLAGGED.value)
+                              .values(state=state.value, reason=reason)
+                              .execution_options(synchronize_session="fetch")).rowcount
+    if changed != 1:
+        raise ReviewError(f"generation {row.generation_id} was decided by someone else a moment ago")
+
+
 def _deterministic(row: Generation) -> bool:
     return bool((row.parameters or {}).get("deterministic"))
 
@@ -81,17 +93,20 @@ def settle(session: Any, row: Generation) -> None:
 
 
 def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
-    """Publish the generation: image to the storefront, then the ledger, then the date's
-    manifest in one PUT (a reader never sees a manifest entry without its image)."""
-    with ctx.ledger.session() as session:
+    """Publish the generation: the decision and the publication (the slot's earlier one
+    retired) in one transaction, then, after the commit, the image to the storefront and the
+    manifests in one PUT each (a reader never sees a manifest entry without its image)."""
+    with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
-        key = publish_generation(ctx.store, session, row)
+        _decide(session, row, GenerationState.PUBLISHED, f"approved by {reviewer}")
+        dates = record_publication(session, row)
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved",
                                    reviewer=reviewer))
-        row.reason = f"approved by {reviewer}"
         settle(session, row)
-        date = row.drop_date
-    write_manifest(ctx, date)
+        source, key = row.object_key, storefront_key(row.sku, row.photo_id)
+    ctx.store.copy(source, key)
+    for date in sorted(dates):
+        write_manifest(ctx, date)
     return key
 
 
@@ -99,11 +114,11 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
     reason = reason.strip()
     if not reason:
         raise ReviewError("a rejection needs a reason")
-    with ctx.ledger.session() as session:
+    with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
+        _decide(session, row, GenerationState.REJECTED, f"rejected by {reviewer}: {reason}")
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="rejected",
                                    reason=reason, reviewer=reviewer))
-        row.state, row.reason = GenerationState.REJECTED.value, f"rejected by {reviewer}: {reason}"
         settle(session, row)
 
 
@@ -112,7 +127,7 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     next run of the date (``tryon run --date D``) generates it and QC judges it. Returns the new id."""
     from tasks.match import generation_id as make_id
 
-    with ctx.ledger.session() as session:
+    with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
         if _deterministic(row):
             raise ReviewError(f"{row.engine} is deterministic (it ignores the seed): a re-generation would be the same image")
@@ -127,7 +142,7 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
                                state=GenerationState.PLANNED.value, reason=f"re-generation of {generation_id} asked by {reviewer}"))
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="regenerated",
                                    reason=f"new seed {seed}: {new_id}", reviewer=reviewer))
-        row.state, row.reason = GenerationState.REJECTED.value, f"re-generated as {new_id} by {reviewer}"
+        _decide(session, row, GenerationState.REJECTED, f"re-generated as {new_id} by {reviewer}")
     return new_id
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, GenerationState, ReviewDecision
-from tasks.publish import withdraw_generation, write_manifest
+from tasks.publish import withdraw_publication, write_manifest
 from tasks.review.decisions import ReviewError, ReviewItem, review_item, settle
 
 
@@ -81,7 +81,7 @@ def _sampled_row(session: Any, ctx: RunContext, generation_id: str) -> Generatio
 
 def approve(ctx: RunContext, generation_id: str, reviewer: str) -> None:
     """QC was right: the image stays published; the decision is recorded."""
-    with ctx.ledger.session() as session:
+    with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_APPROVED,
                                    reviewer=reviewer))
@@ -93,12 +93,14 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
     reason = reason.strip()
     if not reason:
         raise ReviewError("a rejection needs a reason")
-    with ctx.ledger.session() as session:
+    with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
-        withdraw_generation(ctx.store, session, row)
+        withdrawn = withdraw_publication(session, row)
         session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_REJECTED,
                                    reason=reason, reviewer=reviewer))
         row.state, row.reason = GenerationState.REJECTED.value, f"rejected in spot check by {reviewer} (a QC miss): {reason}"
         settle(session, row)
         date = row.drop_date
-    write_manifest(ctx, date)
+    write_manifest(ctx, date)  # first the manifest without it, then the image
+    if withdrawn is not None:
+        ctx.store.delete(withdrawn)
