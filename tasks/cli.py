@@ -3,6 +3,8 @@
   tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
   tryon run --date D        run garment_drop for one drop date
   tryon status --date D     what the ledger says about a drop date
+  tryon audit --date D [--repair]
+                            the ledger against the objects: lost images, orphans, manifests
   tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
   tryon library add PATH..  upload model photos to the library
   tryon library build       run model_library: preprocess, clean, cluster, index
@@ -152,6 +154,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = _drop_summary(settings, args.date)
     _print_summary(summary)
     return 0 if state == "success" else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from tasks.audit import audit, audit_and_repair
+    from tasks.context import RunContext
+
+    with pipeline(get_settings(), airflow=False) as settings:
+        ctx = RunContext.from_settings(settings)
+        result = audit_and_repair(ctx, args.date, fix=args.repair)
+        left = audit(ctx, args.date) if result.repaired else result.findings
+    if args.json:
+        print(json.dumps({**result.to_dict(), "left": [f.to_dict() for f in left]}, indent=2))
+        return 0 if not left else 1
+    print(f"audit of {args.date}: {len(result.findings)} finding(s)")
+    for finding in result.findings:
+        print(f"  {finding.kind:<30} {finding.key or '-'}  {finding.detail}")
+    for line in result.repaired:
+        print(f"  repaired: {line}")
+    if left:
+        hint = "" if args.repair else f"; `tryon audit --date {args.date} --repair` puts them right"
+        print(f"{len(left)} finding(s) left{hint}")
+    return 0 if not left else 1
 
 
 def cmd_library_add(args: argparse.Namespace) -> int:
@@ -381,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show the ledger's record of a drop date")
     status.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
     status.set_defaults(func=cmd_status)
+    audit = commands.add_parser("audit", help="hold the ledger against the objects for a drop date (storefront, manifests, generations, review copies)")
+    audit.add_argument("--date", type=_date, required=True)
+    audit.add_argument("--repair", action="store_true", help="re-publish, plan lost generations again, delete orphans, rewrite the manifests")
+    audit.add_argument("--json", action="store_true", help="print the findings as JSON")
+    audit.set_defaults(func=cmd_audit)
     library = commands.add_parser("library", help="the model-photo library").add_subparsers(dest="library_command", required=True)
     add = library.add_parser("add", help="upload model photos (files or folders) to library/photos/")
     add.add_argument("paths", nargs="+", type=Path, help="photo files or folders of them")

@@ -25,11 +25,9 @@ from tasks.ledger import (
     Publication,
     QCResult,
     ReviewDecision,
-    utcnow,
 )
-from tasks.storage import ObjectStore, review_key, storefront_key, storefront_manifest_key
-
-LIVE, SUPERSEDED, WITHDRAWN = "published", "superseded", "withdrawn"  # a publication's states
+from tasks.publications import LIVE, record_publication
+from tasks.storage import ObjectStore, review_key, storefront_manifest_key
 
 
 def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
@@ -105,42 +103,11 @@ def copy_for_review(store: ObjectStore, row: Generation, failed_checks: list[str
     })
 
 
-def record_publication(session: Any, row: Generation) -> set[str]:
-    """Make ``row`` the live publication of its storefront slot, in the caller's transaction,
-    retiring the slot's earlier live publication (``superseded``): one live publication per
-    slot. Nothing is copied here: the caller copies after the commit (:func:`restore_storefront`)
-    and rewrites the manifests of the dates returned."""
-    key = storefront_key(row.sku, row.photo_id)
-    dates = {row.drop_date}
-    for earlier in session.scalars(select(Publication).where(
-            Publication.sku == row.sku, Publication.photo_id == row.photo_id, Publication.state == LIVE,
-            Publication.generation_id != row.generation_id)):
-        earlier.state = SUPERSEDED
-        dates.add(earlier.drop_date)
-    publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
-    if publication is None:
-        session.add(Publication(generation_id=row.generation_id, drop_date=row.drop_date, sku=row.sku,
-                                photo_id=row.photo_id, storefront_key=key, state=LIVE))
-    else:
-        publication.storefront_key, publication.state, publication.published_at = key, LIVE, utcnow()
-    row.state = GenerationState.PUBLISHED.value
-    return dates
-
-
-def withdraw_publication(session: Any, row: Generation) -> str | None:
-    """Retire the generation's live publication (``withdrawn``) in the caller's transaction;
-    returns the storefront key to delete after the commit, or None when it held no slot."""
-    publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
-    if publication is None or publication.state != LIVE:
-        return None
-    publication.state = WITHDRAWN
-    return publication.storefront_key
-
-
 @dataclass
 class SlotCheck:
     """A live publication held against the objects: ``missing`` when its storefront image is not
-    there, ``stale`` when the slot holds another image than its generation's."""
+    there, ``stale`` when the slot holds another image than its generation's, ``not_published``
+    when its generation is no longer in the published state."""
 
     publication: Publication
     generation: Generation
@@ -158,7 +125,9 @@ def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
     for publication, generation in rows:
         slot, source = ctx.store.head(publication.storefront_key), ctx.store.head(generation.object_key or "")
         problem = None
-        if slot is None:
+        if generation.state != GenerationState.PUBLISHED.value:
+            problem = "not_published"
+        elif slot is None:
             problem = "missing"
         elif source is not None and (slot.etag, slot.size) != (source.etag, source.size):
             problem = "stale"
@@ -172,7 +141,7 @@ def restore_storefront(ctx: RunContext, date: str) -> list[str]:
     to ``tryon audit --repair`` (it plans the generation again)."""
     copied = []
     for check in check_storefront(ctx, date):
-        if check.problem is not None and check.source_exists:
+        if check.problem in ("missing", "stale") and check.source_exists:
             ctx.store.copy(check.generation.object_key, check.publication.storefront_key)
             copied.append(check.publication.storefront_key)
     return copied

@@ -219,6 +219,37 @@ def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tup
         tryon_stage.run_shard(ctx, shard)
 
 
+def flagged_generations(ctx: RunContext, n: int, sku: str = "TEE-1", photo: str = "p1", seed0: int = 0, date: str = "2026-11-20") -> list[str]:
+    """``n`` flagged generations of one storefront slot, each with its image and review copy in
+    the store, as the publish stage leaves them (ledger rows made directly: no engine runs)."""
+    from sqlalchemy import select
+
+    from tasks.ledger import Garment, Generation, GenerationState, ModelPhoto
+    from tasks.publish import copy_for_review
+
+    ids = []
+    with ctx.ledger.session() as session:
+        garment = session.scalar(select(Garment).where(Garment.drop_date == date, Garment.sku == sku))
+        if garment is None:
+            garment = Garment(drop_date=date, sku=sku, category="upper_body", sha256="a" * 64, state="flagged")
+            session.add(garment)
+        if session.get(ModelPhoto, photo) is None:
+            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
+        session.flush()
+        for i in range(n):
+            gid = f"{sku}-{photo}-{date}-{seed0 + i}"
+            key = f"generations/v1/{sku}/{photo}/{gid}.jpg"
+            ctx.store.put_bytes(key, f"image {gid}".encode())
+            session.add(Generation(generation_id=gid, garment_id=garment.id, photo_id=photo, drop_date=date, sku=sku,
+                                   category="upper_body", engine="test", model_version="v1", weights_sha256="c" * 64,
+                                   seed=seed0 + i, object_key=key, state=GenerationState.FLAGGED.value))
+            ids.append(gid)
+    for gid in ids:
+        with ctx.ledger.session() as session:
+            copy_for_review(ctx.store, session.get(Generation, gid), ["test"])
+    return ids
+
+
 def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...]) -> RunContext:
     """A bucket holding each date's drop (date -> SKUs) and the model photos, with the library
     preprocessed and its index written, as a run of garment_drop expects to find it."""

@@ -32,6 +32,7 @@ from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo
+from tasks.publications import withdraw_publication
 from tasks.storage import generation_key
 
 log = logging.getLogger(__name__)
@@ -99,15 +100,20 @@ class ShardReader:
         return batch
 
 
-def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | None) -> None:
+def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | None, *, fresh: bool = False) -> None:
     """Commit try-on outcomes in one transaction. A generation already past try-on (QC'd,
-    published) keeps its state when it is found stored again."""
+    published) keeps its state when it is found stored again; when its image was lost and has
+    been made anew (``fresh``), the new image is not the one QC judged: it goes back to
+    ``generated`` for QC, and off the storefront until it passes."""
     with ctx.ledger.session() as session:
         for generation_id, (state, reason, key) in outcomes.items():
             row = session.get(Generation, generation_id)
             row.batch = shard
             if state == FAILED or row.state in (GenerationState.PLANNED.value, FAILED):
                 row.state, row.reason = state, reason
+            elif fresh and row.state != GENERATED:
+                withdraw_publication(session, row)
+                row.state, row.reason = GENERATED, f"made again: the image {row.state} before was lost; QC judges the new one"
             row.object_key = key or row.object_key
 
 
@@ -147,7 +153,7 @@ class ShardWriter:
         jpeg = encode_jpeg(image, self.ctx.settings.jpeg_quality)
         self.ctx.store.put_json(g.key.rsplit(".", 1)[0] + ".json", sidecar)
         self.ctx.store.put_bytes(g.key, jpeg, "image/jpeg")  # last: an existing image is a whole generation
-        record_outcomes(self.ctx, {g.generation_id: (GENERATED, None, g.key)}, self.shard)
+        record_outcomes(self.ctx, {g.generation_id: (GENERATED, None, g.key)}, self.shard, fresh=True)
 
     def _submit(self, fn: Any, *args: Any) -> None:
         while len(self.pending) >= self.limit:

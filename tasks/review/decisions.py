@@ -11,7 +11,8 @@ from sqlalchemy import func, select, update
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, QCResult, ReviewDecision
-from tasks.publish import record_publication, settle_garments, write_manifest
+from tasks.publications import record_publication
+from tasks.publish import settle_garments, write_manifest
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
 
 

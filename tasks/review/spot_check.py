@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, GenerationState, ReviewDecision
-from tasks.publish import withdraw_publication, write_manifest
+from tasks.publications import withdraw_publication
+from tasks.publish import write_manifest
 from tasks.review.decisions import ReviewError, ReviewItem, review_item, settle
 
 

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, Generation, GenerationState, Ledger, ModelPhoto, Publication, ReviewDecision
+from tasks.ledger import Generation, Ledger, Publication, ReviewDecision
 from tasks.publish import publish, write_manifest
 from tasks.review import decisions
 from tasks.review.decisions import ReviewError
 from tasks.storage import storefront_key, storefront_manifest_key
+from tests.conftest import flagged_generations
 
 DATE = "2026-11-20"
 
@@ -26,31 +27,9 @@ def race_ctx(request, ctx: RunContext) -> RunContext:
     return RunContext(settings=ctx.settings, store=ctx.store, ledger=Ledger(request.getfixturevalue("postgres_url")))
 
 
-def _flagged(ctx: RunContext, n: int, sku: str = "TEE-1", photo: str = "p1", seed0: int = 0, date: str = DATE) -> list[str]:
-    """``n`` flagged generations of one slot (each with its image in the store)."""
-    ids = []
-    with ctx.ledger.session() as session:
-        garment = session.scalar(select(Garment).where(Garment.drop_date == date, Garment.sku == sku))
-        if garment is None:
-            garment = Garment(drop_date=date, sku=sku, category="upper_body", sha256="a" * 64, state="flagged")
-            session.add(garment)
-        if session.get(ModelPhoto, photo) is None:
-            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
-        session.flush()
-        for i in range(n):
-            gid = f"{sku}-{photo}-{date}-{seed0 + i}"
-            key = f"generations/v1/{sku}/{photo}/{gid}.jpg"
-            ctx.store.put_bytes(key, f"image {gid}".encode())
-            session.add(Generation(generation_id=gid, garment_id=garment.id, photo_id=photo, drop_date=date, sku=sku,
-                                   category="upper_body", engine="test", model_version="v1", weights_sha256="c" * 64,
-                                   seed=seed0 + i, object_key=key, state=GenerationState.FLAGGED.value))
-            ids.append(gid)
-    return ids
-
-
 def test_two_reviewers_at_once_exactly_one_wins(race_ctx):
     ctx = race_ctx
-    trials = _flagged(ctx, 12)
+    trials = flagged_generations(ctx, 12)
     for n, gid in enumerate(trials):
         barrier, outcomes = threading.Barrier(2), {}
 
@@ -89,8 +68,8 @@ def test_two_reviewers_at_once_exactly_one_wins(race_ctx):
 def test_a_new_publication_retires_the_slots_earlier_one(ctx):
     """Approving a second generation of a slot (a re-generation with a new seed, or the same SKU
     in a later drop) leaves one live publication: each manifest lists the slot once."""
-    first, second = _flagged(ctx, 2)
-    later = _flagged(ctx, 1, date="2026-11-21", seed0=10)[0]
+    first, second = flagged_generations(ctx, 2)
+    later = flagged_generations(ctx, 1, date="2026-11-21", seed0=10)[0]
     decisions.approve(ctx, first, "ana")
     decisions.approve(ctx, second, "ana")
     manifest = ctx.store.get_json(storefront_manifest_key(DATE))
@@ -107,7 +86,7 @@ def test_a_new_publication_retires_the_slots_earlier_one(ctx):
 def test_the_manifest_never_lists_a_missing_image_and_a_rerun_restores_it(ctx):
     """A storefront copy lost after the commit (a crash between the two): the manifest leaves
     the entry out, and the next publish of the date copies it again."""
-    [gid] = _flagged(ctx, 1)
+    [gid] = flagged_generations(ctx, 1)
     decisions.approve(ctx, gid, "ana")
     ctx.store.delete(storefront_key("TEE-1", "p1"))
     written = write_manifest(ctx, DATE)

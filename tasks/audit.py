@@ -1,0 +1,155 @@
+"""``tryon audit --date D [--repair]``: the ledger held against the objects for one drop date.
+
+An audit only reads. It finds:
+- a live publication whose storefront image is missing, or that holds another image than its
+  generation's (a copy a crash interrupted), or whose generation is no longer published;
+- a generation past try-on whose image is lost;
+- a flagged generation without its review copy;
+- a manifest that lists an object that is not there, or that differs from the ledger's live
+  publications (or is missing);
+- a storefront image of one of the date's SKUs that no live publication stands behind;
+- a generation image of one of the date's SKUs that no ledger row knows.
+
+A repair puts each right: it copies the generation's image into its slot, plans a lost
+generation again (the next ``tryon run --date D`` makes it, QC judges it; its publication is
+withdrawn until then), copies the review copy again, deletes orphans, and rewrites the
+manifests last, so a manifest never points at a missing object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from tasks.context import RunContext
+from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult
+from tasks.publications import LIVE, withdraw_publication
+from tasks.publish import check_storefront, copy_for_review, manifest_entries, restore_storefront, write_manifest
+from tasks.storage import review_key, storefront_manifest_key
+
+PAST_TRYON = (GenerationState.GENERATED.value, GenerationState.PASSED.value, GenerationState.FLAGGED.value,
+              GenerationState.PUBLISHED.value)
+
+
+@dataclass
+class Finding:
+    kind: str
+    key: str | None
+    generation_id: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AuditResult:
+    date: str
+    findings: list[Finding]
+    repaired: list[str]  # what the repair did, one line an action
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date": self.date, "findings": [f.to_dict() for f in self.findings], "repaired": self.repaired}
+
+
+def audit(ctx: RunContext, date: str) -> list[Finding]:
+    """Everything about ``date`` on which the ledger and the objects disagree; changes nothing."""
+    findings: list[Finding] = []
+    for check in check_storefront(ctx, date):
+        if check.problem is not None:
+            findings.append(Finding(f"storefront_{check.problem}", check.publication.storefront_key,
+                                    check.generation.generation_id,
+                                    {"missing": "the live publication's storefront image is missing",
+                                     "stale": "the storefront slot holds another image than its live generation's",
+                                     "not_published": f"the live publication's generation is {check.generation.state}"}[check.problem]))
+    generations = ctx.ledger.generations(date)
+    with ctx.ledger.session() as session:
+        known = set(session.scalars(select(Generation.generation_id).where(Generation.sku.in_({g.sku for g in generations}))))
+        skus = set(session.scalars(select(Garment.sku).where(Garment.drop_date == date)))
+        live_keys = set(session.scalars(select(Publication.storefront_key).where(Publication.state == LIVE,
+                                                                                 Publication.sku.in_(skus))))
+    for row in generations:
+        if row.state in PAST_TRYON and not ctx.store.exists(row.object_key or ""):
+            findings.append(Finding("generation_lost", row.object_key, row.generation_id,
+                                    f"the image of a {row.state} generation is missing"))
+        elif row.state == GenerationState.FLAGGED.value and not ctx.store.exists(_review_key(row)):
+            findings.append(Finding("review_copy_missing", _review_key(row), row.generation_id,
+                                    "a flagged generation's review copy is missing"))
+    findings += _manifest_findings(ctx, date)
+    for sku in sorted(skus):
+        for key in ctx.store.list_keys(f"storefront/{sku}/"):
+            if key not in live_keys:
+                findings.append(Finding("storefront_orphan", key, None, "a storefront image no live publication stands behind"))
+    for prefix in sorted({f"generations/{g.model_version}/{g.sku}/" for g in generations}):
+        for key in ctx.store.list_keys(prefix):
+            stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            if stem not in known:
+                findings.append(Finding("generation_orphan", key, None, "a generation object no ledger row knows"))
+    return findings
+
+
+def _review_key(row: Generation) -> str:
+    return review_key(row.drop_date, row.sku, row.photo_id, row.generation_id)
+
+
+def _manifest_findings(ctx: RunContext, date: str) -> list[Finding]:
+    key = storefront_manifest_key(date)
+    expected = sorted(entry["generation_id"] for entry in manifest_entries(ctx, date))
+    if not ctx.store.exists(key):
+        return [Finding("manifest_missing", key, None, f"no manifest, {len(expected)} live publication(s)")] if expected else []
+    items = ctx.store.get_json(key).get("items", [])
+    findings = [Finding("manifest_entry_without_object", item["key"], item.get("generation_id"),
+                        "the manifest lists an object that is not in the store")
+                for item in items if not ctx.store.exists(item["key"])]
+    if sorted(item.get("generation_id") for item in items) != expected:
+        findings.append(Finding("manifest_out_of_date", key, None,
+                                f"the manifest lists {len(items)} item(s), the ledger has {len(expected)} live publication(s)"))
+    return findings
+
+
+def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
+    """Put right what :func:`audit` found; returns one line per action."""
+    done = [f"copied {key} from its generation" for key in restore_storefront(ctx, date)]
+    kinds = {f.kind for f in findings}
+    lost = {f.generation_id for f in findings if f.kind == "generation_lost"}
+    unpublished = {f.generation_id for f in findings if f.kind == "storefront_not_published"}
+    deletions: list[str] = []
+    dates = {date}
+    with ctx.ledger.session() as session:
+        for generation_id in sorted(lost | unpublished):
+            row = session.get(Generation, generation_id)
+            publication = session.scalar(select(Publication).where(Publication.generation_id == generation_id))
+            withdrawn = withdraw_publication(session, row)
+            if withdrawn is not None:
+                deletions.append(withdrawn)
+                dates.add(publication.drop_date)
+                done.append(f"withdrew {generation_id} from {withdrawn}")
+            if generation_id in lost:
+                if row.state == GenerationState.FLAGGED.value:
+                    deletions += [_review_key(row), _review_key(row).rsplit(".", 1)[0] + ".json"]
+                row.state, row.reason = GenerationState.PLANNED.value, f"planned again by tryon audit: its {row.state} image was lost"
+                done.append(f"planned {generation_id} again (the next `tryon run --date {row.drop_date}` makes it)")
+        recopy = [(row, sorted(session.scalars(select(QCResult.check).where(QCResult.generation_id == row.generation_id,
+                                                                            QCResult.passed.is_(False)))))
+                  for row in (session.get(Generation, f.generation_id) for f in findings if f.kind == "review_copy_missing")]
+    for row, failed in recopy:
+        copy_for_review(ctx.store, row, failed)
+        done.append(f"copied {_review_key(row)} for review again")
+    deletions += [f.key for f in findings if f.kind in ("storefront_orphan", "generation_orphan")]
+    for key in sorted(set(deletions)):
+        if ctx.store.exists(key):
+            ctx.store.delete(key)
+            done.append(f"deleted {key}")
+    if kinds & {"manifest_missing", "manifest_entry_without_object", "manifest_out_of_date"} or len(done):
+        for day in sorted(dates):
+            written = write_manifest(ctx, day)
+            done.append(f"wrote {storefront_manifest_key(day)}: {len(written.entries)} item(s)")
+    return done
+
+
+def audit_and_repair(ctx: RunContext, date: str, *, fix: bool) -> AuditResult:
+    findings = audit(ctx, date)
+    repaired = repair(ctx, date, findings) if fix and findings else []
+    return AuditResult(date=date, findings=findings, repaired=repaired)

@@ -1,0 +1,91 @@
+"""``tryon audit``: every way the ledger and the objects can disagree is found, and ``--repair``
+leaves a date that audits clean with a manifest that points only at objects that exist."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tasks.audit import audit, audit_and_repair
+from tasks.ledger import Generation
+from tasks.review import decisions
+from tasks.storage import review_key, storefront_key, storefront_manifest_key
+from tests.conftest import REPO, cli_env, flagged_generations
+
+DATE = "2026-11-20"
+
+
+def _kinds(findings) -> dict[str, list[str | None]]:
+    found: dict[str, list[str | None]] = {}
+    for finding in findings:
+        found.setdefault(finding.kind, []).append(finding.key)
+    return found
+
+
+def test_audit_finds_each_fault_and_repair_puts_it_right(ctx):
+    a, b, c = (flagged_generations(ctx, 1, photo=photo)[0] for photo in ("pa", "pb", "pc"))
+    lost_flagged, kept_flagged = flagged_generations(ctx, 2, photo="pd")
+    for gid in (a, b, c):
+        decisions.approve(ctx, gid, "ana")
+    assert audit(ctx, DATE) == []
+
+    ctx.store.delete(storefront_key("TEE-1", "pa"))  # a storefront copy lost
+    ctx.store.put_bytes(storefront_key("TEE-1", "pb"), b"an older image")  # a copy a crash interrupted
+    with ctx.ledger.session() as session:
+        lost_published = session.get(Generation, c).object_key
+        lost_flagged_key = session.get(Generation, lost_flagged).object_key
+        review = review_key(DATE, "TEE-1", "pd", kept_flagged)
+    ctx.store.delete(lost_published)  # the generation's own image lost
+    ctx.store.delete(lost_flagged_key)
+    ctx.store.delete(review)
+    ctx.store.put_bytes(storefront_key("TEE-1", "ghost"), b"no publication")  # an orphan on the storefront
+    ctx.store.put_bytes("generations/v1/TEE-1/pa/0123456789abcdef.jpg", b"no row")  # an orphan generation
+    manifest = ctx.store.get_json(storefront_manifest_key(DATE))
+    manifest["items"].append({**manifest["items"][0], "key": "storefront/TEE-1/nothing.jpg", "generation_id": "x"})
+    ctx.store.put_json(storefront_manifest_key(DATE), manifest)
+
+    found = _kinds(audit(ctx, DATE))
+    assert found == {
+        "storefront_missing": [storefront_key("TEE-1", "pa")],
+        "storefront_stale": [storefront_key("TEE-1", "pb")],
+        "generation_lost": [lost_published, lost_flagged_key],  # in the order of their ids
+        "review_copy_missing": [review],
+        "manifest_entry_without_object": [storefront_key("TEE-1", "pa"), "storefront/TEE-1/nothing.jpg"],
+        "manifest_out_of_date": [storefront_manifest_key(DATE)],
+        "storefront_orphan": [storefront_key("TEE-1", "ghost")],
+        "generation_orphan": ["generations/v1/TEE-1/pa/0123456789abcdef.jpg"],
+    }
+
+    result = audit_and_repair(ctx, DATE, fix=True)
+    assert result.repaired and audit(ctx, DATE) == []
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "pa")) == f"image {a}".encode()
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "pb")) == f"image {b}".encode()
+    assert not ctx.store.exists(storefront_key("TEE-1", "pc"))  # withdrawn until its image is made again
+    states = {g.generation_id: g.state for g in ctx.ledger.generations(DATE)}
+    assert states[c] == states[lost_flagged] == "planned" and states[kept_flagged] == "flagged"
+    items = ctx.store.get_json(storefront_manifest_key(DATE))["items"]
+    assert sorted(item["generation_id"] for item in items) == sorted([a, b])
+    assert all(ctx.store.exists(item["key"]) for item in items)
+    assert ctx.store.exists(review) and not ctx.store.exists(storefront_key("TEE-1", "ghost"))
+
+
+def test_the_command_reports_and_repairs(ctx, tmp_path):
+    [gid] = flagged_generations(ctx, 1)
+    decisions.approve(ctx, gid, "ana")
+    ctx.store.delete(storefront_key("TEE-1", "p1"))
+    env = cli_env(tmp_path / "home", TRYON_S3_ENDPOINT_URL=ctx.settings.s3_endpoint_url, TRYON_BUCKET=ctx.settings.bucket,
+                  TRYON_LEDGER_URL=ctx.settings.resolved_ledger_url)
+
+    def tryon(*args):
+        return subprocess.run([sys.executable, "-m", "tasks.cli", "audit", "--date", DATE, *args], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+
+    found = tryon()
+    assert found.returncode == 1, found.stderr[-2000:]
+    assert "storefront_missing" in found.stdout and "--repair` puts them right" in found.stdout
+    repaired = tryon("--repair", "--json")
+    assert repaired.returncode == 0, repaired.stderr[-2000:]
+    report = json.loads(repaired.stdout)
+    assert report["left"] == [] and f"copied {storefront_key('TEE-1', 'p1')} from its generation" in report["repaired"]
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {gid}".encode()
