@@ -30,7 +30,7 @@ class DropListing:
 
 def ledger_label(name: str) -> str:
     """The name a drop entry is recorded under: itself when safe, else a hash of it."""
-    return name if SAFE_SKU.match(name) else f"unsafe-{sha256_hex(name.encode())[:12]}"
+    return name if SAFE_SKU.fullmatch(name) else f"unsafe-{sha256_hex(name.encode())[:12]}"
 
 
 def list_drop(ctx: RunContext, date: str) -> DropListing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -18,7 +19,9 @@ MAX_PIXELS = 40_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL refuses images over twice this before decoding
 
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "MPO")  # MPO: a camera's multi-picture JPEG; its first frame is used
+# markup that makes a file a polyglot a browser could run (an image that is also HTML, SVG or PHP)
+_MARKUP = re.compile(rb"<(?:html|script|iframe|body|object|embed|svg[\s/>]|\?php|!doctype)|javascript:", re.IGNORECASE)
 
 
 class ImageDecodeError(ValueError):
@@ -41,9 +44,10 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_image(data: bytes, min_short_side: int = 0) -> DecodedImage:
+def decode_image(data: bytes, min_short_side: int = 0, max_aspect: float | None = None) -> DecodedImage:
     """Decode JPEG, PNG or WebP bytes to RGB, with a named reason for every refusal. The size
-    is checked from the header, before any pixel is decoded (decompression bombs)."""
+    and the aspect ratio are checked from the header, before any pixel is decoded
+    (decompression bombs); an image that also carries HTML or script is refused as a polyglot."""
     if not data:
         raise ImageDecodeError("empty_file", "zero bytes")
     try:
@@ -57,12 +61,19 @@ def decode_image(data: bytes, min_short_side: int = 0) -> DecodedImage:
     with opened as image:
         if image.format not in ACCEPTED_FORMATS:
             raise ImageDecodeError("unsupported_format", f"{image.format} (accepted: {', '.join(ACCEPTED_FORMATS)})")
+        if found := _MARKUP.search(data):
+            raise ImageDecodeError("polyglot_markup", f"the {image.format} file also carries {found.group().decode('latin-1')!r}: "
+                                                      "an image must not also be a web page")
         width, height = image.size
         if width * height > MAX_PIXELS:
             raise ImageDecodeError("too_large", f"{width}x{height} is over {MAX_PIXELS // 1_000_000} megapixels")
         if min(width, height) < min_short_side:
             raise ImageDecodeError("too_small", f"{width}x{height}, the short side must be at least {min_short_side} px")
+        if max_aspect is not None and max(width, height) > max_aspect * min(width, height):
+            raise ImageDecodeError("extreme_aspect_ratio", f"{width}x{height}: one side is over {max_aspect:g} times the other")
         notes: list[str] = []
+        if image.format == "MPO":
+            notes.append("mpo_first_frame")
         try:
             image.load()
         except Exception as error:
@@ -108,7 +119,7 @@ def encode_png(image: np.ndarray) -> bytes:
 def decode_mask(data: bytes) -> np.ndarray:
     mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
     if mask is None:
-        raise ImageDecodeError("mask is not a decodable image")
+        raise ImageDecodeError("corrupt_image", "mask is not a decodable image")
     return mask > 127
 
 
@@ -116,7 +127,7 @@ def decode_labels(data: bytes) -> np.ndarray:
     """A label map stored as an 8-bit PNG (e.g. ATR parsing), values unchanged."""
     labels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if labels is None or labels.ndim != 2:
-        raise ImageDecodeError("label map is not a decodable single-channel image")
+        raise ImageDecodeError("corrupt_image", "label map is not a decodable single-channel image")
     return labels
 
 

@@ -6,30 +6,33 @@ row; the unusable ones end ``quarantined`` (original bytes and ``reason.json`` u
 
 Validation reasons: ``empty_file``, ``not_an_image``, ``unsupported_format`` (not JPEG, PNG or
 WebP), ``corrupt_image``, ``too_large`` (over 40 megapixels, refused from the header),
-``too_small`` (short side under 256 px), ``garment_worn_by_person`` (try-on needs product
+``too_small`` (short side under 256 px), ``extreme_aspect_ratio`` (one side over 3 times the
+other), ``polyglot_markup`` (the file also carries HTML or script), ``garment_worn_by_person`` (try-on needs product
 shots; ``preprocess.garment.worn_by_person``). Accepted and recorded in the garment's ``meta.intake_notes``: ``alpha_composited``,
 ``converted_from_cmyk``, ``converted_from_16bit``, ``converted_from_grayscale``,
-``exif_rotated``. Several images for one SKU: the first by file name is the primary, the
+``exif_rotated``, ``mpo_first_frame``. Several images for one SKU: the first by file name is the primary, the
 others are recorded in ``meta.extra_images``."""
 
 from __future__ import annotations
 
-import csv
-import io
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from tasks.context import RunContext
+from tasks.drop_documents import InputError, Manifest, parse_manifest, parse_meta, shown
 from tasks.drops import SAFE_SKU, ledger_label, list_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
 from tasks.ledger import Garment, GarmentState
 from tasks.settings import CATEGORIES
 from tasks.storage import drop_prefix, quarantine_prefix
 
+logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 MIN_SHORT_SIDE = 256
+MAX_ASPECT = 3.0  # a garment photo taller or wider than 3:1 is a banner or a strip: its try-ons come out distorted
 
 
 @dataclass
@@ -76,13 +79,14 @@ def quarantine(ctx: RunContext, date: str, item: DropItem, reason: str, keys: li
 
 
 def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
-    """Find the drop's SKUs and record each; return the ones worth validating."""
+    """Find the drop's SKUs and record each; return the ones worth validating. One SKU's bad
+    input (or an error while reading it) ends that SKU quarantined with its reason; the drop
+    goes on."""
     listing = list_drop(ctx, date)
-    by_sku = listing.by_sku
-    manifest = read_manifest(ctx.store.get_bytes(listing.manifest_key)) if listing.manifest_key else {}
+    manifest = parse_manifest(ctx.store.get_bytes(listing.manifest_key)) if listing.manifest_key else Manifest()
     for key in listing.root_files:  # a file beside the SKU folders: recorded, never silently skipped
         name = key.rsplit("/", 1)[-1]
-        reason = f"outside_sku_folder: {name!r} is not inside a drops/{date}/{{sku}}/ folder"
+        reason = f"outside_sku_folder: {shown(name)} is not inside a drops/{date}/{{sku}}/ folder"
         if ledger_label(name) != name:  # never used in a key
             _upsert_garment(ctx, date, ledger_label(name), state=GarmentState.REJECTED.value, reason=reason, source_key=None)
             continue
@@ -90,73 +94,96 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
         quarantine(ctx, date, DropItem(sku=name, garment_id=garment_id, image_key=None, category=None), reason, [key])
 
     items = []
-    for sku, keys in sorted(by_sku.items()):
-        if not SAFE_SKU.match(sku):
+    for sku, keys in sorted(listing.by_sku.items()):
+        if not SAFE_SKU.fullmatch(sku):
             _upsert_garment(ctx, date, ledger_label(sku), state=GarmentState.REJECTED.value,
-                            reason=f"unsafe_sku: {sku!r} is not a safe name", source_key=None)
+                            reason=f"unsafe_sku: {shown(sku)} is not a safe name", source_key=None)
             continue
-        images = sorted(k for k in keys if k.lower().endswith(IMAGE_EXTENSIONS))
-        meta_key = f"{drop_prefix(date)}{sku}/meta.json"
-        meta: dict[str, Any] = {}
-        meta_error = None
-        if meta_key in keys:
-            try:
-                meta = ctx.store.get_json(meta_key)
-            except (ValueError, UnicodeDecodeError) as error:
-                meta_error = f"meta_json_invalid: {error}"
-        category = meta.get("category") if isinstance(meta, dict) else None
-        if category is None and manifest.get(sku, {}).get("category"):
-            category = manifest[sku]["category"]
-        # the primary image is the first by name; the others are recorded, not generated
-        garment_id = _upsert_garment(
-            ctx, date, sku, category=category, source_key=images[0] if images else None,
-            meta={**(meta if isinstance(meta, dict) else {}), "extra_images": images[1:]},
-            state=GarmentState.DISCOVERED.value, reason=None,
-        )
-        item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
-                        category=category, extra_keys=images[1:])
-        if not images:
-            quarantine(ctx, date, item, "no_image: no image file (.jpg, .jpeg, .png, .webp)", keys)
-        elif meta_error:
-            quarantine(ctx, date, item, meta_error, keys)
-        elif category not in CATEGORIES:
-            reason = "category_missing" if category is None else f"category_unknown: {category!r}"
-            quarantine(ctx, date, item, f"{reason} (expected one of {', '.join(CATEGORIES)} in meta.json or manifest.csv)", keys)
-        else:
+        try:
+            item = _discover_sku(ctx, date, sku, keys, manifest)
+        except Exception as error:  # one SKU's surprise never ends the drop's discovery
+            logger.exception("discovering %s failed", sku)
+            garment_id = _upsert_garment(ctx, date, sku, state=GarmentState.DISCOVERED.value, reason=None)
+            quarantine(ctx, date, DropItem(sku=sku, garment_id=garment_id, image_key=None, category=None),
+                       f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", keys)
+            continue
+        if item is not None:
             items.append(item.to_dict())
     return items
 
 
-def read_manifest(data: bytes) -> dict[str, dict[str, str]]:
-    """sku -> row of a drop's manifest.csv (a header row with at least ``sku``)."""
-    rows = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
-    return {row["sku"].strip(): {k: (v or "").strip() for k, v in row.items() if k} for row in rows if row.get("sku")}
+def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifest: Manifest) -> DropItem | None:
+    """Record one SKU folder; None when it ended quarantined."""
+    images = sorted(k for k in keys if k.lower().endswith(IMAGE_EXTENSIONS))
+    meta_key = f"{drop_prefix(date)}{sku}/meta.json"
+    meta: dict[str, Any] = {}
+    problem = None
+    if meta_key in keys:
+        try:
+            meta = parse_meta(ctx.store.get_bytes(meta_key))
+        except InputError as error:
+            problem = str(error)
+    category = meta.get("category")
+    if category is None and sku in manifest.row_errors:
+        problem = problem or manifest.row_errors[sku]
+    elif category is None and manifest.error:
+        problem = problem or f"manifest_unreadable: {manifest.error}"
+    elif category is None:
+        category = manifest.rows.get(sku, {}).get("category") or None
+    # the primary image is the first by name; the others are recorded, not generated
+    garment_id = _upsert_garment(
+        ctx, date, sku, category=category if category in CATEGORIES else None, source_key=images[0] if images else None,
+        meta={**meta, "extra_images": images[1:]}, state=GarmentState.DISCOVERED.value, reason=None,
+    )
+    item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
+                    category=category, extra_keys=images[1:])
+    if not images:
+        problem = "no_image: no image file (.jpg, .jpeg, .png, .webp)"
+    elif problem is None and category not in CATEGORIES:
+        reason = "category_missing" if category is None else f"category_unknown: {shown(category)}"
+        problem = f"{reason} (expected one of {', '.join(CATEGORIES)} in meta.json or manifest.csv)"
+    if problem is not None:
+        quarantine(ctx, date, item, problem, keys)
+        return None
+    return item
 
 
 def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Decode each primary image with a named reason for every refusal; quarantine photos of
     the garment worn by a person. Adds the sha256; records what was converted."""
     from tasks.preprocess.backends import pose_backend
-    from tasks.preprocess.garment import worn_by_person
 
     pose = pose_backend(ctx.settings)
     valid = []
     for raw in items:
         item = DropItem(**raw)
-        data = ctx.store.get_bytes(item.image_key)
         try:
-            decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE)
-        except ImageDecodeError as error:
-            quarantine(ctx, date, item, str(error), [item.image_key])
+            checked = _validate_item(ctx, date, item, pose)
+        except Exception as error:  # one SKU's surprise never ends the drop's validation
+            logger.exception("validating %s failed", item.sku)
+            quarantine(ctx, date, item, f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", [item.image_key])
             continue
-        if worn_by_person(decoded.image, pose):
-            quarantine(ctx, date, item, "garment_worn_by_person: the photo shows the garment on a person; "
-                       "try-on needs a product shot", [item.image_key])
-            continue
-        item.sha256 = sha256_hex(data)
-        with ctx.ledger.session() as session:
-            garment = session.get(Garment, item.garment_id)
-            garment.sha256 = item.sha256
-            garment.meta = {**garment.meta, "intake_notes": decoded.notes, "format": decoded.format}
-        valid.append(item.to_dict())
+        if checked is not None:
+            valid.append(checked.to_dict())
     return valid
+
+
+def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any) -> DropItem | None:
+    from tasks.preprocess.garment import worn_by_person
+
+    data = ctx.store.get_bytes(item.image_key)
+    try:
+        decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE, max_aspect=MAX_ASPECT)
+    except ImageDecodeError as error:
+        quarantine(ctx, date, item, str(error), [item.image_key])
+        return None
+    if worn_by_person(decoded.image, pose):
+        quarantine(ctx, date, item, "garment_worn_by_person: the photo shows the garment on a person; "
+                   "try-on needs a product shot", [item.image_key])
+        return None
+    item.sha256 = sha256_hex(data)
+    with ctx.ledger.session() as session:
+        garment = session.get(Garment, item.garment_id)
+        garment.sha256 = item.sha256
+        garment.meta = {**garment.meta, "intake_notes": decoded.notes, "format": decoded.format}
+    return item
