@@ -15,7 +15,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, run_context, stage
+from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, drop_lease, run_context, stage
 from tasks.kubernetes_pods import tryon_executor_config
 
 
@@ -96,9 +96,13 @@ def garment_drop() -> None:
 
     @task(trigger_rule="all_done")
     def report() -> dict[str, Any]:
+        """Written whatever happened (unless another run holds the date); the run's lease on the
+        date ends here."""
         from tasks.report import write_report
 
-        return write_report(run_context(), _drop_date())
+        ctx, date = run_context(), _drop_date()
+        with drop_lease(ctx, date, release_after=True):
+            return write_report(ctx, date)
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run_if_a_stage_failed() -> None:

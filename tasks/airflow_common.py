@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, get_current_context
@@ -25,7 +25,7 @@ def dag_defaults() -> dict[str, Any]:
     """Arguments every tryon DAG takes: no catch-up, one run at a time, retries from settings,
     nightly runs ahead of backfills."""
     return {
-        "start_date": datetime(2026, 1, 1, tzinfo=UTC),
+        "start_date": datetime.combine(SETTINGS.first_drop_date, time(), tzinfo=UTC),
         "catchup": False,
         "max_active_runs": 1,
         "default_args": {"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s),
@@ -44,12 +44,36 @@ def run_context() -> RunContext:
 
 
 @contextmanager
+def drop_lease(ctx: RunContext, date: str, *, take: bool = False, release_after: bool = False) -> Iterator[None]:
+    """This run's hold on the drop date (``tasks.run_lease``) around a garment_drop task: taken
+    by the first stage, renewed by every later one, released by the report. The holder is the
+    CLI's token from the run's conf (``lease``), else the run id. A run the lease refuses fails
+    at once, without retries, naming the run that holds the date."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tasks.run_lease import LeaseHeld, held, release
+
+    dag_run = get_current_context()["dag_run"]
+    holder = (getattr(dag_run, "conf", None) or {}).get("lease") or f"airflow:{dag_run.run_id}"
+    try:
+        with held(ctx.ledger, date, holder, ctx.settings.run_lease_s, take=take):
+            yield
+    except LeaseHeld as refused:
+        raise AirflowFailException(str(refused)) from refused
+    finally:
+        if release_after:
+            release(ctx.ledger, date, holder)
+
+
+@contextmanager
 def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext, str, dict[str, Any]]]:
-    """(run context, drop date, details) for a garment_drop task, with the task's wall time and
-    the details it fills in recorded for the report (``tasks.stage_times``)."""
+    """(run context, drop date, details) for a garment_drop task, holding the date's lease, with
+    the task's wall time and the details it fills in recorded for the report
+    (``tasks.stage_times``)."""
     from tasks.stage_times import timed_stage
 
     context = get_current_context()
     ctx, date = run_context(), context["ds"]
-    with timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details:
+    with drop_lease(ctx, date, take=name == "discover"), \
+            timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details:
         yield ctx, date, details

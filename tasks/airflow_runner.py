@@ -66,7 +66,10 @@ def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = No
 
     from tasks.settings import get_settings
 
-    ensure_pool(get_settings())
+    settings = get_settings()
+    if logical_date is not None:
+        settings.check_drop_date(logical_date)
+    ensure_pool(settings)
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")

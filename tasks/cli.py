@@ -87,10 +87,27 @@ def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
         yield settings
 
 
-def _run(dag_id: str, logical_date: str | None = None) -> str:
+@contextmanager
+def _drop_lease(settings: Settings, drop_date: str) -> Iterator[dict[str, str]]:
+    """This command's lease on a drop date (``tasks.run_lease``), taken before Airflow starts so
+    a second run of the date refuses at once (:class:`LeaseHeld`); yields the run conf through
+    which the DAG's tasks renew it. Released however the command ends."""
+    from tasks.ledger import ledger_from_settings
+    from tasks.run_lease import held, new_holder, release
+
+    settings.check_drop_date(drop_date)
+    ledger, holder = ledger_from_settings(settings), new_holder("cli")
+    try:
+        with held(ledger, drop_date, holder, settings.run_lease_s, take=True):
+            yield {"lease": holder}
+    finally:
+        release(ledger, drop_date, holder)
+
+
+def _run(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:
     from tasks.airflow_runner import run_dag
 
-    state = run_dag(dag_id, logical_date)
+    state = run_dag(dag_id, logical_date, conf)
     print(f"{dag_id} run state: {state}")
     return state
 
@@ -134,10 +151,11 @@ def _print_summary(summary: dict) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    with pipeline(get_settings()) as settings:
+    settings = get_settings()
+    with _drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
         print(f"uploaded {upload_samples(settings, args.date)} sample files for drop {args.date}")
         library = _run("model_library")
-        state = _run("garment_drop", args.date)
+        state = _run("garment_drop", args.date, lease)
         summary = _drop_summary(settings, args.date)
         from tasks.storage import ObjectStore
 
@@ -149,8 +167,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    with pipeline(get_settings()) as settings:
-        state = _run("garment_drop", args.date)
+    settings = get_settings()
+    with _drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
+        state = _run("garment_drop", args.date, lease)
         summary = _drop_summary(settings, args.date)
     _print_summary(summary)
     return 0 if state == "success" else 1
@@ -160,7 +179,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from tasks.audit import audit, audit_and_repair
     from tasks.context import RunContext
 
-    with pipeline(get_settings(), airflow=False) as settings:
+    settings = get_settings()
+    with ExitStack() as stack:
+        if args.repair:  # no run may publish while the repair does
+            stack.enter_context(_drop_lease(settings, args.date))
+        settings = stack.enter_context(pipeline(settings, airflow=False))
         ctx = RunContext.from_settings(settings)
         result = audit_and_repair(ctx, args.date, fix=args.repair)
         left = audit(ctx, args.date) if result.repaired else result.findings
@@ -233,7 +256,10 @@ def _needs_run(store, date: str, reprocess: str) -> bool:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    from tasks.run_lease import LeaseHeld
+
     dates = _dates(args.date_from, args.date_to)
+    get_settings().check_drop_date(dates[0])
     conf = _backfill_conf(args)
     reprocess = args.reprocess or ("all" if conf else "none")
     if args.scheduler:  # a deployment: Airflow's own backfill, run by its scheduler and workers
@@ -255,17 +281,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             if not _needs_run(store, date, reprocess):
                 states[date] = "skipped (done; --reprocess failed|all to run it again)"
                 continue
-            states[date] = run_dag("garment_drop", date, conf or None)
+            try:
+                with _drop_lease(settings, date) as lease:
+                    states[date] = run_dag("garment_drop", date, {**conf, **lease})
+            except LeaseHeld as refused:
+                states[date] = f"refused: {refused}"
     for date, state in states.items():
         print(f"{date}: {state}")
     return 0 if all(s == "success" or s.startswith("skipped") for s in states.values()) else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tasks.ledger import open_ledger
+    from tasks.ledger import ledger_from_settings
 
     settings = get_settings()
-    ledger = open_ledger(settings.resolved_ledger_url)
+    ledger = ledger_from_settings(settings)
     garments = ledger.garments(args.date)
     if not garments:
         print(f"no garments recorded for drop {args.date}")
@@ -459,10 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tasks.models import ModelRegistryError
+    from tasks.run_lease import LeaseHeld
+    from tasks.settings import DropDateRefused
 
     try:
         return args.func(args)
-    except ModelRegistryError as error:  # WeightsError too: a message that names what is wrong
+    except (ModelRegistryError, LeaseHeld, DropDateRefused) as error:  # WeightsError too: a message that names what is wrong
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.ledger import Ledger, open_ledger
+from tasks.ledger import Ledger, ledger_from_settings
 from tasks.settings import Settings, get_settings
 from tasks.storage import ObjectStore
 
@@ -26,5 +26,5 @@ class RunContext:
         return cls(
             settings=settings,
             store=ObjectStore.from_settings(settings),
-            ledger=open_ledger(settings.resolved_ledger_url),
+            ledger=ledger_from_settings(settings),
         )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from tasks.settings import Settings
 
 
 def utcnow() -> datetime:
@@ -171,17 +173,33 @@ class ReviewDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class RunLease(Base):
+    """Who is processing a drop date now: one run per date at a time (``tasks/run_lease.py``)."""
+
+    __tablename__ = "run_leases"
+
+    drop_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Ledger:
     """The database behind the ledger tables; one per URL per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout_s: float = 30.0, statement_timeout_s: float = 300.0) -> None:
         self.url = url
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        connect_args = {}
+        if parsed.get_backend_name() == "postgresql":
+            # a lock or a statement that never ends fails the task (which Airflow retries), never hangs the run
+            connect_args["options"] = (f"-c lock_timeout={int(lock_timeout_s * 1000)} "
+                                       f"-c statement_timeout={int(statement_timeout_s * 1000)}")
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", partial(_sqlite_pragmas, busy_ms=int(lock_timeout_s * 1000)))
             event.listen(self.engine, "begin", _sqlite_begin)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -211,10 +229,10 @@ class Ledger:
             )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -227,9 +245,13 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 @lru_cache(maxsize=8)
-def open_ledger(url: str) -> Ledger:
+def open_ledger(url: str, lock_timeout_s: float = 30.0, statement_timeout_s: float = 300.0) -> Ledger:
     """The process-wide ledger for ``url`` (tables created on first use)."""
-    return Ledger(url)
+    return Ledger(url, lock_timeout_s, statement_timeout_s)
+
+
+def ledger_from_settings(settings: Settings) -> Ledger:
+    return open_ledger(settings.resolved_ledger_url, settings.ledger_lock_timeout_s, settings.ledger_statement_timeout_s)
 
 
 SPOT_APPROVED, SPOT_REJECTED = "spot_approved", "spot_rejected"  # review decisions of the spot check

@@ -7,6 +7,7 @@ endpoint is filled in by whoever starts it), and the CPU warp-baseline engine.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CATEGORIES: tuple[str, ...] = ("upper_body", "lower_body", "dresses")
+
+
+class DropDateRefused(ValueError):
+    """A drop date the pipeline will not run."""
 
 
 class Settings(BaseSettings):
@@ -33,6 +38,10 @@ class Settings(BaseSettings):
     ledger_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the ledger; default a SQLite file in `home`."
     )
+    ledger_lock_timeout_s: float = Field(default=30.0, gt=0, description="Longest wait for a lock held on the ledger (SQLite busy timeout, PostgreSQL lock_timeout); then the task fails and Airflow retries it.")
+    ledger_statement_timeout_s: float = Field(default=300.0, gt=0, description="PostgreSQL statement_timeout of the ledger's connections.")
+    run_lease_s: float = Field(default=3600.0, ge=10, description="Lease of a drop date while a run holds it, renewed as its stages run; a dead run's lease expires after this and the next run takes the date over.")
+    first_drop_date: date = Field(default=date(2026, 1, 1), description="The garment_drop DAG's start date: earlier drop dates are refused, not skipped.")
     model_dir: Path | None = Field(
         default=None, description="Local cache of model weights; default `home`/models."
     )
@@ -74,6 +83,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    def check_drop_date(self, drop_date: str) -> None:
+        """Refuse a drop date before ``first_drop_date``: Airflow would run nothing for it and
+        report success."""
+        if date.fromisoformat(drop_date) < self.first_drop_date:
+            raise DropDateRefused(f"drop {drop_date} is before the pipeline's first drop date {self.first_drop_date} "
+                                  "(TRYON_FIRST_DROP_DATE): Airflow runs nothing for it; set an earlier first date to process it")
 
     @cached_property
     def resolved_ledger_url(self) -> str:

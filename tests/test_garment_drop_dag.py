@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tasks.images import decode_mask, decode_rgb
-from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger
+from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger, RunLease
 from tasks.preprocess.masks import decode_pose_map
+from tasks.run_lease import acquire
 from tasks.storage import ObjectStore
 from tests.conftest import GARMENTS, SAMPLES
 from tests.corpus import write_corpus
@@ -20,15 +21,19 @@ PHOTOS = ["01008_00.jpg", "049205_0.jpg", "051918_0.jpg", "052472_0.jpg"]
 pytestmark = pytest.mark.airflow
 
 
-def run_tryon(settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
-    env = {
+def run_env(settings, **extra_env: str) -> dict[str, str]:
+    return {
         **os.environ,
         "TRYON_BUCKET": settings.bucket,
         "TRYON_S3_ENDPOINT_URL": settings.s3_endpoint_url,
         "TRYON_LEDGER_URL": settings.resolved_ledger_url,
         **extra_env,
     }
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def run_tryon(settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], env=run_env(settings, **extra_env),
+                          capture_output=True, text=True, timeout=600)
 
 
 def generation_objects(store: ObjectStore) -> dict[str, tuple[str, str]]:
@@ -84,6 +89,8 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
     assert categories == {"upper_body", "lower_body", "dresses"}, "every category was generated and waits for review"
     summary = store.get_json(f"reports/{DATE}/summary.json")
     assert sum(summary["garments_by_state"].values()) == summary["inputs"] == len(garments)
+    with ledger.session() as session:
+        assert session.query(RunLease).count() == 0, "the report released the run's lease"
     html = store.get_bytes(f"reports/{DATE}/report.html").decode()
     assert html.count('src="data:image/jpeg;base64,') == len(ledger.generations(DATE))
 
@@ -147,6 +154,24 @@ def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):
     summary = store.get_json(f"reports/{DATE}/summary.json")
     assert summary["garments_by_state"] == {"rejected": 2} and summary["inputs"] == 2
     assert store.get_json(f"storefront/manifests/{DATE}.json")["items"] == []
+
+
+def test_a_run_of_a_date_another_run_holds_does_nothing(ctx):
+    """A run the scheduler starts (no CLI lease in its conf) while another run holds the date
+    fails at its first stage without retries: nothing recorded, no report written over the
+    other run's, the other run's lease untouched."""
+    path, category = GARMENTS["TEE-03032"]
+    ctx.store.put_bytes(f"drops/{DATE}/TEE-03032/front.jpg", path.read_bytes())
+    ctx.store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
+    acquire(ctx.ledger, DATE, "cli:elsewhere:1:abc", 3600)
+    script = ("from tasks.settings import get_settings; from tasks.airflow_runner import configure_airflow, migrate, run_dag; "
+              f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))")
+    result = subprocess.run([sys.executable, "-c", script], env=run_env(ctx.settings), capture_output=True, text=True, timeout=600)
+    assert "state failed" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
+    assert ctx.ledger.garments(DATE) == []
+    assert not ctx.store.exists(f"reports/{DATE}/summary.json")
+    with ctx.ledger.session() as session:
+        assert session.get(RunLease, DATE).holder == "cli:elsewhere:1:abc"
 
 
 def test_a_night_without_a_drop_runs_clean(ctx):
