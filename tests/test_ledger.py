@@ -1,8 +1,10 @@
 """The ledger on SQLite (the embedded default) and on the machine's PostgreSQL."""
 
+import time
+
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tasks.ledger import (
     Garment,
@@ -74,3 +76,28 @@ def test_generation_must_reference_a_known_garment(ledger):
         with ledger.session() as session:
             session.add(Generation(generation_id="g2", garment_id=999, photo_id="nope", drop_date="2026-11-20", sku="X",
                                    category="dresses", engine="e", model_version="v", weights_sha256="none", seed=0))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_lock_held_on_the_ledger_fails_a_write_after_the_lock_timeout(backend, request, tmp_path):
+    """Another session holding the garment's row (or SQLite's write lock) makes a write fail
+    after ``ledger_lock_timeout_s``, an error the task's retry handles, not a run hung for as
+    long as the lock is held."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    holder, waiting = Ledger(url), Ledger(url, lock_timeout_s=1.0)
+    garment_id = _garment(holder)
+    with holder.session(exclusive=True) as session:
+        session.scalars(select(Garment).where(Garment.id == garment_id).with_for_update()).one().reason = "held"
+        session.flush()
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="lock"):
+            with waiting.session() as other:
+                other.execute(update(Garment).where(Garment.id == garment_id).values(reason="waited"))
+        assert 0.9 < time.monotonic() - started < 10
+
+
+def test_a_statement_that_runs_too_long_is_cancelled_on_postgresql(postgres_url):
+    ledger = Ledger(postgres_url, statement_timeout_s=0.5)
+    with pytest.raises(OperationalError, match="statement timeout"):
+        with ledger.session() as session:
+            session.execute(text("SELECT pg_sleep(3)"))
