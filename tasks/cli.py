@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections import Counter
@@ -112,10 +113,40 @@ def _run(dag_id: str, logical_date: str | None = None, conf: dict | None = None)
     return state
 
 
-def _drop_summary(settings: Settings, drop_date: str) -> dict:
+def _drop_summary(settings: Settings, drop_date: str) -> dict | None:
     from tasks.storage import ObjectStore, report_key
 
-    return ObjectStore.from_settings(settings).get_json(report_key(drop_date, "summary.json"))
+    store, key = ObjectStore.from_settings(settings), report_key(drop_date, "summary.json")
+    return store.get_json(key) if store.exists(key) else None
+
+
+def _why_failed(settings: Settings, drop_date: str) -> str:
+    """The failed stage of the date's latest run and its error, in one line."""
+    from tasks.context import RunContext
+    from tasks.stage_times import stage_failures, stage_records
+
+    failures = stage_failures(stage_records(RunContext.from_settings(settings), drop_date))
+    if not failures:
+        return ("it failed outside its stages (the report, or Airflow itself): see the task logs under "
+                f"{Path(os.environ.get('AIRFLOW_HOME', settings.home / 'airflow')) / 'logs'}")
+    more = f" (and {len(failures) - 1} more failed task(s): see the report)" if len(failures) > 1 else ""
+    return f"stage {failures[0].label} failed: {failures[0].error}{more}"
+
+
+def _finish(settings: Settings, drop_date: str, state: str, summary: dict | None, notes: tuple[str, ...] = ()) -> int:
+    """Print the drop's summary (then ``notes``) and, when its run failed, a last line naming
+    the stage that failed and its error (never a traceback about a missing report)."""
+    if summary is not None:
+        _print_summary(summary)
+    else:
+        print(f"drop {drop_date}: no report was written")
+    for note in notes:
+        print(note)
+    if state == "success":
+        return 0
+    sys.stdout.flush()
+    print(f"error: garment_drop {drop_date} {_why_failed(settings, drop_date)}", file=sys.stderr)
+    return 1
 
 
 def _export_demo(store, drop_date: str, folder: Path) -> None:
@@ -159,20 +190,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summary = _drop_summary(settings, args.date)
         from tasks.storage import ObjectStore
 
-        _export_demo(ObjectStore.from_settings(settings), args.date, Path("demo-output"))
-    _print_summary(summary)
-    print(f"report:   {Path('demo-output/report.html').resolve()}")
-    print(f"manifest: {Path('demo-output/manifest.json').resolve()}")
-    return 0 if (library, state) == ("success", "success") else 1
+        notes: tuple[str, ...] = ()
+        if summary is not None:
+            _export_demo(ObjectStore.from_settings(settings), args.date, Path("demo-output"))
+            notes = (f"report:   {Path('demo-output/report.html').resolve()}", f"manifest: {Path('demo-output/manifest.json').resolve()}")
+        if library != "success":
+            print("error: model_library failed: `tryon library build` shows each photo's state", file=sys.stderr)
+            return 1
+        return _finish(settings, args.date, state, summary, notes)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     with _drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
         state = _run("garment_drop", args.date, lease)
-        summary = _drop_summary(settings, args.date)
-    _print_summary(summary)
-    return 0 if state == "success" else 1
+        return _finish(settings, args.date, state, _drop_summary(settings, args.date))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -283,7 +315,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 continue
             try:
                 with _drop_lease(settings, date) as lease:
-                    states[date] = run_dag("garment_drop", date, {**conf, **lease})
+                    state = run_dag("garment_drop", date, {**conf, **lease})
+                states[date] = state if state == "success" else f"{state}: {_why_failed(settings, date)}"
             except LeaseHeld as refused:
                 states[date] = f"refused: {refused}"
     for date, state in states.items():

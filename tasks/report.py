@@ -29,19 +29,35 @@ from tasks.ledger import (
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
-from tasks.stage_times import stage_records, stage_tasks, stage_times
+from tasks.stage_times import StageFailure, stage_failures, stage_records, stage_tasks, stage_times
 from tasks.storage import report_key, storefront_manifest_key
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
 
 
-def _finalise_garments(ctx: RunContext, date: str) -> None:
+# the stages that take a garment on from each working state
+_STAGES_AFTER = {GarmentState.DISCOVERED.value: ("discover", "validate", "preprocess_garments"),
+                 GarmentState.PREPROCESSED.value: ("check_inputs", "match"),
+                 GarmentState.MATCHED.value: ("tryon", "qc", "publish")}
+
+
+def incomplete_reason(state: str, failures: list[StageFailure]) -> str:
+    """Why a garment stopped in ``state``: the failed stage that would have taken it on, with
+    its error (any failed stage of the run when none of those failed)."""
+    blamed = [f for f in failures if f.stage in _STAGES_AFTER.get(state, ())] or failures
+    if not blamed:
+        return f"pipeline_incomplete: stopped in state {state!r}"
+    return f"pipeline_incomplete: stage {blamed[0].label} failed: {blamed[0].error} (stopped in state {state!r})"
+
+
+def _finalise_garments(ctx: RunContext, date: str, failures: list[StageFailure]) -> None:
     """A garment still in a working state when the report runs was stopped by a failed
-    stage: it is rejected with that reason (a re-run of the date picks it up again)."""
+    stage: it is rejected with that stage and its error (a re-run of the date picks it up
+    again)."""
     with ctx.ledger.session() as session:
         for garment in session.scalars(select(Garment).where(Garment.drop_date == date)):
             if garment.state not in _TERMINAL:
-                garment.reason = f"pipeline_incomplete: stopped in state {garment.state!r}"
+                garment.reason = incomplete_reason(garment.state, failures)
                 garment.state = GarmentState.REJECTED.value
 
 
@@ -112,6 +128,7 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         "model_photos": [{"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos],
         "manifest": storefront_manifest_key(date),
         "stages": stage_times(records),
+        "failed_stages": [{"stage": f.label, "error": f.error} for f in stage_failures(records)],
         "tryon_tasks": [{"task": r["part"], "attempt": r.get("attempt"), "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
                         for r in stage_tasks(records, "tryon")],
     }
@@ -127,7 +144,7 @@ def _histograms(ctx: RunContext, date: str) -> str | None:
 
 
 def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
-    _finalise_garments(ctx, date)
+    _finalise_garments(ctx, date, stage_failures(stage_records(ctx, date)))
     summary = build_summary(ctx, date)
     thumbnails = []
     for generation in summary["generations"]:

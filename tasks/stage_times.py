@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,13 +16,15 @@ from tasks.context import RunContext
 from tasks.storage import report_key
 
 PREFIX = "stages/"
+FIRST_STAGE = "discover"
 
 
 @contextmanager
 def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None = None,
                 attempt: int | None = None) -> Iterator[dict[str, Any]]:
-    """Record the stage's start, end and seconds, also when it fails (``ok`` false), and the
-    ``details`` the task puts in the dict it is given (a try-on task: its engine's figures).
+    """Record the stage's start, end and seconds, also when it fails (``ok`` false, with the
+    ``error``), and the ``details`` the task puts in the dict it is given (a try-on task: its
+    engine's figures).
 
     A record is written when the task starts too (``ok`` null, with its process id and attempt),
     so a task killed without a chance to finish leaves a trace, and the next attempt replaces it.
@@ -31,17 +34,52 @@ def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None =
     record = {"stage": stage, "part": part, "attempt": attempt, "pid": os.getpid(), "started": started.isoformat()}
     ctx.store.put_json(key, {**record, "ok": None, "seconds": None, "finished": None, "details": {}})
     details: dict[str, Any] = {}
+    error = None
     try:
         yield details
         ok = True
+    except BaseException as failure:
+        error = describe_error(failure)
+        raise
     finally:
         ctx.store.put_json(key, {**record, "ok": ok, "seconds": round(time.perf_counter() - clock, 3),
-                                 "finished": datetime.now(UTC).isoformat(), "details": details})
+                                 "finished": datetime.now(UTC).isoformat(), "details": details, "error": error})
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: first line of the message``, at most 300 characters: what a person reads first."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def stage_records(ctx: RunContext, date: str) -> list[dict[str, Any]]:
-    """Every task record of the date's run, as ``timed_stage`` wrote it."""
-    return [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
+    """The task records of the date's latest run, as ``timed_stage`` wrote them: those started
+    since its first stage (``discover``) began, so a stage an earlier run ran and this one
+    never reached is not taken for this run's."""
+    records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
+    first = max((r["started"] for r in records if r["stage"] == FIRST_STAGE), default=None)
+    return [r for r in records if first is None or r["started"] >= first]
+
+
+@dataclass(frozen=True)
+class StageFailure:
+    """A task of the latest run that failed, or never recorded its end (killed)."""
+
+    stage: str
+    part: str | int | None
+    error: str
+
+    @property
+    def label(self) -> str:
+        return self.stage if self.part is None else f"{self.stage}[{self.part}]"
+
+
+def stage_failures(records: list[dict[str, Any]]) -> list[StageFailure]:
+    """The failed tasks among ``records``, in the order they started."""
+    return [StageFailure(r["stage"], r["part"],
+                         r.get("error") or ("did not finish (its process was killed)" if r["ok"] is None else "failed"))
+            for r in sorted(records, key=lambda r: r["started"]) if not r["ok"]]
 
 
 def stage_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -149,8 +149,12 @@ def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):
     result = run_tryon(settings, "run", "--date", DATE, TRYON_ENGINE="no-such-engine", TRYON_TASK_RETRIES="0")
 
     assert result.returncode == 1 and "garment_drop run state: failed" in result.stdout, result.stdout[-2000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"error: garment_drop {DATE} stage match failed: ") and "no-such-engine" in last_line, last_line
     garments = ctx.ledger.garments(DATE)
-    assert [(g.state, g.reason.split(":")[0]) for g in garments] == [("rejected", "pipeline_incomplete")] * 2
+    assert [g.state for g in garments] == ["rejected"] * 2
+    assert all(g.reason.startswith("pipeline_incomplete: stage match failed: ") and "no-such-engine" in g.reason
+               and g.reason.endswith("(stopped in state 'preprocessed')") for g in garments), [g.reason for g in garments]
     summary = store.get_json(f"reports/{DATE}/summary.json")
     assert summary["garments_by_state"] == {"rejected": 2} and summary["inputs"] == 2
     assert store.get_json(f"storefront/manifests/{DATE}.json")["items"] == []

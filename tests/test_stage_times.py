@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from tasks.report import write_report
-from tasks.stage_times import stage_records, stage_tasks, stage_times, timed_stage
+from tasks.report import incomplete_reason, write_report
+from tasks.stage_times import StageFailure, stage_failures, stage_records, stage_tasks, stage_times, timed_stage
 from tasks.storage import report_key
 
 DATE = "2026-11-20"
@@ -23,11 +23,34 @@ def test_a_record_is_written_at_the_start_and_replaced_at_the_end(ctx):
     assert done["started"] == running["started"] and done["attempt"] == 2
 
 
-def test_a_failing_task_records_its_failure(ctx):
+def test_a_failing_task_records_its_failure_and_its_error(ctx):
     with pytest.raises(RuntimeError), timed_stage(ctx, DATE, "qc"):
-        raise RuntimeError("boom")
+        raise RuntimeError("boom\nsecond line of a long message")
     [record] = stage_records(ctx, DATE)
-    assert record["ok"] is False and record["stage"] == "qc"
+    assert record["ok"] is False and record["stage"] == "qc" and record["error"] == "RuntimeError: boom"
+    assert stage_failures([record]) == [StageFailure("qc", None, "RuntimeError: boom")]
+
+
+def test_the_records_are_the_latest_runs(ctx):
+    """A stage an earlier run ran, and this run never reached, is not taken for this run's."""
+    with pytest.raises(ValueError), timed_stage(ctx, DATE, "publish"):
+        raise ValueError("the earlier run's failure")
+    with timed_stage(ctx, DATE, "discover"):
+        pass
+    with pytest.raises(KeyError), timed_stage(ctx, DATE, "match"):
+        raise KeyError("engine")
+    assert [f.label for f in stage_failures(stage_records(ctx, DATE))] == ["match"]
+
+
+def test_a_stopped_garment_names_the_stage_that_would_have_taken_it_on():
+    failures = [StageFailure("tryon", 2, "RuntimeError: CUDA out of memory"), StageFailure("publish", None, "EndpointConnectionError: S3 down")]
+    assert incomplete_reason("matched", failures) == (
+        "pipeline_incomplete: stage tryon[2] failed: RuntimeError: CUDA out of memory (stopped in state 'matched')")
+    assert incomplete_reason("matched", failures[1:]) == (
+        "pipeline_incomplete: stage publish failed: EndpointConnectionError: S3 down (stopped in state 'matched')")
+    assert incomplete_reason("preprocessed", failures[1:]).startswith("pipeline_incomplete: stage publish failed"), \
+        "no stage of its own failed: the run's failure is named"
+    assert incomplete_reason("discovered", []) == "pipeline_incomplete: stopped in state 'discovered'"
 
 
 def test_a_killed_task_counts_as_failed_and_the_report_says_it_was_killed(ctx):
