@@ -173,6 +173,32 @@ class ReviewDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ReviewSession(Base):
+    """A signed-in reviewer's session on the review page (``tasks/review/sessions.py``): held
+    here, not in the cookie, so signing out ends it everywhere. The cookie's token is stored
+    only as its SHA-256."""
+
+    __tablename__ = "review_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SignInAttempts(Base):
+    """Sign-in attempts of one reviewer name or one client address in the current window, and
+    the end of its lockout (``tasks/review/sessions.py``)."""
+
+    __tablename__ = "review_sign_in_attempts"
+
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class RunLease(Base):
     """Who is processing a drop date now: one run per date at a time (``tasks/run_lease.py``)."""
 

@@ -1,9 +1,13 @@
 """The QA review page: a small server-rendered FastAPI app over the ledger and the bucket.
 
-Reviewers sign in with their name and password (hashes from ``TRYON_REVIEWERS``); the session
-is a signed, HTTP-only, SameSite=Strict cookie. Every POST needs a signed-in session (401
-otherwise) and the session's CSRF token in the form (403 otherwise), so another site cannot
-submit a decision through a reviewer's browser.
+Reviewers sign in with their name and password (hashes from ``TRYON_REVIEWERS``). Sign-in
+attempts are throttled per name and per address, with a lockout (``tasks/review/sessions.py``);
+the session lives in the ledger and the cookie (HTTP-only, SameSite=Strict, Secure when
+``TRYON_REVIEW_SECURE_COOKIES``) holds only a random token, so signing out ends it. Every POST
+needs this page's Origin (``tasks/review/web_security.py``), a signed-in session (401
+otherwise) and the session's CSRF token in the form (403 otherwise); the sign-in form carries a
+token of its own, in a cookie and the form. Every response carries a strict CSP and the other
+security headers.
 
     tryon review serve [--host 127.0.0.1] [--port 8090]
 """
@@ -13,132 +17,172 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.middleware.sessions import SessionMiddleware
 
 from tasks.context import RunContext
 from tasks.ledger import spot_tally
 from tasks.rendering import TEMPLATES
 from tasks.review import decisions, spot_check
 from tasks.review.auth import authenticate
+from tasks.review.sessions import SignedIn, Throttle, end_session, find_session, open_session
+from tasks.review.web_security import SecurityHeaders, is_media, notice_text, object_media_type, valid_date
 
-IMAGE_PREFIXES = ("generations/", "garments/", "library/artifacts/")
-
-
-def _csrf(request: Request) -> str:
-    if "csrf" not in request.session:
-        request.session["csrf"] = secrets.token_urlsafe(32)
-    return request.session["csrf"]
-
-
-def _check_csrf(request: Request, token: str) -> None:
-    """The form must carry this session's token; a session that has none (a page of it was never
-    rendered, e.g. right after sign-in) accepts no form at all."""
-    expected = request.session.get("csrf", "")
-    if not expected or not hmac.compare_digest(token or "", expected):
-        raise HTTPException(403, "missing or wrong CSRF token")
-
-
-def _reviewer(request: Request) -> str | None:
-    return request.session.get("reviewer")
-
-
-def _require_reviewer(request: Request) -> str:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        raise HTTPException(401, "sign in first")
-    return reviewer
-
-
-def _page(name: str, request: Request, status: int = 200, **values: Any) -> HTMLResponse:
-    html = TEMPLATES.get_template(name).render(reviewer=_reviewer(request), csrf=_csrf(request), **values)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+SESSION_COOKIE = "tryon_review"
+SIGN_IN_COOKIE = "tryon_sign_in"  # the sign-in form's CSRF token, before there is a session
+STATIC = {name: (Path(__file__).resolve().parent / "static" / name).read_bytes() for name in ("review.css", "review.js")}
+STATIC_TYPES = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
+MAX_NAME, MAX_PASSWORD = 128, 1024
 
 
 def create_app(ctx: RunContext) -> FastAPI:
-    settings = ctx.settings
+    settings, ledger = ctx.settings, ctx.ledger
+    throttle = Throttle.from_settings(settings)
     app = FastAPI(title="tryon review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(SessionMiddleware, secret_key=settings.review_secret or secrets.token_urlsafe(32),
-                       session_cookie="tryon_review", same_site="strict", https_only=False, max_age=12 * 3600)
+    app.add_middleware(SecurityHeaders, hsts=settings.review_secure_cookies)
+
+    def set_cookie(response: Response, name: str, value: str, max_age: float) -> None:
+        response.set_cookie(name, value, max_age=int(max_age), httponly=True, samesite="strict",
+                            secure=settings.review_secure_cookies, path="/")
+
+    def signed_in(request: Request) -> SignedIn | None:
+        """The request's session, while its reviewer is still configured."""
+        found = find_session(ledger, request.cookies.get(SESSION_COOKIE))
+        return found if found is not None and found.reviewer in settings.reviewers else None
+
+    def require(request: Request) -> SignedIn:
+        found = signed_in(request)
+        if found is None:
+            raise HTTPException(401, "sign in first")
+        return found
+
+    def check_csrf(expected: str | None, token: str) -> None:
+        if not expected or not hmac.compare_digest(token or "", expected):
+            raise HTTPException(403, "missing or wrong CSRF token")
+
+    def page(name: str, request: Request, who: SignedIn | None, status: int = 200, headers: dict | None = None,
+             **values: Any) -> HTMLResponse:
+        sign_in_token = None
+        if who is None:
+            sign_in_token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+        html = TEMPLATES.get_template(name).render(reviewer=who.reviewer if who else None,
+                                                   csrf=who.csrf if who else sign_in_token, **values)
+        response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
+        if sign_in_token is not None:
+            set_cookie(response, SIGN_IN_COOKIE, sign_in_token, 3600)
+        return response
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            raise HTTPException(404, "no such file")
+        return Response(STATIC[name], media_type=STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
 
     @app.get("/login", response_class=HTMLResponse)
-    def login_form(request: Request) -> HTMLResponse:
-        return _page("review_login.html", request, error=None)
+    def login_form(request: Request) -> Response:
+        if signed_in(request) is not None:
+            return RedirectResponse("/", status_code=303)
+        return page("review_login.html", request, None, error=None)
 
     @app.post("/login")
     def login(request: Request, name: str = Form(...), password: str = Form(...), csrf: str = Form("")) -> Response:
-        _check_csrf(request, csrf)
-        if not authenticate(settings.reviewers, name, password):
-            return _page("review_login.html", request, status=401, error="unknown name or wrong password")
-        request.session.clear()  # a new session id for the signed-in reviewer
-        request.session["reviewer"] = name
-        return RedirectResponse("/", status_code=303)
+        check_csrf(request.cookies.get(SIGN_IN_COOKIE), csrf)
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.admit(ledger, name, address)
+        if wait:
+            minutes = max(1, round(wait / 60))
+            return page("review_login.html", request, None, status=429, headers={"Retry-After": str(int(wait) + 1)},
+                        error=f"too many sign-in attempts: try again in {minutes} minute{'' if minutes == 1 else 's'}")
+        if len(name) > MAX_NAME or len(password) > MAX_PASSWORD or not authenticate(settings.reviewers, name, password):
+            return page("review_login.html", request, None, status=401, error="unknown name or wrong password")
+        throttle.succeeded(ledger, name, address)
+        response = RedirectResponse("/", status_code=303)
+        set_cookie(response, SESSION_COOKIE, open_session(ledger, name, settings.review_session_s), settings.review_session_s)
+        response.delete_cookie(SIGN_IN_COOKIE, path="/")
+        return response
 
     @app.post("/logout")
     def logout(request: Request, csrf: str = Form("")) -> Response:
-        _require_reviewer(request)
-        _check_csrf(request, csrf)
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
+        check_csrf(require(request).csrf, csrf)
+        end_session(ledger, request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        if _reviewer(request) is None:
+        who = signed_in(request)
+        if who is None:
             return RedirectResponse("/login", status_code=303)
-        return _page("review_home.html", request, dates=decisions.dates_awaiting(ctx), spot_dates=spot_check.dates_pending(ctx),
-                     spot=spot_tally(ctx.ledger))
+        return page("review_home.html", request, who, dates=decisions.dates_awaiting(ctx), spot_dates=spot_check.dates_pending(ctx),
+                    spot=spot_tally(ledger))
 
     @app.get("/dates/{date}", response_class=HTMLResponse)
-    def date_page(request: Request, date: str, notice: str | None = None) -> Response:
-        if _reviewer(request) is None:
+    def date_page(request: Request, date: str, done: str | None = None, id: str | None = None) -> Response:
+        who = signed_in(request)
+        if who is None:
             return RedirectResponse("/login", status_code=303)
-        return _page("review_date.html", request, date=date, items=decisions.flagged(ctx, date), spot_items=spot_check.pending(ctx, date),
-                     spot_rate=settings.spot_check_rate, decided=decisions.decisions(ctx, date), notice=notice)
+        if valid_date(date) != date:
+            raise HTTPException(404, "not a drop date")
+        return page("review_date.html", request, who, date=date, items=decisions.flagged(ctx, date),
+                    spot_items=spot_check.pending(ctx, date), spot_rate=settings.spot_check_rate,
+                    decided=decisions.decisions(ctx, date), notice=notice_text(done, id))
 
     @app.get("/objects")
     def image(request: Request, key: str) -> Response:
-        _require_reviewer(request)
-        if not key.startswith(IMAGE_PREFIXES) or ".." in key:
+        require(request)
+        media_type = object_media_type(key)
+        if media_type is None:
             raise HTTPException(404, "not an image this page shows")
-        media = "image/png" if key.endswith(".png") else "image/jpeg"
-        return Response(ctx.store.get_bytes(key), media_type=media, headers={"Cache-Control": "private, max-age=3600"})
-
-    def decide(request: Request, csrf: str, act: Callable[[str], Any], date: str, notice: str) -> Response:
-        """A decision form's POST: a signed-in reviewer, this session's CSRF token, then ``act``
-        (called with the reviewer); a decision that cannot be taken is 409 (422 without a reason)."""
-        reviewer = _require_reviewer(request)
-        _check_csrf(request, csrf)
         try:
-            result = act(reviewer)
+            data = ctx.store.get_bytes(key)
+        except Exception as error:  # no such key, or one the store cannot read: the same answer
+            raise HTTPException(404, "no such image") from error
+        if not is_media(data, media_type):
+            raise HTTPException(404, "not an image this page shows")
+        return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+    def decide(request: Request, csrf: str, act: Callable[[str], Any], date: str, notice: str, short_id: Callable[[Any], str]) -> Response:
+        """A decision form's POST: a signed-in reviewer, this session's CSRF token, a real date,
+        then ``act`` (called with the reviewer); a decision that cannot be taken is 409 (422
+        without a reason). The page it returns to shows a notice from a fixed set."""
+        who = require(request)
+        check_csrf(who.csrf, csrf)
+        if valid_date(date) != date:
+            raise HTTPException(422, "not a drop date")
+        try:
+            result = act(who.reviewer)
         except decisions.ReviewError as error:
             raise HTTPException(422 if "needs a reason" in str(error) else 409, str(error)) from error
-        return RedirectResponse(f"/dates/{date}?notice=" + notice.format(result=result).replace(" ", "+"), status_code=303)
+        return RedirectResponse(f"/dates/{date}?done={notice}&id={short_id(result)}", status_code=303)
+
+    def by_id(generation_id: str) -> Callable[[Any], str]:
+        return lambda _result: generation_id[:8]
 
     @app.post("/generations/{generation_id}/approve")
     def approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: decisions.approve(ctx, generation_id, who), date, f"approved {generation_id[:8]}")
+        return decide(request, csrf, lambda who: decisions.approve(ctx, generation_id, who), date, "approved", by_id(generation_id))
 
     @app.post("/generations/{generation_id}/reject")
     def reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: decisions.reject(ctx, generation_id, who, reason), date, f"rejected {generation_id[:8]}")
+        return decide(request, csrf, lambda who: decisions.reject(ctx, generation_id, who, reason), date, "rejected", by_id(generation_id))
 
     @app.post("/generations/{generation_id}/regenerate")
     def regenerate(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: decisions.regenerate(ctx, generation_id, who)[:8], date,
-                      "re-generation {result} queued: run the date again")
+        return decide(request, csrf, lambda who: decisions.regenerate(ctx, generation_id, who), date, "regenerate",
+                      lambda new_id: new_id[:8])
 
     @app.post("/generations/{generation_id}/spot-approve")
     def spot_approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: spot_check.approve(ctx, generation_id, who), date,
-                      f"spot check confirmed {generation_id[:8]}")
+        return decide(request, csrf, lambda who: spot_check.approve(ctx, generation_id, who), date, "spot-approved", by_id(generation_id))
 
     @app.post("/generations/{generation_id}/spot-reject")
     def spot_reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""),
                     csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: spot_check.reject(ctx, generation_id, who, reason), date,
-                      f"spot check rejected {generation_id[:8]}: withdrawn from the storefront")
+        return decide(request, csrf, lambda who: spot_check.reject(ctx, generation_id, who, reason), date, "spot-rejected",
+                      by_id(generation_id))
 
     return app

@@ -45,7 +45,7 @@ def reviewed_drop(ctx):
 @contextlib.contextmanager
 def serve(ctx):
     """The review app over ``ctx`` on a free loopback port, with reviewer alice; yields its base URL."""
-    ctx.settings = ctx.settings.model_copy(update={"reviewers": {"alice": hash_password(PASSWORD)}, "review_secret": "s" * 32})
+    ctx.settings = ctx.settings.model_copy(update={"reviewers": {"alice": hash_password(PASSWORD)}})
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
