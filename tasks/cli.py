@@ -428,7 +428,8 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
         if not settings.reviewers:
             print("warning: no reviewers configured (TRYON_REVIEWERS); nobody can sign in", file=sys.stderr)
         print(f"review page on http://{args.host}:{args.port}/")
-        uvicorn.run(create_app(RunContext.from_settings(settings)), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(RunContext.from_settings(settings)), host=args.host, port=args.port, log_level="warning",
+                    proxy_headers=True, forwarded_allow_ips=settings.review_trusted_proxies)
     return 0
 
 
@@ -442,6 +443,20 @@ def cmd_review_hash_password(args: argparse.Namespace) -> int:
         print("error: empty password", file=sys.stderr)
         return 2
     print(hash_password(password))
+    return 0
+
+
+def cmd_review_grant(args: argparse.Namespace) -> int:
+    from tasks.ledger import ledger_from_settings
+    from tasks.review.ledger_grants import grant_review_access
+
+    settings = get_settings()
+    try:
+        statements = grant_review_access(ledger_from_settings(settings).engine, args.role)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"granted {args.role} the review page's access to the ledger ({len(statements)} statements)")
     return 0
 
 
@@ -494,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_review_serve)
     hashing_pw = review.add_parser("hash-password", help="print a password hash for TRYON_REVIEWERS (password from stdin or a prompt)")
     hashing_pw.set_defaults(func=cmd_review_hash_password)
+    grant = review.add_parser("grant", help="give a PostgreSQL role exactly the review page's access to the ledger (run as the ledger's owner)")
+    grant.add_argument("role", help="the review page's database role")
+    grant.set_defaults(func=cmd_review_grant)
     models = commands.add_parser("models", help="the model registry (TRYON_MODEL_REGISTRY)").add_subparsers(dest="models_command", required=True)
     listing = models.add_parser("list", help="print the registry's entries")
     listing.set_defaults(func=cmd_models_list)

@@ -86,7 +86,9 @@ class Throttle:
         seconds until it may be tried again."""
         now = utcnow()
         limits = self.subjects(name, address)
-        for subject in limits:  # the rows exist before they are locked (two first attempts at once)
+        with ledger.session() as session:
+            known = set(session.scalars(select(SignInAttempts.subject).where(SignInAttempts.subject.in_(limits))))
+        for subject in set(limits) - known:  # the rows exist before they are locked (two first attempts at once)
             try:
                 with ledger.session() as session:
                     session.add(SignInAttempts(subject=subject, attempts=0, window_start=now))

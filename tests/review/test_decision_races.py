@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from sqlalchemy import select
 
-from tasks.context import RunContext
-from tasks.ledger import Generation, Ledger, Publication, ReviewDecision
+from tasks.ledger import Generation, Publication, ReviewDecision
 from tasks.publish import publish, write_manifest
 from tasks.review import decisions
 from tasks.review.decisions import ReviewError
@@ -20,15 +18,8 @@ from tests.conftest import flagged_generations
 DATE = "2026-11-20"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def race_ctx(request, ctx: RunContext) -> RunContext:
-    if request.param == "sqlite":
-        return ctx
-    return RunContext(settings=ctx.settings, store=ctx.store, ledger=Ledger(request.getfixturevalue("postgres_url")))
-
-
-def test_two_reviewers_at_once_exactly_one_wins(race_ctx):
-    ctx = race_ctx
+def test_two_reviewers_at_once_exactly_one_wins(each_ledger_ctx):
+    ctx = each_ledger_ctx
     trials = flagged_generations(ctx, 12)
     for n, gid in enumerate(trials):
         barrier, outcomes = threading.Barrier(2), {}

@@ -4,25 +4,19 @@ uvicorn on loopback over a real S3 API and ledger: sign in, see the flagged item
 cross-site POSTs are refused. The warp baseline is a preview engine, so every one of its
 generations waits here, and it is deterministic, so the page offers no re-generate."""
 
-import contextlib
 import shutil
-import threading
-import time
 
 import numpy as np
 import pytest
 import requests
-import uvicorn
 
 from tasks.images import encode_jpeg
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
-from tasks.review.app import create_app
-from tasks.review.auth import hash_password
-from tests.conftest import free_port, generate_drop
+from tests.conftest import generate_drop
+from tests.review.conftest import PASSWORD, serve
 
 DATE = "2026-11-20"
-PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -40,24 +34,6 @@ def reviewed_drop(ctx):
     assert publish(ctx, DATE)["published"] == 0
     assert {g.state for g in ctx.ledger.generations(DATE)} == {"flagged"}
     return ctx, [g.generation_id for g in broken]
-
-
-@contextlib.contextmanager
-def serve(ctx):
-    """The review app over ``ctx`` on a free loopback port, with reviewer alice; yields its base URL."""
-    ctx.settings = ctx.settings.model_copy(update={"reviewers": {"alice": hash_password(PASSWORD)}})
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not uv.started and time.time() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture
