@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -64,7 +65,7 @@ class Settings(BaseSettings):
     tryon_queue: str = Field(default="gpu", description="Airflow queue of the try-on tasks (Celery workers with a GPU listen on it).")
     tryon_pool: str = Field(default="gpu", description="Airflow pool of the try-on tasks; created if missing with `gpu_pool_slots` slots.")
     gpu_pool_slots: int = Field(default=1, ge=1, description="Slots of the try-on pool when the pipeline creates it: GPUs (or engine copies) in the deployment.")
-    gpu_image: str = Field(default="tryon-gpu-worker:latest", description="KubernetesExecutor: the image of try-on pods (docker/Dockerfile.gpu); other pods take the pod template's.")
+    gpu_image: str = Field(default_factory=lambda: f"tryon-gpu-worker:{version('tryon-pipeline')}", description="KubernetesExecutor: the image of try-on pods (docker/Dockerfile.gpu); other pods take the pod template's.")
     gpu_node_selector: dict[str, str] = Field(default_factory=dict, description="KubernetesExecutor: node labels a try-on pod must land on, as JSON (e.g. {\"cloud.google.com/gke-accelerator\": \"nvidia-h100-80gb\"}).")
     reviewers: dict[str, str] = Field(default_factory=dict, description="Review page sign-ins as JSON {name: password hash}; hashes from `tryon review hash-password`.")
     review_secure_cookies: bool = Field(default=False, description="Mark the review page's cookies Secure and send HSTS: on wherever it is served over HTTPS (the deployment manifests set it).")

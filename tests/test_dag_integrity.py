@@ -1,5 +1,7 @@
 """Every file in dags/ imports under Airflow 3 with no import errors."""
 
+from importlib.metadata import version
+
 from airflow.dag_processing.dagbag import DagBag
 
 from tasks.airflow_runner import DAGS_FOLDER
@@ -38,7 +40,7 @@ def test_garment_drop_shape():
     assert {dag.get_task(t).queue for t in dag.task_ids if t != "tryon"} == {"default"}
     # ...and, under the KubernetesExecutor, a pod on the GPU image with one GPU (Celery ignores it)
     override = tryon.executor_config["pod_override"].spec.containers[0]
-    assert (override.image, override.resources.limits) == ("tryon-gpu-worker:latest", {"nvidia.com/gpu": "1"})
+    assert (override.image, override.resources.limits) == (f"tryon-gpu-worker:{version('tryon-pipeline')}", {"nvidia.com/gpu": "1", "memory": "32Gi"})
     assert all(not dag.get_task(t).executor_config for t in dag.task_ids if t != "tryon")
 
 

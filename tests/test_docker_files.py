@@ -20,8 +20,11 @@ import yaml
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 REPO = DOCKER.parent
-SECRET = re.compile(r"(PASSWORD|SECRET|ACCESS_KEY|JWT)", re.I)
-COMPOSE_SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "AIRFLOW_JWT_SECRET", "TRYON_REVIEW_SECRET")
+SECRET = re.compile(r"(PASSWORD|SECRET|JWT)", re.I)
+COMPOSE_SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "TRYON_LEDGER_DB_PASSWORD", "TRYON_REVIEW_DB_PASSWORD",
+                   "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "TRYON_PIPELINE_S3_SECRET", "TRYON_REVIEW_S3_SECRET",
+                   "AIRFLOW_JWT_SECRET", "TRYON_REVIEWERS")
+AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-cpu", "worker-gpu")
 COMPOSE_PLUGIN = Path(compose.__file__).parent / "docker-compose"
 # the oldest Kubernetes API the manifests and pods are held to, and the newest the schemas know
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
@@ -57,7 +60,7 @@ def _compose() -> dict:
 
 def test_docker_compose_config_parses_the_file(compose_model):
     assert compose_model["name"] == "tryon"
-    assert compose_model["services"]["scheduler"]["environment"]["AWS_SECRET_ACCESS_KEY"] == "test-minio_root_password"
+    assert compose_model["services"]["scheduler"]["environment"]["AWS_SECRET_ACCESS_KEY"] == "test-tryon_pipeline_s3_secret"
 
 
 @pytest.mark.parametrize("missing", COMPOSE_SECRETS)
@@ -68,28 +71,33 @@ def test_compose_refuses_to_start_without_each_secret(tmp_path, missing):
 
 def test_compose_describes_the_one_host_cluster(compose_model):
     services = compose_model["services"]
-    assert set(services) == {"postgres", "redis", "minio", "airflow-init", "api-server", "scheduler", "dag-processor",
+    assert set(services) == {"postgres", "redis", "minio", "minio-init", "airflow-init", "api-server", "scheduler", "dag-processor",
                              "triggerer", "worker-cpu", "worker-gpu", "review"}
     assert services["worker-gpu"]["command"] == ["celery", "worker", "--queues", "gpu", "--concurrency", "1"]
     assert services["worker-cpu"]["command"] == ["celery", "worker", "--queues", "default", "--concurrency", "2"]
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
     assert gpu == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
     assert services["worker-gpu"]["volumes"][0]["target"] == "/var/cache/tryon-models"
-    for name in ("api-server", "scheduler", "dag-processor", "triggerer", "worker-cpu", "worker-gpu", "review"):
+    for name in AIRFLOW_SERVICES:
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "tasks.worker_name.worker_name"
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert services["review"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     init = services["airflow-init"]["command"]
     assert init[:2] == ["sh", "-c"] and "db migrate" in init[2] and "pools set gpu" in init[2]
+    assert init[2].endswith("tryon review grant tryon_review"), "the review role's grants, once the ledger exists"
+    assert services["airflow-init"]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
 
 
 def test_secrets_come_only_from_the_environment():
     text = (DOCKER / "compose.yaml").read_text()
     for service, spec in _compose()["services"].items():
         for key, value in (spec.get("environment") or {}).items():
-            if SECRET.search(key):
-                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", str(value)), f"{service}.{key} must be ${{VAR:?...}}, is {value!r}"
+            if SECRET.search(key) or key == "TRYON_REVIEWERS":
+                assert re.fullmatch(r"\$\{[A-Z_0-9]+:\?[^}]*\}", str(value)), f"{service}.{key} must be ${{VAR:?...}}, is {value!r}"
+            for password in re.findall(r"://[^:/@]+:([^@]*)@", str(value)):  # a URL's user:password@
+                assert re.fullmatch(r"\$\{[A-Z_0-9]+:\?[^}]*\}", password), f"{service}.{key}: a literal password in a URL"
     assert "${POSTGRES_PASSWORD:?" in text
     for dockerfile in DOCKER.glob("Dockerfile.*"):
         for line in dockerfile.read_text().splitlines():
@@ -110,7 +118,7 @@ def test_dockerfiles_install_what_make_install_installs():
         # tasks run as uid 50000 and write their working folder (TRYON_HOME) and the model cache
         assert "USER 50000" in text and "TRYON_HOME=/opt/airflow/tryon" in text and "TRYON_MODEL_DIR=/var/cache/tryon-models" in text
         assert 'chown -R 50000 "$AIRFLOW_HOME" "$TRYON_MODEL_DIR"' in text
-        for source in re.findall(r"^COPY (\S+(?: \S+)*) \S+$", text, re.M):
+        for source in re.findall(r"^COPY (?!--from)(\S+(?: \S+)*) \S+$", text, re.M):
             for path in source.split():
                 assert (REPO / path).exists(), f"{name} copies {path}, which the repository lacks"
     gpu = (DOCKER / "Dockerfile.gpu").read_text()
@@ -199,3 +207,149 @@ def test_the_cluster_test_runs_the_same_worker_commands():
     assert '"celery", "worker", "--queues", "default", "--concurrency", "2"' in cluster_test
     assert '"pools", "set", "gpu", "1", "try-on GPU slots"' in cluster_test
 
+
+
+# least privilege (issue 15): per-service credentials, loopback ports, locked-down pods, pinned
+# images, a GPU runtime without compilers, no sample photos in any image
+
+def test_each_compose_service_gets_only_its_own_credentials(compose_model):
+    services = compose_model["services"]
+    def who_holds(secret: str) -> set[str]:
+        return {name for name, spec in services.items() if any(f"test-{secret.lower()}" in str(v) for v in (spec.get("environment") or {}).values())}
+
+    assert who_holds("POSTGRES_PASSWORD") == {"postgres"}, "the database superuser stays in its container"
+    assert who_holds("MINIO_ROOT_PASSWORD") == {"minio", "minio-init"}, "the object store's root keys stay with MinIO"
+    airflow = set(AIRFLOW_SERVICES) | {"airflow-init"}
+    assert who_holds("AIRFLOW_JWT_SECRET") == airflow and who_holds("AIRFLOW_DB_PASSWORD") == airflow | {"postgres"}
+    assert who_holds("TRYON_REVIEW_DB_PASSWORD") == {"review", "postgres"}
+    assert who_holds("TRYON_REVIEW_S3_SECRET") == {"review", "minio-init"}
+    assert who_holds("TRYON_PIPELINE_S3_SECRET") == airflow | {"minio-init"}
+    review = services["review"]["environment"]
+    assert not any(key.startswith("AIRFLOW__") for key in review), "no Airflow secret, broker or metadata database"
+    assert review["TRYON_LEDGER_URL"].startswith("postgresql+psycopg2://tryon_review:") and review["AWS_ACCESS_KEY_ID"] == "tryon-review"
+    assert review["TRYON_REVIEW_SECURE_COOKIES"] == "true"
+    assert services["scheduler"]["environment"]["TRYON_LEDGER_URL"].startswith("postgresql+psycopg2://tryon_pipeline:")
+    for name in airflow:
+        assert "airflow:test-airflow_db_password@" in services[name]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+def test_compose_publishes_ports_on_loopback_only(compose_model):
+    published = [(name, port) for name, spec in compose_model["services"].items() for port in spec.get("ports", [])]
+    assert {name for name, _ in published} == {"api-server", "review"}
+    for name, port in published:
+        assert port["host_ip"] == "127.0.0.1", f"{name} publishes {port} beyond this host"
+
+
+def test_compose_services_run_without_privileges(compose_model):
+    services = compose_model["services"]
+    for name in (*AIRFLOW_SERVICES, "airflow-init", "review", "minio", "minio-init"):
+        assert services[name]["cap_drop"] == ["ALL"] and "no-new-privileges:true" in services[name]["security_opt"], name
+    for name in ("postgres", "redis"):  # their entry points switch to their own users, then gain nothing
+        assert "no-new-privileges:true" in services[name]["security_opt"], name
+    review = services["review"]
+    assert review["read_only"] is True and set(review["tmpfs"]) == {"/tmp", "/opt/airflow"}
+
+
+def _images() -> list[tuple[str, str]]:
+    """(where, image) for every image the deployment names."""
+    images = [(f"compose {name}", spec["image"]) for name, spec in _compose()["services"].items()]
+    for doc in _manifests():
+        spec = doc["spec"].get("template", {}).get("spec") or doc["spec"] if doc["kind"] in ("Deployment", "Job", "Pod") else None
+        for container in (spec or {}).get("containers", []):
+            images.append((f"{doc['kind']} {doc['metadata']['name']}", container["image"]))
+    config = next(doc for doc in _manifests() if doc["kind"] == "ConfigMap")["data"]
+    images.append(("ConfigMap TRYON_GPU_IMAGE", config["TRYON_GPU_IMAGE"]))
+    for dockerfile in DOCKER.glob("Dockerfile.*"):
+        images += [(dockerfile.name, image) for image in re.findall(r"^FROM (\S+)", dockerfile.read_text(), re.M)]
+    return images
+
+
+def test_every_image_is_pinned():
+    import tomllib
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    images = _images()
+    assert len(images) > 20
+    for where, image in images:
+        name, _, tag = image.rpartition(":")
+        assert name and tag and tag != "latest", f"{where}: {image} is not pinned"
+        assert not re.fullmatch(r"\d+(-\w+)?", tag), f"{where}: {image} names a major version only"
+        if name.startswith("tryon-"):
+            assert tag == version, f"{where}: our images carry the project's version {version}"
+
+
+def test_the_gpu_runtime_image_has_no_compilers():
+    text = (DOCKER / "Dockerfile.gpu").read_text()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2 and stages[0].startswith("nvidia/cuda:") and " AS build" in stages[0].splitlines()[0]
+    runtime = re.sub(r"^#.*\n", "", stages[-1], flags=re.M)
+    assert runtime.splitlines()[0].startswith("nvidia/cuda:") and "-runtime-" in runtime.splitlines()[0]
+    assert not re.search(r"build-essential|\bgcc\b|\bg\+\+|-dev\b|-devel", runtime), "the runtime stage installs no compiler"
+    assert "COPY --from=build /opt/venv /opt/venv" in runtime and "USER 50000" in runtime
+
+
+def test_no_image_carries_the_sample_photos():
+    """samples/ is licensed for non-commercial use: no COPY names it, and the build context
+    (.dockerignore: everything out, then code and requirements back in) cannot carry it."""
+    ignore = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert ignore[0] == "*", "the context starts empty"
+    assert not [line for line in ignore if line.startswith("!") and ("samples" in line or line in ("!*", "!**"))]
+    for dockerfile in DOCKER.glob("Dockerfile.*"):
+        text = dockerfile.read_text()
+        assert "samples" not in re.sub(r"^#.*$", "", text, flags=re.M), dockerfile.name
+        for source in re.findall(r"^COPY (?!--from)(\S+(?: \S+)*) \S+$", text, re.M):
+            for path in source.split():
+                assert f"!{path}" in ignore or f"!{path}/" in ignore, f"{dockerfile.name} copies {path}, which .dockerignore keeps out"
+
+
+def _pod_specs() -> list[tuple[str, dict]]:
+    specs = []
+    for doc in _manifests():
+        if doc["kind"] in ("Deployment", "Job"):
+            specs.append((f"{doc['kind']} {doc['metadata']['name']}", doc["spec"]["template"]["spec"]))
+        elif doc["kind"] == "Pod":
+            specs.append((f"Pod {doc['metadata']['name']}", doc["spec"]))
+    return specs
+
+
+def test_kubernetes_pods_run_locked_down_within_limits():
+    specs = _pod_specs()
+    assert len(specs) == 7  # airflow-init, scheduler, api-server, dag-processor, triggerer, review, the task pod template
+    for where, spec in specs:
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] == 50000 and pod["seccompProfile"]["type"] == "RuntimeDefault", where
+        scratch = {volume["name"] for volume in spec["volumes"] if "emptyDir" in volume}
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True, where
+            assert context["capabilities"]["drop"] == ["ALL"], where
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]) and container["resources"]["requests"], where
+            mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+            assert mounts.get("/tmp") in scratch and mounts.get("/opt/airflow") in scratch, f"{where}: writable scratch on a read-only root"
+        if spec.get("serviceAccountName") != "tryon-scheduler":
+            assert spec["automountServiceAccountToken"] is False, where
+
+
+def test_kubernetes_secrets_reach_only_the_pods_that_need_them():
+    secrets = {where: [ref["secretRef"]["name"] for container in spec["containers"] for ref in container["envFrom"] if "secretRef" in ref]
+               for where, spec in _pod_specs()}
+    assert secrets["Deployment review"] == ["tryon-review-secrets"]
+    assert secrets["Pod tryon-task"] == ["tryon-secrets"], "task pods: the pipeline's ledger role and S3 user, nothing of Airflow's"
+    assert secrets["Job airflow-init"] == ["airflow-secrets", "tryon-secrets"]
+    for name in ("scheduler", "api-server", "dag-processor", "triggerer"):
+        assert secrets[f"Deployment {name}"] == ["airflow-secrets"], name
+    review = next(spec for where, spec in _pod_specs() if where == "Deployment review")["containers"][0]
+    assert {"name": "TRYON_REVIEW_SECURE_COOKIES", "value": "true"} in review["env"]
+
+
+def test_network_policies_admit_only_the_api_server_and_the_review_page():
+    policies = {doc["metadata"]["name"]: doc["spec"] for doc in _manifests() if doc["kind"] == "NetworkPolicy"}
+    deny = policies["default-deny-ingress"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    admitted = {spec["podSelector"]["matchLabels"]["app"]: [port["port"] for rule in spec.get("ingress", []) for port in rule["ports"]]
+                for name, spec in policies.items() if spec["podSelector"]}
+    assert admitted == {"api-server": [8080], "review": [8090]}
+    review = policies["review"]
+    assert "Egress" in review["policyTypes"]
+    assert {port["port"] for rule in review["egress"] for port in rule["ports"]} == {53, 5432, 443, 9000}, \
+        "the review page reaches DNS, PostgreSQL and S3, not the Airflow API"

@@ -72,7 +72,7 @@ def test_tryon_pods_run_the_gpu_image_on_one_gpu(pods):
     assert sorted(int(pod["metadata"]["labels"]["map_index"]) for pod in tryon) == list(range(len(tryon)))
     for pod in tryon:
         base = pod["spec"]["containers"][0]
-        assert base["image"] == config_map()["TRYON_GPU_IMAGE"] == "tryon-gpu-worker:latest"
+        assert base["image"] == config_map()["TRYON_GPU_IMAGE"] == "tryon-gpu-worker:0.1.0"
         assert base["resources"]["limits"] == {"nvidia.com/gpu": "1"} and "memory" in base["resources"]["requests"]
         assert pod["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
         assert pod["spec"]["nodeSelector"] == NODE_SELECTOR
@@ -81,7 +81,7 @@ def test_tryon_pods_run_the_gpu_image_on_one_gpu(pods):
                                              "qc", "publish", "report"}
     for pod in others:
         base = pod["spec"]["containers"][0]
-        assert base["image"] == cpu_image == "tryon-airflow:latest", _task(pod)
+        assert base["image"] == cpu_image == "tryon-airflow:0.1.0", _task(pod)
         assert "nvidia.com/gpu" not in json.dumps(pod) and "nodeSelector" not in pod["spec"], _task(pod)
 
 
