@@ -1,7 +1,8 @@
 """One run per drop date at a time: a lease row in the ledger (``run_leases``), taken when a run
 starts, renewed while its stages run, released when its report is written. A second run of the
 same date refuses at once with a message naming the holder. A lease whose run died without
-releasing it expires (``TRYON_RUN_LEASE_S``) and the next run takes it over.
+releasing it expires (``TRYON_RUN_LEASE_S``) and the next run takes it over; when the dead run
+was a process of the same machine (a `tryon run` killed), the next run takes it over at once.
 
 The lease is a row, not a database session lock, because one run spans many processes (every
 Airflow task is one) and machines; taking it is an INSERT or a conditional UPDATE, so it holds
@@ -44,8 +45,24 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
+def dead_here(holder: str) -> bool:
+    """The holder was a process of this machine that is gone (a run killed with SIGKILL, a
+    closed terminal): its lease need not wait to expire. A holder elsewhere cannot be checked."""
+    parts = holder.split(":")
+    if len(parts) != 4 or parts[1] != socket.gethostname() or not parts[2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def acquire(ledger: Ledger, date: str, holder: str, seconds: float) -> None:
-    """Take the date's lease for ``holder`` (or renew it when ``holder`` has it already)."""
+    """Take the date's lease for ``holder`` (or renew it when ``holder`` has it already); a
+    lease that expired, or whose holder was a process of this machine that has died, is taken over."""
     now = utcnow()
     try:
         with ledger.session() as session:
@@ -54,8 +71,12 @@ def acquire(ledger: Ledger, date: str, holder: str, seconds: float) -> None:
     except IntegrityError:
         pass
     with ledger.session() as session:
+        current = session.get(RunLease, date)
+        takeable = (RunLease.holder == holder) | (RunLease.expires_at < now)
+        if current is not None and dead_here(current.holder):
+            takeable = takeable | (RunLease.holder == current.holder)
         taken = session.execute(
-            update(RunLease).where(RunLease.drop_date == date, (RunLease.holder == holder) | (RunLease.expires_at < now))
+            update(RunLease).where(RunLease.drop_date == date, takeable)
             .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds))
             .execution_options(synchronize_session=False)).rowcount
         if taken != 1:

@@ -4,6 +4,7 @@ layout of BRIEF section 3. Every key the pipeline writes is built by a function 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
 
 from tasks.settings import Settings
 
@@ -76,6 +77,7 @@ class ObjectStore:
 
     client: Any
     bucket: str
+    read_attempts: int = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
@@ -89,7 +91,7 @@ class ObjectStore:
             region_name=settings.s3_region,
             config=config,
         )
-        return cls(client=client, bucket=settings.bucket)
+        return cls(client=client, bucket=settings.bucket, read_attempts=settings.s3_max_attempts)
 
     def ensure_bucket(self) -> None:
         try:
@@ -105,7 +107,18 @@ class ObjectStore:
         self.put_bytes(key, body, "application/json")
 
     def get_bytes(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        """The object's bytes. botocore retries a request that fails before its answer begins;
+        a connection broken while the body streams (a reset, a truncated read) is retried here,
+        with the same backoff, up to ``read_attempts`` times."""
+        attempt = 1
+        while True:
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except (ResponseStreamingError, IncompleteReadError):
+                if attempt >= self.read_attempts:
+                    raise
+                time.sleep(min(5.0, 0.1 * 2 ** attempt))
+                attempt += 1
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))

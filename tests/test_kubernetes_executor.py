@@ -73,7 +73,7 @@ def test_tryon_pods_run_the_gpu_image_on_one_gpu(pods):
     for pod in tryon:
         base = pod["spec"]["containers"][0]
         assert base["image"] == config_map()["TRYON_GPU_IMAGE"] == "tryon-gpu-worker:0.1.0"
-        assert base["resources"]["limits"] == {"nvidia.com/gpu": "1"} and "memory" in base["resources"]["requests"]
+        assert base["resources"]["limits"] == {"nvidia.com/gpu": "1", "memory": "32Gi"} and "memory" in base["resources"]["requests"]
         assert pod["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
         assert pod["spec"]["nodeSelector"] == NODE_SELECTOR
     others = [pod for pod in pods if _task(pod) != "tryon"]
@@ -99,7 +99,11 @@ def test_every_pod_keeps_the_template_and_runs_the_task_sdk(pods):
         assert not [e for e in base.get("env", []) if "SECRET" in e["name"] or "PASSWORD" in e["name"]]
         assert spec["serviceAccountName"] == "tryon-worker" and spec["restartPolicy"] == "Never"
         assert spec["securityContext"]["runAsUser"] == 50000
-        assert [m["mountPath"] for m in base["volumeMounts"]] == ["/var/cache/tryon-models", "/etc/tryon"]
+        assert sorted(m["mountPath"] for m in base["volumeMounts"]) == ["/etc/tryon", "/opt/airflow", "/tmp", "/var/cache/tryon-models"]
+        # the task's override keeps the template's lock-down: read-only root, no escalation, no capabilities
+        assert base["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                           "capabilities": {"drop": ["ALL"]}}
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert config_map()["TRYON_MODEL_REGISTRY"].startswith("/etc/tryon/")
 
 

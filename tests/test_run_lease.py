@@ -1,6 +1,8 @@
 """One run per drop date: the lease row (``tasks/run_lease.py``) on SQLite and PostgreSQL, and
 the CLI refusing a second run of a date, or a date before the first drop date, at once."""
 
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -68,6 +70,23 @@ def test_a_dead_runs_lease_expires_and_the_next_run_takes_the_date_over(ledger):
     acquire(ledger, DATE, "next", 60)
     with pytest.raises(LeaseHeld, match=r"another run \(next"):
         renew(ledger, DATE, "dead", 60)  # the dead run, come back, learns it lost the date
+
+
+def test_a_killed_run_of_this_machine_leaves_no_lease_to_wait_out(ledger):
+    """A `tryon run` killed with SIGKILL cannot release its lease; its process is gone from this
+    machine, so the next run takes the date at once instead of waiting an hour."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    host = socket.gethostname()
+    acquire(ledger, DATE, f"cli:{host}:{gone}:deadbeef", 3600)
+    acquire(ledger, DATE, "next", 60)
+    with ledger.session() as session:
+        assert session.get(RunLease, DATE).holder == "next"
+    release(ledger, DATE, "next")
+    for alive in (f"cli:{host}:{os.getpid()}:0badf00d", f"cli:another-host:{gone}:0badf00d"):
+        acquire(ledger, DATE, alive, 3600)
+        with pytest.raises(LeaseHeld):
+            acquire(ledger, DATE, "next", 60)
+        release(ledger, DATE, alive)
 
 
 def test_a_held_lease_is_renewed_while_a_long_stage_runs(ledger):

@@ -1,0 +1,97 @@
+"""The fault-injection suite's checks that fit in the test run (the whole suite, with its
+figures, is bench/fault_injection.py; docs/operations.md): the proxies break what they carry
+and the pipeline's S3 calls ride every fault through; the ledger comes back after an outage;
+and one drop, run through a proxy that answers 503, cuts answers and resets connections, killed
+as publish starts, then run again through the same proxy, ends with its image published, the
+audit clean and nothing lost or wrong."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+from botocore.config import Config
+from sqlalchemy.exc import OperationalError
+
+from tasks.ledger import Ledger
+from tasks.storage import ObjectStore
+from tests.faults.harness import DATE, copy_world, kill, mark_run_start, run_with, settle, stage_started, template_world
+from tests.faults.proxy import S3FaultProxy, TcpFaultProxy, burst, every, mixed, no_faults
+
+
+def _client(endpoint: str) -> ObjectStore:
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                          aws_secret_access_key="test",
+                          config=Config(retries={"mode": "standard", "total_max_attempts": 5}, s3={"addressing_style": "path"}))
+    return ObjectStore(client=client, bucket="faults-proxy")
+
+
+@pytest.mark.parametrize("plan, fault", [(every(3, "reset"), "reset"), (every(3, "cut"), "cut"), (every(3, "503"), "503"),
+                                         (every(5, "delay"), "delay"), (burst(8, 1, "refuse"), "refuse")])
+def test_every_fault_is_injected_and_ridden_through(s3_endpoint, plan, fault):
+    proxy = S3FaultProxy(s3_endpoint, plan, delay_s=0.3, refuse_s=0.3)
+    store = _client(proxy.endpoint)
+    try:
+        store.ensure_bucket()
+        for n in range(8):
+            body = bytes([n]) * (5000 + n)
+            store.put_bytes(f"{fault}/{n}.bin", body)
+            assert store.get_bytes(f"{fault}/{n}.bin") == body
+            assert store.head(f"{fault}/{n}.bin").size == len(body)
+        assert sorted(store.list_keys(f"{fault}/")) == [f"{fault}/{n}.bin" for n in range(8)]
+    finally:
+        proxy.stop()
+    assert proxy.log.faults[fault] >= 1 and set(proxy.log.faults) == {fault}
+
+
+def test_without_a_retry_a_cut_answer_would_fail(s3_endpoint):
+    """The proxy's cut is a real fault: one read attempt, as boto3 alone makes for a body, fails."""
+    proxy = S3FaultProxy(s3_endpoint, no_faults)
+    store = _client(proxy.endpoint)
+    try:
+        store.ensure_bucket()
+        store.put_bytes("cut/x.bin", b"y" * 50_000)
+        proxy.plan = every(1, "cut")
+        store.read_attempts = 1
+        with pytest.raises(Exception, match="Connection broken|IncompleteRead|reset"):
+            store.get_bytes("cut/x.bin")
+    finally:
+        proxy.stop()
+
+
+def test_the_ledger_comes_back_after_an_outage(postgres_url):
+    database = postgres_url.rsplit("/", 1)[1]
+    proxy = TcpFaultProxy(("127.0.0.1", 5432))
+    ledger = Ledger(f"postgresql+psycopg2://postgres@127.0.0.1:{proxy.port}/{database}")
+    try:
+        assert ledger.garments(DATE) == []
+        proxy.down()
+        with pytest.raises(OperationalError):
+            ledger.garments(DATE)
+        proxy.up()
+        time.sleep(0.2)
+        assert ledger.garments(DATE) == [], "a new connection once the database is back (pool_pre_ping)"
+    finally:
+        ledger.engine.dispose()
+        proxy.stop()
+
+
+@pytest.mark.airflow
+def test_a_drop_killed_at_publish_under_s3_faults_is_put_right_by_a_re_run(s3_endpoint, tmp_path):
+    template = template_world(tmp_path / "template", s3_endpoint, ("TEE-03032",), ("049205_0.jpg",))
+    world = copy_world(template, "killed")
+    proxy = S3FaultProxy(world.s3_endpoint, mixed({7: "503", 11: "cut", 13: "reset"}))
+    env = world.tryon_env(s3_endpoint=proxy.endpoint)
+    started = time.perf_counter()
+    try:
+        mark_run_start(world)
+        first = run_with(world, env, stage_started("publish"), kill)
+        assert first.killed_at == "kill"
+        outcome = settle(world, "ci", "S3 faults, SIGKILL at publish", lambda: sum(proxy.log.faults.values()), first,
+                         {("TEE-03032", "049205_0")}, started, env=env)
+    finally:
+        proxy.stop()
+    assert outcome.ending == "recovered" and outcome.reruns == 1, (outcome.row(), outcome.verdict.details)
+    assert outcome.verdict.clean and outcome.verdict.published == 1, outcome.verdict.details
+    assert {"503", "cut", "reset"} <= set(proxy.log.faults), proxy.log.faults
