@@ -114,18 +114,32 @@ def _run(dag_id: str, logical_date: str | None = None, conf: dict | None = None)
 
 
 def _drop_summary(settings: Settings, drop_date: str) -> dict | None:
+    """The date's summary.json, or None when there is none or the bucket cannot be read now (an
+    S3 outage that failed the run may outlast it: that is said, not raised)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from tasks.stage_times import describe_error
     from tasks.storage import ObjectStore, report_key
 
     store, key = ObjectStore.from_settings(settings), report_key(drop_date, "summary.json")
-    return store.get_json(key) if store.exists(key) else None
+    try:
+        return store.get_json(key) if store.exists(key) else None
+    except (BotoCoreError, ClientError) as error:
+        print(f"drop {drop_date}: the report cannot be read now ({describe_error(error)})")
+        return None
 
 
 def _why_failed(settings: Settings, drop_date: str) -> str:
     """The failed stage of the date's latest run and its error, in one line."""
-    from tasks.context import RunContext
-    from tasks.stage_times import stage_failures, stage_records
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    failures = stage_failures(stage_records(RunContext.from_settings(settings), drop_date))
+    from tasks.context import RunContext
+    from tasks.stage_times import describe_error, stage_failures, stage_records
+
+    try:
+        failures = stage_failures(stage_records(RunContext.from_settings(settings), drop_date))
+    except (BotoCoreError, ClientError) as error:
+        return f"failed, and its stage records cannot be read now ({describe_error(error)}): re-run the date when S3 answers"
     if not failures:
         return ("it failed outside its stages (the report, or Airflow itself): see the task logs under "
                 f"{Path(os.environ.get('AIRFLOW_HOME', settings.home / 'airflow')) / 'logs'}")

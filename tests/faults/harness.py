@@ -297,7 +297,7 @@ def settle(world: World, scenario: str, fault: str, injected: Callable[[], int],
     where it finds anything), then the verdict. They run without faults, unless ``env`` (a
     `tryon` environment through a proxy) says otherwise."""
     first_run = "success" if first.returncode == 0 and first.killed_at is None else \
-        ("killed" if first.killed_at == "kill" else f"failed: {first.last_line[-160:]}")
+        ("killed" if first.killed_at == "kill" else f"failed ({first.last_line[:160]})")
     reruns = 0
     if first_run != "success":
         mark_run_start(world)
