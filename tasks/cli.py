@@ -102,7 +102,10 @@ def _drop_lease(settings: Settings, drop_date: str) -> Iterator[dict[str, str]]:
         with held(ledger, drop_date, holder, settings.run_lease_s, take=True):
             yield {"lease": holder}
     finally:
-        release(ledger, drop_date, holder)
+        failed = release(ledger, drop_date, holder)
+        if failed:
+            # on stdout: the last line on stderr stays the one that says why the run failed
+            print(f"note: the lease of drop {drop_date} could not be released ({failed}); the next run here takes it over")
 
 
 def _run(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from threading import Event, Thread
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tasks.ledger import Ledger, RunLease, utcnow
 
@@ -94,10 +94,17 @@ def renew(ledger: Ledger, date: str, holder: str, seconds: float) -> None:
             raise LeaseHeld(_held_message(session.get(RunLease, date), date))
 
 
-def release(ledger: Ledger, date: str, holder: str) -> None:
-    with ledger.session() as session:
-        session.execute(delete(RunLease).where(RunLease.drop_date == date, RunLease.holder == holder)
-                        .execution_options(synchronize_session=False))
+def release(ledger: Ledger, date: str, holder: str) -> str | None:
+    """Give the date back. A ledger that cannot be reached now (an outage) does not fail the run
+    that is ending: the lease expires, or is taken over at once on this machine (``dead_here``);
+    returns that error's description, None when released."""
+    try:
+        with ledger.session() as session:
+            session.execute(delete(RunLease).where(RunLease.drop_date == date, RunLease.holder == holder)
+                            .execution_options(synchronize_session=False))
+    except SQLAlchemyError as error:
+        return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    return None
 
 
 @contextmanager

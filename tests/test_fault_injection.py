@@ -15,6 +15,7 @@ from botocore.config import Config
 from sqlalchemy.exc import OperationalError
 
 from tasks.ledger import Ledger
+from tasks.run_lease import release
 from tasks.storage import ObjectStore
 from tests.faults.harness import DATE, copy_world, kill, mark_run_start, run_with, settle, stage_started, template_world
 from tests.faults.proxy import S3FaultProxy, TcpFaultProxy, burst, every, mixed, no_faults
@@ -69,6 +70,7 @@ def test_the_ledger_comes_back_after_an_outage(postgres_url):
         proxy.down()
         with pytest.raises(OperationalError):
             ledger.garments(DATE)
+        assert "OperationalError" in release(ledger, DATE, "cli:here:1:x"), "a run ending in an outage does not crash on its lease"
         proxy.up()
         time.sleep(0.2)
         assert ledger.garments(DATE) == [], "a new connection once the database is back (pool_pre_ping)"

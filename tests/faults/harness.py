@@ -304,7 +304,7 @@ def settle(world: World, scenario: str, fault: str, injected: Callable[[], int],
         again = tryon(world, "run", "--date", DATE, env=env)
         reruns = 1
         if again.returncode != 0:
-            return Outcome(scenario, fault, injected(), first_run, f"FAILED: re-run: {again.stdout.strip().splitlines()[-1:]}",
+            return Outcome(scenario, fault, injected(), first_run, f"FAILED: re-run: {(again.stdout + again.stderr).strip().splitlines()[-1:]}",
                            reruns, 0, verdict(world, expected), time.perf_counter() - started)
     audit = tryon(world, "audit", "--date", DATE, env=env)
     counted = re.search(r"(\d+) finding", audit.stdout)
