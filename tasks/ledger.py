@@ -223,6 +223,10 @@ class Ledger:
             # a lock or a statement that never ends fails the task (which Airflow retries), never hangs the run
             connect_args["options"] = (f"-c lock_timeout={int(lock_timeout_s * 1000)} "
                                        f"-c statement_timeout={int(statement_timeout_s * 1000)}")
+            # ...and a connection the network silently lost (no reset reaches us, the server never
+            # sees the query) fails too, instead of waiting for an answer forever
+            connect_args |= {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                             "keepalives_count": 3, "tcp_user_timeout": int(lock_timeout_s * 1000) + 30_000}
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", partial(_sqlite_pragmas, busy_ms=int(lock_timeout_s * 1000)))

@@ -58,9 +58,12 @@ def burst(start: int, count: int, fault: str) -> FaultPlan:
 
 
 def _reset(connection: socket.socket) -> None:
-    """Close with a TCP RST (SO_LINGER 0), as a crashed server or a middlebox would."""
+    """Close with a TCP RST (SO_LINGER 0), as a crashed server or a middlebox would. The
+    shutdown wakes a thread blocked reading the socket (a close alone would leave the kernel's
+    socket open under it, and the peer waiting forever)."""
     try:
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
     connection.close()
