@@ -102,10 +102,9 @@ def _drop_lease(settings: Settings, drop_date: str) -> Iterator[dict[str, str]]:
         with held(ledger, drop_date, holder, settings.run_lease_s, take=True):
             yield {"lease": holder}
     finally:
-        failed = release(ledger, drop_date, holder)
-        if failed:
-            # on stdout: the last line on stderr stays the one that says why the run failed
-            print(f"note: the lease of drop {drop_date} could not be released ({failed}); the next run here takes it over")
+        # a ledger that is down now leaves the lease held: the next run on this machine takes it
+        # over at once (run_lease.dead_here), so nothing is printed after the line saying why the run failed
+        release(ledger, drop_date, holder)
 
 
 def _run(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:
