@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
+from botocore.exceptions import ClientError, FlexibleChecksumError, IncompleteReadError, ResponseStreamingError
 
 from tasks.settings import Settings
 
@@ -108,13 +108,13 @@ class ObjectStore:
 
     def get_bytes(self, key: str) -> bytes:
         """The object's bytes. botocore retries a request that fails before its answer begins;
-        a connection broken while the body streams (a reset, a truncated read) is retried here,
-        with the same backoff, up to ``read_attempts`` times."""
+        a connection broken while the body streams (a reset, a truncated read, an answer whose
+        checksum does not match what arrived) is retried here, up to ``read_attempts`` times."""
         attempt = 1
         while True:
             try:
                 return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            except (ResponseStreamingError, IncompleteReadError):
+            except (ResponseStreamingError, IncompleteReadError, FlexibleChecksumError):
                 if attempt >= self.read_attempts:
                     raise
                 time.sleep(min(5.0, 0.1 * 2 ** attempt))

@@ -163,6 +163,7 @@ def run_with(world: World, env: dict[str, str], when: Callable[[ObjectStore], bo
         killed = "timeout"
     process.wait(timeout=60)
     reader.join(10)
+    (world.tmp / "faulted-run.log").write_text("".join(output))  # for a person to read when a scenario surprises
     lines = [line.rstrip() for line in output if line.strip()]
     return RunResult(process.returncode, killed, time.perf_counter() - start, lines[-1] if lines else "")
 
