@@ -35,7 +35,7 @@ class Settings(BaseSettings):
         default=None, description="S3 API endpoint (MinIO, moto). None means AWS's own endpoints."
     )
     s3_region: str = "us-east-1"
-    s3_max_attempts: int = Field(default=5, ge=1, description="Attempts per S3 call (first try included), botocore standard retry mode.")
+    s3_max_attempts: int = Field(default=8, ge=1, description="Attempts per S3 call (first try included), botocore standard retry mode: its backoff starts at 50 ms, so 8 attempts ride out about 3 s (at most 6 s) of refused connections.")
     ledger_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the ledger; default a SQLite file in `home`."
     )

@@ -71,7 +71,7 @@ def _run_env(tmp: Path, registry: Path, suite: Path) -> dict[str, str]:
     base = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
     return base | {"PYTHONPATH": str(REPO), "TRYON_HOME": str(tmp / "home"), "TRYON_ENGINE": "ladi-vton",
                    "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2", "TRYON_PHOTOS_PER_GARMENT": "2",
-                   "TRYON_QC_EXPECTATIONS": str(suite), "TRYON_TASK_RETRIES": "0", "TRYON_S3_MAX_ATTEMPTS": "5"}
+                   "TRYON_QC_EXPECTATIONS": str(suite), "TRYON_TASK_RETRIES": "0"}
 
 
 def tryon(world: World, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
