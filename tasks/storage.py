@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, FlexibleChecksumError, IncompleteReadError, ResponseStreamingError
 
 from tasks.settings import Settings
+
+T = TypeVar("T")
 
 # --- key layout -------------------------------------------------------------------------
 
@@ -99,26 +101,31 @@ class ObjectStore:
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
+    def _answer(self, call: Callable[[], T]) -> T:
+        """``call``'s answer, read again when it arrived broken. botocore retries a request that
+        fails before its answer begins; an answer that breaks off after that (a body that stops
+        streaming, a checksum that does not match what arrived, headers cut short so that a
+        number in them is empty) reaches us as an error it does not retry. Every operation here
+        is idempotent, so it is made again, up to ``read_attempts`` times."""
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except (ResponseStreamingError, IncompleteReadError, FlexibleChecksumError, ValueError):
+                if attempt >= self.read_attempts:
+                    raise
+                time.sleep(min(5.0, 0.1 * 2 ** attempt))
+                attempt += 1
+
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        self._answer(lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type))
 
     def put_json(self, key: str, payload: Any) -> None:
         body = json.dumps(payload, indent=2, sort_keys=True).encode()
         self.put_bytes(key, body, "application/json")
 
     def get_bytes(self, key: str) -> bytes:
-        """The object's bytes. botocore retries a request that fails before its answer begins;
-        a connection broken while the body streams (a reset, a truncated read, an answer whose
-        checksum does not match what arrived) is retried here, up to ``read_attempts`` times."""
-        attempt = 1
-        while True:
-            try:
-                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            except (ResponseStreamingError, IncompleteReadError, FlexibleChecksumError):
-                if attempt >= self.read_attempts:
-                    raise
-                time.sleep(min(5.0, 0.1 * 2 ** attempt))
-                attempt += 1
+        return self._answer(lambda: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
@@ -131,7 +138,7 @@ class ObjectStore:
         if not key:
             return None
         try:
-            answer = self.client.head_object(Bucket=self.bucket, Key=key)
+            answer = self._answer(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return None
@@ -144,12 +151,11 @@ class ObjectStore:
         self.client.download_file(self.bucket, key, str(path))
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        self._answer(lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
 
     def copy(self, source_key: str, dest_key: str) -> None:
-        self.client.copy_object(
-            Bucket=self.bucket, Key=dest_key, CopySource={"Bucket": self.bucket, "Key": source_key}
-        )
+        self._answer(lambda: self.client.copy_object(
+            Bucket=self.bucket, Key=dest_key, CopySource={"Bucket": self.bucket, "Key": source_key}))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")

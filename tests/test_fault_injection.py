@@ -64,28 +64,35 @@ def test_without_a_retry_a_cut_answer_would_fail(s3_endpoint):
         proxy.stop()
 
 
-def test_an_answer_whose_checksum_does_not_match_is_read_again(s3_endpoint):
-    """What the s3-cut scenario met: an answer cut after its checksum header, so the body that
-    arrived is empty and botocore refuses it (FlexibleChecksumError). Where the cut falls depends
-    on the answer's length, so the refusal is raised here once, the way botocore raises it."""
+@pytest.mark.parametrize("broken", ["checksum", "headers"])
+def test_an_answer_that_arrives_broken_is_asked_for_again(s3_endpoint, broken):
+    """What the s3-cut scenario met: an answer cut after its checksum header (an empty body that
+    botocore refuses, FlexibleChecksumError), or cut inside its headers (a number in them empty:
+    ValueError while botocore parses it). Where a cut falls depends on the answer's length, so
+    the error is raised here once, as botocore raises it."""
     from botocore.exceptions import FlexibleChecksumError
 
+    error = (FlexibleChecksumError(error_msg="Expected checksum Wo6p4A== did not match calculated checksum: AAAAAA==")
+             if broken == "checksum" else ValueError("invalid literal for int() with base 10: ''"))
     store = _client(s3_endpoint)
     store.ensure_bucket()
-    store.put_json("checksum/x.json", {"x": 1})
-    real, calls = store.client.get_object, []
+    store.put_json("broken/x.json", {"x": 1})
+    calls = []
+    for operation in ("get_object", "head_object"):
+        real = getattr(store.client, operation)
 
-    def first_read_refused(**kwargs):
-        calls.append(kwargs["Key"])
-        if len(calls) == 1:
-            raise FlexibleChecksumError(error_msg="Expected checksum Wo6p4A== did not match calculated checksum: AAAAAA==")
-        return real(**kwargs)
+        def first_answer_broken(real=real, **kwargs):
+            calls.append(kwargs["Key"])
+            if len(calls) % 2 == 1:
+                raise error
+            return real(**kwargs)
 
-    store.client.get_object = first_read_refused
-    assert store.get_json("checksum/x.json") == {"x": 1} and calls == ["checksum/x.json"] * 2
+        setattr(store.client, operation, first_answer_broken)
+    assert store.get_json("broken/x.json") == {"x": 1} and store.exists("broken/x.json")
+    assert calls == ["broken/x.json"] * 4
     store.read_attempts, calls[:] = 1, []
-    with pytest.raises(FlexibleChecksumError):
-        store.get_json("checksum/x.json")
+    with pytest.raises(type(error)):
+        store.get_json("broken/x.json")
 
 
 def test_the_ledger_comes_back_after_an_outage(postgres_url):
