@@ -103,7 +103,9 @@ def release(ledger: Ledger, date: str, holder: str) -> str | None:
             session.execute(delete(RunLease).where(RunLease.drop_date == date, RunLease.holder == holder)
                             .execution_options(synchronize_session=False))
     except SQLAlchemyError as error:
-        return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        from tasks.stage_times import describe_error
+
+        return describe_error(error)
     return None
 
 
