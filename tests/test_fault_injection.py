@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from sqlalchemy.exc import OperationalError
 
 from tasks.ledger import Ledger
 from tasks.run_lease import release
+from tasks.settings import Settings
 from tasks.storage import ObjectStore
 from tests.faults.harness import DATE, copy_world, kill, mark_run_start, run_with, settle, stage_started, template_world
 from tests.faults.proxy import S3FaultProxy, TcpFaultProxy, burst, every, mixed, no_faults
 
 
 def _client(endpoint: str) -> ObjectStore:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                          aws_secret_access_key="test",
-                          config=Config(retries={"mode": "standard", "total_max_attempts": 5}, s3={"addressing_style": "path"}))
-    return ObjectStore(client=client, bucket="faults-proxy")
+    """The pipeline's own store (its retry configuration) on ``endpoint``."""
+    return ObjectStore.from_settings(Settings(bucket="faults-proxy", s3_endpoint_url=endpoint))
 
 
 @pytest.mark.parametrize("plan, fault", [(every(3, "reset"), "reset"), (every(3, "cut"), "cut"), (every(3, "503"), "503"),
