@@ -70,7 +70,7 @@ def add_photos(settings: Settings, paths: list[Path]) -> int:
 
 @contextmanager
 def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
-    """The configured S3 (or the embedded one, kept in .tryon/s3/<bucket>/) and, when
+    """The configured S3 (or the embedded one, objects kept as files in .tryon/s3/<bucket>/) and, when
     asked, a migrated project-local Airflow. Yields the settings with the S3 endpoint filled."""
     from tasks.airflow_runner import configure_airflow, migrate
 
@@ -79,10 +79,10 @@ def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
         if settings.s3_endpoint_url is None:
             from tasks.embedded_s3 import embedded_s3
 
-            mirror = settings.home / "s3" / settings.bucket
-            endpoint = stack.enter_context(embedded_s3(settings, mirror=mirror))
+            root = settings.home / "s3"
+            endpoint = stack.enter_context(embedded_s3(settings, root))
             settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
-            print(f"embedded S3 at {endpoint} (bucket {settings.bucket!r} kept in {mirror}, written through)")
+            print(f"embedded S3 at {endpoint} (bucket {settings.bucket!r} kept as files in {root / settings.bucket})")
         if airflow:
             migrate()
         yield settings
@@ -265,7 +265,7 @@ def cmd_library_build(args: argparse.Namespace) -> int:
         ctx = RunContext.from_settings(settings)
         rows, build = read_index(ctx), ctx.store.get_json(LAST_BUILD_KEY)
     print(f"library: {build['photos']} photos, {build['ready']} ready; this run processed {build['processed']}, "
-          f"{build['unchanged']} unchanged; clusters {build['clusters']}")
+          f"{build['unchanged']} unchanged, {build.get('refused', 0)} refused (unsafe names); clusters {build['clusters']}")
     for row in rows:
         suitable = ", ".join(c for c, ok in sorted(row["suitable"].items()) if ok) or "-"
         print(f"  {row['photo_id']:<20} {row['state']:<9} {suitable:<36} {row['reason'] or ''}")

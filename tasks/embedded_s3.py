@@ -1,116 +1,77 @@
-"""The embedded S3 of the default set-up: moto's S3 server on 127.0.0.1 with a free port. It is
-a real S3 API over HTTP; boto3 talks to it exactly as to AWS or MinIO.
+"""The embedded S3 of the default set-up: an S3 API over HTTP on 127.0.0.1 (a free port) whose
+buckets are folders and whose objects are files (``.tryon/s3/{bucket}/{key}``). boto3 talks to it
+as to AWS or MinIO, through the same ``ObjectStore`` code that the tests run against moto's S3.
 
-moto keeps objects in memory, so the embedded default keeps the bucket in a local folder as
-well (``.tryon/s3/{bucket}/``, chosen by the caller), written through: every write (PUT, copy,
-multipart completion, delete) is on disk, fsynced, before the client hears that it succeeded,
-and a write that cannot be kept on disk is answered with an error. A run killed at any moment
-(SIGKILL, Ctrl-C, a power cut after the fsync) loses no acknowledged write. The folder is
-loaded when the server starts, which lets ``tryon run --date D`` see what ``tryon demo``
-uploaded, and lets a person drop files into the folder by hand.
+Why not moto's server, as before: moto holds every object in memory, so the embedded default
+uploaded the whole folder into it at every command and grew by the size of every object written
+(issue 16: 2.5 MB of memory per generation, and a start-up that read every past drop). Here
+nothing is loaded at start and nothing is held: a request reads or writes the one file it names.
+
+It serves the operations the pipeline and boto3's managed download use: buckets (create, head,
+list), objects (put, get with ranges, head, delete, copy), ListObjectsV2 (prefix, delimiter,
+pages, start-after, URL encoding) and DeleteObjects. Anything else (multipart uploads,
+versioning, ACLs) is answered 501 NotImplemented, never pretended. Credentials are not checked:
+it listens on loopback only.
+
+Every write is on disk, fsynced, before the client hears that it succeeded (a temporary file
+renamed over the object), and a write that cannot be kept is answered with an error. A process
+killed at any moment loses no acknowledged write; the leftovers of an interrupted write are
+never listed and are removed at start. ETags are the MD5 of the bytes (computed when written or
+first asked for); the content type is the one the key's extension implies.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
+import mimetypes
 import os
+import re
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, unquote
+from xml.etree import ElementTree
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.s3.models import s3_backends
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
 
-# moto needs credentials to sign requests; they are not checked.
+# boto3 needs credentials to sign requests; they are not checked.
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-PARTIAL_SUFFIX = ".tryon-partial"  # a file being written; never loaded, removed at start
-_WRITES = ("PUT", "POST", "DELETE")
+PARTIAL_SUFFIX = ".tryon-partial"  # a file being written; never listed, removed at start
+_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 1 << 20
+
+Response = tuple[str, list[tuple[str, str]], Iterable[bytes]]
 
 
-class WriteThrough:
-    """WSGI middleware in front of moto: after moto applies a write to bucket ``bucket``, the
-    object as moto now holds it (or its absence) is written to ``folder`` before the response
-    leaves. Writes to one key are serialised, so the folder ends as the bucket does."""
-
-    def __init__(self, app: Callable, bucket: str, folder: Path) -> None:
-        self.app, self.bucket, self.folder = app, bucket, folder.resolve()
-        self.enabled = False  # off while the folder itself is being loaded
-        self._locks = [threading.Lock() for _ in range(64)]
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        if not self.enabled or environ["REQUEST_METHOD"] not in _WRITES:
-            return self.app(environ, start_response)
-        bucket, _, key = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace").lstrip("/").partition("/")
-        if bucket != self.bucket:
-            return self.app(environ, start_response)
-        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        if key and self.path_of(key) is None:
-            return _error(start_response, "400 Bad Request", "InvalidArgument",
-                          f"the embedded store keeps objects as files; {key!r} cannot be one")
-        if key and ("uploadId" in query and environ["REQUEST_METHOD"] == "PUT" or "uploads" in query):
-            return self.app(environ, start_response)  # a part or a new upload: nothing visible changes yet
-        lock = self._locks[int(hashlib.blake2b(key.encode(), digest_size=2).hexdigest(), 16) % len(self._locks)]
-        with lock:
-            captured: dict[str, Any] = {}
-
-            def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
-                captured.update(status=status, headers=headers, exc_info=exc_info)
-                return lambda _data: None
-
-            body = self.app(environ, capture)
-            if captured["status"].startswith("2"):
-                try:
-                    if key:
-                        self.persist(key)
-                    elif "delete" in query:  # DeleteObjects: the bucket's keys decide what stays
-                        self.drop_missing()
-                except OSError as error:
-                    if hasattr(body, "close"):
-                        body.close()
-                    return _error(start_response, "503 Service Unavailable", "ServiceUnavailable",
-                                  f"the write was not kept on disk: {error}")
-        start_response(captured["status"], captured["headers"], captured["exc_info"])
-        return body
-
-    def path_of(self, key: str) -> Path | None:
-        """The file of ``key`` inside the folder, or None for a key that cannot be a file there."""
-        if not key or key.endswith("/") or any(part in ("", ".", "..") for part in key.split("/")) or "\x00" in key:
-            return None
-        if key.rsplit("/", 1)[-1].endswith(PARTIAL_SUFFIX):
-            return None
-        return self.folder / key
-
-    def persist(self, key: str) -> None:
-        obj = _backend().get_object(self.bucket, key)
-        path = self.path_of(key)
-        if obj is None:
-            path.unlink(missing_ok=True)
-            return
-        write_durably(path, obj.value)
-
-    def drop_missing(self) -> None:
-        keys = set(_backend().get_bucket(self.bucket).keys.keys())
-        for path in list(self.folder.rglob("*")):
-            if path.is_file() and path.relative_to(self.folder).as_posix() not in keys:
-                path.unlink(missing_ok=True)
+class S3Error(Exception):
+    def __init__(self, status: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_durably(path: Path, data: bytes, structure: threading.Lock | None = None) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one, never half.
+    ``structure`` (held while folders are made) keeps a concurrent delete from removing the
+    folder between its creation and the temporary file's."""
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{PARTIAL_SUFFIX}")
+    with structure or threading.Lock():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(partial, "wb")
     try:
-        with open(partial, "wb") as handle:
+        with handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -119,65 +80,382 @@ def write_durably(path: Path, data: bytes) -> None:
         partial.unlink(missing_ok=True)
 
 
-def _backend() -> Any:
-    return s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+class FolderS3:
+    """The WSGI application: buckets are the folders under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._structure = threading.Lock()  # folders made or removed
+        self._keys = [threading.Lock() for _ in range(64)]  # writes to one key, in order
+        self._etags: dict[tuple[str, int, int], str] = {}
+        self.remove_partials()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def remove_partials(self) -> None:
+        for path in self.root.rglob(f"*{PARTIAL_SUFFIX}"):
+            path.unlink(missing_ok=True)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        try:
+            # read the whole request first, even one refused: unread bytes would be taken for
+            # the next request on the connection
+            environ["tryon.body"] = _body(environ)
+            status, headers, body = self.route(environ)
+        except S3Error as error:
+            status, headers, body = _error(error, environ["REQUEST_METHOD"] == "HEAD")
+        except OSError as error:
+            status, headers, body = _error(S3Error("503 Service Unavailable", "ServiceUnavailable",
+                                                   f"the embedded store could not do it: {error}"), False)
+        start_response(status, [*headers, ("x-amz-request-id", uuid.uuid4().hex[:16].upper())])
+        return body
+
+    def route(self, environ: dict[str, Any]) -> Response:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "surrogateescape")
+        bucket, _, key = path.lstrip("/").partition("/")
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+        if not bucket:
+            if method == "GET":
+                return self.list_buckets()
+            raise _not_implemented(method, "/")
+        if {"uploads", "uploadId", "versioning", "acl", "policy", "tagging", "versions"} & query.keys():
+            raise _not_implemented(method, next(iter(query)))
+        if not key:
+            return self.bucket_operation(method, bucket, query, environ)
+        folder = self.bucket_folder(bucket)
+        if method == "PUT" and environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+            return self.copy_object(folder, key, environ["HTTP_X_AMZ_COPY_SOURCE"])
+        if method == "PUT":
+            return self.put_object(folder, key, environ["tryon.body"])
+        if method in ("GET", "HEAD"):
+            return self.get_object(folder, key, environ.get("HTTP_RANGE"), head=method == "HEAD")
+        if method == "DELETE":
+            self.delete_key(folder, key)
+            return "204 No Content", [], []
+        raise _not_implemented(method, "an object")
+
+    def bucket_operation(self, method: str, bucket: str, query: dict[str, str], environ: dict[str, Any]) -> Response:
+        if method == "PUT":
+            if not _BUCKET_NAME.match(bucket):
+                raise S3Error("400 Bad Request", "InvalidBucketName", f"{bucket!r} is not a valid bucket name")
+            (self.root / bucket).mkdir(exist_ok=True)
+            return "200 OK", [("Location", f"/{bucket}"), ("Content-Length", "0")], []
+        folder = self.bucket_folder(bucket)
+        if method == "HEAD":
+            return "200 OK", [("Content-Length", "0")], []
+        if method == "GET" and "location" in query:
+            return _xml("LocationConstraint", None)
+        if method == "GET":
+            return self.list_objects(bucket, folder, query)
+        if method == "POST" and "delete" in query:
+            return self.delete_objects(folder, environ["tryon.body"])
+        if method == "DELETE":
+            try:
+                folder.rmdir()
+            except OSError:
+                raise S3Error("409 Conflict", "BucketNotEmpty", "the bucket you tried to delete is not empty") from None
+            return "204 No Content", [], []
+        raise _not_implemented(method, "a bucket")
+
+    def bucket_folder(self, bucket: str) -> Path:
+        folder = self.root / bucket
+        if not _BUCKET_NAME.match(bucket) or not folder.is_dir():
+            raise S3Error("404 Not Found", "NoSuchBucket", f"the bucket {bucket!r} does not exist")
+        return folder
+
+    def path_of(self, folder: Path, key: str) -> Path:
+        """The file of ``key`` inside ``folder``; a key that cannot be a file there is refused."""
+        parts = key.split("/")
+        if (not key or any(part in ("", ".", "..") for part in parts) or "\x00" in key
+                or parts[-1].endswith(PARTIAL_SUFFIX) or len(key.encode("utf-8", "surrogateescape")) > 1024):
+            raise S3Error("400 Bad Request", "InvalidArgument", f"the embedded store keeps objects as files; {key!r} cannot be one")
+        return folder.joinpath(*parts)
+
+    def key_lock(self, path: Path) -> threading.Lock:
+        return self._keys[int(hashlib.blake2b(str(path).encode("utf-8", "surrogateescape"), digest_size=2).hexdigest(), 16) % 64]
+
+    def etag(self, path: Path, stat: os.stat_result) -> str:
+        """The object's MD5, remembered per (file, inode, mtime): a rename over it changes both."""
+        token = (str(path), stat.st_ino, stat.st_mtime_ns)
+        if token not in self._etags:
+            digest = hashlib.md5(usedforsecurity=False)
+            with open(path, "rb") as handle:
+                while block := handle.read(_CHUNK):
+                    digest.update(block)
+            if len(self._etags) > 200_000:
+                self._etags.clear()
+            self._etags[token] = digest.hexdigest()
+        return self._etags[token]
+
+    # --- objects --------------------------------------------------------------------------
+
+    def put_object(self, folder: Path, key: str, data: bytes) -> Response:
+        path = self.path_of(folder, key)
+        with self.key_lock(path):
+            try:
+                write_durably(path, data, self._structure)
+            except (NotADirectoryError, IsADirectoryError, FileExistsError):
+                raise S3Error("400 Bad Request", "InvalidArgument",
+                              f"the embedded store keeps objects as files; {key!r} cannot be one beside the objects it would contain or sit under") from None
+            stat = path.stat()
+            self._etags[(str(path), stat.st_ino, stat.st_mtime_ns)] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return "200 OK", [("ETag", f'"{self._etags[(str(path), stat.st_ino, stat.st_mtime_ns)]}"'), ("Content-Length", "0")], []
+
+    def copy_object(self, folder: Path, key: str, source: str) -> Response:
+        source_bucket, _, source_key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
+        data = self.read(self.path_of(self.bucket_folder(source_bucket), source_key), source_key)
+        self.put_object(folder, key, data)
+        stat = self.path_of(folder, key).stat()
+        return _xml("CopyObjectResult", [("LastModified", _iso(stat.st_mtime)), ("ETag", f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"')])
+
+    def read(self, path: Path, key: str) -> bytes:
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise _no_such_key(key) from None
+
+    def get_object(self, folder: Path, key: str, byte_range: str | None, head: bool) -> Response:
+        path = self.path_of(folder, key)
+        try:
+            handle = open(path, "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise _no_such_key(key) from None
+        stat = os.fstat(handle.fileno())
+        size = stat.st_size
+        headers = [("ETag", f'"{self.etag(path, stat)}"'), ("Last-Modified", formatdate(stat.st_mtime, usegmt=True)),
+                   ("Content-Type", mimetypes.guess_type(key)[0] or "application/octet-stream"), ("Accept-Ranges", "bytes")]
+        start, end, status = 0, size - 1, "200 OK"
+        if byte_range and (match := _RANGE.match(byte_range.strip())) and any(match.groups()):
+            first, last = match.groups()
+            start, end = (max(0, size - int(last)), size - 1) if not first else (int(first), min(size - 1, int(last or size - 1)))
+            if start >= size or start > end:
+                handle.close()
+                raise S3Error("416 Requested Range Not Satisfiable", "InvalidRange", "the requested range is not satisfiable")
+            status = "206 Partial Content"
+            headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
+        headers.append(("Content-Length", str(end - start + 1)))
+        if head:
+            handle.close()
+            return status, headers, []
+        return status, headers, _stream(handle, start, end - start + 1)
+
+    def delete_key(self, folder: Path, key: str) -> None:
+        path = self.path_of(folder, key)
+        with self.key_lock(path), self._structure:
+            try:
+                path.unlink()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return  # S3 answers a delete of a missing key with success
+            parent = path.parent
+            while parent != folder:  # empty folders would otherwise pile up and slow listings
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+                parent = parent.parent
+
+    def delete_objects(self, folder: Path, body: bytes) -> Response:
+        request = ElementTree.fromstring(body)
+        quiet = (request.findtext(f"{{{_NS}}}Quiet") or request.findtext("Quiet") or "").lower() == "true"
+        results = []
+        for item in list(request.iter(f"{{{_NS}}}Object")) + list(request.iter("Object")):
+            key = item.findtext(f"{{{_NS}}}Key") or item.findtext("Key") or ""
+            try:
+                self.delete_key(folder, key)
+                if not quiet:
+                    results.append(("Deleted", [("Key", key)]))
+            except S3Error as error:
+                results.append(("Error", [("Key", key), ("Code", error.code), ("Message", error.message)]))
+        return _xml("DeleteResult", results)
+
+    # --- listings -------------------------------------------------------------------------
+
+    def keys_under(self, folder: Path, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``, sorted as S3 sorts them (by UTF-8 bytes, which is
+        code-point order). Only the folder the prefix names is walked."""
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = folder.joinpath(*base.split("/")) if base else folder
+        keys = []
+        for directory, subfolders, files in os.walk(start):
+            relative = Path(directory).relative_to(folder).as_posix()
+            head = "" if relative == "." else relative + "/"
+            if head and not (head.startswith(prefix) or prefix.startswith(head)):
+                subfolders.clear()
+                continue
+            keys.extend(key for name in files if not name.endswith(PARTIAL_SUFFIX) and (key := head + name).startswith(prefix))
+        return sorted(keys)
+
+    def list_objects(self, bucket: str, folder: Path, query: dict[str, str]) -> Response:
+        if query.get("list-type") != "2":
+            raise _not_implemented("GET", "ListObjects (version 1); use ListObjectsV2")
+        prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+        encode = query.get("encoding-type") == "url"
+        max_keys = min(1000, int(query.get("max-keys") or 1000))
+        token = query.get("continuation-token")
+        after = _untoken(token) if token else query.get("start-after", "")
+        entries: list[tuple[str, bool]] = []  # (key or common prefix, is a prefix)
+        truncated = False
+        for key in self.keys_under(folder, prefix):
+            if key <= after:
+                continue
+            if delimiter and delimiter in key[len(prefix):]:
+                common = key[: len(prefix) + key[len(prefix):].index(delimiter) + len(delimiter)]
+                if entries and entries[-1] == (common, True) or common <= after:
+                    continue
+                item = (common, True)
+            else:
+                item = (key, False)
+            if len(entries) == max_keys:
+                truncated = True
+                break
+            entries.append(item)
+
+        def name(text: str) -> str:
+            return quote(text, safe="/") if encode else text
+
+        fields: list[tuple[str, Any]] = [("Name", bucket), ("Prefix", name(prefix)), ("KeyCount", str(len(entries))),
+                                         ("MaxKeys", str(max_keys)), ("IsTruncated", "true" if truncated else "false")]
+        if delimiter:
+            fields.append(("Delimiter", name(delimiter)))
+        if encode:
+            fields.append(("EncodingType", "url"))
+        if token:
+            fields.append(("ContinuationToken", token))
+        if "start-after" in query:
+            fields.append(("StartAfter", name(query["start-after"])))
+        if truncated:
+            last = entries[-1][0]
+            fields.append(("NextContinuationToken", base64.urlsafe_b64encode(last.encode("utf-8", "surrogateescape")).decode()))
+        for entry, is_prefix in entries:
+            if is_prefix:
+                fields.append(("CommonPrefixes", [("Prefix", name(entry))]))
+                continue
+            path = folder.joinpath(*entry.split("/"))
+            try:
+                stat = path.stat()
+                etag = self.etag(path, stat)
+            except FileNotFoundError:
+                continue  # deleted while listed
+            fields.append(("Contents", [("Key", name(entry)), ("LastModified", _iso(stat.st_mtime)), ("ETag", f'"{etag}"'),
+                                        ("Size", str(stat.st_size)), ("StorageClass", "STANDARD")]))
+        return _xml("ListBucketResult", fields)
+
+    def list_buckets(self) -> Response:
+        buckets = [("Bucket", [("Name", p.name), ("CreationDate", _iso(p.stat().st_mtime))])
+                   for p in sorted(self.root.iterdir()) if p.is_dir() and _BUCKET_NAME.match(p.name)]
+        return _xml("ListAllMyBucketsResult", [("Owner", [("ID", "tryon"), ("DisplayName", "tryon")]), ("Buckets", buckets)])
 
 
-def _error(start_response: Callable, status: str, code: str, message: str) -> list[bytes]:
-    body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-            f"<Message>{_xml_escape(message)}</Message></Error>").encode()
-    start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
-    return [body]
+# --- HTTP helpers ---------------------------------------------------------------------------
+
+def _body(environ: dict[str, Any]) -> bytes:
+    """The request's bytes, with the aws-chunked framing (and its trailing checksum) removed
+    when a client streams that way."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        data = stream.read(int(length))
+    elif environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        data = stream.read()
+    else:
+        return b""
+    if "aws-chunked" not in environ.get("HTTP_CONTENT_ENCODING", "") and not environ.get("HTTP_X_AMZ_CONTENT_SHA256", "").startswith("STREAMING-"):
+        return data
+    out, position = bytearray(), 0
+    while True:
+        line_end = data.index(b"\r\n", position)
+        size = int(data[position:line_end].split(b";", 1)[0], 16)
+        if size == 0:
+            return bytes(out)
+        out += data[line_end + 2 : line_end + 2 + size]
+        position = line_end + 2 + size + 2
 
 
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _stream(handle: Any, start: int, length: int) -> Iterator[bytes]:
+    with handle:
+        handle.seek(start)
+        while length > 0 and (block := handle.read(min(_CHUNK, length))):
+            length -= len(block)
+            yield block
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _untoken(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogateescape")
+    except ValueError:
+        raise S3Error("400 Bad Request", "InvalidArgument", "the continuation token is not valid") from None
+
+
+def _element(parent: ElementTree.Element, name: str, value: Any) -> None:
+    child = ElementTree.SubElement(parent, name)
+    if isinstance(value, list):
+        for sub_name, sub_value in value:
+            _element(child, sub_name, sub_value)
+    elif value is not None:
+        child.text = value
+
+
+def _xml(root: str, fields: list[tuple[str, Any]] | None) -> Response:
+    element = ElementTree.Element(root, xmlns=_NS) if root != "Error" else ElementTree.Element(root)  # as S3 writes them
+    for name, value in fields or []:
+        _element(element, name, value)
+    body = b'<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(element, encoding="utf-8", xml_declaration=False)
+    return "200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], [body]
+
+
+def _error(error: S3Error, head: bool) -> Response:
+    _, headers, body = _xml("Error", [("Code", error.code), ("Message", error.message)])
+    return error.status, headers if not head else [("Content-Length", "0")], [] if head else body
+
+
+def _no_such_key(key: str) -> S3Error:
+    return S3Error("404 Not Found", "NoSuchKey", f"the key {key!r} does not exist")
+
+
+def _not_implemented(method: str, what: str) -> S3Error:
+    return S3Error("501 Not Implemented", "NotImplemented", f"the embedded store does not implement {method} on {what}")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any) -> None:  # one access-log line per request otherwise
+        pass
 
 
 @contextmanager
-def embedded_s3(settings: Settings, mirror: Path | None = None) -> Iterator[str]:
-    """Start the server, point ``TRYON_S3_ENDPOINT_URL`` (and Airflow's ``aws_default``
-    connection) at it for this process, create the bucket (loading ``mirror`` into it and
-    writing through to it from then on), and yield the endpoint URL."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request otherwise
-    app = DomainDispatcherApplication(create_backend_app)
-    write_through = WriteThrough(app, settings.bucket, mirror) if mirror is not None else None
-    server = make_server("127.0.0.1", 0, write_through or app, threaded=True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="embedded-s3")
-    thread.start()
-    host, port = server.server_address[:2]
-    endpoint = f"http://{host}:{port}"
-    saved = {key: os.environ.get(key) for key in (*_FAKE_CREDENTIALS, "TRYON_S3_ENDPOINT_URL")}
-    for key, value in _FAKE_CREDENTIALS.items():
-        os.environ.setdefault(key, value)
-    os.environ["TRYON_S3_ENDPOINT_URL"] = endpoint
-    try:
-        store = ObjectStore.from_settings(settings.model_copy(update={"s3_endpoint_url": endpoint}))
-        store.ensure_bucket()
-        if write_through is not None:
-            load_mirror(store, mirror)
-            write_through.enabled = True
-        yield endpoint
-    finally:
-        server.shutdown()
-        thread.join()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def embedded_s3(settings: Settings, root: Path | None = None) -> Iterator[str]:
+    """Serve the buckets kept under ``root`` (one folder each; a temporary folder when None),
+    point ``TRYON_S3_ENDPOINT_URL`` at the server for this process, create the settings' bucket
+    if it is missing, and yield the endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="tryon-s3-") if root is None else _nothing(root) as folder:
+        server = make_server("127.0.0.1", 0, FolderS3(Path(folder)), threaded=True, request_handler=_QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True, name="embedded-s3")
+        thread.start()
+        host, port = server.server_address[:2]
+        endpoint = f"http://{host}:{port}"
+        saved = {key: os.environ.get(key) for key in (*_FAKE_CREDENTIALS, "TRYON_S3_ENDPOINT_URL")}
+        for key, value in _FAKE_CREDENTIALS.items():
+            os.environ.setdefault(key, value)
+        os.environ["TRYON_S3_ENDPOINT_URL"] = endpoint
+        try:
+            ObjectStore.from_settings(settings.model_copy(update={"s3_endpoint_url": endpoint})).ensure_bucket()
+            yield endpoint
+        finally:
+            server.shutdown()
+            thread.join()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
-def load_mirror(store: ObjectStore, folder: Path) -> int:
-    """Upload every file under ``folder`` to the bucket, keyed by its relative path; the
-    leftovers of writes a crash interrupted are removed, never loaded."""
-    count = 0
-    if not folder.is_dir():
-        return count
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.name.endswith(PARTIAL_SUFFIX):
-            path.unlink()
-        elif path.is_file():
-            store.put_bytes(path.relative_to(folder).as_posix(), path.read_bytes())
-            count += 1
-    return count
+@contextmanager
+def _nothing(root: Path) -> Iterator[Path]:
+    yield root

@@ -96,6 +96,18 @@ class Garment(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class GarmentFingerprint(Base):
+    """A preprocessed garment's perceptual fingerprint (``garment.perceptual_hash``), kept apart
+    from its row's JSON so a drop reads every earlier one in one narrow query and indexes them
+    (``tasks/preprocess/fingerprints.py``). ``original``: not itself a duplicate of another."""
+
+    __tablename__ = "garment_fingerprints"
+
+    garment_id: Mapped[int] = mapped_column(ForeignKey("garments.id"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    original: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class ModelPhoto(Base):
     __tablename__ = "model_photos"
 

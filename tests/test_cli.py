@@ -69,7 +69,7 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     garment_sheet = decode_rgb((tmp_path / "garments-2026-11-20.png").read_bytes())
     assert garment_sheet.shape[1] == 1680 and garment_sheet.shape[0] >= 64 + 9 * 400  # a row per garment of the drop
 
-    # the embedded S3 is mirrored to the home folder: a later `tryon run` sees the same bucket
+    # the embedded S3 keeps its objects as files in the home folder: a later `tryon run` sees the same bucket
     assert (home / "s3" / "tryon" / "storefront" / "manifests" / "2026-11-20.json").exists()
     rerun = tryon("run", "--date", "2026-11-20", cwd=tmp_path, home=home)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]

@@ -26,7 +26,7 @@ WRITER = textwrap.dedent("""
     from tasks.storage import ObjectStore
 
     settings = Settings(home=Path(sys.argv[1]), bucket="kept")
-    with embedded_s3(settings, mirror=Path(sys.argv[1]) / "s3" / "kept") as endpoint:
+    with embedded_s3(settings, Path(sys.argv[1]) / "s3") as endpoint:
         store = ObjectStore.from_settings(settings.model_copy(update={"s3_endpoint_url": endpoint}))
         store.put_bytes("stays/gone.bin", b"deleted before the kill")
         for i in range(20):
@@ -57,7 +57,7 @@ def test_writes_survive_sigkill(tmp_path):
         writer.wait(timeout=30)
     assert writer.returncode == -signal.SIGKILL
 
-    with embedded_s3(_settings(home), mirror=home / "s3" / "kept") as endpoint:
+    with embedded_s3(_settings(home), home / "s3") as endpoint:
         store = ObjectStore.from_settings(_settings(home).model_copy(update={"s3_endpoint_url": endpoint}))
         keys = sorted(store.list_keys(""))
         assert keys == sorted([f"drops/a/{i:02d}.bin" for i in range(18)] + ["storefront/copied.bin"])
@@ -69,7 +69,7 @@ def test_writes_survive_sigkill(tmp_path):
 
 def test_a_key_that_cannot_be_a_file_is_refused_not_lost(tmp_path):
     home = tmp_path / "home"
-    with embedded_s3(_settings(home), mirror=home / "s3" / "kept") as endpoint:
+    with embedded_s3(_settings(home), home / "s3") as endpoint:
         store = ObjectStore.from_settings(_settings(home).model_copy(update={"s3_endpoint_url": endpoint}))
         for key in ("a/../../outside.bin", "folder/", "a//b"):
             with pytest.raises(ClientError, match="cannot be one"):

@@ -29,7 +29,7 @@ def planned(ctx):
 
 def test_stages_in_order(ctx, planned):
     items, counts, shards = planned
-    assert counts == {"photos": 3, "processed": 3, "cached": 0, "ready": 3, "rejected": 0}
+    assert counts == {"photos": 3, "processed": 3, "cached": 0, "refused": 0, "ready": 3, "rejected": 0}
     suitable = {row["photo_id"]: sorted(c for c, ok in row["suitable"].items() if ok) for row in library_stage.read_index(ctx)}
     assert suitable == {"049205_0": ["lower_body", "upper_body"], "051918_0": ["lower_body", "upper_body"], "05997_00": ["upper_body"]}
     index = pq.read_table(io.BytesIO(ctx.store.get_bytes("library/index.parquet")))
@@ -105,7 +105,13 @@ def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
         raise AssertionError("an unchanged photo was processed again")
 
     monkeypatch.setattr(library_stage, "prepare_model_photo", must_not_run)
-    assert library_stage.preprocess_model_photos(ctx) == {"photos": 3, "processed": 0, "cached": 3, "ready": 3, "rejected": 0}
+    assert library_stage.preprocess_model_photos(ctx) == {"photos": 3, "processed": 0, "cached": 3, "refused": 0, "ready": 3, "rejected": 0}
+    # a photo whose name cannot be an id is refused (rejected, never processed), not counted unchanged
+    ctx.store.put_bytes("library/photos/bad name!.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())
+    counts = library_stage.preprocess_model_photos(ctx)
+    assert counts == {"photos": 4, "processed": 0, "cached": 3, "refused": 1, "ready": 3, "rejected": 1}
+    summary = library_stage.build_index(ctx, [counts])
+    assert (summary["processed"], summary["unchanged"], summary["refused"]) == (0, 3, 1)
     # new bytes under the same id are processed again
     ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())
     with pytest.raises(AssertionError, match="processed again"):

@@ -13,14 +13,10 @@ from sqlalchemy import select
 from tasks.context import RunContext
 from tasks.images import decode_mask, decode_rgb, encode_mask, encode_png
 from tasks.intake import DropItem, set_garment_state
-from tasks.ledger import Garment, GarmentState
+from tasks.ledger import Garment, GarmentFingerprint, GarmentState
 from tasks.preprocess.backends import background_backend, embedding_backend
-from tasks.preprocess.garment import (
-    GarmentMaskError,
-    perceptual_hash,
-    prepare_garment,
-    same_garment,
-)
+from tasks.preprocess.fingerprints import FingerprintIndex, Owner
+from tasks.preprocess.garment import GarmentMaskError, perceptual_hash, prepare_garment
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.storage import garment_artifact_key
 
@@ -34,13 +30,28 @@ def embed_garment(ctx: RunContext, cloth: np.ndarray, mask: np.ndarray) -> dict[
     return {"backend": embedder.backend, "vector": embedder(small, small_mask).tolist()}
 
 
-def _known_hashes(ctx: RunContext, date: str) -> list[tuple[str, str, str]]:
-    """(perceptual hash, sku, date) of garments from earlier drops that were generated
-    (published or flagged): one that never got images must not block a later copy."""
+def known_fingerprints(ctx: RunContext, date: str) -> FingerprintIndex:
+    """The fingerprints of garments from earlier drops that were generated (published or
+    flagged; one that never got images must not block a later copy) and were not duplicates
+    themselves, indexed in (drop date, SKU) order. Garments a ledger holds from before the
+    fingerprint table are filed in it first (once)."""
     generated = (GarmentState.PUBLISHED.value, GarmentState.FLAGGED.value)
+    earlier = (Garment.drop_date < date) & Garment.state.in_(generated)
     with ctx.ledger.session() as session:
-        rows = session.scalars(select(Garment).where(Garment.drop_date < date, Garment.state.in_(generated)))
-        return [(g.meta["phash"], g.sku, g.drop_date) for g in rows if g.meta.get("phash") and not g.meta.get("duplicate_of")]
+        unfiled = select(Garment).outerjoin(GarmentFingerprint, GarmentFingerprint.garment_id == Garment.id).where(
+            earlier, GarmentFingerprint.garment_id.is_(None))
+        for garment in session.scalars(unfiled):
+            if garment.meta.get("phash"):
+                session.add(GarmentFingerprint(garment_id=garment.id, fingerprint=garment.meta["phash"],
+                                               original=not garment.meta.get("duplicate_of")))
+    index = FingerprintIndex()
+    with ctx.ledger.session() as session:
+        rows = session.execute(select(GarmentFingerprint.fingerprint, Garment.sku, Garment.drop_date)
+                               .join(Garment, Garment.id == GarmentFingerprint.garment_id)
+                               .where(earlier, GarmentFingerprint.original).order_by(Garment.drop_date, Garment.sku))
+        for fingerprint, sku, drop_date in rows:
+            index.add(fingerprint, Owner(sku, drop_date))
+    return index
 
 
 def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,9 +59,10 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     garments/{sha256}/). A garment that is the same as one seen first, earlier in
     this drop (by SKU order) or generated in an earlier drop, is rejected as ``duplicate_of`` it and not
     generated again (``garment.same_garment``: hash within 8 bits of 64 and the same colour;
-    re-shots and re-encodings measure 0-2 bits, distinct fixture garments 18 or more)."""
+    re-shots and re-encodings measure 0-2 bits, distinct fixture garments 18 or more), found
+    through the fingerprint index (``fingerprints.py``), not by comparing with every garment."""
     masker = background_backend(ctx.settings)
-    seen = _known_hashes(ctx, date)
+    seen = known_fingerprints(ctx, date)
     prepared = []
     for raw in sorted(items, key=lambda r: r["sku"]):
         item = DropItem(**raw)
@@ -70,16 +82,17 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
         elif meta.get("embedding", {}).get("backend") != embedding_backend(ctx.settings).backend:
             meta["embedding"] = embed_garment(ctx, *load_garment(ctx, item.sha256))
             ctx.store.put_json(meta_key, meta)
-        original = next(((sku, day) for phash, sku, day in seen if same_garment(phash, meta["phash"])), None)
+        original = seen.find(meta["phash"])
         with ctx.ledger.session() as session:
             row = session.get(Garment, item.garment_id)
             row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": meta["phash"]}
+            session.merge(GarmentFingerprint(garment_id=item.garment_id, fingerprint=meta["phash"], original=original is None))
             if original:
-                row.meta = row.meta | {"duplicate_of": {"sku": original[0], "drop_date": original[1]}}
-                row.state, row.reason = GarmentState.REJECTED.value, f"duplicate_of: {original[0]} ({original[1]})"
+                row.meta = row.meta | {"duplicate_of": {"sku": original.sku, "drop_date": original.drop_date}}
+                row.state, row.reason = GarmentState.REJECTED.value, f"duplicate_of: {original.sku} ({original.drop_date})"
                 continue
             row.state, row.reason = GarmentState.PREPROCESSED.value, None
-        seen.append((meta["phash"], item.sku, date))
+        seen.add(meta["phash"], Owner(item.sku, date))
         prepared.append(item.to_dict())
     return prepared
 

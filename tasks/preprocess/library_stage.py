@@ -96,9 +96,10 @@ def _store_photo(ctx: RunContext, photo_id: str, photo: PreparedPhoto) -> dict[s
             "sharpness": photo.sharpness, "timings_ms": {k: round(v, 2) for k, v in photo.timings_ms.items()}}
 
 
-def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], bool]:
-    """Bring one photo's artifacts up to date. Returns its metadata and whether any
-    preprocessing ran (False when its sha256 was already done)."""
+def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], str]:
+    """Bring one photo's artifacts up to date. Returns its metadata and what happened to it:
+    ``processed`` (preprocessing ran), ``unchanged`` (its sha256 was already done) or
+    ``refused`` (a name that cannot be a photo id: recorded as rejected, never processed)."""
     photo_id = _photo_id(key)
     data = ctx.store.get_bytes(key)
     sha256 = sha256_hex(data)
@@ -107,11 +108,11 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], bool]:
         photo_id = f"invalid-{sha256_hex(key.encode())[:12]}"
         meta = _rejected(photo_id, sha256, key, f"invalid_name: {key!r} (expected a safe id and .jpg/.jpeg/.png)")
         ctx.store.put_json(library_artifact_key(photo_id, "meta.json"), meta)
-        return meta, False
+        return meta, "refused"
     meta_key = library_artifact_key(photo_id, "meta.json")
     meta = ctx.store.get_json(meta_key) if ctx.store.exists(meta_key) else None
     if meta is not None and meta.get("sha256") == sha256:
-        return meta, False
+        return meta, "unchanged"
     try:
         photo = prepare_model_photo(decode_rgb(data), ctx.settings)
         meta = {"photo_id": photo_id, "sha256": sha256, "source_key": key, **_store_photo(ctx, photo_id, photo)}
@@ -120,19 +121,19 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], bool]:
     except PhotoRejected as error:
         meta = _rejected(photo_id, sha256, key, str(error))
     ctx.store.put_json(meta_key, meta)
-    return meta, True
+    return meta, "processed"
 
 
 def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> dict[str, Any]:
-    """Preprocess the given library keys (default: all); return counts, including how many
-    photos were actually processed (the rest were unchanged)."""
+    """Preprocess the given library keys (default: all); return counts: how many photos were
+    processed, how many were unchanged (``cached``) and how many names were refused."""
     keys = sorted(ctx.store.list_keys(library_photos_prefix())) if keys is None else keys
-    counts = {"photos": 0, "processed": 0, "cached": 0, "ready": 0, "rejected": 0}
+    counts = {"photos": 0, "processed": 0, "cached": 0, "refused": 0, "ready": 0, "rejected": 0}
     for key in keys:
-        meta, processed = preprocess_photo(ctx, key)
+        meta, outcome = preprocess_photo(ctx, key)
         _record(ctx, meta)
         counts["photos"] += 1
-        counts["processed" if processed else "cached"] += 1
+        counts["cached" if outcome == "unchanged" else outcome] += 1
         counts[meta["state"]] += 1
     return counts
 
@@ -141,7 +142,8 @@ def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = Non
     """Cluster the ready photos per category (k-means over the worn-garment embeddings),
     write each photo's clusters into its meta.json, then ``library/index.parquet``,
     ``library/clusters.json`` and ``library/last_build.json`` (with the preprocessing counts
-    of the run, summed over its chunks: how many photos were processed, how many unchanged)."""
+    of the run, summed over its chunks: how many photos were processed, how many unchanged, how
+    many names refused)."""
     metas = []
     for key in sorted(ctx.store.list_keys("library/artifacts/")):
         if key.endswith("/meta.json") and key.count("/") == 3:
@@ -173,7 +175,8 @@ def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = Non
     summary = {"photos": len(rows), "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
                "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
                "processed": sum(c["processed"] for c in chunk_counts or []),
-               "unchanged": sum(c["cached"] for c in chunk_counts or [])}
+               "unchanged": sum(c["cached"] for c in chunk_counts or []),
+               "refused": sum(c.get("refused", 0) for c in chunk_counts or [])}
     ctx.store.put_json(LAST_BUILD_KEY, summary)
     return summary
 
