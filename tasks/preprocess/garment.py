@@ -50,12 +50,26 @@ def worn_by_person(image: np.ndarray, pose=None) -> bool:
     A flat-lay garment can give the pose model a body of its own (the collar as a head, the
     sleeves as arms, the hem as hips) and a print can give it a face; neither has skin at the
     head and hands of that body. A face printed on a garment turns the body upside down. Left
-    alone: a garment of skin colour whose inside shows at the collar can pass as a neck."""
+    alone: a garment of skin colour whose inside shows at the collar can pass as a neck.
+
+    A photo without a single skin-coloured pixel cannot pass the skin test whatever body the
+    pose model finds, so the pose model (the costly part) is asked only about photos with some."""
     from tasks.preprocess.pose import shared_pose
 
     small = fit_within(image, 1024)
+    skin = skin_pixels(small)
+    if not skin.any():
+        return False
     keypoints = (pose or shared_pose())(small).keypoints
-    return _upright_body(keypoints) and _skin_at_head_or_hands(small, keypoints)
+    return _upright_body(keypoints) and _skin_at_head_or_hands(skin, keypoints)
+
+
+def skin_pixels(image: np.ndarray) -> np.ndarray:
+    """Pixels in the skin range of YCrCb (Y > 40, Cr 133-173, Cb 77-127; white, grey and black
+    backdrops sit at 128/128, outside it)."""
+    ycrcb = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
+    return (y > 40) & (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127)
 
 
 def _upright_body(kp: np.ndarray) -> bool:
@@ -75,10 +89,9 @@ def _upright_body(kp: np.ndarray) -> bool:
     return bool(upright and head_up)
 
 
-def _skin_at_head_or_hands(image: np.ndarray, kp: np.ndarray) -> bool:
-    """A disc at the face (nose, eyes) or just beyond a wrist whose median chroma lies in the
-    skin range of YCrCb (Cr 133-173, Cb 77-127; white, grey and black backdrops sit at 128/128,
-    outside it)."""
+def _skin_at_head_or_hands(skin: np.ndarray, kp: np.ndarray) -> bool:
+    """Most of a disc at the face (nose, eyes) or just beyond a wrist is skin (``skin`` is
+    :func:`skin_pixels` of the image)."""
     from tasks.preprocess.pose import KP
 
     seen = kp[:, 2] >= 0.5
@@ -88,15 +101,12 @@ def _skin_at_head_or_hands(image: np.ndarray, kp: np.ndarray) -> bool:
         if seen[wrist] and seen[elbow]:
             points.append(kp[wrist, :2] + 0.3 * (kp[wrist, :2] - kp[elbow, :2]))
     radius = max(3, int(0.06 * abs(kp[KP["r_shoulder"], 0] - kp[KP["l_shoulder"], 0])))
-    ycrcb = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
-    height, width = image.shape[:2]
+    height, width = skin.shape
     for x, y in points:
         disc = np.zeros((height, width), np.uint8)
         cv2.circle(disc, (int(x), int(y)), radius, 1, -1)
-        if not disc.any():
-            continue
-        luma, cr, cb = np.median(ycrcb[disc > 0], axis=0)
-        if luma > 40 and 133 <= cr <= 173 and 77 <= cb <= 127:
+        inside = disc > 0
+        if inside.any() and skin[inside].mean() >= 0.5:
             return True
     return False
 

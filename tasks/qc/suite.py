@@ -10,7 +10,9 @@ per-row results (``unexpected_index_list`` keyed by ``generation_id``).
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +48,16 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     return config
 
 
-def _context_and_batch(name: str, frame: pd.DataFrame) -> Any:
+@cache
+def _context() -> Any:
+    """One ephemeral GX context per process (making one costs seconds); each suite run adds its
+    own data source and suite to it and removes them when done."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs, not terminals
-    source = context.data_sources.add_pandas(f"{name}_source")
-    asset = source.add_dataframe_asset(name)
-    batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
-    return context, batch
+    return context
 
 
 def _condition(spec: dict[str, Any]) -> Any:
@@ -92,9 +94,18 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str,
     outcome = SuiteOutcome(suite=name, version=version, success=True, evaluated=len(frame))
     if frame.empty:
         return outcome
-    context, batch = _context_and_batch(name, frame)
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})
+    context, run = _context(), f"{name}-{uuid.uuid4().hex[:12]}"
+    source = context.data_sources.add_pandas(run)
+    try:
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole").get_batch(
+            batch_parameters={"dataframe": frame})
+        suite = context.suites.add(gx.ExpectationSuite(name=run, expectations=expectations))
+        try:
+            result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})
+        finally:
+            context.suites.delete(run)
+    finally:
+        context.data_sources.delete(run)
     outcome.success = bool(result.success)
     for item in result.results:
         label = (item.expectation_config.meta or {}).get("name", item.expectation_config.type)

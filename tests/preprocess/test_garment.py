@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tasks.images import decode_rgb, encode_jpeg
+from tasks.images import decode_rgb, encode_jpeg, fit_within
 from tasks.preprocess.backends import background_backend
 from tasks.preprocess.garment import (
     GarmentMaskError,
     perceptual_hash,
     prepare_garment,
     same_garment,
+    skin_pixels,
     worn_by_person,
 )
 from tasks.preprocess.garment_mask import border_cut, combine, fill_holes
@@ -201,7 +202,9 @@ def test_a_flat_garment_given_a_body_by_the_pose_backend_is_not_worn_for_want_of
     x, y, w, h = cv2.boundingRect(border_cut(image).mask.astype(np.uint8))
     pose = _BodyOverGarment((x, y, x + w, y + h))
     assert _upright_body(pose(image).keypoints)
-    assert not worn_by_person(image, pose) and pose.calls == 2, "the configured pose backend is the one asked"
+    assert not worn_by_person(image, pose)
+    # the configured pose backend is the one asked, when some pixel could be skin at all
+    assert pose.calls == 1 + bool(skin_pixels(fit_within(image, 1024)).any())
 
 
 def test_a_face_printed_on_a_flat_tee_is_not_a_person():
