@@ -18,6 +18,8 @@ from scipy.ndimage import gaussian_filter
 
 from tasks.preprocess.pose import KP
 from tasks.preprocess.skin import skin_model
+from tasks.qc.artefacts import clipped, cloth_grain, grain, ridge
+from tasks.qc.body import person_parts
 
 if TYPE_CHECKING:
     from tasks.qc.metrics import GenerationInputs
@@ -96,42 +98,84 @@ def _half_image(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (round(width * SCALE), round(height * SCALE)), interpolation=cv2.INTER_AREA)
 
 
-def read_region(output: np.ndarray, inputs: GenerationInputs) -> RegionReading:
-    cloth, cloth_mask, keypoints = inputs.cloth, inputs.cloth_mask, inputs.keypoints
-    out, ph = _half_image(output), _half_image(inputs.photo)
+@dataclass
+class ClothReading:
+    """What QC reads from a garment once, whatever photo it is tried on."""
+
+    model: ColourModel | None  # the cloth's colours
+    main_colour: np.ndarray | None  # its dominant Lab colour (None: an empty cloth mask)
+    half_lab: np.ndarray  # the cloth, half resolution, Lab
+    half_mask: np.ndarray  # its mask, half resolution
+    grain: float  # its own texture's grain (``artefacts.cloth_grain``)
+
+
+def read_cloth(cloth: np.ndarray, cloth_mask: np.ndarray) -> ClothReading:
+    lab = to_lab(cloth[cloth_mask])
+    return ClothReading(model=ColourModel.of(lab), main_colour=main_colour(lab), half_lab=to_lab(_half_image(cloth)),
+                        half_mask=_half(cloth_mask), grain=cloth_grain(cloth, cloth_mask))
+
+
+@dataclass
+class ViewReading:
+    """What QC reads from a model photo's view once, whatever garment is tried on it."""
+
+    region: np.ndarray  # the inpaint region, half resolution
+    person: np.ndarray  # the photo's person, slightly dilated
+    old: np.ndarray  # the photo's own garment of the category (parsing)
+    points: np.ndarray  # the keypoints at half resolution
+    skin: np.ndarray  # the photo's skin (dilated)
+    skin_colours: ColourModel | None  # the photo's own bare skin outside the region
+    old_model: ColourModel | None  # the old garment's colours inside the region
+    ridge: float  # the photo's own brightness ridge along the region's edge (``artefacts.ridge``)
+    grain: float  # the photo's grain in the region
+    clipped: float  # the photo's share of clipped pixels
+    person_parts: int  # the photo's own person-sized parts (``body.person_parts``)
+
+
+def read_view(inputs: GenerationInputs) -> ViewReading:
+    ph = _half_image(inputs.photo)
     region, person, old = _half(inputs.region), _half(inputs.person_mask), _half(inputs.worn_garment)
     person = cv2.dilate(person.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    points = keypoints.copy()
+    points = inputs.keypoints.copy()
     points[:, :2] *= SCALE
-    out_lab, photo_lab = to_lab(out), to_lab(ph)
-    cloth_lab = to_lab(cloth[cloth_mask])
-    new_model = ColourModel.of(cloth_lab)
-    new_likeness = new_model.likeness(out_lab) if new_model else np.zeros(region.shape)
-    new_like = new_likeness >= 1
+    photo_lab = to_lab(ph)
     # skin: the face's chroma (skin_model), widened to the colours (light and shade) of the photo's
     # own bare skin outside the region where the parsing and the face's chroma agree on it
-    skin_out, skin_photo = skin_pixels(out, person, points), skin_pixels(ph, person, points)
+    skin_photo = skin_pixels(ph, person, points)
     bare = _half(inputs.photo_skin) & skin_photo & ~region
     skin_colours = ColourModel.of(photo_lab[bare])
     if skin_colours is not None:
-        skin_out |= (skin_colours.likeness(out_lab) >= 1) & person
         skin_photo |= (skin_colours.likeness(photo_lab) >= 1) & person
     skin_photo = cv2.dilate(skin_photo.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    old_pixels = old & region & ~skin_photo
-    old_model = ColourModel.of(photo_lab[old_pixels])
+    old_model = ColourModel.of(photo_lab[old & region & ~skin_photo])
+    return ViewReading(region=region, person=person, old=old, points=points, skin=skin_photo, skin_colours=skin_colours,
+                       old_model=old_model, ridge=ridge(inputs.photo, inputs.region), grain=grain(inputs.photo, inputs.region),
+                       clipped=clipped(inputs.photo), person_parts=person_parts(inputs.photo))
+
+
+def read_region(output: np.ndarray, inputs: GenerationInputs) -> RegionReading:
+    cloth = inputs.cloth_reading or read_cloth(inputs.cloth, inputs.cloth_mask)
+    view = inputs.view_reading or read_view(inputs)
+    region, person = view.region, view.person
+    out = _half_image(output)
+    out_lab = to_lab(out)
+    new_likeness = cloth.model.likeness(out_lab) if cloth.model else np.zeros(region.shape)
+    new_like = new_likeness >= 1
+    skin_out = skin_pixels(out, person, view.points)
+    if view.skin_colours is not None:
+        skin_out |= (view.skin_colours.likeness(out_lab) >= 1) & person
     old_like = np.zeros(region.shape, bool)
-    if old_model is not None and new_model is not None:
+    if view.old_model is not None and cloth.model is not None:
         # an old-garment pixel must look like the old garment clearly more than like the new one
-        old_likeness = old_model.likeness(out_lab)
+        old_likeness = view.old_model.likeness(out_lab)
         old_like = (old_likeness >= 1) & (old_likeness / np.maximum(new_likeness, 1e-6) > 4) & ~new_like & region
     # the background as the output shows it (outside the person and the region it is the photo's,
     # under the output's own exposure)
     background = ColourModel.of(out_lab[~person & ~region])
     background_like = background.likeness(out_lab) >= 1 if background else np.zeros(region.shape, bool)
-    cloth_half, cloth_mask_half = to_lab(_half_image(cloth)), _half(cloth_mask)
-    return RegionReading(region=region, person=person, garment=new_like & region, old=old & region, old_like=old_like,
-                         new_skin=skin_out & ~skin_photo & ~new_like & region, background_like=background_like,
-                         output_lab=out_lab, cloth_lab=cloth_half, cloth_mask=cloth_mask_half, main_colour=main_colour(cloth_lab))
+    return RegionReading(region=region, person=person, garment=new_like & region, old=view.old & region, old_like=old_like,
+                         new_skin=skin_out & ~view.skin & ~new_like & region, background_like=background_like,
+                         output_lab=out_lab, cloth_lab=cloth.half_lab, cloth_mask=cloth.half_mask, main_colour=cloth.main_colour)
 
 
 def skin_pixels(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray) -> np.ndarray:

@@ -36,9 +36,11 @@ def ridge(image: np.ndarray, region: np.ndarray) -> float:
     return float(stands_out[on_band].mean())
 
 
-def seam_excess(output: np.ndarray, photo: np.ndarray, region: np.ndarray) -> float:
-    """The output's ridge along the region's edge minus the photo's own there (grey levels)."""
-    return ridge(output, region) - ridge(photo, region)
+def clipped(image: np.ndarray) -> float:
+    """Fraction of pixels clipped to black or white (every channel <= 2, or every one >= 253)."""
+    black = cv2.inRange(image, (0, 0, 0), (2, 2, 2))
+    white = cv2.inRange(image, (253, 253, 253), (255, 255, 255))
+    return (cv2.countNonZero(black) + cv2.countNonZero(white)) / (image.shape[0] * image.shape[1])
 
 
 LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -56,13 +58,16 @@ def grain(image: np.ndarray, mask: np.ndarray) -> float:
     return float(np.median(local[mask]))
 
 
-def noise_ratio(output: np.ndarray, photo: np.ndarray, region: np.ndarray, cloth: np.ndarray, cloth_mask: np.ndarray) -> float:
+def cloth_grain(cloth: np.ndarray, cloth_mask: np.ndarray) -> float:
+    """The cloth's own grain, away from its outline."""
+    return grain(cloth, cv2.erode(cloth_mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+
+
+def noise_ratio(output: np.ndarray, region: np.ndarray, cloth_grain: float, photo_grain: float) -> float:
     """Grain in the generated region against the most the inputs explain there: the cloth's own
     texture or the photo's in the same region. Near 1 (or below) for a faithful image, several
     times that for noise."""
-    inner = cv2.erode(cloth_mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    explained = max(grain(cloth, inner), grain(photo, region), 2.0)
-    return grain(output, region) / explained
+    return grain(output, region) / max(cloth_grain, photo_grain, 2.0)
 
 
 def frame_width(image: np.ndarray, flat: float = 2.5, step: float = 10.0, widest: int = 160) -> int:
@@ -75,10 +80,11 @@ def frame_width(image: np.ndarray, flat: float = 2.5, step: float = 10.0, widest
     for strip in (lab, lab[:, ::-1], lab.transpose(1, 0, 2), lab.transpose(1, 0, 2)[:, ::-1]):
         columns = strip[:, :widest]  # (length, widest, 3): the side's columns from the edge inward
         edge = np.median(columns[:, 0], axis=0)
-        off = np.abs(columns - edge).max(axis=2) >= step  # (length, widest): differs from the edge colour
-        width = 0
-        while width < widest - 3 and off[:, width].mean() < 0.02 and columns[:, width].std(axis=0).max() < flat:
-            width += 1
-        if width >= 6 and off[:, width + 2].mean() >= 0.8:
+        off = (np.abs(columns - edge).max(axis=2) >= step).mean(axis=0)  # per column: share differing from the edge colour
+        spread = columns.std(axis=0).max(axis=1)  # per column: its largest channel spread
+        # the frame: the columns from the edge while they stay the edge's colour and flat
+        inside = np.flatnonzero((off[: widest - 3] >= 0.02) | (spread[: widest - 3] >= flat))
+        width = int(inside[0]) if len(inside) else widest - 3
+        if width >= 6 and off[width + 2] >= 0.8:
             found = max(found, width)
     return found

@@ -28,27 +28,32 @@ the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000
-from skimage.metrics import structural_similarity
 
-from tasks.qc.appearance import dominant_colours, measure_garment, read_region, to_lab
-from tasks.qc.artefacts import frame_width, noise_ratio, seam_excess
-from tasks.qc.body import measure_body, person_parts
+from tasks.qc.appearance import (
+    ClothReading,
+    ViewReading,
+    dominant_colours,
+    measure_garment,
+    read_cloth,
+    read_region,
+    read_view,
+    to_lab,
+)
+from tasks.qc.artefacts import clipped, frame_width, noise_ratio, ridge
+from tasks.qc.body import measure_body
 
 METRIC_COLUMNS = ("width", "height", "luma_std", "clipped_excess", "outside_ssim", "outside_changed", "inside_change", "colour_delta_e",
                   "inpaint_coverage", "photo_face", "output_face", "garment_coverage", "old_garment_left", "skin_in_garment",
                   "garment_overflow", "garment_split", "print_aspect", "seam_excess", "noise_ratio", "frame_width", "pose_shift", "person_parts")
+SSIM_WINDOW = 7
 CHANGED_SSIM = 0.6  # local SSIM under this: the pixel's neighbourhood no longer looks like the photo
 MAJOR_SHARE = 0.12  # a colour must cover this share of the generated region to count as one of its colours
-
-
-def _clipped(image: np.ndarray) -> float:
-    return float(((image <= 2).all(axis=2) | (image >= 253).all(axis=2)).mean())
 
 
 def colour_delta_e(output: np.ndarray, region: np.ndarray, garment: np.ndarray | None) -> float:
@@ -61,16 +66,44 @@ def colour_delta_e(output: np.ndarray, region: np.ndarray, garment: np.ndarray |
     return float(min(deltaE_ciede2000(garment[None], c[None])[0] for c in major))
 
 
+def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The local SSIM of two grey images, pixel by pixel: scikit-image's ``structural_similarity``
+    (7x7 uniform window, sample covariance, data range 255, reflected borders) with OpenCV's box
+    filter, which gives the same map several times faster. Only where the images differ is it
+    computed: a pixel whose whole window is the same in both has an SSIM of exactly 1 (every term
+    of the formula is the same number on both sides), so the map is 1 outside the differing
+    pixels' bounding box grown by the window, and that box is computed with enough margin that
+    its filters see what they would see over the whole image."""
+    radius = SSIM_WINDOW // 2
+    ys, xs = np.nonzero(cv2.absdiff(a, b))
+    result = np.ones(a.shape, np.float64)
+    if not len(ys):
+        return result
+    height, width = a.shape
+    y0, y1 = max(0, ys.min() - radius), min(height, ys.max() + radius + 1)  # the pixels whose window sees a difference
+    x0, x1 = max(0, xs.min() - radius), min(width, xs.max() + radius + 1)
+    cy0, cy1, cx0, cx1 = max(0, y0 - radius), min(height, y1 + radius), max(0, x0 - radius), min(width, x1 + radius)
+    x, y = a[cy0:cy1, cx0:cx1].astype(np.float64), b[cy0:cy1, cx0:cx1].astype(np.float64)
+
+    def mean(image: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(image, -1, (SSIM_WINDOW, SSIM_WINDOW), borderType=cv2.BORDER_REFLECT)
+
+    ux, uy = mean(x), mean(y)
+    norm = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)
+    vx, vy, vxy = norm * (mean(x * x) - ux * ux), norm * (mean(y * y) - uy * uy), norm * (mean(x * y) - ux * uy)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    local = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    result[y0:y1, x0:x1] = local[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+    return result
+
+
 def outside_similarity(output: np.ndarray, photo: np.ndarray, region: np.ndarray) -> tuple[float, float]:
     """(mean SSIM outside the region, fraction of outside pixels whose local SSIM is under
     ``CHANGED_SSIM``): the mean hides a small erased area such as a face, the fraction does not."""
-    grey_out = cv2.cvtColor(output, cv2.COLOR_RGB2GRAY)
-    grey_photo = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
-    _, ssim_map = structural_similarity(grey_out, grey_photo, data_range=255, full=True)
     outside = ~region
     if not outside.any():
         return 1.0, 0.0
-    values = ssim_map[outside]
+    values = ssim_map(cv2.cvtColor(output, cv2.COLOR_RGB2GRAY), cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))[outside]
     return float(values.mean()), float((values < CHANGED_SSIM).mean())
 
 
@@ -88,7 +121,11 @@ class GenerationInputs:
     cloth: np.ndarray  # the garment on white (RGB)
     cloth_mask: np.ndarray  # (bool)
     photo_face: bool
-    photo_person_parts: int | None = None  # the photo's own person-sized parts (``body.person_parts``); None: counted here
+    # what QC reads from the view and the cloth alone (``appearance.read_view`` / ``read_cloth``):
+    # the same for every generation of the photo or the garment, so the QC stage reads each once;
+    # None: read here
+    view_reading: ViewReading | None = None
+    cloth_reading: ClothReading | None = None
 
 
 def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detector: Any) -> dict[str, Any]:
@@ -101,21 +138,21 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
         return {**row, **dict.fromkeys(set(METRIC_COLUMNS) - set(row) - {"output_face"}, float("nan")), "output_face": False}
     difference = np.abs(output.astype(np.int16) - photo.astype(np.int16)).max(axis=2)
     ssim, changed = outside_similarity(output, photo, region)
-    reading = read_region(output, inputs)
-    garment = measure_garment(reading, inputs.keypoints, inputs.category)
-    photo_parts = person_parts(photo) if inputs.photo_person_parts is None else inputs.photo_person_parts
-    body = measure_body(output, photo_parts, inputs.keypoints)
+    view = inputs.view_reading or read_view(inputs)
+    cloth = inputs.cloth_reading or read_cloth(inputs.cloth, inputs.cloth_mask)
+    inputs = replace(inputs, view_reading=view, cloth_reading=cloth)
+    body = measure_body(output, view.person_parts, inputs.keypoints)
     row.update({
-        "clipped_excess": _clipped(output) - _clipped(photo),
+        "clipped_excess": clipped(output) - view.clipped,
         "outside_ssim": ssim,
         "outside_changed": changed,
         "inside_change": float(difference[region].mean()) if region.any() else 0.0,
-        "colour_delta_e": colour_delta_e(output, region, reading.main_colour),
+        "colour_delta_e": colour_delta_e(output, region, cloth.main_colour),
         "inpaint_coverage": float(region.mean()),
         "output_face": bool(face_detector(output)),
-        **vars(garment),
-        "seam_excess": seam_excess(output, photo, region),
-        "noise_ratio": noise_ratio(output, photo, region, inputs.cloth, inputs.cloth_mask),
+        **vars(measure_garment(read_region(output, inputs), inputs.keypoints, inputs.category)),
+        "seam_excess": ridge(output, region) - view.ridge,
+        "noise_ratio": noise_ratio(output, region, cloth.grain, view.grain),
         **vars(body),
     })
     return row

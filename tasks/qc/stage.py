@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo, load_view_labels
 from tasks.preprocess.model_photo import worn_garment_and_skin
-from tasks.qc.body import person_parts
+from tasks.qc.appearance import read_cloth, read_view
 from tasks.qc.metrics import GenerationInputs, generation_metrics
 from tasks.qc.suite import load_config, validate_generations
 from tasks.storage import report_key
@@ -44,27 +45,33 @@ def _applies(spec: dict[str, Any], row: dict[str, Any]) -> bool:
 
 
 def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]) -> pd.DataFrame:
-    """The metrics table of ``rows``: identifying columns, then the metrics."""
+    """The metrics table of ``rows``: identifying columns, then the metrics. What QC reads from a
+    view or a garment alone is read once for all of its generations."""
     faces = shared_faces()
-    photo = functools.lru_cache(64)(lambda photo_id, category: load_photo(ctx, photo_id, category))
     garment = functools.lru_cache(64)(lambda sha256: load_garment(ctx, sha256))
-    photo_face = functools.cache(lambda photo_id, category: bool(faces(photo(photo_id, category)["person"])))
-    labels = functools.lru_cache(64)(lambda photo_id, category: load_view_labels(ctx, photo_id, category))
-    photo_parts = functools.cache(lambda photo_id, category: person_parts(photo(photo_id, category)["person"]))
+    cloth_reading = functools.lru_cache(256)(lambda sha256: read_cloth(*garment(sha256)))
+
+    @functools.lru_cache(64)
+    def view(photo_id: str, category: str) -> GenerationInputs:
+        """The generation inputs of a view, without a garment (a template filled per generation)."""
+        photo = load_photo(ctx, photo_id, category)
+        view_labels = load_view_labels(ctx, photo_id, category)
+        if view_labels is None:  # a view from before the library stored its parsing: its person in the region
+            worn, skin = photo["inpaint_mask"] & photo["person_mask"], np.zeros_like(photo["person_mask"])
+        else:
+            worn, skin = worn_garment_and_skin(view_labels, category)
+        inputs = GenerationInputs(
+            category=category, photo=photo["person"], region=photo["inpaint_mask"], person_mask=photo["person_mask"],
+            keypoints=photo["keypoints"], worn_garment=worn, photo_skin=skin, cloth=np.zeros(0, np.uint8),
+            cloth_mask=np.zeros(0, bool), photo_face=bool(faces(photo["person"])))
+        return replace(inputs, view_reading=read_view(inputs))
+
     table = []
     for row in rows:
-        view = photo(row.photo_id, row.category)
-        cloth, cloth_mask = garment(garment_sha[row.generation_id])
-        output = decode_rgb(ctx.store.get_bytes(row.object_key))
-        view_labels = labels(row.photo_id, row.category)
-        if view_labels is None:  # a view from before the library stored its parsing: its person in the region
-            worn, skin = view["inpaint_mask"] & view["person_mask"], np.zeros_like(view["person_mask"])
-        else:
-            worn, skin = worn_garment_and_skin(view_labels, row.category)
-        metrics = generation_metrics(output, GenerationInputs(
-            category=row.category, photo=view["person"], region=view["inpaint_mask"], person_mask=view["person_mask"],
-            keypoints=view["keypoints"], worn_garment=worn, photo_skin=skin, cloth=cloth, cloth_mask=cloth_mask,
-            photo_face=photo_face(row.photo_id, row.category), photo_person_parts=photo_parts(row.photo_id, row.category)), faces)
+        sha256 = garment_sha[row.generation_id]
+        cloth, cloth_mask = garment(sha256)
+        inputs = replace(view(row.photo_id, row.category), cloth=cloth, cloth_mask=cloth_mask, cloth_reading=cloth_reading(sha256))
+        metrics = generation_metrics(decode_rgb(ctx.store.get_bytes(row.object_key)), inputs, faces)
         table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
                       "engine": row.engine, "model_version": row.model_version, **metrics})
     return pd.DataFrame(table)
