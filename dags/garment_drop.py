@@ -15,7 +15,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, drop_lease, run_context, stage
+from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, drop_lease, lease_holder, run_context, stage
 from tasks.kubernetes_pods import tryon_executor_config
 
 
@@ -80,12 +80,28 @@ def garment_drop() -> None:
             details.update(counts)
             return counts
 
+    @task(trigger_rule="all_done", map_index_template="{{ shard_label }}")
+    def measure(shard: dict[str, Any]) -> dict[str, int]:
+        """QC's measuring of one try-on shard's images, mapped like try-on (on CPU workers)."""
+        from tasks.inference.shard import Shard
+        from tasks.qc.stage import measure_shard
+
+        planned = Shard.from_dict(shard)
+        get_current_context()["shard_label"] = planned.label
+        with stage("measure", planned.index) as (ctx, date, details):
+            counts = measure_shard(ctx, date, planned.generation_ids, planned.index, lease_holder())
+            details.update(counts)
+            return counts
+
     @task(trigger_rule="all_done")
     def qc() -> dict[str, int]:
+        """The suite over the whole table, gathered from the shards' parts."""
         from tasks.qc.stage import check_generations
 
-        with stage("qc") as (ctx, date, _):
-            return check_generations(ctx, date)
+        with stage("qc") as (ctx, date, details):
+            counts = check_generations(ctx, date, lease_holder())
+            details.update(counts)
+            return counts
 
     @task(trigger_rule="all_done")
     def publish() -> dict[str, Any]:
@@ -116,11 +132,12 @@ def garment_drop() -> None:
     checked = check_inputs(items)
     shards = match(checked)
     generated = tryon.expand(shard=shards)
+    measured = measure.expand(shard=shards)
     qc_done = qc()
     published = publish()
     reported = report()
-    generated >> qc_done >> published >> reported
-    [found, valid, items, checked, shards, generated, qc_done, published, reported] >> fail_run_if_a_stage_failed()
+    generated >> measured >> qc_done >> published >> reported
+    [found, valid, items, checked, shards, generated, measured, qc_done, published, reported] >> fail_run_if_a_stage_failed()
 
 
 garment_drop()

@@ -43,6 +43,13 @@ def run_context() -> RunContext:
     return RunContext.from_settings(apply_run_overrides(get_settings(), getattr(dag_run, "conf", None)))
 
 
+def lease_holder() -> str:
+    """Who this run is to the lease (and to the parts of its QC table): the CLI's token from the
+    run's conf (``lease``), else the run id."""
+    dag_run = get_current_context()["dag_run"]
+    return (getattr(dag_run, "conf", None) or {}).get("lease") or f"airflow:{dag_run.run_id}"
+
+
 @contextmanager
 def drop_lease(ctx: RunContext, date: str, *, take: bool = False, release_after: bool = False) -> Iterator[None]:
     """This run's hold on the drop date (``tasks.run_lease``) around a garment_drop task: taken
@@ -53,8 +60,7 @@ def drop_lease(ctx: RunContext, date: str, *, take: bool = False, release_after:
 
     from tasks.run_lease import LeaseHeld, held, release
 
-    dag_run = get_current_context()["dag_run"]
-    holder = (getattr(dag_run, "conf", None) or {}).get("lease") or f"airflow:{dag_run.run_id}"
+    holder = lease_holder()
     try:
         with held(ctx.ledger, date, holder, ctx.settings.run_lease_s, take=take):
             yield

@@ -17,16 +17,16 @@ def test_dags_import_without_errors():
 def test_garment_drop_shape():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
     assert set(dag.task_ids) == {"discover", "validate", "preprocess_garments", "check_inputs",
-                                 "match", "tryon", "qc", "publish", "report", "fail_run_if_a_stage_failed"}
+                                 "match", "tryon", "measure", "qc", "publish", "report", "fail_run_if_a_stage_failed"}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.summary == "0 0 * * *"
-    order = ["discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "qc", "publish", "report"]
+    order = ["discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "measure", "qc", "publish", "report"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     # matching reads the library index, the asset model_library produces
     assert [inlet.uri for inlet in dag.get_task("match").inlets] == ["s3://tryon/library/index.parquet"]
     # the report runs whatever happened upstream, so every input is accounted for
-    for task_id in ("qc", "publish", "report"):
+    for task_id in ("measure", "qc", "publish", "report"):
         assert dag.get_task(task_id).trigger_rule == "all_done"
     # ...and a leaf that fails the run when any stage failed
     watcher = dag.get_task("fail_run_if_a_stage_failed")

@@ -2,19 +2,21 @@
 
 import io
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import update
 
 from tasks.inference import tryon_stage
 from tasks.inference.shard import Shard
 from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.intake import discover, set_garment_state, validate
-from tasks.ledger import GarmentState
+from tasks.ledger import GarmentState, Generation
 from tasks.match import generation_id, match
 from tasks.preprocess import library_stage
 from tasks.preprocess.garment_stage import preprocess_garments
 from tasks.publish import publish
-from tasks.qc.stage import check_generations
+from tasks.qc.stage import check_generations, measure_shard
 from tasks.report import write_report
 from tests.conftest import GARMENTS, SAMPLES, plan_drop
 
@@ -41,6 +43,28 @@ def test_stages_in_order(ctx, planned):
     assert (result["generated"], result["failed"], result["batches"]) == (4, 0, len(shards[0].batches))
     counts = check_generations(ctx, DATE)
     assert counts["passed"] + counts["flagged"] == 4 and counts["flagged"] >= 3, counts  # the baseline's images are not publishable
+    assert counts["measured_here"] == 4
+    single = ({g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)},
+              pd.read_parquet(io.BytesIO(ctx.store.get_bytes(f"reports/{DATE}/metrics.parquet"))))
+    # a verdict by this suite on an unchanged image stands: a second QC measures nothing
+    again = check_generations(ctx, DATE)
+    assert (again["measured_here"], again["passed"] + again["flagged"]) == (0, 0)
+    assert {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)} == single[0]
+    # mapped QC: the shard's generations measured in two parts, the suite over the gathered table,
+    # gives the single task's verdicts and table
+    with ctx.ledger.session() as session:
+        session.execute(update(Generation).where(Generation.drop_date == DATE).values(state="generated", reason=None))
+    ids = shards[0].generation_ids
+    assert measure_shard(ctx, DATE, ids[:1], 0, "run-1") == {"measured": 1}
+    assert measure_shard(ctx, DATE, ids[1:], 1, "run-1") == {"measured": 3}
+    ctx.store.put_bytes(f"reports/{DATE}/metrics/stale/part-00000.parquet", b"a dead run's part: never read")
+    mapped = check_generations(ctx, DATE, "run-1")
+    assert (mapped["measured_in_shards"], mapped["measured_here"]) == (4, 0)
+    assert {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)} == single[0]
+    table = pd.read_parquet(io.BytesIO(ctx.store.get_bytes(f"reports/{DATE}/metrics.parquet")))
+    pd.testing.assert_frame_equal(table.sort_values("generation_id", ignore_index=True),
+                                  single[1].sort_values("generation_id", ignore_index=True))
+    assert not list(ctx.store.list_keys(f"reports/{DATE}/metrics/")), "the parts are removed once gathered"
     # and the warp baseline is a preview: even what passed QC waits for a reviewer, nothing reaches the storefront
     assert publish(ctx, DATE)["published"] == 0
     generations = ctx.ledger.generations(DATE)

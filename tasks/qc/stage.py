@@ -1,11 +1,21 @@
 """The QC stage: measure every generated image of a date into the metrics table, judge the
 table with the Great Expectations generation suite, record one ledger row per expectation and
 move each generation to ``passed`` or ``flagged`` (with the names of what it failed). The
-table is kept as ``reports/{date}/metrics.parquet`` for the report and for later analysis."""
+table is kept as ``reports/{date}/metrics.parquet`` for the report and for later analysis.
+
+The measuring is where the work is (a fraction of a second per image), so it is mapped: one
+``measure_shard`` per try-on shard, in parallel across workers, each writing its part of the
+table under ``reports/{date}/metrics/{run}/``. ``check_generations`` then gathers the parts,
+measures whatever no part holds (a shard whose measuring failed), runs the suite once over the
+whole table and records the verdicts. What needs QC: generations whose image is new
+(``generated``), and those judged before under another version of the suite; a verdict made by
+this version on an image that has not changed stands, so a re-run with nothing new measures
+nothing."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import math
 from dataclasses import replace
@@ -27,7 +37,8 @@ from tasks.qc.metrics import GenerationInputs, generation_metrics
 from tasks.qc.suite import load_config, validate_generations
 from tasks.storage import report_key
 
-TO_CHECK = (GenerationState.GENERATED.value, GenerationState.PASSED.value, GenerationState.FLAGGED.value)
+JUDGED = (GenerationState.PASSED.value, GenerationState.FLAGGED.value)
+PARTS_PREFIX = "metrics/"
 
 
 def _threshold(spec: dict[str, Any]) -> str:
@@ -77,15 +88,60 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
     return pd.DataFrame(table)
 
 
-def check_generations(ctx: RunContext, date: str) -> dict[str, int]:
-    config = load_config(ctx.settings.qc_expectations)
+def needing_check(ctx: RunContext, date: str, version: int, generation_ids: list[str] | None = None) -> tuple[list[Generation], dict[str, str]]:
+    """The generations of ``date`` (of ``generation_ids`` when given) that need QC by suite
+    ``version``, detached, and each one's garment sha256."""
+    judged_now = select(QCResult.generation_id).where(QCResult.threshold.like(f"v{version}: %"))
+    query = (select(Generation, Garment.sha256).join(Garment, Garment.id == Generation.garment_id)
+             .where(Generation.drop_date == date,
+                    (Generation.state == GenerationState.GENERATED.value)
+                    | (Generation.state.in_(JUDGED) & Generation.generation_id.not_in(judged_now))))
     with ctx.ledger.session() as session:
-        rows = list(session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(TO_CHECK))))
-        garment_sha = {r.generation_id: session.get(Garment, r.garment_id).sha256 for r in rows}
+        found = session.execute(query.order_by(Generation.generation_id)).all()
         session.expunge_all()
-    metrics = measure(ctx, rows, garment_sha)
+    wanted = set(generation_ids) if generation_ids is not None else None
+    rows = [(row, sha) for row, sha in found if wanted is None or row.generation_id in wanted]
+    return [row for row, _ in rows], {row.generation_id: sha for row, sha in rows}
+
+
+def _parts_prefix(date: str, run: str) -> str:
+    return report_key(date, f"{PARTS_PREFIX}{hashlib.sha256(run.encode()).hexdigest()[:16]}/")
+
+
+def measure_shard(ctx: RunContext, date: str, generation_ids: list[str], part: int, run: str) -> dict[str, int]:
+    """Measure the generations of one try-on shard that need QC into this run's part ``part`` of
+    the metrics table (``run``: the run's lease holder; a part from another run is never read)."""
+    config = load_config(ctx.settings.qc_expectations)
+    rows, garment_sha = needing_check(ctx, date, int(config["version"]), generation_ids)
+    table = measure(ctx, rows, garment_sha)
+    ctx.store.put_bytes(f"{_parts_prefix(date, run)}part-{part:05d}.parquet", _parquet(table), "application/vnd.apache.parquet")
+    return {"measured": len(table)}
+
+
+def _parquet(table: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _read_parquet(ctx: RunContext, key: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key)))
+
+
+def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dict[str, int]:
+    """Judge every generation that needs QC with the suite, from this run's measured parts and
+    what this task measures itself; record the verdicts; write the date's whole metrics table."""
+    config = load_config(ctx.settings.qc_expectations)
+    rows, garment_sha = needing_check(ctx, date, int(config["version"]))
+    wanted = {row.generation_id for row in rows}
+    parts = sorted(ctx.store.list_keys(_parts_prefix(date, run))) if run else []
+    measured = [part[part["generation_id"].isin(wanted)] for part in (_read_parquet(ctx, key) for key in parts) if not part.empty]
+    gathered = pd.concat(measured, ignore_index=True).drop_duplicates("generation_id") if measured else pd.DataFrame()
+    done = set(gathered["generation_id"]) if not gathered.empty else set()
+    missing = [row for row in rows if row.generation_id not in done]
+    metrics = pd.concat([gathered, measure(ctx, missing, garment_sha)], ignore_index=True) if missing else gathered
+    counts = {"passed": 0, "flagged": 0, "measured_in_shards": len(done), "measured_here": len(missing)}
     outcome = validate_generations(metrics, config)
-    counts = {"passed": 0, "flagged": 0}
     with ctx.ledger.session() as session:
         for record in metrics.to_dict("records"):
             gid = record["generation_id"]
@@ -110,9 +166,23 @@ def check_generations(ctx: RunContext, date: str) -> dict[str, int]:
             else:
                 generation.state, generation.reason = GenerationState.PASSED.value, None
                 counts["passed"] += 1
-    metrics["qc_failed"] = [outcome.failed.get(g, []) for g in metrics.get("generation_id", [])]
-    metrics["qc_suite_version"] = outcome.version
-    buffer = io.BytesIO()
-    metrics.to_parquet(buffer, index=False)
-    ctx.store.put_bytes(report_key(date, "metrics.parquet"), buffer.getvalue(), "application/vnd.apache.parquet")
+    if not metrics.empty:
+        metrics["qc_failed"] = [outcome.failed.get(g, []) for g in metrics["generation_id"]]
+        metrics["qc_suite_version"] = outcome.version
+    ctx.store.put_bytes(report_key(date, "metrics.parquet"), _parquet(_whole_table(ctx, date, metrics)), "application/vnd.apache.parquet")
+    for key in list(ctx.store.list_keys(report_key(date, PARTS_PREFIX))):  # this run's parts, and any a dead run left
+        ctx.store.delete(key)
     return counts
+
+
+def _whole_table(ctx: RunContext, date: str, judged: pd.DataFrame) -> pd.DataFrame:
+    """The date's metrics table: the rows judged now, and the earlier rows of generations not
+    judged again (their verdicts stand)."""
+    key = report_key(date, "metrics.parquet")
+    if not ctx.store.exists(key):
+        return judged
+    earlier = _read_parquet(ctx, key)
+    if judged.empty or earlier.empty:
+        return judged if earlier.empty else earlier
+    kept = earlier[~earlier["generation_id"].isin(set(judged["generation_id"]))]
+    return pd.concat([kept, judged], ignore_index=True).sort_values("generation_id", ignore_index=True)
