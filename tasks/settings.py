@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         description="Garment cut-outs: a registry model of backend u2net-onnx (run through rembg and combined with the "
         "classical border cut; the shipped U2-Net-p by default), or 'opencv' for the border cut alone (no weights).")
     embedding_backend: str = Field(default="colour-texture", description="'colour-texture' or a registry model of backend clip-image-onnx.")
-    engine: str = Field(default="warp-baseline", description="Try-on engine: 'warp-baseline' or 'ladi-vton'.")
+    engine: str = Field(default="warp-baseline", description="Try-on engine: 'warp-baseline', 'ladi-vton', or 'null' (returns the photo unchanged: for measuring the pipeline alone, never publishable).")
     ladi_vton_dataset: str = Field(default="vitonhd", description="LaDI-VTON training set whose weights the registry names: 'vitonhd' or 'dresscode'.")
     inference_steps: int = Field(default=50, ge=1, description="Denoising steps of a diffusion engine.")
     guidance_scale: float = Field(default=7.5, ge=1.0, description="Classifier-free guidance scale (1 = no guidance).")

@@ -100,7 +100,7 @@ class Engine(ABC):
         }
 
 
-ENGINES = ("warp-baseline", "ladi-vton")
+ENGINES = ("warp-baseline", "ladi-vton", "null")
 # the settings an engine is built from: a process keeps one engine per distinct combination
 ENGINE_SETTINGS = ("engine", "model_registry", "model_dir", "batch_size", "ladi_vton_dataset", "inference_steps", "guidance_scale",
                    "scheduler", "precision", "device", "torch_compile")
@@ -116,6 +116,10 @@ def _build(settings: Settings) -> Engine:
         from tasks.inference.ladi_vton.engine import LadiVtonEngine
 
         return LadiVtonEngine(settings)
+    if settings.engine == "null":
+        from tasks.inference.null_engine import NullEngine
+
+        return NullEngine()
     raise ValueError(f"unknown engine {settings.engine!r}; available: {', '.join(ENGINES)}")
 
 
