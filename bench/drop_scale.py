@@ -193,7 +193,7 @@ def build_library(home: Path, count: int) -> dict:
         times[label] = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"library build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    times["library_summary"] = done.stdout.splitlines()[1] if len(done.stdout.splitlines()) > 1 else done.stdout
+    times["library_summary"] = next((line for line in done.stdout.splitlines() if line.startswith("library:")), "")
     return times
 
 

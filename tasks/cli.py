@@ -166,13 +166,17 @@ def _finish(settings: Settings, drop_date: str, state: str, summary: dict | None
 
 
 def _export_demo(store, drop_date: str, folder: Path) -> None:
-    from tasks.storage import report_key, storefront_manifest_key
+    from tasks.storage import REPORT_THUMBS, report_key, storefront_manifest_key
 
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    (folder / "report.html").write_bytes(store.get_bytes(report_key(drop_date, "report.html")))
-    (folder / "summary.json").write_bytes(store.get_bytes(report_key(drop_date, "summary.json")))
+    prefix = report_key(drop_date, "")
+    for key in store.list_keys(prefix):  # the report, its pages and the images it shows
+        name = key[len(prefix):]
+        if name == "summary.json" or name.endswith((".html", ".png")) or name.startswith(REPORT_THUMBS):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(store.get_bytes(key))
     manifest = store.get_json(storefront_manifest_key(drop_date))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     for item in manifest["items"]:

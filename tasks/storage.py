@@ -65,6 +65,14 @@ def report_key(date: str, name: str) -> str:
     return f"reports/{date}/{name}"
 
 
+REPORT_THUMBS = "thumbs/"  # the report's thumbnails, under its date's prefix
+
+
+def report_thumbnail_key(date: str, generation_id: str) -> str:
+    """A generation's thumbnail beside its date's report (QC writes it when it measures the image)."""
+    return report_key(date, f"{REPORT_THUMBS}{generation_id}.jpg")
+
+
 # --- client -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)

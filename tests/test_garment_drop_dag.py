@@ -92,7 +92,10 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
     with ledger.session() as session:
         assert session.query(RunLease).count() == 0, "the report released the run's lease"
     html = store.get_bytes(f"reports/{DATE}/report.html").decode()
-    assert html.count('src="data:image/jpeg;base64,') == len(ledger.generations(DATE))
+    assert html.count('src="thumbs/') == len(ledger.generations(DATE))
+    for g in ledger.generations(DATE):  # each thumbnail was written by QC's measure task, beside the report
+        assert store.exists(f"reports/{DATE}/thumbs/{g.generation_id}.jpg")
+    assert not list(store.list_keys(f"reports/{DATE}/metrics/")), "QC's parts were gathered and removed"
 
 
 def test_a_preview_engine_puts_nothing_in_the_storefront(drop_run):

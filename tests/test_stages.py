@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import update
 
+from tasks.images import decode_rgb
 from tasks.inference import tryon_stage
 from tasks.inference.shard import Shard
 from tasks.inference.warp_baseline import WarpBaselineEngine
@@ -79,6 +80,30 @@ def test_stages_in_order(ctx, planned):
     assert [(m["model_version"], m["released"], m["generations"]) for m in summary["models"]] == [("warp-baseline-1.0.0", False, 4)]
     html = ctx.store.get_bytes(f"reports/{DATE}/report.html").decode()
     assert "a preview, not a released model" in html and "warp-baseline-1.0.0" in html
+    assert html.count('src="thumbs/') == 4 and ctx.store.exists(f"reports/{DATE}/qc-histograms.png")
+
+
+def test_a_large_report_is_paged_with_its_images_as_files(ctx, planned, monkeypatch):
+    """The report shows the summary and a first page; the other pages link back and forth, and
+    every thumbnail it names is a file beside it (made by QC, or by the report when QC left none)."""
+    from tasks import report as report_module
+
+    tryon_stage.run_shard(ctx, planned[2][0])
+    check_generations(ctx, DATE)
+    ctx.store.delete(f"reports/{DATE}/thumbs/{planned[2][0].generation_ids[0]}.jpg")  # an image measured before thumbnails were kept
+    monkeypatch.setattr(report_module, "PAGE_THUMBNAILS", 3)
+    monkeypatch.setattr(report_module, "PAGE_ROWS", 1)
+    publish(ctx, DATE)
+    write_report(ctx, DATE)
+    html = ctx.store.get_bytes(f"reports/{DATE}/report.html").decode()
+    assert html.index("Counts") < html.index("Generations") < html.index("Every garment"), "the summary first"
+    assert html.count('src="thumbs/') == 3 and 'href="generations-0002.html"' in html and 'href="garments-0002.html"' in html
+    second = ctx.store.get_bytes(f"reports/{DATE}/generations-0002.html").decode()
+    assert second.count('src="thumbs/') == 1 and 'href="report.html"' in second and "page 2 of 2" in second
+    assert ctx.store.get_bytes(f"reports/{DATE}/garments-0002.html").decode().count("<td class=\"state-") == 1
+    assert not ctx.store.exists(f"reports/{DATE}/generations-0003.html")
+    for gid in planned[2][0].gids:
+        assert decode_rgb(ctx.store.get_bytes(f"reports/{DATE}/thumbs/{gid}.jpg")).shape[0] == 192
 
 
 def test_report_holds_the_ledger_against_the_drop_listing(ctx, planned):

@@ -1,9 +1,9 @@
-"""Process-wide model instances."""
+"""Model instances shared by the code of a process, one per thread."""
 
 from __future__ import annotations
 
 import atexit
-import functools
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,14 +11,17 @@ T = TypeVar("T")
 
 
 def process_instance(cls: Callable[[], T]) -> Callable[[], T]:
-    """A getter for one shared instance of ``cls``, built on first use (loading the model is the
-    expensive part) and closed at exit: mediapipe's graph threads, left to interpreter
-    shutdown, abort the process."""
+    """A getter for the calling thread's instance of ``cls``, built on its first use there
+    (loading the model is the expensive part) and closed at exit: mediapipe's graph threads, left
+    to interpreter shutdown, abort the process. One per thread because a mediapipe graph must not
+    be run by two threads at once (QC measures on several)."""
+    local = threading.local()
 
-    @functools.cache
     def shared() -> T:
-        instance = cls()
-        atexit.register(instance.close)
+        instance = getattr(local, "instance", None)
+        if instance is None:
+            instance = local.instance = cls()
+            atexit.register(instance.close)
         return instance
 
     return shared

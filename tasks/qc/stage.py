@@ -18,6 +18,7 @@ import functools
 import hashlib
 import io
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +27,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.images import decode_rgb
+from tasks.images import decode_rgb, thumbnail_jpeg
 from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.garment_stage import load_garment
@@ -35,7 +36,7 @@ from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import read_cloth, read_view
 from tasks.qc.metrics import GenerationInputs, generation_metrics
 from tasks.qc.suite import load_config, validate_generations
-from tasks.storage import report_key
+from tasks.storage import report_key, report_thumbnail_key
 
 JUDGED = (GenerationState.PASSED.value, GenerationState.FLAGGED.value)
 PARTS_PREFIX = "metrics/"
@@ -56,13 +57,14 @@ def _applies(spec: dict[str, Any], row: dict[str, Any]) -> bool:
 
 
 def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]) -> pd.DataFrame:
-    """The metrics table of ``rows``: identifying columns, then the metrics. What QC reads from a
-    view or a garment alone is read once for all of its generations."""
-    faces = shared_faces()
+    """The metrics table of ``rows``: identifying columns, then the metrics, in generation id order.
+    The generations are measured on ``qc_threads`` threads, a photo's after one another: what QC
+    reads from a view or a garment alone is read once for all of its generations. Each image's
+    thumbnail for the report is written while it is in memory."""
     garment = functools.lru_cache(64)(lambda sha256: load_garment(ctx, sha256))
     cloth_reading = functools.lru_cache(256)(lambda sha256: read_cloth(*garment(sha256)))
 
-    @functools.lru_cache(64)
+    @functools.lru_cache(16)
     def view(photo_id: str, category: str) -> GenerationInputs:
         """The generation inputs of a view, without a garment (a template filled per generation)."""
         photo = load_photo(ctx, photo_id, category)
@@ -74,18 +76,23 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
         inputs = GenerationInputs(
             category=category, photo=photo["person"], region=photo["inpaint_mask"], person_mask=photo["person_mask"],
             keypoints=photo["keypoints"], worn_garment=worn, photo_skin=skin, cloth=np.zeros(0, np.uint8),
-            cloth_mask=np.zeros(0, bool), photo_face=bool(faces(photo["person"])))
+            cloth_mask=np.zeros(0, bool), photo_face=bool(shared_faces()(photo["person"])))
         return replace(inputs, view_reading=read_view(inputs))
 
-    table = []
-    for row in rows:
+    def one(row: Generation) -> dict[str, Any]:
         sha256 = garment_sha[row.generation_id]
         cloth, cloth_mask = garment(sha256)
         inputs = replace(view(row.photo_id, row.category), cloth=cloth, cloth_mask=cloth_mask, cloth_reading=cloth_reading(sha256))
-        metrics = generation_metrics(decode_rgb(ctx.store.get_bytes(row.object_key)), inputs, faces)
-        table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
-                      "engine": row.engine, "model_version": row.model_version, **metrics})
-    return pd.DataFrame(table)
+        output = decode_rgb(ctx.store.get_bytes(row.object_key))
+        metrics = generation_metrics(output, inputs, shared_faces())  # the thread's own detector
+        ctx.store.put_bytes(report_thumbnail_key(row.drop_date, row.generation_id), thumbnail_jpeg(output), "image/jpeg")
+        return {"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
+                "engine": row.engine, "model_version": row.model_version, **metrics}
+
+    ordered = sorted(rows, key=lambda r: (r.photo_id, r.category, garment_sha[r.generation_id]))
+    with ThreadPoolExecutor(ctx.settings.qc_threads, thread_name_prefix="qc-measure") as pool:
+        table = list(pool.map(one, ordered))
+    return pd.DataFrame(sorted(table, key=lambda r: r["generation_id"]))
 
 
 def needing_check(ctx: RunContext, date: str, version: int, generation_ids: list[str] | None = None) -> tuple[list[Generation], dict[str, str]]:
