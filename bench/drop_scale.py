@@ -62,7 +62,6 @@ def grid(shape: tuple[int, int]):
 
 def synthetic_garments(count: int, seed: int = 0):
     """(sku, category, jpeg bytes) of ``count`` distinct garments made from the sample drop."""
-    import cv2
     import numpy as np
 
     from tasks.images import decode_rgb, encode_jpeg
@@ -175,7 +174,24 @@ def run_one(size: int, home: Path) -> dict:
     figures["rerun_state"] = run_dag("garment_drop", DATE)
     figures["rerun_s"] = time.perf_counter() - started
     server.shutdown()
+    figures["report_first_paint_ms"] = first_paint(home / "s3" / settings.bucket / "reports" / DATE / "report.html")
     return figures
+
+
+def first_paint(report: Path) -> float | None:
+    """Milliseconds from navigation to the first contentful paint of the report in headless
+    Chromium (the embedded store's files open as they are); None without Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which("chromium"):
+        return None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(report.as_uri(), wait_until="load")
+        paint = page.evaluate("performance.getEntriesByName('first-contentful-paint').map(e => e.startTime)[0] || null")
+        browser.close()
+    return paint
 
 
 # --- the whole benchmark --------------------------------------------------------------------------
@@ -240,7 +256,7 @@ def report(f: dict) -> None:
     print(f"  {f['state']}: {f['generations']} generations {f['generation_states']} from garments {f['garment_states']}")
     print(f"  wall {f['wall_s']:.0f} s ({1000 * f['wall_s'] / n:.0f} ms per generation), peak RSS {f['peak_rss_mb']:.0f} MB, "
           f"{f['s3_requests'] / n:.1f} S3 requests and {f['ledger_statements'] / n:.1f} ledger statements per generation; "
-          f"re-run with nothing to do: {f['rerun_s']:.0f} s ({f['rerun_state']})", flush=True)
+          f"re-run with nothing to do: {f['rerun_s']:.0f} s ({f['rerun_state']}); report first paint {f['report_first_paint_ms']} ms", flush=True)
 
 
 def print_table(results: list[dict]) -> None:
@@ -257,8 +273,8 @@ def print_table(results: list[dict]) -> None:
                       {**b, "x": b["stages"].get(stage, 0) if stage != "wall_s" else b["wall_s"]}) for a, b in zip(results, results[1:])]
             growth = "   " + " ".join(f"{exponent(a, b, 'x'):.2f}" for a, b in pairs)
         print(f"{stage:<22}{cells}{growth}")
-    for key in ("peak_rss_mb", "s3_requests", "ledger_statements", "rerun_s"):
-        print(f"{key:<22}" + "".join(f"{r[key]:>22.0f}" for r in results))
+    for key in ("peak_rss_mb", "s3_requests", "ledger_statements", "rerun_s", "report_first_paint_ms"):
+        print(f"{key:<22}" + "".join(f"{r[key] or float('nan'):>22.0f}" for r in results))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,9 @@ def _report_renders_in_chromium(report, screenshot, images_expected):
         page.goto(report.as_uri())
         images = page.locator("img")
         assert images.count() == images_expected
+        # thumbnails load lazily (a page of 200 paints before its last one arrives): ask for all of them
+        page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=30_000)
         assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         assert page.locator("#qc-histograms").evaluate("i => i.naturalWidth") > 600
         stages = page.inner_text("#stages")

@@ -102,7 +102,7 @@ def test_a_large_report_is_paged_with_its_images_as_files(ctx, planned, monkeypa
     assert second.count('src="thumbs/') == 1 and 'href="report.html"' in second and "page 2 of 2" in second
     assert ctx.store.get_bytes(f"reports/{DATE}/garments-0002.html").decode().count("<td class=\"state-") == 1
     assert not ctx.store.exists(f"reports/{DATE}/generations-0003.html")
-    for gid in planned[2][0].gids:
+    for gid in planned[2][0].generation_ids:
         assert decode_rgb(ctx.store.get_bytes(f"reports/{DATE}/thumbs/{gid}.jpg")).shape[0] == 192
 
 
