@@ -189,7 +189,8 @@ def first_paint(report: Path) -> float | None:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(report.as_uri(), wait_until="load")
-        paint = page.evaluate("performance.getEntriesByName('first-contentful-paint').map(e => e.startTime)[0] || null")
+        page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0", timeout=60_000)
+        paint = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
         browser.close()
     return paint
 
