@@ -27,7 +27,7 @@ from tasks.drops import SAFE_SKU, ledger_label, list_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
 from tasks.ledger import Garment, GarmentState
 from tasks.settings import CATEGORIES
-from tasks.storage import drop_prefix, quarantine_prefix
+from tasks.storage import drop_prefix, garment_artifact_key, quarantine_prefix
 
 logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
@@ -169,21 +169,33 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
 
 
 def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any) -> DropItem | None:
-    from tasks.preprocess.garment import worn_by_person
+    """Decode the primary image and ask whether a person wears the garment. The verdict on a
+    decodable image is kept with the content (``garments/{sha256}/intake.json``, with the pose
+    backend and the version of the test that made it), so the same bytes are not decoded and
+    asked again by a re-run or a later drop."""
+    from tasks.preprocess.garment import WORN_BY_PERSON_VERSION, worn_by_person
 
     data = ctx.store.get_bytes(item.image_key)
-    try:
-        decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE, max_aspect=MAX_ASPECT)
-    except ImageDecodeError as error:
-        quarantine(ctx, date, item, str(error), [item.image_key])
-        return None
-    if worn_by_person(decoded.image, pose):
+    sha256 = sha256_hex(data)
+    verdict_key = garment_artifact_key(sha256, "intake.json")
+    made_by = {"pose_backend": getattr(pose, "backend", type(pose).__name__), "check_version": WORN_BY_PERSON_VERSION}
+    verdict = ctx.store.get_json(verdict_key) if ctx.store.exists(verdict_key) else None
+    if verdict is None or {k: verdict.get(k) for k in made_by} != made_by:
+        try:
+            decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE, max_aspect=MAX_ASPECT)
+        except ImageDecodeError as error:
+            quarantine(ctx, date, item, str(error), [item.image_key])
+            return None
+        verdict = {"worn_by_person": worn_by_person(decoded.image, pose), "notes": decoded.notes, "format": decoded.format,
+                   **made_by}
+        ctx.store.put_json(verdict_key, verdict)
+    if verdict["worn_by_person"]:
         quarantine(ctx, date, item, "garment_worn_by_person: the photo shows the garment on a person; "
                    "try-on needs a product shot", [item.image_key])
         return None
-    item.sha256 = sha256_hex(data)
+    item.sha256 = sha256
     with ctx.ledger.session() as session:
         garment = session.get(Garment, item.garment_id)
         garment.sha256 = item.sha256
-        garment.meta = {**garment.meta, "intake_notes": decoded.notes, "format": decoded.format}
+        garment.meta = {**garment.meta, "intake_notes": verdict["notes"], "format": verdict["format"]}
     return item

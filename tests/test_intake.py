@@ -79,3 +79,37 @@ def test_manifest_gives_a_missing_category_and_notes_record_conversions(ctx):
     garments = {g.sku: g for g in ctx.ledger.garments(DATE)}
     assert garments["FROM-MANIFEST"].meta["intake_notes"] == ["converted_from_grayscale"]
     assert garments["NOT-LISTED"].state == "quarantined" and garments["NOT-LISTED"].reason.startswith("category_missing")
+
+
+def test_a_verdict_is_kept_with_the_content_and_asked_again_only_when_its_maker_changed(ctx, monkeypatch):
+    """A re-run (or a later drop) with the same bytes is not decoded and shown to the pose model
+    again; a photo worn by a person stays quarantined; another pose backend asks again."""
+    from tasks.preprocess import backends, garment
+    from tests.conftest import MODEL_PHOTOS
+
+    meta = json.dumps({"category": "upper_body"}).encode()
+    _put_drop(ctx, "TEE", {"front.jpg": GARMENTS["TEE-03032"][0].read_bytes(), "meta.json": meta})
+    _put_drop(ctx, "WORN", {"front.jpg": MODEL_PHOTOS[0].read_bytes(), "meta.json": meta})
+    first = validate(ctx, DATE, discover(ctx, DATE))
+    assert [item["sku"] for item in first] == ["TEE"]
+    notes = {g.sku: g.meta.get("format") for g in ctx.ledger.garments(DATE)}
+
+    asked = []
+    real = garment.worn_by_person
+    monkeypatch.setattr(garment, "worn_by_person", lambda image, pose=None: asked.append(1) or real(image, pose))
+    again = validate(ctx, DATE, discover(ctx, DATE))
+    assert again == first and not asked, "the same bytes are not asked again"
+    states = {g.sku: (g.state, g.meta.get("format")) for g in ctx.ledger.garments(DATE)}
+    assert states["WORN"][0] == "quarantined" and states["TEE"] == ("discovered", notes["TEE"])
+
+    mediapipe = backends.pose_backend(ctx.settings)
+
+    class OtherPose:
+        backend = "another-pose-backend"
+
+        def __call__(self, image, person_mask=None):
+            return mediapipe(image, person_mask)
+
+    monkeypatch.setattr(backends, "pose_backend", lambda settings, other=OtherPose(): other)
+    assert [item["sku"] for item in validate(ctx, DATE, discover(ctx, DATE))] == ["TEE"]
+    assert len(asked) == 2, "another pose backend: both photos asked again"

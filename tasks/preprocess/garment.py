@@ -42,6 +42,9 @@ def prepare_garment(image: np.ndarray, masker=None, margin: float = 0.06) -> Pre
     return PreparedGarment(cloth=cloth, mask=cloth_mask, backend=masker.backend, method=cut.method)
 
 
+WORN_BY_PERSON_VERSION = 2  # bumped when the test below changes: verdicts kept with a garment's content name it
+
+
 def worn_by_person(image: np.ndarray, pose=None) -> bool:
     """A person wears the garment in the photo: ``pose`` (the configured pose backend;
     mediapipe when None) finds an upright body, and bare skin shows where a body shows it

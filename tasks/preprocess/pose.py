@@ -68,8 +68,10 @@ class PoseResult:
 
 
 class MediapipePose:
-    """A static-image pose estimator. One instance per process; calls are serialised because
-    mediapipe graphs are not re-entrant."""
+    """A static-image pose estimator. One instance per thread (``shared_pose``); calls are
+    serialised because mediapipe graphs are not re-entrant."""
+
+    backend = POSE_BACKEND
 
     def __init__(self) -> None:
         import mediapipe as mp

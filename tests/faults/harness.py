@@ -37,7 +37,8 @@ from tasks.storage import ObjectStore, report_key, storefront_manifest_key
 REPO = Path(__file__).resolve().parent.parent.parent
 SAMPLES = REPO / "samples"
 DATE = "2026-11-18"
-STAGES = ("discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "qc", "publish")
+STAGES = ("discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "measure", "qc", "publish")
+MAPPED = ("tryon", "measure")  # one task per shard: the first shard's record says the stage started
 FINAL_GARMENT_STATES = {"published", "flagged", "rejected", "quarantined", "failed"}
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -174,7 +175,7 @@ def kill(process: subprocess.Popen) -> str:
 
 
 def stage_started(stage: str) -> Callable[[ObjectStore], bool]:
-    key = report_key(DATE, f"stages/{stage}.json" if stage != "tryon" else "stages/tryon-0.json")
+    key = report_key(DATE, f"stages/{stage}.json" if stage not in MAPPED else f"stages/{stage}-0.json")
 
     def started(store: ObjectStore) -> bool:
         try:
