@@ -145,13 +145,19 @@ class ObjectStore:
         """The object's ETag and size, or None when there is no such object."""
         if not key:
             return None
+
+        def ask() -> ObjectInfo:
+            answer = self.client.head_object(Bucket=self.bucket, Key=key)
+            if "ETag" not in answer or "ContentLength" not in answer:  # headers cut short: ask again
+                raise ValueError(f"HEAD {key}: the answer lacks its ETag or Content-Length")
+            return ObjectInfo(etag=answer["ETag"].strip('"'), size=answer["ContentLength"])
+
         try:
-            answer = self._answer(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
+            return self._answer(ask)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
-        return ObjectInfo(etag=answer["ETag"].strip('"'), size=answer["ContentLength"])
 
     def download(self, key: str, path: Path) -> None:
         """Stream an object to a local file (boto3's managed transfer: ranged, parallel parts for

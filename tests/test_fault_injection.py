@@ -128,3 +128,21 @@ def test_a_drop_killed_at_publish_under_s3_faults_is_put_right_by_a_re_run(s3_en
     assert outcome.ending == "recovered" and outcome.reruns == 1, (outcome.row(), outcome.verdict.details)
     assert outcome.verdict.clean and outcome.verdict.published == 1, outcome.verdict.details
     assert {"503", "cut", "reset"} <= set(proxy.log.faults), proxy.log.faults
+
+
+def test_a_head_answer_cut_before_its_length_is_asked_for_again(s3_endpoint):
+    """What the kill-at-publish test met once intake asked HEAD more: headers cut before
+    Content-Length (botocore parses what arrived, without it). Asked again, never a KeyError
+    that quarantines a good garment."""
+    store = _client(s3_endpoint)
+    store.ensure_bucket()
+    store.put_json("cut/head.json", {"x": 1})
+    real, calls = store.client.head_object, []
+
+    def first_answer_without_length(**kwargs):
+        calls.append(kwargs["Key"])
+        answer = real(**kwargs)
+        return {k: v for k, v in answer.items() if k != "ContentLength"} if len(calls) == 1 else answer
+
+    store.client.head_object = first_answer_without_length
+    assert store.head("cut/head.json").size == len(store.get_bytes("cut/head.json")) and len(calls) == 2
