@@ -80,9 +80,13 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             if row.state == GenerationState.PASSED.value:
                 dates |= record_publication(session, row)
         settle_garments(session, generations)
-        flagged = [(row, sorted(r.check for r in session.scalars(
-            select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False)))))
-            for row in generations if row.state == GenerationState.FLAGGED.value]
+        failed_checks: dict[str, list[str]] = {}
+        for generation_id, check in session.execute(  # one query for the date, not one per flagged generation
+                select(QCResult.generation_id, QCResult.check).join(Generation, Generation.generation_id == QCResult.generation_id)
+                .where(Generation.drop_date == date, QCResult.passed.is_(False))):
+            failed_checks.setdefault(generation_id, []).append(check)
+        flagged = [(row, sorted(failed_checks.get(row.generation_id, [])))
+                   for row in generations if row.state == GenerationState.FLAGGED.value]
     for row, failed in flagged:
         copy_for_review(ctx.store, row, failed)
     restore_storefront(ctx, date)

@@ -150,10 +150,15 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
     counts = {"passed": 0, "flagged": 0, "measured_in_shards": len(done), "measured_here": len(missing)}
     outcome = validate_generations(metrics, config)
     with ctx.ledger.session() as session:
+        judging = list(metrics["generation_id"]) if not metrics.empty else []
+        earlier: dict[str, dict[str, QCResult]] = {}
+        for start in range(0, len(judging), 500):  # their earlier rows, a query per 500 generations
+            for result in session.scalars(select(QCResult).where(QCResult.generation_id.in_(judging[start : start + 500]))):
+                earlier.setdefault(result.generation_id, {})[result.check] = result
         for record in metrics.to_dict("records"):
             gid = record["generation_id"]
             failed = outcome.failed.get(gid, [])
-            existing = {r.check: r for r in session.scalars(select(QCResult).where(QCResult.generation_id == gid))}
+            existing = earlier.get(gid, {})
             for spec in config["expectations"]:
                 if not _applies(spec, record):
                     continue
