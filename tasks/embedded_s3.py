@@ -192,6 +192,17 @@ class FolderS3:
     # --- objects --------------------------------------------------------------------------
 
     def put_object(self, folder: Path, key: str, data: bytes) -> Response:
+        etag, _ = self.write(folder, key, data)
+        return "200 OK", [("ETag", f'"{etag}"'), ("Content-Length", "0")], []
+
+    def copy_object(self, folder: Path, key: str, source: str) -> Response:
+        source_bucket, _, source_key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
+        data = self.read(self.path_of(self.bucket_folder(source_bucket), source_key), source_key)
+        etag, stat = self.write(folder, key, data)
+        return _xml("CopyObjectResult", [("LastModified", _iso(stat.st_mtime)), ("ETag", f'"{etag}"')])
+
+    def write(self, folder: Path, key: str, data: bytes) -> tuple[str, os.stat_result]:
+        """Keep ``data`` as the object ``key``; its ETag (remembered for later reads) and file stat."""
         path = self.path_of(folder, key)
         with self.key_lock(path):
             try:
@@ -200,15 +211,8 @@ class FolderS3:
                 raise S3Error("400 Bad Request", "InvalidArgument",
                               f"the embedded store keeps objects as files; {key!r} cannot be one beside the objects it would contain or sit under") from None
             stat = path.stat()
-            self._etags[(str(path), stat.st_ino, stat.st_mtime_ns)] = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        return "200 OK", [("ETag", f'"{self._etags[(str(path), stat.st_ino, stat.st_mtime_ns)]}"'), ("Content-Length", "0")], []
-
-    def copy_object(self, folder: Path, key: str, source: str) -> Response:
-        source_bucket, _, source_key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
-        data = self.read(self.path_of(self.bucket_folder(source_bucket), source_key), source_key)
-        self.put_object(folder, key, data)
-        stat = self.path_of(folder, key).stat()
-        return _xml("CopyObjectResult", [("LastModified", _iso(stat.st_mtime)), ("ETag", f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"')])
+            etag = self._etags[(str(path), stat.st_ino, stat.st_mtime_ns)] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return etag, stat
 
     def read(self, path: Path, key: str) -> bytes:
         try:

@@ -153,9 +153,8 @@ def read_view(inputs: GenerationInputs) -> ViewReading:
                        clipped=clipped(inputs.photo), person_parts=person_parts(inputs.photo))
 
 
-def read_region(output: np.ndarray, inputs: GenerationInputs) -> RegionReading:
-    cloth = inputs.cloth_reading or read_cloth(inputs.cloth, inputs.cloth_mask)
-    view = inputs.view_reading or read_view(inputs)
+def read_region(output: np.ndarray, view: ViewReading, cloth: ClothReading) -> RegionReading:
+    """The generated region of ``output``, against what was read from its view and its cloth."""
     region, person = view.region, view.person
     out = _half_image(output)
     out_lab = to_lab(out)

@@ -28,7 +28,7 @@ the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -140,7 +140,6 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
     ssim, changed = outside_similarity(output, photo, region)
     view = inputs.view_reading or read_view(inputs)
     cloth = inputs.cloth_reading or read_cloth(inputs.cloth, inputs.cloth_mask)
-    inputs = replace(inputs, view_reading=view, cloth_reading=cloth)
     body = measure_body(output, view.person_parts, inputs.keypoints)
     row.update({
         "clipped_excess": clipped(output) - view.clipped,
@@ -150,7 +149,7 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
         "colour_delta_e": colour_delta_e(output, region, cloth.main_colour),
         "inpaint_coverage": float(region.mean()),
         "output_face": bool(face_detector(output)),
-        **vars(measure_garment(read_region(output, inputs), inputs.keypoints, inputs.category)),
+        **vars(measure_garment(read_region(output, view, cloth), inputs.keypoints, inputs.category)),
         "seam_excess": ridge(output, region) - view.ridge,
         "noise_ratio": noise_ratio(output, region, cloth.grain, view.grain),
         **vars(body),

@@ -181,7 +181,9 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
     if not metrics.empty:
         metrics["qc_failed"] = [outcome.failed.get(g, []) for g in metrics["generation_id"]]
         metrics["qc_suite_version"] = outcome.version
-    ctx.store.put_bytes(report_key(date, "metrics.parquet"), _parquet(_whole_table(ctx, date, metrics)), "application/vnd.apache.parquet")
+    table_key = report_key(date, "metrics.parquet")
+    if not metrics.empty or not ctx.store.exists(table_key):  # nothing judged: the date's table stands as it is
+        ctx.store.put_bytes(table_key, _parquet(_whole_table(ctx, date, metrics)), "application/vnd.apache.parquet")
     for key in list(ctx.store.list_keys(report_key(date, PARTS_PREFIX))):  # this run's parts, and any a dead run left
         ctx.store.delete(key)
     return counts
