@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.images import decode_mask, decode_rgb, encode_mask, encode_png
+from tasks.images import decode_artifact, decode_mask, decode_rgb, encode_mask, encode_png
 from tasks.intake import DropItem, set_garment_state
 from tasks.ledger import Garment, GarmentFingerprint, GarmentState
 from tasks.preprocess.backends import background_backend, embedding_backend
@@ -103,6 +103,6 @@ def garment_embedding(ctx: RunContext, sha256: str) -> dict[str, Any]:
 
 def load_garment(ctx: RunContext, sha256: str) -> tuple[Any, Any]:
     """(cloth RGB, cloth mask) of a preprocessed garment."""
-    cloth = decode_rgb(ctx.store.get_bytes(garment_artifact_key(sha256, "cloth.png")))
+    cloth = decode_artifact(ctx.store.get_bytes(garment_artifact_key(sha256, "cloth.png")))
     mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(sha256, "mask.png")))
     return cloth, mask

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from tasks.images import channel_max
 from tasks.preprocess.pose import KP
 
 
@@ -34,7 +35,7 @@ def skin_model(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tol
     if len(values) < 20:
         return nothing
     mean, std = values.mean(axis=0), values.std(axis=0) + 2.0
-    distance = np.abs((chroma - mean) / std).max(axis=-1)
+    distance = channel_max(np.abs((chroma - mean) / std))
     skin = person & (distance < tolerance) & (ycrcb[..., 0] > 40)
     face_pixels = sample & skin
     tone = image[face_pixels].mean(axis=0) if face_pixels.sum() >= 20 else image[sample].mean(axis=0)

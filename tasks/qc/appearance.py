@@ -34,41 +34,62 @@ SCALE = 0.5
 SAMPLE = 20000
 
 
+def _lab_values(lab8: np.ndarray) -> np.ndarray:
+    """OpenCV's 8-bit Lab -> float32 CIE Lab (L 0..100, a and b about -128..127)."""
+    return lab8.astype(np.float32) * np.array([100 / 255, 1, 1], np.float32) - np.array([0, 128, 128], np.float32)
+
+
+def _lab8(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(image.shape)
+
+
 def to_lab(image: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 RGB -> float32 CIE Lab (L 0..100, a and b about -128..127)."""
-    lab = cv2.cvtColor(image.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(image.shape).astype(np.float32)
-    return lab * np.array([100 / 255, 1, 1], np.float32) - np.array([0, 128, 128], np.float32)
+    return _lab_values(_lab8(image))
 
 
-def _bins(lab: np.ndarray) -> tuple[np.ndarray, ...]:
+def _channel_bins(lab: np.ndarray) -> np.ndarray:
+    """(..., 3) float Lab -> each channel's histogram bin."""
     index = ((lab - LOW) / (HIGH - LOW) * BINS).astype(np.int32)
-    index = np.clip(index, 0, BINS - 1)
-    return index[..., 0], index[..., 1], index[..., 2]
+    return np.clip(index, 0, BINS - 1)
+
+
+# each channel's bin depends on that channel's 8-bit value alone: a table per channel of its part
+# of the flat bin index, for every 8-bit value
+_LEVEL_BINS = _channel_bins(_lab_values(np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)))
+_L_BINS, _A_BINS, _B_BINS = _LEVEL_BINS[:, 0] * BINS[1] * BINS[2], _LEVEL_BINS[:, 1] * BINS[2], _LEVEL_BINS[:, 2]
+
+
+def colour_bins(image: np.ndarray) -> np.ndarray:
+    """Each pixel's histogram bin as one flat index, from (..., 3) uint8 RGB: the bin of its
+    ``to_lab`` colour, found by table (computed once per image and shared by every colour
+    model that judges it)."""
+    lab8 = _lab8(image)
+    return _L_BINS[lab8[..., 0]] + _A_BINS[lab8[..., 1]] + _B_BINS[lab8[..., 2]]
 
 
 @dataclass
 class ColourModel:
     """A smoothed Lab histogram of some pixels and its membership floor."""
 
-    density: np.ndarray
+    density: np.ndarray  # flat, indexed by ``colour_bins``
     floor: float
 
     @classmethod
-    def of(cls, lab_pixels: np.ndarray) -> ColourModel | None:
-        if len(lab_pixels) < 50:
+    def of(cls, bins: np.ndarray) -> ColourModel | None:
+        """The model of some pixels, given as their ``colour_bins``; None for under 50 pixels."""
+        if len(bins) < 50:
             return None
-        if len(lab_pixels) > SAMPLE:
-            lab_pixels = lab_pixels[np.random.default_rng(0).choice(len(lab_pixels), SAMPLE, replace=False)]
-        histogram = np.zeros(BINS, np.float32)
-        np.add.at(histogram, _bins(lab_pixels), 1.0)
-        density = gaussian_filter(histogram, sigma=(2.5, 1.5, 1.5), mode="constant")  # lightness varies with light
+        if len(bins) > SAMPLE:
+            bins = bins[np.random.default_rng(0).choice(len(bins), SAMPLE, replace=False)]
+        histogram = np.bincount(bins, minlength=int(BINS.prod())).astype(np.float32).reshape(BINS)
+        density = gaussian_filter(histogram, sigma=(2.5, 1.5, 1.5), mode="constant").ravel()  # lightness varies with light
         density /= density.sum()
-        own = density[_bins(lab_pixels)]
-        return cls(density, FLOOR_SHARE * float(np.quantile(own, FLOOR_QUANTILE)))
+        return cls(density, FLOOR_SHARE * float(np.quantile(density[bins], FLOOR_QUANTILE)))
 
-    def likeness(self, lab: np.ndarray) -> np.ndarray:
-        """Per pixel: its density relative to the floor (>= 1: looks like the model)."""
-        return self.density[_bins(lab)] / max(self.floor, 1e-12)
+    def likeness(self, bins: np.ndarray) -> np.ndarray:
+        """Per pixel of ``colour_bins``: its density relative to the floor (>= 1: looks like the model)."""
+        return self.density[bins] / max(self.floor, 1e-12)
 
 
 @dataclass
@@ -110,8 +131,9 @@ class ClothReading:
 
 
 def read_cloth(cloth: np.ndarray, cloth_mask: np.ndarray) -> ClothReading:
-    lab = to_lab(cloth[cloth_mask])
-    return ClothReading(model=ColourModel.of(lab), main_colour=main_colour(lab), half_lab=to_lab(_half_image(cloth)),
+    pixels = cloth[cloth_mask]
+    lab = to_lab(pixels)
+    return ClothReading(model=ColourModel.of(colour_bins(pixels)), main_colour=main_colour(lab), half_lab=to_lab(_half_image(cloth)),
                         half_mask=_half(cloth_mask), grain=cloth_grain(cloth, cloth_mask))
 
 
@@ -138,16 +160,16 @@ def read_view(inputs: GenerationInputs) -> ViewReading:
     person = cv2.dilate(person.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     points = inputs.keypoints.copy()
     points[:, :2] *= SCALE
-    photo_lab = to_lab(ph)
+    photo_bins = colour_bins(ph)
     # skin: the face's chroma (skin_model), widened to the colours (light and shade) of the photo's
     # own bare skin outside the region where the parsing and the face's chroma agree on it
     skin_photo = skin_pixels(ph, person, points)
     bare = _half(inputs.photo_skin) & skin_photo & ~region
-    skin_colours = ColourModel.of(photo_lab[bare])
+    skin_colours = ColourModel.of(photo_bins[bare])
     if skin_colours is not None:
-        skin_photo |= (skin_colours.likeness(photo_lab) >= 1) & person
+        skin_photo |= (skin_colours.likeness(photo_bins) >= 1) & person
     skin_photo = cv2.dilate(skin_photo.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    old_model = ColourModel.of(photo_lab[old & region & ~skin_photo])
+    old_model = ColourModel.of(photo_bins[old & region & ~skin_photo])
     return ViewReading(region=region, person=person, old=old, points=points, skin=skin_photo, skin_colours=skin_colours,
                        old_model=old_model, ridge=ridge(inputs.photo, inputs.region), grain=grain(inputs.photo, inputs.region),
                        clipped=clipped(inputs.photo), person_parts=person_parts(inputs.photo))
@@ -158,20 +180,21 @@ def read_region(output: np.ndarray, view: ViewReading, cloth: ClothReading) -> R
     region, person = view.region, view.person
     out = _half_image(output)
     out_lab = to_lab(out)
-    new_likeness = cloth.model.likeness(out_lab) if cloth.model else np.zeros(region.shape)
+    out_bins = colour_bins(out)
+    new_likeness = cloth.model.likeness(out_bins) if cloth.model else np.zeros(region.shape)
     new_like = new_likeness >= 1
     skin_out = skin_pixels(out, person, view.points)
     if view.skin_colours is not None:
-        skin_out |= (view.skin_colours.likeness(out_lab) >= 1) & person
+        skin_out |= (view.skin_colours.likeness(out_bins) >= 1) & person
     old_like = np.zeros(region.shape, bool)
     if view.old_model is not None and cloth.model is not None:
         # an old-garment pixel must look like the old garment clearly more than like the new one
-        old_likeness = view.old_model.likeness(out_lab)
+        old_likeness = view.old_model.likeness(out_bins)
         old_like = (old_likeness >= 1) & (old_likeness / np.maximum(new_likeness, 1e-6) > 4) & ~new_like & region
     # the background as the output shows it (outside the person and the region it is the photo's,
     # under the output's own exposure)
-    background = ColourModel.of(out_lab[~person & ~region])
-    background_like = background.likeness(out_lab) >= 1 if background else np.zeros(region.shape, bool)
+    background = ColourModel.of(out_bins[~person & ~region])
+    background_like = background.likeness(out_bins) >= 1 if background else np.zeros(region.shape, bool)
     return RegionReading(region=region, person=person, garment=new_like & region, old=view.old & region, old_like=old_like,
                          new_skin=skin_out & ~view.skin & ~new_like & region, background_like=background_like,
                          output_lab=out_lab, cloth_lab=cloth.half_lab, cloth_mask=cloth.half_mask, main_colour=cloth.main_colour)
@@ -282,7 +305,8 @@ def print_shape(lab: np.ndarray, mask: np.ndarray, main: np.ndarray) -> float | 
     kernel scaled to the garment (letters and motifs join into one patch at any image scale),
     the largest patch. None when there is no print to read: too few such pixels (under 0.8 %), or a patch over
     half the garment's box (a pattern all over, fading, shading), whose shape says nothing."""
-    far = mask & (np.linalg.norm(lab - main, axis=-1) > PRINT_DISTANCE)
+    offset = lab - main
+    far = mask & (np.sqrt(offset[..., 0] ** 2 + offset[..., 1] ** 2 + offset[..., 2] ** 2) > PRINT_DISTANCE)
     far = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     if far.sum() < max(0.008 * mask.sum(), 20):
         return None

@@ -6,9 +6,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from tasks.images import channel_max
+
 
 def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The slices of ``mask``'s bounding box grown by ``margin`` pixels (clipped to the image).
+    The filters here reach at most ``margin`` pixels, and beyond the box every mask they weigh
+    is zero, so a measure over the crop is the measure over the whole image, at the region's
+    cost instead of the frame's."""
+    x, y, width, height = cv2.boundingRect(mask.astype(np.uint8))
+    return slice(max(0, y - margin), y + height + margin), slice(max(0, x - margin), x + width + margin)
 
 
 def _masked_mean(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -16,12 +27,19 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarr
     return cv2.GaussianBlur(values * mask, (0, 0), sigma) / np.maximum(weight, 1e-3)
 
 
+# how far ridge's filters reach: the band grows 5 px outside the region, a Gaussian of sigma 6 on
+# float32 reaches 24 px (OpenCV's kernel is 8 sigma + 1 wide)
+RIDGE_REACH = 5 + 24 + 1
+GRAIN_REACH = 1 + 16 + 1  # the noise operator's 1 px and a Gaussian of sigma 4's 16 px
+
+
 def ridge(image: np.ndarray, region: np.ndarray) -> float:
     """Mean brightness ridge along the region's edge: how far a thin band just inside the edge
     stands out from both the cloth further in and the photo just outside (a halo or a seam line),
     beyond what the step between those two explains. Grey levels."""
-    grey = _grey(image)
-    inside = region.astype(np.uint8)
+    crop = _around(region, RIDGE_REACH)
+    grey = _grey(image[crop])
+    inside = region[crop].astype(np.uint8)
     kernel = np.ones((3, 3), np.uint8)
     band = inside - cv2.erode(inside, kernel, iterations=4)  # 0..4 px inside the edge
     deeper = cv2.erode(inside, kernel, iterations=5) - cv2.erode(inside, kernel, iterations=10)
@@ -53,9 +71,10 @@ def grain(image: np.ndarray, mask: np.ndarray) -> float:
     noise everywhere else."""
     if mask.sum() < 50:
         return 0.0
-    response = np.abs(cv2.filter2D(_grey(image), -1, LAPLACE))
+    crop = _around(mask, GRAIN_REACH)
+    response = np.abs(cv2.filter2D(_grey(image[crop]), -1, LAPLACE))
     local = cv2.GaussianBlur(response, (0, 0), 4.0)
-    return float(np.median(local[mask]))
+    return float(np.median(local[mask[crop]]))
 
 
 def cloth_grain(cloth: np.ndarray, cloth_mask: np.ndarray) -> float:
@@ -70,21 +89,33 @@ def noise_ratio(output: np.ndarray, region: np.ndarray, cloth_grain: float, phot
     return grain(output, region) / max(cloth_grain, photo_grain, 2.0)
 
 
+NARROWEST_FRAME = 6  # pixels: a flat band narrower than this along a side is not a frame
+
+
 def frame_width(image: np.ndarray, flat: float = 2.5, step: float = 10.0, widest: int = 160) -> int:
     """Width in pixels of the widest padding frame on any side: a band along the edge of one
     flat colour whose inner border is a straight line, the whole side changing colour at once
     (refocus padding with a colour that is not the photo's own). A plain studio background is
     flat too, but it ends where the person starts, in a few rows only. 0 when there is none."""
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
     found = 0
     for strip in (lab, lab[:, ::-1], lab.transpose(1, 0, 2), lab.transpose(1, 0, 2)[:, ::-1]):
-        columns = strip[:, :widest]  # (length, widest, 3): the side's columns from the edge inward
-        edge = np.median(columns[:, 0], axis=0)
-        off = (np.abs(columns - edge).max(axis=2) >= step).mean(axis=0)  # per column: share differing from the edge colour
-        spread = columns.std(axis=0).max(axis=1)  # per column: its largest channel spread
+        edge = np.median(strip[:, 0].astype(np.float32), axis=0)
+        if not _stays(strip[:, :NARROWEST_FRAME].astype(np.float32), edge, flat, step).all():
+            continue  # narrower than a frame: the rest of the side need not be read
+        columns = strip[:, :widest].astype(np.float32)  # (length, widest, 3): the side's columns from the edge inward
         # the frame: the columns from the edge while they stay the edge's colour and flat
-        inside = np.flatnonzero((off[: widest - 3] >= 0.02) | (spread[: widest - 3] >= flat))
+        inside = np.flatnonzero(~_stays(columns[:, : widest - 3], edge, flat, step))
         width = int(inside[0]) if len(inside) else widest - 3
-        if width >= 6 and off[width + 2] >= 0.8:
+        off = (channel_max(np.abs(columns[:, width + 2] - edge)) >= step).mean()
+        if width >= NARROWEST_FRAME and off >= 0.8:
             found = max(found, width)
     return found
+
+
+def _stays(columns: np.ndarray, edge: np.ndarray, flat: float, step: float) -> np.ndarray:
+    """Per column of (length, n, 3) Lab: whether it stays the edge's colour (under 2 % of its
+    pixels differ by ``step`` or more) and flat (every channel's spread under ``flat``)."""
+    off = (channel_max(np.abs(columns - edge)) >= step).mean(axis=0)
+    spread = columns.std(axis=0).max(axis=1)
+    return (off < 0.02) & (spread < flat)

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000
 
+from tasks.images import channel_max
 from tasks.qc.appearance import (
     ClothReading,
     ViewReading,
@@ -136,7 +137,7 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
                            "photo_face": bool(inputs.photo_face), "frame_width": frame_width(output)}
     if output.shape != photo.shape:  # nothing else is comparable; the size expectation names it
         return {**row, **dict.fromkeys(set(METRIC_COLUMNS) - set(row) - {"output_face"}, float("nan")), "output_face": False}
-    difference = np.abs(output.astype(np.int16) - photo.astype(np.int16)).max(axis=2)
+    difference = channel_max(cv2.absdiff(output, photo))
     ssim, changed = outside_similarity(output, photo, region)
     view = inputs.view_reading or read_view(inputs)
     cloth = inputs.cloth_reading or read_cloth(inputs.cloth, inputs.cloth_mask)

@@ -14,11 +14,13 @@ nothing."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import math
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +29,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.images import decode_rgb, thumbnail_jpeg
+from tasks.images import decode_artifact, thumbnail_jpeg
 from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.garment_stage import load_garment
@@ -40,6 +42,7 @@ from tasks.storage import report_key, report_thumbnail_key
 
 JUDGED = (GenerationState.PASSED.value, GenerationState.FLAGGED.value)
 PARTS_PREFIX = "metrics/"
+VIEWS_KEPT = 48  # views a measuring task keeps read (a shard holds a few clusters of a few photos each)
 
 
 def _threshold(spec: dict[str, Any]) -> str:
@@ -56,16 +59,46 @@ def _applies(spec: dict[str, Any], row: dict[str, Any]) -> bool:
     return "when" not in spec or bool(row.get(spec["when"], True))
 
 
+class ViewCache:
+    """The generation inputs of the views (photo, category) a task measures, each read once: a
+    view is asked for by every garment tried on it, from several threads, and the first to ask
+    reads it while the others wait for that reading instead of making their own. The least
+    recently used views beyond ``size`` are let go (each holds a few full-size masks)."""
+
+    def __init__(self, read: Callable[[str, str], GenerationInputs], size: int) -> None:
+        self.read, self.size = read, size
+        self.views: OrderedDict[tuple[str, str], Future] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, photo_id: str, category: str) -> GenerationInputs:
+        key = (photo_id, category)
+        with self.lock:
+            future = self.views.get(key)
+            first = future is None
+            if first:
+                future = self.views[key] = Future()
+                while len(self.views) > self.size:
+                    self.views.popitem(last=False)
+            else:
+                self.views.move_to_end(key)
+        if first:
+            try:
+                future.set_result(self.read(photo_id, category))
+            except BaseException as error:  # the next to ask reads it again
+                with self.lock:
+                    self.views.pop(key, None)
+                future.set_exception(error)
+        return future.result()
+
+
 def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]) -> pd.DataFrame:
     """The metrics table of ``rows``: identifying columns, then the metrics, in generation id order.
-    The generations are measured on ``qc_threads`` threads, a photo's after one another: what QC
-    reads from a view or a garment alone is read once for all of its generations. Each image's
-    thumbnail for the report is written while it is in memory."""
-    garment = functools.lru_cache(64)(lambda sha256: load_garment(ctx, sha256))
-    cloth_reading = functools.lru_cache(256)(lambda sha256: read_cloth(*garment(sha256)))
+    The work is one garment at a time on ``qc_threads`` threads: what QC reads from a garment
+    alone is read once for all its generations, and what it reads from a view (a photo in a
+    category) once for every garment tried on it (``ViewCache``). Each image's thumbnail for the
+    report is written while it is in memory."""
 
-    @functools.lru_cache(16)
-    def view(photo_id: str, category: str) -> GenerationInputs:
+    def read_view_inputs(photo_id: str, category: str) -> GenerationInputs:
         """The generation inputs of a view, without a garment (a template filled per generation)."""
         photo = load_photo(ctx, photo_id, category)
         view_labels = load_view_labels(ctx, photo_id, category)
@@ -79,19 +112,25 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
             cloth_mask=np.zeros(0, bool), photo_face=bool(shared_faces()(photo["person"])))
         return replace(inputs, view_reading=read_view(inputs))
 
-    def one(row: Generation) -> dict[str, Any]:
-        sha256 = garment_sha[row.generation_id]
-        cloth, cloth_mask = garment(sha256)
-        inputs = replace(view(row.photo_id, row.category), cloth=cloth, cloth_mask=cloth_mask, cloth_reading=cloth_reading(sha256))
-        output = decode_rgb(ctx.store.get_bytes(row.object_key))
-        metrics = generation_metrics(output, inputs, shared_faces())  # the thread's own detector
-        ctx.store.put_bytes(report_thumbnail_key(row.drop_date, row.generation_id), thumbnail_jpeg(output), "image/jpeg")
-        return {"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
-                "engine": row.engine, "model_version": row.model_version, **metrics}
+    view = ViewCache(read_view_inputs, VIEWS_KEPT)
 
-    ordered = sorted(rows, key=lambda r: (r.photo_id, r.category, garment_sha[r.generation_id]))
+    def one_garment(sha256: str, generations: list[Generation]) -> list[dict[str, Any]]:
+        cloth_reading = read_cloth(*load_garment(ctx, sha256))
+        table = []
+        for row in generations:
+            inputs = replace(view(row.photo_id, row.category), cloth_reading=cloth_reading)
+            output = decode_artifact(ctx.store.get_bytes(row.object_key))
+            metrics = generation_metrics(output, inputs, shared_faces())  # the thread's own detector
+            ctx.store.put_bytes(report_thumbnail_key(row.drop_date, row.generation_id), thumbnail_jpeg(output), "image/jpeg")
+            table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
+                          "engine": row.engine, "model_version": row.model_version, **metrics})
+        return table
+
+    by_garment: dict[str, list[Generation]] = {}
+    for row in sorted(rows, key=lambda r: (r.photo_id, r.category)):
+        by_garment.setdefault(garment_sha[row.generation_id], []).append(row)
     with ThreadPoolExecutor(ctx.settings.qc_threads, thread_name_prefix="qc-measure") as pool:
-        table = list(pool.map(one, ordered))
+        table = [record for part in pool.map(one_garment, by_garment, by_garment.values()) for record in part]
     return pd.DataFrame(sorted(table, key=lambda r: r["generation_id"]))
 
 
