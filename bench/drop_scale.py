@@ -220,9 +220,7 @@ def run_one(size: int, home: Path) -> dict:
     figures["ledger_statements"] = statements["sql"]
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ctx = RunContext.from_settings(settings)
-    figures["stages"] = {}
-    for record in stage_records(ctx, DATE):
-        figures["stages"][record["stage"]] = figures["stages"].get(record["stage"], 0.0) + (record.get("seconds") or 0.0)
+    figures["stages"] = seconds_per_stage(stage_records(ctx, DATE))
     generations = ctx.ledger.generations(DATE)
     figures["generations"] = len(generations)
     figures["generation_states"] = dict(Counter(g.state for g in generations))
@@ -230,9 +228,19 @@ def run_one(size: int, home: Path) -> dict:
     started = time.perf_counter()
     figures["rerun_state"] = run_dag("garment_drop", DATE)
     figures["rerun_s"] = time.perf_counter() - started
+    figures["rerun_stages"] = seconds_per_stage(stage_records(ctx, DATE))
+    figures["rerun_s3_requests"] = sum(app.counts.values()) - figures["s3_requests"]
     server.shutdown()
     figures["report_first_paint_ms"] = first_paint(home / "s3" / settings.bucket / "reports" / DATE / "report.html")
     return figures
+
+
+def seconds_per_stage(records: list[dict]) -> dict[str, float]:
+    """Seconds per stage of a run's task records (a mapped stage's tasks summed)."""
+    seconds: dict[str, float] = {}
+    for record in records:
+        seconds[record["stage"]] = seconds.get(record["stage"], 0.0) + (record.get("seconds") or 0.0)
+    return seconds
 
 
 def first_paint(report: Path) -> float | None:
@@ -331,8 +339,11 @@ def print_table(results: list[dict]) -> None:
                       {**b, "x": b["stages"].get(stage, 0) if stage != "wall_s" else b["wall_s"]}) for a, b in zip(results, results[1:])]
             growth = "   " + " ".join(f"{exponent(a, b, 'x'):.2f}" for a, b in pairs)
         print(f"{stage:<22}{cells}{growth}")
-    for key in ("peak_rss_mb", "s3_requests", "ledger_statements", "rerun_s", "report_first_paint_ms"):
+    for key in ("peak_rss_mb", "s3_requests", "ledger_statements", "rerun_s", "rerun_s3_requests", "report_first_paint_ms"):
         print(f"{key:<22}" + "".join(f"{r[key] or float('nan'):>22.0f}" for r in results))
+    print("\nthe re-run with nothing to do, seconds per stage")
+    for stage in sorted({s for r in results for s in r["rerun_stages"]}, key=lambda s: -max(r["rerun_stages"].get(s, 0) for r in results)):
+        print(f"{stage:<22}" + "".join(f"{r['rerun_stages'].get(stage, 0):>22.1f}" for r in results))
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def _drop_summary(settings: Settings, drop_date: str) -> dict | None:
 
     store, key = ObjectStore.from_settings(settings), report_key(drop_date, "summary.json")
     try:
-        return store.get_json(key) if store.exists(key) else None
+        return store.get_json_or_none(key)
     except (BotoCoreError, ClientError) as error:
         print(f"drop {drop_date}: the report cannot be read now ({describe_error(error)})")
         return None

@@ -179,7 +179,7 @@ def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any) -> Dro
     sha256 = sha256_hex(data)
     verdict_key = garment_artifact_key(sha256, "intake.json")
     made_by = {"pose_backend": getattr(pose, "backend", type(pose).__name__), "check_version": WORN_BY_PERSON_VERSION}
-    verdict = ctx.store.get_json(verdict_key) if ctx.store.exists(verdict_key) else None
+    verdict = ctx.store.get_json_or_none(verdict_key)
     if verdict is None or {k: verdict.get(k) for k in made_by} != made_by:
         try:
             decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE, max_aspect=MAX_ASPECT)

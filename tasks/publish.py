@@ -10,6 +10,7 @@ released: ``preview``) or when its slot holds an image a reviewer approved
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from tasks.ledger import (
     ReviewDecision,
 )
 from tasks.publications import LIVE, record_publication
-from tasks.storage import ObjectStore, review_key, storefront_manifest_key
+from tasks.storage import ObjectInfo, ObjectStore, json_body, review_key, review_prefix, storefront_manifest_key
 
 
 def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
@@ -87,8 +88,9 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             failed_checks.setdefault(generation_id, []).append(check)
         flagged = [(row, sorted(failed_checks.get(row.generation_id, [])))
                    for row in generations if row.state == GenerationState.FLAGGED.value]
+    kept = dict(ctx.store.list_objects(review_prefix(date)))  # the date's review copies, one listing
     for row, failed in flagged:
-        copy_for_review(ctx.store, row, failed)
+        copy_for_review(ctx.store, row, failed, kept)
     restore_storefront(ctx, date)
     written = {d: write_manifest(ctx, d) for d in sorted(dates)}
     missing = [key for result in written.values() for key in result.missing]
@@ -98,13 +100,21 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
     return {"published": len(written[date].entries), "manifest": storefront_manifest_key(date)}
 
 
-def copy_for_review(store: ObjectStore, row: Generation, failed_checks: list[str]) -> None:
+def copy_for_review(store: ObjectStore, row: Generation, failed_checks: list[str], kept: dict[str, ObjectInfo] | None = None) -> None:
+    """The flagged generation's image and its sidecar (what it failed) under the review prefix.
+    ``kept``: what the date's review prefix already holds (a listing); an image copy already
+    there is the generation's image (a generation whose image is made again loses its review
+    copy then, ``tryon_stage.record_outcomes``) and a sidecar whose ETag is the MD5 of what it
+    would be written with says the same, so a re-run rewrites neither."""
     key = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id)
-    store.copy(row.object_key, key)
-    store.put_json(key.rsplit(".", 1)[0] + ".json", {
-        "generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
-        "source_key": row.object_key, "failed_checks": failed_checks, "reason": row.reason,
-    })
+    kept = kept or {}
+    if key not in kept:
+        store.copy(row.object_key, key)
+    sidecar = json_body({"generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
+                         "source_key": row.object_key, "failed_checks": failed_checks, "reason": row.reason})
+    sidecar_key = key.rsplit(".", 1)[0] + ".json"
+    if sidecar_key not in kept or kept[sidecar_key].etag != hashlib.md5(sidecar, usedforsecurity=False).hexdigest():
+        store.put_bytes(sidecar_key, sidecar, "application/json")
 
 
 @dataclass
@@ -180,8 +190,11 @@ def settle_garments(session: Any, generations: list[Generation]) -> None:
     by_garment: dict[int, list[Generation]] = {}
     for row in generations:
         by_garment.setdefault(row.garment_id, []).append(row)
+    ids, garments = list(by_garment), {}
+    for start in range(0, len(ids), 500):  # 500 a query, not one each
+        garments.update((g.id, g) for g in session.scalars(select(Garment).where(Garment.id.in_(ids[start : start + 500]))))
     for garment_id, rows in by_garment.items():
-        garment = session.get(Garment, garment_id)
+        garment = garments[garment_id]
         states = {r.state for r in rows}
         if GenerationState.FLAGGED.value in states:
             garment.state, garment.reason = GarmentState.FLAGGED.value, None

@@ -53,8 +53,12 @@ def storefront_manifest_key(date: str) -> str:
     return f"storefront/manifests/{date}.json"
 
 
+def review_prefix(date: str) -> str:
+    return f"review/{date}/"
+
+
 def review_key(date: str, sku: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
-    return f"review/{date}/{sku}/{photo_id}/{generation_id}.{ext}"
+    return f"{review_prefix(date)}{sku}/{photo_id}/{generation_id}.{ext}"
 
 
 def quarantine_prefix(date: str, sku: str) -> str:
@@ -74,6 +78,11 @@ def report_thumbnail_key(date: str, generation_id: str) -> str:
 
 
 # --- client -----------------------------------------------------------------------------
+
+def json_body(payload: Any) -> bytes:
+    """The bytes ``ObjectStore.put_json`` writes for ``payload``."""
+    return json.dumps(payload, indent=2, sort_keys=True).encode()
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -129,14 +138,23 @@ class ObjectStore:
         self._answer(lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type))
 
     def put_json(self, key: str, payload: Any) -> None:
-        body = json.dumps(payload, indent=2, sort_keys=True).encode()
-        self.put_bytes(key, body, "application/json")
+        self.put_bytes(key, json_body(payload), "application/json")
 
     def get_bytes(self, key: str) -> bytes:
         return self._answer(lambda: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
+
+    def get_json_or_none(self, key: str) -> Any:
+        """The JSON object at ``key``, or None when there is none: one request where
+        ``exists`` then ``get_json`` make two."""
+        try:
+            return self.get_json(key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
 
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
@@ -172,7 +190,13 @@ class ObjectStore:
             Bucket=self.bucket, Key=dest_key, CopySource={"Bucket": self.bucket, "Key": source_key}))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
+        for key, _ in self.list_objects(prefix):
+            yield key
+
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
+        """The keys under ``prefix`` with each object's ETag and size, as a listing gives them (a
+        thousand a request: what a HEAD per object would tell, without the requests)."""
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                yield item["Key"]
+                yield item["Key"], ObjectInfo(etag=item["ETag"].strip('"'), size=item["Size"])

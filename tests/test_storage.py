@@ -20,6 +20,10 @@ def test_round_trip_over_http(ctx):
     assert store.exists("a/b.bin") and not store.exists("a/missing")
     store.copy("a/b.bin", "d/e.bin")
     assert sorted(store.list_keys("")) == ["a/b.bin", "a/c.json", "d/e.bin"]
+    assert store.get_json_or_none("a/c.json") == {"x": 1} and store.get_json_or_none("a/missing.json") is None
+    listed = dict(store.list_objects("a/"))
+    assert listed == {"a/b.bin": store.head("a/b.bin"), "a/c.json": store.head("a/c.json")}
+    assert listed["a/b.bin"].size == 2
 
 
 def test_listing_pages_past_a_thousand_keys(ctx):

@@ -33,7 +33,7 @@ from tasks.ledger import Garment, Generation, GenerationState
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo
 from tasks.publications import withdraw_publication
-from tasks.storage import generation_key
+from tasks.storage import generation_key, review_key
 
 log = logging.getLogger(__name__)
 GENERATED, FAILED = GenerationState.GENERATED.value, GenerationState.FAILED.value
@@ -113,6 +113,9 @@ def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | 
                 row.state, row.reason = state, reason
             elif fresh and row.state != GENERATED:
                 withdraw_publication(session, row)
+                review_copy = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id)
+                for stale in (review_copy, review_copy.rsplit(".", 1)[0] + ".json"):  # a review copy is of the current image
+                    ctx.store.delete(stale)
                 row.state, row.reason = GENERATED, f"made again: the image {row.state} before was lost; QC judges the new one"
             row.object_key = key or row.object_key
 

@@ -67,7 +67,7 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     for raw in sorted(items, key=lambda r: r["sku"]):
         item = DropItem(**raw)
         meta_key = garment_artifact_key(item.sha256, "meta.json")
-        meta = ctx.store.get_json(meta_key) if ctx.store.exists(meta_key) else None
+        meta = ctx.store.get_json_or_none(meta_key)
         if meta is None or meta.get("backend") != masker.backend:
             try:
                 garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)

@@ -110,7 +110,7 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], str]:
         ctx.store.put_json(library_artifact_key(photo_id, "meta.json"), meta)
         return meta, "refused"
     meta_key = library_artifact_key(photo_id, "meta.json")
-    meta = ctx.store.get_json(meta_key) if ctx.store.exists(meta_key) else None
+    meta = ctx.store.get_json_or_none(meta_key)
     if meta is not None and meta.get("sha256") == sha256:
         return meta, "unchanged"
     try:
