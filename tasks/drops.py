@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from tasks.context import RunContext
 from tasks.images import sha256_hex
-from tasks.storage import drop_prefix
+from tasks.storage import ObjectInfo, drop_prefix
 
 SAFE_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -22,10 +22,17 @@ class DropListing:
     by_sku: dict[str, list[str]] = field(default_factory=dict)
     root_files: list[str] = field(default_factory=list)
     manifest_key: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # key -> its content's version as listed (``content_version``)
 
     def input_labels(self) -> list[str]:
         """The ledger's garment ``sku`` of every input of the listing, one per input."""
         return sorted([ledger_label(sku) for sku in self.by_sku] + [ledger_label(key.rsplit("/", 1)[-1]) for key in self.root_files])
+
+
+def content_version(info: ObjectInfo) -> str:
+    """An object's content as a listing names it (ETag and size): another upload of other bytes
+    under the same key has another one, so a verdict kept with it holds while it is the same."""
+    return f"{info.etag}:{info.size}"
 
 
 def ledger_label(name: str) -> str:
@@ -36,7 +43,8 @@ def ledger_label(name: str) -> str:
 def list_drop(ctx: RunContext, date: str) -> DropListing:
     prefix = drop_prefix(date)
     listing = DropListing()
-    for key in ctx.store.list_keys(prefix):
+    for key, info in ctx.store.list_objects(prefix):
+        listing.versions[key] = content_version(info)
         sku, _, name = key[len(prefix) :].partition("/")
         if name:
             listing.by_sku.setdefault(sku, []).append(key)

@@ -45,9 +45,16 @@ class DropItem:
     category: str | None
     sha256: str | None = None
     extra_keys: list[str] = field(default_factory=list)
+    image_version: str | None = None  # the primary image's ``drops.content_version`` in the drop's listing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# what a garment's meta keeps when discovery writes it anew from the drop's meta.json: facts that
+# name the content they hold for and so stay true while it is the same (the intake verdict, for
+# the image's listed version; the preprocessing, for the sha256 and the backends that made it)
+KEPT_META = ("intake_verdict", "preprocessed")
 
 
 def _upsert_garment(ctx: RunContext, date: str, sku: str, **values: Any) -> int:
@@ -56,6 +63,8 @@ def _upsert_garment(ctx: RunContext, date: str, sku: str, **values: Any) -> int:
         if garment is None:
             garment = Garment(drop_date=date, sku=sku)
             session.add(garment)
+        if "meta" in values:
+            values["meta"] = {**values["meta"], **{k: garment.meta[k] for k in KEPT_META if k in (garment.meta or {})}}
         for key, value in values.items():
             setattr(garment, key, value)
         session.flush()
@@ -100,7 +109,7 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
                             reason=f"unsafe_sku: {shown(sku)} is not a safe name", source_key=None)
             continue
         try:
-            item = _discover_sku(ctx, date, sku, keys, manifest)
+            item = _discover_sku(ctx, date, sku, keys, manifest, listing.versions)
         except Exception as error:  # one SKU's surprise never ends the drop's discovery
             logger.exception("discovering %s failed", sku)
             garment_id = _upsert_garment(ctx, date, sku, state=GarmentState.DISCOVERED.value, reason=None)
@@ -112,7 +121,7 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     return items
 
 
-def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifest: Manifest) -> DropItem | None:
+def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifest: Manifest, versions: dict[str, str]) -> DropItem | None:
     """Record one SKU folder; None when it ended quarantined."""
     images = sorted(k for k in keys if k.lower().endswith(IMAGE_EXTENSIONS))
     meta_key = f"{drop_prefix(date)}{sku}/meta.json"
@@ -136,7 +145,7 @@ def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifes
         meta={**meta, "extra_images": images[1:]}, state=GarmentState.DISCOVERED.value, reason=None,
     )
     item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
-                    category=category, extra_keys=images[1:])
+                    category=category, extra_keys=images[1:], image_version=versions.get(images[0]) if images else None)
     if not images:
         problem = "no_image: no image file (.jpg, .jpeg, .png, .webp)"
     elif problem is None and category not in CATEGORIES:
@@ -154,11 +163,13 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
     from tasks.preprocess.backends import pose_backend
 
     pose = pose_backend(ctx.settings)
+    with ctx.ledger.session() as session:  # what earlier runs recorded, one query
+        recorded = {g.id: (g.sha256, dict(g.meta)) for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
     valid = []
     for raw in items:
         item = DropItem(**raw)
         try:
-            checked = _validate_item(ctx, date, item, pose)
+            checked = _validate_item(ctx, date, item, pose, recorded.get(item.garment_id, (None, {})))
         except Exception as error:  # one SKU's surprise never ends the drop's validation
             logger.exception("validating %s failed", item.sku)
             quarantine(ctx, date, item, f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", [item.image_key])
@@ -168,17 +179,24 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
     return valid
 
 
-def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any) -> DropItem | None:
+def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any, recorded: tuple[str | None, dict[str, Any]]) -> DropItem | None:
     """Decode the primary image and ask whether a person wears the garment. The verdict on a
     decodable image is kept with the content (``garments/{sha256}/intake.json``, with the pose
     backend and the version of the test that made it), so the same bytes are not decoded and
-    asked again by a re-run or a later drop."""
+    asked again by a re-run or a later drop; and with the garment's ledger row (``recorded``:
+    its sha256 and meta) under the image's version in the listing, so a re-run of an
+    unchanged drop does not read the image at all."""
     from tasks.preprocess.garment import WORN_BY_PERSON_VERSION, worn_by_person
 
+    made_by = {"pose_backend": getattr(pose, "backend", type(pose).__name__), "check_version": WORN_BY_PERSON_VERSION}
+    sha256, meta = recorded
+    verdict = meta.get("intake_verdict")
+    if sha256 and item.image_version and verdict and verdict.get("image_version") == item.image_version and \
+            {k: verdict.get(k) for k in made_by} == made_by:
+        return _accepted(ctx, date, item, sha256, verdict, recorded)
     data = ctx.store.get_bytes(item.image_key)
     sha256 = sha256_hex(data)
     verdict_key = garment_artifact_key(sha256, "intake.json")
-    made_by = {"pose_backend": getattr(pose, "backend", type(pose).__name__), "check_version": WORN_BY_PERSON_VERSION}
     verdict = ctx.store.get_json_or_none(verdict_key)
     if verdict is None or {k: verdict.get(k) for k in made_by} != made_by:
         try:
@@ -189,13 +207,23 @@ def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any) -> Dro
         verdict = {"worn_by_person": worn_by_person(decoded.image, pose), "notes": decoded.notes, "format": decoded.format,
                    **made_by}
         ctx.store.put_json(verdict_key, verdict)
+    return _accepted(ctx, date, item, sha256, {**verdict, "image_version": item.image_version}, recorded)
+
+
+def _accepted(ctx: RunContext, date: str, item: DropItem, sha256: str, verdict: dict[str, Any],
+              recorded: tuple[str | None, dict[str, Any]]) -> DropItem | None:
+    """The item with its sha256 once its verdict lets it through (recorded with the garment
+    when that changed it); None when it is quarantined as worn by a person."""
     if verdict["worn_by_person"]:
         quarantine(ctx, date, item, "garment_worn_by_person: the photo shows the garment on a person; "
                    "try-on needs a product shot", [item.image_key])
         return None
     item.sha256 = sha256
-    with ctx.ledger.session() as session:
-        garment = session.get(Garment, item.garment_id)
-        garment.sha256 = item.sha256
-        garment.meta = {**garment.meta, "intake_notes": verdict["notes"], "format": verdict["format"]}
+    known_sha256, meta = recorded
+    facts = {"intake_notes": verdict["notes"], "format": verdict["format"], "intake_verdict": verdict}
+    if known_sha256 != sha256 or any(meta.get(key) != value for key, value in facts.items()):
+        with ctx.ledger.session() as session:
+            garment = session.get(Garment, item.garment_id)
+            garment.sha256 = sha256
+            garment.meta = {**garment.meta, **facts}
     return item

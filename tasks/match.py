@@ -21,9 +21,11 @@ from tasks.context import RunContext
 from tasks.inference.engine import get_engine
 from tasks.inference.shard import plan_shards, shard_count
 from tasks.intake import DropItem, set_garment_state
-from tasks.ledger import GarmentState, Generation, GenerationState
+from tasks.ledger import Garment, GarmentState, Generation, GenerationState
 from tasks.preprocess.garment_stage import garment_embedding
 from tasks.preprocess.library_stage import read_clusters, read_index
+
+PLAN_CHUNK = 500  # garments planned per ledger transaction
 
 
 def generation_id(garment_sha256: str, photo_id: str, engine: str, model_version: str,
@@ -66,6 +68,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
     engine = get_engine(settings)
     index, clusters = read_index(ctx), read_clusters(ctx)
     groups: dict[tuple[str, int], list[str]] = {}
+    chosen: list[tuple[DropItem, list[tuple[str, int, str]]]] = []  # each garment's (photo, cluster, generation id)
     for raw in items:
         item = DropItem(**raw)
         if not index:
@@ -79,22 +82,30 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
         if not ranked:
             set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, f"no_model_photo: none suits {item.category}")
             continue
+        chosen.append((item, [(photo_id, cluster, generation_id(item.sha256, photo_id, engine.name, engine.model_version,
+                                                                  engine.weights_sha256, engine.parameters, settings.seed))
+                              for photo_id, cluster, _ in ranked[: settings.photos_per_garment]]))
+    for start in range(0, len(chosen), PLAN_CHUNK):  # a transaction per chunk, the rows it touches read in one query each
+        part = chosen[start : start + PLAN_CHUNK]
         with ctx.ledger.session() as session:
-            for photo_id, cluster, _ in ranked[: settings.photos_per_garment]:
-                gid = generation_id(item.sha256, photo_id, engine.name, engine.model_version,
-                                    engine.weights_sha256, engine.parameters, settings.seed)
-                row = session.get(Generation, gid)
-                if row is None:
-                    session.add(Generation(
-                        generation_id=gid, garment_id=item.garment_id, photo_id=photo_id, drop_date=date,
-                        sku=item.sku, category=item.category, engine=engine.name, model_version=engine.model_version,
-                        weights_sha256=engine.weights_sha256, seed=generation_seed(gid), parameters=engine.parameters,
-                        state=GenerationState.PLANNED.value,
-                    ))
-                elif row.state == GenerationState.FAILED.value:
-                    row.state, row.reason = GenerationState.PLANNED.value, None
-                groups.setdefault((item.category, cluster), []).append(gid)
-        set_garment_state(ctx, item.garment_id, GarmentState.MATCHED)
+            wanted = [gid for _, picks in part for _, _, gid in picks]
+            rows = {row.generation_id: row for row in session.scalars(select(Generation).where(Generation.generation_id.in_(wanted)))}
+            garments = {g.id: g for g in session.scalars(select(Garment).where(Garment.id.in_([item.garment_id for item, _ in part])))}
+            for item, picks in part:
+                for photo_id, cluster, gid in picks:
+                    row = rows.get(gid)
+                    if row is None:
+                        row = rows[gid] = Generation(
+                            generation_id=gid, garment_id=item.garment_id, photo_id=photo_id, drop_date=date,
+                            sku=item.sku, category=item.category, engine=engine.name, model_version=engine.model_version,
+                            weights_sha256=engine.weights_sha256, seed=generation_seed(gid), parameters=engine.parameters,
+                            state=GenerationState.PLANNED.value,
+                        )
+                        session.add(row)
+                    elif row.state == GenerationState.FAILED.value:
+                        row.state, row.reason = GenerationState.PLANNED.value, None
+                    groups.setdefault((item.category, cluster), []).append(gid)
+                garments[item.garment_id].state, garments[item.garment_id].reason = GarmentState.MATCHED.value, None
     planned = {gid for ids in groups.values() for gid in ids}
     with ctx.ledger.session() as session:  # re-generations a reviewer asked for since the last run
         for row in session.scalars(select(Generation).where(Generation.drop_date == date,

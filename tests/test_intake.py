@@ -113,3 +113,25 @@ def test_a_verdict_is_kept_with_the_content_and_asked_again_only_when_its_maker_
     monkeypatch.setattr(backends, "pose_backend", lambda settings, other=OtherPose(): other)
     assert [item["sku"] for item in validate(ctx, DATE, discover(ctx, DATE))] == ["TEE"]
     assert len(asked) == 2, "another pose backend: both photos asked again"
+
+
+def test_a_rerun_of_an_unchanged_drop_reads_no_image_and_a_replaced_one_is_read_again(ctx, monkeypatch):
+    """The verdict recorded with the garment holds for the image's version in the listing (its
+    ETag and size): an unchanged drop is validated without a single image read; an image
+    replaced under the same key is read, hashed and judged again."""
+    meta = json.dumps({"category": "upper_body"}).encode()
+    _put_drop(ctx, "TEE", {"front.jpg": GARMENTS["TEE-03032"][0].read_bytes(), "meta.json": meta})
+    first = validate(ctx, DATE, discover(ctx, DATE))
+
+    read: list[str] = []
+    get = ctx.store.get_bytes
+    monkeypatch.setattr(ctx.store, "get_bytes", lambda key: read.append(key) or get(key))
+    again = validate(ctx, DATE, discover(ctx, DATE))
+    assert again == first and [key for key in read if key.endswith(".jpg")] == []
+
+    other = GARMENTS["JEANS-051946"][0].read_bytes()
+    _put_drop(ctx, "TEE", {"front.jpg": other})
+    [replaced] = validate(ctx, DATE, discover(ctx, DATE))
+    assert f"drops/{DATE}/TEE/front.jpg" in read
+    assert replaced["sha256"] != first[0]["sha256"]
+    assert ctx.ledger.garments(DATE)[0].sha256 == replaced["sha256"]

@@ -217,3 +217,35 @@ def test_a_garment_from_an_earlier_drop_is_a_duplicate_but_a_rerun_is_not(ctx):
     # re-running the first date finds no earlier copy of its own garment
     again = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
     assert [i["sku"] for i in again] == ["TEE-OLD"]
+
+
+def test_a_rerun_of_an_unchanged_drop_reads_no_garment_artifact(ctx, monkeypatch):
+    """What preprocessing made is recorded with the garment for its sha256 and backends: a
+    re-run reads none of it back; another cut-out backend prepares the garment again."""
+    from tasks.preprocess import garment_stage
+
+    path, category = GARMENTS["TEE-00055"]
+    ctx.store.put_bytes(f"drops/{DATE}/TEE/front.jpg", path.read_bytes())
+    ctx.store.put_json(f"drops/{DATE}/TEE/meta.json", {"category": category})
+    first = preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
+    phash = ctx.ledger.garments(DATE)[0].meta["phash"]
+
+    read: list[str] = []
+    for name in ("get_bytes", "get_json_or_none"):
+        real = getattr(ctx.store, name)
+        monkeypatch.setattr(ctx.store, name, lambda key, real=real: read.append(key) or real(key))
+    assert preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE))) == first
+    assert [key for key in read if key.startswith("garments/")] == []
+    assert ctx.ledger.garments(DATE)[0].meta["phash"] == phash and ctx.ledger.garments(DATE)[0].state == "preprocessed"
+
+    masker = garment_stage.background_backend(ctx.settings)
+
+    class OtherCut:
+        backend = "another-cut"
+
+        def __call__(self, image):
+            return masker(image)
+
+    monkeypatch.setattr(garment_stage, "background_backend", lambda settings: OtherCut())
+    assert preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE))) == first
+    assert any(key.startswith("garments/") for key in read)

@@ -25,6 +25,8 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import select
+
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
 from tasks.inference.engine import Engine, TryOnSample, get_engine
@@ -80,12 +82,15 @@ class ShardReader:
         self.garment = lru_cache(INPUT_CACHE)(lambda sha256: load_garment(ctx, sha256))
 
     def prepare(self, generation_ids: list[str]) -> PreparedBatch:
-        with self.ctx.ledger.session() as session:
+        with self.ctx.ledger.session() as session:  # the batch's rows and garments in one query
+            found = {row.generation_id: (row, sha256) for row, sha256 in session.execute(
+                select(Generation, Garment.sha256).join(Garment, Garment.id == Generation.garment_id)
+                .where(Generation.generation_id.in_(generation_ids)))}
             planned = {}
             for gid in generation_ids:
-                row = session.get(Generation, gid)
+                row, sha256 = found[gid]
                 planned[gid] = PlannedGeneration(gid, row.sku, row.photo_id, row.category, row.model_version, row.seed,
-                                                 row.drop_date, session.get(Garment, row.garment_id).sha256)
+                                                 row.drop_date, sha256)
         batch = PreparedBatch(planned)
         for gid, g in planned.items():
             if self.ctx.store.exists(g.key):
@@ -106,8 +111,9 @@ def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | 
     been made anew (``fresh``), the new image is not the one QC judged: it goes back to
     ``generated`` for QC, and off the storefront until it passes."""
     with ctx.ledger.session() as session:
+        rows = {row.generation_id: row for row in session.scalars(select(Generation).where(Generation.generation_id.in_(list(outcomes))))}
         for generation_id, (state, reason, key) in outcomes.items():
-            row = session.get(Generation, generation_id)
+            row = rows[generation_id]
             row.batch = shard
             if state == FAILED or row.state in (GenerationState.PLANNED.value, FAILED):
                 row.state, row.reason = state, reason

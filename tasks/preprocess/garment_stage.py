@@ -62,39 +62,56 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     re-shots and re-encodings measure 0-2 bits, distinct fixture garments 18 or more), found
     through the fingerprint index (``fingerprints.py``), not by comparing with every garment."""
     masker = background_backend(ctx.settings)
+    embedder = embedding_backend(ctx.settings).backend
     seen = known_fingerprints(ctx, date)
+    with ctx.ledger.session() as session:  # what earlier runs recorded, one query
+        recorded = {g.id: g.meta.get("preprocessed") for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
     prepared = []
     for raw in sorted(items, key=lambda r: r["sku"]):
         item = DropItem(**raw)
-        meta_key = garment_artifact_key(item.sha256, "meta.json")
-        meta = ctx.store.get_json_or_none(meta_key)
-        if meta is None or meta.get("backend") != masker.backend:
-            try:
-                garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)
-            except GarmentMaskError as error:
-                set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, str(error))
+        made = {"sha256": item.sha256, "backend": masker.backend, "embedding_backend": embedder}
+        fact = recorded.get(item.garment_id) or {}
+        if {key: fact.get(key) for key in made} == made:  # these bytes, cut and embedded so before: nothing to read
+            phash = fact["phash"]
+        else:
+            phash = _prepare(ctx, item, masker, embedder)
+            if phash is None:
                 continue
-            ctx.store.put_bytes(garment_artifact_key(item.sha256, "cloth.png"), encode_png(garment.cloth), "image/png")
-            ctx.store.put_bytes(garment_artifact_key(item.sha256, "mask.png"), encode_mask(garment.mask), "image/png")
-            meta = {"sha256": item.sha256, "source_key": item.image_key, "backend": garment.backend, "mask_method": garment.method,
-                    "phash": perceptual_hash(garment.cloth, garment.mask), "embedding": embed_garment(ctx, garment.cloth, garment.mask)}
-            ctx.store.put_json(meta_key, meta)
-        elif meta.get("embedding", {}).get("backend") != embedding_backend(ctx.settings).backend:
-            meta["embedding"] = embed_garment(ctx, *load_garment(ctx, item.sha256))
-            ctx.store.put_json(meta_key, meta)
-        original = seen.find(meta["phash"])
+        original = seen.find(phash)
         with ctx.ledger.session() as session:
             row = session.get(Garment, item.garment_id)
-            row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": meta["phash"]}
-            session.merge(GarmentFingerprint(garment_id=item.garment_id, fingerprint=meta["phash"], original=original is None))
+            row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": phash, "preprocessed": {**made, "phash": phash}}
+            session.merge(GarmentFingerprint(garment_id=item.garment_id, fingerprint=phash, original=original is None))
             if original:
                 row.meta = row.meta | {"duplicate_of": {"sku": original.sku, "drop_date": original.drop_date}}
                 row.state, row.reason = GarmentState.REJECTED.value, f"duplicate_of: {original.sku} ({original.drop_date})"
                 continue
             row.state, row.reason = GarmentState.PREPROCESSED.value, None
-        seen.add(meta["phash"], Owner(item.sku, date))
+        seen.add(phash, Owner(item.sku, date))
         prepared.append(item.to_dict())
     return prepared
+
+
+def _prepare(ctx: RunContext, item: DropItem, masker: Any, embedder: str) -> str | None:
+    """Cut, canvas, fingerprint and embed one garment unless its content-addressed artifacts
+    were made so already; its perceptual hash, or None when it was rejected (no garment cut)."""
+    meta_key = garment_artifact_key(item.sha256, "meta.json")
+    meta = ctx.store.get_json_or_none(meta_key)
+    if meta is None or meta.get("backend") != masker.backend:
+        try:
+            garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)
+        except GarmentMaskError as error:
+            set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, str(error))
+            return None
+        ctx.store.put_bytes(garment_artifact_key(item.sha256, "cloth.png"), encode_png(garment.cloth), "image/png")
+        ctx.store.put_bytes(garment_artifact_key(item.sha256, "mask.png"), encode_mask(garment.mask), "image/png")
+        meta = {"sha256": item.sha256, "source_key": item.image_key, "backend": garment.backend, "mask_method": garment.method,
+                "phash": perceptual_hash(garment.cloth, garment.mask), "embedding": embed_garment(ctx, garment.cloth, garment.mask)}
+        ctx.store.put_json(meta_key, meta)
+    elif meta.get("embedding", {}).get("backend") != embedder:
+        meta["embedding"] = embed_garment(ctx, *load_garment(ctx, item.sha256))
+        ctx.store.put_json(meta_key, meta)
+    return meta["phash"]
 
 
 def garment_embedding(ctx: RunContext, sha256: str) -> dict[str, Any]:
