@@ -16,6 +16,7 @@ others are recorded in ``meta.extra_images``."""
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,18 +58,43 @@ class DropItem:
 KEPT_META = ("intake_verdict", "preprocessed")
 
 
-def _upsert_garment(ctx: RunContext, date: str, sku: str, **values: Any) -> int:
-    with ctx.ledger.session() as session:
-        garment = session.scalar(select(Garment).where(Garment.drop_date == date, Garment.sku == sku))
+class GarmentRows:
+    """Discovery's writes of a date's garment rows, ``UPSERTS_PER_COMMIT`` to a transaction (a
+    drop of thousands of SKUs, not a transaction each). ``commit`` before anything else writes
+    a row this one may hold (a quarantine)."""
+
+    def __init__(self, ctx: RunContext, date: str) -> None:
+        self.ctx, self.date = ctx, date
+        self.open: ExitStack | None = None
+        self.session: Any = None
+        self.pending = 0
+
+    def upsert(self, sku: str, **values: Any) -> int:
+        if self.open is None:
+            self.open = ExitStack()
+            self.session = self.open.enter_context(self.ctx.ledger.session())
+        garment = self.session.scalar(select(Garment).where(Garment.drop_date == self.date, Garment.sku == sku))
         if garment is None:
-            garment = Garment(drop_date=date, sku=sku)
-            session.add(garment)
+            garment = Garment(drop_date=self.date, sku=sku)
+            self.session.add(garment)
         if "meta" in values:
             values["meta"] = {**values["meta"], **{k: garment.meta[k] for k in KEPT_META if k in (garment.meta or {})}}
         for key, value in values.items():
             setattr(garment, key, value)
-        session.flush()
-        return garment.id
+        self.session.flush()
+        self.pending += 1
+        garment_id = garment.id
+        if self.pending >= UPSERTS_PER_COMMIT:
+            self.commit()
+        return garment_id
+
+    def commit(self) -> None:
+        if self.open is not None:
+            self.open.close()
+            self.open, self.session, self.pending = None, None, 0
+
+
+UPSERTS_PER_COMMIT = 200
 
 
 def set_garment_state(ctx: RunContext, garment_id: int, state: GarmentState, reason: str | None = None) -> None:
@@ -93,35 +119,43 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     goes on."""
     listing = list_drop(ctx, date)
     manifest = parse_manifest(ctx.store.get_bytes(listing.manifest_key)) if listing.manifest_key else Manifest()
+    rows = GarmentRows(ctx, date)
     for key in listing.root_files:  # a file beside the SKU folders: recorded, never silently skipped
         name = key.rsplit("/", 1)[-1]
         reason = f"outside_sku_folder: {shown(name)} is not inside a drops/{date}/{{sku}}/ folder"
         if ledger_label(name) != name:  # never used in a key
-            _upsert_garment(ctx, date, ledger_label(name), state=GarmentState.REJECTED.value, reason=reason, source_key=None)
+            rows.upsert(ledger_label(name), state=GarmentState.REJECTED.value, reason=reason, source_key=None)
             continue
-        garment_id = _upsert_garment(ctx, date, name, source_key=key, state=GarmentState.DISCOVERED.value, reason=None)
+        garment_id = rows.upsert(name, source_key=key, state=GarmentState.DISCOVERED.value, reason=None)
+        rows.commit()
         quarantine(ctx, date, DropItem(sku=name, garment_id=garment_id, image_key=None, category=None), reason, [key])
 
     items = []
-    for sku, keys in sorted(listing.by_sku.items()):
-        if not SAFE_SKU.fullmatch(sku):
-            _upsert_garment(ctx, date, ledger_label(sku), state=GarmentState.REJECTED.value,
-                            reason=f"unsafe_sku: {shown(sku)} is not a safe name", source_key=None)
-            continue
-        try:
-            item = _discover_sku(ctx, date, sku, keys, manifest, listing.versions)
-        except Exception as error:  # one SKU's surprise never ends the drop's discovery
-            logger.exception("discovering %s failed", sku)
-            garment_id = _upsert_garment(ctx, date, sku, state=GarmentState.DISCOVERED.value, reason=None)
-            quarantine(ctx, date, DropItem(sku=sku, garment_id=garment_id, image_key=None, category=None),
-                       f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", keys)
-            continue
-        if item is not None:
-            items.append(item.to_dict())
+    try:
+        for sku, keys in sorted(listing.by_sku.items()):
+            if not SAFE_SKU.fullmatch(sku):
+                rows.upsert(ledger_label(sku), state=GarmentState.REJECTED.value, reason=f"unsafe_sku: {shown(sku)} is not a safe name",
+                            source_key=None)
+                continue
+            try:
+                item = _discover_sku(ctx, date, sku, keys, manifest, listing.versions, rows)
+            except Exception as error:  # one SKU's surprise never ends the drop's discovery
+                logger.exception("discovering %s failed", sku)
+                rows.commit()
+                garment_id = rows.upsert(sku, state=GarmentState.DISCOVERED.value, reason=None)
+                rows.commit()
+                quarantine(ctx, date, DropItem(sku=sku, garment_id=garment_id, image_key=None, category=None),
+                           f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", keys)
+                continue
+            if item is not None:
+                items.append(item.to_dict())
+    finally:
+        rows.commit()
     return items
 
 
-def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifest: Manifest, versions: dict[str, str]) -> DropItem | None:
+def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifest: Manifest, versions: dict[str, str],
+                  rows: GarmentRows) -> DropItem | None:
     """Record one SKU folder; None when it ended quarantined."""
     images = sorted(k for k in keys if k.lower().endswith(IMAGE_EXTENSIONS))
     meta_key = f"{drop_prefix(date)}{sku}/meta.json"
@@ -140,8 +174,8 @@ def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifes
     elif category is None:
         category = manifest.rows.get(sku, {}).get("category") or None
     # the primary image is the first by name; the others are recorded, not generated
-    garment_id = _upsert_garment(
-        ctx, date, sku, category=category if category in CATEGORIES else None, source_key=images[0] if images else None,
+    garment_id = rows.upsert(
+        sku, category=category if category in CATEGORIES else None, source_key=images[0] if images else None,
         meta={**meta, "extra_images": images[1:]}, state=GarmentState.DISCOVERED.value, reason=None,
     )
     item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
@@ -152,6 +186,7 @@ def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifes
         reason = "category_missing" if category is None else f"category_unknown: {shown(category)}"
         problem = f"{reason} (expected one of {', '.join(CATEGORIES)} in meta.json or manifest.csv)"
     if problem is not None:
+        rows.commit()
         quarantine(ctx, date, item, problem, keys)
         return None
     return item

@@ -63,13 +63,15 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     through the fingerprint index (``fingerprints.py``), not by comparing with every garment."""
     masker = background_backend(ctx.settings)
     embedder = embedding_backend(ctx.settings).backend
+    backends = {"backend": masker.backend, "embedding_backend": embedder}
     seen = known_fingerprints(ctx, date)
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         recorded = {g.id: g.meta.get("preprocessed") for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
-    prepared = []
+    prepared: list[dict[str, Any]] = []
+    decided: list[tuple[DropItem, str, Owner | None]] = []  # not yet in the ledger
     for raw in sorted(items, key=lambda r: r["sku"]):
         item = DropItem(**raw)
-        made = {"sha256": item.sha256, "backend": masker.backend, "embedding_backend": embedder}
+        made = {"sha256": item.sha256, **backends}
         fact = recorded.get(item.garment_id) or {}
         if {key: fact.get(key) for key in made} == made:  # these bytes, cut and embedded so before: nothing to read
             phash = fact["phash"]
@@ -78,18 +80,42 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
             if phash is None:
                 continue
         original = seen.find(phash)
-        with ctx.ledger.session() as session:
-            row = session.get(Garment, item.garment_id)
-            row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": phash, "preprocessed": {**made, "phash": phash}}
-            session.merge(GarmentFingerprint(garment_id=item.garment_id, fingerprint=phash, original=original is None))
+        decided.append((item, phash, original))
+        if original is None:
+            seen.add(phash, Owner(item.sku, date))
+            prepared.append(item.to_dict())
+        if len(decided) >= RECORD_CHUNK:
+            _record(ctx, decided, backends)
+    _record(ctx, decided, backends)
+    return prepared
+
+
+RECORD_CHUNK = 200  # garments whose outcome is written to the ledger in one transaction
+
+
+def _record(ctx: RunContext, decided: list[tuple[DropItem, str, Owner | None]], backends: dict[str, str]) -> None:
+    """Write what was decided for these garments (their fingerprint, and preprocessed or
+    rejected as a duplicate; what made it, for a re-run to find) in one transaction, and empty
+    the list."""
+    if not decided:
+        return
+    ids = [item.garment_id for item, _, _ in decided]
+    with ctx.ledger.session() as session:
+        rows = {g.id: g for g in session.scalars(select(Garment).where(Garment.id.in_(ids)))}
+        filed = {f.garment_id: f for f in session.scalars(select(GarmentFingerprint).where(GarmentFingerprint.garment_id.in_(ids)))}
+        for item, phash, original in decided:
+            row = rows[item.garment_id]
+            fact = {**backends, "sha256": item.sha256, "phash": phash}
+            row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": phash, "preprocessed": fact}
+            fingerprint = filed.get(item.garment_id) or GarmentFingerprint(garment_id=item.garment_id)
+            fingerprint.fingerprint, fingerprint.original = phash, original is None
+            session.add(fingerprint)
             if original:
                 row.meta = row.meta | {"duplicate_of": {"sku": original.sku, "drop_date": original.drop_date}}
                 row.state, row.reason = GarmentState.REJECTED.value, f"duplicate_of: {original.sku} ({original.drop_date})"
-                continue
-            row.state, row.reason = GarmentState.PREPROCESSED.value, None
-        seen.add(phash, Owner(item.sku, date))
-        prepared.append(item.to_dict())
-    return prepared
+            else:
+                row.state, row.reason = GarmentState.PREPROCESSED.value, None
+    decided.clear()
 
 
 def _prepare(ctx: RunContext, item: DropItem, masker: Any, embedder: str) -> str | None:
