@@ -65,6 +65,9 @@ class GarmentRows:
 
     def __init__(self, ctx: RunContext, date: str) -> None:
         self.ctx, self.date = ctx, date
+        with ctx.ledger.session() as session:  # each SKU's meta.json as read before, and its version in the listing
+            self.drop_meta = {sku: (meta or {}).get("drop_meta") for sku, meta in session.execute(
+                select(Garment.sku, Garment.meta).where(Garment.drop_date == date))}
         self.open: ExitStack | None = None
         self.session: Any = None
         self.pending = 0
@@ -161,11 +164,15 @@ def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifes
     meta_key = f"{drop_prefix(date)}{sku}/meta.json"
     meta: dict[str, Any] = {}
     problem = None
-    if meta_key in keys:
+    read_before = rows.drop_meta.get(sku) or {}
+    if meta_key in keys and read_before.get("version") == versions.get(meta_key):  # the same meta.json as last run
+        meta = read_before["meta"]
+    elif meta_key in keys:
         try:
             meta = parse_meta(ctx.store.get_bytes(meta_key))
         except InputError as error:
             problem = str(error)
+    drop_meta = {"drop_meta": {"version": versions.get(meta_key), "meta": meta}} if meta_key in keys and problem is None else {}
     category = meta.get("category")
     if category is None and sku in manifest.row_errors:
         problem = problem or manifest.row_errors[sku]
@@ -176,7 +183,7 @@ def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifes
     # the primary image is the first by name; the others are recorded, not generated
     garment_id = rows.upsert(
         sku, category=category if category in CATEGORIES else None, source_key=images[0] if images else None,
-        meta={**meta, "extra_images": images[1:]}, state=GarmentState.DISCOVERED.value, reason=None,
+        meta={**meta, "extra_images": images[1:], **drop_meta}, state=GarmentState.DISCOVERED.value, reason=None,
     )
     item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
                     category=category, extra_keys=images[1:], image_version=versions.get(images[0]) if images else None)

@@ -115,10 +115,10 @@ def test_a_verdict_is_kept_with_the_content_and_asked_again_only_when_its_maker_
     assert len(asked) == 2, "another pose backend: both photos asked again"
 
 
-def test_a_rerun_of_an_unchanged_drop_reads_no_image_and_a_replaced_one_is_read_again(ctx, monkeypatch):
+def test_a_rerun_of_an_unchanged_drop_reads_no_file_and_a_replaced_one_is_read_again(ctx, monkeypatch):
     """The verdict recorded with the garment holds for the image's version in the listing (its
-    ETag and size): an unchanged drop is validated without a single image read; an image
-    replaced under the same key is read, hashed and judged again."""
+    ETag and size), the meta.json read for its own: an unchanged drop is discovered and
+    validated without a single read; files replaced under the same keys are read again."""
     meta = json.dumps({"category": "upper_body"}).encode()
     _put_drop(ctx, "TEE", {"front.jpg": GARMENTS["TEE-03032"][0].read_bytes(), "meta.json": meta})
     first = validate(ctx, DATE, discover(ctx, DATE))
@@ -127,11 +127,12 @@ def test_a_rerun_of_an_unchanged_drop_reads_no_image_and_a_replaced_one_is_read_
     get = ctx.store.get_bytes
     monkeypatch.setattr(ctx.store, "get_bytes", lambda key: read.append(key) or get(key))
     again = validate(ctx, DATE, discover(ctx, DATE))
-    assert again == first and [key for key in read if key.endswith(".jpg")] == []
+    assert again == first and [key for key in read if key.startswith("drops/")] == []  # neither image nor meta.json
 
     other = GARMENTS["JEANS-051946"][0].read_bytes()
-    _put_drop(ctx, "TEE", {"front.jpg": other})
+    _put_drop(ctx, "TEE", {"front.jpg": other, "meta.json": json.dumps({"category": "lower_body"}).encode()})
     [replaced] = validate(ctx, DATE, discover(ctx, DATE))
-    assert f"drops/{DATE}/TEE/front.jpg" in read
+    assert {f"drops/{DATE}/TEE/front.jpg", f"drops/{DATE}/TEE/meta.json"} <= set(read)
+    assert replaced["category"] == "lower_body"
     assert replaced["sha256"] != first[0]["sha256"]
     assert ctx.ledger.garments(DATE)[0].sha256 == replaced["sha256"]
