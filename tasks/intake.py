@@ -28,7 +28,7 @@ from tasks.drops import SAFE_SKU, ledger_label, list_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
 from tasks.ledger import Garment, GarmentState
 from tasks.settings import CATEGORIES
-from tasks.storage import drop_prefix, garment_artifact_key, quarantine_prefix
+from tasks.storage import drop_prefix, garment_artifact_key, is_outage, quarantine_prefix
 
 logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
@@ -142,7 +142,9 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
                 continue
             try:
                 item = _discover_sku(ctx, date, sku, keys, manifest, listing.versions, rows)
-            except Exception as error:  # one SKU's surprise never ends the drop's discovery
+            except Exception as error:  # one SKU's surprise never ends the drop's discovery (an outage does)
+                if is_outage(error):
+                    raise
                 logger.exception("discovering %s failed", sku)
                 rows.commit()
                 garment_id = rows.upsert(sku, state=GarmentState.DISCOVERED.value, reason=None)
@@ -212,7 +214,9 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
         item = DropItem(**raw)
         try:
             checked = _validate_item(ctx, date, item, pose, recorded.get(item.garment_id, (None, {})))
-        except Exception as error:  # one SKU's surprise never ends the drop's validation
+        except Exception as error:  # one SKU's surprise never ends the drop's validation (an outage does)
+            if is_outage(error):
+                raise
             logger.exception("validating %s failed", item.sku)
             quarantine(ctx, date, item, f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", [item.image_key])
             continue

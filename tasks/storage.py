@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, FlexibleChecksumError, IncompleteReadError, ResponseStreamingError
+from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError, IncompleteReadError, ResponseStreamingError
 
 from tasks.settings import Settings
 
@@ -75,6 +75,22 @@ REPORT_THUMBS = "thumbs/"  # the report's thumbnails, under its date's prefix
 def report_thumbnail_key(date: str, generation_id: str) -> str:
     """A generation's thumbnail beside its date's report (QC writes it when it measures the image)."""
     return report_key(date, f"{REPORT_THUMBS}{generation_id}.jpg")
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` is the store or the ledger failing (a connection refused or reset past
+    every retry, a 5xx or throttling answer, the database unreachable), not one input being
+    wrong: a stage lets such an error fail its task, to be retried, rather than quarantine a
+    good input for it."""
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(error, (BotoCoreError, OperationalError)):
+        return True
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or code in {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"}
+    return False
 
 
 # --- client -----------------------------------------------------------------------------

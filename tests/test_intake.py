@@ -136,3 +136,29 @@ def test_a_rerun_of_an_unchanged_drop_reads_no_file_and_a_replaced_one_is_read_a
     assert replaced["category"] == "lower_body"
     assert replaced["sha256"] != first[0]["sha256"]
     assert ctx.ledger.garments(DATE)[0].sha256 == replaced["sha256"]
+
+
+def test_an_outage_fails_validation_instead_of_quarantining_a_good_garment(ctx, monkeypatch):
+    """S3 refusing connections past every retry is not the garment's fault: the task fails (to
+    be retried) and the garment is not quarantined; a file that is itself broken still is."""
+    import pytest
+    from botocore.exceptions import EndpointConnectionError
+
+    meta = json.dumps({"category": "upper_body"}).encode()
+    _put_drop(ctx, "TEE", {"front.jpg": GARMENTS["TEE-03032"][0].read_bytes(), "meta.json": meta})
+    _put_drop(ctx, "BROKEN", {"front.jpg": b"\xff\xd8 not really a jpeg", "meta.json": meta})
+    items = discover(ctx, DATE)
+    get = ctx.store.get_bytes
+
+    def down(key):
+        if key.endswith("TEE/front.jpg"):
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+        return get(key)
+
+    monkeypatch.setattr(ctx.store, "get_bytes", down)
+    with pytest.raises(EndpointConnectionError):
+        validate(ctx, DATE, items)
+    states = {g.sku: g.state for g in ctx.ledger.garments(DATE)}
+    assert states == {"BROKEN": GarmentState.QUARANTINED.value, "TEE": GarmentState.DISCOVERED.value}
+    monkeypatch.setattr(ctx.store, "get_bytes", get)
+    assert [item["sku"] for item in validate(ctx, DATE, items)] == ["TEE"]
