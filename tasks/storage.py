@@ -93,6 +93,13 @@ def is_outage(error: BaseException) -> bool:
     return False
 
 
+def _none_if_missing(error: ClientError) -> None:
+    """None for an answer that says there is no such object; any other error is raised."""
+    if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        return None
+    raise error
+
+
 # --- client -----------------------------------------------------------------------------
 
 def json_body(payload: Any) -> bytes:
@@ -168,9 +175,7 @@ class ObjectStore:
         try:
             return self.get_json(key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
+            return _none_if_missing(error)
 
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
@@ -189,9 +194,7 @@ class ObjectStore:
         try:
             return self._answer(ask)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
+            return _none_if_missing(error)
 
     def download(self, key: str, path: Path) -> None:
         """Stream an object to a local file (boto3's managed transfer: ranged, parallel parts for
