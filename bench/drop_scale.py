@@ -109,38 +109,60 @@ def _garment(rng, image, garment):
     return np.ascontiguousarray(made), np.ascontiguousarray(garment)
 
 
-def synthetic_garments(count: int, seed: int = 0):
-    """(sku, category, jpeg bytes) of ``count`` garments made from the sample drop, each a garment
-    of its own to the duplicate check: a candidate whose fingerprint (the pipeline's, on its
-    canvas) comes within 12 bits and 20 Lab units of one already made is drawn again. That margin
-    is wider than the check's (8 bits, 12 units), so the pipeline's own cut, a little different
-    from the mask the garment was made with, mostly still tells them apart (3 % of 1,400 were
-    duplicates to the classical cut); the figures count the generations actually made."""
-    import numpy as np
-
-    from tasks.images import decode_rgb, encode_jpeg
-    from tasks.preprocess.fingerprints import FingerprintIndex, Owner
-    from tasks.preprocess.garment import perceptual_hash, prepare_garment
+@cache
+def _sources() -> list:
+    """(sku, category, photo, mask) of the sample drop's good garments (once per process)."""
+    from tasks.images import decode_rgb
     from tasks.preprocess.garment_mask import border_cut
 
-    rng = np.random.default_rng(seed)
     sources = []
     for sku in GOOD:
         image = decode_rgb((SAMPLES / "drop" / sku / "front.jpg").read_bytes())
         category = json.loads((SAMPLES / "drop" / sku / "meta.json").read_text())["category"]
         sources.append((sku, category, image, border_cut(image).mask))
+    return sources
+
+
+def _candidate(job: tuple[int, int]) -> tuple[str, str, str, bytes]:
+    """Candidate ``index`` of the drop drawn with ``seed``: (source SKU, category, fingerprint on
+    the pipeline's canvas, JPEG bytes). Its own random stream, so candidates are made in any order
+    and on any process and are the same."""
+    import numpy as np
+
+    from tasks.images import encode_jpeg
+    from tasks.preprocess.garment import perceptual_hash, prepare_garment
+
+    seed, index = job
+    sku, category, image, garment = _sources()[index % len(GOOD)]
+    photo, mask = _garment(np.random.default_rng([seed, index]), image, garment)
+    canvas = prepare_garment(photo, KnownCut(mask))
+    return sku, category, perceptual_hash(canvas.cloth, canvas.mask), encode_jpeg(photo, 90)
+
+
+def synthetic_garments(count: int, seed: int = 0, jobs: int | None = None):
+    """(sku, category, jpeg bytes) of ``count`` garments made from the sample drop, each a garment
+    of its own to the duplicate check: a candidate whose fingerprint (the pipeline's, on its
+    canvas) comes within 12 bits and 20 Lab units of one already made is passed over. That margin
+    is wider than the check's (8 bits, 12 units), so the pipeline's own cut, a little different
+    from the mask the garment was made with, mostly still tells them apart (3 % of 1,400 were
+    duplicates to the classical cut); the figures count the generations actually made.
+    Candidates are drawn on ``jobs`` processes (the machine's cores) and judged in order."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tasks.preprocess.fingerprints import FingerprintIndex, Owner
+
     made = FingerprintIndex(max_bits=12, max_colour=20.0)
-    number = 0
-    while number < count:
-        sku, category, image, garment = sources[number % len(sources)]
-        photo, mask = _garment(rng, image, garment)
-        canvas = prepare_garment(photo, KnownCut(mask))
-        fingerprint = perceptual_hash(canvas.cloth, canvas.mask)
-        if made.find(fingerprint) is not None:
-            continue
-        made.add(fingerprint, Owner(sku, ""))
-        yield f"{sku.split('-')[0]}-S{number:06d}", category, encode_jpeg(photo, 90)
-        number += 1
+    number = drawn = 0
+    with ProcessPoolExecutor(jobs or os.cpu_count()) as pool:
+        while number < count:
+            block = range(drawn, drawn + min(500, int((count - number) * 1.2) + 8))
+            drawn = block.stop
+            for sku, category, fingerprint, data in pool.map(_candidate, [(seed, index) for index in block], chunksize=4):
+                if number >= count or made.find(fingerprint) is not None:
+                    continue
+                made.add(fingerprint, Owner(sku, ""))
+                yield f"{sku.split('-')[0]}-S{number:06d}", category, data
+                number += 1
 
 
 def synthetic_library(count: int, seed: int = 1):
