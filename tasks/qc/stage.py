@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -129,9 +130,23 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
     by_garment: dict[str, list[Generation]] = {}
     for row in sorted(rows, key=lambda r: (r.photo_id, r.category)):
         by_garment.setdefault(garment_sha[row.generation_id], []).append(row)
-    with ThreadPoolExecutor(ctx.settings.qc_threads, thread_name_prefix="qc-measure") as pool:
-        table = [record for part in pool.map(one_garment, by_garment, by_garment.values()) for record in part]
+    pool = measuring_threads(ctx.settings.qc_threads)
+    table = [record for part in pool.map(one_garment, by_garment, by_garment.values()) for record in part]
     return pd.DataFrame(sorted(table, key=lambda r: r["generation_id"]))
+
+
+_THREADS: dict[int, ThreadPoolExecutor] = {}
+os.register_at_fork(after_in_child=_THREADS.clear)  # a forked child has none of its parent's threads
+
+
+def measuring_threads(count: int) -> ThreadPoolExecutor:
+    """QC's measuring threads, started once per process: each keeps its own mediapipe models
+    (``shared_models.process_instance``) for every task the process runs. Threads started per
+    task would load a set of models per task, and those stay loaded until the process exits
+    (about 500 MB a task where one process runs many, as ``dag.test`` does)."""
+    if count not in _THREADS:
+        _THREADS[count] = ThreadPoolExecutor(count, thread_name_prefix="qc-measure")
+    return _THREADS[count]
 
 
 def needing_check(ctx: RunContext, date: str, version: int, generation_ids: list[str] | None = None) -> tuple[list[Generation], dict[str, str]]:

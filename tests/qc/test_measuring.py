@@ -1,5 +1,6 @@
-"""The QC stage's view cache: a view asked for by many threads at once is read once, a failed
-read is read again by the next to ask, and the least recently used views are let go."""
+"""How the QC stage measures: a view asked for by many threads at once is read once, a failed
+read is read again by the next to ask, the least recently used views are let go, and the
+measuring threads keep their models from task to task."""
 
 from __future__ import annotations
 
@@ -50,3 +51,15 @@ def test_a_failed_read_is_read_again_and_old_views_are_let_go():
     cache("bad", "upper_body")
     cache("a", "upper_body")
     assert calls == ["bad", "bad", "a", "b", "a"]
+
+
+def test_the_measuring_threads_keep_their_models_from_task_to_task():
+    """One process running many measuring tasks (``dag.test``) loads QC's models once per
+    thread, not once per task: the threads outlive a task and keep their instances."""
+    from tasks.preprocess.faces import shared_faces
+    from tasks.qc.stage import measuring_threads
+
+    pool = measuring_threads(1)
+    first = pool.submit(shared_faces).result()
+    assert measuring_threads(1) is pool
+    assert pool.submit(shared_faces).result() is first
