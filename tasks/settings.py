@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from datetime import date
-from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 
@@ -99,13 +98,15 @@ class Settings(BaseSettings):
             raise DropDateRefused(f"drop {drop_date} is before the pipeline's first drop date {self.first_drop_date} "
                                   "(TRYON_FIRST_DROP_DATE): Airflow runs nothing for it; set an earlier first date to process it")
 
-    @cached_property
+    # plain properties, not cached ones: ``model_copy(update=...)`` copies a cached value along
+    # with the fields, and a copy pointed at another ledger or home kept the first one's
+    @property
     def resolved_ledger_url(self) -> str:
         if self.ledger_url:
             return self.ledger_url
         return f"sqlite:///{self.home / 'ledger.db'}"
 
-    @cached_property
+    @property
     def resolved_model_dir(self) -> Path:
         return (self.model_dir or self.home / "models").expanduser().resolve()
 

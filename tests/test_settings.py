@@ -50,3 +50,15 @@ def test_an_empty_variable_means_unset(monkeypatch, tmp_path):
     settings = Settings()
     assert (settings.model_registry, settings.s3_endpoint_url, settings.ledger_url) == (None, None, None)
     assert settings.reviewers == {} and settings.gpu_node_selector == {}
+
+
+def test_a_copy_pointed_elsewhere_resolves_to_its_own_ledger_and_models(tmp_path):
+    """``model_copy(update=...)`` (how a test or a command derives settings for another bucket,
+    home or ledger) resolves the copy's own ledger and model folder, not the values the
+    original had already resolved."""
+    first = Settings(home=tmp_path / "a")
+    assert first.resolved_ledger_url.endswith("a/ledger.db") and first.resolved_model_dir.name == "models"
+    other = first.model_copy(update={"home": tmp_path / "b"})
+    assert other.resolved_ledger_url == f"sqlite:///{tmp_path / 'b' / 'ledger.db'}"
+    assert other.resolved_model_dir == (tmp_path / "b" / "models").resolve()
+    assert first.model_copy(update={"ledger_url": "postgresql://x/y"}).resolved_ledger_url == "postgresql://x/y"

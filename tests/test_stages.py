@@ -249,3 +249,22 @@ def test_a_rerun_of_an_unchanged_drop_reads_no_garment_artifact(ctx, monkeypatch
     monkeypatch.setattr(garment_stage, "background_backend", lambda settings: OtherCut())
     assert preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE))) == first
     assert any(key.startswith("garments/") for key in read)
+
+
+def test_a_ledger_pointed_at_another_bucket_prepares_the_garments_there(ctx):
+    """What preprocessing recorded names the bucket its artifacts are in: the same ledger used
+    with another bucket (a restore, a test's second store) makes them there instead of trusting
+    artifacts that bucket does not hold."""
+    from tasks.context import RunContext
+    from tasks.storage import ObjectStore, garment_artifact_key
+
+    path, category = GARMENTS["TEE-00055"]
+    other = RunContext(settings=ctx.settings.model_copy(update={"bucket": ctx.settings.bucket + "-b"}),
+                       store=ObjectStore.from_settings(ctx.settings.model_copy(update={"bucket": ctx.settings.bucket + "-b"})),
+                       ledger=ctx.ledger)
+    other.store.ensure_bucket()
+    for run in (ctx, other):
+        run.store.put_bytes(f"drops/{DATE}/TEE/front.jpg", path.read_bytes())
+        run.store.put_json(f"drops/{DATE}/TEE/meta.json", {"category": category})
+        [item] = preprocess_garments(run, DATE, validate(run, DATE, discover(run, DATE)))
+        assert run.store.exists(garment_artifact_key(item["sha256"], "meta.json"))

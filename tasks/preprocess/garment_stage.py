@@ -63,7 +63,10 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     through the fingerprint index (``fingerprints.py``), not by comparing with every garment."""
     masker = background_backend(ctx.settings)
     embedder = embedding_backend(ctx.settings).backend
-    backends = {"backend": masker.backend, "embedding_backend": embedder}
+    # what the recorded outcome of a garment's preprocessing must match to stand: the backends
+    # that made its artifacts and the bucket they are in (a ledger pointed at another bucket
+    # finds none of them there)
+    made_by = {"backend": masker.backend, "embedding_backend": embedder, "bucket": ctx.store.bucket}
     seen = known_fingerprints(ctx, date)
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         recorded = {g.id: g.meta.get("preprocessed") for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
@@ -71,7 +74,7 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     decided: list[tuple[DropItem, str, Owner | None]] = []  # not yet in the ledger
     for raw in sorted(items, key=lambda r: r["sku"]):
         item = DropItem(**raw)
-        made = {"sha256": item.sha256, **backends}
+        made = {"sha256": item.sha256, **made_by}
         fact = recorded.get(item.garment_id) or {}
         if {key: fact.get(key) for key in made} == made:  # these bytes, cut and embedded so before: nothing to read
             phash = fact["phash"]
@@ -85,15 +88,15 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
             seen.add(phash, Owner(item.sku, date))
             prepared.append(item.to_dict())
         if len(decided) >= RECORD_CHUNK:
-            _record(ctx, decided, backends)
-    _record(ctx, decided, backends)
+            _record(ctx, decided, made_by)
+    _record(ctx, decided, made_by)
     return prepared
 
 
 RECORD_CHUNK = 200  # garments whose outcome is written to the ledger in one transaction
 
 
-def _record(ctx: RunContext, decided: list[tuple[DropItem, str, Owner | None]], backends: dict[str, str]) -> None:
+def _record(ctx: RunContext, decided: list[tuple[DropItem, str, Owner | None]], made_by: dict[str, str]) -> None:
     """Write what was decided for these garments (their fingerprint, and preprocessed or
     rejected as a duplicate; what made it, for a re-run to find) in one transaction, and empty
     the list."""
@@ -105,7 +108,7 @@ def _record(ctx: RunContext, decided: list[tuple[DropItem, str, Owner | None]], 
         filed = {f.garment_id: f for f in session.scalars(select(GarmentFingerprint).where(GarmentFingerprint.garment_id.in_(ids)))}
         for item, phash, original in decided:
             row = rows[item.garment_id]
-            fact = {**backends, "sha256": item.sha256, "phash": phash}
+            fact = {**made_by, "sha256": item.sha256, "phash": phash}
             row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": phash, "preprocessed": fact}
             fingerprint = filed.get(item.garment_id) or GarmentFingerprint(garment_id=item.garment_id)
             fingerprint.fingerprint, fingerprint.original = phash, original is None
