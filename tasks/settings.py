@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     review_max_attempts_per_address: int = Field(default=30, ge=1, description="Sign-in attempts per client address within the lockout window before that address is locked out.")
     review_lockout_s: float = Field(default=900, gt=0, description="The review sign-in window and lockout, in seconds.")
     review_trusted_proxies: str = Field(default="127.0.0.1", description="Addresses (comma-separated) whose X-Forwarded-For the review page believes: the TLS proxy in front of it. Sign-in limits count the address it names; from anywhere else the header is ignored.")
-    qc_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1, description="Threads measuring QC's metrics in one task (each with its own mediapipe models); default the machine's cores, at most 4.")
+    qc_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1, description="Threads measuring QC's metrics, one garment at a time, started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.")
     qc_expectations: Path | None = Field(default=None, description="The QC suite's thresholds (YAML like tasks/qc/expectations.yaml, the default); a version is recorded with every QC result.")
     spot_check_rate: float = Field(default=0.05, ge=0.0, le=1.0, description="Share of each date's QC-passed, published generations that QA spot-checks on the review page (at least one where any passed; 0: none).")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
