@@ -58,6 +58,12 @@ class DropItem:
 KEPT_META = ("intake_verdict", "preprocessed")
 
 
+def made_so(record: dict[str, Any] | None, made_by: dict[str, Any]) -> bool:
+    """Whether a kept record (a verdict, what preprocessing made) was made by ``made_by``: it
+    holds each of its keys with that value."""
+    return record is not None and all(record.get(key) == value for key, value in made_by.items())
+
+
 class GarmentRows:
     """Discovery's writes of a date's garment rows, ``UPSERTS_PER_COMMIT`` to a transaction (a
     drop of thousands of SKUs, not a transaction each). ``commit`` before anything else writes
@@ -237,14 +243,13 @@ def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any, record
     made_by = {"pose_backend": getattr(pose, "backend", type(pose).__name__), "check_version": WORN_BY_PERSON_VERSION}
     sha256, meta = recorded
     verdict = meta.get("intake_verdict")
-    if sha256 and item.image_version and verdict and verdict.get("image_version") == item.image_version and \
-            {k: verdict.get(k) for k in made_by} == made_by:
+    if sha256 and item.image_version and made_so(verdict, {**made_by, "image_version": item.image_version}):
         return _accepted(ctx, date, item, sha256, verdict, recorded)
     data = ctx.store.get_bytes(item.image_key)
     sha256 = sha256_hex(data)
     verdict_key = garment_artifact_key(sha256, "intake.json")
     verdict = ctx.store.get_json_or_none(verdict_key)
-    if verdict is None or {k: verdict.get(k) for k in made_by} != made_by:
+    if not made_so(verdict, made_by):
         try:
             decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE, max_aspect=MAX_ASPECT)
         except ImageDecodeError as error:

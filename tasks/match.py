@@ -21,7 +21,7 @@ from tasks.context import RunContext
 from tasks.inference.engine import get_engine
 from tasks.inference.shard import plan_shards, shard_count
 from tasks.intake import DropItem, set_garment_state
-from tasks.ledger import Garment, GarmentState, Generation, GenerationState
+from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import garment_embedding
 from tasks.preprocess.library_stage import read_clusters, read_index
 
@@ -89,8 +89,8 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
         part = chosen[start : start + PLAN_CHUNK]
         with ctx.ledger.session() as session:
             wanted = [gid for _, picks in part for _, _, gid in picks]
-            rows = {row.generation_id: row for row in session.scalars(select(Generation).where(Generation.generation_id.in_(wanted)))}
-            garments = {g.id: g for g in session.scalars(select(Garment).where(Garment.id.in_([item.garment_id for item, _ in part])))}
+            rows = {row.generation_id: row for row in rows_in(session, Generation.generation_id, wanted)}
+            garments = {g.id: g for g in rows_in(session, Garment.id, [item.garment_id for item, _ in part])}
             for item, picks in part:
                 for photo_id, cluster, gid in picks:
                     row = rows.get(gid)

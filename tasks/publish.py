@@ -26,6 +26,7 @@ from tasks.ledger import (
     Publication,
     QCResult,
     ReviewDecision,
+    rows_in,
 )
 from tasks.publications import LIVE, record_publication
 from tasks.storage import ObjectInfo, ObjectStore, json_body, review_key, review_prefix, storefront_manifest_key
@@ -112,7 +113,7 @@ def copy_for_review(store: ObjectStore, row: Generation, failed_checks: list[str
         store.copy(row.object_key, key)
     sidecar = json_body({"generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
                          "source_key": row.object_key, "failed_checks": failed_checks, "reason": row.reason})
-    sidecar_key = key.rsplit(".", 1)[0] + ".json"
+    sidecar_key = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id, "json")
     if sidecar_key not in kept or kept[sidecar_key].etag != hashlib.md5(sidecar, usedforsecurity=False).hexdigest():
         store.put_bytes(sidecar_key, sidecar, "application/json")
 
@@ -190,9 +191,7 @@ def settle_garments(session: Any, generations: list[Generation]) -> None:
     by_garment: dict[int, list[Generation]] = {}
     for row in generations:
         by_garment.setdefault(row.garment_id, []).append(row)
-    ids, garments = list(by_garment), {}
-    for start in range(0, len(ids), 500):  # 500 a query, not one each
-        garments.update((g.id, g) for g in session.scalars(select(Garment).where(Garment.id.in_(ids[start : start + 500]))))
+    garments = {g.id: g for g in rows_in(session, Garment.id, list(by_garment))}
     for garment_id, rows in by_garment.items():
         garment = garments[garment_id]
         states = {r.state for r in rows}

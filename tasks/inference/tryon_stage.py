@@ -31,7 +31,7 @@ from tasks.context import RunContext
 from tasks.images import encode_jpeg
 from tasks.inference.engine import Engine, TryOnSample, get_engine
 from tasks.inference.shard import Shard
-from tasks.ledger import Garment, Generation, GenerationState
+from tasks.ledger import Garment, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo
 from tasks.publications import withdraw_publication
@@ -111,7 +111,7 @@ def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | 
     been made anew (``fresh``), the new image is not the one QC judged: it goes back to
     ``generated`` for QC, and off the storefront until it passes."""
     with ctx.ledger.session() as session:
-        rows = {row.generation_id: row for row in session.scalars(select(Generation).where(Generation.generation_id.in_(list(outcomes))))}
+        rows = {row.generation_id: row for row in rows_in(session, Generation.generation_id, list(outcomes))}
         for generation_id, (state, reason, key) in outcomes.items():
             row = rows[generation_id]
             row.batch = shard
@@ -119,9 +119,8 @@ def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | 
                 row.state, row.reason = state, reason
             elif fresh and row.state != GENERATED:
                 withdraw_publication(session, row)
-                review_copy = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id)
-                for stale in (review_copy, review_copy.rsplit(".", 1)[0] + ".json"):  # a review copy is of the current image
-                    ctx.store.delete(stale)
+                for ext in ("jpg", "json"):  # a review copy is always of the current image
+                    ctx.store.delete(review_key(row.drop_date, row.sku, row.photo_id, row.generation_id, ext))
                 row.state, row.reason = GENERATED, f"made again: the image {row.state} before was lost; QC judges the new one"
             row.object_key = key or row.object_key
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_artifact, decode_mask, decode_rgb, encode_mask, encode_png
-from tasks.intake import DropItem, set_garment_state
-from tasks.ledger import Garment, GarmentFingerprint, GarmentState
+from tasks.intake import DropItem, made_so, set_garment_state
+from tasks.ledger import Garment, GarmentFingerprint, GarmentState, rows_in
 from tasks.preprocess.backends import background_backend, embedding_backend
 from tasks.preprocess.fingerprints import FingerprintIndex, Owner
 from tasks.preprocess.garment import GarmentMaskError, perceptual_hash, prepare_garment
@@ -75,8 +75,8 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     for raw in sorted(items, key=lambda r: r["sku"]):
         item = DropItem(**raw)
         made = {"sha256": item.sha256, **made_by}
-        fact = recorded.get(item.garment_id) or {}
-        if {key: fact.get(key) for key in made} == made:  # these bytes, cut and embedded so before: nothing to read
+        fact = recorded.get(item.garment_id)
+        if made_so(fact, made):  # these bytes, cut and embedded so before: nothing to read
             phash = fact["phash"]
         else:
             phash = _prepare(ctx, item, masker, embedder)
@@ -104,8 +104,8 @@ def _record(ctx: RunContext, decided: list[tuple[DropItem, str, Owner | None]], 
         return
     ids = [item.garment_id for item, _, _ in decided]
     with ctx.ledger.session() as session:
-        rows = {g.id: g for g in session.scalars(select(Garment).where(Garment.id.in_(ids)))}
-        filed = {f.garment_id: f for f in session.scalars(select(GarmentFingerprint).where(GarmentFingerprint.garment_id.in_(ids)))}
+        rows = {g.id: g for g in rows_in(session, Garment.id, ids)}
+        filed = {f.garment_id: f for f in rows_in(session, GarmentFingerprint.garment_id, ids)}
         for item, phash, original in decided:
             row = rows[item.garment_id]
             fact = {**made_by, "sha256": item.sha256, "phash": phash}

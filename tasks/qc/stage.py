@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_artifact, thumbnail_jpeg
-from tasks.ledger import Garment, Generation, GenerationState, QCResult
+from tasks.ledger import Garment, Generation, GenerationState, QCResult, rows_in
 from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo, load_view_labels
@@ -206,9 +206,8 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
     with ctx.ledger.session() as session:
         judging = list(metrics["generation_id"]) if not metrics.empty else []
         earlier: dict[str, dict[str, QCResult]] = {}
-        for start in range(0, len(judging), 500):  # their earlier rows, a query per 500 generations
-            for result in session.scalars(select(QCResult).where(QCResult.generation_id.in_(judging[start : start + 500]))):
-                earlier.setdefault(result.generation_id, {})[result.check] = result
+        for result in rows_in(session, QCResult.generation_id, judging):  # their earlier rows
+            earlier.setdefault(result.generation_id, {})[result.check] = result
         for record in metrics.to_dict("records"):
             gid = record["generation_id"]
             failed = outcome.failed.get(gid, [])
