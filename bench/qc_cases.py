@@ -21,10 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tasks.images import decode_rgb, encode_jpeg, fit_to_canvas
-from tasks.preprocess.garment import WHITE
+from tasks.evaluation.sets import cut_out
+from tasks.images import decode_rgb, encode_jpeg
 from tasks.preprocess.pose import KP
-from tasks.qc.appearance import skin_pixels
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -72,6 +71,8 @@ class Case:
 
 def load_views(settings: object | None = None) -> list[View]:
     """Every suitable (photo, category) view of the sample library, preprocessed as the library does."""
+    from tasks.evaluation.sets import View as SetView
+    from tasks.evaluation.sets import worn_garment
     from tasks.preprocess.model_photo import prepare_model_photo, worn_garment_and_skin
     from tasks.settings import Settings
 
@@ -81,23 +82,11 @@ def load_views(settings: object | None = None) -> list[View]:
             continue
         prepared = prepare_model_photo(decode_rgb(path.read_bytes()), settings or Settings())
         for category, view in sorted(prepared.views.items()):
-            garment, skin = worn_garment_and_skin(view.labels, category)
-            garment &= view.person_mask
-            # the parsing's garment label, less what is skin-coloured (a neckline, shoulders: the
-            # fallback parser's labels are coarse) or beyond the person's edge
-            bare = skin_pixels(view.image, view.person_mask, view.keypoints)
-            inside = cv2.erode(view.person_mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+            _, skin = worn_garment_and_skin(view.labels, category)
+            garment = worn_garment(SetView(view.image, view.person_mask, view.inpaint_mask, view.keypoints, view.labels), category)
             views.append(View(path.stem, category, view.image, view.person_mask, view.inpaint_mask, view.keypoints,
-                              garment & inside & ~bare, skin & view.person_mask))
+                              garment, skin & view.person_mask))
     return views
-
-
-def cut_out(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A worn garment as a product shot: its pixels on white, centred on the canvas."""
-    x0, y0, w, h = cv2.boundingRect(mask.astype(np.uint8))
-    crop = np.where(mask[..., None], image, np.uint8(255))[y0 : y0 + h, x0 : x0 + w]
-    cloth, cloth_mask = fit_to_canvas(crop, WHITE, mask=mask[y0 : y0 + h, x0 : x0 + w], margin=0.06)
-    return np.where(cloth_mask[..., None], cloth, np.uint8(255)), cloth_mask
 
 
 def recolour(image: np.ndarray, mask: np.ndarray, hue_degrees: int, chroma: int) -> np.ndarray:

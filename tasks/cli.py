@@ -6,6 +6,11 @@
   tryon audit --date D [--repair]
                             the ledger against the objects: lost images, orphans, manifests
   tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
+                            [--force --reason WHY]  (another model version needs an evaluation at least as good)
+  tryon evaluate --versions V [V..] [--set NAME]
+                            model versions side by side: SSIM, LPIPS, FID, KID, time, QC pass rate
+  tryon evaluate import PATH --name NAME
+                            a VITON-HD / Dress Code test folder as an evaluation set
   tryon library add PATH..  upload model photos to the library
   tryon library build       run model_library: preprocess, clean, cluster, index
   tryon library sheet       a contact sheet of the library (views, masks, keypoints, reasons)
@@ -13,12 +18,14 @@
   tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
   tryon review hash-password   a password hash for TRYON_REVIEWERS
   tryon models list|hash|pull|convert|random
-                            the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors
+                            the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors,
+                            random-weight stand-ins (LaDI-VTON and the evaluation's feature networks)
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import shutil
@@ -307,12 +314,41 @@ def _needs_run(store, date: str, reprocess: str) -> bool:
     return False
 
 
+def _backfill_allowed(args: argparse.Namespace, conf: dict, dates: list[str]) -> bool:
+    """A backfill with another model version goes ahead only when an evaluation shows it at least
+    as good as the current one, or the operator forces it with a reason; the decision is recorded."""
+    from tasks.evaluation.gate import Identity, judge, record_decision
+    from tasks.inference.engine import get_engine
+    from tasks.ledger import ledger_from_settings
+    from tasks.run_overrides import apply_run_overrides
+
+    settings = get_settings()
+    new, current = Identity.of(get_engine(apply_run_overrides(settings, conf))), Identity.of(get_engine(settings))
+    if new == current:
+        return True
+    ledger = ledger_from_settings(settings)
+    verdict = judge(ledger, new, current)
+    if not verdict.allowed and not args.force:
+        print(f"error: refusing to backfill with {new.model_version}: {verdict.reason}.\n"
+              "Evaluate it first, or pass --force --reason '...' to go ahead (recorded with your name)", file=sys.stderr)
+        return False
+    if not verdict.allowed and not args.reason:
+        raise SystemExit("error: --force needs --reason: why this version goes ahead without an evaluation that shows it as good")
+    spec = args.model_version or ",".join(f"{k}={v}" for k, v in sorted(conf["settings"].items()))
+    record_decision(ledger, spec, new, current, (dates[0], dates[-1]), verdict, args.operator,
+                    None if verdict.allowed else args.reason)
+    print(f"backfill with {new.model_version}: {'forced by ' + args.operator if not verdict.allowed else verdict.reason}")
+    return True
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     from tasks.run_lease import LeaseHeld
 
     dates = _dates(args.date_from, args.date_to)
     get_settings().check_drop_date(dates[0])
     conf = _backfill_conf(args)
+    if conf and not _backfill_allowed(args, conf, dates):
+        return 2
     reprocess = args.reprocess or ("all" if conf else "none")
     if args.scheduler:  # a deployment: Airflow's own backfill, run by its scheduler and workers
         import subprocess
@@ -342,6 +378,77 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     for date, state in states.items():
         print(f"{date}: {state}")
     return 0 if all(s == "success" or s.startswith("skipped") for s in states.values()) else 1
+
+
+def _export_prefix(store, prefix: str, folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    for key in store.list_keys(prefix):
+        target = folder / key[len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get_bytes(key))
+
+
+def _print_evaluation(summary: dict) -> None:
+    print(f"evaluation {summary['evaluation_id']} on set {summary['set']} (sha256 {summary['set_sha256'][:12]})")
+    print(f"{'version':<40} {'category':<11} {'SSIM':>6} {'LPIPS':>6} {'FID':>8} {'KIDx1e3':>8} {'s/img':>6} {'QC pass':>8}")
+    def figure(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
+        return "n/a" if value is None else f"{value * scale:.{digits}f}"
+
+    for version in summary["versions"]:
+        for c in version["categories"]:
+            qc = f"{c['qc_passed']}/{c['qc_checked']}"
+            print(f"{version['spec']:<40} {c['category']:<11} {figure(c['ssim']):>6} {figure(c['lpips']):>6} {figure(c['fid'], digits=2):>8} "
+                  f"{figure(c['kid'], 1e3, 2):>8} {figure(c['seconds_per_image'], digits=2):>6} {qc:>8}")
+        for slot, why in sorted(version["failed"].items()):
+            print(f"  {version['spec']}: {slot}: no image: {why}")
+    for warning in summary["warnings"]:
+        print(f"note: {warning}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if getattr(args, "evaluate_command", None) == "import":
+        return cmd_evaluate_import(args)
+    if not args.versions:
+        raise SystemExit("error: tryon evaluate needs --versions (e.g. --versions warp-baseline ladi-vton:inference_steps=20)")
+    from tasks.evaluation.run import ModelVersion, evaluation_key
+
+    for spec in args.versions:
+        try:
+            ModelVersion.parse(spec)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from error
+    evaluation_id = args.id or datetime.now(UTC).strftime("eval-%Y%m%dT%H%M%SZ")
+    with pipeline(get_settings()) as settings:
+        from tasks.storage import ObjectStore
+
+        state = _run("evaluate", None, {"versions": args.versions, "set": args.set, "evaluation_id": evaluation_id, "limit": args.limit,
+                                       "categories": args.categories})
+        store = ObjectStore.from_settings(settings)
+        summary = store.get_json_or_none(evaluation_key(evaluation_id, "results.json"))
+        if state != "success" or summary is None:
+            print(f"error: the evaluate run ended {state}; its task logs say why (TRYON_HOME/airflow/logs)", file=sys.stderr)
+            return 1
+        _print_evaluation(summary)
+        folder = (args.out or Path("evaluation-output")) / evaluation_id
+        _export_prefix(store, evaluation_key(evaluation_id, ""), folder)
+        print(f"page: {(folder / 'index.html').resolve()}  (s3: {summary['page']})")
+    return 0
+
+
+def cmd_evaluate_import(args: argparse.Namespace) -> int:
+    with pipeline(get_settings(), airflow=False) as settings:
+        from tasks.context import RunContext
+        from tasks.evaluation.sets import LIBRARY_SET, describe, import_set
+
+        if args.name == LIBRARY_SET:
+            raise SystemExit(f"error: {LIBRARY_SET!r} is the set made from the model library; name the imported set otherwise")
+        try:
+            evalset = import_set(RunContext.from_settings(settings), args.path, args.name)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from error
+        print(describe(evalset))
+    return 0 if evalset.pairs else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -432,8 +539,16 @@ def cmd_models_random(args: argparse.Namespace) -> int:
     from tasks.inference.ladi_vton.components import ARCHITECTURES, random_components, save_published_layout
 
     architecture = ARCHITECTURES[args.size]
+    import yaml
+
+    from tasks.evaluation.features import write_random_networks
+
     registry = save_published_layout(random_components(architecture, seed=args.seed), args.out, architecture, args.dataset)
+    entries = yaml.safe_load(registry.read_text())
+    entries["models"].update(write_random_networks(args.out / "evaluation", seed=args.seed))
+    registry.write_text(yaml.safe_dump(entries, sort_keys=True))
     print(f"random-weight LaDI-VTON ({args.size}) in the published layout: {args.out}\n"
+          f"and random-weight feature networks for `tryon evaluate` (FID/KID Inception, LPIPS AlexNet): {args.out / 'evaluation'}\n"
           f"registry: {registry}\noutputs made with it are noise; their model version says random-weights")
     return 0
 
@@ -494,6 +609,10 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--to", dest="date_to", type=_date, required=True, help="last drop date (inclusive)")
     backfill.add_argument("--model-version", help="ENGINE or ENGINE/DATASET (e.g. ladi-vton/dresscode): generate with it, beside the old outputs")
     backfill.add_argument("--set", action="append", metavar="KEY=VALUE", help="another run setting (seed, inference_steps, ...)")
+    backfill.add_argument("--force", action="store_true",
+                          help="go ahead with a model version that no evaluation shows at least as good as the current one (needs --reason; recorded)")
+    backfill.add_argument("--reason", help="why --force: recorded in the ledger (backfill_decisions) with --operator")
+    backfill.add_argument("--operator", default=getpass.getuser(), help="who decides (default: this user)")
     backfill.add_argument("--reprocess", choices=("none", "failed", "all"),
                           help="dates already run: none skips them, failed re-runs incomplete ones, all re-runs every date "
                                "(default none; all with --model-version or --set)")
@@ -508,6 +627,23 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--repair", action="store_true", help="re-publish, plan lost generations again, delete orphans, rewrite the manifests")
     audit.add_argument("--json", action="store_true", help="print the findings as JSON")
     audit.set_defaults(func=cmd_audit)
+    evaluate = commands.add_parser("evaluate", help="measure model versions side by side on an evaluation set (runs the evaluate DAG)",
+                                   description="Generate every pair of an evaluation set with each model version and compare: paired SSIM "
+                                   "and LPIPS (whole and inside the inpaint region), unpaired FID and KID per category, time per image, "
+                                   "QC pass rate. Figures go to the ledger (evaluations) and S3 (reports/evaluations/ID/), the page to --out.")
+    evaluate.add_argument("--versions", nargs="+", metavar="VERSION",
+                          help="ENGINE[/DATASET][:setting=value,...], e.g. warp-baseline ladi-vton/vitonhd:inference_steps=20,scheduler=dpm-solver++")
+    evaluate.add_argument("--set", default="library", help="evaluation set (default: library, made anew from the model library)")
+    evaluate.add_argument("--categories", nargs="+", choices=("upper_body", "lower_body", "dresses"), help="only these categories (default all)")
+    evaluate.add_argument("--limit", type=int, help="generate only the first N paired and N unpaired pairs of each category")
+    evaluate.add_argument("--id", help="evaluation id (default: eval-UTC timestamp)")
+    evaluate.add_argument("--out", type=Path, help="where the page and images are copied (default ./evaluation-output/ID/)")
+    evaluate.set_defaults(func=cmd_evaluate)
+    evaluate_commands = evaluate.add_subparsers(dest="evaluate_command", required=False)
+    importing = evaluate_commands.add_parser("import", help="import a VITON-HD or Dress Code test folder as an evaluation set")
+    importing.add_argument("path", type=Path, help="the folder (image/, cloth/, test_pairs.txt; or upper_body/ lower_body/ dresses/)")
+    importing.add_argument("--name", required=True, help="the set's name (eval/sets/NAME/)")
+    importing.set_defaults(func=cmd_evaluate)
     library = commands.add_parser("library", help="the model-photo library").add_subparsers(dest="library_command", required=True)
     add = library.add_parser("add", help="upload model photos (files or folders) to library/photos/")
     add.add_argument("paths", nargs="+", type=Path, help="photo files or folders of them")

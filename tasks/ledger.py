@@ -222,6 +222,59 @@ class RunLease(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class EvaluationRow(Base):
+    """One model version's figures on one category of an evaluation set (``tasks/evaluation``)."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("evaluation_id", "version", "category", name="uq_evaluation_version_category"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[str] = mapped_column(String(64), index=True)
+    set_name: Mapped[str] = mapped_column(String(128))
+    set_sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(256))  # as asked: ENGINE[/DATASET][:setting=value,...]
+    engine: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(128), index=True)
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    random_weights: Mapped[bool] = mapped_column(Boolean, default=False)
+    category: Mapped[str] = mapped_column(String(32))
+    paired: Mapped[int] = mapped_column(Integer, default=0)
+    unpaired: Mapped[int] = mapped_column(Integer, default=0)
+    ssim: Mapped[float | None] = mapped_column(Float)
+    ssim_masked: Mapped[float | None] = mapped_column(Float)
+    lpips: Mapped[float | None] = mapped_column(Float)
+    lpips_masked: Mapped[float | None] = mapped_column(Float)
+    fid: Mapped[float | None] = mapped_column(Float)
+    kid: Mapped[float | None] = mapped_column(Float)
+    kid_std: Mapped[float | None] = mapped_column(Float)
+    seconds_per_image: Mapped[float | None] = mapped_column(Float)
+    qc_pass_rate: Mapped[float | None] = mapped_column(Float)
+    feature_networks: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BackfillDecision(Base):
+    """Why a backfill with a model version went ahead: the evaluation that showed it at least as
+    good as the current version, or an operator's ``--force`` with who and why."""
+
+    __tablename__ = "backfill_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[str] = mapped_column(String(128))
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    current_model_version: Mapped[str] = mapped_column(String(128))
+    date_from: Mapped[str] = mapped_column(String(10))
+    date_to: Mapped[str] = mapped_column(String(10))
+    decision: Mapped[str] = mapped_column(String(32))  # "evaluated" or "forced"
+    evaluation_id: Mapped[str | None] = mapped_column(String(64))
+    operator: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Ledger:
     """The database behind the ledger tables; one per URL per process."""
 

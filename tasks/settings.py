@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     qc_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1, description="Threads measuring QC's metrics, one garment at a time, started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.")
     qc_expectations: Path | None = Field(default=None, description="The QC suite's thresholds (YAML like tasks/qc/expectations.yaml, the default); a version is recorded with every QC result.")
     spot_check_rate: float = Field(default=0.05, ge=0.0, le=1.0, description="Share of each date's QC-passed, published generations that QA spot-checks on the review page (at least one where any passed; 0: none).")
+    evaluation_inception: str = Field(default="fid-inception-v3", description="Registry model (backend fid-inception-torchscript) whose pool features FID and KID compare: Inception-v3 as a TorchScript file.")
+    evaluation_alexnet: str = Field(default="lpips-alexnet", description="Registry model (backend alexnet-safetensors): the AlexNet trunk that LPIPS weighs with the shipped linear heads.")
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
     batch_size: int = Field(default=8, ge=1, description="Generations per engine call inside a try-on shard (one category and cluster each).")
     shards_per_gpu_slot: int = Field(default=1, ge=1, description="Try-on shards (mapped tasks, one weight load each) per slot of the try-on pool.")

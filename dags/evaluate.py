@@ -1,0 +1,75 @@
+"""evaluate: measure model versions on an evaluation set, side by side.
+
+The run's conf names the versions (``versions``: a list of ``ENGINE[/DATASET][:setting=value,...]``),
+the set (``set``: default ``library``, the set made from the model library, made anew from the
+library at the start of the run), optionally ``categories`` (a list; default all), ``limit`` (the
+first N paired and N unpaired pairs of each category) and the evaluation id (default: from the
+run id).
+Each version is generated and measured in a mapped task on the try-on queue and pool (paired
+SSIM and LPIPS, unpaired FID and KID per category, time per image, QC pass rate); the last task
+records the figures in the ledger (``evaluations``) and writes the comparison page under
+``reports/evaluations/{id}/``. ``tryon evaluate`` runs it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from airflow.sdk import dag, get_current_context, task
+
+from tasks.airflow_common import SETTINGS, dag_defaults, run_context
+from tasks.kubernetes_pods import tryon_executor_config
+
+
+@dag(
+    dag_id="evaluate",
+    schedule=None,
+    doc_md=__doc__,
+    **dag_defaults(),
+)
+def evaluate() -> None:
+    @task
+    def prepare() -> dict[str, Any]:
+        from tasks.evaluation.run import ModelVersion
+        from tasks.evaluation.sets import LIBRARY_SET, library_set, read_set
+
+        dag_run = get_current_context()["dag_run"]
+        conf = dict(getattr(dag_run, "conf", None) or {})
+        versions = list(conf.get("versions") or [])
+        if not versions:
+            raise ValueError("evaluate needs conf {'versions': [ENGINE[/DATASET][:setting=value,...], ...]}")
+        for spec in versions:
+            ModelVersion.parse(spec)  # refuse a bad version before anything runs
+        name = conf.get("set") or LIBRARY_SET
+        ctx = run_context()
+        evalset = library_set(ctx, name) if name == LIBRARY_SET else read_set(ctx.store, name)
+        evaluation_id = conf.get("evaluation_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", dag_run.run_id)
+        limit = conf.get("limit")
+        return {"evaluation_id": evaluation_id, "set": evalset.name, "versions": versions,
+                "chosen": {"limit": None if limit is None else int(limit), "categories": conf.get("categories") or None}}
+
+    @task
+    def versions(plan: dict[str, Any]) -> list[str]:
+        return list(plan["versions"])
+
+    @task(queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool, map_index_template="{{ task.op_kwargs['spec'] }}",
+          executor_config=tryon_executor_config(SETTINGS))
+    def evaluate_version(plan: dict[str, Any], spec: str) -> dict[str, Any]:
+        from tasks.evaluation.run import evaluate_version as run
+
+        chosen = plan["chosen"]
+        result = run(run_context(), plan["evaluation_id"], plan["set"], spec, chosen["limit"], chosen["categories"])
+        return {"spec": spec, "images": len(result.images), "failed": len(result.failed)}
+
+    @task
+    def compare(plan: dict[str, Any], done: list[dict[str, Any]]) -> dict[str, Any]:
+        from tasks.evaluation.compare import compare as run
+
+        summary = run(run_context(), plan["evaluation_id"], plan["set"], plan["versions"])
+        return {"page": summary["page"], "warnings": summary["warnings"], "versions": [done[i] for i in range(len(done))]}
+
+    plan = prepare()
+    compare(plan, evaluate_version.partial(plan=plan).expand(spec=versions(plan)))
+
+evaluate()

@@ -1,0 +1,214 @@
+"""One model version evaluated on one set: every pair generated, the paired and unpaired metrics
+per category, the time per image and the QC pass rate of the same generations.
+
+A model version is the engine with the settings that change its outputs, written
+``ENGINE[/DATASET][:setting=value,...]`` (``ladi-vton/dresscode:inference_steps=20,scheduler=dpm-solver++``);
+the settings are the run overrides a backfill takes. Each version's images and its
+``result.json`` go under ``reports/evaluations/{id}/{version}/``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tasks.evaluation.features import InceptionFeatures, load_lpips
+from tasks.evaluation.metrics import fid, kid, ssim
+from tasks.evaluation.sets import EvalPair, EvalSet, View, load_cloth, load_view, read_set
+from tasks.images import encode_jpeg
+from tasks.settings import Settings
+
+
+def evaluation_key(evaluation_id: str, name: str) -> str:
+    return f"reports/evaluations/{evaluation_id}/{name}"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    spec: str
+    overrides: dict[str, Any]
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelVersion:
+        from tasks.run_overrides import RUN_SETTINGS, model_version_overrides
+
+        head, _, rest = spec.partition(":")
+        overrides = model_version_overrides(head)
+        for item in filter(None, rest.split(",")):
+            key, sep, value = item.partition("=")
+            if not sep or key not in RUN_SETTINGS or key in ("engine", "ladi_vton_dataset"):
+                raise ValueError(f"model version {spec!r}: {item!r} is not SETTING=VALUE of "
+                                 f"{', '.join(k for k in RUN_SETTINGS if k not in ('engine', 'ladi_vton_dataset'))}")
+            overrides[key] = value
+        return cls(spec, overrides)
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9._=-]+", "_", self.spec)
+
+    def settings(self, settings: Settings) -> Settings:
+        from tasks.run_overrides import apply_run_overrides
+
+        return apply_run_overrides(settings, {"settings": self.overrides})
+
+
+@dataclass
+class CategoryResult:
+    category: str
+    paired: int = 0  # generations made
+    unpaired: int = 0
+    ssim: float | None = None  # paired, mean over the pairs
+    ssim_masked: float | None = None  # paired, inside the inpaint region only
+    lpips: float | None = None
+    lpips_masked: float | None = None
+    fid: float | None = None  # unpaired generations against the set's real photos of the category
+    kid: float | None = None
+    kid_std: float | None = None
+    kid_subset_size: int | None = None
+    seconds_per_image: float | None = None
+    qc_checked: int = 0
+    qc_passed: int = 0
+
+    @property
+    def qc_pass_rate(self) -> float | None:
+        return self.qc_passed / self.qc_checked if self.qc_checked else None
+
+
+@dataclass
+class VersionResult:
+    """What ``result.json`` holds for one version."""
+
+    spec: str
+    slug: str
+    engine: dict[str, Any]  # Engine.describe(): engine, model version, weights hash, parameters, baseline, release
+    random_weights: bool
+    feature_networks: list[dict[str, Any]]
+    categories: list[CategoryResult] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # slot -> why no image
+    images: dict[str, str] = field(default_factory=dict)  # slot -> object key
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> VersionResult:
+        return cls(**{**raw, "categories": [CategoryResult(**c) for c in raw["categories"]]})
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _qc_inputs(view: View, category: str, cloth: np.ndarray, cloth_mask: np.ndarray, photo_face: bool) -> Any:
+    from tasks.preprocess.model_photo import worn_garment_and_skin
+    from tasks.qc.metrics import GenerationInputs
+
+    worn, skin = worn_garment_and_skin(view.labels, category)
+    return GenerationInputs(category=category, photo=view.person, region=view.inpaint_mask, person_mask=view.person_mask,
+                            keypoints=view.keypoints, worn_garment=worn, photo_skin=skin, cloth=cloth, cloth_mask=cloth_mask,
+                            photo_face=photo_face)
+
+
+class _Inputs:
+    """The set's views and cloths, each read once."""
+
+    def __init__(self, store: Any, evalset: EvalSet) -> None:
+        self.store, self.name = store, evalset.name
+        self.views: dict[str, View] = {}
+        self.cloths: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def view(self, view_id: str) -> View:
+        if view_id not in self.views:
+            self.views[view_id] = load_view(self.store, self.name, view_id)
+        return self.views[view_id]
+
+    def cloth(self, cloth_id: str) -> tuple[np.ndarray, np.ndarray]:
+        if cloth_id not in self.cloths:
+            self.cloths[cloth_id] = load_cloth(self.store, self.name, cloth_id)
+        return self.cloths[cloth_id]
+
+
+def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, limit: int | None = None,
+                     categories: list[str] | None = None) -> VersionResult:
+    """Generate the set's pairs (``EvalSet.chosen(limit, categories)``) with the version, measure, store the
+    images and ``result.json``."""
+    import pandas as pd
+
+    from tasks.inference.engine import TryOnSample, generate_each, get_engine
+    from tasks.preprocess.faces import shared_faces
+    from tasks.qc.metrics import generation_metrics
+    from tasks.qc.suite import validate_generations
+
+    version = ModelVersion.parse(spec)
+    settings = version.settings(ctx.settings)
+    evalset = read_set(ctx.store, set_name)
+    engine = get_engine(settings)
+    inception = InceptionFeatures(settings)
+    lpips, lpips_networks = load_lpips(settings)
+    result = VersionResult(spec, version.slug, engine.describe(), engine.random_weights,
+                           [asdict(n) for n in (inception.info, *lpips_networks)])
+    inputs = _Inputs(ctx.store, evalset)
+    faces = shared_faces()
+    photo_face: dict[str, bool] = {}
+    qc_rows: list[dict[str, Any]] = []
+    chosen = evalset.chosen(limit, categories)
+    for category in sorted({p.category for p in chosen}):
+        pairs = [p for p in chosen if p.category == category]
+        measured = CategoryResult(category)
+        paired: dict[str, list[float | None]] = defaultdict(list)
+        unpaired: list[np.ndarray] = []
+        seconds = 0.0
+        for start in range(0, len(pairs), settings.batch_size):
+            batch: list[EvalPair] = pairs[start : start + settings.batch_size]
+            samples = [TryOnSample(generation_id=p.slot, category=category, cloth=inputs.cloth(p.cloth)[0], cloth_mask=inputs.cloth(p.cloth)[1],
+                                   seed=settings.seed, **inputs.view(p.view).sample_fields()) for p in batch]
+            began = time.perf_counter()
+            made = generate_each(engine, samples)  # a sample the engine cannot make fails alone, with its reason
+            seconds += time.perf_counter() - began
+            for pair in batch:
+                if isinstance(made[pair.slot], str):
+                    result.failed[pair.slot] = str(made[pair.slot])
+                    continue
+                image, _ = made[pair.slot]
+                view = inputs.view(pair.view)
+                key = evaluation_key(evaluation_id, f"{version.slug}/{pair.slot}.jpg")
+                ctx.store.put_bytes(key, encode_jpeg(image, settings.jpeg_quality), "image/jpeg")
+                result.images[pair.slot] = key
+                if pair.paired:
+                    s, lp = ssim(image, view.person, view.inpaint_mask), lpips.compare(image, view.person, view.inpaint_mask)
+                    for name, value in (("ssim", s.whole), ("ssim_masked", s.masked), ("lpips", lp.whole), ("lpips_masked", lp.masked)):
+                        paired[name].append(value)
+                    measured.paired += 1
+                else:
+                    unpaired.append(image)
+                    measured.unpaired += 1
+                if pair.view not in photo_face:
+                    photo_face[pair.view] = bool(faces(view.person))
+                row = generation_metrics(image, _qc_inputs(view, category, *inputs.cloth(pair.cloth), photo_face[pair.view]), faces)
+                qc_rows.append({"generation_id": pair.slot, "category": category, **row})
+        count = measured.paired + measured.unpaired
+        measured.seconds_per_image = seconds / count if count else None
+        for name, values in paired.items():
+            setattr(measured, name, _mean(values))
+        if len(unpaired) >= 2:
+            real = inception([inputs.view(v).person for v, c in sorted(evalset.views.items()) if c == category])
+            fake = inception(unpaired)
+            if len(real) >= 2:
+                measured.fid = fid(real, fake)
+                found = kid(real, fake)
+                measured.kid, measured.kid_std, measured.kid_subset_size = found.mean, found.std, found.subset_size
+        result.categories.append(measured)
+    if qc_rows:
+        outcome = validate_generations(pd.DataFrame(qc_rows))
+        for measured in result.categories:
+            slots = [r["generation_id"] for r in qc_rows if r["category"] == measured.category]
+            measured.qc_checked = len(slots)
+            measured.qc_passed = sum(1 for s in slots if not outcome.failed.get(s))
+    ctx.store.put_json(evaluation_key(evaluation_id, f"{version.slug}/result.json"), result.to_dict())
+    return result
