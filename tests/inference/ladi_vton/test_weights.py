@@ -139,7 +139,7 @@ def test_pull_fills_the_cache_from_s3_and_verifies(published, ctx, tmp_path):
     path.write_text(yaml.safe_dump(data))
     settings = ctx.settings.model_copy(update={"model_registry": path})
     pulled = pull(settings)
-    assert set(pulled) == set(registry_names("vitonhd").values()) | {"u2netp"}, "every entry, the shipped models' too, verified"
+    assert set(pulled) == set(registry_names("vitonhd").values()) | {"u2netp", "lpips-alex-lin"}, "every entry, the shipped models' too, verified"
     assert pulled["sd2-inpainting"].endswith("sd2-inpainting/tree")
     loaded = load_components(settings, "vitonhd")
     assert _same(loaded.unet, published[0].unet)
