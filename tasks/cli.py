@@ -3,6 +3,7 @@
   tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
   tryon run --date D        run garment_drop for one drop date
   tryon status --date D     what the ledger says about a drop date
+  tryon db upgrade          the ledger's schema to the newest revision (Alembic migrations)
   tryon audit --date D [--repair]
                             the ledger against the objects: lost images, orphans, manifests
   tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
@@ -451,6 +452,16 @@ def cmd_evaluate_import(args: argparse.Namespace) -> int:
     return 0 if evalset.pairs else 1
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from tasks.ledger import Ledger, upgrade
+
+    settings = get_settings()
+    ledger = Ledger(settings.resolved_ledger_url, settings.ledger_lock_timeout_s, settings.ledger_statement_timeout_s, migrate=False)
+    before, after = upgrade(ledger.engine)
+    print(f"ledger schema at revision {after}" + (" (already)" if before == after else f" (was {before or 'empty'})"))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from tasks.ledger import ledger_from_settings
 
@@ -644,6 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("path", type=Path, help="the folder (image/, cloth/, test_pairs.txt; or upper_body/ lower_body/ dresses/)")
     importing.add_argument("--name", required=True, help="the set's name (eval/sets/NAME/)")
     importing.set_defaults(func=cmd_evaluate)
+    db = commands.add_parser("db", help="the ledger's schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="bring the ledger's schema to the newest revision (Alembic; done by any command that "
+                  "finds it behind, and by the deployment's init job)").set_defaults(func=cmd_db_upgrade)
     library = commands.add_parser("library", help="the model-photo library").add_subparsers(dest="library_command", required=True)
     add = library.add_parser("add", help="upload model photos (files or folders) to library/photos/")
     add.add_argument("paths", nargs="+", type=Path, help="photo files or folders of them")

@@ -278,7 +278,7 @@ class BackfillDecision(Base):
 class Ledger:
     """The database behind the ledger tables; one per URL per process."""
 
-    def __init__(self, url: str, lock_timeout_s: float = 30.0, statement_timeout_s: float = 300.0) -> None:
+    def __init__(self, url: str, lock_timeout_s: float = 30.0, statement_timeout_s: float = 300.0, *, migrate: bool = True) -> None:
         self.url = url
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -296,7 +296,8 @@ class Ledger:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", partial(_sqlite_pragmas, busy_ms=int(lock_timeout_s * 1000)))
             event.listen(self.engine, "begin", _sqlite_begin)
-        Base.metadata.create_all(self.engine)
+        if migrate and schema_revision(self.engine) != head_revision():
+            upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -322,6 +323,63 @@ class Ledger:
                     select(Generation).where(Generation.drop_date == drop_date).order_by(Generation.generation_id)
                 )
             )
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# a ledger made before migrations (by create_all) is stamped with the newest revision whose table
+# it already holds, then upgraded from there
+LEGACY_MARKERS = (("0002", "evaluations"), ("0001", "garments"))
+
+
+def _alembic_config(connection: Any = None, metadata: Any = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    if metadata is not None:
+        config.attributes["metadata"] = metadata
+    return config
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, f"no migrations in {MIGRATIONS}"
+    return head
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The ledger's schema revision (None: empty, or made before migrations)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the ledger's schema to the newest revision, in one transaction; return the revisions
+    before and after. Two processes upgrading at once take turns (PostgreSQL: an advisory lock;
+    SQLite: the write lock of ``BEGIN IMMEDIATE``); the second finds nothing left to do."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as plain, plain.execution_options(tryon_exclusive=True) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7405311)"))
+        before = MigrationContext.configure(connection).get_current_revision()
+        config = _alembic_config(connection)
+        if before is None:
+            tables = inspect(connection)
+            legacy = next((rev for rev, table in LEGACY_MARKERS if tables.has_table(table)), None)
+            if legacy is not None:
+                command.stamp(config, legacy)
+                before = legacy
+        command.upgrade(config, "head")
+    return before, head_revision()
 
 
 IN_LIST = 500  # values a query's IN list holds at most
@@ -355,7 +413,7 @@ def _sqlite_begin(connection: Any) -> None:
 
 @lru_cache(maxsize=8)
 def open_ledger(url: str, lock_timeout_s: float = 30.0, statement_timeout_s: float = 300.0) -> Ledger:
-    """The process-wide ledger for ``url`` (tables created on first use)."""
+    """The process-wide ledger for ``url`` (its schema brought up to date on first use)."""
     return Ledger(url, lock_timeout_s, statement_timeout_s)
 
 

@@ -86,7 +86,7 @@ def test_compose_describes_the_one_host_cluster(compose_model):
     assert services["review"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     init = services["airflow-init"]["command"]
     assert init[:2] == ["sh", "-c"] and "db migrate" in init[2] and "pools set gpu" in init[2]
-    assert init[2].endswith("tryon review grant tryon_review"), "the review role's grants, once the ledger exists"
+    assert init[2].endswith("tryon db upgrade && tryon review grant tryon_review"), "the ledger's schema, then the review role's grants"
     assert services["airflow-init"]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
 
 
