@@ -1,7 +1,9 @@
 """garment_drop: a nightly catalogue drop, from S3 to storefront images.
 
 The logical date is the drop date: the run for 2026-11-20 processes ``drops/2026-11-20/``
-once that day is over (a daily data-interval timetable). Matching reads the model library's
+once that day is over (a daily data-interval timetable); a run without a logical date takes it
+from its ``drop_date`` param. The run's typed params (``tasks/run_overrides.py``: engine, model
+weights, sampling, seed, photos per garment) override the deployment's settings for that run. Matching reads the model library's
 index (the asset ``s3://<bucket>/library/index.parquet`` that model_library produces). Safe to re-run:
 generation ids are deterministic and existing objects are not generated again. The logic
 lives in ``tasks/``; this file only wires the stages.
@@ -15,17 +17,24 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from tasks.airflow_common import LIBRARY_INDEX, SETTINGS, dag_defaults, drop_lease, lease_holder, run_context, stage
+from tasks.airflow_common import (
+    LIBRARY_INDEX,
+    SETTINGS,
+    dag_defaults,
+    drop_date,
+    drop_lease,
+    lease_holder,
+    run_context,
+    run_params,
+    stage,
+)
 from tasks.kubernetes_pods import tryon_executor_config
-
-
-def _drop_date() -> str:
-    return get_current_context()["ds"]
 
 
 @dag(
     dag_id="garment_drop",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    params=run_params(),
     doc_md=__doc__,
     **dag_defaults(),
 )
@@ -116,7 +125,7 @@ def garment_drop() -> None:
         date ends here."""
         from tasks.report import write_report
 
-        ctx, date = run_context(), _drop_date()
+        ctx, date = run_context(), drop_date()
         with drop_lease(ctx, date, release_after=True):
             return write_report(ctx, date)
 

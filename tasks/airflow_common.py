@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, get_current_context
+from airflow.sdk import Asset, Param, get_current_context
 
 from tasks.context import RunContext
 from tasks.priority import NIGHTLY_FIRST
@@ -34,13 +34,32 @@ def dag_defaults() -> dict[str, Any]:
     }
 
 
+def run_params() -> dict[str, Param]:
+    """The typed params of a run (``tasks.run_overrides.PARAMS``): Airflow validates them when a run
+    is triggered and draws them as the trigger form."""
+    from tasks.run_overrides import PARAMS
+
+    return {name: Param(None, **schema) for name, schema in PARAMS.items()}
+
+
 def run_context() -> RunContext:
-    """Built inside each task, from the worker's environment and the run's conf (a backfill's
+    """Built inside each task, from the worker's environment and the run's params (a backfill's
     model version or seed, ``tasks.run_overrides``)."""
     from tasks.run_overrides import apply_run_overrides
 
-    dag_run = get_current_context().get("dag_run")
-    return RunContext.from_settings(apply_run_overrides(get_settings(), getattr(dag_run, "conf", None)))
+    return RunContext.from_settings(apply_run_overrides(get_settings(), get_current_context().get("params")))
+
+
+def drop_date(context: Any = None) -> str:
+    """The run's drop date: its ``drop_date`` param, else its logical date. A run with neither (a
+    manual run without a logical date, allowed in Airflow 3) fails at once, saying so."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    context = context or get_current_context()
+    date = (context.get("params") or {}).get("drop_date") or context.get("ds")
+    if not date:
+        raise AirflowFailException("this run has no logical date and no drop_date param: trigger it with drop_date=YYYY-MM-DD")
+    return str(date)
 
 
 def lease_holder() -> str:
@@ -79,7 +98,7 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
     from tasks.stage_times import timed_stage
 
     context = get_current_context()
-    ctx, date = run_context(), context["ds"]
+    ctx, date = run_context(), drop_date(context)
     with drop_lease(ctx, date, take=name == "discover"), \
             timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details:
         yield ctx, date, details

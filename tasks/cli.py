@@ -292,15 +292,19 @@ def _dates(first: str, last: str) -> list[str]:
 
 
 def _backfill_conf(args: argparse.Namespace) -> dict:
-    from tasks.run_overrides import apply_run_overrides, model_version_overrides
+    """The runs' params: the model version and every --set KEY=VALUE, checked against the params'
+    schemas before anything runs."""
+    from tasks.run_overrides import check_params, model_version_overrides, parse_value
 
-    overrides = model_version_overrides(args.model_version) if args.model_version else {}
+    params = model_version_overrides(args.model_version) if args.model_version else {}
     for item in args.set or []:
         key, _, value = item.partition("=")
-        overrides[key] = value
-    conf = {"settings": overrides} if overrides else {}
-    apply_run_overrides(get_settings(), conf)  # refuse a bad override before anything runs
-    return conf
+        params[key] = parse_value(value)
+    try:
+        check_params(params)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from error
+    return params
 
 
 def _needs_run(store, date: str, reprocess: str) -> bool:
@@ -335,7 +339,7 @@ def _backfill_allowed(args: argparse.Namespace, conf: dict, dates: list[str]) ->
         return False
     if not verdict.allowed and not args.reason:
         raise SystemExit("error: --force needs --reason: why this version goes ahead without an evaluation that shows it as good")
-    spec = args.model_version or ",".join(f"{k}={v}" for k, v in sorted(conf["settings"].items()))
+    spec = args.model_version or ",".join(f"{k}={v}" for k, v in sorted(conf.items()))
     record_decision(ledger, spec, new, current, (dates[0], dates[-1]), verdict, args.operator,
                     None if verdict.allowed else args.reason)
     print(f"backfill with {new.model_version}: {'forced by ' + args.operator if not verdict.allowed else verdict.reason}")

@@ -1,8 +1,12 @@
-"""Settings a single DAG run may override through its run conf (``{"settings": {...}}``): what
-a backfill with another model version or seed needs, nothing that moves data elsewhere."""
+"""What a single DAG run may set: the drop date (for a run without a logical date) and the
+settings a backfill with another model version or seed needs, nothing that moves data
+elsewhere. Each is a typed DAG param (``PARAMS``: JSON schema, shown as Airflow's trigger form,
+validated by Airflow when a run is triggered); ``tryon backfill`` passes the same names.
+``null`` means "the deployment's setting"."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from tasks.settings import Settings
@@ -11,14 +15,56 @@ RUN_SETTINGS = ("engine", "ladi_vton_dataset", "inference_steps", "guidance_scal
                 "photos_per_garment", "batch_size")
 
 
-def apply_run_overrides(settings: Settings, conf: dict[str, Any] | None) -> Settings:
-    overrides = dict((conf or {}).get("settings") or {})
-    unknown = sorted(set(overrides) - set(RUN_SETTINGS))
+def _nullable(kind: str, description: str, **schema: Any) -> dict[str, Any]:
+    if "enum" in schema:
+        schema["enum"] = [None, *schema["enum"]]
+    return {"type": ["null", kind], "description": description, **schema}
+
+
+PARAMS: dict[str, dict[str, Any]] = {
+    "drop_date": _nullable("string", "The drop date (drops/DATE/) for a run without a logical date; "
+                           "otherwise the logical date is the drop date.", format="date"),
+    "engine": _nullable("string", "Try-on engine for this run.", enum=["warp-baseline", "ladi-vton", "null"]),
+    "ladi_vton_dataset": _nullable("string", "LaDI-VTON weights: the training set they come from.", enum=["vitonhd", "dresscode"]),
+    "inference_steps": _nullable("integer", "Denoising steps of a diffusion engine.", minimum=1, maximum=1000),
+    "guidance_scale": _nullable("number", "Classifier-free guidance scale.", minimum=1.0),
+    "scheduler": _nullable("string", "Diffusion sampler.", enum=["ddim", "dpm-solver++"]),
+    "precision": _nullable("string", "Numeric precision of the diffusion engine.", enum=["auto", "bf16", "fp16", "fp32"]),
+    "seed": _nullable("integer", "Base seed (part of every generation id).", minimum=0),
+    "photos_per_garment": _nullable("integer", "Model photos matched per garment.", minimum=1, maximum=50),
+    "batch_size": _nullable("integer", "Generations per engine call.", minimum=1, maximum=256),
+}
+
+
+def check_params(values: Mapping[str, Any]) -> None:
+    """Refuse what Airflow would refuse, before a command starts anything (``ValueError`` naming
+    the param)."""
+    import jsonschema
+
+    unknown = sorted(set(values) - set(PARAMS))
     if unknown:
-        raise ValueError(f"a run may not override {', '.join(unknown)}; allowed: {', '.join(RUN_SETTINGS)}")
+        raise ValueError(f"a run may not set {', '.join(unknown)}; allowed: {', '.join(PARAMS)}")
+    for name, value in values.items():
+        try:
+            jsonschema.validate(value, PARAMS[name], format_checker=jsonschema.FormatChecker())
+        except jsonschema.ValidationError as error:
+            raise ValueError(f"param {name}: {error.message}") from error
+
+
+def apply_run_overrides(settings: Settings, params: Mapping[str, Any] | None) -> Settings:
+    """The settings of a run with these params (those that are null keep the settings' value)."""
+    overrides = {name: params[name] for name in RUN_SETTINGS if params and params.get(name) is not None}
     if not overrides:
         return settings
     return Settings(**{**settings.model_dump(), **overrides})
+
+
+def parse_value(text: str) -> Any:
+    """A command line's ``KEY=VALUE`` value as the param's JSON type: 20 -> 20, 7.5 -> 7.5, ddim -> 'ddim'."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    return value if isinstance(value, int | float | str) and not isinstance(value, bool) else text
 
 
 def model_version_overrides(spec: str) -> dict[str, Any]:

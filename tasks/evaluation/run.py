@@ -36,7 +36,7 @@ class ModelVersion:
 
     @classmethod
     def parse(cls, spec: str) -> ModelVersion:
-        from tasks.run_overrides import RUN_SETTINGS, model_version_overrides
+        from tasks.run_overrides import RUN_SETTINGS, check_params, model_version_overrides, parse_value
 
         head, _, rest = spec.partition(":")
         overrides = model_version_overrides(head)
@@ -45,7 +45,11 @@ class ModelVersion:
             key, sep, value = item.partition("=")
             if not sep or key not in allowed:
                 raise ValueError(f"model version {spec!r}: {item!r} is not SETTING=VALUE of {', '.join(allowed)}")
-            overrides[key] = value
+            overrides[key] = value if key == "model_registry" else parse_value(value)
+        try:
+            check_params({k: v for k, v in overrides.items() if k != "model_registry"})
+        except ValueError as error:
+            raise ValueError(f"model version {spec!r}: {error}") from error
         return cls(spec, overrides)
 
     @property
@@ -59,7 +63,7 @@ class ModelVersion:
 
         overrides = dict(self.overrides)
         registry = overrides.pop("model_registry", None)
-        settings = apply_run_overrides(settings, {"settings": overrides})
+        settings = apply_run_overrides(settings, overrides)
         return settings if registry is None else Settings(**{**settings.model_dump(), "model_registry": registry})
 
 

@@ -1,0 +1,66 @@
+"""garment_drop's typed params: Airflow refuses a bad one with the param's error before the run
+starts; a run without a logical date processes the drop date given as a param."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tasks.run_overrides import PARAMS, check_params
+from tests.conftest import prepare_drops
+from tests.test_garment_drop_dag import run_env
+
+pytestmark = pytest.mark.airflow
+
+# run in a process of its own, as a command would: Airflow configured for this test's home
+TRIGGER = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from tasks.airflow_runner import DAGS_FOLDER, configure_airflow, ensure_pool, migrate
+from tasks.settings import get_settings
+
+settings = get_settings()
+configure_airflow(settings)
+migrate()
+ensure_pool(settings)
+dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
+try:
+    bad = dag.test(logical_date=None, run_conf={"drop_date": "2026-11-20", "inference_steps": 0})
+    refused = None
+except Exception as error:
+    refused = f"{type(error).__name__}: {error}"
+run = dag.test(logical_date=None, run_conf={"drop_date": "2026-11-20", "photos_per_garment": 1})
+print("RESULT " + json.dumps({"refused": refused, "state": str(run.state), "logical_date": str(run.logical_date)}))
+"""
+
+
+def test_bad_params_are_refused_by_the_schema_the_cli_checks_too() -> None:
+    check_params({"drop_date": "2026-11-20", "engine": "ladi-vton", "inference_steps": 20, "seed": None})
+    for bad, message in (({"inference_steps": 0}, "param inference_steps: 0 is less than the minimum of 1"),
+                         ({"engine": "dall-e"}, "param engine: 'dall-e' is not one of"),
+                         ({"drop_date": "2026-13-40"}, "param drop_date: '2026-13-40' is not a 'date'"),
+                         ({"bucket": "elsewhere"}, "a run may not set bucket")):
+        with pytest.raises(ValueError, match=message):
+            check_params(bad)
+    assert PARAMS["drop_date"]["format"] == "date"
+
+
+def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_drop_date_param(s3_endpoint, tmp_path) -> None:
+    from tasks.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", bucket="params", s3_endpoint_url=s3_endpoint,
+                        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    ctx = prepare_drops(settings, {"2026-11-20": ("TEE-03032", "JEANS-051946")}, ("05997_00.jpg", "051918_0.jpg"))
+    done = subprocess.run([sys.executable, "-c", TRIGGER], env=run_env(settings, TRYON_HOME=str(settings.home)),
+                          capture_output=True, text=True, timeout=900)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["refused"] and "ParamValidationError" in result["refused"] and "inference_steps" in result["refused"]
+    assert (result["state"], result["logical_date"]) == ("success", "None")
+    garments = ctx.ledger.garments("2026-11-20")
+    assert {g.sku: g.state for g in garments} == {"TEE-03032": "flagged", "JEANS-051946": "flagged"}
+    assert len(ctx.ledger.generations("2026-11-20")) == 2, "photos_per_garment=1 from the run's params"
