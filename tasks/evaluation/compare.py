@@ -111,7 +111,7 @@ def render(ctx: Any, evaluation_id: str, evalset: EvalSet, results: list[Version
                          "qc": "n/a" if c.qc_pass_rate is None else f"{c.qc_passed}/{c.qc_checked}"})
     slots = []
     for pair in pairs:
-        images = []
+        images: list[dict[str, str | None]] = []
         for r in results:
             if pair.slot in r.images:
                 images.append({"src": quote(f"{r.slug}/{pair.slot}.jpg"), "alt": f"{r.spec} {pair.slot}"})

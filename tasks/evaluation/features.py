@@ -94,7 +94,7 @@ class _RandomInception(nn.Module):
         for cin, cout in ((3, 32), (32, 64), (64, 128), (128, 256)):
             conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
+            nn.init.zeros_(conv.bias)  # type: ignore[arg-type]  # Conv2d has a bias by default
             layers += [conv, nn.ReLU()]
         self.trunk = nn.Sequential(*layers)
         self.head = nn.Linear(512, FEATURES)

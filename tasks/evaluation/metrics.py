@@ -130,6 +130,9 @@ class Lpips(nn.Module):
     squared difference weighted per channel by the linear head, averaged over space (or upsampled
     to the image for a per-pixel map), summed over layers."""
 
+    shift: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, features: nn.Sequential, heads: list[torch.Tensor]) -> None:
         super().__init__()
         self.features = features.eval()
@@ -159,14 +162,14 @@ class Lpips(nn.Module):
     @torch.inference_mode()
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(N,): LPIPS as defined, each layer averaged over its own grid."""
-        return sum(layer.mean((1, 2, 3)) for layer in self.differences(a, b))
+        return torch.stack([layer.mean((1, 2, 3)) for layer in self.differences(a, b)]).sum(0)
 
     @torch.inference_mode()
     def distance_map(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(N, H, W): the per-pixel LPIPS (each layer upsampled to the image, summed)."""
         size = a.shape[-2:]
-        return sum(nn.functional.interpolate(layer, size=size, mode="bilinear", align_corners=False)[:, 0]
-                   for layer in self.differences(a, b))
+        return torch.stack([nn.functional.interpolate(layer, size=size, mode="bilinear", align_corners=False)[:, 0]
+                            for layer in self.differences(a, b)]).sum(0)
 
     def compare(self, output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> Pairwise:
         """LPIPS of two RGB uint8 images, whole and over ``mask`` (the per-pixel map's mean there)."""

@@ -182,10 +182,11 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
             made = generate_each(engine, samples)  # a sample the engine cannot make fails alone, with its reason
             seconds += time.perf_counter() - began
             for pair in batch:
-                if isinstance(made[pair.slot], str):
-                    result.failed[pair.slot] = str(made[pair.slot])
+                outcome = made[pair.slot]
+                if isinstance(outcome, str):
+                    result.failed[pair.slot] = outcome
                     continue
-                image, _ = made[pair.slot]
+                image, _ = outcome
                 view = inputs.view(pair.view)
                 key = evaluation_key(evaluation_id, f"{version.slug}/{pair.slot}.jpg")
                 ctx.store.put_bytes(key, encode_jpeg(image, settings.jpeg_quality), "image/jpeg")
@@ -215,10 +216,10 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
                 measured.kid, measured.kid_std, measured.kid_subset_size = found.mean, found.std, found.subset_size
         result.categories.append(measured)
     if qc_rows:
-        outcome = validate_generations(pd.DataFrame(qc_rows))
+        judged = validate_generations(pd.DataFrame(qc_rows))
         for measured in result.categories:
             slots = [r["generation_id"] for r in qc_rows if r["category"] == measured.category]
             measured.qc_checked = len(slots)
-            measured.qc_passed = sum(1 for s in slots if not outcome.failed.get(s))
+            measured.qc_passed = sum(1 for s in slots if not judged.failed.get(s))
     ctx.store.put_json(evaluation_key(evaluation_id, f"{version.slug}/result.json"), result.to_dict())
     return result

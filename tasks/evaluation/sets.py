@@ -132,6 +132,7 @@ def cut_out(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray
     x0, y0, w, h = cv2.boundingRect(mask.astype(np.uint8))
     crop = np.where(mask[..., None], image, np.uint8(255))[y0 : y0 + h, x0 : x0 + w]
     cloth, cloth_mask = fit_to_canvas(crop, WHITE, mask=mask[y0 : y0 + h, x0 : x0 + w], margin=0.06)
+    assert cloth_mask is not None  # a mask given, a mask returned
     return np.where(cloth_mask[..., None], cloth, np.uint8(255)), cloth_mask
 
 
