@@ -1,6 +1,6 @@
 """evaluate: measure model versions on an evaluation set, side by side.
 
-The run's conf names the versions (``versions``: a list of ``ENGINE[/DATASET][:setting=value,...]``),
+The run's typed params name the versions (``versions``: a list of ``ENGINE[/DATASET][:setting=value,...]``),
 the set (``set``: default ``library``, the set made from the model library, made anew from the
 library at the start of the run), optionally ``categories`` (a list; default all), ``limit`` (the
 first N paired and N unpaired pairs of each category) and the evaluation id (default: from the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
 from tasks.airflow_common import SETTINGS, dag_defaults, run_context
 from tasks.kubernetes_pods import tryon_executor_config
@@ -25,6 +25,15 @@ from tasks.kubernetes_pods import tryon_executor_config
 @dag(
     dag_id="evaluate",
     schedule=None,
+    params={
+        "versions": Param([], type="array", items={"type": "string"},
+                          description="Model versions: ENGINE[/DATASET][:setting=value,...], e.g. ladi-vton:inference_steps=20"),
+        "set": Param("library", type="string", description="Evaluation set (library: made anew from the model library)"),
+        "categories": Param(None, type=["null", "array"], items={"enum": ["upper_body", "lower_body", "dresses"]},
+                            description="Only these categories (null: all)"),
+        "limit": Param(None, type=["null", "integer"], minimum=1, description="The first N paired and N unpaired pairs per category"),
+        "evaluation_id": Param(None, type=["null", "string"], description="Evaluation id (null: from the run id)"),
+    },
     doc_md=__doc__,
     **dag_defaults(),
 )
@@ -34,20 +43,20 @@ def evaluate() -> None:
         from tasks.evaluation.run import ModelVersion
         from tasks.evaluation.sets import LIBRARY_SET, library_set, read_set
 
-        dag_run = get_current_context()["dag_run"]
-        conf = dict(getattr(dag_run, "conf", None) or {})
-        versions = list(conf.get("versions") or [])
+        context = get_current_context()
+        params = context["params"]
+        versions = list(params.get("versions") or [])
         if not versions:
-            raise ValueError("evaluate needs conf {'versions': [ENGINE[/DATASET][:setting=value,...], ...]}")
+            raise ValueError("evaluate needs the versions param: [ENGINE[/DATASET][:setting=value,...], ...]")
         for spec in versions:
             ModelVersion.parse(spec)  # refuse a bad version before anything runs
-        name = conf.get("set") or LIBRARY_SET
+        name = params.get("set") or LIBRARY_SET
         ctx = run_context()
         evalset = library_set(ctx, name) if name == LIBRARY_SET else read_set(ctx.store, name)
-        evaluation_id = conf.get("evaluation_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", dag_run.run_id)
-        limit = conf.get("limit")
+        evaluation_id = params.get("evaluation_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["dag_run"].run_id)
+        limit = params.get("limit")
         return {"evaluation_id": evaluation_id, "set": evalset.name, "versions": versions,
-                "chosen": {"limit": None if limit is None else int(limit), "categories": conf.get("categories") or None}}
+                "chosen": {"limit": None if limit is None else int(limit), "categories": params.get("categories") or None}}
 
     @task
     def versions(plan: dict[str, Any]) -> list[str]:

@@ -61,3 +61,12 @@ def test_evaluate_shape():
     # every version generates on the try-on queue, pool and GPU pod, like the drop's try-on
     assert (version.queue, version.pool) == ("gpu", "gpu") and version.executor_config
     assert dag.get_task("compare").upstream_task_ids == {"prepare", "evaluate_version"}
+    assert set(dag.params) == {"versions", "set", "categories", "limit", "evaluation_id"}  # the trigger form
+
+
+def test_garment_drop_params_are_the_run_settings_and_the_drop_date():
+    from tasks.run_overrides import PARAMS, RUN_SETTINGS
+
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
+    assert set(dag.params) == set(PARAMS) == {"drop_date", *RUN_SETTINGS}
+    assert all(dag.params[name] is None for name in PARAMS), "null: the deployment's settings"
