@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from tasks.settings import Settings
@@ -296,8 +297,12 @@ class Ledger:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", partial(_sqlite_pragmas, busy_ms=int(lock_timeout_s * 1000)))
             event.listen(self.engine, "begin", _sqlite_begin)
-        if migrate and schema_revision(self.engine) != head_revision():
-            upgrade(self.engine)
+        if migrate and (revision := schema_revision(self.engine)) != head_revision():
+            try:
+                upgrade(self.engine)
+            except ProgrammingError as error:  # a role that may not change the schema (the review page's)
+                raise RuntimeError(f"the ledger's schema is at revision {revision or 'none'}, this code needs {head_revision()}, "
+                                   "and this role may not upgrade it: run `tryon db upgrade` as the ledger's owner") from error
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

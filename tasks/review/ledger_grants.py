@@ -1,7 +1,7 @@
 """What the review page may do to the ledger, as PostgreSQL grants for its own role: read what
 a reviewer looks at, change a flagged generation's state and its garment's, add decisions,
-publications and re-generations, keep its sessions and sign-in counts. Nothing else: no
-deletes of pipeline rows, no run leases, no schema changes. The ledger's owner (the pipeline's
+publications and re-generations, keep its sessions and sign-in counts, read the schema's
+revision. Nothing else: no deletes of pipeline rows, no run leases, no schema changes. The ledger's owner (the pipeline's
 role) runs ``tryon review grant ROLE`` once the tables exist (docker/'s airflow-init does)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ REVIEW_PRIVILEGES: dict[str, tuple[str, ...]] = {
     ReviewDecision.__tablename__: ("SELECT", "INSERT"),
     ReviewSession.__tablename__: ("SELECT", "INSERT", "DELETE"),
     SignInAttempts.__tablename__: ("SELECT", "INSERT", "UPDATE"),
+    "alembic_version": ("SELECT",),  # the schema's revision: the page checks it is not behind, never changes it
 }
 
 

@@ -78,6 +78,7 @@ def test_the_review_role_does_the_page_s_work(review_role):
     "DROP TABLE generations",
     "CREATE TABLE scratch (id int)",
     "ALTER TABLE generations ADD COLUMN x int",
+    "UPDATE alembic_version SET version_num = '0001'",
 ])
 def test_the_review_role_cannot_do_anything_else(review_role, statement):
     _, page, _ = review_role
@@ -90,3 +91,16 @@ def test_a_sqlite_ledger_has_no_roles_to_grant(ctx, monkeypatch, capsys):
     monkeypatch.setenv("TRYON_LEDGER_URL", ctx.settings.resolved_ledger_url)
     assert main(["review", "grant", "tryon_review"]) == 2
     assert "PostgreSQL" in capsys.readouterr().err
+
+
+def test_the_review_role_finding_the_schema_behind_says_who_must_upgrade(review_role):
+    from alembic import command
+
+    from tasks.ledger import _alembic_config
+
+    owner, page, _ = review_role
+    with owner.ledger.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0001")
+    with pytest.raises(RuntimeError, match=r"at revision 0001, this code needs 0002, and this role may not upgrade it: run `tryon db upgrade`"):
+        Ledger(page.ledger.url)
+    assert Ledger(owner.ledger.url) and [r for r in owner.ledger.generations(DATE)], "the owner upgrades it, rows kept"
