@@ -12,7 +12,7 @@ from airflow.sdk import Asset, Param, get_current_context
 
 from tasks.context import RunContext
 from tasks.priority import NIGHTLY_FIRST
-from tasks.settings import get_settings
+from tasks.settings import Settings, get_settings
 
 SETTINGS = get_settings()
 
@@ -47,7 +47,32 @@ def run_context() -> RunContext:
     model version or seed, ``tasks.run_overrides``)."""
     from tasks.run_overrides import apply_run_overrides
 
-    return RunContext.from_settings(apply_run_overrides(get_settings(), get_current_context().get("params")))
+    settings = apply_run_overrides(get_settings(), get_current_context().get("params"))
+    if settings.ledger_conn_id:
+        settings = Settings(**{**settings.model_dump(), "ledger_url": ledger_url_of(settings.ledger_conn_id)})
+    client = None
+    if settings.aws_conn_id:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from tasks.storage import client_config
+
+        client = S3Hook(aws_conn_id=settings.aws_conn_id, config=client_config(settings)).get_conn()
+    return RunContext.from_settings(settings, client)
+
+
+def ledger_url_of(conn_id: str) -> str:
+    """The SQLAlchemy URL of an Airflow connection to the ledger (type postgres or sqlite)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if conn.conn_type == "sqlite":
+        return f"sqlite:///{conn.host}"
+    if conn.conn_type not in ("postgres", "postgresql"):
+        raise ValueError(f"connection {conn_id!r} is of type {conn.conn_type!r}: the ledger's must be postgres or sqlite")
+    from sqlalchemy.engine import URL
+
+    return URL.create("postgresql+psycopg2", username=conn.login or None, password=conn.password or None, host=conn.host,
+                      port=conn.port, database=conn.schema or None).render_as_string(hide_password=False)
 
 
 def drop_date(context: Any = None) -> str:

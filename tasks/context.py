@@ -4,6 +4,7 @@ so the same stage code runs in an Airflow worker, the CLI and the tests."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tasks.ledger import Ledger, ledger_from_settings
 from tasks.settings import Settings, get_settings
@@ -21,10 +22,12 @@ class RunContext:
         return cls.from_settings(get_settings())
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RunContext:
+    def from_settings(cls, settings: Settings, s3_client: Any = None) -> RunContext:
+        """``s3_client``: one an Airflow connection gave (``tasks.airflow_common``); by default one
+        made from the ``TRYON_S3_*`` settings."""
         settings.home.mkdir(parents=True, exist_ok=True)
         return cls(
             settings=settings,
-            store=ObjectStore.from_settings(settings),
+            store=ObjectStore.from_settings(settings, s3_client),
             ledger=ledger_from_settings(settings),
         )

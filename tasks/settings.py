@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     )
     s3_region: str = "us-east-1"
     s3_max_attempts: int = Field(default=8, ge=1, description="Attempts per S3 call (first try included), botocore standard retry mode: its backoff starts at 50 ms, so 8 attempts ride out about 3 s (at most 6 s) of refused connections.")
+    aws_conn_id: str | None = Field(default=None, description="Inside Airflow tasks: the Airflow connection (type aws) the S3 client comes from (the Amazon provider's hook: secrets backends work); unset: the TRYON_S3_* settings. The CLI always uses the TRYON_S3_* settings.")
+    ledger_conn_id: str | None = Field(default=None, description="Inside Airflow tasks: the Airflow connection (postgres or sqlite) of the ledger; unset: TRYON_LEDGER_URL.")
     ledger_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the ledger; default a SQLite file in `home`."
     )

@@ -113,6 +113,11 @@ class ObjectInfo:
     size: int
 
 
+def client_config(settings: Settings) -> Config:
+    """botocore's retries and path-style addressing, whoever makes the client."""
+    return Config(retries={"mode": "standard", "total_max_attempts": settings.s3_max_attempts}, s3={"addressing_style": "path"})
+
+
 @dataclass
 class ObjectStore:
     """A bucket and the few operations the pipeline needs on it."""
@@ -122,17 +127,12 @@ class ObjectStore:
     read_attempts: int = 5
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ObjectStore:
-        config = Config(
-            retries={"mode": "standard", "total_max_attempts": settings.s3_max_attempts},
-            s3={"addressing_style": "path"},
-        )
-        client = boto3.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            config=config,
-        )
+    def from_settings(cls, settings: Settings, client: Any = None) -> ObjectStore:
+        """The settings' bucket through ``client`` (one an Airflow connection gave), or through a
+        client made from the ``TRYON_S3_*`` settings."""
+        if client is None:
+            client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+                                  config=client_config(settings))
         return cls(client=client, bucket=settings.bucket, read_attempts=settings.s3_max_attempts)
 
     def ensure_bucket(self) -> None:

@@ -63,6 +63,15 @@ def test_docker_compose_config_parses_the_file(compose_model):
     assert compose_model["services"]["scheduler"]["environment"]["AWS_SECRET_ACCESS_KEY"] == "test-tryon_pipeline_s3_secret"
 
 
+def test_tasks_reach_s3_and_the_ledger_through_airflow_connections_made_from_the_secrets(compose_model):
+    env = compose_model["services"]["worker-gpu"]["environment"]
+    s3 = json.loads(env["AIRFLOW_CONN_" + env["TRYON_AWS_CONN_ID"].upper()])
+    assert (s3["conn_type"], s3["login"], s3["password"]) == ("aws", "tryon-pipeline", "test-tryon_pipeline_s3_secret")
+    assert s3["extra"]["endpoint_url"] == env["TRYON_S3_ENDPOINT_URL"]
+    ledger = env["AIRFLOW_CONN_" + env["TRYON_LEDGER_CONN_ID"].upper()]
+    assert ledger.startswith("postgres://tryon_pipeline:") and ledger.endswith("@postgres:5432/ledger")
+
+
 @pytest.mark.parametrize("missing", COMPOSE_SECRETS)
 def test_compose_refuses_to_start_without_each_secret(tmp_path, missing):
     result = compose_config(tmp_path, tuple(name for name in COMPOSE_SECRETS if name != missing))

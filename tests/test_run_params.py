@@ -48,14 +48,27 @@ def test_bad_params_are_refused_by_the_schema_the_cli_checks_too() -> None:
     assert PARAMS["drop_date"]["format"] == "date"
 
 
-def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_drop_date_param(s3_endpoint, tmp_path) -> None:
+def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_drop_date_param(s3_endpoint, postgres_url, tmp_path) -> None:
+    """...and its tasks reach S3 and the ledger through Airflow connections: the environment has
+    no TRYON_S3_ENDPOINT_URL (boto3 would go to AWS) and no TRYON_LEDGER_URL (a SQLite file in the
+    home would be made), only the connections and their ids."""
+    from sqlalchemy.engine import make_url
+
     from tasks.settings import Settings
 
-    settings = Settings(home=tmp_path / "home", bucket="params", s3_endpoint_url=s3_endpoint,
-                        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    settings = Settings(home=tmp_path / "home", bucket="params", s3_endpoint_url=s3_endpoint, ledger_url=postgres_url)
     ctx = prepare_drops(settings, {"2026-11-20": ("TEE-03032", "JEANS-051946")}, ("05997_00.jpg", "051918_0.jpg"))
-    done = subprocess.run([sys.executable, "-c", TRIGGER], env=run_env(settings, TRYON_HOME=str(settings.home)),
-                          capture_output=True, text=True, timeout=900)
+    env = {k: v for k, v in run_env(settings, TRYON_HOME=str(settings.home)).items()
+           if k not in ("TRYON_S3_ENDPOINT_URL", "TRYON_LEDGER_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    database = make_url(postgres_url)
+    env |= {
+        "TRYON_AWS_CONN_ID": "tryon_s3", "TRYON_LEDGER_CONN_ID": "tryon_ledger",
+        "AIRFLOW_CONN_TRYON_S3": json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
+                                             "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}}),
+        "AIRFLOW_CONN_TRYON_LEDGER": json.dumps({"conn_type": "postgres", "host": database.host, "port": database.port,
+                                                 "login": database.username, "schema": database.database}),
+    }
+    done = subprocess.run([sys.executable, "-c", TRIGGER], env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT "):])
@@ -64,3 +77,5 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
     garments = ctx.ledger.garments("2026-11-20")
     assert {g.sku: g.state for g in garments} == {"TEE-03032": "flagged", "JEANS-051946": "flagged"}
     assert len(ctx.ledger.generations("2026-11-20")) == 2, "photos_per_garment=1 from the run's params"
+    assert ctx.store.get_json("storefront/manifests/2026-11-20.json")["count"] == 0, "written through the S3 connection"
+    assert not (settings.home / "ledger.db").exists(), "the ledger came from its connection"
