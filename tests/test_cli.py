@@ -11,6 +11,7 @@ import pytest
 
 from tasks.cli import build_parser
 from tasks.images import decode_rgb
+from tasks.shipped_models import SHIPPED
 from tests.conftest import cli_env
 
 
@@ -178,7 +179,8 @@ def test_models_commands_write_convert_hash_and_verify(tmp_path):
 
     env = {**os.environ, "TRYON_MODEL_REGISTRY": str(weights / "models.yaml")}
     listed = subprocess.run([sys.executable, "-m", "tasks.cli", "models", "list"], env=env, capture_output=True, text=True, timeout=120)
-    assert set(json.loads(listed.stdout)) == set(registry) | {"u2netp"}, "the registry's entries and the shipped models"
+    assert set(json.loads(listed.stdout)) == set(registry) | set(SHIPPED), "the registry's entries and the shipped models"
+    assert {"fid-inception-v3", "lpips-alexnet"} <= set(registry), "random feature networks for tryon evaluate too"
     registry["ladi-vton-emasc-vitonhd"]["sha256"] = "0" * 64
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"models": registry}))
     env["TRYON_MODEL_REGISTRY"] = str(tmp_path / "bad.yaml")
