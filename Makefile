@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/tryon demo
 
 test: $(STAMP) browser
+	$(BIN)/ruff check tasks dags tests bench
 	$(BIN)/python -m pytest
 
 # The review-page and report tests drive Debian's chromium (Playwright talks to it; no
