@@ -397,14 +397,13 @@ def _export_prefix(store, prefix: str, folder: Path) -> None:
 def _print_evaluation(summary: dict) -> None:
     print(f"evaluation {summary['evaluation_id']} on set {summary['set']} (sha256 {summary['set_sha256'][:12]})")
     print(f"{'version':<40} {'category':<11} {'SSIM':>6} {'LPIPS':>6} {'FID':>8} {'KIDx1e3':>8} {'s/img':>6} {'QC pass':>8}")
-    def figure(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
-        return "n/a" if value is None else f"{value * scale:.{digits}f}"
+    from tasks.evaluation.compare import figure
 
     for version in summary["versions"]:
         for c in version["categories"]:
             qc = f"{c['qc_passed']}/{c['qc_checked']}"
             print(f"{version['spec']:<40} {c['category']:<11} {figure(c['ssim']):>6} {figure(c['lpips']):>6} {figure(c['fid'], digits=2):>8} "
-                  f"{figure(c['kid'], 1e3, 2):>8} {figure(c['seconds_per_image'], digits=2):>6} {qc:>8}")
+                  f"{figure(c['kid'], 2, 1e3):>8} {figure(c['seconds_per_image'], digits=2):>6} {qc:>8}")
         for slot, why in sorted(version["failed"].items()):
             print(f"  {version['spec']}: {slot}: no image: {why}")
     for warning in summary["warnings"]:

@@ -36,8 +36,9 @@ REFERENCES = (
 )
 
 
-def _figure(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
+def figure(value: float | None, digits: int = 3, scale: float = 1.0) -> str:
+    """A figure for the page and the command's table ("n/a" where there is none)."""
+    return "n/a" if value is None else f"{value * scale:.{digits}f}"
 
 
 def read_results(ctx: Any, evaluation_id: str, specs: list[str]) -> list[VersionResult]:
@@ -105,9 +106,9 @@ def render(ctx: Any, evaluation_id: str, evalset: EvalSet, results: list[Version
         for c in r.categories:
             kid = "n/a" if c.kid is None else f"{c.kid * 1e3:.2f} ± {(c.kid_std or 0) * 1e3:.2f} (n={c.kid_subset_size})"
             rows.append({"version": r.spec, "note": note, "category": c.category, "paired": c.paired, "unpaired": c.unpaired,
-                         "ssim": _figure(c.ssim), "ssim_masked": _figure(c.ssim_masked), "lpips": _figure(c.lpips),
-                         "lpips_masked": _figure(c.lpips_masked), "fid": _figure(c.fid, 2), "kid": kid,
-                         "seconds": _figure(c.seconds_per_image, 2),
+                         "ssim": figure(c.ssim), "ssim_masked": figure(c.ssim_masked), "lpips": figure(c.lpips),
+                         "lpips_masked": figure(c.lpips_masked), "fid": figure(c.fid, 2), "kid": kid,
+                         "seconds": figure(c.seconds_per_image, 2),
                          "qc": "n/a" if c.qc_pass_rate is None else f"{c.qc_passed}/{c.qc_checked}"})
     slots = []
     for pair in pairs:

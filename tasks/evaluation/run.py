@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -115,23 +115,15 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def _qc_inputs(view: View, category: str, cloth: np.ndarray, cloth_mask: np.ndarray, photo_face: bool) -> Any:
-    from tasks.preprocess.model_photo import worn_garment_and_skin
-    from tasks.qc.metrics import GenerationInputs
-
-    worn, skin = worn_garment_and_skin(view.labels, category)
-    return GenerationInputs(category=category, photo=view.person, region=view.inpaint_mask, person_mask=view.person_mask,
-                            keypoints=view.keypoints, worn_garment=worn, photo_skin=skin, cloth=cloth, cloth_mask=cloth_mask,
-                            photo_face=photo_face)
-
-
 class _Inputs:
-    """The set's views and cloths, each read once."""
+    """The set's views and cloths, and what QC reads from each alone, each read once."""
 
-    def __init__(self, store: Any, evalset: EvalSet) -> None:
-        self.store, self.name = store, evalset.name
+    def __init__(self, store: Any, evalset: EvalSet, faces: Any) -> None:
+        self.store, self.name, self.faces = store, evalset.name, faces
         self.views: dict[str, View] = {}
         self.cloths: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.templates: dict[str, Any] = {}  # view id -> GenerationInputs without a cloth
+        self.cloth_readings: dict[str, Any] = {}
 
     def view(self, view_id: str) -> View:
         if view_id not in self.views:
@@ -142,6 +134,20 @@ class _Inputs:
         if cloth_id not in self.cloths:
             self.cloths[cloth_id] = load_cloth(self.store, self.name, cloth_id)
         return self.cloths[cloth_id]
+
+    def qc(self, pair: EvalPair) -> Any:
+        """What QC compares the pair's generation with (``tasks.qc.metrics.GenerationInputs``)."""
+        from tasks.preprocess.model_photo import worn_garment_and_skin
+        from tasks.qc.appearance import read_cloth
+        from tasks.qc.metrics import view_template
+
+        if pair.view not in self.templates:
+            view = self.view(pair.view)
+            worn, skin = worn_garment_and_skin(view.labels, pair.category)
+            self.templates[pair.view] = view_template(pair.category, view.sample_fields(), worn, skin, bool(self.faces(view.person)))
+        if pair.cloth not in self.cloth_readings:
+            self.cloth_readings[pair.cloth] = read_cloth(*self.cloth(pair.cloth))
+        return replace(self.templates[pair.view], cloth_reading=self.cloth_readings[pair.cloth])
 
 
 def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, limit: int | None = None,
@@ -163,9 +169,8 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
     lpips, lpips_networks = load_lpips(ctx.settings)
     result = VersionResult(spec, version.slug, engine.describe(), engine.random_weights,
                            [asdict(n) for n in (inception.info, *lpips_networks)])
-    inputs = _Inputs(ctx.store, evalset)
     faces = shared_faces()
-    photo_face: dict[str, bool] = {}
+    inputs = _Inputs(ctx.store, evalset, faces)
     qc_rows: list[dict[str, Any]] = []
     chosen = evalset.chosen(limit, categories)
     for category in sorted({p.category for p in chosen}):
@@ -199,9 +204,7 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
                 else:
                     unpaired.append(image)
                     measured.unpaired += 1
-                if pair.view not in photo_face:
-                    photo_face[pair.view] = bool(faces(view.person))
-                row = generation_metrics(image, _qc_inputs(view, category, *inputs.cloth(pair.cloth), photo_face[pair.view]), faces)
+                row = generation_metrics(image, inputs.qc(pair), faces)
                 qc_rows.append({"generation_id": pair.slot, "category": category, **row})
         count = measured.paired + measured.unpaired
         measured.seconds_per_image = seconds / count if count else None

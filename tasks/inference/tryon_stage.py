@@ -15,7 +15,6 @@ retried one by one so that one bad sample fails alone.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections import deque
@@ -37,7 +36,6 @@ from tasks.preprocess.library_stage import load_photo
 from tasks.publications import withdraw_publication
 from tasks.storage import generation_key, review_key
 
-log = logging.getLogger(__name__)
 GENERATED, FAILED = GenerationState.GENERATED.value, GenerationState.FAILED.value
 WRITERS = 2  # threads encoding and uploading; more only contend for the engine's cores
 INPUT_CACHE = 64  # photo views and garments kept decoded: a shard's batches repeat them within a cluster

@@ -129,6 +129,19 @@ class GenerationInputs:
     cloth_reading: ClothReading | None = None
 
 
+def view_template(category: str, view: dict[str, np.ndarray], worn: np.ndarray, skin: np.ndarray, photo_face: bool) -> GenerationInputs:
+    """The inputs of every generation on one view (``view``: person, person_mask, inpaint_mask,
+    keypoints), with what QC reads from the view alone read once; a generation's cloth goes in
+    as its ``cloth_reading`` (``dataclasses.replace``)."""
+    from dataclasses import replace
+
+    inputs = GenerationInputs(
+        category=category, photo=view["person"], region=view["inpaint_mask"], person_mask=view["person_mask"],
+        keypoints=view["keypoints"], worn_garment=worn, photo_skin=skin, cloth=np.zeros(0, np.uint8),
+        cloth_mask=np.zeros(0, bool), photo_face=photo_face)
+    return replace(inputs, view_reading=read_view(inputs))
+
+
 def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detector: Any) -> dict[str, Any]:
     """The metrics row of one generation (without its identifying columns)."""
     height, width = output.shape[:2]

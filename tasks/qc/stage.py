@@ -36,8 +36,8 @@ from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo, load_view_labels
 from tasks.preprocess.model_photo import worn_garment_and_skin
-from tasks.qc.appearance import read_cloth, read_view
-from tasks.qc.metrics import GenerationInputs, generation_metrics
+from tasks.qc.appearance import read_cloth
+from tasks.qc.metrics import GenerationInputs, generation_metrics, view_template
 from tasks.qc.suite import load_config, validate_generations
 from tasks.storage import report_key, report_thumbnail_key
 
@@ -107,11 +107,7 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
             worn, skin = photo["inpaint_mask"] & photo["person_mask"], np.zeros_like(photo["person_mask"])
         else:
             worn, skin = worn_garment_and_skin(view_labels, category)
-        inputs = GenerationInputs(
-            category=category, photo=photo["person"], region=photo["inpaint_mask"], person_mask=photo["person_mask"],
-            keypoints=photo["keypoints"], worn_garment=worn, photo_skin=skin, cloth=np.zeros(0, np.uint8),
-            cloth_mask=np.zeros(0, bool), photo_face=bool(shared_faces()(photo["person"])))
-        return replace(inputs, view_reading=read_view(inputs))
+        return view_template(category, photo, worn, skin, bool(shared_faces()(photo["person"])))
 
     view = ViewCache(read_view_inputs, VIEWS_KEPT)
 
