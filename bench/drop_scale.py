@@ -191,6 +191,7 @@ def write_drop(bucket: Path, count: int) -> None:
         (folder / sku).mkdir(parents=True, exist_ok=True)
         (folder / sku / "front.jpg").write_bytes(data)
         (folder / sku / "meta.json").write_text(json.dumps({"category": category}))
+    (folder / "_READY").write_text(json.dumps({"skus": count}))  # the catalogue team's marker: the drop is complete
 
 
 # --- one size, in a process of its own ----------------------------------------------------------

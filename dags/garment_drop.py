@@ -1,8 +1,10 @@
 """garment_drop: a nightly catalogue drop, from S3 to storefront images.
 
 The logical date is the drop date: the run for 2026-11-20 processes ``drops/2026-11-20/``
-once that day is over (a daily data-interval timetable); a run without a logical date takes it
-from its ``drop_date`` param. The run's typed params (``tasks/run_overrides.py``: engine, model
+once that day is over (a daily data-interval timetable) and the catalogue team has marked the
+drop complete (``drops/2026-11-20/_READY``: the first task, a deferrable S3 sensor, waits for it
+without holding a worker slot, and ends the run as "no drop" after ``drop_wait_s``); a run
+without a logical date takes the date from its ``drop_date`` param. The run's typed params (``tasks/run_overrides.py``: engine, model
 weights, sampling, seed, photos per garment) override the deployment's settings for that run. Matching reads the model library's
 index (the asset ``s3://<bucket>/library/index.parquet`` that model_library produces). Safe to re-run:
 generation ids are deterministic and existing objects are not generated again. The logic
@@ -28,6 +30,7 @@ from tasks.airflow_common import (
     run_params,
     stage,
 )
+from tasks.drop_ready import DropReadySensor
 from tasks.kubernetes_pods import tryon_executor_config
 
 
@@ -135,6 +138,7 @@ def garment_drop() -> None:
         fails the run when any stage failed (and is skipped otherwise)."""
         raise AirflowFailException("a stage of garment_drop failed; the report accounts for every input, re-run the date")
 
+    ready = DropReadySensor()
     found = discover()
     valid = validate(found)
     items = preprocess_garments(valid)
@@ -145,8 +149,9 @@ def garment_drop() -> None:
     qc_done = qc()
     published = publish()
     reported = report()
+    ready >> found
     generated >> measured >> qc_done >> published >> reported
-    [found, valid, items, checked, shards, generated, measured, qc_done, published, reported] >> fail_run_if_a_stage_failed()
+    [ready, found, valid, items, checked, shards, generated, measured, qc_done, published, reported] >> fail_run_if_a_stage_failed()
 
 
 garment_drop()

@@ -1,7 +1,8 @@
 """``tryon``: the command line of the pipeline. The same stage code runs here as in Airflow.
 
   tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
-  tryon run --date D        run garment_drop for one drop date
+  tryon run --date D [--set KEY=VALUE]
+                            run garment_drop for one drop date (waits for drops/D/_READY, see docs/intake.md)
   tryon status --date D     what the ledger says about a drop date
   tryon db upgrade          the ledger's schema to the newest revision (Alembic migrations)
   tryon audit --date D [--repair]
@@ -56,7 +57,7 @@ def _yesterday() -> str:
 
 def upload_samples(settings: Settings, drop_date: str) -> int:
     """Put the sample drop under drops/{date}/ and the sample model photos in the library."""
-    from tasks.storage import ObjectStore, drop_prefix
+    from tasks.storage import ObjectStore, drop_marker_key, drop_prefix
 
     store = ObjectStore.from_settings(settings)
     count = 0
@@ -64,6 +65,8 @@ def upload_samples(settings: Settings, drop_date: str) -> int:
         if path.is_file():
             store.put_bytes(drop_prefix(drop_date) + path.relative_to(SAMPLES / "drop").as_posix(), path.read_bytes())
             count += 1
+    # last, as the catalogue team does: the drop is complete (docs/intake.md)
+    store.put_json(drop_marker_key(drop_date, settings.drop_marker), {"uploaded_by": "tryon demo", "files": count})
     return count + add_photos(settings, sorted((SAMPLES / "library").iterdir()))
 
 
@@ -198,6 +201,11 @@ def _export_demo(store, drop_date: str, folder: Path) -> None:
 
 
 def _print_summary(summary: dict) -> None:
+    drop = summary.get("drop") or {}
+    if drop.get("outcome") == "no_drop":
+        print(f"drop {summary['date']}: no drop: {drop['marker']} did not appear within {drop['wait_s']} s; nothing processed"
+              + (f" ({len(drop['waiting'])} input(s) of an unfinished upload waiting)" if drop["waiting"] else ""))
+        return
     counts = ", ".join(f"{n} {s}" for s, n in summary["garments_by_state"].items())
     print(f"drop {summary['date']}: {summary['inputs']} garments: {counts}")
     print(f"generations: {', '.join(f'{n} {s}' for s, n in summary['generations_by_state'].items()) or 'none'}")
@@ -229,10 +237,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    from tasks.run_overrides import apply_run_overrides
+
+    settings, params = get_settings(), _run_params(args)
     with _drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
-        state = _run("garment_drop", args.date, lease)
+        _say_if_waiting(apply_run_overrides(settings, params), args.date)
+        state = _run("garment_drop", args.date, {**params, **lease})
         return _finish(settings, args.date, state, _drop_summary(settings, args.date))
+
+
+def _say_if_waiting(settings: Settings, drop_date: str) -> None:
+    """A run of a drop not marked complete waits for the marker (``tasks.drop_ready``): say so
+    before the wait starts, and how not to wait."""
+    from tasks.storage import ObjectStore, drop_marker_key
+
+    marker = drop_marker_key(drop_date, settings.drop_marker)
+    if settings.drop_wait_s and not ObjectStore.from_settings(settings).exists(marker):
+        print(f"drop {drop_date} is not marked complete ({marker} is not there): waiting up to {settings.drop_wait_s} s for it "
+              "(--set drop_wait_s=0 takes the drop as it is)", flush=True)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -291,12 +313,13 @@ def _dates(first: str, last: str) -> list[str]:
     return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
-def _backfill_conf(args: argparse.Namespace) -> dict:
-    """The runs' params: the model version and every --set KEY=VALUE, checked against the params'
-    schemas before anything runs."""
+def _run_params(args: argparse.Namespace) -> dict:
+    """The runs' params: the model version (a backfill's) and every --set KEY=VALUE, checked
+    against the params' schemas before anything runs."""
     from tasks.run_overrides import check_params, model_version_overrides, parse_value
 
-    params = model_version_overrides(args.model_version) if args.model_version else {}
+    model_version = getattr(args, "model_version", None)
+    params = model_version_overrides(model_version) if model_version else {}
     for item in args.set or []:
         key, _, value = item.partition("=")
         params[key] = parse_value(value)
@@ -314,6 +337,8 @@ def _needs_run(store, date: str, reprocess: str) -> bool:
     summary = report_key(date, "summary.json")
     if reprocess == "all" or not store.exists(summary):
         return True
+    if not (store.get_json(summary).get("drop") or {}).get("processed", True):
+        return True  # the night's run found no complete drop: nothing was done
     if reprocess == "failed":
         return any((g.get("reason") or "").startswith("pipeline_incomplete") for g in store.get_json(summary)["garments"])
     return False
@@ -351,18 +376,19 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     dates = _dates(args.date_from, args.date_to)
     get_settings().check_drop_date(dates[0])
-    conf = _backfill_conf(args)
+    conf = _run_params(args)
     if conf and not _backfill_allowed(args, conf, dates):
         return 2
     reprocess = args.reprocess or ("all" if conf else "none")
+    # past drops are taken as they are: a drop made before markers has none to wait for
+    run_conf = {"drop_wait_s": 0, **conf}
     if args.scheduler:  # a deployment: Airflow's own backfill, run by its scheduler and workers
         import subprocess
 
         behaviour = {"none": "none", "failed": "failed", "all": "completed"}[reprocess]
         command = [sys.executable, "-m", "airflow", "backfill", "create", "--dag-id", "garment_drop", "--from-date", dates[0],
                    "--to-date", dates[-1], "--reprocess-behavior", behaviour]
-        if conf:
-            command += ["--dag-run-conf", json.dumps(conf)]
+        command += ["--dag-run-conf", json.dumps(run_conf)]
         return subprocess.run(command, check=False).returncode
     states = {}
     with pipeline(get_settings()) as settings:
@@ -376,7 +402,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 continue
             try:
                 with _drop_lease(settings, date) as lease:
-                    state = run_dag("garment_drop", date, {**conf, **lease})
+                    state = run_dag("garment_drop", date, {**run_conf, **lease})
                 states[date] = state if state == "success" else f"{state}: {_why_failed(settings, date)}"
             except LeaseHeld as refused:
                 states[date] = f"refused: {refused}"
@@ -617,6 +643,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     run = commands.add_parser("run", help="run garment_drop for one drop date (embedded S3 unless TRYON_S3_ENDPOINT_URL is set)")
     run.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="a run param (docs/backfill.md), e.g. drop_wait_s=0: do not wait for the drop's _READY marker")
     run.set_defaults(func=cmd_run)
     backfill = commands.add_parser("backfill", help="run garment_drop for a range of drop dates (optionally with another model version)")
     backfill.add_argument("--from", dest="date_from", type=_date, required=True, help="first drop date, YYYY-MM-DD")

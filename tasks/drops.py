@@ -17,11 +17,13 @@ SAFE_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 @dataclass
 class DropListing:
     """Everything under ``drops/{date}/``: the SKU folders with their keys, the drop's
-    ``manifest.csv`` (if any) and every other file at the drop's root (each one an input too)."""
+    ``manifest.csv`` (if any), its completion marker (``Settings.drop_marker``, if written) and
+    every other file at the drop's root (each one an input too)."""
 
     by_sku: dict[str, list[str]] = field(default_factory=dict)
     root_files: list[str] = field(default_factory=list)
     manifest_key: str | None = None
+    marker_key: str | None = None
     versions: dict[str, str] = field(default_factory=dict)  # key -> its content's version as listed (``content_version``)
 
     def input_labels(self) -> list[str]:
@@ -50,6 +52,8 @@ def list_drop(ctx: RunContext, date: str) -> DropListing:
             listing.by_sku.setdefault(sku, []).append(key)
         elif sku == "manifest.csv":
             listing.manifest_key = key
+        elif sku == ctx.settings.drop_marker:
+            listing.marker_key = key
         else:
             listing.root_files.append(key)
     return listing

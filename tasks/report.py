@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.drops import list_drop
+from tasks.drops import DropListing, list_drop
 from tasks.images import decode_rgb, thumbnail_jpeg
 from tasks.inference.engine import ReleaseLookup
 from tasks.ledger import (
@@ -30,7 +30,7 @@ from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
 from tasks.stage_times import StageFailure, stage_failures, stage_records, stage_tasks, stage_times
-from tasks.storage import REPORT_THUMBS, report_key, report_thumbnail_key, storefront_manifest_key
+from tasks.storage import REPORT_THUMBS, drop_marker_key, report_key, report_thumbnail_key, storefront_manifest_key
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
 PAGE_THUMBNAILS = 200  # thumbnails on a page of the report
@@ -79,10 +79,10 @@ def models_used(ctx: RunContext, generations: list[Generation]) -> list[dict[str
     return sorted(models.values(), key=lambda m: -m["generations"])
 
 
-def check_inputs_add_up(ctx: RunContext, date: str, garments: list[Garment]) -> None:
+def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]) -> None:
     """Every input the drop lists (each SKU folder and each file at its root) has exactly one
     ledger row, and every row is in a terminal state; otherwise the report refuses to claim it."""
-    listed = list_drop(ctx, date).input_labels()
+    listed = listing.input_labels()
     recorded = sorted(g.sku for g in garments)
     problems = []
     if listed != recorded:
@@ -98,15 +98,32 @@ def check_inputs_add_up(ctx: RunContext, date: str, garments: list[Garment]) -> 
         raise AssertionError(f"report for {date} does not add up: " + "; ".join(problems))
 
 
+def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the drop was marked complete and what the run's wait for it came to
+    (``tasks.drop_ready``): ready, not_waited (``drop_wait_s`` 0), no_drop (the wait ran out: the
+    run processed nothing, and the inputs listed are ``waiting``), error. A run of the stages
+    without the wait (no record) counts as processed."""
+    [wait] = stage_tasks(records, "wait_for_drop")[-1:] or [None]
+    details = (wait or {}).get("details") or {}
+    outcome = details.get("outcome")
+    processed = outcome not in ("no_drop", "error")
+    return {"marker": drop_marker_key(date, ctx.settings.drop_marker), "marked_complete": listing.marker_key is not None,
+            "outcome": outcome, "processed": processed, "wait_s": details.get("wait_s"), "waited_s": details.get("waited_s"),
+            "waiting": [] if processed else listing.input_labels()}
+
+
 def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
     with ctx.ledger.session() as session:
         garments = list(session.scalars(select(Garment).where(Garment.drop_date == date).order_by(Garment.sku)))
         generations = list(session.scalars(select(Generation).where(Generation.drop_date == date).order_by(Generation.sku, Generation.photo_id)))
         photos = list(session.scalars(select(ModelPhoto).order_by(ModelPhoto.photo_id)))
-    check_inputs_add_up(ctx, date, garments)
-    records = stage_records(ctx, date)
+    records, listing = stage_records(ctx, date), list_drop(ctx, date)
+    drop = drop_wait(ctx, date, listing, records)
+    if drop["processed"]:
+        check_inputs_add_up(date, listing, garments)
     return {
         "date": date,
+        "drop": drop,
         "inputs": len(garments),
         "models": models_used(ctx, generations),
         "spot_checks": {"date": vars(spot_tally(ctx.ledger, date)), "to_date": vars(spot_tally(ctx.ledger))},

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     ledger_lock_timeout_s: float = Field(default=30.0, gt=0, description="Longest wait for a lock held on the ledger (SQLite busy timeout, PostgreSQL lock_timeout); then the task fails and Airflow retries it.")
     ledger_statement_timeout_s: float = Field(default=300.0, gt=0, description="PostgreSQL statement_timeout of the ledger's connections.")
     run_lease_s: float = Field(default=3600.0, ge=10, description="Lease of a drop date while a run holds it, renewed as its stages run; a dead run's lease expires after this and the next run takes the date over.")
+    drop_marker: str = Field(default="_READY", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The object the catalogue team writes at the drop's root (drops/DATE/_READY) once every file is uploaded; garment_drop waits for it (docs/intake.md).")
+    drop_wait_s: int = Field(default=64800, ge=0, description="Longest wait of garment_drop for the drop's marker, in seconds (default 18 h); then the run ends as 'no drop' and processes nothing. 0: do not wait, take the drop as it is (backfills of drops made before markers).")
+    drop_poke_s: float = Field(default=60.0, gt=0, description="How often the waiting trigger asks S3 for the drop's marker, in seconds.")
     first_drop_date: date = Field(default=date(2026, 1, 1), description="The garment_drop DAG's start date: earlier drop dates are refused, not skipped.")
     model_dir: Path | None = Field(
         default=None, description="Local cache of model weights; default `home`/models."

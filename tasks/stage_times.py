@@ -16,7 +16,7 @@ from tasks.context import RunContext
 from tasks.storage import report_key
 
 PREFIX = "stages/"
-FIRST_STAGE = "discover"
+FIRST_STAGE = "wait_for_drop"
 
 
 @contextmanager
@@ -30,9 +30,7 @@ def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None =
     so a task killed without a chance to finish leaves a trace, and the next attempt replaces it.
     """
     started, clock, ok = datetime.now(UTC), time.perf_counter(), False
-    key = report_key(date, f"{PREFIX}{stage if part is None else f'{stage}-{part}'}.json")
-    record = {"stage": stage, "part": part, "attempt": attempt, "pid": os.getpid(), "started": started.isoformat()}
-    ctx.store.put_json(key, {**record, "ok": None, "seconds": None, "finished": None, "details": {}})
+    put_stage_record(ctx, date, stage, part, attempt=attempt, started=started)
     details: dict[str, Any] = {}
     error = None
     try:
@@ -42,8 +40,23 @@ def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None =
         error = describe_error(failure)
         raise
     finally:
-        ctx.store.put_json(key, {**record, "ok": ok, "seconds": round(time.perf_counter() - clock, 3),
-                                 "finished": datetime.now(UTC).isoformat(), "details": details, "error": error})
+        put_stage_record(ctx, date, stage, part, attempt=attempt, started=started, ok=ok,
+                         seconds=time.perf_counter() - clock, details=details, error=error)
+
+
+def put_stage_record(ctx: RunContext, date: str, stage: str, part: str | int | None = None, *, attempt: int | None,
+                     started: datetime, ok: bool | None = None, seconds: float | None = None,
+                     details: dict[str, Any] | None = None, error: str | None = None) -> None:
+    """Write a task's record: at its start (``ok`` None), or at its end with its seconds. A task
+    that spans processes (a deferred sensor) writes both itself."""
+    key = report_key(date, f"{PREFIX}{stage if part is None else f'{stage}-{part}'}.json")
+    record: dict[str, Any] = {"stage": stage, "part": part, "attempt": attempt, "pid": os.getpid(),
+                              "started": started.isoformat(), "ok": ok, "details": details or {}}
+    if ok is None:
+        record.update(seconds=None, finished=None)
+    else:
+        record.update(seconds=round(seconds or 0.0, 3), finished=datetime.now(UTC).isoformat(), error=error)
+    ctx.store.put_json(key, record)
 
 
 def describe_error(error: BaseException) -> str:
@@ -55,7 +68,7 @@ def describe_error(error: BaseException) -> str:
 
 def stage_records(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     """The task records of the date's latest run, as ``timed_stage`` wrote them: those started
-    since its first stage (``discover``) began, so a stage an earlier run ran and this one
+    since its first stage (``wait_for_drop``) began, so a stage an earlier run ran and this one
     never reached is not taken for this run's."""
     records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
     first = max((r["started"] for r in records if r["stage"] == FIRST_STAGE), default=None)

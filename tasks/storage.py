@@ -24,6 +24,11 @@ def drop_prefix(date: str) -> str:
     return f"drops/{date}/"
 
 
+def drop_marker_key(date: str, marker: str) -> str:
+    """The object that says the drop of ``date`` is complete (``Settings.drop_marker``)."""
+    return drop_prefix(date) + marker
+
+
 def library_photos_prefix() -> str:
     return "library/photos/"
 
@@ -113,9 +118,14 @@ class ObjectInfo:
     size: int
 
 
+def client_options(settings: Settings) -> dict[str, Any]:
+    """botocore's retries and path-style addressing, whoever makes the client (as the options
+    of a botocore ``Config``, the form the Amazon provider's sensors take)."""
+    return {"retries": {"mode": "standard", "total_max_attempts": settings.s3_max_attempts}, "s3": {"addressing_style": "path"}}
+
+
 def client_config(settings: Settings) -> Config:
-    """botocore's retries and path-style addressing, whoever makes the client."""
-    return Config(retries={"mode": "standard", "total_max_attempts": settings.s3_max_attempts}, s3={"addressing_style": "path"})
+    return Config(**client_options(settings))
 
 
 @dataclass

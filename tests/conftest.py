@@ -30,7 +30,7 @@ from tasks.airflow_runner import configure_airflow
 from tasks.context import RunContext
 from tasks.ledger import Ledger
 from tasks.settings import Settings, get_settings
-from tasks.storage import ObjectStore
+from tasks.storage import ObjectStore, drop_marker_key
 
 configure_airflow(get_settings())
 
@@ -185,12 +185,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> None:
-    """Put fixture garments (image + meta.json) under drops/{date}/ and fixture photos in the library."""
+def mark_drop_complete(store: ObjectStore, date: str, marker: str = "_READY") -> None:
+    """What the catalogue team does when every file of a drop is uploaded (docs/intake.md)."""
+    store.put_json(drop_marker_key(date, marker), {"complete": True})
+
+
+def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...], *, complete: bool = True) -> None:
+    """Put fixture garments (image + meta.json) under drops/{date}/ and fixture photos in the
+    library; ``complete``: then the drop's marker, as the catalogue team does."""
     for sku in skus:
         path, category = GARMENTS[sku]
         ctx.store.put_bytes(f"drops/{date}/{sku}/front.jpg", path.read_bytes())
         ctx.store.put_json(f"drops/{date}/{sku}/meta.json", {"category": category})
+    if complete:
+        mark_drop_complete(ctx.store, date, ctx.settings.drop_marker)
     for photo in photos:
         ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
 

@@ -15,14 +15,19 @@ def test_dags_import_without_errors():
 
 
 def test_garment_drop_shape():
+    from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
-    assert set(dag.task_ids) == {"discover", "validate", "preprocess_garments", "check_inputs",
+    assert set(dag.task_ids) == {"wait_for_drop", "discover", "validate", "preprocess_garments", "check_inputs",
                                  "match", "tryon", "measure", "qc", "publish", "report", "fail_run_if_a_stage_failed"}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.summary == "0 0 * * *"
-    order = ["discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "measure", "qc", "publish", "report"]
+    order = ["wait_for_drop", "discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "measure", "qc", "publish", "report"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids
+    # the run waits for the drop's marker with the Amazon provider's sensor, deferred (no worker slot held)
+    sensor = dag.get_task("wait_for_drop")
+    assert isinstance(sensor, S3KeySensor) and sensor.deferrable
     # matching reads the library index, the asset model_library produces
     assert [inlet.uri for inlet in dag.get_task("match").inlets] == ["s3://tryon/library/index.parquet"]
     # the report runs whatever happened upstream, so every input is accounted for

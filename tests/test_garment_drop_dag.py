@@ -13,7 +13,7 @@ from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger, RunLease
 from tasks.preprocess.masks import decode_pose_map
 from tasks.run_lease import acquire
 from tasks.storage import ObjectStore
-from tests.conftest import GARMENTS, SAMPLES
+from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete
 from tests.corpus import write_corpus
 
 DATE = "2026-11-20"
@@ -62,6 +62,7 @@ def drop_run(s3_endpoint, tmp_path_factory):
     for photo in PHOTOS:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
     corpus = write_corpus(store, DATE)
+    mark_drop_complete(store, DATE)
 
     library = run_tryon(settings, "library", "build")
     assert library.returncode == 0 and "model_library run state: success" in library.stdout, library.stdout[-3000:] + library.stderr[-3000:]
@@ -147,6 +148,7 @@ def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):
         path, category = GARMENTS[sku]
         store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
         store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
+    mark_drop_complete(store, DATE)
     store.put_bytes("library/photos/049205_0.jpg", (SAMPLES / "library" / "049205_0.jpg").read_bytes())
 
     result = run_tryon(settings, "run", "--date", DATE, TRYON_ENGINE="no-such-engine", TRYON_TASK_RETRIES="0")
@@ -170,6 +172,7 @@ def test_a_run_of_a_date_another_run_holds_does_nothing(ctx):
     path, category = GARMENTS["TEE-03032"]
     ctx.store.put_bytes(f"drops/{DATE}/TEE-03032/front.jpg", path.read_bytes())
     ctx.store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
+    mark_drop_complete(ctx.store, DATE)
     acquire(ctx.ledger, DATE, "cli:elsewhere:1:abc", 3600)
     script = ("from tasks.settings import get_settings; from tasks.airflow_runner import configure_airflow, migrate, run_dag; "
               f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))")
@@ -181,12 +184,26 @@ def test_a_run_of_a_date_another_run_holds_does_nothing(ctx):
         assert session.get(RunLease, DATE).holder == "cli:elsewhere:1:abc"
 
 
-def test_a_night_without_a_drop_runs_clean(ctx):
-    result = run_tryon(ctx.settings, "run", "--date", "2026-11-19")
-    assert result.returncode == 0 and "garment_drop run state: success" in result.stdout, result.stdout[-2000:]
-    summary = ctx.store.get_json("reports/2026-11-19/summary.json")
-    assert summary["inputs"] == 0 and summary["garments_by_state"] == {}
-    assert ctx.store.get_json("storefront/manifests/2026-11-19.json") == {"date": "2026-11-19", "count": 0, "items": []}
+def test_a_drop_never_marked_complete_ends_as_no_drop(ctx):
+    """Half a drop and no marker: the run waits drop_wait_s for drops/D/_READY (a param of the
+    run), then ends clean as "no drop": nothing processed or published, the report and the
+    command say so and name the input that waits."""
+    date = "2026-11-19"
+    path, category = GARMENTS["TEE-03032"]
+    ctx.store.put_bytes(f"drops/{date}/TEE-03032/front.jpg", path.read_bytes())
+    ctx.store.put_json(f"drops/{date}/TEE-03032/meta.json", {"category": category})
+    result = run_tryon(ctx.settings, "run", "--date", date, "--set", "drop_wait_s=4", TRYON_DROP_POKE_S="0.5")
+    assert result.returncode == 0 and "garment_drop run state: success" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"drop {date} is not marked complete (drops/{date}/_READY is not there): waiting up to 4 s" in result.stdout
+    assert f"no drop: drops/{date}/_READY did not appear within 4 s; nothing processed (1 input(s)" in result.stdout
+    summary = ctx.store.get_json(f"reports/{date}/summary.json")
+    assert summary["drop"] | {"waited_s": None} == {"marker": f"drops/{date}/_READY", "marked_complete": False, "outcome": "no_drop",
+                                                    "processed": False, "wait_s": 4, "waited_s": None, "waiting": ["TEE-03032"]}
+    assert 4 <= summary["drop"]["waited_s"] < 60
+    assert summary["inputs"] == 0 and ctx.ledger.garments(date) == [] and summary["failed_stages"] == []
+    assert ctx.store.get_json(f"storefront/manifests/{date}.json") == {"date": date, "count": 0, "items": []}
+    html = ctx.store.get_bytes(f"reports/{date}/report.html").decode()
+    assert "No drop: the catalogue team's marker" in html and "TEE-03032" in html
 
 
 def test_every_intake_case_ends_in_its_state_with_its_reason(drop_run):

@@ -14,7 +14,7 @@ from tasks.match import generation_seed
 from tasks.review.decisions import regenerate
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
-from tests.conftest import GARMENTS, SAMPLES, released_registry, size_only_suite
+from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, released_registry, size_only_suite
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 
 DATE = "2026-11-19"
@@ -32,6 +32,7 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
         path, category = GARMENTS[sku]
         store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
         store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
+    mark_drop_complete(store, DATE)
     for photo in PHOTOS:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
     env = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2",
@@ -97,6 +98,7 @@ def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
     path, category = GARMENTS["TEE-03032"]
     store.put_bytes(f"drops/{DATE}/TEE-03032/front.jpg", path.read_bytes())
     store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
+    mark_drop_complete(store, DATE)
     store.put_bytes("library/photos/049205_0.jpg", (SAMPLES / "library" / "049205_0.jpg").read_bytes())
     env = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2",
            "TRYON_PHOTOS_PER_GARMENT": "1", "TRYON_QC_EXPECTATIONS": str(size_only)}

@@ -35,7 +35,7 @@ def test_the_records_are_the_latest_runs(ctx):
     """A stage an earlier run ran, and this run never reached, is not taken for this run's."""
     with pytest.raises(ValueError), timed_stage(ctx, DATE, "publish"):
         raise ValueError("the earlier run's failure")
-    with timed_stage(ctx, DATE, "discover"):
+    with timed_stage(ctx, DATE, "wait_for_drop"):
         pass
     with pytest.raises(KeyError), timed_stage(ctx, DATE, "match"):
         raise KeyError("engine")

@@ -32,7 +32,7 @@ from typing import Any
 
 from tasks.ledger import Ledger
 from tasks.settings import Settings
-from tasks.storage import ObjectStore, report_key, storefront_manifest_key
+from tasks.storage import ObjectStore, drop_marker_key, report_key, storefront_manifest_key
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SAMPLES = REPO / "samples"
@@ -98,6 +98,7 @@ def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: t
         folder = SAMPLES / "drop" / sku
         store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", (folder / "front.jpg").read_bytes())
         store.put_json(f"drops/{DATE}/{sku}/meta.json", json.loads((folder / "meta.json").read_text()))
+    store.put_json(drop_marker_key(DATE, "_READY"), {"complete": True})  # the catalogue team: the drop is complete
     for photo in photos:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
     built = tryon(world, "library", "build")
