@@ -20,12 +20,15 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from tasks.airflow_common import (
+    DROPS,
     LIBRARY_INDEX,
     SETTINGS,
+    STOREFRONT,
     dag_defaults,
     drop_date,
     drop_lease,
     lease_holder,
+    report_lineage,
     run_context,
     run_params,
     stage,
@@ -42,7 +45,7 @@ from tasks.kubernetes_pods import tryon_executor_config
     **dag_defaults(),
 )
 def garment_drop() -> None:
-    @task
+    @task(inlets=[DROPS])
     def discover() -> list[dict[str, Any]]:
         from tasks.intake import discover as run
 
@@ -115,7 +118,7 @@ def garment_drop() -> None:
             details.update(counts)
             return counts
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", outlets=[STOREFRONT])
     def publish() -> dict[str, Any]:
         from tasks.publish import publish as run
 
@@ -130,7 +133,9 @@ def garment_drop() -> None:
 
         ctx, date = run_context(), drop_date()
         with drop_lease(ctx, date, release_after=True):
-            return write_report(ctx, date)
+            written = write_report(ctx, date)
+        report_lineage(ctx.settings, "report", date)
+        return written
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run_if_a_stage_failed() -> None:

@@ -4,28 +4,44 @@ Every photo under ``library/photos/`` is preprocessed once per content hash (pos
 faces, cleaning, parsing, refocused views with LaDI-VTON masks and pose maps, embeddings), in
 mapped chunks; then the library is clustered per category and ``library/index.parquet`` is
 written. That file is the Airflow asset (named by its S3 URI) that garment_drop's matching reads.
-Run it after adding photos (``tryon library add`` then ``tryon library build``).
+
+The DAG looks at the photos on ``library_schedule`` (every 30 minutes by default) and runs only
+when they changed since the last build (their listing's fingerprint: keys, ETags, sizes, and the
+preprocessing backends); otherwise the run ends at its first task, skipping the rest. The
+``rebuild`` param (``tryon library build``) runs it whatever the fingerprint says.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
 
-from tasks.airflow_common import LIBRARY_INDEX, dag_defaults, run_context
+from tasks.airflow_common import LIBRARY_INDEX, LIBRARY_PHOTOS, SETTINGS, dag_defaults, report_lineage, run_context
 
 CHUNK = 16
 
 
 @dag(
     dag_id="model_library",
-    schedule=None,
+    schedule=CronTriggerTimetable(SETTINGS.library_schedule, timezone="UTC"),
+    params={"rebuild": Param(False, type="boolean", description="Build even when the photos have not changed since the last build.")},
     doc_md=__doc__,
     **dag_defaults(),
 )
 def model_library() -> None:
-    @task
+    @task.short_circuit
+    def photos_changed() -> str | None:
+        """The photos' fingerprint when a build is due; None ends the run here (nothing changed)."""
+        from tasks.preprocess.library_stage import library_changed, photos_fingerprint
+
+        ctx = run_context()
+        if get_current_context()["params"].get("rebuild"):
+            return photos_fingerprint(ctx)
+        return library_changed(ctx)
+
+    @task(inlets=[LIBRARY_PHOTOS])
     def list_photos() -> list[list[str]]:
         from tasks.storage import library_photos_prefix
 
@@ -39,14 +55,20 @@ def model_library() -> None:
         return preprocess_model_photos(run_context(), keys)
 
     @task(outlets=[LIBRARY_INDEX])
-    def build_index(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    def build_index(chunks: list[dict[str, Any]], fingerprint: str) -> dict[str, Any]:
         from tasks.preprocess.library_stage import build_index as run
 
         # index by length: iterating the lazy sequence probes one past its end, which Airflow
         # logs as an error
-        return run(run_context(), [chunks[i] for i in range(len(chunks))])
+        ctx = run_context()
+        built = run(ctx, [chunks[i] for i in range(len(chunks))], fingerprint)
+        report_lineage(ctx.settings, "build_index")
+        return built
 
-    build_index(preprocess.expand(keys=list_photos()))
+    fingerprint = photos_changed()
+    photos = list_photos()
+    fingerprint >> photos
+    build_index(preprocess.expand(keys=photos), fingerprint)
 
 
 model_library()

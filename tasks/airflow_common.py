@@ -19,6 +19,11 @@ SETTINGS = get_settings()
 # named by its URI: one asset per bucket (two buckets are two libraries, never one asset
 # whose URI changes, which Airflow marks inactive)
 LIBRARY_INDEX = Asset(uri=f"s3://{SETTINGS.bucket}/library/index.parquet")
+# the prefixes the DAGs read and write as a whole (Airflow's asset graph: drops -> garment_drop ->
+# storefront, photos -> model_library -> index); each run's dated objects: report_lineage
+DROPS = Asset(uri=f"s3://{SETTINGS.bucket}/drops/")
+STOREFRONT = Asset(uri=f"s3://{SETTINGS.bucket}/storefront/")
+LIBRARY_PHOTOS = Asset(uri=f"s3://{SETTINGS.bucket}/library/photos/")
 
 
 def dag_defaults() -> dict[str, Any]:
@@ -44,8 +49,15 @@ def run_params() -> dict[str, Param]:
 
 def run_context() -> RunContext:
     """Built inside each task, from the worker's environment and the run's params (a backfill's
-    model version or seed, ``tasks.run_overrides``)."""
+    model version or seed, ``tasks.run_overrides``).
+
+    The task's lineage starts empty here: Airflow's hook-lineage collector lives as long as the
+    process, which is the task's under a scheduler but the whole run's under ``dag.test``."""
+    from airflow.sdk.lineage import get_hook_lineage_collector
+
     from tasks.run_overrides import apply_run_overrides
+
+    get_hook_lineage_collector.cache_clear()
 
     settings = apply_run_overrides(get_settings(), get_current_context().get("params"))
     if settings.ledger_conn_id:
@@ -85,6 +97,25 @@ def drop_date(context: Any = None) -> str:
     if not date:
         raise AirflowFailException("this run has no logical date and no drop_date param: trigger it with drop_date=YYYY-MM-DD")
     return str(date)
+
+
+def report_lineage(settings: Settings, stage: str, date: str | None = None) -> None:
+    """Tell Airflow's hook-lineage collector what the stage read and wrote (``tasks.lineage``: the
+    drop date's own objects), which the OpenLineage provider emits with the task's events. A
+    no-op unless a lineage reader (the OpenLineage provider) is enabled."""
+    from airflow.sdk.lineage import get_hook_lineage_collector
+
+    from tasks.drop_ready import TryonS3Hook
+    from tasks.lineage import stage_lineage
+
+    inputs, outputs = stage_lineage(stage, date)
+    if not inputs and not outputs:
+        return
+    collector, hook = get_hook_lineage_collector(), TryonS3Hook(aws_conn_id=settings.aws_conn_id)
+    for key in inputs:
+        collector.add_input_asset(hook, uri=f"s3://{settings.bucket}/{key}")
+    for key in outputs:
+        collector.add_output_asset(hook, uri=f"s3://{settings.bucket}/{key}")
 
 
 def lease_holder() -> str:
@@ -127,3 +158,4 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
     with drop_lease(ctx, date, take=name == "discover"), \
             timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details:
         yield ctx, date, details
+    report_lineage(ctx.settings, name, date)

@@ -291,13 +291,16 @@ def cmd_library_add(args: argparse.Namespace) -> int:
 
 
 def cmd_library_build(args: argparse.Namespace) -> int:
-    with pipeline(get_settings()) as settings:
-        state = _run("model_library")
-        from tasks.context import RunContext
-        from tasks.preprocess.library_stage import LAST_BUILD_KEY, read_index
+    from tasks.context import RunContext
+    from tasks.preprocess.library_stage import LAST_BUILD_KEY, read_index
 
+    with pipeline(get_settings()) as settings:
         ctx = RunContext.from_settings(settings)
+        before = ctx.store.get_json_or_none(LAST_BUILD_KEY)
+        state = _run("model_library", None, {"rebuild": not args.if_changed})
         rows, build = read_index(ctx), ctx.store.get_json(LAST_BUILD_KEY)
+    if state == "success" and build == before:
+        print(f"library: the photos have not changed since the last build ({build.get('built', 'time not recorded')}): nothing to do")
     print(f"library: {build['photos']} photos, {build['ready']} ready; this run processed {build['processed']}, "
           f"{build['unchanged']} unchanged, {build.get('refused', 0)} refused (unsafe names); clusters {build['clusters']}")
     for row in rows:
@@ -694,6 +697,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("paths", nargs="+", type=Path, help="photo files or folders of them")
     add.set_defaults(func=cmd_library_add)
     build = library.add_parser("build", help="run model_library: preprocess new photos, cluster, write the index")
+    build.add_argument("--if-changed", action="store_true",
+                       help="only when the photos (or the preprocessing backends) changed since the last build, as the DAG's schedule does")
     build.set_defaults(func=cmd_library_build)
     sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
     sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")

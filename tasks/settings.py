@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     drop_wait_s: int = Field(default=64800, ge=0, description="Longest wait of garment_drop for the drop's marker, in seconds (default 18 h); then the run ends as 'no drop' and processes nothing. 0: do not wait, take the drop as it is (backfills of drops made before markers).")
     drop_poke_s: float = Field(default=60.0, gt=0, description="How often the waiting trigger asks S3 for the drop's marker, in seconds.")
     first_drop_date: date = Field(default=date(2026, 1, 1), description="The garment_drop DAG's start date: earlier drop dates are refused, not skipped.")
+    library_schedule: str = Field(default="*/30 * * * *", description="How often model_library looks at library/photos/ (cron); it runs only when the photos changed since the last build (docs/library.md).")
     model_dir: Path | None = Field(
         default=None, description="Local cache of model weights; default `home`/models."
     )

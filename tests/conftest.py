@@ -258,15 +258,17 @@ def flagged_generations(ctx: RunContext, n: int, sku: str = "TEE-1", photo: str 
     return ids
 
 
-def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...]) -> RunContext:
+def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...],
+                  unfinished: tuple[str, ...] = ()) -> RunContext:
     """A bucket holding each date's drop (date -> SKUs) and the model photos, with the library
-    preprocessed and its index written, as a run of garment_drop expects to find it."""
+    preprocessed and its index written, as a run of garment_drop expects to find it. The drops of
+    the ``unfinished`` dates are not marked complete."""
     from tasks.preprocess import library_stage
 
     ctx = RunContext.from_settings(settings)
     ctx.store.ensure_bucket()
     for date, skus in drops.items():
-        upload_drop(ctx, date, skus, photos)
+        upload_drop(ctx, date, skus, photos, complete=date not in unfinished)
     library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
     return ctx

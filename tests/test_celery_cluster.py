@@ -1,8 +1,10 @@
-"""garment_drop under Airflow's CeleryExecutor on this machine: the scheduler, api-server and
-dag-processor, and two Celery workers on loopback (one on queue ``gpu``, one on ``default``),
+"""garment_drop under Airflow's CeleryExecutor on this machine: the scheduler, api-server,
+dag-processor and triggerer, and two Celery workers on loopback (one on queue ``gpu``, one on ``default``),
 against the machine's PostgreSQL (metadata database and ledger) and Redis (broker), generating
 with LaDI-VTON (the small configuration, random weights in the published layout, one generation
-per batch). Try-on tasks must run on the gpu worker and in pool gpu, everything else elsewhere.
+per batch). The night's drop is half uploaded when the run starts: the run waits, deferred (its
+sensor holds no worker slot, nothing is processed), until the rest and the drop's marker are
+uploaded, then takes every garment. Try-on tasks must run on the gpu worker and in pool gpu, everything else elsewhere.
 Each try-on shard is a process of its own that loads the weights once for all of its batches.
 The nightly shard is killed (SIGKILL) mid-way: Airflow retries it and the retry generates only
 what was not stored, leaving every stored object as it was. The storefront manifest must equal
@@ -26,7 +28,7 @@ import pytest
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.settings import Settings
 from tasks.storage import ObjectStore, report_key
-from tests.conftest import free_port, prepare_drops
+from tests.conftest import free_port, prepare_drops, upload_drop
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster, pytest.mark.postgres]
@@ -98,6 +100,32 @@ def _kill_midway(store: ObjectStore, ledger: str, date: str) -> tuple[dict, dict
     return shard, kept, planned
 
 
+def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str) -> dict:
+    """Once the night's run is deferred on the drop's marker: what Airflow and the ledger show
+    (the sensor's state, discover's, the trigger's class, the garments recorded), then the rest
+    of the drop and its marker are uploaded, as the catalogue team finishes."""
+    deadline = time.time() + 180
+    with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
+        conn.autocommit = True
+        while True:
+            with conn.cursor() as cur:
+                cur.execute("select ti.task_id, ti.state, t.classpath from task_instance ti left join trigger t on t.id = ti.trigger_id "
+                            "where ti.dag_id = 'garment_drop' and ti.task_id in ('wait_for_drop', 'discover')")
+                rows = {task: (state, classpath) for task, state, classpath in cur.fetchall()}
+            if rows.get("wait_for_drop", (None,))[0] == "deferred":
+                break
+            assert time.time() < deadline, f"the run never deferred on the marker: {rows}"
+            time.sleep(1)
+    time.sleep(3)  # a few pokes of the trigger: still nothing may start
+    with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn, conn.cursor() as cur:
+        cur.execute("select state from task_instance where dag_id = 'garment_drop' and task_id = 'discover'")
+        discover = cur.fetchone()
+    seen = {"sensor": rows["wait_for_drop"][0], "discover": discover[0] if discover else None,
+            "trigger": rows["wait_for_drop"][1], "garments": len(ctx.ledger.garments(date))}
+    upload_drop(ctx, date, SKUS[1:], (), complete=True)
+    return seen
+
+
 def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server, tmp_path):
     date = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the run unpausing creates
     metadata, ledger_url = new_database(), new_database()
@@ -109,8 +137,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
             "TRYON_BATCH_SIZE": "1", "TRYON_DEVICE": "cpu"}
     backfill_dates = [(datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (3, 2)]
     # distinct garments per date: the same bytes again would be a duplicate
-    store = prepare_drops(settings, {date: SKUS, backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")},
-                          PHOTOS).store
+    ctx = prepare_drops(settings, {date: SKUS[:1], backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")},
+                        PHOTOS, unfinished=(date,))
+    store = ctx.store
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -134,6 +163,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         "TRYON_LEDGER_URL": ledger_url,
         "TRYON_TASK_RETRIES": "1",  # a killed shard is retried at once
         "TRYON_RETRY_DELAY_S": "0",
+        "TRYON_DROP_POKE_S": "1",
         **ladi,
     }
     cluster = Cluster(env, tmp_path)
@@ -144,6 +174,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         cluster.start("api-server", "api-server", "--port", str(port))
         cluster.start("scheduler", "scheduler")
         cluster.start("dag-processor", "dag-processor")
+        cluster.start("triggerer", "triggerer")
         cluster.start("worker-gpu", "celery", "worker", "--queues", "gpu", "--concurrency", "1",
                       "--celery-hostname", "gpu@%h", TRYON_WORKER_NAME="gpu-worker")
         cluster.start("worker-cpu", "celery", "worker", "--queues", "default", "--concurrency", "2",
@@ -153,6 +184,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
             assert time.time() < deadline, "the dag-processor did not parse the DAGs"
             time.sleep(3)
         cluster.airflow("dags", "unpause", "garment_drop")  # catchup off: one run, for yesterday
+        waiting = _deferred_until_complete(ctx, metadata, ledger_url, date)
         killed, stored_at_kill, planned = _kill_midway(store, ledger_url.replace("postgresql+psycopg2", "postgresql"), date)
         state, deadline = None, time.time() + 420
         with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
@@ -191,6 +223,12 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
     logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
     assert state == "success", (tasks, logs)
+    # the half drop: the run waited, deferred, processing nothing; then took every garment
+    assert waiting == {"sensor": "deferred", "discover": None, "trigger": "tasks.drop_ready.DropReadyTrigger", "garments": 0}, waiting
+    assert sorted(g.sku for g in ctx.ledger.garments(date)) == sorted(SKUS)
+    wait = store.get_json(report_key(date, "stages/wait_for_drop.json"))
+    assert wait["ok"] and wait["details"]["outcome"] == "ready" and wait["details"]["waited_s"] > 1, wait
+    assert store.get_json(f"reports/{date}/summary.json")["drop"]["marked_complete"]
     tryons = [t for t in tasks if t[0] == "tryon"]
     assert len(tryons) == 3, "one shard per night: a night this small is below shard_min_generations"
     for task_id, _, ti_state, queue, pool, host in tasks:

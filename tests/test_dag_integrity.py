@@ -28,6 +28,9 @@ def test_garment_drop_shape():
     # the run waits for the drop's marker with the Amazon provider's sensor, deferred (no worker slot held)
     sensor = dag.get_task("wait_for_drop")
     assert isinstance(sensor, S3KeySensor) and sensor.deferrable
+    # Airflow's asset graph: drops -> garment_drop -> storefront (each run's dated objects: hook lineage, test_run_params)
+    assert [inlet.uri for inlet in dag.get_task("discover").inlets] == ["s3://tryon/drops/"]
+    assert [outlet.uri for outlet in dag.get_task("publish").outlets] == ["s3://tryon/storefront/"]
     # matching reads the library index, the asset model_library produces
     assert [inlet.uri for inlet in dag.get_task("match").inlets] == ["s3://tryon/library/index.parquet"]
     # the report runs whatever happened upstream, so every input is accounted for
@@ -51,8 +54,13 @@ def test_garment_drop_shape():
 
 def test_model_library_shape():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["model_library"]
-    assert set(dag.task_ids) == {"list_photos", "preprocess", "build_index"}
-    assert type(dag.timetable).__name__ == "NullTimetable"  # run on demand: tryon library build
+    assert set(dag.task_ids) == {"photos_changed", "list_photos", "preprocess", "build_index"}
+    # it looks at the photos every 30 minutes and goes on only when they changed (or on rebuild)
+    assert dag.timetable.summary == "*/30 * * * *" and dag.params["rebuild"] is False
+    changed = dag.get_task("photos_changed")
+    assert type(changed).__name__ == "_ShortCircuitDecoratedOperator"
+    assert {"list_photos", "build_index"} <= changed.downstream_task_ids
+    assert [inlet.uri for inlet in dag.get_task("list_photos").inlets] == ["s3://tryon/library/photos/"]
     assert "build_index" in dag.get_task("preprocess").downstream_task_ids
     [outlet] = dag.get_task("build_index").outlets
     assert outlet.uri == "s3://tryon/library/index.parquet"

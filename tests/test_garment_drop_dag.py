@@ -69,6 +69,8 @@ def drop_run(s3_endpoint, tmp_path_factory):
     assert "this run processed 4, 0 unchanged" in library.stdout
     again = run_tryon(settings, "library", "build")
     assert "this run processed 0, 4 unchanged" in again.stdout, "unchanged photos are not preprocessed again"
+    scheduled = run_tryon(settings, "library", "build", "--if-changed")
+    assert "the photos have not changed since the last build" in scheduled.stdout, "the schedule's run skips an unchanged library"
     first = run_tryon(settings, "run", "--date", DATE)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     after_first = {"manifest": store.get_bytes(f"storefront/manifests/{DATE}.json"), "objects": generation_objects(store)}

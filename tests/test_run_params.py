@@ -51,7 +51,8 @@ def test_bad_params_are_refused_by_the_schema_the_cli_checks_too() -> None:
 def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_drop_date_param(s3_endpoint, postgres_url, tmp_path) -> None:
     """...and its tasks reach S3 and the ledger through Airflow connections: the environment has
     no TRYON_S3_ENDPOINT_URL (boto3 would go to AWS) and no TRYON_LEDGER_URL (a SQLite file in the
-    home would be made), only the connections and their ids."""
+    home would be made), only the connections and their ids. The OpenLineage provider, writing to
+    its file transport, emits each task's inputs and outputs: the drop date's own objects."""
     from sqlalchemy.engine import make_url
 
     from tasks.settings import Settings
@@ -68,6 +69,9 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
         "AIRFLOW_CONN_TRYON_LEDGER": json.dumps({"conn_type": "postgres", "host": database.host, "port": database.port,
                                                  "login": database.username, "schema": database.database}),
     }
+    events = tmp_path / "openlineage.json"  # the OpenLineage provider's file transport: one event a line
+    env |= {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "tryon-test"}
     done = subprocess.run([sys.executable, "-c", TRIGGER], env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
@@ -79,3 +83,17 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
     assert len(ctx.ledger.generations("2026-11-20")) == 2, "photos_per_garment=1 from the run's params"
     assert ctx.store.get_json("storefront/manifests/2026-11-20.json")["count"] == 0, "written through the S3 connection"
     assert not (settings.home / "ledger.db").exists(), "the ledger came from its connection"
+    # lineage: each task's completion event names the objects of the date it read and wrote
+    lineage = {}
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        if event["eventType"] == "COMPLETE" and "." in event["job"]["name"]:
+            lineage[event["job"]["name"].split(".", 1)[1]] = (sorted(d["name"] for d in event["inputs"]),
+                                                               sorted(d["name"] for d in event["outputs"]))
+            assert all(d["namespace"] == "s3://params" for d in event["inputs"] + event["outputs"]), event
+    assert lineage["discover"] == (["drops/2026-11-20"], [])
+    assert lineage["match"] == (["library/index.parquet"], [])
+    assert lineage["tryon"] == ([], ["generations"])
+    assert lineage["publish"] == (["generations"], ["review/2026-11-20", "storefront", "storefront/manifests/2026-11-20.json"])
+    assert lineage["report"] == ([], ["reports/2026-11-20"])
+    assert lineage["validate"] == ([], []), "a stage that declares nothing carries nothing of the stage before"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -138,12 +139,29 @@ def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> d
     return counts
 
 
-def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def photos_fingerprint(ctx: RunContext) -> str:
+    """What the library is made of: every photo under ``library/photos/`` as listed (key, ETag,
+    size) and the backends that prepare them. Another upload, a deletion or another backend gives
+    another fingerprint; the listing alone is read."""
+    settings = ctx.settings
+    lines = [f"{key} {info.etag} {info.size}" for key, info in sorted(ctx.store.list_objects(library_photos_prefix()))]
+    lines.append(f"backends {settings.pose_backend} {settings.parsing_backend} {settings.embedding_backend}")
+    return sha256_hex("\n".join(lines).encode())
+
+
+def library_changed(ctx: RunContext) -> str | None:
+    """The photos' fingerprint when it differs from the last build's (a build is due), else None."""
+    fingerprint = photos_fingerprint(ctx)
+    last = ctx.store.get_json_or_none(LAST_BUILD_KEY) or {}
+    return None if last.get("photos_fingerprint") == fingerprint else fingerprint
+
+
+def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = None, fingerprint: str | None = None) -> dict[str, Any]:
     """Cluster the ready photos per category (k-means over the worn-garment embeddings),
     write each photo's clusters into its meta.json, then ``library/index.parquet``,
     ``library/clusters.json`` and ``library/last_build.json`` (with the preprocessing counts
     of the run, summed over its chunks: how many photos were processed, how many unchanged, how
-    many names refused)."""
+    many names refused) and the photos' ``fingerprint`` taken before they were listed."""
     metas = []
     for key in sorted(ctx.store.list_keys("library/artifacts/")):
         if key.endswith("/meta.json") and key.count("/") == 3:
@@ -176,7 +194,8 @@ def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = Non
                "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
                "processed": sum(c["processed"] for c in chunk_counts or []),
                "unchanged": sum(c["cached"] for c in chunk_counts or []),
-               "refused": sum(c.get("refused", 0) for c in chunk_counts or [])}
+               "refused": sum(c.get("refused", 0) for c in chunk_counts or []),
+               "photos_fingerprint": fingerprint, "built": datetime.now(UTC).isoformat()}
     ctx.store.put_json(LAST_BUILD_KEY, summary)
     return summary
 
