@@ -53,6 +53,7 @@ def parse_args() -> argparse.Namespace:
 
 # --- synthetic inputs ------------------------------------------------------------------------
 
+
 @cache
 def grid(shape: tuple[int, int]):
     import numpy as np
@@ -95,7 +96,9 @@ def _garment(rng, image, garment):
     side = (xx - garment.shape[1] / 2) * np.cos(angle) + (yy - garment.shape[0] / 2) * np.sin(angle) > offset
     hue = rng.uniform(0.3, 1.0, 3)
     tints = np.array([hue * rng.uniform(0.15, 0.45), hue * rng.uniform(0.8, 1.0)])[rng.permutation(2)]
-    made = (image.astype(np.float32) * np.where(garment[..., None], np.where(side[..., None], tints[0], tints[1]), 1.0)).astype(np.uint8)
+    made = (image.astype(np.float32) * np.where(garment[..., None], np.where(side[..., None], tints[0], tints[1]), 1.0)).astype(
+        np.uint8
+    )
     angle, pitch = rng.uniform(0, np.pi), rng.uniform(18, 60)
     stripes = (np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / pitch) > 0.6) & garment & side
     made[stripes] = rng.integers(20, 230, 3)
@@ -180,8 +183,9 @@ def synthetic_library(count: int, seed: int = 1):
             image = image[:, ::-1]
         height, width = image.shape[:2]
         cut = int(rng.integers(0, max(1, width // 20)))
-        image = cv2.convertScaleAbs(np.ascontiguousarray(image[:, cut : width - cut]), alpha=float(rng.uniform(0.9, 1.1)),
-                                    beta=float(rng.uniform(-8, 8)))
+        image = cv2.convertScaleAbs(
+            np.ascontiguousarray(image[:, cut : width - cut]), alpha=float(rng.uniform(0.9, 1.1)), beta=float(rng.uniform(-8, 8))
+        )
         yield f"lib-{number:04d}.jpg", encode_jpeg(image, 92)
 
 
@@ -195,6 +199,7 @@ def write_drop(bucket: Path, count: int) -> None:
 
 
 # --- one size, in a process of its own ----------------------------------------------------------
+
 
 class Counting:
     """WSGI middleware counting the S3 requests by method."""
@@ -285,6 +290,7 @@ def first_paint(report: Path) -> float | None:
 
 # --- the whole benchmark --------------------------------------------------------------------------
 
+
 def build_library(home: Path, count: int) -> dict:
     bucket = home / "s3" / "tryon" / "library" / "photos"
     bucket.mkdir(parents=True)
@@ -294,7 +300,9 @@ def build_library(home: Path, count: int) -> dict:
     times = {}
     for label in ("library_build_s", "library_rebuild_s"):
         started = time.perf_counter()
-        done = subprocess.run([str(Path(sys.executable).parent / "tryon"), "library", "build"], env=env, cwd=REPO, capture_output=True, text=True)
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "tryon"), "library", "build"], env=env, cwd=REPO, capture_output=True, text=True
+        )
         times[label] = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"library build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -321,8 +329,11 @@ def main() -> None:
     if not (template / "s3").exists():
         print(f"building a library of {args.library} photos in {template} ...", flush=True)
         library = build_library(template, args.library)
-        print(f"  build {library['library_build_s']:.0f} s, rebuild with nothing changed {library['library_rebuild_s']:.0f} s "
-              f"({library['library_rebuild_s'] / library['library_build_s']:.0%} of the build)\n  {library['library_summary']}", flush=True)
+        print(
+            f"  build {library['library_build_s']:.0f} s, rebuild with nothing changed {library['library_rebuild_s']:.0f} s "
+            f"({library['library_rebuild_s'] / library['library_build_s']:.0%} of the build)\n  {library['library_summary']}",
+            flush=True,
+        )
     results = []
     for size in args.sizes:
         home = work / f"drop-{size}"
@@ -330,11 +341,13 @@ def main() -> None:
         shutil.copytree(template, home)
         write_drop(home / "s3" / "tryon", size)
         print(f"drop of {size} garments ...", flush=True)
-        done = subprocess.run([sys.executable, __file__, "--one", str(size), "--home", str(home)], cwd=REPO, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", str(size), "--home", str(home)], cwd=REPO, capture_output=True, text=True
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("FIGURES ")]
         if done.returncode != 0 or not lines:
             raise SystemExit(f"the drop of {size} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
-        figures = json.loads(lines[-1][len("FIGURES "):])
+        figures = json.loads(lines[-1][len("FIGURES ") :])
         results.append(figures)
         report(figures)
     print_table(results)
@@ -343,9 +356,12 @@ def main() -> None:
 def report(f: dict) -> None:
     n = max(f["generations"], 1)
     print(f"  {f['state']}: {f['generations']} generations {f['generation_states']} from garments {f['garment_states']}")
-    print(f"  wall {f['wall_s']:.0f} s ({1000 * f['wall_s'] / n:.0f} ms per generation), peak RSS {f['peak_rss_mb']:.0f} MB, "
-          f"{f['s3_requests'] / n:.1f} S3 requests and {f['ledger_statements'] / n:.1f} ledger statements per generation; "
-          f"re-run with nothing to do: {f['rerun_s']:.0f} s ({f['rerun_state']}); report first paint {f['report_first_paint_ms']} ms", flush=True)
+    print(
+        f"  wall {f['wall_s']:.0f} s ({1000 * f['wall_s'] / n:.0f} ms per generation), peak RSS {f['peak_rss_mb']:.0f} MB, "
+        f"{f['s3_requests'] / n:.1f} S3 requests and {f['ledger_statements'] / n:.1f} ledger statements per generation; "
+        f"re-run with nothing to do: {f['rerun_s']:.0f} s ({f['rerun_state']}); report first paint {f['report_first_paint_ms']} ms",
+        flush=True,
+    )
 
 
 def print_table(results: list[dict]) -> None:
@@ -353,19 +369,28 @@ def print_table(results: list[dict]) -> None:
     print("\nseconds per stage (ms per generation in brackets)")
     print(f"{'stage':<22}" + "".join(f"{r['size']:>22}" for r in results) + ("   exponent" if len(results) > 1 else ""))
     for stage in [*stages, "wall_s"]:
-        cells = "".join(f"{(r['stages'].get(stage, 0) if stage != 'wall_s' else r['wall_s']):>12.1f} "
-                        f"({1000 * (r['stages'].get(stage, 0) if stage != 'wall_s' else r['wall_s']) / max(r['generations'], 1):>6.1f})"
-                        for r in results)
+        cells = "".join(
+            f"{(r['stages'].get(stage, 0) if stage != 'wall_s' else r['wall_s']):>12.1f} "
+            f"({1000 * (r['stages'].get(stage, 0) if stage != 'wall_s' else r['wall_s']) / max(r['generations'], 1):>6.1f})"
+            for r in results
+        )
         growth = ""
         if len(results) > 1:
-            pairs = [({**a, "x": a["stages"].get(stage, 0) if stage != "wall_s" else a["wall_s"]},
-                      {**b, "x": b["stages"].get(stage, 0) if stage != "wall_s" else b["wall_s"]}) for a, b in zip(results, results[1:])]
+            pairs = [
+                (
+                    {**a, "x": a["stages"].get(stage, 0) if stage != "wall_s" else a["wall_s"]},
+                    {**b, "x": b["stages"].get(stage, 0) if stage != "wall_s" else b["wall_s"]},
+                )
+                for a, b in zip(results, results[1:])
+            ]
             growth = "   " + " ".join(f"{exponent(a, b, 'x'):.2f}" for a, b in pairs)
         print(f"{stage:<22}{cells}{growth}")
     for key in ("peak_rss_mb", "s3_requests", "ledger_statements", "rerun_s", "rerun_s3_requests", "report_first_paint_ms"):
         print(f"{key:<22}" + "".join(f"{r[key] or float('nan'):>22.0f}" for r in results))
     print("\nthe re-run with nothing to do, seconds per stage")
-    for stage in sorted({s for r in results for s in r["rerun_stages"]}, key=lambda s: -max(r["rerun_stages"].get(s, 0) for r in results)):
+    for stage in sorted(
+        {s for r in results for s in r["rerun_stages"]}, key=lambda s: -max(r["rerun_stages"].get(s, 0) for r in results)
+    ):
         print(f"{stage:<22}" + "".join(f"{r['rerun_stages'].get(stage, 0):>22.1f}" for r in results))
 
 

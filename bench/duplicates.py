@@ -69,7 +69,9 @@ def main() -> None:
     duplicates = sum(f is not None for f in found)
     print(f"{args.drop} new garments against {args.earlier} earlier ones ({duplicates} found to be duplicates)")
     print(f"  index: built in {built:.2f} s, queried in {queried:.2f} s ({1e6 * queried / len(drop):.0f} us per garment)")
-    print(f"  exhaustive scan: {1e3 * per_query:.1f} ms per garment, {per_query * len(drop) / 60:.1f} min for the drop (from {len(sample)} queries)")
+    print(
+        f"  exhaustive scan: {1e3 * per_query:.1f} ms per garment, {per_query * len(drop) / 60:.1f} min for the drop (from {len(sample)} queries)"
+    )
     print(f"  ratio: the index is {per_query * len(drop) / (built + queried):.0f}x faster, same answers on the sample")
 
 

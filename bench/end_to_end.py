@@ -115,8 +115,11 @@ def denoise_seconds(settings: object) -> float:
     from tasks.storage import ObjectStore
 
     store = ObjectStore.from_settings(settings)
-    return sum(store.get_json(key)["detail"]["seconds_per_sample"]["denoise"]
-               for key in store.list_keys("generations/") if key.endswith(".json"))
+    return sum(
+        store.get_json(key)["detail"]["seconds_per_sample"]["denoise"]
+        for key in store.list_keys("generations/")
+        if key.endswith(".json")
+    )
 
 
 def run_tasks(tasks: list[list[list[str]]], env: dict[str, str]) -> dict[str, float]:
@@ -124,8 +127,15 @@ def run_tasks(tasks: list[list[list[str]]], env: dict[str, str]) -> dict[str, fl
     totals = {"tasks": len(tasks), "engine": 0.0, "load": 0.0, "loads": 0, "wall": 0.0, "generated": 0, "waited": 0.0}
     for index, batches in enumerate(tasks):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", TASK], input=json.dumps({"index": index, "batches": batches}),
-                              capture_output=True, text=True, env=env, cwd=REPO, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", TASK],
+            input=json.dumps({"index": index, "batches": batches}),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            check=False,
+        )
         totals["wall"] += time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"a task failed:\n{done.stderr[-3000:]}")
@@ -147,25 +157,49 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-end-to-end-"))
     architecture = ARCHITECTURES[args.size]
     registry = save_published_layout(random_components(architecture), tmp / "weights", architecture)
-    settings = Settings(home=tmp / "home", bucket="bench", engine="ladi-vton", model_registry=registry, device=args.device,
-                        precision=args.precision, ledger_url=f"sqlite:///{tmp / 'ledger.db'}", inference_steps=args.steps,
-                        photos_per_garment=6, batch_size=args.batch_size)
+    settings = Settings(
+        home=tmp / "home",
+        bucket="bench",
+        engine="ladi-vton",
+        model_registry=registry,
+        device=args.device,
+        precision=args.precision,
+        ledger_url=f"sqlite:///{tmp / 'ledger.db'}",
+        inference_steps=args.steps,
+        photos_per_garment=6,
+        batch_size=args.batch_size,
+    )
     peak = bf16_peak(args.device, args.peak_tflops)
     with embedded_s3(settings) as endpoint:
         settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
         ids = plan(settings, tmp)
         env = {key: value for key, value in os.environ.items() if not key.startswith("TRYON_")}
-        env.update({"TRYON_HOME": str(settings.home), "TRYON_BUCKET": settings.bucket, "TRYON_S3_ENDPOINT_URL": endpoint,
-                    "TRYON_LEDGER_URL": settings.resolved_ledger_url, "TRYON_ENGINE": "ladi-vton", "TRYON_DEVICE": args.device,
-                    "TRYON_PRECISION": args.precision, "TRYON_MODEL_REGISTRY": str(registry),
-                    "TRYON_INFERENCE_STEPS": str(args.steps),
-                    "TRYON_BATCH_SIZE": str(args.batch_size), "TRYON_PHOTOS_PER_GARMENT": "6", "PYTHONPATH": str(REPO),
-                    "OMP_NUM_THREADS": str(args.threads)})
-        print(f"{GENERATIONS} generations, {args.size} LaDI-VTON configuration, {args.steps} DDIM steps, guidance "
-              f"{settings.guidance_scale}, {args.device} ({args.precision} precision), {args.threads} CPU threads per task, "
-              f"each task a fresh process\n")
-        print(f"{'design':<22} {'tasks':>5} {'loads':>5} {'load s':>7} {'engine s':>9} {'waited s':>8} {'wall s':>8} "
-              f"{'engine/wall':>11} {'s/image':>8} {'denoise/wall':>12}")
+        env.update(
+            {
+                "TRYON_HOME": str(settings.home),
+                "TRYON_BUCKET": settings.bucket,
+                "TRYON_S3_ENDPOINT_URL": endpoint,
+                "TRYON_LEDGER_URL": settings.resolved_ledger_url,
+                "TRYON_ENGINE": "ladi-vton",
+                "TRYON_DEVICE": args.device,
+                "TRYON_PRECISION": args.precision,
+                "TRYON_MODEL_REGISTRY": str(registry),
+                "TRYON_INFERENCE_STEPS": str(args.steps),
+                "TRYON_BATCH_SIZE": str(args.batch_size),
+                "TRYON_PHOTOS_PER_GARMENT": "6",
+                "PYTHONPATH": str(REPO),
+                "OMP_NUM_THREADS": str(args.threads),
+            }
+        )
+        print(
+            f"{GENERATIONS} generations, {args.size} LaDI-VTON configuration, {args.steps} DDIM steps, guidance "
+            f"{settings.guidance_scale}, {args.device} ({args.precision} precision), {args.threads} CPU threads per task, "
+            f"each task a fresh process\n"
+        )
+        print(
+            f"{'design':<22} {'tasks':>5} {'loads':>5} {'load s':>7} {'engine s':>9} {'waited s':>8} {'wall s':>8} "
+            f"{'engine/wall':>11} {'s/image':>8} {'denoise/wall':>12}"
+        )
         batches = [ids[i : i + args.batch_size] for i in range(0, len(ids), args.batch_size)]
         designs = {f"per batch of {args.batch_size}": [[batch] for batch in batches], "one shard": [batches]}
         for index, (name, tasks) in enumerate(designs.items()):
@@ -174,9 +208,11 @@ def main() -> int:
             t = run_tasks(tasks, env)
             assert t["generated"] == GENERATIONS, t
             denoise = denoise_seconds(settings)
-            line = (f"{name:<22} {t['tasks']:>5} {t['loads']:>5} {t['load']:>7.1f} {t['engine']:>9.1f} {t['waited']:>8.1f} "
-                    f"{t['wall']:>8.1f} {t['engine'] / t['wall']:>11.1%} {t['wall'] / GENERATIONS:>8.2f} "
-                    f"{denoise / t['wall']:>12.1%}")
+            line = (
+                f"{name:<22} {t['tasks']:>5} {t['loads']:>5} {t['load']:>7.1f} {t['engine']:>9.1f} {t['waited']:>8.1f} "
+                f"{t['wall']:>8.1f} {t['engine'] / t['wall']:>11.1%} {t['wall'] / GENERATIONS:>8.2f} "
+                f"{denoise / t['wall']:>12.1%}"
+            )
             if args.size == "full" and args.device.startswith("cuda"):
                 achieved = unet_tflops(GENERATIONS, args.steps, settings.guidance_scale, denoise)
                 line += f"   denoise {achieved:.0f} TFLOP/s"

@@ -131,23 +131,48 @@ def main() -> int:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     expected = published_slots(baseline)
     base_verdict = verdict(baseline, expected)
-    print(f"fault-free run: {len(expected)} published, clean={base_verdict.clean}, "
-          f"{time.perf_counter() - clock:.0f} s with the library build", flush=True)
+    print(
+        f"fault-free run: {len(expected)} published, clean={base_verdict.clean}, "
+        f"{time.perf_counter() - clock:.0f} s with the library build",
+        flush=True,
+    )
 
     plans: list[tuple[str, Callable[[], Outcome]]] = []
     for name, fault, plan, options in s3_scenarios():
         plans.append((name, lambda n=name, f=fault, p=plan, o=options: run_s3(template, n, f, p, o, expected)))
     for stage in STAGES:
-        plans.append((f"kill-{stage}", lambda s=stage: run_kill(template, f"kill-{s}", f"SIGKILL as {s} starts",
-                                                                 stage_started(s), expected)))
-    plans.append(("kill-mid-publish", lambda: run_kill(template, "kill-mid-publish", "SIGKILL after the first storefront object",
-                                                       first_storefront_object, expected)))
-    plans.append(("kill-report", lambda: run_kill(template, "kill-report", "SIGKILL once publish has finished (report)",
-                                                  stage_finished("publish"), expected)))
+        plans.append(
+            (
+                f"kill-{stage}",
+                lambda s=stage: run_kill(template, f"kill-{s}", f"SIGKILL as {s} starts", stage_started(s), expected),
+            )
+        )
+    plans.append(
+        (
+            "kill-mid-publish",
+            lambda: run_kill(
+                template, "kill-mid-publish", "SIGKILL after the first storefront object", first_storefront_object, expected
+            ),
+        )
+    )
+    plans.append(
+        (
+            "kill-report",
+            lambda: run_kill(
+                template, "kill-report", "SIGKILL once publish has finished (report)", stage_finished("publish"), expected
+            ),
+        )
+    )
     for stage, seconds in (("tryon", 3), ("publish", 3), ("qc", 45)):
         name = f"ledger-down-{stage}-{seconds}s"
-        plans.append((name, lambda n=name, s=stage, d=seconds: run_ledger_outage(
-            template, n, f"ledger (PostgreSQL) down {d} s as {s} starts", s, d, expected)))
+        plans.append(
+            (
+                name,
+                lambda n=name, s=stage, d=seconds: run_ledger_outage(
+                    template, n, f"ledger (PostgreSQL) down {d} s as {s} starts", s, d, expected
+                ),
+            )
+        )
 
     outcomes = []
     for name, plan in plans:
@@ -158,16 +183,31 @@ def main() -> int:
         print(json.dumps(outcome.row()), *outcome.verdict.details, sep="\n  ", flush=True)
     server.stop()
 
-    columns = ["scenario", "fault", "injected", "first run", "ending", "re-runs", "audit findings", "published", "lost", "wrong",
-               "manifest missing", "unsettled", "seconds"]
+    columns = [
+        "scenario",
+        "fault",
+        "injected",
+        "first run",
+        "ending",
+        "re-runs",
+        "audit findings",
+        "published",
+        "lost",
+        "wrong",
+        "manifest missing",
+        "unsettled",
+        "seconds",
+    ]
     table = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     table += ["| " + " | ".join(str(o.row()[c]) for c in columns) + " |" for o in outcomes]
     totals = {key: sum(o.row()[key] for o in outcomes) for key in ("lost", "wrong", "manifest missing", "unsettled")}
     failed = [o.scenario for o in outcomes if o.ending.startswith("FAILED")]
-    summary = (f"{len(outcomes)} scenarios: {sum(o.ending == 'survived' for o in outcomes)} survived, "
-               f"{sum(o.ending == 'recovered' for o in outcomes)} recovered, {len(failed)} failed {failed or ''}; "
-               f"lost {totals['lost']}, wrong {totals['wrong']}, manifest entries without objects {totals['manifest missing']}, "
-               f"garments without a final state {totals['unsettled']}; fault-free run publishes {len(expected)}")
+    summary = (
+        f"{len(outcomes)} scenarios: {sum(o.ending == 'survived' for o in outcomes)} survived, "
+        f"{sum(o.ending == 'recovered' for o in outcomes)} recovered, {len(failed)} failed {failed or ''}; "
+        f"lost {totals['lost']}, wrong {totals['wrong']}, manifest entries without objects {totals['manifest missing']}, "
+        f"garments without a final state {totals['unsettled']}; fault-free run publishes {len(expected)}"
+    )
     print("\n".join(table), summary, sep="\n")
     if args.out:
         args.out.write_text("\n".join(table) + "\n\n" + summary + "\n")

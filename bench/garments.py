@@ -146,10 +146,16 @@ def main() -> int:
         if min(r[case][0] for r in results.values()) < BAR:
             print(f"{case:<40}" + "".join(f"{r[case][0]:>18.3f}" for r in results.values()))
     print(f"{'(every other case >= ' + str(BAR) + ' with each backend)':<40}\n")
-    summaries = {"mean IoU": lambda v: np.mean([r[0] for r in v]), "worst IoU": lambda v: min(r[0] for r in v),
-                 f"cases < {BAR}": lambda v: sum(r[0] < BAR for r in v), "median ms": lambda v: np.median([r[1] for r in v]),
-                 "max ms": lambda v: max(r[1] for r in v), "mean ms": lambda v: np.mean([r[1] for r in v]),
-                 "mean model ms": lambda v: np.mean([r[2] for r in v]), "cases the model ran": lambda v: sum(r[2] > 0 for r in v)}
+    summaries = {
+        "mean IoU": lambda v: np.mean([r[0] for r in v]),
+        "worst IoU": lambda v: min(r[0] for r in v),
+        f"cases < {BAR}": lambda v: sum(r[0] < BAR for r in v),
+        "median ms": lambda v: np.median([r[1] for r in v]),
+        "max ms": lambda v: max(r[1] for r in v),
+        "mean ms": lambda v: np.mean([r[1] for r in v]),
+        "mean model ms": lambda v: np.mean([r[2] for r in v]),
+        "cases the model ran": lambda v: sum(r[2] > 0 for r in v),
+    }
     for label, pick in summaries.items():
         print(f"{label:<40}" + "".join(f"{pick(list(r.values())):>18.3f}" for r in results.values()))
     return 0

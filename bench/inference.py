@@ -23,8 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, bf16_peak, unet_tflops  # noqa: E402  (bench/ is not a package)
 
 sys.path.insert(0, str(REPO))
-PHOTOS = {"upper_body": ("TEE-03032", "05997_00.jpg"), "lower_body": ("JEANS-051946", "051918_0.jpg"),
-          "dresses": ("DRESS-052234", "052472_0.jpg")}
+PHOTOS = {
+    "upper_body": ("TEE-03032", "05997_00.jpg"),
+    "lower_body": ("JEANS-051946", "051918_0.jpg"),
+    "dresses": ("DRESS-052234", "052472_0.jpg"),
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,9 +58,19 @@ def fixture_samples() -> list:
     for index, (category, (sku, photo)) in enumerate(PHOTOS.items()):
         view = prepare_model_photo(decode_rgb((REPO / "samples/library" / photo).read_bytes()), Settings()).views[category]
         garment = prepare_garment(decode_rgb((REPO / "samples/drop" / sku / "front.jpg").read_bytes()))
-        samples.append(TryOnSample(generation_id=f"bench-{index}", category=category, person=view.image,
-                                   person_mask=view.person_mask, inpaint_mask=view.inpaint_mask, keypoints=view.keypoints,
-                                   cloth=garment.cloth, cloth_mask=garment.mask, seed=index))
+        samples.append(
+            TryOnSample(
+                generation_id=f"bench-{index}",
+                category=category,
+                person=view.image,
+                person_mask=view.person_mask,
+                inpaint_mask=view.inpaint_mask,
+                keypoints=view.keypoints,
+                cloth=garment.cloth,
+                cloth_mask=garment.mask,
+                seed=index,
+            )
+        )
     return samples
 
 
@@ -73,15 +86,22 @@ def time_pipeline(args: argparse.Namespace, samples: list) -> None:
     pipe = random_components(ARCHITECTURES[args.size], device=device).pipeline(args.scheduler).to(device, dtype)
     if args.compile:
         pipe.unet = torch.compile(pipe.unet)
-    print(f"{args.size} configuration, {device} {str(dtype).removeprefix('torch.')}, {args.scheduler} {args.steps} steps, "
-          f"guidance {args.guidance}, 512x384, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(
+        f"{args.size} configuration, {device} {str(dtype).removeprefix('torch.')}, {args.scheduler} {args.steps} steps, "
+        f"guidance {args.guidance}, 512x384, torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+    )
 
     def call(batch: int, steps: int) -> dict[str, float]:
         chosen = [samples[i % len(samples)] for i in range(batch)]
         tensors = sample_tensors(chosen)
         start = time.perf_counter()
-        out = pipe(**tensors, categories=[s.category for s in chosen], num_inference_steps=steps, guidance_scale=args.guidance,
-                   generators=[torch.Generator().manual_seed(i) for i in range(batch)])
+        out = pipe(
+            **tensors,
+            categories=[s.category for s in chosen],
+            num_inference_steps=steps,
+            guidance_scale=args.guidance,
+            generators=[torch.Generator().manual_seed(i) for i in range(batch)],
+        )
         return {**out.timings, "total": time.perf_counter() - start}
 
     call(1, 2)  # warm-up: allocator, kernels, compile
@@ -119,9 +139,17 @@ def time_task(args: argparse.Namespace) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-inference-"))
     registry = save_published_layout(random_components(SMALL), tmp / "weights", SMALL)
-    settings = Settings(home=tmp / "home", bucket="bench", engine="ladi-vton", model_registry=registry,
-                        ledger_url=f"sqlite:///{tmp / 'ledger.db'}", inference_steps=args.steps, batch_size=16,
-                        photos_per_garment=4, device="cpu")
+    settings = Settings(
+        home=tmp / "home",
+        bucket="bench",
+        engine="ladi-vton",
+        model_registry=registry,
+        ledger_url=f"sqlite:///{tmp / 'ledger.db'}",
+        inference_steps=args.steps,
+        batch_size=16,
+        photos_per_garment=4,
+        device="cpu",
+    )
     with embedded_s3(settings) as endpoint:
         settings = settings.model_copy(update={"s3_endpoint_url": endpoint})
         store = ObjectStore.from_settings(settings)
@@ -134,7 +162,9 @@ def time_task(args: argparse.Namespace) -> None:
             store.put_bytes(f"library/photos/{photo.name}", photo.read_bytes())
         library_stage.preprocess_model_photos(ctx)
         library_stage.build_index(ctx)
-        shards = [Shard.from_dict(s) for s in match(ctx, date, preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date))))]
+        shards = [
+            Shard.from_dict(s) for s in match(ctx, date, preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date))))
+        ]
         batch = [gid for shard in shards for gid in shard.generation_ids]
         engine = get_engine(settings)
         inside: list[float] = []
@@ -153,10 +183,12 @@ def time_task(args: argparse.Namespace) -> None:
         counts = [tryon_stage.run_shard(ctx, shard) for shard in shards]
         task = time.perf_counter() - start
         overhead = task - sum(inside)
-        print(f"try-on task of {len(batch)} generations (small configuration, {args.steps} steps, CPU, warm engine): "
-              f"task {task:.2f} s, engine call {sum(inside):.2f} s ({counts})\n"
-              f"orchestration overhead (ledger, S3 reads/writes, JPEG, sidecars) {overhead:.2f} s = "
-              f"{overhead / len(batch) * 1000:.0f} ms per image, {overhead / task:.1%} of the task")
+        print(
+            f"try-on task of {len(batch)} generations (small configuration, {args.steps} steps, CPU, warm engine): "
+            f"task {task:.2f} s, engine call {sum(inside):.2f} s ({counts})\n"
+            f"orchestration overhead (ledger, S3 reads/writes, JPEG, sidecars) {overhead:.2f} s = "
+            f"{overhead / len(batch) * 1000:.0f} ms per image, {overhead / task:.1%} of the task"
+        )
 
 
 def main() -> int:

@@ -49,8 +49,9 @@ def main() -> int:
     for stage, values in stages.items():
         print(f"  {stage:<13} {sum(values) / runs:7.1f}")
     print("total per photo (median of passes):")
-    report_medians(totals, {n: f"({', '.join(c)})" for n, c in categories.items()}, "total per photo",
-                   "target < 150 ms per photo per core")
+    report_medians(
+        totals, {n: f"({', '.join(c)})" for n, c in categories.items()}, "total per photo", "target < 150 ms per photo per core"
+    )
     return 0
 
 

@@ -32,7 +32,13 @@ NAMES = {
     "old_garment_gone": {"old_garment_left", "old_garment_band"},
     "dress_not_split": {"dress_split"},
     "no_skin_in_garment": {"skin_block", "print_only", "squeezed", "detached_sleeve"},
-    "garment_on_body": {"detached_sleeve", "stretched", "squeezed", "halo", "garment_smear"},  # a halo smears garment colour off the body
+    "garment_on_body": {
+        "detached_sleeve",
+        "stretched",
+        "squeezed",
+        "halo",
+        "garment_smear",
+    },  # a halo smears garment colour off the body
     "garment_covers_body": {"print_only", "squeezed", "skin_block", "dress_split", "noise"},
     "print_in_shape": {"stretched", "squeezed"},
     "garment_colour_kept": {"noise", "old_garment_left"},
@@ -118,7 +124,11 @@ def report(built: list, failed: dict[str, list[str]], seconds: list[float]) -> b
     print(f"positives flagged: {tally['positive'][1]}/{len(positives)} = {positive_rate:.1%} (bar <= 5%)")
     print(f"right failure mode first: {right_first}/{flagged_negatives} = {right_rate:.1%} (bar >= 80%)")
     print(f"metrics per generation: median {per_generation:.3f} s, max {max(seconds):.3f} s (bar < 1 s on one core)")
-    for title, lines in (("missed negatives", misses), ("flagged positives", false_alarms), ("first failure names another mode", wrong_first)):
+    for title, lines in (
+        ("missed negatives", misses),
+        ("flagged positives", false_alarms),
+        ("first failure names another mode", wrong_first),
+    ):
         if lines:
             print(f"\n{title}:")
             for line in lines:
@@ -158,8 +168,10 @@ def main() -> int:
     built = build_cases(args)
     table, seconds = measure(built)
     outcome = validate_generations(table, load_config())
-    print(f"QC suite v{outcome.version} over {len(built)} cases "
-          f"({sum(c.label == 'positive' for c in built)} positive, {sum(c.label == 'negative' for c in built)} negative)\n")
+    print(
+        f"QC suite v{outcome.version} over {len(built)} cases "
+        f"({sum(c.label == 'positive' for c in built)} positive, {sum(c.label == 'negative' for c in built)} negative)\n"
+    )
     if args.sheet:
         contact_sheets(built, outcome.failed, args.sheet)
     return 0 if report(built, outcome.failed, seconds) else 1

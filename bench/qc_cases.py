@@ -64,9 +64,18 @@ class Case:
         from tasks.qc.metrics import GenerationInputs
 
         view = self.view
-        return GenerationInputs(category=view.category, photo=self.reference, region=view.inpaint_mask, person_mask=view.person_mask,
-                                keypoints=view.keypoints, worn_garment=view.garment, photo_skin=view.skin, cloth=self.cloth,
-                                cloth_mask=self.cloth_mask, photo_face=photo_face)
+        return GenerationInputs(
+            category=view.category,
+            photo=self.reference,
+            region=view.inpaint_mask,
+            person_mask=view.person_mask,
+            keypoints=view.keypoints,
+            worn_garment=view.garment,
+            photo_skin=view.skin,
+            cloth=self.cloth,
+            cloth_mask=self.cloth_mask,
+            photo_face=photo_face,
+        )
 
 
 def load_views(settings: object | None = None) -> list[View]:
@@ -83,9 +92,21 @@ def load_views(settings: object | None = None) -> list[View]:
         prepared = prepare_model_photo(decode_rgb(path.read_bytes()), settings or Settings())
         for category, view in sorted(prepared.views.items()):
             _, skin = worn_garment_and_skin(view.labels, category)
-            garment = worn_garment(SetView(view.image, view.person_mask, view.inpaint_mask, view.keypoints, view.labels), category)
-            views.append(View(path.stem, category, view.image, view.person_mask, view.inpaint_mask, view.keypoints,
-                              garment, skin & view.person_mask))
+            garment = worn_garment(
+                SetView(view.image, view.person_mask, view.inpaint_mask, view.keypoints, view.labels), category
+            )
+            views.append(
+                View(
+                    path.stem,
+                    category,
+                    view.image,
+                    view.person_mask,
+                    view.inpaint_mask,
+                    view.keypoints,
+                    garment,
+                    skin & view.person_mask,
+                )
+            )
     return views
 
 
@@ -97,9 +118,14 @@ def recolour(image: np.ndarray, mask: np.ndarray, hue_degrees: int, chroma: int)
     lightness = lab[..., 0]
     centre = float(np.median(lightness[mask]))
     angle = np.deg2rad(hue_degrees)
-    dyed = np.stack([np.clip(120 + 0.55 * (lightness - centre), 0, 255),
-                     np.full_like(lightness, 128 + chroma * np.cos(angle)),
-                     np.full_like(lightness, 128 + chroma * np.sin(angle))], axis=-1)
+    dyed = np.stack(
+        [
+            np.clip(120 + 0.55 * (lightness - centre), 0, 255),
+            np.full_like(lightness, 128 + chroma * np.cos(angle)),
+            np.full_like(lightness, 128 + chroma * np.sin(angle)),
+        ],
+        axis=-1,
+    )
     rgb = cv2.cvtColor(dyed.astype(np.uint8), cv2.COLOR_LAB2RGB)
     alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.8)[..., None]
     return np.clip(image * (1 - alpha) + rgb * alpha, 0, 255).astype(np.uint8)
@@ -365,14 +391,23 @@ def injected(views: list[View]) -> Iterator[Case]:
                 if result is None:
                     continue
                 output, photo = result if isinstance(result, tuple) else (result, None)
-                yield labelled(replace(base, name=f"{base.name}+{mode}", label="negative", mode=mode, output=jpeg(output, 95), photo=photo))
+                yield labelled(
+                    replace(base, name=f"{base.name}+{mode}", label="negative", mode=mode, output=jpeg(output, 95), photo=photo)
+                )
 
 
 # ---------------------------------------------------------------------------------------------
 # engine outputs: the warp baseline's (labelled by looking) and random-weight LaDI-VTON's
 
-DROP_CATEGORIES = {"TEE-00055": "upper_body", "TEE-03032": "upper_body", "CAMI-048769": "upper_body",
-                   "JEANS-051946": "lower_body", "TROUSER-051473": "lower_body", "DRESS-052234": "dresses", "DRESS-053744": "dresses"}
+DROP_CATEGORIES = {
+    "TEE-00055": "upper_body",
+    "TEE-03032": "upper_body",
+    "CAMI-048769": "upper_body",
+    "JEANS-051946": "lower_body",
+    "TROUSER-051473": "lower_body",
+    "DRESS-052234": "dresses",
+    "DRESS-053744": "dresses",
+}
 
 
 def drop_garments() -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
@@ -389,9 +424,17 @@ def drop_garments() -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
 def _sample(view: View, sku: str, cloth: np.ndarray, cloth_mask: np.ndarray, seed: int) -> object:
     from tasks.inference.engine import TryOnSample
 
-    return TryOnSample(generation_id=f"{sku}/{view.photo_id}", category=view.category, person=view.image,
-                       person_mask=view.person_mask, inpaint_mask=view.inpaint_mask, keypoints=view.keypoints,
-                       cloth=cloth, cloth_mask=cloth_mask, seed=seed)
+    return TryOnSample(
+        generation_id=f"{sku}/{view.photo_id}",
+        category=view.category,
+        person=view.image,
+        person_mask=view.person_mask,
+        inpaint_mask=view.inpaint_mask,
+        keypoints=view.keypoints,
+        cloth=cloth,
+        cloth_mask=cloth_mask,
+        seed=seed,
+    )
 
 
 def load_labels() -> dict[str, dict[str, object]]:
@@ -416,8 +459,18 @@ def warp_baseline_cases(views: list[View], labels: dict[str, dict[str, object]],
                 raise KeyError(f"{name} has no label in bench/qc/labels.yaml: look at it and label it")
             label = labels[name]
             output = engine.generate([_sample(view, sku, cloth, cloth_mask, 0)]).images[0]
-            yield labelled(Case(name, label["label"], label["seen"][0] if label["seen"] else "good", view, jpeg(output, 95), cloth, cloth_mask,
-                       seen=list(label["seen"])))
+            yield labelled(
+                Case(
+                    name,
+                    label["label"],
+                    label["seen"][0] if label["seen"] else "good",
+                    view,
+                    jpeg(output, 95),
+                    cloth,
+                    cloth_mask,
+                    seen=list(label["seen"]),
+                )
+            )
 
 
 def random_ladi_vton_cases(views: list[View], count: int = 6) -> Iterator[Case]:
@@ -435,9 +488,22 @@ def random_ladi_vton_cases(views: list[View], count: int = 6) -> Iterator[Case]:
         _, cloth, cloth_mask = garments[sku]
         sample = _sample(view, sku, cloth, cloth_mask, index)
         with torch.inference_mode():
-            out = pipeline(**sample_tensors([sample]), categories=[view.category], generators=[torch.Generator().manual_seed(index)],
-                           num_inference_steps=4, guidance_scale=7.5)
+            out = pipeline(
+                **sample_tensors([sample]),
+                categories=[view.category],
+                generators=[torch.Generator().manual_seed(index)],
+                num_inference_steps=4,
+                guidance_scale=7.5,
+            )
         pixels = (out.images[0].permute(1, 2, 0).float().numpy() * 255 + 0.5).astype(np.uint8)
         output = paste_back(pixels, view.image, view.inpaint_mask)
-        yield Case(f"{view.photo_id}/{view.category}/ladi-random:{sku}", "negative", "noise", view, jpeg(output, 95), cloth, cloth_mask,
-                   seen=["noise"])
+        yield Case(
+            f"{view.photo_id}/{view.category}/ladi-random:{sku}",
+            "negative",
+            "noise",
+            view,
+            jpeg(output, 95),
+            cloth,
+            cloth_mask,
+            seen=["noise"],
+        )

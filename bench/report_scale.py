@@ -49,18 +49,44 @@ def main() -> None:
     with embedded_s3(settings, home / "s3") as endpoint:
         ctx = RunContext.from_settings(settings.model_copy(update={"s3_endpoint_url": endpoint}))
         with ctx.ledger.session() as session:
-            session.add_all([ModelPhoto(photo_id=f"photo-{p}", sha256="0" * 64, source_key="made-up", state="ready") for p in range(2)])
-            session.add_all([Garment(id=n + 1, drop_date=DATE, sku=f"SKU-{n:06d}", category="upper_body", state="flagged",
-                                     reason="failed: made up") for n in range(garments)])
+            session.add_all(
+                [ModelPhoto(photo_id=f"photo-{p}", sha256="0" * 64, source_key="made-up", state="ready") for p in range(2)]
+            )
+            session.add_all(
+                [
+                    Garment(
+                        id=n + 1,
+                        drop_date=DATE,
+                        sku=f"SKU-{n:06d}",
+                        category="upper_body",
+                        state="flagged",
+                        reason="failed: made up",
+                    )
+                    for n in range(garments)
+                ]
+            )
             session.flush()
             rows = []
             for n in range(garments):
                 for p in range(2):
                     gid = f"{n:06d}{p}".ljust(32, "0")
-                    rows.append(Generation(generation_id=gid, garment_id=n + 1, photo_id=f"photo-{p}", drop_date=DATE,
-                                           sku=f"SKU-{n:06d}", category="upper_body", engine="null", model_version="null-1.0.0",
-                                           weights_sha256="none", seed=0, object_key=f"generations/x/{gid}.jpg", state="flagged",
-                                           reason="failed: made up"))
+                    rows.append(
+                        Generation(
+                            generation_id=gid,
+                            garment_id=n + 1,
+                            photo_id=f"photo-{p}",
+                            drop_date=DATE,
+                            sku=f"SKU-{n:06d}",
+                            category="upper_body",
+                            engine="null",
+                            model_version="null-1.0.0",
+                            weights_sha256="none",
+                            seed=0,
+                            object_key=f"generations/x/{gid}.jpg",
+                            state="flagged",
+                            reason="failed: made up",
+                        )
+                    )
                     (bucket / "reports" / DATE / "thumbs" / f"{gid}.jpg").write_bytes(thumb)
             session.add_all(rows)
         started = time.perf_counter()
@@ -69,9 +95,11 @@ def main() -> None:
     report = bucket / "reports" / DATE / "report.html"
     pages = len(list(report.parent.glob("generations-*.html")))
     paint = first_paint(report)
-    print(f"{args.generations} generations of {garments} garments: report written in {written:.1f} s; report.html "
-          f"{report.stat().st_size / 1024:.0f} KB and {pages} more pages of thumbnails; first contentful paint in Chromium "
-          f"{paint:.0f} ms (bar: under 3000 ms)")
+    print(
+        f"{args.generations} generations of {garments} garments: report written in {written:.1f} s; report.html "
+        f"{report.stat().st_size / 1024:.0f} KB and {pages} more pages of thumbnails; first contentful paint in Chromium "
+        f"{paint:.0f} ms (bar: under 3000 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ REFERENCE = ("ddim", 250)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", type=Path, help="a model registry with the LaDI-VTON entries (default: small random weights)")
+    parser.add_argument(
+        "--registry", type=Path, help="a model registry with the LaDI-VTON entries (default: small random weights)"
+    )
     parser.add_argument("--dataset", default="vitonhd")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", choices=("bf16", "fp16", "fp32"))
@@ -52,11 +54,17 @@ def main() -> int:
 
     def run(kind: str, steps: int) -> tuple[torch.Tensor, float]:
         pipe = components.pipeline(kind).to(device, dtype)
-        out = pipe(**tensors, categories=categories, num_inference_steps=steps,
-                   generators=[torch.Generator().manual_seed(s.seed) for s in samples])
+        out = pipe(
+            **tensors,
+            categories=categories,
+            num_inference_steps=steps,
+            generators=[torch.Generator().manual_seed(s.seed) for s in samples],
+        )
         return out.images.float().cpu() * 255, out.timings["denoise"]
 
-    print(f"{label}; {device} {str(dtype).removeprefix('torch.')}; {len(samples)} fixture samples (one per category), guidance 7.5")
+    print(
+        f"{label}; {device} {str(dtype).removeprefix('torch.')}; {len(samples)} fixture samples (one per category), guidance 7.5"
+    )
     reference, _ = run(*REFERENCE)
     baseline = None
     print(f"{'schedule':<22} {'denoise s':>9} {'vs DDIM-50':>10} {'RMSE vs DDIM-250':>17} {'PSNR dB':>8}")

@@ -26,12 +26,22 @@ from tasks.kubernetes_pods import tryon_executor_config
     dag_id="evaluate",
     schedule=None,
     params={
-        "versions": Param([], type="array", items={"type": "string"},
-                          description="Model versions: ENGINE[/DATASET][:setting=value,...], e.g. ladi-vton:inference_steps=20"),
+        "versions": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Model versions: ENGINE[/DATASET][:setting=value,...], e.g. ladi-vton:inference_steps=20",
+        ),
         "set": Param("library", type="string", description="Evaluation set (library: made anew from the model library)"),
-        "categories": Param(None, type=["null", "array"], items={"enum": ["upper_body", "lower_body", "dresses"]},
-                            description="Only these categories (null: all)"),
-        "limit": Param(None, type=["null", "integer"], minimum=1, description="The first N paired and N unpaired pairs per category"),
+        "categories": Param(
+            None,
+            type=["null", "array"],
+            items={"enum": ["upper_body", "lower_body", "dresses"]},
+            description="Only these categories (null: all)",
+        ),
+        "limit": Param(
+            None, type=["null", "integer"], minimum=1, description="The first N paired and N unpaired pairs per category"
+        ),
         "evaluation_id": Param(None, type=["null", "string"], description="Evaluation id (null: from the run id)"),
     },
     doc_md=__doc__,
@@ -55,15 +65,23 @@ def evaluate() -> None:
         evalset = library_set(ctx, name) if name == LIBRARY_SET else read_set(ctx.store, name)
         evaluation_id = params.get("evaluation_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["dag_run"].run_id)
         limit = params.get("limit")
-        return {"evaluation_id": evaluation_id, "set": evalset.name, "versions": versions,
-                "chosen": {"limit": None if limit is None else int(limit), "categories": params.get("categories") or None}}
+        return {
+            "evaluation_id": evaluation_id,
+            "set": evalset.name,
+            "versions": versions,
+            "chosen": {"limit": None if limit is None else int(limit), "categories": params.get("categories") or None},
+        }
 
     @task
     def versions(plan: dict[str, Any]) -> list[str]:
         return list(plan["versions"])
 
-    @task(queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool, map_index_template="{{ task.op_kwargs['spec'] }}",
-          executor_config=tryon_executor_config(SETTINGS))
+    @task(
+        queue=SETTINGS.tryon_queue,
+        pool=SETTINGS.tryon_pool,
+        map_index_template="{{ task.op_kwargs['spec'] }}",
+        executor_config=tryon_executor_config(SETTINGS),
+    )
     def evaluate_version(plan: dict[str, Any], spec: str) -> dict[str, Any]:
         from tasks.evaluation.run import evaluate_version as run
 
@@ -80,5 +98,6 @@ def evaluate() -> None:
 
     plan = prepare()
     compare(plan, evaluate_version.partial(plan=plan).expand(spec=versions(plan)))
+
 
 evaluate()

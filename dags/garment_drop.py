@@ -81,8 +81,12 @@ def garment_drop() -> None:
         with stage("match") as (ctx, date, _):
             return run(ctx, date, items)
 
-    @task(map_index_template="{{ shard_label }}", queue=SETTINGS.tryon_queue, pool=SETTINGS.tryon_pool,
-          executor_config=tryon_executor_config(SETTINGS))
+    @task(
+        map_index_template="{{ shard_label }}",
+        queue=SETTINGS.tryon_queue,
+        pool=SETTINGS.tryon_pool,
+        executor_config=tryon_executor_config(SETTINGS),
+    )
     def tryon(shard: dict[str, Any]) -> dict[str, Any]:
         """One shard: the engine loads its weights once and generates every batch of the shard."""
         from tasks.inference.shard import Shard
@@ -156,7 +160,19 @@ def garment_drop() -> None:
     reported = report()
     ready >> found
     generated >> measured >> qc_done >> published >> reported
-    [ready, found, valid, items, checked, shards, generated, measured, qc_done, published, reported] >> fail_run_if_a_stage_failed()
+    [
+        ready,
+        found,
+        valid,
+        items,
+        checked,
+        shards,
+        generated,
+        measured,
+        qc_done,
+        published,
+        reported,
+    ] >> fail_run_if_a_stage_failed()
 
 
 garment_drop()

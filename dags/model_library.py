@@ -26,7 +26,9 @@ CHUNK = 16
 @dag(
     dag_id="model_library",
     schedule=CronTriggerTimetable(SETTINGS.library_schedule, timezone="UTC"),
-    params={"rebuild": Param(False, type="boolean", description="Build even when the photos have not changed since the last build.")},
+    params={
+        "rebuild": Param(False, type="boolean", description="Build even when the photos have not changed since the last build.")
+    },
     doc_md=__doc__,
     **dag_defaults(),
 )

@@ -33,8 +33,11 @@ def dag_defaults() -> dict[str, Any]:
         "start_date": datetime.combine(SETTINGS.first_drop_date, time(), tzinfo=UTC),
         "catchup": False,
         "max_active_runs": 1,
-        "default_args": {"retries": SETTINGS.task_retries, "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s),
-                         "weight_rule": NIGHTLY_FIRST},
+        "default_args": {
+            "retries": SETTINGS.task_retries,
+            "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s),
+            "weight_rule": NIGHTLY_FIRST,
+        },
         "tags": ["tryon"],
     }
 
@@ -83,8 +86,14 @@ def ledger_url_of(conn_id: str) -> str:
         raise ValueError(f"connection {conn_id!r} is of type {conn.conn_type!r}: the ledger's must be postgres or sqlite")
     from sqlalchemy.engine import URL
 
-    return URL.create("postgresql+psycopg2", username=conn.login or None, password=conn.password or None, host=conn.host,
-                      port=conn.port, database=conn.schema or None).render_as_string(hide_password=False)
+    return URL.create(
+        "postgresql+psycopg2",
+        username=conn.login or None,
+        password=conn.password or None,
+        host=conn.host,
+        port=conn.port,
+        database=conn.schema or None,
+    ).render_as_string(hide_password=False)
 
 
 def drop_date(context: Any = None) -> str:
@@ -155,7 +164,9 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
 
     context = get_current_context()
     ctx, date = run_context(), drop_date(context)
-    with drop_lease(ctx, date, take=name == "discover"), \
-            timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details:
+    with (
+        drop_lease(ctx, date, take=name == "discover"),
+        timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details,
+    ):
         yield ctx, date, details
     report_lineage(ctx.settings, name, date)

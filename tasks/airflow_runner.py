@@ -60,8 +60,9 @@ def migrate() -> bool:
         noted = {}
     if url and noted.get("revision") and {k: noted.get(k) for k in wanted} == wanted and _revision(url) == noted["revision"]:
         return False
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(), stdout=subprocess.DEVNULL
+    )
     if url and (revision := _revision(url)):
         stamp.write_text(json.dumps({**wanted, "revision": revision}))
     return True
@@ -88,8 +89,9 @@ def ensure_pool(settings: Settings) -> None:
     from airflow.models.pool import Pool
 
     if Pool.get_pool(settings.tryon_pool) is None:
-        Pool.create_or_update_pool(settings.tryon_pool, settings.gpu_pool_slots,
-                                   "try-on engine slots (one per GPU)", include_deferred=False)
+        Pool.create_or_update_pool(
+            settings.tryon_pool, settings.gpu_pool_slots, "try-on engine slots (one per GPU)", include_deferred=False
+        )
 
 
 def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:

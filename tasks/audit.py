@@ -29,8 +29,12 @@ from tasks.publications import LIVE, withdraw_publication
 from tasks.publish import check_storefront, copy_for_review, manifest_entries, restore_storefront, write_manifest
 from tasks.storage import review_key, storefront_manifest_key
 
-PAST_TRYON = (GenerationState.GENERATED.value, GenerationState.PASSED.value, GenerationState.FLAGGED.value,
-              GenerationState.PUBLISHED.value)
+PAST_TRYON = (
+    GenerationState.GENERATED.value,
+    GenerationState.PASSED.value,
+    GenerationState.FLAGGED.value,
+    GenerationState.PUBLISHED.value,
+)
 
 
 @dataclass
@@ -59,24 +63,36 @@ def audit(ctx: RunContext, date: str) -> list[Finding]:
     findings: list[Finding] = []
     for check in check_storefront(ctx, date):
         if check.problem is not None:
-            findings.append(Finding(f"storefront_{check.problem}", check.publication.storefront_key,
-                                    check.generation.generation_id,
-                                    {"missing": "the live publication's storefront image is missing",
-                                     "stale": "the storefront slot holds another image than its live generation's",
-                                     "not_published": f"the live publication's generation is {check.generation.state}"}[check.problem]))
+            findings.append(
+                Finding(
+                    f"storefront_{check.problem}",
+                    check.publication.storefront_key,
+                    check.generation.generation_id,
+                    {
+                        "missing": "the live publication's storefront image is missing",
+                        "stale": "the storefront slot holds another image than its live generation's",
+                        "not_published": f"the live publication's generation is {check.generation.state}",
+                    }[check.problem],
+                )
+            )
     generations = ctx.ledger.generations(date)
     with ctx.ledger.session() as session:
         known = set(session.scalars(select(Generation.generation_id).where(Generation.sku.in_({g.sku for g in generations}))))
         skus = set(session.scalars(select(Garment.sku).where(Garment.drop_date == date)))
-        live_keys = set(session.scalars(select(Publication.storefront_key).where(Publication.state == LIVE,
-                                                                                 Publication.sku.in_(skus))))
+        live_keys = set(
+            session.scalars(select(Publication.storefront_key).where(Publication.state == LIVE, Publication.sku.in_(skus)))
+        )
     for row in generations:
         if row.state in PAST_TRYON and not ctx.store.exists(row.object_key or ""):
-            findings.append(Finding("generation_lost", row.object_key, row.generation_id,
-                                    f"the image of a {row.state} generation is missing"))
+            findings.append(
+                Finding("generation_lost", row.object_key, row.generation_id, f"the image of a {row.state} generation is missing")
+            )
         elif row.state == GenerationState.FLAGGED.value and not ctx.store.exists(_review_key(row)):
-            findings.append(Finding("review_copy_missing", _review_key(row), row.generation_id,
-                                    "a flagged generation's review copy is missing"))
+            findings.append(
+                Finding(
+                    "review_copy_missing", _review_key(row), row.generation_id, "a flagged generation's review copy is missing"
+                )
+            )
     findings += _manifest_findings(ctx, date)
     for sku in sorted(skus):
         for key in ctx.store.list_keys(f"storefront/{sku}/"):
@@ -100,12 +116,25 @@ def _manifest_findings(ctx: RunContext, date: str) -> list[Finding]:
     if not ctx.store.exists(key):
         return [Finding("manifest_missing", key, None, f"no manifest, {len(expected)} live publication(s)")] if expected else []
     items = ctx.store.get_json(key).get("items", [])
-    findings = [Finding("manifest_entry_without_object", item["key"], item.get("generation_id"),
-                        "the manifest lists an object that is not in the store")
-                for item in items if not ctx.store.exists(item["key"])]
+    findings = [
+        Finding(
+            "manifest_entry_without_object",
+            item["key"],
+            item.get("generation_id"),
+            "the manifest lists an object that is not in the store",
+        )
+        for item in items
+        if not ctx.store.exists(item["key"])
+    ]
     if sorted(item.get("generation_id") for item in items) != expected:
-        findings.append(Finding("manifest_out_of_date", key, None,
-                                f"the manifest lists {len(items)} item(s), the ledger has {len(expected)} live publication(s)"))
+        findings.append(
+            Finding(
+                "manifest_out_of_date",
+                key,
+                None,
+                f"the manifest lists {len(items)} item(s), the ledger has {len(expected)} live publication(s)",
+            )
+        )
     return findings
 
 
@@ -129,11 +158,22 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
             if generation_id in lost:
                 if row.state == GenerationState.FLAGGED.value:
                     deletions += [_review_key(row), _review_key(row).rsplit(".", 1)[0] + ".json"]
-                row.state, row.reason = GenerationState.PLANNED.value, f"planned again by tryon audit: its {row.state} image was lost"
+                row.state, row.reason = (
+                    GenerationState.PLANNED.value,
+                    f"planned again by tryon audit: its {row.state} image was lost",
+                )
                 done.append(f"planned {generation_id} again (the next `tryon run --date {row.drop_date}` makes it)")
-        recopy = [(row, sorted(session.scalars(select(QCResult.check).where(QCResult.generation_id == row.generation_id,
-                                                                            QCResult.passed.is_(False)))))
-                  for row in (session.get(Generation, f.generation_id) for f in findings if f.kind == "review_copy_missing")]
+        recopy = [
+            (
+                row,
+                sorted(
+                    session.scalars(
+                        select(QCResult.check).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False))
+                    )
+                ),
+            )
+            for row in (session.get(Generation, f.generation_id) for f in findings if f.kind == "review_copy_missing")
+        ]
     for row, failed in recopy:
         copy_for_review(ctx.store, row, failed)
         done.append(f"copied {_review_key(row)} for review again")

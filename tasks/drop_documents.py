@@ -36,8 +36,9 @@ def _text(data: bytes, code: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError(code, f"not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); "
-                               "save the file as UTF-8") from error
+        raise InputError(
+            code, f"not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); save the file as UTF-8"
+        ) from error
 
 
 def _refuse_constant(name: str) -> Any:
@@ -94,8 +95,9 @@ def parse_meta(data: bytes) -> dict[str, Any]:
     if _depth(meta) > META_MAX_DEPTH:
         raise InputError("meta_json_too_deep", f"nested deeper than {META_MAX_DEPTH} levels")
     if "category" in meta and not isinstance(meta["category"], str | None):
-        raise InputError("meta_category_invalid", f"category must be a string, got {type(meta['category']).__name__} "
-                                                  f"{shown(meta['category'])}")
+        raise InputError(
+            "meta_category_invalid", f"category must be a string, got {type(meta['category']).__name__} {shown(meta['category'])}"
+        )
     return meta
 
 

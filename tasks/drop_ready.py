@@ -47,10 +47,17 @@ class TryonS3Hook(S3Hook):
         if self.aws_conn_id:
             return super().conn_config
         settings = get_settings()
-        extra = {"region_name": settings.s3_region, **({"endpoint_url": settings.s3_endpoint_url} if settings.s3_endpoint_url else {})}
+        extra = {
+            "region_name": settings.s3_region,
+            **({"endpoint_url": settings.s3_endpoint_url} if settings.s3_endpoint_url else {}),
+        }
         connection = Connection(conn_id="tryon_s3_settings", conn_type="aws", extra=json.dumps(extra))
-        return AwsConnectionWrapper(conn=connection, region_name=self._region_name or settings.s3_region,
-                                    botocore_config=self._config, verify=self._verify)
+        return AwsConnectionWrapper(
+            conn=connection,
+            region_name=self._region_name or settings.s3_region,
+            botocore_config=self._config,
+            verify=self._verify,
+        )
 
 
 class DropReadyTrigger(S3KeyTrigger):
@@ -69,8 +76,9 @@ class DropReadyTrigger(S3KeyTrigger):
 
     @cached_property
     def hook(self) -> S3Hook:
-        return TryonS3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                           config=self.botocore_config)
+        return TryonS3Hook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
 
     async def run(self):  # type: ignore[override]
         deadline = datetime.fromisoformat(self.started) + timedelta(seconds=self.wait_s)
@@ -94,8 +102,15 @@ class DropReadySensor(S3KeySensor):
 
     def __init__(self, **kwargs: Any) -> None:
         settings = get_settings()
-        super().__init__(task_id=STAGE, bucket_key="", bucket_name=settings.bucket, aws_conn_id=settings.aws_conn_id,
-                         botocore_config=client_options(settings), deferrable=True, **kwargs)
+        super().__init__(
+            task_id=STAGE,
+            bucket_key="",
+            bucket_name=settings.bucket,
+            aws_conn_id=settings.aws_conn_id,
+            botocore_config=client_options(settings),
+            deferrable=True,
+            **kwargs,
+        )
 
     def execute(self, context: Any) -> None:
         from tasks.airflow_common import drop_date, run_context
@@ -110,11 +125,19 @@ class DropReadySensor(S3KeySensor):
         _record(date, started, context, outcome=None, marker=self.bucket_key, wait_s=settings.drop_wait_s, ctx=ctx)
         self.log.info("drop %s not marked complete: waiting up to %d s for %s", date, settings.drop_wait_s, self.bucket_key)
         self.defer(
-            trigger=DropReadyTrigger(bucket_name=self.bucket_name, bucket_key=self.bucket_key, aws_conn_id=self.aws_conn_id,
-                                     region_name=settings.s3_region, poke_interval=settings.drop_poke_s,
-                                     botocore_config=self.botocore_config, started=started.isoformat(),
-                                     wait_s=settings.drop_wait_s),
-            method_name="execute_complete", timeout=timedelta(seconds=settings.drop_wait_s) + BACKSTOP)
+            trigger=DropReadyTrigger(
+                bucket_name=self.bucket_name,
+                bucket_key=self.bucket_key,
+                aws_conn_id=self.aws_conn_id,
+                region_name=settings.s3_region,
+                poke_interval=settings.drop_poke_s,
+                botocore_config=self.botocore_config,
+                started=started.isoformat(),
+                wait_s=settings.drop_wait_s,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=settings.drop_wait_s) + BACKSTOP,
+        )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
         from tasks.airflow_common import drop_date
@@ -127,12 +150,23 @@ class DropReadySensor(S3KeySensor):
         outcome = "ready" if event["status"] == "success" else "no_drop"
         _record(date, began, context, outcome=outcome, marker=self.bucket_key, wait_s=wait_s)
         if outcome == "no_drop":
-            raise AirflowSkipException(f"no drop: {self.bucket_key} did not appear within {wait_s} s; nothing is processed "
-                                       "(re-run the date once the drop is marked complete)")
+            raise AirflowSkipException(
+                f"no drop: {self.bucket_key} did not appear within {wait_s} s; nothing is processed "
+                "(re-run the date once the drop is marked complete)"
+            )
 
 
-def _record(date: str, started: datetime, context: Any, *, outcome: str | None, marker: str, wait_s: int,
-            error: str | None = None, ctx: Any = None) -> None:
+def _record(
+    date: str,
+    started: datetime,
+    context: Any,
+    *,
+    outcome: str | None,
+    marker: str,
+    wait_s: int,
+    error: str | None = None,
+    ctx: Any = None,
+) -> None:
     """The wait's stage record (``tasks.stage_times``): open while it waits, then its outcome
     (ready, not_waited, no_drop, error) and how long it waited."""
     from tasks.airflow_common import run_context
@@ -141,5 +175,14 @@ def _record(date: str, started: datetime, context: Any, *, outcome: str | None, 
     ctx = ctx or run_context()
     waited = (datetime.now(UTC) - started).total_seconds()
     details = {"outcome": outcome, "marker": marker, "wait_s": wait_s, "waited_s": round(waited, 3)}
-    put_stage_record(ctx, date, STAGE, attempt=context["ti"].try_number, started=started,
-                     ok=None if outcome is None else outcome != "error", seconds=waited, details=details, error=error)
+    put_stage_record(
+        ctx,
+        date,
+        STAGE,
+        attempt=context["ti"].try_number,
+        started=started,
+        ok=None if outcome is None else outcome != "error",
+        seconds=waited,
+        details=details,
+        error=error,
+    )

@@ -28,7 +28,9 @@ class DropListing:
 
     def input_labels(self) -> list[str]:
         """The ledger's garment ``sku`` of every input of the listing, one per input."""
-        return sorted([ledger_label(sku) for sku in self.by_sku] + [ledger_label(key.rsplit("/", 1)[-1]) for key in self.root_files])
+        return sorted(
+            [ledger_label(sku) for sku in self.by_sku] + [ledger_label(key.rsplit("/", 1)[-1]) for key in self.root_files]
+        )
 
 
 def content_version(info: ObjectInfo) -> str:

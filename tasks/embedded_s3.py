@@ -106,8 +106,9 @@ class FolderS3:
         except S3Error as error:
             status, headers, body = _error(error, environ["REQUEST_METHOD"] == "HEAD")
         except OSError as error:
-            status, headers, body = _error(S3Error("503 Service Unavailable", "ServiceUnavailable",
-                                                   f"the embedded store could not do it: {error}"), False)
+            status, headers, body = _error(
+                S3Error("503 Service Unavailable", "ServiceUnavailable", f"the embedded store could not do it: {error}"), False
+            )
         start_response(status, [*headers, ("x-amz-request-id", uuid.uuid4().hex[:16].upper())])
         return body
 
@@ -168,9 +169,16 @@ class FolderS3:
     def path_of(self, folder: Path, key: str) -> Path:
         """The file of ``key`` inside ``folder``; a key that cannot be a file there is refused."""
         parts = key.split("/")
-        if (not key or any(part in ("", ".", "..") for part in parts) or "\x00" in key
-                or parts[-1].endswith(PARTIAL_SUFFIX) or len(key.encode("utf-8", "surrogateescape")) > 1024):
-            raise S3Error("400 Bad Request", "InvalidArgument", f"the embedded store keeps objects as files; {key!r} cannot be one")
+        if (
+            not key
+            or any(part in ("", ".", "..") for part in parts)
+            or "\x00" in key
+            or parts[-1].endswith(PARTIAL_SUFFIX)
+            or len(key.encode("utf-8", "surrogateescape")) > 1024
+        ):
+            raise S3Error(
+                "400 Bad Request", "InvalidArgument", f"the embedded store keeps objects as files; {key!r} cannot be one"
+            )
         return folder.joinpath(*parts)
 
     def key_lock(self, path: Path) -> threading.Lock:
@@ -208,8 +216,11 @@ class FolderS3:
             try:
                 write_durably(path, data, self._structure)
             except (NotADirectoryError, IsADirectoryError, FileExistsError):
-                raise S3Error("400 Bad Request", "InvalidArgument",
-                              f"the embedded store keeps objects as files; {key!r} cannot be one beside the objects it would contain or sit under") from None
+                raise S3Error(
+                    "400 Bad Request",
+                    "InvalidArgument",
+                    f"the embedded store keeps objects as files; {key!r} cannot be one beside the objects it would contain or sit under",
+                ) from None
             stat = path.stat()
             etag = self._etags[(str(path), stat.st_ino, stat.st_mtime_ns)] = hashlib.md5(data, usedforsecurity=False).hexdigest()
         return etag, stat
@@ -228,8 +239,12 @@ class FolderS3:
             raise _no_such_key(key) from None
         stat = os.fstat(handle.fileno())
         size = stat.st_size
-        headers = [("ETag", f'"{self.etag(path, stat)}"'), ("Last-Modified", formatdate(stat.st_mtime, usegmt=True)),
-                   ("Content-Type", mimetypes.guess_type(key)[0] or "application/octet-stream"), ("Accept-Ranges", "bytes")]
+        headers = [
+            ("ETag", f'"{self.etag(path, stat)}"'),
+            ("Last-Modified", formatdate(stat.st_mtime, usegmt=True)),
+            ("Content-Type", mimetypes.guess_type(key)[0] or "application/octet-stream"),
+            ("Accept-Ranges", "bytes"),
+        ]
         start, end, status = 0, size - 1, "200 OK"
         if byte_range and (match := _RANGE.match(byte_range.strip())) and any(match.groups()):
             first, last = match.groups()
@@ -304,8 +319,8 @@ class FolderS3:
         for key in self.keys_under(folder, prefix):
             if key <= after:
                 continue
-            if delimiter and delimiter in key[len(prefix):]:
-                common = key[: len(prefix) + key[len(prefix):].index(delimiter) + len(delimiter)]
+            if delimiter and delimiter in key[len(prefix) :]:
+                common = key[: len(prefix) + key[len(prefix) :].index(delimiter) + len(delimiter)]
                 if entries and entries[-1] == (common, True) or common <= after:
                     continue
                 item = (common, True)
@@ -319,8 +334,13 @@ class FolderS3:
         def name(text: str) -> str:
             return quote(text, safe="/") if encode else text
 
-        fields: list[tuple[str, Any]] = [("Name", bucket), ("Prefix", name(prefix)), ("KeyCount", str(len(entries))),
-                                         ("MaxKeys", str(max_keys)), ("IsTruncated", "true" if truncated else "false")]
+        fields: list[tuple[str, Any]] = [
+            ("Name", bucket),
+            ("Prefix", name(prefix)),
+            ("KeyCount", str(len(entries))),
+            ("MaxKeys", str(max_keys)),
+            ("IsTruncated", "true" if truncated else "false"),
+        ]
         if delimiter:
             fields.append(("Delimiter", name(delimiter)))
         if encode:
@@ -342,17 +362,31 @@ class FolderS3:
                 etag = self.etag(path, stat)
             except FileNotFoundError:
                 continue  # deleted while listed
-            fields.append(("Contents", [("Key", name(entry)), ("LastModified", _iso(stat.st_mtime)), ("ETag", f'"{etag}"'),
-                                        ("Size", str(stat.st_size)), ("StorageClass", "STANDARD")]))
+            fields.append(
+                (
+                    "Contents",
+                    [
+                        ("Key", name(entry)),
+                        ("LastModified", _iso(stat.st_mtime)),
+                        ("ETag", f'"{etag}"'),
+                        ("Size", str(stat.st_size)),
+                        ("StorageClass", "STANDARD"),
+                    ],
+                )
+            )
         return _xml("ListBucketResult", fields)
 
     def list_buckets(self) -> Response:
-        buckets = [("Bucket", [("Name", p.name), ("CreationDate", _iso(p.stat().st_mtime))])
-                   for p in sorted(self.root.iterdir()) if p.is_dir() and _BUCKET_NAME.match(p.name)]
+        buckets = [
+            ("Bucket", [("Name", p.name), ("CreationDate", _iso(p.stat().st_mtime))])
+            for p in sorted(self.root.iterdir())
+            if p.is_dir() and _BUCKET_NAME.match(p.name)
+        ]
         return _xml("ListAllMyBucketsResult", [("Owner", [("ID", "tryon"), ("DisplayName", "tryon")]), ("Buckets", buckets)])
 
 
 # --- HTTP helpers ---------------------------------------------------------------------------
+
 
 def _body(environ: dict[str, Any]) -> bytes:
     """The request's bytes, with the aws-chunked framing (and its trailing checksum) removed
@@ -365,7 +399,9 @@ def _body(environ: dict[str, Any]) -> bytes:
         data = stream.read()
     else:
         return b""
-    if "aws-chunked" not in environ.get("HTTP_CONTENT_ENCODING", "") and not environ.get("HTTP_X_AMZ_CONTENT_SHA256", "").startswith("STREAMING-"):
+    if "aws-chunked" not in environ.get("HTTP_CONTENT_ENCODING", "") and not environ.get(
+        "HTTP_X_AMZ_CONTENT_SHA256", ""
+    ).startswith("STREAMING-"):
         return data
     out, position = bytearray(), 0
     while True:

@@ -72,8 +72,10 @@ def decode_image(data: bytes, min_short_side: int = 0, max_aspect: float | None 
         if image.format not in ACCEPTED_FORMATS:
             raise ImageDecodeError("unsupported_format", f"{image.format} (accepted: {', '.join(ACCEPTED_FORMATS)})")
         if found := _MARKUP.search(data):
-            raise ImageDecodeError("polyglot_markup", f"the {image.format} file also carries {found.group().decode('latin-1')!r}: "
-                                                      "an image must not also be a web page")
+            raise ImageDecodeError(
+                "polyglot_markup",
+                f"the {image.format} file also carries {found.group().decode('latin-1')!r}: an image must not also be a web page",
+            )
         width, height = image.size
         if width * height > MAX_PIXELS:
             raise ImageDecodeError("too_large", f"{width}x{height} is over {MAX_PIXELS // 1_000_000} megapixels")

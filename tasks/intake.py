@@ -72,8 +72,10 @@ class GarmentRows:
     def __init__(self, ctx: RunContext, date: str) -> None:
         self.ctx, self.date = ctx, date
         with ctx.ledger.session() as session:  # each SKU's meta.json as read before, and its version in the listing
-            self.drop_meta = {sku: (meta or {}).get("drop_meta") for sku, meta in session.execute(
-                select(Garment.sku, Garment.meta).where(Garment.drop_date == date))}
+            self.drop_meta = {
+                sku: (meta or {}).get("drop_meta")
+                for sku, meta in session.execute(select(Garment.sku, Garment.meta).where(Garment.drop_date == date))
+            }
         self.open: ExitStack | None = None
         self.session: Any = None
         self.pending = 0
@@ -143,8 +145,12 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     try:
         for sku, keys in sorted(listing.by_sku.items()):
             if not SAFE_SKU.fullmatch(sku):
-                rows.upsert(ledger_label(sku), state=GarmentState.REJECTED.value, reason=f"unsafe_sku: {shown(sku)} is not a safe name",
-                            source_key=None)
+                rows.upsert(
+                    ledger_label(sku),
+                    state=GarmentState.REJECTED.value,
+                    reason=f"unsafe_sku: {shown(sku)} is not a safe name",
+                    source_key=None,
+                )
                 continue
             try:
                 item = _discover_sku(ctx, date, sku, keys, manifest, listing.versions, rows)
@@ -155,8 +161,13 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
                 rows.commit()
                 garment_id = rows.upsert(sku, state=GarmentState.DISCOVERED.value, reason=None)
                 rows.commit()
-                quarantine(ctx, date, DropItem(sku=sku, garment_id=garment_id, image_key=None, category=None),
-                           f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", keys)
+                quarantine(
+                    ctx,
+                    date,
+                    DropItem(sku=sku, garment_id=garment_id, image_key=None, category=None),
+                    f"intake_error: {type(error).__name__}: {shown(str(error), 300)}",
+                    keys,
+                )
                 continue
             if item is not None:
                 items.append(item.to_dict())
@@ -165,8 +176,9 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     return items
 
 
-def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifest: Manifest, versions: dict[str, str],
-                  rows: GarmentRows) -> DropItem | None:
+def _discover_sku(
+    ctx: RunContext, date: str, sku: str, keys: list[str], manifest: Manifest, versions: dict[str, str], rows: GarmentRows
+) -> DropItem | None:
     """Record one SKU folder; None when it ended quarantined."""
     images = sorted(k for k in keys if k.lower().endswith(IMAGE_EXTENSIONS))
     meta_key = f"{drop_prefix(date)}{sku}/meta.json"
@@ -190,11 +202,21 @@ def _discover_sku(ctx: RunContext, date: str, sku: str, keys: list[str], manifes
         category = manifest.rows.get(sku, {}).get("category") or None
     # the primary image is the first by name; the others are recorded, not generated
     garment_id = rows.upsert(
-        sku, category=category if category in CATEGORIES else None, source_key=images[0] if images else None,
-        meta={**meta, "extra_images": images[1:], **drop_meta}, state=GarmentState.DISCOVERED.value, reason=None,
+        sku,
+        category=category if category in CATEGORIES else None,
+        source_key=images[0] if images else None,
+        meta={**meta, "extra_images": images[1:], **drop_meta},
+        state=GarmentState.DISCOVERED.value,
+        reason=None,
     )
-    item = DropItem(sku=sku, garment_id=garment_id, image_key=images[0] if images else None,
-                    category=category, extra_keys=images[1:], image_version=versions.get(images[0]) if images else None)
+    item = DropItem(
+        sku=sku,
+        garment_id=garment_id,
+        image_key=images[0] if images else None,
+        category=category,
+        extra_keys=images[1:],
+        image_version=versions.get(images[0]) if images else None,
+    )
     if not images:
         problem = "no_image: no image file (.jpg, .jpeg, .png, .webp)"
     elif problem is None and category not in CATEGORIES:
@@ -231,7 +253,9 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
     return valid
 
 
-def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any, recorded: tuple[str | None, dict[str, Any]]) -> DropItem | None:
+def _validate_item(
+    ctx: RunContext, date: str, item: DropItem, pose: Any, recorded: tuple[str | None, dict[str, Any]]
+) -> DropItem | None:
     """Decode the primary image and ask whether a person wears the garment. The verdict on a
     decodable image is kept with the content (``garments/{sha256}/intake.json``, with the pose
     backend and the version of the test that made it), so the same bytes are not decoded and
@@ -255,19 +279,29 @@ def _validate_item(ctx: RunContext, date: str, item: DropItem, pose: Any, record
         except ImageDecodeError as error:
             quarantine(ctx, date, item, str(error), [item.image_key])
             return None
-        verdict = {"worn_by_person": worn_by_person(decoded.image, pose), "notes": decoded.notes, "format": decoded.format,
-                   **made_by}
+        verdict = {
+            "worn_by_person": worn_by_person(decoded.image, pose),
+            "notes": decoded.notes,
+            "format": decoded.format,
+            **made_by,
+        }
         ctx.store.put_json(verdict_key, verdict)
     return _accepted(ctx, date, item, sha256, {**verdict, "image_version": item.image_version}, recorded)
 
 
-def _accepted(ctx: RunContext, date: str, item: DropItem, sha256: str, verdict: dict[str, Any],
-              recorded: tuple[str | None, dict[str, Any]]) -> DropItem | None:
+def _accepted(
+    ctx: RunContext, date: str, item: DropItem, sha256: str, verdict: dict[str, Any], recorded: tuple[str | None, dict[str, Any]]
+) -> DropItem | None:
     """The item with its sha256 once its verdict lets it through (recorded with the garment
     when that changed it); None when it is quarantined as worn by a person."""
     if verdict["worn_by_person"]:
-        quarantine(ctx, date, item, "garment_worn_by_person: the photo shows the garment on a person; "
-                   "try-on needs a product shot", [item.image_key])
+        quarantine(
+            ctx,
+            date,
+            item,
+            "garment_worn_by_person: the photo shows the garment on a person; try-on needs a product shot",
+            [item.image_key],
+        )
         return None
     item.sha256 = sha256
     known_sha256, meta = recorded

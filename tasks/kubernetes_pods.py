@@ -26,7 +26,9 @@ def tryon_executor_config(settings: Settings) -> dict[str, Any]:
         name=BASE_CONTAINER,
         image=settings.gpu_image,
         # the override replaces the template's resources: a diffusion worker's own requests
-        resources=k8s.V1ResourceRequirements(limits={GPU_RESOURCE: "1", "memory": "32Gi"}, requests={"cpu": "2", "memory": "16Gi"}),
+        resources=k8s.V1ResourceRequirements(
+            limits={GPU_RESOURCE: "1", "memory": "32Gi"}, requests={"cpu": "2", "memory": "16Gi"}
+        ),
     )
     spec = k8s.V1PodSpec(
         containers=[container],

@@ -279,7 +279,9 @@ class BackfillDecision(Base):
 class Ledger:
     """The database behind the ledger tables; one per URL per process."""
 
-    def __init__(self, url: str, lock_timeout_s: float = 30.0, statement_timeout_s: float = 300.0, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str, lock_timeout_s: float = 30.0, statement_timeout_s: float = 300.0, *, migrate: bool = True
+    ) -> None:
         self.url = url
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -287,12 +289,19 @@ class Ledger:
         connect_args = {}
         if parsed.get_backend_name() == "postgresql":
             # a lock or a statement that never ends fails the task (which Airflow retries), never hangs the run
-            connect_args["options"] = (f"-c lock_timeout={int(lock_timeout_s * 1000)} "
-                                       f"-c statement_timeout={int(statement_timeout_s * 1000)}")
+            connect_args["options"] = (
+                f"-c lock_timeout={int(lock_timeout_s * 1000)} -c statement_timeout={int(statement_timeout_s * 1000)}"
+            )
             # ...and a connection the network silently lost (no reset reaches us, the server never
             # sees the query) fails too, instead of waiting for an answer forever
-            connect_args |= {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-                             "keepalives_count": 3, "tcp_user_timeout": int(lock_timeout_s * 1000) + 30_000}
+            connect_args |= {
+                "connect_timeout": 10,
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 10,
+                "keepalives_count": 3,
+                "tcp_user_timeout": int(lock_timeout_s * 1000) + 30_000,
+            }
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", partial(_sqlite_pragmas, busy_ms=int(lock_timeout_s * 1000)))
@@ -301,8 +310,10 @@ class Ledger:
             try:
                 upgrade(self.engine)
             except ProgrammingError as error:  # a role that may not change the schema (the review page's)
-                raise RuntimeError(f"the ledger's schema is at revision {revision or 'none'}, this code needs {head_revision()}, "
-                                   "and this role may not upgrade it: run `tryon db upgrade` as the ledger's owner") from error
+                raise RuntimeError(
+                    f"the ledger's schema is at revision {revision or 'none'}, this code needs {head_revision()}, "
+                    "and this role may not upgrade it: run `tryon db upgrade` as the ledger's owner"
+                ) from error
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -324,9 +335,7 @@ class Ledger:
     def generations(self, drop_date: str) -> list[Generation]:
         with self.session() as session:
             return list(
-                session.scalars(
-                    select(Generation).where(Generation.drop_date == drop_date).order_by(Generation.generation_id)
-                )
+                session.scalars(select(Generation).where(Generation.drop_date == drop_date).order_by(Generation.generation_id))
             )
 
 

@@ -28,13 +28,21 @@ from tasks.preprocess.library_stage import read_clusters, read_index
 PLAN_CHUNK = 500  # garments planned per ledger transaction
 
 
-def generation_id(garment_sha256: str, photo_id: str, engine: str, model_version: str,
-                  weights_sha256: str, parameters: dict[str, Any], seed: int) -> str:
+def generation_id(
+    garment_sha256: str,
+    photo_id: str,
+    engine: str,
+    model_version: str,
+    weights_sha256: str,
+    parameters: dict[str, Any],
+    seed: int,
+) -> str:
     """Deterministic id of one generation (BRIEF section 3): the same inputs, engine, weights,
     parameters and seed always give the same id."""
     payload = json.dumps(
         [garment_sha256, photo_id, engine, model_version, weights_sha256, parameters, seed],
-        sort_keys=True, separators=(",", ":"),
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
@@ -45,11 +53,17 @@ def generation_seed(generation_id: str) -> int:
     return int(generation_id[:8], 16) & 0x7FFFFFFF
 
 
-def rank_photos(embedding: np.ndarray, category: str, index: list[dict[str, Any]], clusters: dict[str, Any]) -> list[tuple[str, int, float]]:
+def rank_photos(
+    embedding: np.ndarray, category: str, index: list[dict[str, Any]], clusters: dict[str, Any]
+) -> list[tuple[str, int, float]]:
     """(photo_id, cluster, distance) for every ready photo suiting ``category``: nearest
     cluster first, nearest photo first within a cluster; ties broken by photo id."""
     photos = [
-        (row["photo_id"], row["clusters"].get(category, 0), float(np.linalg.norm(np.asarray(row["embeddings"][category]) - embedding)))
+        (
+            row["photo_id"],
+            row["clusters"].get(category, 0),
+            float(np.linalg.norm(np.asarray(row["embeddings"][category]) - embedding)),
+        )
         for row in index
         if row["state"] == "ready" and row["suitable"].get(category) and category in row["embeddings"]
     ]
@@ -72,19 +86,41 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
     for raw in items:
         item = DropItem(**raw)
         if not index:
-            set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, "library_empty: build the model library first (tryon library build)")
+            set_garment_state(
+                ctx, item.garment_id, GarmentState.REJECTED, "library_empty: build the model library first (tryon library build)"
+            )
             continue
         embedding = garment_embedding(ctx, item.sha256)
         library_backend = clusters.get(item.category, {}).get("backend")
         if library_backend and embedding["backend"] != library_backend:
-            raise ValueError(f"garment embedded with {embedding['backend']} but the library with {library_backend}: rebuild the library")
+            raise ValueError(
+                f"garment embedded with {embedding['backend']} but the library with {library_backend}: rebuild the library"
+            )
         ranked = rank_photos(np.asarray(embedding["vector"], np.float32), item.category, index, clusters)
         if not ranked:
             set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, f"no_model_photo: none suits {item.category}")
             continue
-        chosen.append((item, [(photo_id, cluster, generation_id(item.sha256, photo_id, engine.name, engine.model_version,
-                                                                  engine.weights_sha256, engine.parameters, settings.seed))
-                              for photo_id, cluster, _ in ranked[: settings.photos_per_garment]]))
+        chosen.append(
+            (
+                item,
+                [
+                    (
+                        photo_id,
+                        cluster,
+                        generation_id(
+                            item.sha256,
+                            photo_id,
+                            engine.name,
+                            engine.model_version,
+                            engine.weights_sha256,
+                            engine.parameters,
+                            settings.seed,
+                        ),
+                    )
+                    for photo_id, cluster, _ in ranked[: settings.photos_per_garment]
+                ],
+            )
+        )
     for start in range(0, len(chosen), PLAN_CHUNK):  # a transaction per chunk, the rows it touches read in one query each
         part = chosen[start : start + PLAN_CHUNK]
         with ctx.ledger.session() as session:
@@ -96,9 +132,17 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                     row = rows.get(gid)
                     if row is None:
                         row = rows[gid] = Generation(
-                            generation_id=gid, garment_id=item.garment_id, photo_id=photo_id, drop_date=date,
-                            sku=item.sku, category=item.category, engine=engine.name, model_version=engine.model_version,
-                            weights_sha256=engine.weights_sha256, seed=generation_seed(gid), parameters=engine.parameters,
+                            generation_id=gid,
+                            garment_id=item.garment_id,
+                            photo_id=photo_id,
+                            drop_date=date,
+                            sku=item.sku,
+                            category=item.category,
+                            engine=engine.name,
+                            model_version=engine.model_version,
+                            weights_sha256=engine.weights_sha256,
+                            seed=generation_seed(gid),
+                            parameters=engine.parameters,
                             state=GenerationState.PLANNED.value,
                         )
                         session.add(row)
@@ -108,8 +152,9 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                 garments[item.garment_id].state, garments[item.garment_id].reason = GarmentState.MATCHED.value, None
     planned = {gid for ids in groups.values() for gid in ids}
     with ctx.ledger.session() as session:  # re-generations a reviewer asked for since the last run
-        for row in session.scalars(select(Generation).where(Generation.drop_date == date,
-                                                            Generation.state == GenerationState.PLANNED.value)):
+        for row in session.scalars(
+            select(Generation).where(Generation.drop_date == date, Generation.state == GenerationState.PLANNED.value)
+        ):
             if row.generation_id not in planned:
                 groups.setdefault((row.category, -1), []).append(row.generation_id)
     ordered = [ids for _, ids in sorted(groups.items())]

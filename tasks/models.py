@@ -73,9 +73,16 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
                 raise ModelRegistryError(f"{path}: model {name!r}: {key} must be true or false, not {value!r}")
         if flags["released"] and flags["random_weights"]:
             raise ModelRegistryError(f"{path}: model {name!r} holds random weights and cannot be released")
-        entries[name] = ModelEntry(name=name, backend=fields["backend"], uri=fields["uri"], sha256=fields["sha256"].lower(),
-                                   licence=fields["licence"], version=str(fields.get("version", "unversioned")),
-                                   config=dict(fields.get("config") or {}), **flags)
+        entries[name] = ModelEntry(
+            name=name,
+            backend=fields["backend"],
+            uri=fields["uri"],
+            sha256=fields["sha256"].lower(),
+            licence=fields["licence"],
+            version=str(fields.get("version", "unversioned")),
+            config=dict(fields.get("config") or {}),
+            **flags,
+        )
     return entries
 
 
@@ -123,14 +130,18 @@ def registry(settings: Settings, wanted: str | None = None) -> dict[str, ModelEn
     if settings.model_registry is None or not settings.model_registry.exists():
         if wanted is None or wanted in shipped:
             return shipped
-        raise ModelRegistryError(f"model {wanted!r} asked for, but no model registry file (set TRYON_MODEL_REGISTRY to a models.yaml)")
+        raise ModelRegistryError(
+            f"model {wanted!r} asked for, but no model registry file (set TRYON_MODEL_REGISTRY to a models.yaml)"
+        )
     return {**shipped, **load_registry(settings.model_registry)}
 
 
 def lookup(settings: Settings, name: str, backend: str) -> ModelEntry:
     entries = registry(settings, wanted=name)
     if name not in entries:
-        raise ModelRegistryError(f"model {name!r} is not in {settings.model_registry} (has: {', '.join(sorted(entries)) or 'none'})")
+        raise ModelRegistryError(
+            f"model {name!r} is not in {settings.model_registry} (has: {', '.join(sorted(entries)) or 'none'})"
+        )
     entry = entries[name]
     if entry.backend != backend:
         raise ModelRegistryError(f"model {name!r} is a {entry.backend} model, not {backend}")
@@ -148,7 +159,7 @@ def _fetch_s3(settings: Settings, entry: ModelEntry, bucket: str, key: str) -> P
         keys = {key: path}
     else:
         path = target / "tree"
-        keys = {k: path / k[len(key):] for k in store.list_keys(key)}
+        keys = {k: path / k[len(key) :] for k in store.list_keys(key)}
         if not keys:
             raise ModelRegistryError(f"model {entry.name!r}: nothing under {entry.uri}")
     for source, local in keys.items():
@@ -192,6 +203,18 @@ def pull(settings: Settings, names: list[str] | None = None) -> dict[str, str]:
 
 
 def describe(entries: dict[str, ModelEntry]) -> str:
-    return json.dumps({n: {"backend": e.backend, "uri": e.uri, "sha256": e.sha256, "licence": e.licence,
-                           "version": e.version, "released": e.released, "random_weights": e.random_weights}
-                       for n, e in sorted(entries.items())}, indent=2)
+    return json.dumps(
+        {
+            n: {
+                "backend": e.backend,
+                "uri": e.uri,
+                "sha256": e.sha256,
+                "licence": e.licence,
+                "version": e.version,
+                "released": e.released,
+                "random_weights": e.random_weights,
+            }
+            for n, e in sorted(entries.items())
+        },
+        indent=2,
+    )

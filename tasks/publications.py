@@ -22,15 +22,28 @@ def record_publication(session: Any, row: Generation) -> set[str]:
     and rewrites the manifests of the dates returned."""
     key = storefront_key(row.sku, row.photo_id)
     dates = {row.drop_date}
-    for earlier in session.scalars(select(Publication).where(
-            Publication.sku == row.sku, Publication.photo_id == row.photo_id, Publication.state == LIVE,
-            Publication.generation_id != row.generation_id)):
+    for earlier in session.scalars(
+        select(Publication).where(
+            Publication.sku == row.sku,
+            Publication.photo_id == row.photo_id,
+            Publication.state == LIVE,
+            Publication.generation_id != row.generation_id,
+        )
+    ):
         earlier.state = SUPERSEDED
         dates.add(earlier.drop_date)
     publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
     if publication is None:
-        session.add(Publication(generation_id=row.generation_id, drop_date=row.drop_date, sku=row.sku,
-                                photo_id=row.photo_id, storefront_key=key, state=LIVE))
+        session.add(
+            Publication(
+                generation_id=row.generation_id,
+                drop_date=row.drop_date,
+                sku=row.sku,
+                photo_id=row.photo_id,
+                storefront_key=key,
+                state=LIVE,
+            )
+        )
     else:
         publication.storefront_key, publication.state, publication.published_at = key, LIVE, utcnow()
     row.state = GenerationState.PUBLISHED.value

@@ -42,9 +42,15 @@ def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
         ).all()
         return [
             {
-                "sku": pub.sku, "photo_id": pub.photo_id, "key": pub.storefront_key,
-                "generation_id": gen.generation_id, "category": gen.category, "engine": gen.engine,
-                "model_version": gen.model_version, "weights_sha256": gen.weights_sha256, "seed": gen.seed,
+                "sku": pub.sku,
+                "photo_id": pub.photo_id,
+                "key": pub.storefront_key,
+                "generation_id": gen.generation_id,
+                "category": gen.category,
+                "engine": gen.engine,
+                "model_version": gen.model_version,
+                "weights_sha256": gen.weights_sha256,
+                "seed": gen.seed,
             }
             for pub, gen in rows
         ]
@@ -74,7 +80,9 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             approved = _approved_elsewhere(session, row) if row.state == GenerationState.PASSED.value else None
             if approved is not None:  # a reviewer's approval is never replaced without a reviewer
                 row.state = GenerationState.FLAGGED.value
-                row.reason = f"replaces_approved: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
+                row.reason = (
+                    f"replaces_approved: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
+                )
             release = releases(row) if row.state == GenerationState.PASSED.value else None
             if release is not None and not release.released:  # a preview waits for a reviewer, whatever QC says
                 row.state = GenerationState.FLAGGED.value
@@ -84,11 +92,16 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
         settle_garments(session, generations)
         failed_checks: dict[str, list[str]] = {}
         for generation_id, check in session.execute(  # one query for the date, not one per flagged generation
-                select(QCResult.generation_id, QCResult.check).join(Generation, Generation.generation_id == QCResult.generation_id)
-                .where(Generation.drop_date == date, QCResult.passed.is_(False))):
+            select(QCResult.generation_id, QCResult.check)
+            .join(Generation, Generation.generation_id == QCResult.generation_id)
+            .where(Generation.drop_date == date, QCResult.passed.is_(False))
+        ):
             failed_checks.setdefault(generation_id, []).append(check)
-        flagged = [(row, sorted(failed_checks.get(row.generation_id, [])))
-                   for row in generations if row.state == GenerationState.FLAGGED.value]
+        flagged = [
+            (row, sorted(failed_checks.get(row.generation_id, [])))
+            for row in generations
+            if row.state == GenerationState.FLAGGED.value
+        ]
     kept = dict(ctx.store.list_objects(review_prefix(date)))  # the date's review copies, one listing
     for row, failed in flagged:
         copy_for_review(ctx.store, row, failed, kept)
@@ -96,12 +109,16 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
     written = {d: write_manifest(ctx, d) for d in sorted(dates)}
     missing = [key for result in written.values() for key in result.missing]
     if missing:
-        raise StorefrontIncomplete(f"{len(missing)} published image(s) missing from the storefront and left out of the "
-                                   f"manifest ({', '.join(missing[:5])}); run `tryon audit --date {date} --repair`")
+        raise StorefrontIncomplete(
+            f"{len(missing)} published image(s) missing from the storefront and left out of the "
+            f"manifest ({', '.join(missing[:5])}); run `tryon audit --date {date} --repair`"
+        )
     return {"published": len(written[date].entries), "manifest": storefront_manifest_key(date)}
 
 
-def copy_for_review(store: ObjectStore, row: Generation, failed_checks: list[str], kept: dict[str, ObjectInfo] | None = None) -> None:
+def copy_for_review(
+    store: ObjectStore, row: Generation, failed_checks: list[str], kept: dict[str, ObjectInfo] | None = None
+) -> None:
     """The flagged generation's image and its sidecar (what it failed) under the review prefix.
     ``kept``: what the date's review prefix already holds (a listing); an image copy already
     there is the generation's image (a generation whose image is made again loses its review
@@ -111,8 +128,16 @@ def copy_for_review(store: ObjectStore, row: Generation, failed_checks: list[str
     kept = kept or {}
     if key not in kept:
         store.copy(row.object_key, key)
-    sidecar = json_body({"generation_id": row.generation_id, "sku": row.sku, "photo_id": row.photo_id,
-                         "source_key": row.object_key, "failed_checks": failed_checks, "reason": row.reason})
+    sidecar = json_body(
+        {
+            "generation_id": row.generation_id,
+            "sku": row.sku,
+            "photo_id": row.photo_id,
+            "source_key": row.object_key,
+            "failed_checks": failed_checks,
+            "reason": row.reason,
+        }
+    )
     sidecar_key = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id, "json")
     if sidecar_key not in kept or kept[sidecar_key].etag != hashlib.md5(sidecar, usedforsecurity=False).hexdigest():
         store.put_bytes(sidecar_key, sidecar, "application/json")
@@ -133,9 +158,11 @@ class SlotCheck:
 def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
     """Every live publication of ``date``, each with what is wrong with its storefront slot."""
     with ctx.ledger.session() as session:
-        rows = session.execute(select(Publication, Generation)
-                               .join(Generation, Generation.generation_id == Publication.generation_id)
-                               .where(Publication.drop_date == date, Publication.state == LIVE)).all()
+        rows = session.execute(
+            select(Publication, Generation)
+            .join(Generation, Generation.generation_id == Publication.generation_id)
+            .where(Publication.drop_date == date, Publication.state == LIVE)
+        ).all()
     checks = []
     for publication, generation in rows:
         slot, source = ctx.store.head(publication.storefront_key), ctx.store.head(generation.object_key or "")
@@ -164,12 +191,19 @@ def restore_storefront(ctx: RunContext, date: str) -> list[str]:
 
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:
     """The id of another generation whose approved image now holds this one's storefront slot."""
-    current = session.scalar(select(Publication).where(Publication.sku == row.sku, Publication.photo_id == row.photo_id,
-                                                       Publication.state == LIVE, Publication.generation_id != row.generation_id))
+    current = session.scalar(
+        select(Publication).where(
+            Publication.sku == row.sku,
+            Publication.photo_id == row.photo_id,
+            Publication.state == LIVE,
+            Publication.generation_id != row.generation_id,
+        )
+    )
     if current is None:
         return None
-    approved = session.scalar(select(ReviewDecision).where(ReviewDecision.generation_id == current.generation_id,
-                                                           ReviewDecision.decision == "approved"))
+    approved = session.scalar(
+        select(ReviewDecision).where(ReviewDecision.generation_id == current.generation_id, ReviewDecision.decision == "approved")
+    )
     return current.generation_id if approved is not None else None
 
 

@@ -39,9 +39,11 @@ HISTOGRAMS = "qc-histograms.png"
 
 
 # the stages that take a garment on from each working state
-_STAGES_AFTER = {GarmentState.DISCOVERED.value: ("discover", "validate", "preprocess_garments"),
-                 GarmentState.PREPROCESSED.value: ("check_inputs", "match"),
-                 GarmentState.MATCHED.value: ("tryon", "qc", "publish")}
+_STAGES_AFTER = {
+    GarmentState.DISCOVERED.value: ("discover", "validate", "preprocess_garments"),
+    GarmentState.PREPROCESSED.value: ("check_inputs", "match"),
+    GarmentState.MATCHED.value: ("tryon", "qc", "publish"),
+}
 
 
 def incomplete_reason(state: str, failures: list[StageFailure]) -> str:
@@ -73,8 +75,14 @@ def models_used(ctx: RunContext, generations: list[Generation]) -> list[dict[str
         key = (row.engine, row.model_version, row.weights_sha256)
         if key not in models:
             release = releases(row)
-            models[key] = {"engine": row.engine, "model_version": row.model_version, "weights_sha256": row.weights_sha256,
-                           "released": release.released, "note": release.note, "generations": 0}
+            models[key] = {
+                "engine": row.engine,
+                "model_version": row.model_version,
+                "weights_sha256": row.weights_sha256,
+                "released": release.released,
+                "note": release.note,
+                "generations": 0,
+            }
         models[key]["generations"] += 1
     return sorted(models.values(), key=lambda m: -m["generations"])
 
@@ -88,9 +96,11 @@ def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]
     if listed != recorded:
         unrecorded = sorted(set(listed) - set(recorded))
         unlisted = sorted(set(recorded) - set(listed))
-        problems.append(f"the drop lists {len(listed)} inputs, the ledger records {len(recorded)}"
-                        + (f"; never recorded: {', '.join(unrecorded)}" if unrecorded else "")
-                        + (f"; recorded but not in the drop: {', '.join(unlisted)}" if unlisted else ""))
+        problems.append(
+            f"the drop lists {len(listed)} inputs, the ledger records {len(recorded)}"
+            + (f"; never recorded: {', '.join(unrecorded)}" if unrecorded else "")
+            + (f"; recorded but not in the drop: {', '.join(unlisted)}" if unlisted else "")
+        )
     open_states = sorted(f"{g.sku} ({g.state})" for g in garments if g.state not in _TERMINAL)
     if open_states:
         problems.append(f"not in a terminal state: {', '.join(open_states)}")
@@ -107,15 +117,23 @@ def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[di
     details = (wait or {}).get("details") or {}
     outcome = details.get("outcome")
     processed = outcome not in ("no_drop", "error")
-    return {"marker": drop_marker_key(date, ctx.settings.drop_marker), "marked_complete": listing.marker_key is not None,
-            "outcome": outcome, "processed": processed, "wait_s": details.get("wait_s"), "waited_s": details.get("waited_s"),
-            "waiting": [] if processed else listing.input_labels()}
+    return {
+        "marker": drop_marker_key(date, ctx.settings.drop_marker),
+        "marked_complete": listing.marker_key is not None,
+        "outcome": outcome,
+        "processed": processed,
+        "wait_s": details.get("wait_s"),
+        "waited_s": details.get("waited_s"),
+        "waiting": [] if processed else listing.input_labels(),
+    }
 
 
 def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
     with ctx.ledger.session() as session:
         garments = list(session.scalars(select(Garment).where(Garment.drop_date == date).order_by(Garment.sku)))
-        generations = list(session.scalars(select(Generation).where(Generation.drop_date == date).order_by(Generation.sku, Generation.photo_id)))
+        generations = list(
+            session.scalars(select(Generation).where(Generation.drop_date == date).order_by(Generation.sku, Generation.photo_id))
+        )
         photos = list(session.scalars(select(ModelPhoto).order_by(ModelPhoto.photo_id)))
     records, listing = stage_records(ctx, date), list_drop(ctx, date)
     drop = drop_wait(ctx, date, listing, records)
@@ -140,17 +158,29 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
             for g in garments
         ],
         "generations": [
-            {"generation_id": g.generation_id, "sku": g.sku, "photo_id": g.photo_id, "category": g.category,
-             "state": g.state, "reason": g.reason, "engine": g.engine, "model_version": g.model_version,
-             "key": g.object_key}
+            {
+                "generation_id": g.generation_id,
+                "sku": g.sku,
+                "photo_id": g.photo_id,
+                "category": g.category,
+                "state": g.state,
+                "reason": g.reason,
+                "engine": g.engine,
+                "model_version": g.model_version,
+                "key": g.object_key,
+            }
             for g in generations
         ],
-        "model_photos": [{"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos],
+        "model_photos": [
+            {"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos
+        ],
         "manifest": storefront_manifest_key(date),
         "stages": stage_times(records),
         "failed_stages": [{"stage": f.label, "error": f.error} for f in stage_failures(records)],
-        "tryon_tasks": [{"task": r["part"], "attempt": r.get("attempt"), "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
-                        for r in stage_tasks(records, "tryon")],
+        "tryon_tasks": [
+            {"task": r["part"], "attempt": r.get("attempt"), "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
+            for r in stage_tasks(records, "tryon")
+        ],
     }
 
 
@@ -170,12 +200,17 @@ def _histograms(ctx: RunContext, date: str) -> str | None:
 def _thumbnails(ctx: RunContext, date: str, generations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The published and flagged generations, each with its thumbnail's path relative to the
     report; a thumbnail QC did not leave (an image measured before thumbnails were kept) is made."""
-    shown = [g for g in generations if g["state"] in (GenerationState.PUBLISHED.value, GenerationState.FLAGGED.value) and g["key"]]
+    shown = [
+        g for g in generations if g["state"] in (GenerationState.PUBLISHED.value, GenerationState.FLAGGED.value) and g["key"]
+    ]
     kept = set(ctx.store.list_keys(report_key(date, REPORT_THUMBS)))
     for generation in shown:
         if report_thumbnail_key(date, generation["generation_id"]) not in kept:
-            ctx.store.put_bytes(report_thumbnail_key(date, generation["generation_id"]),
-                                thumbnail_jpeg(decode_rgb(ctx.store.get_bytes(generation["key"]))), "image/jpeg")
+            ctx.store.put_bytes(
+                report_thumbnail_key(date, generation["generation_id"]),
+                thumbnail_jpeg(decode_rgb(ctx.store.get_bytes(generation["key"]))),
+                "image/jpeg",
+            )
     return [{**g, "src": f"{REPORT_THUMBS}{g['generation_id']}.jpg"} for g in shown]
 
 
@@ -194,15 +229,28 @@ def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
     garments = _pages(summary["garments"], PAGE_ROWS)
     histograms = _histograms(ctx, date)
     html = TEMPLATES.get_template("report.html").render(
-        summary=summary, thumbnails=thumbnails[0], thumbnails_total=sum(map(len, thumbnails)), page_size=PAGE_THUMBNAILS,
-        generation_pages=len(thumbnails), garments=garments[0], garment_pages=len(garments), histograms=histograms)
+        summary=summary,
+        thumbnails=thumbnails[0],
+        thumbnails_total=sum(map(len, thumbnails)),
+        page_size=PAGE_THUMBNAILS,
+        generation_pages=len(thumbnails),
+        garments=garments[0],
+        garment_pages=len(garments),
+        histograms=histograms,
+    )
     page = TEMPLATES.get_template("report_page.html")
     for kind, pages in (("generations", thumbnails), ("garments", garments)):
         for number, items in enumerate(pages[1:], start=2):
-            ctx.store.put_bytes(report_key(date, f"{kind}-{number:04d}.html"),
-                                page.render(summary=summary, kind=kind, items=items, current=number, pages=len(pages)).encode(),
-                                "text/html; charset=utf-8")
+            ctx.store.put_bytes(
+                report_key(date, f"{kind}-{number:04d}.html"),
+                page.render(summary=summary, kind=kind, items=items, current=number, pages=len(pages)).encode(),
+                "text/html; charset=utf-8",
+            )
     ctx.store.put_json(report_key(date, "summary.json"), summary)
     ctx.store.put_bytes(report_key(date, "report.html"), html.encode(), "text/html; charset=utf-8")
-    return {"summary": report_key(date, "summary.json"), "report": report_key(date, "report.html"),
-            "garments_by_state": summary["garments_by_state"], "inputs": summary["inputs"]}
+    return {
+        "summary": report_key(date, "summary.json"),
+        "report": report_key(date, "report.html"),
+        "garments_by_state": summary["garments_by_state"],
+        "inputs": summary["inputs"],
+    }

@@ -36,9 +36,11 @@ def new_holder(kind: str) -> str:
 def _held_message(lease: RunLease | None, date: str) -> str:
     if lease is None:
         return f"drop {date}: this run's lease was lost"
-    return (f"drop {date} is being processed by another run ({lease.holder}, since {lease.acquired_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC, lease until {_aware(lease.expires_at):%H:%M:%S} UTC); this run refuses: wait for it to end, or, if that run "
-            "is dead, for its lease to expire")
+    return (
+        f"drop {date} is being processed by another run ({lease.holder}, since {lease.acquired_at:%Y-%m-%d %H:%M:%S} "
+        f"UTC, lease until {_aware(lease.expires_at):%H:%M:%S} UTC); this run refuses: wait for it to end, or, if that run "
+        "is dead, for its lease to expire"
+    )
 
 
 def _aware(moment: datetime) -> datetime:
@@ -76,9 +78,11 @@ def acquire(ledger: Ledger, date: str, holder: str, seconds: float) -> None:
         if current is not None and dead_here(current.holder):
             takeable = takeable | (RunLease.holder == current.holder)
         taken = session.execute(
-            update(RunLease).where(RunLease.drop_date == date, takeable)
+            update(RunLease)
+            .where(RunLease.drop_date == date, takeable)
             .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds))
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if taken != 1:
             raise LeaseHeld(_held_message(session.get(RunLease, date), date))
 
@@ -87,9 +91,12 @@ def renew(ledger: Ledger, date: str, holder: str, seconds: float) -> None:
     """Extend ``holder``'s lease; :class:`LeaseHeld` when it no longer has it (another run took
     over an expired lease)."""
     with ledger.session() as session:
-        kept = session.execute(update(RunLease).where(RunLease.drop_date == date, RunLease.holder == holder)
-                               .values(expires_at=utcnow() + timedelta(seconds=seconds))
-                               .execution_options(synchronize_session=False)).rowcount
+        kept = session.execute(
+            update(RunLease)
+            .where(RunLease.drop_date == date, RunLease.holder == holder)
+            .values(expires_at=utcnow() + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if kept != 1:
             raise LeaseHeld(_held_message(session.get(RunLease, date), date))
 
@@ -100,8 +107,11 @@ def release(ledger: Ledger, date: str, holder: str) -> str | None:
     returns that error's description, None when released."""
     try:
         with ledger.session() as session:
-            session.execute(delete(RunLease).where(RunLease.drop_date == date, RunLease.holder == holder)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                delete(RunLease)
+                .where(RunLease.drop_date == date, RunLease.holder == holder)
+                .execution_options(synchronize_session=False)
+            )
     except SQLAlchemyError as error:
         from tasks.stage_times import describe_error
 

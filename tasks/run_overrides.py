@@ -11,8 +11,18 @@ from typing import Any
 
 from tasks.settings import Settings
 
-RUN_SETTINGS = ("drop_wait_s", "engine", "ladi_vton_dataset", "inference_steps", "guidance_scale", "scheduler", "precision",
-                "seed", "photos_per_garment", "batch_size")
+RUN_SETTINGS = (
+    "drop_wait_s",
+    "engine",
+    "ladi_vton_dataset",
+    "inference_steps",
+    "guidance_scale",
+    "scheduler",
+    "precision",
+    "seed",
+    "photos_per_garment",
+    "batch_size",
+)
 
 
 def _nullable(kind: str, description: str, **schema: Any) -> dict[str, Any]:
@@ -22,12 +32,21 @@ def _nullable(kind: str, description: str, **schema: Any) -> dict[str, Any]:
 
 
 PARAMS: dict[str, dict[str, Any]] = {
-    "drop_date": _nullable("string", "The drop date (drops/DATE/) for a run without a logical date; "
-                           "otherwise the logical date is the drop date.", format="date"),
-    "drop_wait_s": _nullable("integer", "Longest wait for the drop's completion marker (drops/DATE/_READY), in seconds; "
-                             "then the run ends as 'no drop'. 0: take the drop as it is, without waiting.", minimum=0),
+    "drop_date": _nullable(
+        "string",
+        "The drop date (drops/DATE/) for a run without a logical date; otherwise the logical date is the drop date.",
+        format="date",
+    ),
+    "drop_wait_s": _nullable(
+        "integer",
+        "Longest wait for the drop's completion marker (drops/DATE/_READY), in seconds; "
+        "then the run ends as 'no drop'. 0: take the drop as it is, without waiting.",
+        minimum=0,
+    ),
     "engine": _nullable("string", "Try-on engine for this run.", enum=["warp-baseline", "ladi-vton", "null"]),
-    "ladi_vton_dataset": _nullable("string", "LaDI-VTON weights: the training set they come from.", enum=["vitonhd", "dresscode"]),
+    "ladi_vton_dataset": _nullable(
+        "string", "LaDI-VTON weights: the training set they come from.", enum=["vitonhd", "dresscode"]
+    ),
     "inference_steps": _nullable("integer", "Denoising steps of a diffusion engine.", minimum=1, maximum=1000),
     "guidance_scale": _nullable("number", "Classifier-free guidance scale.", minimum=1.0),
     "scheduler": _nullable("string", "Diffusion sampler.", enum=["ddim", "dpm-solver++"]),

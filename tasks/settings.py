@@ -35,60 +35,162 @@ class Settings(BaseSettings):
         default=None, description="S3 API endpoint (MinIO, moto). None means AWS's own endpoints."
     )
     s3_region: str = "us-east-1"
-    s3_max_attempts: int = Field(default=8, ge=1, description="Attempts per S3 call (first try included), botocore standard retry mode: its backoff starts at 50 ms, so 8 attempts ride out about 3 s (at most 6 s) of refused connections.")
-    aws_conn_id: str | None = Field(default=None, description="Inside Airflow tasks: the Airflow connection (type aws) the S3 client comes from (the Amazon provider's hook: secrets backends work); unset: the TRYON_S3_* settings. The CLI always uses the TRYON_S3_* settings.")
-    ledger_conn_id: str | None = Field(default=None, description="Inside Airflow tasks: the Airflow connection (postgres or sqlite) of the ledger; unset: TRYON_LEDGER_URL.")
-    ledger_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the ledger; default a SQLite file in `home`."
+    s3_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Attempts per S3 call (first try included), botocore standard retry mode: its backoff starts at 50 ms, so 8 attempts ride out about 3 s (at most 6 s) of refused connections.",
     )
-    ledger_lock_timeout_s: float = Field(default=30.0, gt=0, description="Longest wait for a lock held on the ledger (SQLite busy timeout, PostgreSQL lock_timeout); then the task fails and Airflow retries it.")
-    ledger_statement_timeout_s: float = Field(default=300.0, gt=0, description="PostgreSQL statement_timeout of the ledger's connections.")
-    run_lease_s: float = Field(default=3600.0, ge=10, description="Lease of a drop date while a run holds it, renewed as its stages run; a dead run's lease expires after this and the next run takes the date over.")
-    drop_marker: str = Field(default="_READY", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The object the catalogue team writes at the drop's root (drops/DATE/_READY) once every file is uploaded; garment_drop waits for it (docs/intake.md).")
-    drop_wait_s: int = Field(default=64800, ge=0, description="Longest wait of garment_drop for the drop's marker, in seconds (default 18 h); then the run ends as 'no drop' and processes nothing. 0: do not wait, take the drop as it is (backfills of drops made before markers).")
-    drop_poke_s: float = Field(default=60.0, gt=0, description="How often the waiting trigger asks S3 for the drop's marker, in seconds.")
-    first_drop_date: date = Field(default=date(2026, 1, 1), description="The garment_drop DAG's start date: earlier drop dates are refused, not skipped.")
-    library_schedule: str = Field(default="*/30 * * * *", description="How often model_library looks at library/photos/ (cron); it runs only when the photos changed since the last build (docs/library.md).")
-    model_dir: Path | None = Field(
-        default=None, description="Local cache of model weights; default `home`/models."
+    aws_conn_id: str | None = Field(
+        default=None,
+        description="Inside Airflow tasks: the Airflow connection (type aws) the S3 client comes from (the Amazon provider's hook: secrets backends work); unset: the TRYON_S3_* settings. The CLI always uses the TRYON_S3_* settings.",
     )
+    ledger_conn_id: str | None = Field(
+        default=None,
+        description="Inside Airflow tasks: the Airflow connection (postgres or sqlite) of the ledger; unset: TRYON_LEDGER_URL.",
+    )
+    ledger_url: str | None = Field(default=None, description="SQLAlchemy URL of the ledger; default a SQLite file in `home`.")
+    ledger_lock_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait for a lock held on the ledger (SQLite busy timeout, PostgreSQL lock_timeout); then the task fails and Airflow retries it.",
+    )
+    ledger_statement_timeout_s: float = Field(
+        default=300.0, gt=0, description="PostgreSQL statement_timeout of the ledger's connections."
+    )
+    run_lease_s: float = Field(
+        default=3600.0,
+        ge=10,
+        description="Lease of a drop date while a run holds it, renewed as its stages run; a dead run's lease expires after this and the next run takes the date over.",
+    )
+    drop_marker: str = Field(
+        default="_READY",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="The object the catalogue team writes at the drop's root (drops/DATE/_READY) once every file is uploaded; garment_drop waits for it (docs/intake.md).",
+    )
+    drop_wait_s: int = Field(
+        default=64800,
+        ge=0,
+        description="Longest wait of garment_drop for the drop's marker, in seconds (default 18 h); then the run ends as 'no drop' and processes nothing. 0: do not wait, take the drop as it is (backfills of drops made before markers).",
+    )
+    drop_poke_s: float = Field(
+        default=60.0, gt=0, description="How often the waiting trigger asks S3 for the drop's marker, in seconds."
+    )
+    first_drop_date: date = Field(
+        default=date(2026, 1, 1), description="The garment_drop DAG's start date: earlier drop dates are refused, not skipped."
+    )
+    library_schedule: str = Field(
+        default="*/30 * * * *",
+        description="How often model_library looks at library/photos/ (cron); it runs only when the photos changed since the last build (docs/library.md).",
+    )
+    model_dir: Path | None = Field(default=None, description="Local cache of model weights; default `home`/models.")
     model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
     pose_backend: str = Field(default="mediapipe", description="'mediapipe' or a registry model of backend rtmpose-onnx.")
     parsing_backend: str = Field(default="fallback", description="'fallback' or a registry model of backend schp-onnx.")
     background_backend: str = Field(
         default="u2netp",
         description="Garment cut-outs: a registry model of backend u2net-onnx (run through rembg and combined with the "
-        "classical border cut; the shipped U2-Net-p by default), or 'opencv' for the border cut alone (no weights).")
-    embedding_backend: str = Field(default="colour-texture", description="'colour-texture' or a registry model of backend clip-image-onnx.")
-    engine: str = Field(default="warp-baseline", description="Try-on engine: 'warp-baseline', 'ladi-vton', or 'null' (returns the photo unchanged: for measuring the pipeline alone, never publishable).")
-    ladi_vton_dataset: str = Field(default="vitonhd", description="LaDI-VTON training set whose weights the registry names: 'vitonhd' or 'dresscode'.")
+        "classical border cut; the shipped U2-Net-p by default), or 'opencv' for the border cut alone (no weights).",
+    )
+    embedding_backend: str = Field(
+        default="colour-texture", description="'colour-texture' or a registry model of backend clip-image-onnx."
+    )
+    engine: str = Field(
+        default="warp-baseline",
+        description="Try-on engine: 'warp-baseline', 'ladi-vton', or 'null' (returns the photo unchanged: for measuring the pipeline alone, never publishable).",
+    )
+    ladi_vton_dataset: str = Field(
+        default="vitonhd", description="LaDI-VTON training set whose weights the registry names: 'vitonhd' or 'dresscode'."
+    )
     inference_steps: int = Field(default=50, ge=1, description="Denoising steps of a diffusion engine.")
     guidance_scale: float = Field(default=7.5, ge=1.0, description="Classifier-free guidance scale (1 = no guidance).")
     scheduler: str = Field(default="ddim", description="'ddim' (the reference, SD2 config) or 'dpm-solver++' (fewer steps).")
-    precision: str = Field(default="auto", description="'auto' (bf16 on CUDA, fp32 on CPU), 'bf16', 'fp16' or 'fp32'; warping always fp32.")
-    device: str = Field(default="auto", description="Torch device of a diffusion engine: 'auto' (CUDA when present), 'cuda', 'cuda:1', 'cpu'.")
+    precision: str = Field(
+        default="auto", description="'auto' (bf16 on CUDA, fp32 on CPU), 'bf16', 'fp16' or 'fp32'; warping always fp32."
+    )
+    device: str = Field(
+        default="auto", description="Torch device of a diffusion engine: 'auto' (CUDA when present), 'cuda', 'cuda:1', 'cpu'."
+    )
     torch_compile: bool = Field(default=False, description="Compile the diffusion engine's UNet with torch.compile.")
-    tryon_queue: str = Field(default="gpu", description="Airflow queue of the try-on tasks (Celery workers with a GPU listen on it).")
-    tryon_pool: str = Field(default="gpu", description="Airflow pool of the try-on tasks; created if missing with `gpu_pool_slots` slots.")
-    gpu_pool_slots: int = Field(default=1, ge=1, description="Slots of the try-on pool when the pipeline creates it: GPUs (or engine copies) in the deployment.")
-    gpu_image: str = Field(default_factory=lambda: f"tryon-gpu-worker:{version('tryon-pipeline')}", description="KubernetesExecutor: the image of try-on pods (docker/Dockerfile.gpu); other pods take the pod template's.")
-    gpu_node_selector: dict[str, str] = Field(default_factory=dict, description="KubernetesExecutor: node labels a try-on pod must land on, as JSON (e.g. {\"cloud.google.com/gke-accelerator\": \"nvidia-h100-80gb\"}).")
-    reviewers: dict[str, str] = Field(default_factory=dict, description="Review page sign-ins as JSON {name: password hash}; hashes from `tryon review hash-password`.")
-    review_secure_cookies: bool = Field(default=False, description="Mark the review page's cookies Secure and send HSTS: on wherever it is served over HTTPS (the deployment manifests set it).")
-    review_session_s: float = Field(default=12 * 3600, gt=0, description="Life of a review sign-in (sessions are held in the ledger; signing out ends one at once).")
-    review_max_attempts_per_name: int = Field(default=5, ge=1, description="Sign-in attempts per reviewer name within the lockout window before that name is locked out.")
-    review_max_attempts_per_address: int = Field(default=30, ge=1, description="Sign-in attempts per client address within the lockout window before that address is locked out.")
+    tryon_queue: str = Field(
+        default="gpu", description="Airflow queue of the try-on tasks (Celery workers with a GPU listen on it)."
+    )
+    tryon_pool: str = Field(
+        default="gpu", description="Airflow pool of the try-on tasks; created if missing with `gpu_pool_slots` slots."
+    )
+    gpu_pool_slots: int = Field(
+        default=1,
+        ge=1,
+        description="Slots of the try-on pool when the pipeline creates it: GPUs (or engine copies) in the deployment.",
+    )
+    gpu_image: str = Field(
+        default_factory=lambda: f"tryon-gpu-worker:{version('tryon-pipeline')}",
+        description="KubernetesExecutor: the image of try-on pods (docker/Dockerfile.gpu); other pods take the pod template's.",
+    )
+    gpu_node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description='KubernetesExecutor: node labels a try-on pod must land on, as JSON (e.g. {"cloud.google.com/gke-accelerator": "nvidia-h100-80gb"}).',
+    )
+    reviewers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Review page sign-ins as JSON {name: password hash}; hashes from `tryon review hash-password`.",
+    )
+    review_secure_cookies: bool = Field(
+        default=False,
+        description="Mark the review page's cookies Secure and send HSTS: on wherever it is served over HTTPS (the deployment manifests set it).",
+    )
+    review_session_s: float = Field(
+        default=12 * 3600,
+        gt=0,
+        description="Life of a review sign-in (sessions are held in the ledger; signing out ends one at once).",
+    )
+    review_max_attempts_per_name: int = Field(
+        default=5,
+        ge=1,
+        description="Sign-in attempts per reviewer name within the lockout window before that name is locked out.",
+    )
+    review_max_attempts_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Sign-in attempts per client address within the lockout window before that address is locked out.",
+    )
     review_lockout_s: float = Field(default=900, gt=0, description="The review sign-in window and lockout, in seconds.")
-    review_trusted_proxies: str = Field(default="127.0.0.1", description="Addresses (comma-separated) whose X-Forwarded-For the review page believes: the TLS proxy in front of it. Sign-in limits count the address it names; from anywhere else the header is ignored.")
-    qc_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1, description="Threads measuring QC's metrics, one garment at a time, started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.")
-    qc_expectations: Path | None = Field(default=None, description="The QC suite's thresholds (YAML like tasks/qc/expectations.yaml, the default); a version is recorded with every QC result.")
-    spot_check_rate: float = Field(default=0.05, ge=0.0, le=1.0, description="Share of each date's QC-passed, published generations that QA spot-checks on the review page (at least one where any passed; 0: none).")
-    evaluation_inception: str = Field(default="fid-inception-v3", description="Registry model (backend fid-inception-torchscript) whose pool features FID and KID compare: Inception-v3 as a TorchScript file.")
-    evaluation_alexnet: str = Field(default="lpips-alexnet", description="Registry model (backend alexnet-safetensors): the AlexNet trunk that LPIPS weighs with the shipped linear heads.")
+    review_trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Addresses (comma-separated) whose X-Forwarded-For the review page believes: the TLS proxy in front of it. Sign-in limits count the address it names; from anywhere else the header is ignored.",
+    )
+    qc_threads: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
+        ge=1,
+        description="Threads measuring QC's metrics, one garment at a time, started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.",
+    )
+    qc_expectations: Path | None = Field(
+        default=None,
+        description="The QC suite's thresholds (YAML like tasks/qc/expectations.yaml, the default); a version is recorded with every QC result.",
+    )
+    spot_check_rate: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Share of each date's QC-passed, published generations that QA spot-checks on the review page (at least one where any passed; 0: none).",
+    )
+    evaluation_inception: str = Field(
+        default="fid-inception-v3",
+        description="Registry model (backend fid-inception-torchscript) whose pool features FID and KID compare: Inception-v3 as a TorchScript file.",
+    )
+    evaluation_alexnet: str = Field(
+        default="lpips-alexnet",
+        description="Registry model (backend alexnet-safetensors): the AlexNet trunk that LPIPS weighs with the shipped linear heads.",
+    )
     photos_per_garment: int = Field(default=2, ge=1, description="k: model photos matched per garment.")
-    batch_size: int = Field(default=8, ge=1, description="Generations per engine call inside a try-on shard (one category and cluster each).")
-    shards_per_gpu_slot: int = Field(default=1, ge=1, description="Try-on shards (mapped tasks, one weight load each) per slot of the try-on pool.")
-    shard_min_generations: int = Field(default=64, ge=1, description="Fewest generations worth a try-on shard of its own (a shard loads the weights once).")
+    batch_size: int = Field(
+        default=8, ge=1, description="Generations per engine call inside a try-on shard (one category and cluster each)."
+    )
+    shards_per_gpu_slot: int = Field(
+        default=1, ge=1, description="Try-on shards (mapped tasks, one weight load each) per slot of the try-on pool."
+    )
+    shard_min_generations: int = Field(
+        default=64, ge=1, description="Fewest generations worth a try-on shard of its own (a shard loads the weights once)."
+    )
     seed: int = Field(default=0, ge=0, description="Base seed; part of every generation id.")
     jpeg_quality: int = Field(default=95, ge=50, le=100)
     task_retries: int = Field(default=2, ge=0, description="Airflow retries per task (S3 hiccups, killed workers).")
@@ -103,8 +205,10 @@ class Settings(BaseSettings):
         """Refuse a drop date before ``first_drop_date``: Airflow would run nothing for it and
         report success."""
         if date.fromisoformat(drop_date) < self.first_drop_date:
-            raise DropDateRefused(f"drop {drop_date} is before the pipeline's first drop date {self.first_drop_date} "
-                                  "(TRYON_FIRST_DROP_DATE): Airflow runs nothing for it; set an earlier first date to process it")
+            raise DropDateRefused(
+                f"drop {drop_date} is before the pipeline's first drop date {self.first_drop_date} "
+                "(TRYON_FIRST_DROP_DATE): Airflow runs nothing for it; set an earlier first date to process it"
+            )
 
     # plain properties, not cached ones: ``model_copy(update=...)`` copies a cached value along
     # with the fields, and a copy pointed at another ledger or home kept the first one's

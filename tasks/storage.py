@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 # --- key layout -------------------------------------------------------------------------
 
+
 def drop_prefix(date: str) -> str:
     return f"drops/{date}/"
 
@@ -107,6 +108,7 @@ def _none_if_missing(error: ClientError) -> None:
 
 # --- client -----------------------------------------------------------------------------
 
+
 def json_body(payload: Any) -> bytes:
     """The bytes ``ObjectStore.put_json`` writes for ``payload``."""
     return json.dumps(payload, indent=2, sort_keys=True).encode()
@@ -141,8 +143,9 @@ class ObjectStore:
         """The settings' bucket through ``client`` (one an Airflow connection gave), or through a
         client made from the ``TRYON_S3_*`` settings."""
         if client is None:
-            client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-                                  config=client_config(settings))
+            client = boto3.client(
+                "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=client_config(settings)
+            )
         return cls(client=client, bucket=settings.bucket, read_attempts=settings.s3_max_attempts)
 
     def ensure_bucket(self) -> None:
@@ -164,7 +167,7 @@ class ObjectStore:
             except (ResponseStreamingError, IncompleteReadError, FlexibleChecksumError, ValueError):
                 if attempt >= self.read_attempts:
                     raise
-                time.sleep(min(5.0, 0.1 * 2 ** attempt))
+                time.sleep(min(5.0, 0.1 * 2**attempt))
                 attempt += 1
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -215,8 +218,11 @@ class ObjectStore:
         self._answer(lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
 
     def copy(self, source_key: str, dest_key: str) -> None:
-        self._answer(lambda: self.client.copy_object(
-            Bucket=self.bucket, Key=dest_key, CopySource={"Bucket": self.bucket, "Key": source_key}))
+        self._answer(
+            lambda: self.client.copy_object(
+                Bucket=self.bucket, Key=dest_key, CopySource={"Bucket": self.bucket, "Key": source_key}
+            )
+        )
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         for key, _ in self.list_objects(prefix):

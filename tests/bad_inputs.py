@@ -51,11 +51,21 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
     """Upload every case; return (date, SKU) -> what intake must make of it."""
     tee_bytes = GARMENTS["TEE-00055"][0].read_bytes()
     tee = Image.open(io.BytesIO(tee_bytes)).convert("RGB")
-    distinct = iter(Image.fromarray(_tinted(sku, colour)) for sku, colour in [
-        ("TEE-00055", (200, 40, 40)), ("TEE-03032", (40, 40, 200)), ("JEANS-051946", (40, 160, 60)),
-        ("DRESS-052234", (160, 60, 160)), ("CAMI-048769", (200, 160, 40)), ("TROUSER-051473", (60, 160, 160)),
-        ("DRESS-053744", (120, 90, 60)), ("TEE-00055", (90, 120, 200)), ("TEE-03032", (200, 90, 120)),
-        ("CAMI-048769", (90, 200, 120))])
+    distinct = iter(
+        Image.fromarray(_tinted(sku, colour))
+        for sku, colour in [
+            ("TEE-00055", (200, 40, 40)),
+            ("TEE-03032", (40, 40, 200)),
+            ("JEANS-051946", (40, 160, 60)),
+            ("DRESS-052234", (160, 60, 160)),
+            ("CAMI-048769", (200, 160, 40)),
+            ("TROUSER-051473", (60, 160, 160)),
+            ("DRESS-053744", (120, 90, 60)),
+            ("TEE-00055", (90, 120, 200)),
+            ("TEE-03032", (200, 90, 120)),
+            ("CAMI-048769", (90, 200, 120)),
+        ]
+    )
     worn = (SAMPLES / "library" / "05997_00.jpg").read_bytes()
     good_jpeg = lambda: _encode(next(distinct), "JPEG", quality=90)  # noqa: E731
     cases: dict[tuple[str, str], Case] = {}
@@ -66,45 +76,123 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
         cases[(date, sku)] = case
 
     # meta.json
-    add("META-LIST-CATEGORY", {"front.jpg": tee_bytes, "meta.json": b'{"category": ["upper_body"]}'}, Case("quarantined", "meta_category_invalid"))
-    add("META-NUMBER-CATEGORY", {"front.jpg": tee_bytes, "meta.json": b'{"category": 3}'}, Case("quarantined", "meta_category_invalid"))
-    add("META-OBJECT-CATEGORY", {"front.jpg": tee_bytes, "meta.json": b'{"category": {"name": "dresses"}}'}, Case("quarantined", "meta_category_invalid"))
-    add("META-DEEP", {"front.jpg": tee_bytes, "meta.json": b"[" * 100_000 + b"]" * 100_000}, Case("quarantined", "meta_json_too_large"))
-    add("META-DEEP-5000", {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"},
-        Case("quarantined", "meta_json_too_deep"))
-    add("META-DEEP-OBJECT", {"front.jpg": tee_bytes, "meta.json": b'{"a":' * 20 + b"1" + b"}" * 20}, Case("quarantined", "meta_json_too_deep"))
-    add("META-NAN", {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "weight": NaN}'}, Case("quarantined", "meta_json_invalid"))
-    add("META-INFINITY", {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "price": -Infinity}'}, Case("quarantined", "meta_json_invalid"))
+    add(
+        "META-LIST-CATEGORY",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": ["upper_body"]}'},
+        Case("quarantined", "meta_category_invalid"),
+    )
+    add(
+        "META-NUMBER-CATEGORY",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": 3}'},
+        Case("quarantined", "meta_category_invalid"),
+    )
+    add(
+        "META-OBJECT-CATEGORY",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": {"name": "dresses"}}'},
+        Case("quarantined", "meta_category_invalid"),
+    )
+    add(
+        "META-DEEP",
+        {"front.jpg": tee_bytes, "meta.json": b"[" * 100_000 + b"]" * 100_000},
+        Case("quarantined", "meta_json_too_large"),
+    )
+    add(
+        "META-DEEP-5000",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"},
+        Case("quarantined", "meta_json_too_deep"),
+    )
+    add(
+        "META-DEEP-OBJECT",
+        {"front.jpg": tee_bytes, "meta.json": b'{"a":' * 20 + b"1" + b"}" * 20},
+        Case("quarantined", "meta_json_too_deep"),
+    )
+    add(
+        "META-NAN",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "weight": NaN}'},
+        Case("quarantined", "meta_json_invalid"),
+    )
+    add(
+        "META-INFINITY",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "price": -Infinity}'},
+        Case("quarantined", "meta_json_invalid"),
+    )
     add("META-LONG-CATEGORY", {"front.jpg": tee_bytes, "meta.json": _meta("x" * 500)}, Case("quarantined", "category_unknown"))
-    add("META-LATIN1", {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "title": "caf\xe9"}'}, Case("quarantined", "meta_json_encoding"))
-    add("META-UTF16", {"front.jpg": tee_bytes, "meta.json": '{"category": "upper_body"}'.encode("utf-16")}, Case("quarantined", "meta_json_encoding"))
-    add("META-HUGE", {"front.jpg": tee_bytes, "meta.json": _meta(notes="n" * 100_000)}, Case("quarantined", "meta_json_too_large"))
+    add(
+        "META-LATIN1",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper_body", "title": "caf\xe9"}'},
+        Case("quarantined", "meta_json_encoding"),
+    )
+    add(
+        "META-UTF16",
+        {"front.jpg": tee_bytes, "meta.json": '{"category": "upper_body"}'.encode("utf-16")},
+        Case("quarantined", "meta_json_encoding"),
+    )
+    add(
+        "META-HUGE", {"front.jpg": tee_bytes, "meta.json": _meta(notes="n" * 100_000)}, Case("quarantined", "meta_json_too_large")
+    )
     add("META-ARRAY", {"front.jpg": tee_bytes, "meta.json": b'["upper_body"]'}, Case("quarantined", "meta_json_invalid"))
     add("META-STRING", {"front.jpg": tee_bytes, "meta.json": b'"upper_body"'}, Case("quarantined", "meta_json_invalid"))
     add("META-EMPTY", {"front.jpg": tee_bytes, "meta.json": b""}, Case("quarantined", "meta_json_invalid"))
     add("META-TRAILING", {"front.jpg": tee_bytes, "meta.json": _meta() + b" and more"}, Case("quarantined", "meta_json_invalid"))
-    add("META-NULL-CATEGORY", {"front.jpg": tee_bytes, "meta.json": b'{"category": null}'}, Case("quarantined", "category_missing"))
-    add("META-LOOKALIKE", {"front.jpg": tee_bytes, "meta.json": _meta("upper_bod\u0443")}, Case("quarantined", "category_unknown"))
-    add("META-NUL", {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper\\u0000body"}'}, Case("quarantined", "category_unknown"))
+    add(
+        "META-NULL-CATEGORY",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": null}'},
+        Case("quarantined", "category_missing"),
+    )
+    add(
+        "META-LOOKALIKE", {"front.jpg": tee_bytes, "meta.json": _meta("upper_bod\u0443")}, Case("quarantined", "category_unknown")
+    )
+    add(
+        "META-NUL",
+        {"front.jpg": tee_bytes, "meta.json": b'{"category": "upper\\u0000body"}'},
+        Case("quarantined", "category_unknown"),
+    )
     add("META-PADDED", {"front.jpg": tee_bytes, "meta.json": _meta(" upper_body ")}, Case("quarantined", "category_unknown"))
     add("META-BOM", {"front.jpg": good_jpeg(), "meta.json": b"\xef\xbb\xbf" + _meta()}, Case(GOOD))
-    add("META-EXTRA-FIELDS", {"front.jpg": good_jpeg(), "meta.json": _meta("lower_body", title="Jeans", sizes=["S", "M"], price=49.5)},
-        Case(GOOD))
+    add(
+        "META-EXTRA-FIELDS",
+        {"front.jpg": good_jpeg(), "meta.json": _meta("lower_body", title="Jeans", sizes=["S", "M"], price=49.5)},
+        Case(GOOD),
+    )
     # images
     wide = tee.resize((20000, 256))
-    add("IMG-WIDE", {"front.png": _encode(wide, "PNG", compress_level=1), "meta.json": _meta()}, Case("quarantined", "extreme_aspect_ratio"))
-    add("IMG-TALL", {"front.jpg": _encode(tee.resize((256, 2000)), "JPEG"), "meta.json": _meta()}, Case("quarantined", "extreme_aspect_ratio"))
-    add("IMG-POLYGLOT-COMMENT", {"front.jpg": _jpeg_with_comment(tee, b"<html><script>alert(1)</script></html>"), "meta.json": _meta()},
-        Case("quarantined", "polyglot_markup"))
-    add("IMG-POLYGLOT-TRAILER", {"front.jpg": tee_bytes + b"<!DOCTYPE html><body onload=alert(1)>", "meta.json": _meta()},
-        Case("quarantined", "polyglot_markup"))
-    add("IMG-SVG-AS-JPG", {"front.jpg": b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "meta.json": _meta()},
-        Case("quarantined", "not_an_image"))
-    add("IMG-PDF", {"front.jpg": b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF", "meta.json": _meta()}, Case("quarantined", "not_an_image"))
+    add(
+        "IMG-WIDE",
+        {"front.png": _encode(wide, "PNG", compress_level=1), "meta.json": _meta()},
+        Case("quarantined", "extreme_aspect_ratio"),
+    )
+    add(
+        "IMG-TALL",
+        {"front.jpg": _encode(tee.resize((256, 2000)), "JPEG"), "meta.json": _meta()},
+        Case("quarantined", "extreme_aspect_ratio"),
+    )
+    add(
+        "IMG-POLYGLOT-COMMENT",
+        {"front.jpg": _jpeg_with_comment(tee, b"<html><script>alert(1)</script></html>"), "meta.json": _meta()},
+        Case("quarantined", "polyglot_markup"),
+    )
+    add(
+        "IMG-POLYGLOT-TRAILER",
+        {"front.jpg": tee_bytes + b"<!DOCTYPE html><body onload=alert(1)>", "meta.json": _meta()},
+        Case("quarantined", "polyglot_markup"),
+    )
+    add(
+        "IMG-SVG-AS-JPG",
+        {"front.jpg": b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "meta.json": _meta()},
+        Case("quarantined", "not_an_image"),
+    )
+    add(
+        "IMG-PDF",
+        {"front.jpg": b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF", "meta.json": _meta()},
+        Case("quarantined", "not_an_image"),
+    )
     add("IMG-BMP", {"front.bmp": _encode(tee, "BMP"), "meta.json": _meta()}, Case("quarantined", "unsupported_format"))
     add("IMG-TIFF", {"front.tif": _encode(tee, "TIFF"), "meta.json": _meta()}, Case("quarantined", "unsupported_format"))
-    add("IMG-ANIMATED-GIF", {"front.gif": _encode(tee.convert("P"), "GIF", save_all=True, append_images=[tee.convert("P")]), "meta.json": _meta()},
-        Case("quarantined", "unsupported_format"))
+    add(
+        "IMG-ANIMATED-GIF",
+        {"front.gif": _encode(tee.convert("P"), "GIF", save_all=True, append_images=[tee.convert("P")]), "meta.json": _meta()},
+        Case("quarantined", "unsupported_format"),
+    )
     add("IMG-HEADER-HUGE", {"front.png": _png_header(100_000, 100_000), "meta.json": _meta()}, Case("quarantined", "too_large"))
     add("IMG-HEADER-ONLY", {"front.png": _png_header(800, 1000), "meta.json": _meta()}, Case("quarantined", "corrupt_image"))
     add("IMG-ZERO-WIDTH", {"front.png": _png_header(0, 1000), "meta.json": _meta()}, Case("quarantined", "not_an_image"))
@@ -120,8 +208,11 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
     add("IMG-WEBP", {"front.webp": _encode(next(distinct), "WEBP", quality=90), "meta.json": _meta("dresses")}, Case(GOOD))
     add("IMG-UPPERCASE", {"FRONT.JPG": good_jpeg(), "meta.json": _meta()}, Case(GOOD))
     add("IMG-PNG-NAMED-JPG", {"front.jpg": _encode(next(distinct), "PNG"), "meta.json": _meta()}, Case(GOOD))
-    add("IMG-PALETTE-ALPHA", {"front.png": _encode(next(distinct).convert("RGBA").convert("P"), "PNG", transparency=0), "meta.json": _meta()},
-        Case(GOOD, note="alpha_composited"))
+    add(
+        "IMG-PALETTE-ALPHA",
+        {"front.png": _encode(next(distinct).convert("RGBA").convert("P"), "PNG", transparency=0), "meta.json": _meta()},
+        Case(GOOD, note="alpha_composited"),
+    )
     bad_exif = Image.Exif()
     bad_exif[0x0112] = 9  # not an orientation
     add("IMG-BAD-ORIENTATION", {"front.jpg": _encode(next(distinct), "JPEG", exif=bad_exif), "meta.json": _meta()}, Case(GOOD))
@@ -136,8 +227,16 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
     cases[(DATE, "stray image.jpg")] = Case("rejected", "outside_sku_folder")
     # manifest rows (the SKUs have no category of their own)
     for sku in ("MAN-DUP", "MAN-LONG-CELL", "MAN-BAD-CAT"):
-        add(sku, {"front.jpg": tee_bytes, "meta.json": b"{}"}, Case("quarantined", {
-            "MAN-DUP": "manifest_duplicate_sku", "MAN-LONG-CELL": "manifest_row_invalid", "MAN-BAD-CAT": "category_unknown"}[sku]))
+        add(
+            sku,
+            {"front.jpg": tee_bytes, "meta.json": b"{}"},
+            Case(
+                "quarantined",
+                {"MAN-DUP": "manifest_duplicate_sku", "MAN-LONG-CELL": "manifest_row_invalid", "MAN-BAD-CAT": "category_unknown"}[
+                    sku
+                ],
+            ),
+        )
     add("MAN-DUP-WITH-META", {"front.jpg": good_jpeg(), "meta.json": _meta()}, Case(GOOD))  # its own category wins
     add("MAN-OK", {"front.jpg": _encode(tee.rotate(180), "JPEG"), "meta.json": b"{}"}, Case(GOOD))
 
@@ -146,18 +245,26 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
             store.put_bytes(f"drops/{date}/{sku}/{name}", data)
     store.put_bytes(f"drops/{DATE}/readme.txt", b"a note to the catalogue team")
     store.put_bytes(f"drops/{DATE}/stray image.jpg", tee_bytes)
-    store.put_bytes(f"drops/{DATE}/manifest.csv", (
-        "sku,category,title\n"
-        "MAN-DUP,upper_body,First\nMAN-DUP,lower_body,Second\n"
-        f"MAN-LONG-CELL,upper_body,{'t' * 5000}\n"
-        "MAN-BAD-CAT,hats,A hat\n"
-        "MAN-DUP-WITH-META,upper_body,One\nMAN-DUP-WITH-META,upper_body,Two\n"
-        "MAN-OK,upper_body,Upside-down tee\n"
-        "NOT-IN-THE-DROP,dresses,Listed only\n").encode())
+    store.put_bytes(
+        f"drops/{DATE}/manifest.csv",
+        (
+            "sku,category,title\n"
+            "MAN-DUP,upper_body,First\nMAN-DUP,lower_body,Second\n"
+            f"MAN-LONG-CELL,upper_body,{'t' * 5000}\n"
+            "MAN-BAD-CAT,hats,A hat\n"
+            "MAN-DUP-WITH-META,upper_body,One\nMAN-DUP-WITH-META,upper_body,Two\n"
+            "MAN-OK,upper_body,Upside-down tee\n"
+            "NOT-IN-THE-DROP,dresses,Listed only\n"
+        ).encode(),
+    )
 
     # whole drops: one manifest each, a SKU that needs it and one that does not
     for date, manifest, reason in [
-        ("2026-11-21", "sku,category,title\nNEEDS-MANIFEST,upper_body,Caf\u00e9 tee\n".encode("latin-1"), "manifest_unreadable: manifest_encoding"),
+        (
+            "2026-11-21",
+            "sku,category,title\nNEEDS-MANIFEST,upper_body,Caf\u00e9 tee\n".encode("latin-1"),
+            "manifest_unreadable: manifest_encoding",
+        ),
         ("2026-11-22", b"sku,category\nNEEDS-MANIFEST,upper\x00_body\n", "manifest_unreadable: manifest_invalid"),
         ("2026-11-23", b"id,category\nNEEDS-MANIFEST,upper_body\n", "manifest_unreadable: manifest_invalid"),
         ("2026-11-24", b"sku,category\n" + b"FILLER,upper_body\n" * 1_000_000, "manifest_unreadable: manifest_too_large"),
@@ -171,4 +278,3 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
         cases[(date, "NEEDS-MANIFEST")] = Case("quarantined", reason)
         cases[(date, "HAS-META")] = Case(GOOD)
     return cases
-

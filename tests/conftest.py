@@ -14,15 +14,17 @@ from pathlib import Path
 # Everything below may import airflow or mediapipe: point their caches and homes at a
 # throwaway folder first.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="tryon-tests-"))
-os.environ.update({
-    "TRYON_HOME": str(_SESSION_HOME / "home"),
-    "XDG_CACHE_HOME": str(_SESSION_HOME / "cache"),
-    "MPLCONFIGDIR": str(_SESSION_HOME / "matplotlib"),
-    "HF_HUB_OFFLINE": "1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-})
+os.environ.update(
+    {
+        "TRYON_HOME": str(_SESSION_HOME / "home"),
+        "XDG_CACHE_HOME": str(_SESSION_HOME / "cache"),
+        "MPLCONFIGDIR": str(_SESSION_HOME / "matplotlib"),
+        "HF_HUB_OFFLINE": "1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
 
 import pytest
 
@@ -100,8 +102,9 @@ def _ensure_service(up, start: list[str], what: str) -> None:
 def postgres_server() -> None:
     """The machine's PostgreSQL (trust auth)."""
     version = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else ""
-    _ensure_service(_postgres_up, ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-                    "PostgreSQL at 127.0.0.1:5432")
+    _ensure_service(
+        _postgres_up, ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], "PostgreSQL at 127.0.0.1:5432"
+    )
 
 
 def _redis_up() -> bool:
@@ -115,9 +118,28 @@ def _redis_up() -> bool:
 @pytest.fixture(scope="session")
 def redis_server() -> None:
     """The machine's Redis at 127.0.0.1:6379."""
-    _ensure_service(_redis_up, ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-                                "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile",
-                                "/var/log/redis/ci.log"], "Redis at 127.0.0.1:6379")
+    _ensure_service(
+        _redis_up,
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/var/lib/redis",
+            "--logfile",
+            "/var/log/redis/ci.log",
+        ],
+        "Redis at 127.0.0.1:6379",
+    )
 
 
 @pytest.fixture
@@ -148,8 +170,14 @@ def postgres_url(new_database) -> str:
 
 
 # fixture pairs (garment SKU, model photo) covering the three categories
-PAIRS = [("TEE-03032", "05997_00.jpg"), ("CAMI-048769", "049205_0.jpg"), ("JEANS-051946", "051918_0.jpg"),
-         ("TROUSER-051473", "049205_0.jpg"), ("DRESS-052234", "052472_0.jpg"), ("DRESS-053744", "052472_0.jpg")]
+PAIRS = [
+    ("TEE-03032", "05997_00.jpg"),
+    ("CAMI-048769", "049205_0.jpg"),
+    ("JEANS-051946", "051918_0.jpg"),
+    ("TROUSER-051473", "049205_0.jpg"),
+    ("DRESS-052234", "052472_0.jpg"),
+    ("DRESS-053744", "052472_0.jpg"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -169,8 +197,14 @@ def samples():
         garment = prepare_garment(decode_rgb(path.read_bytes()))
         view = photos[photo].views[category]
         built[(sku, photo)] = TryOnSample(
-            generation_id=f"{sku}-{photo}", category=category, person=view.image, person_mask=view.person_mask,
-            inpaint_mask=view.inpaint_mask, keypoints=view.keypoints, cloth=garment.cloth, cloth_mask=garment.mask,
+            generation_id=f"{sku}-{photo}",
+            category=category,
+            person=view.image,
+            person_mask=view.person_mask,
+            inpaint_mask=view.inpaint_mask,
+            keypoints=view.keypoints,
+            cloth=garment.cloth,
+            cloth_mask=garment.mask,
             seed=1000 + index,
         )
     return built
@@ -227,7 +261,9 @@ def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tup
         tryon_stage.run_shard(ctx, shard)
 
 
-def flagged_generations(ctx: RunContext, n: int, sku: str = "TEE-1", photo: str = "p1", seed0: int = 0, date: str = "2026-11-20") -> list[str]:
+def flagged_generations(
+    ctx: RunContext, n: int, sku: str = "TEE-1", photo: str = "p1", seed0: int = 0, date: str = "2026-11-20"
+) -> list[str]:
     """``n`` flagged generations of one storefront slot, each with its image and review copy in
     the store, as the publish stage leaves them (ledger rows made directly: no engine runs)."""
     from sqlalchemy import select
@@ -248,9 +284,22 @@ def flagged_generations(ctx: RunContext, n: int, sku: str = "TEE-1", photo: str 
             gid = f"{sku}-{photo}-{date}-{seed0 + i}"
             key = f"generations/v1/{sku}/{photo}/{gid}.jpg"
             ctx.store.put_bytes(key, f"image {gid}".encode())
-            session.add(Generation(generation_id=gid, garment_id=garment.id, photo_id=photo, drop_date=date, sku=sku,
-                                   category="upper_body", engine="test", model_version="v1", weights_sha256="c" * 64,
-                                   seed=seed0 + i, object_key=key, state=GenerationState.FLAGGED.value))
+            session.add(
+                Generation(
+                    generation_id=gid,
+                    garment_id=garment.id,
+                    photo_id=photo,
+                    drop_date=date,
+                    sku=sku,
+                    category="upper_body",
+                    engine="test",
+                    model_version="v1",
+                    weights_sha256="c" * 64,
+                    seed=seed0 + i,
+                    object_key=key,
+                    state=GenerationState.FLAGGED.value,
+                )
+            )
             ids.append(gid)
     for gid in ids:
         with ctx.ledger.session() as session:
@@ -258,8 +307,9 @@ def flagged_generations(ctx: RunContext, n: int, sku: str = "TEE-1", photo: str 
     return ids
 
 
-def prepare_drops(settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...],
-                  unfinished: tuple[str, ...] = ()) -> RunContext:
+def prepare_drops(
+    settings: Settings, drops: dict[str, tuple[str, ...]], photos: tuple[str, ...], unfinished: tuple[str, ...] = ()
+) -> RunContext:
     """A bucket holding each date's drop (date -> SKUs) and the model photos, with the library
     preprocessed and its index written, as a run of garment_drop expects to find it. The drops of
     the ``unfinished`` dates are not marked complete."""

@@ -49,27 +49,44 @@ def write_corpus(store, date: str) -> dict[str, Expected]:
         "TRUNCATED": {"front.jpg": tee[: len(tee) // 3], "meta.json": meta["upper_body"]},
         "TEXT-AS-JPG": {"front.jpg": b"<html>not a photo</html>", "meta.json": meta["upper_body"]},
         "GIF-FORMAT": {"front.gif": _encode(Image.open(io.BytesIO(tee)), "GIF"), "meta.json": meta["upper_body"]},
-        "TOO-SMALL": {"front.jpg": _encode(Image.open(io.BytesIO(tee)).resize((150, 200)), "JPEG"), "meta.json": meta["upper_body"]},
+        "TOO-SMALL": {
+            "front.jpg": _encode(Image.open(io.BytesIO(tee)).resize((150, 200)), "JPEG"),
+            "meta.json": meta["upper_body"],
+        },
         "BOMB": {"front.png": _encode(Image.new("L", (8000, 6000), 255), "PNG"), "meta.json": meta["upper_body"]},
         "NO-CATEGORY": {"front.jpg": tee, "meta.json": b"{}"},
         "BAD-CATEGORY": {"front.jpg": tee, "meta.json": b'{"category": "hats"}'},
         "WORN": {"front.jpg": (SAMPLES / "library" / "05997_00.jpg").read_bytes(), "meta.json": meta["upper_body"]},
         "bad sku;rm": {"front.jpg": tee, "meta.json": meta["upper_body"]},
         "TEE-00055-COPY": {"front.jpg": tee, "meta.json": meta["upper_body"]},
-        "CMYK-TEE": {"front.jpg": _encode(Image.fromarray(_tinted("TEE-00055", (220, 40, 40))).convert("CMYK"), "JPEG"),
-                     "meta.json": meta["upper_body"]},
-        "GREY-DRESS": {"front.png": _encode(Image.fromarray(decode_rgb(GARMENTS["DRESS-052234"][0].read_bytes())).convert("L"), "PNG"),
-                       "meta.json": meta["dresses"]},
-        "DEEP-JEANS": {"front.png": _encode(Image.fromarray(
-            cv2.cvtColor(_tinted("JEANS-051946", (60, 60, 200)), cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257), "PNG"),
-            "meta.json": meta["lower_body"]},
+        "CMYK-TEE": {
+            "front.jpg": _encode(Image.fromarray(_tinted("TEE-00055", (220, 40, 40))).convert("CMYK"), "JPEG"),
+            "meta.json": meta["upper_body"],
+        },
+        "GREY-DRESS": {
+            "front.png": _encode(Image.fromarray(decode_rgb(GARMENTS["DRESS-052234"][0].read_bytes())).convert("L"), "PNG"),
+            "meta.json": meta["dresses"],
+        },
+        "DEEP-JEANS": {
+            "front.png": _encode(
+                Image.fromarray(cv2.cvtColor(_tinted("JEANS-051946", (60, 60, 200)), cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257),
+                "PNG",
+            ),
+            "meta.json": meta["lower_body"],
+        },
         "MANIFEST-TEE": {"front.jpg": _encode(Image.fromarray(_tinted("TEE-03032", (40, 160, 60))), "JPEG"), "meta.json": b"{}"},
-        "MULTI-IMAGE": {"front.jpg": _encode(Image.fromarray(_tinted("DRESS-053744", (200, 60, 160))), "JPEG"),
-                        "zz-back.jpg": tee, "meta.json": meta["dresses"]},
+        "MULTI-IMAGE": {
+            "front.jpg": _encode(Image.fromarray(_tinted("DRESS-053744", (200, 60, 160))), "JPEG"),
+            "zz-back.jpg": tee,
+            "meta.json": meta["dresses"],
+        },
     }
     cami = _tinted("CAMI-048769", (40, 200, 200))
     alpha = (border_cut(cami).mask * 255).astype(np.uint8)
-    files["ALPHA-CAMI"] = {"front.png": _encode(Image.fromarray(np.dstack([cami, alpha])), "PNG"), "meta.json": meta["upper_body"]}
+    files["ALPHA-CAMI"] = {
+        "front.png": _encode(Image.fromarray(np.dstack([cami, alpha])), "PNG"),
+        "meta.json": meta["upper_body"],
+    }
     rotated = Image.fromarray(np.rot90(_tinted("TROUSER-051473", (230, 140, 40))).copy())  # stored on its side
     exif = rotated.getexif()
     exif[0x0112] = 6  # "rotate 90 clockwise to display" undoes the np.rot90 above

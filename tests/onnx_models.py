@@ -28,7 +28,8 @@ def schp_parser(path: Path, seed: int = 0) -> Path:
         helper.make_node("Conv", ["pooled", "w", "b"], ["logits"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_schp",
+        nodes,
+        "tiny_schp",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 512, 512])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 18, 128, 128])],
         [weight, bias],
@@ -51,12 +52,18 @@ def simcc_pose(path: Path, peaks_x: np.ndarray, peaks_y: np.ndarray) -> Path:
         helper.make_node("Add", ["y_logits", "nothing"], ["simcc_y"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_simcc",
+        nodes,
+        "tiny_simcc",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 256, 192])],
-        [helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, [1, 17, 384]),
-         helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, [1, 17, 512])],
-        [numpy_helper.from_array(x_logits, "x_logits"), numpy_helper.from_array(y_logits, "y_logits"),
-         numpy_helper.from_array(np.array(0.0, np.float32), "zero")],
+        [
+            helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, [1, 17, 384]),
+            helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, [1, 17, 512]),
+        ],
+        [
+            numpy_helper.from_array(x_logits, "x_logits"),
+            numpy_helper.from_array(y_logits, "y_logits"),
+            numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        ],
     )
     return _save(graph, path)
 
@@ -70,11 +77,14 @@ def image_tower(path: Path, dim: int = 32, seed: int = 0) -> Path:
         helper.make_node("Gemm", ["flat", "w", "b"], ["image_embeds"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_clip",
+        nodes,
+        "tiny_clip",
         [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, [1, 3, 224, 224])],
         [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, [1, dim])],
-        [numpy_helper.from_array(rng.normal(size=(3, dim)).astype(np.float32), "w"),
-         numpy_helper.from_array(rng.normal(size=(dim,)).astype(np.float32), "b")],
+        [
+            numpy_helper.from_array(rng.normal(size=(3, dim)).astype(np.float32), "w"),
+            numpy_helper.from_array(rng.normal(size=(dim,)).astype(np.float32), "b"),
+        ],
     )
     return _save(graph, path)
 
@@ -85,8 +95,16 @@ def registry(path: Path, entries: dict[str, tuple[str, Path]]) -> Path:
 
     from tasks.models import file_sha256
 
-    models = {name: {"backend": backend, "uri": f"file://{file}", "sha256": file_sha256(file), "licence": "test-only",
-                     "version": "tiny"} for name, (backend, file) in entries.items()}
+    models = {
+        name: {
+            "backend": backend,
+            "uri": f"file://{file}",
+            "sha256": file_sha256(file),
+            "licence": "test-only",
+            "version": "tiny",
+        }
+        for name, (backend, file) in entries.items()
+    }
     path.write_text(yaml.safe_dump({"models": models}))
     return path
 
@@ -100,10 +118,13 @@ def u2net(path: Path, seed: int = 0) -> Path:
         helper.make_node("Sigmoid", ["logit"], ["d0"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_u2net",
+        nodes,
+        "tiny_u2net",
         [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 320, 320])],
         [helper.make_tensor_value_info("d0", TensorProto.FLOAT, [1, 1, 320, 320])],
-        [numpy_helper.from_array(rng.normal(size=(1, 3, 1, 1)).astype(np.float32), "w"),
-         numpy_helper.from_array(np.zeros(1, np.float32), "b")],
+        [
+            numpy_helper.from_array(rng.normal(size=(1, 3, 1, 1)).astype(np.float32), "w"),
+            numpy_helper.from_array(np.zeros(1, np.float32), "b"),
+        ],
     )
     return _save(graph, path)

@@ -74,12 +74,22 @@ def test_the_command_reports_and_repairs(ctx, tmp_path):
     [gid] = flagged_generations(ctx, 1)
     decisions.approve(ctx, gid, "ana")
     ctx.store.delete(storefront_key("TEE-1", "p1"))
-    env = cli_env(tmp_path / "home", TRYON_S3_ENDPOINT_URL=ctx.settings.s3_endpoint_url, TRYON_BUCKET=ctx.settings.bucket,
-                  TRYON_LEDGER_URL=ctx.settings.resolved_ledger_url)
+    env = cli_env(
+        tmp_path / "home",
+        TRYON_S3_ENDPOINT_URL=ctx.settings.s3_endpoint_url,
+        TRYON_BUCKET=ctx.settings.bucket,
+        TRYON_LEDGER_URL=ctx.settings.resolved_ledger_url,
+    )
 
     def tryon(*args):
-        return subprocess.run([sys.executable, "-m", "tasks.cli", "audit", "--date", DATE, *args], env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "tasks.cli", "audit", "--date", DATE, *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     found = tryon()
     assert found.returncode == 1, found.stderr[-2000:]

@@ -18,15 +18,23 @@ DATES = {"2026-10-01": "TEE-03032", "2026-10-02": "JEANS-051946", "2026-10-03": 
 
 
 def test_backfill_three_dates_then_again_then_a_new_model_version(s3_endpoint, tmp_path):
-    settings = Settings(home=tmp_path / "home", bucket="backfill", s3_endpoint_url=s3_endpoint,
-                        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}", photos_per_garment=1)
+    settings = Settings(
+        home=tmp_path / "home",
+        bucket="backfill",
+        s3_endpoint_url=s3_endpoint,
+        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        photos_per_garment=1,
+    )
     ctx = prepare_drops(settings, {date: (sku,) for date, sku in DATES.items()}, ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg"))
     env = {"TRYON_PHOTOS_PER_GARMENT": "1"}
 
     first = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-03", **env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert [line for line in first.stdout.splitlines() if line.startswith("2026-10-0")] == \
-        ["2026-10-01: success", "2026-10-02: success", "2026-10-03: success"]
+    assert [line for line in first.stdout.splitlines() if line.startswith("2026-10-0")] == [
+        "2026-10-01: success",
+        "2026-10-02: success",
+        "2026-10-03: success",
+    ]
     manifests = {d: ctx.store.get_json(f"storefront/manifests/{d}.json") for d in DATES}
     assert all(m["count"] == 0 for m in manifests.values()), "a preview engine publishes nothing by itself"
     assert all([g.state for g in ctx.ledger.generations(d)] == ["flagged"] for d in DATES)
@@ -42,17 +50,43 @@ def test_backfill_three_dates_then_again_then_a_new_model_version(s3_endpoint, t
     approved_bytes = ctx.store.get_bytes(approved_key)
 
     registry = save_published_layout(random_components(SMALL, seed=4), tmp_path / "weights", SMALL)
-    args = ("backfill", "--from", "2026-10-01", "--to", "2026-10-03", "--model-version", "ladi-vton", "--set", "inference_steps=2")
+    args = (
+        "backfill",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-03",
+        "--model-version",
+        "ladi-vton",
+        "--set",
+        "inference_steps=2",
+    )
     refused = run_tryon(settings, *args, TRYON_MODEL_REGISTRY=str(registry), **env)
-    assert refused.returncode == 2 and "refusing to backfill with ladi-vton-vitonhd-random-weights: no evaluation holds both" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "refusing to backfill with ladi-vton-vitonhd-random-weights: no evaluation holds both" in refused.stderr
+    )
     assert generation_objects(ctx.store) == before, "a refused backfill generates nothing"
-    newer = run_tryon(settings, *args, "--force", "--reason", "trying the pipeline with random weights", "--operator", "dana",
-                      TRYON_MODEL_REGISTRY=str(registry), **env)
+    newer = run_tryon(
+        settings,
+        *args,
+        "--force",
+        "--reason",
+        "trying the pipeline with random weights",
+        "--operator",
+        "dana",
+        TRYON_MODEL_REGISTRY=str(registry),
+        **env,
+    )
     assert newer.returncode == 0, newer.stdout[-3000:] + newer.stderr[-3000:]
     with ctx.ledger.session() as session:
         [decision] = session.scalars(select(BackfillDecision)).all()
-    assert (decision.decision, decision.operator, decision.model_version, decision.current_model_version) == \
-        ("forced", "dana", "ladi-vton-vitonhd-random-weights", "warp-baseline-1.0.0")
+    assert (decision.decision, decision.operator, decision.model_version, decision.current_model_version) == (
+        "forced",
+        "dana",
+        "ladi-vton-vitonhd-random-weights",
+        "warp-baseline-1.0.0",
+    )
     assert decision.reason.startswith("trying the pipeline with random weights (the evaluation said: no evaluation holds both")
     after = generation_objects(ctx.store)
     assert {k: v for k, v in after.items() if k in before} == before, "old outputs untouched"

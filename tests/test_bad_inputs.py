@@ -36,7 +36,9 @@ def test_every_bad_input_ends_recorded_with_its_reason(corpus_ctx):
             continue
         if row.state != case.state or (case.reason and not (row.reason or "").startswith(case.reason)):
             wrong.append((date, sku, row.state, row.reason, "expected", case.state, case.reason))
-        if case.state == "discovered" and (sku not in accepted[date] or (case.note and case.note not in row.meta["intake_notes"])):
+        if case.state == "discovered" and (
+            sku not in accepted[date] or (case.note and case.note not in row.meta["intake_notes"])
+        ):
             wrong.append((date, sku, "not accepted with its notes", row.meta.get("intake_notes")))
         if case.state == "quarantined":
             kept = ctx.store.get_json(f"quarantine/{date}/{sku}/reason.json")

@@ -44,13 +44,21 @@ class Cluster:
         self.env, self.logs, self.processes = env, logs, []
 
     def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True,
-                              timeout=300, check=check)
+        return subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=300, check=check
+        )
 
     def start(self, name: str, *args: str, **extra_env: str) -> None:
         log = (self.logs / f"{name}.log").open("w")
-        self.processes.append(subprocess.Popen([sys.executable, "-m", "airflow", *args], env={**self.env, **extra_env},
-                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        self.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "airflow", *args],
+                env={**self.env, **extra_env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
 
     def stop(self) -> None:
         for process in self.processes:
@@ -86,7 +94,9 @@ def _kill_midway(store: ObjectStore, ledger: str, date: str) -> tuple[dict, dict
         while True:
             assert time.time() < deadline, "the shard stored no generation"
             with conn.cursor() as cur:
-                cur.execute("select count(*) filter (where state = 'generated'), count(*) from generations where drop_date = %s", (date,))
+                cur.execute(
+                    "select count(*) filter (where state = 'generated'), count(*) from generations where drop_date = %s", (date,)
+                )
                 stored, planned = cur.fetchone()
             if stored:
                 os.kill(shard["pid"], signal.SIGSTOP)
@@ -109,8 +119,10 @@ def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str) -> 
         conn.autocommit = True
         while True:
             with conn.cursor() as cur:
-                cur.execute("select ti.task_id, ti.state, t.classpath from task_instance ti left join trigger t on t.id = ti.trigger_id "
-                            "where ti.dag_id = 'garment_drop' and ti.task_id in ('wait_for_drop', 'discover')")
+                cur.execute(
+                    "select ti.task_id, ti.state, t.classpath from task_instance ti left join trigger t on t.id = ti.trigger_id "
+                    "where ti.dag_id = 'garment_drop' and ti.task_id in ('wait_for_drop', 'discover')"
+                )
                 rows = {task: (state, classpath) for task, state, classpath in cur.fetchall()}
             if rows.get("wait_for_drop", (None,))[0] == "deferred":
                 break
@@ -120,8 +132,12 @@ def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str) -> 
     with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn, conn.cursor() as cur:
         cur.execute("select state from task_instance where dag_id = 'garment_drop' and task_id = 'discover'")
         discover = cur.fetchone()
-    seen = {"sensor": rows["wait_for_drop"][0], "discover": discover[0] if discover else None,
-            "trigger": rows["wait_for_drop"][1], "garments": len(ctx.ledger.garments(date))}
+    seen = {
+        "sensor": rows["wait_for_drop"][0],
+        "discover": discover[0] if discover else None,
+        "trigger": rows["wait_for_drop"][1],
+        "garments": len(ctx.ledger.garments(date)),
+    }
     upload_drop(ctx, date, SKUS[1:], (), complete=True)
     return seen
 
@@ -130,15 +146,26 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     date = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the run unpausing creates
     metadata, ledger_url = new_database(), new_database()
     port = free_port()
-    settings = Settings(home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url,
-                        task_retries=0)
+    settings = Settings(
+        home=tmp_path / "home", bucket="cluster-run", s3_endpoint_url=s3_endpoint, ledger_url=ledger_url, task_retries=0
+    )
     registry = save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL)
-    ladi = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2", "TRYON_GUIDANCE_SCALE": "1",
-            "TRYON_BATCH_SIZE": "1", "TRYON_DEVICE": "cpu"}
+    ladi = {
+        "TRYON_ENGINE": "ladi-vton",
+        "TRYON_MODEL_REGISTRY": str(registry),
+        "TRYON_INFERENCE_STEPS": "2",
+        "TRYON_GUIDANCE_SCALE": "1",
+        "TRYON_BATCH_SIZE": "1",
+        "TRYON_DEVICE": "cpu",
+    }
     backfill_dates = [(datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (3, 2)]
     # distinct garments per date: the same bytes again would be a duplicate
-    ctx = prepare_drops(settings, {date: SKUS[:1], backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")},
-                        PHOTOS, unfinished=(date,))
+    ctx = prepare_drops(
+        settings,
+        {date: SKUS[:1], backfill_dates[0]: ("TEE-00055",), backfill_dates[1]: ("CAMI-048769", "TROUSER-051473")},
+        PHOTOS,
+        unfinished=(date,),
+    )
     store = ctx.store
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
@@ -175,10 +202,30 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         cluster.start("scheduler", "scheduler")
         cluster.start("dag-processor", "dag-processor")
         cluster.start("triggerer", "triggerer")
-        cluster.start("worker-gpu", "celery", "worker", "--queues", "gpu", "--concurrency", "1",
-                      "--celery-hostname", "gpu@%h", TRYON_WORKER_NAME="gpu-worker")
-        cluster.start("worker-cpu", "celery", "worker", "--queues", "default", "--concurrency", "2",
-                      "--celery-hostname", "cpu@%h", TRYON_WORKER_NAME="cpu-worker")
+        cluster.start(
+            "worker-gpu",
+            "celery",
+            "worker",
+            "--queues",
+            "gpu",
+            "--concurrency",
+            "1",
+            "--celery-hostname",
+            "gpu@%h",
+            TRYON_WORKER_NAME="gpu-worker",
+        )
+        cluster.start(
+            "worker-cpu",
+            "celery",
+            "worker",
+            "--queues",
+            "default",
+            "--concurrency",
+            "2",
+            "--celery-hostname",
+            "cpu@%h",
+            TRYON_WORKER_NAME="cpu-worker",
+        )
         deadline = time.time() + 120
         while "garment_drop" not in cluster.airflow("dags", "list", check=False).stdout:
             assert time.time() < deadline, "the dag-processor did not parse the DAGs"
@@ -197,26 +244,50 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
                     row = cur.fetchone()
                     state = row[0] if row else None
             # a data engineer's backfill of two earlier dates, run by the same scheduler and workers
-            backfill = subprocess.run([sys.executable, "-m", "tasks.cli", "backfill", "--scheduler", "--from", backfill_dates[0],
-                                       "--to", backfill_dates[1]], env=env, capture_output=True, text=True, timeout=300)
+            backfill = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tasks.cli",
+                    "backfill",
+                    "--scheduler",
+                    "--from",
+                    backfill_dates[0],
+                    "--to",
+                    backfill_dates[1],
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-2000:]
             backfilled, deadline = [], time.time() + 420
             while len(backfilled) < 2 or any(s not in ("success", "failed") for _, s in backfilled):
                 assert time.time() < deadline, f"the backfill did not finish: {backfilled}"
                 time.sleep(3)
                 with conn.cursor() as cur:
-                    cur.execute("select logical_date::date::text, state from dag_run where dag_id = 'garment_drop' "
-                                "and run_type = 'backfill' order by logical_date")
+                    cur.execute(
+                        "select logical_date::date::text, state from dag_run where dag_id = 'garment_drop' "
+                        "and run_type = 'backfill' order by logical_date"
+                    )
                     backfilled = cur.fetchall()
             with conn.cursor() as cur:
-                cur.execute("select task_id, map_index, state, queue, pool, hostname from task_instance "
-                            "where dag_id = 'garment_drop' order by task_id, map_index")
+                cur.execute(
+                    "select task_id, map_index, state, queue, pool, hostname from task_instance "
+                    "where dag_id = 'garment_drop' order by task_id, map_index"
+                )
                 tasks = cur.fetchall()
-                cur.execute("select ti.map_index, ti.try_number from task_instance ti join dag_run dr on dr.dag_id = ti.dag_id "
-                            "and dr.run_id = ti.run_id where ti.task_id = 'tryon' and dr.logical_date::date = %s", (date,))
+                cur.execute(
+                    "select ti.map_index, ti.try_number from task_instance ti join dag_run dr on dr.dag_id = ti.dag_id "
+                    "and dr.run_id = ti.run_id where ti.task_id = 'tryon' and dr.logical_date::date = %s",
+                    (date,),
+                )
                 tries = dict(cur.fetchall())
-                cur.execute("select distinct dr.run_type, ti.priority_weight from task_instance ti join dag_run dr "
-                            "on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id where ti.dag_id = 'garment_drop'")
+                cur.execute(
+                    "select distinct dr.run_type, ti.priority_weight from task_instance ti join dag_run dr "
+                    "on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id where ti.dag_id = 'garment_drop'"
+                )
                 weights = set(cur.fetchall())
     finally:
         cluster.stop()
@@ -224,7 +295,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
     assert state == "success", (tasks, logs)
     # the half drop: the run waited, deferred, processing nothing; then took every garment
-    assert waiting == {"sensor": "deferred", "discover": None, "trigger": "tasks.drop_ready.DropReadyTrigger", "garments": 0}, waiting
+    assert waiting == {"sensor": "deferred", "discover": None, "trigger": "tasks.drop_ready.DropReadyTrigger", "garments": 0}, (
+        waiting
+    )
     assert sorted(g.sku for g in ctx.ledger.garments(date)) == sorted(SKUS)
     wait = store.get_json(report_key(date, "stages/wait_for_drop.json"))
     assert wait["ok"] and wait["details"]["outcome"] == "ready" and wait["details"]["waited_s"] > 1, wait
@@ -243,7 +316,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     assert record["ok"] and record["attempt"] == 2 and killed["attempt"] == 1, record
     assert resumed["pid"] != killed["pid"] and resumed["engine_loads"] == 1, resumed
     images_at_kill = sum(key.endswith(".jpg") for key in stored_at_kill)
-    assert (resumed["existing"], resumed["generated"], resumed["failed"]) == (images_at_kill, planned - images_at_kill, 0), resumed
+    assert (resumed["existing"], resumed["generated"], resumed["failed"]) == (images_at_kill, planned - images_at_kill, 0), (
+        resumed
+    )
     after = generation_objects(store)
     assert {key: after[key] for key in stored_at_kill} == stored_at_kill, "nothing stored before the kill was written again"
     assert sum(key.endswith(".jpg") for key in after) >= planned

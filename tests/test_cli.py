@@ -16,8 +16,9 @@ from tests.conftest import cli_env
 
 
 def tryon(*args, cwd, home, **env):
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], cwd=cwd, env=cli_env(home, **env),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.cli", *args], cwd=cwd, env=cli_env(home, **env), capture_output=True, text=True, timeout=600
+    )
 
 
 def test_help_names_every_command():
@@ -95,8 +96,21 @@ def test_evaluate_baseline_against_random_ladi_vton_on_the_library_set(demo):
     weights = tryon("models", "random", "--out", str(tmp_path / "weights"), cwd=tmp_path, home=home)
     assert weights.returncode == 0, weights.stderr[-2000:]
     registry = str(tmp_path / "weights" / "models.yaml")
-    run = tryon("evaluate", "--versions", "warp-baseline", "ladi-vton:inference_steps=2", "--categories", "upper_body", "--limit", "2",
-                "--id", "e2e", cwd=tmp_path, home=home, TRYON_MODEL_REGISTRY=registry)
+    run = tryon(
+        "evaluate",
+        "--versions",
+        "warp-baseline",
+        "ladi-vton:inference_steps=2",
+        "--categories",
+        "upper_body",
+        "--limit",
+        "2",
+        "--id",
+        "e2e",
+        cwd=tmp_path,
+        home=home,
+        TRYON_MODEL_REGISTRY=registry,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     print(run.stdout)
     assert "note: ladi-vton:inference_steps=2 runs on random weights" in run.stdout
@@ -178,13 +192,20 @@ def test_models_commands_write_convert_hash_and_verify(tmp_path):
     assert "dropped non-tensor entries: epoch" in converted.stdout and (weights / "warping_vitonhd.safetensors").exists()
 
     env = {**os.environ, "TRYON_MODEL_REGISTRY": str(weights / "models.yaml")}
-    listed = subprocess.run([sys.executable, "-m", "tasks.cli", "models", "list"], env=env, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "tasks.cli", "models", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert set(json.loads(listed.stdout)) == set(registry) | set(SHIPPED), "the registry's entries and the shipped models"
     assert {"fid-inception-v3", "lpips-alexnet"} <= set(registry), "random feature networks for tryon evaluate too"
     registry["ladi-vton-emasc-vitonhd"]["sha256"] = "0" * 64
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"models": registry}))
     env["TRYON_MODEL_REGISTRY"] = str(tmp_path / "bad.yaml")
     env["TRYON_HOME"] = str(tmp_path / "home")
-    pulled = subprocess.run([sys.executable, "-m", "tasks.cli", "models", "pull", "ladi-vton-emasc-vitonhd"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    pulled = subprocess.run(
+        [sys.executable, "-m", "tasks.cli", "models", "pull", "ladi-vton-emasc-vitonhd"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert pulled.returncode == 2 and "error: model 'ladi-vton-emasc-vitonhd': sha256 of" in pulled.stderr

@@ -18,11 +18,35 @@ def test_garment_drop_shape():
     from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
-    assert set(dag.task_ids) == {"wait_for_drop", "discover", "validate", "preprocess_garments", "check_inputs",
-                                 "match", "tryon", "measure", "qc", "publish", "report", "fail_run_if_a_stage_failed"}
+    assert set(dag.task_ids) == {
+        "wait_for_drop",
+        "discover",
+        "validate",
+        "preprocess_garments",
+        "check_inputs",
+        "match",
+        "tryon",
+        "measure",
+        "qc",
+        "publish",
+        "report",
+        "fail_run_if_a_stage_failed",
+    }
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.summary == "0 0 * * *"
-    order = ["wait_for_drop", "discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "measure", "qc", "publish", "report"]
+    order = [
+        "wait_for_drop",
+        "discover",
+        "validate",
+        "preprocess_garments",
+        "check_inputs",
+        "match",
+        "tryon",
+        "measure",
+        "qc",
+        "publish",
+        "report",
+    ]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     # the run waits for the drop's marker with the Amazon provider's sensor, deferred (no worker slot held)
@@ -48,7 +72,10 @@ def test_garment_drop_shape():
     assert {dag.get_task(t).queue for t in dag.task_ids if t != "tryon"} == {"default"}
     # ...and, under the KubernetesExecutor, a pod on the GPU image with one GPU (Celery ignores it)
     override = tryon.executor_config["pod_override"].spec.containers[0]
-    assert (override.image, override.resources.limits) == (f"tryon-gpu-worker:{version('tryon-pipeline')}", {"nvidia.com/gpu": "1", "memory": "32Gi"})
+    assert (override.image, override.resources.limits) == (
+        f"tryon-gpu-worker:{version('tryon-pipeline')}",
+        {"nvidia.com/gpu": "1", "memory": "32Gi"},
+    )
     assert all(not dag.get_task(t).executor_config for t in dag.task_ids if t != "tryon")
 
 

@@ -21,9 +21,18 @@ import yaml
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 REPO = DOCKER.parent
 SECRET = re.compile(r"(PASSWORD|SECRET|JWT)", re.I)
-COMPOSE_SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "TRYON_LEDGER_DB_PASSWORD", "TRYON_REVIEW_DB_PASSWORD",
-                   "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "TRYON_PIPELINE_S3_SECRET", "TRYON_REVIEW_S3_SECRET",
-                   "AIRFLOW_JWT_SECRET", "TRYON_REVIEWERS")
+COMPOSE_SECRETS = (
+    "POSTGRES_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    "TRYON_LEDGER_DB_PASSWORD",
+    "TRYON_REVIEW_DB_PASSWORD",
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+    "TRYON_PIPELINE_S3_SECRET",
+    "TRYON_REVIEW_S3_SECRET",
+    "AIRFLOW_JWT_SECRET",
+    "TRYON_REVIEWERS",
+)
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-cpu", "worker-gpu")
 COMPOSE_PLUGIN = Path(compose.__file__).parent / "docker-compose"
 # the oldest Kubernetes API the manifests and pods are held to, and the newest the schemas know
@@ -43,8 +52,13 @@ def compose_config(tmp_path: Path, secrets: tuple[str, ...] = COMPOSE_SECRETS) -
     (plugins / "docker-compose").symlink_to(COMPOSE_PLUGIN)
     env["DOCKER_CONFIG"] = str(plugins.parent)
     command = ["docker", "compose"] if shutil.which("docker") else [str(COMPOSE_PLUGIN)]
-    return subprocess.run([*command, "-f", str(DOCKER / "compose.yaml"), "config", "--format", "json"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*command, "-f", str(DOCKER / "compose.yaml"), "config", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +94,20 @@ def test_compose_refuses_to_start_without_each_secret(tmp_path, missing):
 
 def test_compose_describes_the_one_host_cluster(compose_model):
     services = compose_model["services"]
-    assert set(services) == {"postgres", "redis", "minio", "minio-init", "airflow-init", "api-server", "scheduler", "dag-processor",
-                             "triggerer", "worker-cpu", "worker-gpu", "review"}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "minio",
+        "minio-init",
+        "airflow-init",
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "worker-cpu",
+        "worker-gpu",
+        "review",
+    }
     assert services["worker-gpu"]["command"] == ["celery", "worker", "--queues", "gpu", "--concurrency", "1"]
     assert services["worker-cpu"]["command"] == ["celery", "worker", "--queues", "default", "--concurrency", "2"]
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
@@ -95,7 +121,9 @@ def test_compose_describes_the_one_host_cluster(compose_model):
     assert services["review"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     init = services["airflow-init"]["command"]
     assert init[:2] == ["sh", "-c"] and "db migrate" in init[2] and "pools set gpu" in init[2]
-    assert init[2].endswith("tryon db upgrade && tryon review grant tryon_review"), "the ledger's schema, then the review role's grants"
+    assert init[2].endswith("tryon db upgrade && tryon review grant tryon_review"), (
+        "the ledger's schema, then the review role's grants"
+    )
     assert services["airflow-init"]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
 
 
@@ -104,7 +132,9 @@ def test_secrets_come_only_from_the_environment():
     for service, spec in _compose()["services"].items():
         for key, value in (spec.get("environment") or {}).items():
             if SECRET.search(key) or key == "TRYON_REVIEWERS":
-                assert re.fullmatch(r"\$\{[A-Z_0-9]+:\?[^}]*\}", str(value)), f"{service}.{key} must be ${{VAR:?...}}, is {value!r}"
+                assert re.fullmatch(r"\$\{[A-Z_0-9]+:\?[^}]*\}", str(value)), (
+                    f"{service}.{key} must be ${{VAR:?...}}, is {value!r}"
+                )
             for password in re.findall(r"://[^:/@]+:([^@]*)@", str(value)):  # a URL's user:password@
                 assert re.fullmatch(r"\$\{[A-Z_0-9]+:\?[^}]*\}", password), f"{service}.{key}: a literal password in a URL"
     assert "${POSTGRES_PASSWORD:?" in text
@@ -125,7 +155,9 @@ def test_dockerfiles_install_what_make_install_installs():
         assert "torch==2.13.0" in text, "the same torch version as requirements.txt"
         assert "requirements-test.txt" not in text, "test tools stay out of the images"
         # tasks run as uid 50000 and write their working folder (TRYON_HOME) and the model cache
-        assert "USER 50000" in text and "TRYON_HOME=/opt/airflow/tryon" in text and "TRYON_MODEL_DIR=/var/cache/tryon-models" in text
+        assert (
+            "USER 50000" in text and "TRYON_HOME=/opt/airflow/tryon" in text and "TRYON_MODEL_DIR=/var/cache/tryon-models" in text
+        )
         assert 'chown -R 50000 "$AIRFLOW_HOME" "$TRYON_MODEL_DIR"' in text
         for source in re.findall(r"^COPY (?!--from)(\S+(?: \S+)*) \S+$", text, re.M):
             for path in source.split():
@@ -138,8 +170,12 @@ def test_dockerfiles_install_what_make_install_installs():
 
 
 def test_hadolint_finds_nothing_in_either_dockerfile():
-    result = subprocess.run([HADOLINT, "--config", str(DOCKER / "hadolint.yaml"), *sorted(map(str, DOCKER.glob("Dockerfile.*")))],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [HADOLINT, "--config", str(DOCKER / "hadolint.yaml"), *sorted(map(str, DOCKER.glob("Dockerfile.*")))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -150,13 +186,18 @@ def test_hadolint_would_catch_an_unpinned_install(tmp_path):
     assert result.returncode != 0 and "DL3013" in result.stdout
 
 
-@pytest.mark.parametrize("args, runs", [
-    (["scheduler"], "python -m airflow scheduler"),
-    (["celery", "worker", "--queues", "gpu"], "python -m airflow celery worker --queues gpu"),
-    (["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"],
-     "python -m airflow.sdk.execution_time.execute_workload --json-string {}"),
-    (["tryon", "review", "serve"], "tryon review serve"),
-])
+@pytest.mark.parametrize(
+    "args, runs",
+    [
+        (["scheduler"], "python -m airflow scheduler"),
+        (["celery", "worker", "--queues", "gpu"], "python -m airflow celery worker --queues gpu"),
+        (
+            ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"],
+            "python -m airflow.sdk.execution_time.execute_workload --json-string {}",
+        ),
+        (["tryon", "review", "serve"], "tryon review serve"),
+    ],
+)
 def test_the_entrypoint_runs_airflow_subcommands_and_programs(tmp_path, args, runs):
     """What the images run for compose's commands and the KubernetesExecutor's pod args
     (programs on PATH replaced by ones that print how they were called)."""
@@ -167,8 +208,12 @@ def test_the_entrypoint_runs_airflow_subcommands_and_programs(tmp_path, args, ru
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
     result = subprocess.run(["sh", str(DOCKER / "entrypoint.sh"), *args], env=env, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == runs
-    pulled = subprocess.run(["sh", str(DOCKER / "entrypoint.sh"), "scheduler"], capture_output=True, text=True,
-                            env=env | {"TRYON_PULL_WEIGHTS": "1", "TRYON_MODEL_REGISTRY": "/r.yaml"})
+    pulled = subprocess.run(
+        ["sh", str(DOCKER / "entrypoint.sh"), "scheduler"],
+        capture_output=True,
+        text=True,
+        env=env | {"TRYON_PULL_WEIGHTS": "1", "TRYON_MODEL_REGISTRY": "/r.yaml"},
+    )
     assert pulled.stdout.splitlines() == ["tryon models pull", "python -m airflow scheduler"]
 
 
@@ -217,14 +262,19 @@ def test_the_cluster_test_runs_the_same_worker_commands():
     assert '"pools", "set", "gpu", "1", "try-on GPU slots"' in cluster_test
 
 
-
 # least privilege (issue 15): per-service credentials, loopback ports, locked-down pods, pinned
 # images, a GPU runtime without compilers, no sample photos in any image
 
+
 def test_each_compose_service_gets_only_its_own_credentials(compose_model):
     services = compose_model["services"]
+
     def who_holds(secret: str) -> set[str]:
-        return {name for name, spec in services.items() if any(f"test-{secret.lower()}" in str(v) for v in (spec.get("environment") or {}).values())}
+        return {
+            name
+            for name, spec in services.items()
+            if any(f"test-{secret.lower()}" in str(v) for v in (spec.get("environment") or {}).values())
+        }
 
     assert who_holds("POSTGRES_PASSWORD") == {"postgres"}, "the database superuser stays in its container"
     assert who_holds("MINIO_ROOT_PASSWORD") == {"minio", "minio-init"}, "the object store's root keys stay with MinIO"
@@ -235,7 +285,10 @@ def test_each_compose_service_gets_only_its_own_credentials(compose_model):
     assert who_holds("TRYON_PIPELINE_S3_SECRET") == airflow | {"minio-init"}
     review = services["review"]["environment"]
     assert not any(key.startswith("AIRFLOW__") for key in review), "no Airflow secret, broker or metadata database"
-    assert review["TRYON_LEDGER_URL"].startswith("postgresql+psycopg2://tryon_review:") and review["AWS_ACCESS_KEY_ID"] == "tryon-review"
+    assert (
+        review["TRYON_LEDGER_URL"].startswith("postgresql+psycopg2://tryon_review:")
+        and review["AWS_ACCESS_KEY_ID"] == "tryon-review"
+    )
     assert review["TRYON_REVIEW_SECURE_COOKIES"] == "true"
     assert services["scheduler"]["environment"]["TRYON_LEDGER_URL"].startswith("postgresql+psycopg2://tryon_pipeline:")
     for name in airflow:
@@ -308,7 +361,9 @@ def test_no_image_carries_the_sample_photos():
         assert "samples" not in re.sub(r"^#.*$", "", text, flags=re.M), dockerfile.name
         for source in re.findall(r"^COPY (?!--from)(\S+(?: \S+)*) \S+$", text, re.M):
             for path in source.split():
-                assert f"!{path}" in ignore or f"!{path}/" in ignore, f"{dockerfile.name} copies {path}, which .dockerignore keeps out"
+                assert f"!{path}" in ignore or f"!{path}/" in ignore, (
+                    f"{dockerfile.name} copies {path}, which .dockerignore keeps out"
+                )
 
 
 def _pod_specs() -> list[tuple[str, dict]]:
@@ -326,7 +381,9 @@ def test_kubernetes_pods_run_locked_down_within_limits():
     assert len(specs) == 7  # airflow-init, scheduler, api-server, dag-processor, triggerer, review, the task pod template
     for where, spec in specs:
         pod = spec["securityContext"]
-        assert pod["runAsNonRoot"] is True and pod["runAsUser"] == 50000 and pod["seccompProfile"]["type"] == "RuntimeDefault", where
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] == 50000 and pod["seccompProfile"]["type"] == "RuntimeDefault", (
+            where
+        )
         scratch = {volume["name"] for volume in spec["volumes"] if "emptyDir" in volume}
         for container in spec["containers"]:
             context = container["securityContext"]
@@ -334,16 +391,24 @@ def test_kubernetes_pods_run_locked_down_within_limits():
             assert context["capabilities"]["drop"] == ["ALL"], where
             assert {"cpu", "memory"} <= set(container["resources"]["limits"]) and container["resources"]["requests"], where
             mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
-            assert mounts.get("/tmp") in scratch and mounts.get("/opt/airflow") in scratch, f"{where}: writable scratch on a read-only root"
+            assert mounts.get("/tmp") in scratch and mounts.get("/opt/airflow") in scratch, (
+                f"{where}: writable scratch on a read-only root"
+            )
         if spec.get("serviceAccountName") != "tryon-scheduler":
             assert spec["automountServiceAccountToken"] is False, where
 
 
 def test_kubernetes_secrets_reach_only_the_pods_that_need_them():
-    secrets = {where: [ref["secretRef"]["name"] for container in spec["containers"] for ref in container["envFrom"] if "secretRef" in ref]
-               for where, spec in _pod_specs()}
+    secrets = {
+        where: [
+            ref["secretRef"]["name"] for container in spec["containers"] for ref in container["envFrom"] if "secretRef" in ref
+        ]
+        for where, spec in _pod_specs()
+    }
     assert secrets["Deployment review"] == ["tryon-review-secrets"]
-    assert secrets["Pod tryon-task"] == ["tryon-secrets"], "task pods: the pipeline's ledger role and S3 user, nothing of Airflow's"
+    assert secrets["Pod tryon-task"] == ["tryon-secrets"], (
+        "task pods: the pipeline's ledger role and S3 user, nothing of Airflow's"
+    )
     assert secrets["Job airflow-init"] == ["airflow-secrets", "tryon-secrets"]
     for name in ("scheduler", "api-server", "dag-processor", "triggerer"):
         assert secrets[f"Deployment {name}"] == ["airflow-secrets"], name
@@ -355,10 +420,14 @@ def test_network_policies_admit_only_the_api_server_and_the_review_page():
     policies = {doc["metadata"]["name"]: doc["spec"] for doc in _manifests() if doc["kind"] == "NetworkPolicy"}
     deny = policies["default-deny-ingress"]
     assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
-    admitted = {spec["podSelector"]["matchLabels"]["app"]: [port["port"] for rule in spec.get("ingress", []) for port in rule["ports"]]
-                for name, spec in policies.items() if spec["podSelector"]}
+    admitted = {
+        spec["podSelector"]["matchLabels"]["app"]: [port["port"] for rule in spec.get("ingress", []) for port in rule["ports"]]
+        for name, spec in policies.items()
+        if spec["podSelector"]
+    }
     assert admitted == {"api-server": [8080], "review": [8090]}
     review = policies["review"]
     assert "Egress" in review["policyTypes"]
-    assert {port["port"] for rule in review["egress"] for port in rule["ports"]} == {53, 5432, 443, 9000}, \
+    assert {port["port"] for rule in review["egress"] for port in rule["ports"]} == {53, 5432, 443, 9000}, (
         "the review page reaches DNS, PostgreSQL and S3, not the Airflow API"
+    )

@@ -47,10 +47,12 @@ def _answers(store: ObjectStore, big: bytes, tmp: Path) -> dict:
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="a/", PaginationConfig={"PageSize": 2})
     out["pages"] = [[c["Key"] for c in page.get("Contents", [])] for page in pages]
     for prefix in ("", "a/"):
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/",
-                                                                 PaginationConfig={"PageSize": 2})
-        out[f"delimited {prefix}"] = [([c["Key"] for c in p.get("Contents", [])], [c["Prefix"] for c in p.get("CommonPrefixes", [])])
-                                      for p in pages]
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, Delimiter="/", PaginationConfig={"PageSize": 2}
+        )
+        out[f"delimited {prefix}"] = [
+            ([c["Key"] for c in p.get("Contents", [])], [c["Prefix"] for c in p.get("CommonPrefixes", [])]) for p in pages
+        ]
     listed = client.list_objects_v2(Bucket=bucket, Prefix="a/b/", StartAfter="a/b/c.jpg")
     out["start after"] = [(c["Key"], c["Size"], c["ETag"]) for c in listed["Contents"]]
     out["head"] = store.head("a/b/c.jpg")

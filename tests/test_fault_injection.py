@@ -25,8 +25,16 @@ def _client(endpoint: str) -> ObjectStore:
     return ObjectStore.from_settings(Settings(bucket="faults-proxy", s3_endpoint_url=endpoint))
 
 
-@pytest.mark.parametrize("plan, fault", [(every(3, "reset"), "reset"), (every(3, "cut"), "cut"), (every(3, "503"), "503"),
-                                         (every(5, "delay"), "delay"), (burst(8, 1, "refuse"), "refuse")])
+@pytest.mark.parametrize(
+    "plan, fault",
+    [
+        (every(3, "reset"), "reset"),
+        (every(3, "cut"), "cut"),
+        (every(3, "503"), "503"),
+        (every(5, "delay"), "delay"),
+        (burst(8, 1, "refuse"), "refuse"),
+    ],
+)
 def test_every_fault_is_injected_and_ridden_through(s3_endpoint, plan, fault):
     proxy = S3FaultProxy(s3_endpoint, plan, delay_s=0.3, refuse_s=0.3)
     store = _client(proxy.endpoint)
@@ -39,8 +47,9 @@ def test_every_fault_is_injected_and_ridden_through(s3_endpoint, plan, fault):
             assert store.head(f"{fault}/{n}.bin").size == len(body)
             store.put_json(f"{fault}/{n}.json", {"n": n})  # small: a cut can break off inside the headers
             assert store.get_json(f"{fault}/{n}.json") == {"n": n}
-        assert sorted(store.list_keys(f"{fault}/")) == sorted([f"{fault}/{n}.bin" for n in range(8)] +
-                                                              [f"{fault}/{n}.json" for n in range(8)])
+        assert sorted(store.list_keys(f"{fault}/")) == sorted(
+            [f"{fault}/{n}.bin" for n in range(8)] + [f"{fault}/{n}.json" for n in range(8)]
+        )
     finally:
         proxy.stop()
     assert proxy.log.faults[fault] >= 1 and set(proxy.log.faults) == {fault}
@@ -69,8 +78,11 @@ def test_an_answer_that_arrives_broken_is_asked_for_again(s3_endpoint, broken):
     the error is raised here once, as botocore raises it."""
     from botocore.exceptions import FlexibleChecksumError
 
-    error = (FlexibleChecksumError(error_msg="Expected checksum Wo6p4A== did not match calculated checksum: AAAAAA==")
-             if broken == "checksum" else ValueError("invalid literal for int() with base 10: ''"))
+    error = (
+        FlexibleChecksumError(error_msg="Expected checksum Wo6p4A== did not match calculated checksum: AAAAAA==")
+        if broken == "checksum"
+        else ValueError("invalid literal for int() with base 10: ''")
+    )
     store = _client(s3_endpoint)
     store.ensure_bucket()
     store.put_json("broken/x.json", {"x": 1})
@@ -101,7 +113,9 @@ def test_the_ledger_comes_back_after_an_outage(postgres_url):
         proxy.down()
         with pytest.raises(OperationalError):
             ledger.garments(DATE)
-        assert "OperationalError" in release(ledger, DATE, "cli:here:1:x"), "a run ending in an outage does not crash on its lease"
+        assert "OperationalError" in release(ledger, DATE, "cli:here:1:x"), (
+            "a run ending in an outage does not crash on its lease"
+        )
         proxy.up()
         time.sleep(0.2)
         assert ledger.garments(DATE) == [], "a new connection once the database is back (pool_pre_ping)"
@@ -121,8 +135,16 @@ def test_a_drop_killed_at_publish_under_s3_faults_is_put_right_by_a_re_run(s3_en
         mark_run_start(world)
         first = run_with(world, env, stage_started("publish"), kill)
         assert first.killed_at == "kill"
-        outcome = settle(world, "ci", "S3 faults, SIGKILL at publish", lambda: sum(proxy.log.faults.values()), first,
-                         {("TEE-03032", "049205_0")}, started, env=env)
+        outcome = settle(
+            world,
+            "ci",
+            "S3 faults, SIGKILL at publish",
+            lambda: sum(proxy.log.faults.values()),
+            first,
+            {("TEE-03032", "049205_0")},
+            started,
+            env=env,
+        )
     finally:
         proxy.stop()
     assert outcome.ending == "recovered" and outcome.reruns == 1, (outcome.row(), outcome.verdict.details)

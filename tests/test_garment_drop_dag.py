@@ -32,8 +32,13 @@ def run_env(settings, **extra_env: str) -> dict[str, str]:
 
 
 def run_tryon(settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], env=run_env(settings, **extra_env),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.cli", *args],
+        env=run_env(settings, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def generation_objects(store: ObjectStore) -> dict[str, tuple[str, str]]:
@@ -65,7 +70,9 @@ def drop_run(s3_endpoint, tmp_path_factory):
     mark_drop_complete(store, DATE)
 
     library = run_tryon(settings, "library", "build")
-    assert library.returncode == 0 and "model_library run state: success" in library.stdout, library.stdout[-3000:] + library.stderr[-3000:]
+    assert library.returncode == 0 and "model_library run state: success" in library.stdout, (
+        library.stdout[-3000:] + library.stderr[-3000:]
+    )
     assert "this run processed 4, 0 unchanged" in library.stdout
     again = run_tryon(settings, "library", "build")
     assert "this run processed 0, 4 unchanged" in again.stdout, "unchanged photos are not preprocessed again"
@@ -128,7 +135,9 @@ def test_generated_images_are_real_try_ons(drop_run):
         difference = np.abs(image.astype(int) - photo.astype(int)).max(axis=2)
         assert difference[~region].mean() < 2.0, "outside the inpaint region matches the photo (JPEG noise only)"
         assert difference[region].mean() > 15.0, "inside the inpaint region the garment changed the photo"
-        sidecar = store.get_json(f"generations/{item['model_version']}/{item['sku']}/{item['photo_id']}/{item['generation_id']}.json")
+        sidecar = store.get_json(
+            f"generations/{item['model_version']}/{item['sku']}/{item['photo_id']}/{item['generation_id']}.json"
+        )
         assert sidecar["engine"] == "warp-baseline" and sidecar["baseline"] is True
         assert sidecar["seed"] == item["seed"] and sidecar["parameters"]["grid_step"] == 8
 
@@ -160,8 +169,12 @@ def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):
     assert last_line.startswith(f"error: garment_drop {DATE} stage match failed: ") and "no-such-engine" in last_line, last_line
     garments = ctx.ledger.garments(DATE)
     assert [g.state for g in garments] == ["rejected"] * 2
-    assert all(g.reason.startswith("pipeline_incomplete: stage match failed: ") and "no-such-engine" in g.reason
-               and g.reason.endswith("(stopped in state 'preprocessed')") for g in garments), [g.reason for g in garments]
+    assert all(
+        g.reason.startswith("pipeline_incomplete: stage match failed: ")
+        and "no-such-engine" in g.reason
+        and g.reason.endswith("(stopped in state 'preprocessed')")
+        for g in garments
+    ), [g.reason for g in garments]
     summary = store.get_json(f"reports/{DATE}/summary.json")
     assert summary["garments_by_state"] == {"rejected": 2} and summary["inputs"] == 2
     assert store.get_json(f"storefront/manifests/{DATE}.json")["items"] == []
@@ -176,9 +189,13 @@ def test_a_run_of_a_date_another_run_holds_does_nothing(ctx):
     ctx.store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
     mark_drop_complete(ctx.store, DATE)
     acquire(ctx.ledger, DATE, "cli:elsewhere:1:abc", 3600)
-    script = ("from tasks.settings import get_settings; from tasks.airflow_runner import configure_airflow, migrate, run_dag; "
-              f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))")
-    result = subprocess.run([sys.executable, "-c", script], env=run_env(ctx.settings), capture_output=True, text=True, timeout=600)
+    script = (
+        "from tasks.settings import get_settings; from tasks.airflow_runner import configure_airflow, migrate, run_dag; "
+        f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=run_env(ctx.settings), capture_output=True, text=True, timeout=600
+    )
     assert "state failed" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
     assert ctx.ledger.garments(DATE) == []
     assert not ctx.store.exists(f"reports/{DATE}/summary.json")
@@ -195,12 +212,21 @@ def test_a_drop_never_marked_complete_ends_as_no_drop(ctx):
     ctx.store.put_bytes(f"drops/{date}/TEE-03032/front.jpg", path.read_bytes())
     ctx.store.put_json(f"drops/{date}/TEE-03032/meta.json", {"category": category})
     result = run_tryon(ctx.settings, "run", "--date", date, "--set", "drop_wait_s=4", TRYON_DROP_POKE_S="0.5")
-    assert result.returncode == 0 and "garment_drop run state: success" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.returncode == 0 and "garment_drop run state: success" in result.stdout, (
+        result.stdout[-2000:] + result.stderr[-2000:]
+    )
     assert f"drop {date} is not marked complete (drops/{date}/_READY is not there): waiting up to 4 s" in result.stdout
     assert f"no drop: drops/{date}/_READY did not appear within 4 s; nothing processed (1 input(s)" in result.stdout
     summary = ctx.store.get_json(f"reports/{date}/summary.json")
-    assert summary["drop"] | {"waited_s": None} == {"marker": f"drops/{date}/_READY", "marked_complete": False, "outcome": "no_drop",
-                                                    "processed": False, "wait_s": 4, "waited_s": None, "waiting": ["TEE-03032"]}
+    assert summary["drop"] | {"waited_s": None} == {
+        "marker": f"drops/{date}/_READY",
+        "marked_complete": False,
+        "outcome": "no_drop",
+        "processed": False,
+        "wait_s": 4,
+        "waited_s": None,
+        "waiting": ["TEE-03032"],
+    }
     assert 4 <= summary["drop"]["waited_s"] < 60
     assert summary["inputs"] == 0 and ctx.ledger.garments(date) == [] and summary["failed_stages"] == []
     assert ctx.store.get_json(f"storefront/manifests/{date}.json") == {"date": date, "count": 0, "items": []}

@@ -18,15 +18,18 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
 RGB = Image.fromarray(np.random.default_rng(0).integers(0, 255, (600, 400, 3), dtype=np.uint8))
 
 
-@pytest.mark.parametrize("name, data, code", [
-    ("zero bytes", b"", "empty_file"),
-    ("text named .jpg", b"this is not an image", "not_an_image"),
-    ("truncated jpeg", _encode(RGB, "JPEG")[:3000], "corrupt_image"),
-    ("gif", _encode(RGB, "GIF"), "unsupported_format"),
-    ("tiff", _encode(RGB, "TIFF"), "unsupported_format"),
-    ("200x100", _encode(RGB.resize((200, 100)), "JPEG"), "too_small"),
-    ("48 megapixels", _encode(Image.new("L", (8000, 6000)), "PNG"), "too_large"),
-])
+@pytest.mark.parametrize(
+    "name, data, code",
+    [
+        ("zero bytes", b"", "empty_file"),
+        ("text named .jpg", b"this is not an image", "not_an_image"),
+        ("truncated jpeg", _encode(RGB, "JPEG")[:3000], "corrupt_image"),
+        ("gif", _encode(RGB, "GIF"), "unsupported_format"),
+        ("tiff", _encode(RGB, "TIFF"), "unsupported_format"),
+        ("200x100", _encode(RGB.resize((200, 100)), "JPEG"), "too_small"),
+        ("48 megapixels", _encode(Image.new("L", (8000, 6000)), "PNG"), "too_large"),
+    ],
+)
 def test_refusals_are_named(name, data, code):
     with pytest.raises(ImageDecodeError) as caught:
         decode_image(data, min_short_side=256)

@@ -38,8 +38,13 @@ def test_good_and_bad_skus_each_end_in_a_recorded_state(ctx):
     assert len(states) == 9, "every SKU has exactly one row"
     assert states["GOOD-1"] == (GarmentState.DISCOVERED.value, None)
     expected = {
-        "NO-CAT": "category_missing", "BAD-CAT": "category_unknown: 'hats'", "BROKEN-JSON": "meta_json_invalid",
-        "NO-IMAGE": "no_image", "TRUNCATED": "corrupt_image", "TEXT-AS-JPG": "not_an_image", "EMPTY": "empty_file",
+        "NO-CAT": "category_missing",
+        "BAD-CAT": "category_unknown: 'hats'",
+        "BROKEN-JSON": "meta_json_invalid",
+        "NO-IMAGE": "no_image",
+        "TRUNCATED": "corrupt_image",
+        "TEXT-AS-JPG": "not_an_image",
+        "EMPTY": "empty_file",
     }
     for sku, reason in expected.items():
         state, recorded = states[sku]

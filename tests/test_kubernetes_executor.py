@@ -37,25 +37,46 @@ def config_map() -> dict[str, str]:
 def deployment_env(home: Path) -> dict[str, str]:
     """This machine's environment with the ConfigMap's Airflow and TRYON_ settings, the image's
     paths mapped onto the checkout; the embedded S3, ledger and metadata database stay local."""
-    deployment = {key: value.replace(IMAGE_ROOT, f"{REPO}/") for key, value in config_map().items()
-                  if key.startswith(("AIRFLOW__KUBERNETES_EXECUTOR__", "TRYON_GPU_"))}
+    deployment = {
+        key: value.replace(IMAGE_ROOT, f"{REPO}/")
+        for key, value in config_map().items()
+        if key.startswith(("AIRFLOW__KUBERNETES_EXECUTOR__", "TRYON_GPU_"))
+    }
     # two GPU slots, and shards small enough that the demo's night is cut into one per slot
-    return cli_env(home, **deployment | {"TRYON_GPU_NODE_SELECTOR": json.dumps(NODE_SELECTOR), "TRYON_GPU_POOL_SLOTS": "2",
-                                         "TRYON_SHARD_MIN_GENERATIONS": "4"})
+    return cli_env(
+        home,
+        **deployment
+        | {"TRYON_GPU_NODE_SELECTOR": json.dumps(NODE_SELECTOR), "TRYON_GPU_POOL_SLOTS": "2", "TRYON_SHARD_MIN_GENERATIONS": "4"},
+    )
 
 
 @pytest.fixture(scope="module")
 def pods(tmp_path_factory) -> list[dict]:
     tmp = tmp_path_factory.mktemp("k8s")
     env = deployment_env(tmp / "home")
-    demo = subprocess.run([sys.executable, "-m", "tasks.cli", "demo", "--date", "2026-11-20"], cwd=tmp, env=env,
-                          capture_output=True, text=True, timeout=600)
+    demo = subprocess.run(
+        [sys.executable, "-m", "tasks.cli", "demo", "--date", "2026-11-20"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     airflow_home = tmp / "home" / "airflow"
-    env |= {"AIRFLOW_HOME": str(airflow_home), "AIRFLOW__CORE__EXECUTOR": "KubernetesExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}"}
-    built = subprocess.run([sys.executable, "-m", "tests.kubernetes_pods_of_run", "garment_drop", str(tmp / "pods.json")],
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    env |= {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__EXECUTOR": "KubernetesExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+    }
+    built = subprocess.run(
+        [sys.executable, "-m", "tests.kubernetes_pods_of_run", "garment_drop", str(tmp / "pods.json")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     return json.loads((tmp / "pods.json").read_text())
 
@@ -73,12 +94,22 @@ def test_tryon_pods_run_the_gpu_image_on_one_gpu(pods):
     for pod in tryon:
         base = pod["spec"]["containers"][0]
         assert base["image"] == config_map()["TRYON_GPU_IMAGE"] == "tryon-gpu-worker:0.1.0"
-        assert base["resources"]["limits"] == {"nvidia.com/gpu": "1", "memory": "32Gi"} and "memory" in base["resources"]["requests"]
+        assert (
+            base["resources"]["limits"] == {"nvidia.com/gpu": "1", "memory": "32Gi"} and "memory" in base["resources"]["requests"]
+        )
         assert pod["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
         assert pod["spec"]["nodeSelector"] == NODE_SELECTOR
     others = [pod for pod in pods if _task(pod) != "tryon"]
-    assert {_task(pod) for pod in others} >= {"discover", "validate", "preprocess_garments", "check_inputs", "match",
-                                             "qc", "publish", "report"}
+    assert {_task(pod) for pod in others} >= {
+        "discover",
+        "validate",
+        "preprocess_garments",
+        "check_inputs",
+        "match",
+        "qc",
+        "publish",
+        "report",
+    }
     for pod in others:
         base = pod["spec"]["containers"][0]
         assert base["image"] == cpu_image == "tryon-airflow:0.1.0", _task(pod)
@@ -99,10 +130,18 @@ def test_every_pod_keeps_the_template_and_runs_the_task_sdk(pods):
         assert not [e for e in base.get("env", []) if "SECRET" in e["name"] or "PASSWORD" in e["name"]]
         assert spec["serviceAccountName"] == "tryon-worker" and spec["restartPolicy"] == "Never"
         assert spec["securityContext"]["runAsUser"] == 50000
-        assert sorted(m["mountPath"] for m in base["volumeMounts"]) == ["/etc/tryon", "/opt/airflow", "/tmp", "/var/cache/tryon-models"]
+        assert sorted(m["mountPath"] for m in base["volumeMounts"]) == [
+            "/etc/tryon",
+            "/opt/airflow",
+            "/tmp",
+            "/var/cache/tryon-models",
+        ]
         # the task's override keeps the template's lock-down: read-only root, no escalation, no capabilities
-        assert base["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                           "capabilities": {"drop": ["ALL"]}}
+        assert base["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert config_map()["TRYON_MODEL_REGISTRY"].startswith("/etc/tryon/")
 

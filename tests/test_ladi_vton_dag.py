@@ -35,8 +35,12 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
     mark_drop_complete(store, DATE)
     for photo in PHOTOS:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
-    env = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2",
-           "TRYON_PHOTOS_PER_GARMENT": "1"}
+    env = {
+        "TRYON_ENGINE": "ladi-vton",
+        "TRYON_MODEL_REGISTRY": str(registry),
+        "TRYON_INFERENCE_STEPS": "2",
+        "TRYON_PHOTOS_PER_GARMENT": "1",
+    }
     library = run_tryon(settings, "library", "build", **env)
     assert library.returncode == 0, library.stdout[-3000:] + library.stderr[-3000:]
     run = run_tryon(settings, "run", "--date", DATE, **env)
@@ -100,8 +104,13 @@ def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
     store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
     mark_drop_complete(store, DATE)
     store.put_bytes("library/photos/049205_0.jpg", (SAMPLES / "library" / "049205_0.jpg").read_bytes())
-    env = {"TRYON_ENGINE": "ladi-vton", "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2",
-           "TRYON_PHOTOS_PER_GARMENT": "1", "TRYON_QC_EXPECTATIONS": str(size_only)}
+    env = {
+        "TRYON_ENGINE": "ladi-vton",
+        "TRYON_MODEL_REGISTRY": str(registry),
+        "TRYON_INFERENCE_STEPS": "2",
+        "TRYON_PHOTOS_PER_GARMENT": "1",
+        "TRYON_QC_EXPECTATIONS": str(size_only),
+    }
     assert run_tryon(settings, "library", "build", **env).returncode == 0
     run = run_tryon(settings, "run", "--date", DATE, **env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -30,8 +30,11 @@ from tasks.storage import ObjectStore, storefront_manifest_key
 from tests.conftest import flagged_generations, free_port
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
-PASSWORDS = {"AIRFLOW_DB_PASSWORD": "airflow pw", "TRYON_LEDGER_DB_PASSWORD": "pipeline pw",
-             "TRYON_REVIEW_DB_PASSWORD": "it's review's"}
+PASSWORDS = {
+    "AIRFLOW_DB_PASSWORD": "airflow pw",
+    "TRYON_LEDGER_DB_PASSWORD": "pipeline pw",
+    "TRYON_REVIEW_DB_PASSWORD": "it's review's",
+}
 DATE = "2026-11-20"
 
 
@@ -48,12 +51,39 @@ def fresh_cluster():
     folder.chmod(0o700)
     port, data = free_port(), folder / "data"
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_postgres, f"{binaries[-1]}/initdb", "-D", str(data), "-U", "postgres", "--auth-local=trust",
-                    "--auth-host=scram-sha-256"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            f"{binaries[-1]}/initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ],
+        check=True,
+        capture_output=True,
+    )
     # the server's output to its own log: a pipe it inherited would keep subprocess.run waiting
-    subprocess.run([*as_postgres, f"{binaries[-1]}/pg_ctl", "-D", str(data), "-w", "-l", str(folder / "server.log"), "start",
-                    "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=60)
+    subprocess.run(
+        [
+            *as_postgres,
+            f"{binaries[-1]}/pg_ctl",
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(folder / "server.log"),
+            "start",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+    )
     try:
         yield folder, port
     finally:
@@ -74,8 +104,18 @@ def test_the_postgres_init_script_makes_one_role_per_service(fresh_cluster, monk
     connect(port, "airflow", "airflow", PASSWORDS["AIRFLOW_DB_PASSWORD"]).close()
     for user, database in (("airflow", "ledger"), ("tryon_review", "airflow"), ("tryon_pipeline", "airflow")):
         with pytest.raises(psycopg2.OperationalError, match="permission denied"):
-            connect(port, user, database, PASSWORDS[{"airflow": "AIRFLOW_DB_PASSWORD", "tryon_review": "TRYON_REVIEW_DB_PASSWORD",
-                                                     "tryon_pipeline": "TRYON_LEDGER_DB_PASSWORD"}[user]])
+            connect(
+                port,
+                user,
+                database,
+                PASSWORDS[
+                    {
+                        "airflow": "AIRFLOW_DB_PASSWORD",
+                        "tryon_review": "TRYON_REVIEW_DB_PASSWORD",
+                        "tryon_pipeline": "TRYON_LEDGER_DB_PASSWORD",
+                    }[user]
+                ],
+            )
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         connect(port, "tryon_review", "ledger", "guess")
     superusers = connect(port, "airflow", "airflow", PASSWORDS["AIRFLOW_DB_PASSWORD"])
@@ -110,8 +150,9 @@ def _store_of(iam, name: str, policy: dict) -> ObjectStore:
     arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(policy))["Policy"]["Arn"]
     iam.attach_user_policy(UserName=name, PolicyArn=arn)
     key = iam.create_access_key(UserName=name)["AccessKey"]
-    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
-                          aws_secret_access_key=key["SecretAccessKey"])
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
     return ObjectStore(client=client, bucket="tryon")
 
 
@@ -136,8 +177,12 @@ def _check_the_policies(settings, ledger_path: Path) -> None:
     as_pipeline = RunContext(settings=settings.model_copy(update={"bucket": "tryon"}), store=pipeline, ledger=ledger)
     ids = flagged_generations(as_pipeline, 3, date=DATE)
     image = encode_jpeg(np.full((32, 24, 3), 90, np.uint8))
-    for key in ("garments/2026-11-20/TEE-1/cloth.jpg", "library/artifacts/p1/upper.jpg", "reports/2026-11-20/summary.json",
-                "drops/2026-11-20/TEE-1/front.jpg"):
+    for key in (
+        "garments/2026-11-20/TEE-1/cloth.jpg",
+        "library/artifacts/p1/upper.jpg",
+        "reports/2026-11-20/summary.json",
+        "drops/2026-11-20/TEE-1/front.jpg",
+    ):
         pipeline.put_bytes(key, image)
     assert "generations/v1/TEE-1/p1/" + ids[0] + ".jpg" in list(pipeline.list_keys("generations/"))
 

@@ -36,16 +36,39 @@ def _garment(ledger, sku="SKU1", date="2026-11-20"):
 def test_every_table_round_trips_with_explicit_states(ledger):
     garment_id = _garment(ledger)
     with ledger.session() as session:
-        session.add(ModelPhoto(photo_id="p1", sha256="b" * 64, source_key="library/photos/p1.jpg",
-                               state="ready", categories=["upper_body"], backends={"pose": "mediapipe"}))
+        session.add(
+            ModelPhoto(
+                photo_id="p1",
+                sha256="b" * 64,
+                source_key="library/photos/p1.jpg",
+                state="ready",
+                categories=["upper_body"],
+                backends={"pose": "mediapipe"},
+            )
+        )
         session.flush()
-        session.add(Generation(generation_id="g1", garment_id=garment_id, photo_id="p1", drop_date="2026-11-20",
-                               sku="SKU1", category="upper_body", engine="warp-baseline", model_version="warp-baseline-1.0.0",
-                               weights_sha256="none", seed=0, parameters={"grid_step": 8}))
+        session.add(
+            Generation(
+                generation_id="g1",
+                garment_id=garment_id,
+                photo_id="p1",
+                drop_date="2026-11-20",
+                sku="SKU1",
+                category="upper_body",
+                engine="warp-baseline",
+                model_version="warp-baseline-1.0.0",
+                weights_sha256="none",
+                seed=0,
+                parameters={"grid_step": 8},
+            )
+        )
         session.flush()
         session.add(QCResult(generation_id="g1", check="size", passed=True, value=1.0, threshold="==", state="passed"))
-        session.add(Publication(generation_id="g1", drop_date="2026-11-20", sku="SKU1", photo_id="p1",
-                                storefront_key="storefront/SKU1/p1.jpg"))
+        session.add(
+            Publication(
+                generation_id="g1", drop_date="2026-11-20", sku="SKU1", photo_id="p1", storefront_key="storefront/SKU1/p1.jpg"
+            )
+        )
     [garment] = ledger.garments("2026-11-20")
     assert garment.state == GarmentState.DISCOVERED.value
     [generation] = ledger.generations("2026-11-20")
@@ -74,8 +97,20 @@ def test_a_failed_transaction_leaves_nothing_behind(ledger):
 def test_generation_must_reference_a_known_garment(ledger):
     with pytest.raises(IntegrityError):
         with ledger.session() as session:
-            session.add(Generation(generation_id="g2", garment_id=999, photo_id="nope", drop_date="2026-11-20", sku="X",
-                                   category="dresses", engine="e", model_version="v", weights_sha256="none", seed=0))
+            session.add(
+                Generation(
+                    generation_id="g2",
+                    garment_id=999,
+                    photo_id="nope",
+                    drop_date="2026-11-20",
+                    sku="X",
+                    category="dresses",
+                    engine="e",
+                    model_version="v",
+                    weights_sha256="none",
+                    seed=0,
+                )
+            )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

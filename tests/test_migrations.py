@@ -27,15 +27,28 @@ def url(request, tmp_path) -> str:
 
 def rows_of_the_first_revision(connection) -> None:
     """A garment and its generation, written with the first revision's tables."""
-    connection.execute(text("INSERT INTO model_photos (photo_id, sha256, source_key, state, categories, backends, updated_at) "
-                            "VALUES ('p1', 'a', 'library/photos/p1.jpg', 'ready', '[\"upper_body\"]', '{}', CURRENT_TIMESTAMP)"))
-    connection.execute(text("INSERT INTO garments (drop_date, sku, category, meta, state, updated_at) "
-                            "VALUES ('2026-11-20', 'TEE-1', 'upper_body', '{\"k\": 1}', 'published', CURRENT_TIMESTAMP)"))
+    connection.execute(
+        text(
+            "INSERT INTO model_photos (photo_id, sha256, source_key, state, categories, backends, updated_at) "
+            "VALUES ('p1', 'a', 'library/photos/p1.jpg', 'ready', '[\"upper_body\"]', '{}', CURRENT_TIMESTAMP)"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO garments (drop_date, sku, category, meta, state, updated_at) "
+            "VALUES ('2026-11-20', 'TEE-1', 'upper_body', '{\"k\": 1}', 'published', CURRENT_TIMESTAMP)"
+        )
+    )
     garment_id = connection.execute(text("SELECT id FROM garments")).scalar_one()
-    connection.execute(text("INSERT INTO generations (generation_id, garment_id, photo_id, drop_date, sku, category, engine, "
-                            "model_version, weights_sha256, seed, parameters, state, updated_at) VALUES ('g1', :g, 'p1', "
-                            "'2026-11-20', 'TEE-1', 'upper_body', 'warp-baseline', 'warp-baseline-1.0.0', 'none', 7, '{}', "
-                            "'published', CURRENT_TIMESTAMP)"), {"g": garment_id})
+    connection.execute(
+        text(
+            "INSERT INTO generations (generation_id, garment_id, photo_id, drop_date, sku, category, engine, "
+            "model_version, weights_sha256, seed, parameters, state, updated_at) VALUES ('g1', :g, 'p1', "
+            "'2026-11-20', 'TEE-1', 'upper_body', 'warp-baseline', 'warp-baseline-1.0.0', 'none', 7, '{}', "
+            "'published', CURRENT_TIMESTAMP)"
+        ),
+        {"g": garment_id},
+    )
 
 
 def assert_kept_and_current(url: str) -> None:
@@ -46,8 +59,18 @@ def assert_kept_and_current(url: str) -> None:
     [generation] = ledger.generations("2026-11-20")
     assert (generation.generation_id, generation.seed, generation.garment_id) == ("g1", 7, garment.id)
     with ledger.session() as session:  # the new tables work
-        session.add(EvaluationRow(evaluation_id="e", set_name="s", set_sha256="x", version="v", engine="e", model_version="m",
-                                  weights_sha256="w", category="upper_body"))
+        session.add(
+            EvaluationRow(
+                evaluation_id="e",
+                set_name="s",
+                set_sha256="x",
+                version="v",
+                engine="e",
+                model_version="m",
+                weights_sha256="w",
+                category="upper_body",
+            )
+        )
     with ledger.session() as session:
         assert session.scalars(select(EvaluationRow.version)).all() == ["v"]
     ledger.engine.dispose()
@@ -87,12 +110,18 @@ def test_a_ledger_made_before_migrations_is_stamped_and_upgraded(url: str) -> No
 
 def test_db_upgrade_command(tmp_path) -> None:
     def upgrade() -> str:
-        done = subprocess.run([sys.executable, "-m", "tasks.cli", "db", "upgrade"], env=cli_env(tmp_path / "home"),
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "tasks.cli", "db", "upgrade"],
+            env=cli_env(tmp_path / "home"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout.strip()
 
     assert upgrade() == f"ledger schema at revision {head_revision()} (was empty)"
     assert upgrade() == f"ledger schema at revision {head_revision()} (already)"
-    assert {Garment.__tablename__, Generation.__tablename__, *NEW_TABLES} <= set(inspect(create_engine(
-        f"sqlite:///{tmp_path / 'home' / 'ledger.db'}")).get_table_names())
+    assert {Garment.__tablename__, Generation.__tablename__, *NEW_TABLES} <= set(
+        inspect(create_engine(f"sqlite:///{tmp_path / 'home' / 'ledger.db'}")).get_table_names()
+    )

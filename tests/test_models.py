@@ -9,8 +9,11 @@ from tasks.models import ModelRegistryError, load_registry, local_path, lookup
 
 
 def _registry(path, uri, sha256):
-    path.write_text(yaml.safe_dump({"models": {"tiny": {"backend": "schp-onnx", "uri": uri, "sha256": sha256,
-                                                         "licence": "test-only", "version": "1"}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"models": {"tiny": {"backend": "schp-onnx", "uri": uri, "sha256": sha256, "licence": "test-only", "version": "1"}}}
+        )
+    )
     return path
 
 
@@ -22,7 +25,9 @@ def test_s3_weights_are_copied_once_into_the_cache_and_verified(ctx, tmp_path, m
         raise AssertionError("weights are streamed to the cache file, never read whole into memory")
 
     monkeypatch.setattr(type(ctx.store), "get_bytes", whole_object)
-    registry = _registry(tmp_path / "models.yaml", f"s3://{ctx.settings.bucket}/weights/tiny.onnx", hashlib.sha256(data).hexdigest())
+    registry = _registry(
+        tmp_path / "models.yaml", f"s3://{ctx.settings.bucket}/weights/tiny.onnx", hashlib.sha256(data).hexdigest()
+    )
     settings = ctx.settings.model_copy(update={"model_registry": registry})
     entry = lookup(settings, "tiny", "schp-onnx")
     path = local_path(settings, entry)

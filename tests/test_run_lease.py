@@ -99,8 +99,13 @@ def test_a_held_lease_is_renewed_while_a_long_stage_runs(ledger):
 
 
 def run_cli(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], env=cli_env(tmp_path / "home", **env),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.cli", *args],
+        env=cli_env(tmp_path / "home", **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_cli_refuses_a_date_another_run_holds_at_once(tmp_path):

@@ -39,16 +39,20 @@ print("RESULT " + json.dumps({"refused": refused, "state": str(run.state), "logi
 
 def test_bad_params_are_refused_by_the_schema_the_cli_checks_too() -> None:
     check_params({"drop_date": "2026-11-20", "engine": "ladi-vton", "inference_steps": 20, "seed": None})
-    for bad, message in (({"inference_steps": 0}, "param inference_steps: 0 is less than the minimum of 1"),
-                         ({"engine": "dall-e"}, "param engine: 'dall-e' is not one of"),
-                         ({"drop_date": "2026-13-40"}, "param drop_date: '2026-13-40' is not a 'date'"),
-                         ({"bucket": "elsewhere"}, "a run may not set bucket")):
+    for bad, message in (
+        ({"inference_steps": 0}, "param inference_steps: 0 is less than the minimum of 1"),
+        ({"engine": "dall-e"}, "param engine: 'dall-e' is not one of"),
+        ({"drop_date": "2026-13-40"}, "param drop_date: '2026-13-40' is not a 'date'"),
+        ({"bucket": "elsewhere"}, "a run may not set bucket"),
+    ):
         with pytest.raises(ValueError, match=message):
             check_params(bad)
     assert PARAMS["drop_date"]["format"] == "date"
 
 
-def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_drop_date_param(s3_endpoint, postgres_url, tmp_path) -> None:
+def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_drop_date_param(
+    s3_endpoint, postgres_url, tmp_path
+) -> None:
     """...and its tasks reach S3 and the ledger through Airflow connections: the environment has
     no TRYON_S3_ENDPOINT_URL (boto3 would go to AWS) and no TRYON_LEDGER_URL (a SQLite file in the
     home would be made), only the connections and their ids. The OpenLineage provider, writing to
@@ -59,23 +63,42 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
 
     settings = Settings(home=tmp_path / "home", bucket="params", s3_endpoint_url=s3_endpoint, ledger_url=postgres_url)
     ctx = prepare_drops(settings, {"2026-11-20": ("TEE-03032", "JEANS-051946")}, ("05997_00.jpg", "051918_0.jpg"))
-    env = {k: v for k, v in run_env(settings, TRYON_HOME=str(settings.home)).items()
-           if k not in ("TRYON_S3_ENDPOINT_URL", "TRYON_LEDGER_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    env = {
+        k: v
+        for k, v in run_env(settings, TRYON_HOME=str(settings.home)).items()
+        if k not in ("TRYON_S3_ENDPOINT_URL", "TRYON_LEDGER_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    }
     database = make_url(postgres_url)
     env |= {
-        "TRYON_AWS_CONN_ID": "tryon_s3", "TRYON_LEDGER_CONN_ID": "tryon_ledger",
-        "AIRFLOW_CONN_TRYON_S3": json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
-                                             "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}}),
-        "AIRFLOW_CONN_TRYON_LEDGER": json.dumps({"conn_type": "postgres", "host": database.host, "port": database.port,
-                                                 "login": database.username, "schema": database.database}),
+        "TRYON_AWS_CONN_ID": "tryon_s3",
+        "TRYON_LEDGER_CONN_ID": "tryon_ledger",
+        "AIRFLOW_CONN_TRYON_S3": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
+            }
+        ),
+        "AIRFLOW_CONN_TRYON_LEDGER": json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": database.host,
+                "port": database.port,
+                "login": database.username,
+                "schema": database.database,
+            }
+        ),
     }
     events = tmp_path / "openlineage.json"  # the OpenLineage provider's file transport: one event a line
-    env |= {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
-            "AIRFLOW__OPENLINEAGE__NAMESPACE": "tryon-test"}
+    env |= {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "tryon-test",
+    }
     done = subprocess.run([sys.executable, "-c", TRIGGER], env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     assert result["refused"] and "ParamValidationError" in result["refused"] and "inference_steps" in result["refused"]
     assert (result["state"], result["logical_date"]) == ("success", "None")
     garments = ctx.ledger.garments("2026-11-20")
@@ -88,8 +111,10 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
     for line in events.read_text().splitlines():
         event = json.loads(line)
         if event["eventType"] == "COMPLETE" and "." in event["job"]["name"]:
-            lineage[event["job"]["name"].split(".", 1)[1]] = (sorted(d["name"] for d in event["inputs"]),
-                                                               sorted(d["name"] for d in event["outputs"]))
+            lineage[event["job"]["name"].split(".", 1)[1]] = (
+                sorted(d["name"] for d in event["inputs"]),
+                sorted(d["name"] for d in event["outputs"]),
+            )
             assert all(d["namespace"] == "s3://params" for d in event["inputs"] + event["outputs"]), event
     assert lineage["discover"] == (["drops/2026-11-20"], [])
     assert lineage["match"] == (["library/index.parquet"], [])

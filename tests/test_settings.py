@@ -45,7 +45,13 @@ def test_an_empty_variable_means_unset(monkeypatch, tmp_path):
     """compose's `${TRYON_MODEL_REGISTRY:-}` and a Kubernetes ConfigMap's "" must not become
     Path('.') (a registry in the working folder) or an empty endpoint."""
     monkeypatch.chdir(tmp_path)
-    for key in ("TRYON_MODEL_REGISTRY", "TRYON_S3_ENDPOINT_URL", "TRYON_LEDGER_URL", "TRYON_REVIEWERS", "TRYON_GPU_NODE_SELECTOR"):
+    for key in (
+        "TRYON_MODEL_REGISTRY",
+        "TRYON_S3_ENDPOINT_URL",
+        "TRYON_LEDGER_URL",
+        "TRYON_REVIEWERS",
+        "TRYON_GPU_NODE_SELECTOR",
+    ):
         monkeypatch.setenv(key, "")
     settings = Settings()
     assert (settings.model_registry, settings.s3_endpoint_url, settings.ledger_url) == (None, None, None)

@@ -54,8 +54,20 @@ def test_an_operator_registry_naming_the_same_model_wins(tmp_path):
     weights = tmp_path / "my-u2netp.onnx"
     weights.write_bytes(SHIPPED["u2netp"].path.read_bytes())
     registry = tmp_path / "models.yaml"
-    registry.write_text(yaml.safe_dump({"models": {"u2netp": {
-        "backend": "u2net-onnx", "uri": weights.as_uri(), "sha256": SHIPPED["u2netp"].sha256, "licence": "Apache-2.0",
-        "version": "ours"}}}))
+    registry.write_text(
+        yaml.safe_dump(
+            {
+                "models": {
+                    "u2netp": {
+                        "backend": "u2net-onnx",
+                        "uri": weights.as_uri(),
+                        "sha256": SHIPPED["u2netp"].sha256,
+                        "licence": "Apache-2.0",
+                        "version": "ours",
+                    }
+                }
+            }
+        )
+    )
     entry = lookup(Settings(home=tmp_path, model_registry=registry), "u2netp", "u2net-onnx")
     assert (entry.uri, entry.version) == (weights.as_uri(), "ours")

@@ -43,13 +43,19 @@ def test_the_records_are_the_latest_runs(ctx):
 
 
 def test_a_stopped_garment_names_the_stage_that_would_have_taken_it_on():
-    failures = [StageFailure("tryon", 2, "RuntimeError: CUDA out of memory"), StageFailure("publish", None, "EndpointConnectionError: S3 down")]
+    failures = [
+        StageFailure("tryon", 2, "RuntimeError: CUDA out of memory"),
+        StageFailure("publish", None, "EndpointConnectionError: S3 down"),
+    ]
     assert incomplete_reason("matched", failures) == (
-        "pipeline_incomplete: stage tryon[2] failed: RuntimeError: CUDA out of memory (stopped in state 'matched')")
+        "pipeline_incomplete: stage tryon[2] failed: RuntimeError: CUDA out of memory (stopped in state 'matched')"
+    )
     assert incomplete_reason("matched", failures[1:]) == (
-        "pipeline_incomplete: stage publish failed: EndpointConnectionError: S3 down (stopped in state 'matched')")
-    assert incomplete_reason("preprocessed", failures[1:]).startswith("pipeline_incomplete: stage publish failed"), \
+        "pipeline_incomplete: stage publish failed: EndpointConnectionError: S3 down (stopped in state 'matched')"
+    )
+    assert incomplete_reason("preprocessed", failures[1:]).startswith("pipeline_incomplete: stage publish failed"), (
         "no stage of its own failed: the run's failure is named"
+    )
     assert incomplete_reason("discovered", []) == "pipeline_incomplete: stopped in state 'discovered'"
 
 
@@ -74,10 +80,18 @@ def test_the_last_line_still_says_what_happened_when_s3_is_down(tmp_path, capsys
     from tasks.settings import Settings
     from tests.conftest import free_port
 
-    down = Settings(home=tmp_path, bucket="gone", s3_endpoint_url=f"http://127.0.0.1:{free_port()}", s3_max_attempts=1,
-                    ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    down = Settings(
+        home=tmp_path,
+        bucket="gone",
+        s3_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        s3_max_attempts=1,
+        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+    )
     assert _finish(down, "2026-11-20", "failed", _drop_summary(down, "2026-11-20")) == 1
     out, err = capsys.readouterr()
     assert "drop 2026-11-20: the report cannot be read now (EndpointConnectionError" in out
-    assert err.strip().splitlines()[-1].startswith(
-        "error: garment_drop 2026-11-20 failed, and its stage records cannot be read now (EndpointConnectionError")
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("error: garment_drop 2026-11-20 failed, and its stage records cannot be read now (EndpointConnectionError")
+    )

@@ -34,19 +34,29 @@ def test_stages_in_order(ctx, planned):
     items, counts, shards = planned
     assert counts == {"photos": 3, "processed": 3, "cached": 0, "refused": 0, "ready": 3, "rejected": 0}
     suitable = {row["photo_id"]: sorted(c for c, ok in row["suitable"].items() if ok) for row in library_stage.read_index(ctx)}
-    assert suitable == {"049205_0": ["lower_body", "upper_body"], "051918_0": ["lower_body", "upper_body"], "05997_00": ["upper_body"]}
+    assert suitable == {
+        "049205_0": ["lower_body", "upper_body"],
+        "051918_0": ["lower_body", "upper_body"],
+        "05997_00": ["upper_body"],
+    }
     index = pq.read_table(io.BytesIO(ctx.store.get_bytes("library/index.parquet")))
     assert index.num_rows == 3 and len(index.column("keypoints")[0]) == 54
-    assert len(shards) == 1 and len(shards[0].generation_ids) == 4  # 2 garments x k=2: one shard, one batch per (category, cluster)
+    assert (
+        len(shards) == 1 and len(shards[0].generation_ids) == 4
+    )  # 2 garments x k=2: one shard, one batch per (category, cluster)
     assert {g.state for g in ctx.ledger.garments(DATE)} == {"matched"}
 
     result = tryon_stage.run_shard(ctx, shards[0])
     assert (result["generated"], result["failed"], result["batches"]) == (4, 0, len(shards[0].batches))
     counts = check_generations(ctx, DATE)
-    assert counts["passed"] + counts["flagged"] == 4 and counts["flagged"] >= 3, counts  # the baseline's images are not publishable
+    assert counts["passed"] + counts["flagged"] == 4 and counts["flagged"] >= 3, (
+        counts
+    )  # the baseline's images are not publishable
     assert counts["measured_here"] == 4
-    single = ({g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)},
-              pd.read_parquet(io.BytesIO(ctx.store.get_bytes(f"reports/{DATE}/metrics.parquet"))))
+    single = (
+        {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)},
+        pd.read_parquet(io.BytesIO(ctx.store.get_bytes(f"reports/{DATE}/metrics.parquet"))),
+    )
     # a verdict by this suite on an unchanged image stands: a second QC measures nothing
     again = check_generations(ctx, DATE)
     assert (again["measured_here"], again["passed"] + again["flagged"]) == (0, 0)
@@ -63,8 +73,9 @@ def test_stages_in_order(ctx, planned):
     assert (mapped["measured_in_shards"], mapped["measured_here"]) == (4, 0)
     assert {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)} == single[0]
     table = pd.read_parquet(io.BytesIO(ctx.store.get_bytes(f"reports/{DATE}/metrics.parquet")))
-    pd.testing.assert_frame_equal(table.sort_values("generation_id", ignore_index=True),
-                                  single[1].sort_values("generation_id", ignore_index=True))
+    pd.testing.assert_frame_equal(
+        table.sort_values("generation_id", ignore_index=True), single[1].sort_values("generation_id", ignore_index=True)
+    )
     assert not list(ctx.store.list_keys(f"reports/{DATE}/metrics/")), "the parts are removed once gathered"
     # and the warp baseline is a preview: even what passed QC waits for a reviewer, nothing reaches the storefront
     assert publish(ctx, DATE)["published"] == 0
@@ -77,7 +88,9 @@ def test_stages_in_order(ctx, planned):
     report = write_report(ctx, DATE)
     assert report["garments_by_state"] == {"flagged": 2} and report["inputs"] == 2
     summary = ctx.store.get_json(f"reports/{DATE}/summary.json")
-    assert [(m["model_version"], m["released"], m["generations"]) for m in summary["models"]] == [("warp-baseline-1.0.0", False, 4)]
+    assert [(m["model_version"], m["released"], m["generations"]) for m in summary["models"]] == [
+        ("warp-baseline-1.0.0", False, 4)
+    ]
     html = ctx.store.get_bytes(f"reports/{DATE}/report.html").decode()
     assert "a preview, not a released model" in html and "warp-baseline-1.0.0" in html
     assert html.count('src="thumbs/') == 4 and ctx.store.exists(f"reports/{DATE}/qc-histograms.png")
@@ -90,7 +103,9 @@ def test_a_large_report_is_paged_with_its_images_as_files(ctx, planned, monkeypa
 
     tryon_stage.run_shard(ctx, planned[2][0])
     check_generations(ctx, DATE)
-    ctx.store.delete(f"reports/{DATE}/thumbs/{planned[2][0].generation_ids[0]}.jpg")  # an image measured before thumbnails were kept
+    ctx.store.delete(
+        f"reports/{DATE}/thumbs/{planned[2][0].generation_ids[0]}.jpg"
+    )  # an image measured before thumbnails were kept
     monkeypatch.setattr(report_module, "PAGE_THUMBNAILS", 3)
     monkeypatch.setattr(report_module, "PAGE_ROWS", 1)
     publish(ctx, DATE)
@@ -100,7 +115,7 @@ def test_a_large_report_is_paged_with_its_images_as_files(ctx, planned, monkeypa
     assert html.count('src="thumbs/') == 3 and 'href="generations-0002.html"' in html and 'href="garments-0002.html"' in html
     second = ctx.store.get_bytes(f"reports/{DATE}/generations-0002.html").decode()
     assert second.count('src="thumbs/') == 1 and 'href="report.html"' in second and "page 2 of 2" in second
-    assert ctx.store.get_bytes(f"reports/{DATE}/garments-0002.html").decode().count("<td class=\"state-") == 1
+    assert ctx.store.get_bytes(f"reports/{DATE}/garments-0002.html").decode().count('<td class="state-') == 1
     assert not ctx.store.exists(f"reports/{DATE}/generations-0003.html")
     for gid in planned[2][0].generation_ids:
         assert decode_rgb(ctx.store.get_bytes(f"reports/{DATE}/thumbs/{gid}.jpg")).shape[0] == 192
@@ -154,7 +169,14 @@ def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
         raise AssertionError("an unchanged photo was processed again")
 
     monkeypatch.setattr(library_stage, "prepare_model_photo", must_not_run)
-    assert library_stage.preprocess_model_photos(ctx) == {"photos": 3, "processed": 0, "cached": 3, "refused": 0, "ready": 3, "rejected": 0}
+    assert library_stage.preprocess_model_photos(ctx) == {
+        "photos": 3,
+        "processed": 0,
+        "cached": 3,
+        "refused": 0,
+        "ready": 3,
+        "rejected": 0,
+    }
     # a photo whose name cannot be an id is refused (rejected, never processed), not counted unchanged
     ctx.store.put_bytes("library/photos/bad name!.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())
     counts = library_stage.preprocess_model_photos(ctx)
@@ -168,12 +190,20 @@ def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
 
 
 def test_generation_ids_change_with_every_input():
-    base = dict(garment_sha256="a" * 64, photo_id="p", engine="e", model_version="v", weights_sha256="w",
-                parameters={"x": 1}, seed=0)
+    base = dict(
+        garment_sha256="a" * 64, photo_id="p", engine="e", model_version="v", weights_sha256="w", parameters={"x": 1}, seed=0
+    )
     reference = generation_id(**base)
     assert generation_id(**base) == reference and len(reference) == 32
-    for key, value in [("garment_sha256", "b" * 64), ("photo_id", "q"), ("engine", "f"), ("model_version", "v2"),
-                       ("weights_sha256", "w2"), ("parameters", {"x": 2}), ("seed", 1)]:
+    for key, value in [
+        ("garment_sha256", "b" * 64),
+        ("photo_id", "q"),
+        ("engine", "f"),
+        ("model_version", "v2"),
+        ("weights_sha256", "w2"),
+        ("parameters", {"x": 2}),
+        ("seed", 1),
+    ]:
         assert generation_id(**{**base, key: value}) != reference, key
 
 
@@ -208,7 +238,9 @@ def test_a_garment_from_an_earlier_drop_is_a_duplicate_but_a_rerun_is_not(ctx):
     first = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
     assert [i["sku"] for i in first] == ["TEE-OLD"]
     # not generated yet (no library): a copy the next night is not blocked by it
-    assert [i["sku"] for i in preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20")))] == ["TEE-RESHOOT"]
+    assert [
+        i["sku"] for i in preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20")))
+    ] == ["TEE-RESHOOT"]
     set_garment_state(ctx, first[0]["garment_id"], GarmentState.PUBLISHED)  # the night went on to publish it
     assert preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20"))) == []
     [reshoot] = ctx.ledger.garments("2026-11-20")
@@ -259,9 +291,11 @@ def test_a_ledger_pointed_at_another_bucket_prepares_the_garments_there(ctx):
     from tasks.storage import ObjectStore, garment_artifact_key
 
     path, category = GARMENTS["TEE-00055"]
-    other = RunContext(settings=ctx.settings.model_copy(update={"bucket": ctx.settings.bucket + "-b"}),
-                       store=ObjectStore.from_settings(ctx.settings.model_copy(update={"bucket": ctx.settings.bucket + "-b"})),
-                       ledger=ctx.ledger)
+    other = RunContext(
+        settings=ctx.settings.model_copy(update={"bucket": ctx.settings.bucket + "-b"}),
+        store=ObjectStore.from_settings(ctx.settings.model_copy(update={"bucket": ctx.settings.bucket + "-b"})),
+        ledger=ctx.ledger,
+    )
     other.store.ensure_bucket()
     for run in (ctx, other):
         run.store.put_bytes(f"drops/{DATE}/TEE/front.jpg", path.read_bytes())

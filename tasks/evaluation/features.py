@@ -61,7 +61,9 @@ class InceptionFeatures:
     def __call__(self, images: list[np.ndarray], batch: int = 16) -> np.ndarray:
         out = []
         for start in range(0, len(images), batch):
-            x = torch.stack([torch.from_numpy(np.ascontiguousarray(i)).permute(2, 0, 1) for i in images[start : start + batch]]).float()
+            x = torch.stack(
+                [torch.from_numpy(np.ascontiguousarray(i)).permute(2, 0, 1) for i in images[start : start + batch]]
+            ).float()
             x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
             features = self.network(x, return_features=True) if self.flag else self.network(x)
             out.append(features.reshape(len(x), -1).double().numpy())
@@ -98,7 +100,7 @@ class _RandomInception(nn.Module):
             layers += [conv, nn.ReLU()]
         self.trunk = nn.Sequential(*layers)
         self.head = nn.Linear(512, FEATURES)
-        nn.init.normal_(self.head.weight, std=512 ** -0.5)
+        nn.init.normal_(self.head.weight, std=512**-0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.trunk(x / 127.5 - 1)
@@ -115,9 +117,18 @@ def write_random_networks(folder: Path, seed: int = 0) -> dict[str, dict[str, An
     torch.jit.script(_RandomInception().eval()).save(str(inception))
     alexnet = folder / "alexnet-random.safetensors"
     save_file({f"features.{k}": v.contiguous() for k, v in alexnet_trunk().state_dict().items()}, str(alexnet))
-    common = {"licence": "random weights (no licence needed; not a quality measure)", "version": "random-weights", "random_weights": True}
+    common = {
+        "licence": "random weights (no licence needed; not a quality measure)",
+        "version": "random-weights",
+        "random_weights": True,
+    }
     return {
-        "fid-inception-v3": {"backend": INCEPTION_BACKEND, "uri": inception.as_uri(), "sha256": file_sha256(inception),
-                             "config": {"input_size": 299}, **common},
+        "fid-inception-v3": {
+            "backend": INCEPTION_BACKEND,
+            "uri": inception.as_uri(),
+            "sha256": file_sha256(inception),
+            "config": {"input_size": 299},
+            **common,
+        },
         "lpips-alexnet": {"backend": ALEXNET_BACKEND, "uri": alexnet.as_uri(), "sha256": file_sha256(alexnet), **common},
     }

@@ -32,7 +32,11 @@ class Identity:
         return cls(engine.model_version, engine.weights_sha256, dict(engine.parameters))
 
     def matches(self, row: EvaluationRow) -> bool:
-        return (row.model_version, row.weights_sha256, row.parameters) == (self.model_version, self.weights_sha256, self.parameters)
+        return (row.model_version, row.weights_sha256, row.parameters) == (
+            self.model_version,
+            self.weights_sha256,
+            self.parameters,
+        )
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,11 @@ def judge(ledger: Ledger, new: Identity, current: Identity) -> Verdict:
     if new == current:
         return Verdict(True, f"{new.model_version} is the current version: nothing to compare")
     with ledger.session() as session:
-        rows = list(session.scalars(select(EvaluationRow).where(EvaluationRow.model_version.in_([new.model_version, current.model_version]))))
+        rows = list(
+            session.scalars(
+                select(EvaluationRow).where(EvaluationRow.model_version.in_([new.model_version, current.model_version]))
+            )
+        )
     by_evaluation: dict[str, dict[str, dict[str, EvaluationRow]]] = {}
     for row in rows:
         side = "new" if new.matches(row) else "current" if current.matches(row) else None
@@ -55,8 +63,11 @@ def judge(ledger: Ledger, new: Identity, current: Identity) -> Verdict:
             by_evaluation.setdefault(row.evaluation_id, {"new": {}, "current": {}})[side][row.category] = row
     both = {e: sides for e, sides in by_evaluation.items() if sides["new"] and sides["current"]}
     if not both:
-        return Verdict(False, f"no evaluation holds both {new.model_version} and the current {current.model_version} "
-                              "(run `tryon evaluate --versions` with both first)")
+        return Verdict(
+            False,
+            f"no evaluation holds both {new.model_version} and the current {current.model_version} "
+            "(run `tryon evaluate --versions` with both first)",
+        )
     evaluation_id = max(both, key=lambda e: max(r.created_at for side in both[e].values() for r in side.values()))
     sides = both[evaluation_id]
     worse, compared = [], 0
@@ -72,16 +83,41 @@ def judge(ledger: Ledger, new: Identity, current: Identity) -> Verdict:
     if not compared:
         return Verdict(False, f"evaluation {evaluation_id} has no FID or LPIPS measured for both versions", evaluation_id)
     if worse:
-        return Verdict(False, f"evaluation {evaluation_id}: {new.model_version} is worse than the current {current.model_version}: "
-                              + "; ".join(worse), evaluation_id)
-    return Verdict(True, f"evaluation {evaluation_id}: at least as good as {current.model_version} on {compared} figures", evaluation_id)
+        return Verdict(
+            False,
+            f"evaluation {evaluation_id}: {new.model_version} is worse than the current {current.model_version}: "
+            + "; ".join(worse),
+            evaluation_id,
+        )
+    return Verdict(
+        True, f"evaluation {evaluation_id}: at least as good as {current.model_version} on {compared} figures", evaluation_id
+    )
 
 
-def record_decision(ledger: Ledger, spec: str, new: Identity, current: Identity, dates: tuple[str, str], verdict: Verdict,
-                    operator: str, forced_because: str | None) -> None:
+def record_decision(
+    ledger: Ledger,
+    spec: str,
+    new: Identity,
+    current: Identity,
+    dates: tuple[str, str],
+    verdict: Verdict,
+    operator: str,
+    forced_because: str | None,
+) -> None:
     with ledger.session() as session:
-        session.add(BackfillDecision(
-            version=spec, model_version=new.model_version, weights_sha256=new.weights_sha256, current_model_version=current.model_version,
-            date_from=dates[0], date_to=dates[1], decision="forced" if forced_because is not None else "evaluated",
-            evaluation_id=verdict.evaluation_id, operator=operator,
-            reason=f"{forced_because} (the evaluation said: {verdict.reason})" if forced_because is not None else verdict.reason))
+        session.add(
+            BackfillDecision(
+                version=spec,
+                model_version=new.model_version,
+                weights_sha256=new.weights_sha256,
+                current_model_version=current.model_version,
+                date_from=dates[0],
+                date_to=dates[1],
+                decision="forced" if forced_because is not None else "evaluated",
+                evaluation_id=verdict.evaluation_id,
+                operator=operator,
+                reason=f"{forced_because} (the evaluation said: {verdict.reason})"
+                if forced_because is not None
+                else verdict.reason,
+            )
+        )

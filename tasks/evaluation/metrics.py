@@ -117,11 +117,18 @@ def alexnet_trunk() -> nn.Sequential:
     """AlexNet's convolutional trunk in torchvision's layout (its ``features.*`` weights load as
     they are)."""
     return nn.Sequential(
-        nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(3, 64, 11, stride=4, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(256, 256, 3, padding=1),
+        nn.ReLU(),
     )
 
 
@@ -168,8 +175,12 @@ class Lpips(nn.Module):
     def distance_map(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(N, H, W): the per-pixel LPIPS (each layer upsampled to the image, summed)."""
         size = a.shape[-2:]
-        return torch.stack([nn.functional.interpolate(layer, size=size, mode="bilinear", align_corners=False)[:, 0]
-                            for layer in self.differences(a, b)]).sum(0)
+        return torch.stack(
+            [
+                nn.functional.interpolate(layer, size=size, mode="bilinear", align_corners=False)[:, 0]
+                for layer in self.differences(a, b)
+            ]
+        ).sum(0)
 
     def compare(self, output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> Pairwise:
         """LPIPS of two RGB uint8 images, whole and over ``mask`` (the per-pixel map's mean there)."""

@@ -144,14 +144,17 @@ class _Inputs:
         if pair.view not in self.templates:
             view = self.view(pair.view)
             worn, skin = worn_garment_and_skin(view.labels, pair.category)
-            self.templates[pair.view] = view_template(pair.category, view.sample_fields(), worn, skin, bool(self.faces(view.person)))
+            self.templates[pair.view] = view_template(
+                pair.category, view.sample_fields(), worn, skin, bool(self.faces(view.person))
+            )
         if pair.cloth not in self.cloth_readings:
             self.cloth_readings[pair.cloth] = read_cloth(*self.cloth(pair.cloth))
         return replace(self.templates[pair.view], cloth_reading=self.cloth_readings[pair.cloth])
 
 
-def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, limit: int | None = None,
-                     categories: list[str] | None = None) -> VersionResult:
+def evaluate_version(
+    ctx: Any, evaluation_id: str, set_name: str, spec: str, limit: int | None = None, categories: list[str] | None = None
+) -> VersionResult:
     """Generate the set's pairs (``EvalSet.chosen(limit, categories)``) with the version, measure, store the
     images and ``result.json``."""
     import pandas as pd
@@ -167,8 +170,9 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
     engine = get_engine(settings)
     inception = InceptionFeatures(ctx.settings)  # the same networks for every version: the run's, not the version's
     lpips, lpips_networks = load_lpips(ctx.settings)
-    result = VersionResult(spec, version.slug, engine.describe(), engine.random_weights,
-                           [asdict(n) for n in (inception.info, *lpips_networks)])
+    result = VersionResult(
+        spec, version.slug, engine.describe(), engine.random_weights, [asdict(n) for n in (inception.info, *lpips_networks)]
+    )
     faces = shared_faces()
     inputs = _Inputs(ctx.store, evalset, faces)
     qc_rows: list[dict[str, Any]] = []
@@ -181,8 +185,17 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
         seconds = 0.0
         for start in range(0, len(pairs), settings.batch_size):
             batch: list[EvalPair] = pairs[start : start + settings.batch_size]
-            samples = [TryOnSample(generation_id=p.slot, category=category, cloth=inputs.cloth(p.cloth)[0], cloth_mask=inputs.cloth(p.cloth)[1],
-                                   seed=settings.seed, **inputs.view(p.view).sample_fields()) for p in batch]
+            samples = [
+                TryOnSample(
+                    generation_id=p.slot,
+                    category=category,
+                    cloth=inputs.cloth(p.cloth)[0],
+                    cloth_mask=inputs.cloth(p.cloth)[1],
+                    seed=settings.seed,
+                    **inputs.view(p.view).sample_fields(),
+                )
+                for p in batch
+            ]
             began = time.perf_counter()
             made = generate_each(engine, samples)  # a sample the engine cannot make fails alone, with its reason
             seconds += time.perf_counter() - began
@@ -198,7 +211,12 @@ def evaluate_version(ctx: Any, evaluation_id: str, set_name: str, spec: str, lim
                 result.images[pair.slot] = key
                 if pair.paired:
                     s, lp = ssim(image, view.person, view.inpaint_mask), lpips.compare(image, view.person, view.inpaint_mask)
-                    for name, value in (("ssim", s.whole), ("ssim_masked", s.masked), ("lpips", lp.whole), ("lpips_masked", lp.masked)):
+                    for name, value in (
+                        ("ssim", s.whole),
+                        ("ssim_masked", s.masked),
+                        ("lpips", lp.whole),
+                        ("lpips_masked", lp.masked),
+                    ):
                         paired[name].append(value)
                     measured.paired += 1
                 else:

@@ -124,7 +124,12 @@ class View:
             return cls(**{name: arrays[name] for name in arrays.files})
 
     def sample_fields(self) -> dict[str, np.ndarray]:
-        return {"person": self.person, "person_mask": self.person_mask, "inpaint_mask": self.inpaint_mask, "keypoints": self.keypoints}
+        return {
+            "person": self.person,
+            "person_mask": self.person_mask,
+            "inpaint_mask": self.inpaint_mask,
+            "keypoints": self.keypoints,
+        }
 
 
 def cut_out(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,12 +207,16 @@ def library_set(ctx: Any, name: str = LIBRARY_SET) -> EvalSet:
             view_id = f"{row['photo_id']}.{category}"
             labels = load_view_labels(ctx, row["photo_id"], category)
             if labels is None:
-                writer.set.refused[view_id] = "no parsing stored for this view (a library built before it kept one): rebuild the library"
+                writer.set.refused[view_id] = (
+                    "no parsing stored for this view (a library built before it kept one): rebuild the library"
+                )
                 continue
             view = View(labels=labels, **load_photo(ctx, row["photo_id"], category))
             garment = worn_garment(view, category)
             if garment.sum() < MIN_GARMENT_SHARE * garment.size:
-                writer.set.refused[view_id] = f"the worn {category} garment the parsing shows covers under {MIN_GARMENT_SHARE:.0%} of the view"
+                writer.set.refused[view_id] = (
+                    f"the worn {category} garment the parsing shows covers under {MIN_GARMENT_SHARE:.0%} of the view"
+                )
                 continue
             writer.view(view_id, category, view)
             writer.cloth(view_id, category, *cut_out(view.person, garment))
@@ -221,7 +230,9 @@ def read_set(store: ObjectStore, name: str) -> EvalSet:
     key = set_key(name, "set.json")
     raw = store.get_json_or_none(key)
     if raw is None:
-        raise LookupError(f"no evaluation set {name!r} ({key} is missing): make one with `tryon evaluate import PATH` or the library set")
+        raise LookupError(
+            f"no evaluation set {name!r} ({key} is missing): make one with `tryon evaluate import PATH` or the library set"
+        )
     return EvalSet.from_dict(raw)
 
 
@@ -230,8 +241,10 @@ def load_view(store: ObjectStore, name: str, view_id: str) -> View:
 
 
 def load_cloth(store: ObjectStore, name: str, cloth_id: str) -> tuple[np.ndarray, np.ndarray]:
-    return (decode_rgb(store.get_bytes(set_key(name, f"cloths/{cloth_id}.png"))),
-            decode_mask(store.get_bytes(set_key(name, f"cloths/{cloth_id}_mask.png"))))
+    return (
+        decode_rgb(store.get_bytes(set_key(name, f"cloths/{cloth_id}.png"))),
+        decode_mask(store.get_bytes(set_key(name, f"cloths/{cloth_id}_mask.png"))),
+    )
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -264,8 +277,12 @@ def read_layout(folder: Path) -> Layout:
     """The VITON-HD or Dress Code test layout under ``folder`` (or its ``test/`` folder)."""
     folder = folder / "test" if (folder / "test").is_dir() and not (folder / "image").is_dir() else folder
     if (folder / "image").is_dir() and (folder / "cloth").is_dir():
-        persons = {_stem(p.name): ("upper_body", p) for p in sorted((folder / "image").iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
-        cloths = {_stem(p.name): ("upper_body", p) for p in sorted((folder / "cloth").iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+        persons = {
+            _stem(p.name): ("upper_body", p) for p in sorted((folder / "image").iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES
+        }
+        cloths = {
+            _stem(p.name): ("upper_body", p) for p in sorted((folder / "cloth").iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES
+        }
         listed = _pairs_file(folder / "test_pairs.txt") or _pairs_file(folder / "test_pairs_unpaired.txt")
         unpaired = [(_stem(a), _stem(b)) for a, b in listed if _stem(a) != _stem(b)]
         paired = [(p, p) for p in persons if p in cloths]
@@ -279,12 +296,15 @@ def read_layout(folder: Path) -> Layout:
             if path.suffix.lower() in IMAGE_SUFFIXES and _stem(path.name).endswith(("_0", "_1")):
                 (persons if _stem(path.name).endswith("_0") else cloths)[_stem(path.name)] = (category, path)
         listed_paired = _pairs_file(folder / category / "test_pairs_paired.txt")
-        paired += [(_stem(a), _stem(b)) for a, b in listed_paired] or \
-            [(p, p[:-2] + "_1") for p, (c, _) in persons.items() if c == category and p[:-2] + "_1" in cloths]
+        paired += [(_stem(a), _stem(b)) for a, b in listed_paired] or [
+            (p, p[:-2] + "_1") for p, (c, _) in persons.items() if c == category and p[:-2] + "_1" in cloths
+        ]
         unpaired += [(_stem(a), _stem(b)) for a, b in _pairs_file(folder / category / "test_pairs_unpaired.txt")]
     if not persons:
-        raise ValueError(f"{folder}: neither the VITON-HD test layout (image/, cloth/, test_pairs.txt) nor Dress Code's "
-                         "(upper_body|lower_body|dresses/images/ with {id}_0 persons and {id}_1 cloths)")
+        raise ValueError(
+            f"{folder}: neither the VITON-HD test layout (image/, cloth/, test_pairs.txt) nor Dress Code's "
+            "(upper_body|lower_body|dresses/images/ with {id}_0 persons and {id}_1 cloths)"
+        )
     return Layout("Dress Code test layout", persons, cloths, paired, unpaired)
 
 
@@ -333,5 +353,13 @@ def import_set(ctx: Any, folder: Path, name: str) -> EvalSet:
 
 
 def describe(evalset: EvalSet) -> str:
-    return json.dumps({"name": evalset.name, "source": evalset.source, "counts": evalset.counts(), "refused": evalset.refused,
-                       "content_sha256": evalset.content_sha256}, indent=2)
+    return json.dumps(
+        {
+            "name": evalset.name,
+            "source": evalset.source,
+            "counts": evalset.counts(),
+            "refused": evalset.refused,
+            "content_sha256": evalset.content_sha256,
+        },
+        indent=2,
+    )

@@ -111,8 +111,19 @@ class Engine(ABC):
 
 ENGINES = ("warp-baseline", "ladi-vton", "null")
 # the settings an engine is built from: a process keeps one engine per distinct combination
-ENGINE_SETTINGS = ("engine", "model_registry", "model_dir", "batch_size", "ladi_vton_dataset", "inference_steps", "guidance_scale",
-                   "scheduler", "precision", "device", "torch_compile")
+ENGINE_SETTINGS = (
+    "engine",
+    "model_registry",
+    "model_dir",
+    "batch_size",
+    "ladi_vton_dataset",
+    "inference_steps",
+    "guidance_scale",
+    "scheduler",
+    "precision",
+    "device",
+    "torch_compile",
+)
 _ENGINES: dict[tuple[Any, ...], Engine] = {}
 
 
@@ -155,8 +166,11 @@ def release_of(settings: Settings, engine: str, model_version: str, weights_sha2
     except (ValueError, ModelRegistryError) as error:
         return Release(False, f"{model_version} cannot be identified in the model registry now ({error})")
     if (current.model_version, current.weights_sha256) != (model_version, weights_sha256):
-        return Release(False, f"{model_version} (weights {weights_sha256[:12]}) is not what the model registry names now "
-                              f"({current.model_version}, weights {current.weights_sha256[:12]})")
+        return Release(
+            False,
+            f"{model_version} (weights {weights_sha256[:12]}) is not what the model registry names now "
+            f"({current.model_version}, weights {current.weights_sha256[:12]})",
+        )
     return current.release
 
 

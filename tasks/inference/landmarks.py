@@ -340,10 +340,16 @@ def _legs(profile: MaskProfile, body: Body, corr: Correspondence, centre: float,
             along = (crotch_b[1] - leg[0][1]) + scale * fraction * leg_length
             centre_b = point_along(leg, along)
             half = scale * (run[1] - run[0]) / 2
-            corr.add(f"leg_{side}_{fraction:.2f}_outer" if side == "left" else f"leg_{side}_{fraction:.2f}_inner",
-                     (run[0], row), (centre_b[0] - half, centre_b[1]))
-            corr.add(f"leg_{side}_{fraction:.2f}_inner" if side == "left" else f"leg_{side}_{fraction:.2f}_outer",
-                     (run[1], row), (centre_b[0] + half, centre_b[1]))
+            corr.add(
+                f"leg_{side}_{fraction:.2f}_outer" if side == "left" else f"leg_{side}_{fraction:.2f}_inner",
+                (run[0], row),
+                (centre_b[0] - half, centre_b[1]),
+            )
+            corr.add(
+                f"leg_{side}_{fraction:.2f}_inner" if side == "left" else f"leg_{side}_{fraction:.2f}_outer",
+                (run[1], row),
+                (centre_b[0] + half, centre_b[1]),
+            )
 
 
 BUILDERS = {"upper_body": upper_body, "lower_body": lower_body, "dresses": dresses}

@@ -81,14 +81,20 @@ class ShardReader:
 
     def prepare(self, generation_ids: list[str]) -> PreparedBatch:
         with self.ctx.ledger.session() as session:  # the batch's rows and garments in one query
-            found = {row.generation_id: (row, sha256) for row, sha256 in session.execute(
-                select(Generation, Garment.sha256).join(Garment, Garment.id == Generation.garment_id)
-                .where(Generation.generation_id.in_(generation_ids)))}
+            found = {
+                row.generation_id: (row, sha256)
+                for row, sha256 in session.execute(
+                    select(Generation, Garment.sha256)
+                    .join(Garment, Garment.id == Generation.garment_id)
+                    .where(Generation.generation_id.in_(generation_ids))
+                )
+            }
             planned = {}
             for gid in generation_ids:
                 row, sha256 = found[gid]
-                planned[gid] = PlannedGeneration(gid, row.sku, row.photo_id, row.category, row.model_version, row.seed,
-                                                 row.drop_date, sha256)
+                planned[gid] = PlannedGeneration(
+                    gid, row.sku, row.photo_id, row.category, row.model_version, row.seed, row.drop_date, sha256
+                )
         batch = PreparedBatch(planned)
         for gid, g in planned.items():
             if self.ctx.store.exists(g.key):
@@ -96,8 +102,16 @@ class ShardReader:
                 continue
             try:
                 cloth, cloth_mask = self.garment(g.garment_sha256)
-                batch.samples.append(TryOnSample(generation_id=gid, category=g.category, cloth=cloth, cloth_mask=cloth_mask,
-                                                 seed=g.seed, **self.photo(g.photo_id, g.category)))
+                batch.samples.append(
+                    TryOnSample(
+                        generation_id=gid,
+                        category=g.category,
+                        cloth=cloth,
+                        cloth_mask=cloth_mask,
+                        seed=g.seed,
+                        **self.photo(g.photo_id, g.category),
+                    )
+                )
             except Exception as error:  # a missing or broken artifact fails this item only
                 batch.decided[gid] = (FAILED, f"inputs_unavailable: {error}", None)
         return batch
@@ -153,9 +167,17 @@ class ShardWriter:
         self._submit(self._store, g, image, detail)
 
     def _store(self, g: PlannedGeneration, image: Any, detail: dict[str, Any]) -> None:
-        sidecar = {**self.described, "generation_id": g.generation_id, "seed": g.seed, "sku": g.sku,
-                   "category": g.category, "photo_id": g.photo_id, "garment_sha256": g.garment_sha256,
-                   "drop_date": g.drop_date, "detail": detail}
+        sidecar = {
+            **self.described,
+            "generation_id": g.generation_id,
+            "seed": g.seed,
+            "sku": g.sku,
+            "category": g.category,
+            "photo_id": g.photo_id,
+            "garment_sha256": g.garment_sha256,
+            "drop_date": g.drop_date,
+            "detail": detail,
+        }
         jpeg = encode_jpeg(image, self.ctx.settings.jpeg_quality)
         self.ctx.store.put_json(g.key.rsplit(".", 1)[0] + ".json", sidecar)
         self.ctx.store.put_bytes(g.key, jpeg, "image/jpeg")  # last: an existing image is a whole generation
@@ -187,7 +209,10 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
     generating = 0
     reader = ShardReader(ctx)
     limit = 2 * max(len(batch) for batch in shard.batches) if shard.batches else 1
-    with ThreadPoolExecutor(1, thread_name_prefix="tryon-reader") as prefetch, ShardWriter(ctx, engine, shard.index, limit) as writer:
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="tryon-reader") as prefetch,
+        ShardWriter(ctx, engine, shard.index, limit) as writer,
+    ):
         reading = prefetch.submit(reader.prepare, shard.batches[0]) if shard.batches else None
         for number in range(len(shard.batches)):
             started = time.perf_counter()

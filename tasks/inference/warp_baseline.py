@@ -93,11 +93,15 @@ class WarpBaselinePipeline:
         for sleeve in corr.sleeves:
             main &= ~sleeve.mask
         warped = backward_warp(sample.cloth, body_points, garment_points, (height, width), self.config.grid_step, (255, 255, 255))
-        coverage = backward_warp(main.astype(np.uint8) * 255, body_points, garment_points, (height, width), self.config.grid_step, 0)
+        coverage = backward_warp(
+            main.astype(np.uint8) * 255, body_points, garment_points, (height, width), self.config.grid_step, 0
+        )
         coverage = coverage.astype(np.float32) / 255.0
         coverage[limbs.forearms] = 0.0  # hanging forearms are in front of the garment's body
         for sleeve in corr.sleeves:
-            sleeve_rgb = cv2.warpAffine(sample.cloth, sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
+            sleeve_rgb = cv2.warpAffine(
+                sample.cloth, sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255)
+            )
             sleeve_alpha = cv2.warpAffine(sleeve.mask.astype(np.float32), sleeve.matrix, (width, height), flags=cv2.INTER_LINEAR)
             warped = (warped * (1 - sleeve_alpha[..., None]) + sleeve_rgb * sleeve_alpha[..., None]).astype(np.uint8)
             coverage = np.maximum(coverage, sleeve_alpha)

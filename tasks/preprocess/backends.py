@@ -36,7 +36,9 @@ def _build(kind: str, name: str, settings_json: str):
         if name == "opencv":
             return OpenCVMasker()
         entry = lookup(settings, name, "u2net-onnx")
-        return CombinedMasker(U2NetMasker(local_path(settings, entry), f"{entry.name}@{entry.version}", settings.resolved_model_dir / "rembg"))
+        return CombinedMasker(
+            U2NetMasker(local_path(settings, entry), f"{entry.name}@{entry.version}", settings.resolved_model_dir / "rembg")
+        )
     from tasks.preprocess.embedding import ColourTextureEmbedder, OnnxImageEmbedder
 
     if name == "colour-texture":
@@ -63,4 +65,6 @@ def embedding_backend(settings: Settings):
 
 def _key(settings: Settings) -> str:
     """Settings as a cache key: only what the backends read."""
-    return settings.model_dump_json(include={"model_registry", "model_dir", "home", "s3_endpoint_url", "s3_region", "s3_max_attempts"})
+    return settings.model_dump_json(
+        include={"model_registry", "model_dir", "home", "s3_endpoint_url", "s3_region", "s3_max_attempts"}
+    )

@@ -58,11 +58,22 @@ def check_people(raw_person: np.ndarray, faces: list, keypoints: np.ndarray) -> 
         raise PhotoRejected("no_person", "no body pose found (shoulders not detected)")
     beside = beyond_the_body(raw_person, keypoints)
     if beside >= SECOND_PERSON_FRACTION:
-        raise PhotoRejected("multiple_people", f"a figure beside the body the pose found ({beside:.0%} of its size), joined to it")
+        raise PhotoRejected(
+            "multiple_people", f"a figure beside the body the pose found ({beside:.0%} of its size), joined to it"
+        )
 
 
-_BONES = (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"),
-          ("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("l_hip", "l_knee"), ("l_knee", "l_ankle"), ("nose", "neck"))
+_BONES = (
+    ("r_shoulder", "r_elbow"),
+    ("r_elbow", "r_wrist"),
+    ("l_shoulder", "l_elbow"),
+    ("l_elbow", "l_wrist"),
+    ("r_hip", "r_knee"),
+    ("r_knee", "r_ankle"),
+    ("l_hip", "l_knee"),
+    ("l_knee", "l_ankle"),
+    ("nose", "neck"),
+)
 
 
 def beyond_the_body(raw_person: np.ndarray, keypoints: np.ndarray) -> float:
@@ -80,7 +91,9 @@ def beyond_the_body(raw_person: np.ndarray, keypoints: np.ndarray) -> float:
         cv2.fillPoly(body, [np.int32(torso)], 1)
     for a, b in _BONES:
         if seen[KP[a]] and seen[KP[b]]:
-            cv2.line(body, tuple(int(v) for v in point[a]), tuple(int(v) for v in point[b]), 1, max(3, int(0.25 * shoulder_width)))
+            cv2.line(
+                body, tuple(int(v) for v in point[a]), tuple(int(v) for v in point[b]), 1, max(3, int(0.25 * shoulder_width))
+            )
     if seen[KP["nose"]]:
         cv2.circle(body, tuple(int(v) for v in point["nose"]), max(3, int(0.4 * shoulder_width)), 1, -1)
     radius = max(1, int(0.5 * shoulder_width))

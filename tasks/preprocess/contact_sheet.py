@@ -122,7 +122,9 @@ def _view_cell(ctx: RunContext, photo_id: str, category: str) -> np.ndarray:
 
 def render_sheet(ctx: RunContext) -> np.ndarray:
     """The library sheet: one row per photo of the index (see the module docstring)."""
-    rows = [_header("library", "photo as uploaded | a view per category: inpaint mask (red), keypoints (green) | state and reasons")]
+    rows = [
+        _header("library", "photo as uploaded | a view per category: inpaint mask (red), keypoints (green) | state and reasons")
+    ]
     for row in read_index(ctx):
         photo_id = row["photo_id"]
         meta = ctx.store.get_json(library_artifact_key(photo_id, "meta.json"))
@@ -147,7 +149,12 @@ def render_sheet(ctx: RunContext) -> np.ndarray:
 
 def render_garment_sheet(ctx: RunContext, date: str) -> np.ndarray:
     """A drop's garments sheet: one row per garment the ledger recorded for ``date``."""
-    rows = [_header(f"garments of {date}", "photo as uploaded | cut-out on its canvas, mask outlined (red) | state, reason, mask, intake notes")]
+    rows = [
+        _header(
+            f"garments of {date}",
+            "photo as uploaded | cut-out on its canvas, mask outlined (red) | state, reason, mask, intake notes",
+        )
+    ]
     for garment in ctx.ledger.garments(date):
         cut: np.ndarray | None = None
         mask: np.ndarray | None = None
@@ -157,8 +164,10 @@ def render_garment_sheet(ctx: RunContext, date: str) -> np.ndarray:
             cut = decode_rgb(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "cloth.png")))
             mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "mask.png")))
         source = artifacts.get("source_key") or garment.source_key
-        lines: list[Line] = [(f"{garment.sku}  ({garment.category or 'no category'})", INK),
-                             (f"state: {garment.state}", RED if garment.state in ("quarantined", "rejected") else INK)]
+        lines: list[Line] = [
+            (f"{garment.sku}  ({garment.category or 'no category'})", INK),
+            (f"state: {garment.state}", RED if garment.state in ("quarantined", "rejected") else INK),
+        ]
         if garment.reason:
             lines.append((f"reason: {garment.reason}", RED))
         if artifacts:
@@ -167,8 +176,10 @@ def render_garment_sheet(ctx: RunContext, date: str) -> np.ndarray:
         notes = (garment.meta or {}).get("intake_notes") or []
         lines.append((f"intake notes: {', '.join(notes) if notes else 'none'}", GREY))
         original = _original(ctx, source)
-        cells = [_cell(original, garment.sku if original is not None else f"{garment.sku}: no readable photo"),
-                 _cell(cut, "cut-out" if cut is not None else "no cut-out", mask=mask)]
+        cells = [
+            _cell(original, garment.sku if original is not None else f"{garment.sku}: no readable photo"),
+            _cell(cut, "cut-out" if cut is not None else "no cut-out", mask=mask),
+        ]
         rows.append(_row(cells, lines))
     return np.vstack(rows)
 

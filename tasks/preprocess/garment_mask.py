@@ -73,10 +73,19 @@ def border_cut(image: np.ndarray, border: int = 4, min_distance: float = 6.0, wo
     edge moves by under a pixel of the work size)."""
     height, width = image.shape[:2]
     scale = min(1.0, work_height / height)
-    work = cv2.resize(image, (max(8, round(width * scale)), max(8, round(height * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else image
+    work = (
+        cv2.resize(image, (max(8, round(width * scale)), max(8, round(height * scale))), interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else image
+    )
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32)
     edges = np.concatenate(
-        [lab[:border].reshape(-1, 3), lab[-border:].reshape(-1, 3), lab[:, :border].reshape(-1, 3), lab[:, -border:].reshape(-1, 3)]
+        [
+            lab[:border].reshape(-1, 3),
+            lab[-border:].reshape(-1, 3),
+            lab[:, :border].reshape(-1, 3),
+            lab[:, -border:].reshape(-1, 3),
+        ]
     )
     background, spread = background_model(edges)
     distance = np.sqrt(((lab - background) ** 2).sum(axis=2))
@@ -144,7 +153,10 @@ def combine(image: np.ndarray, cut: BorderCut, probability: np.ndarray) -> Garme
     core = cv2.erode(((probability > 0.8) & model).astype(np.uint8), _disk(max(1, round(3 * unit)))) > 0
     areas = component_areas(raw)
     if not model.any() or areas[0] < 0.8 * raw.sum() or model.sum() < 0.8 * cut.mask.sum():
-        mask, method = cut.mask | core, "classical, with the model's core (the model's mask was implausible: in pieces or much smaller)"
+        mask, method = (
+            cut.mask | core,
+            "classical, with the model's core (the model's mask was implausible: in pieces or much smaller)",
+        )
     else:
         delta = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32) - cut.background
         shadow_like = (np.hypot(delta[..., 1], delta[..., 2]) < 6) & (delta[..., 0] < 0)  # the backdrop's hue, darker

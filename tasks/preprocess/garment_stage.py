@@ -38,17 +38,26 @@ def known_fingerprints(ctx: RunContext, date: str) -> FingerprintIndex:
     generated = (GarmentState.PUBLISHED.value, GarmentState.FLAGGED.value)
     earlier = (Garment.drop_date < date) & Garment.state.in_(generated)
     with ctx.ledger.session() as session:
-        unfiled = select(Garment).outerjoin(GarmentFingerprint, GarmentFingerprint.garment_id == Garment.id).where(
-            earlier, GarmentFingerprint.garment_id.is_(None))
+        unfiled = (
+            select(Garment)
+            .outerjoin(GarmentFingerprint, GarmentFingerprint.garment_id == Garment.id)
+            .where(earlier, GarmentFingerprint.garment_id.is_(None))
+        )
         for garment in session.scalars(unfiled):
             if garment.meta.get("phash"):
-                session.add(GarmentFingerprint(garment_id=garment.id, fingerprint=garment.meta["phash"],
-                                               original=not garment.meta.get("duplicate_of")))
+                session.add(
+                    GarmentFingerprint(
+                        garment_id=garment.id, fingerprint=garment.meta["phash"], original=not garment.meta.get("duplicate_of")
+                    )
+                )
     index = FingerprintIndex()
     with ctx.ledger.session() as session:
-        rows = session.execute(select(GarmentFingerprint.fingerprint, Garment.sku, Garment.drop_date)
-                               .join(Garment, Garment.id == GarmentFingerprint.garment_id)
-                               .where(earlier, GarmentFingerprint.original).order_by(Garment.drop_date, Garment.sku))
+        rows = session.execute(
+            select(GarmentFingerprint.fingerprint, Garment.sku, Garment.drop_date)
+            .join(Garment, Garment.id == GarmentFingerprint.garment_id)
+            .where(earlier, GarmentFingerprint.original)
+            .order_by(Garment.drop_date, Garment.sku)
+        )
         for fingerprint, sku, drop_date in rows:
             index.add(fingerprint, Owner(sku, drop_date))
     return index
@@ -134,8 +143,14 @@ def _prepare(ctx: RunContext, item: DropItem, masker: Any, embedder: str) -> str
             return None
         ctx.store.put_bytes(garment_artifact_key(item.sha256, "cloth.png"), encode_png(garment.cloth), "image/png")
         ctx.store.put_bytes(garment_artifact_key(item.sha256, "mask.png"), encode_mask(garment.mask), "image/png")
-        meta = {"sha256": item.sha256, "source_key": item.image_key, "backend": garment.backend, "mask_method": garment.method,
-                "phash": perceptual_hash(garment.cloth, garment.mask), "embedding": embed_garment(ctx, garment.cloth, garment.mask)}
+        meta = {
+            "sha256": item.sha256,
+            "source_key": item.image_key,
+            "backend": garment.backend,
+            "mask_method": garment.method,
+            "phash": perceptual_hash(garment.cloth, garment.mask),
+            "embedding": embed_garment(ctx, garment.cloth, garment.mask),
+        }
         ctx.store.put_json(meta_key, meta)
     elif meta.get("embedding", {}).get("backend") != embedder:
         meta["embedding"] = embed_garment(ctx, *load_garment(ctx, item.sha256))

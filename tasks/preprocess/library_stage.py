@@ -72,8 +72,19 @@ def _photo_id(key: str) -> str:
 
 
 def _rejected(photo_id: str, sha256: str, key: str, reason: str) -> dict[str, Any]:
-    return {"photo_id": photo_id, "sha256": sha256, "source_key": key, "state": PhotoState.REJECTED.value, "reason": reason,
-            "categories": [], "unsuitable": {}, "keypoints": None, "backends": {}, "views": {}, "timings_ms": {}}
+    return {
+        "photo_id": photo_id,
+        "sha256": sha256,
+        "source_key": key,
+        "state": PhotoState.REJECTED.value,
+        "reason": reason,
+        "categories": [],
+        "unsuitable": {},
+        "keypoints": None,
+        "backends": {},
+        "views": {},
+        "timings_ms": {},
+    }
 
 
 def _store_photo(ctx: RunContext, photo_id: str, photo: PreparedPhoto) -> dict[str, Any]:
@@ -89,12 +100,22 @@ def _store_photo(ctx: RunContext, photo_id: str, photo: PreparedPhoto) -> dict[s
         put(key(photo_id, f"{category}/person_mask.png"), encode_mask(view.person_mask), "image/png")
         put(key(photo_id, f"{category}/parsing.png"), encode_png(view.labels), "image/png")
         put(key(photo_id, f"{category}/pose_map.npz"), encode_pose_map(view.pose_map))
-        ctx.store.put_json(key(photo_id, f"{category}/keypoints.json"),
-                           PoseResult(keypoints=view.keypoints, hands={}, backend=photo.pose.backend).to_openpose_json())
+        ctx.store.put_json(
+            key(photo_id, f"{category}/keypoints.json"),
+            PoseResult(keypoints=view.keypoints, hands={}, backend=photo.pose.backend).to_openpose_json(),
+        )
         views[category] = {"crop": view.crop.to_dict(), "embedding": view.embedding.tolist()}
-    return {"state": PhotoState.READY.value, "reason": None, "categories": photo.categories, "unsuitable": photo.unsuitable,
-            "keypoints": photo.pose.keypoints.reshape(-1).tolist(), "backends": photo.backends, "views": views,
-            "sharpness": photo.sharpness, "timings_ms": {k: round(v, 2) for k, v in photo.timings_ms.items()}}
+    return {
+        "state": PhotoState.READY.value,
+        "reason": None,
+        "categories": photo.categories,
+        "unsuitable": photo.unsuitable,
+        "keypoints": photo.pose.keypoints.reshape(-1).tolist(),
+        "backends": photo.backends,
+        "views": views,
+        "sharpness": photo.sharpness,
+        "timings_ms": {k: round(v, 2) for k, v in photo.timings_ms.items()},
+    }
 
 
 def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], str]:
@@ -156,7 +177,9 @@ def library_changed(ctx: RunContext) -> str | None:
     return None if last.get("photos_fingerprint") == fingerprint else fingerprint
 
 
-def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = None, fingerprint: str | None = None) -> dict[str, Any]:
+def build_index(
+    ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = None, fingerprint: str | None = None
+) -> dict[str, Any]:
     """Cluster the ready photos per category (k-means over the worn-garment embeddings),
     write each photo's clusters into its meta.json, then ``library/index.parquet``,
     ``library/clusters.json`` and ``library/last_build.json`` (with the preprocessing counts
@@ -178,9 +201,13 @@ def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = Non
         for meta, cluster in zip(members, assignment):
             meta["views"][category]["cluster"] = int(cluster)
         backend = members[0]["backends"].get("embedding")
-        clusters[category] = {"backend": backend, "centroids": centroids.tolist(),
-                              "members": {str(c): sorted(m["photo_id"] for m, a in zip(members, assignment) if a == c)
-                                          for c in range(len(centroids))}}
+        clusters[category] = {
+            "backend": backend,
+            "centroids": centroids.tolist(),
+            "members": {
+                str(c): sorted(m["photo_id"] for m, a in zip(members, assignment) if a == c) for c in range(len(centroids))
+            },
+        }
     for meta in metas:
         if meta["state"] == PhotoState.READY.value:
             ctx.store.put_json(library_artifact_key(meta["photo_id"], "meta.json"), meta)
@@ -190,12 +217,16 @@ def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = Non
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA), buffer)
     ctx.store.put_bytes(library_index_key(), buffer.getvalue(), "application/vnd.apache.parquet")
-    summary = {"photos": len(rows), "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
-               "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
-               "processed": sum(c["processed"] for c in chunk_counts or []),
-               "unchanged": sum(c["cached"] for c in chunk_counts or []),
-               "refused": sum(c.get("refused", 0) for c in chunk_counts or []),
-               "photos_fingerprint": fingerprint, "built": datetime.now(UTC).isoformat()}
+    summary = {
+        "photos": len(rows),
+        "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
+        "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
+        "processed": sum(c["processed"] for c in chunk_counts or []),
+        "unchanged": sum(c["cached"] for c in chunk_counts or []),
+        "refused": sum(c.get("refused", 0) for c in chunk_counts or []),
+        "photos_fingerprint": fingerprint,
+        "built": datetime.now(UTC).isoformat(),
+    }
     ctx.store.put_json(LAST_BUILD_KEY, summary)
     return summary
 
@@ -203,7 +234,10 @@ def build_index(ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = Non
 def _index_row(meta: dict[str, Any]) -> dict[str, Any]:
     views = meta.get("views", {})
     return {
-        "photo_id": meta["photo_id"], "sha256": meta["sha256"], "state": meta["state"], "reason": meta["reason"],
+        "photo_id": meta["photo_id"],
+        "sha256": meta["sha256"],
+        "state": meta["state"],
+        "reason": meta["reason"],
         "keypoints": meta["keypoints"],
         "suitable": [(c, c in views) for c in CATEGORIES],
         "unsuitable_reasons": sorted(meta.get("unsuitable", {}).items()),
@@ -248,7 +282,6 @@ def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.nd
         "inpaint_mask": decode_mask(get(key(photo_id, f"{category}/inpaint.png"))),
         "keypoints": pose.keypoints,
     }
-
 
 
 def load_view_labels(ctx: RunContext, photo_id: str, category: str) -> np.ndarray | None:

@@ -80,7 +80,9 @@ class PreparedPhoto:
 SKIN_LABELS = (L["head"], L["left_arm"], L["right_arm"], L["left_leg"], L["right_leg"])
 
 
-def worn_garment_and_skin(labels: np.ndarray, category: str, size: tuple[int, int] = (768, 1024)) -> tuple[np.ndarray, np.ndarray]:
+def worn_garment_and_skin(
+    labels: np.ndarray, category: str, size: tuple[int, int] = (768, 1024)
+) -> tuple[np.ndarray, np.ndarray]:
     """The garment of ``category`` that a view's parsing ``labels`` show, and its bare skin (face,
     arms, legs), at ``size`` (width, height)."""
     resized = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
@@ -125,8 +127,9 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     timer.lap("parsing")
 
     embedder = embedding_backend(settings)
-    photo = PreparedPhoto(image=image, person_mask=person, pose=pose, labels=labels, faces=faces, sharpness=value,
-                          unsuitable=dict(problems))
+    photo = PreparedPhoto(
+        image=image, person_mask=person, pose=pose, labels=labels, faces=faces, sharpness=value, unsuitable=dict(problems)
+    )
     fill = background_colour(image, person)
     for category in CATEGORIES:
         if category in problems:
@@ -142,8 +145,11 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
         timer.lap("embedding")
         photo.views[category] = view
     photo.backends = {
-        "pose": pose.backend, "segmentation": SEGMENTATION_BACKEND, "faces": FACE_BACKEND,
-        "parsing": parser.backend, "embedding": embedder.backend,
+        "pose": pose.backend,
+        "segmentation": SEGMENTATION_BACKEND,
+        "faces": FACE_BACKEND,
+        "parsing": parser.backend,
+        "embedding": embedder.backend,
     }
     photo.timings_ms = timer.timings
     return photo
@@ -159,9 +165,19 @@ def _view(category: str, image, person, keypoints, labels, parse_scale: float, f
     view_person = crop.labels(person)
     timer.lap("refocus")
     mask_512 = inpaint_mask(category, view_labels, keypoints_512)
-    mask = cv2.resize(mask_512.astype(np.uint8), (mask_512.shape[1] * 2, mask_512.shape[0] * 2), interpolation=cv2.INTER_NEAREST) > 0
+    mask = (
+        cv2.resize(mask_512.astype(np.uint8), (mask_512.shape[1] * 2, mask_512.shape[0] * 2), interpolation=cv2.INTER_NEAREST) > 0
+    )
     maps = pose_map(keypoints_512)
     timer.lap("masks")
-    return CategoryView(crop=crop, image=view_image, keypoints=crop.keypoints(keypoints), person_mask=view_person,
-                        labels=view_labels, inpaint_mask_512=mask_512, inpaint_mask=mask, pose_map=maps,
-                        embedding=np.zeros(0, np.float32))
+    return CategoryView(
+        crop=crop,
+        image=view_image,
+        keypoints=crop.keypoints(keypoints),
+        person_mask=view_person,
+        labels=view_labels,
+        inpaint_mask_512=mask_512,
+        inpaint_mask=mask,
+        pose_map=maps,
+        embedding=np.zeros(0, np.float32),
+    )

@@ -31,9 +31,24 @@ from tasks.preprocess.pose import KP
 from tasks.preprocess.skin import skin_model
 
 ATR_LABELS: dict[str, int] = {
-    "background": 0, "hat": 1, "hair": 2, "sunglasses": 3, "upper_clothes": 4, "skirt": 5, "pants": 6,
-    "dress": 7, "belt": 8, "left_shoe": 9, "right_shoe": 10, "head": 11, "left_leg": 12, "right_leg": 13,
-    "left_arm": 14, "right_arm": 15, "bag": 16, "scarf": 17,
+    "background": 0,
+    "hat": 1,
+    "hair": 2,
+    "sunglasses": 3,
+    "upper_clothes": 4,
+    "skirt": 5,
+    "pants": 6,
+    "dress": 7,
+    "belt": 8,
+    "left_shoe": 9,
+    "right_shoe": 10,
+    "head": 11,
+    "left_leg": 12,
+    "right_leg": 13,
+    "left_arm": 14,
+    "right_arm": 15,
+    "bag": 16,
+    "scarf": 17,
 }
 L = ATR_LABELS
 FALLBACK_BACKEND = "fallback-pose-colour-v1"
@@ -129,8 +144,11 @@ def fallback_labels(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray
     leg_bands = {}
     for side in ("l", "r"):
         band = np.zeros((height, width), np.uint8)
-        _line(band, [point[f"{side}_{j}"] for j in ("hip", "knee", "ankle") if _present(kp, f"{side}_{j}")],
-              max(3, int(0.45 * shoulder_width)))
+        _line(
+            band,
+            [point[f"{side}_{j}"] for j in ("hip", "knee", "ankle") if _present(kp, f"{side}_{j}")],
+            max(3, int(0.45 * shoulder_width)),
+        )
         leg_bands[side] = (band > 0) & person
 
     head = person & (rows < shoulder_line - 0.02 * torso) & ~arm_bands["l"] & ~arm_bands["r"]

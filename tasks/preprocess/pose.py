@@ -16,15 +16,46 @@ import numpy as np
 from tasks.preprocess.shared_models import process_instance
 
 COCO18_NAMES: tuple[str, ...] = (
-    "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
+    "nose",
+    "neck",
+    "r_shoulder",
+    "r_elbow",
+    "r_wrist",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
+    "r_hip",
+    "r_knee",
+    "r_ankle",
+    "l_hip",
+    "l_knee",
+    "l_ankle",
+    "r_eye",
+    "l_eye",
+    "r_ear",
+    "l_ear",
 )
 KP = {name: index for index, name in enumerate(COCO18_NAMES)}
 
 # mediapipe's 33 pose landmarks -> COCO-18 (neck is the mean of the two shoulders)
 _MEDIAPIPE_TO_COCO18: dict[int, int] = {
-    0: 0, 2: 12, 3: 14, 4: 16, 5: 11, 6: 13, 7: 15, 8: 24, 9: 26, 10: 28,
-    11: 23, 12: 25, 13: 27, 14: 5, 15: 2, 16: 8, 17: 7,
+    0: 0,
+    2: 12,
+    3: 14,
+    4: 16,
+    5: 11,
+    6: 13,
+    7: 15,
+    8: 24,
+    9: 26,
+    10: 28,
+    11: 23,
+    12: 25,
+    13: 27,
+    14: 5,
+    15: 2,
+    16: 8,
+    17: 7,
 }
 _MP_LEFT_SHOULDER, _MP_RIGHT_SHOULDER = 11, 12
 # mediapipe hand points (pinky, index, thumb), used to keep hands out of inpaint regions
@@ -110,8 +141,23 @@ class MediapipePose:
 
 # COCO-17 (RTMPose, DWPose body) -> COCO-18; the neck is the mean of the shoulders
 _COCO17_TO_COCO18: dict[int, int] = {
-    0: 0, 2: 6, 3: 8, 4: 10, 5: 5, 6: 7, 7: 9, 8: 12, 9: 14, 10: 16, 11: 11, 12: 13, 13: 15,
-    14: 2, 15: 1, 16: 4, 17: 3,
+    0: 0,
+    2: 6,
+    3: 8,
+    4: 10,
+    5: 5,
+    6: 7,
+    7: 9,
+    8: 12,
+    9: 14,
+    10: 16,
+    11: 11,
+    12: 13,
+    13: 15,
+    14: 2,
+    15: 1,
+    16: 4,
+    17: 3,
 }
 
 

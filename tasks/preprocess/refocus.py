@@ -39,14 +39,23 @@ class Crop:
         """The same crop taken from a copy of the photo resized by ``source_scale``."""
         return Crop(self.x0 * source_scale, self.y0 * source_scale, self.scale / source_scale)
 
-    def image(self, image: np.ndarray, fill: tuple[int, int, int], size: tuple[int, int] = (CANVAS_WIDTH, CANVAS_HEIGHT)) -> np.ndarray:
-        return cv2.warpAffine(image, self.matrix, size, flags=cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    def image(
+        self, image: np.ndarray, fill: tuple[int, int, int], size: tuple[int, int] = (CANVAS_WIDTH, CANVAS_HEIGHT)
+    ) -> np.ndarray:
+        return cv2.warpAffine(
+            image,
+            self.matrix,
+            size,
+            flags=cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=fill,
+        )
 
     def labels(self, labels: np.ndarray, size: tuple[int, int] = (CANVAS_WIDTH, CANVAS_HEIGHT)) -> np.ndarray:
         """A label map or mask (nearest neighbour; outside the photo is 0)."""
-        warped = cv2.warpAffine(labels.astype(np.uint8), self.matrix, size, flags=cv2.INTER_NEAREST,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        warped = cv2.warpAffine(
+            labels.astype(np.uint8), self.matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
         return warped.astype(labels.dtype) if labels.dtype != bool else warped > 0
 
     def keypoints(self, keypoints: np.ndarray) -> np.ndarray:

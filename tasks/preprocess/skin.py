@@ -9,7 +9,9 @@ from tasks.images import channel_max
 from tasks.preprocess.pose import KP
 
 
-def skin_model(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tolerance: float = 2.5) -> tuple[np.ndarray, np.ndarray | None]:
+def skin_model(
+    image: np.ndarray, person: np.ndarray, keypoints: np.ndarray, tolerance: float = 2.5
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Pixels of the person whose chroma matches the face's (or, when the photo is cropped
     above the eyes, the hands'), and that sample's mean colour (RGB). Empty and None when
     neither is visible."""

@@ -133,8 +133,13 @@ class ClothReading:
 def read_cloth(cloth: np.ndarray, cloth_mask: np.ndarray) -> ClothReading:
     pixels = cloth[cloth_mask]
     lab = to_lab(pixels)
-    return ClothReading(model=ColourModel.of(colour_bins(pixels)), main_colour=main_colour(lab), half_lab=to_lab(_half_image(cloth)),
-                        half_mask=_half(cloth_mask), grain=cloth_grain(cloth, cloth_mask))
+    return ClothReading(
+        model=ColourModel.of(colour_bins(pixels)),
+        main_colour=main_colour(lab),
+        half_lab=to_lab(_half_image(cloth)),
+        half_mask=_half(cloth_mask),
+        grain=cloth_grain(cloth, cloth_mask),
+    )
 
 
 @dataclass
@@ -170,9 +175,19 @@ def read_view(inputs: GenerationInputs) -> ViewReading:
         skin_photo |= (skin_colours.likeness(photo_bins) >= 1) & person
     skin_photo = cv2.dilate(skin_photo.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     old_model = ColourModel.of(photo_bins[old & region & ~skin_photo])
-    return ViewReading(region=region, person=person, old=old, points=points, skin=skin_photo, skin_colours=skin_colours,
-                       old_model=old_model, ridge=ridge(inputs.photo, inputs.region), grain=grain(inputs.photo, inputs.region),
-                       clipped=clipped(inputs.photo), person_parts=person_parts(inputs.photo))
+    return ViewReading(
+        region=region,
+        person=person,
+        old=old,
+        points=points,
+        skin=skin_photo,
+        skin_colours=skin_colours,
+        old_model=old_model,
+        ridge=ridge(inputs.photo, inputs.region),
+        grain=grain(inputs.photo, inputs.region),
+        clipped=clipped(inputs.photo),
+        person_parts=person_parts(inputs.photo),
+    )
 
 
 def read_region(output: np.ndarray, view: ViewReading, cloth: ClothReading) -> RegionReading:
@@ -195,9 +210,19 @@ def read_region(output: np.ndarray, view: ViewReading, cloth: ClothReading) -> R
     # under the output's own exposure)
     background = ColourModel.of(out_bins[~person & ~region])
     background_like = background.likeness(out_bins) >= 1 if background else np.zeros(region.shape, bool)
-    return RegionReading(region=region, person=person, garment=new_like & region, old=view.old & region, old_like=old_like,
-                         new_skin=skin_out & ~view.skin & ~new_like & region, background_like=background_like,
-                         output_lab=out_lab, cloth_lab=cloth.half_lab, cloth_mask=cloth.half_mask, main_colour=cloth.main_colour)
+    return RegionReading(
+        region=region,
+        person=person,
+        garment=new_like & region,
+        old=view.old & region,
+        old_like=old_like,
+        new_skin=skin_out & ~view.skin & ~new_like & region,
+        background_like=background_like,
+        output_lab=out_lab,
+        cloth_lab=cloth.half_lab,
+        cloth_mask=cloth.half_mask,
+        main_colour=cloth.main_colour,
+    )
 
 
 def skin_pixels(image: np.ndarray, person: np.ndarray, keypoints: np.ndarray) -> np.ndarray:

@@ -13,8 +13,22 @@ from tasks.preprocess.pose import KP, shared_pose
 from tasks.preprocess.segmentation import component_areas, shared_segmenter
 
 # the points a garment can hide or move without the body changing are left out: eyes and ears
-BODY_POINTS = [KP[n] for n in ("neck", "r_shoulder", "l_shoulder", "r_elbow", "l_elbow", "r_wrist", "l_wrist",
-                                "r_hip", "l_hip", "r_knee", "l_knee")]
+BODY_POINTS = [
+    KP[n]
+    for n in (
+        "neck",
+        "r_shoulder",
+        "l_shoulder",
+        "r_elbow",
+        "l_elbow",
+        "r_wrist",
+        "l_wrist",
+        "r_hip",
+        "l_hip",
+        "r_knee",
+        "l_knee",
+    )
+]
 LOST = 10.0  # pose_shift when the photo's body keypoints are not found on the output at all
 MIN_PART = 0.03  # a second person-sized part: at least this share of the image
 

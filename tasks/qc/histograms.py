@@ -10,9 +10,24 @@ import numpy as np
 import pandas as pd
 
 # the garment and artefact measurements first (what flags broken try-ons), then the image-level ones
-PANELS = ("old_garment_left", "skin_in_garment", "garment_overflow", "garment_coverage", "garment_split", "print_aspect", "seam_excess",
-          "noise_ratio", "frame_width", "pose_shift", "colour_delta_e", "luma_std", "clipped_excess", "outside_ssim", "outside_changed",
-          "inpaint_coverage")
+PANELS = (
+    "old_garment_left",
+    "skin_in_garment",
+    "garment_overflow",
+    "garment_coverage",
+    "garment_split",
+    "print_aspect",
+    "seam_excess",
+    "noise_ratio",
+    "frame_width",
+    "pose_shift",
+    "colour_delta_e",
+    "luma_std",
+    "clipped_excess",
+    "outside_ssim",
+    "outside_changed",
+    "inpaint_coverage",
+)
 
 
 def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes | None:
@@ -39,7 +54,7 @@ def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes |
                     if bound is not None:
                         axis.axvline(bound, color="#555", linestyle="--", linewidth=1)
         axis.set_title(column, fontsize=10)
-    for axis in list(axes.flat)[len(panels):]:
+    for axis in list(axes.flat)[len(panels) :]:
         axis.axis("off")
     axes.flat[0].legend(fontsize=8)
     figure.tight_layout()

@@ -69,8 +69,9 @@ def validate_inputs(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> 
     outcomes: list[SuiteOutcome] = []
     if items:
         frame = pd.DataFrame(items)[["sku", "category", "sha256"]]
-        outcomes.append(run_suite(config["inputs_suite"] + "_items", frame, _items_expectations(config["allowed_categories"]),
-                                  "sku", version))
+        outcomes.append(
+            run_suite(config["inputs_suite"] + "_items", frame, _items_expectations(config["allowed_categories"]), "sku", version)
+        )
     manifest = drop_prefix(date) + "manifest.csv"
     if ctx.store.exists(manifest):
         frame = pd.read_csv(io.BytesIO(ctx.store.get_bytes(manifest)), dtype=str, encoding="utf-8-sig")
@@ -80,8 +81,11 @@ def validate_inputs(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> 
         index = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key()))).to_pandas()
         outcomes.append(run_suite(config["inputs_suite"] + "_library_index", index, _index_expectations(), "photo_id", version))
     ctx.store.put_json(report_key(date, "inputs_validation.json"), [asdict(o) for o in outcomes])
-    problems = [f"{o.suite} failed {', '.join(o.failed_expectations)} (rows: {', '.join(sorted(o.failed)) or 'the whole table'})"
-                for o in outcomes if not o.success]
+    problems = [
+        f"{o.suite} failed {', '.join(o.failed_expectations)} (rows: {', '.join(sorted(o.failed)) or 'the whole table'})"
+        for o in outcomes
+        if not o.success
+    ]
     if problems:
         raise InputsInvalid("inputs break their contract, no try-on started: " + "; ".join(problems))
     return items

@@ -49,9 +49,30 @@ from tasks.qc.appearance import (
 from tasks.qc.artefacts import clipped, frame_width, noise_ratio, ridge
 from tasks.qc.body import measure_body
 
-METRIC_COLUMNS = ("width", "height", "luma_std", "clipped_excess", "outside_ssim", "outside_changed", "inside_change", "colour_delta_e",
-                  "inpaint_coverage", "photo_face", "output_face", "garment_coverage", "old_garment_left", "skin_in_garment",
-                  "garment_overflow", "garment_split", "print_aspect", "seam_excess", "noise_ratio", "frame_width", "pose_shift", "person_parts")
+METRIC_COLUMNS = (
+    "width",
+    "height",
+    "luma_std",
+    "clipped_excess",
+    "outside_ssim",
+    "outside_changed",
+    "inside_change",
+    "colour_delta_e",
+    "inpaint_coverage",
+    "photo_face",
+    "output_face",
+    "garment_coverage",
+    "old_garment_left",
+    "skin_in_garment",
+    "garment_overflow",
+    "garment_split",
+    "print_aspect",
+    "seam_excess",
+    "noise_ratio",
+    "frame_width",
+    "pose_shift",
+    "person_parts",
+)
 SSIM_WINDOW = 7
 CHANGED_SSIM = 0.6  # local SSIM under this: the pixel's neighbourhood no longer looks like the photo
 MAJOR_SHARE = 0.12  # a colour must cover this share of the generated region to count as one of its colours
@@ -129,16 +150,26 @@ class GenerationInputs:
     cloth_reading: ClothReading | None = None
 
 
-def view_template(category: str, view: dict[str, np.ndarray], worn: np.ndarray, skin: np.ndarray, photo_face: bool) -> GenerationInputs:
+def view_template(
+    category: str, view: dict[str, np.ndarray], worn: np.ndarray, skin: np.ndarray, photo_face: bool
+) -> GenerationInputs:
     """The inputs of every generation on one view (``view``: person, person_mask, inpaint_mask,
     keypoints), with what QC reads from the view alone read once; a generation's cloth goes in
     as its ``cloth_reading`` (``dataclasses.replace``)."""
     from dataclasses import replace
 
     inputs = GenerationInputs(
-        category=category, photo=view["person"], region=view["inpaint_mask"], person_mask=view["person_mask"],
-        keypoints=view["keypoints"], worn_garment=worn, photo_skin=skin, cloth=np.zeros(0, np.uint8),
-        cloth_mask=np.zeros(0, bool), photo_face=photo_face)
+        category=category,
+        photo=view["person"],
+        region=view["inpaint_mask"],
+        person_mask=view["person_mask"],
+        keypoints=view["keypoints"],
+        worn_garment=worn,
+        photo_skin=skin,
+        cloth=np.zeros(0, np.uint8),
+        cloth_mask=np.zeros(0, bool),
+        photo_face=photo_face,
+    )
     return replace(inputs, view_reading=read_view(inputs))
 
 
@@ -146,8 +177,13 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
     """The metrics row of one generation (without its identifying columns)."""
     height, width = output.shape[:2]
     photo, region = inputs.photo, inputs.region
-    row: dict[str, Any] = {"width": width, "height": height, "luma_std": float(cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).std()),
-                           "photo_face": bool(inputs.photo_face), "frame_width": frame_width(output)}
+    row: dict[str, Any] = {
+        "width": width,
+        "height": height,
+        "luma_std": float(cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).std()),
+        "photo_face": bool(inputs.photo_face),
+        "frame_width": frame_width(output),
+    }
     if output.shape != photo.shape:  # nothing else is comparable; the size expectation names it
         return {**row, **dict.fromkeys(set(METRIC_COLUMNS) - set(row) - {"output_face"}, float("nan")), "output_face": False}
     difference = channel_max(cv2.absdiff(output, photo))
@@ -155,17 +191,19 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
     view = inputs.view_reading or read_view(inputs)
     cloth = inputs.cloth_reading or read_cloth(inputs.cloth, inputs.cloth_mask)
     body = measure_body(output, view.person_parts, inputs.keypoints)
-    row.update({
-        "clipped_excess": clipped(output) - view.clipped,
-        "outside_ssim": ssim,
-        "outside_changed": changed,
-        "inside_change": float(difference[region].mean()) if region.any() else 0.0,
-        "colour_delta_e": colour_delta_e(output, region, cloth.main_colour),
-        "inpaint_coverage": float(region.mean()),
-        "output_face": bool(face_detector(output)),
-        **vars(measure_garment(read_region(output, view, cloth), inputs.keypoints, inputs.category)),
-        "seam_excess": ridge(output, region) - view.ridge,
-        "noise_ratio": noise_ratio(output, region, cloth.grain, view.grain),
-        **vars(body),
-    })
+    row.update(
+        {
+            "clipped_excess": clipped(output) - view.clipped,
+            "outside_ssim": ssim,
+            "outside_changed": changed,
+            "inside_change": float(difference[region].mean()) if region.any() else 0.0,
+            "colour_delta_e": colour_delta_e(output, region, cloth.main_colour),
+            "inpaint_coverage": float(region.mean()),
+            "output_face": bool(face_detector(output)),
+            **vars(measure_garment(read_region(output, view, cloth), inputs.keypoints, inputs.category)),
+            "seam_excess": ridge(output, region) - view.ridge,
+            "noise_ratio": noise_ratio(output, region, cloth.grain, view.grain),
+            **vars(body),
+        }
+    )
     return row

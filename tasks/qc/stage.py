@@ -119,8 +119,17 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
             output = decode_artifact(ctx.store.get_bytes(row.object_key))
             metrics = generation_metrics(output, inputs, shared_faces())  # the thread's own detector
             ctx.store.put_bytes(report_thumbnail_key(row.drop_date, row.generation_id), thumbnail_jpeg(output), "image/jpeg")
-            table.append({"generation_id": row.generation_id, "sku": row.sku, "category": row.category, "photo_id": row.photo_id,
-                          "engine": row.engine, "model_version": row.model_version, **metrics})
+            table.append(
+                {
+                    "generation_id": row.generation_id,
+                    "sku": row.sku,
+                    "category": row.category,
+                    "photo_id": row.photo_id,
+                    "engine": row.engine,
+                    "model_version": row.model_version,
+                    **metrics,
+                }
+            )
         return table
 
     by_garment: dict[str, list[Generation]] = {}
@@ -145,14 +154,21 @@ def measuring_threads(count: int) -> ThreadPoolExecutor:
     return _THREADS[count]
 
 
-def needing_check(ctx: RunContext, date: str, version: int, generation_ids: list[str] | None = None) -> tuple[list[Generation], dict[str, str]]:
+def needing_check(
+    ctx: RunContext, date: str, version: int, generation_ids: list[str] | None = None
+) -> tuple[list[Generation], dict[str, str]]:
     """The generations of ``date`` (of ``generation_ids`` when given) that need QC by suite
     ``version``, detached, and each one's garment sha256."""
     judged_now = select(QCResult.generation_id).where(QCResult.threshold.like(f"v{version}: %"))
-    query = (select(Generation, Garment.sha256).join(Garment, Garment.id == Generation.garment_id)
-             .where(Generation.drop_date == date,
-                    (Generation.state == GenerationState.GENERATED.value)
-                    | (Generation.state.in_(JUDGED) & Generation.generation_id.not_in(judged_now))))
+    query = (
+        select(Generation, Garment.sha256)
+        .join(Garment, Garment.id == Generation.garment_id)
+        .where(
+            Generation.drop_date == date,
+            (Generation.state == GenerationState.GENERATED.value)
+            | (Generation.state.in_(JUDGED) & Generation.generation_id.not_in(judged_now)),
+        )
+    )
     with ctx.ledger.session() as session:
         found = session.execute(query.order_by(Generation.generation_id)).all()
         session.expunge_all()

@@ -83,8 +83,9 @@ def _expectation(spec: dict[str, Any]) -> Any:
         extra["row_condition"] = condition
     if "equals" in spec:
         return gx.expectations.ExpectColumnValuesToBeInSet(column=spec["column"], value_set=[spec["equals"]], **extra)
-    return gx.expectations.ExpectColumnValuesToBeBetween(column=spec["column"], min_value=spec.get("min"),
-                                                         max_value=spec.get("max"), **extra)
+    return gx.expectations.ExpectColumnValuesToBeBetween(
+        column=spec["column"], min_value=spec.get("min"), max_value=spec.get("max"), **extra
+    )
 
 
 def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str, version: int) -> SuiteOutcome:
@@ -97,8 +98,11 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str,
     context, run = _context(), f"{name}-{uuid.uuid4().hex[:12]}"
     source = context.data_sources.add_pandas(run)
     try:
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole").get_batch(
-            batch_parameters={"dataframe": frame})
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe("whole")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
         suite = context.suites.add(gx.ExpectationSuite(name=run, expectations=expectations))
         try:
             result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})

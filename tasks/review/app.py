@@ -45,8 +45,9 @@ def create_app(ctx: RunContext) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.review_secure_cookies)
 
     def set_cookie(response: Response, name: str, value: str, max_age: float) -> None:
-        response.set_cookie(name, value, max_age=int(max_age), httponly=True, samesite="strict",
-                            secure=settings.review_secure_cookies, path="/")
+        response.set_cookie(
+            name, value, max_age=int(max_age), httponly=True, samesite="strict", secure=settings.review_secure_cookies, path="/"
+        )
 
     def signed_in(request: Request) -> SignedIn | None:
         """The request's session, while its reviewer is still configured."""
@@ -63,13 +64,15 @@ def create_app(ctx: RunContext) -> FastAPI:
         if not expected or not hmac.compare_digest(token or "", expected):
             raise HTTPException(403, "missing or wrong CSRF token")
 
-    def page(name: str, request: Request, who: SignedIn | None, status: int = 200, headers: dict | None = None,
-             **values: Any) -> HTMLResponse:
+    def page(
+        name: str, request: Request, who: SignedIn | None, status: int = 200, headers: dict | None = None, **values: Any
+    ) -> HTMLResponse:
         sign_in_token = None
         if who is None:
             sign_in_token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
-        html = TEMPLATES.get_template(name).render(reviewer=who.reviewer if who else None,
-                                                   csrf=who.csrf if who else sign_in_token, **values)
+        html = TEMPLATES.get_template(name).render(
+            reviewer=who.reviewer if who else None, csrf=who.csrf if who else sign_in_token, **values
+        )
         response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
         if sign_in_token is not None:
             set_cookie(response, SIGN_IN_COOKIE, sign_in_token, 3600)
@@ -94,8 +97,14 @@ def create_app(ctx: RunContext) -> FastAPI:
         wait = throttle.admit(ledger, name, address)
         if wait:
             minutes = max(1, round(wait / 60))
-            return page("review_login.html", request, None, status=429, headers={"Retry-After": str(int(wait) + 1)},
-                        error=f"too many sign-in attempts: try again in {minutes} minute{'' if minutes == 1 else 's'}")
+            return page(
+                "review_login.html",
+                request,
+                None,
+                status=429,
+                headers={"Retry-After": str(int(wait) + 1)},
+                error=f"too many sign-in attempts: try again in {minutes} minute{'' if minutes == 1 else 's'}",
+            )
         if len(name) > MAX_NAME or len(password) > MAX_PASSWORD or not authenticate(settings.reviewers, name, password):
             return page("review_login.html", request, None, status=401, error="unknown name or wrong password")
         throttle.succeeded(ledger, name, address)
@@ -117,8 +126,14 @@ def create_app(ctx: RunContext) -> FastAPI:
         who = signed_in(request)
         if who is None:
             return RedirectResponse("/login", status_code=303)
-        return page("review_home.html", request, who, dates=decisions.dates_awaiting(ctx), spot_dates=spot_check.dates_pending(ctx),
-                    spot=spot_tally(ledger))
+        return page(
+            "review_home.html",
+            request,
+            who,
+            dates=decisions.dates_awaiting(ctx),
+            spot_dates=spot_check.dates_pending(ctx),
+            spot=spot_tally(ledger),
+        )
 
     @app.get("/dates/{date}", response_class=HTMLResponse)
     def date_page(request: Request, date: str, done: str | None = None, id: str | None = None) -> Response:
@@ -127,9 +142,17 @@ def create_app(ctx: RunContext) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         if valid_date(date) != date:
             raise HTTPException(404, "not a drop date")
-        return page("review_date.html", request, who, date=date, items=decisions.flagged(ctx, date),
-                    spot_items=spot_check.pending(ctx, date), spot_rate=settings.spot_check_rate,
-                    decided=decisions.decisions(ctx, date), notice=notice_text(done, id))
+        return page(
+            "review_date.html",
+            request,
+            who,
+            date=date,
+            items=decisions.flagged(ctx, date),
+            spot_items=spot_check.pending(ctx, date),
+            spot_rate=settings.spot_check_rate,
+            decided=decisions.decisions(ctx, date),
+            notice=notice_text(done, id),
+        )
 
     @app.get("/objects")
     def image(request: Request, key: str) -> Response:
@@ -145,7 +168,9 @@ def create_app(ctx: RunContext) -> FastAPI:
             raise HTTPException(404, "not an image this page shows")
         return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
-    def decide(request: Request, csrf: str, act: Callable[[str], Any], date: str, notice: str, short_id: Callable[[Any], str]) -> Response:
+    def decide(
+        request: Request, csrf: str, act: Callable[[str], Any], date: str, notice: str, short_id: Callable[[Any], str]
+    ) -> Response:
         """A decision form's POST: a signed-in reviewer, this session's CSRF token, a real date,
         then ``act`` (called with the reviewer); a decision that cannot be taken is 409 (422
         without a reason). The page it returns to shows a notice from a fixed set."""
@@ -164,25 +189,46 @@ def create_app(ctx: RunContext) -> FastAPI:
 
     @app.post("/generations/{generation_id}/approve")
     def approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: decisions.approve(ctx, generation_id, who), date, "approved", by_id(generation_id))
+        return decide(
+            request, csrf, lambda who: decisions.approve(ctx, generation_id, who), date, "approved", by_id(generation_id)
+        )
 
     @app.post("/generations/{generation_id}/reject")
-    def reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: decisions.reject(ctx, generation_id, who, reason), date, "rejected", by_id(generation_id))
+    def reject(
+        request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")
+    ) -> Response:
+        return decide(
+            request, csrf, lambda who: decisions.reject(ctx, generation_id, who, reason), date, "rejected", by_id(generation_id)
+        )
 
     @app.post("/generations/{generation_id}/regenerate")
     def regenerate(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: decisions.regenerate(ctx, generation_id, who), date, "regenerate",
-                      lambda new_id: new_id[:8])
+        return decide(
+            request,
+            csrf,
+            lambda who: decisions.regenerate(ctx, generation_id, who),
+            date,
+            "regenerate",
+            lambda new_id: new_id[:8],
+        )
 
     @app.post("/generations/{generation_id}/spot-approve")
     def spot_approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: spot_check.approve(ctx, generation_id, who), date, "spot-approved", by_id(generation_id))
+        return decide(
+            request, csrf, lambda who: spot_check.approve(ctx, generation_id, who), date, "spot-approved", by_id(generation_id)
+        )
 
     @app.post("/generations/{generation_id}/spot-reject")
-    def spot_reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""),
-                    csrf: str = Form("")) -> Response:
-        return decide(request, csrf, lambda who: spot_check.reject(ctx, generation_id, who, reason), date, "spot-rejected",
-                      by_id(generation_id))
+    def spot_reject(
+        request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")
+    ) -> Response:
+        return decide(
+            request,
+            csrf,
+            lambda who: spot_check.reject(ctx, generation_id, who, reason),
+            date,
+            "spot-rejected",
+            by_id(generation_id),
+        )
 
     return app

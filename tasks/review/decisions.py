@@ -37,29 +37,43 @@ class ReviewItem:
 def dates_awaiting(ctx: RunContext) -> list[tuple[str, int]]:
     """(drop date, flagged generations) for every date with something to review, newest first."""
     with ctx.ledger.session() as session:
-        rows = session.execute(select(Generation.drop_date, func.count()).where(Generation.state == GenerationState.FLAGGED.value)
-                               .group_by(Generation.drop_date).order_by(Generation.drop_date.desc())).all()
+        rows = session.execute(
+            select(Generation.drop_date, func.count())
+            .where(Generation.state == GenerationState.FLAGGED.value)
+            .group_by(Generation.drop_date)
+            .order_by(Generation.drop_date.desc())
+        ).all()
     return [(date, count) for date, count in rows]
 
 
 def review_item(session: Any, row: Generation) -> ReviewItem:
     garment = session.get(Garment, row.garment_id)
-    checks = session.scalars(select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False))
-                             .order_by(QCResult.check)).all()
+    checks = session.scalars(
+        select(QCResult).where(QCResult.generation_id == row.generation_id, QCResult.passed.is_(False)).order_by(QCResult.check)
+    ).all()
     return ReviewItem(
-        generation_id=row.generation_id, sku=row.sku, category=row.category, photo_id=row.photo_id, reason=row.reason,
+        generation_id=row.generation_id,
+        sku=row.sku,
+        category=row.category,
+        photo_id=row.photo_id,
+        reason=row.reason,
         failed_checks=[{"check": c.check, "value": c.value, "threshold": c.threshold, "reason": c.reason} for c in checks],
-        images={"garment": garment_artifact_key(garment.sha256, "cloth.png"),
-                "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
-                "result": row.object_key},
+        images={
+            "garment": garment_artifact_key(garment.sha256, "cloth.png"),
+            "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
+            "result": row.object_key,
+        },
         can_regenerate=not _deterministic(row),
     )
 
 
 def flagged(ctx: RunContext, date: str) -> list[ReviewItem]:
     with ctx.ledger.session() as session:
-        rows = session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state == GenerationState.FLAGGED.value)
-                               .order_by(Generation.sku, Generation.photo_id)).all()
+        rows = session.scalars(
+            select(Generation)
+            .where(Generation.drop_date == date, Generation.state == GenerationState.FLAGGED.value)
+            .order_by(Generation.sku, Generation.photo_id)
+        ).all()
         return [review_item(session, row) for row in rows]
 
 
@@ -75,11 +89,12 @@ def _flagged_row(session: Any, generation_id: str) -> Generation:
 def _decide(session: Any, row: Generation, state: GenerationState, reason: str) -> None:
     """Move ``row`` out of ``flagged`` with a conditional UPDATE: of two decisions on one
     generation, exactly one changes a row; the other is refused, whatever the database."""
-    changed = session.execute(update(Generation)
-                              .where(Generation.generation_id == row.generation_id,
-                                     Generation.state == GenerationState.FLAGGED.value)
-                              .values(state=state.value, reason=reason)
-                              .execution_options(synchronize_session="fetch")).rowcount
+    changed = session.execute(
+        update(Generation)
+        .where(Generation.generation_id == row.generation_id, Generation.state == GenerationState.FLAGGED.value)
+        .values(state=state.value, reason=reason)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
     if changed != 1:
         raise ReviewError(f"generation {row.generation_id} was decided by someone else a moment ago")
 
@@ -101,8 +116,9 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         row = _flagged_row(session, generation_id)
         _decide(session, row, GenerationState.PUBLISHED, f"approved by {reviewer}")
         dates = record_publication(session, row)
-        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved",
-                                   reviewer=reviewer))
+        session.add(
+            ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved", reviewer=reviewer)
+        )
         settle(session, row)
         source, key = row.object_key, storefront_key(row.sku, row.photo_id)
     ctx.store.copy(source, key)
@@ -118,8 +134,11 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
         _decide(session, row, GenerationState.REJECTED, f"rejected by {reviewer}: {reason}")
-        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="rejected",
-                                   reason=reason, reviewer=reviewer))
+        session.add(
+            ReviewDecision(
+                generation_id=row.generation_id, drop_date=row.drop_date, decision="rejected", reason=reason, reviewer=reviewer
+            )
+        )
         settle(session, row)
 
 
@@ -132,17 +151,40 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         row = _flagged_row(session, generation_id)
         if _deterministic(row):
             raise ReviewError(f"{row.engine} is deterministic (it ignores the seed): a re-generation would be the same image")
-        attempts = session.scalar(select(func.count()).select_from(ReviewDecision).where(
-            ReviewDecision.drop_date == row.drop_date, ReviewDecision.decision == "regenerated"))
+        attempts = session.scalar(
+            select(func.count())
+            .select_from(ReviewDecision)
+            .where(ReviewDecision.drop_date == row.drop_date, ReviewDecision.decision == "regenerated")
+        )
         seed = (row.seed + 7919 * (attempts + 1)) & 0x7FFFFFFF
         garment = session.get(Garment, row.garment_id)
         new_id = make_id(garment.sha256, row.photo_id, row.engine, row.model_version, row.weights_sha256, row.parameters, seed)
-        session.add(Generation(generation_id=new_id, garment_id=row.garment_id, photo_id=row.photo_id, drop_date=row.drop_date,
-                               sku=row.sku, category=row.category, engine=row.engine, model_version=row.model_version,
-                               weights_sha256=row.weights_sha256, seed=seed, parameters=row.parameters,
-                               state=GenerationState.PLANNED.value, reason=f"re-generation of {generation_id} asked by {reviewer}"))
-        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="regenerated",
-                                   reason=f"new seed {seed}: {new_id}", reviewer=reviewer))
+        session.add(
+            Generation(
+                generation_id=new_id,
+                garment_id=row.garment_id,
+                photo_id=row.photo_id,
+                drop_date=row.drop_date,
+                sku=row.sku,
+                category=row.category,
+                engine=row.engine,
+                model_version=row.model_version,
+                weights_sha256=row.weights_sha256,
+                seed=seed,
+                parameters=row.parameters,
+                state=GenerationState.PLANNED.value,
+                reason=f"re-generation of {generation_id} asked by {reviewer}",
+            )
+        )
+        session.add(
+            ReviewDecision(
+                generation_id=row.generation_id,
+                drop_date=row.drop_date,
+                decision="regenerated",
+                reason=f"new seed {seed}: {new_id}",
+                reviewer=reviewer,
+            )
+        )
         _decide(session, row, GenerationState.REJECTED, f"re-generated as {new_id} by {reviewer}")
     return new_id
 

@@ -34,11 +34,14 @@ def grant_review_access(engine: Engine, role: str) -> list[str]:
     if engine.dialect.name != "postgresql":
         raise ValueError("database roles are a PostgreSQL ledger's: a SQLite ledger is one file with one user")
     who = _quoted(engine, role)
-    statements = [f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {who}",
-                  f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {who}",
-                  f"GRANT USAGE ON SCHEMA public TO {who}"]
-    statements += [f"GRANT {', '.join(privileges)} ON {_quoted(engine, table)} TO {who}"
-                   for table, privileges in REVIEW_PRIVILEGES.items()]
+    statements = [
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {who}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {who}",
+        f"GRANT USAGE ON SCHEMA public TO {who}",
+    ]
+    statements += [
+        f"GRANT {', '.join(privileges)} ON {_quoted(engine, table)} TO {who}" for table, privileges in REVIEW_PRIVILEGES.items()
+    ]
     statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}")
     with engine.begin() as connection:
         for statement in statements:

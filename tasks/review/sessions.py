@@ -45,8 +45,15 @@ def open_session(ledger: Ledger, reviewer: str, seconds: float) -> str:
     token, now = secrets.token_urlsafe(32), utcnow()
     with ledger.session() as session:
         session.execute(delete(ReviewSession).where(ReviewSession.expires_at < now))
-        session.add(ReviewSession(token_sha256=_digest(token), reviewer=reviewer, csrf=secrets.token_urlsafe(32),
-                                  created_at=now, expires_at=now + timedelta(seconds=seconds)))
+        session.add(
+            ReviewSession(
+                token_sha256=_digest(token),
+                reviewer=reviewer,
+                csrf=secrets.token_urlsafe(32),
+                created_at=now,
+                expires_at=now + timedelta(seconds=seconds),
+            )
+        )
     return token
 
 
@@ -54,8 +61,9 @@ def find_session(ledger: Ledger, token: str | None) -> SignedIn | None:
     if not token or len(token) > 128:
         return None
     with ledger.session() as session:
-        row = session.scalars(select(ReviewSession).where(ReviewSession.token_sha256 == _digest(token),
-                                                          ReviewSession.expires_at > utcnow())).first()
+        row = session.scalars(
+            select(ReviewSession).where(ReviewSession.token_sha256 == _digest(token), ReviewSession.expires_at > utcnow())
+        ).first()
         return SignedIn(row.reviewer, row.csrf) if row else None
 
 
@@ -112,7 +120,15 @@ class Throttle:
     def succeeded(self, ledger: Ledger, name: str, address: str) -> None:
         name_subject, address_subject = self.subjects(name, address)
         with ledger.session() as session:
-            session.execute(update(SignInAttempts).where(SignInAttempts.subject == name_subject)
-                            .values(attempts=0, locked_until=None).execution_options(synchronize_session=False))
-            session.execute(update(SignInAttempts).where(SignInAttempts.subject == address_subject, SignInAttempts.attempts > 0)
-                            .values(attempts=SignInAttempts.attempts - 1).execution_options(synchronize_session=False))
+            session.execute(
+                update(SignInAttempts)
+                .where(SignInAttempts.subject == name_subject)
+                .values(attempts=0, locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(SignInAttempts)
+                .where(SignInAttempts.subject == address_subject, SignInAttempts.attempts > 0)
+                .values(attempts=SignInAttempts.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )

@@ -32,10 +32,15 @@ def _passed_by_qc(session: Any, date: str) -> list[Generation]:
     """The date's generations published because they passed QC (not because a reviewer approved)."""
     approved = select(ReviewDecision.generation_id).where(ReviewDecision.decision == "approved")
     spot_rejected = select(ReviewDecision.generation_id).where(ReviewDecision.decision == SPOT_REJECTED)
-    return list(session.scalars(select(Generation).where(
-        Generation.drop_date == date,
-        ((Generation.state == GenerationState.PUBLISHED.value) & Generation.generation_id.not_in(approved))
-        | Generation.generation_id.in_(spot_rejected))))
+    return list(
+        session.scalars(
+            select(Generation).where(
+                Generation.drop_date == date,
+                ((Generation.state == GenerationState.PUBLISHED.value) & Generation.generation_id.not_in(approved))
+                | Generation.generation_id.in_(spot_rejected),
+            )
+        )
+    )
 
 
 def _sampled(session: Any, date: str, rate: float) -> list[Generation]:
@@ -45,8 +50,13 @@ def _sampled(session: Any, date: str, rate: float) -> list[Generation]:
 
 
 def _decided(session: Any, generation_ids: list[str]) -> set[str]:
-    return set(session.scalars(select(ReviewDecision.generation_id).where(
-        ReviewDecision.generation_id.in_(generation_ids), ReviewDecision.decision.in_((SPOT_APPROVED, SPOT_REJECTED)))))
+    return set(
+        session.scalars(
+            select(ReviewDecision.generation_id).where(
+                ReviewDecision.generation_id.in_(generation_ids), ReviewDecision.decision.in_((SPOT_APPROVED, SPOT_REJECTED))
+            )
+        )
+    )
 
 
 def pending(ctx: RunContext, date: str) -> list[ReviewItem]:
@@ -61,7 +71,9 @@ def dates_pending(ctx: RunContext) -> dict[str, int]:
     """date -> spot checks waiting, for every date with published generations, newest first."""
     waiting = {}
     with ctx.ledger.session() as session:
-        dates = session.scalars(select(Generation.drop_date).where(Generation.state == GenerationState.PUBLISHED.value).distinct())
+        dates = session.scalars(
+            select(Generation.drop_date).where(Generation.state == GenerationState.PUBLISHED.value).distinct()
+        )
         for date in sorted(dates, reverse=True):
             ids = [r.generation_id for r in _sampled(session, date, ctx.settings.spot_check_rate)]
             if count := len(ids) - len(_decided(session, ids)):
@@ -84,8 +96,9 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> None:
     """QC was right: the image stays published; the decision is recorded."""
     with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
-        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_APPROVED,
-                                   reviewer=reviewer))
+        session.add(
+            ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_APPROVED, reviewer=reviewer)
+        )
 
 
 def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> None:
@@ -97,8 +110,11 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
     with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
         withdrawn = withdraw_publication(session, row)
-        session.add(ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_REJECTED,
-                                   reason=reason, reviewer=reviewer))
+        session.add(
+            ReviewDecision(
+                generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_REJECTED, reason=reason, reviewer=reviewer
+            )
+        )
         row.state, row.reason = GenerationState.REJECTED.value, f"rejected in spot check by {reviewer} (a QC miss): {reason}"
         settle(session, row)
         date = row.drop_date

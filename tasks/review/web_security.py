@@ -13,13 +13,17 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # the images the page shows: generations, garment cut-outs, library views, as JPEG or PNG
-_OBJECT_KEY = re.compile(r"(generations|garments|library/artifacts)/[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*"
-                         r"\.(jpg|jpeg|png)")
+_OBJECT_KEY = re.compile(
+    r"(generations|garments|library/artifacts)/[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*"
+    r"\.(jpg|jpeg|png)"
+)
 MEDIA_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png"}
 _MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 _SHORT_ID = re.compile(r"[0-9a-f]{8}")

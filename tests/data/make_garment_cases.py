@@ -71,8 +71,9 @@ def _print(garment: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
         centre = (cx + int(0.6 * size * np.cos(angle)), cy + int(0.6 * size * np.sin(angle)))
         cv2.ellipse(layer, centre, (size // 2, size // 4), np.degrees(angle), 0, 360, petal % 4 + 1, -1)
     cv2.circle(layer, (cx, cy), size // 3, 4, -1)
-    cv2.putText(layer, "SUMMER", (cx - int(1.1 * size), cy + int(1.6 * size)), cv2.FONT_HERSHEY_DUPLEX, size / 45, 1,
-                max(2, size // 18))
+    cv2.putText(
+        layer, "SUMMER", (cx - int(1.1 * size), cy + int(1.6 * size)), cv2.FONT_HERSHEY_DUPLEX, size / 45, 1, max(2, size // 18)
+    )
     layer[~mask] = 0
     for value, colour in enumerate(colours, start=1):
         jitter = rng.integers(-15, 15, 3)

@@ -43,6 +43,12 @@ def test_lpips_loads_the_registry_trunk_and_the_shipped_heads(settings: Settings
     lpips, networks = load_lpips(settings)
     assert [n.name for n in networks] == ["lpips-alexnet", "lpips-alex-lin"]
     assert networks[0].random_weights and not networks[1].random_weights  # the heads are the published ones
-    assert [tuple(h.shape) for h in lpips.heads] == [(1, 64, 1, 1), (1, 192, 1, 1), (1, 384, 1, 1), (1, 256, 1, 1), (1, 256, 1, 1)]
+    assert [tuple(h.shape) for h in lpips.heads] == [
+        (1, 64, 1, 1),
+        (1, 192, 1, 1),
+        (1, 384, 1, 1),
+        (1, 256, 1, 1),
+        (1, 256, 1, 1),
+    ]
     photo = decode_rgb((SAMPLES / "library" / "01008_00.jpg").read_bytes())
     assert lpips.compare(photo, photo).whole == 0.0 and lpips.compare(photo[:, ::-1], photo).whole > 0

@@ -83,8 +83,9 @@ def photo() -> np.ndarray:
 def test_ssim_equals_scikit_image(photo: np.ndarray) -> None:
     rng = np.random.default_rng(4)
     noisy = np.clip(photo.astype(np.int16) + rng.integers(-25, 26, photo.shape), 0, 255).astype(np.uint8)
-    expected = structural_similarity(noisy, photo, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5,
-                                     use_sample_covariance=False)
+    expected = structural_similarity(
+        noisy, photo, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     measured = ssim(noisy, photo)
     assert expected < 0.95
     assert measured.whole == pytest.approx(expected, abs=1e-6)

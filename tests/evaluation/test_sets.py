@@ -24,7 +24,11 @@ def test_dress_code_layout_is_read_per_category(tmp_path: Path) -> None:
     (tmp_path / "upper_body" / "test_pairs_unpaired.txt").write_text("000001_0.jpg 000002_1.jpg\n")
     layout = read_layout(tmp_path)
     assert layout.source == "Dress Code test layout"
-    assert {k: c for k, (c, _) in layout.persons.items()} == {"000001_0": "upper_body", "000002_0": "upper_body", "020001_0": "dresses"}
+    assert {k: c for k, (c, _) in layout.persons.items()} == {
+        "000001_0": "upper_body",
+        "000002_0": "upper_body",
+        "020001_0": "dresses",
+    }
     assert sorted(layout.paired) == [("000001_0", "000001_1"), ("000002_0", "000002_1"), ("020001_0", "020001_1")]
     assert layout.unpaired == [("000001_0", "000002_1")]
 
@@ -42,15 +46,19 @@ def test_viton_hd_folder_imported_with_refusals(ctx, tmp_path: Path) -> None:
         shutil.copy(SAMPLES / "library" / photo, folder / "image" / f"{name}.jpg")
         shutil.copy(SAMPLES / "drop" / garment / "front.jpg", folder / "cloth" / f"{name}.jpg")
     (folder / "image" / "00003_00.jpg").write_bytes(b"not a jpeg")
-    (folder / "test_pairs.txt").write_text("00001_00.jpg 00002_00.jpg\n00002_00.jpg 00001_00.jpg\n00003_00.jpg 00001_00.jpg\n"
-                                           "00001_00.jpg 09999_00.jpg\n")
+    (folder / "test_pairs.txt").write_text(
+        "00001_00.jpg 00002_00.jpg\n00002_00.jpg 00001_00.jpg\n00003_00.jpg 00001_00.jpg\n00001_00.jpg 09999_00.jpg\n"
+    )
     evalset = import_set(ctx, tmp_path / "vitonhd", "vitonhd-mini")
     assert evalset.source == "VITON-HD test layout imported from vitonhd"
     assert evalset.views == {"00001_00.upper_body": "upper_body", "00002_00.upper_body": "upper_body"}
     assert set(evalset.cloths) == {"00001_00", "00002_00"}
     assert set(evalset.pairs) == {
-        EvalPair("00001_00.upper_body", "00001_00", "upper_body", True), EvalPair("00002_00.upper_body", "00002_00", "upper_body", True),
-        EvalPair("00001_00.upper_body", "00002_00", "upper_body", False), EvalPair("00002_00.upper_body", "00001_00", "upper_body", False)}
+        EvalPair("00001_00.upper_body", "00001_00", "upper_body", True),
+        EvalPair("00002_00.upper_body", "00002_00", "upper_body", True),
+        EvalPair("00001_00.upper_body", "00002_00", "upper_body", False),
+        EvalPair("00002_00.upper_body", "00001_00", "upper_body", False),
+    }
     assert evalset.refused["00003_00.jpg"].startswith("person photo not usable")
     assert evalset.refused["pair 00003_00 00001_00"] == "its person or cloth was refused (see above)"
     assert evalset.refused["pair 00001_00 09999_00"] == "the pairs file names a file that is not in the folder"

@@ -64,20 +64,38 @@ class World:
         return Ledger(self.ledger_url)
 
     def tryon_env(self, s3_endpoint: str | None = None, ledger_url: str | None = None, **extra: str) -> dict[str, str]:
-        return {**self.env, "TRYON_BUCKET": self.bucket, "TRYON_S3_ENDPOINT_URL": s3_endpoint or self.s3_endpoint,
-                "TRYON_LEDGER_URL": ledger_url or self.ledger_url, **extra}
+        return {
+            **self.env,
+            "TRYON_BUCKET": self.bucket,
+            "TRYON_S3_ENDPOINT_URL": s3_endpoint or self.s3_endpoint,
+            "TRYON_LEDGER_URL": ledger_url or self.ledger_url,
+            **extra,
+        }
 
 
 def _run_env(tmp: Path, registry: Path, suite: Path) -> dict[str, str]:
     base = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
-    return base | {"PYTHONPATH": str(REPO), "TRYON_HOME": str(tmp / "home"), "TRYON_ENGINE": "ladi-vton",
-                   "TRYON_MODEL_REGISTRY": str(registry), "TRYON_INFERENCE_STEPS": "2", "TRYON_PHOTOS_PER_GARMENT": "2",
-                   "TRYON_QC_EXPECTATIONS": str(suite), "TRYON_TASK_RETRIES": "0"}
+    return base | {
+        "PYTHONPATH": str(REPO),
+        "TRYON_HOME": str(tmp / "home"),
+        "TRYON_ENGINE": "ladi-vton",
+        "TRYON_MODEL_REGISTRY": str(registry),
+        "TRYON_INFERENCE_STEPS": "2",
+        "TRYON_PHOTOS_PER_GARMENT": "2",
+        "TRYON_QC_EXPECTATIONS": str(suite),
+        "TRYON_TASK_RETRIES": "0",
+    }
 
 
 def tryon(world: World, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *args], env=env or world.tryon_env(), cwd=world.tmp,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.cli", *args],
+        env=env or world.tryon_env(),
+        cwd=world.tmp,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> World:
@@ -90,8 +108,13 @@ def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: t
 
     tmp.mkdir(parents=True, exist_ok=True)
     registry = released_registry(save_published_layout(random_components(SMALL, seed=2), tmp / "weights", SMALL), "1.0-faults")
-    world = World(tmp, f"faults-{uuid.uuid4().hex[:8]}", s3_endpoint, f"sqlite:///{tmp / 'ledger.db'}",
-                  _run_env(tmp, registry, size_only_suite(tmp)))
+    world = World(
+        tmp,
+        f"faults-{uuid.uuid4().hex[:8]}",
+        s3_endpoint,
+        f"sqlite:///{tmp / 'ledger.db'}",
+        _run_env(tmp, registry, size_only_suite(tmp)),
+    )
     store = world.store
     store.ensure_bucket()
     for sku in skus:
@@ -111,8 +134,13 @@ def copy_world(template: World, name: str, ledger_url: str | None = None) -> Wor
     SQLite file, or, for ``ledger_url`` on PostgreSQL, the template's rows copied across)."""
     tmp = template.tmp.parent / name
     tmp.mkdir(parents=True, exist_ok=True)
-    world = World(tmp, f"faults-{uuid.uuid4().hex[:8]}", template.s3_endpoint, ledger_url or f"sqlite:///{tmp / 'ledger.db'}",
-                  {**template.env, "TRYON_HOME": str(tmp / "home")})
+    world = World(
+        tmp,
+        f"faults-{uuid.uuid4().hex[:8]}",
+        template.s3_endpoint,
+        ledger_url or f"sqlite:///{tmp / 'ledger.db'}",
+        {**template.env, "TRYON_HOME": str(tmp / "home")},
+    )
     source, target = template.store, world.store
     target.ensure_bucket()
     for key in source.list_keys(""):
@@ -142,13 +170,25 @@ class RunResult:
     last_line: str
 
 
-def run_with(world: World, env: dict[str, str], when: Callable[[ObjectStore], bool] | None = None,
-             action: Callable[[subprocess.Popen], str] | None = None, timeout: float = 900) -> RunResult:
+def run_with(
+    world: World,
+    env: dict[str, str],
+    when: Callable[[ObjectStore], bool] | None = None,
+    action: Callable[[subprocess.Popen], str] | None = None,
+    timeout: float = 900,
+) -> RunResult:
     """`tryon run --date DATE` in its own process group; once ``when`` (polled on the bucket,
     directly) holds, ``action`` is taken once: it answers "killed" when it killed the run."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "tasks.cli", "run", "--date", DATE], env=env, cwd=world.tmp,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tasks.cli", "run", "--date", DATE],
+        env=env,
+        cwd=world.tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
     reader.start()
@@ -184,6 +224,7 @@ def stage_started(stage: str) -> Callable[[ObjectStore], bool]:
         except Exception:
             return False
         return record.get("started", "") >= _run_start.get(store.bucket, "")
+
     return started
 
 
@@ -193,6 +234,7 @@ def stage_finished(stage: str) -> Callable[[ObjectStore], bool]:
 
     def finished(store: ObjectStore) -> bool:
         return started(store) and store.get_json(key).get("ok") is True
+
     return finished
 
 
@@ -252,8 +294,12 @@ def verdict(world: World, expected_slots: set[tuple[str, str]] | None) -> Verdic
                 details.append(f"{publication.storefront_key} is not {generation.generation_id}'s image")
         except Exception as error:  # noqa: BLE001 - a missing object is a lost publication, counted below
             details.append(f"{publication.storefront_key}: {type(error).__name__}")
-    slots = {(g.sku, g.photo_id) for g in generations.values() if g.state == "published"
-             and store.exists(next((p.storefront_key for p in live if p.generation_id == g.generation_id), ""))}
+    slots = {
+        (g.sku, g.photo_id)
+        for g in generations.values()
+        if g.state == "published"
+        and store.exists(next((p.storefront_key for p in live if p.generation_id == g.generation_id), ""))
+    }
     lost = len(expected_slots - slots) if expected_slots is not None else 0
     if lost:
         details.append(f"lost: {sorted(expected_slots - slots)}")
@@ -288,35 +334,75 @@ class Outcome:
 
     def row(self) -> dict[str, Any]:
         v = self.verdict
-        return {"scenario": self.scenario, "fault": self.fault, "injected": self.faults_injected, "first run": self.first_run,
-                "ending": self.ending, "re-runs": self.reruns, "audit findings": self.audit_findings, "published": v.published,
-                "lost": v.lost, "wrong": v.wrong, "manifest missing": v.manifest_missing, "unsettled": v.unsettled,
-                "seconds": round(self.seconds, 1)}
+        return {
+            "scenario": self.scenario,
+            "fault": self.fault,
+            "injected": self.faults_injected,
+            "first run": self.first_run,
+            "ending": self.ending,
+            "re-runs": self.reruns,
+            "audit findings": self.audit_findings,
+            "published": v.published,
+            "lost": v.lost,
+            "wrong": v.wrong,
+            "manifest missing": v.manifest_missing,
+            "unsettled": v.unsettled,
+            "seconds": round(self.seconds, 1),
+        }
 
 
-def settle(world: World, scenario: str, fault: str, injected: Callable[[], int], first: RunResult,
-           expected: set[tuple[str, str]], started: float, env: dict[str, str] | None = None) -> Outcome:
+def settle(
+    world: World,
+    scenario: str,
+    fault: str,
+    injected: Callable[[], int],
+    first: RunResult,
+    expected: set[tuple[str, str]],
+    started: float,
+    env: dict[str, str] | None = None,
+) -> Outcome:
     """After the faulted run: a re-run where it did not succeed, then the audit (and its repair
     where it finds anything), then the verdict. They run without faults, unless ``env`` (a
     `tryon` environment through a proxy) says otherwise."""
-    first_run = "success" if first.returncode == 0 and first.killed_at is None else \
-        ("killed" if first.killed_at == "kill" else f"failed ({first.last_line[:160]})")
+    first_run = (
+        "success"
+        if first.returncode == 0 and first.killed_at is None
+        else ("killed" if first.killed_at == "kill" else f"failed ({first.last_line[:160]})")
+    )
     reruns = 0
     if first_run != "success":
         mark_run_start(world)
         again = tryon(world, "run", "--date", DATE, env=env)
         reruns = 1
         if again.returncode != 0:
-            return Outcome(scenario, fault, injected(), first_run, f"FAILED: re-run: {(again.stdout + again.stderr).strip().splitlines()[-1:]}",
-                           reruns, 0, verdict(world, expected), time.perf_counter() - started)
+            return Outcome(
+                scenario,
+                fault,
+                injected(),
+                first_run,
+                f"FAILED: re-run: {(again.stdout + again.stderr).strip().splitlines()[-1:]}",
+                reruns,
+                0,
+                verdict(world, expected),
+                time.perf_counter() - started,
+            )
     audit = tryon(world, "audit", "--date", DATE, env=env)
     counted = re.search(r"(\d+) finding", audit.stdout)
     findings = int(counted.group(1)) if counted else -1
     if audit.returncode != 0:
         repair = tryon(world, "audit", "--date", DATE, "--repair", env=env)
         if repair.returncode != 0:
-            return Outcome(scenario, fault, injected(), first_run, "FAILED: audit --repair left findings", reruns, findings,
-                           verdict(world, expected), time.perf_counter() - started)
+            return Outcome(
+                scenario,
+                fault,
+                injected(),
+                first_run,
+                "FAILED: audit --repair left findings",
+                reruns,
+                findings,
+                verdict(world, expected),
+                time.perf_counter() - started,
+            )
     result = verdict(world, expected)
     ending = ("survived" if first_run == "success" and not findings else "recovered") if result.clean else "FAILED"
     return Outcome(scenario, fault, injected(), first_run, ending, reruns, findings, result, time.perf_counter() - started)

@@ -28,8 +28,10 @@ from http.server import BaseHTTPRequestHandler
 FAULTS = ("reset", "cut", "delay", "503", "refuse")
 FaultPlan = Callable[[int, str, str], str | None]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
-SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-             b"<Message>Please reduce your request rate.</Message></Error>")
+SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
 
 
 def no_faults(_number: int, _method: str, _path: str) -> None:
@@ -38,17 +40,21 @@ def no_faults(_number: int, _method: str, _path: str) -> None:
 
 def every(n: int, fault: str, *, methods: tuple[str, ...] = (), after: int = 0) -> FaultPlan:
     """``fault`` on every ``n``-th request (of ``methods``, when given) after the first ``after``."""
+
     def plan(number: int, method: str, _path: str) -> str | None:
         if methods and method not in methods:
             return None
         return fault if number > after and number % n == 0 else None
+
     return plan
 
 
 def mixed(periods: dict[int, str]) -> FaultPlan:
     """Several faults at once: request n gets the fault of the first period that divides n."""
+
     def plan(number: int, _method: str, _path: str) -> str | None:
         return next((fault for period, fault in periods.items() if number % period == 0), None)
+
     return plan
 
 
@@ -193,8 +199,11 @@ class S3FaultProxy(_Listener):
                 data = answer.read()
                 upstream.close()
                 head = [f"HTTP/1.1 {answer.status} {answer.reason}\r\n".encode()]
-                head += [f"{key}: {value}\r\n".encode() for key, value in answer.getheaders()
-                         if key.lower() not in HOP_BY_HOP | {"content-length"}]
+                head += [
+                    f"{key}: {value}\r\n".encode()
+                    for key, value in answer.getheaders()
+                    if key.lower() not in HOP_BY_HOP | {"content-length"}
+                ]
                 length_header = answer.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
                 if length_header is not None:
                     head.append(f"Content-Length: {length_header}\r\n".encode())

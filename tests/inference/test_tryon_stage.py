@@ -80,23 +80,40 @@ class Recording(WarpBaselineEngine):
 
 
 def test_a_shard_killed_midway_resumes_without_generating_again(ctx, shard, monkeypatch):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TRYON_HOME": str(ctx.settings.home), "TRYON_BUCKET": ctx.settings.bucket,
-           "TRYON_S3_ENDPOINT_URL": ctx.settings.s3_endpoint_url, "TRYON_LEDGER_URL": ctx.settings.resolved_ledger_url}
-    killed = subprocess.run([sys.executable, "-c", KILLED_MIDWAY, json.dumps(shard.to_dict())], env=env, cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TRYON_HOME": str(ctx.settings.home),
+        "TRYON_BUCKET": ctx.settings.bucket,
+        "TRYON_S3_ENDPOINT_URL": ctx.settings.s3_endpoint_url,
+        "TRYON_LEDGER_URL": ctx.settings.resolved_ledger_url,
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MIDWAY, json.dumps(shard.to_dict())],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -9, killed.stderr[-3000:]
     first_two = shard.batches[0] + shard.batches[1]
     states = {g.generation_id: g.state for g in ctx.ledger.generations(DATE)}
-    assert [states[gid] for gid in shard.generation_ids] == ["generated", "generated", "planned", "planned"], \
+    assert [states[gid] for gid in shard.generation_ids] == ["generated", "generated", "planned", "planned"], (
         "each generation's state is committed as it is stored, not when the shard ends"
+    )
     before = generation_objects(ctx.store)
     assert len(before) == 2 * 2, "image and sidecar of each of the first two generations"
 
     engine = Recording()
     monkeypatch.setattr(tryon_stage, "get_engine", lambda settings: engine)
     resumed = tryon_stage.run_shard(ctx, shard)
-    assert {k: resumed[k] for k in ("generated", "existing", "failed", "batches")} == \
-        {"generated": 2, "existing": 2, "failed": 0, "batches": 4}
+    assert {k: resumed[k] for k in ("generated", "existing", "failed", "batches")} == {
+        "generated": 2,
+        "existing": 2,
+        "failed": 0,
+        "batches": 4,
+    }
     assert [ids for ids, _, _ in engine.calls] == shard.batches[2:], "only what was not stored is generated"
     after = generation_objects(ctx.store)
     assert {key: after[key] for key in before} == before, "nothing stored before the kill was written again"

@@ -50,8 +50,10 @@ def test_landmarks_land_in_the_right_places(samples, sku, photo):
     kp = sample.keypoints
     if sample.category in ("upper_body", "dresses"):
         # image-left shoulder of the garment goes to the image-left shoulder of the body
-        assert points["shoulder_left"][0] < kp[2, 0] < points["shoulder_right"][0] or \
-            points["shoulder_left"][0] < kp[5, 0] < points["shoulder_right"][0]
+        assert (
+            points["shoulder_left"][0] < kp[2, 0] < points["shoulder_right"][0]
+            or points["shoulder_left"][0] < kp[5, 0] < points["shoulder_right"][0]
+        )
         assert points["shoulder_left"][0] < points["shoulder_right"][0]
         assert points["hem_left"][1] > kp[2, 1]
     else:

@@ -4,8 +4,10 @@ import numpy as np
 
 from tasks.preprocess.contact_sheet import SHEET_W, _font, _row, _text_panel, _wrap
 
-REASON = ("missing_keypoints: r_knee, l_knee (the photo is framed above the knees; lower body needs hips and knees) "
-          "and a key that will not break between words: library/photos/an-unusually-long-photo-name-without-spaces.jpg")
+REASON = (
+    "missing_keypoints: r_knee, l_knee (the photo is framed above the knees; lower body needs hips and knees) "
+    "and a key that will not break between words: library/photos/an-unusually-long-photo-name-without-spaces.jpg"
+)
 
 
 def test_a_long_reason_is_wrapped_whole_within_the_panel():

@@ -19,10 +19,20 @@ from tests.conftest import GARMENTS
 def _variants(image: np.ndarray) -> list[np.ndarray]:
     h, w = image.shape[:2]
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    shifted = [cv2.cvtColor(np.dstack([(hsv[..., 0].astype(int) + s) % 180, hsv[..., 1], hsv[..., 2]]).astype(np.uint8),
-                            cv2.COLOR_HSV2RGB) for s in (6, 30, 90)]
-    return [image, decode_rgb(encode_jpeg(image, 60)), image[h // 40 : h - h // 40, w // 40 : w - w // 40],
-            image[:, ::-1].copy(), cv2.convertScaleAbs(image, alpha=0.9, beta=8), *shifted]
+    shifted = [
+        cv2.cvtColor(
+            np.dstack([(hsv[..., 0].astype(int) + s) % 180, hsv[..., 1], hsv[..., 2]]).astype(np.uint8), cv2.COLOR_HSV2RGB
+        )
+        for s in (6, 30, 90)
+    ]
+    return [
+        image,
+        decode_rgb(encode_jpeg(image, 60)),
+        image[h // 40 : h - h // 40, w // 40 : w - w // 40],
+        image[:, ::-1].copy(),
+        cv2.convertScaleAbs(image, alpha=0.9, beta=8),
+        *shifted,
+    ]
 
 
 @pytest.fixture(scope="module")

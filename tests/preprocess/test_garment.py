@@ -96,9 +96,15 @@ def default_masker():
 # the cases that fail one of the two alone: shadows and light backdrops fail the classical cut,
 # thin straps, a gap between trouser legs and a garment running off the frame fail the model
 BOTH_NEEDED = (
-    "TEE-00055--white-on-lightgrey", "TROUSER-051473--white-on-lightgrey", "CAMI-048769--white-on-lightgrey",
-    "JEANS-051946--shadow-on-white", "TROUSER-051473--shadow-on-white", "DRESS-052234--shadow-on-white",
-    "JEANS-051946--offwhite-on-offwhite", "JEANS-051946--dark-cropped-on-white", "CAMI-048769--whiteprint-on-white",
+    "TEE-00055--white-on-lightgrey",
+    "TROUSER-051473--white-on-lightgrey",
+    "CAMI-048769--white-on-lightgrey",
+    "JEANS-051946--shadow-on-white",
+    "TROUSER-051473--shadow-on-white",
+    "DRESS-052234--shadow-on-white",
+    "JEANS-051946--offwhite-on-offwhite",
+    "JEANS-051946--dark-cropped-on-white",
+    "CAMI-048769--whiteprint-on-white",
 )
 
 
@@ -184,10 +190,15 @@ class _BodyOverGarment:
         x0, y0, x1, y1 = self.box
         cx, w, h = (x0 + x1) / 2, x1 - x0, y1 - y0
         keypoints = np.zeros((18, 3), np.float32)
-        for name, (x, y) in {"nose": (cx, y0 + 0.03 * h), "r_shoulder": (cx - 0.3 * w, y0 + 0.1 * h),
-                             "l_shoulder": (cx + 0.3 * w, y0 + 0.1 * h), "r_elbow": (cx - 0.45 * w, y0 + 0.35 * h),
-                             "l_elbow": (cx + 0.45 * w, y0 + 0.35 * h), "r_hip": (cx - 0.2 * w, y1 - 0.05 * h),
-                             "l_hip": (cx + 0.2 * w, y1 - 0.05 * h)}.items():
+        for name, (x, y) in {
+            "nose": (cx, y0 + 0.03 * h),
+            "r_shoulder": (cx - 0.3 * w, y0 + 0.1 * h),
+            "l_shoulder": (cx + 0.3 * w, y0 + 0.1 * h),
+            "r_elbow": (cx - 0.45 * w, y0 + 0.35 * h),
+            "l_elbow": (cx + 0.45 * w, y0 + 0.35 * h),
+            "r_hip": (cx - 0.2 * w, y1 - 0.05 * h),
+            "l_hip": (cx + 0.2 * w, y1 - 0.05 * h),
+        }.items():
             keypoints[KP[name]] = (x, y, 0.95)
         return PoseResult(keypoints=keypoints, hands={}, backend="test-body-over-garment")
 

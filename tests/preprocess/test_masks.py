@@ -26,8 +26,16 @@ def scene():
     labels[130:380, 80:110] = L["right_arm"]  # image left is the person's right
     labels[130:380, 275:305] = L["left_arm"]
     keypoints = np.zeros((18, 3), np.float32)
-    for name, xy in {"r_shoulder": (120, 130), "l_shoulder": (265, 130), "r_elbow": (95, 230), "l_elbow": (290, 230),
-                     "r_wrist": (95, 320), "l_wrist": (290, 320), "r_hip": (160, 300), "l_hip": (225, 300)}.items():
+    for name, xy in {
+        "r_shoulder": (120, 130),
+        "l_shoulder": (265, 130),
+        "r_elbow": (95, 230),
+        "l_elbow": (290, 230),
+        "r_wrist": (95, 320),
+        "l_wrist": (290, 320),
+        "r_hip": (160, 300),
+        "l_hip": (225, 300),
+    }.items():
         keypoints[KP[name]] = (*xy, 0.9)
     return labels, keypoints
 

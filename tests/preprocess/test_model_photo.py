@@ -14,8 +14,13 @@ from tasks.settings import Settings
 from tests.conftest import GARMENTS, MODEL_PHOTOS, REPO, SAMPLES
 
 EXPECTED = {
-    "01008_00.jpg": ["upper_body"], "05997_00.jpg": ["upper_body"], "model_1.png": ["upper_body"], "model_6.png": ["upper_body"],
-    "049205_0.jpg": ["lower_body", "upper_body"], "051918_0.jpg": ["lower_body", "upper_body"], "052472_0.jpg": ["dresses"],
+    "01008_00.jpg": ["upper_body"],
+    "05997_00.jpg": ["upper_body"],
+    "model_1.png": ["upper_body"],
+    "model_6.png": ["upper_body"],
+    "049205_0.jpg": ["lower_body", "upper_body"],
+    "051918_0.jpg": ["lower_body", "upper_body"],
+    "052472_0.jpg": ["dresses"],
 }
 
 
@@ -41,7 +46,9 @@ def test_masks_cover_the_worn_garment_and_spare_face_and_hands(photos, photo):
         mask = view.inpaint_mask_512
         worn = np.isin(view.labels, WORN_LABELS[category])
         assert (mask & worn).sum() >= 0.97 * worn.sum(), f"{category}: the worn garment is not covered"
-        assert np.array_equal(view.inpaint_mask, cv2.resize(mask.astype(np.uint8), (768, 1024), interpolation=cv2.INTER_NEAREST) > 0)
+        assert np.array_equal(
+            view.inpaint_mask, cv2.resize(mask.astype(np.uint8), (768, 1024), interpolation=cv2.INTER_NEAREST) > 0
+        )
         for x0, y0, x1, y1 in shared_faces()(view.image):  # face boxes on the 768x1024 view
             face = mask[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
             assert face.mean() < 0.02, f"{category}: the mask covers {face.mean():.1%} of the face box"
@@ -68,8 +75,11 @@ def test_refocus_frames_each_category(photos):
         assert view.image.shape == (1024, 768, 3) and view.pose_map.shape == (18, 512, 384)
     # upper body stops below the knees, lower body keeps the feet: it is zoomed in further
     assert upper.crop.scale > lower.crop.scale
-    assert upper.keypoints[KP["r_ankle"], 1] > 1024 or upper.keypoints[KP["r_ankle"], 2] == 0 or \
-        upper.keypoints[KP["r_ankle"], 1] > upper.keypoints[KP["r_knee"], 1]
+    assert (
+        upper.keypoints[KP["r_ankle"], 1] > 1024
+        or upper.keypoints[KP["r_ankle"], 2] == 0
+        or upper.keypoints[KP["r_ankle"], 1] > upper.keypoints[KP["r_knee"], 1]
+    )
     assert 0 < lower.keypoints[KP["r_ankle"], 1] < 1024
     # the pose map peaks at the keypoints
     for index in (KP["r_hip"], KP["l_knee"]):
@@ -82,12 +92,16 @@ def test_clean_photo_passes_with_its_sharpness_recorded(photos):
     assert set(photos["05997_00.jpg"].backends) == {"pose", "segmentation", "faces", "parsing", "embedding"}
 
 
-@pytest.mark.parametrize("make, rule", [
-    (lambda: decode_rgb(GARMENTS["TEE-00055"][0].read_bytes()), "no_person"),
-    (lambda: np.hstack([_load("01008_00.jpg"), _load("05997_00.jpg")]), "multiple_people"),
-    (lambda: cv2.GaussianBlur(_load("05997_00.jpg"), (0, 0), 5), "blurred"),
-    (lambda: cv2.resize(_load("05997_00.jpg"), (100, 100)), "too_small"),
-], ids=["garment-photo", "two-people", "blurred", "100x100"])
+@pytest.mark.parametrize(
+    "make, rule",
+    [
+        (lambda: decode_rgb(GARMENTS["TEE-00055"][0].read_bytes()), "no_person"),
+        (lambda: np.hstack([_load("01008_00.jpg"), _load("05997_00.jpg")]), "multiple_people"),
+        (lambda: cv2.GaussianBlur(_load("05997_00.jpg"), (0, 0), 5), "blurred"),
+        (lambda: cv2.resize(_load("05997_00.jpg"), (100, 100)), "too_small"),
+    ],
+    ids=["garment-photo", "two-people", "blurred", "100x100"],
+)
 def test_cleaning_rejects_with_the_rule_named(make, rule):
     with pytest.raises(PhotoRejected) as caught:
         prepare_model_photo(make(), Settings())
@@ -123,8 +137,16 @@ def test_arms_crossing_the_torso_rules_out_upper_body_only():
     from tasks.preprocess.cleaning import category_problems
 
     keypoints = np.zeros((18, 3), np.float32)
-    for name, xy in {"r_shoulder": (300, 300), "l_shoulder": (470, 300), "r_elbow": (280, 420), "l_elbow": (490, 420),
-                     "r_hip": (320, 560), "l_hip": (450, 560), "r_knee": (320, 760), "l_knee": (450, 760)}.items():
+    for name, xy in {
+        "r_shoulder": (300, 300),
+        "l_shoulder": (470, 300),
+        "r_elbow": (280, 420),
+        "l_elbow": (490, 420),
+        "r_hip": (320, 560),
+        "l_hip": (450, 560),
+        "r_knee": (320, 760),
+        "l_knee": (450, 760),
+    }.items():
         keypoints[KP[name]] = (*xy, 0.9)
     assert "upper_body" not in category_problems(keypoints)
     keypoints[KP["r_wrist"]] = (390, 430, 0.9)  # right hand on the belly

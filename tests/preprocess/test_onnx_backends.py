@@ -22,13 +22,21 @@ PEAKS_Y = np.array([60, 50, 50, 55, 55, 120, 120, 200, 200, 270, 270, 260, 260, 
 @pytest.fixture(scope="module")
 def onnx_settings(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
-    registry = onnx_models.registry(folder / "models.yaml", {
-        "schp-tiny": ("schp-onnx", onnx_models.schp_parser(folder / "schp.onnx")),
-        "simcc-tiny": ("rtmpose-onnx", onnx_models.simcc_pose(folder / "pose.onnx", PEAKS_X, PEAKS_Y)),
-        "clip-tiny": ("clip-image-onnx", onnx_models.image_tower(folder / "clip.onnx")),
-    })
-    return Settings(home=folder / "home", model_registry=registry, pose_backend="simcc-tiny",
-                    parsing_backend="schp-tiny", embedding_backend="clip-tiny")
+    registry = onnx_models.registry(
+        folder / "models.yaml",
+        {
+            "schp-tiny": ("schp-onnx", onnx_models.schp_parser(folder / "schp.onnx")),
+            "simcc-tiny": ("rtmpose-onnx", onnx_models.simcc_pose(folder / "pose.onnx", PEAKS_X, PEAKS_Y)),
+            "clip-tiny": ("clip-image-onnx", onnx_models.image_tower(folder / "clip.onnx")),
+        },
+    )
+    return Settings(
+        home=folder / "home",
+        model_registry=registry,
+        pose_backend="simcc-tiny",
+        parsing_backend="schp-tiny",
+        embedding_backend="clip-tiny",
+    )
 
 
 def test_simcc_decoding_lands_on_the_known_coordinates(onnx_settings):

@@ -24,7 +24,9 @@ def photo() -> np.ndarray:
     return cv2.resize(decode_rgb(MODEL_PHOTOS[0].read_bytes()), (768, 1024), interpolation=cv2.INTER_AREA)
 
 
-@pytest.mark.parametrize("box", [None, (0, 1024, 0, 768), (300, 700, 200, 500), (0, 5, 0, 5), (1019, 1024, 763, 768), (500, 501, 300, 301)])
+@pytest.mark.parametrize(
+    "box", [None, (0, 1024, 0, 768), (300, 700, 200, 500), (0, 5, 0, 5), (1019, 1024, 763, 768), (500, 501, 300, 301)]
+)
 def test_ssim_map_is_scikit_images(photo, box):
     grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
     other = grey.copy()
@@ -79,7 +81,9 @@ def _grain_whole_frame(image, mask):
     return float(np.median(cv2.GaussianBlur(response, (0, 0), 4.0)[mask]))
 
 
-@pytest.mark.parametrize("box", [(300, 700, 200, 500), (0, 400, 0, 300), (600, 1024, 500, 768), (0, 1024, 0, 768), (500, 530, 20, 40)])
+@pytest.mark.parametrize(
+    "box", [(300, 700, 200, 500), (0, 400, 0, 300), (600, 1024, 500, 768), (0, 1024, 0, 768), (500, 530, 20, 40)]
+)
 def test_ridge_and_grain_around_the_region_are_the_whole_frames(photo, box):
     region = np.zeros(photo.shape[:2], bool)
     y0, y1, x0, x1 = box

@@ -77,7 +77,9 @@ def judged(views):
     ys, xs = np.nonzero(base.view.person_mask)
     crop = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
     small = cv2.resize(base.output[crop], None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
-    small_mask = cv2.resize(base.view.person_mask[crop].astype(np.uint8), None, fx=0.6, fy=0.6, interpolation=cv2.INTER_NEAREST) > 0
+    small_mask = (
+        cv2.resize(base.view.person_mask[crop].astype(np.uint8), None, fx=0.6, fy=0.6, interpolation=cv2.INTER_NEAREST) > 0
+    )
     assert small.shape[1] + 10 < xs.min(), "the copy fits beside the person without touching"
     second = base.output.copy()
     top = 1024 - small.shape[0] - 20

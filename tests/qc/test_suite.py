@@ -7,10 +7,30 @@ import pytest
 from tasks.qc.metrics import METRIC_COLUMNS
 from tasks.qc.suite import load_config, validate_generations
 
-GOOD_ROW = {"width": 768, "height": 1024, "luma_std": 40.0, "clipped_excess": 0.0, "outside_ssim": 0.99, "outside_changed": 0.0,
-            "inside_change": 30.0, "colour_delta_e": 5.0, "inpaint_coverage": 0.3, "photo_face": True, "output_face": True,
-            "garment_coverage": 0.9, "old_garment_left": 0.0, "skin_in_garment": 0.0, "garment_overflow": 0.0, "garment_split": 0.0,
-            "print_aspect": float("nan"), "seam_excess": 0.5, "noise_ratio": 1.0, "frame_width": 0, "pose_shift": 0.02, "person_parts": 0}
+GOOD_ROW = {
+    "width": 768,
+    "height": 1024,
+    "luma_std": 40.0,
+    "clipped_excess": 0.0,
+    "outside_ssim": 0.99,
+    "outside_changed": 0.0,
+    "inside_change": 30.0,
+    "colour_delta_e": 5.0,
+    "inpaint_coverage": 0.3,
+    "photo_face": True,
+    "output_face": True,
+    "garment_coverage": 0.9,
+    "old_garment_left": 0.0,
+    "skin_in_garment": 0.0,
+    "garment_overflow": 0.0,
+    "garment_split": 0.0,
+    "print_aspect": float("nan"),
+    "seam_excess": 0.5,
+    "noise_ratio": 1.0,
+    "frame_width": 0,
+    "pose_shift": 0.02,
+    "person_parts": 0,
+}
 
 
 def test_expectations_apply_per_row_and_failures_come_in_suite_order():
@@ -25,11 +45,22 @@ def test_expectations_apply_per_row_and_failures_come_in_suite_order():
         {**GOOD_ROW, "generation_id": "split_trousers", "category": "lower_body", "garment_split": 0.9},
         {**GOOD_ROW, "generation_id": "split_dress", "category": "dresses", "garment_split": 0.9},
         # several faults: the review item leads with the most specific one (the suite's order)
-        {**GOOD_ROW, "generation_id": "many", "category": "upper_body", "garment_coverage": 0.1, "noise_ratio": 9.0, "frame_width": 70},
+        {
+            **GOOD_ROW,
+            "generation_id": "many",
+            "category": "upper_body",
+            "garment_coverage": 0.1,
+            "noise_ratio": 9.0,
+            "frame_width": 70,
+        },
     ]
     outcome = validate_generations(pd.DataFrame(rows))
-    assert outcome.failed == {"face_lost": ["face_kept"], "huge_mask": ["mask_coverage"], "split_dress": ["dress_not_split"],
-                              "many": ["no_refocus_frame", "not_noisy", "garment_covers_body"]}
+    assert outcome.failed == {
+        "face_lost": ["face_kept"],
+        "huge_mask": ["mask_coverage"],
+        "split_dress": ["dress_not_split"],
+        "many": ["no_refocus_frame", "not_noisy", "garment_covers_body"],
+    }
     assert outcome.version == load_config()["version"] == 2
 
 
@@ -40,14 +71,18 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     from tasks.preprocess.library_stage import INDEX_SCHEMA
     from tasks.qc.inputs import InputsInvalid, validate_inputs
 
-    good = [{"sku": "TEE-1", "garment_id": 1, "image_key": "k", "category": "upper_body", "sha256": "a" * 64},
-            {"sku": "DRESS-2", "garment_id": 2, "image_key": "k", "category": "dresses", "sha256": "b" * 64}]
+    good = [
+        {"sku": "TEE-1", "garment_id": 1, "image_key": "k", "category": "upper_body", "sha256": "a" * 64},
+        {"sku": "DRESS-2", "garment_id": 2, "image_key": "k", "category": "dresses", "sha256": "b" * 64},
+    ]
     assert validate_inputs(ctx, "2026-11-20", good) == good
     report = ctx.store.get_json("reports/2026-11-20/inputs_validation.json")
     assert [r["suite"] for r in report] == ["drop_inputs_items"] and report[0]["success"]
 
     broken = [*good, {**good[0], "garment_id": 3, "category": "hats", "sha256": "not-a-hash"}]
-    with pytest.raises(InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"):
+    with pytest.raises(
+        InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"
+    ):
         validate_inputs(ctx, "2026-11-20", broken)
 
     ctx.store.put_bytes("drops/2026-11-20/manifest.csv", b"sku,category,title\nTEE-1,upper_body,a tee\nTEE-1,dresses,again\n")
@@ -64,7 +99,9 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     buffer = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pylist([row, {**row, "state": "maybe"}], schema=INDEX_SCHEMA).drop_columns(["backends"]), buffer)
     ctx.store.put_bytes("library/index.parquet", buffer.getvalue().to_pybytes())
-    with pytest.raises(InputsInvalid, match="drop_inputs_library_index failed index_schema, unique_photo_ids, known_photo_states"):
+    with pytest.raises(
+        InputsInvalid, match="drop_inputs_library_index failed index_schema, unique_photo_ids, known_photo_states"
+    ):
         validate_inputs(ctx, "2026-11-20", good)
 
 
@@ -75,4 +112,6 @@ def test_histograms_draw_every_measurement_and_skip_what_is_not_finite():
     rows[0]["pose_shift"] = float("inf")  # a body not found at all must not break the report
     png = metrics_histograms(pd.DataFrame(rows), load_config())
     assert png.startswith(b"\x89PNG")
-    assert {"old_garment_left", "skin_in_garment", "noise_ratio", "seam_excess", "pose_shift"} <= set(PANELS) <= set(METRIC_COLUMNS)
+    assert (
+        {"old_garment_left", "skin_in_garment", "noise_ratio", "seam_excess", "pose_shift"} <= set(PANELS) <= set(METRIC_COLUMNS)
+    )

@@ -35,8 +35,15 @@ def serve(ctx: RunContext, **settings: Any) -> Iterator[str]:
     believed, so a test can speak from other addresses."""
     ctx.settings = ctx.settings.model_copy(update={"reviewers": {"alice": hash_password(PASSWORD)}, **settings})
     port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
-                                       forwarded_allow_ips=ctx.settings.review_trusted_proxies))
+    uv = uvicorn.Server(
+        uvicorn.Config(
+            create_app(ctx),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            forwarded_allow_ips=ctx.settings.review_trusted_proxies,
+        )
+    )
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     deadline = time.time() + 20

@@ -32,9 +32,11 @@ def test_two_reviewers_at_once_exactly_one_wins(each_ledger_ctx):
             except ReviewError as error:
                 outcomes[name] = f"refused: {error}"
 
-        threads = [threading.Thread(target=decide, args=("approve", lambda: decisions.approve(ctx, gid, "ana"))),
-                   threading.Thread(target=decide, args=("reject", lambda: decisions.reject(ctx, gid, "ben", "blurry")))]
-        for thread in threads[::1 if n % 2 else -1]:
+        threads = [
+            threading.Thread(target=decide, args=("approve", lambda: decisions.approve(ctx, gid, "ana"))),
+            threading.Thread(target=decide, args=("reject", lambda: decisions.reject(ctx, gid, "ben", "blurry"))),
+        ]
+        for thread in threads[:: 1 if n % 2 else -1]:
             thread.start()
         for thread in threads:
             thread.join()

@@ -37,8 +37,11 @@ def review_role(ctx, postgres_url, monkeypatch, capsys):
     monkeypatch.setenv("TRYON_LEDGER_URL", postgres_url)
     assert main(["review", "grant", role]) == 0
     assert f"granted {role}" in capsys.readouterr().out
-    page = RunContext(settings=ctx.settings, store=ctx.store,
-                      ledger=Ledger(make_url(postgres_url).set(username=role).render_as_string(hide_password=False)))
+    page = RunContext(
+        settings=ctx.settings,
+        store=ctx.store,
+        ledger=Ledger(make_url(postgres_url).set(username=role).render_as_string(hide_password=False)),
+    )
     try:
         yield owner, page, ids
     finally:
@@ -68,18 +71,21 @@ def test_the_review_role_does_the_page_s_work(review_role):
     assert states[ids[0]] == "published" and states[ids[1]] == "rejected" and states[new_id] == "planned"
 
 
-@pytest.mark.parametrize("statement", [
-    "DELETE FROM generations",
-    "DELETE FROM review_decisions",
-    "UPDATE review_decisions SET reviewer = 'mallory'",
-    "INSERT INTO garments (drop_date, sku, category, sha256, state) VALUES ('2026-11-20', 'X', 'upper_body', 'a', 'new')",
-    "UPDATE model_photos SET state = 'quarantined'",
-    "SELECT * FROM run_leases",
-    "DROP TABLE generations",
-    "CREATE TABLE scratch (id int)",
-    "ALTER TABLE generations ADD COLUMN x int",
-    "UPDATE alembic_version SET version_num = '0001'",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM generations",
+        "DELETE FROM review_decisions",
+        "UPDATE review_decisions SET reviewer = 'mallory'",
+        "INSERT INTO garments (drop_date, sku, category, sha256, state) VALUES ('2026-11-20', 'X', 'upper_body', 'a', 'new')",
+        "UPDATE model_photos SET state = 'quarantined'",
+        "SELECT * FROM run_leases",
+        "DROP TABLE generations",
+        "CREATE TABLE scratch (id int)",
+        "ALTER TABLE generations ADD COLUMN x int",
+        "UPDATE alembic_version SET version_num = '0001'",
+    ],
+)
 def test_the_review_role_cannot_do_anything_else(review_role, statement):
     _, page, _ = review_role
     with pytest.raises(ProgrammingError, match="permission denied|must be owner"):
@@ -101,6 +107,8 @@ def test_the_review_role_finding_the_schema_behind_says_who_must_upgrade(review_
     owner, page, _ = review_role
     with owner.ledger.engine.begin() as connection:
         command.downgrade(_alembic_config(connection), "0001")
-    with pytest.raises(RuntimeError, match=r"at revision 0001, this code needs 0002, and this role may not upgrade it: run `tryon db upgrade`"):
+    with pytest.raises(
+        RuntimeError, match=r"at revision 0001, this code needs 0002, and this role may not upgrade it: run `tryon db upgrade`"
+    ):
         Ledger(page.ledger.url)
     assert Ledger(owner.ledger.url) and [r for r in owner.ledger.generations(DATE)], "the owner upgrades it, rows kept"

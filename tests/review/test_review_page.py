@@ -86,8 +86,10 @@ def test_sign_in_approve_and_reject_in_chromium(server):
         page.wait_for_selector("[role=status]")
         assert "approved" in page.inner_text("[role=status]")
         assert first in _manifest_ids(ctx), "approved: in the storefront manifest"
-        assert ctx.store.exists(f"storefront/{next(g.sku for g in ctx.ledger.generations(DATE) if g.generation_id == first)}/"
-                                f"{next(g.photo_id for g in ctx.ledger.generations(DATE) if g.generation_id == first)}.jpg")
+        assert ctx.store.exists(
+            f"storefront/{next(g.sku for g in ctx.ledger.generations(DATE) if g.generation_id == first)}/"
+            f"{next(g.photo_id for g in ctx.ledger.generations(DATE) if g.generation_id == first)}.jpg"
+        )
 
         second = page.locator("section.item").nth(0).get_attribute("data-generation")
         assert second != first and page.locator("section.item").count() == 3
@@ -119,12 +121,17 @@ def test_writes_need_a_session_and_its_csrf_token(server):
     login_page = session.get(f"{base}/login", timeout=10).text
     token = login_page.split('name="csrf" value="')[1].split('"')[0]
     assert session.post(f"{base}/login", data={"name": "alice", "password": PASSWORD}, timeout=10).status_code == 403
-    assert session.post(f"{base}/login", data={"name": "alice", "password": PASSWORD, "csrf": token},
-                        allow_redirects=False, timeout=10).status_code == 303
+    assert (
+        session.post(
+            f"{base}/login", data={"name": "alice", "password": PASSWORD, "csrf": token}, allow_redirects=False, timeout=10
+        ).status_code
+        == 303
+    )
     # signed in, but a form without the session's token (what another site would post) is refused
     assert session.post(target, data={"date": DATE}, allow_redirects=False, timeout=10).status_code == 403
-    assert session.post(target, data={"date": DATE, "csrf": token}, allow_redirects=False, timeout=10).status_code == 403, \
+    assert session.post(target, data={"date": DATE, "csrf": token}, allow_redirects=False, timeout=10).status_code == 403, (
         "the token is replaced at sign-in"
+    )
     assert session.get(f"{base}/objects", params={"key": "reports/x.json"}, timeout=10).status_code == 404
     assert broken[0] not in _manifest_ids(ctx)
     assert requests.get(f"{base}/objects", params={"key": "generations/x.jpg"}, timeout=10).status_code == 401
@@ -151,8 +158,13 @@ def test_a_later_generation_never_silently_replaces_an_approved_image(reviewed_d
     approved_bytes = ctx.store.get_bytes(approved_key)
     with ctx.ledger.session() as session:
         old = session.get(Generation, broken[0])
-        newer = Generation(**{c.name: getattr(old, c.name) for c in Generation.__table__.columns
-                              if c.name not in ("generation_id", "updated_at")})
+        newer = Generation(
+            **{
+                c.name: getattr(old, c.name)
+                for c in Generation.__table__.columns
+                if c.name not in ("generation_id", "updated_at")
+            }
+        )
         newer.generation_id, newer.model_version = "f" * 32, "next-model-2"
         newer.state, newer.reason = GenerationState.PASSED.value, None
         newer.object_key = next(g.object_key for g in ctx.ledger.generations(DATE) if g.generation_id != broken[0])

@@ -41,8 +41,9 @@ def try_sign_in(base: str, name: str, password: str, address: str = "10.0.0.1") 
     session = requests.Session()
     session.headers["X-Forwarded-For"] = address
     token = sign_in_token(session, base)
-    response = session.post(f"{base}/login", data={"name": name, "password": password, "csrf": token},
-                            allow_redirects=False, timeout=30)
+    response = session.post(
+        f"{base}/login", data={"name": name, "password": password, "csrf": token}, allow_redirects=False, timeout=30
+    )
     keep_cookies(session, response)
     response.session = session  # type: ignore[attr-defined]
     return response
@@ -76,8 +77,9 @@ def test_guessing_passwords_locks_the_name_then_the_address(flagged):
         locked = try_sign_in(base, "alice", "guess 6")
         assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 800
         assert "too many sign-in attempts" in locked.text
-        assert try_sign_in(base, "alice", PASSWORD, "10.0.0.2").status_code == 429, \
+        assert try_sign_in(base, "alice", PASSWORD, "10.0.0.2").status_code == 429, (
             "the right password for a locked name is refused too, from any address"
+        )
         # one address trying many names: after 12 attempts in all, even a good sign-in from it waits
         codes = [try_sign_in(base, f"user{n}", "x", "10.0.0.3").status_code for n in range(12)]
         assert codes == [401] * 12
@@ -98,6 +100,7 @@ def test_an_unknown_name_costs_what_a_known_name_costs(flagged):
     """Before: unknown names answered about twice as slowly (a second hash), so names could be probed."""
     ctx, _, _ = flagged
     with serve(ctx, review_max_attempts_per_name=100, review_max_attempts_per_address=100) as base:
+
         def seconds(name: str) -> float:
             session = requests.Session()
             token = sign_in_token(session, base)
@@ -123,8 +126,9 @@ def test_a_cookie_captured_before_sign_out_is_worthless_after_it(flagged):
         thief.cookies.set("tryon_review", captured)
         assert thief.get(f"{base}/objects", params={"key": key}, timeout=10).status_code == 401
         assert thief.get(f"{base}/dates/{DATE}", allow_redirects=False, timeout=10).headers["location"] == "/login"
-        refused = thief.post(f"{base}/generations/{ids[0]}/approve", data={"date": DATE, "csrf": csrf},
-                             allow_redirects=False, timeout=10)
+        refused = thief.post(
+            f"{base}/generations/{ids[0]}/approve", data={"date": DATE, "csrf": csrf}, allow_redirects=False, timeout=10
+        )
         assert refused.status_code == 401
     assert {g.state for g in ctx.ledger.generations(DATE)} == {"flagged"}
 
@@ -137,15 +141,22 @@ def test_every_response_carries_the_security_headers(flagged, secure):
         session_cookie = browser.signed_in.headers["set-cookie"]
         assert session_cookie.startswith("tryon_review=") and "HttpOnly" in session_cookie
         assert "SameSite=strict" in session_cookie and ("Secure" in session_cookie) is secure
-        responses = [requests.get(f"{base}/login", timeout=10), browser.get(f"{base}/", timeout=10),
-                     browser.get(f"{base}/dates/{DATE}", timeout=10), browser.get(f"{base}/static/review.js", timeout=10),
-                     browser.get(f"{base}/objects", params={"key": key}, timeout=10),
-                     browser.get(f"{base}/objects", params={"key": "x"}, timeout=10),
-                     requests.post(f"{base}/login", headers={"Origin": "https://evil.example"}, timeout=10)]
+        responses = [
+            requests.get(f"{base}/login", timeout=10),
+            browser.get(f"{base}/", timeout=10),
+            browser.get(f"{base}/dates/{DATE}", timeout=10),
+            browser.get(f"{base}/static/review.js", timeout=10),
+            browser.get(f"{base}/objects", params={"key": key}, timeout=10),
+            browser.get(f"{base}/objects", params={"key": "x"}, timeout=10),
+            requests.post(f"{base}/login", headers={"Origin": "https://evil.example"}, timeout=10),
+        ]
     for response in responses:
         headers = response.headers
         assert "default-src 'none'" in headers["Content-Security-Policy"]
-        assert "script-src 'self'" in headers["Content-Security-Policy"] and "unsafe-inline" not in headers["Content-Security-Policy"]
+        assert (
+            "script-src 'self'" in headers["Content-Security-Policy"]
+            and "unsafe-inline" not in headers["Content-Security-Policy"]
+        )
         assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "same-origin"
         assert ("Strict-Transport-Security" in headers) is secure
@@ -161,13 +172,19 @@ def test_posts_from_other_origins_are_refused(flagged):
         browser, csrf = signed_in(base)
         target = f"{base}/generations/{ids[0]}/approve"
         form = {"date": DATE, "csrf": csrf}
-        for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Referer": "https://evil.example/page"},
-                        {"Sec-Fetch-Site": "cross-site"}, {"Origin": f"{base}.evil.example"}):
+        for headers in (
+            {"Origin": "https://evil.example"},
+            {"Origin": "null"},
+            {"Referer": "https://evil.example/page"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Origin": f"{base}.evil.example"},
+        ):
             refused = browser.post(target, data=form, headers=headers, allow_redirects=False, timeout=10)
             assert refused.status_code == 403, headers
         assert {g.state for g in ctx.ledger.generations(DATE)} == {"flagged"}
-        accepted = browser.post(target, data=form, headers={"Origin": base, "Sec-Fetch-Site": "same-origin"},
-                                allow_redirects=False, timeout=10)
+        accepted = browser.post(
+            target, data=form, headers={"Origin": base, "Sec-Fetch-Site": "same-origin"}, allow_redirects=False, timeout=10
+        )
         assert accepted.status_code == 303
     assert {g.generation_id: g.state for g in ctx.ledger.generations(DATE)}[ids[0]] == "published"
 
@@ -181,20 +198,44 @@ def test_made_up_keys_dates_and_notices_get_nowhere(flagged):
         browser, csrf = signed_in(base)
         image = browser.get(f"{base}/objects", params={"key": key}, timeout=10)
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
-        for crafted in ("../ledger.db", "generations/../reports/x.jpg", "generations/v1/\x00.jpg", "generations/" + "a" * 2000 + ".jpg",
-                        f"{key}\n", "generations/", "", "/" + key, key.replace("/", "\\"), "generations//x.jpg", "reports/2026-11-20.json",
-                        sidecar, "generations/v1/html.jpg", "generations/v1/missing.jpg", "generations/v1/é.jpg",
-                        "storefront/manifests/2026-11-20.json", "generations/v1/%2e%2e/x.jpg"):
+        for crafted in (
+            "../ledger.db",
+            "generations/../reports/x.jpg",
+            "generations/v1/\x00.jpg",
+            "generations/" + "a" * 2000 + ".jpg",
+            f"{key}\n",
+            "generations/",
+            "",
+            "/" + key,
+            key.replace("/", "\\"),
+            "generations//x.jpg",
+            "reports/2026-11-20.json",
+            sidecar,
+            "generations/v1/html.jpg",
+            "generations/v1/missing.jpg",
+            "generations/v1/é.jpg",
+            "storefront/manifests/2026-11-20.json",
+            "generations/v1/%2e%2e/x.jpg",
+        ):
             response = browser.get(f"{base}/objects", params={"key": crafted}, timeout=10)
             assert response.status_code == 404, (crafted, response.status_code)
         for date in ("2026-02-30", "20261120", "2026-11-20x", "..%2F..%2Fetc", "9999-99-99"):
             assert browser.get(f"{base}/dates/{date}", timeout=10).status_code == 404, date
-        bad_date = browser.post(f"{base}/generations/{ids[0]}/approve", data={"date": "2026-13-01", "csrf": csrf},
-                                headers={"Origin": base}, allow_redirects=False, timeout=10)
+        bad_date = browser.post(
+            f"{base}/generations/{ids[0]}/approve",
+            data={"date": "2026-13-01", "csrf": csrf},
+            headers={"Origin": base},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert bad_date.status_code == 422
         planted = "Your account is suspended: call +1 555 0100"
-        for query in ({"notice": planted}, {"done": "approved", "id": planted}, {"done": planted, "id": "deadbeef"},
-                      {"done": "approved", "id": "<b>deadbeef</b>"}):
+        for query in (
+            {"notice": planted},
+            {"done": "approved", "id": planted},
+            {"done": planted, "id": "deadbeef"},
+            {"done": "approved", "id": "<b>deadbeef</b>"},
+        ):
             page = browser.get(f"{base}/dates/{DATE}", params=query, timeout=10).text
             assert planted not in page and "<b>deadbeef" not in page and 'class="notice"' not in page, query
         shown = browser.get(f"{base}/dates/{DATE}", params={"done": "approved", "id": "deadbeef"}, timeout=10).text

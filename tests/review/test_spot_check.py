@@ -22,9 +22,15 @@ def published_drop(ctx, tmp_path):
     """Two garments on two photos each, made by a released model (LaDI-VTON's classes, small and
     random, registered as released) and judged by a size-only QC suite: all four published."""
     registry = released_registry(save_published_layout(random_components(SMALL, seed=6), tmp_path / "weights", SMALL), "1.0-test")
-    ctx.settings = ctx.settings.model_copy(update={
-        "engine": "ladi-vton", "model_registry": registry, "inference_steps": 2, "qc_expectations": size_only_suite(tmp_path),
-        "spot_check_rate": 0.5})
+    ctx.settings = ctx.settings.model_copy(
+        update={
+            "engine": "ladi-vton",
+            "model_registry": registry,
+            "inference_steps": 2,
+            "qc_expectations": size_only_suite(tmp_path),
+            "spot_check_rate": 0.5,
+        }
+    )
     generate_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
     counts = check_generations(ctx, DATE)
     assert (counts["passed"], counts["flagged"]) == (4, 0)

@@ -20,8 +20,9 @@ def clip_pixel_values(cloth: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) cloth in [-1, 1] -> (B, 3, 224, 224) normalised pixel values."""
     if cloth.ndim != 4 or cloth.shape[1] != 3:
         raise ValueError(f"expected (B, 3, H, W), got {tuple(cloth.shape)}")
-    image = F.interpolate((cloth.float() + 1) / 2, size=(CLIP_SIZE, CLIP_SIZE), mode="bilinear",
-                          align_corners=False, antialias=True).clamp(0, 1)
+    image = F.interpolate(
+        (cloth.float() + 1) / 2, size=(CLIP_SIZE, CLIP_SIZE), mode="bilinear", align_corners=False, antialias=True
+    ).clamp(0, 1)
     quantised = (image * 255).to(torch.uint8).float() / 255  # truncation, as a uint8 cast does
     mean = torch.tensor(CLIP_MEAN, device=cloth.device).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, device=cloth.device).view(1, 3, 1, 1)

@@ -66,20 +66,57 @@ FULL = Architecture(
     name="full",
     vae=SD2_VAE,
     unet={},
-    text={"vocab_size": 49408, "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 23,
-          "num_attention_heads": 16, "max_position_embeddings": 77, "hidden_act": "gelu", "projection_dim": 512},
-    vision={"hidden_size": 1280, "intermediate_size": 5120, "num_hidden_layers": 32, "num_attention_heads": 16,
-            "image_size": 224, "patch_size": 14, "hidden_act": "gelu", "layer_norm_eps": 1e-5},
+    text={
+        "vocab_size": 49408,
+        "hidden_size": 1024,
+        "intermediate_size": 4096,
+        "num_hidden_layers": 23,
+        "num_attention_heads": 16,
+        "max_position_embeddings": 77,
+        "hidden_act": "gelu",
+        "projection_dim": 512,
+    },
+    vision={
+        "hidden_size": 1280,
+        "intermediate_size": 5120,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 16,
+        "image_size": 224,
+        "patch_size": 14,
+        "hidden_act": "gelu",
+        "layer_norm_eps": 1e-5,
+    },
 )
 SMALL = Architecture(
     name="small",
     vae={**SD2_VAE, "block_out_channels": (32, 32, 64, 64), "layers_per_block": 1, "norm_num_groups": 8},
-    unet={"block_out_channels": (32, 32, 64, 64), "layers_per_block": 1, "attention_head_dim": (2, 2, 4, 4),
-          "cross_attention_dim": 32, "norm_num_groups": 8, "sample_size": 64},
-    text={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-          "max_position_embeddings": 77, "hidden_act": "gelu", "projection_dim": 32},
-    vision={"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
-            "image_size": 224, "patch_size": 32, "hidden_act": "gelu", "layer_norm_eps": 1e-5},
+    unet={
+        "block_out_channels": (32, 32, 64, 64),
+        "layers_per_block": 1,
+        "attention_head_dim": (2, 2, 4, 4),
+        "cross_attention_dim": 32,
+        "norm_num_groups": 8,
+        "sample_size": 64,
+    },
+    text={
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 77,
+        "hidden_act": "gelu",
+        "projection_dim": 32,
+    },
+    vision={
+        "hidden_size": 64,
+        "intermediate_size": 256,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "image_size": 224,
+        "patch_size": 32,
+        "hidden_act": "gelu",
+        "layer_norm_eps": 1e-5,
+    },
     refinement_width=8,
 )
 ARCHITECTURES = {a.name: a for a in (FULL, SMALL)}
@@ -99,21 +136,38 @@ class LadiVtonComponents:
     scheduler_config: dict[str, Any] = field(default_factory=lambda: dict(SD2_SCHEDULER))
 
     def pipeline(self, scheduler: str = "ddim") -> LadiVtonPipeline:
-        return LadiVtonPipeline(MaskAwareVAE(self.vae), self.unet, self.text_encoder, self.tokenizer, self.image_encoder,
-                                self.inversion_adapter, self.emasc, self.tps, self.refinement, scheduler, self.scheduler_config)
+        return LadiVtonPipeline(
+            MaskAwareVAE(self.vae),
+            self.unet,
+            self.text_encoder,
+            self.tokenizer,
+            self.image_encoder,
+            self.inversion_adapter,
+            self.emasc,
+            self.tps,
+            self.refinement,
+            scheduler,
+            self.scheduler_config,
+        )
 
 
 def _adapter_for(image_encoder: CLIPVisionModel, text_encoder: CLIPTextModel) -> InversionAdapter:
     vision = image_encoder.config
-    return InversionAdapter(hidden=vision.hidden_size, heads=vision.num_attention_heads,
-                            intermediate=vision.intermediate_size, word_dim=text_encoder.config.hidden_size)
+    return InversionAdapter(
+        hidden=vision.hidden_size,
+        heads=vision.num_attention_heads,
+        intermediate=vision.intermediate_size,
+        word_dim=text_encoder.config.hidden_size,
+    )
 
 
 def prompt_tokenizer() -> CLIPTokenizer:
     """A byte-level BPE CLIP tokenizer whose vocabulary is just the words of the prompts (and
     ``$``): the same class as SD2's tokenizer, small enough to build without a download. The
     real one comes from the ``sd2-inpainting`` folder."""
-    words = sorted({w for text in CATEGORY_TEXT.values() for w in text.split()} | {"a", "photo", "of", "model", "wearing", PLACEHOLDER})
+    words = sorted(
+        {w for text in CATEGORY_TEXT.values() for w in text.split()} | {"a", "photo", "of", "model", "wearing", PLACEHOLDER}
+    )
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "!": 2}
     merges: list[tuple[str, str]] = []
     for word in words:
@@ -128,7 +182,9 @@ def prompt_tokenizer() -> CLIPTokenizer:
     return CLIPTokenizer(vocab=vocab, merges=merges, pad_token="!", model_max_length=77)
 
 
-def random_components(architecture: Architecture = SMALL, seed: int = 0, device: str | torch.device = "cpu") -> LadiVtonComponents:
+def random_components(
+    architecture: Architecture = SMALL, seed: int = 0, device: str | torch.device = "cpu"
+) -> LadiVtonComponents:
     """Every module at ``architecture``'s sizes with random weights (for tests and benchmarks:
     their outputs are noise-like, and say so wherever they are used)."""
     torch.manual_seed(seed)
@@ -136,8 +192,9 @@ def random_components(architecture: Architecture = SMALL, seed: int = 0, device:
     with torch.device(device):
         vae = AutoencoderKL(**architecture.vae)
         unet = build_unet(**architecture.unet)
-        text_encoder = CLIPTextModel(CLIPTextConfig(**{"vocab_size": len(tokenizer), **architecture.text},
-                                                    bos_token_id=0, eos_token_id=1, pad_token_id=2))
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(**{"vocab_size": len(tokenizer), **architecture.text}, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+        )
         image_encoder = CLIPVisionModel(CLIPVisionConfig(**architecture.vision))
         adapter = _adapter_for(image_encoder, text_encoder)
         emasc = EMASC(*emasc_channels(vae.config.block_out_channels))
@@ -148,8 +205,14 @@ def random_components(architecture: Architecture = SMALL, seed: int = 0, device:
     return LadiVtonComponents(vae, unet, text_encoder, tokenizer, image_encoder, adapter, emasc, tps, refinement)
 
 
-def save_published_layout(components: LadiVtonComponents, folder: Path, architecture: Architecture = FULL,
-                          dataset: str = "vitonhd", version: str = "random-weights", random_weights: bool = True) -> Path:
+def save_published_layout(
+    components: LadiVtonComponents,
+    folder: Path,
+    architecture: Architecture = FULL,
+    dataset: str = "vitonhd",
+    version: str = "random-weights",
+    random_weights: bool = True,
+) -> Path:
     """Write the components as the authors publish them (four ``.pth`` state dicts, the warping
     one holding ``tps``, ``refinement`` and an ``epoch``) plus the two base folders, and a
     ``models.yaml`` registering them (marked ``random_weights`` unless told otherwise, so that
@@ -172,7 +235,9 @@ def save_published_layout(components: LadiVtonComponents, folder: Path, architec
     components.text_encoder.save_pretrained(base / "text_encoder")
     components.tokenizer.save_pretrained(base / "tokenizer")
     (base / "scheduler").mkdir(parents=True, exist_ok=True)
-    (base / "scheduler" / "scheduler_config.json").write_text(json.dumps({"_class_name": "DDIMScheduler", **components.scheduler_config}))
+    (base / "scheduler" / "scheduler_config.json").write_text(
+        json.dumps({"_class_name": "DDIMScheduler", **components.scheduler_config})
+    )
     components.image_encoder.save_pretrained(folder / "clip-vit-h-14")
     uris["base"], uris["image_encoder"] = base, folder / "clip-vit-h-14"
     models = {}
@@ -222,12 +287,19 @@ def load_components(settings: Settings, dataset: str, device: str = "cpu") -> La
         return read_weights(paths[part], device)
 
     unet = load_strict(_on_meta(lambda: build_unet(**entries["unet"].config)), state("unet"), paths["unet"].name)
-    adapter = load_strict(_on_meta(lambda: _adapter_for(image_encoder, text_encoder)), state("inversion_adapter"),
-                          paths["inversion_adapter"].name)
-    emasc = load_strict(_on_meta(lambda: EMASC(*emasc_channels(vae.config.block_out_channels))), state("emasc"), paths["emasc"].name)
+    adapter = load_strict(
+        _on_meta(lambda: _adapter_for(image_encoder, text_encoder)), state("inversion_adapter"), paths["inversion_adapter"].name
+    )
+    emasc = load_strict(
+        _on_meta(lambda: EMASC(*emasc_channels(vae.config.block_out_channels))), state("emasc"), paths["emasc"].name
+    )
     warping = state("warping")
     source = paths["warping"].name
     tps = load_strict(_on_meta(TPSWarpingNetwork), sub_state_dict(warping, "tps", source), f"{source} [tps]")
     width = int(entries["warping"].config.get("refinement_width", 64))
-    refinement = load_strict(_on_meta(lambda: RefinementUNet(width=width)), sub_state_dict(warping, "refinement", source), f"{source} [refinement]")
-    return LadiVtonComponents(vae, unet, text_encoder, tokenizer, image_encoder, adapter, emasc, tps, refinement, scheduler_config)
+    refinement = load_strict(
+        _on_meta(lambda: RefinementUNet(width=width)), sub_state_dict(warping, "refinement", source), f"{source} [refinement]"
+    )
+    return LadiVtonComponents(
+        vae, unet, text_encoder, tokenizer, image_encoder, adapter, emasc, tps, refinement, scheduler_config
+    )

@@ -52,9 +52,15 @@ class LadiVtonEngine(Engine):
     @property
     def parameters(self) -> dict[str, Any]:
         s = self.settings
-        return {"dataset": self.dataset, "steps": s.inference_steps, "guidance_scale": s.guidance_scale,
-                "scheduler": s.scheduler, "precision": s.precision, "resolution": [MODEL_HEIGHT, MODEL_WIDTH],
-                "paste_back": True}
+        return {
+            "dataset": self.dataset,
+            "steps": s.inference_steps,
+            "guidance_scale": s.guidance_scale,
+            "scheduler": s.scheduler,
+            "precision": s.precision,
+            "resolution": [MODEL_HEIGHT, MODEL_WIDTH],
+            "paste_back": True,
+        }
 
     @property
     def random_weights(self) -> bool:
@@ -64,15 +70,22 @@ class LadiVtonEngine(Engine):
     def release(self) -> Release:
         random = sorted(e.name for e in self.entries.values() if e.random_weights)
         if random:
-            return Release(False, f"{self.model_version} runs on random weights ({', '.join(random)}): its images are noise, previews only")
+            return Release(
+                False, f"{self.model_version} runs on random weights ({', '.join(random)}): its images are noise, previews only"
+            )
         unreleased = sorted(e.name for e in self.entries.values() if not e.released)
         if unreleased:
-            return Release(False, f"{self.model_version} is not released in the model registry ({', '.join(unreleased)} not marked released)")
+            return Release(
+                False, f"{self.model_version} is not released in the model registry ({', '.join(unreleased)} not marked released)"
+            )
         return Release(True, f"{self.model_version}, released in the model registry (licence {self.licence})")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "weights": {e.name: e.sha256 for e in self.entries.values()},
-                "base_model_licences": {e.name: e.licence for p, e in self.entries.items() if p in ("base", "image_encoder")}}
+        return {
+            **super().describe(),
+            "weights": {e.name: e.sha256 for e in self.entries.values()},
+            "base_model_licences": {e.name: e.licence for p, e in self.entries.items() if p in ("base", "image_encoder")},
+        }
 
     @property
     def pipeline(self) -> LadiVtonPipeline:
@@ -104,8 +117,13 @@ class LadiVtonEngine(Engine):
         from tasks.inference.ladi_vton.tensors import sample_tensors
 
         generators = [torch.Generator().manual_seed(s.seed) for s in samples]
-        out = self.pipeline(**sample_tensors(samples), categories=[s.category for s in samples], generators=generators,
-                            num_inference_steps=self.settings.inference_steps, guidance_scale=self.settings.guidance_scale)
+        out = self.pipeline(
+            **sample_tensors(samples),
+            categories=[s.category for s in samples],
+            generators=generators,
+            num_inference_steps=self.settings.inference_steps,
+            guidance_scale=self.settings.guidance_scale,
+        )
         return out.images, out.timings
 
     def generate(self, batch: list[TryOnSample]) -> TryOnOutput:
@@ -132,7 +150,13 @@ class LadiVtonEngine(Engine):
             pixels = (generated.permute(0, 2, 3, 1).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
             for sample, image in zip(chunk, pixels):
                 images.append(paste_back(image, sample.person, sample.inpaint_mask))
-                details.append({"device": str(pipe.device), "precision": str(pipe.dtype).removeprefix("torch."),
-                                "samples_per_call": len(chunk), "seconds_per_sample": {k: round(v / len(chunk), 4) for k, v in timings.items()}})
+                details.append(
+                    {
+                        "device": str(pipe.device),
+                        "precision": str(pipe.dtype).removeprefix("torch."),
+                        "samples_per_call": len(chunk),
+                        "seconds_per_sample": {k: round(v / len(chunk), 4) for k, v in timings.items()},
+                    }
+                )
             start += len(chunk)
         return TryOnOutput(images=images, details=details)

@@ -17,18 +17,35 @@ from transformers.models.clip.modeling_clip import CLIPEncoderLayer
 
 
 class InversionAdapter(nn.Module):
-    def __init__(self, hidden: int = 1280, heads: int = 16, intermediate: int = 5120, words: int = 16,
-                 word_dim: int = 1024, dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        hidden: int = 1280,
+        heads: int = 16,
+        intermediate: int = 5120,
+        words: int = 16,
+        word_dim: int = 1024,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
-        config = CLIPVisionConfig(hidden_size=hidden, num_attention_heads=heads, intermediate_size=intermediate,
-                                  hidden_act="gelu", layer_norm_eps=1e-5, attention_dropout=0.0,
-                                  attn_implementation="sdpa")  # a bare layer gets no dispatch from a model
+        config = CLIPVisionConfig(
+            hidden_size=hidden,
+            num_attention_heads=heads,
+            intermediate_size=intermediate,
+            hidden_act="gelu",
+            layer_norm_eps=1e-5,
+            attention_dropout=0.0,
+            attn_implementation="sdpa",
+        )  # a bare layer gets no dispatch from a model
         self.words, self.word_dim = words, word_dim
         self.encoder_layers = nn.ModuleList([CLIPEncoderLayer(config)])
         self.post_layernorm = nn.LayerNorm(hidden, eps=1e-5)
         self.layers = nn.Sequential(
-            nn.Linear(hidden, intermediate), nn.GELU(), nn.Dropout(dropout),
-            nn.Linear(intermediate, intermediate), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden, intermediate),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(intermediate, intermediate),
+            nn.GELU(),
+            nn.Dropout(dropout),
             nn.Linear(intermediate, words * word_dim),
         )
 

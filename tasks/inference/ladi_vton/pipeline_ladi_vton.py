@@ -53,8 +53,9 @@ def resize_grid(grid: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch
     """A (B, H, W, 2) sampling grid resized to ``size`` as the authors' inference resizes it
     (torchvision's bilinear resize with antialias): identical to plain bilinear when enlarging
     256x192 to 512x384, not when the image is smaller than the warp resolution."""
-    return F.interpolate(grid.permute(0, 3, 1, 2), size=tuple(size), mode="bilinear", align_corners=False,
-                         antialias=True).permute(0, 2, 3, 1)
+    return F.interpolate(
+        grid.permute(0, 3, 1, 2), size=tuple(size), mode="bilinear", align_corners=False, antialias=True
+    ).permute(0, 2, 3, 1)
 
 
 @dataclass
@@ -77,10 +78,20 @@ class _Conditioning:
 
 
 class LadiVtonPipeline:
-    def __init__(self, vae: MaskAwareVAE, unet: UNet2DConditionModel, text_encoder: CLIPTextModel,
-                 tokenizer: CLIPTokenizer, image_encoder: CLIPVisionModel, inversion_adapter: InversionAdapter,
-                 emasc: EMASC, tps: TPSWarpingNetwork, refinement: RefinementUNet, scheduler: str = "ddim",
-                 scheduler_config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        vae: MaskAwareVAE,
+        unet: UNet2DConditionModel,
+        text_encoder: CLIPTextModel,
+        tokenizer: CLIPTokenizer,
+        image_encoder: CLIPVisionModel,
+        inversion_adapter: InversionAdapter,
+        emasc: EMASC,
+        tps: TPSWarpingNetwork,
+        refinement: RefinementUNet,
+        scheduler: str = "ddim",
+        scheduler_config: dict[str, Any] | None = None,
+    ) -> None:
         self.vae, self.unet, self.text_encoder, self.tokenizer = vae, unet, text_encoder, tokenizer
         self.image_encoder, self.inversion_adapter, self.emasc = image_encoder, inversion_adapter, emasc
         self.tps, self.refinement = tps, refinement
@@ -104,8 +115,16 @@ class LadiVtonPipeline:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def check_inputs(self, image: torch.Tensor, mask: torch.Tensor, pose_map: torch.Tensor, cloth: torch.Tensor,
-                     categories: list[str], generators: list[torch.Generator], num_inference_steps: int) -> None:
+    def check_inputs(
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        pose_map: torch.Tensor,
+        cloth: torch.Tensor,
+        categories: list[str],
+        generators: list[torch.Generator],
+        num_inference_steps: int,
+    ) -> None:
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
         b, _, h, w = image.shape
@@ -149,13 +168,20 @@ class LadiVtonPipeline:
             unconditional = encode_empty(self.text_encoder, self.tokenizer, len(categories), self.device)
         return conditional, unconditional
 
-    def prepare_latents(self, batch: int, height: int, width: int, generators: list[torch.Generator],
-                        init_noise_sigma: float) -> torch.Tensor:
+    def prepare_latents(
+        self, batch: int, height: int, width: int, generators: list[torch.Generator], init_noise_sigma: float
+    ) -> torch.Tensor:
         shape = (batch, self.unet.config.out_channels, height // 8, width // 8)
         return randn_tensor(shape, generator=generators, device=self.device, dtype=self.dtype) * init_noise_sigma
 
-    def prepare_conditioning(self, masked_image: torch.Tensor, mask: torch.Tensor, pose_map: torch.Tensor,
-                             warped_cloth: torch.Tensor, generators: list[torch.Generator]) -> _Conditioning:
+    def prepare_conditioning(
+        self,
+        masked_image: torch.Tensor,
+        mask: torch.Tensor,
+        pose_map: torch.Tensor,
+        warped_cloth: torch.Tensor,
+        generators: list[torch.Generator],
+    ) -> _Conditioning:
         scale = self.vae.scaling_factor
         masked_dist, features = self.vae.encode(masked_image.to(self.dtype))
         cloth_dist, _ = self.vae.encode(warped_cloth.to(self.dtype))
@@ -169,18 +195,28 @@ class LadiVtonPipeline:
             skips=skips,
         )
 
-    def denoise(self, latents: torch.Tensor, cond: _Conditioning, prompt: torch.Tensor, empty: torch.Tensor,
-                scheduler: SchedulerMixin, guidance_scale: float,
-                callback: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    def denoise(
+        self,
+        latents: torch.Tensor,
+        cond: _Conditioning,
+        prompt: torch.Tensor,
+        empty: torch.Tensor,
+        scheduler: SchedulerMixin,
+        guidance_scale: float,
+        callback: Callable[[int, torch.Tensor], None] | None = None,
+    ) -> torch.Tensor:
         """The sampling loop over ``scheduler``'s timesteps (set by the caller)."""
         guided = guidance_scale > 1
         if guided:  # [unconditional, conditional]: the unconditional half sees no pose and no cloth
-            extra = torch.cat([
-                torch.cat([cond.mask, cond.mask]),
-                torch.cat([cond.masked_image_latents, cond.masked_image_latents]),
-                torch.cat([torch.zeros_like(cond.pose), cond.pose]),
-                torch.cat([torch.zeros_like(cond.cloth_latents), cond.cloth_latents]),
-            ], dim=1)
+            extra = torch.cat(
+                [
+                    torch.cat([cond.mask, cond.mask]),
+                    torch.cat([cond.masked_image_latents, cond.masked_image_latents]),
+                    torch.cat([torch.zeros_like(cond.pose), cond.pose]),
+                    torch.cat([torch.zeros_like(cond.cloth_latents), cond.cloth_latents]),
+                ],
+                dim=1,
+            )
             text = torch.cat([empty, prompt])
         else:
             extra = torch.cat([cond.mask, cond.masked_image_latents, cond.pose, cond.cloth_latents], dim=1)
@@ -200,9 +236,18 @@ class LadiVtonPipeline:
     # -- call --------------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def __call__(self, image: torch.Tensor, mask: torch.Tensor, pose_map: torch.Tensor, cloth: torch.Tensor,
-                 categories: list[str], generators: list[torch.Generator], num_inference_steps: int = 50,
-                 guidance_scale: float = 7.5, callback: Callable[[int, torch.Tensor], None] | None = None) -> LadiVtonPipelineOutput:
+    def __call__(
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        pose_map: torch.Tensor,
+        cloth: torch.Tensor,
+        categories: list[str],
+        generators: list[torch.Generator],
+        num_inference_steps: int = 50,
+        guidance_scale: float = 7.5,
+        callback: Callable[[int, torch.Tensor], None] | None = None,
+    ) -> LadiVtonPipelineOutput:
         """``image`` and ``cloth`` (B, 3, H, W) in [-1, 1]; ``mask`` (B, 1, H, W), 1 = generate;
         ``pose_map`` (B, 18, H, W); one category and one generator per sample."""
         self.check_inputs(image, mask, pose_map, cloth, categories, generators, num_inference_steps)

@@ -23,8 +23,9 @@ def prompt_for(category: str, words: int) -> str:
 
 
 def tokenize(tokenizer: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
-    return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                     return_tensors="pt").input_ids
+    return tokenizer(
+        texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids
 
 
 def placeholder_id(tokenizer: CLIPTokenizer) -> int:
@@ -43,8 +44,9 @@ def encode_embeddings(text_encoder: CLIPTextModel, token_embeddings: torch.Tenso
     return text_encoder.final_layer_norm(hidden)
 
 
-def encode_with_pseudo_words(text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, categories: list[str],
-                             words: torch.Tensor) -> torch.Tensor:
+def encode_with_pseudo_words(
+    text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, categories: list[str], words: torch.Tensor
+) -> torch.Tensor:
     """(B, n, D) pseudo-word vectors -> (B, 77, D) prompt embeddings, one prompt per category."""
     if words.shape[0] != len(categories):
         raise ValueError(f"{words.shape[0]} pseudo-word sets for {len(categories)} prompts")

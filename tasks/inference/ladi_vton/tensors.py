@@ -47,7 +47,12 @@ def sample_tensors(samples: list[TryOnSample]) -> dict[str, torch.Tensor]:
         keypoints[:, 0] *= MODEL_WIDTH / width
         keypoints[:, 1] *= MODEL_HEIGHT / height
         poses.append(torch.from_numpy(pose_map(keypoints, (MODEL_HEIGHT, MODEL_WIDTH))))
-    return {"image": torch.stack(images), "mask": torch.stack(masks), "pose_map": torch.stack(poses), "cloth": torch.stack(cloths)}
+    return {
+        "image": torch.stack(images),
+        "mask": torch.stack(masks),
+        "pose_map": torch.stack(poses),
+        "cloth": torch.stack(cloths),
+    }
 
 
 def paste_back(generated: np.ndarray, person: np.ndarray, inpaint_mask: np.ndarray) -> np.ndarray:

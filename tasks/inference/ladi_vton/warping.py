@@ -52,10 +52,18 @@ class ControlPointRegression(nn.Module):
     def __init__(self, in_channels: int = 192, points: int = GRID_SIZE * GRID_SIZE) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(in_channels, 512, 4, stride=2, padding=1), nn.BatchNorm2d(512), nn.ReLU(True),
-            nn.Conv2d(512, 256, 4, stride=2, padding=1), nn.BatchNorm2d(256), nn.ReLU(True),
-            nn.Conv2d(256, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(True),
-            nn.Conv2d(128, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(True),
+            nn.Conv2d(in_channels, 512, 4, stride=2, padding=1),
+            nn.BatchNorm2d(512),
+            nn.ReLU(True),
+            nn.Conv2d(512, 256, 4, stride=2, padding=1),
+            nn.BatchNorm2d(256),
+            nn.ReLU(True),
+            nn.Conv2d(256, 128, 3, padding=1),
+            nn.BatchNorm2d(128),
+            nn.ReLU(True),
+            nn.Conv2d(128, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(True),
         )
         self.linear = nn.Linear(64 * 4 * 3, points * 2)
 
@@ -99,7 +107,10 @@ class TPSGridGenerator(nn.Module):
         forward_kernel[n, :n] = 1
         forward_kernel[:n, n + 1 :] = control
         forward_kernel[n + 1 :, :n] = control.T
-        rows, cols = torch.arange(height, dtype=torch.float32, device="cpu"), torch.arange(width, dtype=torch.float32, device="cpu")
+        rows, cols = (
+            torch.arange(height, dtype=torch.float32, device="cpu"),
+            torch.arange(width, dtype=torch.float32, device="cpu"),
+        )
         ys, xs = torch.meshgrid(rows, cols, indexing="ij")
         coords = torch.stack([xs.reshape(-1) * 2 / (width - 1) - 1, ys.reshape(-1) * 2 / (height - 1) - 1], dim=1)
         representation = torch.cat([_tps_kernel(coords, control), torch.ones(height * width, 1, device="cpu"), coords], dim=1)
@@ -138,8 +149,12 @@ class DoubleConv(nn.Module):
         super().__init__()
         mid = mid_channels or out_channels
         self.double_conv = nn.Sequential(
-            nn.Conv2d(in_channels, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, mid, 3, padding=1, bias=False),
+            nn.BatchNorm2d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,7 +200,12 @@ class RefinementUNet(nn.Module):
         super().__init__()
         w = width  # the published network: 64 (small test configurations use less)
         self.inc = DoubleConv(in_channels, w)
-        self.down1, self.down2, self.down3, self.down4 = Down(w, 2 * w), Down(2 * w, 4 * w), Down(4 * w, 8 * w), Down(8 * w, 8 * w)
+        self.down1, self.down2, self.down3, self.down4 = (
+            Down(w, 2 * w),
+            Down(2 * w, 4 * w),
+            Down(4 * w, 8 * w),
+            Down(8 * w, 8 * w),
+        )
         self.up1, self.up2, self.up3, self.up4 = Up(16 * w, 4 * w), Up(8 * w, 2 * w), Up(4 * w, w), Up(2 * w, w)
         self.outc = OutConv(w, out_channels)
 

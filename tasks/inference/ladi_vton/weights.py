@@ -52,7 +52,7 @@ def sub_state_dict(weights: Mapping[str, Any], part: str, source: str) -> dict[s
     if isinstance(nested, Mapping):
         return dict(nested)
     prefix = part + "."
-    flat = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+    flat = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
     if not flat:
         raise WeightsError(f"{source}: has no {part!r} state dict (keys: {', '.join(sorted(weights)[:_LISTED])})")
     return flat
@@ -76,8 +76,11 @@ def check_state_dict(module: nn.Module, state: Mapping[str, Any], source: str) -
     not_tensors = sorted(k for k in set(state) & set(expected) if not isinstance(state[k], torch.Tensor))
     if not_tensors:
         problems.append(f"not tensors: {_listed(not_tensors)}")
-    shapes = [f"{k} is {list(state[k].shape)} in the file, {list(expected[k].shape)} in the model"
-              for k in sorted(set(state) & set(expected)) if k not in not_tensors and state[k].shape != expected[k].shape]
+    shapes = [
+        f"{k} is {list(state[k].shape)} in the file, {list(expected[k].shape)} in the model"
+        for k in sorted(set(state) & set(expected))
+        if k not in not_tensors and state[k].shape != expected[k].shape
+    ]
     if shapes:
         problems.append(f"wrong shapes: {_listed(shapes)}")
     if problems:

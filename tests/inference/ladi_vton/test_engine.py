@@ -27,7 +27,11 @@ def engine_settings(registry, tmp_path):
 
 
 def _batch(samples):
-    return [samples[("TEE-03032", "05997_00.jpg")], samples[("JEANS-051946", "051918_0.jpg")], samples[("DRESS-053744", "052472_0.jpg")]]
+    return [
+        samples[("TEE-03032", "05997_00.jpg")],
+        samples[("JEANS-051946", "051918_0.jpg")],
+        samples[("DRESS-053744", "052472_0.jpg")],
+    ]
 
 
 def test_identity_comes_from_the_registry_without_loading(engine_settings):
@@ -37,20 +41,39 @@ def test_identity_comes_from_the_registry_without_loading(engine_settings):
     assert info["engine"] == "ladi-vton" and info["baseline"] is False and info["licence"] == "CC BY-NC 4.0"
     assert info["model_version"] == "ladi-vton-vitonhd-random-weights"
     assert info["weights_sha256"] == combined_sha256(registry_entries(engine_settings, "vitonhd"))
-    assert set(info["weights"]) == {"ladi-vton-unet-vitonhd", "ladi-vton-inversion-adapter-vitonhd", "ladi-vton-emasc-vitonhd",
-                                    "ladi-vton-warping-vitonhd", "sd2-inpainting", "clip-vit-h-14"}
-    assert info["parameters"] == {"dataset": "vitonhd", "steps": 2, "guidance_scale": 7.5, "scheduler": "ddim",
-                                  "precision": "auto", "resolution": [512, 384], "paste_back": True}
+    assert set(info["weights"]) == {
+        "ladi-vton-unet-vitonhd",
+        "ladi-vton-inversion-adapter-vitonhd",
+        "ladi-vton-emasc-vitonhd",
+        "ladi-vton-warping-vitonhd",
+        "sd2-inpainting",
+        "clip-vit-h-14",
+    }
+    assert info["parameters"] == {
+        "dataset": "vitonhd",
+        "steps": 2,
+        "guidance_scale": 7.5,
+        "scheduler": "ddim",
+        "precision": "auto",
+        "resolution": [512, 384],
+        "paste_back": True,
+    }
     assert get_engine(engine_settings.model_copy(update={"inference_steps": 3})) is not engine
 
 
 def test_the_identity_imports_no_torch(engine_settings):
     """Matching, publishing and the report build the engine on CPU workers, in a process per task
     under Airflow 3: its identity must not cost a torch import (seconds per task)."""
-    probe = ("import sys; from tasks.inference.engine import get_engine; from tasks.settings import Settings; "
-             "engine = get_engine(Settings()); print(engine.model_version, engine.release.released, 'torch' in sys.modules)")
-    env = {**os.environ, "TRYON_HOME": str(engine_settings.home), "TRYON_ENGINE": "ladi-vton",
-           "TRYON_MODEL_REGISTRY": str(engine_settings.model_registry)}
+    probe = (
+        "import sys; from tasks.inference.engine import get_engine; from tasks.settings import Settings; "
+        "engine = get_engine(Settings()); print(engine.model_version, engine.release.released, 'torch' in sys.modules)"
+    )
+    env = {
+        **os.environ,
+        "TRYON_HOME": str(engine_settings.home),
+        "TRYON_ENGINE": "ladi-vton",
+        "TRYON_MODEL_REGISTRY": str(engine_settings.model_registry),
+    }
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split() == ["ladi-vton-vitonhd-random-weights", "False", "False"], done.stdout + done.stderr
 
@@ -98,7 +121,9 @@ def test_batch_of_three_categories_in_chunks(engine_settings, samples):
     assert set(output.details[0]["seconds_per_sample"]) == {"warp", "clip", "text", "encode", "denoise", "decode"}
     for sample, image in zip(batch, output.images):
         assert image.shape == (1024, 768, 3) and image.dtype == np.uint8
-        grown = torch.nn.functional.max_pool2d(torch.from_numpy(sample.inpaint_mask.astype(np.float32))[None, None], 21, 1, 10)[0, 0]
+        grown = torch.nn.functional.max_pool2d(torch.from_numpy(sample.inpaint_mask.astype(np.float32))[None, None], 21, 1, 10)[
+            0, 0
+        ]
         far_outside = ~grown.bool().numpy()
         assert np.array_equal(image[far_outside], sample.person[far_outside]), "the photo's own pixels outside"
         inside = np.abs(image.astype(int) - sample.person.astype(int)).max(axis=2)[sample.inpaint_mask]

@@ -78,8 +78,14 @@ def test_inversion_adapter_full_size():
     keys = set(adapter.state_dict())
     for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
         assert f"encoder_layers.0.self_attn.{name}.weight" in keys
-    assert {"encoder_layers.0.layer_norm1.weight", "encoder_layers.0.mlp.fc2.bias", "post_layernorm.weight",
-            "layers.0.weight", "layers.3.weight", "layers.6.bias"} <= keys
+    assert {
+        "encoder_layers.0.layer_norm1.weight",
+        "encoder_layers.0.mlp.fc2.bias",
+        "post_layernorm.weight",
+        "layers.0.weight",
+        "layers.3.weight",
+        "layers.6.bias",
+    } <= keys
     assert adapter.state_dict()["layers.6.weight"].shape == (16384, 5120)
 
 
@@ -106,7 +112,10 @@ def test_extended_unet_full_size():
     assert state["down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight"].shape == (320, 1024)
     assert state["down_blocks.0.attentions.0.proj_in.weight"].shape == (320, 320), "linear projection, not 1x1 conv"
     assert _trainable(unet) == 865_988_484  # about 866M, as the spec says
-    assert unet.attn_processors["mid_block.attentions.0.transformer_blocks.0.attn1.processor"].__class__.__name__ == "AttnProcessor2_0"
+    assert (
+        unet.attn_processors["mid_block.attentions.0.transformer_blocks.0.attn1.processor"].__class__.__name__
+        == "AttnProcessor2_0"
+    )
 
 
 def test_extended_unet_keeps_31_channels():

@@ -21,16 +21,23 @@ def pipe():
 
 @pytest.fixture(scope="module")
 def batch(samples):
-    chosen = [samples[("TEE-03032", "05997_00.jpg")], samples[("JEANS-051946", "051918_0.jpg")],
-              samples[("DRESS-052234", "052472_0.jpg")]]
+    chosen = [
+        samples[("TEE-03032", "05997_00.jpg")],
+        samples[("JEANS-051946", "051918_0.jpg")],
+        samples[("DRESS-052234", "052472_0.jpg")],
+    ]
     return chosen, sample_tensors(chosen)
 
 
 def _run(pipe, tensors, chosen, rows=None, **kwargs):
     rows = list(range(len(chosen))) if rows is None else rows
-    return pipe(**{k: v[rows] for k, v in tensors.items()}, categories=[chosen[i].category for i in rows],
-                generators=[torch.Generator().manual_seed(chosen[i].seed) for i in rows],
-                num_inference_steps=kwargs.pop("steps", STEPS), **kwargs)
+    return pipe(
+        **{k: v[rows] for k, v in tensors.items()},
+        categories=[chosen[i].category for i in rows],
+        generators=[torch.Generator().manual_seed(chosen[i].seed) for i in rows],
+        num_inference_steps=kwargs.pop("steps", STEPS),
+        **kwargs,
+    )
 
 
 def test_inputs_from_the_fixtures(batch):
@@ -55,8 +62,12 @@ def test_deterministic_shapes_ranges_and_batch_invariant(pipe, batch):
         alone = _run(pipe, tensors, chosen, [i])
         assert (alone.images[0] - first.images[i]).abs().max() <= BATCH_TOLERANCE, chosen[i].category
     # the seed matters
-    other = pipe(**{k: v[:1] for k, v in tensors.items()}, categories=["upper_body"],
-                 generators=[torch.Generator().manual_seed(5)], num_inference_steps=STEPS)
+    other = pipe(
+        **{k: v[:1] for k, v in tensors.items()},
+        categories=["upper_body"],
+        generators=[torch.Generator().manual_seed(5)],
+        num_inference_steps=STEPS,
+    )
     assert (other.images[0] - first.images[0]).abs().max() > 0.01
 
 
@@ -65,8 +76,12 @@ def test_guidance_and_category_change_the_result(pipe, batch):
     guided = _run(pipe, tensors, chosen, [0])
     unguided = _run(pipe, tensors, chosen, [0], guidance_scale=1.0)
     assert (guided.images - unguided.images).abs().max() > 1e-3
-    as_dress = pipe(**{k: v[:1] for k, v in tensors.items()}, categories=["dresses"],
-                    generators=[torch.Generator().manual_seed(chosen[0].seed)], num_inference_steps=STEPS)
+    as_dress = pipe(
+        **{k: v[:1] for k, v in tensors.items()},
+        categories=["dresses"],
+        generators=[torch.Generator().manual_seed(chosen[0].seed)],
+        num_inference_steps=STEPS,
+    )
     assert (as_dress.images - guided.images).abs().max() > 1e-4, "the category is part of the prompt"
 
 
@@ -82,8 +97,11 @@ def test_bad_inputs_are_refused_by_name(pipe, batch):
     with pytest.raises(ValueError, match="unknown categories"):
         pipe(**{k: v[:1] for k, v in tensors.items()}, categories=["hats"], generators=[torch.Generator()])
     with pytest.raises(ValueError, match="pose_map must be"):
-        pipe(**{**{k: v[:1] for k, v in tensors.items()}, "pose_map": tensors["pose_map"][:1, :17]},
-             categories=["upper_body"], generators=[torch.Generator()])
+        pipe(
+            **{**{k: v[:1] for k, v in tensors.items()}, "pose_map": tensors["pose_map"][:1, :17]},
+            categories=["upper_body"],
+            generators=[torch.Generator()],
+        )
     with pytest.raises(ValueError, match="multiples of 8"):
         pipe(**{k: v[:1, :, :500] for k, v in tensors.items()}, categories=["upper_body"], generators=[torch.Generator()])
     with pytest.raises(ValueError, match="1 samples need 1 categories and 1 generators"):
@@ -106,7 +124,8 @@ def test_the_warp_grid_is_resized_with_antialias_as_the_reference_does():
 
     assert (resize_grid(grid, (512, 384)) - plain((512, 384))).abs().max() < 1e-6
     small = resize_grid(grid, (128, 96))
-    reference = F.interpolate(grid.permute(0, 3, 1, 2), size=(128, 96), mode="bilinear", align_corners=False,
-                              antialias=True).permute(0, 2, 3, 1)
+    reference = F.interpolate(
+        grid.permute(0, 3, 1, 2), size=(128, 96), mode="bilinear", align_corners=False, antialias=True
+    ).permute(0, 2, 3, 1)
     assert torch.equal(small, reference)
     assert (small - plain((128, 96))).abs().max() > 0.05, "antialias averages the grid where plain bilinear samples it"

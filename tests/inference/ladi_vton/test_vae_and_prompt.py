@@ -32,7 +32,14 @@ def test_wrapper_without_skips_is_the_stock_vae(small):
     dist, features = MaskAwareVAE(vae).encode(x)
     stock = vae.encode(x).latent_dist
     assert torch.allclose(dist.mean, stock.mean, atol=1e-5) and torch.allclose(dist.logvar, stock.logvar, atol=1e-5)
-    assert [tuple(f.shape[1:]) for f in features] == [(3, 64, 48), (32, 64, 48), (32, 64, 48), (32, 32, 24), (32, 16, 12), (64, 8, 6)]
+    assert [tuple(f.shape[1:]) for f in features] == [
+        (3, 64, 48),
+        (32, 64, 48),
+        (32, 64, 48),
+        (32, 32, 24),
+        (32, 16, 12),
+        (64, 8, 6),
+    ]
     assert features[1] is features[2], "features 1 and 2 are the same tensor"
     z = dist.mean
     assert torch.allclose(MaskAwareVAE(vae).decode(z), vae.decode(z).sample, atol=1e-5)

@@ -57,7 +57,10 @@ def test_a_wrong_key_is_named(published, settings, tmp_path):
     bad = tmp_path / "emasc_vitonhd.pth"
     torch.save(state, bad)
     path = _with_entry(registry, tmp_path, "ladi-vton-emasc-vitonhd", uri=bad.as_uri(), sha256=file_sha256(bad))
-    with pytest.raises(WeightsError, match=r"emasc_vitonhd.pth does not fit EMASC: missing keys: conv.4.0.weight; unexpected keys: conv.5.0.weight"):
+    with pytest.raises(
+        WeightsError,
+        match=r"emasc_vitonhd.pth does not fit EMASC: missing keys: conv.4.0.weight; unexpected keys: conv.5.0.weight",
+    ):
         load_components(settings.model_copy(update={"model_registry": path}), "vitonhd")
 
 
@@ -68,14 +71,19 @@ def test_a_wrong_shape_is_named(published, settings, tmp_path):
     bad = tmp_path / "warping_vitonhd.pth"
     torch.save(warping, bad)
     path = _with_entry(registry, tmp_path, "ladi-vton-warping-vitonhd", uri=bad.as_uri(), sha256=file_sha256(bad))
-    with pytest.raises(WeightsError, match=r"\[tps\] does not fit TPSWarpingNetwork: wrong shapes: "
-                                           r"loc_net.regression.linear.weight is \[50, 700\] in the file, \[50, 768\] in the model"):
+    with pytest.raises(
+        WeightsError,
+        match=r"\[tps\] does not fit TPSWarpingNetwork: wrong shapes: "
+        r"loc_net.regression.linear.weight is \[50, 700\] in the file, \[50, 768\] in the model",
+    ):
         load_components(settings.model_copy(update={"model_registry": path}), "vitonhd")
 
 
 def test_the_unet_config_must_match_the_file(published, settings, tmp_path):
     _, registry = published
-    path = _with_entry(registry, tmp_path, "ladi-vton-unet-vitonhd", config={**SMALL.unet, "block_out_channels": [32, 32, 64, 128]})
+    path = _with_entry(
+        registry, tmp_path, "ladi-vton-unet-vitonhd", config={**SMALL.unet, "block_out_channels": [32, 32, 64, 128]}
+    )
     with pytest.raises(WeightsError, match="unet_vitonhd.pth does not fit UNet2DConditionModel: .*wrong shapes: "):
         load_components(settings.model_copy(update={"model_registry": path}), "vitonhd")
 
@@ -104,7 +112,9 @@ def test_convert_to_safetensors_and_load(published, settings, tmp_path):
     components, registry = published
     target = tmp_path / "warping_vitonhd.safetensors"
     report = convert_to_safetensors(registry.parent / "warping_vitonhd.pth", target)
-    assert report["dropped"] == ["epoch"] and report["tensors"] == len(components.tps.state_dict()) + len(components.refinement.state_dict())
+    assert report["dropped"] == ["epoch"] and report["tensors"] == len(components.tps.state_dict()) + len(
+        components.refinement.state_dict()
+    )
     emasc = tmp_path / "emasc_vitonhd.safetensors"
     convert_to_safetensors(registry.parent / "emasc_vitonhd.pth", emasc)
     path = _with_entry(registry, tmp_path, "ladi-vton-warping-vitonhd", uri=target.as_uri(), sha256=file_sha256(target))
@@ -139,7 +149,9 @@ def test_pull_fills_the_cache_from_s3_and_verifies(published, ctx, tmp_path):
     path.write_text(yaml.safe_dump(data))
     settings = ctx.settings.model_copy(update={"model_registry": path})
     pulled = pull(settings)
-    assert set(pulled) == set(registry_names("vitonhd").values()) | {"u2netp", "lpips-alex-lin"}, "every entry, the shipped models' too, verified"
+    assert set(pulled) == set(registry_names("vitonhd").values()) | {"u2netp", "lpips-alex-lin"}, (
+        "every entry, the shipped models' too, verified"
+    )
     assert pulled["sd2-inpainting"].endswith("sd2-inpainting/tree")
     loaded = load_components(settings, "vitonhd")
     assert _same(loaded.unet, published[0].unet)
