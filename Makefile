@@ -27,6 +27,8 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check tasks dags tests bench
+	$(BIN)/ruff format --check tasks dags tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The review-page and report tests drive Debian's chromium (Playwright talks to it; no

@@ -21,9 +21,9 @@ SETTINGS = get_settings()
 LIBRARY_INDEX = Asset(uri=f"s3://{SETTINGS.bucket}/library/index.parquet")
 # the prefixes the DAGs read and write as a whole (Airflow's asset graph: drops -> garment_drop ->
 # storefront, photos -> model_library -> index); each run's dated objects: report_lineage
-DROPS = Asset(uri=f"s3://{SETTINGS.bucket}/drops/")
-STOREFRONT = Asset(uri=f"s3://{SETTINGS.bucket}/storefront/")
-LIBRARY_PHOTOS = Asset(uri=f"s3://{SETTINGS.bucket}/library/photos/")
+DROPS = Asset(uri=f"s3://{SETTINGS.bucket}/drops")
+STOREFRONT = Asset(uri=f"s3://{SETTINGS.bucket}/storefront")
+LIBRARY_PHOTOS = Asset(uri=f"s3://{SETTINGS.bucket}/library/photos")
 
 
 def dag_defaults() -> dict[str, Any]:

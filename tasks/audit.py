@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult
+from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, row_of
 from tasks.publications import LIVE, withdraw_publication
 from tasks.publish import check_storefront, copy_for_review, manifest_entries, restore_storefront, write_manifest
 from tasks.storage import review_key, storefront_manifest_key
@@ -142,16 +142,16 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
     """Put right what :func:`audit` found; returns one line per action."""
     done = [f"copied {key} from its generation" for key in restore_storefront(ctx, date)]
     kinds = {f.kind for f in findings}
-    lost = {f.generation_id for f in findings if f.kind == "generation_lost"}
-    unpublished = {f.generation_id for f in findings if f.kind == "storefront_not_published"}
+    lost = {f.generation_id for f in findings if f.kind == "generation_lost" and f.generation_id}
+    unpublished = {f.generation_id for f in findings if f.kind == "storefront_not_published" and f.generation_id}
     deletions: list[str] = []
     dates = {date}
     with ctx.ledger.session() as session:
         for generation_id in sorted(lost | unpublished):
-            row = session.get(Generation, generation_id)
+            row = row_of(session, Generation, generation_id)
             publication = session.scalar(select(Publication).where(Publication.generation_id == generation_id))
             withdrawn = withdraw_publication(session, row)
-            if withdrawn is not None:
+            if withdrawn is not None and publication is not None:
                 deletions.append(withdrawn)
                 dates.add(publication.drop_date)
                 done.append(f"withdrew {generation_id} from {withdrawn}")
@@ -172,12 +172,12 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
                     )
                 ),
             )
-            for row in (session.get(Generation, f.generation_id) for f in findings if f.kind == "review_copy_missing")
+            for row in (row_of(session, Generation, f.generation_id) for f in findings if f.kind == "review_copy_missing")
         ]
     for row, failed in recopy:
         copy_for_review(ctx.store, row, failed)
         done.append(f"copied {_review_key(row)} for review again")
-    deletions += [f.key for f in findings if f.kind in ("storefront_orphan", "generation_orphan")]
+    deletions += [f.key for f in findings if f.kind in ("storefront_orphan", "generation_orphan") and f.key]
     for key in sorted(set(deletions)):
         if ctx.store.exists(key):
             ctx.store.delete(key)

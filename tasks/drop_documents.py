@@ -131,7 +131,7 @@ def _parse_manifest(data: bytes) -> Manifest:
         header = [name.strip().lower() for name in next(reader, [])]
         if "sku" not in header:
             raise InputError("manifest_invalid", f"no 'sku' column in the header {shown(header)}")
-        manifest, seen = Manifest(), {}
+        manifest, seen = Manifest(), dict[str, list[int]]()
         for number, cells in enumerate(reader, start=2):
             if number > MANIFEST_MAX_ROWS + 1:
                 raise InputError("manifest_too_large", f"more than {MANIFEST_MAX_ROWS} rows")

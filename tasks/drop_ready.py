@@ -80,7 +80,7 @@ class DropReadyTrigger(S3KeyTrigger):
             aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
         )
 
-    async def run(self):  # type: ignore[override]
+    async def run(self):
         deadline = datetime.fromisoformat(self.started) + timedelta(seconds=self.wait_s)
         payload = {"status": "timeout"}
         try:

@@ -296,7 +296,7 @@ class FolderS3:
         code-point order). Only the folder the prefix names is walked."""
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = folder.joinpath(*base.split("/")) if base else folder
-        keys = []
+        keys: list[str] = []
         for directory, subfolders, files in os.walk(start):
             relative = Path(directory).relative_to(folder).as_posix()
             head = "" if relative == "." else relative + "/"
@@ -477,8 +477,7 @@ def embedded_s3(settings: Settings, root: Path | None = None) -> Iterator[str]:
         server = make_server("127.0.0.1", 0, FolderS3(Path(folder)), threaded=True, request_handler=_QuietHandler)
         thread = threading.Thread(target=server.serve_forever, daemon=True, name="embedded-s3")
         thread.start()
-        host, port = server.server_address[:2]
-        endpoint = f"http://{host}:{port}"
+        endpoint = f"http://127.0.0.1:{server.server_port}"
         saved = {key: os.environ.get(key) for key in (*_FAKE_CREDENTIALS, "TRYON_S3_ENDPOINT_URL")}
         for key, value in _FAKE_CREDENTIALS.items():
             os.environ.setdefault(key, value)
@@ -489,11 +488,11 @@ def embedded_s3(settings: Settings, root: Path | None = None) -> Iterator[str]:
         finally:
             server.shutdown()
             thread.join()
-            for key, value in saved.items():
-                if value is None:
+            for key, before in saved.items():
+                if before is None:
                     os.environ.pop(key, None)
                 else:
-                    os.environ[key] = value
+                    os.environ[key] = before
 
 
 @contextmanager

@@ -94,20 +94,20 @@ def decode_image(data: bytes, min_short_side: int = 0, max_aspect: float | None 
         transposed = ImageOps.exif_transpose(image)
         if transposed.size != image.size or image.getexif().get(0x0112, 1) != 1:
             notes.append("exif_rotated")
-        image = transposed
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        picture: Image.Image = transposed
+        if picture.mode in ("I;16", "I;16B", "I;16L", "I"):
             notes.append("converted_from_16bit")
-            array = np.asarray(image, dtype=np.float64)
-            image = Image.fromarray((array / max(257.0, array.max() / 255.0)).clip(0, 255).astype(np.uint8))
-        if image.mode == "CMYK":
+            array = np.asarray(picture, dtype=np.float64)
+            picture = Image.fromarray((array / max(257.0, array.max() / 255.0)).clip(0, 255).astype(np.uint8))
+        if picture.mode == "CMYK":
             notes.append("converted_from_cmyk")
-        if image.mode in ("L", "1"):
+        if picture.mode in ("L", "1"):
             notes.append("converted_from_grayscale")
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
             notes.append("alpha_composited")
-            rgba = image.convert("RGBA")
-            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        return DecodedImage(image=np.asarray(image.convert("RGB"), dtype=np.uint8).copy(), format=source_format, notes=notes)
+            rgba = picture.convert("RGBA")
+            picture = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        return DecodedImage(image=np.asarray(picture.convert("RGB"), dtype=np.uint8).copy(), format=source_format, notes=notes)
 
 
 def decode_rgb(data: bytes) -> np.ndarray:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +25,8 @@ from tasks.context import RunContext
 from tasks.drop_documents import InputError, Manifest, parse_manifest, parse_meta, shown
 from tasks.drops import SAFE_SKU, ledger_label, list_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
-from tasks.ledger import Garment, GarmentState
+from tasks.items import DropItem, made_so, set_garment_state
+from tasks.ledger import Garment, GarmentState, row_of
 from tasks.settings import CATEGORIES
 from tasks.storage import drop_prefix, garment_artifact_key, is_outage, quarantine_prefix
 
@@ -36,32 +36,10 @@ MIN_SHORT_SIDE = 256
 MAX_ASPECT = 3.0  # a garment photo taller or wider than 3:1 is a banner or a strip: its try-ons come out distorted
 
 
-@dataclass
-class DropItem:
-    """One SKU of a drop as it moves between stages (small: passed through XCom)."""
-
-    sku: str
-    garment_id: int
-    image_key: str | None
-    category: str | None
-    sha256: str | None = None
-    extra_keys: list[str] = field(default_factory=list)
-    image_version: str | None = None  # the primary image's ``drops.content_version`` in the drop's listing
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # what a garment's meta keeps when discovery writes it anew from the drop's meta.json: facts that
 # name the content they hold for and so stay true while it is the same (the intake verdict, for
 # the image's listed version; the preprocessing, for the sha256 and the backends that made it)
 KEPT_META = ("intake_verdict", "preprocessed")
-
-
-def made_so(record: dict[str, Any] | None, made_by: dict[str, Any]) -> bool:
-    """Whether a kept record (a verdict, what preprocessing made) was made by ``made_by``: it
-    holds each of its keys with that value."""
-    return record is not None and all(record.get(key) == value for key, value in made_by.items())
 
 
 class GarmentRows:
@@ -106,13 +84,6 @@ class GarmentRows:
 
 
 UPSERTS_PER_COMMIT = 200
-
-
-def set_garment_state(ctx: RunContext, garment_id: int, state: GarmentState, reason: str | None = None) -> None:
-    with ctx.ledger.session() as session:
-        garment = session.get(Garment, garment_id)
-        garment.state = state.value
-        garment.reason = reason
 
 
 def quarantine(ctx: RunContext, date: str, item: DropItem, reason: str, keys: list[str]) -> None:
@@ -246,7 +217,13 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
             if is_outage(error):
                 raise
             logger.exception("validating %s failed", item.sku)
-            quarantine(ctx, date, item, f"intake_error: {type(error).__name__}: {shown(str(error), 300)}", [item.image_key])
+            quarantine(
+                ctx,
+                date,
+                item,
+                f"intake_error: {type(error).__name__}: {shown(str(error), 300)}",
+                [item.image_key] if item.image_key else [],
+            )
             continue
         if checked is not None:
             valid.append(checked.to_dict())
@@ -264,12 +241,15 @@ def _validate_item(
     unchanged drop does not read the image at all."""
     from tasks.preprocess.garment import WORN_BY_PERSON_VERSION, worn_by_person
 
+    if item.image_key is None:  # discovery quarantines a SKU without an image
+        raise ValueError(f"{item.sku} reached validation without an image")
+    image_key = item.image_key
     made_by = {"pose_backend": getattr(pose, "backend", type(pose).__name__), "check_version": WORN_BY_PERSON_VERSION}
     sha256, meta = recorded
     verdict = meta.get("intake_verdict")
     if sha256 and item.image_version and made_so(verdict, {**made_by, "image_version": item.image_version}):
         return _accepted(ctx, date, item, sha256, verdict, recorded)
-    data = ctx.store.get_bytes(item.image_key)
+    data = ctx.store.get_bytes(image_key)
     sha256 = sha256_hex(data)
     verdict_key = garment_artifact_key(sha256, "intake.json")
     verdict = ctx.store.get_json_or_none(verdict_key)
@@ -277,7 +257,7 @@ def _validate_item(
         try:
             decoded = decode_image(data, min_short_side=MIN_SHORT_SIDE, max_aspect=MAX_ASPECT)
         except ImageDecodeError as error:
-            quarantine(ctx, date, item, str(error), [item.image_key])
+            quarantine(ctx, date, item, str(error), [image_key])
             return None
         verdict = {
             "worn_by_person": worn_by_person(decoded.image, pose),
@@ -300,7 +280,7 @@ def _accepted(
             date,
             item,
             "garment_worn_by_person: the photo shows the garment on a person; try-on needs a product shot",
-            [item.image_key],
+            [item.image_key] if item.image_key else [],
         )
         return None
     item.sha256 = sha256
@@ -308,7 +288,7 @@ def _accepted(
     facts = {"intake_notes": verdict["notes"], "format": verdict["format"], "intake_verdict": verdict}
     if known_sha256 != sha256 or any(meta.get(key) != value for key, value in facts.items()):
         with ctx.ledger.session() as session:
-            garment = session.get(Garment, item.garment_id)
+            garment = row_of(session, Garment, item.garment_id)
             garment.sha256 = sha256
             garment.meta = {**garment.meta, **facts}
     return item

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -96,6 +96,13 @@ class Garment(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
+    @property
+    def content_sha256(self) -> str:
+        """The sha256 of the garment's image, which every garment past validation has."""
+        if self.sha256 is None:
+            raise LookupError(f"garment {self.sku} of {self.drop_date} has no content hash (state {self.state})")
+        return self.sha256
+
 
 class GarmentFingerprint(Base):
     """A preprocessed garment's perceptual fingerprint (``garment.perceptual_hash``), kept apart
@@ -141,6 +148,13 @@ class Generation(Base):
     state: Mapped[str] = mapped_column(String(32), default=GenerationState.PLANNED.value)
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def stored_key(self) -> str:
+        """The key of the generation's image, which every state after try-on has."""
+        if self.object_key is None:
+            raise LookupError(f"generation {self.generation_id} has no stored image (state {self.state})")
+        return self.object_key
 
 
 class QCResult(Base):
@@ -286,7 +300,7 @@ class Ledger:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {}
+        connect_args: dict[str, Any] = {}
         if parsed.get_backend_name() == "postgresql":
             # a lock or a statement that never ends fails the task (which Airflow retries), never hangs the run
             connect_args["options"] = (
@@ -399,6 +413,18 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 IN_LIST = 500  # values a query's IN list holds at most
 
 
+RowT = TypeVar("RowT", bound=Base)
+
+
+def row_of(session: Session, model: type[RowT], key: Any) -> RowT:
+    """The ledger row of ``model`` with this primary key; one that must exist and does not is a
+    broken ledger, said as such (``LookupError``) rather than as an attribute of None."""
+    row = session.get(model, key)
+    if row is None:
+        raise LookupError(f"the ledger has no {model.__tablename__} row {key!r}")
+    return row
+
+
 def rows_in(session: Session, column: Any, values: list[Any]) -> list[Any]:
     """The rows of ``column``'s table whose ``column`` is one of ``values``, ``IN_LIST`` values a
     query: what a stage reads for its items in a few queries instead of one per item (kept
@@ -455,5 +481,5 @@ def spot_tally(ledger: Ledger, date: str | None = None) -> SpotTally:
         query = select(ReviewDecision.decision, func.count()).where(ReviewDecision.decision.in_((SPOT_APPROVED, SPOT_REJECTED)))
         if date is not None:
             query = query.where(ReviewDecision.drop_date == date)
-        counts = dict(session.execute(query.group_by(ReviewDecision.decision)).all())
+        counts: dict[str, int] = {decision: count for decision, count in session.execute(query.group_by(ReviewDecision.decision))}
     return SpotTally(checked=sum(counts.values()), missed=counts.get(SPOT_REJECTED, 0))

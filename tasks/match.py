@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tasks.context import RunContext
 from tasks.inference.engine import get_engine
 from tasks.inference.shard import plan_shards, shard_count
-from tasks.intake import DropItem, set_garment_state
+from tasks.items import AcceptedItem, set_garment_state
 from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import garment_embedding
 from tasks.preprocess.library_stage import read_clusters, read_index
@@ -82,9 +82,9 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
     engine = get_engine(settings)
     index, clusters = read_index(ctx), read_clusters(ctx)
     groups: dict[tuple[str, int], list[str]] = {}
-    chosen: list[tuple[DropItem, list[tuple[str, int, str]]]] = []  # each garment's (photo, cluster, generation id)
+    chosen: list[tuple[AcceptedItem, list[tuple[str, int, str]]]] = []  # each garment's (photo, cluster, generation id)
     for raw in items:
-        item = DropItem(**raw)
+        item = AcceptedItem.from_xcom(raw)
         if not index:
             set_garment_state(
                 ctx, item.garment_id, GarmentState.REJECTED, "library_empty: build the model library first (tryon library build)"

@@ -127,7 +127,7 @@ def copy_for_review(
     key = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id)
     kept = kept or {}
     if key not in kept:
-        store.copy(row.object_key, key)
+        store.copy(row.stored_key, key)
     sidecar = json_body(
         {
             "generation_id": row.generation_id,
@@ -184,7 +184,7 @@ def restore_storefront(ctx: RunContext, date: str) -> list[str]:
     copied = []
     for check in check_storefront(ctx, date):
         if check.problem in ("missing", "stale") and check.source_exists:
-            ctx.store.copy(check.generation.object_key, check.publication.storefront_key)
+            ctx.store.copy(check.generation.stored_key, check.publication.storefront_key)
             copied.append(check.publication.storefront_key)
     return copied
 
@@ -212,7 +212,8 @@ def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
     sees the old manifest or the new one. Every key is checked first: a publication whose image
     is not in the store is left out and returned in ``missing``, so the manifest never points
     at nothing."""
-    entries, missing = [], []
+    entries: list[dict[str, Any]] = []
+    missing: list[dict[str, Any]] = []
     for entry in manifest_entries(ctx, date):
         (entries if ctx.store.exists(entry["key"]) else missing).append(entry)
     ctx.store.put_json(storefront_manifest_key(date), {"date": date, "count": len(entries), "items": entries})

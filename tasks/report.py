@@ -113,8 +113,8 @@ def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[di
     (``tasks.drop_ready``): ready, not_waited (``drop_wait_s`` 0), no_drop (the wait ran out: the
     run processed nothing, and the inputs listed are ``waiting``), error. A run of the stages
     without the wait (no record) counts as processed."""
-    [wait] = stage_tasks(records, "wait_for_drop")[-1:] or [None]
-    details = (wait or {}).get("details") or {}
+    waits = stage_tasks(records, "wait_for_drop")
+    details = (waits[-1].get("details") if waits else None) or {}
     outcome = details.get("outcome")
     processed = outcome not in ("no_drop", "error")
     return {

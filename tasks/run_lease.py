@@ -82,7 +82,7 @@ def acquire(ledger: Ledger, date: str, holder: str, seconds: float) -> None:
             .where(RunLease.drop_date == date, takeable)
             .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         if taken != 1:
             raise LeaseHeld(_held_message(session.get(RunLease, date), date))
 
@@ -96,7 +96,7 @@ def renew(ledger: Ledger, date: str, holder: str, seconds: float) -> None:
             .where(RunLease.drop_date == date, RunLease.holder == holder)
             .values(expires_at=utcnow() + timedelta(seconds=seconds))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         if kept != 1:
             raise LeaseHeld(_held_message(session.get(RunLease, date), date))
 

@@ -100,7 +100,8 @@ def is_outage(error: BaseException) -> bool:
 
 
 def _none_if_missing(error: ClientError) -> None:
-    """None for an answer that says there is no such object; any other error is raised."""
+    """Return for an answer that says there is no such object (the caller answers None); raise
+    any other error."""
     if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
         return None
     raise error
@@ -188,7 +189,8 @@ class ObjectStore:
         try:
             return self.get_json(key)
         except ClientError as error:
-            return _none_if_missing(error)
+            _none_if_missing(error)
+            return None
 
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
@@ -207,7 +209,8 @@ class ObjectStore:
         try:
             return self._answer(ask)
         except ClientError as error:
-            return _none_if_missing(error)
+            _none_if_missing(error)
+            return None
 
     def download(self, key: str, path: Path) -> None:
         """Stream an object to a local file (boto3's managed transfer: ranged, parallel parts for

@@ -53,8 +53,8 @@ def test_garment_drop_shape():
     sensor = dag.get_task("wait_for_drop")
     assert isinstance(sensor, S3KeySensor) and sensor.deferrable
     # Airflow's asset graph: drops -> garment_drop -> storefront (each run's dated objects: hook lineage, test_run_params)
-    assert [inlet.uri for inlet in dag.get_task("discover").inlets] == ["s3://tryon/drops/"]
-    assert [outlet.uri for outlet in dag.get_task("publish").outlets] == ["s3://tryon/storefront/"]
+    assert [inlet.uri for inlet in dag.get_task("discover").inlets] == ["s3://tryon/drops"]
+    assert [outlet.uri for outlet in dag.get_task("publish").outlets] == ["s3://tryon/storefront"]
     # matching reads the library index, the asset model_library produces
     assert [inlet.uri for inlet in dag.get_task("match").inlets] == ["s3://tryon/library/index.parquet"]
     # the report runs whatever happened upstream, so every input is accounted for
@@ -87,7 +87,7 @@ def test_model_library_shape():
     changed = dag.get_task("photos_changed")
     assert type(changed).__name__ == "_ShortCircuitDecoratedOperator"
     assert {"list_photos", "build_index"} <= changed.downstream_task_ids
-    assert [inlet.uri for inlet in dag.get_task("list_photos").inlets] == ["s3://tryon/library/photos/"]
+    assert [inlet.uri for inlet in dag.get_task("list_photos").inlets] == ["s3://tryon/library/photos"]
     assert "build_index" in dag.get_task("preprocess").downstream_task_ids
     [outlet] = dag.get_task("build_index").outlets
     assert outlet.uri == "s3://tryon/library/index.parquet"

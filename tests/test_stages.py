@@ -11,7 +11,8 @@ from tasks.images import decode_rgb
 from tasks.inference import tryon_stage
 from tasks.inference.shard import Shard
 from tasks.inference.warp_baseline import WarpBaselineEngine
-from tasks.intake import discover, set_garment_state, validate
+from tasks.intake import discover, validate
+from tasks.items import set_garment_state
 from tasks.ledger import GarmentState, Generation
 from tasks.match import generation_id, match
 from tasks.preprocess import library_stage

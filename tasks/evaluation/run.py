@@ -40,7 +40,7 @@ class ModelVersion:
 
         head, _, rest = spec.partition(":")
         overrides = model_version_overrides(head)
-        allowed = [k for k in RUN_SETTINGS if k not in ("engine", "ladi_vton_dataset")] + ["model_registry"]
+        allowed = [k for k in RUN_SETTINGS if k not in ("engine", "ladi_vton_dataset", "drop_wait_s")] + ["model_registry"]
         for item in filter(None, rest.split(",")):
             key, sep, value = item.partition("=")
             if not sep or key not in allowed:

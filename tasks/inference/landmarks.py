@@ -9,6 +9,7 @@ mediapipe's hip joints sit about 0.6 of the hip width apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +45,7 @@ class Correspondence:
     body: list[tuple[float, float]] = field(default_factory=list)
     sleeves: list[SleeveFit] = field(default_factory=list)
 
-    def add(self, name: str, garment_point: tuple[float, float], body_point: tuple[float, float]) -> None:
+    def add(self, name: str, garment_point: Sequence[float] | np.ndarray, body_point: Sequence[float] | np.ndarray) -> None:
         self.names.append(name)
         self.garment.append((float(garment_point[0]), float(garment_point[1])))
         self.body.append((float(body_point[0]), float(body_point[1])))
@@ -116,6 +117,11 @@ class Body:
     def present(self, name: str) -> bool:
         return bool(self.keypoints[KP[name], 2] >= 0.5)
 
+    def mid(self, joint: str) -> np.ndarray:
+        """The midpoint of a paired joint."""
+        a, b = self.sides(joint)
+        return (a + b) / 2
+
     def sides(self, joint: str) -> tuple[np.ndarray, np.ndarray]:
         """(image-left, image-right) points of a paired joint."""
         a, b = self.point(f"r_{joint}"), self.point(f"l_{joint}")
@@ -126,7 +132,7 @@ class Body:
 
     @property
     def hip_mid(self) -> np.ndarray:
-        return sum(self.sides("hip")) / 2
+        return self.mid("hip")
 
     @property
     def hip_joint_distance(self) -> float:
@@ -136,8 +142,7 @@ class Body:
     @property
     def torso(self) -> float:
         if self.present("r_shoulder") and self.present("l_shoulder"):
-            shoulders = sum(self.sides("shoulder")) / 2
-            return float(self.hip_mid[1] - shoulders[1])
+            return float(self.hip_mid[1] - self.mid("shoulder")[1])
         return 2.6 * self.hip_joint_distance
 
     def limb(self, side: str, joints: tuple[str, ...]) -> np.ndarray:
@@ -216,8 +221,7 @@ def _body_width(body: Body, shoulder_width: float, fraction: float) -> float:
 
 
 def _centre_at(body: Body, fraction: float) -> float:
-    shoulders = sum(body.sides("shoulder")) / 2
-    return float((1 - fraction) * shoulders[0] + fraction * body.hip_mid[0])
+    return float((1 - fraction) * body.mid("shoulder")[0] + fraction * body.hip_mid[0])
 
 
 def _sleeves(
@@ -278,7 +282,7 @@ def dresses(profile: MaskProfile, body: Body) -> Correspondence:
     width = max(scale * (hem_right - hem_left), 1.0 * hip_width)
     y = body_shoulder_y + (hem_row - garment_shoulder_y) * scale
     if body.present("r_ankle") and body.present("l_ankle"):
-        y = min(y, float(sum(body.sides("ankle"))[1] / 2))
+        y = min(y, float(body.mid("ankle")[1]))
     corr.add("hem_left", (hem_left, hem_row), (body.hip_mid[0] - width / 2, y))
     corr.add("hem_right", (hem_right, hem_row), (body.hip_mid[0] + width / 2, y))
     return corr

@@ -216,6 +216,7 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
         reading = prefetch.submit(reader.prepare, shard.batches[0]) if shard.batches else None
         for number in range(len(shard.batches)):
             started = time.perf_counter()
+            assert reading is not None  # submitted before the first batch and after each one but the last
             batch = reading.result()
             input_wait += time.perf_counter() - started
             if number + 1 < len(shard.batches):
@@ -230,7 +231,9 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
             results = generate_each(engine, batch.samples)
             engine_seconds += time.perf_counter() - started
             generating += len(batch.samples)
-            errors = {gid: (FAILED, result, None) for gid, result in results.items() if isinstance(result, str)}
+            errors: dict[str, Outcome] = {
+                gid: (FAILED, result, None) for gid, result in results.items() if isinstance(result, str)
+            }
             counts["failed"] += len(errors)
             if errors:
                 writer.record(errors)

@@ -88,7 +88,7 @@ def beyond_the_body(raw_person: np.ndarray, keypoints: np.ndarray) -> float:
     body = np.zeros(raw_person.shape, np.uint8)
     torso = [point[n] for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip") if seen[KP[n]]]
     if len(torso) >= 3:
-        cv2.fillPoly(body, [np.int32(torso)], 1)
+        cv2.fillPoly(body, [np.asarray(torso, np.int32)], 1)
     for a, b in _BONES:
         if seen[KP[a]] and seen[KP[b]]:
             cv2.line(

@@ -34,11 +34,11 @@ Line = tuple[str, tuple[int, int, int]]
 
 
 @functools.cache
-def _font(size: int) -> ImageFont.FreeTypeFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def _wrap(text: str, width: int, font: ImageFont.FreeTypeFont) -> list[str]:
+def _wrap(text: str, width: int, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> list[str]:
     """``text`` in lines no wider than ``width`` px, broken between words (a word longer than
     the line, such as a long key, is broken between characters)."""
     lines: list[str] = []

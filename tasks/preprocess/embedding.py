@@ -40,7 +40,7 @@ class ColourTextureEmbedder:
         ab, _, _ = np.histogram2d(lab[:, 1], lab[:, 2], bins=self.ab_bins, range=[[0, 256], [0, 256]])
         ab = cv2.GaussianBlur(ab.astype(np.float32), (0, 0), 1.0).ravel()
         lightness = np.histogram(lab[:, 0], bins=self.l_bins, range=(0, 256))[0].astype(np.float32)
-        lightness = np.convolve(lightness, [0.25, 0.5, 0.25], mode="same")
+        lightness = np.convolve(lightness, [0.25, 0.5, 0.25], mode="same").astype(np.float32)
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
         inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # not the outline
@@ -76,11 +76,11 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 0, iterations: int = 50) -> 
     vectors = np.asarray(vectors, np.float64)
     k = max(1, min(k, len(np.unique(vectors.round(6), axis=0))))
     rng = np.random.default_rng(seed)
-    centroids = [vectors[rng.integers(len(vectors))]]
+    seeds = [vectors[rng.integers(len(vectors))]]
     for _ in range(1, k):
-        distance = np.min([((vectors - c) ** 2).sum(axis=1) for c in centroids], axis=0)
-        centroids.append(vectors[rng.choice(len(vectors), p=distance / distance.sum())])
-    centroids = np.array(centroids)
+        distance = np.min([((vectors - c) ** 2).sum(axis=1) for c in seeds], axis=0)
+        seeds.append(vectors[rng.choice(len(vectors), p=distance / distance.sum())])
+    centroids = np.array(seeds)
     assignment = np.zeros(len(vectors), int)
     for _ in range(iterations):
         distances = ((vectors[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=-1)

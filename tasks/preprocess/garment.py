@@ -37,6 +37,7 @@ def prepare_garment(image: np.ndarray, masker=None, margin: float = 0.06) -> Pre
         raise GarmentMaskError("garment_mask_empty: no garment found against the background")
     x0, y0, w, h = cv2.boundingRect(mask.astype(np.uint8))
     cloth, cloth_mask = fit_to_canvas(image[y0 : y0 + h, x0 : x0 + w], WHITE, mask=mask[y0 : y0 + h, x0 : x0 + w], margin=margin)
+    assert cloth_mask is not None  # fit_to_canvas returns the mask it was given, fitted
     # white outside the garment (also where resampling bled its colour past the mask's edge)
     cloth = np.where(cloth_mask[..., None], cloth, np.uint8(255))
     return PreparedGarment(cloth=cloth, mask=cloth_mask, backend=masker.backend, method=cut.method)

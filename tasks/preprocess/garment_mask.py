@@ -124,9 +124,10 @@ def grabcut_refine(image: np.ndarray, mask: np.ndarray, work_height: int = 192, 
         return mask
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means on OpenCV's global RNG: same bytes, same mask
-    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, background, foreground, 1, cv2.GC_INIT_WITH_MASK)
-    refined = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
-    refined = cv2.resize(refined, mask.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0
+    # no rectangle with GC_INIT_WITH_MASK (OpenCV's stubs require one)
+    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, background, foreground, 1, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
+    cut = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    refined = cv2.resize(cut, mask.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0
     # keep full-resolution edges where the colour mask and GrabCut agree near the border
     edge = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     return (refined & edge) | (mask & cv2.erode(refined.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_artifact, decode_mask, decode_rgb, encode_mask, encode_png
-from tasks.intake import DropItem, made_so, set_garment_state
+from tasks.items import AcceptedItem, made_so, set_garment_state
 from tasks.ledger import Garment, GarmentFingerprint, GarmentState, rows_in
 from tasks.preprocess.backends import background_backend, embedding_backend
 from tasks.preprocess.fingerprints import FingerprintIndex, Owner
@@ -80,9 +80,9 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         recorded = {g.id: g.meta.get("preprocessed") for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
     prepared: list[dict[str, Any]] = []
-    decided: list[tuple[DropItem, str, Owner | None]] = []  # not yet in the ledger
+    decided: list[tuple[AcceptedItem, str, Owner | None]] = []  # not yet in the ledger
     for raw in sorted(items, key=lambda r: r["sku"]):
-        item = DropItem(**raw)
+        item = AcceptedItem.from_xcom(raw)
         made = {"sha256": item.sha256, **made_by}
         fact = recorded.get(item.garment_id)
         if made_so(fact, made):  # these bytes, cut and embedded so before: nothing to read
@@ -105,7 +105,7 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
 RECORD_CHUNK = 200  # garments whose outcome is written to the ledger in one transaction
 
 
-def _record(ctx: RunContext, decided: list[tuple[DropItem, str, Owner | None]], made_by: dict[str, str]) -> None:
+def _record(ctx: RunContext, decided: list[tuple[AcceptedItem, str, Owner | None]], made_by: dict[str, str]) -> None:
     """Write what was decided for these garments (their fingerprint, and preprocessed or
     rejected as a duplicate; what made it, for a re-run to find) in one transaction, and empty
     the list."""
@@ -130,7 +130,7 @@ def _record(ctx: RunContext, decided: list[tuple[DropItem, str, Owner | None]], 
     decided.clear()
 
 
-def _prepare(ctx: RunContext, item: DropItem, masker: Any, embedder: str) -> str | None:
+def _prepare(ctx: RunContext, item: AcceptedItem, masker: Any, embedder: str) -> str | None:
     """Cut, canvas, fingerprint and embed one garment unless its content-addressed artifacts
     were made so already; its perceptual hash, or None when it was rejected (no garment cut)."""
     meta_key = garment_artifact_key(item.sha256, "meta.json")

@@ -52,7 +52,8 @@ def arm_line(keypoints: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     present = keypoints[:, 2] >= MIN_SCORE
 
     def xy(name: str) -> tuple[int, int]:
-        return tuple(int(v) for v in keypoints[KP[name], :2])
+        x, y = keypoints[KP[name], :2]
+        return int(x), int(y)
 
     chain = ["l_wrist", "l_elbow", "l_shoulder", "r_shoulder", "r_elbow", "r_wrist"]
     for wrist, elbow in (("r_wrist", "r_elbow"), ("l_wrist", "l_elbow")):
@@ -141,7 +142,7 @@ def encode_pose_map(maps: np.ndarray) -> bytes:
             arrays[f"c{index}"] = channel[y0 : ys.max() + 1, x0 : xs.max() + 1]
             arrays[f"o{index}"] = np.asarray([y0, x0], np.int32)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # Gaussians barely compress; zlib would triple the cost
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle; Gaussians barely compress
     return buffer.getvalue()
 
 

@@ -76,7 +76,8 @@ def background_colour(image: np.ndarray, person: np.ndarray) -> tuple[int, int, 
     pixels = image[border & ~person]
     if len(pixels) == 0:
         pixels = image[border]
-    return tuple(int(v) for v in np.median(pixels, axis=0))
+    r, g, b = np.median(pixels, axis=0)
+    return int(r), int(g), int(b)
 
 
 def refocus_crop(category: str, person: np.ndarray, keypoints: np.ndarray) -> Crop:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-T = TypeVar("T")
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+T = TypeVar("T", bound=Closable)
 
 
 def process_instance(cls: Callable[[], T]) -> Callable[[], T]:

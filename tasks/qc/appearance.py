@@ -312,7 +312,8 @@ def dominant_colours(lab_pixels: np.ndarray, k: int) -> list[tuple[np.ndarray, f
     k = max(1, min(k, len(lab_pixels)))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)  # k-means++ seeding draws from OpenCV's global RNG: the same image, the same colours
-    _, labels, centres = cv2.kmeans(lab_pixels.astype(np.float32), k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    # no initial labels with KMEANS_PP_CENTERS (OpenCV's stubs require an array)
+    _, labels, centres = cv2.kmeans(lab_pixels.astype(np.float32), k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
     shares = np.bincount(labels.ravel(), minlength=k) / len(lab_pixels)
     return sorted(((centres[i], float(shares[i])) for i in range(k)), key=lambda c: -c[1])
 

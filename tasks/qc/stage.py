@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import decode_artifact, thumbnail_jpeg
-from tasks.ledger import Garment, Generation, GenerationState, QCResult, rows_in
+from tasks.ledger import Garment, Generation, GenerationState, QCResult, row_of, rows_in
 from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo, load_view_labels
@@ -74,10 +74,10 @@ class ViewCache:
     def __call__(self, photo_id: str, category: str) -> GenerationInputs:
         key = (photo_id, category)
         with self.lock:
-            future = self.views.get(key)
-            first = future is None
+            known = self.views.get(key)
+            first = known is None
+            future = self.views[key] = Future() if known is None else known
             if first:
-                future = self.views[key] = Future()
                 while len(self.views) > self.size:
                     self.views.popitem(last=False)
             else:
@@ -116,7 +116,7 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
         table = []
         for row in generations:
             inputs = replace(view(row.photo_id, row.category), cloth_reading=cloth_reading)
-            output = decode_artifact(ctx.store.get_bytes(row.object_key))
+            output = decode_artifact(ctx.store.get_bytes(row.stored_key))
             metrics = generation_metrics(output, inputs, shared_faces())  # the thread's own detector
             ctx.store.put_bytes(report_thumbnail_key(row.drop_date, row.generation_id), thumbnail_jpeg(output), "image/jpeg")
             table.append(
@@ -235,7 +235,7 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
                 result.reason = None if result.passed else f"{spec['column']} = {value:.3g}, expected {_threshold(spec)}"
                 result.state = "passed" if result.passed else "failed"
                 session.add(result)
-            generation = session.get(Generation, gid)
+            generation = row_of(session, Generation, gid)
             if failed:
                 generation.state = GenerationState.FLAGGED.value
                 generation.reason = "failed: " + ", ".join(failed)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, Generation, GenerationState, QCResult, ReviewDecision
+from tasks.ledger import Garment, Generation, GenerationState, QCResult, ReviewDecision, row_of
 from tasks.publications import record_publication
 from tasks.publish import settle_garments, write_manifest
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
@@ -61,7 +61,7 @@ def review_item(session: Any, row: Generation) -> ReviewItem:
         images={
             "garment": garment_artifact_key(garment.sha256, "cloth.png"),
             "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
-            "result": row.object_key,
+            "result": row.stored_key,
         },
         can_regenerate=not _deterministic(row),
     )
@@ -120,7 +120,7 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
             ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved", reviewer=reviewer)
         )
         settle(session, row)
-        source, key = row.object_key, storefront_key(row.sku, row.photo_id)
+        source, key = row.stored_key, storefront_key(row.sku, row.photo_id)
     ctx.store.copy(source, key)
     for date in sorted(dates):
         write_manifest(ctx, date)
@@ -151,14 +151,19 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         row = _flagged_row(session, generation_id)
         if _deterministic(row):
             raise ReviewError(f"{row.engine} is deterministic (it ignores the seed): a re-generation would be the same image")
-        attempts = session.scalar(
-            select(func.count())
-            .select_from(ReviewDecision)
-            .where(ReviewDecision.drop_date == row.drop_date, ReviewDecision.decision == "regenerated")
+        attempts = (
+            session.scalar(
+                select(func.count())
+                .select_from(ReviewDecision)
+                .where(ReviewDecision.drop_date == row.drop_date, ReviewDecision.decision == "regenerated")
+            )
+            or 0
         )
         seed = (row.seed + 7919 * (attempts + 1)) & 0x7FFFFFFF
-        garment = session.get(Garment, row.garment_id)
-        new_id = make_id(garment.sha256, row.photo_id, row.engine, row.model_version, row.weights_sha256, row.parameters, seed)
+        garment = row_of(session, Garment, row.garment_id)
+        new_id = make_id(
+            garment.content_sha256, row.photo_id, row.engine, row.model_version, row.weights_sha256, row.parameters, seed
+        )
         session.add(
             Generation(
                 generation_id=new_id,
