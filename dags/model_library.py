@@ -4,6 +4,8 @@ Every photo under ``library/photos/`` is preprocessed once per content hash (pos
 faces, cleaning, parsing, refocused views with LaDI-VTON masks and pose maps, embeddings), in
 mapped chunks; then the library is clustered per category and ``library/index.parquet`` is
 written. That file is the Airflow asset (named by its S3 URI) that garment_drop's matching reads.
+Then ``looks`` embeds each photo's outfit and trains the outfit-compatibility model when the
+outfits changed (docs/looks.md).
 
 The DAG looks at the photos on ``library_schedule`` (every 30 minutes by default) and runs only
 when they changed since the last build (their listing's fingerprint: keys, ETags, sizes, and the
@@ -67,10 +69,18 @@ def model_library() -> None:
         report_lineage(ctx.settings, "build_index")
         return built
 
+    @task
+    def looks(built: dict[str, Any]) -> dict[str, Any]:
+        """The photos' outfits (library/outfits.parquet), and a compatibility model trained on
+        them when they changed since the current one (docs/looks.md)."""
+        from tasks.looks.train_stage import train_looks
+
+        return train_looks(run_context()).to_dict()
+
     fingerprint = photos_changed()
     photos = list_photos()
     fingerprint >> photos
-    build_index(preprocess.expand(keys=photos), fingerprint)
+    looks(build_index(preprocess.expand(keys=photos), fingerprint))
 
 
 model_library()

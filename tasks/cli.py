@@ -16,6 +16,9 @@ tryon evaluate import PATH --name NAME
 tryon library add PATH..  upload model photos to the library
 tryon library build       run model_library: preprocess, clean, cluster, index
 tryon library sheet       a contact sheet of the library (views, masks, keypoints, reasons)
+tryon looks train [--force]
+                          outfits from the library photos, and a compatibility model trained on them
+tryon looks show          the current compatibility model: version, hashes, held-out figures
 tryon garments sheet D    a contact sheet of a drop's garments (photo, cut-out, mask, notes)
 tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
 tryon review hash-password   a password hash for TRYON_REVIEWERS
@@ -304,13 +307,14 @@ def cmd_library_add(args: argparse.Namespace) -> int:
 
 def cmd_library_build(args: argparse.Namespace) -> int:
     from tasks.context import RunContext
+    from tasks.looks.store import current_card
     from tasks.preprocess.library_stage import LAST_BUILD_KEY, read_index
 
     with pipeline(get_settings()) as settings:
         ctx = RunContext.from_settings(settings)
-        before = ctx.store.get_json_or_none(LAST_BUILD_KEY)
+        before, looks_before = ctx.store.get_json_or_none(LAST_BUILD_KEY), current_card(ctx)
         state = _run("model_library", None, {"rebuild": not args.if_changed})
-        rows, build = read_index(ctx), ctx.store.get_json(LAST_BUILD_KEY)
+        rows, build, card = read_index(ctx), ctx.store.get_json(LAST_BUILD_KEY), current_card(ctx)
     if state == "success" and build == before:
         print(
             f"library: the photos have not changed since the last build ({build.get('built', 'time not recorded')}): nothing to do"
@@ -322,7 +326,58 @@ def cmd_library_build(args: argparse.Namespace) -> int:
     for row in rows:
         suitable = ", ".join(c for c, ok in sorted(row["suitable"].items()) if ok) or "-"
         print(f"  {row['photo_id']:<20} {row['state']:<9} {suitable:<36} {row['reason'] or ''}")
+    print(_looks_line(card, looks_before))
     return 0 if state == "success" else 1
+
+
+def _looks_line(card, before) -> str:
+    if card is None:
+        return "looks: no compatibility model (fewer than 3 photos show an outfit; docs/looks.md)"
+    new = "trained" if before is None or before.version != card.version else "unchanged"
+    return f"looks: compatibility model {card.version} ({new}, {card.outfits} outfits; tryon looks show)"
+
+
+def cmd_looks_train(args: argparse.Namespace) -> int:
+    from tasks.context import RunContext
+    from tasks.looks.train_stage import MIN_OUTFITS, train_looks
+
+    with pipeline(get_settings(), airflow=False) as settings:
+        result = train_looks(RunContext.from_settings(settings), force=args.force)
+    if result.card is None:
+        print(f"looks: {result.outfits} library photos show an outfit (a pair of parts); training needs {MIN_OUTFITS}")
+        return 1
+    if result.outcome == "unchanged":
+        print(f"looks: the outfits have not changed since {result.card.version} was trained: nothing to do (--force trains anew)")
+    _print_card(result.card)
+    return 0
+
+
+def cmd_looks_show(args: argparse.Namespace) -> int:
+    from tasks.context import RunContext
+    from tasks.looks.store import current_card
+
+    with pipeline(get_settings(), airflow=False) as settings:
+        card = current_card(RunContext.from_settings(settings))
+    if card is None:
+        print("looks: no compatibility model yet (tryon looks train, or model_library's looks task, trains one)")
+        return 1
+    _print_card(card)
+    return 0
+
+
+def _print_card(card) -> None:
+    import yaml
+
+    from tasks.looks.training import evaluation_table
+
+    print(f"looks model {card.version} ({'released' if card.released else 'preview'}), trained {card.trained}")
+    print(f"  weights sha256 {card.sha256}\n  training data sha256 {card.training_data_sha256} ({card.outfits} outfits)")
+    print(f"  embedding backend {card.embedding_backend}")
+    print(evaluation_table(card.evaluation))
+    entry = card.registry_entry()
+    fields = {"backend": entry.backend, "uri": entry.uri, "sha256": entry.sha256, "licence": entry.licence}
+    print("registry entry (release it: released: true, and TRYON_LOOKS_MODEL=" + entry.name + "):")
+    print(yaml.safe_dump({"models": {entry.name: {**fields, "version": entry.version, "config": entry.config}}}, sort_keys=False))
 
 
 def _dates(first: str, last: str) -> list[str]:
@@ -801,6 +856,15 @@ def build_parser() -> argparse.ArgumentParser:
     sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
     sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")
     sheet.set_defaults(func=cmd_library_sheet)
+    looks = commands.add_parser("looks", help="outfit compatibility (complete the look)").add_subparsers(
+        dest="looks_command", required=True
+    )
+    looks_train = looks.add_parser(
+        "train", help="embed the library photos' outfits and train a compatibility model when they changed"
+    )
+    looks_train.add_argument("--force", action="store_true", help="train even when the outfits have not changed")
+    looks_train.set_defaults(func=cmd_looks_train)
+    looks.add_parser("show", help="print the current compatibility model's card").set_defaults(func=cmd_looks_show)
     garments = commands.add_parser("garments", help="a drop's garments").add_subparsers(dest="garments_command", required=True)
     garment_sheet = garments.add_parser(
         "sheet", help="draw every garment of a drop (photo, cut-out with its mask, state, notes) into one PNG"

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     embedding_backend: str = Field(
         default="colour-texture", description="'colour-texture' or a registry model of backend clip-image-onnx."
     )
+    looks_model: str | None = Field(
+        default=None,
+        description="The outfit-compatibility model the drop's looks use: a registry model of backend looks-compat "
+        "(released or not, as its entry says); default the library's latest trained (a preview; docs/looks.md).",
+    )
+    looks_per_garment: int = Field(default=5, ge=1, le=50, description="Compatible garments listed in a garment's look file.")
     engine: str = Field(
         default="warp-baseline",
         description="Try-on engine: 'warp-baseline', 'ladi-vton', or 'null' (returns the photo unchanged: for measuring the pipeline alone, never publishable).",

@@ -68,7 +68,7 @@ def test_garment_drop_shape():
 
 def test_model_library_shape():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["model_library"]
-    assert set(dag.task_ids) == {"photos_changed", "list_photos", "preprocess", "build_index"}
+    assert set(dag.task_ids) == {"photos_changed", "list_photos", "preprocess", "build_index", "looks"}
     # it looks at the photos every 30 minutes and goes on only when they changed (or on rebuild)
     assert dag.timetable.summary == "*/30 * * * *" and dag.params["rebuild"] is False
     changed = dag.get_task("photos_changed")
@@ -78,6 +78,8 @@ def test_model_library_shape():
     assert "build_index" in dag.get_task("preprocess").downstream_task_ids
     [outlet] = dag.get_task("build_index").outlets
     assert outlet.uri == "s3://tryon/library/index.parquet"
+    # the outfits and the compatibility model follow the index
+    assert dag.get_task("build_index").downstream_task_ids == {"looks"}
 
 
 def test_evaluate_shape():

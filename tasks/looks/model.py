@@ -1,0 +1,98 @@
+"""The outfit compatibility model: one projection shared by every part into one latent space,
+where the parts of a real outfit lie close together.
+
+A part's embedding, with a one-hot of which part it is, goes through ``Linear -> LayerNorm ->
+ReLU -> Dropout -> Linear`` and is L2-normalised. Two parts are compatible as their latent
+vectors are near: ``score = 1 - distance^2 / 2`` (the cosine, 1 for the same point).
+
+The loss is contrastive per pair of parts (``PAIRS``: (top, bottom), (bottom, shoes),
+(top, shoes), (dress, shoes)), averaged over the pairs: a real outfit's pair is pulled
+together (``distance^2``); a pair in a modified outfit (one or two parts swapped for another
+photo's) is pushed apart while nearer than ``margin`` and left alone beyond it
+(``max(0, margin - distance)^2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    input_dim: int
+    hidden_dim: int = 128
+    latent_dim: int = 32
+    dropout: float = 0.5
+    margin: float = 0.8
+    train_skip: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CompatibilityModel(nn.Module):
+    """``latent = normalise(skip(x) + project(x))``: ``skip`` a linear map, ``project`` the MLP,
+    whose last layer starts at zero, so an untrained model is a random linear projection (the
+    baseline the evaluation compares with) and training moves away from it only as far as the
+    outfits ask."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.skip = nn.Linear(config.input_dim, config.latent_dim, bias=False)
+        self.project = nn.Sequential(
+            nn.Linear(config.input_dim, config.hidden_dim),
+            nn.LayerNorm(config.hidden_dim),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden_dim, config.latent_dim),
+        )
+        last = self.project[-1]
+        assert isinstance(last, nn.Linear)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.skip.requires_grad_(config.train_skip)
+
+    def forward(self, embeddings: torch.Tensor, part: str) -> torch.Tensor:
+        """Latent vectors ``(N, latent_dim)`` of ``(N, input_dim)`` embeddings of one part (every
+        part goes through the same projection: one shared space)."""
+        return nn.functional.normalize(self.skip(embeddings) + self.project(embeddings), dim=1)
+
+    def pair_scores(self, first: torch.Tensor, first_part: str, second: torch.Tensor, second_part: str) -> torch.Tensor:
+        """The compatibility of each row of ``first`` with the same row of ``second``: the cosine
+        of their latent vectors, in [-1, 1]."""
+        return (self(first, first_part) * self(second, second_part)).sum(dim=1)
+
+
+@dataclass(frozen=True)
+class PairBatch:
+    """One pair of parts' rows: ``real`` from real outfits, ``modified`` from modified outfits in
+    which at least one of the two parts was swapped (a pair a swap left whole is a real pair and
+    is never here). Each a ``(first (N, D), second (N, D))`` tensor pair."""
+
+    parts: tuple[str, str]
+    real: tuple[torch.Tensor, torch.Tensor]
+    modified: tuple[torch.Tensor, torch.Tensor]
+
+
+def contrastive_loss(model: CompatibilityModel, batches: list[PairBatch]) -> torch.Tensor:
+    """The contrastive loss of each pair of parts, averaged over the pairs."""
+    if not batches:
+        raise ValueError("no pair of parts in the batch")
+    losses = []
+    for batch in batches:
+        first, second = batch.parts
+        near = _distance(model, batch.real[0], first, batch.real[1], second)
+        far = _distance(model, batch.modified[0], first, batch.modified[1], second)
+        pull = (near**2).mean() if len(near) else near.sum()
+        push = (torch.clamp(model.config.margin - far, min=0) ** 2).mean() if len(far) else far.sum()
+        losses.append(pull + push)
+    return torch.stack(losses).mean()
+
+
+def _distance(model: CompatibilityModel, a: torch.Tensor, part_a: str, b: torch.Tensor, part_b: str) -> torch.Tensor:
+    return torch.linalg.vector_norm(model(a, part_a) - model(b, part_b), dim=1)

@@ -1,0 +1,110 @@
+"""A trained compatibility model in the bucket, versioned like every other model.
+
+``library/looks/{version}/model.pt`` holds the weights (a state dict, loaded with
+``weights_only``) and ``library/looks/{version}/card.json`` the card (``LooksCard``): the
+weights' sha256, the training data's sha256 (``outfits_sha256``), the configuration, the
+held-out figures against the random baseline, the embedding backend. ``library/looks/current.json``
+(the card again, written last) names the model the library trained most recently.
+
+The card is a model-registry entry too (``registry_entry``): backend ``looks-compat``, the
+weights' S3 URI and sha256. Loading goes through the registry's ``local_path``, which copies the
+weights into the model cache once and checks their sha256. An operator who releases a model
+copies that entry into the registry file with ``released: true`` and names it in
+``TRYON_LOOKS_MODEL``; without that setting the drop uses ``current.json``'s model, a preview.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import torch
+
+from tasks.context import RunContext
+from tasks.images import sha256_hex
+from tasks.looks.model import CompatibilityModel, ModelConfig
+from tasks.models import ModelEntry, local_path, lookup
+
+LOOKS_BACKEND = "looks-compat"
+CURRENT_KEY = "library/looks/current.json"
+LICENCE = "trained here on the library's photos (tryon looks train)"
+
+
+def looks_key(version: str, name: str) -> str:
+    return f"library/looks/{version}/{name}"
+
+
+@dataclass(frozen=True)
+class LooksCard:
+    version: str
+    uri: str  # s3://{bucket}/library/looks/{version}/model.pt
+    sha256: str  # of the weights file
+    training_data_sha256: str
+    embedding_backend: str
+    outfits: int  # library photos trained on
+    model_config: dict[str, Any]
+    training_config: dict[str, Any]
+    evaluation: dict[str, Any]  # CrossValidation.to_dict(): trained and random_projection, held out
+    trained: str  # ISO time
+    released: bool = False  # true only for a registry entry that says so
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LooksCard:
+        return cls(**data)
+
+    def registry_entry(self) -> ModelEntry:
+        return ModelEntry(
+            name=self.version,
+            backend=LOOKS_BACKEND,
+            uri=self.uri,
+            sha256=self.sha256,
+            licence=LICENCE,
+            version=self.version,
+            config={k: v for k, v in self.to_dict().items() if k not in ("version", "uri", "sha256", "released")},
+            released=self.released,
+        )
+
+
+def save_model(ctx: RunContext, model: CompatibilityModel, **card: Any) -> LooksCard:
+    """Write the weights, the card and then ``current.json``; the version is the weights' hash."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    weights = buffer.getvalue()
+    digest = sha256_hex(weights)
+    version = f"looks-{digest[:12]}"
+    saved = LooksCard(
+        version=version,
+        uri=f"s3://{ctx.store.bucket}/{looks_key(version, 'model.pt')}",
+        sha256=digest,
+        model_config=model.config.to_dict(),
+        trained=datetime.now(UTC).isoformat(timespec="seconds"),
+        **card,
+    )
+    ctx.store.put_bytes(looks_key(version, "model.pt"), weights)
+    ctx.store.put_json(looks_key(version, "card.json"), saved.to_dict())
+    ctx.store.put_json(CURRENT_KEY, saved.to_dict())
+    return saved
+
+
+def current_card(ctx: RunContext) -> LooksCard | None:
+    """The model the drop uses: the registry entry ``TRYON_LOOKS_MODEL`` names (its card in its
+    ``config``), else the library's latest (``current.json``), else None (none trained)."""
+    name = ctx.settings.looks_model
+    if name is not None:
+        entry = lookup(ctx.settings, name, LOOKS_BACKEND)
+        return LooksCard(version=entry.version, uri=entry.uri, sha256=entry.sha256, released=entry.released, **entry.config)
+    data = ctx.store.get_json_or_none(CURRENT_KEY)
+    return None if data is None else LooksCard.from_dict(data)
+
+
+def load_model(ctx: RunContext, card: LooksCard) -> CompatibilityModel:
+    """The card's model, its weights checked against the card's sha256, in eval mode."""
+    path = local_path(ctx.settings, card.registry_entry())
+    model = CompatibilityModel(ModelConfig(**card.model_config))
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()

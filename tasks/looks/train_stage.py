@@ -1,0 +1,50 @@
+"""The library's looks step (model_library's ``looks`` task and ``tryon looks train``): bring the
+outfits up to date, and train a compatibility model when they changed since the current one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from tasks.context import RunContext
+from tasks.looks.outfits import build_outfits, outfits_sha256
+from tasks.looks.store import LooksCard, current_card, save_model
+from tasks.looks.training import TrainingConfig, cross_validate, train
+from tasks.preprocess.backends import embedding_backend
+from tasks.preprocess.library_stage import read_index
+
+MIN_OUTFITS = 3  # two to train on and one held out, at the least
+
+
+@dataclass(frozen=True)
+class LooksTraining:
+    """What the step did: ``outcome`` is ``trained``, ``unchanged`` (the current model was trained
+    on these outfits) or ``too_few`` (fewer than ``MIN_OUTFITS`` photos with a pair of parts)."""
+
+    outcome: str
+    outfits: int
+    card: LooksCard | None
+
+    def to_dict(self) -> dict:
+        return {"outcome": self.outcome, "outfits": self.outfits, "card": self.card.to_dict() if self.card else None}
+
+
+def train_looks(ctx: RunContext, config: TrainingConfig = TrainingConfig(), *, force: bool = False) -> LooksTraining:
+    outfits = build_outfits(ctx, read_index(ctx))
+    if len(outfits) < MIN_OUTFITS:
+        return LooksTraining("too_few", len(outfits), None)
+    data_sha256 = outfits_sha256(outfits)
+    current = current_card(ctx) if ctx.settings.looks_model is None else None
+    same = current is not None and (current.training_data_sha256, current.training_config) == (data_sha256, asdict(config))
+    if same and not force:
+        return LooksTraining("unchanged", len(outfits), current)
+    evaluation = cross_validate(outfits, config)
+    card = save_model(
+        ctx,
+        train(outfits, config),
+        training_data_sha256=data_sha256,
+        embedding_backend=embedding_backend(ctx.settings).backend,
+        outfits=len(outfits),
+        training_config=asdict(config),
+        evaluation=evaluation.to_dict(),
+    )
+    return LooksTraining("trained", len(outfits), card)

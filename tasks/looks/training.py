@@ -1,0 +1,228 @@
+"""Training the compatibility model on the library's outfits, and measuring it on outfits it
+never saw.
+
+Real outfits: a photo's parts, each part any of its views (the whole part or a window over it).
+Modified outfits: one or two parts swapped for the same part of another photo. Each step draws
+``batch`` real and ``batch`` modified pairs for every pair of parts the outfits hold.
+
+The evaluation holds each outfit out in turn (leave one outfit out), trains on the rest and
+scores the held-out one: the AUC of its real views against the same views with one part swapped
+for another photo's, and, for each of its pairs, the rank of the true partner among 100
+candidates (the partner and 99 others: other photos' parts, their windows too when the library
+has fewer than 99). The baseline is the same network left at its random initialisation: a
+random projection of the embeddings, which scores by raw likeness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from tasks.looks.model import CompatibilityModel, ModelConfig, PairBatch, contrastive_loss
+from tasks.looks.outfits import PAIRS, Outfit
+
+CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    steps: int = 300
+    batch: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out figures of one scorer: ``auc`` of real against one-part-swapped outfits;
+    ``partner_above``, the share of swapped partners the true partner scores above, and
+    ``mean_rank`` and ``top10`` (share ranked in the first ten) of the true partner among
+    ``candidates``; ``outfits`` held out, ``pairs`` ranked."""
+
+    auc: float
+    partner_above: float
+    mean_rank: float
+    top10: float
+    outfits: int
+    pairs: int
+    candidates: int = CANDIDATES
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    trained: Evaluation
+    random_projection: Evaluation
+    folds: list[str] = field(default_factory=list)  # the outfit each fold held out
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _pick(outfit: Outfit, part: str, rng: np.random.Generator) -> np.ndarray:
+    views = outfit.parts[part]
+    return views[rng.integers(len(views))]
+
+
+def _donor(outfits: list[Outfit], part: str, not_these: set[str], rng: np.random.Generator) -> Outfit | None:
+    donors = [o for o in outfits if part in o.parts and o.photo_id not in not_these]
+    return donors[rng.integers(len(donors))] if donors else None
+
+
+def sample_batches(outfits: list[Outfit], batch: int, rng: np.random.Generator) -> list[PairBatch]:
+    """Real and modified pairs for every pair of parts two or more outfits hold."""
+    batches = []
+    for first, second in PAIRS:
+        holders = [o for o in outfits if first in o.parts and second in o.parts]
+        if not holders:
+            continue
+        real_a, real_b, mod_a, mod_b = [], [], [], []
+        for _ in range(batch):
+            outfit = holders[rng.integers(len(holders))]
+            real_a.append(_pick(outfit, first, rng))
+            real_b.append(_pick(outfit, second, rng))
+            # swap the first part, the second, or both (from two other photos)
+            swap = rng.integers(3)
+            a_from = _donor(outfits, first, {outfit.photo_id}, rng) if swap in (0, 2) else outfit
+            b_from = (
+                _donor(outfits, second, {outfit.photo_id, getattr(a_from, "photo_id", "")}, rng) if swap in (1, 2) else outfit
+            )
+            if a_from is None or b_from is None:
+                continue
+            mod_a.append(_pick(a_from, first, rng))
+            mod_b.append(_pick(b_from, second, rng))
+        if not mod_a:
+            continue
+        batches.append(
+            PairBatch(
+                (first, second),
+                (torch.from_numpy(np.stack(real_a)), torch.from_numpy(np.stack(real_b))),
+                (torch.from_numpy(np.stack(mod_a)), torch.from_numpy(np.stack(mod_b))),
+            )
+        )
+    return batches
+
+
+def new_model(input_dim: int, seed: int) -> CompatibilityModel:
+    torch.manual_seed(seed)
+    return CompatibilityModel(ModelConfig(input_dim=input_dim))
+
+
+def train(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> CompatibilityModel:
+    """A model trained on ``outfits`` (deterministic for a seed), in eval mode."""
+    if len(outfits) < 2:
+        raise ValueError(f"{len(outfits)} outfit(s): training needs two or more photos with a pair of parts")
+    model = new_model(_dim(outfits), config.seed)
+    rng = np.random.default_rng(config.seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    model.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a small network: more threads only wait on each other
+    for _ in range(config.steps):
+        batches = sample_batches(outfits, config.batch, rng)
+        if not batches:
+            raise ValueError("no two photos share a part: nothing to contrast")
+        optimiser.zero_grad()
+        contrastive_loss(model, batches).backward()
+        optimiser.step()
+    torch.set_num_threads(threads)
+    return model.eval()
+
+
+def _dim(outfits: list[Outfit]) -> int:
+    return next(iter(outfits[0].parts.values())).shape[1]
+
+
+@torch.no_grad()
+def outfit_score(model: CompatibilityModel, parts: dict[str, np.ndarray]) -> float:
+    """The mean compatibility of the pairs an outfit (part -> one embedding) holds."""
+    scores = [
+        model.pair_scores(torch.from_numpy(parts[a][None]), a, torch.from_numpy(parts[b][None]), b).item()
+        for a, b in PAIRS
+        if a in parts and b in parts
+    ]
+    return float(np.mean(scores))
+
+
+@torch.no_grad()
+def partner_scores(model: CompatibilityModel, query: np.ndarray, part: str, candidates: np.ndarray, other: str) -> np.ndarray:
+    """The compatibility of one part with each candidate of another part."""
+    queries = torch.from_numpy(np.repeat(query[None], len(candidates), axis=0))
+    return model.pair_scores(queries, part, torch.from_numpy(candidates), other).numpy()
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    """P(a positive scores above a negative), ties counting half (Mann-Whitney)."""
+    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None, :]
+    return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
+
+
+def _held_out_figures(model: CompatibilityModel, held: Outfit, others: list[Outfit]) -> tuple:
+    """Scores of the held-out outfit's views, real and with each part swapped for each other
+    photo's (its view of the same number), and the true partners' ranks."""
+    real, swapped, ranks = [], [], []
+    views = min(len(v) for v in held.parts.values())
+    for i in range(views):
+        outfit = {part: vectors[i] for part, vectors in held.parts.items()}
+        real.append(outfit_score(model, outfit))
+        for part in sorted(outfit):
+            for donor in (o for o in others if part in o.parts):
+                swapped.append(outfit_score(model, {**outfit, part: donor.parts[part][i % len(donor.parts[part])]}))
+    for first, second in held.pairs():
+        pool = [v for o in others if second in o.parts for v in o.parts[second][:1]]
+        pool += [v for o in others if second in o.parts for v in o.parts[second][1:]]
+        if not pool:
+            continue
+        distractors = np.stack([pool[i % len(pool)] for i in range(CANDIDATES - 1)])
+        candidates = np.concatenate([held.parts[second][:1], distractors])
+        scores = partner_scores(model, held.parts[first][0], first, candidates, second)
+        ranks.append(1 + int((scores[1:] > scores[0]).sum()))
+    return real, swapped, ranks
+
+
+def _evaluation(real: list[float], swapped: list[float], ranks: list[int], outfits: int) -> Evaluation:
+    return Evaluation(
+        auc=round(auc(real, swapped), 4) if real and swapped else float("nan"),
+        partner_above=round(float(np.mean([(CANDIDATES - r) / (CANDIDATES - 1) for r in ranks])), 4) if ranks else float("nan"),
+        mean_rank=round(float(np.mean(ranks)), 2) if ranks else float("nan"),
+        top10=round(float(np.mean([r <= 10 for r in ranks])), 4) if ranks else float("nan"),
+        outfits=outfits,
+        pairs=len(ranks),
+    )
+
+
+def cross_validate(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> CrossValidation:
+    """Leave one outfit out: train on the others, score the held-out one; the trained model's
+    figures and the random projection's, over every fold."""
+    if len(outfits) < 3:
+        raise ValueError(f"{len(outfits)} outfit(s): a held-out evaluation needs three or more")
+    figures: dict[str, tuple[list, list, list]] = {"trained": ([], [], []), "random": ([], [], [])}
+    for held in outfits:
+        others = [o for o in outfits if o.photo_id != held.photo_id]
+        scorers = {"trained": train(others, config), "random": new_model(_dim(outfits), config.seed + 1).eval()}
+        for name, model in scorers.items():
+            result = _held_out_figures(model, held, others)
+            for collected, values in zip(figures[name], result):
+                collected.extend(values)
+    return CrossValidation(
+        trained=_evaluation(*figures["trained"], outfits=len(outfits)),
+        random_projection=_evaluation(*figures["random"], outfits=len(outfits)),
+        folds=[o.photo_id for o in outfits],
+    )
+
+
+def evaluation_table(evaluation: dict) -> str:
+    """The held-out figures of ``CrossValidation.to_dict()`` as a table: the trained model and
+    the random projection, side by side."""
+    rows = [("trained", evaluation["trained"]), ("random projection", evaluation["random_projection"])]
+    first = rows[0][1]
+    lines = [
+        f"held out: {first['outfits']} outfits one at a time; {first['pairs']} pairs ranked among {first['candidates']} candidates",
+        f"{'scorer':<18} {'AUC real vs 1 swapped':>22} {'partner above a swap':>21} {'mean rank':>10} {'top 10':>7}",
+    ]
+    lines += [
+        f"{name:<18} {e['auc']:>22.3f} {e['partner_above']:>21.0%} {e['mean_rank']:>10.1f} {e['top10']:>7.0%}" for name, e in rows
+    ]
+    return "\n".join(lines)
