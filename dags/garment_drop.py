@@ -130,6 +130,17 @@ def garment_drop() -> None:
             return run(ctx, date)
 
     @task(trigger_rule="all_done")
+    def looks() -> dict[str, Any]:
+        """storefront/looks/{sku}.json for each of the drop's garments on the storefront: the
+        compatible garments of the other category (docs/looks.md)."""
+        from tasks.looks.drop_looks import write_looks
+
+        with stage("looks") as (ctx, date, details):
+            written = write_looks(ctx, date).to_dict()
+            details.update(written=len(written["written"]), unchanged=len(written["unchanged"]), model=written["model"])
+            return written
+
+    @task(trigger_rule="all_done")
     def report() -> dict[str, Any]:
         """Written whatever happened (unless another run holds the date); the run's lease on the
         date ends here."""
@@ -157,9 +168,10 @@ def garment_drop() -> None:
     measured = measure.expand(shard=shards)
     qc_done = qc()
     published = publish()
+    looked = looks()
     reported = report()
     ready >> found
-    generated >> measured >> qc_done >> published >> reported
+    generated >> measured >> qc_done >> published >> looked >> reported
     [
         ready,
         found,
@@ -171,6 +183,7 @@ def garment_drop() -> None:
         measured,
         qc_done,
         published,
+        looked,
         reported,
     ] >> fail_run_if_a_stage_failed()
 

@@ -16,6 +16,7 @@ from tasks.storage import (
 
 GENERATIONS = "generations/"
 STOREFRONT = "storefront/"
+LOOKS = "storefront/looks/"
 
 
 def stage_lineage(stage: str, date: str | None = None) -> tuple[list[str], list[str]]:
@@ -29,5 +30,6 @@ def stage_lineage(stage: str, date: str | None = None) -> tuple[list[str], list[
         "match": ([library_index_key()], []),
         "tryon": ([], [GENERATIONS]),
         "publish": ([GENERATIONS], [storefront_manifest_key(date), STOREFRONT, review_prefix(date)]),
+        "looks": ([STOREFRONT], [LOOKS]),
         "report": ([], [report_key(date, "")]),
     }.get(stage, ([], []))

@@ -29,6 +29,7 @@ def test_garment_drop_shape():
         "measure",
         "qc",
         "publish",
+        "looks",
         "report",
     ]
     assert set(dag.task_ids) == {*order, "fail_run_if_a_stage_failed"}
@@ -45,7 +46,7 @@ def test_garment_drop_shape():
     # matching reads the library index, the asset model_library produces
     assert [inlet.uri for inlet in dag.get_task("match").inlets] == ["s3://tryon/library/index.parquet"]
     # the report runs whatever happened upstream, so every input is accounted for
-    for task_id in ("measure", "qc", "publish", "report"):
+    for task_id in ("measure", "qc", "publish", "looks", "report"):
         assert dag.get_task(task_id).trigger_rule == "all_done"
     # ...and a leaf that fails the run when any stage failed
     watcher = dag.get_task("fail_run_if_a_stage_failed")

@@ -120,5 +120,6 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
     assert lineage["match"] == (["library/index.parquet"], [])
     assert lineage["tryon"] == ([], ["generations"])
     assert lineage["publish"] == (["generations"], ["review/2026-11-20", "storefront", "storefront/manifests/2026-11-20.json"])
+    assert lineage["looks"] == (["storefront"], ["storefront/looks"])
     assert lineage["report"] == ([], ["reports/2026-11-20"])
     assert lineage["validate"] == ([], []), "a stage that declares nothing carries nothing of the stage before"
