@@ -140,6 +140,22 @@ def garment_drop() -> None:
             details.update(written=len(written["written"]), unchanged=len(written["unchanged"]), model=written["model"])
             return written
 
+    @task(
+        trigger_rule="all_done",
+        queue=SETTINGS.tryon_queue,
+        pool=SETTINGS.tryon_pool,
+        executor_config=tryon_executor_config(SETTINGS),
+    )
+    def outfits() -> dict[str, Any]:
+        """Each new garment worn with its best partner on one photo (the engine twice), judged by
+        QC and published or sent to review like every image (docs/looks.md)."""
+        from tasks.looks.outfit_tryon import make_outfits
+
+        with stage("outfits") as (ctx, date, details):
+            counts = make_outfits(ctx, date)
+            details.update({k: v for k, v in counts.items() if k != "skipped"})
+            return counts
+
     @task(trigger_rule="all_done")
     def report() -> dict[str, Any]:
         """Written whatever happened (unless another run holds the date); the run's lease on the
@@ -169,9 +185,10 @@ def garment_drop() -> None:
     qc_done = qc()
     published = publish()
     looked = looks()
+    outfit_images = outfits()
     reported = report()
     ready >> found
-    generated >> measured >> qc_done >> published >> looked >> reported
+    generated >> measured >> qc_done >> published >> looked >> outfit_images >> reported
     [
         ready,
         found,
@@ -184,6 +201,7 @@ def garment_drop() -> None:
         qc_done,
         published,
         looked,
+        outfit_images,
         reported,
     ] >> fail_run_if_a_stage_failed()
 

@@ -186,6 +186,34 @@ class Publication(Base):
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class LookGeneration(Base):
+    """One full-outfit image (``tasks/looks/outfit_tryon.py``): a look (an upper-body and a
+    lower-body garment the compatibility model paired) worn on one photo, made by the engine in
+    two passes. Its own table: a generation of one garment is a ``Generation``."""
+
+    __tablename__ = "look_generations"
+
+    generation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    look_id: Mapped[str] = mapped_column(String(32), index=True)
+    drop_date: Mapped[str] = mapped_column(String(10), index=True)
+    photo_id: Mapped[str] = mapped_column(String(128))
+    upper_sku: Mapped[str] = mapped_column(String(128))
+    upper_garment_sha256: Mapped[str] = mapped_column(String(64))
+    lower_sku: Mapped[str] = mapped_column(String(128))
+    lower_garment_sha256: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    looks_model_version: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(128))
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(Integer)
+    object_key: Mapped[str | None] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(32), default=GenerationState.PLANNED.value)
+    reason: Mapped[str | None] = mapped_column(Text)
+    failed_checks: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
 class ReviewDecision(Base):
     """One reviewer's decision on one flagged generation: approve or reject (with a reason)."""
 
@@ -356,7 +384,7 @@ class Ledger:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # a ledger made before migrations (by create_all) is stamped with the newest revision whose table
 # it already holds, then upgraded from there
-LEGACY_MARKERS = (("0002", "evaluations"), ("0001", "garments"))
+LEGACY_MARKERS = (("0003", "look_generations"), ("0002", "evaluations"), ("0001", "garments"))
 
 
 def _alembic_config(connection: Any = None, metadata: Any = None) -> Any:

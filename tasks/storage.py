@@ -67,6 +67,19 @@ def review_key(date: str, sku: str, photo_id: str, generation_id: str, ext: str 
     return f"{review_prefix(date)}{sku}/{photo_id}/{generation_id}.{ext}"
 
 
+# full-outfit images (docs/looks.md): under ``looks/`` beside the SKUs' own prefixes
+def look_generation_key(model_version: str, look_id: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
+    return f"generations/{model_version}/looks/{look_id}/{photo_id}/{generation_id}.{ext}"
+
+
+def storefront_look_key(look_id: str, photo_id: str) -> str:
+    return f"storefront/looks/{look_id}/{photo_id}.jpg"
+
+
+def review_look_key(date: str, look_id: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
+    return f"{review_prefix(date)}looks/{look_id}/{photo_id}/{generation_id}.{ext}"
+
+
 def quarantine_prefix(date: str, sku: str) -> str:
     return f"quarantine/{date}/{sku}/"
 

@@ -30,6 +30,7 @@ def test_garment_drop_shape():
         "qc",
         "publish",
         "looks",
+        "outfits",
         "report",
     ]
     assert set(dag.task_ids) == {*order, "fail_run_if_a_stage_failed"}
@@ -46,25 +47,26 @@ def test_garment_drop_shape():
     # matching reads the library index, the asset model_library produces
     assert [inlet.uri for inlet in dag.get_task("match").inlets] == ["s3://tryon/library/index.parquet"]
     # the report runs whatever happened upstream, so every input is accounted for
-    for task_id in ("measure", "qc", "publish", "looks", "report"):
+    for task_id in ("measure", "qc", "publish", "looks", "outfits", "report"):
         assert dag.get_task(task_id).trigger_rule == "all_done"
     # ...and a leaf that fails the run when any stage failed
     watcher = dag.get_task("fail_run_if_a_stage_failed")
     assert watcher.trigger_rule == "one_failed"
     assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}
     assert {t.task_id for t in dag.leaves} == {watcher.task_id}
-    # try-on runs where the GPUs are: its own queue and pool
+    # try-on (and the full-outfit images, the engine twice) runs where the GPUs are: its own queue and pool
     tryon = dag.get_task("tryon")
-    assert (tryon.queue, tryon.pool) == ("gpu", "gpu")
+    for engine_task in (tryon, dag.get_task("outfits")):
+        assert (engine_task.queue, engine_task.pool) == ("gpu", "gpu") and engine_task.executor_config
     assert tryon.weight_rule == "tasks.priority.NightlyFirst", "nightly runs outrank backfills"
-    assert {dag.get_task(t).queue for t in dag.task_ids if t != "tryon"} == {"default"}
+    assert {dag.get_task(t).queue for t in dag.task_ids if t not in ("tryon", "outfits")} == {"default"}
     # ...and, under the KubernetesExecutor, a pod on the GPU image with one GPU (Celery ignores it)
     override = tryon.executor_config["pod_override"].spec.containers[0]
     assert (override.image, override.resources.limits) == (
         f"tryon-gpu-worker:{version('tryon-pipeline')}",
         {"nvidia.com/gpu": "1", "memory": "32Gi"},
     )
-    assert all(not dag.get_task(t).executor_config for t in dag.task_ids if t != "tryon")
+    assert all(not dag.get_task(t).executor_config for t in dag.task_ids if t not in ("tryon", "outfits"))
 
 
 def test_model_library_shape():

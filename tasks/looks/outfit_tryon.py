@@ -1,0 +1,333 @@
+"""Full-outfit try-on: for each new upper- or lower-body garment of a drop and the partner the
+compatibility model scores best with it (a storefront garment or another garment of the drop),
+one image of both worn together on a photo.
+
+The canvas is the photo's lower-body view (it frames the whole person). The engine runs twice:
+the upper-body garment first, in the upper-body inpaint mask computed on that view's parsing and
+keypoints; then the lower-body garment on the first result, in the view's lower-body mask less
+what the first pass painted (so the second pass never paints over the new top). The keypoints
+and pose map are the view's for both passes: try-on moves no joint; the second pass's inputs
+are updated in the mask and the image.
+
+QC judges each pass with the generation suite (the upper pass against the photo, the lower pass
+against the first result: so the final image's body, face and outside region are judged
+against what it started from), and checks that the upper garment is still there in the final
+image (its colour within the suite's garment-colour bound). The image is published as
+``storefront/looks/{look_id}/{photo_id}.jpg`` only when it passed QC and the engine is a
+released model; otherwise it waits in ``review/{date}/looks/{look_id}/{photo_id}/`` with a
+sidecar naming both garments and what failed.
+
+Deterministic: the look id is the hash of the two garments' contents, the generation id adds the
+photo, the engine's version, weights and seed. A re-run finds the image stored and the verdict
+recorded, and makes nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from tasks.context import RunContext
+from tasks.images import encode_jpeg, sha256_hex
+from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine
+from tasks.ledger import Garment, Generation, GenerationState, LookGeneration
+from tasks.looks.drop_looks import PARTNER_CATEGORIES, storefront_garments
+from tasks.looks.outfits import CATEGORY_PART
+from tasks.looks.store import LooksCard, current_card, load_model
+from tasks.looks.training import partner_scores
+from tasks.preprocess.faces import shared_faces
+from tasks.preprocess.garment_stage import garment_embedding, load_garment
+from tasks.preprocess.library_stage import load_photo, load_view_labels, read_index
+from tasks.preprocess.masks import inpaint_mask
+from tasks.preprocess.model_photo import worn_garment_and_skin
+from tasks.qc.appearance import read_cloth
+from tasks.qc.metrics import colour_delta_e, generation_metrics, view_template
+from tasks.qc.suite import load_config, validate_generations
+from tasks.storage import look_generation_key, review_look_key, storefront_look_key
+
+CANVAS = "lower_body"  # the view both passes paint on: it frames the whole person
+PASSED, FLAGGED, FAILED = GenerationState.PASSED.value, GenerationState.FLAGGED.value, GenerationState.FAILED.value
+PUBLISHED, GENERATED = GenerationState.PUBLISHED.value, GenerationState.GENERATED.value
+
+
+@dataclass(frozen=True)
+class LookGarment:
+    sku: str
+    category: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PlannedLook:
+    look_id: str
+    upper: LookGarment
+    lower: LookGarment
+    score: float
+    photo_id: str
+
+
+def look_id_of(upper_sha256: str, lower_sha256: str) -> str:
+    return sha256_hex(f"look {upper_sha256} {lower_sha256}".encode())[:16]
+
+
+def _drop_garments(ctx: RunContext, date: str) -> tuple[list[LookGarment], dict[str, list[str]]]:
+    """The drop's garments that were tried on (upper or lower body), and the photos each was
+    matched to."""
+    with ctx.ledger.session() as session:
+        rows = session.execute(
+            select(Garment.sku, Garment.category, Garment.sha256, Generation.photo_id)
+            .join(Generation, Generation.garment_id == Garment.id)
+            .where(Garment.drop_date == date, Garment.category.in_(("upper_body", "lower_body")))
+            .order_by(Garment.sku, Generation.photo_id)
+        ).all()
+    garments: dict[str, LookGarment] = {}
+    photos: dict[str, list[str]] = {}
+    for sku, category, sha256, photo_id in rows:
+        if sha256 is None:
+            continue
+        garments[sku] = LookGarment(sku, category, sha256)
+        photos.setdefault(sku, []).append(photo_id)
+    return list(garments.values()), photos
+
+
+def plan_looks(ctx: RunContext, date: str, card: LooksCard) -> tuple[list[PlannedLook], dict[str, str]]:
+    """One look per new garment (its best partner), each pair once; and per SKU without a look,
+    why."""
+    model = load_model(ctx, card)
+    mine, matched = _drop_garments(ctx, date)
+    pool = {g.sku: LookGarment(g.sku, g.category, g.garment_sha256) for g in storefront_garments(ctx)}
+    pool.update({g.sku: g for g in mine})
+    vectors: dict[str, np.ndarray] = {}
+    for garment in pool.values():
+        embedding = garment_embedding(ctx, garment.sha256)
+        if embedding["backend"] == card.embedding_backend:
+            vectors[garment.sku] = np.asarray(embedding["vector"], np.float32)
+    both = sorted(
+        row["photo_id"]
+        for row in read_index(ctx)
+        if row["state"] == "ready" and row["suitable"].get("upper_body") and row["suitable"].get(CANVAS)
+    )
+    looks: dict[str, PlannedLook] = {}
+    skipped: dict[str, str] = {}
+    for garment in mine:
+        if garment.sku not in vectors:
+            skipped[garment.sku] = f"not embedded with {card.embedding_backend}, the looks model's backend"
+            continue
+        partners = [
+            g
+            for g in pool.values()
+            if g.category in PARTNER_CATEGORIES[garment.category] and g.sku != garment.sku and g.sku in vectors
+        ]
+        if not partners:
+            skipped[garment.sku] = f"no {' or '.join(PARTNER_CATEGORIES[garment.category])} garment to pair with"
+            continue
+        others = np.stack([vectors[p.sku] for p in partners])
+        part, other = CATEGORY_PART[garment.category], CATEGORY_PART[partners[0].category]
+        scores = partner_scores(model, vectors[garment.sku], part, others, other)
+        best = max(range(len(partners)), key=lambda i: (scores[i], partners[i].sku))
+        partner = partners[best]
+        upper, lower = (garment, partner) if garment.category == "upper_body" else (partner, garment)
+        preferred = [p for p in matched.get(garment.sku, []) + matched.get(partner.sku, []) if p in both]
+        if not preferred and not both:
+            skipped[garment.sku] = "no library photo shows both the upper and the lower body"
+            continue
+        look_id = look_id_of(upper.sha256, lower.sha256)
+        looks.setdefault(look_id, PlannedLook(look_id, upper, lower, round(float(scores[best]), 4), (preferred or both)[0]))
+    return sorted(looks.values(), key=lambda look: look.look_id), skipped
+
+
+def generation_id_of(look: PlannedLook, engine: Engine, seed: int) -> str:
+    made_by = f"{engine.model_version} {engine.weights_sha256} {sorted(engine.parameters.items())} {seed}"
+    return sha256_hex(f"{look.look_id} {look.photo_id} {made_by}".encode())[:32]
+
+
+@dataclass
+class OutfitCanvas:
+    """The photo's whole-person view and the two passes' masks on it."""
+
+    view: dict[str, np.ndarray]  # person, person_mask, inpaint_mask (the view's own, lower body), keypoints
+    labels: np.ndarray  # the view's parsing, 512x384
+    upper_mask: np.ndarray
+    lower_mask: np.ndarray
+
+
+def outfit_canvas(ctx: RunContext, photo_id: str) -> OutfitCanvas:
+    view = load_photo(ctx, photo_id, CANVAS)
+    labels = load_view_labels(ctx, photo_id, CANVAS)
+    if labels is None:
+        raise ValueError(f"photo {photo_id}: its {CANVAS} view predates stored parsing; rebuild the library")
+    height, width = view["person"].shape[:2]
+    half = view["keypoints"].copy()
+    half[:, :2] *= labels.shape[1] / width
+    upper = cv2.resize(
+        inpaint_mask("upper_body", labels, half).astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+    )
+    upper_mask = upper > 0
+    return OutfitCanvas(view, labels, upper_mask, view["inpaint_mask"] & ~upper_mask)
+
+
+def _sample(generation_id: str, category: str, person: np.ndarray, canvas: OutfitCanvas, mask: np.ndarray, garment, seed: int):
+    cloth, cloth_mask = garment
+    return TryOnSample(
+        generation_id=generation_id,
+        category=category,
+        person=person,
+        person_mask=canvas.view["person_mask"],
+        inpaint_mask=mask,
+        keypoints=canvas.view["keypoints"],
+        cloth=cloth,
+        cloth_mask=cloth_mask,
+        seed=seed,
+    )
+
+
+def _one(engine: Engine, sample: TryOnSample) -> tuple[np.ndarray, dict[str, Any]]:
+    result = generate_each(engine, [sample])[sample.generation_id]
+    if isinstance(result, str):
+        raise RuntimeError(result)
+    return result
+
+
+def judge(
+    final: np.ndarray, first: np.ndarray, canvas: OutfitCanvas, upper: tuple, lower: tuple, config: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """The checks the outfit image fails (none: it passed) as ``pass/check`` names, and the
+    measurements behind them."""
+    faces = shared_faces()
+    face = bool(faces(canvas.view["person"]))
+    rows = []
+    for name, category, output, photo, mask, garment in (
+        ("upper", "upper_body", first, canvas.view["person"], canvas.upper_mask, upper),
+        ("lower", "lower_body", final, first, canvas.lower_mask, lower),
+    ):
+        worn, skin = worn_garment_and_skin(canvas.labels, category)
+        view = {**canvas.view, "person": photo, "inpaint_mask": mask}
+        inputs = replace(view_template(category, view, worn, skin, face), cloth_reading=read_cloth(*garment))
+        rows.append({"generation_id": name, "category": category, **generation_metrics(output, inputs, faces)})
+    outcome = validate_generations(pd.DataFrame(rows), config)
+    failed = [f"{name}/{check}" for name in ("upper", "lower") for check in outcome.failed.get(name, [])]
+    bound = next(spec["max"] for spec in config["expectations"] if spec["column"] == "colour_delta_e")
+    kept = colour_delta_e(final, canvas.upper_mask, read_cloth(*upper).main_colour)
+    if not kept <= bound:  # NaN fails too
+        failed.append("upper_kept_in_outfit")
+    measured = {row["generation_id"]: {k: v for k, v in row.items() if isinstance(v, (int, float, bool))} for row in rows}
+    return failed, {**measured, "upper_colour_delta_e_in_final": kept, "upper_colour_bound": bound}
+
+
+def _sidecar(row: LookGeneration, engine: Engine, look: PlannedLook, card: LooksCard) -> dict[str, Any]:
+    return {
+        **engine.describe(),
+        "generation_id": row.generation_id,
+        "look_id": row.look_id,
+        "photo_id": row.photo_id,
+        "drop_date": row.drop_date,
+        "seed": row.seed,
+        "garments": [
+            {"role": "upper", "sku": look.upper.sku, "category": look.upper.category, "garment_sha256": look.upper.sha256},
+            {"role": "lower", "sku": look.lower.sku, "category": look.lower.category, "garment_sha256": look.lower.sha256},
+        ],
+        "score": look.score,
+        "looks_model": {"version": card.version, "sha256": card.sha256, "released": card.released},
+        "passes": ["upper_body", "lower_body"],
+        "state": row.state,
+        "reason": row.reason,
+        "failed_checks": list(row.failed_checks or []),
+    }
+
+
+def make_look(
+    ctx: RunContext, engine: Engine, look: PlannedLook, row: LookGeneration, card: LooksCard, config: dict[str, Any]
+) -> None:
+    """Generate (two passes), judge and store one look generation; ``row`` takes the verdict."""
+    canvas = outfit_canvas(ctx, look.photo_id)
+    upper, lower = load_garment(ctx, look.upper.sha256), load_garment(ctx, look.lower.sha256)
+    person, gid = canvas.view["person"], row.generation_id
+    first, first_detail = _one(engine, _sample(gid, "upper_body", person, canvas, canvas.upper_mask, upper, row.seed))
+    final, final_detail = _one(engine, _sample(gid, "lower_body", first, canvas, canvas.lower_mask, lower, row.seed + 1))
+    row.failed_checks, measured = judge(final, first, canvas, upper, lower, config)
+    release = engine.release
+    if row.failed_checks:
+        row.state, row.reason = FLAGGED, "failed: " + ", ".join(row.failed_checks)
+    elif not release.released:  # a preview waits for a reviewer, whatever QC says
+        row.state, row.reason = FLAGGED, f"preview: passed QC, but {release.note}; a reviewer decides"
+    else:
+        row.state, row.reason = PASSED, None
+    key = look_generation_key(row.model_version, look.look_id, look.photo_id, gid)
+    stem = key.rsplit(".", 1)[0]
+    sidecar = {**_sidecar(row, engine, look, card), "qc": measured, "detail": {"upper": first_detail, "lower": final_detail}}
+    ctx.store.put_bytes(stem + "_upper.jpg", encode_jpeg(first, ctx.settings.jpeg_quality), "image/jpeg")  # the first pass
+    ctx.store.put_json(stem + ".json", sidecar)
+    ctx.store.put_bytes(key, encode_jpeg(final, ctx.settings.jpeg_quality), "image/jpeg")  # last: an image is a whole generation
+    row.object_key = key
+
+
+def route(ctx: RunContext, row: LookGeneration) -> None:
+    """A passed look generation of a released model to the storefront (then ``published``), a
+    flagged one to the review prefix with its sidecar; what is there already is not copied again."""
+    if row.object_key is None:
+        return
+    if row.state in (PASSED, PUBLISHED):
+        target = storefront_look_key(row.look_id, row.photo_id)
+        if not ctx.store.exists(target):
+            ctx.store.copy(row.object_key, target)
+        row.state = PUBLISHED
+    elif row.state == FLAGGED:
+        for ext in ("jpg", "json"):
+            target = review_look_key(row.drop_date, row.look_id, row.photo_id, row.generation_id, ext)
+            if not ctx.store.exists(target):
+                ctx.store.copy(row.object_key.rsplit(".", 1)[0] + "." + ext, target)
+
+
+def make_outfits(ctx: RunContext, date: str) -> dict[str, Any]:
+    """Plan the drop's looks, make each one's image once, judge and route it; counts by outcome
+    and per SKU without a look, why."""
+    card = current_card(ctx)
+    if card is None:
+        return {"looks": 0, "note": "no compatibility model yet (model_library's looks task trains one)"}
+    looks, skipped = plan_looks(ctx, date, card)
+    engine, config = get_engine(ctx.settings), load_config(ctx.settings.qc_expectations)
+    counts: dict[str, Any] = {"looks": len(looks), "generated": 0, "existing": 0, PUBLISHED: 0, FLAGGED: 0, FAILED: 0}
+    for look in looks:
+        seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF
+        gid = generation_id_of(look, engine, seed)
+        with ctx.ledger.session() as session:  # no transaction is held while the engine runs
+            found = session.get(LookGeneration, gid)
+            if found is not None:
+                session.expunge(found)
+        row = found or LookGeneration(
+            generation_id=gid,
+            look_id=look.look_id,
+            drop_date=date,
+            photo_id=look.photo_id,
+            upper_sku=look.upper.sku,
+            upper_garment_sha256=look.upper.sha256,
+            lower_sku=look.lower.sku,
+            lower_garment_sha256=look.lower.sha256,
+            score=look.score,
+            looks_model_version=card.version,
+            engine=engine.name,
+            model_version=engine.model_version,
+            weights_sha256=engine.weights_sha256,
+            seed=seed,
+            state=GenerationState.PLANNED.value,
+            failed_checks=[],
+        )
+        stored = row.object_key is not None and ctx.store.exists(row.object_key)
+        if row.state in (GenerationState.PLANNED.value, FAILED) or not stored:
+            try:
+                make_look(ctx, engine, look, row, card, config)
+                counts["generated"] += 1
+            except Exception as error:  # one look fails alone
+                row.state, row.reason = FAILED, f"outfit_failed: {type(error).__name__}: {error}"
+        else:
+            counts["existing"] += 1
+        route(ctx, row)
+        with ctx.ledger.session() as session:
+            session.merge(row)
+        counts[row.state] = counts.get(row.state, 0) + 1
+    return {**counts, "skipped": skipped, "model": card.version}
