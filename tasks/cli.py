@@ -216,6 +216,10 @@ def _print_summary(summary: dict) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in summary["garments_by_state"].items())
     print(f"drop {summary['date']}: {summary['inputs']} garments: {counts}")
     print(f"generations: {', '.join(f'{n} {s}' for s, n in summary['generations_by_state'].items()) or 'none'}")
+    looks = summary.get("looks") or {}
+    if looks.get("outfits") or looks.get("files"):
+        outfits = ", ".join(f"{n} {s}" for s, n in looks["outfits_by_state"].items()) or "none"
+        print(f"looks: {len(looks['files'])} look file(s) on the storefront; full-outfit images: {outfits}")
     for garment in summary["garments"]:
         if garment["reason"]:
             print(f"  {garment['sku']}: {garment['state']}: {garment['reason']}")

@@ -211,6 +211,8 @@ class LookGeneration(Base):
     state: Mapped[str] = mapped_column(String(32), default=GenerationState.PLANNED.value)
     reason: Mapped[str | None] = mapped_column(Text)
     failed_checks: Mapped[list[Any]] = mapped_column(default=list)
+    reviewer: Mapped[str | None] = mapped_column(String(128))  # who approved or rejected it on the review page
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 

@@ -23,6 +23,7 @@ from tasks.ledger import (
     GarmentState,
     Generation,
     GenerationState,
+    LookGeneration,
     ModelPhoto,
     spot_tally,
 )
@@ -30,7 +31,14 @@ from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
 from tasks.stage_times import StageFailure, stage_failures, stage_records, stage_tasks, stage_times
-from tasks.storage import REPORT_THUMBS, drop_marker_key, report_key, report_thumbnail_key, storefront_manifest_key
+from tasks.storage import (
+    REPORT_THUMBS,
+    drop_marker_key,
+    look_file_key,
+    report_key,
+    report_thumbnail_key,
+    storefront_manifest_key,
+)
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
 PAGE_THUMBNAILS = 200  # thumbnails on a page of the report
@@ -128,6 +136,46 @@ def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[di
     }
 
 
+def looks_summary(ctx: RunContext, date: str, garments: list[Garment]) -> dict[str, Any]:
+    """The drop's looks (docs/looks.md): each garment's look file (its partners and their
+    scores) and the full-outfit images with their pairing, score and state."""
+    with ctx.ledger.session() as session:
+        outfits = list(
+            session.scalars(select(LookGeneration).where(LookGeneration.drop_date == date).order_by(LookGeneration.look_id))
+        )
+    files = []
+    for garment in garments:
+        document = ctx.store.get_json_or_none(look_file_key(garment.sku))
+        if document is not None and document.get("drop_date") == date:
+            files.append(
+                {
+                    "sku": garment.sku,
+                    "model": document["model"]["version"],
+                    "partners": [{"sku": look["sku"], "score": look["score"]} for look in document["looks"]],
+                }
+            )
+    return {
+        "files": files,
+        "outfits_by_state": dict(sorted(Counter(o.state for o in outfits).items())),
+        "outfits": [
+            {
+                "generation_id": o.generation_id,
+                "look_id": o.look_id,
+                "photo_id": o.photo_id,
+                "upper_sku": o.upper_sku,
+                "lower_sku": o.lower_sku,
+                "score": o.score,
+                "looks_model": o.looks_model_version,
+                "engine": o.engine,
+                "state": o.state,
+                "reason": o.reason,
+                "key": o.object_key,
+            }
+            for o in outfits
+        ],
+    }
+
+
 def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
     with ctx.ledger.session() as session:
         garments = list(session.scalars(select(Garment).where(Garment.drop_date == date).order_by(Garment.sku)))
@@ -175,6 +223,7 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
             {"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos
         ],
         "manifest": storefront_manifest_key(date),
+        "looks": looks_summary(ctx, date, garments),
         "stages": stage_times(records),
         "failed_stages": [{"stage": f.label, "error": f.error} for f in stage_failures(records)],
         "tryon_tasks": [
@@ -226,6 +275,7 @@ def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
     _finalise_garments(ctx, date, stage_failures(stage_records(ctx, date)))
     summary = build_summary(ctx, date)
     thumbnails = _pages(_thumbnails(ctx, date, summary["generations"]), PAGE_THUMBNAILS)
+    outfits = _thumbnails(ctx, date, summary["looks"]["outfits"])
     garments = _pages(summary["garments"], PAGE_ROWS)
     histograms = _histograms(ctx, date)
     html = TEMPLATES.get_template("report.html").render(
@@ -237,6 +287,7 @@ def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
         garments=garments[0],
         garment_pages=len(garments),
         histograms=histograms,
+        outfits=outfits,
     )
     page = TEMPLATES.get_template("report_page.html")
     for kind, pages in (("generations", thumbnails), ("garments", garments)):

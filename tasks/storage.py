@@ -72,6 +72,11 @@ def look_generation_key(model_version: str, look_id: str, photo_id: str, generat
     return f"generations/{model_version}/looks/{look_id}/{photo_id}/{generation_id}.{ext}"
 
 
+def look_file_key(sku: str) -> str:
+    """The garments that go with ``sku`` (``tasks/looks/drop_looks.py``)."""
+    return f"storefront/looks/{sku}.json"
+
+
 def storefront_look_key(look_id: str, photo_id: str) -> str:
     return f"storefront/looks/{look_id}/{photo_id}.jpg"
 

@@ -12,7 +12,7 @@ import pytest
 from tasks.cli import build_parser
 from tasks.images import decode_rgb
 from tasks.shipped_models import SHIPPED
-from tests.conftest import cli_env
+from tests.conftest import SAMPLES, cli_env
 
 
 def tryon(*args, cwd, home, **env):
@@ -56,13 +56,29 @@ def test_demo_end_to_end_then_status_and_rerun(demo):
     assert summary["garments_by_state"]["quarantined"] == 2  # the broken upload and the one without category
     assert sum(summary["garments_by_state"].values()) == summary["inputs"] == 9
     assert manifest["count"] == len(manifest["items"]) == 0, "the demo's engine is a preview: nothing is published"
-    waiting = sorted((out / "review" / "2026-11-20").rglob("*.jpg"))
+    review = out / "review" / "2026-11-20"
+    waiting = sorted(p for p in review.rglob("*.jpg") if p.parent.parent.parent.name != "looks")
     assert len(waiting) == summary["generations_by_state"]["flagged"] > 0
     for path in waiting:
         assert decode_rgb(path.read_bytes()).shape == (1024, 768, 3)
+    # the full-outfit images (issue 19): a preview too, in review with both garments named
+    outfits = sorted((review / "looks").glob("*/*/*.jpg"))
+    assert outfits and len(outfits) + len(waiting) == len(list(review.rglob("*.jpg")))
+    for path in outfits:
+        assert decode_rgb(path.read_bytes()).shape == (1024, 768, 3)
+        sidecar = json.loads(path.with_suffix(".json").read_text())
+        roles = {g["role"]: g for g in sidecar["garments"]}
+        assert roles["upper"]["category"] == "upper_body" and roles["lower"]["category"] == "lower_body"
+        drop = {p.name for p in (SAMPLES / "drop").iterdir()}
+        assert roles["upper"]["sku"] in drop and roles["lower"]["sku"] in drop
+        assert all(len(g["garment_sha256"]) == 64 for g in roles.values())
+        assert sidecar["look_id"] == path.parent.parent.name and sidecar["released"] is False
     assert 'src="thumbs/' in (out / "report.html").read_text() and len(list((out / "thumbs").glob("*.jpg"))) >= 1
     shown = sum(n for state, n in summary["generations_by_state"].items() if state in ("published", "flagged"))
-    _report_renders_in_chromium(out / "report.html", tmp_path / "report.png", shown + 1)  # thumbnails + histograms
+    outfits_shown = sum(o["state"] in ("published", "flagged") for o in summary["looks"]["outfits"])
+    assert outfits_shown == len(outfits), "the report shows every full-outfit image in review"
+    # thumbnails of the generations and the outfits, and the histograms
+    _report_renders_in_chromium(out / "report.html", tmp_path / "report.png", shown + outfits_shown + 1)
     print("demo generations by state:", summary["generations_by_state"])
 
     status = tryon("status", "--date", "2026-11-20", cwd=tmp_path, home=home)

@@ -24,7 +24,7 @@ from tasks.looks.outfits import CATEGORY_PART
 from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.looks.training import partner_scores
 from tasks.publications import LIVE
-from tasks.storage import garment_artifact_key
+from tasks.storage import garment_artifact_key, look_file_key
 
 PARTNER_CATEGORIES = {"upper_body": ("lower_body",), "lower_body": ("upper_body",), "dresses": ()}
 LOOK_FILE_SCHEMA: dict[str, Any] = {
@@ -63,10 +63,6 @@ LOOK_FILE_SCHEMA: dict[str, Any] = {
         },
     },
 }
-
-
-def look_key(sku: str) -> str:
-    return f"storefront/looks/{sku}.json"
 
 
 @dataclass(frozen=True)
@@ -175,9 +171,9 @@ def write_looks(ctx: RunContext, date: str) -> LooksWritten:
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].sku))
         top = [(candidates[i], float(scores[i])) for i in order[: ctx.settings.looks_per_garment]]
         document = look_file(card, garment, top)
-        if ctx.store.get_json_or_none(look_key(garment.sku)) == document:
+        if ctx.store.get_json_or_none(look_file_key(garment.sku)) == document:
             result.unchanged.append(garment.sku)
         else:
-            ctx.store.put_json(look_key(garment.sku), document)
+            ctx.store.put_json(look_file_key(garment.sku), document)
             result.written.append(garment.sku)
     return result

@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tasks.context import RunContext
 from tasks.ledger import spot_tally
 from tasks.rendering import TEMPLATES
-from tasks.review import decisions, spot_check
+from tasks.review import decisions, look_decisions, spot_check
 from tasks.review.auth import authenticate
 from tasks.review.sessions import SignedIn, Throttle, end_session, find_session, open_session
 from tasks.review.web_security import SecurityHeaders, is_media, notice_text, object_media_type, valid_date
@@ -148,6 +148,7 @@ def create_app(ctx: RunContext) -> FastAPI:
             who,
             date=date,
             items=decisions.flagged(ctx, date),
+            looks=look_decisions.flagged_looks(ctx, date),
             spot_items=spot_check.pending(ctx, date),
             spot_rate=settings.spot_check_rate,
             decided=decisions.decisions(ctx, date),
@@ -210,6 +211,30 @@ def create_app(ctx: RunContext) -> FastAPI:
             date,
             "regenerate",
             lambda new_id: new_id[:8],
+        )
+
+    @app.post("/looks/{generation_id}/approve")
+    def approve_look(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
+        return decide(
+            request,
+            csrf,
+            lambda who: look_decisions.approve_look(ctx, generation_id, who),
+            date,
+            "approved",
+            by_id(generation_id),
+        )
+
+    @app.post("/looks/{generation_id}/reject")
+    def reject_look(
+        request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")
+    ) -> Response:
+        return decide(
+            request,
+            csrf,
+            lambda who: look_decisions.reject_look(ctx, generation_id, who, reason),
+            date,
+            "rejected",
+            by_id(generation_id),
         )
 
     @app.post("/generations/{generation_id}/spot-approve")

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, Generation, GenerationState, QCResult, ReviewDecision, row_of
+from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, QCResult, ReviewDecision, row_of
 from tasks.publications import record_publication
 from tasks.publish import settle_garments, write_manifest
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
@@ -35,15 +35,18 @@ class ReviewItem:
 
 
 def dates_awaiting(ctx: RunContext) -> list[tuple[str, int]]:
-    """(drop date, flagged generations) for every date with something to review, newest first."""
+    """(drop date, flagged generations and full-outfit images) for every date with something to
+    review, newest first."""
+    counts: dict[str, int] = {}
     with ctx.ledger.session() as session:
-        rows = session.execute(
-            select(Generation.drop_date, func.count())
-            .where(Generation.state == GenerationState.FLAGGED.value)
-            .group_by(Generation.drop_date)
-            .order_by(Generation.drop_date.desc())
-        ).all()
-    return [(date, count) for date, count in rows]
+        for table in (Generation, LookGeneration):
+            for date, count in session.execute(
+                select(table.drop_date, func.count())
+                .where(table.state == GenerationState.FLAGGED.value)
+                .group_by(table.drop_date)
+            ):
+                counts[date] = counts.get(date, 0) + count
+    return sorted(counts.items(), reverse=True)
 
 
 def review_item(session: Any, row: Generation) -> ReviewItem:

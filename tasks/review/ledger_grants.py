@@ -9,7 +9,17 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tasks.ledger import Garment, Generation, ModelPhoto, Publication, QCResult, ReviewDecision, ReviewSession, SignInAttempts
+from tasks.ledger import (
+    Garment,
+    Generation,
+    LookGeneration,
+    ModelPhoto,
+    Publication,
+    QCResult,
+    ReviewDecision,
+    ReviewSession,
+    SignInAttempts,
+)
 
 REVIEW_PRIVILEGES: dict[str, tuple[str, ...]] = {
     Garment.__tablename__: ("SELECT", "UPDATE"),
@@ -18,6 +28,7 @@ REVIEW_PRIVILEGES: dict[str, tuple[str, ...]] = {
     QCResult.__tablename__: ("SELECT",),
     Publication.__tablename__: ("SELECT", "INSERT", "UPDATE"),
     ReviewDecision.__tablename__: ("SELECT", "INSERT"),
+    LookGeneration.__tablename__: ("SELECT", "UPDATE"),
     ReviewSession.__tablename__: ("SELECT", "INSERT", "DELETE"),
     SignInAttempts.__tablename__: ("SELECT", "INSERT", "UPDATE"),
     "alembic_version": ("SELECT",),  # the schema's revision: the page checks it is not behind, never changes it

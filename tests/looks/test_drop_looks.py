@@ -9,11 +9,11 @@ import pytest
 from tasks.context import RunContext
 from tasks.images import decode_rgb, sha256_hex
 from tasks.ledger import Garment, Generation, ModelPhoto, Publication
-from tasks.looks.drop_looks import LOOK_FILE_SCHEMA, look_key, write_looks
+from tasks.looks.drop_looks import LOOK_FILE_SCHEMA, write_looks
 from tasks.looks.train_stage import train_looks
 from tasks.preprocess.garment import prepare_garment
 from tasks.preprocess.garment_stage import embed_garment
-from tasks.storage import garment_artifact_key, storefront_key
+from tasks.storage import garment_artifact_key, look_file_key, storefront_key
 from tests.conftest import GARMENTS
 
 EARLIER, DATE = "2026-11-19", "2026-11-20"
@@ -73,8 +73,8 @@ def test_each_new_garment_on_the_storefront_gets_its_look_file(storefront):
     result = write_looks(ctx, DATE)
     assert sorted(result.written) == ["CAMI-048769", "TROUSER-051473"] and result.unchanged == []
     assert result.skipped == {"DRESS-052234": "dresses: no partner category in the catalogue"}
-    assert not ctx.store.exists(look_key("DRESS-052234"))
-    trousers = ctx.store.get_json(look_key("TROUSER-051473"))
+    assert not ctx.store.exists(look_file_key("DRESS-052234"))
+    trousers = ctx.store.get_json(look_file_key("TROUSER-051473"))
     jsonschema.validate(trousers, LOOK_FILE_SCHEMA)
     assert trousers["model"]["version"] == result.model and trousers["model"]["released"] is False
     # the two best of the three upper-body garments on the storefront, best first, with their images
@@ -83,7 +83,7 @@ def test_each_new_garment_on_the_storefront_gets_its_look_file(storefront):
     assert {look["sku"] for look in looks} <= {"TEE-00055", "TEE-03032", "CAMI-048769"}
     assert looks[0]["score"] >= looks[1]["score"]
     assert all(ctx.store.exists(key) for look in looks for key in look["images"])
-    camisole = ctx.store.get_json(look_key("CAMI-048769"))
+    camisole = ctx.store.get_json(look_file_key("CAMI-048769"))
     assert sorted(look["sku"] for look in camisole["looks"]) == ["JEANS-051946", "TROUSER-051473"]
 
 
@@ -97,7 +97,7 @@ def test_a_rerun_writes_nothing_and_a_withdrawn_image_leaves_the_looks(storefron
     ctx.store.delete(storefront_key("JEANS-051946", "049205_0"))
     changed = write_looks(ctx, DATE)
     assert changed.written == ["CAMI-048769"]
-    assert [look["sku"] for look in ctx.store.get_json(look_key("CAMI-048769"))["looks"]] == ["TROUSER-051473"]
+    assert [look["sku"] for look in ctx.store.get_json(look_file_key("CAMI-048769"))["looks"]] == ["TROUSER-051473"]
 
 
 def test_without_a_model_no_look_file_is_written(ctx):
