@@ -17,7 +17,7 @@ from tasks.ledger import Base, EvaluationRow, Garment, Generation, Ledger, _alem
 from tests.conftest import cli_env
 
 FIRST = "0001"
-NEW_TABLES = ("evaluations", "backfill_decisions")  # what came after the first revision
+NEW_TABLES = ("evaluations", "backfill_decisions", "look_generations")  # what came after the first revision
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -78,7 +78,7 @@ def assert_kept_and_current(url: str) -> None:
 
 def test_an_empty_database_gets_exactly_the_models_schema(url: str) -> None:
     ledger = Ledger(url)
-    assert schema_revision(ledger.engine) == head_revision() == "0002"
+    assert schema_revision(ledger.engine) == head_revision() == "0003"
     with ledger.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     ledger.engine.dispose()
