@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tasks.review.auth import hash_password
 from tests.conftest import free_port
 
 PASSWORD = "correct horse battery"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -54,3 +56,19 @@ def serve(ctx: RunContext, **settings: Any) -> Iterator[str]:
     finally:
         uv.should_exit = True
         thread.join(10)
+
+
+@contextlib.contextmanager
+def signed_in_page(base: str) -> Iterator[Any]:
+    """A headless Debian chromium page signed in to the review app at ``base`` as alice."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=name]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        yield page
+        browser.close()

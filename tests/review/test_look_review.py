@@ -1,8 +1,6 @@
 """Full-outfit images on the review page, in headless Chromium: the pairing, its score, the four
 images; approve publishes it to storefront/looks/, reject needs a reason; both are recorded."""
 
-import shutil
-
 import pytest
 
 from tasks.ledger import LookGeneration
@@ -12,10 +10,9 @@ from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tasks.storage import storefront_look_key
 from tests.conftest import generate_drop
-from tests.review.conftest import PASSWORD, serve
+from tests.review.conftest import serve, signed_in_page
 
 DATE = "2026-11-20"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -40,17 +37,9 @@ def _looks(ctx) -> dict[str, LookGeneration]:
 
 
 def test_approve_and_reject_full_outfits_in_chromium(looks_to_review):
-    from playwright.sync_api import sync_playwright
-
     ctx = looks_to_review
     rows = _looks(ctx)
-    with serve(ctx) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(base + "/login")
-        page.fill("input[name=name]", "alice")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+    with serve(ctx) as base, signed_in_page(base) as page:
         flagged = sum(g.state == "flagged" for g in ctx.ledger.generations(DATE))
         assert f"{DATE}: {flagged + 2} flagged" in page.inner_text("main"), "the date counts its full outfits as waiting"
         page.goto(f"{base}/dates/{DATE}")
@@ -69,7 +58,6 @@ def test_approve_and_reject_full_outfits_in_chromium(looks_to_review):
         second.locator("input[name=reason]").fill("the jeans float off the hips")
         second.locator("form.reject button").click()
         page.wait_for_selector("text=No full-outfit images waiting")
-        browser.close()
     after = _looks(ctx)
     approved, rejected = after[row.generation_id], next(r for gid, r in after.items() if gid != row.generation_id)
     assert (approved.state, approved.reviewer) == ("published", "alice") and approved.decided_at is not None

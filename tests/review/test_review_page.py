@@ -14,10 +14,9 @@ from tasks.images import encode_jpeg
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
 from tests.conftest import generate_drop
-from tests.review.conftest import PASSWORD, serve
+from tests.review.conftest import CHROMIUM, PASSWORD, serve
 
 DATE = "2026-11-20"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from tasks.report import write_report
 from tasks.review import spot_check
 from tasks.review.decisions import ReviewError
 from tests.conftest import generate_drop, released_registry, size_only_suite
-from tests.review.test_review_page import CHROMIUM, DATE, PASSWORD, _manifest_ids, serve
+from tests.review.conftest import signed_in_page
+from tests.review.test_review_page import DATE, _manifest_ids, serve
 
 pytestmark = pytest.mark.airflow  # slow: LaDI-VTON (small, random) generates four images
 
@@ -39,8 +40,6 @@ def published_drop(ctx, tmp_path):
 
 
 def test_spot_check_confirm_and_reject_in_chromium(published_drop, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     ctx = published_drop
     screenshots = tmp_path / "screens"
     screenshots.mkdir()
@@ -48,13 +47,7 @@ def test_spot_check_confirm_and_reject_in_chromium(published_drop, tmp_path):
     assert len(sampled) == 2, "half of four, as TRYON_SPOT_CHECK_RATE says"
     assert spot_check.pending(ctx, DATE)[0].generation_id == sampled[0], "the same sample on every look"
     keys = {g.generation_id: f"storefront/{g.sku}/{g.photo_id}.jpg" for g in ctx.ledger.generations(DATE)}
-    with serve(ctx) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(base + "/login")
-        page.fill("input[name=name]", "alice")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+    with serve(ctx) as base, signed_in_page(base) as page:
         assert f"{DATE}: 2 to spot-check" in page.inner_text("#spot-dates")
         page.click(f"#spot-dates a[href='/dates/{DATE}#spot-check']")
         spots = page.locator("section.item.spot")
@@ -74,7 +67,6 @@ def test_spot_check_confirm_and_reject_in_chromium(published_drop, tmp_path):
         assert page.locator("section.item.spot").count() == 0
         page.goto(base + "/")
         assert "2 spot-checked, 1 rejected (QC misses): a miss rate of 50.0 %" in page.inner_text("#qc-misses")
-        browser.close()
 
     confirmed, missed = sampled
     states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
