@@ -305,8 +305,8 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     tryons = [t for t in tasks if t[0] == "tryon"]
     assert len(tryons) == 3, "one shard per night: a night this small is below shard_min_generations"
     for task_id, _, ti_state, queue, pool, host in tasks:
-        if task_id == "tryon":
-            assert (ti_state, queue, pool, host) == ("success", "gpu", "gpu", "gpu-worker")
+        if task_id in ("tryon", "outfits"):  # the engine's tasks: the GPU queue
+            assert (ti_state, queue, pool, host) == ("success", "gpu", "gpu", "gpu-worker"), task_id
         elif ti_state == "success":
             assert (queue, pool, host) == ("default", "default_pool", "cpu-worker"), task_id
     # the killed shard was retried once, loaded the weights once more and generated only what was not stored

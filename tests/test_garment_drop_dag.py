@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tasks.images import decode_mask, decode_rgb
-from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger, RunLease
+from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger, LookGeneration, RunLease
 from tasks.preprocess.masks import decode_pose_map
 from tasks.run_lease import acquire
 from tasks.storage import ObjectStore
@@ -102,7 +102,10 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
     with ledger.session() as session:
         assert session.query(RunLease).count() == 0, "the report released the run's lease"
     html = store.get_bytes(f"reports/{DATE}/report.html").decode()
-    assert html.count('src="thumbs/') == len(ledger.generations(DATE))
+    with ledger.session() as session:
+        outfits = session.query(LookGeneration).filter_by(drop_date=DATE).count()
+    assert outfits > 0, "the drop's full outfits were made"
+    assert html.count('src="thumbs/') == len(ledger.generations(DATE)) + outfits  # every image, outfits too
     for g in ledger.generations(DATE):  # each thumbnail was written by QC's measure task, beside the report
         assert store.exists(f"reports/{DATE}/thumbs/{g.generation_id}.jpg")
     assert not list(store.list_keys(f"reports/{DATE}/metrics/")), "QC's parts were gathered and removed"
@@ -148,7 +151,10 @@ def test_second_run_changes_nothing(drop_run):
     assert store.get_bytes(f"storefront/manifests/{DATE}.json") == after_first["manifest"]
     # same keys, same ETags and same LastModified: nothing was written again
     assert generation_objects(store) == after_first["objects"]
-    assert len(after_first["objects"]) == 2 * len(ledger.generations(DATE))  # image + sidecar each
+    with ledger.session() as session:
+        outfits = session.query(LookGeneration).filter_by(drop_date=DATE).count()
+    # image + sidecar each, and a full outfit's first pass as well
+    assert len(after_first["objects"]) == 2 * len(ledger.generations(DATE)) + 3 * outfits
 
 
 def test_a_failed_stage_fails_the_run_and_still_accounts_for_every_input(ctx):

@@ -91,7 +91,9 @@ def test_tryon_pods_run_the_gpu_image_on_one_gpu(pods):
     tryon = [pod for pod in pods if _task(pod) == "tryon"]
     assert len(tryon) == 2, "one try-on shard per GPU slot"
     assert sorted(int(pod["metadata"]["labels"]["map_index"]) for pod in tryon) == list(range(len(tryon)))
-    for pod in tryon:
+    outfits = [pod for pod in pods if _task(pod) == "outfits"]
+    assert len(outfits) == 1, "the full-outfit images: the engine too, on a GPU"
+    for pod in tryon + outfits:
         base = pod["spec"]["containers"][0]
         assert base["image"] == config_map()["TRYON_GPU_IMAGE"] == "tryon-gpu-worker:0.1.0"
         assert (
@@ -99,7 +101,7 @@ def test_tryon_pods_run_the_gpu_image_on_one_gpu(pods):
         )
         assert pod["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
         assert pod["spec"]["nodeSelector"] == NODE_SELECTOR
-    others = [pod for pod in pods if _task(pod) != "tryon"]
+    others = [pod for pod in pods if _task(pod) not in ("tryon", "outfits")]
     assert {_task(pod) for pod in others} >= {
         "discover",
         "validate",

@@ -15,6 +15,7 @@ from tasks.preprocess.garment import prepare_garment
 from tasks.preprocess.garment_stage import embed_garment
 from tasks.storage import garment_artifact_key, look_file_key, storefront_key
 from tests.conftest import GARMENTS
+from tests.looks.conftest import library_copy
 
 EARLIER, DATE = "2026-11-19", "2026-11-20"
 ON_STOREFRONT = {
@@ -59,12 +60,13 @@ def publish_garment(ctx: RunContext, date: str, sku: str, photo: str = "049205_0
 
 
 @pytest.fixture(scope="module")
-def storefront(library_ctx):
-    assert train_looks(library_ctx).card is not None
+def storefront(library_ctx, trained, tmp_path_factory):
+    ctx = library_copy(library_ctx, tmp_path_factory.mktemp("storefront"))
+    assert trained.card is not None and train_looks(ctx).outcome == "unchanged"
     for date, skus in ON_STOREFRONT.items():
         for sku in skus:
-            publish_garment(library_ctx, date, sku)
-    return library_ctx
+            publish_garment(ctx, date, sku)
+    return ctx
 
 
 def test_each_new_garment_on_the_storefront_gets_its_look_file(storefront):

@@ -12,21 +12,23 @@ from tasks.looks.outfit_tryon import look_id_of, make_outfits, outfit_canvas
 from tasks.looks.train_stage import train_looks
 from tasks.storage import review_look_key, storefront_look_key
 from tests.conftest import plan_drop
+from tests.looks.conftest import library_copy
 
 DATE = "2026-11-21"
 SKUS = ("CAMI-048769", "TEE-00055", "TROUSER-051473", "DRESS-052234")
 
 
 @pytest.fixture(scope="module")
-def outfit_run(library_ctx):
-    assert train_looks(library_ctx).card is not None
-    items = plan_drop(library_ctx, DATE, SKUS, ())[0]
-    first = make_outfits(library_ctx, DATE)
-    with library_ctx.ledger.session() as session:
+def outfit_run(library_ctx, trained, tmp_path_factory):
+    ctx = library_copy(library_ctx, tmp_path_factory.mktemp("outfits"))
+    assert trained.card is not None and train_looks(ctx).outcome == "unchanged"
+    items = plan_drop(ctx, DATE, SKUS, ())[0]
+    first = make_outfits(ctx, DATE)
+    with ctx.ledger.session() as session:
         rows = session.query(LookGeneration).filter_by(drop_date=DATE).all()
         for row in rows:
             session.expunge(row)
-    return library_ctx, items, first, rows
+    return ctx, items, first, rows
 
 
 def test_the_canvas_masks_split_the_body_between_the_passes(library_ctx):

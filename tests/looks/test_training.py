@@ -15,11 +15,6 @@ from tasks.looks.training import evaluation_table, outfit_score
 from tasks.models import ModelRegistryError
 
 
-@pytest.fixture(scope="module")
-def trained(library_ctx):
-    return train_looks(library_ctx)
-
-
 def test_the_loss_pulls_real_pairs_together_and_pushes_modified_ones_only_while_near():
     model = CompatibilityModel(ModelConfig(input_dim=4, margin=0.8)).eval()
     a, b = torch.eye(4)[:1], torch.eye(4)[1:2]

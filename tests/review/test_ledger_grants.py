@@ -15,7 +15,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from tasks.cli import main
 from tasks.context import RunContext
-from tasks.ledger import Ledger
+from tasks.ledger import Ledger, head_revision
 from tasks.review import decisions
 from tasks.review.sessions import Throttle, end_session, find_session, open_session
 from tests.conftest import flagged_generations
@@ -108,7 +108,8 @@ def test_the_review_role_finding_the_schema_behind_says_who_must_upgrade(review_
     with owner.ledger.engine.begin() as connection:
         command.downgrade(_alembic_config(connection), "0001")
     with pytest.raises(
-        RuntimeError, match=r"at revision 0001, this code needs 0002, and this role may not upgrade it: run `tryon db upgrade`"
+        RuntimeError,
+        match=rf"at revision 0001, this code needs {head_revision()}, and this role may not upgrade it: run `tryon db upgrade`",
     ):
         Ledger(page.ledger.url)
     assert Ledger(owner.ledger.url) and [r for r in owner.ledger.generations(DATE)], "the owner upgrades it, rows kept"
