@@ -25,8 +25,10 @@ from tasks.ledger import (
     GenerationState,
     LookGeneration,
     ModelPhoto,
+    Publication,
     spot_tally,
 )
+from tasks.publications import LIVE
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
@@ -143,8 +145,10 @@ def looks_summary(ctx: RunContext, date: str, garments: list[Garment]) -> dict[s
         outfits = list(
             session.scalars(select(LookGeneration).where(LookGeneration.drop_date == date).order_by(LookGeneration.look_id))
         )
+        # only a garment on the storefront has a look file: the others are never asked for
+        live = set(session.scalars(select(Publication.sku).where(Publication.drop_date == date, Publication.state == LIVE)))
     files = []
-    for garment in garments:
+    for garment in (g for g in garments if g.sku in live):
         document = ctx.store.get_json_or_none(look_file_key(garment.sku))
         if document is not None and document.get("drop_date") == date:
             files.append(

@@ -11,8 +11,8 @@ no shoes), so it has no look file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, TypeVar
 
 import jsonschema
 import numpy as np
@@ -20,11 +20,13 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, Publication
+from tasks.looks.model import CompatibilityModel
 from tasks.looks.outfits import CATEGORY_PART
 from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.looks.training import partner_scores
+from tasks.preprocess.garment_stage import garment_embedding
 from tasks.publications import LIVE
-from tasks.storage import garment_artifact_key, look_file_key
+from tasks.storage import look_file_key
 
 PARTNER_CATEGORIES = {"upper_body": ("lower_body",), "lower_body": ("upper_body",), "dresses": ()}
 LOOK_FILE_SCHEMA: dict[str, Any] = {
@@ -89,7 +91,7 @@ class LooksWritten:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("written", "unchanged", "skipped", "model", "note")}
+        return asdict(self)
 
 
 def storefront_garments(ctx: RunContext) -> list[StorefrontGarment]:
@@ -112,9 +114,36 @@ def storefront_garments(ctx: RunContext) -> list[StorefrontGarment]:
     return list(garments.values())
 
 
-def _embedding(ctx: RunContext, garment: StorefrontGarment) -> tuple[str, np.ndarray]:
-    meta = ctx.store.get_json(garment_artifact_key(garment.garment_sha256, "meta.json"))["embedding"]
-    return meta["backend"], np.asarray(meta["vector"], np.float32)
+class CatalogueItem(Protocol):
+    @property
+    def sku(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=CatalogueItem)
+
+
+def garment_vectors(ctx: RunContext, garments: dict[str, str], backend: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """SKU -> embedding of the garments (SKU -> garment sha256) embedded with ``backend``, the
+    only ones a model trained on that backend can score; and every garment's backend."""
+    embeddings = {sku: garment_embedding(ctx, sha256) for sku, sha256 in garments.items()}
+    vectors = {sku: np.asarray(e["vector"], np.float32) for sku, e in embeddings.items() if e["backend"] == backend}
+    return vectors, {sku: e["backend"] for sku, e in embeddings.items()}
+
+
+def ranked_partners(
+    model: CompatibilityModel, sku: str, category: str, candidates: list[Item], vectors: dict[str, np.ndarray]
+) -> list[tuple[Item, float]]:
+    """The candidates of ``category``'s partner categories (not the garment itself, and only
+    those in ``vectors``), each with its compatibility with the garment, best first (ties by SKU)."""
+    partners = [c for c in candidates if c.category in PARTNER_CATEGORIES[category] and c.sku != sku and c.sku in vectors]
+    if not partners:
+        return []
+    others = np.stack([vectors[p.sku] for p in partners])
+    scores = partner_scores(model, vectors[sku], CATEGORY_PART[category], others, CATEGORY_PART[partners[0].category])
+    order = sorted(range(len(partners)), key=lambda i: (-scores[i], partners[i].sku))
+    return [(partners[i], float(scores[i])) for i in order]
 
 
 def look_file(card: LooksCard, garment: StorefrontGarment, partners: list[tuple[StorefrontGarment, float]]) -> dict[str, Any]:
@@ -148,28 +177,22 @@ def write_looks(ctx: RunContext, date: str) -> LooksWritten:
         return result
     result.model = card.version
     model = load_model(ctx, card)
-    embeddings = {g.sku: _embedding(ctx, g) for g in on_storefront if PARTNER_CATEGORIES.get(g.category)}
+    pairable = {g.sku: g.garment_sha256 for g in on_storefront if PARTNER_CATEGORIES[g.category]}
+    vectors, backends = garment_vectors(ctx, pairable, card.embedding_backend)
     for garment in mine:
-        partner_categories = PARTNER_CATEGORIES.get(garment.category, ())
-        backend, vector = embeddings.get(garment.sku, ("", np.zeros(0)))
-        if not partner_categories:
+        if not PARTNER_CATEGORIES[garment.category]:
             result.skipped[garment.sku] = f"{garment.category}: no partner category in the catalogue"
             continue
-        if backend != card.embedding_backend:
-            result.skipped[garment.sku] = f"embedded with {backend}, the model was trained on {card.embedding_backend}"
+        if garment.sku not in vectors:
+            result.skipped[garment.sku] = (
+                f"embedded with {backends[garment.sku]}, the model was trained on {card.embedding_backend}"
+            )
             continue
-        candidates = [
-            g
-            for g in on_storefront
-            if g.category in partner_categories and g.sku != garment.sku and embeddings[g.sku][0] == card.embedding_backend
-        ]
-        if not candidates:
-            result.skipped[garment.sku] = f"no {' or '.join(partner_categories)} garment on the storefront yet"
+        ranked = ranked_partners(model, garment.sku, garment.category, on_storefront, vectors)
+        if not ranked:
+            result.skipped[garment.sku] = f"no {' or '.join(PARTNER_CATEGORIES[garment.category])} garment on the storefront yet"
             continue
-        others = np.stack([embeddings[c.sku][1] for c in candidates])
-        scores = partner_scores(model, vector, CATEGORY_PART[garment.category], others, CATEGORY_PART[candidates[0].category])
-        order = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].sku))
-        top = [(candidates[i], float(scores[i])) for i in order[: ctx.settings.looks_per_garment]]
+        top = ranked[: ctx.settings.looks_per_garment]
         document = look_file(card, garment, top)
         if ctx.store.get_json_or_none(look_file_key(garment.sku)) == document:
             result.unchanged.append(garment.sku)

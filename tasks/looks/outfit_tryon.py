@@ -36,12 +36,10 @@ from tasks.context import RunContext
 from tasks.images import encode_jpeg, sha256_hex
 from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration
-from tasks.looks.drop_looks import PARTNER_CATEGORIES, storefront_garments
-from tasks.looks.outfits import CATEGORY_PART
+from tasks.looks.drop_looks import PARTNER_CATEGORIES, garment_vectors, ranked_partners, storefront_garments
 from tasks.looks.store import LooksCard, current_card, load_model
-from tasks.looks.training import partner_scores
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.garment_stage import garment_embedding, load_garment
+from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo, load_view_labels, read_index
 from tasks.preprocess.masks import inpaint_mask
 from tasks.preprocess.model_photo import worn_garment_and_skin
@@ -52,7 +50,7 @@ from tasks.storage import look_generation_key, review_look_key, storefront_look_
 
 CANVAS = "lower_body"  # the view both passes paint on: it frames the whole person
 PASSED, FLAGGED, FAILED = GenerationState.PASSED.value, GenerationState.FLAGGED.value, GenerationState.FAILED.value
-PUBLISHED, GENERATED = GenerationState.PUBLISHED.value, GenerationState.GENERATED.value
+PUBLISHED = GenerationState.PUBLISHED.value
 
 
 @dataclass(frozen=True)
@@ -102,11 +100,7 @@ def plan_looks(ctx: RunContext, date: str, card: LooksCard) -> tuple[list[Planne
     mine, matched = _drop_garments(ctx, date)
     pool = {g.sku: LookGarment(g.sku, g.category, g.garment_sha256) for g in storefront_garments(ctx)}
     pool.update({g.sku: g for g in mine})
-    vectors: dict[str, np.ndarray] = {}
-    for garment in pool.values():
-        embedding = garment_embedding(ctx, garment.sha256)
-        if embedding["backend"] == card.embedding_backend:
-            vectors[garment.sku] = np.asarray(embedding["vector"], np.float32)
+    vectors, _ = garment_vectors(ctx, {sku: g.sha256 for sku, g in pool.items()}, card.embedding_backend)
     both = sorted(
         row["photo_id"]
         for row in read_index(ctx)
@@ -118,26 +112,18 @@ def plan_looks(ctx: RunContext, date: str, card: LooksCard) -> tuple[list[Planne
         if garment.sku not in vectors:
             skipped[garment.sku] = f"not embedded with {card.embedding_backend}, the looks model's backend"
             continue
-        partners = [
-            g
-            for g in pool.values()
-            if g.category in PARTNER_CATEGORIES[garment.category] and g.sku != garment.sku and g.sku in vectors
-        ]
-        if not partners:
+        ranked = ranked_partners(model, garment.sku, garment.category, list(pool.values()), vectors)
+        if not ranked:
             skipped[garment.sku] = f"no {' or '.join(PARTNER_CATEGORIES[garment.category])} garment to pair with"
             continue
-        others = np.stack([vectors[p.sku] for p in partners])
-        part, other = CATEGORY_PART[garment.category], CATEGORY_PART[partners[0].category]
-        scores = partner_scores(model, vectors[garment.sku], part, others, other)
-        best = max(range(len(partners)), key=lambda i: (scores[i], partners[i].sku))
-        partner = partners[best]
+        partner, score = ranked[0]
         upper, lower = (garment, partner) if garment.category == "upper_body" else (partner, garment)
         preferred = [p for p in matched.get(garment.sku, []) + matched.get(partner.sku, []) if p in both]
         if not preferred and not both:
             skipped[garment.sku] = "no library photo shows both the upper and the lower body"
             continue
         look_id = look_id_of(upper.sha256, lower.sha256)
-        looks.setdefault(look_id, PlannedLook(look_id, upper, lower, round(float(scores[best]), 4), (preferred or both)[0]))
+        looks.setdefault(look_id, PlannedLook(look_id, upper, lower, round(score, 4), (preferred or both)[0]))
     return sorted(looks.values(), key=lambda look: look.look_id), skipped
 
 
@@ -200,19 +186,20 @@ def judge(
     measurements behind them."""
     faces = shared_faces()
     face = bool(faces(canvas.view["person"]))
+    upper_cloth, lower_cloth = read_cloth(*upper), read_cloth(*lower)
     rows = []
-    for name, category, output, photo, mask, garment in (
-        ("upper", "upper_body", first, canvas.view["person"], canvas.upper_mask, upper),
-        ("lower", "lower_body", final, first, canvas.lower_mask, lower),
+    for name, category, output, photo, mask, cloth in (
+        ("upper", "upper_body", first, canvas.view["person"], canvas.upper_mask, upper_cloth),
+        ("lower", "lower_body", final, first, canvas.lower_mask, lower_cloth),
     ):
         worn, skin = worn_garment_and_skin(canvas.labels, category)
         view = {**canvas.view, "person": photo, "inpaint_mask": mask}
-        inputs = replace(view_template(category, view, worn, skin, face), cloth_reading=read_cloth(*garment))
+        inputs = replace(view_template(category, view, worn, skin, face), cloth_reading=cloth)
         rows.append({"generation_id": name, "category": category, **generation_metrics(output, inputs, faces)})
     outcome = validate_generations(pd.DataFrame(rows), config)
     failed = [f"{name}/{check}" for name in ("upper", "lower") for check in outcome.failed.get(name, [])]
     bound = next(spec["max"] for spec in config["expectations"] if spec["column"] == "colour_delta_e")
-    kept = colour_delta_e(final, canvas.upper_mask, read_cloth(*upper).main_colour)
+    kept = colour_delta_e(final, canvas.upper_mask, upper_cloth.main_colour)
     if not kept <= bound:  # NaN fails too
         failed.append("upper_kept_in_outfit")
     measured = {row["generation_id"]: {k: v for k, v in row.items() if isinstance(v, (int, float, bool))} for row in rows}

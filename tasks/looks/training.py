@@ -120,14 +120,16 @@ def train(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> C
     model.train()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a small network: more threads only wait on each other
-    for _ in range(config.steps):
-        batches = sample_batches(outfits, config.batch, rng)
-        if not batches:
-            raise ValueError("no two photos share a part: nothing to contrast")
-        optimiser.zero_grad()
-        contrastive_loss(model, batches).backward()
-        optimiser.step()
-    torch.set_num_threads(threads)
+    try:
+        for _ in range(config.steps):
+            batches = sample_batches(outfits, config.batch, rng)
+            if not batches:
+                raise ValueError("no two photos share a part: nothing to contrast")
+            optimiser.zero_grad()
+            contrastive_loss(model, batches).backward()
+            optimiser.step()
+    finally:  # the process's other work keeps its threads
+        torch.set_num_threads(threads)
     return model.eval()
 
 
