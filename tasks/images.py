@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
+
+from tasks.image_containers import ContainerError, markup_in, read_container
 
 CANVAS_WIDTH = 768
 CANVAS_HEIGHT = 1024
@@ -20,8 +21,6 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL refuses images over twice this before
 
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "MPO")  # MPO: a camera's multi-picture JPEG; its first frame is used
-# markup that makes a file a polyglot a browser could run (an image that is also HTML, SVG or PHP)
-_MARKUP = re.compile(rb"<(?:html|script|iframe|body|object|embed|svg[\s/>]|\?php|!doctype)|javascript:", re.IGNORECASE)
 
 
 class ImageDecodeError(ValueError):
@@ -57,7 +56,8 @@ def channel_max(image: np.ndarray) -> np.ndarray:
 def decode_image(data: bytes, min_short_side: int = 0, max_aspect: float | None = None) -> DecodedImage:
     """Decode JPEG, PNG or WebP bytes to RGB, with a named reason for every refusal. The size
     and the aspect ratio are checked from the header, before any pixel is decoded
-    (decompression bombs); an image that also carries HTML or script is refused as a polyglot."""
+    (decompression bombs). The file must end where its format says (``trailing_data``) and
+    its metadata must not hold markup (``polyglot_markup``): ``tasks.image_containers``."""
     if not data:
         raise ImageDecodeError("empty_file", "zero bytes")
     try:
@@ -71,10 +71,14 @@ def decode_image(data: bytes, min_short_side: int = 0, max_aspect: float | None 
     with opened as image:
         if image.format not in ACCEPTED_FORMATS:
             raise ImageDecodeError("unsupported_format", f"{image.format} (accepted: {', '.join(ACCEPTED_FORMATS)})")
-        if found := _MARKUP.search(data):
+        try:
+            container = read_container(data, image.format)
+        except ContainerError as error:
+            raise ImageDecodeError(error.code, str(error).split(": ", 1)[1]) from error
+        if found := markup_in(container.metadata):
             raise ImageDecodeError(
                 "polyglot_markup",
-                f"the {image.format} file also carries {found.group().decode('latin-1')!r}: an image must not also be a web page",
+                f"the {image.format} file's metadata carries {found!r}: an image must not also be a web page",
             )
         width, height = image.size
         if width * height > MAX_PIXELS:

@@ -7,7 +7,8 @@ row; the unusable ones end ``quarantined`` (original bytes and ``reason.json`` u
 Validation reasons: ``empty_file``, ``not_an_image``, ``unsupported_format`` (not JPEG, PNG or
 WebP), ``corrupt_image``, ``too_large`` (over 40 megapixels, refused from the header),
 ``too_small`` (short side under 256 px), ``extreme_aspect_ratio`` (one side over 3 times the
-other), ``polyglot_markup`` (the file also carries HTML or script), ``garment_worn_by_person`` (try-on needs product
+other), ``trailing_data`` (bytes after the image's end: JPEG EOI, PNG IEND, WebP's RIFF length),
+``polyglot_markup`` (its metadata holds HTML or script; ``tasks.image_containers``), ``garment_worn_by_person`` (try-on needs product
 shots; ``preprocess.garment.worn_by_person``). Accepted and recorded in the garment's ``meta.intake_notes``: ``alpha_composited``,
 ``converted_from_cmyk``, ``converted_from_16bit``, ``converted_from_grayscale``,
 ``exif_rotated``, ``mpo_first_frame``. Several images for one SKU: the first by file name is the primary, the

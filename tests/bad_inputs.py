@@ -174,7 +174,7 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
     add(
         "IMG-POLYGLOT-TRAILER",
         {"front.jpg": tee_bytes + b"<!DOCTYPE html><body onload=alert(1)>", "meta.json": _meta()},
-        Case("quarantined", "polyglot_markup"),
+        Case("quarantined", "trailing_data"),
     )
     add(
         "IMG-SVG-AS-JPG",

@@ -73,3 +73,66 @@ def test_transparent_pixels_become_white():
     rgba[100:200, 100:200] = (200, 30, 30, 255)
     decoded = decode_image(_encode(Image.fromarray(rgba), "PNG"))
     assert (decoded.image[0, 0] == 255).all() and (decoded.image[150, 150] == (200, 30, 30)).all()
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _with_png_chunk(png: bytes, kind: bytes, payload: bytes) -> bytes:
+    return png[:33] + _png_chunk(kind, payload) + png[33:]  # after IHDR
+
+
+JPEG, PNG, WEBP = _encode(RGB, "JPEG"), _encode(RGB, "PNG"), _encode(RGB, "WEBP")
+
+
+@pytest.mark.parametrize(
+    "name, data, code",
+    [
+        ("jpeg + <img onerror> after EOI", JPEG + b"<img src=x onerror=alert(1)>", "trailing_data"),
+        ("jpeg + meta refresh after EOI", JPEG + b'<meta http-equiv="refresh" content="0;url=/x">', "trailing_data"),
+        ("jpeg + a zip after EOI", JPEG + b"PK\x03\x04" + bytes(200), "trailing_data"),
+        ("png + text after IEND", PNG + b"hello", "trailing_data"),
+        ("webp + text after its RIFF length", WEBP + b"<svg onload=alert(1)>", "trailing_data"),
+        (
+            "png, zTXt holding <script>",
+            _with_png_chunk(PNG, b"zTXt", b"Comment\x00\x00" + __import__("zlib").compress(b"<script>alert(1)</script>")),
+            "polyglot_markup",
+        ),
+        (
+            "png, UTF-16 <script> in tEXt",
+            _with_png_chunk(PNG, b"tEXt", b"Comment\x00" + "<script>".encode("utf-16-le")),
+            "polyglot_markup",
+        ),
+        (
+            "png, iTXt holding <iframe>",
+            _with_png_chunk(PNG, b"iTXt", b"Note\x00\x00\x00en\x00\x00<iframe src=x>"),
+            "polyglot_markup",
+        ),
+        ("jpeg without its end marker", JPEG[:-2], "corrupt_image"),
+    ],
+)
+def test_markup_polyglots_are_refused_by_structure(name, data, code):
+    """An image file ends where its format says, and its metadata holds no markup
+    (``tasks.image_containers``); the pixels are not searched."""
+    with pytest.raises(ImageDecodeError) as caught:
+        decode_image(data)
+    assert caught.value.code == code, str(caught.value)
+
+
+@pytest.mark.parametrize("data", [JPEG + b"\x00" * 16, JPEG + b"\r\n", PNG, WEBP])
+def test_padding_and_plain_files_pass(data):
+    assert decode_image(data).image.shape == (600, 400, 3)
+
+
+def test_every_fixture_photo_passes_the_structure_check():
+    """No false alarm on real photos (their EXIF, ICC profiles and thumbnails are metadata too)."""
+    from tests.conftest import SAMPLES
+
+    photos = [p for p in SAMPLES.rglob("*") if p.suffix.lower() in (".jpg", ".png", ".webp") and "BROKEN" not in str(p)]
+    assert len(photos) >= 14
+    for photo in photos:
+        decode_image(photo.read_bytes())
