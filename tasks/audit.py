@@ -2,18 +2,22 @@
 
 An audit only reads. It finds:
 - a live publication whose storefront image is missing, or that holds another image than its
-  generation's (a copy a crash interrupted), or whose generation is no longer published;
+  generation's (a copy a crash interrupted), or whose generation is no longer published, or
+  that was made from another version of the garment than the SKU's current one (a re-shoot);
 - a generation past try-on whose image is lost;
 - a flagged generation without its review copy;
 - a manifest that lists an object that is not there, or that differs from the ledger's live
   publications (or is missing);
-- a storefront image of one of the date's SKUs that no live publication stands behind;
+- a storefront image of one of the date's SKUs that no live publication stands behind (only in
+  the SKU's own slots, ``storefront/{sku}/{photo_id}.jpg``: a SKU of a reserved name owns none,
+  so the audit never touches another date's manifest or look files);
 - a generation image of one of the date's SKUs that no ledger row knows.
 
 A repair puts each right: it copies the generation's image into its slot, plans a lost
 generation again (the next ``tryon run --date D`` makes it, QC judges it; its publication is
-withdrawn until then), copies the review copy again, deletes orphans, and rewrites the
-manifests last, so a manifest never points at a missing object.
+withdrawn until then), withdraws what a re-shoot superseded (``superseded_by_reshoot``),
+copies the review copy again, deletes orphans, and rewrites the manifests last, so a manifest
+never points at a missing object.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, row_of
-from tasks.publications import LIVE, withdraw_publication
+from tasks.publications import LIVE, retire_stale, withdraw_publication
 from tasks.publish import check_storefront, copy_for_review, manifest_entries, restore_storefront, write_manifest
-from tasks.storage import review_key, storefront_manifest_key
+from tasks.storage import is_reserved_sku, review_key, storefront_manifest_key, storefront_sku_prefix
 
 PAST_TRYON = (
     GenerationState.GENERATED.value,
@@ -72,6 +76,7 @@ def audit(ctx: RunContext, date: str) -> list[Finding]:
                         "missing": "the live publication's storefront image is missing",
                         "stale": "the storefront slot holds another image than its live generation's",
                         "not_published": f"the live publication's generation is {check.generation.state}",
+                        "superseded_version": "made from a garment version a re-shoot replaced",
                     }[check.problem],
                 )
             )
@@ -94,9 +99,10 @@ def audit(ctx: RunContext, date: str) -> list[Finding]:
                 )
             )
     findings += _manifest_findings(ctx, date)
-    for sku in sorted(skus):
-        for key in ctx.store.list_keys(f"storefront/{sku}/"):
-            if key not in live_keys:
+    for sku in sorted(s for s in skus if not is_reserved_sku(s)):
+        prefix = storefront_sku_prefix(sku)
+        for key in ctx.store.list_keys(prefix):
+            if "/" not in key[len(prefix) :] and key not in live_keys:  # a slot of the SKU's, nothing below it
                 findings.append(Finding("storefront_orphan", key, None, "a storefront image no live publication stands behind"))
     for prefix in sorted({f"generations/{g.model_version}/{g.sku}/" for g in generations}):
         for key in ctx.store.list_keys(prefix):
@@ -142,10 +148,22 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
     """Put right what :func:`audit` found; returns one line per action."""
     done = [f"copied {key} from its generation" for key in restore_storefront(ctx, date)]
     kinds = {f.kind for f in findings}
+    if "storefront_superseded_version" in kinds:
+        with ctx.ledger.session() as session:
+            retired = retire_stale(
+                session, {f.key.split("/")[1] for f in findings if f.kind == "storefront_superseded_version" and f.key}
+            )
+        for key in retired.deletions:
+            if ctx.store.exists(key):
+                ctx.store.delete(key)
+        done += [f"withdrew {line}" for line in retired.lines]
+        extra_dates = retired.dates
+    else:
+        extra_dates = set()
     lost = {f.generation_id for f in findings if f.kind == "generation_lost" and f.generation_id}
     unpublished = {f.generation_id for f in findings if f.kind == "storefront_not_published" and f.generation_id}
     deletions: list[str] = []
-    dates = {date}
+    dates = {date} | extra_dates
     with ctx.ledger.session() as session:
         for generation_id in sorted(lost | unpublished):
             row = row_of(session, Generation, generation_id)

@@ -106,14 +106,19 @@ def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
 def _drop_lease(settings: Settings, drop_date: str) -> Iterator[dict[str, str]]:
     """This command's lease on a drop date (``tasks.run_lease``), taken before Airflow starts so
     a second run of the date refuses at once (:class:`LeaseHeld`); yields the run conf through
-    which the DAG's tasks renew it. Released however the command ends."""
+    which the DAG's tasks renew it. Released however the command ends, SIGTERM and Ctrl-C
+    included (``tasks.stopping``: the process stops within seconds)."""
     from tasks.ledger import ledger_from_settings
     from tasks.run_lease import held, new_holder, release
+    from tasks.stopping import stop_on_signals
 
     settings.check_drop_date(drop_date)
     ledger, holder = ledger_from_settings(settings), new_holder("cli")
     try:
-        with held(ledger, drop_date, holder, settings.run_lease_s, take=True):
+        with (
+            stop_on_signals(f"drop {drop_date}", lambda: release(ledger, drop_date, holder)),
+            held(ledger, drop_date, holder, settings.run_lease_s, take=True),
+        ):
             yield {"lease": holder}
     finally:
         # a ledger that is down now leaves the lease held: the next run on this machine takes it

@@ -104,50 +104,124 @@ def parse_meta(data: bytes) -> dict[str, Any]:
 @dataclass
 class Manifest:
     """A drop's manifest.csv: one row per SKU. ``error`` when the file as a whole is unusable
-    (the SKUs that needed it are quarantined with it); ``row_errors`` per SKU (a duplicated SKU,
-    an over-long cell)."""
+    (no ``sku`` column, not text, too large: the SKUs that needed it are quarantined with it,
+    never the others); ``row_errors`` per SKU (rows that disagree for one SKU, an over-long
+    cell, bytes no encoding explains); ``warnings`` for the drop (a SKU listed twice alike, rows
+    read as Windows-1252, blank SKU cells)."""
 
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     row_errors: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "row_errors": self.row_errors, "warnings": self.warnings, "error": self.error}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(rows=data["rows"], row_errors=data["row_errors"], warnings=data["warnings"], error=data["error"])
 
 
 def parse_manifest(data: bytes) -> Manifest:
-    """Columns ``sku`` and optionally ``category`` (others kept as they are), UTF-8."""
+    """Columns ``sku`` and optionally ``category`` (others kept as they are); header names in any
+    case and spacing; UTF-8 (with or without a BOM), UTF-16 with a BOM, or, row by row, the
+    Windows-1252 a spreadsheet exports; CRLF or LF."""
     try:
         return _parse_manifest(data)
     except InputError as error:
         return Manifest(error=str(error))
 
 
+# what spreadsheets save CSV as, besides UTF-8: UTF-16 with a byte-order mark ("Unicode text")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _decoded_lines(data: bytes) -> tuple[str, dict[int, str]]:
+    """The manifest as text, and per line number (1-based) what its bytes needed: a line that
+    is not UTF-8 is read as Windows-1252 (noted), a line neither explains is refused (its
+    row gets the error)."""
+    if data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16"), {}
+        except UnicodeDecodeError as error:
+            raise InputError(
+                "manifest_encoding", f"UTF-16 by its byte-order mark, but not valid UTF-16 ({error.reason})"
+            ) from error
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines, notes = [], {}
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+            continue
+        except UnicodeDecodeError as error:
+            offset, byte = error.start, raw[error.start]
+        try:
+            lines.append(raw.decode("cp1252"))
+            notes[number] = "cp1252"
+        except UnicodeDecodeError:
+            lines.append(raw.decode("latin-1"))
+            notes[number] = f"byte 0x{byte:02x} at column {offset + 1} is neither UTF-8 nor Windows-1252"
+    return "".join(lines), notes
+
+
 def _parse_manifest(data: bytes) -> Manifest:
     if len(data) > MANIFEST_MAX_BYTES:
         raise InputError("manifest_too_large", f"{len(data)} bytes (at most {MANIFEST_MAX_BYTES})")
-    text = _text(data, "manifest_encoding")
-    if "\x00" in text:
+    if b"\x00" in data and not data.startswith(_UTF16_BOMS):
         raise InputError("manifest_invalid", "the file contains NUL bytes: not a CSV text file")
+    text, line_notes = _decoded_lines(data)
+    if "\x00" in text:
+        raise InputError("manifest_invalid", "the file contains NUL characters: not a CSV text file")
     reader = csv.reader(io.StringIO(text, newline=""))
+    manifest, seen = Manifest(), dict[str, list[tuple[int, dict[str, str]]]]()
     try:
-        header = [name.strip().lower() for name in next(reader, [])]
+        header = [" ".join(name.split()).lower() for name in next(reader, [])]
         if "sku" not in header:
             raise InputError("manifest_invalid", f"no 'sku' column in the header {shown(header)}")
-        manifest, seen = Manifest(), dict[str, list[int]]()
+        first_line, blank, windows_rows = 2, 0, []
         for number, cells in enumerate(reader, start=2):
             if number > MANIFEST_MAX_ROWS + 1:
                 raise InputError("manifest_too_large", f"more than {MANIFEST_MAX_ROWS} rows")
+            lines = range(first_line, reader.line_num + 1)  # the physical lines of this row
+            first_line = reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
             row = {name: (cells[i] if i < len(cells) else "").strip() for i, name in enumerate(header) if name}
             sku = row["sku"]
             if not sku:
+                blank += 1
                 continue
-            seen.setdefault(sku, []).append(number)
+            seen.setdefault(sku, []).append((number, row))
+            refused = [line_notes[n] for n in lines if line_notes.get(n, "cp1252") != "cp1252"]
+            if refused:
+                manifest.row_errors[sku] = f"manifest_encoding: row {number}: {refused[0]}; save the file as UTF-8"
+            elif any(line_notes.get(n) == "cp1252" for n in lines):
+                windows_rows.append(number)
             if any(len(value) > CELL_MAX_CHARS for value in row.values()):
                 manifest.row_errors[sku] = f"manifest_row_invalid: row {number} has a cell over {CELL_MAX_CHARS} characters"
             manifest.rows[sku] = row
     except csv.Error as error:
         raise InputError("manifest_invalid", f"not a readable CSV file ({error})") from error
-    for sku, numbers in seen.items():
-        if len(numbers) > 1:
-            manifest.row_errors[sku] = f"manifest_duplicate_sku: {len(numbers)} rows for it (rows {', '.join(map(str, numbers))})"
+    if windows_rows:
+        manifest.warnings.append(
+            f"manifest_encoding: {len(windows_rows)} row(s) are not UTF-8 and were read as Windows-1252 "
+            f"(rows {_numbers(windows_rows)}); save the file as UTF-8"
+        )
+    if blank:
+        manifest.warnings.append(f"manifest_blank_sku: {blank} row(s) without a SKU were skipped")
+    for sku, found in seen.items():
+        if len(found) < 2:
+            continue
+        numbers = _numbers([number for number, _ in found])
+        if any(row != found[0][1] for _, row in found[1:]):
+            manifest.row_errors.setdefault(
+                sku, f"manifest_duplicate_sku: {len(found)} rows that disagree for it (rows {numbers})"
+            )
+        manifest.warnings.append(f"manifest_duplicate_sku: {shown(sku)} is listed {len(found)} times (rows {numbers})")
     return manifest
+
+
+def _numbers(numbers: list[int], shown_at_most: int = 10) -> str:
+    text = ", ".join(map(str, numbers[:shown_at_most]))
+    return text + (f" and {len(numbers) - shown_at_most} more" if len(numbers) > shown_at_most else "")

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.drop_documents import InputError, Manifest, parse_manifest, parse_meta, shown
-from tasks.drops import SAFE_SKU, ledger_label, list_drop
+from tasks.drop_documents import InputError, Manifest, parse_meta, shown
+from tasks.drops import SAFE_SKU, keep_reading, ledger_label, read_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
 from tasks.items import DropItem, made_so, set_garment_state
 from tasks.ledger import Garment, GarmentState, row_of
 from tasks.settings import CATEGORIES
-from tasks.storage import drop_prefix, garment_artifact_key, is_outage, quarantine_prefix
+from tasks.storage import RESERVED_SKU_NAMES, drop_prefix, garment_artifact_key, is_outage, is_reserved_sku, quarantine_prefix
 
 logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
@@ -99,19 +99,20 @@ def quarantine(ctx: RunContext, date: str, item: DropItem, reason: str, keys: li
 def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     """Find the drop's SKUs and record each; return the ones worth validating. One SKU's bad
     input (or an error while reading it) ends that SKU quarantined with its reason; the drop
-    goes on."""
-    listing = list_drop(ctx, date)
-    manifest = parse_manifest(ctx.store.get_bytes(listing.manifest_key)) if listing.manifest_key else Manifest()
+    goes on. The drop is read once (``tasks.drops.read_drop``) and the reading kept for the
+    stages after this one."""
+    reading = read_drop(ctx, date)
+    listing, manifest = reading.listing, reading.manifest
     rows = GarmentRows(ctx, date)
     for key in listing.root_files:  # a file beside the SKU folders: recorded, never silently skipped
-        name = key.rsplit("/", 1)[-1]
+        name, label = key.rsplit("/", 1)[-1], listing.root_label(key)
         reason = f"outside_sku_folder: {shown(name)} is not inside a drops/{date}/{{sku}}/ folder"
         if ledger_label(name) != name:  # never used in a key
-            rows.upsert(ledger_label(name), state=GarmentState.REJECTED.value, reason=reason, source_key=None)
+            rows.upsert(label, state=GarmentState.REJECTED.value, reason=reason, source_key=None)
             continue
-        garment_id = rows.upsert(name, source_key=key, state=GarmentState.DISCOVERED.value, reason=None)
+        garment_id = rows.upsert(label, source_key=key, state=GarmentState.DISCOVERED.value, reason=None)
         rows.commit()
-        quarantine(ctx, date, DropItem(sku=name, garment_id=garment_id, image_key=None, category=None), reason, [key])
+        quarantine(ctx, date, DropItem(sku=label, garment_id=garment_id, image_key=None, category=None), reason, [key])
 
     items = []
     try:
@@ -145,7 +146,27 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
                 items.append(item.to_dict())
     finally:
         rows.commit()
+    withdrawn = withdraw_missing(ctx, date, set(listing.input_labels()))
+    if withdrawn:
+        reading.warnings.append(
+            f"withdrawn: {len(withdrawn)} SKU(s) recorded by an earlier run are no longer in the drop: {', '.join(withdrawn[:20])}"
+        )
+    keep_reading(ctx, reading)
     return items
+
+
+def withdraw_missing(ctx: RunContext, date: str, labels: set[str]) -> list[str]:
+    """Garments an earlier run of the date recorded whose input has left the drop (a SKU folder
+    deleted, a stray file removed) end ``withdrawn``: publishing retires what was made of them
+    (``tasks/publish.py``). Returns their labels."""
+    gone = []
+    with ctx.ledger.session() as session:
+        for garment in session.scalars(select(Garment).where(Garment.drop_date == date)):
+            if garment.sku not in labels and garment.state != GarmentState.WITHDRAWN.value:
+                garment.reason = f"withdrawn: no longer in drops/{date}/ (was {garment.state}); its images are withdrawn too"
+                garment.state = GarmentState.WITHDRAWN.value
+                gone.append(garment.sku)
+    return sorted(gone)
 
 
 def _discover_sku(
@@ -189,7 +210,12 @@ def _discover_sku(
         extra_keys=images[1:],
         image_version=versions.get(images[0]) if images else None,
     )
-    if not images:
+    if is_reserved_sku(sku):
+        problem = (
+            f"reserved_name: {shown(sku)} names a prefix the storefront and review layouts keep for themselves "
+            f"({', '.join(sorted(RESERVED_SKU_NAMES))}); rename the SKU folder"
+        )
+    elif not images:
         problem = "no_image: no image file (.jpg, .jpeg, .png, .webp)"
     elif problem is None and category not in CATEGORIES:
         reason = "category_missing" if category is None else f"category_unknown: {shown(category)}"

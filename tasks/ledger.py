@@ -52,6 +52,7 @@ class GarmentState(str, enum.Enum):
     FLAGGED = "flagged"
     REJECTED = "rejected"
     QUARANTINED = "quarantined"
+    WITHDRAWN = "withdrawn"  # its folder left the drop after a run recorded it (``tasks/intake.py``)
 
 
 GARMENT_TERMINAL_STATES = (
@@ -59,6 +60,7 @@ GARMENT_TERMINAL_STATES = (
     GarmentState.FLAGGED,
     GarmentState.REJECTED,
     GarmentState.QUARANTINED,
+    GarmentState.WITHDRAWN,
 )
 
 
@@ -75,6 +77,10 @@ class GenerationState(str, enum.Enum):
     PUBLISHED = "published"
     FAILED = "failed"
     REJECTED = "rejected"  # by a reviewer
+    # no longer the pair's current generation: made from a garment version a re-shoot replaced,
+    # planned under settings a later run changed, or its slot's publication taken over by a
+    # newer generation (``tasks/publications.py``); never generated, published or reviewed again
+    SUPERSEDED = "superseded"
 
 
 class Base(DeclarativeBase):
@@ -134,6 +140,8 @@ class Generation(Base):
 
     generation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     garment_id: Mapped[int] = mapped_column(ForeignKey("garments.id"), index=True)
+    # the garment version (image sha256) it is made from: a re-shoot gives the garment row another
+    garment_sha256: Mapped[str | None] = mapped_column(String(64))
     photo_id: Mapped[str] = mapped_column(ForeignKey("model_photos.photo_id"))
     drop_date: Mapped[str] = mapped_column(String(10), index=True)
     sku: Mapped[str] = mapped_column(String(128))
@@ -183,6 +191,7 @@ class Publication(Base):
     photo_id: Mapped[str] = mapped_column(String(128))
     storefront_key: Mapped[str] = mapped_column(String(1024))
     state: Mapped[str] = mapped_column(String(32), default="published")
+    reason: Mapped[str | None] = mapped_column(Text)  # why it is no longer live (``superseded_by_reshoot: ...``)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

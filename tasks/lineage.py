@@ -6,6 +6,10 @@ which storefront objects."""
 from __future__ import annotations
 
 from tasks.storage import (
+    LOOKS as LOOKS_DIR,
+)
+from tasks.storage import (
+    STOREFRONT,
     drop_prefix,
     library_index_key,
     library_photos_prefix,
@@ -15,8 +19,7 @@ from tasks.storage import (
 )
 
 GENERATIONS = "generations/"
-STOREFRONT = "storefront/"
-LOOKS = "storefront/looks/"
+LOOKS = f"{STOREFRONT}{LOOKS_DIR}/"
 
 
 def stage_lineage(stage: str, date: str | None = None) -> tuple[list[str], list[str]]:

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.inference.engine import get_engine
+from tasks.inference.engine import Engine, get_engine, made_with
 from tasks.inference.shard import plan_shards, shard_count
 from tasks.items import AcceptedItem, set_garment_state
 from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in
@@ -70,6 +70,40 @@ def rank_photos(
     centroids = np.asarray(clusters.get(category, {}).get("centroids", []), np.float32)
     order = {c: float(np.linalg.norm(centroid - embedding)) for c, centroid in enumerate(centroids)}
     return sorted(photos, key=lambda p: (order.get(p[1], 0.0), p[2], p[0]))
+
+
+# generation states a new plan may supersede: nothing a reviewer or the storefront decided
+_UNDECIDED = (
+    GenerationState.PLANNED.value,
+    GenerationState.GENERATED.value,
+    GenerationState.PASSED.value,
+    GenerationState.FLAGGED.value,
+    GenerationState.FAILED.value,
+)
+
+
+def _pairs(chosen: list[tuple[AcceptedItem, list[tuple[str, int, str]]]]) -> dict[tuple[int, str], tuple[str, str]]:
+    """(garment id, photo id) -> (garment sha256, generation id) of this run's plan."""
+    return {(item.garment_id, photo_id): (item.sha256, gid) for item, picks in chosen for photo_id, _, gid in picks}
+
+
+def _superseded_by(row: Generation, engine: Engine, plan: dict[tuple[int, str], tuple[str, str]]) -> str | None:
+    """Why this run's plan supersedes an undecided generation of an earlier plan, or None when it
+    stands: one garment-photo pair has one current generation, made from the garment's current
+    version under the settings it was planned with (never generated under other ones)."""
+    current = plan.get((row.garment_id, row.photo_id))
+    if current is not None and row.garment_sha256 not in (None, current[0]):
+        return f"superseded_by_reshoot: planned for garment version {row.garment_sha256[:12]}, the drop holds {current[0][:12]}"
+    if current is not None:
+        return f"superseded_by_plan: the pair's current generation is {current[1]} (planned under this run's settings)"
+    if row.state == GenerationState.PLANNED.value and engine.made_with != made_with(
+        row.engine, row.model_version, row.weights_sha256, row.parameters
+    ):
+        return (
+            f"superseded_by_plan: planned with {row.engine} {row.model_version} {row.parameters}, this run plans with "
+            f"{engine.name} {engine.model_version} {engine.parameters}; never generated"
+        )
+    return None
 
 
 def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -134,6 +168,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                         row = rows[gid] = Generation(
                             generation_id=gid,
                             garment_id=item.garment_id,
+                            garment_sha256=item.sha256,
                             photo_id=photo_id,
                             drop_date=date,
                             sku=item.sku,
@@ -146,16 +181,19 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                             state=GenerationState.PLANNED.value,
                         )
                         session.add(row)
-                    elif row.state == GenerationState.FAILED.value:
+                    elif row.state in (GenerationState.FAILED.value, GenerationState.SUPERSEDED.value):  # current again
                         row.state, row.reason = GenerationState.PLANNED.value, None
                     groups.setdefault((item.category, cluster), []).append(gid)
                 garments[item.garment_id].state, garments[item.garment_id].reason = GarmentState.MATCHED.value, None
-    planned = {gid for ids in groups.values() for gid in ids}
-    with ctx.ledger.session() as session:  # re-generations a reviewer asked for since the last run
-        for row in session.scalars(
-            select(Generation).where(Generation.drop_date == date, Generation.state == GenerationState.PLANNED.value)
-        ):
-            if row.generation_id not in planned:
+    planned, plan = {gid for ids in groups.values() for gid in ids}, _pairs(chosen)
+    with ctx.ledger.session() as session:
+        for row in session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(_UNDECIDED))):
+            if row.generation_id in planned:
+                continue
+            reason = _superseded_by(row, engine, plan)
+            if reason is not None:
+                row.state, row.reason = GenerationState.SUPERSEDED.value, reason
+            elif row.state == GenerationState.PLANNED.value:  # a re-generation a reviewer asked for since the last run
                 groups.setdefault((row.category, -1), []).append(row.generation_id)
     ordered = [ids for _, ids in sorted(groups.items())]
     shards = plan_shards(ordered, settings.batch_size, shard_count(sum(map(len, ordered)), settings))

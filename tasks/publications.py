@@ -1,18 +1,36 @@
 """Storefront slots in the ledger: a slot (``storefront/{sku}/{photo_id}.jpg``) has at most one
 live publication. Publishing a generation retires the slot's earlier one in the same
 transaction; withdrawing one retires it. These only change rows: the callers copy or delete
-the storefront objects after their transaction commits (``tasks/publish.py``)."""
+the storefront objects after their transaction commits (``tasks/publish.py``).
+
+A garment is its content, not its file name: a SKU's **current version** is the image sha256
+of its latest accepted drop (:func:`current_versions`). Whatever was made from another version
+(a re-shoot replaced the photo under the same name) is retired by :func:`retire_stale`:
+publications withdrawn, generations and full outfits ``superseded``, each with the reason
+``superseded_by_reshoot``; so is what was made of a garment whose folder left the drop
+(``withdrawn``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from tasks.ledger import Generation, GenerationState, Publication, utcnow
-from tasks.storage import storefront_key
+from tasks.ledger import Garment, GarmentState, Generation, GenerationState, LookGeneration, Publication, utcnow
+from tasks.storage import look_file_key, storefront_key, storefront_look_key
 
 LIVE, SUPERSEDED, WITHDRAWN = "published", "superseded", "withdrawn"  # a publication's states
+RESHOOT = "superseded_by_reshoot"
+# generation states a retirement ends: what is not yet decided, and what is live
+_OPEN = {
+    GenerationState.PLANNED.value,
+    GenerationState.GENERATED.value,
+    GenerationState.PASSED.value,
+    GenerationState.FLAGGED.value,
+    GenerationState.FAILED.value,
+    GenerationState.PUBLISHED.value,
+}
 
 
 def record_publication(session: Any, row: Generation) -> set[str]:
@@ -30,7 +48,10 @@ def record_publication(session: Any, row: Generation) -> set[str]:
             Publication.generation_id != row.generation_id,
         )
     ):
-        earlier.state = SUPERSEDED
+        earlier.state, earlier.reason = SUPERSEDED, f"superseded: the slot now holds {row.generation_id}"
+        replaced = session.get(Generation, earlier.generation_id)
+        if replaced is not None and replaced.state == GenerationState.PUBLISHED.value:
+            replaced.state, replaced.reason = GenerationState.SUPERSEDED.value, earlier.reason
         dates.add(earlier.drop_date)
     publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
     if publication is None:
@@ -46,15 +67,93 @@ def record_publication(session: Any, row: Generation) -> set[str]:
         )
     else:
         publication.storefront_key, publication.state, publication.published_at = key, LIVE, utcnow()
+        publication.reason = None
     row.state = GenerationState.PUBLISHED.value
     return dates
 
 
-def withdraw_publication(session: Any, row: Generation) -> str | None:
-    """Retire the generation's live publication (``withdrawn``) in the caller's transaction;
-    returns the storefront key to delete after the commit, or None when it held no slot."""
+def withdraw_publication(session: Any, row: Generation, reason: str | None = None) -> str | None:
+    """Retire the generation's live publication (``withdrawn``, with ``reason``) in the caller's
+    transaction; returns the storefront key to delete after the commit, or None when it held no
+    slot."""
     publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
     if publication is None or publication.state != LIVE:
         return None
-    publication.state = WITHDRAWN
+    publication.state, publication.reason = WITHDRAWN, reason
     return publication.storefront_key
+
+
+def current_versions(session: Any, skus: set[str]) -> dict[str, str]:
+    """Each SKU's current garment version: the image sha256 of its latest drop that accepted
+    one (a withdrawn or quarantined row holds none). A SKU never accepted is absent."""
+    versions: dict[str, str] = {}
+    for sku, sha256 in session.execute(
+        select(Garment.sku, Garment.sha256)
+        .where(
+            Garment.sku.in_(skus),
+            Garment.sha256.is_not(None),
+            Garment.state.not_in((GarmentState.WITHDRAWN.value, GarmentState.QUARANTINED.value)),
+        )
+        .order_by(Garment.drop_date)
+    ):
+        versions[sku] = sha256  # the latest date's wins
+    return versions
+
+
+@dataclass
+class Retired:
+    """What :func:`retire_stale` ended: storefront objects to delete once the transaction
+    commits, and the drop dates whose manifests must be written again."""
+
+    deletions: list[str] = field(default_factory=list)
+    dates: set[str] = field(default_factory=set)
+    lines: list[str] = field(default_factory=list)  # one per retirement, for the audit's repair and the logs
+
+
+def _stale_reason(made_from: str | None, current: str) -> str:
+    return (
+        f"{RESHOOT}: made from garment version {str(made_from)[:12]}, the SKU's current version is {current[:12]} "
+        "(a new photo under the same name)"
+    )
+
+
+def retire_stale(session: Any, skus: set[str]) -> Retired:
+    """In the caller's transaction, end everything of ``skus`` not made from their current
+    versions, and everything of a garment that left its drop: live publications withdrawn,
+    open generations and full outfits superseded (a published outfit's storefront image and
+    the SKU's look file to delete)."""
+    retired = Retired()
+    versions = current_versions(session, skus)
+    gone = set(session.scalars(select(Garment.id).where(Garment.sku.in_(skus), Garment.state == GarmentState.WITHDRAWN.value)))
+    for row in session.scalars(select(Generation).where(Generation.sku.in_(skus), Generation.state.in_(_OPEN))):
+        current = versions.get(row.sku)
+        if row.garment_id in gone:
+            reason = f"withdrawn: {row.sku} left the drop of {row.drop_date}"
+        elif current is not None and row.garment_sha256 not in (None, current):
+            reason = _stale_reason(row.garment_sha256, current)
+        else:
+            continue
+        key = withdraw_publication(session, row, reason)
+        if key is not None:
+            retired.deletions.append(key)
+            retired.dates.add(row.drop_date)
+            retired.deletions.append(look_file_key(row.sku))  # made with the old images; the looks task writes it again
+        row.state, row.reason = GenerationState.SUPERSEDED.value, reason
+        retired.lines.append(f"{row.generation_id} ({row.sku}/{row.photo_id}): {reason}")
+    for look in session.scalars(
+        select(LookGeneration).where(
+            (LookGeneration.upper_sku.in_(skus)) | (LookGeneration.lower_sku.in_(skus)), LookGeneration.state.in_(_OPEN)
+        )
+    ):
+        stale = [
+            (sku, made_from)
+            for sku, made_from in ((look.upper_sku, look.upper_garment_sha256), (look.lower_sku, look.lower_garment_sha256))
+            if versions.get(sku, made_from) != made_from
+        ]
+        if not stale:
+            continue
+        if look.state == GenerationState.PUBLISHED.value:
+            retired.deletions.append(storefront_look_key(look.look_id, look.photo_id))
+        look.state, look.reason = GenerationState.SUPERSEDED.value, _stale_reason(stale[0][1], versions[stale[0][0]])
+        retired.lines.append(f"outfit {look.generation_id} ({look.upper_sku} + {look.lower_sku}): {look.reason}")
+    return retired

@@ -28,7 +28,7 @@ from tasks.ledger import (
     ReviewDecision,
     rows_in,
 )
-from tasks.publications import LIVE, record_publication
+from tasks.publications import LIVE, current_versions, record_publication, retire_stale
 from tasks.storage import ObjectInfo, ObjectStore, json_body, review_key, review_prefix, storefront_manifest_key
 
 
@@ -75,6 +75,9 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
     releases = ReleaseLookup(ctx.settings)
     dates = {date}
     with ctx.ledger.session() as session:
+        skus = set(session.scalars(select(Garment.sku).where(Garment.drop_date == date)))
+        retired = retire_stale(session, skus)  # a re-shoot's old images, a withdrawn SKU's: never published, and retired
+        dates |= retired.dates
         generations = list(session.scalars(select(Generation).where(Generation.drop_date == date)))
         for row in generations:
             approved = _approved_elsewhere(session, row) if row.state == GenerationState.PASSED.value else None
@@ -102,6 +105,15 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             for row in generations
             if row.state == GenerationState.FLAGGED.value
         ]
+        live = set(
+            session.scalars(
+                select(Publication.storefront_key).where(
+                    Publication.state == LIVE, Publication.storefront_key.in_(set(retired.deletions))
+                )
+            )
+        )
+    for key in sorted(set(retired.deletions) - live):  # a slot another generation took over is copied below
+        ctx.store.delete(key)
     kept = dict(ctx.store.list_objects(review_prefix(date)))  # the date's review copies, one listing
     for row, failed in flagged:
         copy_for_review(ctx.store, row, failed, kept)
@@ -147,7 +159,8 @@ def copy_for_review(
 class SlotCheck:
     """A live publication held against the objects: ``missing`` when its storefront image is not
     there, ``stale`` when the slot holds another image than its generation's, ``not_published``
-    when its generation is no longer in the published state."""
+    when its generation is no longer in the published state, ``superseded_version`` when it was
+    made from another garment version than the SKU's current one (a re-shoot)."""
 
     publication: Publication
     generation: Generation
@@ -163,12 +176,15 @@ def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
             .join(Generation, Generation.generation_id == Publication.generation_id)
             .where(Publication.drop_date == date, Publication.state == LIVE)
         ).all()
+        versions = current_versions(session, {publication.sku for publication, _ in rows})
     checks = []
     for publication, generation in rows:
         slot, source = ctx.store.head(publication.storefront_key), ctx.store.head(generation.object_key or "")
         problem = None
         if generation.state != GenerationState.PUBLISHED.value:
             problem = "not_published"
+        elif versions.get(generation.sku) not in (None, generation.garment_sha256) and generation.garment_sha256 is not None:
+            problem = "superseded_version"
         elif slot is None:
             problem = "missing"
         elif source is not None and (slot.etag, slot.size) != (source.etag, source.size):
@@ -222,13 +238,17 @@ def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
 
 def settle_garments(session: Any, generations: list[Generation]) -> None:
     """flagged if any generation awaits review, else published if any was published, else
-    rejected with the generations' failure (or review) reasons."""
+    rejected with the generations' failure (or review) reasons. Superseded generations do not
+    count (no longer the garment's); a withdrawn garment stays withdrawn."""
     by_garment: dict[int, list[Generation]] = {}
     for row in generations:
-        by_garment.setdefault(row.garment_id, []).append(row)
+        if row.state != GenerationState.SUPERSEDED.value:
+            by_garment.setdefault(row.garment_id, []).append(row)
     garments = {g.id: g for g in rows_in(session, Garment.id, list(by_garment))}
     for garment_id, rows in by_garment.items():
         garment = garments[garment_id]
+        if garment.state == GarmentState.WITHDRAWN.value:
+            continue
         states = {r.state for r in rows}
         if GenerationState.FLAGGED.value in states:
             garment.state, garment.reason = GarmentState.FLAGGED.value, None

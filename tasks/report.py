@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.drops import DropListing, list_drop
+from tasks.drops import DropListing, kept_reading, list_drop
 from tasks.images import decode_rgb, thumbnail_jpeg
 from tasks.inference.engine import ReleaseLookup
 from tasks.ledger import (
@@ -101,7 +101,7 @@ def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]
     """Every input the drop lists (each SKU folder and each file at its root) has exactly one
     ledger row, and every row is in a terminal state; otherwise the report refuses to claim it."""
     listed = listing.input_labels()
-    recorded = sorted(g.sku for g in garments)
+    recorded = sorted(g.sku for g in garments if g.state != GarmentState.WITHDRAWN.value)  # withdrawn: left the drop
     problems = []
     if listed != recorded:
         unrecorded = sorted(set(listed) - set(recorded))
@@ -187,8 +187,9 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
             session.scalars(select(Generation).where(Generation.drop_date == date).order_by(Generation.sku, Generation.photo_id))
         )
         photos = list(session.scalars(select(ModelPhoto).order_by(ModelPhoto.photo_id)))
-    records, listing = stage_records(ctx, date), list_drop(ctx, date)
-    drop = drop_wait(ctx, date, listing, records)
+    records, reading = stage_records(ctx, date), kept_reading(ctx, date)
+    listing = reading.listing if reading is not None else list_drop(ctx, date)  # before discovery: as it stands
+    drop = drop_wait(ctx, date, listing, records) | {"warnings": reading.warnings if reading is not None else []}
     if drop["processed"]:
         check_inputs_add_up(date, listing, garments)
     return {

@@ -51,12 +51,30 @@ def generation_key(model_version: str, sku: str, photo_id: str, generation_id: s
     return f"generations/{model_version}/{sku}/{photo_id}/{generation_id}.{ext}"
 
 
+STOREFRONT = "storefront/"
+MANIFESTS = "manifests"  # storefront/manifests/: the dates' manifests
+LOOKS = "looks"  # storefront/looks/, review/{date}/looks/, generations/{version}/looks/: full outfits and look files
+# names the layout gives its own prefixes beside the SKUs' (compared without case: a bucket
+# mirrored to a case-insensitive file system must not mix them either); a SKU of such a name is
+# quarantined (``reserved_name``) and never used in a key
+RESERVED_SKU_NAMES = frozenset({MANIFESTS, LOOKS})
+
+
+def is_reserved_sku(sku: str) -> bool:
+    return sku.lower() in RESERVED_SKU_NAMES
+
+
+def storefront_sku_prefix(sku: str) -> str:
+    """Every storefront image of one SKU (its slots), and nothing else."""
+    return f"{STOREFRONT}{sku}/"
+
+
 def storefront_key(sku: str, photo_id: str) -> str:
-    return f"storefront/{sku}/{photo_id}.jpg"
+    return f"{storefront_sku_prefix(sku)}{photo_id}.jpg"
 
 
 def storefront_manifest_key(date: str) -> str:
-    return f"storefront/manifests/{date}.json"
+    return f"{STOREFRONT}{MANIFESTS}/{date}.json"
 
 
 def review_prefix(date: str) -> str:
@@ -69,20 +87,20 @@ def review_key(date: str, sku: str, photo_id: str, generation_id: str, ext: str 
 
 # full-outfit images (docs/looks.md): under ``looks/`` beside the SKUs' own prefixes
 def look_generation_key(model_version: str, look_id: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
-    return f"generations/{model_version}/looks/{look_id}/{photo_id}/{generation_id}.{ext}"
+    return f"generations/{model_version}/{LOOKS}/{look_id}/{photo_id}/{generation_id}.{ext}"
 
 
 def look_file_key(sku: str) -> str:
     """The garments that go with ``sku`` (``tasks/looks/drop_looks.py``)."""
-    return f"storefront/looks/{sku}.json"
+    return f"{STOREFRONT}{LOOKS}/{sku}.json"
 
 
 def storefront_look_key(look_id: str, photo_id: str) -> str:
-    return f"storefront/looks/{look_id}/{photo_id}.jpg"
+    return f"{STOREFRONT}{LOOKS}/{look_id}/{photo_id}.jpg"
 
 
 def review_look_key(date: str, look_id: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
-    return f"{review_prefix(date)}looks/{look_id}/{photo_id}/{generation_id}.{ext}"
+    return f"{review_prefix(date)}{LOOKS}/{look_id}/{photo_id}/{generation_id}.{ext}"
 
 
 def quarantine_prefix(date: str, sku: str) -> str:

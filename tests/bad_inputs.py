@@ -220,6 +220,37 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
     for sku in ("TEE-TAB\t", "-LEADING-DASH", "A" * 200, "TEE%2F01", "\u00dcMLAUT-TEE", "TEE 01", "TEE;rm -rf"):
         add(sku, {"front.jpg": tee_bytes, "meta.json": _meta()}, Case("rejected", "unsafe_sku"))
     add("TEE.01_v2", {"front.jpg": good_jpeg(), "meta.json": _meta()}, Case(GOOD))
+    add("A..B", {"front.jpg": _encode(tee.rotate(90, expand=True), "JPEG"), "meta.json": _meta()}, Case(GOOD))
+    # names the storefront and review layouts keep for their own prefixes
+    for sku in ("looks", "manifests", "Looks"):
+        add(sku, {"front.jpg": tee_bytes, "meta.json": _meta()}, Case("quarantined", "reserved_name"))
+    # markup polyglots, found by structure (tasks/image_containers.py)
+    add(
+        "IMG-POLYGLOT-IMG-TRAILER",
+        {"front.jpg": tee_bytes + b"<img src=x onerror=alert(1)>", "meta.json": _meta()},
+        Case("quarantined", "trailing_data"),
+    )
+    add(
+        "IMG-POLYGLOT-META-REFRESH",
+        {"front.jpg": tee_bytes + b'<meta http-equiv="refresh" content="0;url=https://example.invalid/">', "meta.json": _meta()},
+        Case("quarantined", "trailing_data"),
+    )
+    add(
+        "IMG-POLYGLOT-ZTXT",
+        {
+            "front.png": png[:33] + _chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"<script>alert(1)</script>")) + png[33:],
+            "meta.json": _meta(),
+        },
+        Case("quarantined", "polyglot_markup"),
+    )
+    add(
+        "IMG-POLYGLOT-UTF16",
+        {
+            "front.png": png[:33] + _chunk(b"tEXt", b"Comment\x00" + "<script>alert(1)</script>".encode("utf-16-le")) + png[33:],
+            "meta.json": _meta(),
+        },
+        Case("quarantined", "polyglot_markup"),
+    )
     # files beside the SKU folders
     files[(DATE, "readme.txt")] = {}
     cases[(DATE, "readme.txt")] = Case("quarantined", "outside_sku_folder")
@@ -258,23 +289,43 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
         ).encode(),
     )
 
-    # whole drops: one manifest each, a SKU that needs it and one that does not
+    # whole drops: one manifest each, a SKU that needs it and one that does not (a bad manifest
+    # never rejects a SKU with its own meta.json, nor the drop)
     for date, manifest, reason in [
-        (
-            "2026-11-21",
-            "sku,category,title\nNEEDS-MANIFEST,upper_body,Caf\u00e9 tee\n".encode("latin-1"),
-            "manifest_unreadable: manifest_encoding",
-        ),
+        ("2026-11-21", "sku,category,title\nNEEDS-MANIFEST,upper_body,Caf\u00e9 tee\n".encode("latin-1"), None),  # Windows-1252
         ("2026-11-22", b"sku,category\nNEEDS-MANIFEST,upper\x00_body\n", "manifest_unreadable: manifest_invalid"),
         ("2026-11-23", b"id,category\nNEEDS-MANIFEST,upper_body\n", "manifest_unreadable: manifest_invalid"),
         ("2026-11-24", b"sku,category\n" + b"FILLER,upper_body\n" * 1_000_000, "manifest_unreadable: manifest_too_large"),
-        ("2026-11-25", "sku,category\nNEEDS-MANIFEST,upper_body\n".encode("utf-16"), "manifest_unreadable: manifest_encoding"),
-        ("2026-11-26", tee_bytes, "manifest_unreadable: manifest_encoding"),
+        ("2026-11-25", "sku,category\nNEEDS-MANIFEST,upper_body\n".encode("utf-16"), None),  # "Unicode text"
+        ("2026-11-26", tee_bytes, "manifest_unreadable: manifest_invalid"),
+        # a spreadsheet's export: BOM, capitals and spaces in the header, CRLF, Windows-1252, a SKU
+        # twice alike, one listed but absent, one row with a byte no encoding explains
+        (
+            "2026-11-27",
+            b"\xef\xbb\xbf SKU , Category ,Title\r\nNEEDS-MANIFEST,upper_body,Caf\xe9\r\nNEEDS-MANIFEST,upper_body,Caf\xe9\r\n"
+            b"BAD-BYTES,dresses,x\x81y\r\nNEVER-ARRIVED,dresses,gone\r\n",
+            None,
+        ),
     ]:
         store.put_bytes(f"drops/{date}/manifest.csv", manifest)
         store.put_bytes(f"drops/{date}/NEEDS-MANIFEST/front.jpg", tee_bytes)
         store.put_bytes(f"drops/{date}/HAS-META/front.jpg", tee_bytes)
         store.put_bytes(f"drops/{date}/HAS-META/meta.json", _meta())
-        cases[(date, "NEEDS-MANIFEST")] = Case("quarantined", reason)
+        cases[(date, "NEEDS-MANIFEST")] = Case("quarantined", reason) if reason else Case(GOOD)
         cases[(date, "HAS-META")] = Case(GOOD)
+    store.put_bytes("drops/2026-11-27/BAD-BYTES/front.jpg", tee_bytes)
+    cases[("2026-11-27", "BAD-BYTES")] = Case("quarantined", "manifest_encoding")
+
+    # the S3 console's folder objects, and a root file named like a SKU folder (kept apart)
+    folders = "2026-11-28"
+    for key in (f"drops/{folders}/", f"drops/{folders}/FOLDER-SKU/", f"drops/{folders}/TWIN/"):
+        store.put_bytes(key, b"")
+    store.put_bytes(f"drops/{folders}/FOLDER-SKU/front.jpg", tee_bytes)
+    store.put_bytes(f"drops/{folders}/FOLDER-SKU/meta.json", _meta())
+    store.put_bytes(f"drops/{folders}/TWIN/front.jpg", tee_bytes)
+    store.put_bytes(f"drops/{folders}/TWIN/meta.json", _meta())
+    store.put_bytes(f"drops/{folders}/TWIN", b"a file beside the folder of the same name")
+    cases[(folders, "FOLDER-SKU")] = Case(GOOD)
+    cases[(folders, "TWIN")] = Case(GOOD)
+    cases[(folders, "TWIN~file")] = Case("quarantined", "outside_sku_folder")
     return cases

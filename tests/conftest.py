@@ -288,6 +288,7 @@ def flagged_generations(
                 Generation(
                     generation_id=gid,
                     garment_id=garment.id,
+                    garment_sha256=garment.sha256,
                     photo_id=photo,
                     drop_date=date,
                     sku=sku,

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -225,3 +226,39 @@ def test_models_commands_write_convert_hash_and_verify(tmp_path):
         timeout=120,
     )
     assert pulled.returncode == 2 and "error: model 'ladi-vton-emasc-vitonhd': sha256 of" in pulled.stderr
+
+
+@pytest.mark.airflow
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_run_stops_within_seconds_on_sigterm_and_ctrl_c(demo, sent):
+    """``tryon run`` stops within 5 s of SIGTERM or SIGINT while Airflow holds the process (here
+    its drop-wait sensor), says so, and releases its lease on the date (``tasks.stopping``)."""
+    import sqlite3
+    import time
+
+    tmp_path, home, _ = demo
+    date = "2026-11-29"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "tasks.cli", "run", "--date", date, "--set", "drop_wait_s=600"],
+        cwd=tmp_path,
+        env=cli_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert run.stdout is not None
+    seen = []
+    for line in run.stdout:  # until the run is inside Airflow, waiting for the marker
+        seen.append(line)
+        if "waiting up to" in line:
+            break
+    time.sleep(3)
+    with sqlite3.connect(home / "ledger.db") as ledger:
+        assert ledger.execute("select count(*) from run_leases where drop_date = ?", (date,)).fetchone()[0] == 1
+    sent_at = time.monotonic()
+    run.send_signal(sent)
+    rest = run.communicate(timeout=30)[0]
+    assert time.monotonic() - sent_at < 5, "".join(seen) + rest
+    assert run.returncode == 128 + sent and f"stopped by {signal.Signals(sent).name}" in rest, rest
+    with sqlite3.connect(home / "ledger.db") as ledger:
+        assert ledger.execute("select count(*) from run_leases where drop_date = ?", (date,)).fetchone()[0] == 0

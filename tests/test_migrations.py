@@ -78,7 +78,7 @@ def assert_kept_and_current(url: str) -> None:
 
 def test_an_empty_database_gets_exactly_the_models_schema(url: str) -> None:
     ledger = Ledger(url)
-    assert schema_revision(ledger.engine) == head_revision() == "0003"
+    assert schema_revision(ledger.engine) == head_revision() == "0004"
     with ledger.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     ledger.engine.dispose()

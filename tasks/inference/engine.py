@@ -3,6 +3,7 @@ images. Engines are created once per worker process and reused across batches.""
 
 from __future__ import annotations
 
+import json
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ class Engine(ABC):
         """Preview unless an engine shows that its weights are released."""
         return Release(False, f"{self.model_version} is not a released model")
 
+    @property
+    def made_with(self) -> str:
+        """What a generation of this engine is planned under (:func:`made_with`)."""
+        return made_with(self.name, self.model_version, self.weights_sha256, self.parameters)
+
     def describe(self) -> dict[str, Any]:
         return {
             "engine": self.name,
@@ -107,6 +113,12 @@ class Engine(ABC):
             "released": self.release.released,
             "release_note": self.release.note,
         }
+
+
+def made_with(engine: str, model_version: str, weights_sha256: str, parameters: dict[str, Any]) -> str:
+    """The engine, weights and parameters a generation is planned under, as one comparable text
+    (a ledger row's JSON parameters and an engine's own compare equal when they are the same)."""
+    return json.dumps([engine, model_version, weights_sha256, parameters], sort_keys=True, default=str)
 
 
 ENGINES = ("warp-baseline", "ladi-vton", "null")

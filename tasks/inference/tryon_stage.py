@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
-from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine
+from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine, made_with
 from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import load_garment
@@ -36,7 +36,7 @@ from tasks.preprocess.library_stage import load_photo
 from tasks.publications import withdraw_publication
 from tasks.storage import generation_key, review_key
 
-GENERATED, FAILED = GenerationState.GENERATED.value, GenerationState.FAILED.value
+GENERATED, FAILED, SUPERSEDED = GenerationState.GENERATED.value, GenerationState.FAILED.value, GenerationState.SUPERSEDED.value
 WRITERS = 2  # threads encoding and uploading; more only contend for the engine's cores
 INPUT_CACHE = 64  # photo views and garments kept decoded: a shard's batches repeat them within a cluster
 Outcome = tuple[str, str | None, str | None]  # (state, reason, object key)
@@ -74,12 +74,18 @@ class ShardReader:
     """Reads a batch's ledger rows and inputs; each photo view and garment decoded once while
     it is in use (a bounded cache: a shard may visit thousands)."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, engine: Engine) -> None:
         self.ctx = ctx
+        self.made_with, self.parameters = engine.made_with, engine.parameters
         self.photo = lru_cache(INPUT_CACHE)(lambda photo_id, category: load_photo(ctx, photo_id, category))
         self.garment = lru_cache(INPUT_CACHE)(lambda sha256: load_garment(ctx, sha256))
 
     def prepare(self, generation_ids: list[str]) -> PreparedBatch:
+        """The batch's samples. A generation is made only as planned: from the garment version
+        and under the settings its row records; one this process's engine would make otherwise
+        (a run restarted with other settings) is superseded, never generated, and one superseded
+        since the plan is left alone."""
+        decided: dict[str, Outcome] = {}
         with self.ctx.ledger.session() as session:  # the batch's rows and garments in one query
             found = {
                 row.generation_id: (row, sha256)
@@ -92,10 +98,28 @@ class ShardReader:
             planned = {}
             for gid in generation_ids:
                 row, sha256 = found[gid]
+                if row.state == SUPERSEDED:
+                    continue
+                if row.state == GenerationState.PLANNED.value and self.made_with != made_with(
+                    row.engine, row.model_version, row.weights_sha256, row.parameters
+                ):
+                    decided[gid] = (
+                        SUPERSEDED,
+                        f"superseded_by_plan: planned with {row.parameters}, the engine runs with {self.parameters}; never generated",
+                        None,
+                    )
+                    continue
                 planned[gid] = PlannedGeneration(
-                    gid, row.sku, row.photo_id, row.category, row.model_version, row.seed, row.drop_date, sha256
+                    gid,
+                    row.sku,
+                    row.photo_id,
+                    row.category,
+                    row.model_version,
+                    row.seed,
+                    row.drop_date,
+                    row.garment_sha256 or sha256,
                 )
-        batch = PreparedBatch(planned)
+        batch = PreparedBatch(planned, decided=decided)
         for gid, g in planned.items():
             if self.ctx.store.exists(g.key):
                 batch.decided[gid] = (GENERATED, None, g.key)
@@ -127,7 +151,7 @@ def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | 
         for generation_id, (state, reason, key) in outcomes.items():
             row = rows[generation_id]
             row.batch = shard
-            if state == FAILED or row.state in (GenerationState.PLANNED.value, FAILED):
+            if state in (FAILED, SUPERSEDED) or row.state in (GenerationState.PLANNED.value, FAILED):
                 row.state, row.reason = state, reason
             elif fresh and row.state != GENERATED:
                 withdraw_publication(session, row)
@@ -204,10 +228,17 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
     """
     engine = get_engine(ctx.settings)
     loads_before, load_seconds_before = engine.loads, engine.load_seconds
-    counts: dict[str, Any] = {"generated": 0, "existing": 0, "failed": 0, "batches": len(shard.batches), "pid": os.getpid()}
+    counts: dict[str, Any] = {
+        "generated": 0,
+        "existing": 0,
+        "failed": 0,
+        "superseded": 0,
+        "batches": len(shard.batches),
+        "pid": os.getpid(),
+    }
     engine_seconds = input_wait = 0.0
     generating = 0
-    reader = ShardReader(ctx)
+    reader = ShardReader(ctx, engine)
     limit = 2 * max(len(batch) for batch in shard.batches) if shard.batches else 1
     with (
         ThreadPoolExecutor(1, thread_name_prefix="tryon-reader") as prefetch,
@@ -222,7 +253,7 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
             if number + 1 < len(shard.batches):
                 reading = prefetch.submit(reader.prepare, shard.batches[number + 1])
             for state, _, _ in batch.decided.values():
-                counts["existing" if state == GENERATED else "failed"] += 1
+                counts[{GENERATED: "existing", SUPERSEDED: "superseded"}.get(state, "failed")] += 1
             if batch.decided:
                 writer.record(batch.decided)
             if not batch.samples:

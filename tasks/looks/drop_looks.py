@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import jsonschema
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, Publication
@@ -98,7 +98,13 @@ def storefront_garments(ctx: RunContext) -> list[StorefrontGarment]:
     """Every SKU with a live publication whose image is in the store, newest drop first per SKU."""
     with ctx.ledger.session() as session:
         rows = session.execute(
-            select(Publication.sku, Publication.storefront_key, Generation.category, Garment.drop_date, Garment.sha256)
+            select(
+                Publication.sku,
+                Publication.storefront_key,
+                Generation.category,
+                Garment.drop_date,
+                func.coalesce(Generation.garment_sha256, Garment.sha256),
+            )
             .join(Generation, Generation.generation_id == Publication.generation_id)
             .join(Garment, Garment.id == Generation.garment_id)
             .where(Publication.state == LIVE)

@@ -1,8 +1,9 @@
 """The inputs suite: before any try-on work, Great Expectations checks the drop's items (unique
-SKUs, allowed categories, a content hash each), the drop's ``manifest.csv`` when it has one
-(an ``sku`` column, filled and unique) and the library index (its schema, unique photo
+SKUs, allowed categories, a content hash each) and the library index (its schema, unique photo
 ids, known states). A failure stops the run before the GPUs are asked for anything; the outcome
-is kept as ``reports/{date}/inputs_validation.json`` either way."""
+is kept as ``reports/{date}/inputs_validation.json`` either way, with the warnings of the drop's
+one reading (``tasks.drops``: its manifest.csv is parsed there, never again here; a manifest's
+problems are its rows' SKUs' reasons and the drop's warnings, never a failed run)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from tasks.context import RunContext
+from tasks.drops import kept_reading
 from tasks.preprocess.library_stage import INDEX_SCHEMA
 from tasks.qc.suite import SuiteOutcome, load_config, run_suite
-from tasks.storage import drop_prefix, library_index_key, report_key
+from tasks.storage import library_index_key, report_key
 
 SHA256 = r"^[0-9a-f]{64}$"
 
@@ -49,19 +51,6 @@ def _index_expectations() -> list[Any]:
     ]
 
 
-def _manifest_expectations() -> list[Any]:
-    """The manifest's contract. A row with an unknown category is not here: discover already
-    quarantines that SKU with its reason, and one bad row must not stop the drop."""
-    import great_expectations as gx
-
-    e = gx.expectations
-    return [
-        e.ExpectColumnToExist(column="sku", meta={"name": "manifest_has_sku"}),
-        e.ExpectColumnValuesToNotBeNull(column="sku", meta={"name": "manifest_sku_filled"}),
-        e.ExpectColumnValuesToBeUnique(column="sku", meta={"name": "manifest_unique_skus"}),
-    ]
-
-
 def validate_inputs(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return ``items`` unchanged when both suites pass; raise ``InputsInvalid`` naming what failed."""
     config = load_config(ctx.settings.qc_expectations)
@@ -72,15 +61,14 @@ def validate_inputs(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> 
         outcomes.append(
             run_suite(config["inputs_suite"] + "_items", frame, _items_expectations(config["allowed_categories"]), "sku", version)
         )
-    manifest = drop_prefix(date) + "manifest.csv"
-    if ctx.store.exists(manifest):
-        frame = pd.read_csv(io.BytesIO(ctx.store.get_bytes(manifest)), dtype=str, encoding="utf-8-sig")
-        frame.columns = [c.strip() for c in frame.columns]
-        outcomes.append(run_suite(config["inputs_suite"] + "_manifest", frame, _manifest_expectations(), "sku", version))
     if ctx.store.exists(library_index_key()):
         index = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key()))).to_pandas()
         outcomes.append(run_suite(config["inputs_suite"] + "_library_index", index, _index_expectations(), "photo_id", version))
-    ctx.store.put_json(report_key(date, "inputs_validation.json"), [asdict(o) for o in outcomes])
+    reading = kept_reading(ctx, date)
+    ctx.store.put_json(
+        report_key(date, "inputs_validation.json"),
+        {"suites": [asdict(o) for o in outcomes], "drop_warnings": reading.warnings if reading else []},
+    )
     problems = [
         f"{o.suite} failed {', '.join(o.failed_expectations)} (rows: {', '.join(sorted(o.failed)) or 'the whole table'})"
         for o in outcomes

@@ -48,7 +48,7 @@ def valid_date(value: str) -> str | None:
 
 def object_media_type(key: str) -> str | None:
     """The media type of an image key the page may serve, None for any other key."""
-    if len(key) > 512 or ".." in key or not _OBJECT_KEY.fullmatch(key):
+    if len(key) > 512 or any(part in ("", ".", "..") for part in key.split("/")) or not _OBJECT_KEY.fullmatch(key):
         return None
     return MEDIA_TYPES[key.rsplit(".", 1)[1]]
 

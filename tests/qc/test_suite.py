@@ -77,7 +77,7 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     ]
     assert validate_inputs(ctx, "2026-11-20", good) == good
     report = ctx.store.get_json("reports/2026-11-20/inputs_validation.json")
-    assert [r["suite"] for r in report] == ["drop_inputs_items"] and report[0]["success"]
+    assert [r["suite"] for r in report["suites"]] == ["drop_inputs_items"] and report["suites"][0]["success"]
 
     broken = [*good, {**good[0], "garment_id": 3, "category": "hats", "sha256": "not-a-hash"}]
     with pytest.raises(
@@ -85,15 +85,16 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     ):
         validate_inputs(ctx, "2026-11-20", broken)
 
-    ctx.store.put_bytes("drops/2026-11-20/manifest.csv", b"sku,category,title\nTEE-1,upper_body,a tee\nTEE-1,dresses,again\n")
-    with pytest.raises(InputsInvalid, match=r"drop_inputs_manifest failed manifest_unique_skus \(rows: TEE-1\)"):
-        validate_inputs(ctx, "2026-11-20", good)
-    ctx.store.put_bytes("drops/2026-11-20/manifest.csv", b"title,category\na tee,upper_body\n")
-    with pytest.raises(InputsInvalid, match=r"manifest_has_sku"):
-        validate_inputs(ctx, "2026-11-20", good)
-    # a row with an unknown category is discover's business (that SKU is quarantined), not a broken contract
-    ctx.store.put_bytes("drops/2026-11-20/manifest.csv", b"sku,category\nTEE-1,upper_body\nDRESS-2,dresses\nHAT-3,hats\n")
-    assert validate_inputs(ctx, "2026-11-20", good) == good
+    # the drop's manifest.csv is read once, by discovery (tasks.drops): a broken one is warnings on
+    # the drop and reasons of the SKUs that needed it, never a stopped run
+    from tasks.drops import keep_reading, read_drop
+
+    for manifest in (b"sku,category,title\nTEE-1,upper_body,a tee\nTEE-1,dresses,again\n", b"title,category\na tee,upper_body\n"):
+        ctx.store.put_bytes("drops/2026-11-20/manifest.csv", manifest)
+        keep_reading(ctx, read_drop(ctx, "2026-11-20"))
+        assert validate_inputs(ctx, "2026-11-20", good) == good
+        warnings = ctx.store.get_json("reports/2026-11-20/inputs_validation.json")["drop_warnings"]
+        assert any(w.startswith(("manifest_duplicate_sku", "manifest_unreadable")) for w in warnings), warnings
 
     row = {name: None for name in INDEX_SCHEMA.names} | {"photo_id": "p1", "sha256": "c" * 64, "state": "ready"}
     buffer = pa.BufferOutputStream()

@@ -241,3 +241,13 @@ def test_made_up_keys_dates_and_notices_get_nowhere(flagged):
         shown = browser.get(f"{base}/dates/{DATE}", params={"done": "approved", "id": "deadbeef"}, timeout=10).text
         assert "approved deadbeef" in shown
     assert {g.state for g in ctx.ledger.generations(DATE)} == {"flagged"}
+
+
+def test_a_sku_with_two_dots_is_served_but_a_dot_segment_never_is():
+    """``A..B`` is a safe SKU name (intake accepts it): its images are served; a path segment of
+    ``..`` or ``.`` never is."""
+    from tasks.review.web_security import object_media_type
+
+    assert object_media_type("generations/warp-baseline-1.0.0/A..B/p1/0123abcd.jpg") == "image/jpeg"
+    for key in ("generations/../secrets/p.jpg", "generations/./x.jpg", "review//x.jpg", "../x.png"):
+        assert object_media_type(key) is None, key
