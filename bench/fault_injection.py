@@ -8,7 +8,9 @@ generations, all published in a run without faults. Each scenario runs `tryon ru
 that drop with one kind of fault: S3 through a loopback proxy that resets connections, cuts answers
 in half, delays them, answers 503 SlowDown or refuses connections; SIGKILL of the run's process
 group as each stage starts (and mid-publish, and once publish has finished); the PostgreSQL
-ledger behind a TCP proxy taken down for a while. Then (tests/faults/harness.py) a re-run
+ledger behind a TCP proxy taken down for a while; drops as catalogue tools leave them: a re-shoot
+(a garment's photo replaced under the same name after a published run) and the S3 console's
+zero-byte folder objects beside a root file named like a SKU folder. Then (tests/faults/harness.py) a re-run
 where the faulted run did not succeed, `tryon audit` and `--repair` where it found anything,
 and the verdict: lost and wrong publications, manifest entries without objects, garments
 without a final state. About 25 minutes on 2 cores.
@@ -81,6 +83,43 @@ def run_kill(template: World, name: str, fault: str, when: Callable, expected: s
     mark_run_start(world)
     first = run_with(world, world.tryon_env(), when, kill)
     return settle(world, name, fault, lambda: 1 if first.killed_at == "kill" else 0, first, expected, started)
+
+
+RESHOT = "TEE-03032"
+
+
+def run_reshoot(template: World, expected: set) -> Outcome:
+    """A published run, then the tee's photo replaced under the same key and the date run again:
+    no image of the old photo may stay live (``wrong`` counts one), the other SKUs' slots stay."""
+    world = copy_world(template, "reshoot")
+    mark_run_start(world)
+    first = tryon(world, "run", "--date", DATE)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    world.store.put_bytes(
+        f"drops/{DATE}/{RESHOT}/front.jpg", (REPO / "samples" / "drop" / "TEE-00055" / "front.jpg").read_bytes()
+    )
+    started = time.perf_counter()
+    mark_run_start(world)
+    again = run_with(world, world.tryon_env())
+    kept = {slot for slot in expected if slot[0] != RESHOT}  # the new photo may suit other model photos
+    return settle(
+        world, "reshoot", "a garment's photo replaced under its name after a published run", lambda: 1, again, kept, started
+    )
+
+
+def run_folder_objects(template: World, expected: set) -> Outcome:
+    """The console's folder objects (drops/D/ and drops/D/SKU/) and a root file named like a SKU
+    folder: the run must neither fail nor lose anything."""
+    world = copy_world(template, "folder-objects")
+    for key in (f"drops/{DATE}/", f"drops/{DATE}/{RESHOT}/"):
+        world.store.put_bytes(key, b"")
+    world.store.put_bytes(f"drops/{DATE}/{SKUS[1]}", b"a file named like a SKU folder")
+    started = time.perf_counter()
+    mark_run_start(world)
+    first = run_with(world, world.tryon_env())
+    return settle(
+        world, "folder-objects", "S3 console folder objects and a root file named like a SKU", lambda: 3, first, expected, started
+    )
 
 
 def new_database() -> str:
@@ -173,6 +212,9 @@ def main() -> int:
                 ),
             )
         )
+
+    plans.append(("reshoot", lambda: run_reshoot(template, expected)))
+    plans.append(("folder-objects", lambda: run_folder_objects(template, expected)))
 
     outcomes = []
     for name, plan in plans:

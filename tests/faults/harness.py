@@ -39,7 +39,7 @@ SAMPLES = REPO / "samples"
 DATE = "2026-11-18"
 STAGES = ("discover", "validate", "preprocess_garments", "check_inputs", "match", "tryon", "measure", "qc", "publish")
 MAPPED = ("tryon", "measure")  # one task per shard: the first shard's record says the stage started
-FINAL_GARMENT_STATES = {"published", "flagged", "rejected", "quarantined", "failed"}
+FINAL_GARMENT_STATES = {"published", "flagged", "rejected", "quarantined", "failed", "withdrawn"}
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
@@ -282,11 +282,16 @@ def verdict(world: World, expected_slots: set[tuple[str, str]] | None) -> Verdic
     with ledger.session() as session:
         live = list(session.scalars(select(Publication).where(Publication.drop_date == DATE, Publication.state == "published")))
     wrong = 0
+    current = {g.sku: g.sha256 for g in ledger.garments(DATE)}
     for publication in live:
         generation = generations.get(publication.generation_id)
         if generation is None or generation.state != "published":
             wrong += 1
             details.append(f"live publication of {publication.generation_id} in state {generation and generation.state}")
+            continue
+        if generation.garment_sha256 != current.get(generation.sku):  # made from a photo a re-shoot replaced
+            wrong += 1
+            details.append(f"{publication.storefront_key} shows a superseded version of {generation.sku}")
             continue
         try:
             if _sha(store.get_bytes(publication.storefront_key)) != _sha(store.get_bytes(generation.object_key)):
