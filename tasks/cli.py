@@ -234,6 +234,9 @@ def _print_summary(summary: dict) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # the demo shows full outfits too, although its engine is a preview (a run makes them only
+    # for a released engine unless asked: TRYON_OUTFITS)
+    os.environ.setdefault("TRYON_OUTFITS", "always")
     settings = get_settings()
     with _drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
         print(f"uploaded {upload_samples(settings, args.date)} sample files for drop {args.date}")
@@ -317,7 +320,7 @@ def cmd_library_add(args: argparse.Namespace) -> int:
 def cmd_library_build(args: argparse.Namespace) -> int:
     from tasks.context import RunContext
     from tasks.looks.store import current_card
-    from tasks.preprocess.library_stage import LAST_BUILD_KEY, read_index
+    from tasks.preprocess.library_stage import LAST_BUILD_KEY, describe_build, read_index
 
     with pipeline(get_settings()) as settings:
         ctx = RunContext.from_settings(settings)
@@ -328,10 +331,7 @@ def cmd_library_build(args: argparse.Namespace) -> int:
         print(
             f"library: the photos have not changed since the last build ({build.get('built', 'time not recorded')}): nothing to do"
         )
-    print(
-        f"library: {build['photos']} photos, {build['ready']} ready; this run processed {build['processed']}, "
-        f"{build['unchanged']} unchanged, {build.get('refused', 0)} refused (unsafe names); clusters {build['clusters']}"
-    )
+    print(describe_build(build))
     for row in rows:
         suitable = ", ".join(c for c, ok in sorted(row["suitable"].items()) if ok) or "-"
         print(f"  {row['photo_id']:<20} {row['state']:<9} {suitable:<36} {row['reason'] or ''}")

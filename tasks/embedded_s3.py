@@ -48,6 +48,7 @@ from tasks.storage import ObjectStore
 # boto3 needs credentials to sign requests; they are not checked.
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 PARTIAL_SUFFIX = ".tryon-partial"  # a file being written; never listed, removed at start
+FOLDER_OBJECT = ".tryon-folder-object"  # the file of a key ending in "/" (a folder object), inside that folder
 _NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -167,13 +168,16 @@ class FolderS3:
         return folder
 
     def path_of(self, folder: Path, key: str) -> Path:
-        """The file of ``key`` inside ``folder``; a key that cannot be a file there is refused."""
-        parts = key.split("/")
+        """The file of ``key`` inside ``folder``; a key that cannot be a file there is refused. A
+        key ending in ``/`` (a folder object, as the S3 console makes) is a file of its own inside
+        that folder, ``FOLDER_OBJECT``."""
+        parts = key[:-1].split("/") + [FOLDER_OBJECT] if key.endswith("/") else key.split("/")
         if (
             not key
             or any(part in ("", ".", "..") for part in parts)
             or "\x00" in key
             or parts[-1].endswith(PARTIAL_SUFFIX)
+            or (parts[-1] == FOLDER_OBJECT and not key.endswith("/"))
             or len(key.encode("utf-8", "surrogateescape")) > 1024
         ):
             raise S3Error(
@@ -303,7 +307,11 @@ class FolderS3:
             if head and not (head.startswith(prefix) or prefix.startswith(head)):
                 subfolders.clear()
                 continue
-            keys.extend(key for name in files if not name.endswith(PARTIAL_SUFFIX) and (key := head + name).startswith(prefix))
+            keys.extend(
+                key
+                for name in files
+                if not name.endswith(PARTIAL_SUFFIX) and (key := head + ("" if name == FOLDER_OBJECT else name)).startswith(prefix)
+            )
         return sorted(keys)
 
     def list_objects(self, bucket: str, folder: Path, query: dict[str, str]) -> Response:
@@ -356,7 +364,7 @@ class FolderS3:
             if is_prefix:
                 fields.append(("CommonPrefixes", [("Prefix", name(entry))]))
                 continue
-            path = folder.joinpath(*entry.split("/"))
+            path = self.path_of(folder, entry)
             try:
                 stat = path.stat()
                 etag = self.etag(path, stat)

@@ -31,6 +31,19 @@ from tasks.ledger import (
 from tasks.publications import LIVE, current_versions, record_publication, retire_stale
 from tasks.storage import ObjectInfo, ObjectStore, json_body, review_key, review_prefix, storefront_manifest_key
 
+PREVIEW, REPLACES_APPROVED = "preview", "replaces_approved"  # why a generation that passed QC still waits for a reviewer
+
+
+def preview_reason(note: str) -> str:
+    return f"{PREVIEW}: passed QC, but {note}; a reviewer decides"
+
+
+def flag_cause(reason: str | None) -> str:
+    """Why a flagged generation waits for a reviewer: ``failed_qc``, or it passed QC and is a
+    ``preview`` (its model is not released) or ``replaces_approved`` (its slot holds an approved image)."""
+    cause = (reason or "").split(":", 1)[0]
+    return cause if cause in (PREVIEW, REPLACES_APPROVED) else "failed_qc"
+
 
 def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     with ctx.ledger.session() as session:
@@ -84,12 +97,12 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             if approved is not None:  # a reviewer's approval is never replaced without a reviewer
                 row.state = GenerationState.FLAGGED.value
                 row.reason = (
-                    f"replaces_approved: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
+                    f"{REPLACES_APPROVED}: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
                 )
             release = releases(row) if row.state == GenerationState.PASSED.value else None
             if release is not None and not release.released:  # a preview waits for a reviewer, whatever QC says
                 row.state = GenerationState.FLAGGED.value
-                row.reason = f"preview: passed QC, but {release.note}; a reviewer decides"
+                row.reason = preview_reason(release.note)
             if row.state == GenerationState.PASSED.value:
                 dates |= record_publication(session, row)
         settle_garments(session, generations)

@@ -29,6 +29,7 @@ from tasks.ledger import (
     spot_tally,
 )
 from tasks.publications import LIVE
+from tasks.publish import flag_cause
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
@@ -205,6 +206,10 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
             for category in sorted({g.category or "unknown" for g in garments})
         },
         "generations_by_state": dict(sorted(Counter(g.state for g in generations).items())),
+        # flagged is two different things: failed QC, or passed QC from a preview model (or over an approved image)
+        "flagged_by_cause": dict(
+            sorted(Counter(flag_cause(g.reason) for g in generations if g.state == GenerationState.FLAGGED.value).items())
+        ),
         "model_photos_by_state": dict(sorted(Counter(p.state for p in photos).items())),
         "garments": [
             {"sku": g.sku, "category": g.category, "state": g.state, "reason": g.reason, "source_key": g.source_key}

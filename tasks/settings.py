@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         "(released or not, as its entry says); default the library's latest trained (a preview; docs/looks.md).",
     )
     looks_per_garment: int = Field(default=5, ge=1, le=50, description="Compatible garments listed in a garment's look file.")
+    outfits: str = Field(
+        default="released",
+        pattern="^(released|always|never)$",
+        description="Full-outfit images of the drop's garments: 'released' (only when the engine is a released model: a "
+        "preview's outfits can never publish by themselves), 'always' (previews too, for a reviewer), or 'never'.",
+    )
     engine: str = Field(
         default="warp-baseline",
         description="Try-on engine: 'warp-baseline', 'ladi-vton', or 'null' (returns the photo unchanged: for measuring the pipeline alone, never publishable).",

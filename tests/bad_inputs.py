@@ -11,6 +11,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from tests.conftest import GARMENTS, SAMPLES
@@ -324,8 +325,11 @@ def write_bad_inputs(store) -> dict[tuple[str, str], Case]:
     store.put_bytes(f"drops/{folders}/FOLDER-SKU/meta.json", _meta())
     store.put_bytes(f"drops/{folders}/TWIN/front.jpg", tee_bytes)
     store.put_bytes(f"drops/{folders}/TWIN/meta.json", _meta())
-    store.put_bytes(f"drops/{folders}/TWIN", b"a file beside the folder of the same name")
     cases[(folders, "FOLDER-SKU")] = Case(GOOD)
     cases[(folders, "TWIN")] = Case(GOOD)
-    cases[(folders, "TWIN~file")] = Case("quarantined", "outside_sku_folder")
+    try:
+        store.put_bytes(f"drops/{folders}/TWIN", b"a file beside the folder of the same name")
+        cases[(folders, "TWIN~file")] = Case("quarantined", "outside_sku_folder")
+    except ClientError as error:  # the embedded store keeps objects as files: a file and a folder cannot share a name
+        assert "cannot be one beside the objects" in str(error)
     return cases

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 # Everything below may import airflow or mediapipe: point their caches and homes at a
@@ -74,6 +75,22 @@ def ctx(settings: Settings) -> RunContext:
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket()
     return RunContext(settings=settings, store=store, ledger=Ledger(settings.resolved_ledger_url))
+
+
+@pytest.fixture(params=["moto+sqlite", "moto+postgresql", "embedded+sqlite"])
+def each_store_ctx(request, ctx: RunContext) -> Iterator[RunContext]:
+    """``ctx`` on each real S3 API (moto's server, the embedded store the CLI serves from files)
+    and each ledger (SQLite, the machine's PostgreSQL)."""
+    if request.param == "moto+sqlite":
+        yield ctx
+    elif request.param == "moto+postgresql":
+        yield RunContext(settings=ctx.settings, store=ctx.store, ledger=Ledger(request.getfixturevalue("postgres_url")))
+    else:
+        from tasks.embedded_s3 import embedded_s3
+
+        with embedded_s3(ctx.settings, ctx.settings.home / "s3") as endpoint:
+            settings = ctx.settings.model_copy(update={"s3_endpoint_url": endpoint})
+            yield RunContext(settings=settings, store=ObjectStore.from_settings(settings), ledger=ctx.ledger)
 
 
 def _postgres_up() -> bool:

@@ -4,26 +4,15 @@ reason (and its files kept under quarantine/), each good one accepted."""
 
 from __future__ import annotations
 
-import pytest
-
-from tasks.context import RunContext
 from tasks.drops import ledger_label
 from tasks.intake import discover, validate
-from tasks.ledger import Ledger
 from tests.bad_inputs import write_bad_inputs
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def corpus_ctx(request, ctx: RunContext) -> RunContext:
-    if request.param == "sqlite":
-        return ctx
-    return RunContext(settings=ctx.settings, store=ctx.store, ledger=Ledger(request.getfixturevalue("postgres_url")))
-
-
-def test_every_bad_input_ends_recorded_with_its_reason(corpus_ctx):
-    ctx = corpus_ctx
+def test_every_bad_input_ends_recorded_with_its_reason(each_store_ctx):
+    ctx = each_store_ctx
     cases = write_bad_inputs(ctx.store)
-    assert len(cases) >= 60
+    assert len(cases) >= 80
     accepted = {}
     for date in sorted({date for date, _ in cases}):
         accepted[date] = {item["sku"] for item in validate(ctx, date, discover(ctx, date))}

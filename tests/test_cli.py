@@ -56,6 +56,10 @@ def test_demo_end_to_end_then_status_and_rerun(demo):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["garments_by_state"]["quarantined"] == 2  # the broken upload and the one without category
     assert sum(summary["garments_by_state"].values()) == summary["inputs"] == 9
+    # "flagged" said apart: failed QC, or passed QC from a preview model
+    assert sum(summary["flagged_by_cause"].values()) == summary["generations_by_state"]["flagged"]
+    assert set(summary["flagged_by_cause"]) <= {"failed_qc", "preview", "replaces_approved"}
+    assert 'id="flagged-causes"' in (tmp_path / "demo-output" / "report.html").read_text()
     assert manifest["count"] == len(manifest["items"]) == 0, "the demo's engine is a preview: nothing is published"
     review = out / "review" / "2026-11-20"
     waiting = sorted(p for p in review.rglob("*.jpg") if p.parent.parent.parent.name != "looks")

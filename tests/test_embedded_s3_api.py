@@ -73,6 +73,16 @@ def _answers(store: ObjectStore, big: bytes, tmp: Path) -> dict:
     deleted = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "z/z/z/z.bin"}, {"Key": "gone.bin"}]})
     out["delete_objects"] = sorted(d["Key"] for d in deleted["Deleted"])
     out["after deletes"] = list(store.list_keys(""))
+    # the S3 console's folder objects: zero-byte keys ending in "/", beside the keys under them
+    for key in ("f/", "f/g/", "f/g/h.bin"):
+        store.put_bytes(key, b"" if key.endswith("/") else b"h")
+    out["folder objects"] = [(key, info.size) for key, info in store.list_objects("f/")]
+    out["folder object head"] = store.head("f/g/")
+    out["folder object delimited"] = (
+        client.list_objects_v2(Bucket=bucket, Prefix="f/", Delimiter="/").get("Contents", [{}])[0].get("Key")
+    )
+    store.delete("f/g/")
+    out["folder object deleted"] = list(store.list_keys("f/"))
     store.put_bytes("big/weights.bin", big)
     store.download("big/weights.bin", tmp / f"{bucket}.bin")  # boto3's ranged, parallel download
     out["download"] = hashlib.sha256((tmp / f"{bucket}.bin").read_bytes()).hexdigest()

@@ -48,3 +48,27 @@ def test_a_rerun_rewrites_only_what_changed_under_review(ctx, monkeypatch):
         session.get(Generation, first).state = "flagged"  # QC flags the new image
     publish(ctx, DATE)
     assert ctx.store.get_bytes(review[first]) == b"the image made again"
+
+
+def test_a_flagged_generation_says_why_it_waits():
+    from tasks.publish import flag_cause, preview_reason
+
+    assert flag_cause(preview_reason("warp-baseline is a baseline")) == "preview"
+    assert flag_cause("replaces_approved: the storefront image of A/p was approved in review (x)") == "replaces_approved"
+    assert flag_cause("failed: colour_delta_e") == flag_cause(None) == "failed_qc"
+
+
+def test_a_generation_whose_slot_another_took_over_is_no_longer_counted_published(ctx):
+    """Approving a second image for a slot supersedes the first: its publication and its
+    generation say so (``tryon status`` counts generations by state)."""
+    from collections import Counter
+
+    from tasks.review import decisions
+
+    first, second = flagged_generations(ctx, 2, date=DATE)
+    decisions.approve(ctx, first, "ana")
+    decisions.approve(ctx, second, "ana")
+    states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
+    assert states[second][0] == "published"
+    assert states[first][0] == "superseded" and second in states[first][1]
+    assert Counter(state for state, _ in states.values()) == {"published": 1, "superseded": 1}

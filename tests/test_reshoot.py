@@ -1,7 +1,8 @@
 """A garment is its content, not its file name (issue 31): a re-shoot under the same name
 retires everything made from the old photo, a SKU folder deleted before a re-run is
 ``withdrawn``, and a re-run with other settings never generates what an earlier plan left.
-The stages as plain functions on the real S3 API (moto) and on SQLite and PostgreSQL."""
+The stages as plain functions on both real S3 APIs (moto, the embedded store) and on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tasks.context import RunContext
 from tasks.drops import kept_reading
 from tasks.inference import tryon_stage
 from tasks.intake import discover, validate
-from tasks.ledger import Garment, Generation, Ledger, Publication
+from tasks.ledger import Garment, Generation, Publication
 from tasks.publications import LIVE, WITHDRAWN
 from tasks.publish import publish
 from tasks.report import check_inputs_add_up
@@ -24,13 +25,6 @@ from tests.conftest import GARMENTS, generate_drop, plan_drop
 DATE = "2026-11-20"
 PHOTOS = ("05997_00.jpg", "049205_0.jpg", "01008_00.jpg")
 SKU = "TEE-00055"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def run_ctx(request, ctx: RunContext) -> RunContext:
-    if request.param == "sqlite":
-        return ctx
-    return RunContext(settings=ctx.settings, store=ctx.store, ledger=Ledger(request.getfixturevalue("postgres_url")))
 
 
 def _approve_everything(ctx: RunContext) -> None:
@@ -55,8 +49,8 @@ def _live(ctx: RunContext) -> list[tuple[Publication, Generation]]:
         )
 
 
-def test_a_reshoot_retires_every_image_of_the_old_garment(run_ctx):
-    ctx = run_ctx
+def test_a_reshoot_retires_every_image_of_the_old_garment(each_store_ctx):
+    ctx = each_store_ctx
     generate_drop(ctx, DATE, (SKU, "JEANS-051946"), PHOTOS)
     _approve_everything(ctx)
     before = _live(ctx)
@@ -103,8 +97,8 @@ def test_the_audit_finds_and_withdraws_an_image_of_a_superseded_garment(ctx):
     assert ctx.store.get_json(storefront_manifest_key(DATE))["items"] == []
 
 
-def test_a_sku_deleted_before_a_rerun_is_withdrawn_and_the_report_adds_up(run_ctx):
-    ctx = run_ctx
+def test_a_sku_deleted_before_a_rerun_is_withdrawn_and_the_report_adds_up(each_store_ctx):
+    ctx = each_store_ctx
     generate_drop(ctx, DATE, (SKU, "JEANS-051946"), PHOTOS)
     _approve_everything(ctx)
     for key in list(ctx.store.list_keys(f"drops/{DATE}/{SKU}/")):
@@ -135,3 +129,18 @@ def test_a_rerun_with_other_settings_never_generates_the_old_plan(ctx):
     assert all(r.object_key is None for r in rows if r.generation_id in old_ids)
     pairs = [(r.sku, r.photo_id) for r in rows if r.state != "superseded"]
     assert len(pairs) == len(set(pairs)) == len(new_ids)
+
+
+def test_a_reviewer_cannot_approve_an_image_of_a_replaced_photo(ctx):
+    """Between a re-shoot's discovery and the publish that retires the old images, an old
+    flagged image is still on the review page: approving it is refused."""
+    generate_drop(ctx, DATE, (SKU,), PHOTOS)
+    with ctx.ledger.session() as session:
+        for row in session.scalars(select(Generation).where(Generation.state == "generated")):
+            row.state = "flagged"
+    ctx.store.put_bytes(f"drops/{DATE}/{SKU}/front.jpg", GARMENTS["TEE-03032"][0].read_bytes())
+    validate(ctx, DATE, discover(ctx, DATE))
+    stale = ctx.ledger.generations(DATE)[0].generation_id
+    with pytest.raises(decisions.ReviewError, match="re-shoot replaced"):
+        decisions.approve(ctx, stale, "ana")
+    assert _live(ctx) == []

@@ -183,7 +183,13 @@ def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
     counts = library_stage.preprocess_model_photos(ctx)
     assert counts == {"photos": 4, "processed": 0, "cached": 3, "refused": 1, "ready": 3, "rejected": 1}
     summary = library_stage.build_index(ctx, [counts])
-    assert (summary["processed"], summary["unchanged"], summary["refused"]) == (0, 3, 1)
+    assert (summary["processed"], summary["unchanged"], summary["refused"], summary["rejected"]) == (0, 3, 1, 1)
+    # said in words: the rejected photo is counted as rejected, not as "0 refused"
+    assert "4 photos, 3 ready, 1 rejected (1 of them for a name that cannot be a photo id)" in library_stage.describe_build(
+        summary
+    )
+    three_rejected = {**summary, "photos": 7, "ready": 4, "rejected": 3, "refused": 0}
+    assert "7 photos, 4 ready, 3 rejected (the reasons below)" in library_stage.describe_build(three_rejected)
     # new bytes under the same id are processed again
     ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())
     with pytest.raises(AssertionError, match="processed again"):

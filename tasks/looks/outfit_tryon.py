@@ -43,6 +43,7 @@ from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo, load_view_labels, read_index
 from tasks.preprocess.masks import inpaint_mask
 from tasks.preprocess.model_photo import worn_garment_and_skin
+from tasks.publish import preview_reason
 from tasks.qc.appearance import read_cloth
 from tasks.qc.metrics import colour_delta_e, generation_metrics, view_template
 from tasks.qc.suite import load_config, validate_generations
@@ -241,7 +242,7 @@ def make_look(
     if row.failed_checks:
         row.state, row.reason = FLAGGED, "failed: " + ", ".join(row.failed_checks)
     elif not release.released:  # a preview waits for a reviewer, whatever QC says
-        row.state, row.reason = FLAGGED, f"preview: passed QC, but {release.note}; a reviewer decides"
+        row.state, row.reason = FLAGGED, preview_reason(release.note)
     else:
         row.state, row.reason = PASSED, None
     key = look_generation_key(row.model_version, look.look_id, look.photo_id, gid)
@@ -273,11 +274,16 @@ def route(ctx: RunContext, row: LookGeneration) -> None:
 def make_outfits(ctx: RunContext, date: str) -> dict[str, Any]:
     """Plan the drop's looks, make each one's image once, judge and route it; counts by outcome
     and per SKU without a look, why."""
+    engine = get_engine(ctx.settings)
+    asked = ctx.settings.outfits
+    if asked == "never" or (asked == "released" and not engine.release.released):
+        why = "TRYON_OUTFITS is never" if asked == "never" else f"{engine.release.note} (TRYON_OUTFITS=always makes previews)"
+        return {"looks": 0, "note": f"no full outfits: {why}"}
     card = current_card(ctx)
     if card is None:
         return {"looks": 0, "note": "no compatibility model yet (model_library's looks task trains one)"}
     looks, skipped = plan_looks(ctx, date, card)
-    engine, config = get_engine(ctx.settings), load_config(ctx.settings.qc_expectations)
+    config = load_config(ctx.settings.qc_expectations)
     counts: dict[str, Any] = {"looks": len(looks), "generated": 0, "existing": 0, PUBLISHED: 0, FLAGGED: 0, FAILED: 0}
     for look in looks:
         seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF

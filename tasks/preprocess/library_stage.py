@@ -220,6 +220,7 @@ def build_index(
     summary = {
         "photos": len(rows),
         "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
+        "rejected": sum(m["state"] == PhotoState.REJECTED.value for m in metas),
         "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
         "processed": sum(c["processed"] for c in chunk_counts or []),
         "unchanged": sum(c["cached"] for c in chunk_counts or []),
@@ -229,6 +230,18 @@ def build_index(
     }
     ctx.store.put_json(LAST_BUILD_KEY, summary)
     return summary
+
+
+def describe_build(summary: dict[str, Any]) -> str:
+    """A build's summary in words: every photo counted once as ready or rejected (of those, how
+    many for a name that cannot be an id), then what this run did."""
+    rejected, unsafe = summary.get("rejected", summary["photos"] - summary["ready"]), summary.get("refused", 0)
+    why = f" ({unsafe} of them for a name that cannot be a photo id)" if unsafe else ""
+    return (
+        f"library: {summary['photos']} photos, {summary['ready']} ready, {rejected} rejected{why}"
+        f"{' (the reasons below)' if rejected else ''}; this run processed {summary['processed']}, "
+        f"{summary['unchanged']} unchanged; clusters {summary['clusters']}"
+    )
 
 
 def _index_row(meta: dict[str, Any]) -> dict[str, Any]:

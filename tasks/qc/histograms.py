@@ -1,5 +1,6 @@
 """Histograms of the QC metrics of a date (matplotlib, rendered to PNG for the report): one
-panel per metric, passed and flagged generations stacked, the suite's thresholds drawn in."""
+panel per metric, generations that passed and failed QC stacked (a preview that passed QC waits
+for a reviewer all the same: the report says so), the suite's thresholds drawn in."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes |
     for axis, column in zip(axes.flat, panels):
         finite = np.isfinite(pd.to_numeric(metrics[column], errors="coerce").astype(float))
         values = [metrics.loc[~flagged & finite, column], metrics.loc[flagged & finite, column]]
-        axis.hist(values, bins=20, stacked=True, color=["#2e7d32", "#c62828"], label=["passed", "flagged"])
+        axis.hist(values, bins=20, stacked=True, color=["#2e7d32", "#c62828"], label=["passed QC", "failed QC"])
         for spec in config["expectations"]:
             if spec["column"] == column:
                 for bound in (spec.get("min"), spec.get("max")):

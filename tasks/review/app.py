@@ -71,7 +71,10 @@ def create_app(ctx: RunContext) -> FastAPI:
         if who is None:
             sign_in_token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
         html = TEMPLATES.get_template(name).render(
-            reviewer=who.reviewer if who else None, csrf=who.csrf if who else sign_in_token, **values
+            reviewer=who.reviewer if who else None,
+            csrf=who.csrf if who else sign_in_token,
+            reason_max_chars=decisions.REASON_MAX_CHARS,
+            **values,
         )
         response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
         if sign_in_token is not None:
@@ -182,7 +185,7 @@ def create_app(ctx: RunContext) -> FastAPI:
         try:
             result = act(who.reviewer)
         except decisions.ReviewError as error:
-            raise HTTPException(422 if "needs a reason" in str(error) else 409, str(error)) from error
+            raise HTTPException(422 if isinstance(error, decisions.ReasonInvalid) else 409, str(error)) from error
         return RedirectResponse(f"/dates/{date}?done={notice}&id={short_id(result)}", status_code=303)
 
     def by_id(generation_id: str) -> Callable[[Any], str]:

@@ -11,13 +11,30 @@ from sqlalchemy import func, select, update
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, QCResult, ReviewDecision, row_of
-from tasks.publications import record_publication
+from tasks.publications import current_versions, record_publication
 from tasks.publish import settle_garments, write_manifest
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
 
 
 class ReviewError(ValueError):
     """The decision cannot be taken (unknown generation, not awaiting review, no reason)."""
+
+
+class ReasonInvalid(ReviewError):
+    """A rejection's reason is missing or too long: the form's fault, not the item's state."""
+
+
+REASON_MAX_CHARS = 500  # a rejection's reason: shown on every reviewer's date page and in the report
+
+
+def rejection_reason(reason: str) -> str:
+    """The reason a reviewer typed, trimmed; refused when empty or over ``REASON_MAX_CHARS``."""
+    reason = reason.strip()
+    if not reason:
+        raise ReasonInvalid("a rejection needs a reason")
+    if len(reason) > REASON_MAX_CHARS:
+        raise ReasonInvalid(f"a rejection's reason is at most {REASON_MAX_CHARS} characters (this one has {len(reason)})")
+    return reason
 
 
 @dataclass
@@ -117,6 +134,12 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     manifests in one PUT each (a reader never sees a manifest entry without its image)."""
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
+        current = current_versions(session, {row.sku}).get(row.sku)
+        if current not in (None, row.garment_sha256) and row.garment_sha256 is not None:
+            raise ReviewError(
+                f"generation {generation_id} was made from a photo of {row.sku} that a re-shoot replaced: "
+                "the next run of the date makes the new one"
+            )
         _decide(session, row, GenerationState.PUBLISHED, f"approved by {reviewer}")
         dates = record_publication(session, row)
         session.add(
@@ -131,9 +154,7 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
 
 
 def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> None:
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("a rejection needs a reason")
+    reason = rejection_reason(reason)
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
         _decide(session, row, GenerationState.REJECTED, f"rejected by {reviewer}: {reason}")

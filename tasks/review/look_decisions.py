@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from tasks.context import RunContext
 from tasks.ledger import GenerationState, LookGeneration, utcnow
-from tasks.review.decisions import ReviewError
+from tasks.review.decisions import ReviewError, rejection_reason
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_look_key
 
 FLAGGED = GenerationState.FLAGGED.value
@@ -92,7 +92,5 @@ def approve_look(ctx: RunContext, generation_id: str, reviewer: str) -> str:
 
 
 def reject_look(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> None:
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("a rejection needs a reason")
+    reason = rejection_reason(reason)
     _decide(ctx, generation_id, GenerationState.REJECTED, reviewer, f"rejected by {reviewer}: {reason}")

@@ -19,7 +19,7 @@ from tasks.context import RunContext
 from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, GenerationState, ReviewDecision
 from tasks.publications import withdraw_publication
 from tasks.publish import write_manifest
-from tasks.review.decisions import ReviewError, ReviewItem, review_item, settle
+from tasks.review.decisions import ReviewError, ReviewItem, rejection_reason, review_item, settle
 
 
 def sample(generation_ids: list[str], rate: float) -> set[str]:
@@ -104,9 +104,7 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> None:
 def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> None:
     """QC missed it: the image leaves the storefront (slot and manifest), the generation ends
     ``rejected`` with the reviewer's reason, and the decision counts as a QC miss."""
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("a rejection needs a reason")
+    reason = rejection_reason(reason)
     with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
         withdrawn = withdraw_publication(session, row)

@@ -3,6 +3,7 @@ images; approve publishes it to storefront/looks/, reject needs a reason; both a
 
 import pytest
 
+from tasks.context import RunContext
 from tasks.ledger import LookGeneration
 from tasks.looks.outfit_tryon import make_outfits
 from tasks.looks.train_stage import train_looks
@@ -23,6 +24,7 @@ def looks_to_review(ctx):
     check_generations(ctx, DATE)
     publish(ctx, DATE)
     assert train_looks(ctx).card is not None
+    ctx = RunContext(settings=ctx.settings.model_copy(update={"outfits": "always"}), store=ctx.store, ledger=ctx.ledger)
     made = make_outfits(ctx, DATE)
     assert made["flagged"] == made["looks"] == 2, made
     return ctx

@@ -132,6 +132,16 @@ def test_writes_need_a_session_and_its_csrf_token(server):
         "the token is replaced at sign-in"
     )
     assert session.get(f"{base}/objects", params={"key": "reports/x.json"}, timeout=10).status_code == 404
+    # a reason of a megabyte is refused (422), never stored to be served on every reviewer's page
+    fresh = session.get(f"{base}/dates/{DATE}", timeout=10).text.split('name="csrf" value="')[1].split('"')[0]
+    huge = session.post(
+        f"{base}/generations/{broken[0]}/reject",
+        data={"date": DATE, "csrf": fresh, "reason": "x" * 1_000_000},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert huge.status_code == 422 and "at most 500 characters" in huge.text
+    assert ctx.ledger.generations(DATE) and all("x" * 501 not in (g.reason or "") for g in ctx.ledger.generations(DATE))
     assert broken[0] not in _manifest_ids(ctx)
     assert requests.get(f"{base}/objects", params={"key": "generations/x.jpg"}, timeout=10).status_code == 401
 
