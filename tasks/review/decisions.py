@@ -192,6 +192,7 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
             Generation(
                 generation_id=new_id,
                 garment_id=row.garment_id,
+                garment_sha256=garment.content_sha256,
                 photo_id=row.photo_id,
                 drop_date=row.drop_date,
                 sku=row.sku,
