@@ -99,3 +99,29 @@ def test_the_command_reports_and_repairs(ctx, tmp_path):
     report = json.loads(repaired.stdout)
     assert report["left"] == [] and f"copied {storefront_key('TEE-1', 'p1')} from its generation" in report["repaired"]
     assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {gid}".encode()
+
+
+def test_the_audit_keeps_to_the_dates_own_keys(ctx):
+    """A SKU named like a storefront prefix (quarantined ``reserved_name``) owns no storefront
+    keys: the audit never takes another date's manifest or other garments' look files for its
+    orphans, and a key below a SKU's slots is not one of them either."""
+    from tasks.intake import discover
+    from tasks.storage import look_file_key
+
+    for sku in ("looks", "manifests", "TEE-1"):
+        ctx.store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", (REPO / "samples" / "drop" / "TEE-00055" / "front.jpg").read_bytes())
+        ctx.store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": "upper_body"})
+    assert [item["sku"] for item in discover(ctx, DATE)] == ["TEE-1"]
+    reasons = {g.sku: g.reason for g in ctx.ledger.garments(DATE)}
+    assert reasons["looks"].startswith("reserved_name") and reasons["manifests"].startswith("reserved_name")
+    others = [
+        storefront_manifest_key("2026-11-19"),
+        look_file_key("JEANS-9"),
+        "storefront/looks/abc/p1.jpg",
+        "storefront/TEE-1/x/y.jpg",
+    ]
+    for key in others:
+        ctx.store.put_bytes(key, b"another date's or another garment's")
+    result = audit_and_repair(ctx, DATE, fix=True)
+    assert [f for f in result.findings if f.key in others] == []
+    assert all(ctx.store.exists(key) for key in others)

@@ -4,7 +4,7 @@ reason (and its files kept under quarantine/), each good one accepted."""
 
 from __future__ import annotations
 
-from tasks.drops import ledger_label
+from tasks.drops import kept_reading, ledger_label
 from tasks.intake import discover, validate
 from tests.bad_inputs import write_bad_inputs
 
@@ -38,6 +38,16 @@ def test_every_bad_input_ends_recorded_with_its_reason(each_store_ctx):
     assert not wrong, "\n".join(map(repr, wrong))
     for date in {date for date, _ in cases}:  # one row per input, nothing else
         assert len(ctx.ledger.garments(date)) == len([1 for d, _ in cases if d == date])
+    # what the catalogue team hears about the drop as a whole (the report shows it)
+    spreadsheet = " | ".join(kept_reading(ctx, "2026-11-27").warnings)
+    for said in (
+        "manifest_sku_absent: 1 SKU(s)",
+        "'NEVER-ARRIVED'",
+        "manifest_duplicate_sku: 'NEEDS-MANIFEST' is listed 2 times",
+        "read as Windows-1252",
+    ):
+        assert said in spreadsheet, spreadsheet
+    assert any(w.startswith("folder_markers: 3 folder object(s)") for w in kept_reading(ctx, "2026-11-28").warnings)
 
 
 def test_a_trailing_newline_is_not_a_safe_name():
