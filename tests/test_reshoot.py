@@ -113,9 +113,10 @@ def test_a_sku_deleted_before_a_rerun_is_withdrawn_and_the_report_adds_up(each_s
     assert {gen.sku for _, gen in _live(ctx)} == {"JEANS-051946"}
 
 
-def test_a_rerun_with_other_settings_never_generates_the_old_plan(ctx):
+def test_a_rerun_with_other_settings_never_generates_the_old_plan(each_store_ctx):
     """A run killed after planning and re-run with another engine setting: the old plan's rows
     are superseded (never generated), one generation per garment-photo pair."""
+    ctx = each_store_ctx
     first = RunContext(settings=ctx.settings.model_copy(update={"engine": "null"}), store=ctx.store, ledger=ctx.ledger)
     _, _, old_shards = plan_drop(first, DATE, (SKU,), PHOTOS)  # killed before try-on
     _, _, shards = plan_drop(ctx, DATE, (), PHOTOS)
