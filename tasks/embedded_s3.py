@@ -310,7 +310,8 @@ class FolderS3:
             keys.extend(
                 key
                 for name in files
-                if not name.endswith(PARTIAL_SUFFIX) and (key := head + ("" if name == FOLDER_OBJECT else name)).startswith(prefix)
+                if not name.endswith(PARTIAL_SUFFIX)
+                and (key := head + ("" if name == FOLDER_OBJECT else name)).startswith(prefix)
             )
         return sorted(keys)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tasks.ledger import Garment, GarmentState, Generation, GenerationState, LookGeneration, Publication, utcnow
+from tasks.ledger import IN_LIST, Garment, GarmentState, Generation, GenerationState, LookGeneration, Publication, utcnow
 from tasks.storage import look_file_key, storefront_key, storefront_look_key
 
 LIVE, SUPERSEDED, WITHDRAWN = "published", "superseded", "withdrawn"  # a publication's states
@@ -87,16 +87,18 @@ def current_versions(session: Any, skus: set[str]) -> dict[str, str]:
     """Each SKU's current garment version: the image sha256 of its latest drop that accepted
     one (a withdrawn or quarantined row holds none). A SKU never accepted is absent."""
     versions: dict[str, str] = {}
-    for sku, sha256 in session.execute(
-        select(Garment.sku, Garment.sha256)
-        .where(
-            Garment.sku.in_(skus),
-            Garment.sha256.is_not(None),
-            Garment.state.not_in((GarmentState.WITHDRAWN.value, GarmentState.QUARANTINED.value)),
-        )
-        .order_by(Garment.drop_date)
-    ):
-        versions[sku] = sha256  # the latest date's wins
+    ordered = sorted(skus)
+    for start in range(0, len(ordered), IN_LIST):
+        for sku, sha256 in session.execute(
+            select(Garment.sku, Garment.sha256)
+            .where(
+                Garment.sku.in_(ordered[start : start + IN_LIST]),
+                Garment.sha256.is_not(None),
+                Garment.state.not_in((GarmentState.WITHDRAWN.value, GarmentState.QUARANTINED.value)),
+            )
+            .order_by(Garment.drop_date)
+        ):
+            versions[sku] = sha256  # the latest date's wins
     return versions
 
 
@@ -121,8 +123,15 @@ def retire_stale(session: Any, skus: set[str]) -> Retired:
     """In the caller's transaction, end everything of ``skus`` not made from their current
     versions, and everything of a garment that left its drop: live publications withdrawn,
     open generations and full outfits superseded (a published outfit's storefront image and
-    the SKU's look file to delete)."""
+    the SKU's look file to delete). ``IN_LIST`` SKUs a query."""
     retired = Retired()
+    ordered = sorted(skus)
+    for start in range(0, len(ordered), IN_LIST):
+        _retire(session, set(ordered[start : start + IN_LIST]), retired)
+    return retired
+
+
+def _retire(session: Any, skus: set[str], retired: Retired) -> None:
     versions = current_versions(session, skus)
     gone = set(session.scalars(select(Garment.id).where(Garment.sku.in_(skus), Garment.state == GarmentState.WITHDRAWN.value)))
     for row in session.scalars(select(Generation).where(Generation.sku.in_(skus), Generation.state.in_(_OPEN))):
@@ -156,4 +165,3 @@ def retire_stale(session: Any, skus: set[str]) -> Retired:
             retired.deletions.append(storefront_look_key(look.look_id, look.photo_id))
         look.state, look.reason = GenerationState.SUPERSEDED.value, _stale_reason(stale[0][1], versions[stale[0][0]])
         retired.lines.append(f"outfit {look.generation_id} ({look.upper_sku} + {look.lower_sku}): {look.reason}")
-    return retired
