@@ -394,8 +394,20 @@ class Ledger:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # a ledger made before migrations (by create_all) is stamped with the newest revision whose table
-# it already holds, then upgraded from there
-LEGACY_MARKERS = (("0003", "look_generations"), ("0002", "evaluations"), ("0001", "garments"))
+# (or ``table.column``) it already holds, then upgraded from there
+LEGACY_MARKERS = (
+    ("0004", "generations.garment_sha256"),
+    ("0003", "look_generations"),
+    ("0002", "evaluations"),
+    ("0001", "garments"),
+)
+
+
+def _holds(tables: Any, marker: str) -> bool:
+    table, _, column = marker.partition(".")
+    if not tables.has_table(table):
+        return False
+    return not column or column in {c["name"] for c in tables.get_columns(table)}
 
 
 def _alembic_config(connection: Any = None, metadata: Any = None) -> Any:
@@ -441,7 +453,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         config = _alembic_config(connection)
         if before is None:
             tables = inspect(connection)
-            legacy = next((rev for rev, table in LEGACY_MARKERS if tables.has_table(table)), None)
+            legacy = next((rev for rev, marker in LEGACY_MARKERS if _holds(tables, marker)), None)
             if legacy is not None:
                 command.stamp(config, legacy)
                 before = legacy

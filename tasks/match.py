@@ -87,18 +87,21 @@ def _pairs(chosen: list[tuple[AcceptedItem, list[tuple[str, int, str]]]]) -> dic
     return {(item.garment_id, photo_id): (item.sha256, gid) for item, picks in chosen for photo_id, _, gid in picks}
 
 
-def _superseded_by(row: Generation, engine: Engine, plan: dict[tuple[int, str], tuple[str, str]]) -> str | None:
+def _superseded_by(
+    row: Generation, engine: Engine, plan: dict[tuple[int, str], tuple[str, str]], rejected: set[str]
+) -> str | None:
     """Why this run's plan supersedes an undecided generation of an earlier plan, or None when it
     stands: one garment-photo pair has one current generation, made from the garment's current
-    version under the settings it was planned with (never generated under other ones)."""
+    version under the settings it was planned with (never generated under other ones). The
+    plan's generation for a pair a reviewer rejected (``rejected``: re-generated in review) gives
+    way to the re-generation the reviewer asked for, when it is made under this run's settings."""
     current = plan.get((row.garment_id, row.photo_id))
     if current is not None and row.garment_sha256 not in (None, current[0]):
         return f"superseded_by_reshoot: planned for garment version {row.garment_sha256[:12]}, the drop holds {current[0][:12]}"
-    if current is not None:
+    other_settings = engine.made_with != made_with(row.engine, row.model_version, row.weights_sha256, row.parameters)
+    if current is not None and (other_settings or current[1] not in rejected):
         return f"superseded_by_plan: the pair's current generation is {current[1]} (planned under this run's settings)"
-    if row.state == GenerationState.PLANNED.value and engine.made_with != made_with(
-        row.engine, row.model_version, row.weights_sha256, row.parameters
-    ):
+    if row.state == GenerationState.PLANNED.value and other_settings:
         return (
             f"superseded_by_plan: planned with {row.engine} {row.model_version} {row.parameters}, this run plans with "
             f"{engine.name} {engine.model_version} {engine.parameters}; never generated"
@@ -117,6 +120,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
     index, clusters = read_index(ctx), read_clusters(ctx)
     groups: dict[tuple[str, int], list[str]] = {}
     chosen: list[tuple[AcceptedItem, list[tuple[str, int, str]]]] = []  # each garment's (photo, cluster, generation id)
+    rejected: set[str] = set()  # planned generations a reviewer rejected
     for raw in items:
         item = AcceptedItem.from_xcom(raw)
         if not index:
@@ -183,6 +187,8 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                         session.add(row)
                     elif row.state in (GenerationState.FAILED.value, GenerationState.SUPERSEDED.value):  # current again
                         row.state, row.reason = GenerationState.PLANNED.value, None
+                    elif row.state == GenerationState.REJECTED.value:  # by a reviewer: a re-generation may take its place
+                        rejected.add(gid)
                     groups.setdefault((item.category, cluster), []).append(gid)
                 garments[item.garment_id].state, garments[item.garment_id].reason = GarmentState.MATCHED.value, None
     planned, plan = {gid for ids in groups.values() for gid in ids}, _pairs(chosen)
@@ -190,7 +196,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
         for row in session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(_UNDECIDED))):
             if row.generation_id in planned:
                 continue
-            reason = _superseded_by(row, engine, plan)
+            reason = _superseded_by(row, engine, plan, rejected)
             if reason is not None:
                 row.state, row.reason = GenerationState.SUPERSEDED.value, reason
             elif row.state == GenerationState.PLANNED.value:  # a re-generation a reviewer asked for since the last run

@@ -188,8 +188,9 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
             session.scalars(select(Generation).where(Generation.drop_date == date).order_by(Generation.sku, Generation.photo_id))
         )
         photos = list(session.scalars(select(ModelPhoto).order_by(ModelPhoto.photo_id)))
-    records, reading = stage_records(ctx, date), kept_reading(ctx, date)
-    listing = reading.listing if reading is not None else list_drop(ctx, date)  # before discovery: as it stands
+    # the drop listed again, read by the same rules as discovery read it: an input that arrived
+    # after discovery is never recorded, and the report refuses to claim the drop adds up
+    records, reading, listing = stage_records(ctx, date), kept_reading(ctx, date), list_drop(ctx, date)
     drop = drop_wait(ctx, date, listing, records) | {"warnings": reading.warnings if reading is not None else []}
     if drop["processed"]:
         check_inputs_add_up(date, listing, garments)

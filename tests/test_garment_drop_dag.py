@@ -233,6 +233,7 @@ def test_a_drop_never_marked_complete_ends_as_no_drop(ctx):
         "wait_s": 4,
         "waited_s": None,
         "waiting": ["TEE-03032"],
+        "warnings": [],  # nothing was read: discovery never ran
     }
     assert 4 <= summary["drop"]["waited_s"] < 60
     assert summary["inputs"] == 0 and ctx.ledger.garments(date) == [] and summary["failed_stages"] == []
