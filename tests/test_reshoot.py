@@ -49,7 +49,7 @@ def _live(ctx: RunContext) -> list[tuple[Publication, Generation]]:
         )
 
 
-def test_a_reshoot_retires_every_image_of_the_old_garment(each_store_ctx):
+def test_a_reshoot_retires_every_image_of_the_old_garment_and_a_deleted_sku_is_withdrawn(each_store_ctx):
     ctx = each_store_ctx
     generate_drop(ctx, DATE, (SKU, "JEANS-051946"), PHOTOS)
     _approve_everything(ctx)
@@ -82,6 +82,19 @@ def test_a_reshoot_retires_every_image_of_the_old_garment(each_store_ctx):
     assert all(state == "superseded" for (sku, sha), state in states.items() if sku == SKU and sha in old)
     assert audit(ctx, DATE) == []
 
+    # then the jeans' folder is deleted before another run: withdrawn, not a report that fails
+    for key in list(ctx.store.list_keys(f"drops/{DATE}/JEANS-051946/")):
+        ctx.store.delete(key)
+    validate(ctx, DATE, discover(ctx, DATE))
+    publish(ctx, DATE)
+    garments = {g.sku: g for g in ctx.ledger.garments(DATE)}
+    assert garments["JEANS-051946"].state == "withdrawn" and "no longer in drops/" in garments["JEANS-051946"].reason
+    reading = kept_reading(ctx, DATE)
+    assert reading is not None and any(w.startswith("withdrawn:") for w in reading.warnings)
+    check_inputs_add_up(DATE, reading.listing, list(garments.values()))  # no "recorded but not in the drop"
+    assert _live(ctx) == [] and ctx.store.get_json(storefront_manifest_key(DATE))["items"] == []
+    assert audit(ctx, DATE) == []
+
 
 def test_the_audit_finds_and_withdraws_an_image_of_a_superseded_garment(ctx):
     """What a pipeline before this check left behind: a live image of the old photo."""
@@ -95,22 +108,6 @@ def test_the_audit_finds_and_withdraws_an_image_of_a_superseded_garment(ctx):
     assert any("superseded_by_reshoot" in line for line in result.repaired)
     assert audit(ctx, DATE) == [] and _live(ctx) == []
     assert ctx.store.get_json(storefront_manifest_key(DATE))["items"] == []
-
-
-def test_a_sku_deleted_before_a_rerun_is_withdrawn_and_the_report_adds_up(each_store_ctx):
-    ctx = each_store_ctx
-    generate_drop(ctx, DATE, (SKU, "JEANS-051946"), PHOTOS)
-    _approve_everything(ctx)
-    for key in list(ctx.store.list_keys(f"drops/{DATE}/{SKU}/")):
-        ctx.store.delete(key)
-    validate(ctx, DATE, discover(ctx, DATE))
-    publish(ctx, DATE)
-    garments = {g.sku: g for g in ctx.ledger.garments(DATE)}
-    assert garments[SKU].state == "withdrawn" and "no longer in drops/" in garments[SKU].reason
-    reading = kept_reading(ctx, DATE)
-    assert reading is not None and any(w.startswith("withdrawn:") for w in reading.warnings)
-    check_inputs_add_up(DATE, reading.listing, list(garments.values()))  # no "recorded but not in the drop"
-    assert {gen.sku for _, gen in _live(ctx)} == {"JEANS-051946"}
 
 
 def test_a_rerun_with_other_settings_never_generates_the_old_plan(each_store_ctx):
