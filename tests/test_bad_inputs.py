@@ -4,9 +4,13 @@ reason (and its files kept under quarantine/), each good one accepted."""
 
 from __future__ import annotations
 
-from tasks.drops import kept_reading, ledger_label
+from sqlalchemy import select
+
+from tasks.drops import kept_reading, ledger_label, list_drop
 from tasks.intake import discover, validate
-from tests.bad_inputs import write_bad_inputs
+from tasks.ledger import Garment
+from tasks.report import check_inputs_add_up
+from tests.bad_inputs import DATE, write_bad_inputs
 
 
 def test_every_bad_input_ends_recorded_with_its_reason(each_store_ctx):
@@ -48,6 +52,16 @@ def test_every_bad_input_ends_recorded_with_its_reason(each_store_ctx):
     ):
         assert said in spreadsheet, spreadsheet
     assert any(w.startswith("folder_markers: 3 folder object(s)") for w in kept_reading(ctx, "2026-11-28").warnings)
+
+    # a quarantined SKU's folder deleted before a re-run: withdrawn, and the drop still adds up
+    for key in list(ctx.store.list_keys(f"drops/{DATE}/META-NAN/")):
+        ctx.store.delete(key)
+    validate(ctx, DATE, discover(ctx, DATE))
+    assert {g.sku: g.state for g in ctx.ledger.garments(DATE)}["META-NAN"] == "withdrawn"
+    with ctx.ledger.session() as session:  # the accepted ones would go on to preprocessing: ended here
+        for garment in session.scalars(select(Garment).where(Garment.drop_date == DATE, Garment.state == "discovered")):
+            garment.state = "rejected"
+    check_inputs_add_up(DATE, list_drop(ctx, DATE), ctx.ledger.garments(DATE))
 
 
 def test_a_trailing_newline_is_not_a_safe_name():

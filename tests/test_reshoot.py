@@ -96,8 +96,9 @@ def test_a_reshoot_retires_every_image_of_the_old_garment_and_a_deleted_sku_is_w
     assert audit(ctx, DATE) == []
 
 
-def test_the_audit_finds_and_withdraws_an_image_of_a_superseded_garment(ctx):
+def test_the_audit_finds_and_withdraws_an_image_of_a_superseded_garment(each_store_ctx):
     """What a pipeline before this check left behind: a live image of the old photo."""
+    ctx = each_store_ctx
     generate_drop(ctx, DATE, (SKU,), PHOTOS)
     _approve_everything(ctx)
     ctx.store.put_bytes(f"drops/{DATE}/{SKU}/front.jpg", GARMENTS["TEE-03032"][0].read_bytes())
