@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, row_of
+from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, row_of, rows_in
 from tasks.publications import LIVE, retire_stale, withdraw_publication
 from tasks.publish import check_storefront, copy_for_review, manifest_entries, restore_storefront, write_manifest
 from tasks.storage import is_reserved_sku, review_key, storefront_manifest_key, storefront_sku_prefix
@@ -149,10 +149,9 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
     done = [f"copied {key} from its generation" for key in restore_storefront(ctx, date)]
     kinds = {f.kind for f in findings}
     if "storefront_superseded_version" in kinds:
+        stale = [f.generation_id for f in findings if f.kind == "storefront_superseded_version" and f.generation_id]
         with ctx.ledger.session() as session:
-            retired = retire_stale(
-                session, {f.key.split("/")[1] for f in findings if f.kind == "storefront_superseded_version" and f.key}
-            )
+            retired = retire_stale(session, {row.sku for row in rows_in(session, Generation.generation_id, stale)})
         for key in retired.deletions:
             if ctx.store.exists(key):
                 ctx.store.delete(key)

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.inference.engine import Engine, get_engine, made_with
+from tasks.inference.engine import Engine, get_engine, planned_otherwise
 from tasks.inference.shard import plan_shards, shard_count
 from tasks.items import AcceptedItem, set_garment_state
 from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in
@@ -98,15 +98,10 @@ def _superseded_by(
     current = plan.get((row.garment_id, row.photo_id))
     if current is not None and row.garment_sha256 not in (None, current[0]):
         return f"superseded_by_reshoot: planned for garment version {row.garment_sha256[:12]}, the drop holds {current[0][:12]}"
-    other_settings = engine.made_with != made_with(row.engine, row.model_version, row.weights_sha256, row.parameters)
-    if current is not None and (other_settings or current[1] not in rejected):
+    otherwise = planned_otherwise(engine, row)
+    if current is not None and (otherwise is not None or current[1] not in rejected):
         return f"superseded_by_plan: the pair's current generation is {current[1]} (planned under this run's settings)"
-    if row.state == GenerationState.PLANNED.value and other_settings:
-        return (
-            f"superseded_by_plan: planned with {row.engine} {row.model_version} {row.parameters}, this run plans with "
-            f"{engine.name} {engine.model_version} {engine.parameters}; never generated"
-        )
-    return None
+    return otherwise if row.state == GenerationState.PLANNED.value else None
 
 
 def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

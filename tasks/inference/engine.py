@@ -121,6 +121,17 @@ def made_with(engine: str, model_version: str, weights_sha256: str, parameters: 
     return json.dumps([engine, model_version, weights_sha256, parameters], sort_keys=True, default=str)
 
 
+def planned_otherwise(engine: Engine, row: Any) -> str | None:
+    """Why ``engine`` must not make a generation planned under another engine, weights or
+    parameters (``row``: its ledger row; superseded, never generated), or None when it may."""
+    if engine.made_with == made_with(row.engine, row.model_version, row.weights_sha256, row.parameters):
+        return None
+    return (
+        f"superseded_by_plan: planned with {row.engine} {row.model_version} {row.parameters}, this run's engine is "
+        f"{engine.name} {engine.model_version} {engine.parameters}; never generated"
+    )
+
+
 ENGINES = ("warp-baseline", "ladi-vton", "null")
 # the settings an engine is built from: a process keeps one engine per distinct combination
 ENGINE_SETTINGS = (

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
-from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine, made_with
+from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine, planned_otherwise
 from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import load_garment
@@ -76,7 +76,7 @@ class ShardReader:
 
     def __init__(self, ctx: RunContext, engine: Engine) -> None:
         self.ctx = ctx
-        self.made_with, self.parameters = engine.made_with, engine.parameters
+        self.engine = engine
         self.photo = lru_cache(INPUT_CACHE)(lambda photo_id, category: load_photo(ctx, photo_id, category))
         self.garment = lru_cache(INPUT_CACHE)(lambda sha256: load_garment(ctx, sha256))
 
@@ -100,14 +100,9 @@ class ShardReader:
                 row, sha256 = found[gid]
                 if row.state == SUPERSEDED:
                     continue
-                if row.state == GenerationState.PLANNED.value and self.made_with != made_with(
-                    row.engine, row.model_version, row.weights_sha256, row.parameters
-                ):
-                    decided[gid] = (
-                        SUPERSEDED,
-                        f"superseded_by_plan: planned with {row.parameters}, the engine runs with {self.parameters}; never generated",
-                        None,
-                    )
+                otherwise = planned_otherwise(self.engine, row) if row.state == GenerationState.PLANNED.value else None
+                if otherwise is not None:
+                    decided[gid] = (SUPERSEDED, otherwise, None)
                     continue
                 planned[gid] = PlannedGeneration(
                     gid,
