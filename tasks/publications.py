@@ -102,6 +102,13 @@ def current_versions(session: Any, skus: set[str]) -> dict[str, str]:
     return versions
 
 
+def made_from_old_version(row: Generation, versions: dict[str, str]) -> bool:
+    """Whether ``row`` was made from another version of its garment than the SKU's current one
+    (``versions``: :func:`current_versions`); a row whose version is not recorded is not judged."""
+    current = versions.get(row.sku)
+    return current is not None and row.garment_sha256 is not None and row.garment_sha256 != current
+
+
 @dataclass
 class Retired:
     """What :func:`retire_stale` ended: storefront objects to delete once the transaction
@@ -135,11 +142,10 @@ def _retire(session: Any, skus: set[str], retired: Retired) -> None:
     versions = current_versions(session, skus)
     gone = set(session.scalars(select(Garment.id).where(Garment.sku.in_(skus), Garment.state == GarmentState.WITHDRAWN.value)))
     for row in session.scalars(select(Generation).where(Generation.sku.in_(skus), Generation.state.in_(_OPEN))):
-        current = versions.get(row.sku)
         if row.garment_id in gone:
             reason = f"withdrawn: {row.sku} left the drop of {row.drop_date}"
-        elif current is not None and row.garment_sha256 not in (None, current):
-            reason = _stale_reason(row.garment_sha256, current)
+        elif made_from_old_version(row, versions):
+            reason = _stale_reason(row.garment_sha256, versions[row.sku])
         else:
             continue
         key = withdraw_publication(session, row, reason)

@@ -28,7 +28,7 @@ from tasks.ledger import (
     ReviewDecision,
     rows_in,
 )
-from tasks.publications import LIVE, current_versions, record_publication, retire_stale
+from tasks.publications import LIVE, current_versions, made_from_old_version, record_publication, retire_stale
 from tasks.storage import ObjectInfo, ObjectStore, json_body, review_key, review_prefix, storefront_manifest_key
 
 PREVIEW, REPLACES_APPROVED = "preview", "replaces_approved"  # why a generation that passed QC still waits for a reviewer
@@ -196,7 +196,7 @@ def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
         problem = None
         if generation.state != GenerationState.PUBLISHED.value:
             problem = "not_published"
-        elif versions.get(generation.sku) not in (None, generation.garment_sha256) and generation.garment_sha256 is not None:
+        elif made_from_old_version(generation, versions):
             problem = "superseded_version"
         elif slot is None:
             problem = "missing"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, QCResult, ReviewDecision, row_of
-from tasks.publications import current_versions, record_publication
+from tasks.publications import current_versions, made_from_old_version, record_publication
 from tasks.publish import settle_garments, write_manifest
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
 
@@ -134,8 +134,7 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     manifests in one PUT each (a reader never sees a manifest entry without its image)."""
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
-        current = current_versions(session, {row.sku}).get(row.sku)
-        if current not in (None, row.garment_sha256) and row.garment_sha256 is not None:
+        if made_from_old_version(row, current_versions(session, {row.sku})):
             raise ReviewError(
                 f"generation {generation_id} was made from a photo of {row.sku} that a re-shoot replaced: "
                 "the next run of the date makes the new one"
