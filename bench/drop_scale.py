@@ -221,7 +221,7 @@ def run_one(size: int, home: Path) -> dict:
     from werkzeug.serving import make_server
 
     os.environ.update({"TRYON_HOME": str(home), "TRYON_ENGINE": "null"})
-    from tasks.airflow_runner import configure_airflow, migrate, run_dag
+    from tasks.airflow_glue.runner import configure_airflow, migrate, run_dag
     from tasks.context import RunContext
     from tasks.embedded_s3 import FolderS3
     from tasks.settings import get_settings

@@ -126,7 +126,7 @@ def time_task(args: argparse.Namespace) -> None:
     from tasks.context import RunContext
     from tasks.embedded_s3 import embedded_s3
     from tasks.inference import tryon_stage
-    from tasks.inference.engine import get_engine
+    from tasks.inference.factory import get_engine
     from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
     from tasks.inference.shard import Shard
     from tasks.intake import discover, validate

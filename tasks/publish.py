@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.inference.engine import ReleaseLookup
+from tasks.inference.factory import ReleaseLookup
 from tasks.ledger import (
     Garment,
     GarmentState,

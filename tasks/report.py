@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tasks.context import RunContext
 from tasks.drops import DropListing, kept_reading, list_drop
 from tasks.images import decode_rgb, thumbnail_jpeg
-from tasks.inference.engine import ReleaseLookup
+from tasks.inference.factory import ReleaseLookup
 from tasks.ledger import (
     GARMENT_TERMINAL_STATES,
     Garment,
@@ -121,7 +121,7 @@ def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]
 
 def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Whether the drop was marked complete and what the run's wait for it came to
-    (``tasks.drop_ready``): ready, not_waited (``drop_wait_s`` 0), no_drop (the wait ran out: the
+    (``tasks.airflow_glue.drop_ready``): ready, not_waited (``drop_wait_s`` 0), no_drop (the wait ran out: the
     run processed nothing, and the inputs listed are ``waiting``), error. A run of the stages
     without the wait (no record) counts as processed."""
     waits = stage_tasks(records, "wait_for_drop")

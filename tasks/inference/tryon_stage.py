@@ -28,7 +28,8 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
-from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine, planned_otherwise
+from tasks.inference.engine import Engine, TryOnSample, generate_each, planned_otherwise
+from tasks.inference.factory import get_engine
 from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import load_garment

@@ -34,7 +34,8 @@ from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.images import encode_jpeg, sha256_hex
-from tasks.inference.engine import Engine, TryOnSample, generate_each, get_engine
+from tasks.inference.engine import Engine, TryOnSample, generate_each
+from tasks.inference.factory import get_engine
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration
 from tasks.looks.drop_looks import PARTNER_CATEGORIES, garment_vectors, ranked_partners, storefront_garments
 from tasks.looks.store import LooksCard, current_card, load_model

@@ -10,7 +10,7 @@ half-resolution copy (384x512): the faults are large, and it keeps QC well under
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -20,9 +20,6 @@ from tasks.preprocess.pose import KP
 from tasks.preprocess.skin import skin_model
 from tasks.qc.artefacts import clipped, cloth_grain, grain, ridge
 from tasks.qc.body import person_parts
-
-if TYPE_CHECKING:
-    from tasks.qc.metrics import GenerationInputs
 
 BINS = np.array([20, 32, 32])  # L 0..100, a and b -80..80
 LOW = np.array([0.0, -80.0, -80.0])
@@ -159,7 +156,19 @@ class ViewReading:
     person_parts: int  # the photo's own person-sized parts (``body.person_parts``)
 
 
-def read_view(inputs: GenerationInputs) -> ViewReading:
+class ViewSource(Protocol):
+    """What a view reading is read from (``tasks.qc.metrics.GenerationInputs`` is one), all on
+    the 768x1024 canvas."""
+
+    photo: np.ndarray
+    region: np.ndarray
+    person_mask: np.ndarray
+    keypoints: np.ndarray
+    worn_garment: np.ndarray
+    photo_skin: np.ndarray
+
+
+def read_view(inputs: ViewSource) -> ViewReading:
     ph = _half_image(inputs.photo)
     region, person, old = _half(inputs.region), _half(inputs.person_mask), _half(inputs.worn_garment)
     person = cv2.dilate(person.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tasks.inference.engine import TryOnSample, get_engine
+from tasks.inference.engine import TryOnSample
+from tasks.inference.factory import get_engine
 from tasks.inference.landmarks import correspondence
 from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.settings import Settings

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.inference.engine import get_engine, release_of
+from tasks.inference.factory import get_engine, release_of
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.inference.ladi_vton.registry import combined_sha256, registry_entries
 from tasks.models import ModelRegistryError
@@ -65,7 +65,7 @@ def test_the_identity_imports_no_torch(engine_settings):
     """Matching, publishing and the report build the engine on CPU workers, in a process per task
     under Airflow 3: its identity must not cost a torch import (seconds per task)."""
     probe = (
-        "import sys; from tasks.inference.engine import get_engine; from tasks.settings import Settings; "
+        "import sys; from tasks.inference.factory import get_engine; from tasks.settings import Settings; "
         "engine = get_engine(Settings()); print(engine.model_version, engine.release.released, 'torch' in sys.modules)"
     )
     env = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tasks.settings import Settings
 
-DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:

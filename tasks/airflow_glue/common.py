@@ -10,8 +10,8 @@ from typing import Any
 
 from airflow.sdk import Asset, Param, get_current_context
 
+from tasks.airflow_glue.priority import NIGHTLY_FIRST
 from tasks.context import RunContext
-from tasks.priority import NIGHTLY_FIRST
 from tasks.settings import Settings, get_settings
 
 SETTINGS = get_settings()
@@ -114,7 +114,7 @@ def report_lineage(settings: Settings, stage: str, date: str | None = None) -> N
     no-op unless a lineage reader (the OpenLineage provider) is enabled."""
     from airflow.sdk.lineage import get_hook_lineage_collector
 
-    from tasks.drop_ready import TryonS3Hook
+    from tasks.airflow_glue.s3_hook import TryonS3Hook
     from tasks.lineage import stage_lineage
 
     inputs, outputs = stage_lineage(stage, date)

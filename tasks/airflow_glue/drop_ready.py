@@ -9,14 +9,13 @@ deadline (Airflow's deferral timeout is only a backstop, and ``dag.test`` ignore
 run ends as "no drop": the sensor is skipped, so every stage after it is, the report says so and
 the run succeeds. What the wait came to is the task's stage record, which the report reads.
 
-Airflow-only, like ``tasks.airflow_common``: imported by dags/ and, by the trigger's class path,
+Airflow-only, like ``tasks.airflow_glue.common``: imported by dags/ and, by the trigger's class path,
 by the triggerer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -25,39 +24,15 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.providers.amazon.aws.triggers.s3 import S3KeyTrigger
-from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
-from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 from airflow.triggers.base import TriggerEvent
 
+from tasks.airflow_glue.s3_hook import TryonS3Hook
 from tasks.settings import get_settings
 from tasks.storage import client_options, drop_marker_key
 
 STAGE = "wait_for_drop"
 BACKSTOP = timedelta(minutes=10)  # past the trigger's own deadline: only a triggerer that is down reaches it
-
-
-class TryonS3Hook(S3Hook):
-    """The provider's S3 hook; without an Airflow connection (``aws_conn_id`` unset: the CLI's
-    embedded default, or a deployment configured by ``TRYON_S3_*``), the endpoint and region of
-    the ``TRYON_S3_*`` settings, credentials from the usual AWS chain."""
-
-    @cached_property
-    def conn_config(self) -> AwsConnectionWrapper:
-        if self.aws_conn_id:
-            return super().conn_config
-        settings = get_settings()
-        extra = {
-            "region_name": settings.s3_region,
-            **({"endpoint_url": settings.s3_endpoint_url} if settings.s3_endpoint_url else {}),
-        }
-        connection = Connection(conn_id="tryon_s3_settings", conn_type="aws", extra=json.dumps(extra))
-        return AwsConnectionWrapper(
-            conn=connection,
-            region_name=self._region_name or settings.s3_region,
-            botocore_config=self._config,
-            verify=self._verify,
-        )
 
 
 class DropReadyTrigger(S3KeyTrigger):
@@ -113,7 +88,7 @@ class DropReadySensor(S3KeySensor):
         )
 
     def execute(self, context: Any) -> None:
-        from tasks.airflow_common import drop_date, run_context
+        from tasks.airflow_glue.common import drop_date, run_context
 
         ctx, date = run_context(), drop_date(context)
         settings, started = ctx.settings, datetime.now(UTC)
@@ -140,7 +115,7 @@ class DropReadySensor(S3KeySensor):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
-        from tasks.airflow_common import drop_date
+        from tasks.airflow_glue.common import drop_date
 
         date, began, wait_s = drop_date(context), datetime.fromisoformat(event["started"]), event["wait_s"]
         self.bucket_key = drop_marker_key(date, get_settings().drop_marker)
@@ -169,7 +144,7 @@ def _record(
 ) -> None:
     """The wait's stage record (``tasks.stage_times``): open while it waits, then its outcome
     (ready, not_waited, no_drop, error) and how long it waited."""
-    from tasks.airflow_common import run_context
+    from tasks.airflow_glue.common import run_context
     from tasks.stage_times import put_stage_record
 
     ctx = ctx or run_context()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from tasks.priority import NightlyFirst
+from tasks.airflow_glue.priority import NightlyFirst
 
 
 class TryonPlugin(AirflowPlugin):

@@ -1,6 +1,6 @@
 """Airflow priority: tasks of the nightly (and manually triggered) runs outrank a backfill's, so
 a long backfill cannot starve the night's drop when both wait for a worker slot or the gpu pool.
-Registered with Airflow by the ``tryon`` plugin (``tasks/airflow_plugin.py``, an
+Registered with Airflow by the ``tryon`` plugin (``tasks/airflow_glue/plugin.py``, an
 ``airflow.plugins`` entry point); the DAGs use it as their ``weight_rule``."""
 
 from __future__ import annotations

@@ -1,0 +1,90 @@
+"""The engine factory: which engine a worker's settings name, built once per process, and the
+release status, now, of the model that made a generation. Kept apart from the interface
+(:mod:`tasks.inference.engine`), which every engine imports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.inference.engine import Engine, Release
+from tasks.settings import Settings
+
+ENGINES = ("warp-baseline", "ladi-vton", "null")
+# the settings an engine is built from: a process keeps one engine per distinct combination
+ENGINE_SETTINGS = (
+    "engine",
+    "model_registry",
+    "model_dir",
+    "batch_size",
+    "ladi_vton_dataset",
+    "inference_steps",
+    "guidance_scale",
+    "scheduler",
+    "precision",
+    "device",
+    "torch_compile",
+)
+_ENGINES: dict[tuple[Any, ...], Engine] = {}
+
+
+def _build(settings: Settings) -> Engine:
+    if settings.engine == "warp-baseline":
+        from tasks.inference.warp_baseline import WarpBaselineEngine
+
+        return WarpBaselineEngine()
+    if settings.engine == "ladi-vton":
+        from tasks.inference.ladi_vton.engine import LadiVtonEngine
+
+        return LadiVtonEngine(settings)
+    if settings.engine == "null":
+        from tasks.inference.null_engine import NullEngine
+
+        return NullEngine()
+    raise ValueError(f"unknown engine {settings.engine!r}; available: {', '.join(ENGINES)}")
+
+
+def get_engine(settings: Settings) -> Engine:
+    """The process's engine for these settings, built on first use and then kept for every
+    batch the process runs (one try-on task under Airflow 3, a whole run with ``tryon run``)."""
+    key = tuple(getattr(settings, name) for name in ENGINE_SETTINGS)
+    if key not in _ENGINES:
+        _ENGINES[key] = _build(settings)
+    return _ENGINES[key]
+
+
+def release_of(settings: Settings, engine: str, model_version: str, weights_sha256: str, parameters: dict[str, Any]) -> Release:
+    """The release status, now, of the model that made a generation: its engine rebuilt from the
+    current registry must still name the same version and weights, and those must be released.
+    A model the registry no longer names, or names with other weights, is a preview."""
+    from tasks.models import ModelRegistryError
+
+    overrides: dict[str, Any] = {"engine": engine}
+    if "dataset" in parameters:
+        overrides["ladi_vton_dataset"] = parameters["dataset"]
+    try:
+        current = _build(settings.model_copy(update=overrides))
+    except (ValueError, ModelRegistryError) as error:
+        return Release(False, f"{model_version} cannot be identified in the model registry now ({error})")
+    if (current.model_version, current.weights_sha256) != (model_version, weights_sha256):
+        return Release(
+            False,
+            f"{model_version} (weights {weights_sha256[:12]}) is not what the model registry names now "
+            f"({current.model_version}, weights {current.weights_sha256[:12]})",
+        )
+    return current.release
+
+
+class ReleaseLookup:
+    """``release_of`` for generation rows, looked up once per model (a date holds thousands of
+    generations and a handful of models)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._known: dict[tuple[str, str, str, str], Release] = {}
+
+    def __call__(self, row: Any) -> Release:
+        parameters = row.parameters or {}
+        key = (row.engine, row.model_version, row.weights_sha256, str(parameters.get("dataset")))
+        if key not in self._known:
+            self._known[key] = release_of(self.settings, row.engine, row.model_version, row.weights_sha256, parameters)
+        return self._known[key]
