@@ -5,7 +5,9 @@ once that day is over (a daily data-interval timetable) and the catalogue team h
 drop complete (``drops/2026-11-20/_READY``: the first task, a deferrable S3 sensor, waits for it
 without holding a worker slot, and ends the run as "no drop" after ``drop_wait_s``); a run
 without a logical date takes the date from its ``drop_date`` param. The run's typed params (``tasks/run_overrides.py``: engine, model
-weights, sampling, seed, photos per garment) override the deployment's settings for that run. Matching reads the model library's
+weights, sampling, seed, photos per garment) override the deployment's settings for that run; its first
+task holds another model version to the evaluation gate (``tasks/evaluation/gate.py``), however the run
+was started. Matching reads the model library's
 index (the asset ``s3://<bucket>/library/index.parquet`` that model_library produces). Safe to re-run:
 generation ids are deterministic and existing objects are not generated again. The logic
 lives in ``tasks/``; this file only wires the stages.
@@ -21,6 +23,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from tasks.airflow_glue.common import (
     DROPS,
+    GATE_TASK,
     LIBRARY_INDEX,
     SETTINGS,
     STOREFRONT,
@@ -28,6 +31,7 @@ from tasks.airflow_glue.common import (
     drop_date,
     drop_lease,
     lease_holder,
+    model_version_gate,
     report_lineage,
     run_context,
     run_params,
@@ -45,6 +49,13 @@ from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
     **dag_defaults(),
 )
 def garment_drop() -> None:
+    @task(task_id=GATE_TASK, retries=0)
+    def check_model_version() -> str:
+        """The evaluation gate: a model version other than the deployment's (the run's params)
+        runs only when an evaluation shows it at least as good, or when forced with a reason
+        (the params force_reason and operator); recorded in the ledger."""
+        return model_version_gate()
+
     @task(inlets=[DROPS])
     def discover() -> list[dict[str, Any]]:
         from tasks.intake import discover as run
@@ -160,10 +171,16 @@ def garment_drop() -> None:
     def report() -> dict[str, Any]:
         """Written whatever happened (unless another run holds the date); the run's lease on the
         date ends here."""
-        from tasks.report import write_report
+        from airflow.sdk.exceptions import AirflowSkipException
 
+        from tasks.report import write_report
+        from tasks.run_end import stop_unfinished
+
+        if get_current_context()["ti"].xcom_pull(task_ids=GATE_TASK) is None:
+            raise AirflowSkipException("the evaluation gate refused the run: nothing of it ran")
         ctx, date = run_context(), drop_date()
         with drop_lease(ctx, date, release_after=True):
+            stop_unfinished(ctx, date)
             written = write_report(ctx, date)
         report_lineage(ctx.settings, "report", date)
         return written
@@ -174,6 +191,7 @@ def garment_drop() -> None:
         fails the run when any stage failed (and is skipped otherwise)."""
         raise AirflowFailException("a stage of garment_drop failed; the report accounts for every input, re-run the date")
 
+    gate = check_model_version()
     ready = DropReadySensor()
     found = discover()
     valid = validate(found)
@@ -187,9 +205,10 @@ def garment_drop() -> None:
     looked = looks()
     outfit_images = outfits()
     reported = report()
-    ready >> found
+    gate >> ready >> found
     generated >> measured >> qc_done >> published >> looked >> outfit_images >> reported
     [
+        gate,
         ready,
         found,
         valid,

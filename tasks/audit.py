@@ -31,6 +31,7 @@ from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, row_of, rows_in
 from tasks.publications import LIVE, retire_stale, withdraw_publication
 from tasks.publish import check_storefront, copy_for_review, manifest_entries, restore_storefront, write_manifest
+from tasks.states import move
 from tasks.storage import is_reserved_sku, review_key, storefront_manifest_key, storefront_sku_prefix
 
 PAST_TRYON = (
@@ -175,10 +176,7 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
             if generation_id in lost:
                 if row.state == GenerationState.FLAGGED.value:
                     deletions += [_review_key(row), _review_key(row).rsplit(".", 1)[0] + ".json"]
-                row.state, row.reason = (
-                    GenerationState.PLANNED.value,
-                    f"planned again by tryon audit: its {row.state} image was lost",
-                )
+                move(row, GenerationState.PLANNED, f"planned again by tryon audit: its {row.state} image was lost")
                 done.append(f"planned {generation_id} again (the next `tryon run --date {row.drop_date}` makes it)")
         recopy = [
             (

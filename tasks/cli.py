@@ -428,33 +428,30 @@ def _needs_run(store, date: str, reprocess: str) -> bool:
 
 
 def _backfill_allowed(args: argparse.Namespace, conf: dict, dates: list[str]) -> bool:
-    """A backfill with another model version goes ahead only when an evaluation shows it at least
-    as good as the current one, or the operator forces it with a reason; the decision is recorded."""
-    from tasks.evaluation.gate import Identity, judge, record_decision
-    from tasks.inference.factory import get_engine
+    """The evaluation gate (``tasks.evaluation.gate.hold_to_evaluation``) asked once for the whole
+    range before any run starts; each run's first task asks it again and finds this decision."""
+    from tasks.evaluation.gate import ModelVersionRefused, hold_to_evaluation
     from tasks.ledger import ledger_from_settings
     from tasks.run_overrides import apply_run_overrides
 
-    settings = get_settings()
-    new, current = Identity.of(get_engine(apply_run_overrides(settings, conf))), Identity.of(get_engine(settings))
-    if new == current:
-        return True
-    ledger = ledger_from_settings(settings)
-    verdict = judge(ledger, new, current)
-    if not verdict.allowed and not args.force:
-        print(
-            f"error: refusing to backfill with {new.model_version}: {verdict.reason}.\n"
-            "Evaluate it first, or pass --force --reason '...' to go ahead (recorded with your name)",
-            file=sys.stderr,
-        )
-        return False
-    if not verdict.allowed and not args.reason:
+    if args.force and not args.reason:
         raise SystemExit("error: --force needs --reason: why this version goes ahead without an evaluation that shows it as good")
-    spec = args.model_version or ",".join(f"{k}={v}" for k, v in sorted(conf.items()))
-    record_decision(
-        ledger, spec, new, current, (dates[0], dates[-1]), verdict, args.operator, None if verdict.allowed else args.reason
-    )
-    print(f"backfill with {new.model_version}: {'forced by ' + args.operator if not verdict.allowed else verdict.reason}")
+    settings = get_settings()
+    try:
+        decision = hold_to_evaluation(
+            ledger_from_settings(settings),
+            settings,
+            apply_run_overrides(settings, conf),
+            (dates[0], dates[-1]),
+            force_reason=args.reason if args.force else None,
+            operator=args.operator,
+            spec=args.model_version or ",".join(f"{k}={v}" for k, v in sorted(conf.items())),
+            doing="backfill",
+        )
+    except ModelVersionRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return False
+    print(f"backfill with {decision}")
     return True
 
 

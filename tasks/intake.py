@@ -29,6 +29,7 @@ from tasks.images import ImageDecodeError, decode_image, sha256_hex
 from tasks.items import DropItem, made_so, set_garment_state
 from tasks.ledger import Garment, GarmentState, row_of
 from tasks.settings import CATEGORIES
+from tasks.states import move
 from tasks.storage import RESERVED_SKU_NAMES, drop_prefix, garment_artifact_key, is_outage, is_reserved_sku, quarantine_prefix
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ class GarmentRows:
         self.session: Any = None
         self.pending = 0
 
-    def upsert(self, sku: str, **values: Any) -> int:
+    def upsert(self, sku: str, state: GarmentState, reason: str | None, **values: Any) -> int:
+        """Record the drop's garment ``sku`` (a row for the date, new or found again) in ``state``."""
         if self.open is None:
             self.open = ExitStack()
             self.session = self.open.enter_context(self.ctx.ledger.session())
@@ -71,6 +73,7 @@ class GarmentRows:
             values["meta"] = {**values["meta"], **{k: garment.meta[k] for k in KEPT_META if k in (garment.meta or {})}}
         for key, value in values.items():
             setattr(garment, key, value)
+        move(garment, state, reason)
         self.session.flush()
         self.pending += 1
         garment_id = garment.id
@@ -108,9 +111,9 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
         name, label = key.rsplit("/", 1)[-1], listing.root_label(key)
         reason = f"outside_sku_folder: {shown(name)} is not inside a drops/{date}/{{sku}}/ folder"
         if ledger_label(name) != name:  # never used in a key
-            rows.upsert(label, state=GarmentState.REJECTED.value, reason=reason, source_key=None)
+            rows.upsert(label, GarmentState.REJECTED, reason, source_key=None)
             continue
-        garment_id = rows.upsert(label, source_key=key, state=GarmentState.DISCOVERED.value, reason=None)
+        garment_id = rows.upsert(label, GarmentState.DISCOVERED, None, source_key=key)
         rows.commit()
         quarantine(ctx, date, DropItem(sku=label, garment_id=garment_id, image_key=None, category=None), reason, [key])
 
@@ -119,10 +122,7 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
         for sku, keys in sorted(listing.by_sku.items()):
             if not SAFE_SKU.fullmatch(sku):
                 rows.upsert(
-                    ledger_label(sku),
-                    state=GarmentState.REJECTED.value,
-                    reason=f"unsafe_sku: {shown(sku)} is not a safe name",
-                    source_key=None,
+                    ledger_label(sku), GarmentState.REJECTED, f"unsafe_sku: {shown(sku)} is not a safe name", source_key=None
                 )
                 continue
             try:
@@ -132,7 +132,7 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
                     raise
                 logger.exception("discovering %s failed", sku)
                 rows.commit()
-                garment_id = rows.upsert(sku, state=GarmentState.DISCOVERED.value, reason=None)
+                garment_id = rows.upsert(sku, GarmentState.DISCOVERED, None)
                 rows.commit()
                 quarantine(
                     ctx,
@@ -163,8 +163,11 @@ def withdraw_missing(ctx: RunContext, date: str, labels: set[str]) -> list[str]:
     with ctx.ledger.session() as session:
         for garment in session.scalars(select(Garment).where(Garment.drop_date == date)):
             if garment.sku not in labels and garment.state != GarmentState.WITHDRAWN.value:
-                garment.reason = f"withdrawn: no longer in drops/{date}/ (was {garment.state}); its images are withdrawn too"
-                garment.state = GarmentState.WITHDRAWN.value
+                move(
+                    garment,
+                    GarmentState.WITHDRAWN,
+                    f"withdrawn: no longer in drops/{date}/ (was {garment.state}); its images are withdrawn too",
+                )
                 gone.append(garment.sku)
     return sorted(gone)
 
@@ -196,11 +199,11 @@ def _discover_sku(
     # the primary image is the first by name; the others are recorded, not generated
     garment_id = rows.upsert(
         sku,
+        GarmentState.DISCOVERED,
+        None,
         category=category if category in CATEGORIES else None,
         source_key=images[0] if images else None,
         meta={**meta, "extra_images": images[1:], **drop_meta},
-        state=GarmentState.DISCOVERED.value,
-        reason=None,
     )
     item = DropItem(
         sku=sku,

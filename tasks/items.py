@@ -8,6 +8,7 @@ from typing import Any, TypeGuard
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, GarmentState, row_of
+from tasks.states import move
 
 
 @dataclass
@@ -61,5 +62,4 @@ def made_so(record: dict[str, Any] | None, made_by: dict[str, Any]) -> TypeGuard
 def set_garment_state(ctx: RunContext, garment_id: int, state: GarmentState, reason: str | None = None) -> None:
     with ctx.ledger.session() as session:
         garment = row_of(session, Garment, garment_id)
-        garment.state = state.value
-        garment.reason = reason
+        move(garment, state, reason)

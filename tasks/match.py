@@ -25,6 +25,7 @@ from tasks.items import AcceptedItem, set_garment_state
 from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import garment_embedding
 from tasks.preprocess.library_stage import read_clusters, read_index
+from tasks.states import initial, move
 
 PLAN_CHUNK = 500  # garments planned per ledger transaction
 
@@ -165,28 +166,30 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                 for photo_id, cluster, gid in picks:
                     row = rows.get(gid)
                     if row is None:
-                        row = rows[gid] = Generation(
-                            generation_id=gid,
-                            garment_id=item.garment_id,
-                            garment_sha256=item.sha256,
-                            photo_id=photo_id,
-                            drop_date=date,
-                            sku=item.sku,
-                            category=item.category,
-                            engine=engine.name,
-                            model_version=engine.model_version,
-                            weights_sha256=engine.weights_sha256,
-                            seed=generation_seed(gid),
-                            parameters=engine.parameters,
-                            state=GenerationState.PLANNED.value,
+                        row = rows[gid] = initial(
+                            Generation(
+                                generation_id=gid,
+                                garment_id=item.garment_id,
+                                garment_sha256=item.sha256,
+                                photo_id=photo_id,
+                                drop_date=date,
+                                sku=item.sku,
+                                category=item.category,
+                                engine=engine.name,
+                                model_version=engine.model_version,
+                                weights_sha256=engine.weights_sha256,
+                                seed=generation_seed(gid),
+                                parameters=engine.parameters,
+                            ),
+                            GenerationState.PLANNED,
                         )
                         session.add(row)
                     elif row.state in (GenerationState.FAILED.value, GenerationState.SUPERSEDED.value):  # current again
-                        row.state, row.reason = GenerationState.PLANNED.value, None
+                        move(row, GenerationState.PLANNED)
                     elif row.state == GenerationState.REJECTED.value:  # by a reviewer: a re-generation may take its place
                         rejected.add(gid)
                     groups.setdefault((item.category, cluster), []).append(gid)
-                garments[item.garment_id].state, garments[item.garment_id].reason = GarmentState.MATCHED.value, None
+                move(garments[item.garment_id], GarmentState.MATCHED)
     planned, plan = {gid for ids in groups.values() for gid in ids}, _pairs(chosen)
     with ctx.ledger.session() as session:
         for row in session.scalars(select(Generation).where(Generation.drop_date == date, Generation.state.in_(_UNDECIDED))):
@@ -194,7 +197,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                 continue
             reason = _superseded_by(row, engine, plan, rejected)
             if reason is not None:
-                row.state, row.reason = GenerationState.SUPERSEDED.value, reason
+                move(row, GenerationState.SUPERSEDED, reason)
             elif row.state == GenerationState.PLANNED.value:  # a re-generation a reviewer asked for since the last run
                 groups.setdefault((row.category, -1), []).append(row.generation_id)
     ordered = [ids for _, ids in sorted(groups.items())]

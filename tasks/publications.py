@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.ledger import IN_LIST, Garment, GarmentState, Generation, GenerationState, LookGeneration, Publication, utcnow
+from tasks.states import PublicationState, initial, move
 from tasks.storage import look_file_key, storefront_key, storefront_look_key
 
-LIVE, SUPERSEDED, WITHDRAWN = "published", "superseded", "withdrawn"  # a publication's states
+LIVE, SUPERSEDED, WITHDRAWN = PublicationState.LIVE.value, PublicationState.SUPERSEDED.value, PublicationState.WITHDRAWN.value
 RESHOOT = "superseded_by_reshoot"
 # generation states a retirement ends: what is not yet decided, and what is live
 _OPEN = {
@@ -48,27 +49,29 @@ def record_publication(session: Any, row: Generation) -> set[str]:
             Publication.generation_id != row.generation_id,
         )
     ):
-        earlier.state, earlier.reason = SUPERSEDED, f"superseded: the slot now holds {row.generation_id}"
+        move(earlier, SUPERSEDED, f"superseded: the slot now holds {row.generation_id}")
         replaced = session.get(Generation, earlier.generation_id)
         if replaced is not None and replaced.state == GenerationState.PUBLISHED.value:
-            replaced.state, replaced.reason = GenerationState.SUPERSEDED.value, earlier.reason
+            move(replaced, GenerationState.SUPERSEDED, earlier.reason)
         dates.add(earlier.drop_date)
     publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
     if publication is None:
         session.add(
-            Publication(
-                generation_id=row.generation_id,
-                drop_date=row.drop_date,
-                sku=row.sku,
-                photo_id=row.photo_id,
-                storefront_key=key,
-                state=LIVE,
+            initial(
+                Publication(
+                    generation_id=row.generation_id,
+                    drop_date=row.drop_date,
+                    sku=row.sku,
+                    photo_id=row.photo_id,
+                    storefront_key=key,
+                ),
+                LIVE,
             )
         )
     else:
-        publication.storefront_key, publication.state, publication.published_at = key, LIVE, utcnow()
-        publication.reason = None
-    row.state = GenerationState.PUBLISHED.value
+        publication.storefront_key, publication.published_at = key, utcnow()
+        move(publication, LIVE)
+    move(row, GenerationState.PUBLISHED, row.reason)
     return dates
 
 
@@ -79,7 +82,7 @@ def withdraw_publication(session: Any, row: Generation, reason: str | None = Non
     publication = session.scalar(select(Publication).where(Publication.generation_id == row.generation_id))
     if publication is None or publication.state != LIVE:
         return None
-    publication.state, publication.reason = WITHDRAWN, reason
+    move(publication, WITHDRAWN, reason)
     return publication.storefront_key
 
 
@@ -153,7 +156,7 @@ def _retire(session: Any, skus: set[str], retired: Retired) -> None:
             retired.deletions.append(key)
             retired.dates.add(row.drop_date)
             retired.deletions.append(look_file_key(row.sku))  # made with the old images; the looks task writes it again
-        row.state, row.reason = GenerationState.SUPERSEDED.value, reason
+        move(row, GenerationState.SUPERSEDED, reason)
         retired.lines.append(f"{row.generation_id} ({row.sku}/{row.photo_id}): {reason}")
     for look in session.scalars(
         select(LookGeneration).where(
@@ -169,5 +172,5 @@ def _retire(session: Any, skus: set[str], retired: Retired) -> None:
             continue
         if look.state == GenerationState.PUBLISHED.value:
             retired.deletions.append(storefront_look_key(look.look_id, look.photo_id))
-        look.state, look.reason = GenerationState.SUPERSEDED.value, _stale_reason(stale[0][1], versions[stale[0][0]])
+        move(look, GenerationState.SUPERSEDED, _stale_reason(stale[0][1], versions[stale[0][0]]))
         retired.lines.append(f"outfit {look.generation_id} ({look.upper_sku} + {look.lower_sku}): {look.reason}")

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks import states
 from tasks.context import RunContext
 from tasks.inference.factory import ReleaseLookup
 from tasks.ledger import (
     Garment,
-    GarmentState,
     Generation,
     GenerationState,
     Publication,
@@ -29,6 +29,7 @@ from tasks.ledger import (
     rows_in,
 )
 from tasks.publications import LIVE, current_versions, made_from_old_version, record_publication, retire_stale
+from tasks.states import move
 from tasks.storage import ObjectInfo, ObjectStore, json_body, review_key, review_prefix, storefront_manifest_key
 
 PREVIEW, REPLACES_APPROVED = "preview", "replaces_approved"  # why a generation that passed QC still waits for a reviewer
@@ -95,14 +96,14 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
         for row in generations:
             approved = _approved_elsewhere(session, row) if row.state == GenerationState.PASSED.value else None
             if approved is not None:  # a reviewer's approval is never replaced without a reviewer
-                row.state = GenerationState.FLAGGED.value
-                row.reason = (
-                    f"{REPLACES_APPROVED}: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})"
+                move(
+                    row,
+                    GenerationState.FLAGGED,
+                    f"{REPLACES_APPROVED}: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})",
                 )
             release = releases(row) if row.state == GenerationState.PASSED.value else None
             if release is not None and not release.released:  # a preview waits for a reviewer, whatever QC says
-                row.state = GenerationState.FLAGGED.value
-                row.reason = preview_reason(release.note)
+                move(row, GenerationState.FLAGGED, preview_reason(release.note))
             if row.state == GenerationState.PASSED.value:
                 dates |= record_publication(session, row)
         settle_garments(session, generations)
@@ -250,26 +251,6 @@ def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
 
 
 def settle_garments(session: Any, generations: list[Generation]) -> None:
-    """flagged if any generation awaits review, else published if any was published, else
-    rejected with the generations' failure (or review) reasons. Superseded generations do not
-    count (no longer the garment's); a withdrawn garment stays withdrawn."""
-    by_garment: dict[int, list[Generation]] = {}
-    for row in generations:
-        if row.state != GenerationState.SUPERSEDED.value:
-            by_garment.setdefault(row.garment_id, []).append(row)
-    garments = {g.id: g for g in rows_in(session, Garment.id, list(by_garment))}
-    for garment_id, rows in by_garment.items():
-        garment = garments[garment_id]
-        if garment.state == GarmentState.WITHDRAWN.value:
-            continue
-        states = {r.state for r in rows}
-        if GenerationState.FLAGGED.value in states:
-            garment.state, garment.reason = GarmentState.FLAGGED.value, None
-        elif GenerationState.PUBLISHED.value in states:
-            garment.state, garment.reason = GarmentState.PUBLISHED.value, None
-        elif states <= {GenerationState.FAILED.value}:
-            garment.state = GarmentState.REJECTED.value
-            garment.reason = "generation_failed: " + "; ".join(sorted({r.reason or "unknown" for r in rows}))
-        elif states <= {GenerationState.FAILED.value, GenerationState.REJECTED.value}:
-            garment.state = GarmentState.REJECTED.value
-            garment.reason = "rejected_in_review: " + "; ".join(sorted({r.reason or "unknown" for r in rows}))
+    """The garments of ``generations`` take their states from them (``tasks.states.settle_garments``)."""
+    garment_ids = list({row.garment_id for row in generations})
+    states.settle_garments({g.id: g for g in rows_in(session, Garment.id, garment_ids)}, generations)

@@ -33,7 +33,7 @@ from tasks.publish import flag_cause
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
-from tasks.stage_times import StageFailure, stage_failures, stage_records, stage_tasks, stage_times
+from tasks.stage_times import stage_failures, stage_records, stage_tasks, stage_times
 from tasks.storage import (
     REPORT_THUMBS,
     drop_marker_key,
@@ -47,34 +47,6 @@ _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
 PAGE_THUMBNAILS = 200  # thumbnails on a page of the report
 PAGE_ROWS = 500  # garments in a table page
 HISTOGRAMS = "qc-histograms.png"
-
-
-# the stages that take a garment on from each working state
-_STAGES_AFTER = {
-    GarmentState.DISCOVERED.value: ("discover", "validate", "preprocess_garments"),
-    GarmentState.PREPROCESSED.value: ("check_inputs", "match"),
-    GarmentState.MATCHED.value: ("tryon", "qc", "publish"),
-}
-
-
-def incomplete_reason(state: str, failures: list[StageFailure]) -> str:
-    """Why a garment stopped in ``state``: the failed stage that would have taken it on, with
-    its error (any failed stage of the run when none of those failed)."""
-    blamed = [f for f in failures if f.stage in _STAGES_AFTER.get(state, ())] or failures
-    if not blamed:
-        return f"pipeline_incomplete: stopped in state {state!r}"
-    return f"pipeline_incomplete: stage {blamed[0].label} failed: {blamed[0].error} (stopped in state {state!r})"
-
-
-def _finalise_garments(ctx: RunContext, date: str, failures: list[StageFailure]) -> None:
-    """A garment still in a working state when the report runs was stopped by a failed
-    stage: it is rejected with that stage and its error (a re-run of the date picks it up
-    again)."""
-    with ctx.ledger.session() as session:
-        for garment in session.scalars(select(Garment).where(Garment.drop_date == date)):
-            if garment.state not in _TERMINAL:
-                garment.reason = incomplete_reason(garment.state, failures)
-                garment.state = GarmentState.REJECTED.value
 
 
 def models_used(ctx: RunContext, generations: list[Generation]) -> list[dict[str, Any]]:
@@ -282,8 +254,8 @@ def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
     """``summary.json`` and ``report.html`` (the summary first, then the first page of the
     thumbnails and of the garments), with the further pages as ``generations-NNNN.html`` and
     ``garments-NNNN.html`` and the images as files beside them: a night of 20,000 generations
-    opens as fast as one of ten."""
-    _finalise_garments(ctx, date, stage_failures(stage_records(ctx, date)))
+    opens as fast as one of ten. It only reads: the run's end (``tasks.run_end``) settles the
+    garments a failed stage stopped before it."""
     summary = build_summary(ctx, date)
     thumbnails = _pages(_thumbnails(ctx, date, summary["generations"]), PAGE_THUMBNAILS)
     outfits = _thumbnails(ctx, date, summary["looks"]["outfits"])

@@ -1,6 +1,6 @@
-"""What a single DAG run may set: the drop date (for a run without a logical date) and the
-settings a backfill with another model version or seed needs, nothing that moves data
-elsewhere. Each is a typed DAG param (``PARAMS``: JSON schema, shown as Airflow's trigger form,
+"""What a single DAG run may set: the drop date (for a run without a logical date), the
+settings a backfill with another model version or seed needs, and an operator's forcing of
+the evaluation gate with a reason; nothing that moves data elsewhere. Each is a typed DAG param (``PARAMS``: JSON schema, shown as Airflow's trigger form,
 validated by Airflow when a run is triggered); ``tryon backfill`` passes the same names.
 ``null`` means "the deployment's setting"."""
 
@@ -54,6 +54,14 @@ PARAMS: dict[str, dict[str, Any]] = {
     "seed": _nullable("integer", "Base seed (part of every generation id).", minimum=0),
     "photos_per_garment": _nullable("integer", "Model photos matched per garment.", minimum=1, maximum=50),
     "batch_size": _nullable("integer", "Generations per engine call.", minimum=1, maximum=256),
+    # the evaluation gate (tasks/evaluation/gate.py): a model version other than the deployment's
+    # runs only on an evaluation at least as good, or forced with a reason, recorded with the operator
+    "force_reason": _nullable(
+        "string",
+        "Run a model version no evaluation shows at least as good as the deployment's: why (recorded in the ledger).",
+        minLength=1,
+    ),
+    "operator": _nullable("string", "Who forces it (recorded with the reason); default: the run's id.", minLength=1),
 }
 
 

@@ -16,7 +16,7 @@ from tasks.context import RunContext
 from tasks.storage import report_key
 
 PREFIX = "stages/"
-FIRST_STAGE = "wait_for_drop"
+FIRST_STAGE = "check_model_version"  # garment_drop's first task (the evaluation gate)
 
 
 @contextmanager
@@ -96,7 +96,7 @@ def describe_error(error: BaseException) -> str:
 
 def stage_records(ctx: RunContext, date: str) -> list[dict[str, Any]]:
     """The task records of the date's latest run, as ``timed_stage`` wrote them: those started
-    since its first stage (``wait_for_drop``) began, so a stage an earlier run ran and this one
+    since its first stage (``FIRST_STAGE``) began, so a stage an earlier run ran and this one
     never reached is not taken for this run's."""
     records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
     first = max((r["started"] for r in records if r["stage"] == FIRST_STAGE), default=None)

@@ -19,6 +19,7 @@ def test_garment_drop_shape():
 
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
     order = [
+        "check_model_version",
         "wait_for_drop",
         "discover",
         "validate",
@@ -41,6 +42,9 @@ def test_garment_drop_shape():
     # the run waits for the drop's marker with the Amazon provider's sensor, deferred (no worker slot held)
     sensor = dag.get_task("wait_for_drop")
     assert isinstance(sensor, S3KeySensor) and sensor.deferrable
+    # the evaluation gate comes first and is never retried (a refusal is not a passing fault)
+    gate = dag.get_task("check_model_version")
+    assert gate.retries == 0 and not gate.upstream_task_ids
     # Airflow's asset graph: drops -> garment_drop -> storefront (each run's dated objects: hook lineage, test_run_params)
     assert [inlet.uri for inlet in dag.get_task("discover").inlets] == ["s3://tryon/drops"]
     assert [outlet.uri for outlet in dag.get_task("publish").outlets] == ["s3://tryon/storefront"]
@@ -100,5 +104,5 @@ def test_garment_drop_params_are_the_run_settings_and_the_drop_date():
     from tasks.run_overrides import PARAMS, RUN_SETTINGS
 
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
-    assert set(dag.params) == set(PARAMS) == {"drop_date", *RUN_SETTINGS}
+    assert set(dag.params) == set(PARAMS) == {"drop_date", "force_reason", "operator", *RUN_SETTINGS}
     assert all(dag.params[name] is None for name in PARAMS), "null: the deployment's settings"

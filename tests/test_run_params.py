@@ -1,5 +1,7 @@
 """garment_drop's typed params: Airflow refuses a bad one with the param's error before the run
-starts; a run without a logical date processes the drop date given as a param."""
+starts; a run without a logical date processes the drop date given as a param; a run of another
+model version triggered as from the UI is held to the evaluation gate: refused without an
+evaluation, recorded when forced."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import select
 
+from tasks.ledger import BackfillDecision
 from tasks.run_overrides import PARAMS, check_params
 from tests.conftest import prepare_drops
 from tests.test_garment_drop_dag import run_env
@@ -33,7 +37,13 @@ try:
 except Exception as error:
     refused = f"{type(error).__name__}: {error}"
 run = dag.test(logical_date=None, run_conf={"drop_date": "2026-11-20", "photos_per_garment": 1})
-print("RESULT " + json.dumps({"refused": refused, "state": str(run.state), "logical_date": str(run.logical_date)}))
+# another model version, triggered as from the UI or the REST API: held to the evaluation gate
+other = {"drop_date": "2026-11-21", "engine": "null", "drop_wait_s": 0}
+gated = dag.test(logical_date=None, run_conf=other)
+gated_tasks = {ti.task_id: str(ti.state) for ti in gated.get_task_instances()}
+forced = dag.test(logical_date=None, run_conf={**other, "force_reason": "trying the null engine", "operator": "dana"})
+print("RESULT " + json.dumps({"refused": refused, "state": str(run.state), "logical_date": str(run.logical_date),
+    "gated": str(gated.state), "gated_tasks": gated_tasks, "forced": str(forced.state)}))
 """
 
 
@@ -111,9 +121,9 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
     for line in events.read_text().splitlines():
         event = json.loads(line)
         if event["eventType"] == "COMPLETE" and "." in event["job"]["name"]:
-            lineage[event["job"]["name"].split(".", 1)[1]] = (
-                sorted(d["name"] for d in event["inputs"]),
-                sorted(d["name"] for d in event["outputs"]),
+            lineage.setdefault(  # the first run's (2026-11-20): the later runs are the gate's
+                event["job"]["name"].split(".", 1)[1],
+                (sorted(d["name"] for d in event["inputs"]), sorted(d["name"] for d in event["outputs"])),
             )
             assert all(d["namespace"] == "s3://params" for d in event["inputs"] + event["outputs"]), event
     assert lineage["discover"] == (["drops/2026-11-20"], [])
@@ -123,3 +133,22 @@ def test_airflow_refuses_a_bad_param_and_a_run_without_logical_date_takes_the_dr
     assert lineage["looks"] == (["storefront"], ["storefront/looks"])
     assert lineage["report"] == ([], ["reports/2026-11-20"])
     assert lineage["validate"] == ([], []), "a stage that declares nothing carries nothing of the stage before"
+    # a run of another model version without an evaluation: refused by its first task, nothing else ran
+    assert result["gated"] == "failed", result
+    tasks = result["gated_tasks"]
+    assert tasks["check_model_version"] == "failed" and tasks["report"] == "skipped", tasks
+    assert all(tasks[t] == "upstream_failed" for t in ("wait_for_drop", "discover", "tryon", "publish")), tasks
+    refusal = ctx.store.get_json("reports/2026-11-21/stages/check_model_version.json")["error"]
+    assert refusal.startswith("AirflowFailException: refusing to run with null-") and "no evaluation holds both" in refusal
+    # forced with a reason: it runs, and the decision is recorded with the operator
+    assert result["forced"] == "success", result
+    with ctx.ledger.session() as session:
+        [decision] = session.scalars(select(BackfillDecision)).all()
+    assert (decision.decision, decision.operator, decision.date_from, decision.date_to) == (
+        "forced",
+        "dana",
+        "2026-11-21",
+        "2026-11-21",
+    )
+    assert decision.model_version.startswith("null-") and decision.current_model_version == "warp-baseline-1.0.0"
+    assert decision.reason.startswith("trying the null engine (the evaluation said: no evaluation holds both")

@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from tasks.report import incomplete_reason, write_report
-from tasks.stage_times import StageFailure, stage_failures, stage_records, stage_tasks, stage_times, timed_stage
+from tasks.report import write_report
+from tasks.run_end import incomplete_reason
+from tasks.stage_times import FIRST_STAGE, StageFailure, stage_failures, stage_records, stage_tasks, stage_times, timed_stage
 from tasks.storage import report_key
 
 DATE = "2026-11-20"
@@ -35,7 +36,7 @@ def test_the_records_are_the_latest_runs(ctx):
     """A stage an earlier run ran, and this run never reached, is not taken for this run's."""
     with pytest.raises(ValueError), timed_stage(ctx, DATE, "publish"):
         raise ValueError("the earlier run's failure")
-    with timed_stage(ctx, DATE, "wait_for_drop"):
+    with timed_stage(ctx, DATE, FIRST_STAGE):
         pass
     with pytest.raises(KeyError), timed_stage(ctx, DATE, "match"):
         raise KeyError("engine")

@@ -170,3 +170,35 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
     ):
         yield ctx, date, details
     report_lineage(ctx.settings, name, date)
+
+
+GATE_TASK = "check_model_version"
+
+
+def model_version_gate() -> str:
+    """garment_drop's first task: the evaluation gate (``tasks.evaluation.gate``) for this run's
+    model version, whoever started it. A refused run fails at once, without retries, saying
+    what to do; nothing else of it runs."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tasks.evaluation.gate import ModelVersionRefused, hold_to_evaluation
+    from tasks.run_overrides import RUN_SETTINGS
+    from tasks.stage_times import timed_stage
+
+    context = get_current_context()
+    ctx, date, params = run_context(), drop_date(context), context.get("params") or {}
+    with timed_stage(ctx, date, GATE_TASK, attempt=context["ti"].try_number) as details:
+        try:
+            decision = hold_to_evaluation(
+                ctx.ledger,
+                get_settings(),
+                ctx.settings,
+                (date, date),
+                force_reason=params.get("force_reason"),
+                operator=params.get("operator") or lease_holder(),
+                spec=",".join(f"{k}={params[k]}" for k in RUN_SETTINGS if params.get(k) is not None) or "deployment",
+            )
+        except ModelVersionRefused as refused:
+            raise AirflowFailException(str(refused)) from refused
+        details["decision"] = decision
+    return decision

@@ -1,6 +1,10 @@
-"""Whether a backfill may re-generate with another model version: only one whose evaluation is at
-least as good as the current version's on the same set (the same evaluation), unless an
-operator forces it; either way the decision is recorded (``backfill_decisions``) with who and why.
+"""Whether a run may generate with another model version than the deployment's: only one whose
+evaluation is at least as good as the current version's on the same set (the same evaluation),
+unless an operator forces it with a reason; either way the decision is recorded
+(``backfill_decisions``) with who and why. :func:`hold_to_evaluation` is the one rule: garment_drop's
+first task applies it to every run, however it was started (the Airflow UI or REST API,
+``tryon run``, ``tryon backfill``), and ``tryon backfill`` asks it once for the whole range before
+starting any run.
 
 "At least as good": in every category both versions were measured on, the new version's
 unpaired FID and paired LPIPS are no higher than the current one's (where both have the figure),
@@ -15,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.ledger import BackfillDecision, EvaluationRow, Ledger
+from tasks.settings import Settings
 
 COMPARED = ("fid", "lpips")  # lower is better
 
@@ -37,6 +42,10 @@ class Identity:
             self.weights_sha256,
             self.parameters,
         )
+
+
+class ModelVersionRefused(Exception):
+    """A run with a model version no evaluation shows as good as the current one, not forced."""
 
 
 @dataclass(frozen=True)
@@ -121,3 +130,58 @@ def record_decision(
                 else verdict.reason,
             )
         )
+
+
+def _covering(ledger: Ledger, new: Identity, dates: tuple[str, str], *, forced_only: bool) -> BackfillDecision | None:
+    """A decision already recorded for ``new`` whose dates hold ``dates`` (a backfill's, for each of its runs)."""
+    with ledger.session() as session:
+        query = select(BackfillDecision).where(
+            BackfillDecision.model_version == new.model_version,
+            BackfillDecision.weights_sha256 == new.weights_sha256,
+            BackfillDecision.date_from <= dates[0],
+            BackfillDecision.date_to >= dates[1],
+        )
+        if forced_only:
+            query = query.where(BackfillDecision.decision == "forced")
+        return session.scalars(query.order_by(BackfillDecision.created_at.desc())).first()
+
+
+def hold_to_evaluation(
+    ledger: Ledger,
+    settings: Settings,
+    run_settings: Settings,
+    dates: tuple[str, str],
+    *,
+    force_reason: str | None,
+    operator: str,
+    spec: str,
+    doing: str = "run",
+) -> str:
+    """Whether runs of ``dates`` with ``run_settings`` (the deployment's ``settings`` with a run's
+    params) may go ahead: yes for the deployment's own model version; for another, when the
+    latest evaluation of both shows it at least as good, or when an operator forces it with a
+    reason (now, or for a range that holds these dates). The decision is recorded once; returns
+    it in words. Raises :class:`ModelVersionRefused`, saying what to do."""
+    from tasks.inference.factory import ENGINE_SETTINGS, get_engine
+
+    if all(getattr(run_settings, name) == getattr(settings, name) for name in ENGINE_SETTINGS):
+        return "the deployment's model version"  # nothing to build: the try-on stages name it
+    new, current = Identity.of(get_engine(run_settings)), Identity.of(get_engine(settings))
+    if new == current:
+        return f"{new.model_version} is the deployment's model version"
+    verdict = judge(ledger, new, current)
+    if verdict.allowed:
+        if _covering(ledger, new, dates, forced_only=False) is None:
+            record_decision(ledger, spec, new, current, dates, verdict, operator, None)
+        return f"{new.model_version}: {verdict.reason}"
+    forced = _covering(ledger, new, dates, forced_only=True)
+    if forced is not None:
+        return f"{new.model_version}: forced by {forced.operator} for {forced.date_from}..{forced.date_to}: {forced.reason}"
+    if not force_reason:
+        raise ModelVersionRefused(
+            f"refusing to {doing} with {new.model_version}: {verdict.reason}. Evaluate it first, or force it with a "
+            "reason (tryon backfill --force --reason '...'; a triggered run: the params force_reason and operator), "
+            "recorded with the operator's name"
+        )
+    record_decision(ledger, spec, new, current, dates, verdict, operator, force_reason)
+    return f"{new.model_version}: forced by {operator}: {force_reason}"

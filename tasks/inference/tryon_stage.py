@@ -35,6 +35,7 @@ from tasks.ledger import Garment, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo
 from tasks.publications import withdraw_publication
+from tasks.states import move
 from tasks.storage import generation_key, review_key
 
 GENERATED, FAILED, SUPERSEDED = GenerationState.GENERATED.value, GenerationState.FAILED.value, GenerationState.SUPERSEDED.value
@@ -147,13 +148,15 @@ def record_outcomes(ctx: RunContext, outcomes: dict[str, Outcome], shard: int | 
         for generation_id, (state, reason, key) in outcomes.items():
             row = rows[generation_id]
             row.batch = shard
-            if state in (FAILED, SUPERSEDED) or row.state in (GenerationState.PLANNED.value, FAILED):
-                row.state, row.reason = state, reason
+            if row.state == GenerationState.REJECTED.value:
+                pass  # a reviewer's rejection stands, whatever a later try-on makes of the pair
+            elif state in (FAILED, SUPERSEDED) or row.state in (GenerationState.PLANNED.value, FAILED):
+                move(row, state, reason)
             elif fresh and row.state != GENERATED:
                 withdraw_publication(session, row)
                 for ext in ("jpg", "json"):  # a review copy is always of the current image
                     ctx.store.delete(review_key(row.drop_date, row.sku, row.photo_id, row.generation_id, ext))
-                row.state, row.reason = GENERATED, f"made again: the image {row.state} before was lost; QC judges the new one"
+                move(row, GENERATED, f"made again: the image {row.state} before was lost; QC judges the new one")
             row.object_key = key or row.object_key
 
 

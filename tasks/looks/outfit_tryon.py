@@ -48,11 +48,12 @@ from tasks.publish import preview_reason
 from tasks.qc.appearance import read_cloth
 from tasks.qc.metrics import colour_delta_e, generation_metrics, view_template
 from tasks.qc.suite import load_config, validate_generations
+from tasks.states import initial, move
 from tasks.storage import look_generation_key, review_look_key, storefront_look_key
 
 CANVAS = "lower_body"  # the view both passes paint on: it frames the whole person
 PASSED, FLAGGED, FAILED = GenerationState.PASSED.value, GenerationState.FLAGGED.value, GenerationState.FAILED.value
-PUBLISHED = GenerationState.PUBLISHED.value
+PUBLISHED, REJECTED = GenerationState.PUBLISHED.value, GenerationState.REJECTED.value
 
 
 @dataclass(frozen=True)
@@ -241,11 +242,11 @@ def make_look(
     row.failed_checks, measured = judge(final, first, canvas, upper, lower, config)
     release = engine.release
     if row.failed_checks:
-        row.state, row.reason = FLAGGED, "failed: " + ", ".join(row.failed_checks)
+        move(row, FLAGGED, "failed: " + ", ".join(row.failed_checks))
     elif not release.released:  # a preview waits for a reviewer, whatever QC says
-        row.state, row.reason = FLAGGED, preview_reason(release.note)
+        move(row, FLAGGED, preview_reason(release.note))
     else:
-        row.state, row.reason = PASSED, None
+        move(row, PASSED)
     key = look_generation_key(row.model_version, look.look_id, look.photo_id, gid)
     stem = key.rsplit(".", 1)[0]
     sidecar = {**_sidecar(row, engine, look, card), "qc": measured, "detail": {"upper": first_detail, "lower": final_detail}}
@@ -264,7 +265,7 @@ def route(ctx: RunContext, row: LookGeneration) -> None:
         target = storefront_look_key(row.look_id, row.photo_id)
         if not ctx.store.exists(target):
             ctx.store.copy(row.object_key, target)
-        row.state = PUBLISHED
+        move(row, PUBLISHED, row.reason)
     elif row.state == FLAGGED:
         for ext in ("jpg", "json"):
             target = review_look_key(row.drop_date, row.look_id, row.photo_id, row.generation_id, ext)
@@ -293,31 +294,33 @@ def make_outfits(ctx: RunContext, date: str) -> dict[str, Any]:
             found = session.get(LookGeneration, gid)
             if found is not None:
                 session.expunge(found)
-        row = found or LookGeneration(
-            generation_id=gid,
-            look_id=look.look_id,
-            drop_date=date,
-            photo_id=look.photo_id,
-            upper_sku=look.upper.sku,
-            upper_garment_sha256=look.upper.sha256,
-            lower_sku=look.lower.sku,
-            lower_garment_sha256=look.lower.sha256,
-            score=look.score,
-            looks_model_version=card.version,
-            engine=engine.name,
-            model_version=engine.model_version,
-            weights_sha256=engine.weights_sha256,
-            seed=seed,
-            state=GenerationState.PLANNED.value,
-            failed_checks=[],
+        row = found or initial(
+            LookGeneration(
+                generation_id=gid,
+                look_id=look.look_id,
+                drop_date=date,
+                photo_id=look.photo_id,
+                upper_sku=look.upper.sku,
+                upper_garment_sha256=look.upper.sha256,
+                lower_sku=look.lower.sku,
+                lower_garment_sha256=look.lower.sha256,
+                score=look.score,
+                looks_model_version=card.version,
+                engine=engine.name,
+                model_version=engine.model_version,
+                weights_sha256=engine.weights_sha256,
+                seed=seed,
+                failed_checks=[],
+            ),
+            GenerationState.PLANNED,
         )
         stored = row.object_key is not None and ctx.store.exists(row.object_key)
-        if row.state in (GenerationState.PLANNED.value, FAILED) or not stored:
+        if row.state in (GenerationState.PLANNED.value, FAILED) or (not stored and row.state != REJECTED):
             try:
                 make_look(ctx, engine, look, row, card, config)
                 counts["generated"] += 1
             except Exception as error:  # one look fails alone
-                row.state, row.reason = FAILED, f"outfit_failed: {type(error).__name__}: {error}"
+                move(row, FAILED, f"outfit_failed: {type(error).__name__}: {error}")
         else:
             counts["existing"] += 1
         route(ctx, row)

@@ -18,6 +18,7 @@ from tasks.preprocess.backends import background_backend, embedding_backend
 from tasks.preprocess.fingerprints import FingerprintIndex, Owner
 from tasks.preprocess.garment import GarmentMaskError, perceptual_hash, prepare_garment
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
+from tasks.states import move
 from tasks.storage import garment_artifact_key
 
 
@@ -124,9 +125,9 @@ def _record(ctx: RunContext, decided: list[tuple[AcceptedItem, str, Owner | None
             session.add(fingerprint)
             if original:
                 row.meta = row.meta | {"duplicate_of": {"sku": original.sku, "drop_date": original.drop_date}}
-                row.state, row.reason = GarmentState.REJECTED.value, f"duplicate_of: {original.sku} ({original.drop_date})"
+                move(row, GarmentState.REJECTED, f"duplicate_of: {original.sku} ({original.drop_date})")
             else:
-                row.state, row.reason = GarmentState.PREPROCESSED.value, None
+                move(row, GarmentState.PREPROCESSED)
     decided.clear()
 
 

@@ -45,6 +45,7 @@ from tasks.preprocess.masks import encode_pose_map
 from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
 from tasks.preprocess.pose import PoseResult
 from tasks.settings import CATEGORIES
+from tasks.states import move
 from tasks.storage import library_artifact_key, library_index_key, library_photos_prefix
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -264,7 +265,7 @@ def _record(ctx: RunContext, meta: dict[str, Any]) -> None:
     with ctx.ledger.session() as session:
         row = session.get(ModelPhoto, meta["photo_id"]) or ModelPhoto(photo_id=meta["photo_id"])
         row.sha256, row.source_key = meta["sha256"], meta["source_key"]
-        row.state, row.reason = meta["state"], meta["reason"]
+        move(row, meta["state"], meta["reason"])
         row.categories, row.backends = meta["categories"], meta["backends"]
         session.merge(row)
 

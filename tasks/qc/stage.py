@@ -39,6 +39,7 @@ from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import read_cloth
 from tasks.qc.metrics import GenerationInputs, generation_metrics, view_template
 from tasks.qc.suite import load_config, validate_generations
+from tasks.states import CheckState, move
 from tasks.storage import report_key, report_thumbnail_key
 
 JUDGED = (GenerationState.PASSED.value, GenerationState.FLAGGED.value)
@@ -233,15 +234,14 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
                 result.value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
                 result.threshold = f"v{outcome.version}: {_threshold(spec)}"
                 result.reason = None if result.passed else f"{spec['column']} = {value:.3g}, expected {_threshold(spec)}"
-                result.state = "passed" if result.passed else "failed"
+                move(result, CheckState.PASSED if result.passed else CheckState.FAILED, result.reason)
                 session.add(result)
             generation = row_of(session, Generation, gid)
             if failed:
-                generation.state = GenerationState.FLAGGED.value
-                generation.reason = "failed: " + ", ".join(failed)
+                move(generation, GenerationState.FLAGGED, "failed: " + ", ".join(failed))
                 counts["flagged"] += 1
             else:
-                generation.state, generation.reason = GenerationState.PASSED.value, None
+                move(generation, GenerationState.PASSED)
                 counts["passed"] += 1
     if not metrics.empty:
         metrics["qc_failed"] = [outcome.failed.get(g, []) for g in metrics["generation_id"]]

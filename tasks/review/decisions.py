@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, QCResult, ReviewDecision, row_of
 from tasks.publications import current_versions, made_from_old_version, record_publication
 from tasks.publish import settle_garments, write_manifest
+from tasks.states import initial, move_if
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
 
 
@@ -109,13 +110,7 @@ def _flagged_row(session: Any, generation_id: str) -> Generation:
 def _decide(session: Any, row: Generation, state: GenerationState, reason: str) -> None:
     """Move ``row`` out of ``flagged`` with a conditional UPDATE: of two decisions on one
     generation, exactly one changes a row; the other is refused, whatever the database."""
-    changed = session.execute(
-        update(Generation)
-        .where(Generation.generation_id == row.generation_id, Generation.state == GenerationState.FLAGGED.value)
-        .values(state=state.value, reason=reason)
-        .execution_options(synchronize_session="fetch")
-    ).rowcount
-    if changed != 1:
+    if not move_if(session, Generation, row.generation_id, GenerationState.FLAGGED, state, reason):
         raise ReviewError(f"generation {row.generation_id} was decided by someone else a moment ago")
 
 
@@ -188,21 +183,23 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
             garment.content_sha256, row.photo_id, row.engine, row.model_version, row.weights_sha256, row.parameters, seed
         )
         session.add(
-            Generation(
-                generation_id=new_id,
-                garment_id=row.garment_id,
-                garment_sha256=garment.content_sha256,
-                photo_id=row.photo_id,
-                drop_date=row.drop_date,
-                sku=row.sku,
-                category=row.category,
-                engine=row.engine,
-                model_version=row.model_version,
-                weights_sha256=row.weights_sha256,
-                seed=seed,
-                parameters=row.parameters,
-                state=GenerationState.PLANNED.value,
-                reason=f"re-generation of {generation_id} asked by {reviewer}",
+            initial(
+                Generation(
+                    generation_id=new_id,
+                    garment_id=row.garment_id,
+                    garment_sha256=garment.content_sha256,
+                    photo_id=row.photo_id,
+                    drop_date=row.drop_date,
+                    sku=row.sku,
+                    category=row.category,
+                    engine=row.engine,
+                    model_version=row.model_version,
+                    weights_sha256=row.weights_sha256,
+                    seed=seed,
+                    parameters=row.parameters,
+                ),
+                GenerationState.PLANNED,
+                f"re-generation of {generation_id} asked by {reviewer}",
             )
         )
         session.add(

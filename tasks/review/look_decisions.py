@@ -5,13 +5,13 @@ The decision, the reviewer and the time are on the look generation's own row."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tasks.context import RunContext
 from tasks.ledger import GenerationState, LookGeneration, utcnow
 from tasks.review.decisions import ReviewError, rejection_reason
+from tasks.states import move_if
 from tasks.storage import garment_artifact_key, library_artifact_key, storefront_look_key
 
 FLAGGED = GenerationState.FLAGGED.value
@@ -71,13 +71,7 @@ def _decide(ctx: RunContext, generation_id: str, state: GenerationState, reviewe
             raise ReviewError(f"no full-outfit image {generation_id!r}")
         if row.state != FLAGGED:
             raise ReviewError(f"full-outfit image {generation_id} is {row.state}, not awaiting review")
-        result: Any = session.execute(  # a CursorResult: an UPDATE's row count
-            update(LookGeneration)
-            .where(LookGeneration.generation_id == generation_id, LookGeneration.state == FLAGGED)
-            .values(state=state.value, reason=reason, reviewer=reviewer, decided_at=utcnow())
-            .execution_options(synchronize_session="fetch")
-        )
-        if result.rowcount != 1:
+        if not move_if(session, LookGeneration, generation_id, FLAGGED, state, reason, reviewer=reviewer, decided_at=utcnow()):
             raise ReviewError(f"full-outfit image {generation_id} was decided by someone else a moment ago")
         session.expunge(row)
     return row

@@ -20,6 +20,7 @@ from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, GenerationSta
 from tasks.publications import withdraw_publication
 from tasks.publish import write_manifest
 from tasks.review.decisions import ReviewError, ReviewItem, rejection_reason, review_item, settle
+from tasks.states import move
 
 
 def sample(generation_ids: list[str], rate: float) -> set[str]:
@@ -113,7 +114,7 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
                 generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_REJECTED, reason=reason, reviewer=reviewer
             )
         )
-        row.state, row.reason = GenerationState.REJECTED.value, f"rejected in spot check by {reviewer} (a QC miss): {reason}"
+        move(row, GenerationState.REJECTED, f"rejected in spot check by {reviewer} (a QC miss): {reason}")
         settle(session, row)
         date = row.drop_date
     write_manifest(ctx, date)  # first the manifest without it, then the image

@@ -1,0 +1,39 @@
+"""The end of a garment_drop run, before its report: every garment ends in a terminal state.
+A garment still in a working state was stopped by a failed stage; it is rejected with the
+stage that would have taken it on and that stage's error, and a re-run of the date picks it up
+again."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tasks.context import RunContext
+from tasks.ledger import GARMENT_TERMINAL_STATES, Garment, GarmentState
+from tasks.stage_times import StageFailure, stage_failures, stage_records
+from tasks.states import move
+
+# the stages that take a garment on from each working state
+_STAGES_AFTER = {
+    GarmentState.DISCOVERED.value: ("discover", "validate", "preprocess_garments"),
+    GarmentState.PREPROCESSED.value: ("check_inputs", "match"),
+    GarmentState.MATCHED.value: ("tryon", "qc", "publish"),
+}
+
+
+def incomplete_reason(state: str, failures: list[StageFailure]) -> str:
+    """Why a garment stopped in ``state``: the failed stage that would have taken it on, with
+    its error (any failed stage of the run when none of those failed)."""
+    blamed = [f for f in failures if f.stage in _STAGES_AFTER.get(state, ())] or failures
+    if not blamed:
+        return f"pipeline_incomplete: stopped in state {state!r}"
+    return f"pipeline_incomplete: stage {blamed[0].label} failed: {blamed[0].error} (stopped in state {state!r})"
+
+
+def stop_unfinished(ctx: RunContext, date: str) -> None:
+    """A garment still in a working state when the run ends was stopped by a failed stage: it
+    is rejected with that stage and its error (a re-run of the date picks it up again)."""
+    failures = stage_failures(stage_records(ctx, date))
+    with ctx.ledger.session() as session:
+        for garment in session.scalars(select(Garment).where(Garment.drop_date == date)):
+            if GarmentState(garment.state) not in GARMENT_TERMINAL_STATES:
+                move(garment, GarmentState.REJECTED, incomplete_reason(garment.state, failures))
