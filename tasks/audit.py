@@ -10,7 +10,10 @@ An audit only reads. It finds:
   publications (or is missing);
 - a storefront image of one of the date's SKUs that no live publication stands behind (only in
   the SKU's own slots, ``storefront/{sku}/{photo_id}.jpg``: a SKU of a reserved name owns none,
-  so the audit never touches another date's manifest or look files);
+  so the audit never touches another date's manifest or look files), a full-outfit image of one
+  of the date's looks that no published outfit stands behind, a look file of one of the date's
+  SKUs none of whose images is on the storefront; a manifest whose full-outfit images differ
+  from the ledger's;
 - a generation image of one of the date's SKUs that no ledger row knows.
 
 A repair puts each right: it copies the generation's image into its slot, plans a lost
@@ -28,11 +31,29 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.ledger import Garment, Generation, GenerationState, Publication, QCResult, row_of, rows_in
-from tasks.publications import LIVE, retire_stale, withdraw_publication
-from tasks.publish import check_storefront, copy_for_review, manifest_entries, restore_storefront, write_manifest
+from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, Publication, QCResult, row_of, rows_in
+from tasks.publish import copy_for_review
 from tasks.states import move
-from tasks.storage import is_reserved_sku, review_key, storefront_manifest_key, storefront_sku_prefix
+from tasks.storage import (
+    STOREFRONT,
+    is_reserved_sku,
+    look_file_key,
+    review_key,
+    storefront_look_key,
+    storefront_manifest_key,
+    storefront_sku_prefix,
+)
+from tasks.storefront import (
+    LIVE,
+    check_storefront,
+    clear,
+    manifest_entries,
+    outfit_entries,
+    restore_storefront,
+    retire_stale,
+    withdraw_publication,
+    write_manifest,
+)
 
 PAST_TRYON = (
     GenerationState.GENERATED.value,
@@ -85,9 +106,10 @@ def audit(ctx: RunContext, date: str) -> list[Finding]:
     with ctx.ledger.session() as session:
         known = set(session.scalars(select(Generation.generation_id).where(Generation.sku.in_({g.sku for g in generations}))))
         skus = set(session.scalars(select(Garment.sku).where(Garment.drop_date == date)))
-        live_keys = set(
-            session.scalars(select(Publication.storefront_key).where(Publication.state == LIVE, Publication.sku.in_(skus)))
-        )
+        live = session.execute(
+            select(Publication.sku, Publication.storefront_key).where(Publication.state == LIVE, Publication.sku.in_(skus))
+        ).all()
+        live_keys, live_skus = {key for _, key in live}, {sku for sku, _ in live}
     for row in generations:
         if row.state in PAST_TRYON and not ctx.store.exists(row.object_key or ""):
             findings.append(
@@ -105,11 +127,41 @@ def audit(ctx: RunContext, date: str) -> list[Finding]:
         for key in ctx.store.list_keys(prefix):
             if "/" not in key[len(prefix) :] and key not in live_keys:  # a slot of the SKU's, nothing below it
                 findings.append(Finding("storefront_orphan", key, None, "a storefront image no live publication stands behind"))
+    findings += _look_findings(ctx, date, live_skus)
     for prefix in sorted({f"generations/{g.model_version}/{g.sku}/" for g in generations}):
         for key in ctx.store.list_keys(prefix):
             stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             if stem not in known:
                 findings.append(Finding("generation_orphan", key, None, "a generation object no ledger row knows"))
+    return findings
+
+
+def _look_findings(ctx: RunContext, date: str, live_skus: set[str]) -> list[Finding]:
+    """Full-outfit images of the date's looks that no published outfit stands behind, and look
+    files of the date's SKUs none of whose images is on the storefront."""
+    findings = []
+    with ctx.ledger.session() as session:
+        looks = session.execute(
+            select(LookGeneration.look_id, LookGeneration.photo_id, LookGeneration.state).where(LookGeneration.drop_date == date)
+        ).all()
+        skus = set(session.scalars(select(Garment.sku).where(Garment.drop_date == date)))
+    published = {
+        storefront_look_key(look_id, photo) for look_id, photo, state in looks if state == GenerationState.PUBLISHED.value
+    }
+    for look_id in sorted({look_id for look_id, _, _ in looks}):
+        for key in ctx.store.list_keys(storefront_look_key(look_id, "").rsplit("/", 1)[0] + "/"):
+            if key not in published:
+                findings.append(Finding("storefront_orphan", key, None, "a full-outfit image no published outfit stands behind"))
+    for sku in sorted(skus - live_skus):
+        if not is_reserved_sku(sku) and ctx.store.exists(look_file_key(sku)):
+            findings.append(
+                Finding(
+                    "storefront_orphan",
+                    look_file_key(sku),
+                    None,
+                    "a look file of a SKU none of whose images is on the storefront",
+                )
+            )
     return findings
 
 
@@ -122,7 +174,9 @@ def _manifest_findings(ctx: RunContext, date: str) -> list[Finding]:
     expected = sorted(entry["generation_id"] for entry in manifest_entries(ctx, date))
     if not ctx.store.exists(key):
         return [Finding("manifest_missing", key, None, f"no manifest, {len(expected)} live publication(s)")] if expected else []
-    items = ctx.store.get_json(key).get("items", [])
+    manifest = ctx.store.get_json(key)
+    items = manifest.get("items", [])
+    listed = items + manifest.get("outfits", []) + manifest.get("look_files", [])
     findings = [
         Finding(
             "manifest_entry_without_object",
@@ -130,9 +184,20 @@ def _manifest_findings(ctx: RunContext, date: str) -> list[Finding]:
             item.get("generation_id"),
             "the manifest lists an object that is not in the store",
         )
-        for item in items
+        for item in listed
         if not ctx.store.exists(item["key"])
     ]
+    outfits = sorted(entry["generation_id"] for entry in outfit_entries(ctx, date))
+    if sorted(item.get("generation_id") for item in manifest.get("outfits", [])) != outfits:
+        findings.append(
+            Finding(
+                "manifest_out_of_date",
+                key,
+                None,
+                f"the manifest lists {len(manifest.get('outfits', []))} full-outfit image(s), "
+                f"the ledger has {len(outfits)} published",
+            )
+        )
     if sorted(item.get("generation_id") for item in items) != expected:
         findings.append(
             Finding(
@@ -153,9 +218,7 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
         stale = [f.generation_id for f in findings if f.kind == "storefront_superseded_version" and f.generation_id]
         with ctx.ledger.session() as session:
             retired = retire_stale(session, {row.sku for row in rows_in(session, Generation.generation_id, stale)})
-        for key in retired.deletions:
-            if ctx.store.exists(key):
-                ctx.store.delete(key)
+        clear(ctx.store, [key for key in retired.deletions if ctx.store.exists(key)])
         done += [f"withdrew {line}" for line in retired.lines]
         extra_dates = retired.dates
     else:
@@ -193,10 +256,12 @@ def repair(ctx: RunContext, date: str, findings: list[Finding]) -> list[str]:
         copy_for_review(ctx.store, row, failed)
         done.append(f"copied {_review_key(row)} for review again")
     deletions += [f.key for f in findings if f.kind in ("storefront_orphan", "generation_orphan") and f.key]
-    for key in sorted(set(deletions)):
-        if ctx.store.exists(key):
+    existing = [key for key in sorted(set(deletions)) if ctx.store.exists(key)]
+    clear(ctx.store, [key for key in existing if key.startswith(STOREFRONT)])  # what leaves the storefront, through its gate
+    for key in existing:
+        if not key.startswith(STOREFRONT):
             ctx.store.delete(key)
-            done.append(f"deleted {key}")
+    done += [f"deleted {key}" for key in existing]
     if kinds & {"manifest_missing", "manifest_entry_without_object", "manifest_out_of_date"} or len(done):
         for day in sorted(dates):
             written = write_manifest(ctx, day)

@@ -28,8 +28,6 @@ from tasks.ledger import (
     Publication,
     spot_tally,
 )
-from tasks.publications import LIVE
-from tasks.publish import flag_cause
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
@@ -42,6 +40,7 @@ from tasks.storage import (
     report_thumbnail_key,
     storefront_manifest_key,
 )
+from tasks.storefront import LIVE, flag_cause
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
 PAGE_THUMBNAILS = 200  # thumbnails on a page of the report

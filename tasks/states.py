@@ -166,6 +166,14 @@ def move_if(
     return bool(changed == 1)
 
 
+def settle(session: Any, generations: list[Generation]) -> None:
+    """The garments of ``generations`` (read in the caller's session) take their states from them."""
+    from tasks.ledger import rows_in
+
+    garment_ids = list({row.garment_id for row in generations})
+    settle_garments({g.id: g for g in rows_in(session, Garment.id, garment_ids)}, generations)
+
+
 def settle_garments(garments: Mapping[int, Garment], generations: Iterable[Generation]) -> None:
     """A garment's state from its generations: flagged if any awaits review, else published if
     any was published, else rejected with the generations' failure (or review) reasons.

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Everything below may import airflow or mediapipe: point their caches and homes at a
 # throwaway folder first.
@@ -33,7 +35,7 @@ from tasks.airflow_glue.runner import configure_airflow
 from tasks.context import RunContext
 from tasks.ledger import Ledger
 from tasks.settings import Settings, get_settings
-from tasks.storage import ObjectStore, drop_marker_key
+from tasks.storage import STOREFRONT, ObjectStore, drop_marker_key
 
 configure_airflow(get_settings())
 
@@ -46,6 +48,53 @@ GARMENTS = {
     for path in sorted((SAMPLES / "drop").glob("*/front.jpg"))
     if path.parent.name not in {"TEE-BROKEN", "SCARF-NOCAT"}
 }
+
+
+_TASKS, _STORAGE, _GATE = REPO / "tasks", REPO / "tasks" / "storage.py", REPO / "tasks" / "storefront.py"
+
+
+def _storefront_writer(depth: int) -> Path | None:
+    """The file that asked for a write: the first frame outside ``tasks/storage.py`` (and this file)."""
+    frame = sys._getframe(depth)
+    while frame is not None:
+        path = Path(frame.f_code.co_filename)
+        if path not in (_STORAGE, Path(__file__)):
+            return path
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _check_storefront_write(key: str) -> None:
+    """A write under ``storefront/`` from the pipeline's code is the storefront gate's; a test may
+    arrange a scenario itself."""
+    if not key.startswith(STOREFRONT):
+        return
+    writer = _storefront_writer(3)
+    if writer is not None and writer.is_relative_to(_TASKS) and writer != _GATE:
+        raise AssertionError(f"{writer.relative_to(REPO)} wrote {key} without the storefront gate (tasks/storefront.py)")
+
+
+@pytest.fixture(autouse=True)
+def storefront_written_only_through_its_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write under storefront/ that a test's process makes goes through the storefront gate:
+    a stage that copies, puts or deletes there itself fails the test that runs it."""
+    put_bytes, delete, copy = ObjectStore.put_bytes, ObjectStore.delete, ObjectStore.copy
+
+    def checked_put(self: ObjectStore, key: str, *args: Any, **kwargs: Any) -> None:
+        _check_storefront_write(key)
+        put_bytes(self, key, *args, **kwargs)
+
+    def checked_delete(self: ObjectStore, key: str) -> None:
+        _check_storefront_write(key)
+        delete(self, key)
+
+    def checked_copy(self: ObjectStore, source_key: str, dest_key: str) -> None:
+        _check_storefront_write(dest_key)
+        copy(self, source_key, dest_key)
+
+    monkeypatch.setattr(ObjectStore, "put_bytes", checked_put)
+    monkeypatch.setattr(ObjectStore, "delete", checked_delete)
+    monkeypatch.setattr(ObjectStore, "copy", checked_copy)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import subprocess
 
-from tasks import airflow_runner
+from tasks.airflow_glue import runner as airflow_runner
 
 
 def test_migrate_runs_only_when_the_database_is_behind(tmp_path, monkeypatch):

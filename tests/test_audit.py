@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tasks.audit import audit, audit_and_repair
-from tasks.ledger import Generation
+from tasks.ledger import Garment, Generation
 from tasks.review import decisions
 from tasks.storage import review_key, storefront_key, storefront_manifest_key
 from tests.conftest import REPO, cli_env, flagged_generations
@@ -125,3 +125,63 @@ def test_the_audit_keeps_to_the_dates_own_keys(ctx):
     result = audit_and_repair(ctx, DATE, fix=True)
     assert [f for f in result.findings if f.key in others] == []
     assert all(ctx.store.exists(key) for key in others)
+
+
+def test_full_outfit_images_and_look_files_are_in_the_manifest_and_the_audit(ctx):
+    """The manifest lists every storefront object of the date, full-outfit images and look files
+    included; the audit holds them against the ledger like the generations' images."""
+    from tasks.ledger import LookGeneration
+    from tasks.states import initial
+    from tasks.storage import look_file_key, storefront_look_key
+    from tasks.storefront import write_manifest
+
+    [gid] = flagged_generations(ctx, 1, photo="pa")
+    decisions.approve(ctx, gid, "ana")  # TEE-1 is on the storefront
+    outfit = initial(
+        LookGeneration(
+            generation_id="look-1",
+            look_id="lk1",
+            drop_date=DATE,
+            photo_id="pa",
+            upper_sku="TEE-1",
+            upper_garment_sha256="a" * 64,
+            lower_sku="JEANS-1",
+            lower_garment_sha256="b" * 64,
+            score=0.9,
+            looks_model_version="looks-1",
+            engine="warp-baseline",
+            model_version="warp-baseline-1.0.0",
+            weights_sha256="none",
+            seed=1,
+            object_key="generations/warp-baseline-1.0.0/looks/lk1/pa/look-1.jpg",
+            failed_checks=[],
+        ),
+        "published",
+        "approved by ana",
+    )
+    with ctx.ledger.session() as session:
+        session.add(outfit)
+    ctx.store.put_bytes(outfit.object_key, b"outfit")
+    left_by_stages = [storefront_look_key("lk1", "pa"), look_file_key("TEE-1")]
+    for key in left_by_stages:  # as the full-outfit and looks stages leave them
+        ctx.store.put_bytes(key, b"{}")
+    write_manifest(ctx, DATE)
+    manifest = ctx.store.get_json(storefront_manifest_key(DATE))
+    assert [(o["generation_id"], o["key"]) for o in manifest["outfits"]] == [("look-1", storefront_look_key("lk1", "pa"))]
+    assert manifest["look_files"] == [{"sku": "TEE-1", "key": look_file_key("TEE-1")}]
+    assert audit(ctx, DATE) == []
+
+    ctx.store.put_bytes(storefront_look_key("lk1", "pz"), b"no outfit behind it")
+    ctx.store.put_bytes(look_file_key("TEE-2"), b"{}")  # a look file of the date's SKU with nothing on the storefront
+    with ctx.ledger.session() as session:
+        session.add(initial(Garment(drop_date=DATE, sku="TEE-2"), "rejected", "x"))
+    ctx.store.delete(storefront_look_key("lk1", "pa"))
+    found = _kinds(audit(ctx, DATE))
+    assert found == {
+        "manifest_entry_without_object": [storefront_look_key("lk1", "pa")],
+        "storefront_orphan": [storefront_look_key("lk1", "pz"), look_file_key("TEE-2")],
+    }
+    assert audit_and_repair(ctx, DATE, fix=True).repaired and audit(ctx, DATE) == []
+    assert not ctx.store.exists(storefront_look_key("lk1", "pz")) and not ctx.store.exists(look_file_key("TEE-2"))
+    assert ctx.store.get_bytes(storefront_look_key("lk1", "pa")) == b"outfit", "copied again from its generation"
+    assert [o["key"] for o in ctx.store.get_json(storefront_manifest_key(DATE))["outfits"]] == [storefront_look_key("lk1", "pa")]

@@ -51,7 +51,7 @@ def test_a_rerun_rewrites_only_what_changed_under_review(ctx, monkeypatch):
 
 
 def test_a_flagged_generation_says_why_it_waits():
-    from tasks.publish import flag_cause, preview_reason
+    from tasks.storefront import flag_cause, preview_reason
 
     assert flag_cause(preview_reason("warp-baseline is a baseline")) == "preview"
     assert flag_cause("replaces_approved: the storefront image of A/p was approved in review (x)") == "replaces_approved"

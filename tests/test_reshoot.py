@@ -15,11 +15,11 @@ from tasks.drops import kept_reading
 from tasks.inference import tryon_stage
 from tasks.intake import discover, validate
 from tasks.ledger import Garment, Generation, Publication
-from tasks.publications import LIVE, WITHDRAWN
 from tasks.publish import publish
 from tasks.report import check_inputs_add_up
 from tasks.review import decisions
 from tasks.storage import storefront_manifest_key
+from tasks.storefront import LIVE, WITHDRAWN
 from tests.conftest import GARMENTS, generate_drop, plan_drop
 
 DATE = "2026-11-20"

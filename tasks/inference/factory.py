@@ -83,7 +83,7 @@ class ReleaseLookup:
         self._known: dict[tuple[str, str, str, str], Release] = {}
 
     def __call__(self, row: Any) -> Release:
-        parameters = row.parameters or {}
+        parameters = getattr(row, "parameters", None) or {}  # a full-outfit row records none
         key = (row.engine, row.model_version, row.weights_sha256, str(parameters.get("dataset")))
         if key not in self._known:
             self._known[key] = release_of(self.settings, row.engine, row.model_version, row.weights_sha256, parameters)

@@ -34,9 +34,9 @@ from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState, rows_in
 from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo
-from tasks.publications import withdraw_publication
 from tasks.states import move
 from tasks.storage import generation_key, review_key
+from tasks.storefront import withdraw_publication
 
 GENERATED, FAILED, SUPERSEDED = GenerationState.GENERATED.value, GenerationState.FAILED.value, GenerationState.SUPERSEDED.value
 WRITERS = 2  # threads encoding and uploading; more only contend for the engine's cores

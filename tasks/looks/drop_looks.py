@@ -25,8 +25,7 @@ from tasks.looks.outfits import CATEGORY_PART
 from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.looks.training import partner_scores
 from tasks.preprocess.garment_stage import garment_embedding
-from tasks.publications import LIVE
-from tasks.storage import look_file_key
+from tasks.storefront import LIVE, put_look_file, write_manifest
 
 PARTNER_CATEGORIES = {"upper_body": ("lower_body",), "lower_body": ("upper_body",), "dresses": ()}
 LOOK_FILE_SCHEMA: dict[str, Any] = {
@@ -200,9 +199,10 @@ def write_looks(ctx: RunContext, date: str) -> LooksWritten:
             continue
         top = ranked[: ctx.settings.looks_per_garment]
         document = look_file(card, garment, top)
-        if ctx.store.get_json_or_none(look_file_key(garment.sku)) == document:
-            result.unchanged.append(garment.sku)
-        else:
-            ctx.store.put_json(look_file_key(garment.sku), document)
+        if put_look_file(ctx.store, garment.sku, document):
             result.written.append(garment.sku)
+        else:
+            result.unchanged.append(garment.sku)
+    if result.written:
+        write_manifest(ctx, date)  # the date's manifest lists its look files too
     return result

@@ -44,12 +44,12 @@ from tasks.preprocess.garment_stage import load_garment
 from tasks.preprocess.library_stage import load_photo, load_view_labels, read_index
 from tasks.preprocess.masks import inpaint_mask
 from tasks.preprocess.model_photo import worn_garment_and_skin
-from tasks.publish import preview_reason
 from tasks.qc.appearance import read_cloth
 from tasks.qc.metrics import colour_delta_e, generation_metrics, view_template
 from tasks.qc.suite import load_config, validate_generations
 from tasks.states import initial, move
-from tasks.storage import look_generation_key, review_look_key, storefront_look_key
+from tasks.storage import look_generation_key, review_look_key
+from tasks.storefront import Gate, preview_reason, write_manifest
 
 CANVAS = "lower_body"  # the view both passes paint on: it frames the whole person
 PASSED, FLAGGED, FAILED = GenerationState.PASSED.value, GenerationState.FLAGGED.value, GenerationState.FAILED.value
@@ -256,17 +256,14 @@ def make_look(
     row.object_key = key
 
 
-def route(ctx: RunContext, row: LookGeneration) -> None:
-    """A passed look generation of a released model to the storefront (then ``published``), a
-    flagged one to the review prefix with its sidecar; what is there already is not copied again."""
+def route(ctx: RunContext, gate: Gate, row: LookGeneration) -> None:
+    """A passed look generation before the storefront gate (it enters when its model is released
+    now, and is then ``published``), a flagged one to the review prefix with its sidecar; what is
+    there already is not copied again."""
     if row.object_key is None:
         return
-    if row.state in (PASSED, PUBLISHED):
-        target = storefront_look_key(row.look_id, row.photo_id)
-        if not ctx.store.exists(target):
-            ctx.store.copy(row.object_key, target)
-        move(row, PUBLISHED, row.reason)
-    elif row.state == FLAGGED:
+    gate.admit_look(ctx.store, row)
+    if row.state == FLAGGED:
         for ext in ("jpg", "json"):
             target = review_look_key(row.drop_date, row.look_id, row.photo_id, row.generation_id, ext)
             if not ctx.store.exists(target):
@@ -285,7 +282,7 @@ def make_outfits(ctx: RunContext, date: str) -> dict[str, Any]:
     if card is None:
         return {"looks": 0, "note": "no compatibility model yet (model_library's looks task trains one)"}
     looks, skipped = plan_looks(ctx, date, card)
-    config = load_config(ctx.settings.qc_expectations)
+    config, gate = load_config(ctx.settings.qc_expectations), Gate(ctx.settings)
     counts: dict[str, Any] = {"looks": len(looks), "generated": 0, "existing": 0, PUBLISHED: 0, FLAGGED: 0, FAILED: 0}
     for look in looks:
         seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF
@@ -323,8 +320,10 @@ def make_outfits(ctx: RunContext, date: str) -> dict[str, Any]:
                 move(row, FAILED, f"outfit_failed: {type(error).__name__}: {error}")
         else:
             counts["existing"] += 1
-        route(ctx, row)
+        route(ctx, gate, row)
         with ctx.ledger.session() as session:
             session.merge(row)
         counts[row.state] = counts.get(row.state, 0) + 1
+    if counts[PUBLISHED]:
+        write_manifest(ctx, date)  # the date's manifest lists its full-outfit images too
     return {**counts, "skipped": skipped, "model": card.version}

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from tasks import storefront
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, QCResult, ReviewDecision, row_of
-from tasks.publications import current_versions, made_from_old_version, record_publication
-from tasks.publish import settle_garments, write_manifest
 from tasks.states import initial, move_if
-from tasks.storage import garment_artifact_key, library_artifact_key, storefront_key
+from tasks.states import settle as settle_rows
+from tasks.storage import garment_artifact_key, library_artifact_key
 
 
 class ReviewError(ValueError):
@@ -120,7 +120,7 @@ def _deterministic(row: Generation) -> bool:
 
 def settle(session: Any, row: Generation) -> None:
     """The garment of ``row`` takes its state from all of its generations again."""
-    settle_garments(session, list(session.scalars(select(Generation).where(Generation.garment_id == row.garment_id))))
+    settle_rows(session, list(session.scalars(select(Generation).where(Generation.garment_id == row.garment_id))))
 
 
 def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
@@ -129,21 +129,19 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     manifests in one PUT each (a reader never sees a manifest entry without its image)."""
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
-        if made_from_old_version(row, current_versions(session, {row.sku})):
-            raise ReviewError(
-                f"generation {generation_id} was made from a photo of {row.sku} that a re-shoot replaced: "
-                "the next run of the date makes the new one"
-            )
         _decide(session, row, GenerationState.PUBLISHED, f"approved by {reviewer}")
-        dates = record_publication(session, row)
+        try:
+            dates = storefront.approve_generation(ctx, session, row)
+        except storefront.StaleVersion as stale:
+            raise ReviewError(str(stale)) from stale
         session.add(
             ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved", reviewer=reviewer)
         )
         settle(session, row)
-        source, key = row.stored_key, storefront_key(row.sku, row.photo_id)
-    ctx.store.copy(source, key)
+        session.expunge(row)
+    key = storefront.place(ctx.store, row)
     for date in sorted(dates):
-        write_manifest(ctx, date)
+        storefront.write_manifest(ctx, date)
     return key
 
 

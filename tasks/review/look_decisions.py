@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from tasks import storefront
 from tasks.context import RunContext
 from tasks.ledger import GenerationState, LookGeneration, utcnow
 from tasks.review.decisions import ReviewError, rejection_reason
 from tasks.states import move_if
-from tasks.storage import garment_artifact_key, library_artifact_key, storefront_look_key
+from tasks.storage import garment_artifact_key, library_artifact_key
 
 FLAGGED = GenerationState.FLAGGED.value
 
@@ -80,8 +81,8 @@ def _decide(ctx: RunContext, generation_id: str, state: GenerationState, reviewe
 def approve_look(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     """Publish the image: the decision first, then the storefront copy (its key returned)."""
     row = _decide(ctx, generation_id, GenerationState.PUBLISHED, reviewer, f"approved by {reviewer}")
-    key = storefront_look_key(row.look_id, row.photo_id)
-    ctx.store.copy(row.object_key or "", key)
+    key = storefront.place_look(ctx.store, row)
+    storefront.write_manifest(ctx, row.drop_date)
     return key
 
 

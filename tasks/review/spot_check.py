@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks import storefront
 from tasks.context import RunContext
 from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, GenerationState, ReviewDecision
-from tasks.publications import withdraw_publication
-from tasks.publish import write_manifest
 from tasks.review.decisions import ReviewError, ReviewItem, rejection_reason, review_item, settle
 from tasks.states import move
 
@@ -108,7 +107,7 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
     reason = rejection_reason(reason)
     with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
-        withdrawn = withdraw_publication(session, row)
+        withdrawn = storefront.withdraw_publication(session, row)
         session.add(
             ReviewDecision(
                 generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_REJECTED, reason=reason, reviewer=reviewer
@@ -117,6 +116,6 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
         move(row, GenerationState.REJECTED, f"rejected in spot check by {reviewer} (a QC miss): {reason}")
         settle(session, row)
         date = row.drop_date
-    write_manifest(ctx, date)  # first the manifest without it, then the image
+    storefront.write_manifest(ctx, date)  # first the manifest without it, then the image
     if withdrawn is not None:
-        ctx.store.delete(withdrawn)
+        storefront.clear(ctx.store, [withdrawn])

@@ -13,7 +13,7 @@ from tasks.looks.drop_looks import LOOK_FILE_SCHEMA, write_looks
 from tasks.looks.train_stage import train_looks
 from tasks.preprocess.garment import prepare_garment
 from tasks.preprocess.garment_stage import embed_garment
-from tasks.storage import garment_artifact_key, look_file_key, storefront_key
+from tasks.storage import garment_artifact_key, look_file_key, storefront_key, storefront_manifest_key
 from tests.conftest import GARMENTS
 from tests.looks.conftest import library_copy
 
@@ -87,6 +87,9 @@ def test_each_new_garment_on_the_storefront_gets_its_look_file(storefront):
     assert all(ctx.store.exists(key) for look in looks for key in look["images"])
     camisole = ctx.store.get_json(look_file_key("CAMI-048769"))
     assert sorted(look["sku"] for look in camisole["looks"]) == ["JEANS-051946", "TROUSER-051473"]
+    # the date's manifest lists its look files with its images
+    manifest = ctx.store.get_json(storefront_manifest_key(DATE))
+    assert manifest["look_files"] == [{"sku": sku, "key": look_file_key(sku)} for sku in ("CAMI-048769", "TROUSER-051473")]
 
 
 def test_a_rerun_writes_nothing_and_a_withdrawn_image_leaves_the_looks(storefront):

@@ -9,10 +9,11 @@ import threading
 from sqlalchemy import select
 
 from tasks.ledger import Generation, Publication, ReviewDecision
-from tasks.publish import publish, write_manifest
+from tasks.publish import publish
 from tasks.review import decisions
 from tasks.review.decisions import ReviewError
 from tasks.storage import storefront_key, storefront_manifest_key
+from tasks.storefront import write_manifest
 from tests.conftest import flagged_generations
 
 DATE = "2026-11-20"
