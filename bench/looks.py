@@ -26,11 +26,12 @@ def main() -> None:
     args = parser.parse_args()
     limit_threads(args.threads)
 
+    from tasks.catalog.library import read_index
     from tasks.cli import add_photos, pipeline
     from tasks.context import RunContext
     from tasks.looks.outfits import build_outfits
     from tasks.looks.training import TrainingConfig, cross_validate, evaluation_table, train
-    from tasks.preprocess.library_stage import build_index, preprocess_model_photos, read_index
+    from tasks.preprocess.library_stage import build_index, preprocess_model_photos
     from tasks.settings import Settings
 
     with tempfile.TemporaryDirectory() as home, pipeline(Settings(home=Path(home)), airflow=False) as settings:

@@ -30,9 +30,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks.catalog.review_copies import copy_for_review
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, Publication, QCResult, row_of, rows_in
-from tasks.publish import copy_for_review
 from tasks.states import move
 from tasks.storage import (
     STOREFRONT,

@@ -318,9 +318,10 @@ def cmd_library_add(args: argparse.Namespace) -> int:
 
 
 def cmd_library_build(args: argparse.Namespace) -> int:
+    from tasks.catalog.library import read_index
     from tasks.context import RunContext
     from tasks.looks.store import current_card
-    from tasks.preprocess.library_stage import LAST_BUILD_KEY, describe_build, read_index
+    from tasks.preprocess.library_stage import LAST_BUILD_KEY, describe_build
 
     with pipeline(get_settings()) as settings:
         ctx = RunContext.from_settings(settings)

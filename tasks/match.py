@@ -10,49 +10,23 @@ that load the weights once each, their batches grouped by (category, cluster).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
+from tasks.catalog.garments import garment_embedding
+from tasks.catalog.library import read_clusters, read_index
+from tasks.catalog.plans import generation_id, generation_seed, planned_generation
 from tasks.context import RunContext
 from tasks.inference.engine import Engine, planned_otherwise
 from tasks.inference.factory import get_engine
 from tasks.inference.shard import plan_shards, shard_count
 from tasks.items import AcceptedItem, set_garment_state
 from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in
-from tasks.preprocess.garment_stage import garment_embedding
-from tasks.preprocess.library_stage import read_clusters, read_index
-from tasks.states import initial, move
+from tasks.states import move
 
 PLAN_CHUNK = 500  # garments planned per ledger transaction
-
-
-def generation_id(
-    garment_sha256: str,
-    photo_id: str,
-    engine: str,
-    model_version: str,
-    weights_sha256: str,
-    parameters: dict[str, Any],
-    seed: int,
-) -> str:
-    """Deterministic id of one generation (BRIEF section 3): the same inputs, engine, weights,
-    parameters and seed always give the same id."""
-    payload = json.dumps(
-        [garment_sha256, photo_id, engine, model_version, weights_sha256, parameters, seed],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
-
-
-def generation_seed(generation_id: str) -> int:
-    """The seed a generation is made with: from its id, so a re-run draws the same noise and
-    two generations of one batch draw different noise (31 bits: fits every integer column)."""
-    return int(generation_id[:8], 16) & 0x7FFFFFFF
 
 
 def rank_photos(
@@ -166,22 +140,19 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                 for photo_id, cluster, gid in picks:
                     row = rows.get(gid)
                     if row is None:
-                        row = rows[gid] = initial(
-                            Generation(
-                                generation_id=gid,
-                                garment_id=item.garment_id,
-                                garment_sha256=item.sha256,
-                                photo_id=photo_id,
-                                drop_date=date,
-                                sku=item.sku,
-                                category=item.category,
-                                engine=engine.name,
-                                model_version=engine.model_version,
-                                weights_sha256=engine.weights_sha256,
-                                seed=generation_seed(gid),
-                                parameters=engine.parameters,
-                            ),
-                            GenerationState.PLANNED,
+                        row = rows[gid] = planned_generation(
+                            generation_id=gid,
+                            garment_id=item.garment_id,
+                            garment_sha256=item.sha256,
+                            photo_id=photo_id,
+                            drop_date=date,
+                            sku=item.sku,
+                            category=item.category,
+                            engine=engine.name,
+                            model_version=engine.model_version,
+                            weights_sha256=engine.weights_sha256,
+                            parameters=engine.parameters,
+                            seed=generation_seed(gid),
                         )
                         session.add(row)
                     elif row.state in (GenerationState.FAILED.value, GenerationState.SUPERSEDED.value):  # current again

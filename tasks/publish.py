@@ -7,15 +7,15 @@ generations."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from sqlalchemy import select
 
 from tasks import states, storefront
+from tasks.catalog.review_copies import copy_for_review
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, QCResult
-from tasks.storage import ObjectInfo, ObjectStore, json_body, review_key, review_prefix, storefront_manifest_key
+from tasks.storage import review_prefix, storefront_manifest_key
 
 
 def publish(ctx: RunContext, date: str) -> dict[str, Any]:
@@ -61,30 +61,3 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             f"manifest ({', '.join(missing[:5])}); run `tryon audit --date {date} --repair`"
         )
     return {"published": len(written[date].entries), "manifest": storefront_manifest_key(date)}
-
-
-def copy_for_review(
-    store: ObjectStore, row: Generation, failed_checks: list[str], kept: dict[str, ObjectInfo] | None = None
-) -> None:
-    """The flagged generation's image and its sidecar (what it failed) under the review prefix.
-    ``kept``: what the date's review prefix already holds (a listing); an image copy already
-    there is the generation's image (a generation whose image is made again loses its review
-    copy then, ``tryon_stage.record_outcomes``) and a sidecar whose ETag is the MD5 of what it
-    would be written with says the same, so a re-run rewrites neither."""
-    key = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id)
-    kept = kept or {}
-    if key not in kept:
-        store.copy(row.stored_key, key)
-    sidecar = json_body(
-        {
-            "generation_id": row.generation_id,
-            "sku": row.sku,
-            "photo_id": row.photo_id,
-            "source_key": row.object_key,
-            "failed_checks": failed_checks,
-            "reason": row.reason,
-        }
-    )
-    sidecar_key = review_key(row.drop_date, row.sku, row.photo_id, row.generation_id, "json")
-    if sidecar_key not in kept or kept[sidecar_key].etag != hashlib.md5(sidecar, usedforsecurity=False).hexdigest():
-        store.put_bytes(sidecar_key, sidecar, "application/json")

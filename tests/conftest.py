@@ -334,8 +334,8 @@ def flagged_generations(
     the store, as the publish stage leaves them (ledger rows made directly: no engine runs)."""
     from sqlalchemy import select
 
+    from tasks.catalog.review_copies import copy_for_review
     from tasks.ledger import Garment, Generation, GenerationState, ModelPhoto
-    from tasks.publish import copy_for_review
 
     ids = []
     with ctx.ledger.session() as session:

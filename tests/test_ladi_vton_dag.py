@@ -6,11 +6,11 @@ storefront; the same weights registered as a released model publish what passes 
 import numpy as np
 import pytest
 
+from tasks.catalog.plans import generation_seed
 from tasks.context import RunContext
 from tasks.images import decode_rgb
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.ledger import Ledger
-from tasks.match import generation_seed
 from tasks.review.decisions import regenerate
 from tasks.settings import Settings
 from tasks.storage import ObjectStore

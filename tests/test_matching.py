@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tasks.catalog import library as catalog_library
 from tasks.images import decode_rgb, encode_png
 from tasks.inference.shard import Shard
 from tasks.intake import discover, validate
@@ -60,7 +61,7 @@ def test_batches_hold_one_cluster_each(ctx, recoloured):
     shards = [Shard.from_dict(s) for s in match(ctx, DATE, recoloured)]
     assert [s.index for s in shards] == [0], "a night smaller than shard_min_generations is one shard"
     batches = shards[0].batches
-    clusters = {row["photo_id"]: row["clusters"]["upper_body"] for row in library_stage.read_index(ctx)}
+    clusters = {row["photo_id"]: row["clusters"]["upper_body"] for row in catalog_library.read_index(ctx)}
     assert len(set(clusters.values())) >= 2, "three colours make more than one cluster"
     with ctx.ledger.session() as session:
         for batch in batches:

@@ -7,6 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import update
 
+from tasks.catalog import library as catalog_library
+from tasks.catalog.plans import generation_id
 from tasks.images import decode_rgb
 from tasks.inference import tryon_stage
 from tasks.inference.shard import Shard
@@ -14,7 +16,7 @@ from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.intake import discover, validate
 from tasks.items import set_garment_state
 from tasks.ledger import GarmentState, Generation
-from tasks.match import generation_id, match
+from tasks.match import match
 from tasks.preprocess import library_stage
 from tasks.preprocess.garment_stage import preprocess_garments
 from tasks.publish import publish
@@ -34,7 +36,7 @@ def planned(ctx):
 def test_stages_in_order(ctx, planned):
     items, counts, shards = planned
     assert counts == {"photos": 3, "processed": 3, "cached": 0, "refused": 0, "ready": 3, "rejected": 0}
-    suitable = {row["photo_id"]: sorted(c for c, ok in row["suitable"].items() if ok) for row in library_stage.read_index(ctx)}
+    suitable = {row["photo_id"]: sorted(c for c, ok in row["suitable"].items() if ok) for row in catalog_library.read_index(ctx)}
     assert suitable == {
         "049205_0": ["lower_body", "upper_body"],
         "051918_0": ["lower_body", "upper_body"],

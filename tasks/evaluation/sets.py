@@ -194,7 +194,7 @@ def rotated_pairs(views: dict[str, str], wears: dict[str, str]) -> list[EvalPair
 
 def library_set(ctx: Any, name: str = LIBRARY_SET) -> EvalSet:
     """The set made from the model library: each ready view with its own worn garment as cloth."""
-    from tasks.preprocess.library_stage import load_photo, load_view_labels, read_index
+    from tasks.catalog.library import load_photo, load_view_labels, read_index
 
     writer = SetWriter(ctx.store, name, "the model library: each ready view, its own worn garment cut out as the cloth")
     wears: dict[str, str] = {}

@@ -26,14 +26,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks.catalog.garments import load_garment
+from tasks.catalog.library import load_photo
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
 from tasks.inference.engine import Engine, TryOnSample, generate_each, planned_otherwise
 from tasks.inference.factory import get_engine
 from tasks.inference.shard import Shard
 from tasks.ledger import Garment, Generation, GenerationState, rows_in
-from tasks.preprocess.garment_stage import load_garment
-from tasks.preprocess.library_stage import load_photo
 from tasks.states import move
 from tasks.storage import generation_key, review_key
 from tasks.storefront import withdraw_publication

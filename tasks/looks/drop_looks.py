@@ -18,13 +18,13 @@ import jsonschema
 import numpy as np
 from sqlalchemy import func, select
 
+from tasks.catalog.garments import garment_embedding
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, Publication
 from tasks.looks.model import CompatibilityModel
 from tasks.looks.outfits import CATEGORY_PART
 from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.looks.training import partner_scores
-from tasks.preprocess.garment_stage import garment_embedding
 from tasks.storefront import LIVE, put_look_file, write_manifest
 
 PARTNER_CATEGORIES = {"upper_body": ("lower_body",), "lower_body": ("upper_body",), "dresses": ()}

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from tasks.catalog.garments import load_garment
+from tasks.catalog.library import load_photo, load_view_labels, read_index
 from tasks.context import RunContext
 from tasks.images import encode_jpeg, sha256_hex
 from tasks.inference.engine import Engine, TryOnSample, generate_each
@@ -40,8 +42,6 @@ from tasks.ledger import Garment, Generation, GenerationState, LookGeneration
 from tasks.looks.drop_looks import PARTNER_CATEGORIES, garment_vectors, ranked_partners, storefront_garments
 from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.garment_stage import load_garment
-from tasks.preprocess.library_stage import load_photo, load_view_labels, read_index
 from tasks.preprocess.masks import inpaint_mask
 from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import read_cloth

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from tasks.catalog.library import read_index
 from tasks.context import RunContext
 from tasks.looks.outfits import build_outfits, outfits_sha256
 from tasks.looks.store import LooksCard, current_card, save_model
 from tasks.looks.training import TrainingConfig, cross_validate, train
 from tasks.preprocess.backends import embedding_backend
-from tasks.preprocess.library_stage import read_index
 
 MIN_OUTFITS = 3  # two to train on and one held out, at the least
 

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from tasks.catalog.library import read_index
 from tasks.context import RunContext
 from tasks.images import ImageDecodeError, decode_mask, decode_rgb
-from tasks.preprocess.library_stage import read_index
 from tasks.preprocess.pose import PoseResult
 from tasks.settings import CATEGORIES
 from tasks.storage import garment_artifact_key, library_artifact_key

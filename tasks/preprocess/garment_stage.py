@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 from sqlalchemy import select
 
+from tasks.catalog.garments import load_garment, read_meta, write_cutout, write_meta
 from tasks.context import RunContext
-from tasks.images import decode_artifact, decode_mask, decode_rgb, encode_mask, encode_png
+from tasks.images import decode_rgb
 from tasks.items import AcceptedItem, made_so, set_garment_state
 from tasks.ledger import Garment, GarmentFingerprint, GarmentState, rows_in
 from tasks.preprocess.backends import background_backend, embedding_backend
@@ -19,7 +20,6 @@ from tasks.preprocess.fingerprints import FingerprintIndex, Owner
 from tasks.preprocess.garment import GarmentMaskError, perceptual_hash, prepare_garment
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.states import move
-from tasks.storage import garment_artifact_key
 
 
 def embed_garment(ctx: RunContext, cloth: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
@@ -134,16 +134,14 @@ def _record(ctx: RunContext, decided: list[tuple[AcceptedItem, str, Owner | None
 def _prepare(ctx: RunContext, item: AcceptedItem, masker: Any, embedder: str) -> str | None:
     """Cut, canvas, fingerprint and embed one garment unless its content-addressed artifacts
     were made so already; its perceptual hash, or None when it was rejected (no garment cut)."""
-    meta_key = garment_artifact_key(item.sha256, "meta.json")
-    meta = ctx.store.get_json_or_none(meta_key)
+    meta = read_meta(ctx, item.sha256)
     if meta is None or meta.get("backend") != masker.backend:
         try:
             garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)
         except GarmentMaskError as error:
             set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, str(error))
             return None
-        ctx.store.put_bytes(garment_artifact_key(item.sha256, "cloth.png"), encode_png(garment.cloth), "image/png")
-        ctx.store.put_bytes(garment_artifact_key(item.sha256, "mask.png"), encode_mask(garment.mask), "image/png")
+        write_cutout(ctx, item.sha256, garment.cloth, garment.mask)
         meta = {
             "sha256": item.sha256,
             "source_key": item.image_key,
@@ -152,19 +150,8 @@ def _prepare(ctx: RunContext, item: AcceptedItem, masker: Any, embedder: str) ->
             "phash": perceptual_hash(garment.cloth, garment.mask),
             "embedding": embed_garment(ctx, garment.cloth, garment.mask),
         }
-        ctx.store.put_json(meta_key, meta)
+        write_meta(ctx, item.sha256, meta)
     elif meta.get("embedding", {}).get("backend") != embedder:
         meta["embedding"] = embed_garment(ctx, *load_garment(ctx, item.sha256))
-        ctx.store.put_json(meta_key, meta)
+        write_meta(ctx, item.sha256, meta)
     return meta["phash"]
-
-
-def garment_embedding(ctx: RunContext, sha256: str) -> dict[str, Any]:
-    return ctx.store.get_json(garment_artifact_key(sha256, "meta.json"))["embedding"]
-
-
-def load_garment(ctx: RunContext, sha256: str) -> tuple[Any, Any]:
-    """(cloth RGB, cloth mask) of a preprocessed garment."""
-    cloth = decode_artifact(ctx.store.get_bytes(garment_artifact_key(sha256, "cloth.png")))
-    mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(sha256, "mask.png")))
-    return cloth, mask

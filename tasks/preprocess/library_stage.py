@@ -1,71 +1,33 @@
-"""The model-photo library: every photo under ``library/photos/`` is preprocessed once per
-content hash, then the library is clustered per category and indexed.
-
-Artifacts under ``library/artifacts/{photo_id}/``:
-
-- ``meta.json``: sha256, state, reason, suitability per category, backends, timings, and per
-  category the crop, embedding and cluster (cluster ids are written by ``build_index``);
-- ``keypoints.json`` (OpenPose COCO-18 JSON, analysis image), ``parsing.png`` (ATR labels, 512
-  px high), ``person_mask.png``;
-- per suitable category ``{category}/``: ``image.png`` (refocused 768x1024), ``inpaint.png``
-  (768x1024), ``inpaint_512.png`` (the reference mask at 512x384), ``pose_map.npz`` (18x512x384,
-  see ``masks.encode_pose_map``), ``keypoints.json`` (on the 768x1024 view), ``person_mask.png``,
-  ``parsing.png`` (the view's ATR labels at 512x384: QC reads the garment the photo wears).
-
-``library/index.parquet`` has one row per photo (schema ``INDEX_SCHEMA``, documented in
-docs/library.md) and ``library/clusters.json`` the k-means centroids per category.
-"""
+"""The model-photo library stage: every photo under ``library/photos/`` is preprocessed once per
+content hash, then the library is clustered per category and indexed. What it writes, and how
+the other stages read it, is ``tasks.catalog.library``."""
 
 from __future__ import annotations
 
-import io
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from tasks.catalog.library import write_index, write_photo, write_view
 from tasks.context import RunContext
 from tasks.images import (
     ImageDecodeError,
-    decode_labels,
-    decode_mask,
     decode_rgb,
-    encode_mask,
-    encode_png,
     sha256_hex,
 )
 from tasks.ledger import ModelPhoto, PhotoState
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.embedding import cluster_count, kmeans
-from tasks.preprocess.masks import encode_pose_map
 from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
-from tasks.preprocess.pose import PoseResult
 from tasks.settings import CATEGORIES
 from tasks.states import move
-from tasks.storage import library_artifact_key, library_index_key, library_photos_prefix
+from tasks.storage import library_artifact_key, library_photos_prefix
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-CLUSTERS_KEY = "library/clusters.json"
 LAST_BUILD_KEY = "library/last_build.json"
-INDEX_SCHEMA = pa.schema(
-    [
-        ("photo_id", pa.string()),
-        ("sha256", pa.string()),
-        ("state", pa.string()),  # ready | rejected
-        ("reason", pa.string()),  # why rejected (a cleaning rule's name and detail)
-        ("keypoints", pa.list_(pa.float32())),  # COCO-18 (x, y, score) x 18 on the analysis image, or null
-        ("suitable", pa.map_(pa.string(), pa.bool_())),  # category -> usable
-        ("unsuitable_reasons", pa.map_(pa.string(), pa.string())),  # category -> reason
-        ("clusters", pa.map_(pa.string(), pa.int32())),  # category -> k-means cluster id
-        ("embeddings", pa.map_(pa.string(), pa.list_(pa.float32()))),  # category -> embedding of the worn garment
-        ("backends", pa.map_(pa.string(), pa.string())),  # stage -> backend and version
-    ]
-)
 
 
 def _photo_id(key: str) -> str:
@@ -89,22 +51,10 @@ def _rejected(photo_id: str, sha256: str, key: str, reason: str) -> dict[str, An
 
 
 def _store_photo(ctx: RunContext, photo_id: str, photo: PreparedPhoto) -> dict[str, Any]:
-    put, key = ctx.store.put_bytes, library_artifact_key
-    ctx.store.put_json(key(photo_id, "keypoints.json"), photo.pose.to_openpose_json())
-    put(key(photo_id, "parsing.png"), encode_png(photo.labels), "image/png")
-    put(key(photo_id, "person_mask.png"), encode_mask(photo.person_mask), "image/png")
+    write_photo(ctx, photo_id, photo.pose, photo.labels, photo.person_mask)
     views = {}
     for category, view in photo.views.items():
-        put(key(photo_id, f"{category}/image.png"), encode_png(view.image), "image/png")
-        put(key(photo_id, f"{category}/inpaint.png"), encode_mask(view.inpaint_mask), "image/png")
-        put(key(photo_id, f"{category}/inpaint_512.png"), encode_mask(view.inpaint_mask_512), "image/png")
-        put(key(photo_id, f"{category}/person_mask.png"), encode_mask(view.person_mask), "image/png")
-        put(key(photo_id, f"{category}/parsing.png"), encode_png(view.labels), "image/png")
-        put(key(photo_id, f"{category}/pose_map.npz"), encode_pose_map(view.pose_map))
-        ctx.store.put_json(
-            key(photo_id, f"{category}/keypoints.json"),
-            PoseResult(keypoints=view.keypoints, hands={}, backend=photo.pose.backend).to_openpose_json(),
-        )
+        write_view(ctx, photo_id, category, view, photo.pose.backend)
         views[category] = {"crop": view.crop.to_dict(), "embedding": view.embedding.tolist()}
     return {
         "state": PhotoState.READY.value,
@@ -213,11 +163,8 @@ def build_index(
         if meta["state"] == PhotoState.READY.value:
             ctx.store.put_json(library_artifact_key(meta["photo_id"], "meta.json"), meta)
         _record(ctx, meta)
-    ctx.store.put_json(CLUSTERS_KEY, clusters)
     rows = [_index_row(m) for m in sorted(metas, key=lambda m: m["photo_id"])]
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA), buffer)
-    ctx.store.put_bytes(library_index_key(), buffer.getvalue(), "application/vnd.apache.parquet")
+    write_index(ctx, rows, clusters)
     summary = {
         "photos": len(rows),
         "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
@@ -268,38 +215,3 @@ def _record(ctx: RunContext, meta: dict[str, Any]) -> None:
         move(row, meta["state"], meta["reason"])
         row.categories, row.backends = meta["categories"], meta["backends"]
         session.merge(row)
-
-
-def read_index(ctx: RunContext) -> list[dict[str, Any]]:
-    """The library index as rows (maps as dicts); empty when no library was built."""
-    if not ctx.store.exists(library_index_key()):
-        return []
-    table = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key())))
-    rows = table.to_pylist()
-    for row in rows:
-        for column in ("suitable", "unsuitable_reasons", "clusters", "embeddings", "backends"):
-            row[column] = dict(row[column] or [])
-    return rows
-
-
-def read_clusters(ctx: RunContext) -> dict[str, Any]:
-    return ctx.store.get_json(CLUSTERS_KEY) if ctx.store.exists(CLUSTERS_KEY) else {}
-
-
-def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.ndarray]:
-    """The arrays an engine needs from a photo's view for ``category``."""
-    get, key = ctx.store.get_bytes, library_artifact_key
-    pose = PoseResult.from_openpose_json(json.loads(get(key(photo_id, f"{category}/keypoints.json"))))
-    return {
-        "person": decode_rgb(get(key(photo_id, f"{category}/image.png"))),
-        "person_mask": decode_mask(get(key(photo_id, f"{category}/person_mask.png"))),
-        "inpaint_mask": decode_mask(get(key(photo_id, f"{category}/inpaint.png"))),
-        "keypoints": pose.keypoints,
-    }
-
-
-def load_view_labels(ctx: RunContext, photo_id: str, category: str) -> np.ndarray | None:
-    """The parsing labels of the photo's view for ``category`` (ATR, 512x384), or None for a view
-    built before the library stored them."""
-    key = library_artifact_key(photo_id, f"{category}/parsing.png")
-    return decode_labels(ctx.store.get_bytes(key)) if ctx.store.exists(key) else None

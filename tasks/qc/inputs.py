@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from tasks.catalog.library import INDEX_SCHEMA
 from tasks.context import RunContext
 from tasks.drops import kept_reading
-from tasks.preprocess.library_stage import INDEX_SCHEMA
 from tasks.qc.suite import SuiteOutcome, load_config, run_suite
 from tasks.storage import library_index_key, report_key
 

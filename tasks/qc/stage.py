@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from tasks.catalog.garments import load_garment
+from tasks.catalog.library import load_photo, load_view_labels
 from tasks.context import RunContext
 from tasks.images import decode_artifact, thumbnail_jpeg
 from tasks.ledger import Garment, Generation, GenerationState, QCResult, row_of, rows_in
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.garment_stage import load_garment
-from tasks.preprocess.library_stage import load_photo, load_view_labels
 from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import read_cloth
 from tasks.qc.metrics import GenerationInputs, generation_metrics, view_template

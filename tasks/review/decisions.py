@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tasks import storefront
+from tasks.catalog.plans import generation_id as make_id
+from tasks.catalog.plans import planned_generation
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, QCResult, ReviewDecision, row_of
-from tasks.states import initial, move_if
+from tasks.states import move_if
 from tasks.states import settle as settle_rows
 from tasks.storage import garment_artifact_key, library_artifact_key
 
@@ -161,8 +163,6 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> N
 def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     """Replace a flagged generation by a planned one with a new seed (a new generation id); the
     next run of the date (``tryon run --date D``) generates it and QC judges it. Returns the new id."""
-    from tasks.match import generation_id as make_id
-
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
         if _deterministic(row):
@@ -181,23 +181,20 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
             garment.content_sha256, row.photo_id, row.engine, row.model_version, row.weights_sha256, row.parameters, seed
         )
         session.add(
-            initial(
-                Generation(
-                    generation_id=new_id,
-                    garment_id=row.garment_id,
-                    garment_sha256=garment.content_sha256,
-                    photo_id=row.photo_id,
-                    drop_date=row.drop_date,
-                    sku=row.sku,
-                    category=row.category,
-                    engine=row.engine,
-                    model_version=row.model_version,
-                    weights_sha256=row.weights_sha256,
-                    seed=seed,
-                    parameters=row.parameters,
-                ),
-                GenerationState.PLANNED,
-                f"re-generation of {generation_id} asked by {reviewer}",
+            planned_generation(
+                generation_id=new_id,
+                garment_id=row.garment_id,
+                garment_sha256=garment.content_sha256,
+                photo_id=row.photo_id,
+                drop_date=row.drop_date,
+                sku=row.sku,
+                category=row.category,
+                engine=row.engine,
+                model_version=row.model_version,
+                weights_sha256=row.weights_sha256,
+                parameters=row.parameters,
+                seed=seed,
+                reason=f"re-generation of {generation_id} asked by {reviewer}",
             )
         )
         session.add(

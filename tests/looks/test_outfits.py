@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pyarrow.parquet as pq
 
+from tasks.catalog.library import read_index
 from tasks.images import decode_labels, decode_rgb
 from tasks.looks.outfits import (
     OUTFIT_SCHEMA,
@@ -19,7 +20,6 @@ from tasks.looks.outfits import (
     read_outfits,
 )
 from tasks.preprocess.backends import embedding_backend
-from tasks.preprocess.library_stage import read_index
 from tasks.preprocess.parsing import L
 from tasks.storage import library_artifact_key
 

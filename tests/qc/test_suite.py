@@ -68,7 +68,7 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tasks.preprocess.library_stage import INDEX_SCHEMA
+    from tasks.catalog.library import INDEX_SCHEMA
     from tasks.qc.inputs import InputsInvalid, validate_inputs
 
     good = [

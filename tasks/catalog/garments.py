@@ -1,0 +1,40 @@
+"""A preprocessed garment's artefacts, addressed by its content (the sha256 of its image) under
+``garments/{sha256}/``: ``cloth.png`` (the garment on white, 768x1024 canvas), ``mask.png`` and
+``meta.json`` (source key, cut-out backend and method, perceptual hash, embedding). The garment
+stage writes them; matching, try-on, QC, looks and the evaluation read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tasks.context import RunContext
+from tasks.images import decode_artifact, decode_mask, encode_mask, encode_png
+from tasks.storage import garment_artifact_key
+
+
+def write_cutout(ctx: RunContext, sha256: str, cloth: np.ndarray, mask: np.ndarray) -> None:
+    ctx.store.put_bytes(garment_artifact_key(sha256, "cloth.png"), encode_png(cloth), "image/png")
+    ctx.store.put_bytes(garment_artifact_key(sha256, "mask.png"), encode_mask(mask), "image/png")
+
+
+def read_meta(ctx: RunContext, sha256: str) -> dict[str, Any] | None:
+    """The garment's ``meta.json``, or None before it was preprocessed."""
+    meta: dict[str, Any] | None = ctx.store.get_json_or_none(garment_artifact_key(sha256, "meta.json"))
+    return meta
+
+
+def write_meta(ctx: RunContext, sha256: str, meta: dict[str, Any]) -> None:
+    ctx.store.put_json(garment_artifact_key(sha256, "meta.json"), meta)
+
+
+def garment_embedding(ctx: RunContext, sha256: str) -> dict[str, Any]:
+    return ctx.store.get_json(garment_artifact_key(sha256, "meta.json"))["embedding"]
+
+
+def load_garment(ctx: RunContext, sha256: str) -> tuple[Any, Any]:
+    """(cloth RGB, cloth mask) of a preprocessed garment."""
+    cloth = decode_artifact(ctx.store.get_bytes(garment_artifact_key(sha256, "cloth.png")))
+    mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(sha256, "mask.png")))
+    return cloth, mask
