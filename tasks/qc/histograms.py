@@ -10,25 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# the garment and artefact measurements first (what flags broken try-ons), then the image-level ones
-PANELS = (
-    "old_garment_left",
-    "skin_in_garment",
-    "garment_overflow",
-    "garment_coverage",
-    "garment_split",
-    "print_aspect",
-    "seam_excess",
-    "noise_ratio",
-    "frame_width",
-    "pose_shift",
-    "colour_delta_e",
-    "luma_std",
-    "clipped_excess",
-    "outside_ssim",
-    "outside_changed",
-    "inpaint_coverage",
-)
+from tasks.catalog.qc_table import PANELS
 
 
 def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes | None:

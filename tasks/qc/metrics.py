@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000
 
+from tasks.catalog.qc_table import METRIC_COLUMNS
 from tasks.images import channel_max
 from tasks.qc.appearance import (
     ClothReading,
@@ -49,30 +50,6 @@ from tasks.qc.appearance import (
 from tasks.qc.artefacts import clipped, frame_width, noise_ratio, ridge
 from tasks.qc.body import measure_body
 
-METRIC_COLUMNS = (
-    "width",
-    "height",
-    "luma_std",
-    "clipped_excess",
-    "outside_ssim",
-    "outside_changed",
-    "inside_change",
-    "colour_delta_e",
-    "inpaint_coverage",
-    "photo_face",
-    "output_face",
-    "garment_coverage",
-    "old_garment_left",
-    "skin_in_garment",
-    "garment_overflow",
-    "garment_split",
-    "print_aspect",
-    "seam_excess",
-    "noise_ratio",
-    "frame_width",
-    "pose_shift",
-    "person_parts",
-)
 SSIM_WINDOW = 7
 CHANGED_SSIM = 0.6  # local SSIM under this: the pixel's neighbourhood no longer looks like the photo
 MAJOR_SHARE = 0.12  # a colour must cover this share of the generated region to count as one of its colours

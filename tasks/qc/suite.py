@@ -19,6 +19,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from tasks.catalog.qc_table import METRIC_COLUMNS
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 CONFIG = Path(__file__).with_name("expectations.yaml")
@@ -45,6 +47,11 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     for spec in config["expectations"]:
         if ("equals" in spec) == ("min" in spec or "max" in spec):
             raise ValueError(f"{path}: expectation {spec['name']!r} needs equals, or min and/or max")
+        unknown = sorted({spec["column"], spec.get("when", spec["column"])} - set(METRIC_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"{path}: expectation {spec['name']!r} names {', '.join(unknown)}, not a QC metric (catalog.qc_table)"
+            )
     return config
 
 

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from bench import qc_cases as cases
+from tasks.catalog.qc_table import METRIC_COLUMNS
 from tasks.preprocess.faces import shared_faces
-from tasks.qc.metrics import METRIC_COLUMNS, generation_metrics
+from tasks.qc.metrics import generation_metrics
 from tasks.qc.suite import validate_generations
 from tests.conftest import PAIRS
 

@@ -4,8 +4,9 @@ measurements themselves are tested in test_metrics.py), the inputs suite stops a
 import pandas as pd
 import pytest
 
-from tasks.qc.metrics import METRIC_COLUMNS
+from tasks.catalog.qc_table import METRIC_COLUMNS
 from tasks.qc.suite import load_config, validate_generations
+from tests.conftest import REPO
 
 GOOD_ROW = {
     "width": 768,
@@ -116,3 +117,16 @@ def test_histograms_draw_every_measurement_and_skip_what_is_not_finite():
     assert (
         {"old_garment_left", "skin_in_garment", "noise_ratio", "seam_excess", "pose_shift"} <= set(PANELS) <= set(METRIC_COLUMNS)
     )
+
+
+def test_an_expectation_may_only_name_a_qc_metric(tmp_path):
+    """The metric names are listed once (catalog.qc_table); a suite that names another column
+    (a typo, a metric renamed) is refused when it is read, not silently never applied."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "tasks" / "qc" / "expectations.yaml").read_text())
+    config["expectations"].append({"name": "typo", "column": "garment_coverge", "min": 0.5})
+    path = tmp_path / "expectations.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match="expectation 'typo' names garment_coverge, not a QC metric"):
+        load_config(path)
