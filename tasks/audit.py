@@ -48,6 +48,7 @@ from tasks.storefront import (
     check_storefront,
     clear,
     manifest_entries,
+    manifest_keys,
     outfit_entries,
     restore_storefront,
     retire_stale,
@@ -176,16 +177,11 @@ def _manifest_findings(ctx: RunContext, date: str) -> list[Finding]:
         return [Finding("manifest_missing", key, None, f"no manifest, {len(expected)} live publication(s)")] if expected else []
     manifest = ctx.store.get_json(key)
     items = manifest.get("items", [])
-    listed = items + manifest.get("outfits", []) + manifest.get("look_files", [])
+    by_key = {entry["key"]: entry.get("generation_id") for section in ("items", "outfits") for entry in manifest.get(section, [])}
     findings = [
-        Finding(
-            "manifest_entry_without_object",
-            item["key"],
-            item.get("generation_id"),
-            "the manifest lists an object that is not in the store",
-        )
-        for item in listed
-        if not ctx.store.exists(item["key"])
+        Finding("manifest_entry_without_object", key, by_key.get(key), "the manifest lists an object that is not in the store")
+        for key in manifest_keys(manifest)
+        if not ctx.store.exists(key)
     ]
     outfits = sorted(entry["generation_id"] for entry in outfit_entries(ctx, date))
     if sorted(item.get("generation_id") for item in manifest.get("outfits", [])) != outfits:

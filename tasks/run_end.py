@@ -11,6 +11,7 @@ from tasks.context import RunContext
 from tasks.ledger import GARMENT_TERMINAL_STATES, Garment, GarmentState
 from tasks.stage_times import StageFailure, stage_failures, stage_records
 from tasks.states import move
+from tasks.storage import ObjectStore, report_key
 
 # the stages that take a garment on from each working state
 _STAGES_AFTER = {
@@ -20,13 +21,16 @@ _STAGES_AFTER = {
 }
 
 
+INCOMPLETE = "pipeline_incomplete"  # the reason of a garment a failed stage stopped
+
+
 def incomplete_reason(state: str, failures: list[StageFailure]) -> str:
     """Why a garment stopped in ``state``: the failed stage that would have taken it on, with
     its error (any failed stage of the run when none of those failed)."""
     blamed = [f for f in failures if f.stage in _STAGES_AFTER.get(state, ())] or failures
     if not blamed:
-        return f"pipeline_incomplete: stopped in state {state!r}"
-    return f"pipeline_incomplete: stage {blamed[0].label} failed: {blamed[0].error} (stopped in state {state!r})"
+        return f"{INCOMPLETE}: stopped in state {state!r}"
+    return f"{INCOMPLETE}: stage {blamed[0].label} failed: {blamed[0].error} (stopped in state {state!r})"
 
 
 def stop_unfinished(ctx: RunContext, date: str) -> None:
@@ -37,3 +41,17 @@ def stop_unfinished(ctx: RunContext, date: str) -> None:
         for garment in session.scalars(select(Garment).where(Garment.drop_date == date)):
             if GarmentState(garment.state) not in GARMENT_TERMINAL_STATES:
                 move(garment, GarmentState.REJECTED, incomplete_reason(garment.state, failures))
+
+
+def needs_run(store: ObjectStore, date: str, reprocess: str) -> bool:
+    """Whether a backfill runs ``date`` again. ``none``: only a date without a report, or whose
+    run found no complete drop; ``failed``: also a date whose report shows a garment a failed
+    stage stopped; ``all``: every date."""
+    summary = store.get_json_or_none(report_key(date, "summary.json"))
+    if reprocess == "all" or summary is None:
+        return True
+    if not (summary.get("drop") or {}).get("processed", True):
+        return True  # the night's run found no complete drop: nothing was done
+    if reprocess == "failed":
+        return any((g.get("reason") or "").startswith(f"{INCOMPLETE}:") for g in summary["garments"])
+    return False

@@ -352,6 +352,11 @@ def outfit_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
         ]
 
 
+def manifest_keys(manifest: dict[str, Any]) -> list[str]:
+    """Every storefront object a manifest document lists (``write_manifest``'s sections)."""
+    return [entry["key"] for section in ("items", "outfits", "look_files") for entry in manifest.get(section, [])]
+
+
 def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
     """The date's storefront manifest, in one PUT (a reader sees the old manifest or the new
     one): every storefront object the date stands behind. ``items``: the live publications of

@@ -77,7 +77,7 @@ def test_a_killed_task_counts_as_failed_and_the_report_says_it_was_killed(ctx):
 def test_the_last_line_still_says_what_happened_when_s3_is_down(tmp_path, capsys):
     """An S3 outage that failed the run may outlast it: the command's report and its last line
     say so in words instead of ending in a traceback (found by bench/fault_injection.py, s3-outage)."""
-    from tasks.cli import _drop_summary, _finish
+    from tasks.cli import drop_summary, finish
     from tasks.settings import Settings
     from tests.conftest import free_port
 
@@ -88,7 +88,7 @@ def test_the_last_line_still_says_what_happened_when_s3_is_down(tmp_path, capsys
         s3_max_attempts=1,
         ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
     )
-    assert _finish(down, "2026-11-20", "failed", _drop_summary(down, "2026-11-20")) == 1
+    assert finish(down, "2026-11-20", "failed", drop_summary(down, "2026-11-20")) == 1
     out, err = capsys.readouterr()
     assert "drop 2026-11-20: the report cannot be read now (EndpointConnectionError" in out
     assert (

@@ -1,0 +1,60 @@
+"""``tryon``: the command line of the pipeline. The same stage code runs here as in Airflow.
+
+tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
+tryon run --date D [--set KEY=VALUE]
+                          run garment_drop for one drop date (waits for drops/D/_READY, see docs/intake.md)
+tryon status --date D     what the ledger says about a drop date
+tryon db upgrade          the ledger's schema to the newest revision (Alembic migrations)
+tryon audit --date D [--repair]
+                          the ledger against the objects: lost images, orphans, manifests
+tryon backfill --from D1 --to D2 [--model-version ENGINE[/DATASET]] [--reprocess none|failed|all] [--scheduler]
+                          [--force --reason WHY]  (another model version needs an evaluation at least as good)
+tryon evaluate --versions V [V..] [--set NAME]
+                          model versions side by side: SSIM, LPIPS, FID, KID, time, QC pass rate
+tryon evaluate import PATH --name NAME
+                          a VITON-HD / Dress Code test folder as an evaluation set
+tryon library add PATH..  upload model photos to the library
+tryon library build       run model_library: preprocess, clean, cluster, index
+tryon library sheet       a contact sheet of the library (views, masks, keypoints, reasons)
+tryon looks train [--force]
+                          outfits from the library photos, and a compatibility model trained on them
+tryon looks show          the current compatibility model: version, hashes, held-out figures
+tryon garments sheet D    a contact sheet of a drop's garments (photo, cut-out, mask, notes)
+tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
+tryon review hash-password   a password hash for TRYON_REVIEWERS
+tryon models list|hash|pull|convert|random
+                          the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors,
+                          random-weight stand-ins (LaDI-VTON and the evaluation's feature networks)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tasks.cli import catalogue, engineering, qa
+from tasks.cli.common import add_photos, drop_summary, finish, pipeline, upload_samples
+
+__all__ = ["add_photos", "build_parser", "drop_summary", "finish", "main", "pipeline", "upload_samples"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The commands, grouped by who uses them: the catalogue team's, the data engineers', QA's."""
+    parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for group in (catalogue, engineering, qa):
+        group.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tasks.models import ModelRegistryError
+    from tasks.run_lease import LeaseHeld
+    from tasks.settings import DropDateRefused
+
+    try:
+        return args.func(args)
+    except (ModelRegistryError, LeaseHeld, DropDateRefused) as error:  # WeightsError too: a message that names what is wrong
+        print(f"error: {error}", file=sys.stderr)
+        return 2

