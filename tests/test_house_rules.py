@@ -103,3 +103,17 @@ def test_no_import_circles() -> None:
         if node not in index:
             visit(node)
     assert circles == []
+
+
+def test_images_are_judged_on_one_path() -> None:
+    """The try-on shards' QC, the full-outfit try-on and the evaluation judge images through
+    ``tasks/qc/judge.py``: nothing outside ``tasks/qc/`` assembles QC's inputs, metrics or suite itself."""
+    own = {"generation_metrics", "view_template", "validate_generations"}
+    reaching = []
+    for path in TASKS.rglob("*.py"):
+        if (TASKS / "qc") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and {a.name for a in node.names} & own:
+                reaching.append(f"{path.relative_to(REPO)}: {node.module}")
+    assert reaching == [], "judge images with tasks.qc.judge"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -136,20 +136,18 @@ class _Inputs:
         return self.cloths[cloth_id]
 
     def qc(self, pair: EvalPair) -> Any:
-        """What QC compares the pair's generation with (``tasks.qc.metrics.GenerationInputs``)."""
-        from tasks.preprocess.model_photo import worn_garment_and_skin
+        """What QC compares the pair's generation with (``tasks.qc.judge``)."""
         from tasks.qc.appearance import read_cloth
-        from tasks.qc.metrics import view_template
+        from tasks.qc.judge import view_inputs, with_cloth
 
         if pair.view not in self.templates:
             view = self.view(pair.view)
-            worn, skin = worn_garment_and_skin(view.labels, pair.category)
-            self.templates[pair.view] = view_template(
-                pair.category, view.sample_fields(), worn, skin, bool(self.faces(view.person))
+            self.templates[pair.view] = view_inputs(
+                pair.category, view.sample_fields(), view.labels, bool(self.faces(view.person))
             )
         if pair.cloth not in self.cloth_readings:
             self.cloth_readings[pair.cloth] = read_cloth(*self.cloth(pair.cloth))
-        return replace(self.templates[pair.view], cloth_reading=self.cloth_readings[pair.cloth])
+        return with_cloth(self.templates[pair.view], self.cloth_readings[pair.cloth])
 
 
 def evaluate_version(
@@ -157,13 +155,11 @@ def evaluate_version(
 ) -> VersionResult:
     """Generate the set's pairs (``EvalSet.chosen(limit, categories)``) with the version, measure, store the
     images and ``result.json``."""
-    import pandas as pd
 
     from tasks.inference.engine import TryOnSample, generate_each
     from tasks.inference.factory import get_engine
     from tasks.preprocess.faces import shared_faces
-    from tasks.qc.metrics import generation_metrics
-    from tasks.qc.suite import validate_generations
+    from tasks.qc.judge import measure, verdicts
 
     version = ModelVersion.parse(spec)
     settings = version.settings(ctx.settings)
@@ -223,7 +219,7 @@ def evaluate_version(
                 else:
                     unpaired.append(image)
                     measured.unpaired += 1
-                row = generation_metrics(image, inputs.qc(pair), faces)
+                row = measure(image, inputs.qc(pair), faces)
                 qc_rows.append({"generation_id": pair.slot, "category": category, **row})
         count = measured.paired + measured.unpaired
         measured.seconds_per_image = seconds / count if count else None
@@ -238,10 +234,10 @@ def evaluate_version(
                 measured.kid, measured.kid_std, measured.kid_subset_size = found.mean, found.std, found.subset_size
         result.categories.append(measured)
     if qc_rows:
-        judged = validate_generations(pd.DataFrame(qc_rows))
+        failed = verdicts(qc_rows)
         for measured in result.categories:
             slots = [r["generation_id"] for r in qc_rows if r["category"] == measured.category]
             measured.qc_checked = len(slots)
-            measured.qc_passed = sum(1 for s in slots if not judged.failed.get(s))
+            measured.qc_passed = sum(1 for s in slots if not failed[s])
     ctx.store.put_json(evaluation_key(evaluation_id, f"{version.slug}/result.json"), result.to_dict())
     return result

@@ -24,12 +24,11 @@ recorded, and makes nothing twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
-import pandas as pd
 from sqlalchemy import select
 
 from tasks.catalog.garments import load_garment
@@ -43,10 +42,9 @@ from tasks.looks.drop_looks import PARTNER_CATEGORIES, garment_vectors, ranked_p
 from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.masks import inpaint_mask
-from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import read_cloth
-from tasks.qc.metrics import colour_delta_e, generation_metrics, view_template
-from tasks.qc.suite import load_config, validate_generations
+from tasks.qc.judge import OUTFIT_TOP_KEPT, kept_in_outfit, measure, verdicts, view_inputs, with_cloth
+from tasks.qc.suite import load_config
 from tasks.states import initial, move
 from tasks.storage import look_generation_key, review_look_key
 from tasks.storefront import Gate, preview_reason, write_manifest
@@ -195,16 +193,14 @@ def judge(
         ("upper", "upper_body", first, canvas.view["person"], canvas.upper_mask, upper_cloth),
         ("lower", "lower_body", final, first, canvas.lower_mask, lower_cloth),
     ):
-        worn, skin = worn_garment_and_skin(canvas.labels, category)
         view = {**canvas.view, "person": photo, "inpaint_mask": mask}
-        inputs = replace(view_template(category, view, worn, skin, face), cloth_reading=cloth)
-        rows.append({"generation_id": name, "category": category, **generation_metrics(output, inputs, faces)})
-    outcome = validate_generations(pd.DataFrame(rows), config)
-    failed = [f"{name}/{check}" for name in ("upper", "lower") for check in outcome.failed.get(name, [])]
-    bound = next(spec["max"] for spec in config["expectations"] if spec["column"] == "colour_delta_e")
-    kept = colour_delta_e(final, canvas.upper_mask, upper_cloth.main_colour)
-    if not kept <= bound:  # NaN fails too
-        failed.append("upper_kept_in_outfit")
+        inputs = with_cloth(view_inputs(category, view, canvas.labels, face), cloth)
+        rows.append({"generation_id": name, "category": category, **measure(output, inputs, faces)})
+    failed_by_pass = verdicts(rows, config)
+    failed = [f"{name}/{check}" for name in ("upper", "lower") for check in failed_by_pass[name]]
+    top_kept, kept, bound = kept_in_outfit(final, canvas.upper_mask, upper_cloth, config)
+    if not top_kept:
+        failed.append(OUTFIT_TOP_KEPT)
     measured = {row["generation_id"]: {k: v for k, v in row.items() if isinstance(v, (int, float, bool))} for row in rows}
     return failed, {**measured, "upper_colour_delta_e_in_final": kept, "upper_colour_bound": bound}
 

@@ -22,10 +22,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -35,9 +33,10 @@ from tasks.context import RunContext
 from tasks.images import decode_artifact, thumbnail_jpeg
 from tasks.ledger import Garment, Generation, GenerationState, QCResult, row_of, rows_in
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import read_cloth
-from tasks.qc.metrics import GenerationInputs, generation_metrics, view_template
+from tasks.qc.judge import measure as measure_image
+from tasks.qc.judge import view_inputs, with_cloth
+from tasks.qc.metrics import GenerationInputs
 from tasks.qc.suite import load_config, validate_generations
 from tasks.states import CheckState, move
 from tasks.storage import report_key, report_thumbnail_key
@@ -103,12 +102,8 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
     def read_view_inputs(photo_id: str, category: str) -> GenerationInputs:
         """The generation inputs of a view, without a garment (a template filled per generation)."""
         photo = load_photo(ctx, photo_id, category)
-        view_labels = load_view_labels(ctx, photo_id, category)
-        if view_labels is None:  # a view from before the library stored its parsing: its person in the region
-            worn, skin = photo["inpaint_mask"] & photo["person_mask"], np.zeros_like(photo["person_mask"])
-        else:
-            worn, skin = worn_garment_and_skin(view_labels, category)
-        return view_template(category, photo, worn, skin, bool(shared_faces()(photo["person"])))
+        labels = load_view_labels(ctx, photo_id, category)
+        return view_inputs(category, photo, labels, bool(shared_faces()(photo["person"])))
 
     view = ViewCache(read_view_inputs, VIEWS_KEPT)
 
@@ -116,9 +111,9 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
         cloth_reading = read_cloth(*load_garment(ctx, sha256))
         table = []
         for row in generations:
-            inputs = replace(view(row.photo_id, row.category), cloth_reading=cloth_reading)
+            inputs = with_cloth(view(row.photo_id, row.category), cloth_reading)
             output = decode_artifact(ctx.store.get_bytes(row.stored_key))
-            metrics = generation_metrics(output, inputs, shared_faces())  # the thread's own detector
+            metrics = measure_image(output, inputs, shared_faces())  # the thread's own detector
             ctx.store.put_bytes(report_thumbnail_key(row.drop_date, row.generation_id), thumbnail_jpeg(output), "image/jpeg")
             table.append(
                 {
