@@ -79,7 +79,7 @@ class GenerationState(str, enum.Enum):
     REJECTED = "rejected"  # by a reviewer
     # no longer the pair's current generation: made from a garment version a re-shoot replaced,
     # planned under settings a later run changed, or its slot's publication taken over by a
-    # newer generation (``tasks/storefront.py``); never generated, published or reviewed again
+    # newer generation (``tasks/storefront/``); never generated, published or reviewed again
     SUPERSEDED = "superseded"
 
 

@@ -50,7 +50,7 @@ GARMENTS = {
 }
 
 
-_TASKS, _STORAGE, _GATE = REPO / "tasks", REPO / "tasks" / "storage.py", REPO / "tasks" / "storefront.py"
+_TASKS, _STORAGE, _GATE = REPO / "tasks", REPO / "tasks" / "storage.py", REPO / "tasks" / "storefront"
 
 
 def _storefront_writer(depth: int) -> Path | None:
@@ -70,8 +70,8 @@ def _check_storefront_write(key: str) -> None:
     if not key.startswith(STOREFRONT):
         return
     writer = _storefront_writer(3)
-    if writer is not None and writer.is_relative_to(_TASKS) and writer != _GATE:
-        raise AssertionError(f"{writer.relative_to(REPO)} wrote {key} without the storefront gate (tasks/storefront.py)")
+    if writer is not None and writer.is_relative_to(_TASKS) and not writer.is_relative_to(_GATE):
+        raise AssertionError(f"{writer.relative_to(REPO)} wrote {key} without the storefront gate (tasks/storefront/)")
 
 
 @pytest.fixture(autouse=True)

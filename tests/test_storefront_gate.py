@@ -1,4 +1,4 @@
-"""The storefront gate (tasks/storefront.py) is the only pipeline code that writes under
+"""The storefront gate (tasks/storefront/) is the only pipeline code that writes under
 storefront/: conftest's ``storefront_written_only_through_its_gate`` holds every test to it,
 and here it is shown to catch a stage that writes there itself."""
 

@@ -1,0 +1,118 @@
+"""What may enter the storefront: an image a reviewer approved; otherwise one that passed QC,
+made by a model every weight of which the registry marks released now (:class:`Gate` asks at
+publish time, the same way for every path), into a slot that holds no reviewer's approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from tasks.context import RunContext
+from tasks.inference.engine import Release
+from tasks.ledger import (
+    Generation,
+    GenerationState,
+    LookGeneration,
+    Publication,
+    ReviewDecision,
+)
+from tasks.settings import Settings
+from tasks.states import move
+from tasks.storage import ObjectStore, storefront_look_key
+from tasks.storefront.slots import LIVE, current_versions, made_from_old_version, record_publication
+
+PREVIEW, REPLACES_APPROVED = "preview", "replaces_approved"  # why a generation that passed QC still waits for a reviewer
+
+
+def preview_reason(note: str) -> str:
+    return f"{PREVIEW}: passed QC, but {note}; a reviewer decides"
+
+
+def flag_cause(reason: str | None) -> str:
+    """Why a flagged generation waits for a reviewer: ``failed_qc``, or it passed QC and is a
+    ``preview`` (its model is not released) or ``replaces_approved`` (its slot holds an approved image)."""
+    cause = (reason or "").split(":", 1)[0]
+    return cause if cause in (PREVIEW, REPLACES_APPROVED) else "failed_qc"
+
+
+def _approved_elsewhere(session: Any, row: Generation) -> str | None:
+    """The id of another generation whose approved image now holds this one's storefront slot."""
+    current = session.scalar(
+        select(Publication).where(
+            Publication.sku == row.sku,
+            Publication.photo_id == row.photo_id,
+            Publication.state == LIVE,
+            Publication.generation_id != row.generation_id,
+        )
+    )
+    if current is None:
+        return None
+    approved = session.scalar(
+        select(ReviewDecision).where(ReviewDecision.generation_id == current.generation_id, ReviewDecision.decision == "approved")
+    )
+    return current.generation_id if approved is not None else None
+
+
+class Gate:
+    """Admission to the storefront for one run (or one decision): the release status of each
+    model behind an image asked once of the registry, now (``tasks.inference.factory.release_of``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from tasks.inference.factory import ReleaseLookup
+
+        self._releases = ReleaseLookup(settings)
+
+    def release(self, row: Generation | LookGeneration) -> Release:
+        return self._releases(row)
+
+    def admit_generation(self, session: Any, row: Generation) -> set[str]:
+        """A generation that passed QC enters its slot (``published``; the slot's earlier one
+        retired) unless its slot holds a reviewer's approval (``replaces_approved``) or its model
+        is not released now (``preview``): then it waits for a reviewer (``flagged``). Returns
+        the dates whose manifests change."""
+        approved = _approved_elsewhere(session, row)
+        if approved is not None:  # a reviewer's approval is never replaced without a reviewer
+            move(
+                row,
+                GenerationState.FLAGGED,
+                f"{REPLACES_APPROVED}: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})",
+            )
+            return set()
+        release = self.release(row)
+        if not release.released:  # a preview waits for a reviewer, whatever QC says
+            move(row, GenerationState.FLAGGED, preview_reason(release.note))
+            return set()
+        return record_publication(session, row)
+
+    def admit_look(self, store: ObjectStore, row: LookGeneration) -> str | None:
+        """A full-outfit image that passed QC enters ``storefront/looks/`` only when its model is
+        released now (else it waits for a reviewer, ``flagged``); one published already is put
+        back if its object went missing. Returns the storefront key, or None."""
+        if row.state == GenerationState.PASSED.value:
+            release = self.release(row)
+            if not release.released:
+                move(row, GenerationState.FLAGGED, preview_reason(release.note))
+                return None
+        if row.state not in (GenerationState.PASSED.value, GenerationState.PUBLISHED.value) or row.object_key is None:
+            return None
+        target = storefront_look_key(row.look_id, row.photo_id)
+        if not store.exists(target):
+            store.copy(row.object_key, target)
+        move(row, GenerationState.PUBLISHED, row.reason)
+        return target
+
+
+def approve_generation(ctx: RunContext, session: Any, row: Generation) -> set[str]:
+    """A reviewer's approval (the row moved to ``published`` by the decision): the generation
+    takes its slot, in the caller's transaction; :func:`place` copies it after the commit."""
+    if made_from_old_version(row, current_versions(session, {row.sku})):
+        raise StaleVersion(
+            f"generation {row.generation_id} was made from a photo of {row.sku} that a re-shoot replaced: "
+            "the next run of the date makes the new one"
+        )
+    return record_publication(session, row)
+
+
+class StaleVersion(ValueError):
+    """An image made from a garment version a re-shoot replaced: it may never enter."""
