@@ -69,7 +69,6 @@ def plan(settings: object, tmp: Path) -> list[str]:
     """The sample drop and library in the bucket, matched three times (three seeds) to plan
     more generations than the samples make once; the first 64 ids."""
     from tasks.context import RunContext
-    from tasks.inference.shard import Shard
     from tasks.intake import discover, validate
     from tasks.match import match
     from tasks.preprocess import library_stage
@@ -89,7 +88,7 @@ def plan(settings: object, tmp: Path) -> list[str]:
     ids: dict[str, None] = {}  # match returns every planned generation of the date, earlier seeds' too
     for seed in range(4):
         seeded = RunContext.from_settings(settings.model_copy(update={"seed": seed}))
-        ids.update(dict.fromkeys(gid for shard in match(seeded, DATE, items) for gid in Shard.from_dict(shard).generation_ids))
+        ids.update(dict.fromkeys(gid for shard in match(seeded, DATE, items) for gid in shard.generation_ids))
     if len(ids) < GENERATIONS:
         raise SystemExit(f"only {len(ids)} generations planned; the bench needs {GENERATIONS}")
     return list(ids)[:GENERATIONS]

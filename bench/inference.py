@@ -128,7 +128,6 @@ def time_task(args: argparse.Namespace) -> None:
     from tasks.inference import tryon_stage
     from tasks.inference.factory import get_engine
     from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
-    from tasks.inference.shard import Shard
     from tasks.intake import discover, validate
     from tasks.ledger import Ledger
     from tasks.match import match
@@ -162,9 +161,7 @@ def time_task(args: argparse.Namespace) -> None:
             store.put_bytes(f"library/photos/{photo.name}", photo.read_bytes())
         library_stage.preprocess_model_photos(ctx)
         library_stage.build_index(ctx)
-        shards = [
-            Shard.from_dict(s) for s in match(ctx, date, preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date))))
-        ]
+        shards = [shard for shard in match(ctx, date, preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date))))]
         batch = [gid for shard in shards for gid in shard.generation_ids]
         engine = get_engine(settings)
         inside: list[float] = []

@@ -39,6 +39,8 @@ from tasks.airflow_glue.common import (
 )
 from tasks.airflow_glue.drop_ready import DropReadySensor
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
+from tasks.airflow_glue.xcom import accepted_items, drop_items, to_xcom
+from tasks.airflow_glue.xcom import shard as read_shard
 
 
 @dag(
@@ -61,21 +63,21 @@ def garment_drop() -> None:
         from tasks.intake import discover as run
 
         with stage("discover") as (ctx, date, _):
-            return run(ctx, date)
+            return to_xcom(run(ctx, date))
 
     @task
     def validate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.intake import validate as run
 
         with stage("validate") as (ctx, date, _):
-            return run(ctx, date, items)
+            return to_xcom(run(ctx, date, drop_items(items)))
 
     @task
     def preprocess_garments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.preprocess.garment_stage import preprocess_garments as run
 
         with stage("preprocess_garments") as (ctx, date, _):
-            return run(ctx, date, items)
+            return to_xcom(run(ctx, date, accepted_items(items)))
 
     @task(retries=0)
     def check_inputs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,14 +85,14 @@ def garment_drop() -> None:
         from tasks.qc.inputs import validate_inputs
 
         with stage("check_inputs") as (ctx, date, _):
-            return validate_inputs(ctx, date, items)
+            return to_xcom(validate_inputs(ctx, date, accepted_items(items)))
 
     @task(inlets=[LIBRARY_INDEX])
     def match(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from tasks.match import match as run
 
         with stage("match") as (ctx, date, _):
-            return run(ctx, date, items)
+            return to_xcom(run(ctx, date, accepted_items(items)))
 
     @task(
         map_index_template="{{ shard_label }}",
@@ -100,10 +102,9 @@ def garment_drop() -> None:
     )
     def tryon(shard: dict[str, Any]) -> dict[str, Any]:
         """One shard: the engine loads its weights once and generates every batch of the shard."""
-        from tasks.inference.shard import Shard
         from tasks.inference.tryon_stage import run_shard
 
-        planned = Shard.from_dict(shard)
+        planned = read_shard(shard)
         get_current_context()["shard_label"] = planned.label
         with stage("tryon", planned.index) as (ctx, _, details):
             counts = run_shard(ctx, planned)
@@ -113,10 +114,9 @@ def garment_drop() -> None:
     @task(trigger_rule="all_done", map_index_template="{{ shard_label }}")
     def measure(shard: dict[str, Any]) -> dict[str, int]:
         """QC's measuring of one try-on shard's images, mapped like try-on (on CPU workers)."""
-        from tasks.inference.shard import Shard
         from tasks.qc.stage import measure_shard
 
-        planned = Shard.from_dict(shard)
+        planned = read_shard(shard)
         get_current_context()["shard_label"] = planned.label
         with stage("measure", planned.index) as (ctx, date, details):
             counts = measure_shard(ctx, date, planned.generation_ids, planned.index, lease_holder())

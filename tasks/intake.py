@@ -26,7 +26,7 @@ from tasks.context import RunContext
 from tasks.drop_documents import InputError, Manifest, parse_meta, shown
 from tasks.drops import SAFE_SKU, keep_reading, ledger_label, read_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
-from tasks.items import DropItem, made_so, set_garment_state
+from tasks.items import AcceptedItem, DropItem, made_so, set_garment_state
 from tasks.ledger import Garment, GarmentState, row_of
 from tasks.settings import CATEGORIES
 from tasks.states import move
@@ -99,7 +99,7 @@ def quarantine(ctx: RunContext, date: str, item: DropItem, reason: str, keys: li
     set_garment_state(ctx, item.garment_id, GarmentState.QUARANTINED, reason)
 
 
-def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+def discover(ctx: RunContext, date: str) -> list[DropItem]:
     """Find the drop's SKUs and record each; return the ones worth validating. One SKU's bad
     input (or an error while reading it) ends that SKU quarantined with its reason; the drop
     goes on. The drop is read once (``tasks.drops.read_drop``) and the reading kept for the
@@ -143,7 +143,7 @@ def discover(ctx: RunContext, date: str) -> list[dict[str, Any]]:
                 )
                 continue
             if item is not None:
-                items.append(item.to_dict())
+                items.append(item)
     finally:
         rows.commit()
     withdrawn = withdraw_missing(ctx, date, set(listing.input_labels()))
@@ -230,7 +230,7 @@ def _discover_sku(
     return item
 
 
-def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def validate(ctx: RunContext, date: str, items: list[DropItem]) -> list[AcceptedItem]:
     """Decode each primary image with a named reason for every refusal; quarantine photos of
     the garment worn by a person. Adds the sha256; records what was converted."""
     from tasks.preprocess.backends import pose_backend
@@ -239,8 +239,7 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         recorded = {g.id: (g.sha256, dict(g.meta)) for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
     valid = []
-    for raw in items:
-        item = DropItem(**raw)
+    for item in items:
         try:
             checked = _validate_item(ctx, date, item, pose, recorded.get(item.garment_id, (None, {})))
         except Exception as error:  # one SKU's surprise never ends the drop's validation (an outage does)
@@ -256,7 +255,7 @@ def validate(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[di
             )
             continue
         if checked is not None:
-            valid.append(checked.to_dict())
+            valid.append(AcceptedItem.of(checked))
     return valid
 
 

@@ -27,6 +27,10 @@ class DropItem:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_xcom(cls, raw: dict[str, Any]) -> DropItem:
+        return cls(**raw)
+
 
 @dataclass
 class AcceptedItem:
@@ -48,6 +52,11 @@ class AcceptedItem:
         if missing:
             raise ValueError(f"item {raw.get('sku')!r} reached a stage after validation without its {', '.join(missing)}")
         return cls(**raw)
+
+    @classmethod
+    def of(cls, item: DropItem) -> AcceptedItem:
+        """A discovered item that validation let through (with its image, category and hash)."""
+        return cls.from_xcom(item.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

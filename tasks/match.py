@@ -21,7 +21,7 @@ from tasks.catalog.plans import generation_id, generation_seed, planned_generati
 from tasks.context import RunContext
 from tasks.inference.engine import Engine, planned_otherwise
 from tasks.inference.factory import get_engine
-from tasks.inference.shard import plan_shards, shard_count
+from tasks.inference.shard import Shard, plan_shards, shard_count
 from tasks.items import AcceptedItem, set_garment_state
 from tasks.ledger import Garment, GarmentState, Generation, GenerationState, rows_in
 from tasks.states import move
@@ -80,8 +80,8 @@ def _superseded_by(
     return otherwise if row.state == GenerationState.PLANNED.value else None
 
 
-def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Plan k generations per garment; return the try-on shards (``Shard.to_dict``).
+def match(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[Shard]:
+    """Plan k generations per garment; return the try-on shards.
 
     Every planned generation of the date is in a shard, also ones already generated: the
     try-on task skips those whose object exists, so a re-run writes nothing new.
@@ -92,8 +92,7 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
     groups: dict[tuple[str, int], list[str]] = {}
     chosen: list[tuple[AcceptedItem, list[tuple[str, int, str]]]] = []  # each garment's (photo, cluster, generation id)
     rejected: set[str] = set()  # planned generations a reviewer rejected
-    for raw in items:
-        item = AcceptedItem.from_xcom(raw)
+    for item in items:
         if not index:
             set_garment_state(
                 ctx, item.garment_id, GarmentState.REJECTED, "library_empty: build the model library first (tryon library build)"
@@ -173,4 +172,4 @@ def match(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[
                 groups.setdefault((row.category, -1), []).append(row.generation_id)
     ordered = [ids for _, ids in sorted(groups.items())]
     shards = plan_shards(ordered, settings.batch_size, shard_count(sum(map(len, ordered)), settings))
-    return [shard.to_dict() for shard in shards]
+    return shards

@@ -306,7 +306,6 @@ def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple
 def plan_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> tuple[list, dict, list]:
     """A drop uploaded and run through intake, the library and matching (the stages as plain
     functions): the drop's items, the library build's counts, and the try-on shards."""
-    from tasks.inference.shard import Shard
     from tasks.intake import discover, validate
     from tasks.match import match
     from tasks.preprocess import library_stage
@@ -316,7 +315,7 @@ def plan_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[s
     items = preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date)))
     counts = library_stage.preprocess_model_photos(ctx)
     library_stage.build_index(ctx)
-    return items, counts, [Shard.from_dict(shard) for shard in match(ctx, date, items)]
+    return items, counts, match(ctx, date, items)
 
 
 def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> None:

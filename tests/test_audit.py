@@ -111,7 +111,7 @@ def test_the_audit_keeps_to_the_dates_own_keys(ctx):
     for sku in ("looks", "manifests", "TEE-1"):
         ctx.store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", (REPO / "samples" / "drop" / "TEE-00055" / "front.jpg").read_bytes())
         ctx.store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": "upper_body"})
-    assert [item["sku"] for item in discover(ctx, DATE)] == ["TEE-1"]
+    assert [item.sku for item in discover(ctx, DATE)] == ["TEE-1"]
     reasons = {g.sku: g.reason for g in ctx.ledger.garments(DATE)}
     assert reasons["looks"].startswith("reserved_name") and reasons["manifests"].startswith("reserved_name")
     others = [

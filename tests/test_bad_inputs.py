@@ -19,7 +19,7 @@ def test_every_bad_input_ends_recorded_with_its_reason(each_store_ctx):
     assert len(cases) >= 80
     accepted = {}
     for date in sorted({date for date, _ in cases}):
-        accepted[date] = {item["sku"] for item in validate(ctx, date, discover(ctx, date))}
+        accepted[date] = {item.sku for item in validate(ctx, date, discover(ctx, date))}
     wrong = []
     for (date, sku), case in sorted(cases.items()):
         rows = {g.sku: g for g in ctx.ledger.garments(date)}

@@ -32,8 +32,8 @@ def test_good_and_bad_skus_each_end_in_a_recorded_state(ctx):
     found = discover(ctx, DATE)
     valid = validate(ctx, DATE, found)
 
-    assert [item["sku"] for item in valid] == ["GOOD-1"]
-    assert valid[0]["sha256"] and valid[0]["extra_keys"] == [f"drops/{DATE}/GOOD-1/zz-back.jpg"]
+    assert [item.sku for item in valid] == ["GOOD-1"]
+    assert valid[0].sha256 and valid[0].extra_keys == [f"drops/{DATE}/GOOD-1/zz-back.jpg"]
     states = {g.sku: (g.state, g.reason) for g in ctx.ledger.garments(DATE)}
     assert len(states) == 9, "every SKU has exactly one row"
     assert states["GOOD-1"] == (GarmentState.DISCOVERED.value, None)
@@ -63,7 +63,7 @@ def test_fixing_a_quarantined_file_and_rerunning_picks_it_up(ctx):
     _put_drop(ctx, "LATE", {"front.jpg": tee.read_bytes(), "meta.json": b"{}"})
     assert validate(ctx, DATE, discover(ctx, DATE)) == []
     _put_drop(ctx, "LATE", {"meta.json": b'{"category": "upper_body"}'})
-    assert [i["sku"] for i in validate(ctx, DATE, discover(ctx, DATE))] == ["LATE"]
+    assert [i.sku for i in validate(ctx, DATE, discover(ctx, DATE))] == ["LATE"]
     [garment] = ctx.ledger.garments(DATE)
     assert garment.state == GarmentState.DISCOVERED.value and garment.reason is None
 
@@ -80,7 +80,7 @@ def test_manifest_gives_a_missing_category_and_notes_record_conversions(ctx):
     _put_drop(ctx, "NOT-LISTED", {"front.jpg": tee.read_bytes()})
     ctx.store.put_bytes(f"drops/{DATE}/manifest.csv", b"sku,category,title\nFROM-MANIFEST,upper_body,Grey tee\n")
     valid = validate(ctx, DATE, discover(ctx, DATE))
-    assert [(i["sku"], i["category"]) for i in valid] == [("FROM-MANIFEST", "upper_body")]
+    assert [(i.sku, i.category) for i in valid] == [("FROM-MANIFEST", "upper_body")]
     garments = {g.sku: g for g in ctx.ledger.garments(DATE)}
     assert garments["FROM-MANIFEST"].meta["intake_notes"] == ["converted_from_grayscale"]
     assert garments["NOT-LISTED"].state == "quarantined" and garments["NOT-LISTED"].reason.startswith("category_missing")
@@ -96,7 +96,7 @@ def test_a_verdict_is_kept_with_the_content_and_asked_again_only_when_its_maker_
     _put_drop(ctx, "TEE", {"front.jpg": GARMENTS["TEE-03032"][0].read_bytes(), "meta.json": meta})
     _put_drop(ctx, "WORN", {"front.jpg": MODEL_PHOTOS[0].read_bytes(), "meta.json": meta})
     first = validate(ctx, DATE, discover(ctx, DATE))
-    assert [item["sku"] for item in first] == ["TEE"]
+    assert [item.sku for item in first] == ["TEE"]
     notes = {g.sku: g.meta.get("format") for g in ctx.ledger.garments(DATE)}
 
     asked = []
@@ -116,7 +116,7 @@ def test_a_verdict_is_kept_with_the_content_and_asked_again_only_when_its_maker_
             return mediapipe(image, person_mask)
 
     monkeypatch.setattr(backends, "pose_backend", lambda settings, other=OtherPose(): other)
-    assert [item["sku"] for item in validate(ctx, DATE, discover(ctx, DATE))] == ["TEE"]
+    assert [item.sku for item in validate(ctx, DATE, discover(ctx, DATE))] == ["TEE"]
     assert len(asked) == 2, "another pose backend: both photos asked again"
 
 
@@ -138,9 +138,9 @@ def test_a_rerun_of_an_unchanged_drop_reads_no_file_and_a_replaced_one_is_read_a
     _put_drop(ctx, "TEE", {"front.jpg": other, "meta.json": json.dumps({"category": "lower_body"}).encode()})
     [replaced] = validate(ctx, DATE, discover(ctx, DATE))
     assert {f"drops/{DATE}/TEE/front.jpg", f"drops/{DATE}/TEE/meta.json"} <= set(read)
-    assert replaced["category"] == "lower_body"
-    assert replaced["sha256"] != first[0]["sha256"]
-    assert ctx.ledger.garments(DATE)[0].sha256 == replaced["sha256"]
+    assert replaced.category == "lower_body"
+    assert replaced.sha256 != first[0].sha256
+    assert ctx.ledger.garments(DATE)[0].sha256 == replaced.sha256
 
 
 def test_an_outage_fails_validation_instead_of_quarantining_a_good_garment(ctx, monkeypatch):
@@ -166,4 +166,4 @@ def test_an_outage_fails_validation_instead_of_quarantining_a_good_garment(ctx, 
     states = {g.sku: g.state for g in ctx.ledger.garments(DATE)}
     assert states == {"BROKEN": GarmentState.QUARANTINED.value, "TEE": GarmentState.DISCOVERED.value}
     monkeypatch.setattr(ctx.store, "get_bytes", get)
-    assert [item["sku"] for item in validate(ctx, DATE, items)] == ["TEE"]
+    assert [item.sku for item in validate(ctx, DATE, items)] == ["TEE"]

@@ -7,7 +7,6 @@ import pytest
 
 from tasks.catalog import library as catalog_library
 from tasks.images import decode_rgb, encode_png
-from tasks.inference.shard import Shard
 from tasks.intake import discover, validate
 from tasks.ledger import Generation
 from tasks.match import match
@@ -58,7 +57,7 @@ def test_each_garment_goes_to_the_photo_wearing_its_colour(ctx, recoloured):
 
 def test_batches_hold_one_cluster_each(ctx, recoloured):
     ctx.settings.photos_per_garment = 2
-    shards = [Shard.from_dict(s) for s in match(ctx, DATE, recoloured)]
+    shards = match(ctx, DATE, recoloured)
     assert [s.index for s in shards] == [0], "a night smaller than shard_min_generations is one shard"
     batches = shards[0].batches
     clusters = {row["photo_id"]: row["clusters"]["upper_body"] for row in catalog_library.read_index(ctx)}

@@ -161,7 +161,7 @@ def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
 
     # the next run retries the failed one (with a healthy engine) and leaves the rest alone
     monkeypatch.undo()
-    again = [Shard.from_dict(s) for s in match(ctx, DATE, planned[0])]
+    again = match(ctx, DATE, planned[0])
     assert sorted(gid for s in again for gid in s.generation_ids) == sorted(shard.generation_ids)
     result = tryon_stage.run_shard(ctx, again[0])
     assert {k: result[k] for k in ("generated", "existing", "failed")} == {"generated": 1, "existing": 3, "failed": 0}
@@ -245,19 +245,19 @@ def test_a_garment_from_an_earlier_drop_is_a_duplicate_but_a_rerun_is_not(ctx):
         ctx.store.put_bytes(f"drops/{date}/{sku}/front.jpg", path.read_bytes())
         ctx.store.put_json(f"drops/{date}/{sku}/meta.json", {"category": category})
     first = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
-    assert [i["sku"] for i in first] == ["TEE-OLD"]
+    assert [i.sku for i in first] == ["TEE-OLD"]
     # not generated yet (no library): a copy the next night is not blocked by it
-    assert [
-        i["sku"] for i in preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20")))
-    ] == ["TEE-RESHOOT"]
-    set_garment_state(ctx, first[0]["garment_id"], GarmentState.PUBLISHED)  # the night went on to publish it
+    assert [i.sku for i in preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20")))] == [
+        "TEE-RESHOOT"
+    ]
+    set_garment_state(ctx, first[0].garment_id, GarmentState.PUBLISHED)  # the night went on to publish it
     assert preprocess_garments(ctx, "2026-11-20", validate(ctx, "2026-11-20", discover(ctx, "2026-11-20"))) == []
     [reshoot] = ctx.ledger.garments("2026-11-20")
     assert (reshoot.state, reshoot.reason) == ("rejected", "duplicate_of: TEE-OLD (2026-11-19)")
     assert reshoot.meta["duplicate_of"] == {"sku": "TEE-OLD", "drop_date": "2026-11-19"}
     # re-running the first date finds no earlier copy of its own garment
     again = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
-    assert [i["sku"] for i in again] == ["TEE-OLD"]
+    assert [i.sku for i in again] == ["TEE-OLD"]
 
 
 def test_a_rerun_of_an_unchanged_drop_reads_no_garment_artifact(ctx, monkeypatch):
@@ -310,4 +310,4 @@ def test_a_ledger_pointed_at_another_bucket_prepares_the_garments_there(ctx):
         run.store.put_bytes(f"drops/{DATE}/TEE/front.jpg", path.read_bytes())
         run.store.put_json(f"drops/{DATE}/TEE/meta.json", {"category": category})
         [item] = preprocess_garments(run, DATE, validate(run, DATE, discover(run, DATE)))
-        assert run.store.exists(garment_artifact_key(item["sha256"], "meta.json"))
+        assert run.store.exists(garment_artifact_key(item.sha256, "meta.json"))

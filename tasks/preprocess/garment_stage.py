@@ -64,7 +64,7 @@ def known_fingerprints(ctx: RunContext, date: str) -> FingerprintIndex:
     return index
 
 
-def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def preprocess_garments(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:
     """Cloth mask, canvas, perceptual hash and embedding per garment (content-addressed under
     garments/{sha256}/). A garment that is the same as one seen first, earlier in
     this drop (by SKU order) or generated in an earlier drop, is rejected as ``duplicate_of`` it and not
@@ -80,10 +80,9 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
     seen = known_fingerprints(ctx, date)
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         recorded = {g.id: g.meta.get("preprocessed") for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
-    prepared: list[dict[str, Any]] = []
+    prepared: list[AcceptedItem] = []
     decided: list[tuple[AcceptedItem, str, Owner | None]] = []  # not yet in the ledger
-    for raw in sorted(items, key=lambda r: r["sku"]):
-        item = AcceptedItem.from_xcom(raw)
+    for item in sorted(items, key=lambda item: item.sku):
         made = {"sha256": item.sha256, **made_by}
         fact = recorded.get(item.garment_id)
         if made_so(fact, made):  # these bytes, cut and embedded so before: nothing to read
@@ -96,7 +95,7 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[dict[str, Any]])
         decided.append((item, phash, original))
         if original is None:
             seen.add(phash, Owner(item.sku, date))
-            prepared.append(item.to_dict())
+            prepared.append(item)
         if len(decided) >= RECORD_CHUNK:
             _record(ctx, decided, made_by)
     _record(ctx, decided, made_by)

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from tasks.catalog.library import INDEX_SCHEMA
 from tasks.context import RunContext
 from tasks.drops import kept_reading
+from tasks.items import AcceptedItem
 from tasks.qc.suite import SuiteOutcome, load_config, run_suite
 from tasks.storage import library_index_key, report_key
 
@@ -51,13 +52,13 @@ def _index_expectations() -> list[Any]:
     ]
 
 
-def validate_inputs(ctx: RunContext, date: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def validate_inputs(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:
     """Return ``items`` unchanged when both suites pass; raise ``InputsInvalid`` naming what failed."""
     config = load_config(ctx.settings.qc_expectations)
     version = int(config["version"])
     outcomes: list[SuiteOutcome] = []
     if items:
-        frame = pd.DataFrame(items)[["sku", "category", "sha256"]]
+        frame = pd.DataFrame([item.to_dict() for item in items])[["sku", "category", "sha256"]]
         outcomes.append(
             run_suite(config["inputs_suite"] + "_items", frame, _items_expectations(config["allowed_categories"]), "sku", version)
         )

@@ -1,6 +1,8 @@
 """The Great Expectations suites: the generation suite judges the metrics table per row (the
 measurements themselves are tested in test_metrics.py), the inputs suite stops a broken drop."""
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -70,17 +72,18 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     import pyarrow.parquet as pq
 
     from tasks.catalog.library import INDEX_SCHEMA
+    from tasks.items import AcceptedItem
     from tasks.qc.inputs import InputsInvalid, validate_inputs
 
     good = [
-        {"sku": "TEE-1", "garment_id": 1, "image_key": "k", "category": "upper_body", "sha256": "a" * 64},
-        {"sku": "DRESS-2", "garment_id": 2, "image_key": "k", "category": "dresses", "sha256": "b" * 64},
+        AcceptedItem(sku="TEE-1", garment_id=1, image_key="k", category="upper_body", sha256="a" * 64),
+        AcceptedItem(sku="DRESS-2", garment_id=2, image_key="k", category="dresses", sha256="b" * 64),
     ]
     assert validate_inputs(ctx, "2026-11-20", good) == good
     report = ctx.store.get_json("reports/2026-11-20/inputs_validation.json")
     assert [r["suite"] for r in report["suites"]] == ["drop_inputs_items"] and report["suites"][0]["success"]
 
-    broken = [*good, {**good[0], "garment_id": 3, "category": "hats", "sha256": "not-a-hash"}]
+    broken = [*good, replace(good[0], garment_id=3, category="hats", sha256="not-a-hash")]
     with pytest.raises(
         InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"
     ):
