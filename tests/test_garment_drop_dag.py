@@ -116,7 +116,13 @@ def test_a_preview_engine_puts_nothing_in_the_storefront(drop_run):
     """The warp baseline is never a released model: whatever QC says, every generation waits in
     review (QC-passed ones as ``preview``) and the storefront manifest stays empty."""
     settings, store, ledger, _, _, _, _ = drop_run
-    assert store.get_json(f"storefront/manifests/{DATE}.json") == {"date": DATE, "count": 0, "items": []}
+    assert store.get_json(f"storefront/manifests/{DATE}.json") == {
+        "date": DATE,
+        "count": 0,
+        "items": [],
+        "outfits": [],
+        "look_files": [],
+    }
     assert not [k for k in store.list_keys("storefront/") if not k.startswith("storefront/manifests/")]
     generations = ledger.generations(DATE)
     assert generations and {g.state for g in generations} == {"flagged"}
@@ -237,7 +243,13 @@ def test_a_drop_never_marked_complete_ends_as_no_drop(ctx):
     }
     assert 4 <= summary["drop"]["waited_s"] < 60
     assert summary["inputs"] == 0 and ctx.ledger.garments(date) == [] and summary["failed_stages"] == []
-    assert ctx.store.get_json(f"storefront/manifests/{date}.json") == {"date": date, "count": 0, "items": []}
+    assert ctx.store.get_json(f"storefront/manifests/{date}.json") == {
+        "date": date,
+        "count": 0,
+        "items": [],
+        "outfits": [],
+        "look_files": [],
+    }
     html = ctx.store.get_bytes(f"reports/{date}/report.html").decode()
     assert "No drop: the catalogue team's marker" in html and "TEE-03032" in html
 
