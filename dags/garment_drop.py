@@ -35,6 +35,7 @@ from tasks.airflow_glue.common import (
     report_lineage,
     run_context,
     run_params,
+    skip_if_refused,
     stage,
 )
 from tasks.airflow_glue.drop_ready import DropReadySensor
@@ -171,13 +172,10 @@ def garment_drop() -> None:
     def report() -> dict[str, Any]:
         """Written whatever happened (unless another run holds the date); the run's lease on the
         date ends here."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from tasks.report import write_report
         from tasks.run_end import stop_unfinished
 
-        if get_current_context()["ti"].xcom_pull(task_ids=GATE_TASK) is None:
-            raise AirflowSkipException("the evaluation gate refused the run: nothing of it ran")
+        skip_if_refused()
         ctx, date = run_context(), drop_date()
         with drop_lease(ctx, date, release_after=True):
             stop_unfinished(ctx, date)

@@ -159,9 +159,10 @@ def drop_lease(ctx: RunContext, date: str, *, take: bool = False, release_after:
 def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext, str, dict[str, Any]]]:
     """(run context, drop date, details) for a garment_drop task, holding the date's lease, with
     the task's wall time and the details it fills in recorded for the report
-    (``tasks.stage_times``)."""
+    (``tasks.stage_times``). Skipped when the run's evaluation gate refused it."""
     from tasks.stage_times import timed_stage
 
+    skip_if_refused()  # the stages that run whatever happened upstream too
     context = get_current_context()
     ctx, date = run_context(), drop_date(context)
     with (
@@ -173,6 +174,15 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
 
 
 GATE_TASK = "check_model_version"
+
+
+def skip_if_refused() -> None:
+    """Skip this garment_drop task when the run's evaluation gate refused the run: nothing of a
+    refused run runs, the tasks that run whatever happened upstream (publish, the report) included."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if get_current_context()["ti"].xcom_pull(task_ids=GATE_TASK) is None:
+        raise AirflowSkipException("the evaluation gate refused the run: nothing of it runs")
 
 
 def model_version_gate() -> str:
