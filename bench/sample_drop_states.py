@@ -92,10 +92,16 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """What differs between two snapshots (times masked), one line each."""
     a, b = _masked(a), _masked(b)
     lines = []
-    for part in ("storefront", "manifests"):
-        for key in sorted(set(a[part]) | set(b[part])):
-            if a[part].get(key) != b[part].get(key):
-                lines.append(f"{part} {key}: {json.dumps(a[part].get(key))[:200]} != {json.dumps(b[part].get(key))[:200]}")
+    for key in sorted(set(a["manifests"]) | set(b["manifests"])):
+        left, right = a["manifests"].get(key) or {}, b["manifests"].get(key) or {}
+        added = sorted(set(right) - set(left))
+        if left == {k: v for k, v in right.items() if k not in added} and added:
+            lines.append(f"manifest {key}: the same, with sections the second adds: {', '.join(added)}")
+        elif left != right:
+            lines.append(f"manifest {key}: {json.dumps(left)[:200]} != {json.dumps(right)[:200]}")
+    for key in sorted(set(a["storefront"]) | set(b["storefront"])):
+        if a["storefront"].get(key) != b["storefront"].get(key) and key not in a["manifests"]:
+            lines.append(f"storefront {key}: {a['storefront'].get(key)} != {b['storefront'].get(key)}")
     for table in sorted(set(a["ledger"]) | set(b["ledger"])):
         left, right = a["ledger"].get(table, []), b["ledger"].get(table, [])
         for row in [r for r in left if r not in right][:5]:
