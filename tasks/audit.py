@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.catalog.review_copies import copy_for_review
+from tasks.catalog.storefront_manifest import StorefrontManifest
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, Publication, QCResult, row_of, rows_in
 from tasks.states import move
@@ -48,7 +49,6 @@ from tasks.storefront import (
     check_storefront,
     clear,
     manifest_entries,
-    manifest_keys,
     outfit_entries,
     restore_storefront,
     retire_stale,
@@ -172,29 +172,30 @@ def _review_key(row: Generation) -> str:
 
 def _manifest_findings(ctx: RunContext, date: str) -> list[Finding]:
     key = storefront_manifest_key(date)
-    expected = sorted(entry["generation_id"] for entry in manifest_entries(ctx, date))
+    expected = sorted(entry.generation_id for entry in manifest_entries(ctx, date))
     if not ctx.store.exists(key):
         return [Finding("manifest_missing", key, None, f"no manifest, {len(expected)} live publication(s)")] if expected else []
-    manifest = ctx.store.get_json(key)
-    items = manifest.get("items", [])
-    by_key = {entry["key"]: entry.get("generation_id") for section in ("items", "outfits") for entry in manifest.get(section, [])}
+    manifest = StorefrontManifest.from_document(ctx.store.get_json(key))
+    items = manifest.items
+    by_key = {item.key: item.generation_id for item in manifest.items} | {o.key: o.generation_id for o in manifest.outfits}
     findings = [
-        Finding("manifest_entry_without_object", key, by_key.get(key), "the manifest lists an object that is not in the store")
-        for key in manifest_keys(manifest)
-        if not ctx.store.exists(key)
+        Finding(
+            "manifest_entry_without_object", listed, by_key.get(listed), "the manifest lists an object that is not in the store"
+        )
+        for listed in manifest.keys()
+        if not ctx.store.exists(listed)
     ]
-    outfits = sorted(entry["generation_id"] for entry in outfit_entries(ctx, date))
-    if sorted(item.get("generation_id") for item in manifest.get("outfits", [])) != outfits:
+    outfits = sorted(entry.generation_id for entry in outfit_entries(ctx, date))
+    if sorted(outfit.generation_id for outfit in manifest.outfits) != outfits:
         findings.append(
             Finding(
                 "manifest_out_of_date",
                 key,
                 None,
-                f"the manifest lists {len(manifest.get('outfits', []))} full-outfit image(s), "
-                f"the ledger has {len(outfits)} published",
+                f"the manifest lists {len(manifest.outfits)} full-outfit image(s), the ledger has {len(outfits)} published",
             )
         )
-    if sorted(item.get("generation_id") for item in items) != expected:
+    if sorted(item.generation_id for item in items) != expected:
         findings.append(
             Finding(
                 "manifest_out_of_date",

@@ -29,8 +29,8 @@ from tasks.settings import Settings, get_settings
 
 
 def _export_demo(store, drop_date: str, folder: Path) -> None:
+    from tasks.catalog.storefront_manifest import StorefrontManifest
     from tasks.storage import REPORT_THUMBS, report_key, review_prefix, storefront_manifest_key
-    from tasks.storefront import manifest_keys
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -43,7 +43,7 @@ def _export_demo(store, drop_date: str, folder: Path) -> None:
             (folder / name).write_bytes(store.get_bytes(key))
     manifest = store.get_json(storefront_manifest_key(drop_date))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    for key in manifest_keys(manifest):
+    for key in StorefrontManifest.from_document(manifest).keys():
         target = folder / key
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.get_bytes(key))

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks.catalog.storefront_manifest import LookFileItem, ManifestItem, OutfitItem, StorefrontManifest
 from tasks.context import RunContext
 from tasks.ledger import (
     Generation,
@@ -20,7 +21,7 @@ from tasks.storage import STOREFRONT, ObjectStore, look_file_key, storefront_key
 from tasks.storefront.slots import LIVE, current_versions, made_from_old_version
 
 
-def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+def manifest_entries(ctx: RunContext, date: str) -> list[ManifestItem]:
     with ctx.ledger.session() as session:
         rows = session.execute(
             select(Publication, Generation)
@@ -29,17 +30,17 @@ def manifest_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
             .order_by(Publication.sku, Publication.photo_id)
         ).all()
         return [
-            {
-                "sku": pub.sku,
-                "photo_id": pub.photo_id,
-                "key": pub.storefront_key,
-                "generation_id": gen.generation_id,
-                "category": gen.category,
-                "engine": gen.engine,
-                "model_version": gen.model_version,
-                "weights_sha256": gen.weights_sha256,
-                "seed": gen.seed,
-            }
+            ManifestItem(
+                sku=pub.sku,
+                photo_id=pub.photo_id,
+                key=pub.storefront_key,
+                generation_id=gen.generation_id,
+                category=gen.category,
+                engine=gen.engine,
+                model_version=gen.model_version,
+                weights_sha256=gen.weights_sha256,
+                seed=gen.seed,
+            )
             for pub, gen in rows
         ]
 
@@ -50,7 +51,7 @@ class StorefrontIncomplete(RuntimeError):
 
 @dataclass
 class ManifestWrite:
-    entries: list[dict[str, Any]]
+    entries: list[ManifestItem]
     missing: list[str]  # storefront keys of live publications without their object
 
 
@@ -116,7 +117,7 @@ def restore_storefront(ctx: RunContext, date: str) -> list[str]:
     return copied
 
 
-def outfit_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+def outfit_entries(ctx: RunContext, date: str) -> list[OutfitItem]:
     """The date's published full-outfit images (``storefront/looks/{look_id}/{photo_id}.jpg``)."""
     with ctx.ledger.session() as session:
         rows = session.scalars(
@@ -125,25 +126,20 @@ def outfit_entries(ctx: RunContext, date: str) -> list[dict[str, Any]]:
             .order_by(LookGeneration.look_id, LookGeneration.photo_id)
         ).all()
         return [
-            {
-                "look_id": row.look_id,
-                "photo_id": row.photo_id,
-                "key": storefront_look_key(row.look_id, row.photo_id),
-                "generation_id": row.generation_id,
-                "upper_sku": row.upper_sku,
-                "lower_sku": row.lower_sku,
-                "engine": row.engine,
-                "model_version": row.model_version,
-                "weights_sha256": row.weights_sha256,
-                "seed": row.seed,
-            }
+            OutfitItem(
+                look_id=row.look_id,
+                photo_id=row.photo_id,
+                key=storefront_look_key(row.look_id, row.photo_id),
+                generation_id=row.generation_id,
+                upper_sku=row.upper_sku,
+                lower_sku=row.lower_sku,
+                engine=row.engine,
+                model_version=row.model_version,
+                weights_sha256=row.weights_sha256,
+                seed=row.seed,
+            )
             for row in rows
         ]
-
-
-def manifest_keys(manifest: dict[str, Any]) -> list[str]:
-    """Every storefront object a manifest document lists (``write_manifest``'s sections)."""
-    return [entry["key"] for section in ("items", "outfits", "look_files") for entry in manifest.get(section, [])]
 
 
 def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
@@ -153,16 +149,16 @@ def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
     files of its SKUs on the storefront. Every key is checked first: one whose object is not in
     the store is left out (a publication's is returned in ``missing``), so the manifest never
     points at nothing. The looks and full-outfit stages write it again after publishing."""
-    entries: list[dict[str, Any]] = []
-    missing: list[dict[str, Any]] = []
+    entries: list[ManifestItem] = []
+    missing: list[ManifestItem] = []
     for entry in manifest_entries(ctx, date):
-        (entries if ctx.store.exists(entry["key"]) else missing).append(entry)
-    outfits = [entry for entry in outfit_entries(ctx, date) if ctx.store.exists(entry["key"])]
-    skus = sorted({entry["sku"] for entry in entries})
-    look_files = [{"sku": sku, "key": look_file_key(sku)} for sku in skus if ctx.store.exists(look_file_key(sku))]
-    document = {"date": date, "count": len(entries), "items": entries, "outfits": outfits, "look_files": look_files}
-    ctx.store.put_json(storefront_manifest_key(date), document)
-    return ManifestWrite(entries=entries, missing=[entry["key"] for entry in missing])
+        (entries if ctx.store.exists(entry.key) else missing).append(entry)
+    outfits = [entry for entry in outfit_entries(ctx, date) if ctx.store.exists(entry.key)]
+    skus = sorted({entry.sku for entry in entries})
+    look_files = [LookFileItem(sku, look_file_key(sku)) for sku in skus if ctx.store.exists(look_file_key(sku))]
+    manifest = StorefrontManifest(date, entries, outfits, look_files)
+    ctx.store.put_json(storefront_manifest_key(date), manifest.to_document())
+    return ManifestWrite(entries=entries, missing=[entry.key for entry in missing])
 
 
 def place(store: ObjectStore, row: Generation) -> str:
