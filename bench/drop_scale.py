@@ -263,11 +263,11 @@ def run_one(size: int, home: Path) -> dict:
     return figures
 
 
-def seconds_per_stage(records: list[dict]) -> dict[str, float]:
+def seconds_per_stage(records: list) -> dict[str, float]:
     """Seconds per stage of a run's task records (a mapped stage's tasks summed)."""
     seconds: dict[str, float] = {}
     for record in records:
-        seconds[record["stage"]] = seconds.get(record["stage"], 0.0) + (record.get("seconds") or 0.0)
+        seconds[record.stage] = seconds.get(record.stage, 0.0) + (record.seconds or 0.0)
     return seconds
 
 

@@ -31,7 +31,7 @@ from tasks.ledger import (
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite import load_config
 from tasks.rendering import TEMPLATES
-from tasks.stage_times import stage_failures, stage_records, stage_tasks, stage_times
+from tasks.stage_times import StageRecord, stage_failures, stage_records, stage_tasks, stage_times
 from tasks.storage import (
     REPORT_THUMBS,
     drop_marker_key,
@@ -90,13 +90,13 @@ def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]
         raise AssertionError(f"report for {date} does not add up: " + "; ".join(problems))
 
 
-def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[dict[str, Any]]) -> dict[str, Any]:
+def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[StageRecord]) -> dict[str, Any]:
     """Whether the drop was marked complete and what the run's wait for it came to
     (``tasks.airflow_glue.drop_ready``): ready, not_waited (``drop_wait_s`` 0), no_drop (the wait ran out: the
     run processed nothing, and the inputs listed are ``waiting``), error. A run of the stages
     without the wait (no record) counts as processed."""
     waits = stage_tasks(records, "wait_for_drop")
-    details = (waits[-1].get("details") if waits else None) or {}
+    details = waits[-1].details if waits else {}
     outcome = details.get("outcome")
     processed = outcome not in ("no_drop", "error")
     return {
@@ -209,7 +209,7 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
         "stages": stage_times(records),
         "failed_stages": [{"stage": f.label, "error": f.error} for f in stage_failures(records)],
         "tryon_tasks": [
-            {"task": r["part"], "attempt": r.get("attempt"), "seconds": r["seconds"], "ok": r["ok"], **r.get("details", {})}
+            {"task": r.part, "attempt": r.attempt, "seconds": r.seconds, "ok": r.ok, **r.details}
             for r in stage_tasks(records, "tryon")
         ],
     }

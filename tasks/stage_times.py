@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,29 @@ from tasks.context import RunContext
 from tasks.storage import report_key
 
 PREFIX = "stages/"
+
+
+@dataclass
+class StageRecord:
+    """One task's record (``reports/{date}/stages/{stage}[-{part}].json``): written when it starts
+    (``ok`` None, no end) and again when it ends (``ok``, ``seconds``, ``finished``, ``error``)."""
+
+    stage: str
+    part: str | int | None
+    attempt: int | None
+    pid: int
+    started: str  # ISO time
+    ok: bool | None
+    details: dict[str, Any] = field(default_factory=dict)  # what the task filled in: free-form figures
+    seconds: float | None = None
+    finished: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> StageRecord:
+        return cls(**{f.name: document[f.name] for f in fields(cls) if f.name in document})
+
+
 FIRST_STAGE = "check_model_version"  # garment_drop's first task (the evaluation gate)
 
 
@@ -71,20 +94,10 @@ def put_stage_record(
     """Write a task's record: at its start (``ok`` None), or at its end with its seconds. A task
     that spans processes (a deferred sensor) writes both itself."""
     key = report_key(date, f"{PREFIX}{stage if part is None else f'{stage}-{part}'}.json")
-    record: dict[str, Any] = {
-        "stage": stage,
-        "part": part,
-        "attempt": attempt,
-        "pid": os.getpid(),
-        "started": started.isoformat(),
-        "ok": ok,
-        "details": details or {},
-    }
-    if ok is None:
-        record.update(seconds=None, finished=None)
-    else:
-        record.update(seconds=round(seconds or 0.0, 3), finished=datetime.now(UTC).isoformat(), error=error)
-    ctx.store.put_json(key, record)
+    record = StageRecord(stage, part, attempt, os.getpid(), started.isoformat(), ok, details or {})
+    if ok is not None:
+        record.seconds, record.finished, record.error = round(seconds or 0.0, 3), datetime.now(UTC).isoformat(), error
+    ctx.store.put_json(key, asdict(record))
 
 
 def describe_error(error: BaseException) -> str:
@@ -94,13 +107,13 @@ def describe_error(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
-def stage_records(ctx: RunContext, date: str) -> list[dict[str, Any]]:
+def stage_records(ctx: RunContext, date: str) -> list[StageRecord]:
     """The task records of the date's latest run, as ``timed_stage`` wrote them: those started
     since its first stage (``FIRST_STAGE``) began, so a stage an earlier run ran and this one
     never reached is not taken for this run's."""
-    records = [ctx.store.get_json(key) for key in ctx.store.list_keys(report_key(date, PREFIX))]
-    first = max((r["started"] for r in records if r["stage"] == FIRST_STAGE), default=None)
-    return [r for r in records if first is None or r["started"] >= first]
+    records = [StageRecord.from_document(ctx.store.get_json(key)) for key in ctx.store.list_keys(report_key(date, PREFIX))]
+    first = max((r.started for r in records if r.stage == FIRST_STAGE), default=None)
+    return [r for r in records if first is None or r.started >= first]
 
 
 @dataclass(frozen=True)
@@ -116,30 +129,27 @@ class StageFailure:
         return self.stage if self.part is None else f"{self.stage}[{self.part}]"
 
 
-def stage_failures(records: list[dict[str, Any]]) -> list[StageFailure]:
+def stage_failures(records: list[StageRecord]) -> list[StageFailure]:
     """The failed tasks among ``records``, in the order they started."""
     return [
-        StageFailure(
-            r["stage"], r["part"], r.get("error") or ("did not finish (its process was killed)" if r["ok"] is None else "failed")
-        )
-        for r in sorted(records, key=lambda r: r["started"])
-        if not r["ok"]
+        StageFailure(r.stage, r.part, r.error or ("did not finish (its process was killed)" if r.ok is None else "failed"))
+        for r in sorted(records, key=lambda r: r.started)
+        if not r.ok
     ]
 
 
-def stage_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def stage_times(records: list[StageRecord]) -> list[dict[str, Any]]:
     """Per stage, in order of start: tasks, summed seconds, wall span (first start to last end),
     failures (a task that never recorded its end, killed, counts as failed)."""
     stages: dict[str, dict[str, Any]] = {}
-    for r in sorted(records, key=lambda r: r["started"]):
-        finished = r["finished"] or r["started"]
+    for r in sorted(records, key=lambda r: r.started):
+        finished = r.finished or r.started
         s = stages.setdefault(
-            r["stage"],
-            {"stage": r["stage"], "tasks": 0, "seconds": 0.0, "failed": 0, "started": r["started"], "finished": finished},
+            r.stage, {"stage": r.stage, "tasks": 0, "seconds": 0.0, "failed": 0, "started": r.started, "finished": finished}
         )
         s["tasks"] += 1
-        s["seconds"] = round(s["seconds"] + (r["seconds"] or 0.0), 3)
-        s["failed"] += 0 if r["ok"] else 1
+        s["seconds"] = round(s["seconds"] + (r.seconds or 0.0), 3)
+        s["failed"] += 0 if r.ok else 1
         s["finished"] = max(s["finished"], finished)
     for s in stages.values():
         s["wall_seconds"] = round(
@@ -148,6 +158,6 @@ def stage_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(stages.values())
 
 
-def stage_tasks(records: list[dict[str, Any]], stage: str) -> list[dict[str, Any]]:
+def stage_tasks(records: list[StageRecord], stage: str) -> list[StageRecord]:
     """The records of ``stage`` (e.g. each mapped try-on task), in order of their part."""
-    return sorted((r for r in records if r["stage"] == stage), key=lambda r: (r["part"] is None, r["part"]))
+    return sorted((r for r in records if r.stage == stage), key=lambda r: (r.part is None, r.part))

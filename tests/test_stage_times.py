@@ -28,7 +28,7 @@ def test_a_failing_task_records_its_failure_and_its_error(ctx):
     with pytest.raises(RuntimeError), timed_stage(ctx, DATE, "qc"):
         raise RuntimeError("boom\nsecond line of a long message")
     [record] = stage_records(ctx, DATE)
-    assert record["ok"] is False and record["stage"] == "qc" and record["error"] == "RuntimeError: boom"
+    assert record.ok is False and record.stage == "qc" and record.error == "RuntimeError: boom"
     assert stage_failures([record]) == [StageFailure("qc", None, "RuntimeError: boom")]
 
 
@@ -68,7 +68,7 @@ def test_a_killed_task_counts_as_failed_and_the_report_says_it_was_killed(ctx):
     records = stage_records(ctx, DATE)
     [tryon] = stage_times(records)
     assert (tryon["tasks"], tryon["failed"]) == (2, 1)
-    assert [r["ok"] for r in stage_tasks(records, "tryon")] == [True, None]
+    assert [r.ok for r in stage_tasks(records, "tryon")] == [True, None]
     write_report(ctx, DATE)
     html = ctx.store.get_bytes(report_key(DATE, "report.html")).decode()
     assert "started and never recorded its end: the task was killed" in html
