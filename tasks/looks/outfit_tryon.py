@@ -44,7 +44,7 @@ from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.masks import inpaint_mask
 from tasks.qc.appearance import read_cloth
 from tasks.qc.judge import OUTFIT_TOP_KEPT, kept_in_outfit, measure, verdicts, view_inputs, with_cloth
-from tasks.qc.suite import load_config
+from tasks.qc.suite import SuiteConfig, load_config
 from tasks.states import initial, move
 from tasks.storage import look_generation_key, review_look_key
 from tasks.storefront import Gate, preview_reason, write_manifest
@@ -181,7 +181,7 @@ def _one(engine: Engine, sample: TryOnSample) -> tuple[np.ndarray, dict[str, Any
 
 
 def judge(
-    final: np.ndarray, first: np.ndarray, canvas: OutfitCanvas, upper: tuple, lower: tuple, config: dict[str, Any]
+    final: np.ndarray, first: np.ndarray, canvas: OutfitCanvas, upper: tuple, lower: tuple, config: SuiteConfig
 ) -> tuple[list[str], dict[str, Any]]:
     """The checks the outfit image fails (none: it passed) as ``pass/check`` names, and the
     measurements behind them."""
@@ -227,7 +227,7 @@ def _sidecar(row: LookGeneration, engine: Engine, look: PlannedLook, card: Looks
 
 
 def make_look(
-    ctx: RunContext, engine: Engine, look: PlannedLook, row: LookGeneration, card: LooksCard, config: dict[str, Any]
+    ctx: RunContext, engine: Engine, look: PlannedLook, row: LookGeneration, card: LooksCard, config: SuiteConfig
 ) -> None:
     """Generate (two passes), judge and store one look generation; ``row`` takes the verdict."""
     canvas = outfit_canvas(ctx, look.photo_id)

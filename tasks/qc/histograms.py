@@ -5,15 +5,15 @@ for a reviewer all the same: the report says so), the suite's thresholds drawn i
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tasks.catalog.qc_table import PANELS
+from tasks.qc.suite import SuiteConfig
 
 
-def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes | None:
+def metrics_histograms(metrics: pd.DataFrame, config: SuiteConfig) -> bytes | None:
     """PNG bytes, or None when there is nothing to draw."""
     panels = [c for c in PANELS if c in metrics and metrics[c].notna().any()]
     if metrics.empty or not panels:
@@ -31,9 +31,9 @@ def metrics_histograms(metrics: pd.DataFrame, config: dict[str, Any]) -> bytes |
         finite = np.isfinite(pd.to_numeric(metrics[column], errors="coerce").astype(float))
         values = [metrics.loc[~flagged & finite, column], metrics.loc[flagged & finite, column]]
         axis.hist(values, bins=20, stacked=True, color=["#2e7d32", "#c62828"], label=["passed QC", "failed QC"])
-        for spec in config["expectations"]:
-            if spec["column"] == column:
-                for bound in (spec.get("min"), spec.get("max")):
+        for spec in config.expectations:
+            if spec.column == column:
+                for bound in (spec.min, spec.max):
                     if bound is not None:
                         axis.axvline(bound, color="#555", linestyle="--", linewidth=1)
         axis.set_title(column, fontsize=10)

@@ -55,16 +55,16 @@ def _index_expectations() -> list[Any]:
 def validate_inputs(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:
     """Return ``items`` unchanged when both suites pass; raise ``InputsInvalid`` naming what failed."""
     config = load_config(ctx.settings.qc_expectations)
-    version = int(config["version"])
+    version = config.version
     outcomes: list[SuiteOutcome] = []
     if items:
         frame = pd.DataFrame([item.to_dict() for item in items])[["sku", "category", "sha256"]]
         outcomes.append(
-            run_suite(config["inputs_suite"] + "_items", frame, _items_expectations(config["allowed_categories"]), "sku", version)
+            run_suite(config.inputs_suite + "_items", frame, _items_expectations(list(config.allowed_categories)), "sku", version)
         )
     if ctx.store.exists(library_index_key()):
         index = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key()))).to_pandas()
-        outcomes.append(run_suite(config["inputs_suite"] + "_library_index", index, _index_expectations(), "photo_id", version))
+        outcomes.append(run_suite(config.inputs_suite + "_library_index", index, _index_expectations(), "photo_id", version))
     reading = kept_reading(ctx, date)
     ctx.store.put_json(
         report_key(date, "inputs_validation.json"),

@@ -25,7 +25,7 @@ import pandas as pd
 from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import ClothReading, read_cloth
 from tasks.qc.metrics import GenerationInputs, colour_delta_e, generation_metrics, view_template
-from tasks.qc.suite import load_config, validate_generations
+from tasks.qc.suite import SuiteConfig, load_config, validate_generations
 
 OUTFIT_TOP_KEPT = "upper_kept_in_outfit"  # the full-outfit image's own expectation
 
@@ -52,7 +52,7 @@ def measure(output: np.ndarray, inputs: GenerationInputs, faces: Callable[[np.nd
     return generation_metrics(output, inputs, faces)
 
 
-def verdicts(rows: list[dict[str, Any]], config: dict[str, Any] | None = None) -> dict[str, list[str]]:
+def verdicts(rows: list[dict[str, Any]], config: SuiteConfig | None = None) -> dict[str, list[str]]:
     """The suite over ``rows`` (each with ``generation_id`` and ``category``): generation id ->
     the expectations it failed."""
     outcome = validate_generations(pd.DataFrame(rows), config)
@@ -60,11 +60,10 @@ def verdicts(rows: list[dict[str, Any]], config: dict[str, Any] | None = None) -
 
 
 def kept_in_outfit(
-    final: np.ndarray, top_region: np.ndarray, top: ClothReading, config: dict[str, Any] | None = None
+    final: np.ndarray, top_region: np.ndarray, top: ClothReading, config: SuiteConfig | None = None
 ) -> tuple[bool, float, float]:
     """Whether the full-outfit image still shows the top in its region (the suite's colour bound
     on the garment, held against the final image): (kept, delta E, bound). NaN fails."""
-    config = config or load_config()
-    bound = float(next(spec["max"] for spec in config["expectations"] if spec["column"] == "colour_delta_e"))
+    bound = (config or load_config()).bound("colour_delta_e", "max")
     delta = colour_delta_e(final, top_region, top.main_colour)
     return bool(delta <= bound), delta, bound

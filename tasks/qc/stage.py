@@ -46,20 +46,6 @@ PARTS_PREFIX = "metrics/"
 VIEWS_KEPT = 48  # views a measuring task keeps read (a shard holds a few clusters of a few photos each)
 
 
-def _threshold(spec: dict[str, Any]) -> str:
-    if "equals" in spec:
-        return f"== {spec['equals']}"
-    low, high = spec.get("min"), spec.get("max")
-    return f"{low} .. {high}" if low is not None and high is not None else (f">= {low}" if low is not None else f"<= {high}")
-
-
-def _applies(spec: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Whether an expectation judges this row: its category (if it names one) and its ``when`` column (if any)."""
-    if "category" in spec and spec["category"] != row["category"]:
-        return False
-    return "when" not in spec or bool(row.get(spec["when"], True))
-
-
 class ViewCache:
     """The generation inputs of the views (photo, category) a task measures, each read once: a
     view is asked for by every garment tried on it, from several threads, and the first to ask
@@ -181,7 +167,7 @@ def measure_shard(ctx: RunContext, date: str, generation_ids: list[str], part: i
     """Measure the generations of one try-on shard that need QC into this run's part ``part`` of
     the metrics table (``run``: the run's lease holder; a part from another run is never read)."""
     config = load_config(ctx.settings.qc_expectations)
-    rows, garment_sha = needing_check(ctx, date, int(config["version"]), generation_ids)
+    rows, garment_sha = needing_check(ctx, date, config.version, generation_ids)
     table = measure(ctx, rows, garment_sha)
     ctx.store.put_bytes(f"{_parts_prefix(date, run)}part-{part:05d}.parquet", _parquet(table), "application/vnd.apache.parquet")
     return {"measured": len(table)}
@@ -201,7 +187,7 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
     """Judge every generation that needs QC with the suite, from this run's measured parts and
     what this task measures itself; record the verdicts; write the date's whole metrics table."""
     config = load_config(ctx.settings.qc_expectations)
-    rows, garment_sha = needing_check(ctx, date, int(config["version"]))
+    rows, garment_sha = needing_check(ctx, date, config.version)
     wanted = {row.generation_id for row in rows}
     parts = sorted(ctx.store.list_keys(_parts_prefix(date, run))) if run else []
     measured = [part[part["generation_id"].isin(wanted)] for part in (_read_parquet(ctx, key) for key in parts) if not part.empty]
@@ -220,15 +206,15 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
             gid = record["generation_id"]
             failed = outcome.failed.get(gid, [])
             existing = earlier.get(gid, {})
-            for spec in config["expectations"]:
-                if not _applies(spec, record):
+            for spec in config.expectations:
+                if not spec.applies(record):
                     continue
-                value = record[spec["column"]]
-                result = existing.get(spec["name"]) or QCResult(generation_id=gid, check=spec["name"])
-                result.passed = spec["name"] not in failed
+                value = record[spec.column]
+                result = existing.get(spec.name) or QCResult(generation_id=gid, check=spec.name)
+                result.passed = spec.name not in failed
                 result.value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-                result.threshold = f"v{outcome.version}: {_threshold(spec)}"
-                result.reason = None if result.passed else f"{spec['column']} = {value:.3g}, expected {_threshold(spec)}"
+                result.threshold = f"v{outcome.version}: {spec.threshold()}"
+                result.reason = None if result.passed else f"{spec.column} = {value:.3g}, expected {spec.threshold()}"
                 move(result, CheckState.PASSED if result.passed else CheckState.FAILED, result.reason)
                 session.add(result)
             generation = row_of(session, Generation, gid)

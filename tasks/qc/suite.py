@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,11 +41,57 @@ class SuiteOutcome:
     failed_expectations: list[str] = field(default_factory=list)
 
 
-def load_config(path: Path | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Expectation:
+    """One line of the generation suite: a metric's bounds (``min`` / ``max``, inclusive) or its
+    value (``equals``), for the rows of ``category`` (all when None) where the boolean column
+    ``when`` is true (all when None)."""
+
+    name: str
+    column: str
+    min: float | None = None
+    max: float | None = None
+    equals: bool | float | None = None
+    category: str | None = None
+    when: str | None = None
+
+    def applies(self, row: Mapping[str, Any]) -> bool:
+        """Whether the expectation judges this row (its category, its ``when`` column)."""
+        if self.category is not None and self.category != row["category"]:
+            return False
+        return self.when is None or bool(row.get(self.when, True))
+
+    def threshold(self) -> str:
+        """The bounds in words, as a QC result records them."""
+        if self.equals is not None:
+            return f"== {self.equals}"
+        if self.min is not None and self.max is not None:
+            return f"{self.min} .. {self.max}"
+        return f">= {self.min}" if self.min is not None else f"<= {self.max}"
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """``expectations.yaml``: the generation suite (versioned: every QC result records the
+    version that judged it) and the inputs suite."""
+
+    version: int
+    generation_suite: str
+    expectations: tuple[Expectation, ...]
+    inputs_suite: str
+    allowed_categories: tuple[str, ...]
+
+    def bound(self, column: str, side: str) -> float:
+        """The first expectation's ``min`` or ``max`` on ``column``."""
+        return float(next(getattr(e, side) for e in self.expectations if e.column == column and getattr(e, side) is not None))
+
+
+def load_config(path: Path | None = None) -> SuiteConfig:
     """The QC suite's configuration: ``path`` (``TRYON_QC_EXPECTATIONS``) or the packaged file."""
     path = path or CONFIG
-    config = yaml.safe_load(path.read_text())
-    for spec in config["expectations"]:
+    raw = yaml.safe_load(path.read_text())
+    expectations = []
+    for spec in raw["expectations"]:
         if ("equals" in spec) == ("min" in spec or "max" in spec):
             raise ValueError(f"{path}: expectation {spec['name']!r} needs equals, or min and/or max")
         unknown = sorted({spec["column"], spec.get("when", spec["column"])} - set(METRIC_COLUMNS))
@@ -52,7 +99,14 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
             raise ValueError(
                 f"{path}: expectation {spec['name']!r} names {', '.join(unknown)}, not a QC metric (catalog.qc_table)"
             )
-    return config
+        expectations.append(Expectation(**spec))
+    return SuiteConfig(
+        version=int(raw["version"]),
+        generation_suite=raw["generation_suite"],
+        expectations=tuple(expectations),
+        inputs_suite=raw["inputs_suite"],
+        allowed_categories=tuple(raw["allowed_categories"]),
+    )
 
 
 @cache
@@ -67,32 +121,28 @@ def _context() -> Any:
     return context
 
 
-def _condition(spec: dict[str, Any]) -> Any:
+def _condition(spec: Expectation) -> Any:
     from great_expectations.expectations.row_conditions import Column
 
     parts = []
-    if "category" in spec:
-        parts.append(Column("category") == spec["category"])
-    if "when" in spec:
-        parts.append(Column(spec["when"]) == True)  # noqa: E712 (builds a GX condition, not a comparison)
-    condition = None
+    if spec.category is not None:
+        parts.append(Column("category") == spec.category)
+    if spec.when is not None:
+        parts.append(Column(spec.when) == True)  # noqa: E712 (builds a GX condition, not a comparison)
+    condition: Any = None
     for part in parts:
         condition = part if condition is None else condition & part
     return condition
 
 
-def _expectation(spec: dict[str, Any]) -> Any:
+def _expectation(spec: Expectation) -> Any:
     import great_expectations as gx
 
-    extra: dict[str, Any] = {"meta": {"name": spec["name"]}}
     condition = _condition(spec)
-    if condition is not None:
-        extra["row_condition"] = condition
-    if "equals" in spec:
-        return gx.expectations.ExpectColumnValuesToBeInSet(column=spec["column"], value_set=[spec["equals"]], **extra)
-    return gx.expectations.ExpectColumnValuesToBeBetween(
-        column=spec["column"], min_value=spec.get("min"), max_value=spec.get("max"), **extra
-    )
+    extra = {"meta": {"name": spec.name}, **({"row_condition": condition} if condition is not None else {})}
+    if spec.equals is not None:
+        return gx.expectations.ExpectColumnValuesToBeInSet(column=spec.column, value_set=[spec.equals], **extra)
+    return gx.expectations.ExpectColumnValuesToBeBetween(column=spec.column, min_value=spec.min, max_value=spec.max, **extra)
 
 
 def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str, version: int) -> SuiteOutcome:
@@ -135,12 +185,12 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str,
     return outcome
 
 
-def validate_generations(metrics: pd.DataFrame, config: dict[str, Any] | None = None) -> SuiteOutcome:
+def validate_generations(metrics: pd.DataFrame, config: SuiteConfig | None = None) -> SuiteOutcome:
     """Run the generation suite over the metrics table (one row per generation)."""
     config = config or load_config()
-    expectations = [_expectation(spec) for spec in config["expectations"]]
-    outcome = run_suite(config["generation_suite"], metrics, expectations, ID_COLUMN, int(config["version"]))
-    order = list(dict.fromkeys(spec["name"] for spec in config["expectations"]))
+    expectations = [_expectation(spec) for spec in config.expectations]
+    outcome = run_suite(config.generation_suite, metrics, expectations, ID_COLUMN, config.version)
+    order = list(dict.fromkeys(spec.name for spec in config.expectations))
     for names in outcome.failed.values():  # in the suite's order: a review item leads with the first
         names.sort(key=order.index)
     return outcome

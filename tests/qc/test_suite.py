@@ -64,7 +64,7 @@ def test_expectations_apply_per_row_and_failures_come_in_suite_order():
         "split_dress": ["dress_not_split"],
         "many": ["no_refocus_frame", "not_noisy", "garment_covers_body"],
     }
-    assert outcome.version == load_config()["version"] == 2
+    assert outcome.version == load_config().version == 2
 
 
 def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
