@@ -13,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 
-from tasks.ledger import Base, EvaluationRow, Garment, Generation, Ledger, _alembic_config, head_revision, schema_revision
+from tasks.ledger import Base, EvaluationRow, Garment, Generation, Ledger
+from tasks.migrations import _alembic_config, head_revision, schema_revision
 from tests.conftest import cli_env
 
 FIRST = "0001"

@@ -1,5 +1,5 @@
 """Alembic's environment for the ledger: always run with a connection given by the caller
-(``tasks.ledger.upgrade``), never from a URL in a config file."""
+(``tasks.migrations.upgrade``), never from a URL in a config file."""
 
 from __future__ import annotations
 

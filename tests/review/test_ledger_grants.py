@@ -102,7 +102,7 @@ def test_a_sqlite_ledger_has_no_roles_to_grant(ctx, monkeypatch, capsys):
 def test_the_review_role_finding_the_schema_behind_says_who_must_upgrade(review_role):
     from alembic import command
 
-    from tasks.ledger import _alembic_config
+    from tasks.migrations import _alembic_config
 
     owner, page, _ = review_role
     with owner.ledger.engine.begin() as connection:
