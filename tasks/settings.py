@@ -2,7 +2,7 @@
 
 The defaults describe the *embedded default*: a project-local working folder (``.tryon/``),
 a SQLite ledger inside it, an S3 API served in-process on loopback over files in ``home/s3/``
-(``tasks/embedded_s3.py``; the endpoint is filled in by whoever starts it), and the CPU warp-baseline engine.
+(``tasks/embedded_s3/``; the endpoint is filled in by whoever starts it), and the CPU warp-baseline engine.
 """
 
 from __future__ import annotations

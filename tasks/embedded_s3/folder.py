@@ -1,66 +1,47 @@
-"""The embedded S3 of the default set-up: an S3 API over HTTP on 127.0.0.1 (a free port) whose
-buckets are folders and whose objects are files (``.tryon/s3/{bucket}/{key}``). boto3 talks to it
-as to AWS or MinIO, through the same ``ObjectStore`` code that the tests run against moto's S3.
-
-Why not moto's server, as before: moto holds every object in memory, so the embedded default
-uploaded the whole folder into it at every command and grew by the size of every object written
-(issue 16: 2.5 MB of memory per generation, and a start-up that read every past drop). Here
-nothing is loaded at start and nothing is held: a request reads or writes the one file it names.
-
-It serves the operations the pipeline and boto3's managed download use: buckets (create, head,
-list), objects (put, get with ranges, head, delete, copy), ListObjectsV2 (prefix, delimiter,
-pages, start-after, URL encoding) and DeleteObjects. Anything else (multipart uploads,
-versioning, ACLs) is answered 501 NotImplemented, never pretended. Credentials are not checked:
-it listens on loopback only.
-
-Every write is on disk, fsynced, before the client hears that it succeeded (a temporary file
-renamed over the object), and a write that cannot be kept is answered with an error. A process
-killed at any moment loses no acknowledged write; the leftovers of an interrupted write are
-never listed and are removed at start. ETags are the MD5 of the bytes (computed when written or
-first asked for); the content type is the one the key's extension implies.
-"""
+"""The embedded store's buckets and objects: a bucket is a folder and an object a file, every
+write fsynced before it is acknowledged (see ``tasks.embedded_s3``)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import mimetypes
 import os
 import re
-import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 from xml.etree import ElementTree
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from tasks.embedded_s3.wire import (
+    CHUNK,
+    NS,
+    Response,
+    S3Error,
+    error_response,
+    iso_time,
+    no_such_key,
+    not_implemented,
+    request_body,
+    stream,
+    untoken,
+    xml_response,
+)
 
-from tasks.settings import Settings
-from tasks.storage import ObjectStore
-
-# boto3 needs credentials to sign requests; they are not checked.
-_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 PARTIAL_SUFFIX = ".tryon-partial"  # a file being written; never listed, removed at start
+
+
 FOLDER_OBJECT = ".tryon-folder-object"  # the file of a key ending in "/" (a folder object), inside that folder
-_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CHUNK = 1 << 20
-
-Response = tuple[str, list[tuple[str, str]], Iterable[bytes]]
-
-
-class S3Error(Exception):
-    def __init__(self, status: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def write_durably(path: Path, data: bytes, structure: threading.Lock | None = None) -> None:
@@ -102,12 +83,12 @@ class FolderS3:
         try:
             # read the whole request first, even one refused: unread bytes would be taken for
             # the next request on the connection
-            environ["tryon.body"] = _body(environ)
+            environ["tryon.body"] = request_body(environ)
             status, headers, body = self.route(environ)
         except S3Error as error:
-            status, headers, body = _error(error, environ["REQUEST_METHOD"] == "HEAD")
+            status, headers, body = error_response(error, environ["REQUEST_METHOD"] == "HEAD")
         except OSError as error:
-            status, headers, body = _error(
+            status, headers, body = error_response(
                 S3Error("503 Service Unavailable", "ServiceUnavailable", f"the embedded store could not do it: {error}"), False
             )
         start_response(status, [*headers, ("x-amz-request-id", uuid.uuid4().hex[:16].upper())])
@@ -121,9 +102,9 @@ class FolderS3:
         if not bucket:
             if method == "GET":
                 return self.list_buckets()
-            raise _not_implemented(method, "/")
+            raise not_implemented(method, "/")
         if {"uploads", "uploadId", "versioning", "acl", "policy", "tagging", "versions"} & query.keys():
-            raise _not_implemented(method, next(iter(query)))
+            raise not_implemented(method, next(iter(query)))
         if not key:
             return self.bucket_operation(method, bucket, query, environ)
         folder = self.bucket_folder(bucket)
@@ -136,7 +117,7 @@ class FolderS3:
         if method == "DELETE":
             self.delete_key(folder, key)
             return "204 No Content", [], []
-        raise _not_implemented(method, "an object")
+        raise not_implemented(method, "an object")
 
     def bucket_operation(self, method: str, bucket: str, query: dict[str, str], environ: dict[str, Any]) -> Response:
         if method == "PUT":
@@ -148,7 +129,7 @@ class FolderS3:
         if method == "HEAD":
             return "200 OK", [("Content-Length", "0")], []
         if method == "GET" and "location" in query:
-            return _xml("LocationConstraint", None)
+            return xml_response("LocationConstraint", None)
         if method == "GET":
             return self.list_objects(bucket, folder, query)
         if method == "POST" and "delete" in query:
@@ -159,7 +140,7 @@ class FolderS3:
             except OSError:
                 raise S3Error("409 Conflict", "BucketNotEmpty", "the bucket you tried to delete is not empty") from None
             return "204 No Content", [], []
-        raise _not_implemented(method, "a bucket")
+        raise not_implemented(method, "a bucket")
 
     def bucket_folder(self, bucket: str) -> Path:
         folder = self.root / bucket
@@ -194,7 +175,7 @@ class FolderS3:
         if token not in self._etags:
             digest = hashlib.md5(usedforsecurity=False)
             with open(path, "rb") as handle:
-                while block := handle.read(_CHUNK):
+                while block := handle.read(CHUNK):
                     digest.update(block)
             if len(self._etags) > 200_000:
                 self._etags.clear()
@@ -211,7 +192,7 @@ class FolderS3:
         source_bucket, _, source_key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
         data = self.read(self.path_of(self.bucket_folder(source_bucket), source_key), source_key)
         etag, stat = self.write(folder, key, data)
-        return _xml("CopyObjectResult", [("LastModified", _iso(stat.st_mtime)), ("ETag", f'"{etag}"')])
+        return xml_response("CopyObjectResult", [("LastModified", iso_time(stat.st_mtime)), ("ETag", f'"{etag}"')])
 
     def write(self, folder: Path, key: str, data: bytes) -> tuple[str, os.stat_result]:
         """Keep ``data`` as the object ``key``; its ETag (remembered for later reads) and file stat."""
@@ -233,14 +214,14 @@ class FolderS3:
         try:
             return path.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise _no_such_key(key) from None
+            raise no_such_key(key) from None
 
     def get_object(self, folder: Path, key: str, byte_range: str | None, head: bool) -> Response:
         path = self.path_of(folder, key)
         try:
             handle = open(path, "rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise _no_such_key(key) from None
+            raise no_such_key(key) from None
         stat = os.fstat(handle.fileno())
         size = stat.st_size
         headers = [
@@ -262,7 +243,7 @@ class FolderS3:
         if head:
             handle.close()
             return status, headers, []
-        return status, headers, _stream(handle, start, end - start + 1)
+        return status, headers, stream(handle, start, end - start + 1)
 
     def delete_key(self, folder: Path, key: str) -> None:
         path = self.path_of(folder, key)
@@ -281,17 +262,17 @@ class FolderS3:
 
     def delete_objects(self, folder: Path, body: bytes) -> Response:
         request = ElementTree.fromstring(body)
-        quiet = (request.findtext(f"{{{_NS}}}Quiet") or request.findtext("Quiet") or "").lower() == "true"
+        quiet = (request.findtext(f"{{{NS}}}Quiet") or request.findtext("Quiet") or "").lower() == "true"
         results = []
-        for item in list(request.iter(f"{{{_NS}}}Object")) + list(request.iter("Object")):
-            key = item.findtext(f"{{{_NS}}}Key") or item.findtext("Key") or ""
+        for item in list(request.iter(f"{{{NS}}}Object")) + list(request.iter("Object")):
+            key = item.findtext(f"{{{NS}}}Key") or item.findtext("Key") or ""
             try:
                 self.delete_key(folder, key)
                 if not quiet:
                     results.append(("Deleted", [("Key", key)]))
             except S3Error as error:
                 results.append(("Error", [("Key", key), ("Code", error.code), ("Message", error.message)]))
-        return _xml("DeleteResult", results)
+        return xml_response("DeleteResult", results)
 
     # --- listings -------------------------------------------------------------------------
 
@@ -317,12 +298,12 @@ class FolderS3:
 
     def list_objects(self, bucket: str, folder: Path, query: dict[str, str]) -> Response:
         if query.get("list-type") != "2":
-            raise _not_implemented("GET", "ListObjects (version 1); use ListObjectsV2")
+            raise not_implemented("GET", "ListObjects (version 1); use ListObjectsV2")
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
         encode = query.get("encoding-type") == "url"
         max_keys = min(1000, int(query.get("max-keys") or 1000))
         token = query.get("continuation-token")
-        after = _untoken(token) if token else query.get("start-after", "")
+        after = untoken(token) if token else query.get("start-after", "")
         entries: list[tuple[str, bool]] = []  # (key or common prefix, is a prefix)
         truncated = False
         for key in self.keys_under(folder, prefix):
@@ -376,134 +357,21 @@ class FolderS3:
                     "Contents",
                     [
                         ("Key", name(entry)),
-                        ("LastModified", _iso(stat.st_mtime)),
+                        ("LastModified", iso_time(stat.st_mtime)),
                         ("ETag", f'"{etag}"'),
                         ("Size", str(stat.st_size)),
                         ("StorageClass", "STANDARD"),
                     ],
                 )
             )
-        return _xml("ListBucketResult", fields)
+        return xml_response("ListBucketResult", fields)
 
     def list_buckets(self) -> Response:
         buckets = [
-            ("Bucket", [("Name", p.name), ("CreationDate", _iso(p.stat().st_mtime))])
+            ("Bucket", [("Name", p.name), ("CreationDate", iso_time(p.stat().st_mtime))])
             for p in sorted(self.root.iterdir())
             if p.is_dir() and _BUCKET_NAME.match(p.name)
         ]
-        return _xml("ListAllMyBucketsResult", [("Owner", [("ID", "tryon"), ("DisplayName", "tryon")]), ("Buckets", buckets)])
-
-
-# --- HTTP helpers ---------------------------------------------------------------------------
-
-
-def _body(environ: dict[str, Any]) -> bytes:
-    """The request's bytes, with the aws-chunked framing (and its trailing checksum) removed
-    when a client streams that way."""
-    stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH")
-    if length:
-        data = stream.read(int(length))
-    elif environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-        data = stream.read()
-    else:
-        return b""
-    if "aws-chunked" not in environ.get("HTTP_CONTENT_ENCODING", "") and not environ.get(
-        "HTTP_X_AMZ_CONTENT_SHA256", ""
-    ).startswith("STREAMING-"):
-        return data
-    out, position = bytearray(), 0
-    while True:
-        line_end = data.index(b"\r\n", position)
-        size = int(data[position:line_end].split(b";", 1)[0], 16)
-        if size == 0:
-            return bytes(out)
-        out += data[line_end + 2 : line_end + 2 + size]
-        position = line_end + 2 + size + 2
-
-
-def _stream(handle: Any, start: int, length: int) -> Iterator[bytes]:
-    with handle:
-        handle.seek(start)
-        while length > 0 and (block := handle.read(min(_CHUNK, length))):
-            length -= len(block)
-            yield block
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _untoken(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogateescape")
-    except ValueError:
-        raise S3Error("400 Bad Request", "InvalidArgument", "the continuation token is not valid") from None
-
-
-def _element(parent: ElementTree.Element, name: str, value: Any) -> None:
-    child = ElementTree.SubElement(parent, name)
-    if isinstance(value, list):
-        for sub_name, sub_value in value:
-            _element(child, sub_name, sub_value)
-    elif value is not None:
-        child.text = value
-
-
-def _xml(root: str, fields: list[tuple[str, Any]] | None) -> Response:
-    element = ElementTree.Element(root, xmlns=_NS) if root != "Error" else ElementTree.Element(root)  # as S3 writes them
-    for name, value in fields or []:
-        _element(element, name, value)
-    body = b'<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(element, encoding="utf-8", xml_declaration=False)
-    return "200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], [body]
-
-
-def _error(error: S3Error, head: bool) -> Response:
-    _, headers, body = _xml("Error", [("Code", error.code), ("Message", error.message)])
-    return error.status, headers if not head else [("Content-Length", "0")], [] if head else body
-
-
-def _no_such_key(key: str) -> S3Error:
-    return S3Error("404 Not Found", "NoSuchKey", f"the key {key!r} does not exist")
-
-
-def _not_implemented(method: str, what: str) -> S3Error:
-    return S3Error("501 Not Implemented", "NotImplemented", f"the embedded store does not implement {method} on {what}")
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any) -> None:  # one access-log line per request otherwise
-        pass
-
-
-@contextmanager
-def embedded_s3(settings: Settings, root: Path | None = None) -> Iterator[str]:
-    """Serve the buckets kept under ``root`` (one folder each; a temporary folder when None),
-    point ``TRYON_S3_ENDPOINT_URL`` at the server for this process, create the settings' bucket
-    if it is missing, and yield the endpoint URL."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="tryon-s3-") if root is None else _nothing(root) as folder:
-        server = make_server("127.0.0.1", 0, FolderS3(Path(folder)), threaded=True, request_handler=_QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True, name="embedded-s3")
-        thread.start()
-        endpoint = f"http://127.0.0.1:{server.server_port}"
-        saved = {key: os.environ.get(key) for key in (*_FAKE_CREDENTIALS, "TRYON_S3_ENDPOINT_URL")}
-        for key, value in _FAKE_CREDENTIALS.items():
-            os.environ.setdefault(key, value)
-        os.environ["TRYON_S3_ENDPOINT_URL"] = endpoint
-        try:
-            ObjectStore.from_settings(settings.model_copy(update={"s3_endpoint_url": endpoint})).ensure_bucket()
-            yield endpoint
-        finally:
-            server.shutdown()
-            thread.join()
-            for key, before in saved.items():
-                if before is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = before
-
-
-@contextmanager
-def _nothing(root: Path) -> Iterator[Path]:
-    yield root
+        return xml_response(
+            "ListAllMyBucketsResult", [("Owner", [("ID", "tryon"), ("DisplayName", "tryon")]), ("Buckets", buckets)]
+        )
