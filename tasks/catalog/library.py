@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,67 @@ from tasks.preprocess.pose import PoseResult
 from tasks.storage import library_artifact_key, library_index_key
 
 INDEX_COLUMNS_WITH_MAPS = ("suitable", "unsuitable_reasons", "clusters", "embeddings", "backends")
+
+
+@dataclass
+class ViewMeta:
+    """A view's entry in its photo's ``meta.json``: the refocus crop, the worn garment's
+    embedding and (once the index is built) its cluster."""
+
+    crop: dict[str, float]
+    embedding: list[float]
+    cluster: int | None = None
+
+
+@dataclass
+class PhotoMeta:
+    """A model photo's ``meta.json``: what preprocessing made of it, ready or rejected."""
+
+    photo_id: str
+    sha256: str
+    source_key: str
+    state: str  # ledger.PhotoState
+    reason: str | None
+    categories: list[str] = field(default_factory=list)
+    unsuitable: dict[str, str] = field(default_factory=dict)  # category -> why no view
+    keypoints: list[float] | None = None  # COCO-18 (x, y, score) on the analysis image
+    backends: dict[str, str] = field(default_factory=dict)  # stage -> backend and version
+    views: dict[str, ViewMeta] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    sharpness: float | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        document = asdict(self)
+        for view in document["views"].values():
+            if view["cluster"] is None:
+                del view["cluster"]
+        if self.sharpness is None:
+            del document["sharpness"]
+        return document
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> PhotoMeta:
+        known = {f.name for f in fields(cls)}
+        views = {c: ViewMeta(**v) for c, v in (document.get("views") or {}).items()}
+        return cls(**{**{k: v for k, v in document.items() if k in known}, "views": views})
+
+
+def read_photo_meta(ctx: RunContext, photo_id: str) -> PhotoMeta | None:
+    document = ctx.store.get_json_or_none(library_artifact_key(photo_id, "meta.json"))
+    return None if document is None else PhotoMeta.from_document(document)
+
+
+def write_photo_meta(ctx: RunContext, meta: PhotoMeta) -> None:
+    ctx.store.put_json(library_artifact_key(meta.photo_id, "meta.json"), meta.to_document())
+
+
+def photo_metas(ctx: RunContext) -> list[PhotoMeta]:
+    """Every photo's meta, in key order (``library/artifacts/{photo_id}/meta.json``)."""
+    return [
+        PhotoMeta.from_document(ctx.store.get_json(key))
+        for key in sorted(ctx.store.list_keys("library/artifacts/"))
+        if key.endswith("/meta.json") and key.count("/") == 3
+    ]
 
 
 def write_photo(ctx: RunContext, photo_id: str, pose: PoseResult, labels: np.ndarray, person_mask: np.ndarray) -> None:

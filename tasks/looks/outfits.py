@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.catalog.library import read_photo_meta
 from tasks.context import RunContext
 from tasks.images import decode_labels, decode_rgb, sha256_hex
 from tasks.preprocess.backends import embedding_backend
@@ -112,11 +113,12 @@ def photo_outfit(ctx: RunContext, row: dict) -> Outfit:
         with np.load(io.BytesIO(stored)) as archive:
             if json.loads(str(archive["stamp"])) == stamp:
                 return Outfit(row["photo_id"], {part: archive[part] for part in PARTS if part in archive})
-    meta = ctx.store.get_json(library_artifact_key(row["photo_id"], "meta.json"))
+    meta = read_photo_meta(ctx, row["photo_id"])
+    assert meta is not None, f"photo {row['photo_id']} is in the index without its meta.json"
     labels = decode_labels(ctx.store.get_bytes(library_artifact_key(row["photo_id"], "parsing.png")))
     # seeded by the photo: the same photo gives the same windows on every worker
     seed = int(row["sha256"][:8], 16)
-    parts = embed_outfit(decode_rgb(ctx.store.get_bytes(meta["source_key"])), labels, embedder, seed=seed)
+    parts = embed_outfit(decode_rgb(ctx.store.get_bytes(meta.source_key)), labels, embedder, seed=seed)
     buffer = io.BytesIO()
     arrays: dict[str, Any] = {"stamp": np.array(json.dumps(stamp)), **parts}
     np.savez_compressed(buffer, **arrays)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tasks.catalog.library import read_index
+from tasks.catalog.library import read_index, read_photo_meta
 from tasks.context import RunContext
 from tasks.images import ImageDecodeError, decode_mask, decode_rgb
 from tasks.preprocess.pose import PoseResult
@@ -127,12 +127,12 @@ def render_sheet(ctx: RunContext) -> np.ndarray:
     ]
     for row in read_index(ctx):
         photo_id = row["photo_id"]
-        meta = ctx.store.get_json(library_artifact_key(photo_id, "meta.json"))
-        original = _original(ctx, meta.get("source_key"))
+        meta = read_photo_meta(ctx, photo_id)
+        original = _original(ctx, meta.source_key if meta else None)
         cells = [_cell(original, photo_id if original is not None else f"{photo_id}: no readable photo")]
         lines: list[Line] = [(photo_id, INK)]
         if row["state"] == "ready":
-            lines.append((f"ready; sharpness {meta.get('sharpness', 0):.0f}", GREY))
+            lines.append((f"ready; sharpness {(meta.sharpness if meta else None) or 0:.0f}", GREY))
             for category in CATEGORIES:
                 if row["suitable"].get(category):
                     cells.append(_view_cell(ctx, photo_id, category))

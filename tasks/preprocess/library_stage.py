@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from tasks.catalog.library import write_index, write_photo, write_view
+from tasks.catalog.library import (
+    PhotoMeta,
+    ViewMeta,
+    photo_metas,
+    read_photo_meta,
+    write_index,
+    write_photo,
+    write_photo_meta,
+    write_view,
+)
 from tasks.context import RunContext
 from tasks.images import (
     ImageDecodeError,
@@ -23,7 +32,7 @@ from tasks.preprocess.embedding import cluster_count, kmeans
 from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
 from tasks.settings import CATEGORIES
 from tasks.states import move
-from tasks.storage import library_artifact_key, library_photos_prefix
+from tasks.storage import library_photos_prefix
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -34,42 +43,33 @@ def _photo_id(key: str) -> str:
     return key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
-def _rejected(photo_id: str, sha256: str, key: str, reason: str) -> dict[str, Any]:
-    return {
-        "photo_id": photo_id,
-        "sha256": sha256,
-        "source_key": key,
-        "state": PhotoState.REJECTED.value,
-        "reason": reason,
-        "categories": [],
-        "unsuitable": {},
-        "keypoints": None,
-        "backends": {},
-        "views": {},
-        "timings_ms": {},
-    }
+def _rejected(photo_id: str, sha256: str, key: str, reason: str) -> PhotoMeta:
+    return PhotoMeta(photo_id, sha256, key, PhotoState.REJECTED.value, reason)
 
 
-def _store_photo(ctx: RunContext, photo_id: str, photo: PreparedPhoto) -> dict[str, Any]:
+def _store_photo(ctx: RunContext, photo_id: str, sha256: str, key: str, photo: PreparedPhoto) -> PhotoMeta:
     write_photo(ctx, photo_id, photo.pose, photo.labels, photo.person_mask)
     views = {}
     for category, view in photo.views.items():
         write_view(ctx, photo_id, category, view, photo.pose.backend)
-        views[category] = {"crop": view.crop.to_dict(), "embedding": view.embedding.tolist()}
-    return {
-        "state": PhotoState.READY.value,
-        "reason": None,
-        "categories": photo.categories,
-        "unsuitable": photo.unsuitable,
-        "keypoints": photo.pose.keypoints.reshape(-1).tolist(),
-        "backends": photo.backends,
-        "views": views,
-        "sharpness": photo.sharpness,
-        "timings_ms": {k: round(v, 2) for k, v in photo.timings_ms.items()},
-    }
+        views[category] = ViewMeta(crop=view.crop.to_dict(), embedding=view.embedding.tolist())
+    return PhotoMeta(
+        photo_id=photo_id,
+        sha256=sha256,
+        source_key=key,
+        state=PhotoState.READY.value,
+        reason=None,
+        categories=photo.categories,
+        unsuitable=photo.unsuitable,
+        keypoints=photo.pose.keypoints.reshape(-1).tolist(),
+        backends=photo.backends,
+        views=views,
+        sharpness=photo.sharpness,
+        timings_ms={k: round(v, 2) for k, v in photo.timings_ms.items()},
+    )
 
 
-def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], str]:
+def preprocess_photo(ctx: RunContext, key: str) -> tuple[PhotoMeta, str]:
     """Bring one photo's artifacts up to date. Returns its metadata and what happened to it:
     ``processed`` (preprocessing ran), ``unchanged`` (its sha256 was already done) or
     ``refused`` (a name that cannot be a photo id: recorded as rejected, never processed)."""
@@ -80,20 +80,16 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[dict[str, Any], str]:
         # recorded under a safe id; nothing is written under the unsafe name
         photo_id = f"invalid-{sha256_hex(key.encode())[:12]}"
         meta = _rejected(photo_id, sha256, key, f"invalid_name: {key!r} (expected a safe id and .jpg/.jpeg/.png)")
-        ctx.store.put_json(library_artifact_key(photo_id, "meta.json"), meta)
+        write_photo_meta(ctx, meta)
         return meta, "refused"
-    meta_key = library_artifact_key(photo_id, "meta.json")
-    meta = ctx.store.get_json_or_none(meta_key)
-    if meta is not None and meta.get("sha256") == sha256:
-        return meta, "unchanged"
+    known = read_photo_meta(ctx, photo_id)
+    if known is not None and known.sha256 == sha256:
+        return known, "unchanged"
     try:
-        photo = prepare_model_photo(decode_rgb(data), ctx.settings)
-        meta = {"photo_id": photo_id, "sha256": sha256, "source_key": key, **_store_photo(ctx, photo_id, photo)}
-    except ImageDecodeError as error:
+        meta = _store_photo(ctx, photo_id, sha256, key, prepare_model_photo(decode_rgb(data), ctx.settings))
+    except (ImageDecodeError, PhotoRejected) as error:
         meta = _rejected(photo_id, sha256, key, str(error))
-    except PhotoRejected as error:
-        meta = _rejected(photo_id, sha256, key, str(error))
-    ctx.store.put_json(meta_key, meta)
+    write_photo_meta(ctx, meta)
     return meta, "processed"
 
 
@@ -107,7 +103,7 @@ def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> d
         _record(ctx, meta)
         counts["photos"] += 1
         counts["cached" if outcome == "unchanged" else outcome] += 1
-        counts[meta["state"]] += 1
+        counts[meta.state] += 1
     return counts
 
 
@@ -136,39 +132,33 @@ def build_index(
     ``library/clusters.json`` and ``library/last_build.json`` (with the preprocessing counts
     of the run, summed over its chunks: how many photos were processed, how many unchanged, how
     many names refused) and the photos' ``fingerprint`` taken before they were listed."""
-    metas = []
-    for key in sorted(ctx.store.list_keys("library/artifacts/")):
-        if key.endswith("/meta.json") and key.count("/") == 3:
-            metas.append(ctx.store.get_json(key))
     live = {_photo_id(k) for k in ctx.store.list_keys(library_photos_prefix())}
-    metas = [m for m in metas if m["photo_id"] in live or m["photo_id"].startswith("invalid-")]
+    metas = [m for m in photo_metas(ctx) if m.photo_id in live or m.photo_id.startswith("invalid-")]
     clusters: dict[str, Any] = {}
     for category in CATEGORIES:
-        members = [m for m in metas if m["state"] == PhotoState.READY.value and category in m["views"]]
+        members = [m for m in metas if m.state == PhotoState.READY.value and category in m.views]
         if not members:
             continue
-        vectors = np.array([m["views"][category]["embedding"] for m in members], np.float32)
+        vectors = np.array([m.views[category].embedding for m in members], np.float32)
         centroids, assignment = kmeans(vectors, cluster_count(len(members)), seed=0)
         for meta, cluster in zip(members, assignment):
-            meta["views"][category]["cluster"] = int(cluster)
-        backend = members[0]["backends"].get("embedding")
+            meta.views[category].cluster = int(cluster)
+        backend = members[0].backends.get("embedding")
         clusters[category] = {
             "backend": backend,
             "centroids": centroids.tolist(),
-            "members": {
-                str(c): sorted(m["photo_id"] for m, a in zip(members, assignment) if a == c) for c in range(len(centroids))
-            },
+            "members": {str(c): sorted(m.photo_id for m, a in zip(members, assignment) if a == c) for c in range(len(centroids))},
         }
     for meta in metas:
-        if meta["state"] == PhotoState.READY.value:
-            ctx.store.put_json(library_artifact_key(meta["photo_id"], "meta.json"), meta)
+        if meta.state == PhotoState.READY.value:
+            write_photo_meta(ctx, meta)
         _record(ctx, meta)
-    rows = [_index_row(m) for m in sorted(metas, key=lambda m: m["photo_id"])]
+    rows = [_index_row(m) for m in sorted(metas, key=lambda m: m.photo_id)]
     write_index(ctx, rows, clusters)
     summary = {
         "photos": len(rows),
-        "ready": sum(m["state"] == PhotoState.READY.value for m in metas),
-        "rejected": sum(m["state"] == PhotoState.REJECTED.value for m in metas),
+        "ready": sum(m.state == PhotoState.READY.value for m in metas),
+        "rejected": sum(m.state == PhotoState.REJECTED.value for m in metas),
         "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
         "processed": sum(c["processed"] for c in chunk_counts or []),
         "unchanged": sum(c["cached"] for c in chunk_counts or []),
@@ -192,26 +182,27 @@ def describe_build(summary: dict[str, Any]) -> str:
     )
 
 
-def _index_row(meta: dict[str, Any]) -> dict[str, Any]:
-    views = meta.get("views", {})
+def _index_row(meta: PhotoMeta) -> dict[str, Any]:
+    """The photo's row of ``INDEX_SCHEMA`` (maps as lists of pairs, as Parquet writes them)."""
+    views = meta.views
     return {
-        "photo_id": meta["photo_id"],
-        "sha256": meta["sha256"],
-        "state": meta["state"],
-        "reason": meta["reason"],
-        "keypoints": meta["keypoints"],
+        "photo_id": meta.photo_id,
+        "sha256": meta.sha256,
+        "state": meta.state,
+        "reason": meta.reason,
+        "keypoints": meta.keypoints,
         "suitable": [(c, c in views) for c in CATEGORIES],
-        "unsuitable_reasons": sorted(meta.get("unsuitable", {}).items()),
-        "clusters": sorted((c, v["cluster"]) for c, v in views.items() if "cluster" in v),
-        "embeddings": sorted((c, v["embedding"]) for c, v in views.items()),
-        "backends": sorted(meta["backends"].items()),
+        "unsuitable_reasons": sorted(meta.unsuitable.items()),
+        "clusters": sorted((c, v.cluster) for c, v in views.items() if v.cluster is not None),
+        "embeddings": sorted((c, v.embedding) for c, v in views.items()),
+        "backends": sorted(meta.backends.items()),
     }
 
 
-def _record(ctx: RunContext, meta: dict[str, Any]) -> None:
+def _record(ctx: RunContext, meta: PhotoMeta) -> None:
     with ctx.ledger.session() as session:
-        row = session.get(ModelPhoto, meta["photo_id"]) or ModelPhoto(photo_id=meta["photo_id"])
-        row.sha256, row.source_key = meta["sha256"], meta["source_key"]
-        move(row, meta["state"], meta["reason"])
-        row.categories, row.backends = meta["categories"], meta["backends"]
+        row = session.get(ModelPhoto, meta.photo_id) or ModelPhoto(photo_id=meta.photo_id)
+        row.sha256, row.source_key = meta.sha256, meta.source_key
+        move(row, meta.state, meta.reason)
+        row.categories, row.backends = meta.categories, meta.backends
         session.merge(row)
