@@ -21,14 +21,30 @@ from tasks.storage import STOREFRONT, ObjectStore, look_file_key, storefront_key
 from tasks.storefront.slots import LIVE, current_versions, made_from_old_version
 
 
+def _live_publications(session: Any, date: str) -> list[tuple[Publication, Generation]]:
+    """The date's live publications with their generations, by slot."""
+    query = (
+        select(Publication, Generation)
+        .join(Generation, Generation.generation_id == Publication.generation_id)
+        .where(Publication.drop_date == date, Publication.state == LIVE)
+        .order_by(Publication.sku, Publication.photo_id)
+    )
+    return [(publication, generation) for publication, generation in session.execute(query).all()]
+
+
+def _published_outfits(session: Any, date: str) -> list[LookGeneration]:
+    """The date's published full-outfit generations, by look and photo."""
+    query = (
+        select(LookGeneration)
+        .where(LookGeneration.drop_date == date, LookGeneration.state == GenerationState.PUBLISHED.value)
+        .order_by(LookGeneration.look_id, LookGeneration.photo_id)
+    )
+    return list(session.scalars(query).all())
+
+
 def manifest_entries(ctx: RunContext, date: str) -> list[ManifestItem]:
     with ctx.ledger.session() as session:
-        rows = session.execute(
-            select(Publication, Generation)
-            .join(Generation, Generation.generation_id == Publication.generation_id)
-            .where(Publication.drop_date == date, Publication.state == LIVE)
-            .order_by(Publication.sku, Publication.photo_id)
-        ).all()
+        rows = _live_publications(session, date)
         return [
             ManifestItem(
                 sku=pub.sku,
@@ -71,11 +87,7 @@ class SlotCheck:
 def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
     """Every live publication of ``date``, each with what is wrong with its storefront slot."""
     with ctx.ledger.session() as session:
-        rows = session.execute(
-            select(Publication, Generation)
-            .join(Generation, Generation.generation_id == Publication.generation_id)
-            .where(Publication.drop_date == date, Publication.state == LIVE)
-        ).all()
+        rows = _live_publications(session, date)
         versions = current_versions(session, {publication.sku for publication, _ in rows})
     checks = []
     for publication, generation in rows:
@@ -104,11 +116,7 @@ def restore_storefront(ctx: RunContext, date: str) -> list[str]:
             ctx.store.copy(check.generation.stored_key, check.publication.storefront_key)
             copied.append(check.publication.storefront_key)
     with ctx.ledger.session() as session:
-        outfits = session.execute(
-            select(LookGeneration.look_id, LookGeneration.photo_id, LookGeneration.object_key).where(
-                LookGeneration.drop_date == date, LookGeneration.state == GenerationState.PUBLISHED.value
-            )
-        ).all()
+        outfits = [(row.look_id, row.photo_id, row.object_key) for row in _published_outfits(session, date)]
     for look_id, photo_id, source in outfits:
         target = storefront_look_key(look_id, photo_id)
         if source and not ctx.store.exists(target) and ctx.store.exists(source):
@@ -120,11 +128,7 @@ def restore_storefront(ctx: RunContext, date: str) -> list[str]:
 def outfit_entries(ctx: RunContext, date: str) -> list[OutfitItem]:
     """The date's published full-outfit images (``storefront/looks/{look_id}/{photo_id}.jpg``)."""
     with ctx.ledger.session() as session:
-        rows = session.scalars(
-            select(LookGeneration)
-            .where(LookGeneration.drop_date == date, LookGeneration.state == GenerationState.PUBLISHED.value)
-            .order_by(LookGeneration.look_id, LookGeneration.photo_id)
-        ).all()
+        rows = _published_outfits(session, date)
         return [
             OutfitItem(
                 look_id=row.look_id,
