@@ -45,7 +45,6 @@ class IllegalMove(RuntimeError):
 
 
 G, S = GarmentState, GenerationState
-_EVERY_GARMENT = frozenset(GarmentState)
 _GARMENT_MOVES: dict[GarmentState, frozenset[GarmentState]] = {
     G.DISCOVERED: frozenset({G.PREPROCESSED, G.QUARANTINED}),
     G.PREPROCESSED: frozenset({G.MATCHED, G.QUARANTINED}),
