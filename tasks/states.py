@@ -24,7 +24,17 @@ from typing import Any
 
 from sqlalchemy import update
 
-from tasks.ledger import Garment, GarmentState, Generation, GenerationState, LookGeneration, ModelPhoto, Publication, QCResult
+from tasks.ledger import (
+    Garment,
+    GarmentState,
+    Generation,
+    GenerationState,
+    LookGeneration,
+    ModelPhoto,
+    Publication,
+    QCResult,
+    rows_in,
+)
 
 
 class PublicationState(str, enum.Enum):
@@ -167,8 +177,6 @@ def move_if(
 
 def settle(session: Any, generations: list[Generation]) -> None:
     """The garments of ``generations`` (read in the caller's session) take their states from them."""
-    from tasks.ledger import rows_in
-
     garment_ids = list({row.garment_id for row in generations})
     settle_garments({g.id: g for g in rows_in(session, Garment.id, garment_ids)}, generations)
 

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from tasks.catalog.garments import read_meta
 from tasks.catalog.library import read_index, read_photo_meta
 from tasks.context import RunContext
 from tasks.images import ImageDecodeError, decode_mask, decode_rgb
@@ -158,9 +159,8 @@ def render_garment_sheet(ctx: RunContext, date: str) -> np.ndarray:
     for garment in ctx.ledger.garments(date):
         cut: np.ndarray | None = None
         mask: np.ndarray | None = None
-        artifacts: dict = {}
-        if garment.sha256 and ctx.store.exists(garment_artifact_key(garment.sha256, "meta.json")):
-            artifacts = ctx.store.get_json(garment_artifact_key(garment.sha256, "meta.json"))
+        artifacts = (read_meta(ctx, garment.sha256) if garment.sha256 else None) or {}
+        if garment.sha256 and artifacts:
             cut = decode_rgb(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "cloth.png")))
             mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "mask.png")))
         source = artifacts.get("source_key") or garment.source_key

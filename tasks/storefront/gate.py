@@ -14,13 +14,12 @@ from tasks.ledger import (
     Generation,
     GenerationState,
     LookGeneration,
-    Publication,
     ReviewDecision,
 )
 from tasks.settings import Settings
 from tasks.states import move
 from tasks.storage import ObjectStore, storefront_look_key
-from tasks.storefront.slots import LIVE, current_versions, made_from_old_version, record_publication
+from tasks.storefront.slots import current_versions, made_from_old_version, others_in_slot, record_publication
 
 PREVIEW, REPLACES_APPROVED = "preview", "replaces_approved"  # why a generation that passed QC still waits for a reviewer
 
@@ -38,14 +37,7 @@ def flag_cause(reason: str | None) -> str:
 
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:
     """The id of another generation whose approved image now holds this one's storefront slot."""
-    current = session.scalar(
-        select(Publication).where(
-            Publication.sku == row.sku,
-            Publication.photo_id == row.photo_id,
-            Publication.state == LIVE,
-            Publication.generation_id != row.generation_id,
-        )
-    )
+    current = session.scalar(others_in_slot(row))
     if current is None:
         return None
     approved = session.scalar(

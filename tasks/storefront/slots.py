@@ -41,6 +41,16 @@ _OPEN = {
 }
 
 
+def others_in_slot(row: Generation) -> Any:
+    """The query of the live publications of ``row``'s slot that are not ``row``'s."""
+    return select(Publication).where(
+        Publication.sku == row.sku,
+        Publication.photo_id == row.photo_id,
+        Publication.state == LIVE,
+        Publication.generation_id != row.generation_id,
+    )
+
+
 def record_publication(session: Any, row: Generation) -> set[str]:
     """Make ``row`` the live publication of its storefront slot, in the caller's transaction,
     retiring the slot's earlier live publication (``superseded``): one live publication per
@@ -48,14 +58,7 @@ def record_publication(session: Any, row: Generation) -> set[str]:
     and rewrites the manifests of the dates returned."""
     key = storefront_key(row.sku, row.photo_id)
     dates = {row.drop_date}
-    for earlier in session.scalars(
-        select(Publication).where(
-            Publication.sku == row.sku,
-            Publication.photo_id == row.photo_id,
-            Publication.state == LIVE,
-            Publication.generation_id != row.generation_id,
-        )
-    ):
+    for earlier in session.scalars(others_in_slot(row)):
         move(earlier, SUPERSEDED, f"superseded: the slot now holds {row.generation_id}")
         replaced = session.get(Generation, earlier.generation_id)
         if replaced is not None and replaced.state == GenerationState.PUBLISHED.value:
