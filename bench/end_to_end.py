@@ -41,13 +41,13 @@ from common import REPO, bf16_peak, limit_threads, unet_tflops
 DATE = "2026-11-20"
 GENERATIONS = 64
 TASK = """
-import json, sys
+import dataclasses, json, sys
 from tasks.context import RunContext
 from tasks.inference.shard import Shard
 from tasks.inference.tryon_stage import run_shard
 from tasks.settings import Settings
-shard = Shard.from_dict(json.loads(sys.stdin.read()))
-print(json.dumps(run_shard(RunContext.from_settings(Settings()), shard)))
+shard = Shard(**json.loads(sys.stdin.read()))
+print(json.dumps(dataclasses.asdict(run_shard(RunContext.from_settings(Settings()), shard))))
 """
 
 

@@ -50,7 +50,7 @@ def main() -> None:
         trained = time.perf_counter()
     worn = ", ".join(f"{o.photo_id}: {'+'.join(sorted(o.parts))}" for o in outfits)
     print(f"{photos} photos, {len(outfits)} outfits ({worn})")
-    print(evaluation_table(evaluation.to_dict()))
+    print(evaluation_table(evaluation))
     print(
         f"time: preprocessing {preprocessed - started:.1f} s, outfit embeddings {embedded - preprocessed:.1f} s, "
         f"held-out evaluation ({len(outfits)} trainings) {validated - embedded:.1f} s, final training {trained - validated:.1f} s"

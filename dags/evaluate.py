@@ -14,12 +14,15 @@ records the figures in the ledger (``evaluations``) and writes the comparison pa
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
 from tasks.airflow_glue.common import SETTINGS, dag_defaults, run_context
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
+from tasks.airflow_glue.xcom import allow_xcom_classes
+from tasks.evaluation.plan import EvaluationDone, EvaluationPlan, VersionMade
+
+allow_xcom_classes()  # the plan and what each version's task made cross XCom as these dataclasses
 
 
 @dag(
@@ -49,7 +52,7 @@ from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
 )
 def evaluate() -> None:
     @task
-    def prepare() -> dict[str, Any]:
+    def prepare() -> EvaluationPlan:
         from tasks.evaluation.run import ModelVersion
         from tasks.evaluation.sets import LIBRARY_SET, library_set, read_set
 
@@ -65,16 +68,13 @@ def evaluate() -> None:
         evalset = library_set(ctx, name) if name == LIBRARY_SET else read_set(ctx.store, name)
         evaluation_id = params.get("evaluation_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["dag_run"].run_id)
         limit = params.get("limit")
-        return {
-            "evaluation_id": evaluation_id,
-            "set": evalset.name,
-            "versions": versions,
-            "chosen": {"limit": None if limit is None else int(limit), "categories": params.get("categories") or None},
-        }
+        return EvaluationPlan(
+            evaluation_id, evalset.name, versions, None if limit is None else int(limit), params.get("categories") or None
+        )
 
     @task
-    def versions(plan: dict[str, Any]) -> list[str]:
-        return list(plan["versions"])
+    def versions(plan: EvaluationPlan) -> list[str]:
+        return list(plan.versions)
 
     @task(
         queue=SETTINGS.tryon_queue,
@@ -82,19 +82,18 @@ def evaluate() -> None:
         map_index_template="{{ task.op_kwargs['spec'] }}",
         executor_config=tryon_executor_config(SETTINGS),
     )
-    def evaluate_version(plan: dict[str, Any], spec: str) -> dict[str, Any]:
+    def evaluate_version(plan: EvaluationPlan, spec: str) -> VersionMade:
         from tasks.evaluation.run import evaluate_version as run
 
-        chosen = plan["chosen"]
-        result = run(run_context(), plan["evaluation_id"], plan["set"], spec, chosen["limit"], chosen["categories"])
-        return {"spec": spec, "images": len(result.images), "failed": len(result.failed)}
+        result = run(run_context(), plan.evaluation_id, plan.set, spec, plan.limit, plan.categories)
+        return VersionMade(spec, len(result.images), len(result.failed))
 
     @task
-    def compare(plan: dict[str, Any], done: list[dict[str, Any]]) -> dict[str, Any]:
+    def compare(plan: EvaluationPlan, done: list[VersionMade]) -> EvaluationDone:
         from tasks.evaluation.compare import compare as run
 
-        summary = run(run_context(), plan["evaluation_id"], plan["set"], plan["versions"])
-        return {"page": summary["page"], "warnings": summary["warnings"], "versions": [done[i] for i in range(len(done))]}
+        comparison = run(run_context(), plan.evaluation_id, plan.set, plan.versions)
+        return EvaluationDone(comparison.page, comparison.warnings, [done[i] for i in range(len(done))])
 
     plan = prepare()
     compare(plan, evaluate_version.partial(plan=plan).expand(spec=versions(plan)))

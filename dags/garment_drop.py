@@ -15,7 +15,7 @@ lives in ``tasks/``; this file only wires the stages.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
@@ -40,8 +40,13 @@ from tasks.airflow_glue.common import (
 )
 from tasks.airflow_glue.drop_ready import DropReadySensor
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
-from tasks.airflow_glue.xcom import accepted_items, drop_items, to_xcom
-from tasks.airflow_glue.xcom import shard as read_shard
+from tasks.airflow_glue.xcom import allow_xcom_classes
+from tasks.catalog.run_summary import ShardFigures
+from tasks.inference.shard import Shard
+from tasks.items import AcceptedItem, DropItem
+from tasks.stage_times import Figures
+
+allow_xcom_classes()  # the stages hand each other these dataclasses through XCom
 
 
 @dag(
@@ -60,40 +65,40 @@ def garment_drop() -> None:
         return model_version_gate()
 
     @task(inlets=[DROPS])
-    def discover() -> list[dict[str, Any]]:
+    def discover() -> list[DropItem]:
         from tasks.intake import discover as run
 
         with stage("discover") as (ctx, date, _):
-            return to_xcom(run(ctx, date))
+            return run(ctx, date)
 
     @task
-    def validate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def validate(items: list[DropItem]) -> list[AcceptedItem]:
         from tasks.intake import validate as run
 
         with stage("validate") as (ctx, date, _):
-            return to_xcom(run(ctx, date, drop_items(items)))
+            return run(ctx, date, items)
 
     @task
-    def preprocess_garments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def preprocess_garments(items: list[AcceptedItem]) -> list[AcceptedItem]:
         from tasks.preprocess.garment_stage import preprocess_garments as run
 
         with stage("preprocess_garments") as (ctx, date, _):
-            return to_xcom(run(ctx, date, accepted_items(items)))
+            return run(ctx, date, items)
 
     @task(retries=0)
-    def check_inputs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def check_inputs(items: list[AcceptedItem]) -> list[AcceptedItem]:
         """Great Expectations on the drop's items and the library index, before any try-on."""
         from tasks.qc.inputs import validate_inputs
 
         with stage("check_inputs") as (ctx, date, _):
-            return to_xcom(validate_inputs(ctx, date, accepted_items(items)))
+            return validate_inputs(ctx, date, items)
 
     @task(inlets=[LIBRARY_INDEX])
-    def match(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def match(items: list[AcceptedItem]) -> list[Shard]:
         from tasks.match import match as run
 
         with stage("match") as (ctx, date, _):
-            return to_xcom(run(ctx, date, accepted_items(items)))
+            return run(ctx, date, items)
 
     @task(
         map_index_template="{{ shard_label }}",
@@ -101,56 +106,53 @@ def garment_drop() -> None:
         pool=SETTINGS.tryon_pool,
         executor_config=tryon_executor_config(SETTINGS),
     )
-    def tryon(shard: dict[str, Any]) -> dict[str, Any]:
+    def tryon(shard: Shard) -> ShardFigures:
         """One shard: the engine loads its weights once and generates every batch of the shard."""
         from tasks.inference.tryon_stage import run_shard
 
-        planned = read_shard(shard)
-        get_current_context()["shard_label"] = planned.label
-        with stage("tryon", planned.index) as (ctx, _, details):
-            counts = run_shard(ctx, planned)
-            details.update(counts)
-            return counts
+        get_current_context()["shard_label"] = shard.label
+        with stage("tryon", shard.index) as (ctx, _, details):
+            figures = run_shard(ctx, shard)
+            details.update(asdict(figures))
+            return figures
 
     @task(trigger_rule="all_done", map_index_template="{{ shard_label }}")
-    def measure(shard: dict[str, Any]) -> dict[str, int]:
+    def measure(shard: Shard) -> Figures:
         """QC's measuring of one try-on shard's images, mapped like try-on (on CPU workers)."""
         from tasks.qc.stage import measure_shard
 
-        planned = read_shard(shard)
-        get_current_context()["shard_label"] = planned.label
-        with stage("measure", planned.index) as (ctx, date, details):
-            counts = measure_shard(ctx, date, planned.generation_ids, planned.index, lease_holder())
-            details.update(counts)
-            return counts
+        get_current_context()["shard_label"] = shard.label
+        with stage("measure", shard.index) as (ctx, date, details):
+            details.update(measure_shard(ctx, date, shard.generation_ids, shard.index, lease_holder()))
+            return details
 
     @task(trigger_rule="all_done")
-    def qc() -> dict[str, int]:
+    def qc() -> Figures:
         """The suite over the whole table, gathered from the shards' parts."""
         from tasks.qc.stage import check_generations
 
         with stage("qc") as (ctx, date, details):
-            counts = check_generations(ctx, date, lease_holder())
-            details.update(counts)
-            return counts
+            details.update(check_generations(ctx, date, lease_holder()))
+            return details
 
     @task(trigger_rule="all_done", outlets=[STOREFRONT])
-    def publish() -> dict[str, Any]:
+    def publish() -> Figures:
         from tasks.publish import publish as run
 
-        with stage("publish") as (ctx, date, _):
-            return run(ctx, date)
+        with stage("publish") as (ctx, date, details):
+            details.update(asdict(run(ctx, date)))
+            return details
 
     @task(trigger_rule="all_done")
-    def looks() -> dict[str, Any]:
+    def looks() -> Figures:
         """storefront/looks/{sku}.json for each of the drop's garments on the storefront: the
         compatible garments of the other category (docs/looks.md)."""
         from tasks.looks.drop_looks import write_looks
 
         with stage("looks") as (ctx, date, details):
-            written = write_looks(ctx, date).to_dict()
-            details.update(written=len(written["written"]), unchanged=len(written["unchanged"]), model=written["model"])
-            return written
+            written = write_looks(ctx, date)
+            details.update(written=len(written.written), unchanged=len(written.unchanged), model=written.model)
+            return details
 
     @task(
         trigger_rule="all_done",
@@ -158,18 +160,17 @@ def garment_drop() -> None:
         pool=SETTINGS.tryon_pool,
         executor_config=tryon_executor_config(SETTINGS),
     )
-    def outfits() -> dict[str, Any]:
+    def outfits() -> Figures:
         """Each new garment worn with its best partner on one photo (the engine twice), judged by
         QC and published or sent to review like every image (docs/looks.md)."""
         from tasks.looks.outfit_tryon import make_outfits
 
         with stage("outfits") as (ctx, date, details):
-            counts = make_outfits(ctx, date)
-            details.update({k: v for k, v in counts.items() if k != "skipped"})
-            return counts
+            details.update(make_outfits(ctx, date).figures())
+            return details
 
     @task(trigger_rule="all_done")
-    def report() -> dict[str, Any]:
+    def report() -> dict[str, object]:
         """Written whatever happened (unless another run holds the date); the run's lease on the
         date ends here."""
         from tasks.report import write_report
@@ -181,7 +182,7 @@ def garment_drop() -> None:
             stop_unfinished(ctx, date)
             written = write_report(ctx, date)
         report_lineage(ctx.settings, "report", date)
-        return written
+        return asdict(written)
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run_if_a_stage_failed() -> None:

@@ -15,12 +15,16 @@ preprocessing backends); otherwise the run ends at its first task, skipping the 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from tasks.airflow_glue.common import LIBRARY_INDEX, LIBRARY_PHOTOS, SETTINGS, dag_defaults, report_lineage, run_context
+from tasks.airflow_glue.xcom import allow_xcom_classes
+from tasks.catalog.library_build import LibraryBuild, PhotoCounts
+
+allow_xcom_classes()  # the chunks' counts and the build cross XCom as these dataclasses
 
 CHUNK = 16
 
@@ -53,13 +57,13 @@ def model_library() -> None:
         return [keys[i : i + CHUNK] for i in range(0, len(keys), CHUNK)]
 
     @task
-    def preprocess(keys: list[str]) -> dict[str, Any]:
+    def preprocess(keys: list[str]) -> PhotoCounts:
         from tasks.preprocess.library_stage import preprocess_model_photos
 
         return preprocess_model_photos(run_context(), keys)
 
     @task(outlets=[LIBRARY_INDEX])
-    def build_index(chunks: list[dict[str, Any]], fingerprint: str) -> dict[str, Any]:
+    def build_index(chunks: list[PhotoCounts], fingerprint: str) -> LibraryBuild:
         from tasks.preprocess.library_stage import build_index as run
 
         # index by length: iterating the lazy sequence probes one past its end, which Airflow
@@ -70,12 +74,12 @@ def model_library() -> None:
         return built
 
     @task
-    def looks(built: dict[str, Any]) -> dict[str, Any]:
+    def looks(built: LibraryBuild) -> dict[str, object]:
         """The photos' outfits (library/outfits.parquet), and a compatibility model trained on
         them when they changed since the current one (docs/looks.md)."""
         from tasks.looks.train_stage import train_looks
 
-        return train_looks(run_context()).to_dict()
+        return asdict(train_looks(run_context()))
 
     fingerprint = photos_changed()
     photos = list_photos()

@@ -25,13 +25,12 @@ never points at a missing object.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from tasks.catalog.review_copies import copy_for_review
-from tasks.catalog.storefront_manifest import StorefrontManifest
+from tasks.catalog.storefront_manifest import read_manifest
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, Publication, QCResult, row_of, rows_in
 from tasks.states import move
@@ -71,18 +70,12 @@ class Finding:
     generation_id: str | None
     detail: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
 class AuditResult:
     date: str
     findings: list[Finding]
     repaired: list[str]  # what the repair did, one line an action
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"date": self.date, "findings": [f.to_dict() for f in self.findings], "repaired": self.repaired}
 
 
 def audit(ctx: RunContext, date: str) -> list[Finding]:
@@ -175,7 +168,7 @@ def _manifest_findings(ctx: RunContext, date: str) -> list[Finding]:
     expected = sorted(entry.generation_id for entry in manifest_entries(ctx, date))
     if not ctx.store.exists(key):
         return [Finding("manifest_missing", key, None, f"no manifest, {len(expected)} live publication(s)")] if expected else []
-    manifest = StorefrontManifest.from_document(ctx.store.get_json(key))
+    manifest = read_manifest(ctx.store.get_json(key))
     items = manifest.items
     by_key = {item.key: item.generation_id for item in manifest.items} | {o.key: o.generation_id for o in manifest.outfits}
     findings = [

@@ -114,13 +114,6 @@ class Manifest:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "row_errors": self.row_errors, "warnings": self.warnings, "error": self.error}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        return cls(rows=data["rows"], row_errors=data["row_errors"], warnings=data["warnings"], error=data["error"])
-
 
 def parse_manifest(data: bytes) -> Manifest:
     """Columns ``sku`` and optionally ``category`` (others kept as they are); header names in any

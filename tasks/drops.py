@@ -16,9 +16,9 @@ How a listing is read, as catalogue teams' tools lay drops out:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
+from tasks.catalog.documents import from_document, to_document
 from tasks.context import RunContext
 from tasks.drop_documents import Manifest, parse_manifest, shown
 from tasks.images import sha256_hex
@@ -95,23 +95,6 @@ class DropReading:
     manifest: Manifest
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "date": self.date,
-            "listing": asdict(self.listing),
-            "manifest": self.manifest.to_dict(),
-            "warnings": self.warnings,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DropReading:
-        return cls(
-            date=data["date"],
-            listing=DropListing(**data["listing"]),
-            manifest=Manifest.from_dict(data["manifest"]),
-            warnings=list(data["warnings"]),
-        )
-
 
 def read_drop(ctx: RunContext, date: str) -> DropReading:
     """List the drop and parse its manifest.csv, once."""
@@ -133,10 +116,10 @@ def read_drop(ctx: RunContext, date: str) -> DropReading:
 
 
 def keep_reading(ctx: RunContext, reading: DropReading) -> None:
-    ctx.store.put_json(report_key(reading.date, READING), reading.to_dict())
+    ctx.store.put_json(report_key(reading.date, READING), to_document(reading))
 
 
 def kept_reading(ctx: RunContext, date: str) -> DropReading | None:
     """The reading discovery kept for ``date`` (None before discovery ran)."""
     data = ctx.store.get_json_or_none(report_key(date, READING))
-    return DropReading.from_dict(data) if data is not None else None
+    return from_document(DropReading, data) if data is not None else None

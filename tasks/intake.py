@@ -17,6 +17,7 @@ others are recorded in ``meta.extra_images``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -299,7 +300,12 @@ def _validate_item(
 
 
 def _accepted(
-    ctx: RunContext, date: str, item: DropItem, sha256: str, verdict: dict[str, Any], recorded: tuple[str | None, dict[str, Any]]
+    ctx: RunContext,
+    date: str,
+    item: DropItem,
+    sha256: str,
+    verdict: Mapping[str, Any],
+    recorded: tuple[str | None, dict[str, Any]],
 ) -> DropItem | None:
     """The item with its sha256 once its verdict lets it through (recorded with the garment
     when that changed it); None when it is quarantined as worn by a person."""

@@ -1,8 +1,10 @@
 """The garments that garment_drop's stages pass to each other through XCom (the contract that
-crosses a task boundary), and the ledger writes every stage makes of them."""
+crosses a task boundary: the dataclasses themselves, ``tasks.airflow_glue.xcom``), and the
+ledger writes every stage makes of them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeGuard
 
@@ -24,13 +26,6 @@ class DropItem:
     extra_keys: list[str] = field(default_factory=list)
     image_version: str | None = None  # the primary image's ``drops.content_version`` in the drop's listing
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_xcom(cls, raw: dict[str, Any]) -> DropItem:
-        return cls(**raw)
-
 
 @dataclass
 class AcceptedItem:
@@ -44,25 +39,20 @@ class AcceptedItem:
     extra_keys: list[str] = field(default_factory=list)
     image_version: str | None = None
 
-    @classmethod
-    def from_xcom(cls, raw: dict[str, Any]) -> AcceptedItem:
-        """The item a stage after validation receives; one without its image, category or hash
-        did not pass validation, and is refused by name."""
-        missing = [name for name in ("image_key", "category", "sha256") if not raw.get(name)]
+    def __post_init__(self) -> None:
+        """An item a stage after validation receives (made here or read back from XCom) without
+        its image, category or hash did not pass validation, and is refused by name."""
+        missing = [name for name in ("image_key", "category", "sha256") if not getattr(self, name)]
         if missing:
-            raise ValueError(f"item {raw.get('sku')!r} reached a stage after validation without its {', '.join(missing)}")
-        return cls(**raw)
+            raise ValueError(f"item {self.sku!r} reached a stage after validation without its {', '.join(missing)}")
 
     @classmethod
     def of(cls, item: DropItem) -> AcceptedItem:
         """A discovered item that validation let through (with its image, category and hash)."""
-        return cls.from_xcom(item.to_dict())
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return cls(**asdict(item))
 
 
-def made_so(record: dict[str, Any] | None, made_by: dict[str, Any]) -> TypeGuard[dict[str, Any]]:
+def made_so(record: Mapping[str, Any] | None, made_by: Mapping[str, object]) -> TypeGuard[Mapping[str, Any]]:
     """Whether a kept record (a verdict, what preprocessing made) was made by ``made_by``: it
     holds each of its keys with that value."""
     return record is not None and all(record.get(key) == value for key, value in made_by.items())

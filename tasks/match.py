@@ -10,13 +10,11 @@ that load the weights once each, their batches grouped by (category, cluster).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from sqlalchemy import select
 
 from tasks.catalog.garments import garment_embedding
-from tasks.catalog.library import read_clusters, read_index
+from tasks.catalog.library import ClusterSet, IndexRow, read_clusters, read_index
 from tasks.catalog.plans import generation_id, generation_seed, planned_generation
 from tasks.context import RunContext
 from tasks.inference.engine import Engine, planned_otherwise
@@ -30,20 +28,20 @@ PLAN_CHUNK = 500  # garments planned per ledger transaction
 
 
 def rank_photos(
-    embedding: np.ndarray, category: str, index: list[dict[str, Any]], clusters: dict[str, Any]
+    embedding: np.ndarray, category: str, index: list[IndexRow], clusters: dict[str, ClusterSet]
 ) -> list[tuple[str, int, float]]:
     """(photo_id, cluster, distance) for every ready photo suiting ``category``: nearest
     cluster first, nearest photo first within a cluster; ties broken by photo id."""
     photos = [
         (
-            row["photo_id"],
-            row["clusters"].get(category, 0),
-            float(np.linalg.norm(np.asarray(row["embeddings"][category]) - embedding)),
+            row.photo_id,
+            row.clusters.get(category, 0),
+            float(np.linalg.norm(np.asarray(row.embeddings[category]) - embedding)),
         )
         for row in index
-        if row["state"] == "ready" and row["suitable"].get(category) and category in row["embeddings"]
+        if row.state == "ready" and row.suitable.get(category) and category in row.embeddings
     ]
-    centroids = np.asarray(clusters.get(category, {}).get("centroids", []), np.float32)
+    centroids = np.asarray(clusters[category].centroids if category in clusters else [], np.float32)
     order = {c: float(np.linalg.norm(centroid - embedding)) for c, centroid in enumerate(centroids)}
     return sorted(photos, key=lambda p: (order.get(p[1], 0.0), p[2], p[0]))
 
@@ -99,12 +97,12 @@ def match(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[Shard]:
             )
             continue
         embedding = garment_embedding(ctx, item.sha256)
-        library_backend = clusters.get(item.category, {}).get("backend")
-        if library_backend and embedding["backend"] != library_backend:
+        library_backend = clusters[item.category].backend if item.category in clusters else None
+        if library_backend and embedding.backend != library_backend:
             raise ValueError(
-                f"garment embedded with {embedding['backend']} but the library with {library_backend}: rebuild the library"
+                f"garment embedded with {embedding.backend} but the library with {library_backend}: rebuild the library"
             )
-        ranked = rank_photos(np.asarray(embedding["vector"], np.float32), item.category, index, clusters)
+        ranked = rank_photos(np.asarray(embedding.vector, np.float32), item.category, index, clusters)
         if not ranked:
             set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, f"no_model_photo: none suits {item.category}")
             continue

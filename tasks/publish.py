@@ -7,7 +7,7 @@ generations."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.storage import review_prefix, storefront_manifest_key
 
 
-def publish(ctx: RunContext, date: str) -> dict[str, Any]:
+def publish(ctx: RunContext, date: str) -> Published:
     """Decide in one transaction, then copy: a passed generation of a released model becomes its
     slot's live publication (the slot's earlier one retired), a flagged one goes to the review
     prefix. Only after the commit are the storefront copies made and the manifests rewritten;
@@ -60,4 +60,10 @@ def publish(ctx: RunContext, date: str) -> dict[str, Any]:
             f"{len(missing)} published image(s) missing from the storefront and left out of the "
             f"manifest ({', '.join(missing[:5])}); run `tryon audit --date {date} --repair`"
         )
-    return {"published": len(written[date].entries), "manifest": storefront_manifest_key(date)}
+    return Published(len(written[date].entries), storefront_manifest_key(date))
+
+
+@dataclass(frozen=True)
+class Published:
+    published: int  # the date's live publications, as its manifest lists them
+    manifest: str

@@ -8,11 +8,32 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 
+from tasks.catalog.documents import from_document, to_document
+from tasks.catalog.look_files import read_look_file
+from tasks.catalog.run_summary import (
+    SUMMARY,
+    DropWait,
+    FailedStage,
+    GarmentLine,
+    GenerationLine,
+    LookFileLine,
+    LooksSummary,
+    ModelUsed,
+    OutfitLine,
+    Partner,
+    PhotoLine,
+    RunSummary,
+    SpotChecks,
+    SpotCheckTally,
+    TryonTask,
+)
 from tasks.context import RunContext
 from tasks.drops import DropListing, kept_reading, list_drop
 from tasks.images import decode_rgb, thumbnail_jpeg
@@ -35,7 +56,6 @@ from tasks.stage_times import StageRecord, stage_failures, stage_records, stage_
 from tasks.storage import (
     REPORT_THUMBS,
     drop_marker_key,
-    look_file_key,
     report_key,
     report_thumbnail_key,
     storefront_manifest_key,
@@ -48,25 +68,18 @@ PAGE_ROWS = 500  # garments in a table page
 HISTOGRAMS = "qc-histograms.png"
 
 
-def models_used(ctx: RunContext, generations: list[Generation]) -> list[dict[str, Any]]:
+def models_used(ctx: RunContext, generations: list[Generation]) -> list[ModelUsed]:
     """Each model that made generations of the date, with whether it is a released production
     model or a preview (and why), in words."""
     releases = ReleaseLookup(ctx.settings)
-    models: dict[tuple[str, str, str], dict[str, Any]] = {}
+    models: dict[tuple[str, str, str], ModelUsed] = {}
     for row in generations:
         key = (row.engine, row.model_version, row.weights_sha256)
         if key not in models:
             release = releases(row)
-            models[key] = {
-                "engine": row.engine,
-                "model_version": row.model_version,
-                "weights_sha256": row.weights_sha256,
-                "released": release.released,
-                "note": release.note,
-                "generations": 0,
-            }
-        models[key]["generations"] += 1
-    return sorted(models.values(), key=lambda m: -m["generations"])
+            models[key] = ModelUsed(row.engine, row.model_version, row.weights_sha256, release.released, release.note)
+        models[key].generations += 1
+    return sorted(models.values(), key=lambda m: -m.generations)
 
 
 def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]) -> None:
@@ -90,7 +103,7 @@ def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]
         raise AssertionError(f"report for {date} does not add up: " + "; ".join(problems))
 
 
-def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[StageRecord]) -> dict[str, Any]:
+def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[StageRecord]) -> DropWait:
     """Whether the drop was marked complete and what the run's wait for it came to
     (``tasks.airflow_glue.drop_ready``): ready, not_waited (``drop_wait_s`` 0), no_drop (the wait ran out: the
     run processed nothing, and the inputs listed are ``waiting``), error. A run of the stages
@@ -99,18 +112,22 @@ def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[St
     details = waits[-1].details if waits else {}
     outcome = details.get("outcome")
     processed = outcome not in ("no_drop", "error")
-    return {
-        "marker": drop_marker_key(date, ctx.settings.drop_marker),
-        "marked_complete": listing.marker_key is not None,
-        "outcome": outcome,
-        "processed": processed,
-        "wait_s": details.get("wait_s"),
-        "waited_s": details.get("waited_s"),
-        "waiting": [] if processed else listing.input_labels(),
-    }
+    return DropWait(
+        marker=drop_marker_key(date, ctx.settings.drop_marker),
+        marked_complete=listing.marker_key is not None,
+        outcome=None if outcome is None else str(outcome),
+        processed=processed,
+        wait_s=_seconds(details.get("wait_s")),
+        waited_s=_seconds(details.get("waited_s")),
+        waiting=[] if processed else listing.input_labels(),
+    )
 
 
-def looks_summary(ctx: RunContext, date: str, garments: list[Garment]) -> dict[str, Any]:
+def _seconds(figure: object) -> float | None:
+    return float(figure) if isinstance(figure, int | float) else None
+
+
+def looks_summary(ctx: RunContext, date: str, garments: list[Garment]) -> LooksSummary:
     """The drop's looks (docs/looks.md): each garment's look file (its partners and their
     scores) and the full-outfit images with their pairing, score and state."""
     with ctx.ledger.session() as session:
@@ -121,38 +138,34 @@ def looks_summary(ctx: RunContext, date: str, garments: list[Garment]) -> dict[s
         live = set(session.scalars(select(Publication.sku).where(Publication.drop_date == date, Publication.state == LIVE)))
     files = []
     for garment in (g for g in garments if g.sku in live):
-        document = ctx.store.get_json_or_none(look_file_key(garment.sku))
-        if document is not None and document.get("drop_date") == date:
+        document = read_look_file(ctx.store, garment.sku)
+        if document is not None and document.drop_date == date:
             files.append(
-                {
-                    "sku": garment.sku,
-                    "model": document["model"]["version"],
-                    "partners": [{"sku": look["sku"], "score": look["score"]} for look in document["looks"]],
-                }
+                LookFileLine(garment.sku, document.model.version, [Partner(look.sku, look.score) for look in document.looks])
             )
-    return {
-        "files": files,
-        "outfits_by_state": dict(sorted(Counter(o.state for o in outfits).items())),
-        "outfits": [
-            {
-                "generation_id": o.generation_id,
-                "look_id": o.look_id,
-                "photo_id": o.photo_id,
-                "upper_sku": o.upper_sku,
-                "lower_sku": o.lower_sku,
-                "score": o.score,
-                "looks_model": o.looks_model_version,
-                "engine": o.engine,
-                "state": o.state,
-                "reason": o.reason,
-                "key": o.object_key,
-            }
+    return LooksSummary(
+        files=files,
+        outfits_by_state=dict(sorted(Counter(o.state for o in outfits).items())),
+        outfits=[
+            OutfitLine(
+                generation_id=o.generation_id,
+                look_id=o.look_id,
+                photo_id=o.photo_id,
+                upper_sku=o.upper_sku,
+                lower_sku=o.lower_sku,
+                score=o.score,
+                looks_model=o.looks_model_version,
+                engine=o.engine,
+                state=o.state,
+                reason=o.reason,
+                key=o.object_key,
+            )
             for o in outfits
         ],
-    }
+    )
 
 
-def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
+def build_summary(ctx: RunContext, date: str) -> RunSummary:
     with ctx.ledger.session() as session:
         garments = list(session.scalars(select(Garment).where(Garment.drop_date == date).order_by(Garment.sku)))
         generations = list(
@@ -162,57 +175,55 @@ def build_summary(ctx: RunContext, date: str) -> dict[str, Any]:
     # the drop listed again, read by the same rules as discovery read it: an input that arrived
     # after discovery is never recorded, and the report refuses to claim the drop adds up
     records, reading, listing = stage_records(ctx, date), kept_reading(ctx, date), list_drop(ctx, date)
-    drop = drop_wait(ctx, date, listing, records) | {"warnings": reading.warnings if reading is not None else []}
-    if drop["processed"]:
+    drop = drop_wait(ctx, date, listing, records)
+    drop.warnings = reading.warnings if reading is not None else []
+    if drop.processed:
         check_inputs_add_up(date, listing, garments)
-    return {
-        "date": date,
-        "drop": drop,
-        "inputs": len(garments),
-        "models": models_used(ctx, generations),
-        "spot_checks": {"date": vars(spot_tally(ctx.ledger, date)), "to_date": vars(spot_tally(ctx.ledger))},
-        "garments_by_state": dict(sorted(Counter(g.state for g in garments).items())),
-        "garments_by_category": dict(sorted(Counter(g.category or "unknown" for g in garments).items())),
-        "category_by_state": {
-            category: dict(sorted(Counter(g.state for g in garments if (g.category or "unknown") == category).items()))
+    tally = spot_tally(ctx.ledger, date), spot_tally(ctx.ledger)
+    return RunSummary(
+        date=date,
+        drop=drop,
+        inputs=len(garments),
+        manifest=storefront_manifest_key(date),
+        models=models_used(ctx, generations),
+        spot_checks=SpotCheckTally(*(SpotChecks(t.checked, t.missed) for t in tally)),
+        garments_by_state=_tally(g.state for g in garments),
+        garments_by_category=_tally(g.category or "unknown" for g in garments),
+        category_by_state={
+            category: _tally(g.state for g in garments if (g.category or "unknown") == category)
             for category in sorted({g.category or "unknown" for g in garments})
         },
-        "generations_by_state": dict(sorted(Counter(g.state for g in generations).items())),
-        # flagged is two different things: failed QC, or passed QC from a preview model (or over an approved image)
-        "flagged_by_cause": dict(
-            sorted(Counter(flag_cause(g.reason) for g in generations if g.state == GenerationState.FLAGGED.value).items())
-        ),
-        "model_photos_by_state": dict(sorted(Counter(p.state for p in photos).items())),
-        "garments": [
-            {"sku": g.sku, "category": g.category, "state": g.state, "reason": g.reason, "source_key": g.source_key}
-            for g in garments
-        ],
-        "generations": [
-            {
-                "generation_id": g.generation_id,
-                "sku": g.sku,
-                "photo_id": g.photo_id,
-                "category": g.category,
-                "state": g.state,
-                "reason": g.reason,
-                "engine": g.engine,
-                "model_version": g.model_version,
-                "key": g.object_key,
-            }
+        generations_by_state=_tally(g.state for g in generations),
+        flagged_by_cause=_tally(flag_cause(g.reason) for g in generations if g.state == GenerationState.FLAGGED.value),
+        model_photos_by_state=_tally(p.state for p in photos),
+        garments=[GarmentLine(g.sku, g.category, g.state, g.reason, g.source_key) for g in garments],
+        generations=[
+            GenerationLine(
+                generation_id=g.generation_id,
+                sku=g.sku,
+                photo_id=g.photo_id,
+                category=g.category,
+                state=g.state,
+                reason=g.reason,
+                engine=g.engine,
+                model_version=g.model_version,
+                key=g.object_key,
+            )
             for g in generations
         ],
-        "model_photos": [
-            {"photo_id": p.photo_id, "state": p.state, "reason": p.reason, "categories": p.categories} for p in photos
-        ],
-        "manifest": storefront_manifest_key(date),
-        "looks": looks_summary(ctx, date, garments),
-        "stages": stage_times(records),
-        "failed_stages": [{"stage": f.label, "error": f.error} for f in stage_failures(records)],
-        "tryon_tasks": [
-            {"task": r.part, "attempt": r.attempt, "seconds": r.seconds, "ok": r.ok, **r.details}
+        model_photos=[PhotoLine(p.photo_id, p.state, p.reason, list(p.categories)) for p in photos],
+        looks=looks_summary(ctx, date, garments),
+        stages=stage_times(records),
+        failed_stages=[FailedStage(f.label, f.error) for f in stage_failures(records)],
+        tryon_tasks=[
+            from_document(TryonTask, {"task": r.part, "attempt": r.attempt, "seconds": r.seconds, "ok": r.ok, **r.details})
             for r in stage_tasks(records, "tryon")
         ],
-    }
+    )
+
+
+def _tally(states: Iterable[str]) -> dict[str, int]:
+    return dict(sorted(Counter(states).items()))
 
 
 def _histograms(ctx: RunContext, date: str) -> str | None:
@@ -228,37 +239,38 @@ def _histograms(ctx: RunContext, date: str) -> str | None:
     return HISTOGRAMS
 
 
-def _thumbnails(ctx: RunContext, date: str, generations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The published and flagged generations, each with its thumbnail's path relative to the
+def _thumbnails(ctx: RunContext, date: str, lines: Sequence[GenerationLine | OutfitLine]) -> list[tuple[Any, str]]:
+    """The published and flagged images, each with its thumbnail's path relative to the
     report; a thumbnail QC did not leave (an image measured before thumbnails were kept) is made."""
     shown = [
-        g for g in generations if g["state"] in (GenerationState.PUBLISHED.value, GenerationState.FLAGGED.value) and g["key"]
+        line for line in lines if line.state in (GenerationState.PUBLISHED.value, GenerationState.FLAGGED.value) and line.key
     ]
     kept = set(ctx.store.list_keys(report_key(date, REPORT_THUMBS)))
-    for generation in shown:
-        if report_thumbnail_key(date, generation["generation_id"]) not in kept:
+    for line in shown:
+        if report_thumbnail_key(date, line.generation_id) not in kept:
+            assert line.key is not None
             ctx.store.put_bytes(
-                report_thumbnail_key(date, generation["generation_id"]),
-                thumbnail_jpeg(decode_rgb(ctx.store.get_bytes(generation["key"]))),
+                report_thumbnail_key(date, line.generation_id),
+                thumbnail_jpeg(decode_rgb(ctx.store.get_bytes(line.key))),
                 "image/jpeg",
             )
-    return [{**g, "src": f"{REPORT_THUMBS}{g['generation_id']}.jpg"} for g in shown]
+    return [(line, f"{REPORT_THUMBS}{line.generation_id}.jpg") for line in shown]
 
 
 def _pages(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
 
-def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
+def write_report(ctx: RunContext, date: str) -> ReportWritten:
     """``summary.json`` and ``report.html`` (the summary first, then the first page of the
     thumbnails and of the garments), with the further pages as ``generations-NNNN.html`` and
     ``garments-NNNN.html`` and the images as files beside them: a night of 20,000 generations
     opens as fast as one of ten. It only reads: the run's end (``tasks.run_end``) settles the
     garments a failed stage stopped before it."""
     summary = build_summary(ctx, date)
-    thumbnails = _pages(_thumbnails(ctx, date, summary["generations"]), PAGE_THUMBNAILS)
-    outfits = _thumbnails(ctx, date, summary["looks"]["outfits"])
-    garments = _pages(summary["garments"], PAGE_ROWS)
+    thumbnails = _pages(_thumbnails(ctx, date, summary.generations), PAGE_THUMBNAILS)
+    outfits = _thumbnails(ctx, date, summary.looks.outfits)
+    garments = _pages(summary.garments, PAGE_ROWS)
     histograms = _histograms(ctx, date)
     html = TEMPLATES.get_template("report.html").render(
         summary=summary,
@@ -279,11 +291,16 @@ def write_report(ctx: RunContext, date: str) -> dict[str, Any]:
                 page.render(summary=summary, kind=kind, items=items, current=number, pages=len(pages)).encode(),
                 "text/html; charset=utf-8",
             )
-    ctx.store.put_json(report_key(date, "summary.json"), summary)
+    ctx.store.put_json(report_key(date, SUMMARY), to_document(summary))
     ctx.store.put_bytes(report_key(date, "report.html"), html.encode(), "text/html; charset=utf-8")
-    return {
-        "summary": report_key(date, "summary.json"),
-        "report": report_key(date, "report.html"),
-        "garments_by_state": summary["garments_by_state"],
-        "inputs": summary["inputs"],
-    }
+    return ReportWritten(report_key(date, SUMMARY), report_key(date, "report.html"), summary.garments_by_state, summary.inputs)
+
+
+@dataclass
+class ReportWritten:
+    """What the report task hands Airflow: where the report is, and the night's counts."""
+
+    summary: str
+    report: str
+    garments_by_state: dict[str, int]
+    inputs: int

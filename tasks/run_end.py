@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from tasks.catalog.run_summary import read_summary
 from tasks.context import RunContext
 from tasks.ledger import GARMENT_TERMINAL_STATES, Garment, GarmentState
 from tasks.stage_times import StageFailure, stage_failures, stage_records
 from tasks.states import move
-from tasks.storage import ObjectStore, report_key
+from tasks.storage import ObjectStore
 
 # the stages that take a garment on from each working state
 _STAGES_AFTER = {
@@ -47,11 +48,11 @@ def needs_run(store: ObjectStore, date: str, reprocess: str) -> bool:
     """Whether a backfill runs ``date`` again. ``none``: only a date without a report, or whose
     run found no complete drop; ``failed``: also a date whose report shows a garment a failed
     stage stopped; ``all``: every date."""
-    summary = store.get_json_or_none(report_key(date, "summary.json"))
+    summary = read_summary(store, date)
     if reprocess == "all" or summary is None:
         return True
-    if not (summary.get("drop") or {}).get("processed", True):
+    if not summary.drop.processed:
         return True  # the night's run found no complete drop: nothing was done
     if reprocess == "failed":
-        return any((g.get("reason") or "").startswith(f"{INCOMPLETE}:") for g in summary["garments"])
+        return any((g.reason or "").startswith(f"{INCOMPLETE}:") for g in summary.garments)
     return False

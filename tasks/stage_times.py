@@ -8,14 +8,18 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
+from tasks.catalog.documents import from_document, to_document
+from tasks.catalog.run_summary import StageTime
 from tasks.context import RunContext
 from tasks.storage import report_key
 
 PREFIX = "stages/"
+
+
+Figures = dict[str, str | int | float | bool | None]  # what a task records of what it did: counts, seconds, outcomes
 
 
 @dataclass
@@ -29,14 +33,10 @@ class StageRecord:
     pid: int
     started: str  # ISO time
     ok: bool | None
-    details: dict[str, Any] = field(default_factory=dict)  # what the task filled in: free-form figures
+    details: Figures = field(default_factory=dict)  # what the task filled in
     seconds: float | None = None
     finished: str | None = None
     error: str | None = None
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> StageRecord:
-        return cls(**{f.name: document[f.name] for f in fields(cls) if f.name in document})
 
 
 FIRST_STAGE = "check_model_version"  # garment_drop's first task (the evaluation gate)
@@ -45,7 +45,7 @@ FIRST_STAGE = "check_model_version"  # garment_drop's first task (the evaluation
 @contextmanager
 def timed_stage(
     ctx: RunContext, date: str, stage: str, part: str | int | None = None, attempt: int | None = None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Figures]:
     """Record the stage's start, end and seconds, also when it fails (``ok`` false, with the
     ``error``), and the ``details`` the task puts in the dict it is given (a try-on task: its
     engine's figures).
@@ -55,7 +55,7 @@ def timed_stage(
     """
     started, clock, ok = datetime.now(UTC), time.perf_counter(), False
     put_stage_record(ctx, date, stage, part, attempt=attempt, started=started)
-    details: dict[str, Any] = {}
+    details: Figures = {}
     error = None
     try:
         yield details
@@ -88,7 +88,7 @@ def put_stage_record(
     started: datetime,
     ok: bool | None = None,
     seconds: float | None = None,
-    details: dict[str, Any] | None = None,
+    details: Figures | None = None,
     error: str | None = None,
 ) -> None:
     """Write a task's record: at its start (``ok`` None), or at its end with its seconds. A task
@@ -97,7 +97,7 @@ def put_stage_record(
     record = StageRecord(stage, part, attempt, os.getpid(), started.isoformat(), ok, details or {})
     if ok is not None:
         record.seconds, record.finished, record.error = round(seconds or 0.0, 3), datetime.now(UTC).isoformat(), error
-    ctx.store.put_json(key, asdict(record))
+    ctx.store.put_json(key, to_document(record))
 
 
 def describe_error(error: BaseException) -> str:
@@ -111,7 +111,7 @@ def stage_records(ctx: RunContext, date: str) -> list[StageRecord]:
     """The task records of the date's latest run, as ``timed_stage`` wrote them: those started
     since its first stage (``FIRST_STAGE``) began, so a stage an earlier run ran and this one
     never reached is not taken for this run's."""
-    records = [StageRecord.from_document(ctx.store.get_json(key)) for key in ctx.store.list_keys(report_key(date, PREFIX))]
+    records = [from_document(StageRecord, ctx.store.get_json(key)) for key in ctx.store.list_keys(report_key(date, PREFIX))]
     first = max((r.started for r in records if r.stage == FIRST_STAGE), default=None)
     return [r for r in records if first is None or r.started >= first]
 
@@ -138,23 +138,19 @@ def stage_failures(records: list[StageRecord]) -> list[StageFailure]:
     ]
 
 
-def stage_times(records: list[StageRecord]) -> list[dict[str, Any]]:
+def stage_times(records: list[StageRecord]) -> list[StageTime]:
     """Per stage, in order of start: tasks, summed seconds, wall span (first start to last end),
     failures (a task that never recorded its end, killed, counts as failed)."""
-    stages: dict[str, dict[str, Any]] = {}
+    stages: dict[str, StageTime] = {}
     for r in sorted(records, key=lambda r: r.started):
         finished = r.finished or r.started
-        s = stages.setdefault(
-            r.stage, {"stage": r.stage, "tasks": 0, "seconds": 0.0, "failed": 0, "started": r.started, "finished": finished}
-        )
-        s["tasks"] += 1
-        s["seconds"] = round(s["seconds"] + (r.seconds or 0.0), 3)
-        s["failed"] += 0 if r.ok else 1
-        s["finished"] = max(s["finished"], finished)
+        s = stages.setdefault(r.stage, StageTime(r.stage, 0, 0.0, 0, r.started, finished))
+        s.tasks += 1
+        s.seconds = round(s.seconds + (r.seconds or 0.0), 3)
+        s.failed += 0 if r.ok else 1
+        s.finished = max(s.finished, finished)
     for s in stages.values():
-        s["wall_seconds"] = round(
-            (datetime.fromisoformat(s["finished"]) - datetime.fromisoformat(s["started"])).total_seconds(), 3
-        )
+        s.wall_seconds = round((datetime.fromisoformat(s.finished) - datetime.fromisoformat(s.started)).total_seconds(), 3)
     return list(stages.values())
 
 

@@ -43,7 +43,7 @@ def recoloured(ctx):
     for name, colour in TINTS.items():
         ctx.store.put_bytes(f"drops/{DATE}/TEE-{name.upper()}/front.png", encode_png(_tint(tee, mask, colour)))
         ctx.store.put_json(f"drops/{DATE}/TEE-{name.upper()}/meta.json", {"category": "upper_body"})
-    assert library_stage.preprocess_model_photos(ctx)["ready"] == 3
+    assert library_stage.preprocess_model_photos(ctx).ready == 3
     library_stage.build_index(ctx)
     return preprocess_garments(ctx, DATE, validate(ctx, DATE, discover(ctx, DATE)))
 
@@ -60,7 +60,7 @@ def test_batches_hold_one_cluster_each(ctx, recoloured):
     shards = match(ctx, DATE, recoloured)
     assert [s.index for s in shards] == [0], "a night smaller than shard_min_generations is one shard"
     batches = shards[0].batches
-    clusters = {row["photo_id"]: row["clusters"]["upper_body"] for row in catalog_library.read_index(ctx)}
+    clusters = {row.photo_id: row.clusters["upper_body"] for row in catalog_library.read_index(ctx)}
     assert len(set(clusters.values())) >= 2, "three colours make more than one cluster"
     with ctx.ledger.session() as session:
         for batch in batches:

@@ -1,5 +1,6 @@
 """The stages of garment_drop called as plain functions (no Airflow), on a real S3 API."""
 
+import dataclasses
 import io
 
 import pandas as pd
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from tasks.catalog import library as catalog_library
+from tasks.catalog.library_build import PhotoCounts
 from tasks.catalog.plans import generation_id
 from tasks.images import decode_rgb
 from tasks.inference import tryon_stage
@@ -35,8 +37,8 @@ def planned(ctx):
 
 def test_stages_in_order(ctx, planned):
     items, counts, shards = planned
-    assert counts == {"photos": 3, "processed": 3, "cached": 0, "refused": 0, "ready": 3, "rejected": 0}
-    suitable = {row["photo_id"]: sorted(c for c, ok in row["suitable"].items() if ok) for row in catalog_library.read_index(ctx)}
+    assert counts == PhotoCounts(photos=3, processed=3, cached=0, refused=0, ready=3, rejected=0)
+    suitable = {row.photo_id: sorted(c for c, ok in row.suitable.items() if ok) for row in catalog_library.read_index(ctx)}
     assert suitable == {
         "049205_0": ["lower_body", "upper_body"],
         "051918_0": ["lower_body", "upper_body"],
@@ -50,7 +52,7 @@ def test_stages_in_order(ctx, planned):
     assert {g.state for g in ctx.ledger.garments(DATE)} == {"matched"}
 
     result = tryon_stage.run_shard(ctx, shards[0])
-    assert (result["generated"], result["failed"], result["batches"]) == (4, 0, len(shards[0].batches))
+    assert (result.generated, result.failed, result.batches) == (4, 0, len(shards[0].batches))
     counts = check_generations(ctx, DATE)
     assert counts["passed"] + counts["flagged"] == 4 and counts["flagged"] >= 3, (
         counts
@@ -81,7 +83,7 @@ def test_stages_in_order(ctx, planned):
     )
     assert not list(ctx.store.list_keys(f"reports/{DATE}/metrics/")), "the parts are removed once gathered"
     # and the warp baseline is a preview: even what passed QC waits for a reviewer, nothing reaches the storefront
-    assert publish(ctx, DATE)["published"] == 0
+    assert publish(ctx, DATE).published == 0
     generations = ctx.ledger.generations(DATE)
     assert {g.state for g in generations} == {"flagged"}
     for g in generations:
@@ -89,7 +91,7 @@ def test_stages_in_order(ctx, planned):
     assert ctx.store.get_json(f"storefront/manifests/{DATE}.json")["items"] == []
     assert not list(ctx.store.list_keys("storefront/TEE-03032/"))
     report = write_report(ctx, DATE)
-    assert report["garments_by_state"] == {"flagged": 2} and report["inputs"] == 2
+    assert report.garments_by_state == {"flagged": 2} and report.inputs == 2
     summary = ctx.store.get_json(f"reports/{DATE}/summary.json")
     assert [(m["model_version"], m["released"], m["generations"]) for m in summary["models"]] == [
         ("warp-baseline-1.0.0", False, 4)
@@ -135,7 +137,7 @@ def test_report_holds_the_ledger_against_the_drop_listing(ctx, planned):
     for garment in ctx.ledger.garments(DATE):
         if garment.state != "quarantined":
             set_garment_state(ctx, garment.id, GarmentState.REJECTED, "test")
-    assert write_report(ctx, DATE)["inputs"] == 3
+    assert write_report(ctx, DATE).inputs == 3
     ctx.store.put_json(f"drops/{DATE}/LATE-0001/meta.json", {"category": "upper_body"})
     with pytest.raises(AssertionError, match="the drop lists 4 inputs, the ledger records 3; never recorded: LATE-0001"):
         write_report(ctx, DATE)
@@ -153,8 +155,8 @@ def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
 
     monkeypatch.setattr(tryon_stage, "get_engine", lambda settings: Flaky())
     result = tryon_stage.run_shard(ctx, shard)
-    assert {k: result[k] for k in ("generated", "existing", "failed")} == {"generated": 3, "existing": 0, "failed": 1}
-    assert result["engine_loads"] == 0 and result["load_seconds"] == 0, "the warp baseline has no weights to load"
+    assert (result.generated, result.existing, result.failed) == (3, 0, 1)
+    assert result.engine_loads == 0 and result.load_seconds == 0, "the warp baseline has no weights to load"
     states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
     assert states[bad] == ("failed", "engine_error: CUDA error: device-side assert")
     assert sum(state == "generated" for state, _ in states.values()) == 3
@@ -164,7 +166,7 @@ def test_a_sample_that_breaks_the_engine_fails_alone(ctx, planned, monkeypatch):
     again = match(ctx, DATE, planned[0])
     assert sorted(gid for s in again for gid in s.generation_ids) == sorted(shard.generation_ids)
     result = tryon_stage.run_shard(ctx, again[0])
-    assert {k: result[k] for k in ("generated", "existing", "failed")} == {"generated": 1, "existing": 3, "failed": 0}
+    assert (result.generated, result.existing, result.failed) == (1, 3, 0)
 
 
 def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
@@ -172,25 +174,20 @@ def test_model_photos_are_processed_once_per_content(ctx, planned, monkeypatch):
         raise AssertionError("an unchanged photo was processed again")
 
     monkeypatch.setattr(library_stage, "prepare_model_photo", must_not_run)
-    assert library_stage.preprocess_model_photos(ctx) == {
-        "photos": 3,
-        "processed": 0,
-        "cached": 3,
-        "refused": 0,
-        "ready": 3,
-        "rejected": 0,
-    }
+    assert library_stage.preprocess_model_photos(ctx) == PhotoCounts(
+        photos=3, processed=0, cached=3, refused=0, ready=3, rejected=0
+    )
     # a photo whose name cannot be an id is refused (rejected, never processed), not counted unchanged
     ctx.store.put_bytes("library/photos/bad name!.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())
     counts = library_stage.preprocess_model_photos(ctx)
-    assert counts == {"photos": 4, "processed": 0, "cached": 3, "refused": 1, "ready": 3, "rejected": 1}
+    assert counts == PhotoCounts(photos=4, processed=0, cached=3, refused=1, ready=3, rejected=1)
     summary = library_stage.build_index(ctx, [counts])
-    assert (summary["processed"], summary["unchanged"], summary["refused"], summary["rejected"]) == (0, 3, 1, 1)
+    assert (summary.processed, summary.unchanged, summary.refused, summary.rejected) == (0, 3, 1, 1)
     # said in words: the rejected photo is counted as rejected, not as "0 refused"
     assert "4 photos, 3 ready, 1 rejected (1 of them for a name that cannot be a photo id)" in library_stage.describe_build(
         summary
     )
-    three_rejected = {**summary, "photos": 7, "ready": 4, "rejected": 3, "refused": 0}
+    three_rejected = dataclasses.replace(summary, photos=7, ready=4, rejected=3, refused=0)
     assert "7 photos, 4 ready, 3 rejected (the reasons below)" in library_stage.describe_build(three_rejected)
     # new bytes under the same id are processed again
     ctx.store.put_bytes("library/photos/05997_00.jpg", (SAMPLES / "library" / "01008_00.jpg").read_bytes())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tasks import storefront
+from tasks.catalog.look_files import LookFile, LooksModelRef
 from tests.conftest import REPO
 
 
@@ -22,8 +23,9 @@ def test_a_stage_writing_the_storefront_itself_is_caught_and_the_gate_is_not(ctx
     with pytest.raises(AssertionError, match="tasks/looks/outfit_tryon.py wrote storefront/looks/l/p.jpg"):
         _as_if_written_in("tasks/looks/outfit_tryon.py", ctx, "storefront/looks/l/p.jpg")
     _as_if_written_in("tasks/publish.py", ctx, "review/2026-12-01/x.json")  # elsewhere: anyone's
-    assert storefront.put_look_file(ctx.store, "TEE-1", {"looks": []}) is True
-    assert storefront.put_look_file(ctx.store, "TEE-1", {"looks": []}) is False, "unchanged: not written again"
+    look_file = LookFile("TEE-1", "upper_body", "2026-12-01", LooksModelRef("looks-1", "0" * 64, True, "colour-hist"))
+    assert storefront.put_look_file(ctx.store, look_file) is True
+    assert storefront.put_look_file(ctx.store, look_file) is False, "unchanged: not written again"
     storefront.clear(ctx.store, ["storefront/looks/TEE-1.json"])
     assert not ctx.store.exists("storefront/looks/TEE-1.json")
     with pytest.raises(ValueError, match="not a storefront key"):

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, Param, get_current_context
 
 from tasks.airflow_glue.priority import NIGHTLY_FIRST
 from tasks.context import RunContext
 from tasks.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from tasks.stage_times import Figures
 
 SETTINGS = get_settings()
 
@@ -156,7 +159,7 @@ def drop_lease(ctx: RunContext, date: str, *, take: bool = False, release_after:
 
 
 @contextmanager
-def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext, str, dict[str, Any]]]:
+def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext, str, Figures]]:
     """(run context, drop date, details) for a garment_drop task, holding the date's lease, with
     the task's wall time and the details it fills in recorded for the report
     (``tasks.stage_times``). Skipped when the run's evaluation gate refused it."""

@@ -1,28 +1,34 @@
-"""What crosses XCom between garment_drop's tasks: the typed items and shards of the stages
-(``tasks.items``, ``tasks.inference.shard``), written as their JSON objects and read back into
-the same types, validated, on the other side. Plain JSON keeps every deployment's XCom readable
-without allowing this project's classes in Airflow's deserializer."""
+"""What crosses XCom between the DAGs' tasks: garment_drop's typed items and shards
+(``tasks.items``, ``tasks.inference.shard``) and a try-on task's figures, model_library's
+chunk counts and build (``tasks.catalog.library_build``), evaluate's plan and what its tasks
+made (``tasks.evaluation.plan``), as the dataclasses themselves. Airflow's serde
+writes a dataclass as its fields with its class name and builds the class again on the other
+side (``AcceptedItem`` checks its fields there); it builds only classes it is allowed to, so
+every process that parses the DAG allows these, and only these, at import."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from airflow.sdk.serde import allow_class
 
+from tasks.catalog.library_build import LibraryBuild, PhotoCounts
+from tasks.catalog.run_summary import ShardFigures
+from tasks.evaluation.plan import EvaluationDone, EvaluationPlan, VersionMade
 from tasks.inference.shard import Shard
 from tasks.items import AcceptedItem, DropItem
 
+XCOM_CLASSES = (
+    DropItem,
+    AcceptedItem,
+    Shard,
+    ShardFigures,
+    PhotoCounts,
+    LibraryBuild,
+    EvaluationPlan,
+    VersionMade,
+    EvaluationDone,
+)
 
-def to_xcom(values: Sequence[DropItem | AcceptedItem | Shard]) -> list[dict[str, Any]]:
-    return [value.to_dict() for value in values]
 
-
-def drop_items(raw: list[dict[str, Any]]) -> list[DropItem]:
-    return [DropItem.from_xcom(item) for item in raw]
-
-
-def accepted_items(raw: list[dict[str, Any]]) -> list[AcceptedItem]:
-    return [AcceptedItem.from_xcom(item) for item in raw]
-
-
-def shard(raw: dict[str, Any]) -> Shard:
-    return Shard.from_dict(raw)
+def allow_xcom_classes() -> None:
+    for kind in XCOM_CLASSES:
+        allow_class(kind)

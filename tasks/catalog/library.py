@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.catalog.documents import JsonObject, from_document, to_document
 from tasks.context import RunContext
 from tasks.images import decode_labels, decode_mask, decode_rgb, encode_mask, encode_png
 from tasks.preprocess.masks import encode_pose_map
@@ -65,25 +65,21 @@ class PhotoMeta:
     timings_ms: dict[str, float] = field(default_factory=dict)
     sharpness: float | None = None
 
-    def to_document(self) -> dict[str, Any]:
-        document = asdict(self)
-        for view in document["views"].values():
-            if view["cluster"] is None:
-                del view["cluster"]
+    def to_document(self) -> JsonObject:
+        """The file; a view's cluster before the index build, and a sharpness never measured, are
+        left out rather than written as null."""
+        document = to_document(self)
+        for view in document["views"].values():  # type: ignore[union-attr]
+            if view["cluster"] is None:  # type: ignore[index, call-overload]
+                del view["cluster"]  # type: ignore[union-attr, arg-type]
         if self.sharpness is None:
             del document["sharpness"]
         return document
 
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> PhotoMeta:
-        known = {f.name for f in fields(cls)}
-        views = {c: ViewMeta(**v) for c, v in (document.get("views") or {}).items()}
-        return cls(**{**{k: v for k, v in document.items() if k in known}, "views": views})
-
 
 def read_photo_meta(ctx: RunContext, photo_id: str) -> PhotoMeta | None:
     document = ctx.store.get_json_or_none(library_artifact_key(photo_id, "meta.json"))
-    return None if document is None else PhotoMeta.from_document(document)
+    return None if document is None else from_document(PhotoMeta, document)
 
 
 def write_photo_meta(ctx: RunContext, meta: PhotoMeta) -> None:
@@ -93,7 +89,7 @@ def write_photo_meta(ctx: RunContext, meta: PhotoMeta) -> None:
 def photo_metas(ctx: RunContext) -> list[PhotoMeta]:
     """Every photo's meta, in key order (``library/artifacts/{photo_id}/meta.json``)."""
     return [
-        PhotoMeta.from_document(ctx.store.get_json(key))
+        from_document(PhotoMeta, ctx.store.get_json(key))
         for key in sorted(ctx.store.list_keys("library/artifacts/"))
         if key.endswith("/meta.json") and key.count("/") == 3
     ]
@@ -121,11 +117,44 @@ def write_view(ctx: RunContext, photo_id: str, category: str, view: CategoryView
     )
 
 
-def write_index(ctx: RunContext, rows: list[dict[str, Any]], clusters: dict[str, Any]) -> None:
+@dataclass
+class IndexRow:
+    """A photo's row of ``library/index.parquet`` (``INDEX_SCHEMA``)."""
+
+    photo_id: str
+    sha256: str
+    state: str  # ready | rejected
+    reason: str | None  # why rejected (a cleaning rule's name and detail)
+    keypoints: list[float] | None = None  # COCO-18 (x, y, score) x 18 on the analysis image
+    suitable: dict[str, bool] = field(default_factory=dict)  # category -> usable
+    unsuitable_reasons: dict[str, str] = field(default_factory=dict)  # category -> reason
+    clusters: dict[str, int] = field(default_factory=dict)  # category -> k-means cluster id
+    embeddings: dict[str, list[float]] = field(default_factory=dict)  # category -> embedding of the worn garment
+    backends: dict[str, str] = field(default_factory=dict)  # stage -> backend and version
+
+    def parquet_row(self) -> dict[str, object]:
+        """The row as Parquet writes it: each map as its (key, value) pairs, in key order."""
+        row: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for column in INDEX_COLUMNS_WITH_MAPS:
+            row[column] = sorted(getattr(self, column).items())
+        return row
+
+
+@dataclass
+class ClusterSet:
+    """One category's clusters in ``library/clusters.json``: the embedding backend, the k-means
+    centroids, and the photos of each cluster (by its id as a string)."""
+
+    backend: str | None
+    centroids: list[list[float]]
+    members: dict[str, list[str]] = field(default_factory=dict)
+
+
+def write_index(ctx: RunContext, rows: list[IndexRow], clusters: dict[str, ClusterSet]) -> None:
     """``library/clusters.json``, then ``library/index.parquet`` (the asset matching waits for)."""
-    ctx.store.put_json(CLUSTERS_KEY, clusters)
+    ctx.store.put_json(CLUSTERS_KEY, {category: to_document(c) for category, c in clusters.items()})
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA), buffer)
+    pq.write_table(pa.Table.from_pylist([row.parquet_row() for row in rows], schema=INDEX_SCHEMA), buffer)
     ctx.store.put_bytes(library_index_key(), buffer.getvalue(), "application/vnd.apache.parquet")
 
 
@@ -136,20 +165,20 @@ INDEX_SCHEMA = pa.schema(
     [
         ("photo_id", pa.string()),
         ("sha256", pa.string()),
-        ("state", pa.string()),  # ready | rejected
-        ("reason", pa.string()),  # why rejected (a cleaning rule's name and detail)
-        ("keypoints", pa.list_(pa.float32())),  # COCO-18 (x, y, score) x 18 on the analysis image, or null
-        ("suitable", pa.map_(pa.string(), pa.bool_())),  # category -> usable
-        ("unsuitable_reasons", pa.map_(pa.string(), pa.string())),  # category -> reason
-        ("clusters", pa.map_(pa.string(), pa.int32())),  # category -> k-means cluster id
-        ("embeddings", pa.map_(pa.string(), pa.list_(pa.float32()))),  # category -> embedding of the worn garment
-        ("backends", pa.map_(pa.string(), pa.string())),  # stage -> backend and version
+        ("state", pa.string()),
+        ("reason", pa.string()),
+        ("keypoints", pa.list_(pa.float32())),
+        ("suitable", pa.map_(pa.string(), pa.bool_())),
+        ("unsuitable_reasons", pa.map_(pa.string(), pa.string())),
+        ("clusters", pa.map_(pa.string(), pa.int32())),
+        ("embeddings", pa.map_(pa.string(), pa.list_(pa.float32()))),
+        ("backends", pa.map_(pa.string(), pa.string())),
     ]
-)
+)  # the columns of IndexRow, documented there and in docs/library.md
 
 
-def read_index(ctx: RunContext) -> list[dict[str, Any]]:
-    """The library index as rows (maps as dicts); empty when no library was built."""
+def read_index(ctx: RunContext) -> list[IndexRow]:
+    """The library index; empty when no library was built."""
     if not ctx.store.exists(library_index_key()):
         return []
     table = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key())))
@@ -157,11 +186,13 @@ def read_index(ctx: RunContext) -> list[dict[str, Any]]:
     for row in rows:
         for column in INDEX_COLUMNS_WITH_MAPS:
             row[column] = dict(row[column] or [])
-    return rows
+    return [from_document(IndexRow, row) for row in rows]
 
 
-def read_clusters(ctx: RunContext) -> dict[str, Any]:
-    return ctx.store.get_json(CLUSTERS_KEY) if ctx.store.exists(CLUSTERS_KEY) else {}
+def read_clusters(ctx: RunContext) -> dict[str, ClusterSet]:
+    """Category -> its clusters; empty when no library was built."""
+    document = ctx.store.get_json_or_none(CLUSTERS_KEY) or {}
+    return {category: from_document(ClusterSet, c) for category, c in document.items()}
 
 
 def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.ndarray]:

@@ -41,4 +41,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("output_face", drawn=False),
 )
 METRIC_COLUMNS = tuple(metric.name for metric in METRICS)
+
+MetricRow = dict[str, float | int | bool]  # one image's measurements: metric name (METRICS) -> value
+TableRow = dict[str, str | float | int | bool | None]  # a row of the table: its identifying columns and its metrics
 PANELS = tuple(metric.name for metric in METRICS if metric.drawn)

@@ -6,8 +6,9 @@ of its SKUs on the storefront; ``count``: how many items. The storefront gate wr
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+
+from tasks.catalog.documents import JsonObject, from_document, to_document
 
 
 @dataclass(frozen=True)
@@ -58,26 +59,13 @@ class StorefrontManifest:
         """Every storefront object the manifest lists."""
         return [entry.key for section in (self.items, self.outfits, self.look_files) for entry in section]
 
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "date": self.date,
-            "count": len(self.items),
-            "items": [asdict(item) for item in self.items],
-            "outfits": [asdict(outfit) for outfit in self.outfits],
-            "look_files": [asdict(look_file) for look_file in self.look_files],
-        }
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> StorefrontManifest:
-        """A manifest as read back; one written before a section existed has that section empty,
-        and a field this version does not know is left out."""
-        return cls(
-            date=document["date"],
-            items=[_known(ManifestItem, item) for item in document.get("items", [])],
-            outfits=[_known(OutfitItem, outfit) for outfit in document.get("outfits", [])],
-            look_files=[_known(LookFileItem, look_file) for look_file in document.get("look_files", [])],
-        )
+    def to_document(self) -> JsonObject:
+        """The file: the date, how many items, then the sections."""
+        sections = to_document(self)
+        return {"date": self.date, "count": len(self.items), **{k: v for k, v in sections.items() if k != "date"}}
 
 
-def _known(kind: Any, entry: dict[str, Any]) -> Any:
-    return kind(**{f.name: entry.get(f.name) for f in fields(kind)})
+def read_manifest(document: object) -> StorefrontManifest:
+    """A manifest as read back; one written before a section existed has that section empty, a
+    field this version does not know is left out, and ``count`` is derived, not read."""
+    return from_document(StorefrontManifest, document)

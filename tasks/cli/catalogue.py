@@ -29,7 +29,7 @@ from tasks.settings import Settings, get_settings
 
 
 def _export_demo(store, drop_date: str, folder: Path) -> None:
-    from tasks.catalog.storefront_manifest import StorefrontManifest
+    from tasks.catalog.storefront_manifest import read_manifest
     from tasks.storage import REPORT_THUMBS, report_key, review_prefix, storefront_manifest_key
 
     if folder.exists():
@@ -43,7 +43,7 @@ def _export_demo(store, drop_date: str, folder: Path) -> None:
             (folder / name).write_bytes(store.get_bytes(key))
     manifest = store.get_json(storefront_manifest_key(drop_date))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    for key in StorefrontManifest.from_document(manifest).keys():
+    for key in read_manifest(manifest).keys():
         target = folder / key
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.get_bytes(key))
@@ -133,23 +133,25 @@ def cmd_library_add(args: argparse.Namespace) -> int:
 
 def cmd_library_build(args: argparse.Namespace) -> int:
     from tasks.catalog.library import read_index
+    from tasks.catalog.library_build import read_last_build
     from tasks.context import RunContext
     from tasks.looks.store import current_card
-    from tasks.preprocess.library_stage import LAST_BUILD_KEY, describe_build
+    from tasks.preprocess.library_stage import describe_build
 
     with pipeline(get_settings()) as settings:
         ctx = RunContext.from_settings(settings)
-        before, looks_before = ctx.store.get_json_or_none(LAST_BUILD_KEY), current_card(ctx)
+        before, looks_before = read_last_build(ctx), current_card(ctx)
         state = run_and_say("model_library", None, {"rebuild": not args.if_changed})
-        rows, build, card = read_index(ctx), ctx.store.get_json(LAST_BUILD_KEY), current_card(ctx)
-    if state == "success" and build == before:
-        print(
-            f"library: the photos have not changed since the last build ({build.get('built', 'time not recorded')}): nothing to do"
-        )
-    print(describe_build(build))
+        rows, build, card = read_index(ctx), read_last_build(ctx), current_card(ctx)
+    if build is None:
+        print("library: no build was recorded (the model_library run failed before its index)")
+    elif state == "success" and build == before:
+        print(f"library: the photos have not changed since the last build ({build.built or 'time not recorded'}): nothing to do")
+    if build is not None:
+        print(describe_build(build))
     for row in rows:
-        suitable = ", ".join(c for c, ok in sorted(row["suitable"].items()) if ok) or "-"
-        print(f"  {row['photo_id']:<20} {row['state']:<9} {suitable:<36} {row['reason'] or ''}")
+        suitable = ", ".join(c for c, ok in sorted(row.suitable.items()) if ok) or "-"
+        print(f"  {row.photo_id:<20} {row.state:<9} {suitable:<36} {row.reason or ''}")
     print(_looks_line(card, looks_before))
     return 0 if state == "success" else 1
 

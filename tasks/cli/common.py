@@ -12,8 +12,12 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import date as date_type
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tasks.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from tasks.catalog.run_summary import RunSummary
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -105,17 +109,17 @@ def run_and_say(dag_id: str, logical_date: str | None = None, conf: dict | None 
     return state
 
 
-def drop_summary(settings: Settings, drop_date: str) -> dict | None:
+def drop_summary(settings: Settings, drop_date: str) -> RunSummary | None:
     """The date's summary.json, or None when there is none or the bucket cannot be read now (an
     S3 outage that failed the run may outlast it: that is said, not raised)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from tasks.catalog.run_summary import read_summary
     from tasks.stage_times import describe_error
-    from tasks.storage import ObjectStore, report_key
+    from tasks.storage import ObjectStore
 
-    store, key = ObjectStore.from_settings(settings), report_key(drop_date, "summary.json")
     try:
-        return store.get_json_or_none(key)
+        return read_summary(ObjectStore.from_settings(settings), drop_date)
     except (BotoCoreError, ClientError) as error:
         print(f"drop {drop_date}: the report cannot be read now ({describe_error(error)})")
         return None
@@ -141,7 +145,7 @@ def why_failed(settings: Settings, drop_date: str) -> str:
     return f"stage {failures[0].label} failed: {failures[0].error}{more}"
 
 
-def finish(settings: Settings, drop_date: str, state: str, summary: dict | None, notes: tuple[str, ...] = ()) -> int:
+def finish(settings: Settings, drop_date: str, state: str, summary: RunSummary | None, notes: tuple[str, ...] = ()) -> int:
     """Print the drop's summary (then ``notes``) and, when its run failed, a last line naming
     the stage that failed and its error (never a traceback about a missing report)."""
     if summary is not None:
@@ -157,27 +161,27 @@ def finish(settings: Settings, drop_date: str, state: str, summary: dict | None,
     return 1
 
 
-def print_summary(summary: dict) -> None:
-    drop = summary.get("drop") or {}
-    if drop.get("outcome") == "no_drop":
+def print_summary(summary: RunSummary) -> None:
+    drop = summary.drop
+    if drop.outcome == "no_drop":
         print(
-            f"drop {summary['date']}: no drop: {drop['marker']} did not appear within {drop['wait_s']} s; nothing processed"
-            + (f" ({len(drop['waiting'])} input(s) of an unfinished upload waiting)" if drop["waiting"] else "")
+            f"drop {summary.date}: no drop: {drop.marker} did not appear within {drop.wait_s} s; nothing processed"
+            + (f" ({len(drop.waiting)} input(s) of an unfinished upload waiting)" if drop.waiting else "")
         )
         return
-    counts = ", ".join(f"{n} {s}" for s, n in summary["garments_by_state"].items())
-    print(f"drop {summary['date']}: {summary['inputs']} garments: {counts}")
-    print(f"generations: {', '.join(f'{n} {s}' for s, n in summary['generations_by_state'].items()) or 'none'}")
-    looks = summary.get("looks") or {}
-    if looks.get("outfits") or looks.get("files"):
-        outfits = ", ".join(f"{n} {s}" for s, n in looks["outfits_by_state"].items()) or "none"
-        print(f"looks: {len(looks['files'])} look file(s) on the storefront; full-outfit images: {outfits}")
-    for garment in summary["garments"]:
-        if garment["reason"]:
-            print(f"  {garment['sku']}: {garment['state']}: {garment['reason']}")
-    for model in summary.get("models", []):
-        kind = "released model" if model["released"] else "PREVIEW (nothing published without a reviewer)"
-        print(f"images made by {model['model_version']}: {kind}: {model['note']}")
+    counts = ", ".join(f"{n} {s}" for s, n in summary.garments_by_state.items())
+    print(f"drop {summary.date}: {summary.inputs} garments: {counts}")
+    print(f"generations: {', '.join(f'{n} {s}' for s, n in summary.generations_by_state.items()) or 'none'}")
+    looks = summary.looks
+    if looks.outfits or looks.files:
+        outfits = ", ".join(f"{n} {s}" for s, n in looks.outfits_by_state.items()) or "none"
+        print(f"looks: {len(looks.files)} look file(s) on the storefront; full-outfit images: {outfits}")
+    for garment in summary.garments:
+        if garment.reason:
+            print(f"  {garment.sku}: {garment.state}: {garment.reason}")
+    for model in summary.models:
+        kind = "released model" if model.released else "PREVIEW (nothing published without a reviewer)"
+        print(f"images made by {model.model_version}: {kind}: {model.note}")
 
 
 def date_range(first: str, last: str) -> list[str]:

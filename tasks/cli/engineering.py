@@ -8,9 +8,10 @@ import getpass
 import json
 import sys
 from contextlib import ExitStack
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks.cli.common import (
     _export_prefix,
@@ -23,6 +24,9 @@ from tasks.cli.common import (
     why_failed,
 )
 from tasks.settings import get_settings
+
+if TYPE_CHECKING:
+    from tasks.evaluation.compare import Comparison
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -38,7 +42,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         result = audit_and_repair(ctx, args.date, fix=args.repair)
         left = audit(ctx, args.date) if result.repaired else result.findings
     if args.json:
-        print(json.dumps({**result.to_dict(), "left": [f.to_dict() for f in left]}, indent=2))
+        print(json.dumps({**asdict(result), "left": [asdict(f) for f in left]}, indent=2))
         return 0 if not left else 1
     print(f"audit of {args.date}: {len(result.findings)} finding(s)")
     for finding in result.findings:
@@ -133,21 +137,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0 if all(s == "success" or s.startswith("skipped") for s in states.values()) else 1
 
 
-def _print_evaluation(summary: dict) -> None:
-    print(f"evaluation {summary['evaluation_id']} on set {summary['set']} (sha256 {summary['set_sha256'][:12]})")
+def _print_evaluation(summary: Comparison) -> None:
+    print(f"evaluation {summary.evaluation_id} on set {summary.set} (sha256 {summary.set_sha256[:12]})")
     print(f"{'version':<40} {'category':<11} {'SSIM':>6} {'LPIPS':>6} {'FID':>8} {'KIDx1e3':>8} {'s/img':>6} {'QC pass':>8}")
     from tasks.evaluation.compare import figure
 
-    for version in summary["versions"]:
-        for c in version["categories"]:
-            qc = f"{c['qc_passed']}/{c['qc_checked']}"
+    for version in summary.versions:
+        for c in version.categories:
+            qc = f"{c.qc_passed}/{c.qc_checked}"
             print(
-                f"{version['spec']:<40} {c['category']:<11} {figure(c['ssim']):>6} {figure(c['lpips']):>6} {figure(c['fid'], digits=2):>8} "
-                f"{figure(c['kid'], 2, 1e3):>8} {figure(c['seconds_per_image'], digits=2):>6} {qc:>8}"
+                f"{version.spec:<40} {c.category:<11} {figure(c.ssim):>6} {figure(c.lpips):>6} {figure(c.fid, digits=2):>8} "
+                f"{figure(c.kid, 2, 1e3):>8} {figure(c.seconds_per_image, digits=2):>6} {qc:>8}"
             )
-        for slot, why in sorted(version["failed"].items()):
-            print(f"  {version['spec']}: {slot}: no image: {why}")
-    for warning in summary["warnings"]:
+        for slot, why in sorted(version.failed.items()):
+            print(f"  {version.spec}: {slot}: no image: {why}")
+    for warning in summary.warnings:
         print(f"note: {warning}")
 
 
@@ -179,14 +183,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             },
         )
         store = ObjectStore.from_settings(settings)
-        summary = store.get_json_or_none(evaluation_key(evaluation_id, "results.json"))
+        from tasks.evaluation.compare import read_comparison
+
+        summary = read_comparison(store, evaluation_id)
         if state != "success" or summary is None:
             print(f"error: the evaluate run ended {state}; its task logs say why (TRYON_HOME/airflow/logs)", file=sys.stderr)
             return 1
         _print_evaluation(summary)
         folder = (args.out or Path("evaluation-output")) / evaluation_id
         _export_prefix(store, evaluation_key(evaluation_id, ""), folder)
-        print(f"page: {(folder / 'index.html').resolve()}  (s3: {summary['page']})")
+        print(f"page: {(folder / 'index.html').resolve()}  (s3: {summary.page})")
     return 0
 
 
@@ -255,9 +261,9 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
 
     target = args.out or args.source.with_suffix(".safetensors")
     report = convert_to_safetensors(args.source, target)
-    dropped = f"; dropped non-tensor entries: {', '.join(report['dropped'])}" if report["dropped"] else ""
+    dropped = f"; dropped non-tensor entries: {', '.join(report.dropped)}" if report.dropped else ""
     print(
-        f"{target}: {report['tensors']} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)"
+        f"{target}: {report.tensors} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)"
     )
     return 0
 

@@ -10,11 +10,12 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
+from wsgiref.types import StartResponse, WSGIEnvironment
 from xml.etree import ElementTree
 
 from tasks.embedded_s3.wire import (
@@ -79,7 +80,7 @@ class FolderS3:
         for path in self.root.rglob(f"*{PARTIAL_SUFFIX}"):
             path.unlink(missing_ok=True)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             # read the whole request first, even one refused: unread bytes would be taken for
             # the next request on the connection
@@ -94,7 +95,7 @@ class FolderS3:
         start_response(status, [*headers, ("x-amz-request-id", uuid.uuid4().hex[:16].upper())])
         return body
 
-    def route(self, environ: dict[str, Any]) -> Response:
+    def route(self, environ: WSGIEnvironment) -> Response:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "surrogateescape")
         bucket, _, key = path.lstrip("/").partition("/")
@@ -119,7 +120,7 @@ class FolderS3:
             return "204 No Content", [], []
         raise not_implemented(method, "an object")
 
-    def bucket_operation(self, method: str, bucket: str, query: dict[str, str], environ: dict[str, Any]) -> Response:
+    def bucket_operation(self, method: str, bucket: str, query: dict[str, str], environ: WSGIEnvironment) -> Response:
         if method == "PUT":
             if not _BUCKET_NAME.match(bucket):
                 raise S3Error("400 Bad Request", "InvalidBucketName", f"{bucket!r} is not a valid bucket name")

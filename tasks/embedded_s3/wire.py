@@ -7,6 +7,7 @@ import base64
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from wsgiref.types import WSGIEnvironment
 from xml.etree import ElementTree
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -24,7 +25,7 @@ class S3Error(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def request_body(environ: dict[str, Any]) -> bytes:
+def request_body(environ: WSGIEnvironment) -> bytes:
     """The request's bytes, with the aws-chunked framing (and its trailing checksum) removed
     when a client streams that way."""
     stream = environ["wsgi.input"]

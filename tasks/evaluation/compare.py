@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import cv2
 
+from tasks.catalog.documents import from_document, to_document
 from tasks.evaluation.metrics import KID_SUBSETS
 from tasks.evaluation.run import VersionResult, evaluation_key
 from tasks.evaluation.sets import EvalSet, load_cloth, load_view, read_set
@@ -58,7 +59,9 @@ def read_results(ctx: Any, evaluation_id: str, specs: list[str]) -> list[Version
     from tasks.evaluation.run import ModelVersion
 
     return [
-        VersionResult.from_dict(ctx.store.get_json(evaluation_key(evaluation_id, f"{ModelVersion.parse(s).slug}/result.json")))
+        from_document(
+            VersionResult, ctx.store.get_json(evaluation_key(evaluation_id, f"{ModelVersion.parse(s).slug}/result.json"))
+        )
         for s in specs
     ]
 
@@ -80,11 +83,11 @@ def record(ctx: Any, evaluation_id: str, evalset: EvalSet, results: list[Version
                         set_name=evalset.name,
                         set_sha256=evalset.content_sha256,
                         version=result.spec,
-                        engine=engine["engine"],
-                        model_version=engine["model_version"],
-                        weights_sha256=engine["weights_sha256"],
-                        parameters=engine["parameters"],
-                        baseline=bool(engine["baseline"]),
+                        engine=engine.engine,
+                        model_version=engine.model_version,
+                        weights_sha256=engine.weights_sha256,
+                        parameters=engine.parameters,
+                        baseline=engine.baseline,
                         random_weights=result.random_weights,
                         category=c.category,
                         paired=c.paired,
@@ -109,10 +112,10 @@ def warnings_of(results: list[VersionResult]) -> list[str]:
     for r in results:
         if r.random_weights:
             out.append(f"{r.spec} runs on random weights: its images are noise and its figures say nothing about the model.")
-        elif r.engine.get("baseline"):
+        elif r.engine.baseline:
             out.append(f"{r.spec} is a baseline engine (no learned model): a floor to compare with, not a candidate.")
-    networks = {n["name"]: n for r in results for n in r.feature_networks}
-    random = sorted(name for name, n in networks.items() if n["random_weights"])
+    networks = {n.name: n for r in results for n in r.feature_networks}
+    random = sorted(name for name, n in networks.items() if n.random_weights)
     if random:
         out.append(
             f"The feature networks {', '.join(random)} hold random weights: FID, KID and LPIPS here check the machinery, "
@@ -145,7 +148,7 @@ def render(ctx: Any, evaluation_id: str, evalset: EvalSet, results: list[Version
         )
     rows = []
     for r in results:
-        note = "random weights" if r.random_weights else ("baseline" if r.engine.get("baseline") else "")
+        note = "random weights" if r.random_weights else ("baseline" if r.engine.baseline else "")
         for c in r.categories:
             kid = "n/a" if c.kid is None else f"{c.kid * 1e3:.2f} ± {(c.kid_std or 0) * 1e3:.2f} (n={c.kid_subset_size})"
             rows.append(
@@ -202,19 +205,30 @@ def render(ctx: Any, evaluation_id: str, evalset: EvalSet, results: list[Version
     return key
 
 
-def compare(ctx: Any, evaluation_id: str, set_name: str, specs: list[str]) -> dict[str, Any]:
-    """Record every version's figures and write the page; what the command prints."""
+@dataclass
+class Comparison:
+    """``results.json`` of an evaluation: every version's figures on the set, the page, and what
+    makes the figures meaningless as quality numbers (``warnings``). What the command prints."""
+
+    evaluation_id: str
+    set: str
+    set_sha256: str
+    page: str
+    versions: list[VersionResult]
+    warnings: list[str]
+
+
+def compare(ctx: Any, evaluation_id: str, set_name: str, specs: list[str]) -> Comparison:
+    """Record every version's figures and write the page and ``results.json``."""
     evalset = read_set(ctx.store, set_name)
     results = read_results(ctx, evaluation_id, specs)
     record(ctx, evaluation_id, evalset, results)
     page = render(ctx, evaluation_id, evalset, results)
-    summary = {
-        "evaluation_id": evaluation_id,
-        "set": set_name,
-        "set_sha256": evalset.content_sha256,
-        "page": page,
-        "versions": [r.to_dict() for r in results],
-        "warnings": warnings_of(results),
-    }
-    ctx.store.put_json(evaluation_key(evaluation_id, "results.json"), summary)
-    return summary
+    comparison = Comparison(evaluation_id, set_name, evalset.content_sha256, page, results, warnings_of(results))
+    ctx.store.put_json(evaluation_key(evaluation_id, "results.json"), to_document(comparison))
+    return comparison
+
+
+def read_comparison(store: Any, evaluation_id: str) -> Comparison | None:
+    document = store.get_json_or_none(evaluation_key(evaluation_id, "results.json"))
+    return None if document is None else from_document(Comparison, document)

@@ -13,16 +13,23 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tasks.evaluation.features import InceptionFeatures, load_lpips
+from tasks.catalog.documents import to_document
+from tasks.catalog.qc_table import TableRow
+from tasks.evaluation.features import InceptionFeatures, NetworkInfo, load_lpips
 from tasks.evaluation.metrics import fid, kid, ssim
 from tasks.evaluation.sets import EvalPair, EvalSet, View, load_cloth, load_view, read_set
 from tasks.images import encode_jpeg
+from tasks.inference.engine import EngineCard
 from tasks.settings import Settings
+
+if TYPE_CHECKING:
+    from tasks.qc.appearance import ClothReading
+    from tasks.qc.metrics import GenerationInputs
 
 
 def evaluation_key(evaluation_id: str, name: str) -> str:
@@ -95,19 +102,12 @@ class VersionResult:
 
     spec: str
     slug: str
-    engine: dict[str, Any]  # Engine.describe(): engine, model version, weights hash, parameters, baseline, release
+    engine: EngineCard
     random_weights: bool
-    feature_networks: list[dict[str, Any]]
+    feature_networks: list[NetworkInfo]
     categories: list[CategoryResult] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # slot -> why no image
     images: dict[str, str] = field(default_factory=dict)  # slot -> object key
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> VersionResult:
-        return cls(**{**raw, "categories": [CategoryResult(**c) for c in raw["categories"]]})
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -122,8 +122,8 @@ class _Inputs:
         self.store, self.name, self.faces = store, evalset.name, faces
         self.views: dict[str, View] = {}
         self.cloths: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.templates: dict[str, Any] = {}  # view id -> GenerationInputs without a cloth
-        self.cloth_readings: dict[str, Any] = {}
+        self.templates: dict[str, GenerationInputs] = {}  # view id -> the view's QC inputs without a cloth
+        self.cloth_readings: dict[str, ClothReading] = {}
 
     def view(self, view_id: str) -> View:
         if view_id not in self.views:
@@ -135,7 +135,7 @@ class _Inputs:
             self.cloths[cloth_id] = load_cloth(self.store, self.name, cloth_id)
         return self.cloths[cloth_id]
 
-    def qc(self, pair: EvalPair) -> Any:
+    def qc(self, pair: EvalPair) -> GenerationInputs:
         """What QC compares the pair's generation with (``tasks.qc.judge``)."""
         from tasks.qc.appearance import read_cloth
         from tasks.qc.judge import view_inputs, with_cloth
@@ -167,12 +167,10 @@ def evaluate_version(
     engine = get_engine(settings)
     inception = InceptionFeatures(ctx.settings)  # the same networks for every version: the run's, not the version's
     lpips, lpips_networks = load_lpips(ctx.settings)
-    result = VersionResult(
-        spec, version.slug, engine.describe(), engine.random_weights, [asdict(n) for n in (inception.info, *lpips_networks)]
-    )
+    result = VersionResult(spec, version.slug, engine.describe(), engine.random_weights, [inception.info, *lpips_networks])
     faces = shared_faces()
     inputs = _Inputs(ctx.store, evalset, faces)
-    qc_rows: list[dict[str, Any]] = []
+    qc_rows: list[TableRow] = []
     chosen = evalset.chosen(limit, categories)
     for category in sorted({p.category for p in chosen}):
         pairs = [p for p in chosen if p.category == category]
@@ -236,8 +234,8 @@ def evaluate_version(
     if qc_rows:
         failed = verdicts(qc_rows)
         for measured in result.categories:
-            slots = [r["generation_id"] for r in qc_rows if r["category"] == measured.category]
+            slots = [str(r["generation_id"]) for r in qc_rows if r["category"] == measured.category]
             measured.qc_checked = len(slots)
             measured.qc_passed = sum(1 for s in slots if not failed[s])
-    ctx.store.put_json(evaluation_key(evaluation_id, f"{version.slug}/result.json"), result.to_dict())
+    ctx.store.put_json(evaluation_key(evaluation_id, f"{version.slug}/result.json"), to_document(result))
     return result

@@ -34,6 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from tasks.catalog.documents import from_document, to_document
 from tasks.images import decode_mask, decode_rgb, encode_mask, encode_png, fit_to_canvas
 from tasks.preprocess.garment import WHITE
 from tasks.preprocess.model_photo import worn_garment_and_skin
@@ -72,13 +73,6 @@ class EvalSet:
     pairs: list[EvalPair] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # input -> why it is not in the set
     content_sha256: str = ""  # of every view and cloth file, in id order
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> EvalSet:
-        return cls(**{**raw, "pairs": [EvalPair(**p) for p in raw["pairs"]]})
 
     def chosen(self, limit: int | None = None, categories: list[str] | None = None) -> list[EvalPair]:
         """The pairs to generate: those of ``categories`` (default all), all of them or the first
@@ -176,7 +170,7 @@ class SetWriter:
         lines = "".join(f"{k}\t{v}\n" for k, v in sorted(self.digests.items()))
         self.set.content_sha256 = hashlib.sha256(lines.encode()).hexdigest()
         self.set.pairs.sort(key=lambda p: (p.category, not p.paired, p.view, p.cloth))
-        self.store.put_json(set_key(self.set.name, "set.json"), self.set.to_dict())
+        self.store.put_json(set_key(self.set.name, "set.json"), to_document(self.set))
         return self.set
 
 
@@ -198,20 +192,20 @@ def library_set(ctx: Any, name: str = LIBRARY_SET) -> EvalSet:
 
     writer = SetWriter(ctx.store, name, "the model library: each ready view, its own worn garment cut out as the cloth")
     wears: dict[str, str] = {}
-    for row in sorted(read_index(ctx), key=lambda r: r["photo_id"]):
-        if row["state"] != "ready":
+    for row in sorted(read_index(ctx), key=lambda r: r.photo_id):
+        if row.state != "ready":
             continue
-        for category, suitable in sorted(row["suitable"].items()):
+        for category, suitable in sorted(row.suitable.items()):
             if not suitable:
                 continue
-            view_id = f"{row['photo_id']}.{category}"
-            labels = load_view_labels(ctx, row["photo_id"], category)
+            view_id = f"{row.photo_id}.{category}"
+            labels = load_view_labels(ctx, row.photo_id, category)
             if labels is None:
                 writer.set.refused[view_id] = (
                     "no parsing stored for this view (a library built before it kept one): rebuild the library"
                 )
                 continue
-            view = View(labels=labels, **load_photo(ctx, row["photo_id"], category))
+            view = View(labels=labels, **load_photo(ctx, row.photo_id, category))
             garment = worn_garment(view, category)
             if garment.sum() < MIN_GARMENT_SHARE * garment.size:
                 writer.set.refused[view_id] = (
@@ -233,7 +227,7 @@ def read_set(store: ObjectStore, name: str) -> EvalSet:
         raise LookupError(
             f"no evaluation set {name!r} ({key} is missing): make one with `tryon evaluate import PATH` or the library set"
         )
-    return EvalSet.from_dict(raw)
+    return from_document(EvalSet, raw)
 
 
 def load_view(store: ObjectStore, name: str, view_id: str) -> View:

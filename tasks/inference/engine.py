@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tasks.catalog.documents import JsonObject, to_document
+
 log = logging.getLogger(__name__)
 
 
@@ -98,19 +100,49 @@ class Engine(ABC):
         """What a generation of this engine is planned under (:func:`made_with`)."""
         return made_with(self.name, self.model_version, self.weights_sha256, self.parameters)
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "engine": self.name,
-            "engine_version": self.version,
-            "model_version": self.model_version,
-            "weights_sha256": self.weights_sha256,
-            "baseline": self.is_baseline,
-            "random_weights": self.random_weights,
-            "licence": self.licence,
-            "parameters": self.parameters,
-            "released": self.release.released,
-            "release_note": self.release.note,
-        }
+    def describe(self) -> EngineCard:
+        return EngineCard(
+            engine=self.name,
+            engine_version=self.version,
+            model_version=self.model_version,
+            weights_sha256=self.weights_sha256,
+            baseline=self.is_baseline,
+            random_weights=self.random_weights,
+            licence=self.licence,
+            parameters=self.parameters,
+            released=self.release.released,
+            release_note=self.release.note,
+        )
+
+
+@dataclass(frozen=True)
+class EngineCard:
+    """What an engine states about itself, recorded in every sidecar it makes and with every
+    evaluation of it: the engine, its version and weights, whether it is a baseline or runs on
+    random weights, its licence, the parameters that change its outputs, and whether it is
+    released (and why or why not). An engine with several weight files names each one's hash,
+    and the licences of the base models it builds on."""
+
+    engine: str
+    engine_version: str
+    model_version: str
+    weights_sha256: str
+    baseline: bool
+    random_weights: bool
+    licence: str
+    parameters: dict[str, Any]  # the engine's own: free-form, JSON
+    released: bool
+    release_note: str
+    weights: dict[str, str] = field(default_factory=dict)  # weight file -> sha256
+    base_model_licences: dict[str, str] = field(default_factory=dict)
+
+    def document(self) -> JsonObject:
+        """As a sidecar holds it (the per-file fields only for an engine that has them)."""
+        document = to_document(self)
+        for name in ("weights", "base_model_licences"):
+            if not document[name]:
+                del document[name]
+        return document
 
 
 def made_with(engine: str, model_version: str, weights_sha256: str, parameters: dict[str, Any]) -> str:

@@ -10,8 +10,7 @@ shard crosses XCom from ``match`` to ``tryon``; this module is the contract both
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from tasks.settings import Settings
 
@@ -29,13 +28,6 @@ class Shard:
     def label(self) -> str:
         """What the Airflow UI shows for the mapped task."""
         return f"shard {self.index}: {len(self.generation_ids)} generations in {len(self.batches)} batches"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Shard:
-        return cls(index=int(raw["index"]), batches=[list(batch) for batch in raw["batches"]])
 
 
 def shard_count(generations: int, settings: Settings) -> int:

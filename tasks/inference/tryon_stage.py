@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from tasks.catalog.garments import load_garment
 from tasks.catalog.library import load_photo
+from tasks.catalog.run_summary import ShardFigures
 from tasks.context import RunContext
 from tasks.images import encode_jpeg
 from tasks.inference.engine import Engine, TryOnSample, generate_each, planned_otherwise
@@ -168,7 +169,7 @@ class ShardWriter:
 
     def __init__(self, ctx: RunContext, engine: Engine, shard: int | None, limit: int) -> None:
         self.ctx, self.shard, self.limit = ctx, shard, limit
-        self.described = engine.describe()  # the same for every generation of the shard
+        self.described = engine.describe().document()  # the same for every generation of the shard
         self.pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="tryon-writer")
         self.pending: deque[Future[None]] = deque()
         self.wait_seconds = 0.0
@@ -216,9 +217,9 @@ class ShardWriter:
         self.pending.append(self.pool.submit(fn, *args))
 
 
-def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
-    """Generate what is missing in the shard; return counts by outcome and the engine's figures
-    for this task: weight loads and load seconds, engine seconds (the load left out), seconds per
+def run_shard(ctx: RunContext, shard: Shard) -> ShardFigures:
+    """Generate what is missing in the shard; return its figures: counts by outcome and the
+    engine's weight loads and load seconds, engine seconds (the load left out), seconds per
     generation, and the seconds the engine waited on inputs and on writes.
 
     No ledger transaction is held while the engine runs: each batch's rows are read in one short
@@ -227,14 +228,7 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
     """
     engine = get_engine(ctx.settings)
     loads_before, load_seconds_before = engine.loads, engine.load_seconds
-    counts: dict[str, Any] = {
-        "generated": 0,
-        "existing": 0,
-        "failed": 0,
-        "superseded": 0,
-        "batches": len(shard.batches),
-        "pid": os.getpid(),
-    }
+    figures = ShardFigures(batches=len(shard.batches), pid=os.getpid())
     engine_seconds = input_wait = 0.0
     generating = 0
     reader = ShardReader(ctx, engine)
@@ -252,7 +246,12 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
             if number + 1 < len(shard.batches):
                 reading = prefetch.submit(reader.prepare, shard.batches[number + 1])
             for state, _, _ in batch.decided.values():
-                counts[{GENERATED: "existing", SUPERSEDED: "superseded"}.get(state, "failed")] += 1
+                if state == GENERATED:
+                    figures.existing += 1
+                elif state == SUPERSEDED:
+                    figures.superseded += 1
+                else:
+                    figures.failed += 1
             if batch.decided:
                 writer.record(batch.decided)
             if not batch.samples:
@@ -264,17 +263,17 @@ def run_shard(ctx: RunContext, shard: Shard) -> dict[str, Any]:
             errors: dict[str, Outcome] = {
                 gid: (FAILED, result, None) for gid, result in results.items() if isinstance(result, str)
             }
-            counts["failed"] += len(errors)
+            figures.failed += len(errors)
             if errors:
                 writer.record(errors)
             for gid, result in results.items():
                 if not isinstance(result, str):
-                    counts["generated"] += 1
+                    figures.generated += 1
                     writer.store(batch.planned[gid], *result)
-    counts["engine_loads"] = engine.loads - loads_before
-    counts["load_seconds"] = round(engine.load_seconds - load_seconds_before, 3)
-    counts["engine_seconds"] = round(engine_seconds - counts["load_seconds"], 3)  # generating, the load left out
-    counts["seconds_per_generation"] = round(counts["engine_seconds"] / generating, 4) if generating else None
-    counts["input_wait_seconds"] = round(input_wait, 3)
-    counts["write_wait_seconds"] = round(writer.wait_seconds, 3)
-    return counts
+    figures.engine_loads = engine.loads - loads_before
+    figures.load_seconds = round(engine.load_seconds - load_seconds_before, 3)
+    figures.engine_seconds = round(engine_seconds - figures.load_seconds, 3)  # generating, the load left out
+    figures.seconds_per_generation = round(figures.engine_seconds / generating, 4) if generating else None
+    figures.input_wait_seconds = round(input_wait, 3)
+    figures.write_wait_seconds = round(writer.wait_seconds, 3)
+    return figures

@@ -12,7 +12,7 @@ Every output says it is ``warp-baseline``: this is not LaDI-VTON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -54,9 +54,6 @@ class WarpBaselineConfig:
     grid_step: int = 8
     inpaint_radius: int = 6
     skin_tolerance: float = 2.5
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class WarpBaselinePipeline:
@@ -176,7 +173,7 @@ class WarpBaselineEngine(Engine):
 
     @property
     def parameters(self) -> dict[str, Any]:
-        return {**self.pipeline.config.to_dict(), "deterministic": True}
+        return {**asdict(self.pipeline.config), "deterministic": True}
 
     @property
     def release(self) -> Release:

@@ -1,6 +1,6 @@
 """Looks in the nightly drop: for each of the drop's garments on the storefront, the published
 garments of the other category that the compatibility model scores highest with it, written to
-``storefront/looks/{sku}.json`` (schema ``LOOK_FILE_SCHEMA``, docs/looks.md).
+``storefront/looks/{sku}.json`` (``tasks.catalog.look_files``, docs/looks.md).
 
 A look file lists only garments with live storefront images (each checked in the store), and is
 written in one PUT after that, so a reader sees the whole file or the one before; it holds no
@@ -11,14 +11,14 @@ no shoes), so it has no look file.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
-import jsonschema
 import numpy as np
 from sqlalchemy import func, select
 
 from tasks.catalog.garments import garment_embedding
+from tasks.catalog.look_files import Look, LookFile, LooksModelRef
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, Publication
 from tasks.looks.model import CompatibilityModel
@@ -28,42 +28,6 @@ from tasks.looks.training import partner_scores
 from tasks.storefront import LIVE, put_look_file, write_manifest
 
 PARTNER_CATEGORIES = {"upper_body": ("lower_body",), "lower_body": ("upper_body",), "dresses": ()}
-LOOK_FILE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["sku", "category", "drop_date", "model", "looks"],
-    "additionalProperties": False,
-    "properties": {
-        "sku": {"type": "string", "minLength": 1},
-        "category": {"enum": ["upper_body", "lower_body"]},
-        "drop_date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
-        "model": {
-            "type": "object",
-            "required": ["version", "sha256", "released", "embedding_backend"],
-            "additionalProperties": False,
-            "properties": {
-                "version": {"type": "string"},
-                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                "released": {"type": "boolean"},
-                "embedding_backend": {"type": "string"},
-            },
-        },
-        "looks": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["sku", "category", "score", "images"],
-                "additionalProperties": False,
-                "properties": {
-                    "sku": {"type": "string", "minLength": 1},
-                    "category": {"enum": ["upper_body", "lower_body"]},
-                    "score": {"type": "number", "minimum": -1, "maximum": 1},
-                    "images": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^storefront/"}},
-                },
-            },
-        },
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -88,9 +52,6 @@ class LooksWritten:
     skipped: dict[str, str] = field(default_factory=dict)
     model: str | None = None
     note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def storefront_garments(ctx: RunContext) -> list[StorefrontGarment]:
@@ -133,8 +94,8 @@ def garment_vectors(ctx: RunContext, garments: dict[str, str], backend: str) -> 
     """SKU -> embedding of the garments (SKU -> garment sha256) embedded with ``backend``, the
     only ones a model trained on that backend can score; and every garment's backend."""
     embeddings = {sku: garment_embedding(ctx, sha256) for sku, sha256 in garments.items()}
-    vectors = {sku: np.asarray(e["vector"], np.float32) for sku, e in embeddings.items() if e["backend"] == backend}
-    return vectors, {sku: e["backend"] for sku, e in embeddings.items()}
+    vectors = {sku: np.asarray(e.vector, np.float32) for sku, e in embeddings.items() if e.backend == backend}
+    return vectors, {sku: e.backend for sku, e in embeddings.items()}
 
 
 def ranked_partners(
@@ -151,23 +112,14 @@ def ranked_partners(
     return [(partners[i], float(scores[i])) for i in order]
 
 
-def look_file(card: LooksCard, garment: StorefrontGarment, partners: list[tuple[StorefrontGarment, float]]) -> dict[str, Any]:
-    document = {
-        "sku": garment.sku,
-        "category": garment.category,
-        "drop_date": garment.drop_date,
-        "model": {
-            "version": card.version,
-            "sha256": card.sha256,
-            "released": card.released,
-            "embedding_backend": card.embedding_backend,
-        },
-        "looks": [
-            {"sku": p.sku, "category": p.category, "score": round(score, 4), "images": sorted(p.images)} for p, score in partners
-        ],
-    }
-    jsonschema.validate(document, LOOK_FILE_SCHEMA)
-    return document
+def look_file(card: LooksCard, garment: StorefrontGarment, partners: list[tuple[StorefrontGarment, float]]) -> LookFile:
+    return LookFile(
+        sku=garment.sku,
+        category=garment.category,
+        drop_date=garment.drop_date,
+        model=LooksModelRef(card.version, card.sha256, card.released, card.embedding_backend),
+        looks=[Look(p.sku, p.category, round(score, 4), sorted(p.images)) for p, score in partners],
+    )
 
 
 def write_looks(ctx: RunContext, date: str) -> LooksWritten:
@@ -199,7 +151,7 @@ def write_looks(ctx: RunContext, date: str) -> LooksWritten:
             continue
         top = ranked[: ctx.settings.looks_per_garment]
         document = look_file(card, garment, top)
-        if put_look_file(ctx.store, garment.sku, document):
+        if put_look_file(ctx.store, document):
             result.written.append(garment.sku)
         else:
             result.unchanged.append(garment.sku)

@@ -14,8 +14,7 @@ photo's) is pushed apart while nearer than ``margin`` and left alone beyond it
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -29,9 +28,6 @@ class ModelConfig:
     dropout: float = 0.5
     margin: float = 0.8
     train_skip: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class CompatibilityModel(nn.Module):

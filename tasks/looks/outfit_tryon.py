@@ -24,7 +24,7 @@ recorded, and makes nothing twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from tasks.catalog.garments import load_garment
 from tasks.catalog.library import load_photo, load_view_labels, read_index
+from tasks.catalog.qc_table import MetricRow, TableRow
 from tasks.context import RunContext
 from tasks.images import encode_jpeg, sha256_hex
 from tasks.inference.engine import Engine, TryOnSample, generate_each
@@ -103,9 +104,9 @@ def plan_looks(ctx: RunContext, date: str, card: LooksCard) -> tuple[list[Planne
     pool.update({g.sku: g for g in mine})
     vectors, _ = garment_vectors(ctx, {sku: g.sha256 for sku, g in pool.items()}, card.embedding_backend)
     both = sorted(
-        row["photo_id"]
+        row.photo_id
         for row in read_index(ctx)
-        if row["state"] == "ready" and row["suitable"].get("upper_body") and row["suitable"].get(CANVAS)
+        if row.state == "ready" and row.suitable.get("upper_body") and row.suitable.get(CANVAS)
     )
     looks: dict[str, PlannedLook] = {}
     skipped: dict[str, str] = {}
@@ -182,13 +183,13 @@ def _one(engine: Engine, sample: TryOnSample) -> tuple[np.ndarray, dict[str, Any
 
 def judge(
     final: np.ndarray, first: np.ndarray, canvas: OutfitCanvas, upper: tuple, lower: tuple, config: SuiteConfig
-) -> tuple[list[str], dict[str, Any]]:
+) -> tuple[list[str], dict[str, MetricRow | float]]:
     """The checks the outfit image fails (none: it passed) as ``pass/check`` names, and the
-    measurements behind them."""
+    measurements behind them (per pass, and the top's colour in the final image)."""
     faces = shared_faces()
     face = bool(faces(canvas.view["person"]))
     upper_cloth, lower_cloth = read_cloth(*upper), read_cloth(*lower)
-    rows = []
+    rows: list[TableRow] = []
     for name, category, output, photo, mask, cloth in (
         ("upper", "upper_body", first, canvas.view["person"], canvas.upper_mask, upper_cloth),
         ("lower", "lower_body", final, first, canvas.lower_mask, lower_cloth),
@@ -201,13 +202,15 @@ def judge(
     top_kept, kept, bound = kept_in_outfit(final, canvas.upper_mask, upper_cloth, config)
     if not top_kept:
         failed.append(OUTFIT_TOP_KEPT)
-    measured = {row["generation_id"]: {k: v for k, v in row.items() if isinstance(v, (int, float, bool))} for row in rows}
+    measured: dict[str, MetricRow | float] = {
+        str(row["generation_id"]): {k: v for k, v in row.items() if isinstance(v, (int, float, bool))} for row in rows
+    }
     return failed, {**measured, "upper_colour_delta_e_in_final": kept, "upper_colour_bound": bound}
 
 
 def _sidecar(row: LookGeneration, engine: Engine, look: PlannedLook, card: LooksCard) -> dict[str, Any]:
     return {
-        **engine.describe(),
+        **engine.describe().document(),
         "generation_id": row.generation_id,
         "look_id": row.look_id,
         "photo_id": row.photo_id,
@@ -266,20 +269,37 @@ def route(ctx: RunContext, gate: Gate, row: LookGeneration) -> None:
                 ctx.store.copy(row.object_key.rsplit(".", 1)[0] + "." + ext, target)
 
 
-def make_outfits(ctx: RunContext, date: str) -> dict[str, Any]:
-    """Plan the drop's looks, make each one's image once, judge and route it; counts by outcome
-    and per SKU without a look, why."""
+@dataclass
+class OutfitsMade:
+    """What the outfits step did: looks planned, images made now or found made, the looks by the
+    state they ended in, and per SKU without a look, why; or, when it made none, why."""
+
+    looks: int = 0
+    generated: int = 0
+    existing: int = 0
+    states: dict[str, int] = field(default_factory=lambda: {PUBLISHED: 0, FLAGGED: 0, FAILED: 0})
+    skipped: dict[str, str] = field(default_factory=dict)
+    model: str | None = None
+    note: str | None = None
+
+    def figures(self) -> dict[str, int | str | None]:
+        """The counts for the stage record (the per-SKU reasons left out)."""
+        return {"looks": self.looks, "generated": self.generated, "existing": self.existing, **self.states, "model": self.model}
+
+
+def make_outfits(ctx: RunContext, date: str) -> OutfitsMade:
+    """Plan the drop's looks, make each one's image once, judge and route it."""
     engine = get_engine(ctx.settings)
     asked = ctx.settings.outfits
     if asked == "never" or (asked == "released" and not engine.release.released):
         why = "TRYON_OUTFITS is never" if asked == "never" else f"{engine.release.note} (TRYON_OUTFITS=always makes previews)"
-        return {"looks": 0, "note": f"no full outfits: {why}"}
+        return OutfitsMade(note=f"no full outfits: {why}")
     card = current_card(ctx)
     if card is None:
-        return {"looks": 0, "note": "no compatibility model yet (model_library's looks task trains one)"}
+        return OutfitsMade(note="no compatibility model yet (model_library's looks task trains one)")
     looks, skipped = plan_looks(ctx, date, card)
     config, gate = load_config(ctx.settings.qc_expectations), Gate(ctx.settings)
-    counts: dict[str, Any] = {"looks": len(looks), "generated": 0, "existing": 0, PUBLISHED: 0, FLAGGED: 0, FAILED: 0}
+    made = OutfitsMade(looks=len(looks), skipped=skipped, model=card.version)
     for look in looks:
         seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF
         gid = generation_id_of(look, engine, seed)
@@ -311,15 +331,15 @@ def make_outfits(ctx: RunContext, date: str) -> dict[str, Any]:
         if row.state in (GenerationState.PLANNED.value, FAILED) or (not stored and row.state != REJECTED):
             try:
                 make_look(ctx, engine, look, row, card, config)
-                counts["generated"] += 1
+                made.generated += 1
             except Exception as error:  # one look fails alone
                 move(row, FAILED, f"outfit_failed: {type(error).__name__}: {error}")
         else:
-            counts["existing"] += 1
+            made.existing += 1
         route(ctx, gate, row)
         with ctx.ledger.session() as session:
             session.merge(row)
-        counts[row.state] = counts.get(row.state, 0) + 1
-    if counts[PUBLISHED]:
+        made.states[row.state] = made.states.get(row.state, 0) + 1
+    if made.states[PUBLISHED]:
         write_manifest(ctx, date)  # the date's manifest lists its full-outfit images too
-    return {**counts, "skipped": skipped, "model": card.version}
+    return made

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.catalog.library import read_photo_meta
+from tasks.catalog.library import IndexRow, read_photo_meta
 from tasks.context import RunContext
 from tasks.images import decode_labels, decode_rgb, sha256_hex
 from tasks.preprocess.backends import embedding_backend
@@ -102,34 +102,34 @@ def embed_outfit(image: np.ndarray, labels: np.ndarray, embedder, samples: int =
     return parts
 
 
-def photo_outfit(ctx: RunContext, row: dict) -> Outfit:
+def photo_outfit(ctx: RunContext, row: IndexRow) -> Outfit:
     """A ready index row's outfit, from its ``outfit.npz`` when that was made from the same photo
     with the same backend, else embedded now (and stored)."""
     embedder = embedding_backend(ctx.settings)
-    key = library_artifact_key(row["photo_id"], "outfit.npz")
-    stamp = {"sha256": row["sha256"], "backend": embedder.backend, "samples": SAMPLES}
+    key = library_artifact_key(row.photo_id, "outfit.npz")
+    stamp = {"sha256": row.sha256, "backend": embedder.backend, "samples": SAMPLES}
     stored = ctx.store.get_bytes(key) if ctx.store.exists(key) else None
     if stored is not None:
         with np.load(io.BytesIO(stored)) as archive:
             if json.loads(str(archive["stamp"])) == stamp:
-                return Outfit(row["photo_id"], {part: archive[part] for part in PARTS if part in archive})
-    meta = read_photo_meta(ctx, row["photo_id"])
-    assert meta is not None, f"photo {row['photo_id']} is in the index without its meta.json"
-    labels = decode_labels(ctx.store.get_bytes(library_artifact_key(row["photo_id"], "parsing.png")))
+                return Outfit(row.photo_id, {part: archive[part] for part in PARTS if part in archive})
+    meta = read_photo_meta(ctx, row.photo_id)
+    assert meta is not None, f"photo {row.photo_id} is in the index without its meta.json"
+    labels = decode_labels(ctx.store.get_bytes(library_artifact_key(row.photo_id, "parsing.png")))
     # seeded by the photo: the same photo gives the same windows on every worker
-    seed = int(row["sha256"][:8], 16)
+    seed = int(row.sha256[:8], 16)
     parts = embed_outfit(decode_rgb(ctx.store.get_bytes(meta.source_key)), labels, embedder, seed=seed)
     buffer = io.BytesIO()
     arrays: dict[str, Any] = {"stamp": np.array(json.dumps(stamp)), **parts}
     np.savez_compressed(buffer, **arrays)
     ctx.store.put_bytes(key, buffer.getvalue())
-    return Outfit(row["photo_id"], parts)
+    return Outfit(row.photo_id, parts)
 
 
-def build_outfits(ctx: RunContext, index: list[dict]) -> list[Outfit]:
+def build_outfits(ctx: RunContext, index: list[IndexRow]) -> list[Outfit]:
     """Every ready photo's outfit (those with at least one pair of parts), written together to
     ``library/outfits.parquet``."""
-    outfits = [photo_outfit(ctx, row) for row in index if row["state"] == "ready"]
+    outfits = [photo_outfit(ctx, row) for row in index if row.state == "ready"]
     outfits = [outfit for outfit in outfits if outfit.pairs()]
     backend = embedding_backend(ctx.settings).backend
     rows = [

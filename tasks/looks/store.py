@@ -16,15 +16,16 @@ copies that entry into the registry file with ``released: true`` and names it in
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import torch
 
+from tasks.catalog.documents import from_document, to_document
 from tasks.context import RunContext
 from tasks.images import sha256_hex
 from tasks.looks.model import CompatibilityModel, ModelConfig
+from tasks.looks.training import CrossValidation, TrainingConfig
 from tasks.models import ModelEntry, local_path, lookup
 
 LOOKS_BACKEND = "looks-compat"
@@ -44,18 +45,11 @@ class LooksCard:
     training_data_sha256: str
     embedding_backend: str
     outfits: int  # library photos trained on
-    model_config: dict[str, Any]
-    training_config: dict[str, Any]
-    evaluation: dict[str, Any]  # CrossValidation.to_dict(): trained and random_projection, held out
+    model_config: ModelConfig
+    training_config: TrainingConfig
+    evaluation: CrossValidation  # trained and random_projection, held out
     trained: str  # ISO time
     released: bool = False  # true only for a registry entry that says so
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LooksCard:
-        return cls(**data)
 
     def registry_entry(self) -> ModelEntry:
         return ModelEntry(
@@ -65,12 +59,21 @@ class LooksCard:
             sha256=self.sha256,
             licence=LICENCE,
             version=self.version,
-            config={k: v for k, v in self.to_dict().items() if k not in ("version", "uri", "sha256", "released")},
+            config={k: v for k, v in to_document(self).items() if k not in ("version", "uri", "sha256", "released")},
             released=self.released,
         )
 
 
-def save_model(ctx: RunContext, model: CompatibilityModel, **card: Any) -> LooksCard:
+def save_model(
+    ctx: RunContext,
+    model: CompatibilityModel,
+    *,
+    training_data_sha256: str,
+    embedding_backend: str,
+    outfits: int,
+    training_config: TrainingConfig,
+    evaluation: CrossValidation,
+) -> LooksCard:
     """Write the weights, the card and then ``current.json``; the version is the weights' hash."""
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
@@ -81,13 +84,17 @@ def save_model(ctx: RunContext, model: CompatibilityModel, **card: Any) -> Looks
         version=version,
         uri=f"s3://{ctx.store.bucket}/{looks_key(version, 'model.pt')}",
         sha256=digest,
-        model_config=model.config.to_dict(),
+        training_data_sha256=training_data_sha256,
+        embedding_backend=embedding_backend,
+        outfits=outfits,
+        model_config=model.config,
+        training_config=training_config,
+        evaluation=evaluation,
         trained=datetime.now(UTC).isoformat(timespec="seconds"),
-        **card,
     )
     ctx.store.put_bytes(looks_key(version, "model.pt"), weights)
-    ctx.store.put_json(looks_key(version, "card.json"), saved.to_dict())
-    ctx.store.put_json(CURRENT_KEY, saved.to_dict())
+    ctx.store.put_json(looks_key(version, "card.json"), to_document(saved))
+    ctx.store.put_json(CURRENT_KEY, to_document(saved))
     return saved
 
 
@@ -97,14 +104,15 @@ def current_card(ctx: RunContext) -> LooksCard | None:
     name = ctx.settings.looks_model
     if name is not None:
         entry = lookup(ctx.settings, name, LOOKS_BACKEND)
-        return LooksCard(version=entry.version, uri=entry.uri, sha256=entry.sha256, released=entry.released, **entry.config)
+        fields = {"version": entry.version, "uri": entry.uri, "sha256": entry.sha256, "released": entry.released}
+        return from_document(LooksCard, {**entry.config, **fields})
     data = ctx.store.get_json_or_none(CURRENT_KEY)
-    return None if data is None else LooksCard.from_dict(data)
+    return None if data is None else from_document(LooksCard, data)
 
 
 def load_model(ctx: RunContext, card: LooksCard) -> CompatibilityModel:
     """The card's model, its weights checked against the card's sha256, in eval mode."""
     path = local_path(ctx.settings, card.registry_entry())
-    model = CompatibilityModel(ModelConfig(**card.model_config))
+    model = CompatibilityModel(card.model_config)
     model.load_state_dict(torch.load(path, weights_only=True))
     return model.eval()

@@ -3,7 +3,7 @@ outfits up to date, and train a compatibility model when they changed since the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from tasks.catalog.library import read_index
 from tasks.context import RunContext
@@ -24,9 +24,6 @@ class LooksTraining:
     outfits: int
     card: LooksCard | None
 
-    def to_dict(self) -> dict:
-        return {"outcome": self.outcome, "outfits": self.outfits, "card": self.card.to_dict() if self.card else None}
-
 
 def train_looks(ctx: RunContext, config: TrainingConfig = TrainingConfig(), *, force: bool = False) -> LooksTraining:
     outfits = build_outfits(ctx, read_index(ctx))
@@ -34,7 +31,7 @@ def train_looks(ctx: RunContext, config: TrainingConfig = TrainingConfig(), *, f
         return LooksTraining("too_few", len(outfits), None)
     data_sha256 = outfits_sha256(outfits)
     current = current_card(ctx) if ctx.settings.looks_model is None else None
-    same = current is not None and (current.training_data_sha256, current.training_config) == (data_sha256, asdict(config))
+    same = current is not None and (current.training_data_sha256, current.training_config) == (data_sha256, config)
     if same and not force:
         return LooksTraining("unchanged", len(outfits), current)
     evaluation = cross_validate(outfits, config)
@@ -44,7 +41,7 @@ def train_looks(ctx: RunContext, config: TrainingConfig = TrainingConfig(), *, f
         training_data_sha256=data_sha256,
         embedding_backend=embedding_backend(ctx.settings).backend,
         outfits=len(outfits),
-        training_config=asdict(config),
-        evaluation=evaluation.to_dict(),
+        training_config=config,
+        evaluation=evaluation,
     )
     return LooksTraining("trained", len(outfits), card)

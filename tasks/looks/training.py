@@ -15,7 +15,7 @@ random projection of the embeddings, which scores by raw likeness.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -56,9 +56,6 @@ class CrossValidation:
     trained: Evaluation
     random_projection: Evaluation
     folds: list[str] = field(default_factory=list)  # the outfit each fold held out
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _pick(outfit: Outfit, part: str, rng: np.random.Generator) -> np.ndarray:
@@ -215,16 +212,13 @@ def cross_validate(outfits: list[Outfit], config: TrainingConfig = TrainingConfi
     )
 
 
-def evaluation_table(evaluation: dict) -> str:
-    """The held-out figures of ``CrossValidation.to_dict()`` as a table: the trained model and
-    the random projection, side by side."""
-    rows = [("trained", evaluation["trained"]), ("random projection", evaluation["random_projection"])]
-    first = rows[0][1]
+def evaluation_table(evaluation: CrossValidation) -> str:
+    """The held-out figures as a table: the trained model and the random projection, side by side."""
+    rows = [("trained", evaluation.trained), ("random projection", evaluation.random_projection)]
+    first = evaluation.trained
     lines = [
-        f"held out: {first['outfits']} outfits one at a time; {first['pairs']} pairs ranked among {first['candidates']} candidates",
+        f"held out: {first.outfits} outfits one at a time; {first.pairs} pairs ranked among {first.candidates} candidates",
         f"{'scorer':<18} {'AUC real vs 1 swapped':>22} {'partner above a swap':>21} {'mean rank':>10} {'top 10':>7}",
     ]
-    lines += [
-        f"{name:<18} {e['auc']:>22.3f} {e['partner_above']:>21.0%} {e['mean_rank']:>10.1f} {e['top10']:>7.0%}" for name, e in rows
-    ]
+    lines += [f"{name:<18} {e.auc:>22.3f} {e.partner_above:>21.0%} {e.mean_rank:>10.1f} {e.top10:>7.0%}" for name, e in rows]
     return "\n".join(lines)

@@ -127,23 +127,23 @@ def render_sheet(ctx: RunContext) -> np.ndarray:
         _header("library", "photo as uploaded | a view per category: inpaint mask (red), keypoints (green) | state and reasons")
     ]
     for row in read_index(ctx):
-        photo_id = row["photo_id"]
+        photo_id = row.photo_id
         meta = read_photo_meta(ctx, photo_id)
         original = _original(ctx, meta.source_key if meta else None)
         cells = [_cell(original, photo_id if original is not None else f"{photo_id}: no readable photo")]
         lines: list[Line] = [(photo_id, INK)]
-        if row["state"] == "ready":
+        if row.state == "ready":
             lines.append((f"ready; sharpness {(meta.sharpness if meta else None) or 0:.0f}", GREY))
             for category in CATEGORIES:
-                if row["suitable"].get(category):
+                if row.suitable.get(category):
                     cells.append(_view_cell(ctx, photo_id, category))
                     lines.append((f"{category}: suitable", INK))
                 else:
                     cells.append(_cell(None, f"{category}: not suitable"))
-                    lines.append((f"{category}: {row['unsuitable_reasons'].get(category, 'not suitable')}", RED))
+                    lines.append((f"{category}: {row.unsuitable_reasons.get(category, 'not suitable')}", RED))
         else:
             cells.extend(_cell(None, "rejected") for _ in CATEGORIES)
-            lines.append((f"rejected: {row['reason'] or 'no reason recorded'}", RED))
+            lines.append((f"rejected: {row.reason or 'no reason recorded'}", RED))
         rows.append(_row(cells, lines))
     return np.vstack(rows)
 
@@ -159,11 +159,11 @@ def render_garment_sheet(ctx: RunContext, date: str) -> np.ndarray:
     for garment in ctx.ledger.garments(date):
         cut: np.ndarray | None = None
         mask: np.ndarray | None = None
-        artifacts = (read_meta(ctx, garment.sha256) if garment.sha256 else None) or {}
-        if garment.sha256 and artifacts:
+        artifacts = read_meta(ctx, garment.sha256) if garment.sha256 else None
+        if garment.sha256 and artifacts is not None:
             cut = decode_rgb(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "cloth.png")))
             mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "mask.png")))
-        source = artifacts.get("source_key") or garment.source_key
+        source = (artifacts.source_key if artifacts else None) or garment.source_key
         lines: list[Line] = [
             (f"{garment.sku}  ({garment.category or 'no category'})", INK),
             (f"state: {garment.state}", RED if garment.state in ("quarantined", "rejected") else INK),
@@ -171,8 +171,8 @@ def render_garment_sheet(ctx: RunContext, date: str) -> np.ndarray:
         if garment.reason:
             lines.append((f"reason: {garment.reason}", RED))
         if artifacts:
-            lines.append((f"mask: {artifacts.get('mask_method', 'not recorded')}", GREY))
-            lines.append((f"backend: {artifacts.get('backend')}", GREY))
+            lines.append((f"mask: {artifacts.mask_method}", GREY))
+            lines.append((f"backend: {artifacts.backend}", GREY))
         notes = (garment.meta or {}).get("intake_notes") or []
         lines.append((f"intake notes: {', '.join(notes) if notes else 'none'}", GREY))
         original = _original(ctx, source)

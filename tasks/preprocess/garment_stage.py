@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from sqlalchemy import select
 
-from tasks.catalog.garments import load_garment, read_meta, write_cutout, write_meta
+from tasks.catalog.garments import GarmentEmbedding, GarmentMeta, load_garment, read_meta, write_cutout, write_meta
 from tasks.context import RunContext
 from tasks.images import decode_rgb
 from tasks.items import AcceptedItem, made_so, set_garment_state
@@ -22,13 +22,13 @@ from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.states import move
 
 
-def embed_garment(ctx: RunContext, cloth: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+def embed_garment(ctx: RunContext, cloth: np.ndarray, mask: np.ndarray) -> GarmentEmbedding:
     """The garment's appearance embedding with the library's backend, at the size the library
     embeds worn garments (512x384), so the two are comparable."""
     embedder = embedding_backend(ctx.settings)
     small = cv2.resize(cloth, (MODEL_WIDTH, MODEL_HEIGHT), interpolation=cv2.INTER_AREA)
     small_mask = cv2.resize(mask.astype(np.uint8), (MODEL_WIDTH, MODEL_HEIGHT), interpolation=cv2.INTER_NEAREST) > 0
-    return {"backend": embedder.backend, "vector": embedder(small, small_mask).tolist()}
+    return GarmentEmbedding(embedder.backend, embedder(small, small_mask).tolist())
 
 
 def known_fingerprints(ctx: RunContext, date: str) -> FingerprintIndex:
@@ -134,23 +134,23 @@ def _prepare(ctx: RunContext, item: AcceptedItem, masker: Any, embedder: str) ->
     """Cut, canvas, fingerprint and embed one garment unless its content-addressed artifacts
     were made so already; its perceptual hash, or None when it was rejected (no garment cut)."""
     meta = read_meta(ctx, item.sha256)
-    if meta is None or meta.get("backend") != masker.backend:
+    if meta is None or meta.backend != masker.backend:
         try:
             garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)
         except GarmentMaskError as error:
             set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, str(error))
             return None
         write_cutout(ctx, item.sha256, garment.cloth, garment.mask)
-        meta = {
-            "sha256": item.sha256,
-            "source_key": item.image_key,
-            "backend": garment.backend,
-            "mask_method": garment.method,
-            "phash": perceptual_hash(garment.cloth, garment.mask),
-            "embedding": embed_garment(ctx, garment.cloth, garment.mask),
-        }
-        write_meta(ctx, item.sha256, meta)
-    elif meta.get("embedding", {}).get("backend") != embedder:
-        meta["embedding"] = embed_garment(ctx, *load_garment(ctx, item.sha256))
-        write_meta(ctx, item.sha256, meta)
-    return meta["phash"]
+        meta = GarmentMeta(
+            sha256=item.sha256,
+            source_key=item.image_key,
+            backend=garment.backend,
+            mask_method=garment.method,
+            phash=perceptual_hash(garment.cloth, garment.mask),
+            embedding=embed_garment(ctx, garment.cloth, garment.mask),
+        )
+        write_meta(ctx, meta)
+    elif meta.embedding.backend != embedder:
+        meta.embedding = embed_garment(ctx, *load_garment(ctx, item.sha256))
+        write_meta(ctx, meta)
+    return meta.phash

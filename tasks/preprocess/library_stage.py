@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
 from tasks.catalog.library import (
+    ClusterSet,
+    IndexRow,
     PhotoMeta,
     ViewMeta,
     photo_metas,
@@ -20,6 +21,7 @@ from tasks.catalog.library import (
     write_photo_meta,
     write_view,
 )
+from tasks.catalog.library_build import LibraryBuild, PhotoCounts, read_last_build, write_last_build
 from tasks.context import RunContext
 from tasks.images import (
     ImageDecodeError,
@@ -36,7 +38,6 @@ from tasks.storage import library_photos_prefix
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-LAST_BUILD_KEY = "library/last_build.json"
 
 
 def _photo_id(key: str) -> str:
@@ -93,17 +94,25 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[PhotoMeta, str]:
     return meta, "processed"
 
 
-def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> dict[str, Any]:
+def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> PhotoCounts:
     """Preprocess the given library keys (default: all); return counts: how many photos were
     processed, how many were unchanged (``cached``) and how many names were refused."""
     keys = sorted(ctx.store.list_keys(library_photos_prefix())) if keys is None else keys
-    counts = {"photos": 0, "processed": 0, "cached": 0, "refused": 0, "ready": 0, "rejected": 0}
+    counts = PhotoCounts()
     for key in keys:
         meta, outcome = preprocess_photo(ctx, key)
         _record(ctx, meta)
-        counts["photos"] += 1
-        counts["cached" if outcome == "unchanged" else outcome] += 1
-        counts[meta.state] += 1
+        counts.photos += 1
+        if outcome == "unchanged":
+            counts.cached += 1
+        elif outcome == "refused":
+            counts.refused += 1
+        else:
+            counts.processed += 1
+        if meta.state == PhotoState.READY.value:
+            counts.ready += 1
+        else:
+            counts.rejected += 1
     return counts
 
 
@@ -120,13 +129,11 @@ def photos_fingerprint(ctx: RunContext) -> str:
 def library_changed(ctx: RunContext) -> str | None:
     """The photos' fingerprint when it differs from the last build's (a build is due), else None."""
     fingerprint = photos_fingerprint(ctx)
-    last = ctx.store.get_json_or_none(LAST_BUILD_KEY) or {}
-    return None if last.get("photos_fingerprint") == fingerprint else fingerprint
+    last = read_last_build(ctx)
+    return None if last is not None and last.photos_fingerprint == fingerprint else fingerprint
 
 
-def build_index(
-    ctx: RunContext, chunk_counts: list[dict[str, Any]] | None = None, fingerprint: str | None = None
-) -> dict[str, Any]:
+def build_index(ctx: RunContext, chunk_counts: list[PhotoCounts] | None = None, fingerprint: str | None = None) -> LibraryBuild:
     """Cluster the ready photos per category (k-means over the worn-garment embeddings),
     write each photo's clusters into its meta.json, then ``library/index.parquet``,
     ``library/clusters.json`` and ``library/last_build.json`` (with the preprocessing counts
@@ -134,7 +141,7 @@ def build_index(
     many names refused) and the photos' ``fingerprint`` taken before they were listed."""
     live = {_photo_id(k) for k in ctx.store.list_keys(library_photos_prefix())}
     metas = [m for m in photo_metas(ctx) if m.photo_id in live or m.photo_id.startswith("invalid-")]
-    clusters: dict[str, Any] = {}
+    clusters: dict[str, ClusterSet] = {}
     for category in CATEGORIES:
         members = [m for m in metas if m.state == PhotoState.READY.value and category in m.views]
         if not members:
@@ -143,60 +150,58 @@ def build_index(
         centroids, assignment = kmeans(vectors, cluster_count(len(members)), seed=0)
         for meta, cluster in zip(members, assignment):
             meta.views[category].cluster = int(cluster)
-        backend = members[0].backends.get("embedding")
-        clusters[category] = {
-            "backend": backend,
-            "centroids": centroids.tolist(),
-            "members": {str(c): sorted(m.photo_id for m, a in zip(members, assignment) if a == c) for c in range(len(centroids))},
-        }
+        clusters[category] = ClusterSet(
+            backend=members[0].backends.get("embedding"),
+            centroids=centroids.tolist(),
+            members={str(c): sorted(m.photo_id for m, a in zip(members, assignment) if a == c) for c in range(len(centroids))},
+        )
     for meta in metas:
         if meta.state == PhotoState.READY.value:
             write_photo_meta(ctx, meta)
         _record(ctx, meta)
     rows = [_index_row(m) for m in sorted(metas, key=lambda m: m.photo_id)]
     write_index(ctx, rows, clusters)
-    summary = {
-        "photos": len(rows),
-        "ready": sum(m.state == PhotoState.READY.value for m in metas),
-        "rejected": sum(m.state == PhotoState.REJECTED.value for m in metas),
-        "clusters": {c: len(v["centroids"]) for c, v in clusters.items()},
-        "processed": sum(c["processed"] for c in chunk_counts or []),
-        "unchanged": sum(c["cached"] for c in chunk_counts or []),
-        "refused": sum(c.get("refused", 0) for c in chunk_counts or []),
-        "photos_fingerprint": fingerprint,
-        "built": datetime.now(UTC).isoformat(),
-    }
-    ctx.store.put_json(LAST_BUILD_KEY, summary)
-    return summary
+    build = LibraryBuild(
+        photos=len(rows),
+        ready=sum(m.state == PhotoState.READY.value for m in metas),
+        rejected=sum(m.state == PhotoState.REJECTED.value for m in metas),
+        clusters={c: len(v.centroids) for c, v in clusters.items()},
+        processed=sum(c.processed for c in chunk_counts or []),
+        unchanged=sum(c.cached for c in chunk_counts or []),
+        refused=sum(c.refused for c in chunk_counts or []),
+        photos_fingerprint=fingerprint,
+        built=datetime.now(UTC).isoformat(),
+    )
+    write_last_build(ctx, build)
+    return build
 
 
-def describe_build(summary: dict[str, Any]) -> str:
+def describe_build(build: LibraryBuild) -> str:
     """A build's summary in words: every photo counted once as ready or rejected (of those, how
     many for a name that cannot be an id), then what this run did."""
-    rejected, unsafe = summary.get("rejected", summary["photos"] - summary["ready"]), summary.get("refused", 0)
-    why = f" ({unsafe} of them for a name that cannot be a photo id)" if unsafe else ""
+    why = f" ({build.refused} of them for a name that cannot be a photo id)" if build.refused else ""
     return (
-        f"library: {summary['photos']} photos, {summary['ready']} ready, {rejected} rejected{why}"
-        f"{' (the reasons below)' if rejected else ''}; this run processed {summary['processed']}, "
-        f"{summary['unchanged']} unchanged; clusters {summary['clusters']}"
+        f"library: {build.photos} photos, {build.ready} ready, {build.rejected} rejected{why}"
+        f"{' (the reasons below)' if build.rejected else ''}; this run processed {build.processed}, "
+        f"{build.unchanged} unchanged; clusters {build.clusters}"
     )
 
 
-def _index_row(meta: PhotoMeta) -> dict[str, Any]:
-    """The photo's row of ``INDEX_SCHEMA`` (maps as lists of pairs, as Parquet writes them)."""
+def _index_row(meta: PhotoMeta) -> IndexRow:
+    """The photo's row of the library index."""
     views = meta.views
-    return {
-        "photo_id": meta.photo_id,
-        "sha256": meta.sha256,
-        "state": meta.state,
-        "reason": meta.reason,
-        "keypoints": meta.keypoints,
-        "suitable": [(c, c in views) for c in CATEGORIES],
-        "unsuitable_reasons": sorted(meta.unsuitable.items()),
-        "clusters": sorted((c, v.cluster) for c, v in views.items() if v.cluster is not None),
-        "embeddings": sorted((c, v.embedding) for c, v in views.items()),
-        "backends": sorted(meta.backends.items()),
-    }
+    return IndexRow(
+        photo_id=meta.photo_id,
+        sha256=meta.sha256,
+        state=meta.state,
+        reason=meta.reason,
+        keypoints=meta.keypoints,
+        suitable={c: c in views for c in CATEGORIES},
+        unsuitable_reasons=dict(meta.unsuitable),
+        clusters={c: v.cluster for c, v in views.items() if v.cluster is not None},
+        embeddings={c: v.embedding for c, v in views.items()},
+        backends=dict(meta.backends),
+    )
 
 
 def _record(ctx: RunContext, meta: PhotoMeta) -> None:

@@ -58,7 +58,7 @@ def validate_inputs(ctx: RunContext, date: str, items: list[AcceptedItem]) -> li
     version = config.version
     outcomes: list[SuiteOutcome] = []
     if items:
-        frame = pd.DataFrame([item.to_dict() for item in items])[["sku", "category", "sha256"]]
+        frame = pd.DataFrame([asdict(item) for item in items])[["sku", "category", "sha256"]]
         outcomes.append(
             run_suite(config.inputs_suite + "_items", frame, _items_expectations(list(config.allowed_categories)), "sku", version)
         )

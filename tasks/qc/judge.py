@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tasks.catalog.qc_table import MetricRow, TableRow
 from tasks.preprocess.model_photo import worn_garment_and_skin
 from tasks.qc.appearance import ClothReading, read_cloth
 from tasks.qc.metrics import GenerationInputs, colour_delta_e, generation_metrics, view_template
@@ -47,16 +48,16 @@ def with_cloth(template: GenerationInputs, cloth: ClothReading | tuple[np.ndarra
     return replace(template, cloth_reading=reading)
 
 
-def measure(output: np.ndarray, inputs: GenerationInputs, faces: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+def measure(output: np.ndarray, inputs: GenerationInputs, faces: Callable[[np.ndarray], Any]) -> MetricRow:
     """The QC table's metrics of one image (without its identifying columns)."""
     return generation_metrics(output, inputs, faces)
 
 
-def verdicts(rows: list[dict[str, Any]], config: SuiteConfig | None = None) -> dict[str, list[str]]:
+def verdicts(rows: list[TableRow], config: SuiteConfig | None = None) -> dict[str, list[str]]:
     """The suite over ``rows`` (each with ``generation_id`` and ``category``): generation id ->
     the expectations it failed."""
     outcome = validate_generations(pd.DataFrame(rows), config)
-    return {str(row["generation_id"]): outcome.failed.get(row["generation_id"], []) for row in rows}
+    return {str(row["generation_id"]): outcome.failed.get(str(row["generation_id"]), []) for row in rows}
 
 
 def kept_in_outfit(

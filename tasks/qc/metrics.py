@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000
 
-from tasks.catalog.qc_table import METRIC_COLUMNS
+from tasks.catalog.qc_table import METRIC_COLUMNS, MetricRow
 from tasks.images import channel_max
 from tasks.qc.appearance import (
     ClothReading,
@@ -150,11 +150,11 @@ def view_template(
     return replace(inputs, view_reading=read_view(inputs))
 
 
-def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detector: Any) -> dict[str, Any]:
+def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detector: Any) -> MetricRow:
     """The metrics row of one generation (without its identifying columns)."""
     height, width = output.shape[:2]
     photo, region = inputs.photo, inputs.region
-    row: dict[str, Any] = {
+    row: MetricRow = {
         "width": width,
         "height": height,
         "luma_std": float(cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).std()),

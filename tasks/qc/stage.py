@@ -22,13 +22,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 
 from tasks.catalog.garments import load_garment
 from tasks.catalog.library import load_photo, load_view_labels
+from tasks.catalog.qc_table import TableRow
 from tasks.context import RunContext
 from tasks.images import decode_artifact, thumbnail_jpeg
 from tasks.ledger import Garment, Generation, GenerationState, QCResult, row_of, rows_in
@@ -93,9 +93,9 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
 
     view = ViewCache(read_view_inputs, VIEWS_KEPT)
 
-    def one_garment(sha256: str, generations: list[Generation]) -> list[dict[str, Any]]:
+    def one_garment(sha256: str, generations: list[Generation]) -> list[TableRow]:
         cloth_reading = read_cloth(*load_garment(ctx, sha256))
-        table = []
+        table: list[TableRow] = []
         for row in generations:
             inputs = with_cloth(view(row.photo_id, row.category), cloth_reading)
             output = decode_artifact(ctx.store.get_bytes(row.stored_key))
@@ -119,7 +119,7 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
         by_garment.setdefault(garment_sha[row.generation_id], []).append(row)
     pool = measuring_threads(ctx.settings.qc_threads)
     table = [record for part in pool.map(one_garment, by_garment, by_garment.values()) for record in part]
-    return pd.DataFrame(sorted(table, key=lambda r: r["generation_id"]))
+    return pd.DataFrame(sorted(table, key=lambda r: str(r["generation_id"])))
 
 
 _THREADS: dict[int, ThreadPoolExecutor] = {}

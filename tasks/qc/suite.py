@@ -37,7 +37,7 @@ class SuiteOutcome:
     success: bool
     failed: dict[str, list[str]] = field(default_factory=dict)
     evaluated: int = 0
-    statistics: dict[str, Any] = field(default_factory=dict)  # expectation name -> rows that failed it
+    statistics: dict[str, int] = field(default_factory=dict)  # expectation name -> rows that failed it
     failed_expectations: list[str] = field(default_factory=list)
 
 

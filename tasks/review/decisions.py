@@ -40,6 +40,16 @@ def rejection_reason(reason: str) -> str:
     return reason
 
 
+@dataclass(frozen=True)
+class FailedCheck:
+    """A QC check a generation failed, as the reviewer reads it."""
+
+    check: str
+    value: float | None
+    threshold: str | None
+    reason: str | None
+
+
 @dataclass
 class ReviewItem:
     """One generation as the review page shows it (a flagged one, or a spot-check sample)."""
@@ -49,7 +59,7 @@ class ReviewItem:
     category: str
     photo_id: str
     reason: str | None
-    failed_checks: list[dict[str, Any]] = field(default_factory=list)
+    failed_checks: list[FailedCheck] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)  # garment / photo / result -> object key
     can_regenerate: bool = True  # False for a deterministic engine: a new seed would give the same image
 
@@ -80,7 +90,7 @@ def review_item(session: Any, row: Generation) -> ReviewItem:
         category=row.category,
         photo_id=row.photo_id,
         reason=row.reason,
-        failed_checks=[{"check": c.check, "value": c.value, "threshold": c.threshold, "reason": c.reason} for c in checks],
+        failed_checks=[FailedCheck(c.check, c.value, c.threshold, c.reason) for c in checks],
         images={
             "garment": garment_artifact_key(garment.sha256, "cloth.png"),
             "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks.catalog.look_files import LookFile
 from tasks.catalog.storefront_manifest import LookFileItem, ManifestItem, OutfitItem, StorefrontManifest
 from tasks.context import RunContext
 from tasks.ledger import (
@@ -187,9 +188,9 @@ def clear(store: ObjectStore, keys: list[str] | set[str]) -> None:
         store.delete(key)
 
 
-def put_look_file(store: ObjectStore, sku: str, document: dict[str, Any]) -> bool:
+def put_look_file(store: ObjectStore, look_file: LookFile) -> bool:
     """Write the SKU's look file (``storefront/looks/{sku}.json``); False when it already says so."""
-    key = look_file_key(sku)
+    key, document = look_file_key(look_file.sku), look_file.document()
     if store.get_json_or_none(key) == document:
         return False
     store.put_json(key, document)

@@ -1,9 +1,14 @@
 """Planning the night's try-on shards: few of them, about equal, batches that never mix a
 category and cluster, and the contract that crosses XCom."""
 
+import json
+from types import SimpleNamespace
+
 import pytest
 
+from tasks.airflow_glue.runner import DAGS_FOLDER
 from tasks.inference.shard import Shard, plan_shards, shard_count
+from tasks.items import AcceptedItem, DropItem
 from tasks.settings import Settings
 
 
@@ -40,7 +45,32 @@ def test_one_shard_per_pool_slot_but_none_below_the_size_worth_a_load():
     assert shard_count(100_000, settings) == 8
 
 
-def test_a_shard_survives_the_round_trip_through_xcom():
+def test_the_stages_items_survive_the_round_trip_through_xcom():
+    """What crosses XCom is the dataclasses themselves, through Airflow's own serde (allowed by
+    the DAG's import, as in every task process); an item that did not pass validation is
+    refused on the other side."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    DagBag(dag_folder=str(DAGS_FOLDER / "garment_drop.py"))
+
     shard = Shard(3, [["a", "b"], ["c"]])
-    assert Shard.from_dict(shard.to_dict()) == shard
+    item = AcceptedItem(sku="TEE-1", garment_id=1, image_key="k", category="upper_body", sha256="a" * 64)
+    found = DropItem(sku="TEE-2", garment_id=2, image_key=None, category=None)
+    assert _through_xcom([shard, item, found]) == [shard, item, found]
     assert shard.label == "shard 3: 3 generations in 2 batches"
+    with pytest.raises(ValueError, match="reached a stage after validation without its image_key, category, sha256"):
+        _through_xcom([found], passed_off_as=AcceptedItem)
+    with pytest.raises(ImportError, match="allow list"):  # no other class of the project is built from XCom
+        BaseXCom.deserialize_value(SimpleNamespace(value=BaseXCom.serialize_value(Settings())))
+
+
+def _through_xcom(values: list[object], passed_off_as: type | None = None) -> object:
+    """``values`` pushed and pulled as the task SDK does: serialized, stored as JSON, read back
+    (optionally with the stored class name changed, as a tampered or mixed-up XCom would be)."""
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    stored = json.dumps(BaseXCom.serialize_value(values))
+    if passed_off_as is not None:
+        stored = stored.replace('"tasks.items.DropItem"', f'"{passed_off_as.__module__}.{passed_off_as.__name__}"')
+    return BaseXCom.deserialize_value(SimpleNamespace(value=json.loads(stored)))

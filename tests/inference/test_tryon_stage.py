@@ -3,6 +3,7 @@ it, each generation's ledger state committed as it is stored, and a shard killed
 resumed without generating again what it stored (real S3 API, real SQLite ledger, the warp
 baseline, and a real SIGKILL of the process running the shard)."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -30,7 +31,7 @@ from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.ledger import Generation
 from tasks.settings import Settings
 
-shard = Shard.from_dict(json.loads(sys.argv[1]))
+shard = Shard(**json.loads(sys.argv[1]))
 ctx = RunContext.from_settings(Settings())
 first_two = shard.batches[0] + shard.batches[1]
 
@@ -89,7 +90,7 @@ def test_a_shard_killed_midway_resumes_without_generating_again(ctx, shard, monk
         "TRYON_LEDGER_URL": ctx.settings.resolved_ledger_url,
     }
     killed = subprocess.run(
-        [sys.executable, "-c", KILLED_MIDWAY, json.dumps(shard.to_dict())],
+        [sys.executable, "-c", KILLED_MIDWAY, json.dumps(dataclasses.asdict(shard))],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -144,11 +145,11 @@ def test_inputs_are_read_while_the_engine_generates_and_written_behind_it(ctx, s
     monkeypatch.setattr(tryon_stage.ShardReader, "prepare", timed_prepare)
     monkeypatch.setattr(tryon_stage.ShardWriter, "_store", watched_store)
     counts = tryon_stage.run_shard(ctx, shard)
-    assert counts["generated"] == 4 and counts["engine_loads"] == 0
+    assert counts.generated == 4 and counts.engine_loads == 0
     for (ids, _, generate_ended), following in zip(engine.calls, shard.batches[1:]):
         read_started, read_ended, thread = reads[following[0]]
         assert read_started < generate_ended, f"batch {following} was read only after the engine finished {ids}"
         assert read_ended < generate_ended, "a batch's inputs are ready before the engine needs them"
         assert thread.startswith("tryon-reader")
     assert writers and all(name.startswith("tryon-writer") for name in writers), writers
-    assert counts["input_wait_seconds"] < 0.4 * len(shard.batches), counts  # only the first batch is read while the engine idles
+    assert counts.input_wait_seconds < 0.4 * len(shard.batches), counts  # only the first batch is read while the engine idles

@@ -60,5 +60,5 @@ def library_copy(source: RunContext, folder) -> RunContext:
     for key in source.store.list_keys("library/"):
         store.client.copy_object(Bucket=store.bucket, Key=key, CopySource={"Bucket": source.store.bucket, "Key": key})
     ctx = RunContext(settings=settings, store=store, ledger=Ledger(settings.resolved_ledger_url))
-    assert preprocess_model_photos(ctx)["processed"] == 0, "the copy's photos are prepared already"
+    assert preprocess_model_photos(ctx).processed == 0, "the copy's photos are prepared already"
     return ctx

@@ -6,10 +6,12 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
+from tasks.catalog.documents import to_document
+from tasks.catalog.look_files import LOOK_FILE_SCHEMA
 from tasks.context import RunContext
 from tasks.images import decode_rgb, sha256_hex
 from tasks.ledger import Garment, Generation, ModelPhoto, Publication
-from tasks.looks.drop_looks import LOOK_FILE_SCHEMA, write_looks
+from tasks.looks.drop_looks import write_looks
 from tasks.looks.train_stage import train_looks
 from tasks.preprocess.garment import prepare_garment
 from tasks.preprocess.garment_stage import embed_garment
@@ -31,7 +33,9 @@ def publish_garment(ctx: RunContext, date: str, sku: str, photo: str = "049205_0
     data = path.read_bytes()
     sha256 = sha256_hex(data)
     garment = prepare_garment(decode_rgb(data))
-    ctx.store.put_json(garment_artifact_key(sha256, "meta.json"), {"embedding": embed_garment(ctx, garment.cloth, garment.mask)})
+    ctx.store.put_json(
+        garment_artifact_key(sha256, "meta.json"), {"embedding": to_document(embed_garment(ctx, garment.cloth, garment.mask))}
+    )
     key = storefront_key(sku, photo)
     ctx.store.put_bytes(key, b"a storefront image")
     generation_id = f"{sku}-{photo}-{date}"

@@ -24,7 +24,7 @@ def outfit_run(library_ctx, trained, tmp_path_factory):
     copy = library_copy(library_ctx, tmp_path_factory.mktemp("outfits"))
     # the warp baseline is a preview: its outfits are made only when asked for (TRYON_OUTFITS=always)
     skipped = make_outfits(copy, DATE)
-    assert skipped["looks"] == 0 and "TRYON_OUTFITS=always" in skipped["note"], skipped
+    assert skipped.looks == 0 and "TRYON_OUTFITS=always" in (skipped.note or ""), skipped
     ctx = RunContext(settings=copy.settings.model_copy(update={"outfits": "always"}), store=copy.store, ledger=copy.ledger)
     assert trained.card is not None and train_looks(ctx).outcome == "unchanged"
     items = plan_drop(ctx, DATE, SKUS, ())[0]
@@ -48,8 +48,8 @@ def test_each_new_garment_gets_its_look_made_once_and_the_preview_waits_in_revie
     ctx, _, first, rows = outfit_run
     # two tops and a pair of trousers: each top pairs with the trousers, the trousers with its best
     # top (one of the same two looks); the dress has no partner category
-    assert first["looks"] == len(rows) == 2 and first["generated"] == 2
-    assert first["skipped"] == {} or set(first["skipped"]) <= {"DRESS-052234"}
+    assert first.looks == len(rows) == 2 and first.generated == 2
+    assert first.skipped == {} or set(first.skipped) <= {"DRESS-052234"}
     assert {(r.upper_sku, r.lower_sku) for r in rows} == {("CAMI-048769", "TROUSER-051473"), ("TEE-00055", "TROUSER-051473")}
     for row in rows:
         assert row.look_id == look_id_of(row.upper_garment_sha256, row.lower_garment_sha256)
@@ -75,5 +75,5 @@ def test_a_rerun_makes_nothing_twice(outfit_run):
     ctx, _, _, rows = outfit_run
     keys = {row.object_key: ctx.store.head(row.object_key) for row in rows}
     again = make_outfits(ctx, DATE)
-    assert again["generated"] == 0 and again["existing"] == 2
+    assert again.generated == 0 and again.existing == 2
     assert {key: ctx.store.head(key) for key in keys} == keys

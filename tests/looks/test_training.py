@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from tasks.catalog.documents import to_document
 from tasks.looks.model import CompatibilityModel, ModelConfig, PairBatch, contrastive_loss
 from tasks.looks.outfits import read_outfits
 from tasks.looks.store import CURRENT_KEY, LOOKS_BACKEND, current_card, load_model, looks_key
@@ -34,17 +35,17 @@ def test_the_trained_model_ranks_the_true_partner_above_a_swap_more_often_than_a
     evaluation = trained.card.evaluation
     with capsys.disabled():
         print("\n" + evaluation_table(evaluation))
-    mine, baseline = evaluation["trained"], evaluation["random_projection"]
-    assert mine["outfits"] == 7 and mine["pairs"] == 11 and mine["candidates"] == 100
-    assert mine["partner_above"] > baseline["partner_above"]
-    assert mine["mean_rank"] < baseline["mean_rank"]
+    mine, baseline = evaluation.trained, evaluation.random_projection
+    assert mine.outfits == 7 and mine.pairs == 11 and mine.candidates == 100
+    assert mine.partner_above > baseline.partner_above
+    assert mine.mean_rank < baseline.mean_rank
 
 
 def test_the_model_is_versioned_by_its_hash_and_loads_only_as_recorded(library_ctx, trained, tmp_path):
     card = trained.card
     assert card.version == f"looks-{card.sha256[:12]}" and not card.released
     assert card.uri == f"s3://{library_ctx.store.bucket}/{looks_key(card.version, 'model.pt')}"
-    assert library_ctx.store.get_json(CURRENT_KEY) == card.to_dict()
+    assert library_ctx.store.get_json(CURRENT_KEY) == to_document(card)
     assert card.training_data_sha256 and card.embedding_backend == "colour-texture-v1"
     model = load_model(library_ctx, card)
     outfit = {part: vectors[0] for part, vectors in read_outfits(library_ctx)[1].parts.items()}

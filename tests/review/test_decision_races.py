@@ -86,7 +86,7 @@ def test_the_manifest_never_lists_a_missing_image_and_a_rerun_restores_it(ctx):
     written = write_manifest(ctx, DATE)
     assert written.entries == [] and written.missing == [storefront_key("TEE-1", "p1")]
     assert ctx.store.get_json(storefront_manifest_key(DATE))["count"] == 0
-    assert publish(ctx, DATE)["published"] == 1
+    assert publish(ctx, DATE).published == 1
     assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {gid}".encode()
     # a slot holding another image than its live generation's (an interrupted copy) is put right too
     ctx.store.put_bytes(storefront_key("TEE-1", "p1"), b"an older image")

@@ -26,7 +26,7 @@ def looks_to_review(ctx):
     assert train_looks(ctx).card is not None
     ctx = RunContext(settings=ctx.settings.model_copy(update={"outfits": "always"}), store=ctx.store, ledger=ctx.ledger)
     made = make_outfits(ctx, DATE)
-    assert made["flagged"] == made["looks"] == 2, made
+    assert made.states["flagged"] == made.looks == 2, made
     return ctx
 
 

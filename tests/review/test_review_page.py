@@ -30,7 +30,7 @@ def reviewed_drop(ctx):
     for g in broken:
         ctx.store.put_bytes(g.object_key, encode_jpeg(np.full((1024, 768, 3), 128, np.uint8)), "image/jpeg")
     assert check_generations(ctx, DATE)["flagged"] >= 2
-    assert publish(ctx, DATE)["published"] == 0
+    assert publish(ctx, DATE).published == 0
     assert {g.state for g in ctx.ledger.generations(DATE)} == {"flagged"}
     return ctx, [g.generation_id for g in broken]
 

@@ -35,7 +35,7 @@ def published_drop(ctx, tmp_path):
     generate_drop(ctx, DATE, ("TEE-03032", "JEANS-051946"), ("05997_00.jpg", "051918_0.jpg", "049205_0.jpg"))
     counts = check_generations(ctx, DATE)
     assert (counts["passed"], counts["flagged"]) == (4, 0)
-    assert publish(ctx, DATE)["published"] == 4
+    assert publish(ctx, DATE).published == 4
     return ctx
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
+from tasks.inference.engine import Engine, EngineCard, Release, TryOnOutput, TryOnSample
 from tasks.inference.ladi_vton.registry import LICENCE, MODEL_HEIGHT, MODEL_WIDTH, combined_sha256, registry_entries
 from tasks.settings import Settings
 
@@ -80,12 +81,12 @@ class LadiVtonEngine(Engine):
             )
         return Release(True, f"{self.model_version}, released in the model registry (licence {self.licence})")
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            **super().describe(),
-            "weights": {e.name: e.sha256 for e in self.entries.values()},
-            "base_model_licences": {e.name: e.licence for p, e in self.entries.items() if p in ("base", "image_encoder")},
-        }
+    def describe(self) -> EngineCard:
+        return replace(
+            super().describe(),
+            weights={e.name: e.sha256 for e in self.entries.values()},
+            base_model_licences={e.name: e.licence for p, e in self.entries.items() if p in ("base", "image_encoder")},
+        )
 
     @property
     def pipeline(self) -> LadiVtonPipeline:

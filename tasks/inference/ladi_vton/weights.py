@@ -8,6 +8,7 @@ every shape matches the module; otherwise the error names the keys that differ.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,13 @@ def load_strict(module: nn.Module, state: Mapping[str, Any], source: str) -> nn.
     return module.eval()
 
 
-def convert_to_safetensors(source: Path, target: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Converted:
+    tensors: int  # written
+    dropped: list[str]  # non-tensor bookkeeping left out (``epoch``)
+
+
+def convert_to_safetensors(source: Path, target: Path) -> Converted:
     """Write ``source`` (a published ``.pth``) as safetensors; nested dicts (the warping file's
     ``tps`` and ``refinement``) become ``part.key`` names. Non-tensor bookkeeping (``epoch``) is
     dropped and reported."""
@@ -119,4 +126,4 @@ def convert_to_safetensors(source: Path, target: Path) -> dict[str, Any]:
     partial = target.with_name(target.name + ".partial")
     save_file({k: v.contiguous().clone() for k, v in flat.items()}, str(partial), metadata={"source": source.name})
     partial.replace(target)
-    return {"tensors": len(flat), "dropped": dropped}
+    return Converted(len(flat), dropped)

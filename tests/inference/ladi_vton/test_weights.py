@@ -112,7 +112,7 @@ def test_convert_to_safetensors_and_load(published, settings, tmp_path):
     components, registry = published
     target = tmp_path / "warping_vitonhd.safetensors"
     report = convert_to_safetensors(registry.parent / "warping_vitonhd.pth", target)
-    assert report["dropped"] == ["epoch"] and report["tensors"] == len(components.tps.state_dict()) + len(
+    assert report.dropped == ["epoch"] and report.tensors == len(components.tps.state_dict()) + len(
         components.refinement.state_dict()
     )
     emasc = tmp_path / "emasc_vitonhd.safetensors"
