@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
+from tasks.catalog.documents import JsonObject
 from tasks.ledger import Generation, GenerationState
 from tasks.states import initial
 
@@ -18,7 +18,7 @@ def generation_id(
     engine: str,
     model_version: str,
     weights_sha256: str,
-    parameters: dict[str, Any],
+    parameters: JsonObject,
     seed: int,
 ) -> str:
     """Deterministic id of one generation (BRIEF section 3): the same inputs, engine, weights,
@@ -49,7 +49,7 @@ def planned_generation(
     engine: str,
     model_version: str,
     weights_sha256: str,
-    parameters: dict[str, Any],
+    parameters: JsonObject,
     seed: int,
     reason: str | None = None,
 ) -> Generation:

@@ -262,9 +262,7 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
     target = args.out or args.source.with_suffix(".safetensors")
     report = convert_to_safetensors(args.source, target)
     dropped = f"; dropped non-tensor entries: {', '.join(report.dropped)}" if report.dropped else ""
-    print(
-        f"{target}: {report.tensors} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)"
-    )
+    print(f"{target}: {report.tensors} tensors{dropped}\nsha256 {file_sha256(target)} (put this and the new URI in the registry)")
     return 0
 
 

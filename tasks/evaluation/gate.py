@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks.catalog.documents import JsonObject
 from tasks.ledger import BackfillDecision, EvaluationRow, Ledger
 from tasks.settings import Settings
 
@@ -30,7 +31,7 @@ class Identity:
 
     model_version: str
     weights_sha256: str
-    parameters: dict[str, Any]
+    parameters: JsonObject
 
     @classmethod
     def of(cls, engine: Any) -> Identity:

@@ -47,7 +47,7 @@ class TryOnOutput:
     landmarks) that go into the generation's sidecar."""
 
     images: list[np.ndarray]
-    details: list[dict[str, Any]] = field(default_factory=list)
+    details: list[JsonObject] = field(default_factory=list)
 
 
 class Engine(ABC):
@@ -78,7 +78,7 @@ class Engine(ABC):
 
     @property
     @abstractmethod
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self) -> JsonObject:
         """The parameters that change the outputs; part of every generation id."""
 
     @abstractmethod
@@ -130,7 +130,7 @@ class EngineCard:
     baseline: bool
     random_weights: bool
     licence: str
-    parameters: dict[str, Any]  # the engine's own: free-form, JSON
+    parameters: JsonObject  # the engine's own: free-form, JSON
     released: bool
     release_note: str
     weights: dict[str, str] = field(default_factory=dict)  # weight file -> sha256
@@ -145,7 +145,7 @@ class EngineCard:
         return document
 
 
-def made_with(engine: str, model_version: str, weights_sha256: str, parameters: dict[str, Any]) -> str:
+def made_with(engine: str, model_version: str, weights_sha256: str, parameters: JsonObject) -> str:
     """The engine, weights and parameters a generation is planned under, as one comparable text
     (a ledger row's JSON parameters and an engine's own compare equal when they are the same)."""
     return json.dumps([engine, model_version, weights_sha256, parameters], sort_keys=True, default=str)
@@ -162,7 +162,7 @@ def planned_otherwise(engine: Engine, row: Any) -> str | None:
     )
 
 
-def generate_each(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any, dict[str, Any]] | str]:
+def generate_each(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple[Any, JsonObject] | str]:
     """generation id -> (image, detail), or the error message of a sample that failed: a batch
     that fails as a whole is tried again one sample at a time, so one bad input fails alone."""
     try:
@@ -173,7 +173,7 @@ def generate_each(engine: Engine, samples: list[TryOnSample]) -> dict[str, tuple
         if len(samples) == 1:
             raise
         log.exception("batch failed as a whole; retrying its samples one by one")
-    results: dict[str, tuple[Any, dict[str, Any]] | str] = {}
+    results: dict[str, tuple[Any, JsonObject] | str] = {}
     for sample in samples:
         try:
             results.update(generate_each(engine, [sample]))

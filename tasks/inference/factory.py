@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tasks.catalog.documents import JsonObject
 from tasks.inference.engine import Engine, Release
 from tasks.settings import Settings
 
@@ -52,7 +53,7 @@ def get_engine(settings: Settings) -> Engine:
     return _ENGINES[key]
 
 
-def release_of(settings: Settings, engine: str, model_version: str, weights_sha256: str, parameters: dict[str, Any]) -> Release:
+def release_of(settings: Settings, engine: str, model_version: str, weights_sha256: str, parameters: JsonObject) -> Release:
     """The release status, now, of the model that made a generation: its engine rebuilt from the
     current registry must still name the same version and weights, and those must be released.
     A model the registry no longer names, or names with other weights, is a preview."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tasks.catalog.documents import JsonObject
 from tasks.preprocess.pose import KP
 
 HIP_WIDTH_PER_JOINT_DISTANCE = 1.7
@@ -53,8 +54,13 @@ class Correspondence:
     def as_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(self.garment, np.float64), np.asarray(self.body, np.float64)
 
-    def to_dict(self) -> dict[str, dict[str, list[float]]]:
-        points = {n: {"garment": list(g), "body": list(b)} for n, g, b in zip(self.names, self.garment, self.body)}
+    def to_dict(self) -> JsonObject:
+        """The landmarks as a sidecar records them: each point on the garment and on the body,
+        and each sleeve's affine map."""
+        points: JsonObject = {
+            n: {"garment": [float(v) for v in g], "body": [float(v) for v in b]}
+            for n, g, b in zip(self.names, self.garment, self.body)
+        }
         for sleeve in self.sleeves:
             points[f"sleeve_{sleeve.side}"] = {"affine": sleeve.matrix.round(4).tolist()}
         return points

@@ -5,8 +5,7 @@ storefront without a reviewer, and QC flags its images (no garment was put on an
 
 from __future__ import annotations
 
-from typing import Any
-
+from tasks.catalog.documents import JsonObject
 from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
 
 
@@ -21,7 +20,7 @@ class NullEngine(Engine):
         return "none"
 
     @property
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self) -> JsonObject:
         return {}
 
     @property

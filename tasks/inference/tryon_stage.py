@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tasks.catalog.documents import JsonObject
 from tasks.catalog.garments import load_garment
 from tasks.catalog.library import load_photo
 from tasks.catalog.run_summary import ShardFigures
@@ -187,10 +188,10 @@ class ShardWriter:
         """Outcomes decided without the engine (stored already, inputs unreadable, engine errors)."""
         self._submit(record_outcomes, self.ctx, outcomes, self.shard)
 
-    def store(self, g: PlannedGeneration, image: Any, detail: dict[str, Any]) -> None:
+    def store(self, g: PlannedGeneration, image: Any, detail: JsonObject) -> None:
         self._submit(self._store, g, image, detail)
 
-    def _store(self, g: PlannedGeneration, image: Any, detail: dict[str, Any]) -> None:
+    def _store(self, g: PlannedGeneration, image: Any, detail: JsonObject) -> None:
         sidecar = {
             **self.described,
             "generation_id": g.generation_id,

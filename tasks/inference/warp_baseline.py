@@ -13,11 +13,11 @@ Every output says it is ``warp-baseline``: this is not LaDI-VTON.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 
+from tasks.catalog.documents import JsonObject
 from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH
 from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
 from tasks.inference.landmarks import Correspondence, correspondence
@@ -138,7 +138,8 @@ class WarpBaselinePipeline:
         return result
 
     def __call__(self, batch: list[TryOnSample]) -> TryOnOutput:
-        images, details = [], []
+        images: list[np.ndarray] = []
+        details: list[JsonObject] = []
         for sample in batch:
             self.check_inputs(sample)
             corr = self.prepare_correspondence(sample)
@@ -172,7 +173,7 @@ class WarpBaselineEngine(Engine):
         return "none"
 
     @property
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self) -> JsonObject:
         return {**asdict(self.pipeline.config), "deterministic": True}
 
     @property

@@ -25,12 +25,12 @@ recorded, and makes nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
 from sqlalchemy import select
 
+from tasks.catalog.documents import JsonObject
 from tasks.catalog.garments import load_garment
 from tasks.catalog.library import load_photo, load_view_labels, read_index
 from tasks.catalog.qc_table import MetricRow, TableRow
@@ -174,7 +174,7 @@ def _sample(generation_id: str, category: str, person: np.ndarray, canvas: Outfi
     )
 
 
-def _one(engine: Engine, sample: TryOnSample) -> tuple[np.ndarray, dict[str, Any]]:
+def _one(engine: Engine, sample: TryOnSample) -> tuple[np.ndarray, JsonObject]:
     result = generate_each(engine, [sample])[sample.generation_id]
     if isinstance(result, str):
         raise RuntimeError(result)
@@ -208,7 +208,7 @@ def judge(
     return failed, {**measured, "upper_colour_delta_e_in_final": kept, "upper_colour_bound": bound}
 
 
-def _sidecar(row: LookGeneration, engine: Engine, look: PlannedLook, card: LooksCard) -> dict[str, Any]:
+def _sidecar(row: LookGeneration, engine: Engine, look: PlannedLook, card: LooksCard) -> JsonObject:
     return {
         **engine.describe().document(),
         "generation_id": row.generation_id,

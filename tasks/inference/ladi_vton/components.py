@@ -31,6 +31,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, CLIPVisionConfig, CLIPVisionModel
 from transformers.utils import logging as hf_logging
 
+from tasks.catalog.documents import JsonObject
 from tasks.inference.ladi_vton.emasc import EMASC
 from tasks.inference.ladi_vton.inversion_adapter import InversionAdapter
 from tasks.inference.ladi_vton.pipeline_ladi_vton import LadiVtonPipeline
@@ -58,7 +59,7 @@ class Architecture:
     refinement_width: int = 64
 
     @property
-    def warping_config(self) -> dict[str, Any]:
+    def warping_config(self) -> JsonObject:
         return {} if self.refinement_width == 64 else {"refinement_width": self.refinement_width}
 
 
@@ -133,7 +134,7 @@ class LadiVtonComponents:
     emasc: EMASC
     tps: TPSWarpingNetwork
     refinement: RefinementUNet
-    scheduler_config: dict[str, Any] = field(default_factory=lambda: dict(SD2_SCHEDULER))
+    scheduler_config: JsonObject = field(default_factory=lambda: dict(SD2_SCHEDULER))
 
     def pipeline(self, scheduler: str = "ddim") -> LadiVtonPipeline:
         return LadiVtonPipeline(

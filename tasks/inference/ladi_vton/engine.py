@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tasks.catalog.documents import JsonObject
 from tasks.inference.engine import Engine, EngineCard, Release, TryOnOutput, TryOnSample
 from tasks.inference.ladi_vton.registry import LICENCE, MODEL_HEIGHT, MODEL_WIDTH, combined_sha256, registry_entries
 from tasks.settings import Settings
@@ -51,7 +52,7 @@ class LadiVtonEngine(Engine):
         return combined_sha256(self.entries)
 
     @property
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self) -> JsonObject:
         s = self.settings
         return {
             "dataset": self.dataset,
@@ -133,7 +134,7 @@ class LadiVtonEngine(Engine):
         from tasks.inference.ladi_vton.tensors import paste_back
 
         images: list[np.ndarray] = []
-        details: list[dict[str, Any]] = []
+        details: list[JsonObject] = []
         start = 0
         while start < len(batch):
             chunk = batch[start : start + self.chunk_size]

@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +31,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModel
 
+from tasks.catalog.documents import JsonObject
 from tasks.inference.ladi_vton.clip_inputs import clip_pixel_values
 from tasks.inference.ladi_vton.emasc import EMASC
 from tasks.inference.ladi_vton.inversion_adapter import InversionAdapter
@@ -90,7 +90,7 @@ class LadiVtonPipeline:
         tps: TPSWarpingNetwork,
         refinement: RefinementUNet,
         scheduler: str = "ddim",
-        scheduler_config: dict[str, Any] | None = None,
+        scheduler_config: JsonObject | None = None,
     ) -> None:
         self.vae, self.unet, self.text_encoder, self.tokenizer = vae, unet, text_encoder, tokenizer
         self.image_encoder, self.inversion_adapter, self.emasc = image_encoder, inversion_adapter, emasc

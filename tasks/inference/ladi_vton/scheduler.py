@@ -3,12 +3,12 @@ DPM-Solver++ (multistep, second order) on the same noise schedule for fewer step
 
 from __future__ import annotations
 
-from typing import Any
-
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
-SD2_SCHEDULER: dict[str, Any] = {
+from tasks.catalog.documents import JsonObject
+
+SD2_SCHEDULER: JsonObject = {
     "num_train_timesteps": 1000,
     "beta_start": 0.00085,
     "beta_end": 0.012,
@@ -22,7 +22,7 @@ SD2_SCHEDULER: dict[str, Any] = {
 SCHEDULERS = ("ddim", "dpm-solver++")
 
 
-def make_scheduler(kind: str = "ddim", config: dict[str, Any] | None = None) -> SchedulerMixin:
+def make_scheduler(kind: str = "ddim", config: JsonObject | None = None) -> SchedulerMixin:
     """A fresh scheduler (schedulers keep per-call state: one per pipeline call)."""
     settings = {**SD2_SCHEDULER, **(config or {})}
     if kind == "ddim":
