@@ -123,8 +123,8 @@ def drop_wait(ctx: RunContext, date: str, listing: DropListing, records: list[St
     )
 
 
-def _seconds(figure: object) -> float | None:
-    return float(figure) if isinstance(figure, int | float) else None
+def _seconds(figure: object) -> int | float | None:
+    return figure if isinstance(figure, int | float) and not isinstance(figure, bool) else None
 
 
 def looks_summary(ctx: RunContext, date: str, garments: list[Garment]) -> LooksSummary:

@@ -67,7 +67,7 @@ def test_a_killed_task_counts_as_failed_and_the_report_says_it_was_killed(ctx):
     killed.__enter__()  # the process dies here: the block never ends, only the start record exists
     records = stage_records(ctx, DATE)
     [tryon] = stage_times(records)
-    assert (tryon["tasks"], tryon["failed"]) == (2, 1)
+    assert (tryon.tasks, tryon.failed) == (2, 1)
     assert [r.ok for r in stage_tasks(records, "tryon")] == [True, None]
     write_report(ctx, DATE)
     html = ctx.store.get_bytes(report_key(DATE, "report.html")).decode()

@@ -24,7 +24,7 @@ class DropWait:
     marked_complete: bool
     outcome: str | None  # ready, not_waited, no_drop, error; None: the stages ran without the wait
     processed: bool = True
-    wait_s: float | None = None
+    wait_s: int | float | None = None  # as the run's params set it
     waited_s: float | None = None
     waiting: list[str] = field(default_factory=list)  # the inputs of an unfinished upload (no_drop)
     warnings: list[str] = field(default_factory=list)  # what the drop's reading found to tell

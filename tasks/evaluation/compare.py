@@ -4,7 +4,7 @@ rows, and the same slots side by side across versions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -101,7 +101,7 @@ def record(ctx: Any, evaluation_id: str, evalset: EvalSet, results: list[Version
                         kid_std=c.kid_std,
                         seconds_per_image=c.seconds_per_image,
                         qc_pass_rate=c.qc_pass_rate,
-                        feature_networks=result.feature_networks,
+                        feature_networks=[asdict(n) for n in result.feature_networks],
                     )
                 )
 

@@ -109,12 +109,7 @@ def test_a_shard_killed_midway_resumes_without_generating_again(ctx, shard, monk
     engine = Recording()
     monkeypatch.setattr(tryon_stage, "get_engine", lambda settings: engine)
     resumed = tryon_stage.run_shard(ctx, shard)
-    assert {k: resumed[k] for k in ("generated", "existing", "failed", "batches")} == {
-        "generated": 2,
-        "existing": 2,
-        "failed": 0,
-        "batches": 4,
-    }
+    assert (resumed.generated, resumed.existing, resumed.failed, resumed.batches) == (2, 2, 0, 4)
     assert [ids for ids, _, _ in engine.calls] == shard.batches[2:], "only what was not stored is generated"
     after = generation_objects(ctx.store)
     assert {key: after[key] for key in before} == before, "nothing stored before the kill was written again"

@@ -78,7 +78,7 @@ def test_engine_says_it_is_the_baseline():
     engine = get_engine(Settings(engine="warp-baseline"))
     assert engine is get_engine(Settings(engine="warp-baseline")), "engines are built once per process"
     info = engine.describe()
-    assert info["engine"] == "warp-baseline" and info["baseline"] is True
-    assert info["weights_sha256"] == "none" and info["model_version"] == "warp-baseline-1.0.0"
+    assert info.engine == "warp-baseline" and info.baseline is True
+    assert info.weights_sha256 == "none" and info.model_version == "warp-baseline-1.0.0"
     with pytest.raises(ValueError, match="unknown engine"):
         get_engine(Settings(engine="ladi-vtonn"))

@@ -38,10 +38,10 @@ def test_identity_comes_from_the_registry_without_loading(engine_settings):
     engine = get_engine(engine_settings)
     assert engine is get_engine(engine_settings) and engine._pipeline is None, "cheap to build, kept per process"
     info = engine.describe()
-    assert info["engine"] == "ladi-vton" and info["baseline"] is False and info["licence"] == "CC BY-NC 4.0"
-    assert info["model_version"] == "ladi-vton-vitonhd-random-weights"
-    assert info["weights_sha256"] == combined_sha256(registry_entries(engine_settings, "vitonhd"))
-    assert set(info["weights"]) == {
+    assert info.engine == "ladi-vton" and info.baseline is False and info.licence == "CC BY-NC 4.0"
+    assert info.model_version == "ladi-vton-vitonhd-random-weights"
+    assert info.weights_sha256 == combined_sha256(registry_entries(engine_settings, "vitonhd"))
+    assert set(info.weights) == {
         "ladi-vton-unet-vitonhd",
         "ladi-vton-inversion-adapter-vitonhd",
         "ladi-vton-emasc-vitonhd",
@@ -49,7 +49,7 @@ def test_identity_comes_from_the_registry_without_loading(engine_settings):
         "sd2-inpainting",
         "clip-vit-h-14",
     }
-    assert info["parameters"] == {
+    assert info.parameters == {
         "dataset": "vitonhd",
         "steps": 2,
         "guidance_scale": 7.5,
