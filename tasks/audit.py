@@ -36,6 +36,7 @@ from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, P
 from tasks.states import move
 from tasks.storage import (
     STOREFRONT,
+    generation_sku_prefix,
     is_reserved_sku,
     look_file_key,
     review_key,
@@ -122,7 +123,7 @@ def audit(ctx: RunContext, date: str) -> list[Finding]:
             if "/" not in key[len(prefix) :] and key not in live_keys:  # a slot of the SKU's, nothing below it
                 findings.append(Finding("storefront_orphan", key, None, "a storefront image no live publication stands behind"))
     findings += _look_findings(ctx, date, live_skus)
-    for prefix in sorted({f"generations/{g.model_version}/{g.sku}/" for g in generations}):
+    for prefix in sorted({generation_sku_prefix(g.model_version, g.sku) for g in generations}):
         for key in ctx.store.list_keys(prefix):
             stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             if stem not in known:

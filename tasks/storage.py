@@ -34,12 +34,32 @@ def library_photos_prefix() -> str:
     return "library/photos/"
 
 
+LIBRARY_ARTIFACTS = "library/artifacts/"
+
+
 def library_artifact_key(photo_id: str, name: str) -> str:
-    return f"library/artifacts/{photo_id}/{name}"
+    return f"{LIBRARY_ARTIFACTS}{photo_id}/{name}"
 
 
 def library_index_key() -> str:
     return "library/index.parquet"
+
+
+LIBRARY_CLUSTERS_KEY = "library/clusters.json"  # the k-means centroids and members per category
+LIBRARY_LAST_BUILD_KEY = "library/last_build.json"
+LIBRARY_OUTFITS_KEY = "library/outfits.parquet"  # each photo's outfit, as the looks model trains on it
+
+
+def looks_model_key(version: str, name: str) -> str:
+    """A compatibility model's files (``model.pt``, ``card.json``); ``current.json`` beside them."""
+    return f"library/looks/{version}/{name}"
+
+
+LOOKS_CURRENT_KEY = "library/looks/current.json"
+
+
+def evaluation_key(evaluation_id: str, name: str) -> str:
+    return f"reports/evaluations/{evaluation_id}/{name}"
 
 
 def garment_artifact_key(garment_sha256: str, name: str) -> str:
@@ -47,8 +67,12 @@ def garment_artifact_key(garment_sha256: str, name: str) -> str:
     return f"garments/{garment_sha256}/{name}"
 
 
+def generation_sku_prefix(model_version: str, sku: str) -> str:
+    return f"generations/{model_version}/{sku}/"
+
+
 def generation_key(model_version: str, sku: str, photo_id: str, generation_id: str, ext: str = "jpg") -> str:
-    return f"generations/{model_version}/{sku}/{photo_id}/{generation_id}.{ext}"
+    return f"{generation_sku_prefix(model_version, sku)}{photo_id}/{generation_id}.{ext}"
 
 
 STOREFRONT = "storefront/"

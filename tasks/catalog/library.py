@@ -33,7 +33,7 @@ from tasks.images import decode_labels, decode_mask, decode_rgb, encode_mask, en
 from tasks.preprocess.masks import encode_pose_map
 from tasks.preprocess.model_photo import CategoryView
 from tasks.preprocess.pose import PoseResult
-from tasks.storage import library_artifact_key, library_index_key
+from tasks.storage import LIBRARY_ARTIFACTS, LIBRARY_CLUSTERS_KEY, library_artifact_key, library_index_key
 
 INDEX_COLUMNS_WITH_MAPS = ("suitable", "unsuitable_reasons", "clusters", "embeddings", "backends")
 
@@ -90,7 +90,7 @@ def photo_metas(ctx: RunContext) -> list[PhotoMeta]:
     """Every photo's meta, in key order (``library/artifacts/{photo_id}/meta.json``)."""
     return [
         from_document(PhotoMeta, ctx.store.get_json(key))
-        for key in sorted(ctx.store.list_keys("library/artifacts/"))
+        for key in sorted(ctx.store.list_keys(LIBRARY_ARTIFACTS))
         if key.endswith("/meta.json") and key.count("/") == 3
     ]
 
@@ -152,13 +152,10 @@ class ClusterSet:
 
 def write_index(ctx: RunContext, rows: list[IndexRow], clusters: dict[str, ClusterSet]) -> None:
     """``library/clusters.json``, then ``library/index.parquet`` (the asset matching waits for)."""
-    ctx.store.put_json(CLUSTERS_KEY, {category: to_document(c) for category, c in clusters.items()})
+    ctx.store.put_json(LIBRARY_CLUSTERS_KEY, {category: to_document(c) for category, c in clusters.items()})
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist([row.parquet_row() for row in rows], schema=INDEX_SCHEMA), buffer)
     ctx.store.put_bytes(library_index_key(), buffer.getvalue(), "application/vnd.apache.parquet")
-
-
-CLUSTERS_KEY = "library/clusters.json"
 
 
 INDEX_SCHEMA = pa.schema(
@@ -191,7 +188,7 @@ def read_index(ctx: RunContext) -> list[IndexRow]:
 
 def read_clusters(ctx: RunContext) -> dict[str, ClusterSet]:
     """Category -> its clusters; empty when no library was built."""
-    document = ctx.store.get_json_or_none(CLUSTERS_KEY) or {}
+    document = ctx.store.get_json_or_none(LIBRARY_CLUSTERS_KEY) or {}
     return {category: from_document(ClusterSet, c) for category, c in document.items()}
 
 

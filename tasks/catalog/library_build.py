@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 from tasks.catalog.documents import from_document, to_document
 from tasks.context import RunContext
-
-LAST_BUILD_KEY = "library/last_build.json"
+from tasks.storage import LIBRARY_LAST_BUILD_KEY
 
 
 @dataclass
@@ -43,9 +42,9 @@ class LibraryBuild:
 
 
 def read_last_build(ctx: RunContext) -> LibraryBuild | None:
-    document = ctx.store.get_json_or_none(LAST_BUILD_KEY)
+    document = ctx.store.get_json_or_none(LIBRARY_LAST_BUILD_KEY)
     return None if document is None else from_document(LibraryBuild, document)
 
 
 def write_last_build(ctx: RunContext, build: LibraryBuild) -> None:
-    ctx.store.put_json(LAST_BUILD_KEY, to_document(build))
+    ctx.store.put_json(LIBRARY_LAST_BUILD_KEY, to_document(build))

@@ -160,7 +160,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return cmd_evaluate_import(args)
     if not args.versions:
         raise SystemExit("error: tryon evaluate needs --versions (e.g. --versions warp-baseline ladi-vton:inference_steps=20)")
-    from tasks.evaluation.run import ModelVersion, evaluation_key
+    from tasks.evaluation.run import ModelVersion
+    from tasks.storage import evaluation_key
 
     for spec in args.versions:
         try:

@@ -12,9 +12,10 @@ import cv2
 
 from tasks.catalog.documents import from_document, to_document
 from tasks.evaluation.metrics import KID_SUBSETS
-from tasks.evaluation.run import VersionResult, evaluation_key
+from tasks.evaluation.run import VersionResult
 from tasks.evaluation.sets import EvalSet, load_cloth, load_view, read_set
 from tasks.images import encode_jpeg
+from tasks.storage import evaluation_key
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,11 @@ from tasks.evaluation.sets import EvalPair, EvalSet, View, load_cloth, load_view
 from tasks.images import encode_jpeg
 from tasks.inference.engine import EngineCard
 from tasks.settings import Settings
+from tasks.storage import evaluation_key
 
 if TYPE_CHECKING:
     from tasks.qc.appearance import ClothReading
     from tasks.qc.metrics import GenerationInputs
-
-
-def evaluation_key(evaluation_id: str, name: str) -> str:
-    return f"reports/evaluations/{evaluation_id}/{name}"
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,8 @@ from tasks.context import RunContext
 from tasks.images import decode_labels, decode_rgb, sha256_hex
 from tasks.preprocess.backends import embedding_backend
 from tasks.preprocess.parsing import L
-from tasks.storage import library_artifact_key
+from tasks.storage import LIBRARY_OUTFITS_KEY, library_artifact_key
 
-OUTFITS_KEY = "library/outfits.parquet"
 PART_LABELS: dict[str, tuple[int, ...]] = {
     "top": (L["upper_clothes"],),
     "bottom": (L["skirt"], L["pants"]),
@@ -140,15 +139,15 @@ def build_outfits(ctx: RunContext, index: list[IndexRow]) -> list[Outfit]:
     ]
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=OUTFIT_SCHEMA), buffer)
-    ctx.store.put_bytes(OUTFITS_KEY, buffer.getvalue(), "application/vnd.apache.parquet")
+    ctx.store.put_bytes(LIBRARY_OUTFITS_KEY, buffer.getvalue(), "application/vnd.apache.parquet")
     return outfits
 
 
 def read_outfits(ctx: RunContext) -> list[Outfit]:
     """The outfits ``build_outfits`` last wrote; empty when none were."""
-    if not ctx.store.exists(OUTFITS_KEY):
+    if not ctx.store.exists(LIBRARY_OUTFITS_KEY):
         return []
-    table = pq.read_table(io.BytesIO(ctx.store.get_bytes(OUTFITS_KEY))).to_pylist()
+    table = pq.read_table(io.BytesIO(ctx.store.get_bytes(LIBRARY_OUTFITS_KEY))).to_pylist()
     grouped: dict[str, dict[str, list[tuple[int, list[float]]]]] = {}
     for row in table:
         grouped.setdefault(row["photo_id"], {}).setdefault(row["part"], []).append((row["sample"], row["embedding"]))

@@ -27,14 +27,10 @@ from tasks.images import sha256_hex
 from tasks.looks.model import CompatibilityModel, ModelConfig
 from tasks.looks.training import CrossValidation, TrainingConfig
 from tasks.models import ModelEntry, local_path, lookup
+from tasks.storage import LOOKS_CURRENT_KEY, looks_model_key
 
 LOOKS_BACKEND = "looks-compat"
-CURRENT_KEY = "library/looks/current.json"
 LICENCE = "trained here on the library's photos (tryon looks train)"
-
-
-def looks_key(version: str, name: str) -> str:
-    return f"library/looks/{version}/{name}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ def save_model(
     version = f"looks-{digest[:12]}"
     saved = LooksCard(
         version=version,
-        uri=f"s3://{ctx.store.bucket}/{looks_key(version, 'model.pt')}",
+        uri=f"s3://{ctx.store.bucket}/{looks_model_key(version, 'model.pt')}",
         sha256=digest,
         training_data_sha256=training_data_sha256,
         embedding_backend=embedding_backend,
@@ -92,9 +88,9 @@ def save_model(
         evaluation=evaluation,
         trained=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    ctx.store.put_bytes(looks_key(version, "model.pt"), weights)
-    ctx.store.put_json(looks_key(version, "card.json"), to_document(saved))
-    ctx.store.put_json(CURRENT_KEY, to_document(saved))
+    ctx.store.put_bytes(looks_model_key(version, "model.pt"), weights)
+    ctx.store.put_json(looks_model_key(version, "card.json"), to_document(saved))
+    ctx.store.put_json(LOOKS_CURRENT_KEY, to_document(saved))
     return saved
 
 
@@ -106,7 +102,7 @@ def current_card(ctx: RunContext) -> LooksCard | None:
         entry = lookup(ctx.settings, name, LOOKS_BACKEND)
         fields = {"version": entry.version, "uri": entry.uri, "sha256": entry.sha256, "released": entry.released}
         return from_document(LooksCard, {**entry.config, **fields})
-    data = ctx.store.get_json_or_none(CURRENT_KEY)
+    data = ctx.store.get_json_or_none(LOOKS_CURRENT_KEY)
     return None if data is None else from_document(LooksCard, data)
 
 

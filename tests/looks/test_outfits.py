@@ -11,7 +11,6 @@ from tasks.catalog.library import read_index
 from tasks.images import decode_labels, decode_rgb
 from tasks.looks.outfits import (
     OUTFIT_SCHEMA,
-    OUTFITS_KEY,
     SAMPLES,
     build_outfits,
     embed_outfit,
@@ -21,7 +20,7 @@ from tasks.looks.outfits import (
 )
 from tasks.preprocess.backends import embedding_backend
 from tasks.preprocess.parsing import L
-from tasks.storage import library_artifact_key
+from tasks.storage import LIBRARY_OUTFITS_KEY, library_artifact_key
 
 
 def test_every_ready_photo_wearing_a_pair_of_parts_is_an_outfit(library_ctx):
@@ -51,7 +50,7 @@ def test_every_ready_photo_wearing_a_pair_of_parts_is_an_outfit(library_ctx):
     top, bottom = outfits["049205_0"].parts["top"], outfits["049205_0"].parts["bottom"]
     assert np.linalg.norm(top[0] - bottom[0]) > 2 * np.median(np.linalg.norm(bottom[1:] - bottom[0], axis=1))
     # all of it, in the library's outfits file, read back the same
-    table = pq.read_table(io.BytesIO(library_ctx.store.get_bytes(OUTFITS_KEY)))
+    table = pq.read_table(io.BytesIO(library_ctx.store.get_bytes(LIBRARY_OUTFITS_KEY)))
     assert table.schema.equals(OUTFIT_SCHEMA)
     assert table.num_rows == sum(len(v) for o in outfits.values() for v in o.parts.values())
     read = {o.photo_id: o for o in read_outfits(library_ctx)}

@@ -10,10 +10,11 @@ import yaml
 from tasks.catalog.documents import to_document
 from tasks.looks.model import CompatibilityModel, ModelConfig, PairBatch, contrastive_loss
 from tasks.looks.outfits import read_outfits
-from tasks.looks.store import CURRENT_KEY, LOOKS_BACKEND, current_card, load_model, looks_key
+from tasks.looks.store import LOOKS_BACKEND, current_card, load_model
 from tasks.looks.train_stage import train_looks
 from tasks.looks.training import evaluation_table, outfit_score
 from tasks.models import ModelRegistryError
+from tasks.storage import LOOKS_CURRENT_KEY, looks_model_key
 
 
 def test_the_loss_pulls_real_pairs_together_and_pushes_modified_ones_only_while_near():
@@ -44,8 +45,8 @@ def test_the_trained_model_ranks_the_true_partner_above_a_swap_more_often_than_a
 def test_the_model_is_versioned_by_its_hash_and_loads_only_as_recorded(library_ctx, trained, tmp_path):
     card = trained.card
     assert card.version == f"looks-{card.sha256[:12]}" and not card.released
-    assert card.uri == f"s3://{library_ctx.store.bucket}/{looks_key(card.version, 'model.pt')}"
-    assert library_ctx.store.get_json(CURRENT_KEY) == to_document(card)
+    assert card.uri == f"s3://{library_ctx.store.bucket}/{looks_model_key(card.version, 'model.pt')}"
+    assert library_ctx.store.get_json(LOOKS_CURRENT_KEY) == to_document(card)
     assert card.training_data_sha256 and card.embedding_backend == "colour-texture-v1"
     model = load_model(library_ctx, card)
     outfit = {part: vectors[0] for part, vectors in read_outfits(library_ctx)[1].parts.items()}
@@ -56,13 +57,13 @@ def test_the_model_is_versioned_by_its_hash_and_loads_only_as_recorded(library_c
     # weights that are not the recorded ones are refused
     tampered_settings = library_ctx.settings.model_copy(update={"model_dir": tmp_path / "models"})
     tampered = type(library_ctx)(settings=tampered_settings, store=library_ctx.store, ledger=library_ctx.ledger)
-    weights = library_ctx.store.get_bytes(looks_key(card.version, "model.pt"))
-    library_ctx.store.put_bytes(looks_key(card.version, "model.pt"), weights + b"\0")
+    weights = library_ctx.store.get_bytes(looks_model_key(card.version, "model.pt"))
+    library_ctx.store.put_bytes(looks_model_key(card.version, "model.pt"), weights + b"\0")
     try:
         with pytest.raises(ModelRegistryError, match="sha256"):
             load_model(tampered, card)
     finally:
-        library_ctx.store.put_bytes(looks_key(card.version, "model.pt"), weights)
+        library_ctx.store.put_bytes(looks_model_key(card.version, "model.pt"), weights)
 
 
 def test_a_released_registry_entry_is_the_model_the_drop_uses(library_ctx, trained, tmp_path):
