@@ -138,20 +138,10 @@ COLOURWAYS = ((30, 45), (160, 40))  # (hue in degrees, chroma) in CIE Lab: red, 
 CLEAN_COLOURWAYS = {("049205_0", "upper_body"), ("049205_0", "lower_body"), ("051918_0", "lower_body")}
 
 
-# Views with a defect of their own, seen by looking: model_6's refocused view has a lighter
-# 14 px padding band along its left and top edges, so every image made on it shows a frame.
-VIEW_DEFECTS = {"model_6": "refocus_frame"}
-
-
 def labelled(case: Case) -> Case:
-    """``case`` with its view's own defect, if any: a positive on a framed view is a negative."""
-    defect = VIEW_DEFECTS.get(case.view.photo_id)
-    if defect is None:
-        return replace(case, seen=case.seen or ([] if case.label == "positive" else [case.mode]))
-    if case.label == "positive":
-        return replace(case, label="negative", mode=defect, seen=[defect])
-    seen = case.seen or [case.mode]
-    return replace(case, seen=seen if defect in seen else [*seen, defect])
+    """``case`` with what a person sees in it: nothing in a positive, its mode in a negative.
+    (model_6's view had a padding band of its own; the refocus now pads with the backdrop.)"""
+    return replace(case, seen=case.seen or ([] if case.label == "positive" else [case.mode]))
 
 
 def colourways(view: View) -> tuple[tuple[int, int] | None, ...]:

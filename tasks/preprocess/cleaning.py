@@ -3,8 +3,10 @@ nothing is deleted. Whole-photo rules reject the photo; category rules make it u
 that category only.
 
 Whole photo: ``too_small`` (short side under 384 px), ``no_person`` (no person mask, or no
-shoulders found), ``multiple_people`` (two faces, a second person-sized blob, or a figure joined to the one the
-pose model found but out of its reach; checked before sharpness), ``blurred``
+shoulders found), ``multiple_people`` (a second person seen: two faces, a second person-sized
+figure apart from the model, or one joined to it beyond the found body's reach with a face or a
+standing figure's height; a flared skirt or a bag joined to the body is not a person; checked
+before sharpness), ``blurred``
 (variance of the Laplacian over the person, at a fixed 512 px height, under 80).
 Per category: ``missing_keypoints`` (upper body: shoulders and elbows, and the hips for the
 hem; lower body: hips and knees; dresses: shoulders, hips and knees) and, for upper body,
@@ -17,7 +19,7 @@ import cv2
 import numpy as np
 
 from tasks.preprocess.pose import KP, MIN_SCORE
-from tasks.preprocess.segmentation import component_areas
+from tasks.preprocess.segmentation import component_areas, largest_component
 
 MIN_SHORT_SIDE = 384
 MIN_PERSON_FRACTION = 0.05
@@ -49,18 +51,18 @@ def check_people(raw_person: np.ndarray, faces: list, keypoints: np.ndarray) -> 
     if fraction < MIN_PERSON_FRACTION:
         raise PhotoRejected("no_person", f"the person mask covers {fraction:.1%} of the photo")
     if len(faces) >= 2:
-        raise PhotoRejected("multiple_people", f"{len(faces)} faces detected")
+        raise PhotoRejected("multiple_people", f"a second person in the photo ({len(faces)} faces)")
     areas = component_areas(raw_person)
     person_sized = [a for a in areas[1:] if a >= SECOND_PERSON_FRACTION * areas[0] and a >= 0.02 * raw_person.size]
     if person_sized:
-        raise PhotoRejected("multiple_people", f"{1 + len(person_sized)} separate person-sized regions")
+        raise PhotoRejected(
+            "multiple_people", f"a second person apart from the model ({1 + len(person_sized)} person-sized figures)"
+        )
     if not all(keypoints[KP[n], 2] >= MIN_SCORE for n in ("r_shoulder", "l_shoulder")):
         raise PhotoRejected("no_person", "no body pose found (shoulders not detected)")
-    beside = beyond_the_body(raw_person, keypoints)
-    if beside >= SECOND_PERSON_FRACTION:
-        raise PhotoRejected(
-            "multiple_people", f"a figure beside the body the pose found ({beside:.0%} of its size), joined to it"
-        )
+    second = second_figure(raw_person, faces, keypoints)
+    if second is not None:
+        raise PhotoRejected("multiple_people", f"a second person beside the model ({second})")
 
 
 _BONES = (
@@ -76,12 +78,11 @@ _BONES = (
 )
 
 
-def beyond_the_body(raw_person: np.ndarray, keypoints: np.ndarray) -> float:
+def beyond_reach(raw_person: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, int]:
     """The largest piece of the person mask out of reach of the one body the pose model found
-    (its torso, bones and head grown by half a shoulder width), as a fraction of the mask within
+    (its torso, bones and head grown by half a shoulder width), and the mask's area within
     reach. Two people standing close are one blob to the segmenter and one body to the pose
-    model; the second is this piece. Hair, loose sleeves and skirts measure under 0.08 on the
-    fixture photos; a second person beside the first 0.69 or more."""
+    model; the second is such a piece. So are a flared skirt, long hair or a bag held out."""
     seen = keypoints[:, 2] >= MIN_SCORE
     point = {name: keypoints[index, :2] for name, index in KP.items()}
     shoulder_width = float(np.linalg.norm(point["r_shoulder"] - point["l_shoulder"]))
@@ -99,8 +100,32 @@ def beyond_the_body(raw_person: np.ndarray, keypoints: np.ndarray) -> float:
     radius = max(1, int(0.5 * shoulder_width))
     reach = cv2.dilate(body, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
     rest = cv2.morphologyEx((raw_person & ~reach).astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    areas = component_areas(rest)
-    return areas[0] / max(1, int((raw_person & reach).sum())) if areas else 0.0
+    return largest_component(rest), int((raw_person & reach).sum())
+
+
+def second_figure(raw_person: np.ndarray, faces: list, keypoints: np.ndarray) -> str | None:
+    """What shows a second person in the piece of the person mask beyond the found body's reach
+    (``beyond_reach``), in words, or None. A piece that large is a second person only when a
+    person is seen in it: a face, or a standing figure (from above the found body's chest down
+    to its knees or lower). A flared skirt, hair or a bag joined to the body is neither: on the
+    fixture photos such pieces measure under 0.08 of the body, a second person 0.69 or more."""
+    piece, within = beyond_reach(raw_person, keypoints)
+    if piece.sum() < SECOND_PERSON_FRACTION * max(1, within):
+        return None
+    grown = cv2.dilate(piece.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    for x0, y0, x1, y1 in faces:
+        if grown[(y0 + y1) // 2, (x0 + x1) // 2]:
+            return "a face there, apart from the body the pose model found"
+    seen = keypoints[:, 2] >= MIN_SCORE
+    shoulders = [keypoints[KP[n], 1] for n in ("r_shoulder", "l_shoulder") if seen[KP[n]]]
+    hips = [keypoints[KP[n], 1] for n in ("r_hip", "l_hip") if seen[KP[n]]]
+    lows = [keypoints[KP[n], 1] for n in ("r_knee", "l_knee", "r_ankle", "l_ankle") if seen[KP[n]]]
+    rows = np.nonzero(piece.any(axis=1))[0]
+    if shoulders and hips and lows:
+        chest = (min(shoulders) + min(hips)) / 2  # a gown flares from the waist; a person beside starts higher
+        if rows.min() < chest and rows.max() >= min(lows):
+            return "a standing figure joined to the model, from chest height down past the knees"
+    return None
 
 
 def sharpness(image: np.ndarray, person: np.ndarray) -> float:

@@ -31,7 +31,7 @@ from tasks.images import (
 from tasks.ledger import ModelPhoto, PhotoState
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.embedding import cluster_count, kmeans
-from tasks.preprocess.model_photo import PreparedPhoto, prepare_model_photo
+from tasks.preprocess.model_photo import PREPARATION_VERSION, PreparedPhoto, prepare_model_photo
 from tasks.settings import CATEGORIES
 from tasks.states import move
 from tasks.storage import library_photos_prefix
@@ -45,7 +45,7 @@ def _photo_id(key: str) -> str:
 
 
 def _rejected(photo_id: str, sha256: str, key: str, reason: str) -> PhotoMeta:
-    return PhotoMeta(photo_id, sha256, key, PhotoState.REJECTED.value, reason)
+    return PhotoMeta(photo_id, sha256, key, PhotoState.REJECTED.value, reason, backends={"preparation": PREPARATION_VERSION})
 
 
 def _store_photo(ctx: RunContext, photo_id: str, sha256: str, key: str, photo: PreparedPhoto) -> PhotoMeta:
@@ -84,8 +84,8 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[PhotoMeta, str]:
         write_photo_meta(ctx, meta)
         return meta, "refused"
     known = read_photo_meta(ctx, photo_id)
-    if known is not None and known.sha256 == sha256:
-        return known, "unchanged"
+    if known is not None and known.sha256 == sha256 and known.backends.get("preparation") == PREPARATION_VERSION:
+        return known, "unchanged"  # the same bytes, prepared the same way
     try:
         meta = _store_photo(ctx, photo_id, sha256, key, prepare_model_photo(decode_rgb(data), ctx.settings))
     except (ImageDecodeError, PhotoRejected) as error:
@@ -122,7 +122,9 @@ def photos_fingerprint(ctx: RunContext) -> str:
     another fingerprint; the listing alone is read."""
     settings = ctx.settings
     lines = [f"{key} {info.etag} {info.size}" for key, info in sorted(ctx.store.list_objects(library_photos_prefix()))]
-    lines.append(f"backends {settings.pose_backend} {settings.parsing_backend} {settings.embedding_backend}")
+    lines.append(
+        f"backends {settings.pose_backend} {settings.parsing_backend} {settings.embedding_backend} {PREPARATION_VERSION}"
+    )
     return sha256_hex("\n".join(lines).encode())
 
 

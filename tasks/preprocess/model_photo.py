@@ -29,7 +29,7 @@ from tasks.preprocess.faces import FACE_BACKEND, shared_faces
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH, inpaint_mask, pose_map
 from tasks.preprocess.parsing import ATR_LABELS as L
 from tasks.preprocess.pose import PoseResult
-from tasks.preprocess.refocus import Crop, background_colour, refocus_crop
+from tasks.preprocess.refocus import Crop, padding_source, refocus_crop
 from tasks.preprocess.segmentation import (
     SEGMENTATION_BACKEND,
     largest_component,
@@ -44,6 +44,11 @@ WORN_LABELS = {
     "lower_body": (L["skirt"], L["pants"]),
     "dresses": (L["dress"],),
 }
+
+# How a photo is prepared (cleaning rules, refocus, masks), apart from the models' own versions:
+# a library photo prepared under another version is prepared again. v2: the refocus pads with
+# the photo's backdrop (no flat band); multiple_people only when a second person is seen.
+PREPARATION_VERSION = "library-preparation-v2"
 
 
 @dataclass
@@ -130,11 +135,11 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     photo = PreparedPhoto(
         image=image, person_mask=person, pose=pose, labels=labels, faces=faces, sharpness=value, unsuitable=dict(problems)
     )
-    fill = background_colour(image, person)
+    padding = padding_source(image, person)
     for category in CATEGORIES:
         if category in problems:
             continue
-        view = _view(category, image, person, pose.keypoints, labels, parse_scale, fill, timer)
+        view = _view(category, image, person, pose.keypoints, labels, parse_scale, padding, timer)
         worn = np.isin(view.labels, WORN_LABELS[category])
         if worn.mean() < MIN_REGION_FRACTION:
             # LaDI-VTON's mask starts from the garment worn there: without it only limbs remain
@@ -145,6 +150,7 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
         timer.lap("embedding")
         photo.views[category] = view
     photo.backends = {
+        "preparation": PREPARATION_VERSION,
         "pose": pose.backend,
         "segmentation": SEGMENTATION_BACKEND,
         "faces": FACE_BACKEND,
@@ -155,13 +161,13 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     return photo
 
 
-def _view(category: str, image, person, keypoints, labels, parse_scale: float, fill, timer: _Timer) -> CategoryView:
+def _view(category: str, image, person, keypoints, labels, parse_scale: float, padding, timer: _Timer) -> CategoryView:
     crop = refocus_crop(category, person, keypoints)
     half = crop.rescaled(0.5)
     model_size = (MODEL_WIDTH, MODEL_HEIGHT)
     view_labels = half.of_scaled_source(parse_scale).labels(labels, model_size)
     keypoints_512 = half.keypoints(keypoints)
-    view_image = crop.image(image, fill)
+    view_image = crop.image(image, padding)
     view_person = crop.labels(person)
     timer.lap("refocus")
     mask_512 = inpaint_mask(category, view_labels, keypoints_512)

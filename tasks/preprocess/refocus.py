@@ -2,7 +2,8 @@
 
 Upper body: from the top of the head to just below the knees (or the photo's bottom when the
 knees are out of frame). Lower body and dresses: the full figure. Areas outside the photo are
-filled with the photo's own background colour. One similarity transform (scale and offset)
+filled by extending the photo's own backdrop from its nearest edge (``padding_source``), so a
+backdrop that shades from one side to the other does not end in a band of one flat colour. One similarity transform (scale and offset)
 maps the photo onto the crop, so keypoints, masks and labels follow exactly.
 """
 
@@ -39,17 +40,18 @@ class Crop:
         """The same crop taken from a copy of the photo resized by ``source_scale``."""
         return Crop(self.x0 * source_scale, self.y0 * source_scale, self.scale / source_scale)
 
-    def image(
-        self, image: np.ndarray, fill: tuple[int, int, int], size: tuple[int, int] = (CANVAS_WIDTH, CANVAS_HEIGHT)
-    ) -> np.ndarray:
-        return cv2.warpAffine(
-            image,
-            self.matrix,
-            size,
-            flags=cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=fill,
+    def image(self, image: np.ndarray, padding: np.ndarray, size: tuple[int, int] = (CANVAS_WIDTH, CANVAS_HEIGHT)) -> np.ndarray:
+        """The photo in the crop; where the crop reaches past the photo, ``padding`` (the photo's
+        ``padding_source``) extended from its nearest edge."""
+        flags = cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR
+        view = cv2.warpAffine(image, self.matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        inside = cv2.warpAffine(
+            np.ones(image.shape[:2], np.uint8), self.matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT
         )
+        if inside.all():
+            return view
+        padded = cv2.warpAffine(padding, self.matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        return np.where(inside[..., None] > 0, view, padded)
 
     def labels(self, labels: np.ndarray, size: tuple[int, int] = (CANVAS_WIDTH, CANVAS_HEIGHT)) -> np.ndarray:
         """A label map or mask (nearest neighbour; outside the photo is 0)."""
@@ -69,15 +71,54 @@ class Crop:
         return {"x0": float(self.x0), "y0": float(self.y0), "scale": float(self.scale)}
 
 
-def background_colour(image: np.ndarray, person: np.ndarray) -> tuple[int, int, int]:
-    """Median colour of the photo's border pixels that are not the person."""
-    border = np.zeros(person.shape, bool)
-    border[:6], border[-6:], border[:, :6], border[:, -6:] = True, True, True, True
-    pixels = image[border & ~person]
-    if len(pixels) == 0:
-        pixels = image[border]
-    r, g, b = np.median(pixels, axis=0)
-    return int(r), int(g), int(b)
+PADDING_STRIP = 6  # px of the photo's edge that the padding extends
+PADDING_SMOOTHING = 41  # px along the edge over which it is averaged (no streaks from noise)
+BACKDROP_DISTANCE = 25.0  # Lab units from the edges' typical colour: a shading backdrop stays within it
+
+
+def padding_source(image: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """What a view's padding extends: the photo with each outer strip replaced by the backdrop's
+    colour along that edge (the strip's non-person pixels, averaged across the strip and
+    smoothed along it; where the frame cuts through the model, interpolated from the backdrop
+    on either side). The padding keeps the backdrop's shading from one end of an edge to the
+    other, with no band of one flat colour and no streaks of the model's clothes."""
+    source = image.copy()
+    strip = PADDING_STRIP
+    edges = np.zeros(person.shape, bool)
+    edges[:strip], edges[-strip:], edges[:, :strip], edges[:, -strip:] = True, True, True, True
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    away = ~(cv2.dilate(person.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+    typical = np.median(lab[edges & away] if (edges & away).any() else lab[edges], axis=0)
+    # the backdrop: away from the person, and near the edges' typical colour (hair or a bag the
+    # person mask missed is neither carried into the padding)
+    clear = away & (np.linalg.norm(lab - typical, axis=2) < BACKDROP_DISTANCE)
+    fallback = np.median(image[edges & clear] if (edges & clear).any() else image[edges], axis=0)
+    for rows, columns in (
+        (slice(0, strip), slice(None)),
+        (slice(-strip, None), slice(None)),
+        (slice(None), slice(0, strip)),
+        (slice(None), slice(-strip, None)),
+    ):
+        along_x = rows != slice(None)
+        pixels, backdrop = image[rows, columns].astype(np.float32), clear[rows, columns]
+        if not along_x:
+            pixels, backdrop = pixels.transpose(1, 0, 2), backdrop.T
+        counts = backdrop.sum(axis=0)
+        means = (pixels * backdrop[..., None]).sum(axis=0) / np.maximum(counts, 1)[:, None]
+        known = np.nonzero(counts)[0]
+        positions = np.arange(pixels.shape[1])
+        profile = (
+            np.stack([np.interp(positions, known, means[known, c]) for c in range(3)], axis=1)
+            if known.size
+            else np.broadcast_to(fallback, (pixels.shape[1], 3))
+        )
+        profile = cv2.blur(profile[None].astype(np.float32), (PADDING_SMOOTHING, 1), borderType=cv2.BORDER_REFLECT)[0]
+        line = np.clip(profile, 0, 255).astype(np.uint8)
+        if along_x:
+            source[rows, columns] = line[None]
+        else:
+            source[rows, columns] = line[:, None]
+    return source
 
 
 def refocus_crop(category: str, person: np.ndarray, keypoints: np.ndarray) -> Crop:

@@ -244,3 +244,19 @@ def test_fingerprints_find_the_same_garment_but_not_its_colour_variant():
     others = [prepare_garment(decode_rgb(p.read_bytes())) for sku, (p, _) in GARMENTS.items() if sku != "TEE-00055"]
     for other in others:
         assert not same_garment(perceptual_hash(original.cloth, original.mask), perceptual_hash(other.cloth, other.mask))
+
+
+def test_the_boundary_score_sees_a_staircase_edge_that_iou_forgives():
+    """bench/garments.py's edge measure: a shallow diagonal edge found at an eighth of the size
+    and scaled up (a staircase of 8 px steps) keeps its IoU but not its outline."""
+    from tasks.preprocess.segmentation import boundary_f_score
+
+    truth = np.zeros((2048, 1536), np.uint8)
+    cv2.fillPoly(truth, [np.array([[200, 300], [1300, 420], [1250, 1800], [260, 1700]], np.int32)], 1)
+    small = cv2.resize(truth, (1536 // 8, 2048 // 8), interpolation=cv2.INTER_AREA)
+    stairs = cv2.resize(small, (1536, 2048), interpolation=cv2.INTER_NEAREST) > 0
+    truth = truth > 0
+    assert (stairs & truth).sum() / (stairs | truth).sum() > 0.98
+    assert boundary_f_score(stairs, truth) < 0.7  # 0.65: a third of the stepped outline is 2 px or more off
+    shifted = np.roll(truth, 1, axis=1)
+    assert boundary_f_score(shifted, truth) == 1.0 and boundary_f_score(truth, truth) == 1.0

@@ -89,7 +89,7 @@ def test_refocus_frames_each_category(photos):
 
 def test_clean_photo_passes_with_its_sharpness_recorded(photos):
     assert photos["05997_00.jpg"].sharpness > 80
-    assert set(photos["05997_00.jpg"].backends) == {"pose", "segmentation", "faces", "parsing", "embedding"}
+    assert set(photos["05997_00.jpg"].backends) == {"preparation", "pose", "segmentation", "faces", "parsing", "embedding"}
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,10 @@ def test_two_people_side_by_side_are_refused_as_such_even_when_soft():
     assert sharpness(image, largest_component(raw)) < MIN_SHARPNESS, "it would also be refused as blurred"
     with pytest.raises(PhotoRejected) as caught:
         prepare_model_photo(image, Settings())
-    assert caught.value.rule == "multiple_people" and "beside the body" in str(caught.value)
+    assert str(caught.value) == (
+        "multiple_people: a second person beside the model "
+        "(a standing figure joined to the model, from chest height down past the knees)"
+    )
 
 
 def test_arms_crossing_the_torso_rules_out_upper_body_only():
@@ -152,3 +155,60 @@ def test_arms_crossing_the_torso_rules_out_upper_body_only():
     keypoints[KP["r_wrist"]] = (390, 430, 0.9)  # right hand on the belly
     problems = category_problems(keypoints)
     assert problems["upper_body"].startswith("arms_crossing_torso") and "lower_body" not in problems
+
+
+def _figure(mask: np.ndarray, x: int, shoulders: int = 200, hips: int = 480, feet: int = 940) -> np.ndarray:
+    """A standing person's silhouette (head, torso, legs) centred on column ``x``, drawn into ``mask``."""
+    cv2.circle(mask, (x, shoulders - 70), 45, 1, -1)
+    cv2.rectangle(mask, (x - 90, shoulders), (x + 90, hips), 1, -1)
+    cv2.rectangle(mask, (x - 70, hips), (x + 70, feet), 1, -1)
+    return mask
+
+
+def _keypoints_at(x: int, shoulders: int = 200, hips: int = 480, knees: int = 700, ankles: int = 920) -> np.ndarray:
+    keypoints = np.zeros((18, 3), np.float32)
+    for name, xy in {
+        "nose": (x, shoulders - 70),
+        "neck": (x, shoulders),
+        "r_shoulder": (x - 85, shoulders),
+        "l_shoulder": (x + 85, shoulders),
+        "r_elbow": (x - 95, 340),
+        "l_elbow": (x + 95, 340),
+        "r_wrist": (x - 95, 470),
+        "l_wrist": (x + 95, 470),
+        "r_hip": (x - 45, hips),
+        "l_hip": (x + 45, hips),
+        "r_knee": (x - 45, knees),
+        "l_knee": (x + 45, knees),
+        "r_ankle": (x - 45, ankles),
+        "l_ankle": (x + 45, ankles),
+    }.items():
+        keypoints[KP[name]] = (*xy, 0.9)
+    return keypoints
+
+
+def test_a_bulge_joined_to_the_body_is_not_a_second_person_and_a_figure_beside_it_is():
+    """multiple_people only when a second person is seen in the piece beyond the found body's
+    reach: a flared skirt as large as a person is not one; a standing figure joined at the
+    shoulder is, and so is a face there. The reason says it in words, not as a percentage."""
+    from tasks.preprocess.cleaning import check_people, second_figure
+
+    keypoints = _keypoints_at(300)
+    skirt = _figure(np.zeros((1024, 1024), np.uint8), 300)
+    cv2.fillPoly(skirt, [np.array([[360, 520], [900, 930], [360, 930]], np.int32)], 1)  # flared far to one side
+    assert second_figure(skirt > 0, [], keypoints) is None
+    check_people(skirt > 0, [], keypoints)  # a one-person photo passes
+
+    pair = _figure(_figure(np.zeros((1024, 1024), np.uint8), 300), 480)  # two people, shoulder to shoulder: one blob
+    with pytest.raises(PhotoRejected) as caught:
+        check_people(pair > 0, [(260, 90, 340, 170)], keypoints)
+    assert str(caught.value) == (
+        "multiple_people: a second person beside the model "
+        "(a standing figure joined to the model, from chest height down past the knees)"
+    )
+    seated = _figure(np.zeros((1024, 1024), np.uint8), 300)
+    cv2.rectangle(seated, (390, 330), (760, 620), 1, -1)  # a second person's upper body, no legs in frame
+    assert second_figure(seated > 0, [], keypoints) is None, "no face, no standing figure: not evidence"
+    assert second_figure(seated > 0, [(620, 340, 700, 420)], keypoints) == (
+        "a face there, apart from the body the pose model found"
+    )
