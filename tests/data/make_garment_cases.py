@@ -12,6 +12,10 @@ The cases (what catalogue photos do to a background model):
 - ``white-on-lightgrey``: the same on a light-grey backdrop;
 - ``offwhite-on-offwhite``: a cream garment on an off-white backdrop;
 - ``whiteprint-on-white``: a white garment with a large multicoloured print on pure white;
+- ``whiteprint-on-light``: the same garment with faint folds and no rim, on a backdrop 3 Lab units
+  darker than it (a white tee on a light studio wall): its outline barely shows and its print
+  stands out everywhere. Found from outside (issue 33): the default cut such a tee down to its
+  print alone;
 - ``dark-on-white``: a deep purple garment on pure white;
 - ``dark-cropped-on-white``: the same, framed so tight that it runs off two sides of the photo;
 - ``shadow-on-white``: the garment as shot, with a soft drop shadow on white;
@@ -119,11 +123,13 @@ def cases(image: np.ndarray, mask: np.ndarray, seed: int) -> dict[str, tuple[np.
     white = _recolour(image, mask, (246, 246, 244), 0.45)
     dark = _recolour(image, mask, (78, 42, 104), 0.5)
     cream = _recolour(image, mask, (248, 244, 232), 0.4)
+    faint = np.minimum(np.array((246, 246, 244), np.float32) + _shading(image, mask, 0.25)[..., None], 247)
     out = {
         "white-on-white": (_compose(white, mask, _plain((255, 255, 255), shape)), mask),
         "white-on-lightgrey": (_compose(white, mask, _plain((226, 227, 229), shape)), mask),
         "offwhite-on-offwhite": (_compose(cream, mask, _plain((234, 230, 221), shape)), mask),
         "whiteprint-on-white": (_compose(_print(white, mask, seed), mask, _plain((255, 255, 255), shape)), mask),
+        "whiteprint-on-light": (_compose(_print(faint, mask, seed), mask, _plain((243, 243, 242), shape)), mask),
         "dark-on-white": (_compose(dark, mask, _plain((255, 255, 255), shape)), mask),
         "shadow-on-white": (_compose(image.astype(np.float32), mask, _shadow(mask, _plain((255, 255, 255), shape))), mask),
         "sheer-hem-on-white": (_compose(_sheer_hem(image, mask), mask, _plain((255, 255, 255), shape)), mask),
