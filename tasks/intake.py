@@ -27,11 +27,11 @@ from tasks.context import RunContext
 from tasks.drop_documents import InputError, Manifest, parse_meta, shown
 from tasks.drops import SAFE_SKU, keep_reading, ledger_label, read_drop
 from tasks.images import ImageDecodeError, decode_image, sha256_hex
-from tasks.items import AcceptedItem, DropItem, made_so, set_garment_state
+from tasks.items import AcceptedItem, DropItem, made_so, quarantine
 from tasks.ledger import Garment, GarmentState, row_of
 from tasks.settings import CATEGORIES
 from tasks.states import move
-from tasks.storage import RESERVED_SKU_NAMES, drop_prefix, garment_artifact_key, is_outage, is_reserved_sku, quarantine_prefix
+from tasks.storage import RESERVED_SKU_NAMES, drop_prefix, garment_artifact_key, is_outage, is_reserved_sku
 
 logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
@@ -89,15 +89,6 @@ class GarmentRows:
 
 
 UPSERTS_PER_COMMIT = 200
-
-
-def quarantine(ctx: RunContext, date: str, item: DropItem, reason: str, keys: list[str]) -> None:
-    """Keep the original bytes and a reason.json under quarantine/{date}/{sku}/."""
-    prefix = quarantine_prefix(date, item.sku)
-    for key in keys:
-        ctx.store.copy(key, prefix + key.rsplit("/", 1)[-1])
-    ctx.store.put_json(prefix + "reason.json", {"date": date, "sku": item.sku, "reason": reason, "files": keys})
-    set_garment_state(ctx, item.garment_id, GarmentState.QUARANTINED, reason)
 
 
 def discover(ctx: RunContext, date: str) -> list[DropItem]:

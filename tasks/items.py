@@ -11,6 +11,7 @@ from typing import Any, TypeGuard
 from tasks.context import RunContext
 from tasks.ledger import Garment, GarmentState, row_of
 from tasks.states import move
+from tasks.storage import quarantine_prefix
 
 
 @dataclass
@@ -56,6 +57,16 @@ def made_so(record: Mapping[str, Any] | None, made_by: Mapping[str, object]) -> 
     """Whether a kept record (a verdict, what preprocessing made) was made by ``made_by``: it
     holds each of its keys with that value."""
     return record is not None and all(record.get(key) == value for key, value in made_by.items())
+
+
+def quarantine(ctx: RunContext, date: str, item: DropItem | AcceptedItem, reason: str, keys: list[str]) -> None:
+    """Keep the original bytes and a reason.json under quarantine/{date}/{sku}/, for the
+    catalogue team to see what was refused and why."""
+    prefix = quarantine_prefix(date, item.sku)
+    for key in keys:
+        ctx.store.copy(key, prefix + key.rsplit("/", 1)[-1])
+    ctx.store.put_json(prefix + "reason.json", {"date": date, "sku": item.sku, "reason": reason, "files": keys})
+    set_garment_state(ctx, item.garment_id, GarmentState.QUARANTINED, reason)
 
 
 def set_garment_state(ctx: RunContext, garment_id: int, state: GarmentState, reason: str | None = None) -> None:

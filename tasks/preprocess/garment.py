@@ -10,13 +10,18 @@ import cv2
 import numpy as np
 
 from tasks.images import fit_to_canvas, fit_within
-from tasks.preprocess.garment_mask import CLASSICAL_BACKEND, OpenCVMasker
+from tasks.preprocess.garment_mask import CLASSICAL_BACKEND, OpenCVMasker, doubtful_cut
 
 WHITE = (255, 255, 255)
 
 
 class GarmentMaskError(ValueError):
     """No garment could be separated from the background; the message is the reason."""
+
+
+class GarmentMaskDoubtful(GarmentMaskError):
+    """A cut-out was made but is probably not the whole garment (``garment_mask.doubtful_cut``):
+    the input goes to quarantine with the reason, for a person to look at."""
 
 
 @dataclass
@@ -35,6 +40,9 @@ def prepare_garment(image: np.ndarray, masker=None, margin: float = 0.06) -> Pre
     mask = cut.mask
     if mask.sum() < 0.01 * mask.size:
         raise GarmentMaskError("garment_mask_empty: no garment found against the background")
+    doubt = doubtful_cut(image, mask)
+    if doubt is not None:  # never a part of the garment passed off as the garment
+        raise GarmentMaskDoubtful(f"garment_mask_doubtful: {doubt}")
     x0, y0, w, h = cv2.boundingRect(mask.astype(np.uint8))
     cloth, cloth_mask = fit_to_canvas(image[y0 : y0 + h, x0 : x0 + w], WHITE, mask=mask[y0 : y0 + h, x0 : x0 + w], margin=margin)
     assert cloth_mask is not None  # fit_to_canvas returns the mask it was given, fitted

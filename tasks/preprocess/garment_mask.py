@@ -166,6 +166,45 @@ def combine(image: np.ndarray, cut: BorderCut, probability: np.ndarray) -> Garme
     return GarmentCut(fill_holes(largest_component(mask)), method)
 
 
+MIN_FRAME_SHARE = 0.2  # below it, a cut-out is looked at twice (the samples' garments fill 0.23-0.70 of the frame)
+SURFACE_DISTANCE = 2.0  # Lab units from the backdrop: the median just outside a cut-out that sits on something
+
+
+def doubtful_cut(image: np.ndarray, mask: np.ndarray) -> str | None:
+    """Why a cut-out is probably not the whole garment, in words, or None. A cut-out that fills
+    little of the frame and is surrounded by something that is not the backdrop (a surface a few
+    Lab units from it, all round) is the part of a garment that stands out: its print, a pocket,
+    a logo, with the garment itself, as light as the backdrop, left behind."""
+    share = float(mask.mean())
+    if share >= MIN_FRAME_SHARE or not mask.any():
+        return None
+    height = image.shape[0]
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    border = 4
+    edges = np.concatenate(
+        [
+            lab[:border].reshape(-1, 3),
+            lab[-border:].reshape(-1, 3),
+            lab[:, :border].reshape(-1, 3),
+            lab[:, -border:].reshape(-1, 3),
+        ]
+    )
+    background, _ = background_model(edges)
+    outer = cv2.dilate(mask.astype(np.uint8), _disk(max(2, round(0.04 * height)))) > 0
+    inner = cv2.dilate(mask.astype(np.uint8), _disk(max(1, round(0.01 * height)))) > 0
+    ring = outer & ~inner
+    if not ring.any():
+        return None
+    surround = float(np.median(np.sqrt(((lab[ring] - background) ** 2).sum(axis=1))))
+    if surround < SURFACE_DISTANCE:
+        return None
+    return (
+        f"the cut-out fills {share:.0%} of the photo and what surrounds it is not the backdrop "
+        f"({surround:.0f} Lab units from it): it is probably only part of the garment (its print, a pocket or a logo); "
+        "a backdrop that differs more from the garment would tell them apart"
+    )
+
+
 class OpenCVMasker:
     """The fallback for plain backgrounds (no weights)."""
 

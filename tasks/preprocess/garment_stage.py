@@ -13,11 +13,11 @@ from sqlalchemy import select
 from tasks.catalog.garments import GarmentEmbedding, GarmentMeta, load_garment, read_meta, write_cutout, write_meta
 from tasks.context import RunContext
 from tasks.images import decode_rgb
-from tasks.items import AcceptedItem, made_so, set_garment_state
+from tasks.items import AcceptedItem, made_so, quarantine, set_garment_state
 from tasks.ledger import Garment, GarmentFingerprint, GarmentState, rows_in
 from tasks.preprocess.backends import background_backend, embedding_backend
 from tasks.preprocess.fingerprints import FingerprintIndex, Owner
-from tasks.preprocess.garment import GarmentMaskError, perceptual_hash, prepare_garment
+from tasks.preprocess.garment import GarmentMaskDoubtful, GarmentMaskError, perceptual_hash, prepare_garment
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.states import move
 
@@ -88,7 +88,7 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[AcceptedItem]) -
         if made_so(fact, made):  # these bytes, cut and embedded so before: nothing to read
             phash = fact["phash"]
         else:
-            phash = _prepare(ctx, item, masker, embedder)
+            phash = _prepare(ctx, date, item, masker, embedder)
             if phash is None:
                 continue
         original = seen.find(phash)
@@ -130,13 +130,16 @@ def _record(ctx: RunContext, decided: list[tuple[AcceptedItem, str, Owner | None
     decided.clear()
 
 
-def _prepare(ctx: RunContext, item: AcceptedItem, masker: Any, embedder: str) -> str | None:
+def _prepare(ctx: RunContext, date: str, item: AcceptedItem, masker: Any, embedder: str) -> str | None:
     """Cut, canvas, fingerprint and embed one garment unless its content-addressed artifacts
-    were made so already; its perceptual hash, or None when it was rejected (no garment cut)."""
+    were made so already; its perceptual hash, or None when it was rejected (no garment cut) or quarantined (a doubtful cut)."""
     meta = read_meta(ctx, item.sha256)
     if meta is None or meta.backend != masker.backend:
         try:
             garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)
+        except GarmentMaskDoubtful as error:  # a person should look at it: the photo kept with the reason
+            quarantine(ctx, date, item, str(error), [item.image_key])
+            return None
         except GarmentMaskError as error:
             set_garment_state(ctx, item.garment_id, GarmentState.REJECTED, str(error))
             return None

@@ -12,6 +12,7 @@ from PIL import Image
 from tasks.images import decode_rgb, encode_jpeg, fit_within
 from tasks.preprocess.backends import background_backend
 from tasks.preprocess.garment import (
+    GarmentMaskDoubtful,
     GarmentMaskError,
     perceptual_hash,
     prepare_garment,
@@ -260,3 +261,33 @@ def test_the_boundary_score_sees_a_staircase_edge_that_iou_forgives():
     assert boundary_f_score(stairs, truth) < 0.7  # 0.65: a third of the stepped outline is 2 px or more off
     shifted = np.roll(truth, 1, axis=1)
     assert boundary_f_score(shifted, truth) == 1.0 and boundary_f_score(truth, truth) == 1.0
+
+
+@pytest.mark.parametrize("case", ["DRESS-052234--whiteprint-on-light", "TEE-03032--whiteprint-on-light"])
+def test_a_garment_cut_down_to_its_print_is_refused_as_doubtful(default_masker, case):
+    """A white printed garment on a light backdrop (tests/data/garment_cases, whiteprint-on-light):
+    the default cuts it down to its print. That cut-out is small in the frame and sits on a
+    surface that is not the backdrop: it is refused as doubtful, with the reason in words,
+    instead of going on as the garment."""
+    image, expected = decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes()), _truth(case)
+    assert _iou(default_masker(image).mask, expected) < 0.25, "the print alone"
+    with pytest.raises(
+        GarmentMaskDoubtful, match=r"^garment_mask_doubtful: the cut-out fills \d+% of the photo and what surrounds"
+    ):
+        prepare_garment(image, default_masker)
+
+
+def test_the_stage_quarantines_a_doubtful_cut_out_with_its_reason(ctx):
+    """Through the garment stage: the photo is kept under quarantine/ with the reason, for the
+    catalogue team to reshoot on a backdrop the garment stands out from."""
+    from tasks.intake import discover, validate
+    from tasks.preprocess.garment_stage import preprocess_garments
+
+    date = "2026-11-21"
+    case = (HARD_CASES / "DRESS-052234--whiteprint-on-light.jpg").read_bytes()
+    ctx.store.put_bytes(f"drops/{date}/DRESS-PRINT/front.jpg", case)
+    ctx.store.put_json(f"drops/{date}/DRESS-PRINT/meta.json", {"category": "dresses"})
+    assert preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date))) == []
+    [garment] = ctx.ledger.garments(date)
+    assert garment.state == "quarantined" and garment.reason.startswith("garment_mask_doubtful: the cut-out fills")
+    assert ctx.store.get_json(f"quarantine/{date}/DRESS-PRINT/reason.json")["reason"] == garment.reason
