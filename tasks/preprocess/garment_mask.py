@@ -64,6 +64,13 @@ def background_model(border_lab: np.ndarray, bin_size: float = 6.0, tolerance: f
     return background, float(np.percentile(np.linalg.norm(inliers - background, axis=1), 99))
 
 
+def frame_pixels(lab: np.ndarray, border: int = 4) -> np.ndarray:
+    """The photo's outermost ``border`` px on each side, as a list of colours (where the backdrop
+    is read)."""
+    sides = (lab[:border], lab[-border:], lab[:, :border], lab[:, -border:])
+    return np.concatenate([side.reshape(-1, 3) for side in sides])
+
+
 def border_cut(image: np.ndarray, border: int = 4, min_distance: float = 6.0, work_height: int = 512) -> BorderCut:
     """Foreground = pixels whose Lab colour differs from the backdrop model estimated on the
     image border (``background_model``), refined by GrabCut, largest component, holes filled.
@@ -79,15 +86,7 @@ def border_cut(image: np.ndarray, border: int = 4, min_distance: float = 6.0, wo
         else image
     )
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32)
-    edges = np.concatenate(
-        [
-            lab[:border].reshape(-1, 3),
-            lab[-border:].reshape(-1, 3),
-            lab[:, :border].reshape(-1, 3),
-            lab[:, -border:].reshape(-1, 3),
-        ]
-    )
-    background, spread = background_model(edges)
+    background, spread = background_model(frame_pixels(lab, border))
     distance = np.sqrt(((lab - background) ** 2).sum(axis=2))
     threshold = max(min_distance, spread * 1.5)
     mask = (distance > threshold).astype(np.uint8)
@@ -180,16 +179,7 @@ def doubtful_cut(image: np.ndarray, mask: np.ndarray) -> str | None:
         return None
     height = image.shape[0]
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    border = 4
-    edges = np.concatenate(
-        [
-            lab[:border].reshape(-1, 3),
-            lab[-border:].reshape(-1, 3),
-            lab[:, :border].reshape(-1, 3),
-            lab[:, -border:].reshape(-1, 3),
-        ]
-    )
-    background, _ = background_model(edges)
+    background, _ = background_model(frame_pixels(lab))
     outer = cv2.dilate(mask.astype(np.uint8), _disk(max(2, round(0.04 * height)))) > 0
     inner = cv2.dilate(mask.astype(np.uint8), _disk(max(1, round(0.01 * height)))) > 0
     ring = outer & ~inner
