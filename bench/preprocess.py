@@ -1,5 +1,7 @@
 """Milliseconds per model photo per preprocessing stage, on CPU, with the offline backends
-(mediapipe pose, segmentation and faces; fallback parsing; colour-texture embeddings).
+(mediapipe pose, segmentation and faces; fallback parsing; colour-texture embeddings); then the
+library's verdicts on the sample photos and the hard library cases (tests/data/library_cases/)
+against what each should get, and the false-refusal rate: one-person photos refused.
 
     .venv/bin/python bench/preprocess.py [--repeat 5] [--threads 1]
 
@@ -52,7 +54,40 @@ def main() -> int:
     report_medians(
         totals, {n: f"({', '.join(c)})" for n, c in categories.items()}, "total per photo", "target < 150 ms per photo per core"
     )
+    verdicts()
     return 0
+
+
+LIBRARY_CASES = REPO / "tests" / "data" / "library_cases"
+SHOULD_BE = {"two-people-grey.jpg": "multiple_people"}  # every other photo shows one person and should be ready
+
+
+def verdicts() -> None:
+    """Each photo's verdict beside what it should be; the share of one-person photos refused."""
+    from tasks.images import decode_rgb
+    from tasks.preprocess.cleaning import PhotoRejected
+    from tasks.preprocess.model_photo import prepare_model_photo
+    from tasks.settings import Settings
+
+    paths = sorted(
+        p for folder in (REPO / "samples" / "library", LIBRARY_CASES) for p in folder.iterdir() if p.suffix in (".jpg", ".png")
+    )
+    refused = wrong = 0
+    print("\nlibrary verdicts (what each photo got | what it should get)")
+    for path in paths:
+        try:
+            got = "ready: " + ", ".join(prepare_model_photo(decode_rgb(path.read_bytes()), Settings()).categories)
+        except PhotoRejected as error:
+            got = str(error)
+        should = SHOULD_BE.get(path.name, "ready")
+        ok = got.startswith(should)
+        refused += should == "ready" and not got.startswith("ready")
+        wrong += not ok
+        print(f"  {'ok ' if ok else 'NO '} {path.name:<26} {got[:100]:<100} | {should}")
+    one_person = sum(SHOULD_BE.get(p.name, "ready") == "ready" for p in paths)
+    print(
+        f"false refusals: {refused} of {one_person} one-person photos ({refused / max(1, one_person):.0%}); wrong verdicts: {wrong} of {len(paths)}"
+    )
 
 
 if __name__ == "__main__":

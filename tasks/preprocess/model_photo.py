@@ -12,7 +12,8 @@ are computed at the try-on model's 512x384, as the reference does, and the masks
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -28,7 +29,7 @@ from tasks.preprocess.cleaning import (
 from tasks.preprocess.faces import FACE_BACKEND, shared_faces
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH, inpaint_mask, pose_map
 from tasks.preprocess.parsing import ATR_LABELS as L
-from tasks.preprocess.pose import PoseResult
+from tasks.preprocess.pose import KP, MIN_SCORE, PoseResult
 from tasks.preprocess.refocus import Crop, padding_source, refocus_crop
 from tasks.preprocess.segmentation import (
     SEGMENTATION_BACKEND,
@@ -47,7 +48,8 @@ WORN_LABELS = {
 
 # How a photo is prepared (cleaning rules, refocus, masks), apart from the models' own versions:
 # a library photo prepared under another version is prepared again. v2: the refocus pads with
-# the photo's backdrop (no flat band); multiple_people only when a second person is seen.
+# the photo's backdrop (no flat band); multiple_people only when a second person is seen; a
+# photo whose frame cuts through the head is given headroom for the pose model.
 PREPARATION_VERSION = "library-preparation-v2"
 
 
@@ -105,6 +107,33 @@ class _Timer:
         self._last = now
 
 
+HEADROOM = 0.3  # of the photo's height, added above a photo whose frame cuts through the head
+
+
+def pose_with_headroom(pose: Callable[..., PoseResult], image: np.ndarray, person: np.ndarray) -> PoseResult:
+    """The pose of the person; when the model finds no shoulders and the person runs off the top
+    of the frame (the face cut, as catalogue crops do), asked again with the backdrop extended
+    above the photo: mediapipe's detector looks for the head first and gives up on a photo that
+    starts at the chin. Keypoints come back in the photo's own pixels (above it: missing)."""
+    found = pose(image, person)
+    shoulders = all(found.keypoints[KP[n], 2] >= MIN_SCORE for n in ("r_shoulder", "l_shoulder"))
+    if shoulders or not person[0].any():
+        return found
+    top = round(HEADROOM * image.shape[0])
+    source = padding_source(image, person)
+    padded = np.vstack([np.repeat(source[:1], top, axis=0), image])
+    person_padded = np.vstack([np.zeros((top, person.shape[1]), bool), person])
+    again = pose(padded, person_padded)
+
+    def back(points: np.ndarray) -> np.ndarray:
+        moved = points.copy()
+        moved[:, 1] -= top
+        moved[moved[:, 1] < 0] = 0  # in the headroom, not the photo: missing, as out of frame is
+        return moved
+
+    return replace(again, keypoints=back(again.keypoints), hands={side: back(p) for side, p in again.hands.items()})
+
+
 def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     """Raises ``PhotoRejected`` (with the rule's name) when a whole-photo rule fails."""
     timer = _Timer()
@@ -115,7 +144,7 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     timer.lap("segmentation")
     faces = shared_faces()(image)
     timer.lap("faces")
-    pose = pose_backend(settings)(image, person)
+    pose = pose_with_headroom(pose_backend(settings), image, person)
     timer.lap("pose")
     check_people(raw_person, faces, pose.keypoints)
     value = check_sharpness(image, person)

@@ -9,6 +9,9 @@ Run once; the images are committed (they were looked at).
 - ``two-people-grey.jpg``: 049205_0 and 051918_0 standing side by side, close enough that
   the person segmenter sees one figure, faces cut by the frame; a grey snapshot, slightly
   soft (sharpness just under the blur threshold).
+- ``dress-head-cropped.jpg``, ``jeans-head-cropped.jpg``: 052472_0 and 051918_0 with the frame
+  cutting through the face (the top 10 % and 16 % of the photo gone), as catalogue crops often
+  are: one person each, who should be ready (issue 33 found such a photo refused).
 """
 
 from __future__ import annotations
@@ -76,6 +79,16 @@ def main() -> None:
     _write("ombre-dress-sand.jpg", ombre_dress(dress_photo, dress, (225, 200, 150), (120, 60, 40)))
     _write("ombre-dress-blue.jpg", ombre_dress(dress_photo, dress, (200, 215, 235), (40, 60, 130)))
     _write("two-people-grey.jpg", two_people(_photo("049205_0.jpg"), _photo("051918_0.jpg")))
+    write_head_cropped()
+
+
+def head_cropped(image: np.ndarray, share: float) -> np.ndarray:
+    return image[int(share * image.shape[0]) :]
+
+
+def write_head_cropped() -> None:
+    _write("dress-head-cropped.jpg", head_cropped(_photo("052472_0.jpg"), 0.10))
+    _write("jeans-head-cropped.jpg", head_cropped(_photo("051918_0.jpg"), 0.16))
 
 
 if __name__ == "__main__":

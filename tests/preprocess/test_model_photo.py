@@ -212,3 +212,15 @@ def test_a_bulge_joined_to_the_body_is_not_a_second_person_and_a_figure_beside_i
     assert second_figure(seated > 0, [(620, 340, 700, 420)], keypoints) == (
         "a face there, apart from the body the pose model found"
     )
+
+
+@pytest.mark.parametrize(
+    "case, categories", [("dress-head-cropped.jpg", ["dresses"]), ("jeans-head-cropped.jpg", ["lower_body", "upper_body"])]
+)
+def test_a_photo_whose_frame_cuts_through_the_face_is_ready(case, categories):
+    """Catalogue crops often start at the chin; the pose model, which looks for a head first,
+    finds no body there (these were refused as no_person). Given headroom it does."""
+    photo = prepare_model_photo(decode_rgb((LIBRARY_CASES / case).read_bytes()), Settings())
+    assert photo.categories == categories
+    assert photo.pose.keypoints[KP["nose"], 2] == 0, "the face is not in the photo: its keypoints stay missing"
+    assert photo.pose.keypoints[KP["r_shoulder"], 1] < 0.15 * photo.image.shape[0], "shoulders near the top, in the photo's pixels"
