@@ -223,4 +223,6 @@ def test_a_photo_whose_frame_cuts_through_the_face_is_ready(case, categories):
     photo = prepare_model_photo(decode_rgb((LIBRARY_CASES / case).read_bytes()), Settings())
     assert photo.categories == categories
     assert photo.pose.keypoints[KP["nose"], 2] == 0, "the face is not in the photo: its keypoints stay missing"
-    assert photo.pose.keypoints[KP["r_shoulder"], 1] < 0.15 * photo.image.shape[0], "shoulders near the top, in the photo's pixels"
+    assert photo.pose.keypoints[KP["r_shoulder"], 1] < 0.15 * photo.image.shape[0], (
+        "shoulders near the top, in the photo's pixels"
+    )
