@@ -40,6 +40,7 @@ class GarmentMeta:
     mask_method: str
     phash: str  # perceptual hash (``preprocess.garment.perceptual_hash``)
     embedding: GarmentEmbedding
+    checks: str | None = None  # the checks the cut-out passed (``preprocess.garment.CUT_CHECKS``); None: made before any
 
 
 def read_meta(ctx: RunContext, sha256: str) -> GarmentMeta | None:

@@ -19,6 +19,9 @@ class GarmentMaskError(ValueError):
     """No garment could be separated from the background; the message is the reason."""
 
 
+CUT_CHECKS = "doubtful-cut-v1"  # the checks a cut-out passes (``doubtful_cut``); a cut-out made before them is made again
+
+
 class GarmentMaskDoubtful(GarmentMaskError):
     """A cut-out was made but is probably not the whole garment (``garment_mask.doubtful_cut``):
     the input goes to quarantine with the reason, for a person to look at."""

@@ -17,7 +17,7 @@ from tasks.items import AcceptedItem, made_so, quarantine, set_garment_state
 from tasks.ledger import Garment, GarmentFingerprint, GarmentState, rows_in
 from tasks.preprocess.backends import background_backend, embedding_backend
 from tasks.preprocess.fingerprints import FingerprintIndex, Owner
-from tasks.preprocess.garment import GarmentMaskDoubtful, GarmentMaskError, perceptual_hash, prepare_garment
+from tasks.preprocess.garment import CUT_CHECKS, GarmentMaskDoubtful, GarmentMaskError, perceptual_hash, prepare_garment
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.states import move
 
@@ -74,9 +74,9 @@ def preprocess_garments(ctx: RunContext, date: str, items: list[AcceptedItem]) -
     masker = background_backend(ctx.settings)
     embedder = embedding_backend(ctx.settings).backend
     # what the recorded outcome of a garment's preprocessing must match to stand: the backends
-    # that made its artifacts and the bucket they are in (a ledger pointed at another bucket
-    # finds none of them there)
-    made_by = {"backend": masker.backend, "embedding_backend": embedder, "bucket": ctx.store.bucket}
+    # that made its artifacts, the checks its cut-out passed, and the bucket they are in (a
+    # ledger pointed at another bucket finds none of them there)
+    made_by = {"backend": masker.backend, "embedding_backend": embedder, "checks": CUT_CHECKS, "bucket": ctx.store.bucket}
     seen = known_fingerprints(ctx, date)
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         recorded = {g.id: g.meta.get("preprocessed") for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
@@ -134,7 +134,7 @@ def _prepare(ctx: RunContext, date: str, item: AcceptedItem, masker: Any, embedd
     """Cut, canvas, fingerprint and embed one garment unless its content-addressed artifacts
     were made so already; its perceptual hash, or None when it was rejected (no garment cut) or quarantined (a doubtful cut)."""
     meta = read_meta(ctx, item.sha256)
-    if meta is None or meta.backend != masker.backend:
+    if meta is None or meta.backend != masker.backend or meta.checks != CUT_CHECKS:
         try:
             garment = prepare_garment(decode_rgb(ctx.store.get_bytes(item.image_key)), masker)
         except GarmentMaskDoubtful as error:  # a person should look at it: the photo kept with the reason
@@ -151,6 +151,7 @@ def _prepare(ctx: RunContext, date: str, item: AcceptedItem, masker: Any, embedd
             mask_method=garment.method,
             phash=perceptual_hash(garment.cloth, garment.mask),
             embedding=embed_garment(ctx, garment.cloth, garment.mask),
+            checks=CUT_CHECKS,
         )
         write_meta(ctx, meta)
     elif meta.embedding.backend != embedder:

@@ -279,12 +279,18 @@ def test_a_garment_cut_down_to_its_print_is_refused_as_doubtful(default_masker, 
 
 def test_the_stage_quarantines_a_doubtful_cut_out_with_its_reason(ctx):
     """Through the garment stage: the photo is kept under quarantine/ with the reason, for the
-    catalogue team to reshoot on a backdrop the garment stands out from."""
+    catalogue team to reshoot on a backdrop the garment stands out from; also when its cut-out
+    was made, and kept, before the check existed."""
+    from tasks.catalog.garments import GarmentEmbedding, GarmentMeta, write_meta
+    from tasks.images import sha256_hex
     from tasks.intake import discover, validate
     from tasks.preprocess.garment_stage import preprocess_garments
 
     date = "2026-11-21"
     case = (HARD_CASES / "DRESS-052234--whiteprint-on-light.jpg").read_bytes()
+    # cut before the checks existed: its print kept as the garment; it is made and checked again
+    backend = background_backend(ctx.settings).backend
+    write_meta(ctx, GarmentMeta(sha256_hex(case), "old", backend, "classical", "0" * 16, GarmentEmbedding("x", [0.0])))
     ctx.store.put_bytes(f"drops/{date}/DRESS-PRINT/front.jpg", case)
     ctx.store.put_json(f"drops/{date}/DRESS-PRINT/meta.json", {"category": "dresses"})
     assert preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date))) == []
