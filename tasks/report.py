@@ -10,7 +10,7 @@ import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import select
@@ -239,7 +239,10 @@ def _histograms(ctx: RunContext, date: str) -> str | None:
     return HISTOGRAMS
 
 
-def _thumbnails(ctx: RunContext, date: str, lines: Sequence[GenerationLine | OutfitLine]) -> list[tuple[Any, str]]:
+Shown = TypeVar("Shown", GenerationLine, OutfitLine)  # a line of the summary with an image
+
+
+def _thumbnails(ctx: RunContext, date: str, lines: Sequence[Shown]) -> list[tuple[Shown, str]]:
     """The published and flagged images, each with its thumbnail's path relative to the
     report; a thumbnail QC did not leave (an image measured before thumbnails were kept) is made."""
     shown = [

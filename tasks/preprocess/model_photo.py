@@ -110,18 +110,18 @@ class _Timer:
 HEADROOM = 0.3  # of the photo's height, added above a photo whose frame cuts through the head
 
 
-def pose_with_headroom(pose: Callable[..., PoseResult], image: np.ndarray, person: np.ndarray) -> PoseResult:
+def pose_with_headroom(pose: Callable[..., PoseResult], image: np.ndarray, person: np.ndarray, padding: np.ndarray) -> PoseResult:
     """The pose of the person; when the model finds no shoulders and the person runs off the top
     of the frame (the face cut, as catalogue crops do), asked again with the backdrop extended
     above the photo: mediapipe's detector looks for the head first and gives up on a photo that
-    starts at the chin. Keypoints come back in the photo's own pixels (above it: missing)."""
+    starts at the chin. ``padding``: the photo's ``padding_source``, whose top row is extended.
+    Keypoints come back in the photo's own pixels (above it: missing)."""
     found = pose(image, person)
     shoulders = all(found.keypoints[KP[n], 2] >= MIN_SCORE for n in ("r_shoulder", "l_shoulder"))
     if shoulders or not person[0].any():
         return found
     top = round(HEADROOM * image.shape[0])
-    source = padding_source(image, person)
-    padded = np.vstack([np.repeat(source[:1], top, axis=0), image])
+    padded = np.vstack([np.repeat(padding[:1], top, axis=0), image])
     person_padded = np.vstack([np.zeros((top, person.shape[1]), bool), person])
     again = pose(padded, person_padded)
 
@@ -144,7 +144,9 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     timer.lap("segmentation")
     faces = shared_faces()(image)
     timer.lap("faces")
-    pose = pose_with_headroom(pose_backend(settings), image, person)
+    padding = padding_source(image, person)  # the backdrop the pose's headroom and the views' padding extend
+    timer.lap("padding")
+    pose = pose_with_headroom(pose_backend(settings), image, person, padding)
     timer.lap("pose")
     check_people(raw_person, faces, pose.keypoints)
     value = check_sharpness(image, person)
@@ -164,7 +166,6 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
     photo = PreparedPhoto(
         image=image, person_mask=person, pose=pose, labels=labels, faces=faces, sharpness=value, unsuitable=dict(problems)
     )
-    padding = padding_source(image, person)
     for category in CATEGORIES:
         if category in problems:
             continue
