@@ -41,6 +41,7 @@ class View:
     keypoints: np.ndarray  # (18, 3) on the view
     garment: np.ndarray  # (1024, 768) bool: the worn garment of the category (parsing)
     skin: np.ndarray  # (1024, 768) bool: arms, legs and face (parsing)
+    labels: np.ndarray  # (1024, 768) the view's parsing
 
 
 @dataclass
@@ -105,6 +106,7 @@ def load_views(settings: object | None = None) -> list[View]:
                     view.keypoints,
                     garment,
                     skin & view.person_mask,
+                    view.labels,
                 )
             )
     return views
@@ -269,7 +271,7 @@ def detached_sleeve(case: Case, shift: int = 40) -> np.ndarray | None:
     side_x = min(right[0], left[0])  # the sleeve on the image's left
     sleeve = view.garment.copy()
     sleeve[:, int(side_x) :] = False
-    if sleeve.sum() < 500:
+    if sleeve.sum() < max(500, 0.06 * view.garment.sum()):  # a sleeveless top has no sleeve to fling off
         return None
     pivot = (float(side_x), float(min(right[1], left[1])))
     matrix = cv2.getRotationMatrix2D(pivot, -25, 1.0)
@@ -319,16 +321,29 @@ def halo(case: Case) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+SMEAR_SHOWS = 15.0  # CIE76 between the garment's and the backdrop's colours under which a smear does not show
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB).reshape(3).astype(np.float32) * np.float32(
+        [100 / 255, 1, 1]
+    )
+
+
 def garment_smear(case: Case) -> np.ndarray | None:
     """The garment's colour smeared 12-25 px past the body into the background, inside the
     region: the blurred fringe a bad warp or composite leaves (the warp baseline's outputs have it).
-    Not made where the region leaves too little background beside the garment to show one."""
+    Not made where the region leaves too little background beside the garment to show one, nor
+    where the garment is the backdrop's colour (a white tee on a light backdrop: no smear shows)."""
     view = case.view
     garment = view.garment.astype(np.uint8)
     ring = (cv2.dilate(garment, np.ones((51, 51), np.uint8)) > 0) & ~view.person_mask & view.inpaint_mask
     if ring.sum() < 5000:
         return None
     colour = np.median(case.output[view.garment], axis=0).astype(np.float32)
+    backdrop = np.median(case.output[~view.person_mask], axis=0).astype(np.float32)
+    if np.linalg.norm(_lab(colour) - _lab(backdrop)) < SMEAR_SHOWS:
+        return None
     smear = cv2.GaussianBlur(ring.astype(np.float32), (0, 0), 4.0)[..., None] * ring[..., None]
     return np.clip(case.output * (1 - 0.85 * smear) + colour * 0.85 * smear, 0, 255).astype(np.uint8)
 
@@ -372,17 +387,25 @@ FAULTS: dict[str, Callable[[Case], object]] = {
 }
 
 
-def injected(views: list[View]) -> Iterator[Case]:
+def injected(views: list[View], faults: dict[str, Callable[[Case], object]] | None = None) -> Iterator[Case]:
+    """Each fault (``FAULTS`` unless given) on each view's perfect case and first colourway. A
+    fault returns the broken output, (output, photo), a whole broken case, or None."""
     for view in views:
         for colourway in colourways(view)[:2]:
             base = perfect(view, colourway)
-            for mode, fault in FAULTS.items():
+            for mode, fault in (faults or FAULTS).items():
                 result = fault(base)
                 if result is None:
                     continue
-                output, photo = result if isinstance(result, tuple) else (result, None)
+                if isinstance(result, Case):
+                    broken, output, photo = result, result.output, None
+                else:
+                    broken = base
+                    output, photo = result if isinstance(result, tuple) else (result, None)
                 yield labelled(
-                    replace(base, name=f"{base.name}+{mode}", label="negative", mode=mode, output=jpeg(output, 95), photo=photo)
+                    replace(
+                        broken, name=f"{broken.name}+{mode}", label="negative", mode=mode, output=jpeg(output, 95), photo=photo
+                    )
                 )
 
 

@@ -50,7 +50,7 @@ from tasks.ledger import (
     spot_tally,
 )
 from tasks.qc.histograms import metrics_histograms
-from tasks.qc.suite import load_config
+from tasks.qc.suite_versions import current_suite
 from tasks.rendering import TEMPLATES
 from tasks.stage_times import StageRecord, stage_failures, stage_records, stage_tasks, stage_times
 from tasks.storage import (
@@ -226,17 +226,19 @@ def _tally(states: Iterable[str]) -> dict[str, int]:
     return dict(sorted(Counter(states).items()))
 
 
-def _histograms(ctx: RunContext, date: str) -> str | None:
+def _histograms(ctx: RunContext, date: str) -> tuple[str | None, list[int]]:
     """The QC metrics histograms written beside the report (its file name), when QC wrote a
-    metrics table for the date."""
+    metrics table for the date, and the QC suite versions that judged the table's rows."""
     key = report_key(date, "metrics.parquet")
     if not ctx.store.exists(key):
-        return None
-    png = metrics_histograms(pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key))), load_config(ctx.settings.qc_expectations))
+        return None, []
+    table = pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key)))
+    versions = sorted(int(v) for v in table["qc_suite_version"].dropna().unique()) if "qc_suite_version" in table else []
+    png = metrics_histograms(table, current_suite(ctx))
     if png is None:
-        return None
+        return None, versions
     ctx.store.put_bytes(report_key(date, HISTOGRAMS), png, "image/png")
-    return HISTOGRAMS
+    return HISTOGRAMS, versions
 
 
 Shown = TypeVar("Shown", GenerationLine, OutfitLine)  # a line of the summary with an image
@@ -274,7 +276,7 @@ def write_report(ctx: RunContext, date: str) -> ReportWritten:
     thumbnails = _pages(_thumbnails(ctx, date, summary.generations), PAGE_THUMBNAILS)
     outfits = _thumbnails(ctx, date, summary.looks.outfits)
     garments = _pages(summary.garments, PAGE_ROWS)
-    histograms = _histograms(ctx, date)
+    histograms, qc_suites = _histograms(ctx, date)
     html = TEMPLATES.get_template("report.html").render(
         summary=summary,
         thumbnails=thumbnails[0],
@@ -284,6 +286,7 @@ def write_report(ctx: RunContext, date: str) -> ReportWritten:
         garments=garments[0],
         garment_pages=len(garments),
         histograms=histograms,
+        qc_suites=qc_suites,
         outfits=outfits,
     )
     page = TEMPLATES.get_template("report_page.html")

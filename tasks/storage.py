@@ -131,6 +131,14 @@ def quarantine_prefix(date: str, sku: str) -> str:
     return f"quarantine/{date}/{sku}/"
 
 
+QC_SUITES = "qc/suites/"
+
+
+def qc_suite_key(version: int) -> str:
+    """A calibrated QC suite version (``tryon qc calibrate``), current once promoted."""
+    return f"{QC_SUITES}v{version}.yaml"
+
+
 def report_key(date: str, name: str) -> str:
     return f"reports/{date}/{name}"
 

@@ -182,12 +182,18 @@ def _check_the_policies(settings, ledger_path: Path) -> None:
         "library/artifacts/p1/upper.jpg",
         "reports/2026-11-20/summary.json",
         "drops/2026-11-20/TEE-1/front.jpg",
+        "qc/suites/v9.yaml",
     ):
         pipeline.put_bytes(key, image)
     assert "generations/v1/TEE-1/p1/" + ids[0] + ".jpg" in list(pipeline.list_keys("generations/"))
 
-    # the review page reads its three prefixes and nothing else...
-    for key in ("garments/2026-11-20/TEE-1/cloth.jpg", "library/artifacts/p1/upper.jpg", ledger.generations(DATE)[0].object_key):
+    # the review page reads its prefixes (and the QC suite versions it offers failure modes from) and nothing else...
+    for key in (
+        "garments/2026-11-20/TEE-1/cloth.jpg",
+        "library/artifacts/p1/upper.jpg",
+        ledger.generations(DATE)[0].object_key,
+        "qc/suites/v9.yaml",
+    ):
         assert review.get_bytes(key)
     for key in ("reports/2026-11-20/summary.json", "drops/2026-11-20/TEE-1/front.jpg"):
         assert _denied(lambda key=key: review.get_bytes(key)), key

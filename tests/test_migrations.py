@@ -18,8 +18,12 @@ from tasks.migrations import _alembic_config, head_revision, schema_revision
 from tests.conftest import cli_env
 
 FIRST = "0001"
-NEW_TABLES = ("evaluations", "backfill_decisions", "look_generations")  # what came after the first revision
-NEW_COLUMNS = {"generations": ("garment_sha256",), "publications": ("reason",)}  # revision 0004
+NEW_TABLES = ("evaluations", "backfill_decisions", "look_generations", "qc_suite_promotions")  # after the first revision
+NEW_COLUMNS = {  # revisions 0004 and 0005
+    "generations": ("garment_sha256", "qc_suite_version"),
+    "publications": ("reason",),
+    "review_decisions": ("failure_mode",),
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -51,6 +55,12 @@ def rows_of_the_first_revision(connection) -> None:
         ),
         {"g": garment_id},
     )
+    connection.execute(
+        text(
+            'INSERT INTO qc_results (generation_id, "check", passed, value, threshold, state, updated_at) '
+            "VALUES ('g1', 'not_blank', true, 40.0, 'v2: >= 8.0', 'passed', CURRENT_TIMESTAMP)"
+        )
+    )
 
 
 def assert_kept_and_current(url: str) -> None:
@@ -61,6 +71,7 @@ def assert_kept_and_current(url: str) -> None:
     [generation] = ledger.generations("2026-11-20")
     assert (generation.generation_id, generation.seed, generation.garment_id) == ("g1", 7, garment.id)
     assert generation.garment_sha256 == garment.sha256 == "feed", "0004 records the version each generation was made from"
+    assert generation.qc_suite_version == 2, "0005 reads the suite version that judged it from its QC rows"
     with ledger.session() as session:  # the new tables work
         session.add(
             EvaluationRow(
@@ -81,7 +92,7 @@ def assert_kept_and_current(url: str) -> None:
 
 def test_an_empty_database_gets_exactly_the_models_schema(url: str) -> None:
     ledger = Ledger(url)
-    assert schema_revision(ledger.engine) == head_revision() == "0004"
+    assert schema_revision(ledger.engine) == head_revision() == "0005"
     with ledger.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     ledger.engine.dispose()

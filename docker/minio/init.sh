@@ -2,7 +2,7 @@
 # Run once by compose's minio-init (the minio/mc image): the bucket, then one user per service
 # with its own policy; the root keys stay with this container and MinIO itself.
 #   tryon-pipeline: read and write the bucket (every Airflow task)
-#   tryon-review:   read generations/, garments/, library/artifacts/; write storefront/ only
+#   tryon-review:   read generations/, garments/, library/artifacts/, qc/suites/; write storefront/ only
 set -eu
 mc alias set local http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"
 mc mb --ignore-existing local/tryon

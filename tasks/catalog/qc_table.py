@@ -18,13 +18,18 @@ class Metric:
 
 METRICS: tuple[Metric, ...] = (
     Metric("old_garment_left"),
+    Metric("old_garment_beside"),
     Metric("skin_in_garment"),
     Metric("garment_overflow"),
     Metric("garment_coverage"),
     Metric("garment_split"),
     Metric("print_aspect"),
+    Metric("print_matched"),
+    Metric("garment_torn"),
     Metric("seam_excess"),
     Metric("noise_ratio"),
+    Metric("foreign_colours"),
+    Metric("skin_erased"),
     Metric("frame_width"),
     Metric("pose_shift"),
     Metric("colour_delta_e"),

@@ -22,6 +22,11 @@ tryon looks show          the current compatibility model: version, hashes, held
 tryon garments sheet D    a contact sheet of a drop's garments (photo, cut-out, mask, notes)
 tryon review serve        the QA review page (TRYON_REVIEWERS: name -> password hash)
 tryon review hash-password   a password hash for TRYON_REVIEWERS
+tryon qc calibrate [--benchmark FILE] [--dry-run]
+                          fit a new QC suite version on reviewers' decisions; compare on held-out folds
+tryon qc promote N --reason WHY
+                          make suite version N current (who and why in the ledger)
+tryon qc suites           the QC suite versions and which is current
 tryon models list|hash|pull|convert|random
                           the model registry: entries, hashes, S3 -> local cache, .pth -> safetensors,
                           random-weight stand-ins (LaDI-VTON and the evaluation's feature networks)
@@ -32,7 +37,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tasks.cli import catalogue, engineering, qa
+from tasks.cli import catalogue, engineering, qa, qc
 from tasks.cli.common import add_photos, drop_summary, finish, pipeline, upload_samples
 
 __all__ = ["add_photos", "build_parser", "drop_summary", "finish", "main", "pipeline", "upload_samples"]
@@ -42,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The commands, grouped by who uses them: the catalogue team's, the data engineers', QA's."""
     parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (catalogue, engineering, qa):
+    for group in (catalogue, engineering, qa, qc):
         group.register(commands)
     return parser
 

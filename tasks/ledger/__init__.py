@@ -31,6 +31,7 @@ from tasks.ledger.tables import (
     PhotoState,
     Publication,
     QCResult,
+    QCSuitePromotion,
     ReviewDecision,
     ReviewSession,
     RunLease,
@@ -45,7 +46,9 @@ __all__ = [
     "IN_LIST",
     "SPOT_APPROVED",
     "SPOT_REJECTED",
+    "SuiteMisses",
     "BackfillDecision",
+    "QCSuitePromotion",
     "Base",
     "EvaluationRow",
     "Garment",
@@ -70,6 +73,7 @@ __all__ = [
     "row_of",
     "rows_in",
     "schema_revision",
+    "spot_misses_by_suite",
     "spot_tally",
     "upgrade",
     "utcnow",
@@ -201,6 +205,33 @@ class SpotTally:
     @property
     def miss_rate(self) -> float | None:
         return self.missed / self.checked if self.checked else None
+
+
+@dataclass(frozen=True)
+class SuiteMisses:
+    """Spot checks of one drop date's generations judged by one QC suite version."""
+
+    suite_version: int | None  # None: judged before versions were recorded
+    drop_date: str
+    tally: SpotTally
+
+
+def spot_misses_by_suite(ledger: Ledger) -> list[SuiteMisses]:
+    """The spot check's miss rate per QC suite version and drop date, newest version and date first."""
+    with ledger.session() as session:
+        counts = session.execute(
+            select(Generation.qc_suite_version, ReviewDecision.drop_date, ReviewDecision.decision, func.count())
+            .join(Generation, Generation.generation_id == ReviewDecision.generation_id)
+            .where(ReviewDecision.decision.in_((SPOT_APPROVED, SPOT_REJECTED)))
+            .group_by(Generation.qc_suite_version, ReviewDecision.drop_date, ReviewDecision.decision)
+        ).all()
+    cells: dict[tuple[int | None, str], dict[str, int]] = {}
+    for version, date, decision, count in counts:
+        cells.setdefault((version, date), {})[decision] = count
+    return [
+        SuiteMisses(version, date, SpotTally(checked=sum(c.values()), missed=c.get(SPOT_REJECTED, 0)))
+        for (version, date), c in sorted(cells.items(), key=lambda item: (item[0][0] or 0, item[0][1]), reverse=True)
+    ]
 
 
 def spot_tally(ledger: Ledger, date: str | None = None) -> SpotTally:

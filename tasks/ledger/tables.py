@@ -133,6 +133,7 @@ class Generation(Base):
     object_key: Mapped[str | None] = mapped_column(String(1024))
     state: Mapped[str] = mapped_column(String(32), default=GenerationState.PLANNED.value)
     reason: Mapped[str | None] = mapped_column(Text)
+    qc_suite_version: Mapped[int | None] = mapped_column(Integer)  # the QC suite version that judged it
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     @property
@@ -213,6 +214,8 @@ class ReviewDecision(Base):
     drop_date: Mapped[str] = mapped_column(String(10), index=True)
     decision: Mapped[str] = mapped_column(String(16))  # approved | rejected
     reason: Mapped[str | None] = mapped_column(Text)
+    # a rejection's failure mode: a QC expectation's name (``qc.labels.failure_modes``) or "other"
+    failure_mode: Mapped[str | None] = mapped_column(String(64))
     reviewer: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -305,3 +308,18 @@ class BackfillDecision(Base):
     operator: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QCSuitePromotion(Base):
+    """A QC suite version made current (``tryon qc promote``): who, why, and the file's sha256.
+    The newest row is the suite the QC stage judges with."""
+
+    __tablename__ = "qc_suite_promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    previous_version: Mapped[int] = mapped_column(Integer)
+    suite_sha256: Mapped[str] = mapped_column(String(64))
+    operator: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

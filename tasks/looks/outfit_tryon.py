@@ -44,8 +44,9 @@ from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.preprocess.faces import shared_faces
 from tasks.preprocess.masks import inpaint_mask
 from tasks.qc.appearance import read_cloth
-from tasks.qc.judge import OUTFIT_TOP_KEPT, kept_in_outfit, measure, verdicts, view_inputs, with_cloth
-from tasks.qc.suite import SuiteConfig, load_config
+from tasks.qc.judge import OUTFIT_TOP_KEPT, TOP_KEPT, kept_in_outfit, measure, verdicts, view_inputs, with_cloth
+from tasks.qc.suite import SuiteConfig
+from tasks.qc.suite_versions import current_suite
 from tasks.states import initial, move
 from tasks.storage import look_generation_key, review_look_key
 from tasks.storefront import Gate, preview_reason, write_manifest
@@ -185,7 +186,7 @@ def judge(
     final: np.ndarray, first: np.ndarray, canvas: OutfitCanvas, upper: tuple, lower: tuple, config: SuiteConfig
 ) -> tuple[list[str], dict[str, MetricRow | float]]:
     """The checks the outfit image fails (none: it passed) as ``pass/check`` names, and the
-    measurements behind them (per pass, and the top's colour in the final image)."""
+    measurements behind them (per pass, and the share of the top still showing in the final image)."""
     faces = shared_faces()
     face = bool(faces(canvas.view["person"]))
     upper_cloth, lower_cloth = read_cloth(*upper), read_cloth(*lower)
@@ -199,13 +200,13 @@ def judge(
         rows.append({"generation_id": name, "category": category, **measure(output, inputs, faces)})
     failed_by_pass = verdicts(rows, config)
     failed = [f"{name}/{check}" for name in ("upper", "lower") for check in failed_by_pass[name]]
-    top_kept, kept, bound = kept_in_outfit(final, canvas.upper_mask, upper_cloth, config)
+    top_kept, kept = kept_in_outfit(first, final, canvas.upper_mask, upper_cloth)
     if not top_kept:
         failed.append(OUTFIT_TOP_KEPT)
     measured: dict[str, MetricRow | float] = {
         str(row["generation_id"]): {k: v for k, v in row.items() if isinstance(v, (int, float, bool))} for row in rows
     }
-    return failed, {**measured, "upper_colour_delta_e_in_final": kept, "upper_colour_bound": bound}
+    return failed, {**measured, "upper_kept_in_final": kept, "upper_kept_bound": TOP_KEPT}
 
 
 def _sidecar(row: LookGeneration, engine: Engine, look: PlannedLook, card: LooksCard) -> JsonObject:
@@ -298,7 +299,7 @@ def make_outfits(ctx: RunContext, date: str) -> OutfitsMade:
     if card is None:
         return OutfitsMade(note="no compatibility model yet (model_library's looks task trains one)")
     looks, skipped = plan_looks(ctx, date, card)
-    config, gate = load_config(ctx.settings.qc_expectations), Gate(ctx.settings)
+    config, gate = current_suite(ctx), Gate(ctx.settings)
     made = OutfitsMade(looks=len(looks), skipped=skipped, model=card.version)
     for look in looks:
         seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF

@@ -29,6 +29,7 @@ FLOOR_SHARE = 0.25  # a pixel belongs when its density is at least this share of
 # of one flat colour has all its density in one bin, and a pixel a shade off must still belong
 SCALE = 0.5
 SAMPLE = 20000
+CHANGED_DELTA = 8.0  # CIE76: a pixel this far from the photo's was painted again
 
 
 def _lab_values(lab8: np.ndarray) -> np.ndarray:
@@ -98,12 +99,18 @@ class RegionReading:
     garment: np.ndarray  # region pixels that look like the new garment (the cloth)
     old: np.ndarray  # the photo's own garment of the category (parsing), inside the region
     old_like: np.ndarray  # region pixels that look like the old garment and not like the new one
+    old_beside: np.ndarray  # the photo's old garment outside the region, still looking like it and not like the new one
+    old_area: int  # the photo's old garment, all of it (pixels)
+    changed: np.ndarray  # pixels whose colour differs from the photo's (CIE76 over CHANGED_DELTA)
+    photo_skin: np.ndarray  # the photo's skin (dilated)
+    foreign: np.ndarray  # region pixels of a colour neither the cloth nor the photo has (blotches)
     new_skin: np.ndarray  # skin-coloured in the output, not skin in the photo, not garment-coloured
     background_like: np.ndarray  # looks like the photo's background (outside the person)
     output_lab: np.ndarray  # the output, half resolution, Lab
     cloth_lab: np.ndarray  # the cloth, half resolution, Lab
     cloth_mask: np.ndarray  # the cloth's mask, half resolution
     main_colour: np.ndarray | None  # the cloth's dominant Lab colour (None: an empty cloth mask)
+    cloth_print: float | None  # the cloth's print shape (None: no print)
 
 
 def _half(mask: np.ndarray) -> np.ndarray:
@@ -125,17 +132,21 @@ class ClothReading:
     half_lab: np.ndarray  # the cloth, half resolution, Lab
     half_mask: np.ndarray  # its mask, half resolution
     grain: float  # its own texture's grain (``artefacts.cloth_grain``)
+    print_shape: float | None  # its print's height / width (``print_shape``; None: no print to read)
 
 
 def read_cloth(cloth: np.ndarray, cloth_mask: np.ndarray) -> ClothReading:
     pixels = cloth[cloth_mask]
     lab = to_lab(pixels)
+    colour = main_colour(lab)
+    half_lab, half_mask = to_lab(_half_image(cloth)), _half(cloth_mask)
     return ClothReading(
         model=ColourModel.of(colour_bins(pixels)),
-        main_colour=main_colour(lab),
-        half_lab=to_lab(_half_image(cloth)),
-        half_mask=_half(cloth_mask),
+        main_colour=colour,
+        half_lab=half_lab,
+        half_mask=half_mask,
         grain=cloth_grain(cloth, cloth_mask),
+        print_shape=None if colour is None else print_shape(half_lab, half_mask, colour),
     )
 
 
@@ -154,6 +165,8 @@ class ViewReading:
     grain: float  # the photo's grain in the region
     clipped: float  # the photo's share of clipped pixels
     person_parts: int  # the photo's own person-sized parts (``body.person_parts``)
+    photo_lab: np.ndarray  # the photo, half resolution, Lab
+    colours: ColourModel | None  # every colour of the photo
 
 
 class ViewSource(Protocol):
@@ -196,6 +209,8 @@ def read_view(inputs: ViewSource) -> ViewReading:
         grain=grain(inputs.photo, inputs.region),
         clipped=clipped(inputs.photo),
         person_parts=person_parts(inputs.photo),
+        photo_lab=to_lab(ph),
+        colours=ColourModel.of(photo_bins.ravel()),
     )
 
 
@@ -214,7 +229,7 @@ def read_region(output: np.ndarray, view: ViewReading, cloth: ClothReading) -> R
     if view.old_model is not None and cloth.model is not None:
         # an old-garment pixel must look like the old garment clearly more than like the new one
         old_likeness = view.old_model.likeness(out_bins)
-        old_like = (old_likeness >= 1) & (old_likeness / np.maximum(new_likeness, 1e-6) > 4) & ~new_like & region
+        old_like = (old_likeness >= 1) & (old_likeness / np.maximum(new_likeness, 1e-6) > 4) & ~new_like
     # the background as the output shows it (outside the person and the region it is the photo's,
     # under the output's own exposure)
     background = ColourModel.of(out_bins[~person & ~region])
@@ -224,13 +239,19 @@ def read_region(output: np.ndarray, view: ViewReading, cloth: ClothReading) -> R
         person=person,
         garment=new_like & region,
         old=view.old & region,
-        old_like=old_like,
+        old_like=old_like & region,
+        old_beside=old_like & view.old & ~region & ~view.skin,
+        old_area=int(view.old.sum()),
+        changed=np.linalg.norm(out_lab - view.photo_lab, axis=-1) > CHANGED_DELTA,
+        photo_skin=view.skin,
+        foreign=region & ~new_like & ~(view.colours.likeness(out_bins) >= 1 if view.colours else False),
         new_skin=skin_out & ~view.skin & ~new_like & region,
         background_like=background_like,
         output_lab=out_lab,
         cloth_lab=cloth.half_lab,
         cloth_mask=cloth.half_mask,
         main_colour=cloth.main_colour,
+        cloth_print=cloth.print_shape,
     )
 
 
@@ -250,7 +271,7 @@ def _spans(mask: np.ndarray, axis: int) -> np.ndarray:
     return forward & backward
 
 
-def _clean(mask: np.ndarray) -> np.ndarray:
+def clean(mask: np.ndarray) -> np.ndarray:
     """Drops specks (JPEG, print details) so that only areas count."""
     return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
 
@@ -259,6 +280,8 @@ def _clean(mask: np.ndarray) -> np.ndarray:
 class GarmentMeasures:
     garment_coverage: float  # new-garment pixels / the photo's garment area in the region
     old_garment_left: float  # old-garment-looking pixels / the photo's garment area in the region
+    old_garment_beside: float  # the old garment still showing outside the region / all of the old garment
+    foreign_colours: float  # region pixels of colours neither the cloth nor the photo has / the region
     skin_in_garment: float  # new skin enclosed by the garment (bars, blocks, holes) or beside it on the body zone / garment area
     garment_overflow: float  # garment pixels off the body (and not background-coloured) / garment area
     garment_split: float  # dresses: share of the rows below the hips where the garment has a hole
@@ -266,20 +289,22 @@ class GarmentMeasures:
 
 
 def measure_garment(reading: RegionReading, keypoints: np.ndarray, category: str) -> GarmentMeasures:
-    garment = _clean(reading.garment)
-    cloth_print = output_print = None
+    garment = clean(reading.garment)
+    cloth_print = reading.cloth_print
+    output_print = None
     if reading.main_colour is not None:
-        cloth_print = print_shape(reading.cloth_lab, reading.cloth_mask, reading.main_colour)
         output_print = print_shape(reading.output_lab, garment, reading.main_colour)
     area = max(int(garment.sum()), 1)
     old_area = max(int(reading.old.sum()), 1)
-    new_skin = _clean(reading.new_skin)
+    new_skin = clean(reading.new_skin)
     enclosed = new_skin & (_spans(garment, 1) | _spans(garment, 0))
     beside = new_skin & body_zone(garment.shape, keypoints * SCALE, category) & (garment.sum(axis=1) > 5)[:, None]
     off_body = garment & ~reading.person & ~reading.background_like
     return GarmentMeasures(
         garment_coverage=float((garment & reading.old).sum() / old_area),
-        old_garment_left=float((_clean(reading.old_like) & reading.old).sum() / old_area),
+        old_garment_left=float((clean(reading.old_like) & reading.old).sum() / old_area),
+        old_garment_beside=float(clean(reading.old_beside).sum() / max(reading.old_area, 1)),
+        foreign_colours=float(clean(reading.foreign).sum() / max(int(reading.region.sum()), 1)),
         skin_in_garment=float((enclosed | beside).sum() / area),
         garment_overflow=float(off_body.sum() / area),
         garment_split=_split_rows(garment, keypoints * SCALE) if category == "dresses" else 0.0,

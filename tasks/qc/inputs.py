@@ -18,7 +18,8 @@ from tasks.catalog.library import INDEX_SCHEMA
 from tasks.context import RunContext
 from tasks.drops import kept_reading
 from tasks.items import AcceptedItem
-from tasks.qc.suite import SuiteOutcome, load_config, run_suite
+from tasks.qc.suite import SuiteOutcome, run_suite
+from tasks.qc.suite_versions import current_suite
 from tasks.storage import library_index_key, report_key
 
 SHA256 = r"^[0-9a-f]{64}$"
@@ -54,7 +55,7 @@ def _index_expectations() -> list[Any]:
 
 def validate_inputs(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:
     """Return ``items`` unchanged when both suites pass; raise ``InputsInvalid`` naming what failed."""
-    config = load_config(ctx.settings.qc_expectations)
+    config = current_suite(ctx)
     version = config.version
     outcomes: list[SuiteOutcome] = []
     if items:

@@ -17,6 +17,11 @@ the table.
 | ``old_garment_left`` | share of that area that still looks like the photo's old garment and not like the cloth |
 | ``skin_in_garment`` | new skin-coloured pixels enclosed by the garment (bars, blocks, holes) / garment area |
 | ``garment_overflow`` | garment-coloured pixels off the body, not background-coloured / garment area |
+| ``old_garment_beside`` | share of the photo's old garment that still shows, unchanged, outside the region (a mask that left part of it out) |
+| ``garment_torn`` | gaps inside the garment the engine painted with something other than skin / garment area (shredded into fragments) |
+| ``print_matched`` | share of the cloth print's corner features found in the region under one similarity transform (NaN: no print) |
+| ``foreign_colours`` | share of the region in colours neither the cloth nor the photo has (blotches of unrelated colours) |
+| ``skin_erased`` | share of the photo's bare skin in the region painted over with the background (an arm erased) |
 | ``garment_split`` | dresses: share of the rows below the hips where the garment has a hole (two legs) |
 | ``print_aspect`` | height/width of the garment's print in the output over the same in the cloth (NaN: no print) |
 | ``seam_excess`` | brightness ridge along the region's edge beyond the photo's own, grey levels (``artefacts``) |
@@ -49,6 +54,7 @@ from tasks.qc.appearance import (
 )
 from tasks.qc.artefacts import clipped, frame_width, noise_ratio, ridge
 from tasks.qc.body import measure_body
+from tasks.qc.layout import garment_torn, print_matched
 
 SSIM_WINDOW = 7
 CHANGED_SSIM = 0.6  # local SSIM under this: the pixel's neighbourhood no longer looks like the photo
@@ -167,7 +173,8 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
     ssim, changed = outside_similarity(output, photo, region)
     view = inputs.view_reading or read_view(inputs)
     cloth = inputs.cloth_reading or read_cloth(inputs.cloth, inputs.cloth_mask)
-    body = measure_body(output, view.person_parts, inputs.keypoints)
+    body = measure_body(output, view.person_parts, inputs.keypoints, inputs.photo_skin & region)
+    reading = read_region(output, view, cloth)
     row.update(
         {
             "clipped_excess": clipped(output) - view.clipped,
@@ -177,7 +184,9 @@ def generation_metrics(output: np.ndarray, inputs: GenerationInputs, face_detect
             "colour_delta_e": colour_delta_e(output, region, cloth.main_colour),
             "inpaint_coverage": float(region.mean()),
             "output_face": bool(face_detector(output)),
-            **vars(measure_garment(read_region(output, view, cloth), inputs.keypoints, inputs.category)),
+            **vars(measure_garment(reading, inputs.keypoints, inputs.category)),
+            "garment_torn": garment_torn(reading),
+            "print_matched": print_matched(reading),
             "seam_excess": ridge(output, region) - view.ridge,
             "noise_ratio": noise_ratio(output, region, cloth.grain, view.grain),
             **vars(body),

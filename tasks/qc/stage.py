@@ -37,7 +37,8 @@ from tasks.qc.appearance import read_cloth
 from tasks.qc.judge import measure as measure_image
 from tasks.qc.judge import view_inputs, with_cloth
 from tasks.qc.metrics import GenerationInputs
-from tasks.qc.suite import load_config, validate_generations
+from tasks.qc.suite import validate_generations
+from tasks.qc.suite_versions import current_suite
 from tasks.states import CheckState, move
 from tasks.storage import report_key, report_thumbnail_key
 
@@ -166,7 +167,7 @@ def _parts_prefix(date: str, run: str) -> str:
 def measure_shard(ctx: RunContext, date: str, generation_ids: list[str], part: int, run: str) -> dict[str, int]:
     """Measure the generations of one try-on shard that need QC into this run's part ``part`` of
     the metrics table (``run``: the run's lease holder; a part from another run is never read)."""
-    config = load_config(ctx.settings.qc_expectations)
+    config = current_suite(ctx)
     rows, garment_sha = needing_check(ctx, date, config.version, generation_ids)
     table = measure(ctx, rows, garment_sha)
     ctx.store.put_bytes(f"{_parts_prefix(date, run)}part-{part:05d}.parquet", _parquet(table), "application/vnd.apache.parquet")
@@ -186,7 +187,7 @@ def _read_parquet(ctx: RunContext, key: str) -> pd.DataFrame:
 def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dict[str, int]:
     """Judge every generation that needs QC with the suite, from this run's measured parts and
     what this task measures itself; record the verdicts; write the date's whole metrics table."""
-    config = load_config(ctx.settings.qc_expectations)
+    config = current_suite(ctx)
     rows, garment_sha = needing_check(ctx, date, config.version)
     wanted = {row.generation_id for row in rows}
     parts = sorted(ctx.store.list_keys(_parts_prefix(date, run))) if run else []
@@ -218,6 +219,7 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
                 move(result, CheckState.PASSED if result.passed else CheckState.FAILED, result.reason)
                 session.add(result)
             generation = row_of(session, Generation, gid)
+            generation.qc_suite_version = outcome.version
             if failed:
                 move(generation, GenerationState.FLAGGED, "failed: " + ", ".join(failed))
                 counts["flagged"] += 1

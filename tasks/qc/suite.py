@@ -9,6 +9,7 @@ per-row results (``unexpected_index_list`` keyed by ``generation_id``).
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections.abc import Mapping
@@ -61,6 +62,18 @@ class Expectation:
             return False
         return self.when is None or bool(row.get(self.when, True))
 
+    def fails(self, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` fails this expectation, as Great Expectations judges it (a missing
+        value, None or NaN, is not judged by a bounds expectation)."""
+        if not self.applies(row):
+            return False
+        value = row.get(self.column)
+        if self.equals is not None:
+            return value != self.equals
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        return (self.min is not None and value < self.min) or (self.max is not None and value > self.max)
+
     def threshold(self) -> str:
         """The bounds in words, as a QC result records them."""
         if self.equals is not None:
@@ -86,18 +99,35 @@ class SuiteConfig:
         return float(next(getattr(e, side) for e in self.expectations if e.column == column and getattr(e, side) is not None))
 
 
+OTHER_FAILURE = "other"  # a reviewer's failure mode that no expectation names
+
+
+def failure_modes(config: SuiteConfig) -> tuple[str, ...]:
+    """The failure modes a reviewer picks from: the expectation names of ``config`` (the suite
+    that judged the image) and of the packaged suite, in their order, then ``other``. A rejection
+    labelled with one teaches ``tryon qc calibrate`` that expectation."""
+    names = [spec.name for suite in (config, load_config()) for spec in suite.expectations]
+    return (*dict.fromkeys(names), OTHER_FAILURE)
+
+
 def load_config(path: Path | None = None) -> SuiteConfig:
-    """The QC suite's configuration: ``path`` (``TRYON_QC_EXPECTATIONS``) or the packaged file."""
+    """The QC suite's configuration: ``path`` or the packaged file. (The stages judge with the
+    current version, ``tasks.qc.suite_versions.current_suite``.)"""
     path = path or CONFIG
-    raw = yaml.safe_load(path.read_text())
+    return parse_config(path.read_text(), str(path))
+
+
+def parse_config(text: str, source: str) -> SuiteConfig:
+    """A suite from its YAML (``source`` names it in errors)."""
+    raw = yaml.safe_load(text)
     expectations = []
     for spec in raw["expectations"]:
         if ("equals" in spec) == ("min" in spec or "max" in spec):
-            raise ValueError(f"{path}: expectation {spec['name']!r} needs equals, or min and/or max")
+            raise ValueError(f"{source}: expectation {spec['name']!r} needs equals, or min and/or max")
         unknown = sorted({spec["column"], spec.get("when", spec["column"])} - set(METRIC_COLUMNS))
         if unknown:
             raise ValueError(
-                f"{path}: expectation {spec['name']!r} names {', '.join(unknown)}, not a QC metric (catalog.qc_table)"
+                f"{source}: expectation {spec['name']!r} names {', '.join(unknown)}, not a QC metric (catalog.qc_table)"
             )
         expectations.append(Expectation(**spec))
     return SuiteConfig(
@@ -107,6 +137,25 @@ def load_config(path: Path | None = None) -> SuiteConfig:
         inputs_suite=raw["inputs_suite"],
         allowed_categories=tuple(raw["allowed_categories"]),
     )
+
+
+def dump_config(config: SuiteConfig, header: str = "") -> str:
+    """``config`` as YAML that ``parse_config`` reads back (``header``: comment lines on top)."""
+    specs = [{k: v for k, v in vars(spec).items() if v is not None} for spec in config.expectations]
+    body = yaml.safe_dump(
+        {
+            "version": config.version,
+            "generation_suite": config.generation_suite,
+            "expectations": specs,
+            "inputs_suite": config.inputs_suite,
+            "allowed_categories": list(config.allowed_categories),
+        },
+        sort_keys=False,
+        default_flow_style=None,
+        width=140,
+    )
+    comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comments + body
 
 
 @cache

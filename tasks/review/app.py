@@ -25,7 +25,9 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tasks.context import RunContext
-from tasks.ledger import spot_tally
+from tasks.ledger import spot_misses_by_suite, spot_tally
+from tasks.qc.suite import failure_modes
+from tasks.qc.suite_versions import current_suite
 from tasks.rendering import TEMPLATES
 from tasks.review import decisions, look_decisions, spot_check
 from tasks.review.auth import authenticate
@@ -159,6 +161,8 @@ def home(request: Request) -> Response:
         dates=decisions.dates_awaiting(ctx),
         spot_dates=spot_check.dates_pending(ctx),
         spot=spot_tally(ctx.ledger),
+        by_suite=spot_misses_by_suite(ctx.ledger),
+        current_suite=current_suite(ctx).version,
     )
 
 
@@ -180,6 +184,7 @@ def date_page(request: Request, date: str, done: str | None = None, id: str | No
         spot_items=spot_check.pending(ctx, date),
         spot_rate=ctx.settings.spot_check_rate,
         decided=decisions.decisions(ctx, date),
+        failure_modes=failure_modes(current_suite(ctx)),
         notice=notice_text(done, id),
     )
 
@@ -233,9 +238,21 @@ def approve(request: Request, generation_id: str, date: str = Form(...), csrf: s
 
 
 @router.post("/generations/{generation_id}/reject")
-def reject(request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")) -> Response:
+def reject(
+    request: Request,
+    generation_id: str,
+    date: str = Form(...),
+    reason: str = Form(""),
+    failure_mode: str = Form(""),
+    csrf: str = Form(""),
+) -> Response:
     return decide(
-        request, csrf, lambda ctx, who: decisions.reject(ctx, generation_id, who, reason), date, "rejected", by_id(generation_id)
+        request,
+        csrf,
+        lambda ctx, who: decisions.reject(ctx, generation_id, who, reason, failure_mode),
+        date,
+        "rejected",
+        by_id(generation_id),
     )
 
 
@@ -286,12 +303,17 @@ def spot_approve(request: Request, generation_id: str, date: str = Form(...), cs
 
 @router.post("/generations/{generation_id}/spot-reject")
 def spot_reject(
-    request: Request, generation_id: str, date: str = Form(...), reason: str = Form(""), csrf: str = Form("")
+    request: Request,
+    generation_id: str,
+    date: str = Form(...),
+    reason: str = Form(""),
+    failure_mode: str = Form(""),
+    csrf: str = Form(""),
 ) -> Response:
     return decide(
         request,
         csrf,
-        lambda ctx, who: spot_check.reject(ctx, generation_id, who, reason),
+        lambda ctx, who: spot_check.reject(ctx, generation_id, who, reason, failure_mode),
         date,
         "spot-rejected",
         by_id(generation_id),

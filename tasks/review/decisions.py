@@ -14,6 +14,8 @@ from tasks.catalog.plans import generation_id as make_id
 from tasks.catalog.plans import planned_generation
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, QCResult, ReviewDecision, row_of
+from tasks.qc.suite import failure_modes
+from tasks.qc.suite_versions import current_suite
 from tasks.states import move_if
 from tasks.states import settle as settle_rows
 from tasks.storage import garment_artifact_key, library_artifact_key
@@ -28,6 +30,17 @@ class ReasonInvalid(ReviewError):
 
 
 REASON_MAX_CHARS = 500  # a rejection's reason: shown on every reviewer's date page and in the report
+
+
+def failure_mode(ctx: RunContext, mode: str | None) -> str | None:
+    """A rejection's failure mode: one of the current suite's (``qc.suite.failure_modes``), or
+    None when the decision names none (a client without the field)."""
+    if mode is None or not mode.strip():
+        return None
+    known = failure_modes(current_suite(ctx))
+    if mode.strip() not in known:
+        raise ReasonInvalid(f"{mode.strip()!r} is not a failure mode QC knows ({', '.join(known)})")
+    return mode.strip()
 
 
 def rejection_reason(reason: str) -> str:
@@ -61,6 +74,7 @@ class ReviewItem:
     reason: str | None
     failed_checks: list[FailedCheck] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)  # garment / photo / result -> object key
+    qc_suite_version: int | None = None  # the QC suite version that judged it
     can_regenerate: bool = True  # False for a deterministic engine: a new seed would give the same image
 
 
@@ -96,6 +110,7 @@ def review_item(session: Any, row: Generation) -> ReviewItem:
             "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
             "result": row.stored_key,
         },
+        qc_suite_version=row.qc_suite_version,
         can_regenerate=not _deterministic(row),
     )
 
@@ -157,14 +172,20 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     return key
 
 
-def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> None:
-    reason = rejection_reason(reason)
+def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str, mode: str | None = None) -> None:
+    """Reject a flagged generation with the reviewer's reason and failure mode (``mode``)."""
+    reason, mode = rejection_reason(reason), failure_mode(ctx, mode)
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
         _decide(session, row, GenerationState.REJECTED, f"rejected by {reviewer}: {reason}")
         session.add(
             ReviewDecision(
-                generation_id=row.generation_id, drop_date=row.drop_date, decision="rejected", reason=reason, reviewer=reviewer
+                generation_id=row.generation_id,
+                drop_date=row.drop_date,
+                decision="rejected",
+                reason=reason,
+                failure_mode=mode,
+                reviewer=reviewer,
             )
         )
         settle(session, row)

@@ -16,6 +16,7 @@ from tasks.ledger import (
     ModelPhoto,
     Publication,
     QCResult,
+    QCSuitePromotion,
     ReviewDecision,
     ReviewSession,
     SignInAttempts,
@@ -26,6 +27,7 @@ REVIEW_PRIVILEGES: dict[str, tuple[str, ...]] = {
     ModelPhoto.__tablename__: ("SELECT",),
     Generation.__tablename__: ("SELECT", "INSERT", "UPDATE"),
     QCResult.__tablename__: ("SELECT",),
+    QCSuitePromotion.__tablename__: ("SELECT",),  # which QC suite is current: the failure modes a rejection may name
     Publication.__tablename__: ("SELECT", "INSERT", "UPDATE"),
     ReviewDecision.__tablename__: ("SELECT", "INSERT"),
     LookGeneration.__tablename__: ("SELECT", "UPDATE"),

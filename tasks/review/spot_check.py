@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tasks import storefront
 from tasks.context import RunContext
 from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, GenerationState, ReviewDecision
-from tasks.review.decisions import ReviewError, ReviewItem, rejection_reason, review_item, settle
+from tasks.review.decisions import ReviewError, ReviewItem, failure_mode, rejection_reason, review_item, settle
 from tasks.states import move
 
 
@@ -101,16 +101,21 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> None:
         )
 
 
-def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str) -> None:
+def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str, mode: str | None = None) -> None:
     """QC missed it: the image leaves the storefront (slot and manifest), the generation ends
     ``rejected`` with the reviewer's reason, and the decision counts as a QC miss."""
-    reason = rejection_reason(reason)
+    reason, mode = rejection_reason(reason), failure_mode(ctx, mode)
     with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
         withdrawn = storefront.withdraw_publication(session, row)
         session.add(
             ReviewDecision(
-                generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_REJECTED, reason=reason, reviewer=reviewer
+                generation_id=row.generation_id,
+                drop_date=row.drop_date,
+                decision=SPOT_REJECTED,
+                reason=reason,
+                failure_mode=mode,
+                reviewer=reviewer,
             )
         )
         move(row, GenerationState.REJECTED, f"rejected in spot check by {reviewer} (a QC miss): {reason}")

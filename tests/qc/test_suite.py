@@ -33,6 +33,11 @@ GOOD_ROW = {
     "frame_width": 0,
     "pose_shift": 0.02,
     "person_parts": 0,
+    "old_garment_beside": 0.0,
+    "garment_torn": 0.0,
+    "print_matched": float("nan"),
+    "foreign_colours": 0.0,
+    "skin_erased": 0.0,
 }
 
 
@@ -64,7 +69,7 @@ def test_expectations_apply_per_row_and_failures_come_in_suite_order():
         "split_dress": ["dress_not_split"],
         "many": ["no_refocus_frame", "not_noisy", "garment_covers_body"],
     }
-    assert outcome.version == load_config().version == 2
+    assert outcome.version == load_config().version == 3
 
 
 def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):

@@ -65,7 +65,7 @@ def test_the_review_role_does_the_page_s_work(review_role):
     assert [throttle.admit(page.ledger, "alice", "10.0.0.1") for _ in range(3)][:2] == [0, 0]
     throttle.succeeded(page.ledger, "alice", "10.0.0.1")
     decisions.approve(page, ids[0], "alice")
-    decisions.reject(page, ids[1], "alice", "collar melted")
+    decisions.reject(page, ids[1], "alice", "collar melted", "garment_whole")
     new_id = decisions.regenerate(page, ids[2], "alice")
     states = {g.generation_id: g.state for g in owner.ledger.generations(DATE)}
     assert states[ids[0]] == "published" and states[ids[1]] == "rejected" and states[new_id] == "planned"

@@ -9,10 +9,13 @@ import shutil
 import numpy as np
 import pytest
 import requests
+from sqlalchemy import select
 
 from tasks.images import encode_jpeg
+from tasks.ledger import QCResult
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
+from tasks.qc.suite import failure_modes, load_config
 from tests.conftest import generate_drop
 from tests.review.conftest import CHROMIUM, PASSWORD, serve
 
@@ -92,6 +95,7 @@ def test_sign_in_approve_and_reject_in_chromium(server):
 
         second = page.locator("section.item").nth(0).get_attribute("data-generation")
         assert second != first and page.locator("section.item").count() == 3
+        suggested = page.locator("section.item").nth(0).locator("select[name=failure_mode]").input_value()
         page.keyboard.press("g")  # no re-generate form: nothing happens
         page.keyboard.press("r")
         page.keyboard.type("sleeve melted into the torso")
@@ -100,6 +104,7 @@ def test_sign_in_approve_and_reject_in_chromium(server):
         assert page.locator("section.item").count() == 2
         assert second not in _manifest_ids(ctx), "rejected: not in the manifest"
         assert "sleeve melted into the torso" in page.inner_text("table")
+        assert f"Judged by QC suite v{load_config().version}." in page.locator("section.item").nth(0).inner_text()
         browser.close()
 
     states = {g.generation_id: g.state for g in ctx.ledger.generations(DATE)}
@@ -107,8 +112,16 @@ def test_sign_in_approve_and_reject_in_chromium(server):
     assert _manifest_ids(ctx) == {first}
     from tasks.review.decisions import decisions
 
-    made = [(d.generation_id, d.decision, d.reviewer, d.reason) for d in decisions(ctx, DATE)]
-    assert made == [(first, "approved", "alice", None), (second, "rejected", "alice", "sleeve melted into the torso")]
+    made = [(d.generation_id, d.decision, d.reviewer, d.reason, d.failure_mode) for d in decisions(ctx, DATE)]
+    # the rejection's failure mode: the one QC named first (in the suite's order), unless the
+    # reviewer picks another
+    with ctx.ledger.session() as session:
+        failed = set(session.scalars(select(QCResult.check).where(QCResult.generation_id == second, QCResult.passed.is_(False))))
+    assert suggested == next(mode for mode in failure_modes(load_config()) if mode in failed)
+    assert made == [
+        (first, "approved", "alice", None, None),
+        (second, "rejected", "alice", "sleeve melted into the torso", suggested),
+    ]
 
 
 def test_writes_need_a_session_and_its_csrf_token(server):

@@ -8,9 +8,10 @@ import pytest
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.publish import publish
 from tasks.qc.stage import check_generations
+from tasks.qc.suite import load_config
 from tasks.report import write_report
 from tasks.review import spot_check
-from tasks.review.decisions import ReviewError
+from tasks.review.decisions import ReviewError, decisions
 from tests.conftest import generate_drop, released_registry, size_only_suite
 from tests.review.conftest import signed_in_page
 from tests.review.test_review_page import DATE, _manifest_ids, serve
@@ -61,17 +62,24 @@ def test_spot_check_confirm_and_reject_in_chromium(published_drop, tmp_path):
         page.wait_for_selector("text=spot check confirmed")
         spots = page.locator("section.item.spot")
         assert spots.count() == 1
+        spots.nth(0).locator("select[name=failure_mode]").select_option("garment_whole")
         spots.nth(0).locator("input[name=reason]").fill("print smeared across the chest")
         spots.nth(0).locator("form.reject button").click()
         page.wait_for_selector("text=withdrawn from the storefront")
         assert page.locator("section.item.spot").count() == 0
         page.goto(base + "/")
         assert "2 spot-checked, 1 rejected (QC misses): a miss rate of 50.0 %" in page.inner_text("#qc-misses")
+        # the miss rate per QC suite version and date: the size-only suite judged these (its version)
+        version = load_config(ctx.settings.qc_expectations).version
+        assert page.inner_text("#current-suite") == f"v{version}"
+        assert page.locator("#misses-by-suite tr").nth(1).inner_text().split() == [f"v{version}", DATE, "2", "1", "50.0", "%"]
+        page.screenshot(path=str(screenshots / "qc-misses-by-suite.png"), full_page=True)
 
     confirmed, missed = sampled
     states = {g.generation_id: (g.state, g.reason) for g in ctx.ledger.generations(DATE)}
     assert states[confirmed][0] == "published" and ctx.store.exists(keys[confirmed])
     assert states[missed][0] == "rejected" and "a QC miss" in states[missed][1]
+    assert [d.failure_mode for d in decisions(ctx, DATE) if d.generation_id == missed] == ["garment_whole"]
     assert not ctx.store.exists(keys[missed]), "a rejected spot check leaves the storefront"
     assert _manifest_ids(ctx) == set(keys) - {missed}
     with pytest.raises(ReviewError, match="spot-checked already"):
