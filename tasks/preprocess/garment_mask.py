@@ -35,8 +35,8 @@ import numpy as np
 
 from tasks.preprocess.segmentation import component_areas, largest_component
 
-CLASSICAL_BACKEND = "opencv-border-grabcut-v3"
-COMBINE_VERSION = "combine-v1"
+CLASSICAL_BACKEND = "opencv-border-grabcut-v4"  # v4: the outline decided again at full size (refine_edges)
+COMBINE_VERSION = "combine-v2"
 
 
 @dataclass
@@ -132,6 +132,79 @@ def grabcut_refine(image: np.ndarray, mask: np.ndarray, work_height: int = 192, 
     return (refined & edge) | (mask & cv2.erode(refined.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
 
 
+EDGE_BAND = 6  # px at 1024 high on each side of the outline decided again: more than the work sizes' steps
+EDGE_SPREAD = 8.0  # px at 1024 high: how far the garment's and the backdrop's local colours are read
+EDGE_PASSES = 2  # the second starts from the first's outline: a shadow or a lost rim two bands wide is reached
+EDGE_SHADOW_CHROMA = 4.0  # OpenCV Lab a/b units: within it of the backdrop's hue and darker, a pixel may be shadow
+EDGE_MIN_DISTANCE = 4.0  # OpenCV 8-bit Lab units from the backdrop under which a pixel is the backdrop
+
+
+def _local_colour(lab: np.ndarray, source: np.ndarray, sigma: float, at: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """At the pixels ``at``: the colour of the ``source`` pixels near them (normalised Gaussian
+    smoothing), and whether any are near enough to say. The smoothing runs at a quarter of the
+    size and is read there (it is smooth at this scale; at full size it was most of the
+    refinement's time)."""
+    height, width = source.shape
+    small = (max(1, width // 4), max(1, height // 4))
+    held = source.astype(np.uint8)
+    share = cv2.resize(held * np.uint8(255), small, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    weight = cv2.GaussianBlur(share, (0, 0), sigma / 4)
+    total = cv2.resize(cv2.bitwise_and(lab, lab, mask=held), small, interpolation=cv2.INTER_AREA)  # lab where source, else 0
+    total = cv2.GaussianBlur(total, (0, 0), sigma / 4)
+    ys = np.minimum(at[0] * small[1] // height, small[1] - 1)
+    xs = np.minimum(at[1] * small[0] // width, small[0] - 1)
+    return total[ys, xs] / np.maximum(weight[ys, xs], 1e-4)[..., None], weight[ys, xs] > 0.02
+
+
+def refine_edges(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The mask's outline decided again at the photo's full size. The mask is computed smaller
+    and scaled up (a staircase of the work size's steps, and an edge a pixel or three off where
+    the garment is faint against its backdrop); every pixel of a band along the outline becomes
+    garment or backdrop by which of the two it is nearer in colour, each read locally (the
+    garment just inside the band, the backdrop just outside it). A shadow (the backdrop's hue,
+    darker) beside a garment of another hue is judged by its hue alone, so it goes to the
+    backdrop; an anti-aliased edge pixel goes to the side it is nearer. The garment away from its
+    outline, a thin part with no garment near it to read the colour from (a strap), its holes and
+    what the cut judged shadow further out stay as they were."""
+    if not mask.any():
+        return mask
+    unit = image.shape[0] / 1024
+    band_px, sigma = max(2, round(EDGE_BAND * unit)), EDGE_SPREAD * unit
+    x, y, width, height = cv2.boundingRect(mask.astype(np.uint8))
+    margin = EDGE_PASSES * band_px + round(4 * sigma)
+    rows = slice(max(0, y - margin), y + height + margin)
+    columns = slice(max(0, x - margin), x + width + margin)
+    lab = cv2.cvtColor(image[rows, columns], cv2.COLOR_RGB2LAB).astype(np.float32)
+    decided = mask[rows, columns]
+    for _ in range(EDGE_PASSES):
+        decided = _decide_band(lab, decided, _disk(band_px), sigma)
+    refined = mask.copy()
+    refined[rows, columns] = decided
+    return fill_holes(largest_component(refined))
+
+
+def _decide_band(lab: np.ndarray, crop: np.ndarray, disk: np.ndarray, sigma: float) -> np.ndarray:
+    """``refine_edges``' decision over the band along ``crop``'s outline."""
+    grown, core = cv2.dilate(crop.astype(np.uint8), disk) > 0, cv2.erode(crop.astype(np.uint8), disk) > 0
+    if not core.any():
+        return crop
+    band = np.nonzero(grown & ~core)
+    pixels = lab[band]
+    backdrop, backdrop_known = _local_colour(lab, ~grown, sigma, band)
+    garment, garment_known = _local_colour(lab, core, sigma, band)
+    from_backdrop = np.linalg.norm(pixels - backdrop, axis=-1)
+    hue_off = np.linalg.norm(pixels[:, 1:] - backdrop[:, 1:], axis=-1)
+    shadow = (hue_off < EDGE_SHADOW_CHROMA) & (pixels[:, 0] < backdrop[:, 0])
+    distinct = (np.linalg.norm(garment[:, 1:] - backdrop[:, 1:], axis=-1) >= 2 * EDGE_SHADOW_CHROMA) | (
+        garment[:, 0] > backdrop[:, 0]
+    )
+    to_backdrop = np.where(shadow & distinct, hue_off, from_backdrop)
+    nearer = (np.linalg.norm(pixels - garment, axis=-1) < to_backdrop) & (from_backdrop > EDGE_MIN_DISTANCE)
+    decided = core.copy()
+    decided[band] = np.where(garment_known & backdrop_known, nearer, crop[band])
+    return decided
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """Fill regions enclosed by the mask (prints, logos and white details inside a garment)."""
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -158,10 +231,14 @@ def combine(image: np.ndarray, cut: BorderCut, probability: np.ndarray) -> Garme
             "classical, with the model's core (the model's mask was implausible: in pieces or much smaller)",
         )
     else:
-        delta = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32) - cut.background
-        shadow_like = (np.hypot(delta[..., 1], delta[..., 2]) < 6) & (delta[..., 0] < 0)  # the backdrop's hue, darker
         near_model = cv2.dilate(model.astype(np.uint8), _disk(max(1, round(4 * unit)))) > 0
-        mask, method = (cut.mask & (near_model | ~shadow_like)) | core, "model and classical combined"
+        far = np.nonzero(cut.mask & ~near_model)  # only these can be shadow the cut took for garment
+        mask = cut.mask.copy()
+        if len(far[0]):
+            lab = cv2.cvtColor(image[far].reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+            delta = lab - cut.background
+            mask[far] = ~((np.hypot(delta[:, 1], delta[:, 2]) < 6) & (delta[:, 0] < 0))  # the backdrop's hue, darker: shadow
+        mask, method = mask | core, "model and classical combined"
     return GarmentCut(fill_holes(largest_component(mask)), method)
 
 
@@ -201,7 +278,7 @@ class OpenCVMasker:
     backend = CLASSICAL_BACKEND
 
     def __call__(self, image: np.ndarray) -> GarmentCut:
-        return GarmentCut(border_cut(image).mask, "classical")
+        return GarmentCut(refine_edges(image, border_cut(image).mask), "classical")
 
 
 class U2NetMasker:
@@ -231,7 +308,7 @@ class U2NetMasker:
         return np.asarray(soft, np.float32) / 255.0
 
     def __call__(self, image: np.ndarray) -> GarmentCut:
-        return GarmentCut(fill_holes(largest_component(self.probability(image) > 0.5)), "model")
+        return GarmentCut(refine_edges(image, fill_holes(largest_component(self.probability(image) > 0.5))), "model")
 
 
 class CombinedMasker:
@@ -244,5 +321,7 @@ class CombinedMasker:
     def __call__(self, image: np.ndarray) -> GarmentCut:
         cut = border_cut(image)
         if cut.clear_outline:
-            return GarmentCut(cut.mask, "classical (its outline stands out everywhere; the model was not run)")
-        return combine(image, cut, self.model.probability(image))
+            found = GarmentCut(cut.mask, "classical (its outline stands out everywhere; the model was not run)")
+        else:
+            found = combine(image, cut, self.model.probability(image))
+        return GarmentCut(refine_edges(image, found.mask), found.method)

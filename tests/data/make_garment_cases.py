@@ -9,8 +9,8 @@ with the garment where it is re-framed). Run once; the images and masks are comm
 The cases (what catalogue photos do to a background model):
 
 - ``white-on-white``: a white garment (its folds kept as soft shading, its edge as a faint rim) on pure white;
-- ``white-on-lightgrey``: the same on a light-grey backdrop;
-- ``offwhite-on-offwhite``: a cream garment on an off-white backdrop;
+- ``white-on-lightgrey``: the same, without the darker rim, on a light-grey backdrop;
+- ``offwhite-on-offwhite``: a cream garment on a slightly darker off-white backdrop;
 - ``whiteprint-on-white``: a white garment with a large multicoloured print on pure white;
 - ``whiteprint-on-light``: the same garment with faint folds and no rim, on a backdrop 3 Lab units
   darker than it (a white tee on a light studio wall): its outline barely shows and its print
@@ -52,13 +52,18 @@ def _plain(colour: tuple[int, int, int], shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(np.array(colour, np.float32), shape).copy()
 
 
-def _recolour(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], strength: float) -> np.ndarray:
+def _recolour(
+    image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], strength: float, rim: float = 14.0
+) -> np.ndarray:
     """The garment in ``colour`` with its folds as shading, never brighter than 8 below white, and
-    the slight rim a real garment's edge has against a backdrop (a person sees its outline)."""
+    the slight darker rim a real garment's edge has against a white backdrop (a person sees its
+    outline). On a backdrop darker than the garment the rim is left out (``rim=0``): darkened to
+    the backdrop's own colour, the garment's outermost pixels vanished into it, and the true
+    outline lay 2-3 px outside what anyone (or any cut) could see."""
     shaded = np.array(colour, np.float32) + _shading(image, mask, strength)[..., None]
     inside = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8))
-    rim = cv2.GaussianBlur((mask & ~inside.astype(bool)).astype(np.float32), (0, 0), 1.5)[..., None]
-    return np.minimum(shaded, 247) - 14 * rim
+    band = cv2.GaussianBlur((mask & ~inside.astype(bool)).astype(np.float32), (0, 0), 1.5)[..., None]
+    return np.minimum(shaded, 247) - rim * band
 
 
 def _print(garment: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
@@ -121,12 +126,13 @@ def _reframe(image: np.ndarray, mask: np.ndarray, background: tuple[int, int, in
 def cases(image: np.ndarray, mask: np.ndarray, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     shape = image.shape
     white = _recolour(image, mask, (246, 246, 244), 0.45)
+    white_no_rim = _recolour(image, mask, (246, 246, 244), 0.45, rim=0.0)
     dark = _recolour(image, mask, (78, 42, 104), 0.5)
-    cream = _recolour(image, mask, (248, 244, 232), 0.4)
+    cream = _recolour(image, mask, (248, 244, 232), 0.4, rim=0.0)
     faint = np.minimum(np.array((246, 246, 244), np.float32) + _shading(image, mask, 0.25)[..., None], 247)
     out = {
         "white-on-white": (_compose(white, mask, _plain((255, 255, 255), shape)), mask),
-        "white-on-lightgrey": (_compose(white, mask, _plain((226, 227, 229), shape)), mask),
+        "white-on-lightgrey": (_compose(white_no_rim, mask, _plain((226, 227, 229), shape)), mask),
         "offwhite-on-offwhite": (_compose(cream, mask, _plain((234, 230, 221), shape)), mask),
         "whiteprint-on-white": (_compose(_print(white, mask, seed), mask, _plain((255, 255, 255), shape)), mask),
         "whiteprint-on-light": (_compose(_print(faint, mask, seed), mask, _plain((243, 243, 242), shape)), mask),
