@@ -27,7 +27,7 @@ from tasks.preprocess.cleaning import (
     check_size,
 )
 from tasks.preprocess.faces import FACE_BACKEND, shared_faces
-from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH, inpaint_mask, pose_map
+from tasks.preprocess.masks import GARMENT_LABELS, MODEL_HEIGHT, MODEL_WIDTH, inpaint_mask, pose_map
 from tasks.preprocess.parsing import ATR_LABELS as L
 from tasks.preprocess.pose import KP, MIN_SCORE, PoseResult
 from tasks.preprocess.refocus import Crop, padding_source, refocus_crop
@@ -40,17 +40,14 @@ from tasks.settings import CATEGORIES, Settings
 
 ANALYSIS_MAX_SIDE = 1024
 MIN_REGION_FRACTION = 0.01  # of the 512x384 canvas: the worn garment a category replaces
-WORN_LABELS = {
-    "upper_body": (L["upper_clothes"],),
-    "lower_body": (L["skirt"], L["pants"]),
-    "dresses": (L["dress"],),
-}
+
 
 # How a photo is prepared (cleaning rules, refocus, masks), apart from the models' own versions:
 # a library photo prepared under another version is prepared again. v2: the refocus pads with
 # the photo's backdrop (no flat band); multiple_people only when a second person is seen; a
-# photo whose frame cuts through the head is given headroom for the pose model.
-PREPARATION_VERSION = "library-preparation-v2"
+# photo whose frame cuts through the head is given headroom for the pose model. v3: a skirt is
+# the lower-body mask's seed, as trousers are (masks.GARMENT_LABELS).
+PREPARATION_VERSION = "library-preparation-v3"
 
 
 @dataclass
@@ -93,7 +90,7 @@ def worn_garment_and_skin(
     """The garment of ``category`` that a view's parsing ``labels`` show, and its bare skin (face,
     arms, legs), at ``size`` (width, height)."""
     resized = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
-    return np.isin(resized, WORN_LABELS[category]), np.isin(resized, SKIN_LABELS)
+    return np.isin(resized, GARMENT_LABELS[category]), np.isin(resized, SKIN_LABELS)
 
 
 class _Timer:
@@ -170,10 +167,10 @@ def prepare_model_photo(image: np.ndarray, settings: Settings) -> PreparedPhoto:
         if category in problems:
             continue
         view = _view(category, image, person, pose.keypoints, labels, parse_scale, padding, timer)
-        worn = np.isin(view.labels, WORN_LABELS[category])
+        worn = np.isin(view.labels, GARMENT_LABELS[category])
         if worn.mean() < MIN_REGION_FRACTION:
             # LaDI-VTON's mask starts from the garment worn there: without it only limbs remain
-            names = "/".join(n for n, i in L.items() if i in WORN_LABELS[category])
+            names = "/".join(n for n, i in L.items() if i in GARMENT_LABELS[category])
             photo.unsuitable[category] = f"garment_region_not_found: no {names} in the parsing"
             continue
         view.embedding = embedder(cv2.resize(view.image, (MODEL_WIDTH, MODEL_HEIGHT), interpolation=cv2.INTER_AREA), worn)

@@ -8,7 +8,8 @@ import pytest
 from tasks.images import decode_rgb
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.faces import shared_faces
-from tasks.preprocess.model_photo import WORN_LABELS, prepare_model_photo
+from tasks.preprocess.masks import GARMENT_LABELS
+from tasks.preprocess.model_photo import prepare_model_photo, worn_garment_and_skin
 from tasks.preprocess.pose import KP
 from tasks.settings import Settings
 from tests.conftest import GARMENTS, MODEL_PHOTOS, REPO, SAMPLES
@@ -44,7 +45,7 @@ def test_masks_cover_the_worn_garment_and_spare_face_and_hands(photos, photo):
     prepared = photos[photo]
     for category, view in prepared.views.items():
         mask = view.inpaint_mask_512
-        worn = np.isin(view.labels, WORN_LABELS[category])
+        worn = np.isin(view.labels, GARMENT_LABELS[category])
         assert (mask & worn).sum() >= 0.97 * worn.sum(), f"{category}: the worn garment is not covered"
         assert np.array_equal(
             view.inpaint_mask, cv2.resize(mask.astype(np.uint8), (768, 1024), interpolation=cv2.INTER_NEAREST) > 0
@@ -117,6 +118,21 @@ def test_a_dress_that_shades_from_chest_to_hem_is_one_dress(case):
     photo = prepare_model_photo(decode_rgb((LIBRARY_CASES / case).read_bytes()), Settings())
     assert photo.categories == ["dresses"]
     assert photo.unsuitable["upper_body"].startswith("garment_region_not_found")
+
+
+def test_a_skirts_lower_body_mask_covers_it_up_to_the_waist():
+    """Issue 33: a skirt was left outside the lower-body mask (its seed named trousers and legs),
+    so an engine painted new trousers below an old skirt still there. The whole skirt is in the
+    mask now, and nothing of the top above it; the upper-body mask leaves the skirt alone."""
+    photo = prepare_model_photo(decode_rgb((LIBRARY_CASES / "top-and-skirt.jpg").read_bytes()), Settings())
+    assert photo.categories == ["lower_body", "upper_body"]
+    lower, upper = photo.views["lower_body"], photo.views["upper_body"]
+    skirt, _ = worn_garment_and_skin(lower.labels, "lower_body")
+    top, _ = worn_garment_and_skin(lower.labels, "upper_body")
+    assert skirt.sum() > 50_000 and (skirt & lower.inpaint_mask).sum() / skirt.sum() > 0.97
+    assert (top & lower.inpaint_mask).sum() / top.sum() < 0.02
+    skirt_above, _ = worn_garment_and_skin(upper.labels, "lower_body")
+    assert (skirt_above & upper.inpaint_mask).sum() / skirt_above.sum() < 0.05
 
 
 def test_two_people_side_by_side_are_refused_as_such_even_when_soft():
