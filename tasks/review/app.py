@@ -230,6 +230,22 @@ def by_id(generation_id: str) -> Callable[[Any], str]:
     return lambda _result: generation_id[:8]
 
 
+def labelled_rejection(
+    request: Request,
+    csrf: str,
+    reject: Callable[[RunContext, str, str, str, str | None], None],
+    generation_id: str,
+    date: str,
+    reason: str,
+    failure_mode: str,
+    notice: str,
+) -> Response:
+    """A rejection form's POST (flagged or spot-checked): the reason and the failure mode it names."""
+    return decide(
+        request, csrf, lambda ctx, who: reject(ctx, generation_id, who, reason, failure_mode), date, notice, by_id(generation_id)
+    )
+
+
 @router.post("/generations/{generation_id}/approve")
 def approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
     return decide(
@@ -246,14 +262,7 @@ def reject(
     failure_mode: str = Form(""),
     csrf: str = Form(""),
 ) -> Response:
-    return decide(
-        request,
-        csrf,
-        lambda ctx, who: decisions.reject(ctx, generation_id, who, reason, failure_mode),
-        date,
-        "rejected",
-        by_id(generation_id),
-    )
+    return labelled_rejection(request, csrf, decisions.reject, generation_id, date, reason, failure_mode, "rejected")
 
 
 @router.post("/generations/{generation_id}/regenerate")
@@ -310,14 +319,7 @@ def spot_reject(
     failure_mode: str = Form(""),
     csrf: str = Form(""),
 ) -> Response:
-    return decide(
-        request,
-        csrf,
-        lambda ctx, who: spot_check.reject(ctx, generation_id, who, reason, failure_mode),
-        date,
-        "spot-rejected",
-        by_id(generation_id),
-    )
+    return labelled_rejection(request, csrf, spot_check.reject, generation_id, date, reason, failure_mode, "spot-rejected")
 
 
 def create_app(ctx: RunContext) -> FastAPI:
