@@ -272,6 +272,27 @@ def doubtful_cut(image: np.ndarray, mask: np.ndarray) -> str | None:
     )
 
 
+SHADOW_SHARE = 0.2  # of the cut's outer band looking like shadow, where its core does not: a shadow taken for garment
+
+
+def shadow_fringe(image: np.ndarray, cut: BorderCut) -> bool:
+    """Whether the border cut took a drop shadow for garment: its outer band (12 px at 1024 high)
+    is largely the backdrop's hue and darker, while its core (beyond 24 px) is not. Its outline
+    stands out from the backdrop all the same (a shadow is darker than it), so the model is asked."""
+    unit = image.shape[0] / 1024
+    mask = cut.mask.astype(np.uint8)
+    band = np.nonzero(mask.astype(bool) & ~(cv2.erode(mask, _disk(max(1, round(12 * unit)))) > 0))
+    core = np.nonzero(cv2.erode(mask, _disk(max(1, round(24 * unit)))) > 0)
+    if not len(band[0]) or not len(core[0]):
+        return False
+
+    def shadow_share(at: tuple[np.ndarray, ...]) -> float:
+        lab = cv2.cvtColor(image[at].reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32) - cut.background
+        return float(((np.hypot(lab[:, 1], lab[:, 2]) < 6) & (lab[:, 0] < 0)).mean())
+
+    return shadow_share(band) > SHADOW_SHARE and shadow_share(core) < SHADOW_SHARE
+
+
 class OpenCVMasker:
     """The fallback for plain backgrounds (no weights)."""
 
@@ -320,7 +341,7 @@ class CombinedMasker:
 
     def __call__(self, image: np.ndarray) -> GarmentCut:
         cut = border_cut(image)
-        if cut.clear_outline:
+        if cut.clear_outline and not shadow_fringe(image, cut):
             found = GarmentCut(cut.mask, "classical (its outline stands out everywhere; the model was not run)")
         else:
             found = combine(image, cut, self.model.probability(image))

@@ -20,7 +20,7 @@ from tasks.preprocess.garment import (
     skin_pixels,
     worn_by_person,
 )
-from tasks.preprocess.garment_mask import OpenCVMasker, border_cut, combine, fill_holes, refine_edges
+from tasks.preprocess.garment_mask import OpenCVMasker, border_cut, combine, fill_holes, refine_edges, shadow_fringe
 from tasks.preprocess.segmentation import boundary_f_score
 from tasks.settings import Settings
 from tests.conftest import GARMENTS, MODEL_PHOTOS
@@ -140,6 +140,21 @@ def test_a_dark_garment_with_a_clear_outline_is_cut_without_the_model(default_ma
     case = "JEANS-051946--dark-on-white"
     cut = default_masker(decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes()))
     assert cut.method.startswith("classical") and _iou(cut.mask, _truth(case)) >= 0.95
+
+
+def test_a_shadow_whose_outline_stands_out_still_goes_to_the_model(default_masker):
+    """A drop shadow is darker than the backdrop, so the border cut's outline around it stands out
+    everywhere and the model was not asked: the shadow stayed in the cut-out. Its outer band is
+    the backdrop's hue and darker while its core is not: the model is asked, and the shadow goes."""
+    case = "DRESS-053744--shadow-on-white"
+    image, expected = decode_rgb((HARD_CASES / f"{case}.jpg").read_bytes()), _truth(case)
+    cut = border_cut(image)
+    assert cut.clear_outline and _iou(cut.mask, expected) < 0.95
+    assert shadow_fringe(image, cut)
+    found = default_masker(image)
+    assert found.method == "model and classical combined" and _iou(found.mask, expected) >= 0.97
+    dark = border_cut(decode_rgb((HARD_CASES / "JEANS-051946--dark-on-white.jpg").read_bytes()))
+    assert not shadow_fringe(decode_rgb((HARD_CASES / "JEANS-051946--dark-on-white.jpg").read_bytes()), dark)
 
 
 def test_a_model_mask_that_saw_only_the_print_gives_way_to_the_border_cut():
