@@ -46,7 +46,8 @@ MIN_REGION_FRACTION = 0.01  # of the 512x384 canvas: the worn garment a category
 # a library photo prepared under another version is prepared again. v2: the refocus pads with
 # the photo's backdrop (no flat band); multiple_people only when a second person is seen; a
 # photo whose frame cuts through the head is given headroom for the pose model. v3: a skirt is
-# the lower-body mask's seed, as trousers are (masks.GARMENT_LABELS).
+# the lower-body mask's seed, as trousers are (masks.GARMENT_LABELS); near the split between a
+# top and the lower garment each pixel goes to the one it looks like (no strip of a hem left).
 PREPARATION_VERSION = "library-preparation-v3"
 
 

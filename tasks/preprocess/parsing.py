@@ -224,7 +224,13 @@ def _split_clothes(image, clothes, kp, point, shoulder_y, hip_y, torso, cols) ->
     if separation < 18 or not clean_split or _waist_edge(lab, central, top, bottom, torso) < 0.5 * separation:
         out[:] = L["dress"]
         return out, nothing_like_top
-    out[split:] = _lower_kind(clothes, point, knee_y, has_knees, split)
+    lower = _lower_kind(clothes, point, knee_y, has_knees, split)
+    out[split:] = lower
+    # near the split each pixel goes to the garment it looks like: a hem is rarely level, and a
+    # strip of the top's hem left labelled as the trousers stays out of the upper-body mask
+    reach = max(2, int(torso / 10))
+    window = slice(max(0, split - reach), min(height, split + reach))
+    out[window] = np.where(like_top[window], L["upper_clothes"], lower)
     return out, like_top
 
 

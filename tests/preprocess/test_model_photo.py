@@ -135,6 +135,23 @@ def test_a_skirts_lower_body_mask_covers_it_up_to_the_waist():
     assert (skirt_above & upper.inpaint_mask).sum() / skirt_above.sum() < 0.05
 
 
+def test_the_upper_body_mask_leaves_no_strip_of_the_tops_hem():
+    """Issue 33: the parser split the tee from the trousers at one level row, so the tee's hem
+    below it was labelled trousers and kept out of the upper-body mask: a strip of the old top
+    under the new one. Near the split each pixel now goes to the garment it looks like."""
+    photo = prepare_model_photo(decode_rgb((SAMPLES / "library" / "049205_0.jpg").read_bytes()), Settings())
+    view = photo.views["upper_body"]
+    trousers, _ = worn_garment_and_skin(view.labels, "lower_body")
+    lab = cv2.cvtColor(view.image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    white = (lab[..., 0] > 200) & (np.abs(lab[..., 1] - 128) < 6) & (np.abs(lab[..., 2] - 128) < 6)  # the white tee
+    columns = np.nonzero(trousers.any(axis=0))[0]
+    top = int(np.nonzero(trousers.any(axis=1))[0].min())
+    band = np.zeros_like(white)
+    band[top - 16 : top + 8, columns.min() : columns.max()] = True
+    hem = white & band & view.person_mask
+    assert hem.sum() > 2000 and (hem & view.inpaint_mask).sum() / hem.sum() > 0.98  # 0.89 with the level split
+
+
 def test_two_people_side_by_side_are_refused_as_such_even_when_soft():
     from tasks.preprocess.cleaning import MIN_SHARPNESS, sharpness
     from tasks.preprocess.segmentation import component_areas, largest_component, shared_segmenter
