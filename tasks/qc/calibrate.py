@@ -7,9 +7,9 @@ an expectation the labels say nothing about keeps the bound it has:
 1. **loosen**: a bound that flags a positive (an image a person would publish) moves past the
    positives' edge, by a quarter of their spread beyond their median;
 2. **tighten**: each expectation catches the negatives a person saw fail it (their ``failures``
-   name it) that lie between the positives' edge and its bound: the bound goes to ``TIGHTEN_AT``
-   of the way from the positives' edge to the nearest of them, so it catches them and keeps as
-   much room for unseen good images as it can. It never goes closer to the positives than
+   name it) that lie between the positives' edge and its bound: the bound goes halfway
+   (``TIGHTEN_AT``) from the positives' edge to the nearest of them, the widest margin on both
+   sides, so a milder image of the same kind is caught too. It never goes closer to the positives than
    ``KEEP_ROOM`` of the room the prior left them, nor than their own spread (``KEEP_SPREAD``):
    the prior's room is what it knows of good images no label shows (the benchmark's positives
    are real photos, better than any engine's output). A negative that lies that close to the
@@ -33,7 +33,7 @@ from tasks.catalog.qc_table import TableRow
 from tasks.qc.suite import Expectation, SuiteConfig, validate_generations
 
 LOOSEN_MARGIN = 0.25  # past the positives' edge: this share of their spread beyond their median
-TIGHTEN_AT = 0.8  # a tightened bound: this share of the way from the positives' edge to the negative it catches
+TIGHTEN_AT = 0.5  # a tightened bound: halfway from the positives' edge to the nearest negative it catches
 KEEP_ROOM = 0.25  # a tightened bound keeps at least this share of the room its prior left past the positives
 KEEP_SPREAD = 1.0  # and at least this many times the positives' own spread beyond their median past their edge
 HELD_OUT: dict[str, int | None] = {"photo": None, "garment": 4}  # folds: each model photo; each quarter of the garments

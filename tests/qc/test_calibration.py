@@ -67,8 +67,8 @@ def test_an_approved_image_loosens_the_bound_that_flagged_it():
 
 def test_a_rejection_moves_each_named_bound_that_may_catch_it():
     """A negative named for two expectations: the bound it lies well past the approved images on
-    goes most of the way to it (not half: room for good images no label shows); the other, where
-    it sits almost among them, keeps its bound."""
+    goes halfway to it (room for good images no label shows, and for milder images of its kind);
+    the other, where it sits almost among them, keeps its bound."""
     labels = [
         label("p1", True, garment_torn=0.002, old_garment_beside=0.0),
         label("p2", True, garment_torn=0.004, old_garment_beside=0.01),
@@ -78,7 +78,7 @@ def test_a_rejection_moves_each_named_bound_that_may_catch_it():
     fitted = fit(SUITE, labels, 2)
     assert bounds(fitted, "old_garment_hidden") == (None, 0.10), "too close to the approved images to catch"
     _, high = bounds(fitted, "garment_whole")
-    assert 0.004 < high < 0.09 and high == pytest.approx(0.004 + 0.8 * (0.09 - 0.004), rel=1e-3)
+    assert 0.004 < high < 0.09 and high == pytest.approx(0.004 + 0.5 * (0.09 - 0.004), rel=1e-3)
     assert score(fitted, labels).negatives_flagged == 1
 
 
@@ -88,8 +88,8 @@ def test_a_bound_keeps_room_for_good_images_no_label_shows():
     photos, better than any engine's output)."""
     labels = [label("p", True, garment_torn=0.0), label("n", False, {"garment_whole"}, garment_torn=0.02)]
     assert bounds(fit(SUITE, labels, 2), "garment_whole") == (None, 0.10)
-    labels[1] = label("n", False, {"garment_whole"}, garment_torn=0.05)
-    assert bounds(fit(SUITE, labels, 2), "garment_whole") == (None, 0.04)
+    labels[1] = label("n", False, {"garment_whole"}, garment_torn=0.06)
+    assert bounds(fit(SUITE, labels, 2), "garment_whole") == (None, 0.03)
 
 
 def test_the_fit_judges_as_great_expectations_does():
