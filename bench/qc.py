@@ -174,18 +174,6 @@ def generalisation(labels: list) -> bool:
     return min(catch) >= 0.95 and max(false) <= 0.05
 
 
-def write_table(labels: list, path: Path) -> None:
-    import pandas as pd
-
-    frame = pd.DataFrame([label.row for label in labels])
-    frame["positive"] = [label.positive for label in labels]
-    frame["failures"] = [",".join(sorted(label.failures)) for label in labels]
-    frame["photo"] = [label.group("photo") for label in labels]
-    frame["garment"] = [label.group("garment") for label in labels]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
-
-
 def report(built: list, failed: dict[str, list[str]], seconds: list[float]) -> bool:
     import numpy as np
 
@@ -275,7 +263,9 @@ def main() -> int:
     packaged = report(built, outcome.failed, seconds)
     labels = labelled_rows(built, table)
     if args.table:
-        write_table(labels, args.table)
+        from tasks.qc.labels import write_benchmark_table
+
+        write_benchmark_table(labels, args.table)
     held_out = generalisation(labels)
     print(
         f"\npackaged suite over every case: {'holds' if packaged else 'misses'} the bar; held-out folds: {'hold' if held_out else 'miss'} it"

@@ -217,6 +217,17 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+SHADOW_HUE = 6.0  # OpenCV Lab a/b units from the backdrop's within which a darker pixel looks like its shadow
+
+
+def shadow_like(image: np.ndarray, at: tuple[np.ndarray, ...], background: np.ndarray) -> np.ndarray:
+    """Per pixel ``at``: the backdrop's hue, darker (a drop shadow, as the border cut sees one)."""
+    if not len(at[0]):
+        return np.zeros(0, bool)
+    delta = cv2.cvtColor(image[at].reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32) - background
+    return (np.hypot(delta[:, 1], delta[:, 2]) < SHADOW_HUE) & (delta[:, 0] < 0)
+
+
 def combine(image: np.ndarray, cut: BorderCut, probability: np.ndarray) -> GarmentCut:
     """The border cut and the model's probability map (both at the photo's size) merged as the
     module docstring says. Radii are set at 1024 px high and scale with the photo."""
@@ -234,10 +245,7 @@ def combine(image: np.ndarray, cut: BorderCut, probability: np.ndarray) -> Garme
         near_model = cv2.dilate(model.astype(np.uint8), _disk(max(1, round(4 * unit)))) > 0
         far = np.nonzero(cut.mask & ~near_model)  # only these can be shadow the cut took for garment
         mask = cut.mask.copy()
-        if len(far[0]):
-            lab = cv2.cvtColor(image[far].reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-            delta = lab - cut.background
-            mask[far] = ~((np.hypot(delta[:, 1], delta[:, 2]) < 6) & (delta[:, 0] < 0))  # the backdrop's hue, darker: shadow
+        mask[far] = ~shadow_like(image, far, cut.background)
         mask, method = mask | core, "model and classical combined"
     return GarmentCut(fill_holes(largest_component(mask)), method)
 
@@ -285,12 +293,8 @@ def shadow_fringe(image: np.ndarray, cut: BorderCut) -> bool:
     core = np.nonzero(cv2.erode(mask, _disk(max(1, round(24 * unit)))) > 0)
     if not len(band[0]) or not len(core[0]):
         return False
-
-    def shadow_share(at: tuple[np.ndarray, ...]) -> float:
-        lab = cv2.cvtColor(image[at].reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32) - cut.background
-        return float(((np.hypot(lab[:, 1], lab[:, 2]) < 6) & (lab[:, 0] < 0)).mean())
-
-    return shadow_share(band) > SHADOW_SHARE and shadow_share(core) < SHADOW_SHARE
+    band_share = float(shadow_like(image, band, cut.background).mean())
+    return band_share > SHADOW_SHARE and float(shadow_like(image, core, cut.background).mean()) < SHADOW_SHARE
 
 
 class OpenCVMasker:

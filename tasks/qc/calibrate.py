@@ -132,24 +132,20 @@ def _with_bound(spec: Expectation, side: str, value: float) -> Expectation:
 
 def fit(prior: SuiteConfig, labels: Sequence[LabelledRow], version: int) -> SuiteConfig:
     """A new version of ``prior`` with its bounds fitted to ``labels``."""
-    specs = list(prior.expectations)
-    edges: list[dict[str, _Edge]] = []
-    for index, spec in enumerate(specs):
+    negatives = [label for label in labels if not label.positive and label.failures]
+    fitted = []
+    for spec in prior.expectations:
         positives = _positive_values(spec, labels)
-        found: dict[str, _Edge] = {}
         if _fitted(spec) and len(positives):
+            named = [_value(spec, n.row) for n in negatives if spec.name in n.failures and spec.applies(n.row)]
+            named_values = [v for v in named if v is not None]
             for side in ("min", "max"):
                 if getattr(spec, side) is not None:
-                    specs[index] = _with_bound(specs[index], side, loosen(getattr(spec, side), side, positives))
-            found = _edges(specs[index], positives)
-        edges.append(found)
-    negatives = [label for label in labels if not label.positive and label.failures]
-    for index, spec in enumerate(specs):
-        named = [_value(spec, n.row) for n in negatives if spec.name in n.failures and spec.applies(n.row)]
-        for side, edge in edges[index].items():
-            moved = tighten(getattr(spec, side), side, edge, [v for v in named if v is not None])
-            specs[index] = _with_bound(specs[index], side, moved)
-    return replace(prior, version=version, expectations=tuple(specs))
+                    spec = _with_bound(spec, side, loosen(getattr(spec, side), side, positives))
+            for side, edge in _edges(spec, positives).items():  # each side tightened from where loosening left it
+                spec = _with_bound(spec, side, tighten(getattr(spec, side), side, edge, named_values))
+        fitted.append(spec)
+    return replace(prior, version=version, expectations=tuple(fitted))
 
 
 @dataclass

@@ -71,10 +71,24 @@ def ledger_labels(ctx: RunContext) -> list[LabelledRow]:
     return labels
 
 
+BENCHMARK_COLUMNS = ("positive", "failures", "photo", "garment")  # beside the metrics, in the benchmark's table
+
+
+def write_benchmark_table(labels: list[LabelledRow], path: Path) -> None:
+    """The QC benchmark's labelled cases as the table ``benchmark_labels`` reads (``bench/qc.py --table``)."""
+    frame = pd.DataFrame([label.row for label in labels])
+    frame["positive"] = [label.positive for label in labels]
+    frame["failures"] = [",".join(sorted(label.failures)) for label in labels]
+    frame["photo"] = [label.group("photo") for label in labels]
+    frame["garment"] = [label.group("garment") for label in labels]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
 def benchmark_labels(path: Path) -> list[LabelledRow]:
     """The QC benchmark's labelled table (``bench/qc.py --table``)."""
     table = pd.read_parquet(path)
-    missing = {"positive", "failures", "photo", "garment"} - set(table.columns)
+    missing = set(BENCHMARK_COLUMNS) - set(table.columns)
     if missing:
         raise ValueError(f"{path} is not a QC benchmark table (bench/qc.py --table): it lacks {', '.join(sorted(missing))}")
     return [

@@ -17,11 +17,11 @@ the table.
 | ``old_garment_left`` | share of that area that still looks like the photo's old garment and not like the cloth |
 | ``skin_in_garment`` | new skin-coloured pixels enclosed by the garment (bars, blocks, holes) / garment area |
 | ``garment_overflow`` | garment-coloured pixels off the body, not background-coloured / garment area |
-| ``old_garment_beside`` | share of the photo's old garment that still shows, unchanged, outside the region (a mask that left part of it out) |
-| ``garment_torn`` | gaps inside the garment the engine painted with something other than skin / garment area (shredded into fragments) |
+| ``old_garment_beside`` | share of the photo's old garment that still looks like it, and not like the cloth, outside the region (a mask that left part of it out) |
+| ``garment_torn`` | gaps inside the garment the engine painted, other than the photo's own skin / garment area (shredded into fragments) |
 | ``print_matched`` | share of the cloth print's corner features found in the region under one similarity transform (NaN: no print) |
 | ``foreign_colours`` | share of the region in colours neither the cloth nor the photo has (blotches of unrelated colours) |
-| ``skin_erased`` | share of the photo's bare skin in the region painted over with the background (an arm erased) |
+| ``skin_erased`` | share of the photo's bare skin in the region that the output's person segmentation no longer covers (an arm erased) |
 | ``garment_split`` | dresses: share of the rows below the hips where the garment has a hole (two legs) |
 | ``print_aspect`` | height/width of the garment's print in the output over the same in the cloth (NaN: no print) |
 | ``seam_excess`` | brightness ridge along the region's edge beyond the photo's own, grey levels (``artefacts``) |

@@ -142,14 +142,13 @@ def needing_check(
 ) -> tuple[list[Generation], dict[str, str]]:
     """The generations of ``date`` (of ``generation_ids`` when given) that need QC by suite
     ``version``, detached, and each one's garment sha256."""
-    judged_now = select(QCResult.generation_id).where(QCResult.threshold.like(f"v{version}: %"))
+    judged_by_another = Generation.qc_suite_version.is_(None) | (Generation.qc_suite_version != version)
     query = (
         select(Generation, Garment.sha256)
         .join(Garment, Garment.id == Generation.garment_id)
         .where(
             Generation.drop_date == date,
-            (Generation.state == GenerationState.GENERATED.value)
-            | (Generation.state.in_(JUDGED) & Generation.generation_id.not_in(judged_now)),
+            (Generation.state == GenerationState.GENERATED.value) | (Generation.state.in_(JUDGED) & judged_by_another),
         )
     )
     with ctx.ledger.session() as session:

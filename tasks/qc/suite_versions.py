@@ -38,17 +38,23 @@ def _promotion(ctx: RunContext) -> QCSuitePromotion | None:
         return session.scalars(select(QCSuitePromotion).order_by(QCSuitePromotion.id.desc()).limit(1)).first()
 
 
-def read_version(ctx: RunContext, version: int) -> SuiteConfig:
-    """Version ``version``: the packaged suite, or a calibrated one from the bucket."""
-    packaged = load_config()
-    if version == packaged.version:
-        return packaged
+def _version_text(ctx: RunContext, version: int) -> tuple[bytes, str]:
+    """Version ``version``'s YAML and where it is: the packaged file, or a calibrated one in the bucket."""
+    packaged = load_config().version
+    if version == packaged:
+        return CONFIG.read_bytes(), str(CONFIG)
     key = qc_suite_key(version)
     if not ctx.store.exists(key):
         raise SuiteVersionError(
-            f"no QC suite v{version}: neither the packaged suite (v{packaged.version}) nor s3://{ctx.settings.bucket}/{key}"
+            f"no QC suite v{version}: neither the packaged suite (v{packaged}) nor s3://{ctx.settings.bucket}/{key}"
         )
-    return parse_config(ctx.store.get_bytes(key).decode(), key)
+    return ctx.store.get_bytes(key), key
+
+
+def read_version(ctx: RunContext, version: int) -> SuiteConfig:
+    """Version ``version``: the packaged suite, or a calibrated one from the bucket."""
+    text, source = _version_text(ctx, version)
+    return parse_config(text.decode(), source)
 
 
 def current_suite(ctx: RunContext) -> SuiteConfig:
@@ -89,9 +95,8 @@ def promote(ctx: RunContext, version: int, operator: str, reason: str) -> QCSuit
     current = current_suite(ctx)
     if version == current.version:
         raise SuiteVersionError(f"QC suite v{version} is current already")
-    read_version(ctx, version)  # refused when it does not exist or does not parse
-    packaged = load_config()
-    text = ctx.store.get_bytes(qc_suite_key(version)) if version != packaged.version else CONFIG.read_bytes()
+    text, source = _version_text(ctx, version)
+    parse_config(text.decode(), source)  # refused when it does not parse
     row = QCSuitePromotion(
         version=version,
         previous_version=current.version,
