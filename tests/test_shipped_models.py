@@ -35,7 +35,7 @@ def test_make_install_took_the_shipped_models_out_of_their_wheels_and_a_second_f
 def test_u2netp_is_a_background_backend_without_a_registry_and_cuts_what_the_fallback_cannot(tmp_path):
     settings = Settings(home=tmp_path, background_backend="u2netp")
     masker = background_backend(settings)
-    assert masker.backend == "rembg-u2net-onnx:u2netp@u2netp-2020+opencv-border-grabcut-v4+combine-v2"
+    assert masker.backend == "rembg-u2net-onnx:u2netp@u2netp-2020+opencv-border-grabcut-v5+combine-v3"
     assert background_backend(Settings(home=tmp_path)).backend == masker.backend, "it is the default"
     image = decode_rgb(CASE.with_suffix(".jpg").read_bytes())
     expected = np.asarray(Image.open(CASE.with_suffix(".png")).convert("L")) > 127

@@ -19,7 +19,7 @@ class GarmentMaskError(ValueError):
     """No garment could be separated from the background; the message is the reason."""
 
 
-CUT_CHECKS = "doubtful-cut-v1"  # the checks a cut-out passes (``doubtful_cut``); a cut-out made before them is made again
+CUT_CHECKS = "doubtful-cut-v2"  # the checks a cut-out passes (``doubtful_cut``; v2: an outline cut across one surface); one made before them is made again
 
 
 class GarmentMaskDoubtful(GarmentMaskError):
@@ -43,7 +43,7 @@ def prepare_garment(image: np.ndarray, masker=None, margin: float = 0.06) -> Pre
     mask = cut.mask
     if mask.sum() < 0.01 * mask.size:
         raise GarmentMaskError("garment_mask_empty: no garment found against the background")
-    doubt = doubtful_cut(image, mask)
+    doubt = cut.doubt if cut.judged else doubtful_cut(image, mask)
     if doubt is not None:  # never a part of the garment passed off as the garment
         raise GarmentMaskDoubtful(f"garment_mask_doubtful: {doubt}")
     x0, y0, w, h = cv2.boundingRect(mask.astype(np.uint8))

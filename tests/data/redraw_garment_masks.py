@@ -34,6 +34,7 @@ DATA = Path(__file__).resolve().parent
 REPO = DATA.parent.parent
 BAND = 6  # px on each side of the old outline: more than its steps
 MIN_DISTANCE = 4.0  # OpenCV 8-bit Lab units from the backdrop under which a pixel is the backdrop
+NOTCH = 6  # px: the widest gap in the outline that is filled where it is not the backdrop's colour
 STRONG_DISTANCE = 30.0  # beyond the band, a pixel this far from the backdrop that reaches the garment is garment
 
 
@@ -59,6 +60,16 @@ def redraw(image: np.ndarray, old: np.ndarray) -> np.ndarray:
     strong = (to_backdrop > STRONG_DISTANCE) & ~grown
     strong = cv2.morphologyEx(strong.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)) > 0
     mask |= strong & ~core
+    # notches: a light stripe of a print that meets the backdrop at the edge (the cami's cream
+    # stripes, a few Lab units from its grey-white backdrop) was left out between its dark
+    # neighbours; a narrow gap in the outline that is not the backdrop's colour is garment
+    closed = (
+        cv2.morphologyEx(
+            mask.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * NOTCH + 1, 2 * NOTCH + 1))
+        )
+        > 0
+    )
+    mask |= closed & (to_backdrop > MIN_DISTANCE)
     count, labels, _, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = [i for i in range(1, count) if (labels == i)[core].any()]
     mask = np.isin(labels, keep)

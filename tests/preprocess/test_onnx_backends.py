@@ -110,7 +110,7 @@ def test_rembg_backend_runs_a_custom_u2net_through_the_registry(tmp_path, monkey
     from tests.conftest import GARMENTS
 
     masker = background_backend(settings)
-    assert masker.backend == "rembg-u2net-onnx:u2net-tiny@tiny+opencv-border-grabcut-v4+combine-v2"
+    assert masker.backend == "rembg-u2net-onnx:u2net-tiny@tiny+opencv-border-grabcut-v5+combine-v3"
     image = decode_rgb(GARMENTS["TEE-00055"][0].read_bytes())
     probability = masker.model.probability(image)
     assert probability.shape == image.shape[:2] and 0 <= probability.min() <= probability.max() <= 1
