@@ -11,6 +11,10 @@ cache, and every file is checked against its sha256 before use.
         licence: MIT
         version: "atr-2021"
         released: true      # optional: a production model whose QC-passed outputs publish
+        licence_grant:      # optional: a commercial licence obtained for weights whose licence does not allow it
+          holder: Example Rights Ltd
+          granted: 2026-11-30
+          reference: contract 2026-117
 
 An entry is a **preview** unless it says ``released: true``: a try-on engine's QC-passed images
 reach the storefront on their own only when every weight behind them is released (the publish
@@ -32,12 +36,14 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
+from tasks.licences import LicenceGrant, WeightLicence
 from tasks.settings import Settings
 from tasks.shipped_models import SHIPPED, ShippedModel
 
@@ -59,10 +65,15 @@ class ModelEntry:
     config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     released: bool = False
     random_weights: bool = False
+    licence_grant: LicenceGrant | None = None
 
     @property
     def is_folder(self) -> bool:
         return self.uri.endswith("/")
+
+    @property
+    def weight_licence(self) -> WeightLicence:
+        return WeightLicence(self.name, self.licence, self.licence_grant)
 
 
 def load_registry(path: Path) -> dict[str, ModelEntry]:
@@ -78,6 +89,7 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
                 raise ModelRegistryError(f"{path}: model {name!r}: {key} must be true or false, not {value!r}")
         if flags["released"] and flags["random_weights"]:
             raise ModelRegistryError(f"{path}: model {name!r} holds random weights and cannot be released")
+        grant = _licence_grant(path, name, fields.get("licence_grant"))
         entries[name] = ModelEntry(
             name=name,
             backend=fields["backend"],
@@ -86,9 +98,27 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
             licence=fields["licence"],
             version=str(fields.get("version", "unversioned")),
             config=dict(fields.get("config") or {}),
+            licence_grant=grant,
             **flags,
         )
     return entries
+
+
+def _licence_grant(path: Path, name: str, fields: Any) -> LicenceGrant | None:
+    """An entry's ``licence_grant: {holder, granted: YYYY-MM-DD, reference}``: a commercial
+    licence obtained for weights whose own licence does not allow commercial use."""
+    if fields is None:
+        return None
+    missing = [key for key in ("holder", "granted", "reference") if not isinstance(fields, dict) or not fields.get(key)]
+    if missing:
+        raise ModelRegistryError(f"{path}: model {name!r}: licence_grant lacks {', '.join(missing)} (holder, granted, reference)")
+    granted = fields["granted"]
+    if not isinstance(granted, date):
+        try:
+            granted = date.fromisoformat(str(granted))
+        except ValueError as error:
+            raise ModelRegistryError(f"{path}: model {name!r}: licence_grant.granted {granted!r} is not a date") from error
+    return LicenceGrant(str(fields["holder"]), granted, str(fields["reference"]))
 
 
 def file_sha256(path: Path) -> str:

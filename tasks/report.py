@@ -37,7 +37,7 @@ from tasks.catalog.run_summary import (
 from tasks.context import RunContext
 from tasks.drops import DropListing, kept_reading, list_drop
 from tasks.images import decode_rgb, thumbnail_jpeg
-from tasks.inference.factory import ReleaseLookup
+from tasks.inference.factory import StandingLookup
 from tasks.ledger import (
     GARMENT_TERMINAL_STATES,
     Garment,
@@ -70,14 +70,22 @@ HISTOGRAMS = "qc-histograms.png"
 
 def models_used(ctx: RunContext, generations: list[Generation]) -> list[ModelUsed]:
     """Each model that made generations of the date, with whether it is a released production
-    model or a preview (and why), in words."""
-    releases = ReleaseLookup(ctx.settings)
+    model or a preview (and why), and which licences stood behind its images, in words."""
+    standings = StandingLookup(ctx.settings)
     models: dict[tuple[str, str, str], ModelUsed] = {}
     for row in generations:
         key = (row.engine, row.model_version, row.weights_sha256)
         if key not in models:
-            release = releases(row)
-            models[key] = ModelUsed(row.engine, row.model_version, row.weights_sha256, release.released, release.note)
+            standing = standings(row)
+            models[key] = ModelUsed(
+                row.engine,
+                row.model_version,
+                row.weights_sha256,
+                standing.release.released,
+                standing.release.note,
+                standing.licence.allowed,
+                standing.licence.note,
+            )
         models[key].generations += 1
     return sorted(models.values(), key=lambda m: -m.generations)
 

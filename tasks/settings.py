@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     )
     model_dir: Path | None = Field(default=None, description="Local cache of model weights; default `home`/models.")
     model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
+    deployment_use: str | None = Field(
+        default=None,
+        pattern="^(commercial|non_commercial)$",
+        description="What this deployment uses its images for: 'commercial' or 'non_commercial'. An image reaches the "
+        "storefront only when every weight behind it is licensed for that use (or the registry records a licence_grant); "
+        "unset, nothing does. Production images set no default (docs/rights.md).",
+    )
     pose_backend: str = Field(default="mediapipe", description="'mediapipe' or a registry model of backend rtmpose-onnx.")
     parsing_backend: str = Field(default="fallback", description="'fallback' or a registry model of backend schp-onnx.")
     background_backend: str = Field(

@@ -26,6 +26,8 @@ os.environ.update(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # the tests' deployment is nobody's storefront: CC BY-NC weights are theirs to use
+        "TRYON_DEPLOYMENT_USE": "non_commercial",
     }
 )
 
@@ -358,9 +360,9 @@ def flagged_generations(
                     drop_date=date,
                     sku=sku,
                     category="upper_body",
-                    engine="test",
-                    model_version="v1",
-                    weights_sha256="c" * 64,
+                    engine="warp-baseline",  # an engine without learned weights: nothing to license
+                    model_version="warp-baseline-1.0.0",
+                    weights_sha256="none",
                     seed=seed0 + i,
                     object_key=key,
                     state=GenerationState.FLAGGED.value,

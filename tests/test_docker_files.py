@@ -61,6 +61,13 @@ def compose_config(tmp_path: Path, secrets: tuple[str, ...] = COMPOSE_SECRETS) -
     )
 
 
+def test_compose_will_not_start_without_a_declared_deployment_use(tmp_path, monkeypatch):
+    """No default for what the storefront is for: the licence check needs it (docs/rights.md)."""
+    monkeypatch.delenv("TRYON_DEPLOYMENT_USE", raising=False)
+    result = compose_config(tmp_path)
+    assert result.returncode != 0 and "set TRYON_DEPLOYMENT_USE to commercial or non_commercial" in result.stderr
+
+
 @pytest.fixture(scope="module")
 def compose_model(tmp_path_factory) -> dict:
     result = compose_config(tmp_path_factory.mktemp("compose"))

@@ -37,6 +37,8 @@ class ModelUsed:
     weights_sha256: str
     released: bool
     note: str
+    licensed: bool = False  # its weights' licences allow the deployment's use (tasks.licences)
+    licence_note: str = ""  # in words: which licences stood behind its images, or which one does not allow the use
     generations: int = 0
 
 

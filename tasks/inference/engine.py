@@ -12,8 +12,12 @@ from typing import Any
 import numpy as np
 
 from tasks.catalog.documents import JsonObject, to_document
+from tasks.licences import WeightLicence
 
 log = logging.getLogger(__name__)
+
+
+NO_WEIGHTS = "none"  # the weights hash of an engine without learned weights
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class Engine(ABC):
     @property
     @abstractmethod
     def weights_sha256(self) -> str:
-        """Hash of the weights that make the outputs ("none" for weightless engines)."""
+        """Hash of the weights that make the outputs (``NO_WEIGHTS`` for weightless engines)."""
 
     @property
     @abstractmethod
@@ -94,6 +98,11 @@ class Engine(ABC):
     def release(self) -> Release:
         """Preview unless an engine shows that its weights are released."""
         return Release(False, f"{self.model_version} is not a released model")
+
+    @property
+    def weight_licences(self) -> list[WeightLicence]:
+        """Each weight file's licence as the registry names it (none for a weightless engine)."""
+        return []
 
     @property
     def made_with(self) -> str:

@@ -6,7 +6,7 @@ storefront without a reviewer, and QC flags its images (no garment was put on an
 from __future__ import annotations
 
 from tasks.catalog.documents import JsonObject
-from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
+from tasks.inference.engine import NO_WEIGHTS, Engine, Release, TryOnOutput, TryOnSample
 
 
 class NullEngine(Engine):
@@ -17,7 +17,7 @@ class NullEngine(Engine):
 
     @property
     def weights_sha256(self) -> str:
-        return "none"
+        return NO_WEIGHTS
 
     @property
     def parameters(self) -> JsonObject:

@@ -19,7 +19,7 @@ import numpy as np
 
 from tasks.catalog.documents import JsonObject
 from tasks.images import CANVAS_HEIGHT, CANVAS_WIDTH
-from tasks.inference.engine import Engine, Release, TryOnOutput, TryOnSample
+from tasks.inference.engine import NO_WEIGHTS, Engine, Release, TryOnOutput, TryOnSample
 from tasks.inference.landmarks import Correspondence, correspondence
 from tasks.inference.tps import backward_warp
 from tasks.preprocess.pose import LEG, PoseResult, limb_lines
@@ -170,7 +170,7 @@ class WarpBaselineEngine(Engine):
 
     @property
     def weights_sha256(self) -> str:
-        return "none"
+        return NO_WEIGHTS
 
     @property
     def parameters(self) -> JsonObject:

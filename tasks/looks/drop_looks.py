@@ -25,7 +25,7 @@ from tasks.looks.model import CompatibilityModel
 from tasks.looks.outfits import CATEGORY_PART
 from tasks.looks.store import LooksCard, current_card, load_model
 from tasks.looks.training import partner_scores
-from tasks.storefront import LIVE, put_look_file, write_manifest
+from tasks.storefront import LIVE, Gate, put_look_file, write_manifest
 
 PARTNER_CATEGORIES = {"upper_body": ("lower_body",), "lower_body": ("upper_body",), "dresses": ()}
 
@@ -133,6 +133,11 @@ def write_looks(ctx: RunContext, date: str) -> LooksWritten:
         result.skipped = {g.sku: "no compatibility model" for g in mine}
         return result
     result.model = card.version
+    licence = Gate(ctx.settings).admit_look_file(card.registry_entry())
+    if not licence.allowed:
+        result.note = f"the compatibility model {card.version} may not rank the storefront's looks: {licence.note}"
+        result.skipped = {g.sku: "compatibility model not licensed for this deployment's use" for g in mine}
+        return result
     model = load_model(ctx, card)
     pairable = {g.sku: g.garment_sha256 for g in on_storefront if PARTNER_CATEGORIES[g.category]}
     vectors, backends = garment_vectors(ctx, pairable, card.embedding_backend)

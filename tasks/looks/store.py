@@ -46,6 +46,7 @@ class LooksCard:
     evaluation: CrossValidation  # trained and random_projection, held out
     trained: str  # ISO time
     released: bool = False  # true only for a registry entry that says so
+    licence: str = LICENCE  # a registry entry's own, when one names the model
 
     def registry_entry(self) -> ModelEntry:
         return ModelEntry(
@@ -53,9 +54,9 @@ class LooksCard:
             backend=LOOKS_BACKEND,
             uri=self.uri,
             sha256=self.sha256,
-            licence=LICENCE,
+            licence=self.licence,
             version=self.version,
-            config={k: v for k, v in to_document(self).items() if k not in ("version", "uri", "sha256", "released")},
+            config={k: v for k, v in to_document(self).items() if k not in ("version", "uri", "sha256", "released", "licence")},
             released=self.released,
         )
 
@@ -100,7 +101,13 @@ def current_card(ctx: RunContext) -> LooksCard | None:
     name = ctx.settings.looks_model
     if name is not None:
         entry = lookup(ctx.settings, name, LOOKS_BACKEND)
-        fields = {"version": entry.version, "uri": entry.uri, "sha256": entry.sha256, "released": entry.released}
+        fields = {
+            "version": entry.version,
+            "uri": entry.uri,
+            "sha256": entry.sha256,
+            "released": entry.released,
+            "licence": entry.licence,
+        }
         return from_document(LooksCard, {**entry.config, **fields})
     data = ctx.store.get_json_or_none(LOOKS_CURRENT_KEY)
     return None if data is None else from_document(LooksCard, data)

@@ -159,8 +159,8 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         _decide(session, row, GenerationState.PUBLISHED, f"approved by {reviewer}")
         try:
             dates = storefront.approve_generation(ctx, session, row)
-        except storefront.StaleVersion as stale:
-            raise ReviewError(str(stale)) from stale
+        except (storefront.StaleVersion, storefront.Unlicensed) as refused:
+            raise ReviewError(str(refused)) from refused
         session.add(
             ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved", reviewer=reviewer)
         )

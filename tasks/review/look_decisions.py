@@ -79,7 +79,15 @@ def _decide(ctx: RunContext, generation_id: str, state: GenerationState, reviewe
 
 
 def approve_look(ctx: RunContext, generation_id: str, reviewer: str) -> str:
-    """Publish the image: the decision first, then the storefront copy (its key returned)."""
+    """Publish the image: the decision first, then the storefront copy (its key returned). An
+    image whose weights are not licensed for the deployment's use is refused."""
+    with ctx.ledger.session() as session:
+        pending = session.get(LookGeneration, generation_id)
+        if pending is not None:
+            try:
+                storefront.Gate(ctx.settings).licensed(pending)
+            except storefront.Unlicensed as refused:
+                raise ReviewError(str(refused)) from refused
     row = _decide(ctx, generation_id, GenerationState.PUBLISHED, reviewer, f"approved by {reviewer}")
     key = storefront.place_look(ctx.store, row)
     storefront.write_manifest(ctx, row.drop_date)

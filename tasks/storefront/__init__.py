@@ -5,7 +5,9 @@ full-outfit and looks stages and ``tryon audit`` all call it.
 
 What may enter: an image a reviewer approved; otherwise one that passed QC, made by a model
 every weight of which the registry marks released *now* (:class:`Gate` asks at publish time,
-the same way for every path), into a slot that holds no reviewer's approval. What must leave: a
+the same way for every path), into a slot that holds no reviewer's approval. Approved or not,
+only an image whose weights' licences allow the deployment's use (``TRYON_DEPLOYMENT_USE``,
+``tasks.licences``). What must leave: a
 withdrawn or rejected image, one made from a garment version a re-shoot replaced
 (:func:`retire_stale`), one whose garment left its drop.
 
@@ -27,11 +29,14 @@ from __future__ import annotations
 from tasks.storefront.gate import (
     PREVIEW,
     REPLACES_APPROVED,
+    UNLICENSED,
     Gate,
     StaleVersion,
+    Unlicensed,
     approve_generation,
     flag_cause,
     preview_reason,
+    unlicensed_reason,
 )
 from tasks.storefront.objects import (
     ManifestWrite,
@@ -74,6 +79,8 @@ __all__ = [
     "SlotCheck",
     "StaleVersion",
     "StorefrontIncomplete",
+    "UNLICENSED",
+    "Unlicensed",
     "approve_generation",
     "check_storefront",
     "clear",
@@ -90,6 +97,7 @@ __all__ = [
     "record_publication",
     "restore_storefront",
     "retire_stale",
+    "unlicensed_reason",
     "withdraw_publication",
     "write_manifest",
 ]

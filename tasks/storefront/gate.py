@@ -1,6 +1,8 @@
 """What may enter the storefront: an image a reviewer approved; otherwise one that passed QC,
 made by a model every weight of which the registry marks released now (:class:`Gate` asks at
-publish time, the same way for every path), into a slot that holds no reviewer's approval."""
+publish time, the same way for every path), into a slot that holds no reviewer's approval. On
+every path, approved or not, only an image whose weights' licences allow the deployment's use
+(``tasks.licences``)."""
 
 from __future__ import annotations
 
@@ -9,30 +11,38 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.context import RunContext
-from tasks.inference.engine import Release
+from tasks.inference.factory import Standing
 from tasks.ledger import (
     Generation,
     GenerationState,
     LookGeneration,
     ReviewDecision,
 )
+from tasks.licences import LicenceVerdict, verdict
+from tasks.models import ModelEntry
 from tasks.settings import Settings
 from tasks.states import move
 from tasks.storage import ObjectStore, storefront_look_key
 from tasks.storefront.slots import current_versions, made_from_old_version, others_in_slot, record_publication
 
-PREVIEW, REPLACES_APPROVED = "preview", "replaces_approved"  # why a generation that passed QC still waits for a reviewer
+# why a generation that passed QC still waits for a reviewer (or, unlicensed, for nobody: a reviewer sees why)
+PREVIEW, REPLACES_APPROVED, UNLICENSED = "preview", "replaces_approved", "unlicensed"
 
 
 def preview_reason(note: str) -> str:
     return f"{PREVIEW}: passed QC, but {note}; a reviewer decides"
 
 
+def unlicensed_reason(note: str) -> str:
+    return f"{UNLICENSED}: {note}; no reviewer can publish it"
+
+
 def flag_cause(reason: str | None) -> str:
     """Why a flagged generation waits for a reviewer: ``failed_qc``, or it passed QC and is a
-    ``preview`` (its model is not released) or ``replaces_approved`` (its slot holds an approved image)."""
+    ``preview`` (its model is not released), ``replaces_approved`` (its slot holds an approved
+    image) or ``unlicensed`` (its weights' licences do not allow the deployment's use)."""
     cause = (reason or "").split(":", 1)[0]
-    return cause if cause in (PREVIEW, REPLACES_APPROVED) else "failed_qc"
+    return cause if cause in (PREVIEW, REPLACES_APPROVED, UNLICENSED) else "failed_qc"
 
 
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:
@@ -47,22 +57,32 @@ def _approved_elsewhere(session: Any, row: Generation) -> str | None:
 
 
 class Gate:
-    """Admission to the storefront for one run (or one decision): the release status of each
-    model behind an image asked once of the registry, now (``tasks.inference.factory.release_of``)."""
+    """Admission to the storefront for one run (or one decision): the standing of each model
+    behind an image (released? licensed for the deployment's use?) asked once of the registry,
+    now (``tasks.inference.factory.standing_of``)."""
 
     def __init__(self, settings: Settings) -> None:
-        from tasks.inference.factory import ReleaseLookup
+        from tasks.inference.factory import StandingLookup
 
-        self._releases = ReleaseLookup(settings)
+        self._standings = StandingLookup(settings)
 
-    def release(self, row: Generation | LookGeneration) -> Release:
-        return self._releases(row)
+    def standing(self, row: Generation | LookGeneration) -> Standing:
+        return self._standings(row)
+
+    def licensed(self, row: Generation | LookGeneration) -> None:
+        """Raises :class:`Unlicensed` unless the weights behind ``row`` are licensed for the
+        deployment's use: asked on a reviewer's approval, which may publish a preview but never
+        an image its weights' licences forbid."""
+        licence = self.standing(row).licence
+        if not licence.allowed:
+            raise Unlicensed(f"{row.generation_id} may not reach the storefront: {licence.note}")
 
     def admit_generation(self, session: Any, row: Generation) -> set[str]:
         """A generation that passed QC enters its slot (``published``; the slot's earlier one
-        retired) unless its slot holds a reviewer's approval (``replaces_approved``) or its model
-        is not released now (``preview``): then it waits for a reviewer (``flagged``). Returns
-        the dates whose manifests change."""
+        retired) unless its slot holds a reviewer's approval (``replaces_approved``), its
+        weights' licences do not allow the deployment's use (``unlicensed``) or its model is not
+        released now (``preview``): then it waits for a reviewer (``flagged``). Returns the
+        dates whose manifests change."""
         approved = _approved_elsewhere(session, row)
         if approved is not None:  # a reviewer's approval is never replaced without a reviewer
             move(
@@ -71,20 +91,27 @@ class Gate:
                 f"{REPLACES_APPROVED}: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})",
             )
             return set()
-        release = self.release(row)
-        if not release.released:  # a preview waits for a reviewer, whatever QC says
-            move(row, GenerationState.FLAGGED, preview_reason(release.note))
+        standing = self.standing(row)
+        if not standing.licence.allowed:
+            move(row, GenerationState.FLAGGED, unlicensed_reason(standing.licence.note))
+            return set()
+        if not standing.release.released:  # a preview waits for a reviewer, whatever QC says
+            move(row, GenerationState.FLAGGED, preview_reason(standing.release.note))
             return set()
         return record_publication(session, row)
 
     def admit_look(self, store: ObjectStore, row: LookGeneration) -> str | None:
-        """A full-outfit image that passed QC enters ``storefront/looks/`` only when its model is
-        released now (else it waits for a reviewer, ``flagged``); one published already is put
-        back if its object went missing. Returns the storefront key, or None."""
+        """A full-outfit image that passed QC enters ``storefront/looks/`` only when its weights
+        are licensed for the deployment's use and its model is released now (else it waits for a
+        reviewer, ``flagged``); one published already is put back if its object went missing.
+        Returns the storefront key, or None."""
         if row.state == GenerationState.PASSED.value:
-            release = self.release(row)
-            if not release.released:
-                move(row, GenerationState.FLAGGED, preview_reason(release.note))
+            standing = self.standing(row)
+            if not standing.licence.allowed:
+                move(row, GenerationState.FLAGGED, unlicensed_reason(standing.licence.note))
+                return None
+            if not standing.release.released:
+                move(row, GenerationState.FLAGGED, preview_reason(standing.release.note))
                 return None
         if row.state not in (GenerationState.PASSED.value, GenerationState.PUBLISHED.value) or row.object_key is None:
             return None
@@ -94,10 +121,17 @@ class Gate:
         move(row, GenerationState.PUBLISHED, row.reason)
         return target
 
+    def admit_look_file(self, entry: ModelEntry) -> LicenceVerdict:
+        """Whether the compatibility model's licence allows the deployment's use of the look
+        files it ranks (``tasks.looks.drop_looks`` writes none otherwise)."""
+        return verdict(self._standings.settings.deployment_use, [entry.weight_licence])
+
 
 def approve_generation(ctx: RunContext, session: Any, row: Generation) -> set[str]:
     """A reviewer's approval (the row moved to ``published`` by the decision): the generation
-    takes its slot, in the caller's transaction; :func:`place` copies it after the commit."""
+    takes its slot, in the caller's transaction; :func:`place` copies it after the commit. An
+    image whose weights are not licensed for the deployment's use is refused (:class:`Unlicensed`)."""
+    Gate(ctx.settings).licensed(row)
     if made_from_old_version(row, current_versions(session, {row.sku})):
         raise StaleVersion(
             f"generation {row.generation_id} was made from a photo of {row.sku} that a re-shoot replaced: "
@@ -108,3 +142,7 @@ def approve_generation(ctx: RunContext, session: Any, row: Generation) -> set[st
 
 class StaleVersion(ValueError):
     """An image made from a garment version a re-shoot replaced: it may never enter."""
+
+
+class Unlicensed(ValueError):
+    """An image whose weights' licences do not allow the deployment's use: it may never enter."""

@@ -24,6 +24,7 @@ import numpy as np
 from tasks.catalog.documents import JsonObject
 from tasks.inference.engine import Engine, EngineCard, Release, TryOnOutput, TryOnSample
 from tasks.inference.ladi_vton.registry import LICENCE, MODEL_HEIGHT, MODEL_WIDTH, combined_sha256, registry_entries
+from tasks.licences import WeightLicence
 from tasks.settings import Settings
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ class LadiVtonEngine(Engine):
                 False, f"{self.model_version} is not released in the model registry ({', '.join(unreleased)} not marked released)"
             )
         return Release(True, f"{self.model_version}, released in the model registry (licence {self.licence})")
+
+    @property
+    def weight_licences(self) -> list[WeightLicence]:
+        return [entry.weight_licence for entry in self.entries.values()]
 
     def describe(self) -> EngineCard:
         return replace(

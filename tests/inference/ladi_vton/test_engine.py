@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.inference.factory import get_engine, release_of
+from tasks.inference.factory import get_engine, standing_of
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.inference.ladi_vton.registry import combined_sha256, registry_entries
 from tasks.models import ModelRegistryError
@@ -92,19 +92,19 @@ def test_release_comes_from_the_registry(engine_settings, tmp_path):
     data["models"]["ladi-vton-unet-vitonhd"]["released"] = True
     unreleased = tmp_path / "unreleased.yaml"
     unreleased.write_text(yaml.safe_dump(data))
-    note = release_of(engine_settings.model_copy(update={"model_registry": unreleased}), *made).note
+    note = standing_of(engine_settings.model_copy(update={"model_registry": unreleased}), *made).release.note
     assert "not released in the model registry" in note and "ladi-vton-emasc-vitonhd" in note
     for entry in data["models"].values():
         entry["released"] = True
     released = tmp_path / "released.yaml"
     released.write_text(yaml.safe_dump(data))
-    status = release_of(engine_settings.model_copy(update={"model_registry": released}), *made)
+    status = standing_of(engine_settings.model_copy(update={"model_registry": released}), *made).release
     assert status.released and "licence CC BY-NC 4.0" in status.note
     data["models"]["ladi-vton-emasc-vitonhd"]["sha256"] = "f" * 64  # the operator swapped a weights file since
     released.write_text(yaml.safe_dump(data))
-    status = release_of(engine_settings.model_copy(update={"model_registry": released}), *made)
+    status = standing_of(engine_settings.model_copy(update={"model_registry": released}), *made).release
     assert not status.released and "is not what the model registry names now" in status.note
-    assert not release_of(engine_settings, "warp-baseline", "warp-baseline-1.0.0", "none", {}).released
+    assert not standing_of(engine_settings, "warp-baseline", "warp-baseline-1.0.0", "none", {}).release.released
 
 
 def test_without_a_registry_the_error_says_what_to_set(tmp_path):
