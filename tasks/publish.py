@@ -24,7 +24,7 @@ def publish(ctx: RunContext, date: str) -> Published:
     prefix. Only after the commit are the storefront copies made and the manifests rewritten;
     the storefront images of the date's live publications that are missing or hold another
     image (a copy a crash interrupted) are put right as well, so a re-run repairs."""
-    gate = storefront.Gate(ctx.settings)
+    gate = storefront.Gate(ctx)
     dates = {date}
     with ctx.ledger.session() as session:
         skus = set(session.scalars(select(Garment.sku).where(Garment.drop_date == date)))

@@ -52,6 +52,7 @@ from tasks.ledger import (
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite_versions import current_suite
 from tasks.rendering import TEMPLATES
+from tasks.rights import PhotoTermsLookup
 from tasks.stage_times import StageRecord, stage_failures, stage_records, stage_tasks, stage_times
 from tasks.storage import (
     REPORT_THUMBS,
@@ -88,6 +89,14 @@ def models_used(ctx: RunContext, generations: list[Generation]) -> list[ModelUse
             )
         models[key].generations += 1
     return sorted(models.values(), key=lambda m: -m.generations)
+
+
+def photos_without_rights(ctx: RunContext, photo_ids: set[str]) -> dict[str, str]:
+    """The night's model photos whose release does not allow storefront images now, each with why."""
+    lookup = PhotoTermsLookup(ctx.settings)
+    with ctx.ledger.session() as session:
+        refused = {photo: lookup(session, photo) for photo in sorted(photo_ids)}
+    return {photo: terms.note for photo, terms in refused.items() if not terms.allowed}
 
 
 def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]) -> None:
@@ -203,6 +212,7 @@ def build_summary(ctx: RunContext, date: str) -> RunSummary:
         },
         generations_by_state=_tally(g.state for g in generations),
         flagged_by_cause=_tally(flag_cause(g.reason) for g in generations if g.state == GenerationState.FLAGGED.value),
+        photos_without_rights=photos_without_rights(ctx, {g.photo_id for g in generations}),
         model_photos_by_state=_tally(p.state for p in photos),
         garments=[GarmentLine(g.sku, g.category, g.state, g.reason, g.source_key) for g in garments],
         generations=[

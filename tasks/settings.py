@@ -84,6 +84,16 @@ class Settings(BaseSettings):
     )
     model_dir: Path | None = Field(default=None, description="Local cache of model weights; default `home`/models.")
     model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
+    storefront_channel: str = Field(
+        default="ecommerce",
+        description="The channel the storefront publishes to: a model photo's release must list it (or 'all') for its "
+        "try-on images to reach the storefront (docs/rights.md).",
+    )
+    storefront_territories: str = Field(
+        default="worldwide",
+        description="Where the storefront is seen, ';'-separated: a model photo's release must cover every one "
+        "(or say 'worldwide').",
+    )
     deployment_use: str | None = Field(
         default=None,
         pattern="^(commercial|non_commercial)$",

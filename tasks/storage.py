@@ -34,6 +34,7 @@ def library_photos_prefix() -> str:
     return "library/photos/"
 
 
+LIBRARY_RELEASES_KEY = "library/releases.csv"  # each photo's talent release (tasks.catalog.releases)
 LIBRARY_ARTIFACTS = "library/artifacts/"
 
 
@@ -254,8 +255,13 @@ class ObjectStore:
     def get_json_or_none(self, key: str) -> Any:
         """The JSON object at ``key``, or None when there is none: one request where
         ``exists`` then ``get_json`` make two."""
+        blob = self.get_bytes_or_none(key)
+        return None if blob is None else json.loads(blob)
+
+    def get_bytes_or_none(self, key: str) -> bytes | None:
+        """The object at ``key``, or None when there is none (one request)."""
         try:
-            return self.get_json(key)
+            return self.get_bytes(key)
         except ClientError as error:
             _none_if_missing(error)
             return None

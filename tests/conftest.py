@@ -125,7 +125,40 @@ def settings(s3_endpoint: str, tmp_path: Path) -> Settings:
 def ctx(settings: Settings) -> RunContext:
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket()
+    put_test_releases(store)
     return RunContext(settings=settings, store=store, ledger=Ledger(settings.resolved_ledger_url))
+
+
+TEST_RELEASES = Path(__file__).resolve().parent / "data" / "releases.csv"
+
+
+def put_test_releases(store: ObjectStore) -> None:
+    """Releases that let the sample photos' try-on images reach a test's storefront (a throwaway
+    bucket, nobody's shop): the tests of publishing need photos a release allows. The demo's own
+    releases (samples/releases.csv) allow previews only."""
+    from tasks.storage import LIBRARY_RELEASES_KEY
+
+    store.put_bytes(LIBRARY_RELEASES_KEY, TEST_RELEASES.read_bytes(), "text/csv")
+
+
+def grant_release(session: Any, photo_id: str) -> None:
+    """A release allowing storefront images of ``photo_id``, recorded as a library build records
+    one: for tests that make the ledger's photo rows themselves."""
+    from datetime import date
+
+    from tasks.ledger import PhotoReleaseRow
+
+    session.add(
+        PhotoReleaseRow(
+            photo_id=photo_id,
+            release_id=f"TEST-{photo_id}",
+            channels=["all"],
+            territories=["worldwide"],
+            valid_from=date(2020, 1, 1),
+            valid_until=None,
+            ai_use=True,
+        )
+    )
 
 
 @pytest.fixture(params=["moto+sqlite", "moto+postgresql", "embedded+sqlite"])
@@ -303,6 +336,7 @@ def upload_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple
         mark_drop_complete(ctx.store, date, ctx.settings.drop_marker)
     for photo in photos:
         ctx.store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+    put_test_releases(ctx.store)
 
 
 def plan_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> tuple[list, dict, list]:
@@ -346,6 +380,7 @@ def flagged_generations(
             session.add(garment)
         if session.get(ModelPhoto, photo) is None:
             session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
+            grant_release(session, photo)
         session.flush()
         for i in range(n):
             gid = f"{sku}-{photo}-{date}-{seed0 + i}"

@@ -13,7 +13,7 @@ from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger, LookGeneration, RunLea
 from tasks.preprocess.masks import decode_pose_map
 from tasks.run_lease import acquire
 from tasks.storage import ObjectStore
-from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete
+from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, put_test_releases
 from tests.corpus import write_corpus
 
 DATE = "2026-11-20"
@@ -58,6 +58,7 @@ def drop_run(s3_endpoint, tmp_path_factory):
     settings = Settings(bucket="dag-run", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp / 'ledger.db'}")
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket()
+    put_test_releases(store)
     for sku, (path, category) in GARMENTS.items():
         store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
         store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})

@@ -14,7 +14,7 @@ from tasks.ledger import Ledger
 from tasks.review.decisions import regenerate
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
-from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, released_registry, size_only_suite
+from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, put_test_releases, released_registry, size_only_suite
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 
 DATE = "2026-11-19"
@@ -28,6 +28,7 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
     settings = Settings(bucket="ladi-run", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket()
+    put_test_releases(store)
     for sku in SKUS:
         path, category = GARMENTS[sku]
         store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
@@ -99,6 +100,7 @@ def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
     settings = Settings(bucket="ladi-released", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket()
+    put_test_releases(store)
     path, category = GARMENTS["TEE-03032"]
     store.put_bytes(f"drops/{DATE}/TEE-03032/front.jpg", path.read_bytes())
     store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})

@@ -18,7 +18,7 @@ from tasks.models import ModelEntry, ModelRegistryError, load_registry
 from tasks.publish import publish
 from tasks.review import decisions, look_decisions
 from tasks.storage import storefront_manifest_key
-from tests.conftest import released_registry
+from tests.conftest import grant_release, released_registry
 
 DATE = "2026-11-24"
 GRANT = {"holder": "Example Rights Ltd", "granted": "2026-11-30", "reference": "contract 2026-117"}
@@ -99,6 +99,7 @@ def _passed_rows(ctx, engine, n: int = 2) -> list[str]:
         for i in range(n):
             photo = f"p{i}"
             session.add(ModelPhoto(photo_id=photo, sha256=f"{i}" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
+            grant_release(session, photo)
             session.flush()
             gid = f"TEE-1-{photo}-{DATE}"
             key = f"generations/v1/TEE-1/{photo}/{gid}.jpg"
@@ -142,7 +143,7 @@ def test_a_commercial_deployment_never_publishes_from_non_commercial_weights(ctx
     assert rows[first].reason.startswith("unlicensed: the licence of ladi-vton-")
     assert "does not allow commercial use and the model registry records no licence_grant" in rows[first].reason
     assert ctx.store.get_json(storefront_manifest_key(DATE))["items"] == []
-    with pytest.raises(decisions.ReviewError, match="may not reach the storefront: the licence of ladi-vton-"):
+    with pytest.raises(decisions.ReviewError, match="may not reach the storefront: unlicensed: the licence of ladi-vton-"):
         decisions.approve(ctx, first, "qa@example.com")
     assert not any(key.startswith("storefront/TEE-1/") for key, _ in ctx.store.list_objects("storefront/"))
 
@@ -169,7 +170,7 @@ def test_a_commercial_deployment_never_publishes_from_non_commercial_weights(ctx
     with ctx.ledger.session() as session:
         session.add(outfit)
         session.flush()
-        assert Gate(ctx.settings).admit_look(ctx.store, outfit) is None
+        assert Gate(ctx).admit_look(ctx.store, outfit) is None
         assert outfit.state == "flagged" and outfit.reason.startswith("unlicensed: ")
     with pytest.raises(decisions.ReviewError, match="may not reach the storefront"):
         look_decisions.approve_look(ctx, "look-1", "qa@example.com")

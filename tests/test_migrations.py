@@ -18,7 +18,13 @@ from tasks.migrations import _alembic_config, head_revision, schema_revision
 from tests.conftest import cli_env
 
 FIRST = "0001"
-NEW_TABLES = ("evaluations", "backfill_decisions", "look_generations", "qc_suite_promotions")  # after the first revision
+NEW_TABLES = (
+    "evaluations",
+    "backfill_decisions",
+    "look_generations",
+    "qc_suite_promotions",
+    "photo_releases",
+)  # after the first revision
 NEW_COLUMNS = {  # revisions 0004 and 0005
     "generations": ("garment_sha256", "qc_suite_version"),
     "publications": ("reason",),
@@ -92,7 +98,7 @@ def assert_kept_and_current(url: str) -> None:
 
 def test_an_empty_database_gets_exactly_the_models_schema(url: str) -> None:
     ledger = Ledger(url)
-    assert schema_revision(ledger.engine) == head_revision() == "0005"
+    assert schema_revision(ledger.engine) == head_revision() == "0006"
     with ledger.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     ledger.engine.dispose()

@@ -5,7 +5,7 @@ prints and what decides whether the next build is due)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tasks.catalog.documents import from_document, to_document
 from tasks.context import RunContext
@@ -39,6 +39,8 @@ class LibraryBuild:
     refused: int = 0
     photos_fingerprint: str | None = None
     built: str | None = None  # ISO time
+    releases_changed: int = 0  # photos whose release the build recorded anew (library/releases.csv)
+    release_problems: list[str] = field(default_factory=list)  # rows of releases.csv that name no release, in words
 
 
 def read_last_build(ctx: RunContext) -> LibraryBuild | None:

@@ -194,6 +194,7 @@ class RunSummary:
     generations_by_state: Tally = field(default_factory=dict)
     # flagged is two different things: failed QC, or passed QC from a preview model (or over an approved image)
     flagged_by_cause: Tally = field(default_factory=dict)
+    photos_without_rights: dict[str, str] = field(default_factory=dict)  # photo id -> why its release keeps it off the storefront
     model_photos_by_state: Tally = field(default_factory=dict)
     garments: list[GarmentLine] = field(default_factory=list)
     generations: list[GenerationLine] = field(default_factory=list)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.cli.common import (
+    RELEASES_FILE,
     _write_sheet,
     add_photos,
     drop_lease,
@@ -57,6 +58,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # the demo shows full outfits too, although its engine is a preview (a run makes them only
     # for a released engine unless asked: TRYON_OUTFITS)
     os.environ.setdefault("TRYON_OUTFITS", "always")
+    # a demonstration on research photos is non-commercial use; the sample photos' releases allow
+    # previews only, so nothing of it reaches the storefront whatever the licences say
+    os.environ.setdefault("TRYON_DEPLOYMENT_USE", "non_commercial")
     settings = get_settings()
     with drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
         print(f"uploaded {upload_samples(settings, args.date)} sample files for drop {args.date}")
@@ -128,6 +132,8 @@ def cmd_library_add(args: argparse.Namespace) -> int:
     ]
     with pipeline(get_settings(), airflow=False) as settings:
         print(f"added {add_photos(settings, paths)} photos to library/photos/")
+        if any(p.name == RELEASES_FILE for p in paths):
+            print("and their talent releases to library/releases.csv (recorded by the next library build)")
     return 0
 
 
@@ -238,8 +244,12 @@ def register(commands: Any) -> None:
     status.add_argument("--date", type=parse_date, required=True, help="drop date, YYYY-MM-DD")
     status.set_defaults(func=cmd_status)
     library = commands.add_parser("library", help="the model-photo library").add_subparsers(dest="library_command", required=True)
-    add = library.add_parser("add", help="upload model photos (files or folders) to library/photos/")
-    add.add_argument("paths", nargs="+", type=Path, help="photo files or folders of them")
+    add = library.add_parser(
+        "add", help="upload model photos (files or folders) to library/photos/, and a releases.csv to library/releases.csv"
+    )
+    add.add_argument(
+        "paths", nargs="+", type=Path, help="photo files or folders of them; a file named releases.csv holds their releases"
+    )
     add.set_defaults(func=cmd_library_add)
     build = library.add_parser("build", help="run model_library: preprocess new photos, cluster, write the index")
     build.add_argument(

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tasks.catalog.run_summary import RunSummary
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+RELEASES_FILE = "releases.csv"  # a library folder's talent releases (tasks.catalog.releases)
 
 
 def parse_date(value: str) -> str:
@@ -34,7 +35,8 @@ def yesterday() -> str:
 
 
 def upload_samples(settings: Settings, drop_date: str) -> int:
-    """Put the sample drop under drops/{date}/ and the sample model photos in the library."""
+    """Put the sample drop under drops/{date}/ and the sample model photos in the library, with
+    their releases (``samples/releases.csv``: previews only)."""
     from tasks.storage import ObjectStore, drop_marker_key, drop_prefix
 
     store = ObjectStore.from_settings(settings)
@@ -45,16 +47,24 @@ def upload_samples(settings: Settings, drop_date: str) -> int:
             count += 1
     # last, as the catalogue team does: the drop is complete (docs/intake.md)
     store.put_json(drop_marker_key(drop_date, settings.drop_marker), {"uploaded_by": "tryon demo", "files": count})
-    return count + add_photos(settings, sorted((SAMPLES / "library").iterdir()))
+    # the sample photos' releases allow previews only: they are not the project's to publish
+    return count + add_photos(settings, [*sorted((SAMPLES / "library").iterdir()), SAMPLES / RELEASES_FILE])
 
 
 def add_photos(settings: Settings, paths: list[Path]) -> int:
-    from tasks.storage import ObjectStore, library_photos_prefix
+    """Upload model photos to ``library/photos/``; a file named ``releases.csv`` is the photos'
+    talent releases and goes to ``library/releases.csv`` (docs/rights.md). Returns the photos."""
+    from tasks.storage import LIBRARY_RELEASES_KEY, ObjectStore, library_photos_prefix
 
     store = ObjectStore.from_settings(settings)
+    photos = 0
     for path in paths:
+        if path.name == RELEASES_FILE:
+            store.put_bytes(LIBRARY_RELEASES_KEY, path.read_bytes(), "text/csv")
+            continue
         store.put_bytes(library_photos_prefix() + path.name, path.read_bytes())
-    return len(paths)
+        photos += 1
+    return photos
 
 
 @contextmanager
@@ -182,6 +192,15 @@ def print_summary(summary: RunSummary) -> None:
     for model in summary.models:
         kind = "released model" if model.released else "PREVIEW (nothing published without a reviewer)"
         print(f"images made by {model.model_version}: {kind}: {model.note}")
+        if not model.licensed:
+            print(f"  NOT LICENSED for this deployment's use, nothing of it can be published: {model.licence_note}")
+    if summary.photos_without_rights:
+        print(
+            f"{len(summary.photos_without_rights)} model photo(s) whose release keeps their images off the storefront "
+            "(previews and evaluation only; docs/rights.md):"
+        )
+        for photo, why in summary.photos_without_rights.items():
+            print(f"  {photo}: {why}")
 
 
 def date_range(first: str, last: str) -> list[str]:

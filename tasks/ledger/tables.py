@@ -11,10 +11,10 @@ left the drop).
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -323,3 +323,24 @@ class QCSuitePromotion(Base):
     operator: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
     promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PhotoReleaseRow(Base):
+    """A library photo's talent release as ``library/releases.csv`` stated it when the library
+    was built (``tasks.catalog.releases``). A row per change, never updated: the newest row of a
+    photo is its release now, the older ones its history. A photo the file stopped listing gets
+    a row that says so (``revoked``, ``note``)."""
+
+    __tablename__ = "photo_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    photo_id: Mapped[str] = mapped_column(String(128), index=True)
+    release_id: Mapped[str] = mapped_column(String(128))
+    channels: Mapped[list[Any]] = mapped_column(default=list)
+    territories: Mapped[list[Any]] = mapped_column(default=list)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    ai_use: Mapped[bool] = mapped_column(Boolean)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

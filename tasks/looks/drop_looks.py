@@ -133,7 +133,7 @@ def write_looks(ctx: RunContext, date: str) -> LooksWritten:
         result.skipped = {g.sku: "no compatibility model" for g in mine}
         return result
     result.model = card.version
-    licence = Gate(ctx.settings).admit_look_file(card.registry_entry())
+    licence = Gate(ctx).admit_look_file(card.registry_entry())
     if not licence.allowed:
         result.note = f"the compatibility model {card.version} may not rank the storefront's looks: {licence.note}"
         result.skipped = {g.sku: "compatibility model not licensed for this deployment's use" for g in mine}

@@ -299,7 +299,7 @@ def make_outfits(ctx: RunContext, date: str) -> OutfitsMade:
     if card is None:
         return OutfitsMade(note="no compatibility model yet (model_library's looks task trains one)")
     looks, skipped = plan_looks(ctx, date, card)
-    config, gate = current_suite(ctx), Gate(ctx.settings)
+    config, gate = current_suite(ctx), Gate(ctx)
     made = OutfitsMade(looks=len(looks), skipped=skipped, model=card.version)
     for look in looks:
         seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF

@@ -2,7 +2,8 @@
 
 - The library (``tryon library sheet``): one row per photo: the photo as uploaded, then its view
   per category with LaDI-VTON's inpaint mask outlined in red and the keypoints in green (or the
-  reason the category is unsuitable), then the photo's state and reasons in full.
+  reason the category is unsuitable), then the photo's state and reasons in full, and whether its
+  release allows storefront images or previews only (``tasks.rights``).
 - A drop's garments (``tryon garments sheet DATE``): one row per garment: the photo as uploaded,
   the cut-out on its canvas with the mask outlined in red, then its state, reason, how the mask
   was cut and the intake notes.
@@ -24,6 +25,7 @@ from tasks.catalog.library import read_index, read_photo_meta
 from tasks.context import RunContext
 from tasks.images import ImageDecodeError, decode_mask, decode_rgb
 from tasks.preprocess.pose import PoseResult
+from tasks.rights import PhotoTermsLookup
 from tasks.settings import CATEGORIES
 from tasks.storage import garment_artifact_key, library_artifact_key
 
@@ -126,9 +128,12 @@ def render_sheet(ctx: RunContext) -> np.ndarray:
     rows = [
         _header("library", "photo as uploaded | a view per category: inpaint mask (red), keypoints (green) | state and reasons")
     ]
+    rights = PhotoTermsLookup(ctx.settings)
     for row in read_index(ctx):
         photo_id = row.photo_id
         meta = read_photo_meta(ctx, photo_id)
+        with ctx.ledger.session() as session:
+            terms = rights(session, photo_id)
         original = _original(ctx, meta.source_key if meta else None)
         cells = [_cell(original, photo_id if original is not None else f"{photo_id}: no readable photo")]
         lines: list[Line] = [(photo_id, INK)]
@@ -141,6 +146,10 @@ def render_sheet(ctx: RunContext) -> np.ndarray:
                 else:
                     cells.append(_cell(None, f"{category}: not suitable"))
                     lines.append((f"{category}: {row.unsuitable_reasons.get(category, 'not suitable')}", RED))
+            # the release: storefront images, or previews and evaluation only (tasks.rights)
+            lines.append(
+                (f"storefront: {terms.note}" if terms.allowed else f"previews only: {terms.note}", INK if terms.allowed else RED)
+            )
         else:
             cells.extend(_cell(None, "rejected") for _ in CATEGORIES)
             lines.append((f"rejected: {row.reason or 'no reason recorded'}", RED))

@@ -5,6 +5,7 @@ the other stages read it, is ``tasks.catalog.library``."""
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import numpy as np
@@ -22,19 +23,21 @@ from tasks.catalog.library import (
     write_view,
 )
 from tasks.catalog.library_build import LibraryBuild, PhotoCounts, read_last_build, write_last_build
+from tasks.catalog.releases import PhotoRelease, ReleasesFile, parse_releases
 from tasks.context import RunContext
 from tasks.images import (
     ImageDecodeError,
     decode_rgb,
     sha256_hex,
 )
-from tasks.ledger import ModelPhoto, PhotoState
+from tasks.ledger import ModelPhoto, PhotoReleaseRow, PhotoState
 from tasks.preprocess.cleaning import PhotoRejected
 from tasks.preprocess.embedding import cluster_count, kmeans
 from tasks.preprocess.model_photo import PREPARATION_VERSION, PreparedPhoto, prepare_model_photo
+from tasks.rights import current_releases
 from tasks.settings import CATEGORIES
 from tasks.states import move
-from tasks.storage import library_photos_prefix
+from tasks.storage import LIBRARY_RELEASES_KEY, library_photos_prefix
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -122,6 +125,8 @@ def photos_fingerprint(ctx: RunContext) -> str:
     another fingerprint; the listing alone is read."""
     settings = ctx.settings
     lines = [f"{key} {info.etag} {info.size}" for key, info in sorted(ctx.store.list_objects(library_photos_prefix()))]
+    releases = ctx.store.list_objects(LIBRARY_RELEASES_KEY)  # a changed release is a change too
+    lines += [f"{key} {info.etag} {info.size}" for key, info in releases if key == LIBRARY_RELEASES_KEY]
     lines.append(
         f"backends {settings.pose_backend} {settings.parsing_backend} {settings.embedding_backend} {PREPARATION_VERSION}"
     )
@@ -142,6 +147,7 @@ def build_index(ctx: RunContext, chunk_counts: list[PhotoCounts] | None = None, 
     of the run, summed over its chunks: how many photos were processed, how many unchanged, how
     many names refused) and the photos' ``fingerprint`` taken before they were listed."""
     live = {_photo_id(k) for k in ctx.store.list_keys(library_photos_prefix())}
+    releases_changed, release_problems = record_releases(ctx)
     metas = [m for m in photo_metas(ctx) if m.photo_id in live or m.photo_id.startswith("invalid-")]
     clusters: dict[str, ClusterSet] = {}
     for category in CATEGORIES:
@@ -173,9 +179,54 @@ def build_index(ctx: RunContext, chunk_counts: list[PhotoCounts] | None = None, 
         refused=sum(c.refused for c in chunk_counts or []),
         photos_fingerprint=fingerprint,
         built=datetime.now(UTC).isoformat(),
+        releases_changed=releases_changed,
+        release_problems=release_problems,
     )
     write_last_build(ctx, build)
     return build
+
+
+def record_releases(ctx: RunContext) -> tuple[int, list[str]]:
+    """Each photo's release as ``library/releases.csv`` states it now, recorded in the ledger
+    where it changed (a new row: the old ones are its history); a photo the file stopped listing
+    gets a revoked row. Returns how many photos changed and the file's problems, in words."""
+    blob = ctx.store.get_bytes_or_none(LIBRARY_RELEASES_KEY)
+    stated = parse_releases(blob.decode("utf-8-sig")) if blob is not None else ReleasesFile({}, [])
+    changed = 0
+    with ctx.ledger.session() as session:
+        current = current_releases(session)
+        for photo_id, release in sorted(stated.releases.items()):
+            row = current.get(photo_id)
+            if row is None or _stated(row) != release:
+                session.add(
+                    PhotoReleaseRow(
+                        **asdict(release) | {"channels": list(release.channels), "territories": list(release.territories)}
+                    )
+                )
+                changed += 1
+        for photo_id, row in sorted(current.items()):
+            if photo_id not in stated.releases and not row.revoked:
+                session.add(
+                    PhotoReleaseRow(
+                        **asdict(_stated(row)) | {"channels": row.channels, "territories": row.territories, "revoked": True},
+                        note=f"no longer listed in {LIBRARY_RELEASES_KEY}",
+                    )
+                )
+                changed += 1
+    return changed, stated.problems
+
+
+def _stated(row: PhotoReleaseRow) -> PhotoRelease:
+    return PhotoRelease(
+        photo_id=row.photo_id,
+        release_id=row.release_id,
+        channels=tuple(row.channels),
+        territories=tuple(row.territories),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        ai_use=row.ai_use,
+        revoked=row.revoked,
+    )
 
 
 def describe_build(build: LibraryBuild) -> str:

@@ -85,7 +85,7 @@ def approve_look(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         pending = session.get(LookGeneration, generation_id)
         if pending is not None:
             try:
-                storefront.Gate(ctx.settings).licensed(pending)
+                storefront.Gate(ctx).licensed(pending, session)
             except storefront.Unlicensed as refused:
                 raise ReviewError(str(refused)) from refused
     row = _decide(ctx, generation_id, GenerationState.PUBLISHED, reviewer, f"approved by {reviewer}")

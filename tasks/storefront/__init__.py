@@ -27,6 +27,7 @@ objects."""
 from __future__ import annotations
 
 from tasks.storefront.gate import (
+    NO_RELEASE,
     PREVIEW,
     REPLACES_APPROVED,
     UNLICENSED,
@@ -35,6 +36,7 @@ from tasks.storefront.gate import (
     Unlicensed,
     approve_generation,
     flag_cause,
+    no_release_reason,
     preview_reason,
     unlicensed_reason,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "SUPERSEDED",
     "WITHDRAWN",
     "ManifestWrite",
+    "NO_RELEASE",
     "PREVIEW",
     "REPLACES_APPROVED",
     "RESHOOT",
@@ -89,6 +92,7 @@ __all__ = [
     "keys_to_clear",
     "made_from_old_version",
     "manifest_entries",
+    "no_release_reason",
     "outfit_entries",
     "place",
     "place_look",

@@ -2,7 +2,7 @@
 made by a model every weight of which the registry marks released now (:class:`Gate` asks at
 publish time, the same way for every path), into a slot that holds no reviewer's approval. On
 every path, approved or not, only an image whose weights' licences allow the deployment's use
-(``tasks.licences``)."""
+(``tasks.licences``) and whose model photo's release allows it now (``tasks.rights``)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from tasks.ledger import (
 )
 from tasks.licences import LicenceVerdict, verdict
 from tasks.models import ModelEntry
-from tasks.settings import Settings
+from tasks.rights import PhotoTerms, PhotoTermsLookup
 from tasks.states import move
 from tasks.storage import ObjectStore, storefront_look_key
 from tasks.storefront.slots import current_versions, made_from_old_version, others_in_slot, record_publication
 
 # why a generation that passed QC still waits for a reviewer (or, unlicensed, for nobody: a reviewer sees why)
-PREVIEW, REPLACES_APPROVED, UNLICENSED = "preview", "replaces_approved", "unlicensed"
+PREVIEW, REPLACES_APPROVED, UNLICENSED, NO_RELEASE = "preview", "replaces_approved", "unlicensed", "no_release"
 
 
 def preview_reason(note: str) -> str:
@@ -37,12 +37,17 @@ def unlicensed_reason(note: str) -> str:
     return f"{UNLICENSED}: {note}; no reviewer can publish it"
 
 
+def no_release_reason(note: str) -> str:
+    return f"{NO_RELEASE}: {note}; no reviewer can publish it"
+
+
 def flag_cause(reason: str | None) -> str:
     """Why a flagged generation waits for a reviewer: ``failed_qc``, or it passed QC and is a
     ``preview`` (its model is not released), ``replaces_approved`` (its slot holds an approved
-    image) or ``unlicensed`` (its weights' licences do not allow the deployment's use)."""
+    image), ``unlicensed`` (its weights' licences do not allow the deployment's use) or
+    ``no_release`` (its model photo's release does not allow it now)."""
     cause = (reason or "").split(":", 1)[0]
-    return cause if cause in (PREVIEW, REPLACES_APPROVED, UNLICENSED) else "failed_qc"
+    return cause if cause in (PREVIEW, REPLACES_APPROVED, UNLICENSED, NO_RELEASE) else "failed_qc"
 
 
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:
@@ -59,30 +64,50 @@ def _approved_elsewhere(session: Any, row: Generation) -> str | None:
 class Gate:
     """Admission to the storefront for one run (or one decision): the standing of each model
     behind an image (released? licensed for the deployment's use?) asked once of the registry,
-    now (``tasks.inference.factory.standing_of``)."""
+    now (``tasks.inference.factory.standing_of``), and each model photo's release asked once of
+    the ledger, today (``tasks.rights``)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, ctx: RunContext) -> None:
         from tasks.inference.factory import StandingLookup
 
-        self._standings = StandingLookup(settings)
+        self._ctx = ctx
+        self._standings = StandingLookup(ctx.settings)
+        self._photos = PhotoTermsLookup(ctx.settings)
 
     def standing(self, row: Generation | LookGeneration) -> Standing:
         return self._standings(row)
 
-    def licensed(self, row: Generation | LookGeneration) -> None:
-        """Raises :class:`Unlicensed` unless the weights behind ``row`` are licensed for the
-        deployment's use: asked on a reviewer's approval, which may publish a preview but never
-        an image its weights' licences forbid."""
+    def photo_terms(self, photo_id: str, session: Any = None) -> PhotoTerms:
+        if session is not None:
+            return self._photos(session, photo_id)
+        with self._ctx.ledger.session() as own:
+            return self._photos(own, photo_id)
+
+    def refusal(self, row: Generation | LookGeneration, session: Any = None) -> str | None:
+        """Why no path may put ``row``'s image on the storefront, whoever asks (a reviewer's
+        approval included), or None: its weights' licences do not allow the deployment's use
+        (``unlicensed``), or its model photo's release does not allow it now (``no_release``)."""
         licence = self.standing(row).licence
         if not licence.allowed:
-            raise Unlicensed(f"{row.generation_id} may not reach the storefront: {licence.note}")
+            return unlicensed_reason(licence.note)
+        photo = self.photo_terms(row.photo_id, session)
+        if not photo.allowed:
+            return no_release_reason(photo.note)
+        return None
+
+    def licensed(self, row: Generation | LookGeneration, session: Any = None) -> None:
+        """Raises :class:`Unlicensed` when :meth:`refusal` names a reason: asked on a reviewer's
+        approval, which may publish a preview but never an image its rights forbid."""
+        refused = self.refusal(row, session)
+        if refused is not None:
+            raise Unlicensed(f"{row.generation_id} may not reach the storefront: {refused}")
 
     def admit_generation(self, session: Any, row: Generation) -> set[str]:
         """A generation that passed QC enters its slot (``published``; the slot's earlier one
-        retired) unless its slot holds a reviewer's approval (``replaces_approved``), its
-        weights' licences do not allow the deployment's use (``unlicensed``) or its model is not
-        released now (``preview``): then it waits for a reviewer (``flagged``). Returns the
-        dates whose manifests change."""
+        retired) unless its slot holds a reviewer's approval (``replaces_approved``), its rights
+        forbid it (``unlicensed``, ``no_release``: :meth:`refusal`) or its model is not released
+        now (``preview``): then it waits for a reviewer (``flagged``). Returns the dates whose
+        manifests change."""
         approved = _approved_elsewhere(session, row)
         if approved is not None:  # a reviewer's approval is never replaced without a reviewer
             move(
@@ -91,27 +116,29 @@ class Gate:
                 f"{REPLACES_APPROVED}: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})",
             )
             return set()
-        standing = self.standing(row)
-        if not standing.licence.allowed:
-            move(row, GenerationState.FLAGGED, unlicensed_reason(standing.licence.note))
+        refused = self.refusal(row, session)
+        if refused is not None:
+            move(row, GenerationState.FLAGGED, refused)
             return set()
-        if not standing.release.released:  # a preview waits for a reviewer, whatever QC says
-            move(row, GenerationState.FLAGGED, preview_reason(standing.release.note))
+        release = self.standing(row).release
+        if not release.released:  # a preview waits for a reviewer, whatever QC says
+            move(row, GenerationState.FLAGGED, preview_reason(release.note))
             return set()
         return record_publication(session, row)
 
     def admit_look(self, store: ObjectStore, row: LookGeneration) -> str | None:
-        """A full-outfit image that passed QC enters ``storefront/looks/`` only when its weights
-        are licensed for the deployment's use and its model is released now (else it waits for a
-        reviewer, ``flagged``); one published already is put back if its object went missing.
-        Returns the storefront key, or None."""
+        """A full-outfit image that passed QC enters ``storefront/looks/`` only when its rights
+        allow it (:meth:`refusal`) and its model is released now (else it waits for a reviewer,
+        ``flagged``); one published already is put back if its object went missing. Returns
+        the storefront key, or None."""
         if row.state == GenerationState.PASSED.value:
-            standing = self.standing(row)
-            if not standing.licence.allowed:
-                move(row, GenerationState.FLAGGED, unlicensed_reason(standing.licence.note))
+            refused = self.refusal(row)
+            if refused is not None:
+                move(row, GenerationState.FLAGGED, refused)
                 return None
-            if not standing.release.released:
-                move(row, GenerationState.FLAGGED, preview_reason(standing.release.note))
+            release = self.standing(row).release
+            if not release.released:
+                move(row, GenerationState.FLAGGED, preview_reason(release.note))
                 return None
         if row.state not in (GenerationState.PASSED.value, GenerationState.PUBLISHED.value) or row.object_key is None:
             return None
@@ -124,14 +151,14 @@ class Gate:
     def admit_look_file(self, entry: ModelEntry) -> LicenceVerdict:
         """Whether the compatibility model's licence allows the deployment's use of the look
         files it ranks (``tasks.looks.drop_looks`` writes none otherwise)."""
-        return verdict(self._standings.settings.deployment_use, [entry.weight_licence])
+        return verdict(self._ctx.settings.deployment_use, [entry.weight_licence])
 
 
 def approve_generation(ctx: RunContext, session: Any, row: Generation) -> set[str]:
     """A reviewer's approval (the row moved to ``published`` by the decision): the generation
     takes its slot, in the caller's transaction; :func:`place` copies it after the commit. An
-    image whose weights are not licensed for the deployment's use is refused (:class:`Unlicensed`)."""
-    Gate(ctx.settings).licensed(row)
+    image whose rights forbid it is refused (:class:`Unlicensed`)."""
+    Gate(ctx).licensed(row, session)
     if made_from_old_version(row, current_versions(session, {row.sku})):
         raise StaleVersion(
             f"generation {row.generation_id} was made from a photo of {row.sku} that a re-shoot replaced: "
@@ -145,4 +172,5 @@ class StaleVersion(ValueError):
 
 
 class Unlicensed(ValueError):
-    """An image whose weights' licences do not allow the deployment's use: it may never enter."""
+    """An image whose rights forbid it (its weights' licences, its model photo's release): it may
+    not enter, whoever asks."""

@@ -104,7 +104,7 @@ def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: t
     import json
 
     from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
-    from tests.conftest import released_registry, size_only_suite
+    from tests.conftest import put_test_releases, released_registry, size_only_suite
 
     tmp.mkdir(parents=True, exist_ok=True)
     registry = released_registry(save_published_layout(random_components(SMALL, seed=2), tmp / "weights", SMALL), "1.0-faults")
@@ -117,6 +117,7 @@ def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: t
     )
     store = world.store
     store.ensure_bucket()
+    put_test_releases(store)
     for sku in skus:
         folder = SAMPLES / "drop" / sku
         store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", (folder / "front.jpg").read_bytes())
