@@ -10,6 +10,7 @@ import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -52,7 +53,7 @@ from tasks.ledger import (
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite_versions import current_suite
 from tasks.rendering import TEMPLATES
-from tasks.rights import PhotoTermsLookup
+from tasks.rights import PhotoTermsLookup, expiring_releases
 from tasks.stage_times import StageRecord, stage_failures, stage_records, stage_tasks, stage_times
 from tasks.storage import (
     REPORT_THUMBS,
@@ -97,6 +98,15 @@ def photos_without_rights(ctx: RunContext, photo_ids: set[str]) -> dict[str, str
     with ctx.ledger.session() as session:
         refused = {photo: lookup(session, photo) for photo in sorted(photo_ids)}
     return {photo: terms.note for photo, terms in refused.items() if not terms.allowed}
+
+
+def releases_ending(ctx: RunContext) -> list[str]:
+    """The model releases that end within ``TRYON_RIGHTS_WARN_DAYS``, in words (the rights DAG
+    withdraws their images the day after)."""
+    today = datetime.now(UTC).date()
+    with ctx.ledger.session() as session:
+        ending = expiring_releases(session, ctx.settings, today, ctx.settings.rights_warn_days)
+    return [release.describe(today) for release in ending]
 
 
 def check_inputs_add_up(date: str, listing: DropListing, garments: list[Garment]) -> None:
@@ -213,6 +223,7 @@ def build_summary(ctx: RunContext, date: str) -> RunSummary:
         generations_by_state=_tally(g.state for g in generations),
         flagged_by_cause=_tally(flag_cause(g.reason) for g in generations if g.state == GenerationState.FLAGGED.value),
         photos_without_rights=photos_without_rights(ctx, {g.photo_id for g in generations}),
+        releases_ending=releases_ending(ctx),
         model_photos_by_state=_tally(p.state for p in photos),
         garments=[GarmentLine(g.sku, g.category, g.state, g.reason, g.source_key) for g in garments],
         generations=[

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tasks.ledger import PhotoReleaseRow
+from tasks.ledger import PhotoReleaseRow, Publication
 from tasks.settings import Settings
+from tasks.states import PublicationState
 
 EVERY_CHANNEL, EVERYWHERE = "all", "worldwide"
 
@@ -66,6 +67,39 @@ def terms(settings: Settings, photo_id: str, release: PhotoReleaseRow | None, to
     return PhotoTerms(False, why, release.release_id, release.valid_until)
 
 
+@dataclass(frozen=True)
+class ExpiringRelease:
+    photo_id: str
+    release_id: str
+    valid_until: date
+    live_images: int  # the photo's images on the storefront now
+
+    def describe(self, today: date) -> str:
+        days = (self.valid_until - today).days
+        when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+        return (
+            f"release {self.release_id} of photo {self.photo_id} ends {when} ({self.valid_until.isoformat()}): "
+            f"{self.live_images} storefront image{'s' if self.live_images != 1 else ''} will be withdrawn unless it is renewed"
+        )
+
+
+def expiring_releases(session: Any, settings: Settings, today: date, days: int) -> list[ExpiringRelease]:
+    """The releases that allow storefront images today and end within ``days`` days, soonest first."""
+    ending = []
+    for photo_id, release in current_releases(session).items():
+        if release.valid_until is None or (release.valid_until - today).days > days:
+            continue
+        if not terms(settings, photo_id, release, today).allowed:
+            continue
+        live = session.scalar(
+            select(func.count())
+            .select_from(Publication)
+            .where(Publication.photo_id == photo_id, Publication.state == PublicationState.LIVE.value)
+        )
+        ending.append(ExpiringRelease(photo_id, release.release_id, release.valid_until, int(live or 0)))
+    return sorted(ending, key=lambda e: (e.valid_until, e.photo_id))
+
+
 class PhotoTermsLookup:
     """``terms`` for the photos of one decision or one run, each photo's release read once."""
 
@@ -79,3 +113,17 @@ class PhotoTermsLookup:
             release = current_releases(session, {photo_id}).get(photo_id)
             self._known[photo_id] = terms(self.settings, photo_id, release, self.today)
         return self._known[photo_id]
+
+
+def rights_message(ctx: Any, withdrawn: list[str]) -> tuple[str, list[str]]:
+    """The rights DAG's message in words (what it withdrew, the releases ending within
+    ``TRYON_RIGHTS_WARN_DAYS``), and the endings alone."""
+    today = datetime.now(UTC).date()
+    with ctx.ledger.session() as session:
+        ending = [e.describe(today) for e in expiring_releases(session, ctx.settings, today, ctx.settings.rights_warn_days)]
+    lines = [f"tryon rights, {today.isoformat()}:"]
+    lines.append(f"withdrawn from the storefront: {len(withdrawn)}" + (":" if withdrawn else ""))
+    lines += [f"- {line}" for line in withdrawn]
+    lines.append(f"model releases ending within {ctx.settings.rights_warn_days} days: {len(ending)}" + (":" if ending else ""))
+    lines += [f"- {line}" for line in ending]
+    return "\n".join(lines), ending

@@ -82,6 +82,18 @@ class Settings(BaseSettings):
         default="*/30 * * * *",
         description="How often model_library looks at library/photos/ (cron); it runs only when the photos changed since the last build (docs/library.md).",
     )
+    rights_schedule: str = Field(
+        default="0 5 * * *",
+        description="When the rights DAG takes off the storefront what no longer holds and warns of releases ending (cron, docs/rights.md).",
+    )
+    rights_warn_days: int = Field(
+        default=14, ge=0, description="Days before a model release ends that the report and the rights notifier warn of it."
+    )
+    rights_notify_conn_id: str = Field(
+        default="tryon_rights_notify",
+        description="The Airflow connection (an http or https webhook) the rights DAG posts its withdrawals and warnings to; "
+        "none defined: they are in its task log and the report only.",
+    )
     model_dir: Path | None = Field(default=None, description="Local cache of model weights; default `home`/models.")
     model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
     storefront_channel: str = Field(

@@ -10,7 +10,7 @@ from tasks.airflow_glue.runner import DAGS_FOLDER
 def test_dags_import_without_errors():
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"garment_drop", "model_library", "evaluate"}
+    assert set(bag.dag_ids) == {"garment_drop", "model_library", "evaluate", "rights"}
     assert len(list(DAGS_FOLDER.glob("*.py"))) == len(bag.dag_ids)
 
 

@@ -24,6 +24,7 @@ NEW_TABLES = (
     "look_generations",
     "qc_suite_promotions",
     "photo_releases",
+    "rights_withdrawals",
 )  # after the first revision
 NEW_COLUMNS = {  # revisions 0004 and 0005
     "generations": ("garment_sha256", "qc_suite_version"),
@@ -98,7 +99,7 @@ def assert_kept_and_current(url: str) -> None:
 
 def test_an_empty_database_gets_exactly_the_models_schema(url: str) -> None:
     ledger = Ledger(url)
-    assert schema_revision(ledger.engine) == head_revision() == "0006"
+    assert schema_revision(ledger.engine) == head_revision() == "0007"
     with ledger.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     ledger.engine.dispose()

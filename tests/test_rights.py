@@ -5,18 +5,25 @@ for the storefront."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
 
+from tasks.catalog.look_files import Look, LookFile, LooksModelRef
 from tasks.catalog.releases import parse_releases
-from tasks.ledger import Garment, Generation, GenerationState, ModelPhoto, PhotoReleaseRow
+from tasks.ledger import Garment, Generation, GenerationState, ModelPhoto, PhotoReleaseRow, RightsWithdrawal
 from tasks.preprocess.library_stage import record_releases
 from tasks.publish import publish
 from tasks.review import decisions
 from tasks.rights import current_releases, terms
-from tasks.storage import LIBRARY_RELEASES_KEY, storefront_manifest_key
+from tasks.storage import LIBRARY_RELEASES_KEY, look_file_key, storefront_manifest_key
+from tests.conftest import free_port
+from tests.test_garment_drop_dag import run_tryon
 
 HEADER = "photo,release_id,channels,territories,valid_from,valid_until,ai_use,revoked\n"
 DATE = "2026-11-25"
@@ -120,16 +127,17 @@ def test_the_library_build_keeps_each_release_with_its_history(ctx):
     assert not terms(ctx.settings, "p", now, date(2026, 6, 1)).allowed
 
 
-def _passed(ctx, photo: str) -> str:
-    """A generation of a weightless engine that passed QC, of ``photo``."""
+def _passed(ctx, photo: str, sku: str = "TEE-1") -> str:
+    """A generation of a weightless engine that passed QC, of ``sku`` on ``photo``."""
     with ctx.ledger.session() as session:
-        garment = session.scalar(select(Garment).where(Garment.drop_date == DATE))
+        garment = session.scalar(select(Garment).where(Garment.drop_date == DATE, Garment.sku == sku))
         if garment is None:
-            garment = Garment(drop_date=DATE, sku="TEE-1", category="upper_body", sha256="a" * 64, state="matched")
+            garment = Garment(drop_date=DATE, sku=sku, category="upper_body", sha256="a" * 64, state="matched")
             session.add(garment)
-        session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
+        if session.get(ModelPhoto, photo) is None:
+            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
         session.flush()
-        gid = f"TEE-1-{photo}-{DATE}"
+        gid = f"{sku}-{photo}-{DATE}"
         ctx.store.put_bytes(f"generations/{gid}.jpg", b"an image")
         session.add(
             Generation(
@@ -138,7 +146,7 @@ def _passed(ctx, photo: str) -> str:
                 garment_sha256=garment.sha256,
                 photo_id=photo,
                 drop_date=DATE,
-                sku="TEE-1",
+                sku=sku,
                 category="upper_body",
                 engine="warp-baseline",
                 model_version="warp-baseline-1.0.0",
@@ -174,3 +182,84 @@ def test_an_image_of_a_photo_without_a_storefront_release_never_reaches_the_stor
     record_releases(ctx)
     assert decisions.approve(ctx, ours, "qa@example.com") == "storefront/TEE-1/ours.jpg"
     assert [e["generation_id"] for e in ctx.store.get_json(storefront_manifest_key(DATE))["items"]] == [ours]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A webhook on loopback: what is posted to it is kept."""
+
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (the standard library's name)
+        length = int(self.headers["Content-Length"])
+        _Receiver.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_rights_dag_withdraws_an_expired_release_and_warns_through_the_notifier(ctx):
+    """A published image of a photo whose release expired yesterday is taken off the storefront
+    by the next rights run (object, manifest, look file), with the withdrawal and its reason in
+    the ledger; a release ending in five days is warned of; both reach the webhook of the
+    configured Airflow connection."""
+    today = datetime.now(UTC).date()
+    ctx.store.put_bytes(
+        LIBRARY_RELEASES_KEY,
+        (
+            HEADER
+            + f"old.jpg,R-OLD,ecommerce,worldwide,2026-01-01,{today + timedelta(days=30)},yes,no\n"
+            + f"soon.jpg,R-SOON,ecommerce,worldwide,2026-01-01,{today + timedelta(days=5)},yes,no\n"
+        ).encode(),
+    )
+    record_releases(ctx)
+    old, soon, jeans = _passed(ctx, "old"), _passed(ctx, "soon"), _passed(ctx, "soon", "JEANS-9")
+    publish(ctx, DATE)  # the warp baseline's: previews, for a reviewer
+    for gid in (old, soon, jeans):
+        decisions.approve(ctx, gid, "qa@example.com")
+    partner = LookFile("JEANS-9", "lower_body", DATE, LooksModelRef("looks-x", "0" * 64, False, "colour-texture"))
+    ctx.store.put_json(
+        look_file_key("JEANS-9"),
+        replace(
+            partner, looks=[Look("TEE-1", "upper_body", 0.5, ["storefront/TEE-1/old.jpg", "storefront/TEE-1/soon.jpg"])]
+        ).document(),
+    )
+    # the release of "old" ends: the catalogue team's file says yesterday
+    ctx.store.put_bytes(
+        LIBRARY_RELEASES_KEY,
+        (
+            HEADER
+            + f"old.jpg,R-OLD,ecommerce,worldwide,2026-01-01,{today - timedelta(days=1)},yes,no\n"
+            + f"soon.jpg,R-SOON,ecommerce,worldwide,2026-01-01,{today + timedelta(days=5)},yes,no\n"
+        ).encode(),
+    )
+    record_releases(ctx)
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Receiver.received.clear()
+    try:
+        result = run_tryon(ctx.settings, "rights", AIRFLOW_CONN_TRYON_RIGHTS_NOTIFY=f"http://127.0.0.1:{port}/hooks/rights")
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    assert not ctx.store.exists("storefront/TEE-1/old.jpg") and ctx.store.exists("storefront/TEE-1/soon.jpg")
+    assert [e["generation_id"] for e in ctx.store.get_json(storefront_manifest_key(DATE))["items"]] == [jeans, soon]
+    assert ctx.store.get_json(look_file_key("JEANS-9"))["looks"][0]["images"] == ["storefront/TEE-1/soon.jpg"]
+    expired = f"release R-OLD of photo old expired on {(today - timedelta(days=1)).isoformat()}"
+    with ctx.ledger.session() as session:
+        withdrawals = list(session.scalars(select(RightsWithdrawal).order_by(RightsWithdrawal.id)))
+        assert [(w.kind, w.subject, w.storefront_key) for w in withdrawals] == [
+            ("generation", old, "storefront/TEE-1/old.jpg"),
+            ("look_file", "JEANS-9", look_file_key("JEANS-9")),
+        ]
+        assert withdrawals[0].reason == f"no_release: {expired}; no reviewer can publish it"
+        row = session.get(Generation, old)
+        assert row.state == "flagged" and row.reason == withdrawals[0].reason
+    ending = "release R-SOON of photo soon ends in 5 days"
+    assert expired in result.stdout and ending in result.stdout
+    [message] = _Receiver.received
+    assert message["dag_id"] == "rights" and expired in message["text"] and ending in message["text"]

@@ -195,6 +195,7 @@ class RunSummary:
     # flagged is two different things: failed QC, or passed QC from a preview model (or over an approved image)
     flagged_by_cause: Tally = field(default_factory=dict)
     photos_without_rights: dict[str, str] = field(default_factory=dict)  # photo id -> why its release keeps it off the storefront
+    releases_ending: list[str] = field(default_factory=list)  # releases ending within TRYON_RIGHTS_WARN_DAYS, in words
     model_photos_by_state: Tally = field(default_factory=dict)
     garments: list[GarmentLine] = field(default_factory=list)
     generations: list[GenerationLine] = field(default_factory=list)

@@ -194,6 +194,8 @@ def print_summary(summary: RunSummary) -> None:
         print(f"images made by {model.model_version}: {kind}: {model.note}")
         if not model.licensed:
             print(f"  NOT LICENSED for this deployment's use, nothing of it can be published: {model.licence_note}")
+    for line in summary.releases_ending:
+        print(f"release ending: {line}")
     if summary.photos_without_rights:
         print(
             f"{len(summary.photos_without_rights)} model photo(s) whose release keeps their images off the storefront "

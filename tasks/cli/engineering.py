@@ -55,6 +55,29 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if not left else 1
 
 
+def cmd_rights(args: argparse.Namespace) -> int:
+    """Run the rights DAG now (as its daily schedule does) and say what it withdrew and warned of."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from tasks.context import RunContext
+    from tasks.ledger import RightsWithdrawal
+    from tasks.rights import rights_message
+
+    started = datetime.now(UTC)
+    with pipeline(get_settings()) as settings:
+        state = run_and_say("rights")
+        ctx = RunContext.from_settings(settings)
+        with ctx.ledger.session() as session:
+            rows = session.scalars(
+                select(RightsWithdrawal).where(RightsWithdrawal.withdrawn_at >= started).order_by(RightsWithdrawal.id)
+            )
+            withdrawn = [f"{row.storefront_key} ({row.subject}): {row.reason}" for row in rows]
+        print(rights_message(ctx, withdrawn)[0])
+    return 0 if state == "success" else 1
+
+
 def _backfill_allowed(args: argparse.Namespace, conf: dict, dates: list[str]) -> bool:
     """The evaluation gate (``tasks.evaluation.gate.hold_to_evaluation``) asked once for the whole
     range before any run starts; each run's first task asks it again and finds this decision."""
@@ -384,6 +407,11 @@ def register(commands: Any) -> None:
         help="bring the ledger's schema to the newest revision (Alembic; done by any command that "
         "finds it behind, and by the deployment's init job)",
     ).set_defaults(func=cmd_db_upgrade)
+    commands.add_parser(
+        "rights",
+        help="run the rights DAG now: take off the storefront what licences and model releases no longer allow, "
+        "warn of releases ending soon (docs/rights.md)",
+    ).set_defaults(func=cmd_rights)
     audit = commands.add_parser(
         "audit", help="hold the ledger against the objects for a drop date (storefront, manifests, generations, review copies)"
     )

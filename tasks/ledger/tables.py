@@ -344,3 +344,18 @@ class PhotoReleaseRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RightsWithdrawal(Base):
+    """Something the rights DAG took off the storefront because the terms of an input behind it
+    stopped holding (a release expired or was revoked, a weight's licence withdrawn): what, which
+    storefront object, and why, in words."""
+
+    __tablename__ = "rights_withdrawals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # generation, outfit, look_file
+    subject: Mapped[str] = mapped_column(String(1024))  # the generation id, or the look file's SKU
+    storefront_key: Mapped[str] = mapped_column(String(1024))
+    reason: Mapped[str] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
