@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     )
     model_dir: Path | None = Field(default=None, description="Local cache of model weights; default `home`/models.")
     model_registry: Path | None = Field(default=None, description="YAML model registry (weights URIs, sha256, licences).")
+    c2pa_cert_chain: Path | None = Field(
+        default=None,
+        description="PEM certificate chain (signer first) that signs the Content Credentials of every storefront image; "
+        "with TRYON_C2PA_PRIVATE_KEY. Never in the repository (docs/rights.md).",
+    )
+    c2pa_private_key: Path | None = Field(default=None, description="PEM private key (EC P-256) of TRYON_C2PA_CERT_CHAIN.")
+    c2pa_conn_id: str | None = Field(
+        default=None,
+        description="Inside Airflow tasks: the Airflow connection whose extra holds cert_chain and private_key (PEM), "
+        "instead of the two files.",
+    )
     storefront_channel: str = Field(
         default="ecommerce",
         description="The channel the storefront publishes to: a model photo's release must list it (or 'all') for its "

@@ -1,10 +1,11 @@
-"""QA's commands: the review page, its passwords, its database role."""
+"""QA's commands: the review page, its passwords, its database role; an image's Content Credentials."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
+from pathlib import Path
 from typing import Any
 
 from tasks.cli.common import (
@@ -60,8 +61,23 @@ def cmd_review_grant(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    """What a C2PA reader finds in an image file: the validation state, the signer, the actions
+    and the ingredients of its Content Credentials (docs/rights.md)."""
+    from tasks.credentials import read_credentials
+
+    anchors = args.trust.read_text() if args.trust else None
+    found = read_credentials(args.image.read_bytes(), trust_anchors=anchors)
+    print(f"{args.image}: {found.describe()}")
+    return 0 if found.state in ("Valid", "Trusted") else 1
+
+
 def register(commands: Any) -> None:
-    """The subcommands review."""
+    """The subcommands review and credentials."""
+    credentials = commands.add_parser("credentials", help="read and verify an image's Content Credentials (C2PA)")
+    credentials.add_argument("image", type=Path, help="a JPEG, e.g. one downloaded from storefront/")
+    credentials.add_argument("--trust", type=Path, help="PEM certificates to trust as anchors (the signing CA)")
+    credentials.set_defaults(func=cmd_credentials)
     review = commands.add_parser("review", help="the QA review page").add_subparsers(dest="review_command", required=True)
     serve = review.add_parser(
         "serve", help="serve the review page (flagged generations: approve publishes, reject with a reason)"
