@@ -386,28 +386,39 @@ def flagged_generations(
             gid = f"{sku}-{photo}-{date}-{seed0 + i}"
             key = f"generations/v1/{sku}/{photo}/{gid}.jpg"
             ctx.store.put_bytes(key, f"image {gid}".encode())
-            session.add(
-                Generation(
-                    generation_id=gid,
-                    garment_id=garment.id,
-                    garment_sha256=garment.sha256,
-                    photo_id=photo,
-                    drop_date=date,
-                    sku=sku,
-                    category="upper_body",
-                    engine="warp-baseline",  # an engine without learned weights: nothing to license
-                    model_version="warp-baseline-1.0.0",
-                    weights_sha256="none",
-                    seed=seed0 + i,
-                    object_key=key,
-                    state=GenerationState.FLAGGED.value,
-                )
-            )
+            session.add(generation_row(garment, photo, gid, key, GenerationState.FLAGGED.value, seed=seed0 + i))
             ids.append(gid)
     for gid in ids:
         with ctx.ledger.session() as session:
             copy_for_review(ctx.store, session.get(Generation, gid), ["test"])
     return ids
+
+
+WARP_BASELINE = ("warp-baseline", "warp-baseline-1.0.0", "none", {})  # an engine without learned weights: nothing to license
+
+
+def generation_row(garment, photo: str, gid: str, key: str, state: str, engine=WARP_BASELINE, seed: int = 0):
+    """A generation of ``garment`` on ``photo`` as try-on and QC leave it, ``engine`` naming
+    what made it (name, model version, weights sha256, parameters)."""
+    from tasks.ledger import Generation
+
+    name, model_version, weights, parameters = engine
+    return Generation(
+        generation_id=gid,
+        garment_id=garment.id,
+        garment_sha256=garment.sha256,
+        photo_id=photo,
+        drop_date=garment.drop_date,
+        sku=garment.sku,
+        category=garment.category,
+        engine=name,
+        model_version=model_version,
+        weights_sha256=weights,
+        parameters=parameters,
+        seed=seed,
+        object_key=key,
+        state=state,
+    )
 
 
 def prepare_drops(

@@ -11,14 +11,14 @@ import yaml
 
 from tasks.inference.factory import get_engine
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
-from tasks.ledger import Garment, Generation, GenerationState, LookGeneration, ModelPhoto
+from tasks.ledger import Garment, GenerationState, LookGeneration, ModelPhoto
 from tasks.licences import COMMERCIAL, NON_COMMERCIAL, LicenceGrant, WeightLicence, allows_commercial_use, verdict
 from tasks.looks import drop_looks
 from tasks.models import ModelEntry, ModelRegistryError, load_registry
 from tasks.publish import publish
 from tasks.review import decisions, look_decisions
 from tasks.storage import storefront_manifest_key
-from tests.conftest import grant_release, released_registry
+from tests.conftest import generation_row, grant_release, released_registry
 
 DATE = "2026-11-24"
 GRANT = {"holder": "Example Rights Ltd", "granted": "2026-11-30", "reference": "contract 2026-117"}
@@ -104,24 +104,8 @@ def _passed_rows(ctx, engine, n: int = 2) -> list[str]:
             gid = f"TEE-1-{photo}-{DATE}"
             key = f"generations/v1/TEE-1/{photo}/{gid}.jpg"
             ctx.store.put_bytes(key, b"an image")
-            session.add(
-                Generation(
-                    generation_id=gid,
-                    garment_id=garment.id,
-                    garment_sha256=garment.sha256,
-                    photo_id=photo,
-                    drop_date=DATE,
-                    sku="TEE-1",
-                    category="upper_body",
-                    engine=engine.name,
-                    model_version=engine.model_version,
-                    weights_sha256=engine.weights_sha256,
-                    parameters=engine.parameters,
-                    seed=i,
-                    object_key=key,
-                    state=GenerationState.PASSED.value,
-                )
-            )
+            made = (engine.name, engine.model_version, engine.weights_sha256, engine.parameters)
+            session.add(generation_row(garment, photo, gid, key, GenerationState.PASSED.value, made, seed=i))
             ids.append(gid)
     return ids
 

@@ -22,7 +22,7 @@ from tasks.publish import publish
 from tasks.review import decisions
 from tasks.rights import current_releases, terms
 from tasks.storage import LIBRARY_RELEASES_KEY, look_file_key, storefront_manifest_key
-from tests.conftest import free_port
+from tests.conftest import free_port, generation_row
 from tests.test_garment_drop_dag import run_tryon
 
 HEADER = "photo,release_id,channels,territories,valid_from,valid_until,ai_use,revoked\n"
@@ -139,23 +139,7 @@ def _passed(ctx, photo: str, sku: str = "TEE-1") -> str:
         session.flush()
         gid = f"{sku}-{photo}-{DATE}"
         ctx.store.put_bytes(f"generations/{gid}.jpg", b"an image")
-        session.add(
-            Generation(
-                generation_id=gid,
-                garment_id=garment.id,
-                garment_sha256=garment.sha256,
-                photo_id=photo,
-                drop_date=DATE,
-                sku=sku,
-                category="upper_body",
-                engine="warp-baseline",
-                model_version="warp-baseline-1.0.0",
-                weights_sha256="none",
-                seed=0,
-                object_key=f"generations/{gid}.jpg",
-                state=GenerationState.PASSED.value,
-            )
-        )
+        session.add(generation_row(garment, photo, gid, f"generations/{gid}.jpg", GenerationState.PASSED.value))
     return gid
 
 
