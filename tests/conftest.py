@@ -386,7 +386,7 @@ def flagged_generations(
             gid = f"{sku}-{photo}-{date}-{seed0 + i}"
             key = f"generations/v1/{sku}/{photo}/{gid}.jpg"
             ctx.store.put_bytes(key, f"image {gid}".encode())
-            session.add(generation_row(garment, photo, gid, key, GenerationState.FLAGGED.value, seed=seed0 + i))
+            session.add(generation_row(garment, photo, gid, key, GenerationState.FLAGGED.value, WEIGHTLESS_V1, seed0 + i))
             ids.append(gid)
     for gid in ids:
         with ctx.ledger.session() as session:
@@ -395,6 +395,7 @@ def flagged_generations(
 
 
 WARP_BASELINE = ("warp-baseline", "warp-baseline-1.0.0", "none", {})  # an engine without learned weights: nothing to license
+WEIGHTLESS_V1 = ("test", "v1", "none", {})  # a test engine without learned weights, its images under generations/v1/
 
 
 def generation_row(garment, photo: str, gid: str, key: str, state: str, engine=WARP_BASELINE, seed: int = 0):

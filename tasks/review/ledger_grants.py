@@ -14,6 +14,7 @@ from tasks.ledger import (
     Generation,
     LookGeneration,
     ModelPhoto,
+    PhotoReleaseRow,
     Publication,
     QCResult,
     QCSuitePromotion,
@@ -25,6 +26,7 @@ from tasks.ledger import (
 REVIEW_PRIVILEGES: dict[str, tuple[str, ...]] = {
     Garment.__tablename__: ("SELECT", "UPDATE"),
     ModelPhoto.__tablename__: ("SELECT",),
+    PhotoReleaseRow.__tablename__: ("SELECT",),  # an approval asks whether the photo's release allows the storefront
     Generation.__tablename__: ("SELECT", "INSERT", "UPDATE"),
     QCResult.__tablename__: ("SELECT",),
     QCSuitePromotion.__tablename__: ("SELECT",),  # which QC suite is current: the failure modes a rejection may name
