@@ -56,10 +56,17 @@ def test_demo_end_to_end_then_status_and_rerun(demo):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["garments_by_state"]["quarantined"] == 2  # the broken upload and the one without category
     assert sum(summary["garments_by_state"].values()) == summary["inputs"] == 9
-    # "flagged" said apart: failed QC, or passed QC from a preview model
+    # "flagged" said apart: failed QC, or passed QC of a sample photo whose release allows previews
+    # only (samples/releases.csv: they are research photos, not the project's to publish)
     assert sum(summary["flagged_by_cause"].values()) == summary["generations_by_state"]["flagged"]
-    assert set(summary["flagged_by_cause"]) <= {"failed_qc", "preview", "replaces_approved"}
-    assert 'id="flagged-causes"' in (tmp_path / "demo-output" / "report.html").read_text()
+    assert set(summary["flagged_by_cause"]) <= {"failed_qc", "no_release", "replaces_approved"}
+    report = (tmp_path / "demo-output" / "report.html").read_text()
+    assert 'id="flagged-causes"' in report and 'id="photo-rights"' in report
+    assert summary["photos_without_rights"] and all(
+        why.startswith("release SAMPLE-RESEARCH-USE of photo ") and "does not cover the channel ecommerce" in why
+        for why in summary["photos_without_rights"].values()
+    )
+    assert "whose release keeps their images off the storefront (previews and evaluation only" in demo.stdout
     assert manifest["count"] == len(manifest["items"]) == 0, "the demo's engine is a preview: nothing is published"
     review = out / "review" / "2026-11-20"
     waiting = sorted(p for p in review.rglob("*.jpg") if p.parent.parent.parent.name != "looks")
