@@ -84,6 +84,8 @@ def _run_env(tmp: Path, registry: Path, suite: Path) -> dict[str, str]:
         "TRYON_PHOTOS_PER_GARMENT": "2",
         "TRYON_QC_EXPECTATIONS": str(suite),
         "TRYON_TASK_RETRIES": "0",
+        # the released CC BY-NC weights publish only where their licence allows (docs/rights.md)
+        "TRYON_DEPLOYMENT_USE": "non_commercial",
     }
 
 
