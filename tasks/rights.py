@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from tasks.catalog.releases import listed
 from tasks.ledger import PhotoReleaseRow, Publication
 from tasks.settings import Settings
 from tasks.states import PublicationState
@@ -28,8 +29,6 @@ EVERY_CHANNEL, EVERYWHERE = "all", "worldwide"
 class PhotoTerms:
     allowed: bool
     note: str  # in words: the release that allows it, or why no release does
-    release_id: str | None = None
-    valid_until: date | None = None
 
 
 def current_releases(session: Any, photo_ids: set[str] | None = None) -> dict[str, PhotoReleaseRow]:
@@ -46,7 +45,7 @@ def terms(settings: Settings, photo_id: str, release: PhotoReleaseRow | None, to
     if release is None:
         return PhotoTerms(False, f"no model release is recorded for photo {photo_id}: previews and evaluation only")
     name = f"release {release.release_id} of photo {photo_id}"
-    territories = {t.strip().lower() for t in settings.storefront_territories.split(";") if t.strip()}
+    territories = set(listed(settings.storefront_territories))
     channel = settings.storefront_channel.strip().lower()
     if release.revoked:
         why = f"{name} was revoked" + (f" ({release.note})" if release.note else "")
@@ -63,8 +62,8 @@ def terms(settings: Settings, photo_id: str, release: PhotoReleaseRow | None, to
         why = f"{name} expired on {release.valid_until.isoformat()}"
     else:
         until = f"until {release.valid_until.isoformat()}" if release.valid_until else "with no end date"
-        return PhotoTerms(True, f"{name} allows it {until}", release.release_id, release.valid_until)
-    return PhotoTerms(False, why, release.release_id, release.valid_until)
+        return PhotoTerms(True, f"{name} allows it {until}")
+    return PhotoTerms(False, why)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ def library_photos_prefix() -> str:
     return "library/photos/"
 
 
+def library_photo_id(name: str) -> str:
+    """A library photo's id from its key or file name: the name without its folder or extension."""
+    return name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
 LIBRARY_RELEASES_KEY = "library/releases.csv"  # each photo's talent release (tasks.catalog.releases)
 LIBRARY_ARTIFACTS = "library/artifacts/"
 

@@ -125,7 +125,6 @@ def settings(s3_endpoint: str, tmp_path: Path) -> Settings:
 def ctx(settings: Settings) -> RunContext:
     store = ObjectStore.from_settings(settings)
     store.ensure_bucket()
-    put_test_releases(store)
     return RunContext(settings=settings, store=store, ledger=Ledger(settings.resolved_ledger_url))
 
 

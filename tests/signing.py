@@ -40,31 +40,29 @@ def _usage(signer: bool) -> x509.KeyUsage:
     )
 
 
-def make_signing_chain(folder: Path) -> SigningChain:
+def _certificate(common_name: str, key, issuer: x509.Name | None) -> x509.CertificateBuilder:
+    """A month's certificate of ``key`` named ``common_name``, issued by ``issuer`` (itself when
+    None): a CA when self-issued, else a signer (digital signatures only)."""
     now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (
+    signer = issuer is not None
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name("tryon test CA"))
-        .issuer_name(_name("tryon test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_usage(signer=False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    signer = (
-        x509.CertificateBuilder()
-        .subject_name(_name("tryon test signer"))
-        .issuer_name(ca.subject)
+        .subject_name(_name(common_name))
+        .issuer_name(issuer if signer else _name(common_name))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_usage(signer=True), critical=True)
+        .add_extension(x509.BasicConstraints(ca=not signer, path_length=None), critical=True)
+        .add_extension(_usage(signer=signer), critical=True)
+    )
+
+
+def make_signing_chain(folder: Path) -> SigningChain:
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("tryon test CA", ca_key, None).sign(ca_key, hashes.SHA256())
+    signer = (
+        _certificate("tryon test signer", key, ca.subject)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

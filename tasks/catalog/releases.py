@@ -23,6 +23,8 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
+from tasks.storage import library_photo_id
+
 COLUMNS = ("photo", "release_id", "channels", "territories", "valid_from", "valid_until", "ai_use")
 YES, NO = ("yes", "true", "1", "y"), ("no", "false", "0", "n", "")
 
@@ -47,11 +49,6 @@ class ReleasesFile:
     problems: list[str]  # in words, with the line: rows that name no release
 
 
-def photo_id_of(name: str) -> str:
-    """A photo's id from its file name (or its id): the name without its extension."""
-    return name.strip().rsplit("/", 1)[-1].rsplit(".", 1)[0]
-
-
 def _flag(value: str, column: str) -> bool:
     word = value.strip().lower()
     if word in YES:
@@ -61,8 +58,14 @@ def _flag(value: str, column: str) -> bool:
     raise ValueError(f"{column} must be yes or no, not {value!r}")
 
 
+def listed(value: str) -> tuple[str, ...]:
+    """A ``;``-separated list of channels or territories as the releases and the settings give
+    them: each once, trimmed, lower case, sorted."""
+    return tuple(sorted({part.strip().lower() for part in value.split(";") if part.strip()}))
+
+
 def _list(value: str, column: str) -> tuple[str, ...]:
-    items = tuple(sorted({part.strip().lower() for part in value.split(";") if part.strip()}))
+    items = listed(value)
     if not items:
         raise ValueError(f"{column} is empty")
     return items
@@ -85,7 +88,7 @@ def parse_releases(text: str) -> ReleasesFile:
     problems = []
     for line, row in enumerate(reader, start=2):
         try:
-            photo = photo_id_of(row["photo"] or "")
+            photo = library_photo_id((row["photo"] or "").strip())
             if not photo or not (row["release_id"] or "").strip():
                 raise ValueError("photo and release_id are required")
             valid_until = (row["valid_until"] or "").strip()

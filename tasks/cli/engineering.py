@@ -64,6 +64,7 @@ def cmd_rights(args: argparse.Namespace) -> int:
     from tasks.context import RunContext
     from tasks.ledger import RightsWithdrawal
     from tasks.rights import rights_message
+    from tasks.storefront.withdrawals import describe
 
     started = datetime.now(UTC)
     with pipeline(get_settings()) as settings:
@@ -73,7 +74,7 @@ def cmd_rights(args: argparse.Namespace) -> int:
             rows = session.scalars(
                 select(RightsWithdrawal).where(RightsWithdrawal.withdrawn_at >= started).order_by(RightsWithdrawal.id)
             )
-            withdrawn = [f"{row.storefront_key} ({row.subject}): {row.reason}" for row in rows]
+            withdrawn = [describe(row) for row in rows]
         print(rights_message(ctx, withdrawn)[0])
     return 0 if state == "success" else 1
 

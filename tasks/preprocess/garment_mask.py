@@ -38,7 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tasks.preprocess.segmentation import component_areas, largest_component
+from tasks.preprocess.segmentation import component_areas, largest_component, outline
 
 CLASSICAL_BACKEND = "opencv-border-grabcut-v5"  # v4: the outline decided again at full size (refine_edges); v5: notches filled, more passes while it moves
 COMBINE_VERSION = "combine-v3"  # v3: the model's own mask where the border cut saw under half of it
@@ -110,8 +110,8 @@ def border_cut(image: np.ndarray, border: int = 4, min_distance: float = 6.0, wo
     clear = False
     if mask.any():
         mask = fill_holes(largest_component(grabcut_refine(work, mask)))
-        outline = mask & ~(cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
-        clear = bool((distance[outline] < 3 * threshold).mean() < 0.03)
+        rim = mask & ~(cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+        clear = bool((distance[rim] < 3 * threshold).mean() < 0.03)
     if scale < 1:
         mask = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
     return BorderCut(mask=mask, background=background, clear_outline=clear)
@@ -200,8 +200,10 @@ def refine_edges(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     for index in range(EDGE_PASSES + EDGE_MORE_PASSES):
         before = decided
         decided = _decide_band(lab, decided, _disk(band_px), sigma)
-        outline = int(np.count_nonzero(decided & ~(cv2.erode(decided.astype(np.uint8), _disk(1)) > 0)))
-        moved = np.count_nonzero(before ^ decided) / max(1, outline)  # px the outline moved, on average
+        edge_px = max(
+            1, int(np.count_nonzero(decided & ~(cv2.erode(decided.astype(np.uint8), _disk(1)) > 0)))
+        )  # 4-neighbour edge
+        moved = np.count_nonzero(before ^ decided) / edge_px  # px the outline moved, on average
         if index + 1 >= EDGE_PASSES and moved < EDGE_SETTLED * unit:
             break
     decided = _fill_notches(lab, decided, _disk(max(1, round(EDGE_NOTCH * unit))), sigma)
@@ -360,15 +362,15 @@ def _outline_doubts(lab: np.ndarray, mask: np.ndarray, background: np.ndarray) -
     each point of it (away from the frame's edge)."""
     height, width = mask.shape
     held = mask.astype(np.uint8)
-    outline = np.nonzero(held.astype(bool) & ~(cv2.erode(held, np.ones((3, 3), np.uint8)) > 0))
-    away = (outline[0] > 2) & (outline[0] < height - 3) & (outline[1] > 2) & (outline[1] < width - 3)
-    outline = (outline[0][away], outline[1][away])
-    if not len(outline[0]):
+    edge = np.nonzero(outline(mask))
+    away = (edge[0] > 2) & (edge[0] < height - 3) & (edge[1] > 2) & (edge[1] < width - 3)
+    edge = (edge[0][away], edge[1][away])
+    if not len(edge[0]):
         return None
     gap = _disk(max(1, round(OUTLINE_GAP * height / 1024)))
     sigma = 6.0 * height / 1024
-    inside, _ = _local_colour(lab, cv2.erode(held, gap) > 0, sigma, outline)
-    outside, _ = _local_colour(lab, ~(cv2.dilate(held, gap) > 0), sigma, outline)
+    inside, _ = _local_colour(lab, cv2.erode(held, gap) > 0, sigma, edge)
+    outside, _ = _local_colour(lab, ~(cv2.dilate(held, gap) > 0), sigma, edge)
     contrast = np.linalg.norm(inside - outside, axis=-1)
     through = float(((contrast < PLAIN_CONTRAST) & (np.linalg.norm(outside - background, axis=-1) >= SURFACE_DISTANCE)).mean())
     if through > CUT_THROUGH_SHARE:

@@ -5,7 +5,7 @@ the other stages read it, is ``tasks.catalog.library``."""
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -37,14 +37,10 @@ from tasks.preprocess.model_photo import PREPARATION_VERSION, PreparedPhoto, pre
 from tasks.rights import current_releases
 from tasks.settings import CATEGORIES
 from tasks.states import move
-from tasks.storage import LIBRARY_RELEASES_KEY, library_photos_prefix
+from tasks.storage import LIBRARY_RELEASES_KEY, library_photo_id, library_photos_prefix
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-def _photo_id(key: str) -> str:
-    return key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
 def _rejected(photo_id: str, sha256: str, key: str, reason: str) -> PhotoMeta:
@@ -77,7 +73,7 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[PhotoMeta, str]:
     """Bring one photo's artifacts up to date. Returns its metadata and what happened to it:
     ``processed`` (preprocessing ran), ``unchanged`` (its sha256 was already done) or
     ``refused`` (a name that cannot be a photo id: recorded as rejected, never processed)."""
-    photo_id = _photo_id(key)
+    photo_id = library_photo_id(key)
     data = ctx.store.get_bytes(key)
     sha256 = sha256_hex(data)
     if not key.lower().endswith(PHOTO_EXTENSIONS) or not SAFE_PHOTO_ID.match(photo_id):
@@ -125,8 +121,9 @@ def photos_fingerprint(ctx: RunContext) -> str:
     another fingerprint; the listing alone is read."""
     settings = ctx.settings
     lines = [f"{key} {info.etag} {info.size}" for key, info in sorted(ctx.store.list_objects(library_photos_prefix()))]
-    releases = ctx.store.list_objects(LIBRARY_RELEASES_KEY)  # a changed release is a change too
-    lines += [f"{key} {info.etag} {info.size}" for key, info in releases if key == LIBRARY_RELEASES_KEY]
+    releases = ctx.store.head(LIBRARY_RELEASES_KEY)  # a changed release is a change too
+    if releases is not None:
+        lines.append(f"{LIBRARY_RELEASES_KEY} {releases.etag} {releases.size}")
     lines.append(
         f"backends {settings.pose_backend} {settings.parsing_backend} {settings.embedding_backend} {PREPARATION_VERSION}"
     )
@@ -146,7 +143,7 @@ def build_index(ctx: RunContext, chunk_counts: list[PhotoCounts] | None = None, 
     ``library/clusters.json`` and ``library/last_build.json`` (with the preprocessing counts
     of the run, summed over its chunks: how many photos were processed, how many unchanged, how
     many names refused) and the photos' ``fingerprint`` taken before they were listed."""
-    live = {_photo_id(k) for k in ctx.store.list_keys(library_photos_prefix())}
+    live = {library_photo_id(k) for k in ctx.store.list_keys(library_photos_prefix())}
     releases_changed, release_problems = record_releases(ctx)
     metas = [m for m in photo_metas(ctx) if m.photo_id in live or m.photo_id.startswith("invalid-")]
     clusters: dict[str, ClusterSet] = {}
@@ -198,22 +195,19 @@ def record_releases(ctx: RunContext) -> tuple[int, list[str]]:
         for photo_id, release in sorted(stated.releases.items()):
             row = current.get(photo_id)
             if row is None or _stated(row) != release:
-                session.add(
-                    PhotoReleaseRow(
-                        **asdict(release) | {"channels": list(release.channels), "territories": list(release.territories)}
-                    )
-                )
+                session.add(_recorded(release))
                 changed += 1
         for photo_id, row in sorted(current.items()):
             if photo_id not in stated.releases and not row.revoked:
-                session.add(
-                    PhotoReleaseRow(
-                        **asdict(_stated(row)) | {"channels": row.channels, "territories": row.territories, "revoked": True},
-                        note=f"no longer listed in {LIBRARY_RELEASES_KEY}",
-                    )
-                )
+                session.add(_recorded(replace(_stated(row), revoked=True), f"no longer listed in {LIBRARY_RELEASES_KEY}"))
                 changed += 1
     return changed, stated.problems
+
+
+def _recorded(release: PhotoRelease, note: str | None = None) -> PhotoReleaseRow:
+    """``release`` as its ledger row (lists as JSON arrays)."""
+    fields = asdict(release) | {"channels": list(release.channels), "territories": list(release.territories)}
+    return PhotoReleaseRow(**fields, note=note)
 
 
 def _stated(row: PhotoReleaseRow) -> PhotoRelease:

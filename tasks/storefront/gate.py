@@ -116,15 +116,21 @@ class Gate:
                 f"{REPLACES_APPROVED}: the storefront image of {row.sku}/{row.photo_id} was approved in review ({approved})",
             )
             return set()
-        refused = self.refusal(row, session)
-        if refused is not None:
-            move(row, GenerationState.FLAGGED, refused)
-            return set()
-        release = self.standing(row).release
-        if not release.released:  # a preview waits for a reviewer, whatever QC says
-            move(row, GenerationState.FLAGGED, preview_reason(release.note))
+        waits = self._waits(row, session)
+        if waits is not None:
+            move(row, GenerationState.FLAGGED, waits)
             return set()
         return record_publication(session, row)
+
+    def _waits(self, row: Generation | LookGeneration, session: Any = None) -> str | None:
+        """Why an image that passed QC does not enter by itself: its rights forbid it
+        (:meth:`refusal`), or its model is not released now (``preview``: a reviewer decides,
+        whatever QC says); None when it enters."""
+        refused = self.refusal(row, session)
+        if refused is not None:
+            return refused
+        release = self.standing(row).release
+        return None if release.released else preview_reason(release.note)
 
     def admit_look(self, store: ObjectStore, row: LookGeneration) -> str | None:
         """A full-outfit image that passed QC enters ``storefront/looks/`` only when its rights
@@ -132,13 +138,9 @@ class Gate:
         ``flagged``); one published already is put back if its object went missing. Returns
         the storefront key, or None."""
         if row.state == GenerationState.PASSED.value:
-            refused = self.refusal(row)
-            if refused is not None:
-                move(row, GenerationState.FLAGGED, refused)
-                return None
-            release = self.standing(row).release
-            if not release.released:
-                move(row, GenerationState.FLAGGED, preview_reason(release.note))
+            waits = self._waits(row)
+            if waits is not None:
+                move(row, GenerationState.FLAGGED, waits)
                 return None
         if row.state not in (GenerationState.PASSED.value, GenerationState.PUBLISHED.value) or row.object_key is None:
             return None

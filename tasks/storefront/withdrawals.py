@@ -9,8 +9,8 @@ publication and every published full-outfit image:
 - every look file is rewritten without the withdrawn images (a look left with none is dropped,
   a file left with no look is deleted, and so is the look file of a SKU with no image left);
 - each withdrawal is recorded in the ledger (``RightsWithdrawal``) with its reason, the objects
-  are deleted after the ledger committed, and the manifests of the dates touched are written
-  again.
+  are deleted or rewritten after the ledger committed, and the manifests of the dates touched
+  are written again.
 """
 
 from __future__ import annotations
@@ -34,16 +34,29 @@ GENERATION, OUTFIT, LOOK_FILE = "generation", "outfit", "look_file"
 
 @dataclass
 class RightsSweep:
-    """What one sweep took off the storefront, in words, and the dates whose manifests changed."""
+    """What one sweep took off the storefront, in words (:func:`describe`), and the dates whose
+    manifests changed."""
 
     withdrawn: list[str] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
-    look_files_changed: list[str] = field(default_factory=list)
+
+
+def describe(withdrawal: RightsWithdrawal) -> str:
+    """A withdrawal in one line, as the rights DAG's message and ``tryon rights`` print it."""
+    return f"{withdrawal.storefront_key} ({withdrawal.subject}): {withdrawal.reason}"
 
 
 def withdraw_without_rights(ctx: RunContext) -> RightsSweep:
-    """Take off the storefront what the gate would not let on it today (the module docstring)."""
-    gate, sweep, deletions, dates = Gate(ctx), RightsSweep(), [], set()
+    """Take off the storefront what the gate would not let on it today (the module docstring).
+    The ledger decides in one transaction; the objects change after it committed."""
+    gate, sweep, deletions, dates = Gate(ctx), RightsSweep(), set(), set()
+
+    def record(session, kind: str, subject: str, key: str, reason: str, date: str) -> None:
+        withdrawal = RightsWithdrawal(kind=kind, subject=subject, storefront_key=key, reason=reason)
+        session.add(withdrawal)
+        sweep.withdrawn.append(describe(withdrawal))
+        dates.add(date)
+
     with ctx.ledger.session(exclusive=True) as session:
         live = session.execute(
             select(Publication, Generation)
@@ -51,41 +64,40 @@ def withdraw_without_rights(ctx: RunContext) -> RightsSweep:
             .where(Publication.state == LIVE)
             .order_by(Publication.drop_date, Publication.sku, Publication.photo_id)
         ).all()
-        for publication, row in live:
+        for _, row in live:
             refused = gate.refusal(row, session)
-            if refused is None:
-                continue
-            key = withdraw_publication(session, row, refused)
-            move(row, GenerationState.FLAGGED, refused)
-            if key is not None:
-                deletions.append(key)
-                dates.add(row.drop_date)
-                session.add(RightsWithdrawal(kind=GENERATION, subject=row.generation_id, storefront_key=key, reason=refused))
-                sweep.withdrawn.append(f"{key} ({row.generation_id}): {refused}")
-        outfits = session.scalars(select(LookGeneration).where(LookGeneration.state == GenerationState.PUBLISHED.value))
-        for outfit in outfits:
+            if refused is not None:
+                key = withdraw_publication(session, row, refused)
+                move(row, GenerationState.FLAGGED, refused)
+                if key is not None:
+                    deletions.add(key)
+                    record(session, GENERATION, row.generation_id, key, refused, row.drop_date)
+        for outfit in session.scalars(select(LookGeneration).where(LookGeneration.state == GenerationState.PUBLISHED.value)):
             refused = gate.refusal(outfit, session)
-            if refused is None:
-                continue
-            key = storefront_look_key(outfit.look_id, outfit.photo_id)
-            move(outfit, GenerationState.FLAGGED, refused)
-            deletions.append(key)
-            dates.add(outfit.drop_date)
-            session.add(RightsWithdrawal(kind=OUTFIT, subject=outfit.generation_id, storefront_key=key, reason=refused))
-            sweep.withdrawn.append(f"{key} ({outfit.generation_id}): {refused}")
+            if refused is not None:
+                key = storefront_look_key(outfit.look_id, outfit.photo_id)
+                move(outfit, GenerationState.FLAGGED, refused)
+                deletions.add(key)
+                record(session, OUTFIT, outfit.generation_id, key, refused, outfit.drop_date)
         still_live = set(session.scalars(select(Publication.storefront_key).where(Publication.state == LIVE)))
-        withdrawn_images = set(deletions) - still_live
-        sweep.look_files_changed = _mend_look_files(ctx, session, withdrawn_images, still_live, dates)
-    clear(ctx.store, sorted(withdrawn_images))
+        withdrawn_images = deletions - still_live
+        mended = _mended_look_files(ctx, withdrawn_images, still_live)
+        for look_file, why, _ in mended:
+            record(session, LOOK_FILE, look_file.sku, look_file_key(look_file.sku), f"rights: {why}", look_file.drop_date)
+    clear(ctx.store, sorted(withdrawn_images | {look_file_key(f.sku) for f, _, kept in mended if kept is None}))
+    for _, _, kept in mended:
+        if kept is not None:
+            put_look_file(ctx.store, kept)
     sweep.dates = sorted(dates)
     for date in sweep.dates:
         write_manifest(ctx, date)
     return sweep
 
 
-def _mend_look_files(ctx: RunContext, session, withdrawn: set[str], live: set[str], dates: set[str]) -> list[str]:
-    """Look files rewritten without ``withdrawn`` images, or deleted (see the module docstring);
-    returns their SKUs. Each change is recorded in ``session``."""
+def _mended_look_files(ctx: RunContext, withdrawn: set[str], live: set[str]) -> list[tuple[LookFile, str, LookFile | None]]:
+    """Each look file that must change: the file, why in words, and what it becomes (None: it
+    is deleted). A file loses the ``withdrawn`` images, a look left with none, and the whole file
+    when no look is left or its own garment has no image ``live``."""
     if not withdrawn:
         return []
     changed = []
@@ -100,11 +112,5 @@ def _mend_look_files(ctx: RunContext, session, withdrawn: set[str], live: set[st
         if own_images and looks == look_file.looks:
             continue
         why = "its garment has no image left on the storefront" if not own_images else "it listed withdrawn images"
-        if own_images and looks:
-            put_look_file(ctx.store, replace(look_file, looks=looks))
-        else:
-            clear(ctx.store, [look_file_key(look_file.sku)])
-        session.add(RightsWithdrawal(kind=LOOK_FILE, subject=look_file.sku, storefront_key=key, reason=f"rights: {why}"))
-        dates.add(look_file.drop_date)
-        changed.append(look_file.sku)
+        changed.append((look_file, why, replace(look_file, looks=looks) if own_images and looks else None))
     return changed
