@@ -37,6 +37,7 @@ from tasks.states import move
 from tasks.storage import (
     STOREFRONT,
     generation_sku_prefix,
+    generation_stem,
     is_reserved_sku,
     look_file_key,
     review_key,
@@ -125,8 +126,7 @@ def audit(ctx: RunContext, date: str) -> list[Finding]:
     findings += _look_findings(ctx, date, live_skus)
     for prefix in sorted({generation_sku_prefix(g.model_version, g.sku) for g in generations}):
         for key in ctx.store.list_keys(prefix):
-            stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            if stem not in known:
+            if generation_stem(key) not in known:
                 findings.append(Finding("generation_orphan", key, None, "a generation object no ledger row knows"))
     return findings
 

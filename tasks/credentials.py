@@ -62,6 +62,12 @@ class Made:
     approved_by: str | None = None
 
 
+def signing_configured(settings: Settings) -> bool:
+    """Whether a signing certificate is configured (files or an Airflow connection), without
+    reading it."""
+    return bool((settings.c2pa_cert_chain and settings.c2pa_private_key) or settings.c2pa_conn_id)
+
+
 def signing_material(settings: Settings) -> tuple[bytes, bytes]:
     """The certificate chain and private key (PEM), from the configured files or the Airflow
     connection; :class:`CredentialsMissing` when neither is configured."""

@@ -188,6 +188,8 @@ def _discover_sku(
         problem = problem or f"manifest_unreadable: {manifest.error}"
     elif category is None:
         category = manifest.rows.get(sku, {}).get("category") or None
+    # the garment image's rights owner (issue 34): meta.json's ``rights_owner``, else the manifest's column
+    owner = meta.get("rights_owner") or manifest.rows.get(sku, {}).get("rights_owner")
     # the primary image is the first by name; the others are recorded, not generated
     garment_id = rows.upsert(
         sku,
@@ -195,7 +197,7 @@ def _discover_sku(
         None,
         category=category if category in CATEGORIES else None,
         source_key=images[0] if images else None,
-        meta={**meta, "extra_images": images[1:], **drop_meta},
+        meta={**meta, "extra_images": images[1:], **drop_meta, **({"rights_owner": str(owner)} if owner else {})},
     )
     item = DropItem(
         sku=sku,

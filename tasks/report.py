@@ -62,7 +62,8 @@ from tasks.storage import (
     report_thumbnail_key,
     storefront_manifest_key,
 )
-from tasks.storefront import LIVE, flag_cause
+from tasks.storefront import LIVE, flag_cause, manifest_entries, outfit_entries
+from tasks.storefront.credentialed import credentials_tally
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
 PAGE_THUMBNAILS = 200  # thumbnails on a page of the report
@@ -224,6 +225,9 @@ def build_summary(ctx: RunContext, date: str) -> RunSummary:
         flagged_by_cause=_tally(flag_cause(g.reason) for g in generations if g.state == GenerationState.FLAGGED.value),
         photos_without_rights=photos_without_rights(ctx, {g.photo_id for g in generations}),
         releases_ending=releases_ending(ctx),
+        credentials=credentials_tally(
+            ctx, [e.key for e in manifest_entries(ctx, date)] + [e.key for e in outfit_entries(ctx, date)]
+        ),
         model_photos_by_state=_tally(p.state for p in photos),
         garments=[GarmentLine(g.sku, g.category, g.state, g.reason, g.source_key) for g in garments],
         generations=[

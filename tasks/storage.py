@@ -81,6 +81,22 @@ def generation_key(model_version: str, sku: str, photo_id: str, generation_id: s
     return f"{generation_sku_prefix(model_version, sku)}{photo_id}/{generation_id}.{ext}"
 
 
+CREDENTIALED = ".c2pa.jpg"
+
+
+def credentialed_key(generation_key: str) -> str:
+    """The generation's JPEG with its Content Credentials, beside it: what the storefront gets
+    (``tasks.storefront.credentialed``)."""
+    return generation_key.rsplit(".", 1)[0] + CREDENTIALED
+
+
+def generation_stem(key: str) -> str:
+    """The generation id an object under ``generations/`` belongs to: its file name without the
+    extension (``.jpg``, ``.json``, ``.c2pa.jpg``)."""
+    name = key.rsplit("/", 1)[-1]
+    return name[: -len(CREDENTIALED)] if name.endswith(CREDENTIALED) else name.rsplit(".", 1)[0]
+
+
 STOREFRONT = "storefront/"
 MANIFESTS = "manifests"  # storefront/manifests/: the dates' manifests
 LOOKS = "looks"  # storefront/looks/, review/{date}/looks/, generations/{version}/looks/: full outfits and look files

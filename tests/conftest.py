@@ -31,7 +31,16 @@ os.environ.update(
     }
 )
 
-import pytest
+from tests.signing import make_signing_chain  # noqa: E402
+
+# every test's deployment signs its storefront images' Content Credentials with a throwaway chain
+# made now (subprocesses, Airflow's tasks among them, inherit it); TEST_SIGNING.ca_pem trusts it
+TEST_SIGNING = make_signing_chain(_SESSION_HOME / "c2pa")
+os.environ.update(
+    {"TRYON_C2PA_CERT_CHAIN": str(TEST_SIGNING.cert_chain), "TRYON_C2PA_PRIVATE_KEY": str(TEST_SIGNING.private_key)}
+)
+
+import pytest  # noqa: E402
 
 from tasks.airflow_glue.runner import configure_airflow
 from tasks.context import RunContext
@@ -361,6 +370,41 @@ def generate_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tup
         tryon_stage.run_shard(ctx, shard)
 
 
+def small_jpeg(label: str) -> bytes:
+    """A small real JPEG whose colour comes from ``label``: distinct labels, distinct images
+    (what a test's ledger rows stand for: a generation's image, a model photo, a garment photo)."""
+    import hashlib
+
+    import numpy as np
+
+    from tasks.images import encode_jpeg
+
+    colour = np.frombuffer(hashlib.sha256(label.encode()).digest()[:3], dtype=np.uint8)
+    return encode_jpeg(np.broadcast_to(colour, (32, 24, 3)).copy(), 90)
+
+
+def put_jpeg(store: ObjectStore, key: str) -> str:
+    """:func:`small_jpeg` of ``key`` at ``key``; returns ``key``."""
+    store.put_bytes(key, small_jpeg(key), "image/jpeg")
+    return key
+
+
+def storefront_copy_of(ctx: RunContext, gid: str) -> bytes:
+    """What a storefront slot of generation ``gid`` holds: its credentialed copy, whose
+    credentials a C2PA reader verifies."""
+    from tasks.credentials import read_credentials
+    from tasks.ledger import Generation
+    from tasks.storage import credentialed_key
+
+    with ctx.ledger.session() as session:
+        row = session.get(Generation, gid)
+        assert row is not None, gid
+        key = credentialed_key(row.stored_key)
+    data = ctx.store.get_bytes(key)
+    assert read_credentials(data, TEST_SIGNING.ca_pem).state == "Trusted", key
+    return data
+
+
 def flagged_generations(
     ctx: RunContext, n: int, sku: str = "TEE-1", photo: str = "p1", seed0: int = 0, date: str = "2026-11-20"
 ) -> list[str]:
@@ -375,16 +419,18 @@ def flagged_generations(
     with ctx.ledger.session() as session:
         garment = session.scalar(select(Garment).where(Garment.drop_date == date, Garment.sku == sku))
         if garment is None:
-            garment = Garment(drop_date=date, sku=sku, category="upper_body", sha256="a" * 64, state="flagged")
+            source = put_jpeg(ctx.store, f"drops/{date}/{sku}/front.jpg")
+            garment = Garment(drop_date=date, sku=sku, category="upper_body", sha256="a" * 64, source_key=source, state="flagged")
             session.add(garment)
         if session.get(ModelPhoto, photo) is None:
-            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
+            source = put_jpeg(ctx.store, f"library/photos/{photo}.jpg")
+            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=source, state="ready"))
             grant_release(session, photo)
         session.flush()
         for i in range(n):
             gid = f"{sku}-{photo}-{date}-{seed0 + i}"
             key = f"generations/v1/{sku}/{photo}/{gid}.jpg"
-            ctx.store.put_bytes(key, f"image {gid}".encode())
+            put_jpeg(ctx.store, key)
             session.add(generation_row(garment, photo, gid, key, GenerationState.FLAGGED.value, WEIGHTLESS_V1, seed0 + i))
             ids.append(gid)
     for gid in ids:

@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 from tasks.audit import audit, audit_and_repair
+from tasks.credentials import REVIEWED, read_credentials
 from tasks.ledger import Garment, Generation
 from tasks.review import decisions
-from tasks.storage import review_key, storefront_key, storefront_manifest_key
-from tests.conftest import REPO, cli_env, flagged_generations
+from tasks.storage import credentialed_key, review_key, storefront_key, storefront_manifest_key
+from tests.conftest import REPO, TEST_SIGNING, cli_env, flagged_generations, put_jpeg, storefront_copy_of
 
 DATE = "2026-11-20"
 
@@ -59,8 +60,8 @@ def test_audit_finds_each_fault_and_repair_puts_it_right(ctx):
 
     result = audit_and_repair(ctx, DATE, fix=True)
     assert result.repaired and audit(ctx, DATE) == []
-    assert ctx.store.get_bytes(storefront_key("TEE-1", "pa")) == f"image {a}".encode()
-    assert ctx.store.get_bytes(storefront_key("TEE-1", "pb")) == f"image {b}".encode()
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "pa")) == storefront_copy_of(ctx, a)
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "pb")) == storefront_copy_of(ctx, b)
     assert not ctx.store.exists(storefront_key("TEE-1", "pc"))  # withdrawn until its image is made again
     states = {g.generation_id: g.state for g in ctx.ledger.generations(DATE)}
     assert states[c] == states[lost_flagged] == "planned" and states[kept_flagged] == "flagged"
@@ -98,7 +99,7 @@ def test_the_command_reports_and_repairs(ctx, tmp_path):
     assert repaired.returncode == 0, repaired.stderr[-2000:]
     report = json.loads(repaired.stdout)
     assert report["left"] == [] and f"copied {storefront_key('TEE-1', 'p1')} from its generation" in report["repaired"]
-    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {gid}".encode()
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == storefront_copy_of(ctx, gid)
 
 
 def test_the_audit_keeps_to_the_dates_own_keys(ctx):
@@ -155,13 +156,18 @@ def test_full_outfit_images_and_look_files_are_in_the_manifest_and_the_audit(ctx
             seed=1,
             object_key="generations/warp-baseline-1.0.0/looks/lk1/pa/look-1.jpg",
             failed_checks=[],
+            reviewer="ana",
         ),
         "published",
         "approved by ana",
     )
     with ctx.ledger.session() as session:
         session.add(outfit)
-    ctx.store.put_bytes(outfit.object_key, b"outfit")
+        jeans = put_jpeg(ctx.store, f"drops/{DATE}/JEANS-1/front.jpg")
+        session.add(
+            Garment(drop_date=DATE, sku="JEANS-1", category="lower_body", sha256="b" * 64, source_key=jeans, state="matched")
+        )
+    put_jpeg(ctx.store, outfit.object_key)
     left_by_stages = [storefront_look_key("lk1", "pa"), look_file_key("TEE-1")]
     for key in left_by_stages:  # as the full-outfit and looks stages leave them
         ctx.store.put_bytes(key, b"{}")
@@ -183,5 +189,9 @@ def test_full_outfit_images_and_look_files_are_in_the_manifest_and_the_audit(ctx
     }
     assert audit_and_repair(ctx, DATE, fix=True).repaired and audit(ctx, DATE) == []
     assert not ctx.store.exists(storefront_look_key("lk1", "pz")) and not ctx.store.exists(look_file_key("TEE-2"))
-    assert ctx.store.get_bytes(storefront_look_key("lk1", "pa")) == b"outfit", "copied again from its generation"
+    restored = ctx.store.get_bytes(storefront_look_key("lk1", "pa"))
+    assert restored == ctx.store.get_bytes(credentialed_key(outfit.object_key)), "copied again from its generation"
+    found = read_credentials(restored, TEST_SIGNING.ca_pem)
+    assert found.state == "Trusted" and found.actions == ["c2pa.created", "c2pa.edited", REVIEWED], found
+    assert found.ingredients == ["model photo pa", "garment TEE-1", "garment JEANS-1"]
     assert [o["key"] for o in ctx.store.get_json(storefront_manifest_key(DATE))["outfits"]] == [storefront_look_key("lk1", "pa")]

@@ -15,13 +15,13 @@ from tasks.credentials import (
     read_credentials,
 )
 from tasks.images import decode_rgb, encode_jpeg, fit_within
-from tests.conftest import GARMENTS, SAMPLES
-from tests.signing import make_signing_chain
+from tests.conftest import GARMENTS, SAMPLES, TEST_SIGNING
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    return make_signing_chain(tmp_path_factory.mktemp("c2pa"))
+@pytest.fixture
+def chain():
+    """The session's throwaway chain (conftest): every test's settings sign with it."""
+    return TEST_SIGNING
 
 
 def _made(approved_by: str | None = None) -> Made:
@@ -42,7 +42,6 @@ def _made(approved_by: str | None = None) -> Made:
 
 
 def test_a_storefront_jpeg_carries_signed_credentials_that_the_c2pa_reader_verifies(settings, chain):
-    settings = settings.model_copy(update={"c2pa_cert_chain": chain.cert_chain, "c2pa_private_key": chain.private_key})
     image = encode_jpeg(fit_within(decode_rgb((SAMPLES / "library" / "049205_0.jpg").read_bytes()), 512), 90)
     signed = credential(image, _made(approved_by="qa@example.com"), settings)
     assert decode_rgb(signed).shape == decode_rgb(image).shape, "still the image, a JPEG"
@@ -65,7 +64,6 @@ def test_the_created_action_names_the_engine_weights_and_seed(settings, chain):
 
     import c2pa
 
-    settings = settings.model_copy(update={"c2pa_cert_chain": chain.cert_chain, "c2pa_private_key": chain.private_key})
     image = encode_jpeg(fit_within(decode_rgb(GARMENTS["TEE-03032"][0].read_bytes()), 256), 90)
     manifest = c2pa.Reader("image/jpeg", io.BytesIO(credential(image, _made(), settings))).get_active_manifest()
     [actions] = [a["data"]["actions"] for a in manifest["assertions"] if a["label"].startswith("c2pa.actions")]
@@ -77,6 +75,7 @@ def test_the_created_action_names_the_engine_weights_and_seed(settings, chain):
 
 
 def test_without_a_certificate_nothing_is_credentialed(settings):
+    settings = settings.model_copy(update={"c2pa_cert_chain": None, "c2pa_private_key": None})
     image = encode_jpeg(decode_rgb(GARMENTS["TEE-03032"][0].read_bytes()), 90)
     with pytest.raises(CredentialsMissing, match="set TRYON_C2PA_CERT_CHAIN and TRYON_C2PA_PRIVATE_KEY"):
         credential(image, _made(), settings)
@@ -86,7 +85,6 @@ def test_tryon_credentials_reads_a_file(settings, chain, tmp_path):
     import subprocess
     import sys
 
-    settings = settings.model_copy(update={"c2pa_cert_chain": chain.cert_chain, "c2pa_private_key": chain.private_key})
     signed = tmp_path / "signed.jpg"
     signed.write_bytes(credential(encode_jpeg(decode_rgb(GARMENTS["TEE-03032"][0].read_bytes()), 90), _made(), settings))
     (tmp_path / "ca.pem").write_text(chain.ca_pem)

@@ -18,7 +18,7 @@ from tasks.models import ModelEntry, ModelRegistryError, load_registry
 from tasks.publish import publish
 from tasks.review import decisions, look_decisions
 from tasks.storage import storefront_manifest_key
-from tests.conftest import generation_row, grant_release, released_registry
+from tests.conftest import generation_row, grant_release, put_jpeg, released_registry
 
 DATE = "2026-11-24"
 GRANT = {"holder": "Example Rights Ltd", "granted": "2026-11-30", "reference": "contract 2026-117"}
@@ -93,17 +93,19 @@ def _passed_rows(ctx, engine, n: int = 2) -> list[str]:
     """``n`` generations of a released model that passed QC, as try-on and QC leave them."""
     ids = []
     with ctx.ledger.session() as session:
-        garment = Garment(drop_date=DATE, sku="TEE-1", category="upper_body", sha256="a" * 64, state="matched")
+        source = put_jpeg(ctx.store, f"drops/{DATE}/TEE-1/front.jpg")
+        garment = Garment(drop_date=DATE, sku="TEE-1", category="upper_body", sha256="a" * 64, source_key=source, state="matched")
         session.add(garment)
         session.flush()
         for i in range(n):
             photo = f"p{i}"
-            session.add(ModelPhoto(photo_id=photo, sha256=f"{i}" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
+            source = put_jpeg(ctx.store, f"library/photos/{photo}.jpg")
+            session.add(ModelPhoto(photo_id=photo, sha256=f"{i}" * 64, source_key=source, state="ready"))
             grant_release(session, photo)
             session.flush()
             gid = f"TEE-1-{photo}-{DATE}"
             key = f"generations/v1/TEE-1/{photo}/{gid}.jpg"
-            ctx.store.put_bytes(key, b"an image")
+            put_jpeg(ctx.store, key)
             made = (engine.name, engine.model_version, engine.weights_sha256, engine.parameters)
             session.add(generation_row(garment, photo, gid, key, GenerationState.PASSED.value, made, seed=i))
             ids.append(gid)
@@ -154,7 +156,7 @@ def test_a_commercial_deployment_never_publishes_from_non_commercial_weights(ctx
     with ctx.ledger.session() as session:
         session.add(outfit)
         session.flush()
-        assert Gate(ctx).admit_look(ctx.store, outfit) is None
+        assert Gate(ctx).admit_look(outfit) is None
         assert outfit.state == "flagged" and outfit.reason.startswith("unlicensed: ")
     with pytest.raises(decisions.ReviewError, match="may not reach the storefront"):
         look_decisions.approve_look(ctx, "look-1", "qa@example.com")

@@ -181,6 +181,17 @@ class TryonTask:
 
 
 @dataclass
+class CredentialsTally:
+    """The Content Credentials on the date's storefront images, as a C2PA reader finds them."""
+
+    images: int = 0  # the date's storefront images
+    read: int = 0  # of them, read back (all, or an even sample)
+    by_state: Tally = field(default_factory=dict)  # the reader's validation state: Valid, Trusted, Invalid, none (...)
+    signers: list[str] = field(default_factory=list)
+    example: str | None = None  # one image's credentials, in words
+
+
+@dataclass
 class RunSummary:
     date: str
     drop: DropWait
@@ -196,6 +207,7 @@ class RunSummary:
     flagged_by_cause: Tally = field(default_factory=dict)
     photos_without_rights: dict[str, str] = field(default_factory=dict)  # photo id -> why its release keeps it off the storefront
     releases_ending: list[str] = field(default_factory=list)  # releases ending within TRYON_RIGHTS_WARN_DAYS, in words
+    credentials: CredentialsTally = field(default_factory=CredentialsTally)
     model_photos_by_state: Tally = field(default_factory=dict)
     garments: list[GarmentLine] = field(default_factory=list)
     generations: list[GenerationLine] = field(default_factory=list)

@@ -262,7 +262,7 @@ def route(ctx: RunContext, gate: Gate, row: LookGeneration) -> None:
     there already is not copied again."""
     if row.object_key is None:
         return
-    gate.admit_look(ctx.store, row)
+    gate.admit_look(row)
     if row.state == FLAGGED:
         for ext in ("jpg", "json"):
             target = review_look_key(row.drop_date, row.look_id, row.photo_id, row.generation_id, ext)

@@ -184,6 +184,7 @@ def date_page(request: Request, date: str, done: str | None = None, id: str | No
         spot_items=spot_check.pending(ctx, date),
         spot_rate=ctx.settings.spot_check_rate,
         decided=decisions.decisions(ctx, date),
+        credentials=decisions.approved_credentials(ctx, date),
         failure_modes=failure_modes(current_suite(ctx)),
         notice=notice_text(done, id),
     )

@@ -18,7 +18,8 @@ from tasks.qc.suite import failure_modes
 from tasks.qc.suite_versions import current_suite
 from tasks.states import move_if
 from tasks.states import settle as settle_rows
-from tasks.storage import garment_artifact_key, library_artifact_key
+from tasks.storage import credentialed_key, garment_artifact_key, library_artifact_key
+from tasks.storefront.credentialed import read_back
 
 
 class ReviewError(ValueError):
@@ -166,7 +167,7 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         )
         settle(session, row)
         session.expunge(row)
-    key = storefront.place(ctx.store, row)
+    key = storefront.place(ctx, row)
     for date in sorted(dates):
         storefront.write_manifest(ctx, date)
     return key
@@ -239,6 +240,19 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
         )
         _decide(session, row, GenerationState.REJECTED, f"re-generated as {new_id} by {reviewer}")
     return new_id
+
+
+def approved_credentials(ctx: RunContext, date: str) -> dict[str, str]:
+    """Per generation a reviewer approved on ``date``: the Content Credentials a C2PA reader
+    finds on its storefront copy, in words."""
+    with ctx.ledger.session() as session:
+        approved = session.execute(
+            select(Generation.generation_id, Generation.object_key)
+            .join(ReviewDecision, ReviewDecision.generation_id == Generation.generation_id)
+            .where(ReviewDecision.drop_date == date, ReviewDecision.decision == "approved", Generation.object_key.is_not(None))
+        ).all()
+    found = {gid: read_back(ctx, credentialed_key(key)) for gid, key in approved}
+    return {gid: summary.describe() if summary else "no credentialed copy" for gid, summary in found.items()}
 
 
 def decisions(ctx: RunContext, date: str) -> list[ReviewDecision]:

@@ -89,7 +89,7 @@ def approve_look(ctx: RunContext, generation_id: str, reviewer: str) -> str:
             except storefront.Unlicensed as refused:
                 raise ReviewError(str(refused)) from refused
     row = _decide(ctx, generation_id, GenerationState.PUBLISHED, reviewer, f"approved by {reviewer}")
-    key = storefront.place_look(ctx.store, row)
+    key = storefront.place_look(ctx, row)
     storefront.write_manifest(ctx, row.drop_date)
     return key
 

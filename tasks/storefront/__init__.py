@@ -27,6 +27,7 @@ objects."""
 from __future__ import annotations
 
 from tasks.storefront.gate import (
+    NO_CREDENTIALS,
     NO_RELEASE,
     PREVIEW,
     REPLACES_APPROVED,
@@ -74,6 +75,7 @@ __all__ = [
     "SUPERSEDED",
     "WITHDRAWN",
     "ManifestWrite",
+    "NO_CREDENTIALS",
     "NO_RELEASE",
     "PREVIEW",
     "REPLACES_APPROVED",

@@ -2,7 +2,8 @@
 made by a model every weight of which the registry marks released now (:class:`Gate` asks at
 publish time, the same way for every path), into a slot that holds no reviewer's approval. On
 every path, approved or not, only an image whose weights' licences allow the deployment's use
-(``tasks.licences``) and whose model photo's release allows it now (``tasks.rights``)."""
+(``tasks.licences``) and whose model photo's release allows it now (``tasks.rights``), in a
+deployment that can sign its Content Credentials (``tasks.credentials``)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ from tasks.licences import LicenceVerdict, verdict
 from tasks.models import ModelEntry
 from tasks.rights import PhotoTerms, PhotoTermsLookup
 from tasks.states import move
-from tasks.storage import ObjectStore, storefront_look_key
+from tasks.storage import storefront_look_key
+from tasks.storefront.credentialed import no_credentials_note
+from tasks.storefront.objects import place_look
 from tasks.storefront.slots import current_versions, made_from_old_version, others_in_slot, record_publication
 
 # why a generation that passed QC still waits for a reviewer (or, unlicensed, for nobody: a reviewer sees why)
 PREVIEW, REPLACES_APPROVED, UNLICENSED, NO_RELEASE = "preview", "replaces_approved", "unlicensed", "no_release"
+NO_CREDENTIALS = "no_credentials"
 
 
 def preview_reason(note: str) -> str:
@@ -41,13 +45,18 @@ def no_release_reason(note: str) -> str:
     return f"{NO_RELEASE}: {note}; no reviewer can publish it"
 
 
+def no_credentials_reason(note: str) -> str:
+    return f"{NO_CREDENTIALS}: {note}; once one is, a reviewer can publish it"
+
+
 def flag_cause(reason: str | None) -> str:
     """Why a flagged generation waits for a reviewer: ``failed_qc``, or it passed QC and is a
     ``preview`` (its model is not released), ``replaces_approved`` (its slot holds an approved
     image), ``unlicensed`` (its weights' licences do not allow the deployment's use) or
-    ``no_release`` (its model photo's release does not allow it now)."""
+    ``no_release`` (its model photo's release does not allow it now) or ``no_credentials`` (the
+    deployment cannot sign its Content Credentials)."""
     cause = (reason or "").split(":", 1)[0]
-    return cause if cause in (PREVIEW, REPLACES_APPROVED, UNLICENSED, NO_RELEASE) else "failed_qc"
+    return cause if cause in (PREVIEW, REPLACES_APPROVED, UNLICENSED, NO_RELEASE, NO_CREDENTIALS) else "failed_qc"
 
 
 def _approved_elsewhere(session: Any, row: Generation) -> str | None:
@@ -86,14 +95,16 @@ class Gate:
     def refusal(self, row: Generation | LookGeneration, session: Any = None) -> str | None:
         """Why no path may put ``row``'s image on the storefront, whoever asks (a reviewer's
         approval included), or None: its weights' licences do not allow the deployment's use
-        (``unlicensed``), or its model photo's release does not allow it now (``no_release``)."""
+        (``unlicensed``), its model photo's release does not allow it now (``no_release``), or the
+        deployment has no certificate to sign its Content Credentials (``no_credentials``)."""
         licence = self.standing(row).licence
         if not licence.allowed:
             return unlicensed_reason(licence.note)
         photo = self.photo_terms(row.photo_id, session)
         if not photo.allowed:
             return no_release_reason(photo.note)
-        return None
+        unsigned = no_credentials_note(self._ctx)
+        return None if unsigned is None else no_credentials_reason(unsigned)
 
     def licensed(self, row: Generation | LookGeneration, session: Any = None) -> None:
         """Raises :class:`Unlicensed` when :meth:`refusal` names a reason: asked on a reviewer's
@@ -132,7 +143,7 @@ class Gate:
         release = self.standing(row).release
         return None if release.released else preview_reason(release.note)
 
-    def admit_look(self, store: ObjectStore, row: LookGeneration) -> str | None:
+    def admit_look(self, row: LookGeneration) -> str | None:
         """A full-outfit image that passed QC enters ``storefront/looks/`` only when its rights
         allow it (:meth:`refusal`) and its model is released now (else it waits for a reviewer,
         ``flagged``); one published already is put back if its object went missing. Returns
@@ -145,8 +156,8 @@ class Gate:
         if row.state not in (GenerationState.PASSED.value, GenerationState.PUBLISHED.value) or row.object_key is None:
             return None
         target = storefront_look_key(row.look_id, row.photo_id)
-        if not store.exists(target):
-            store.copy(row.object_key, target)
+        if not self._ctx.store.exists(target):
+            place_look(self._ctx, row)
         move(row, GenerationState.PUBLISHED, row.reason)
         return target
 

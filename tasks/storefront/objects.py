@@ -1,6 +1,7 @@
 """The objects under ``storefront/``: the only code that copies, writes or deletes there
 (generation images, full-outfit images, look files, the manifests), always after the ledger
-said so."""
+said so. An image enters as a copy of its credentialed copy (``tasks.storefront.credentialed``):
+never without its signed Content Credentials."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ from tasks.ledger import (
     LookGeneration,
     Publication,
 )
-from tasks.storage import STOREFRONT, ObjectStore, look_file_key, storefront_key, storefront_look_key, storefront_manifest_key
+from tasks.storage import (
+    STOREFRONT,
+    ObjectStore,
+    credentialed_key,
+    look_file_key,
+    storefront_key,
+    storefront_look_key,
+    storefront_manifest_key,
+)
+from tasks.storefront.credentialed import credentialed_copy
 from tasks.storefront.slots import LIVE, current_versions, made_from_old_version
 
 
@@ -75,7 +85,8 @@ class ManifestWrite:
 @dataclass
 class SlotCheck:
     """A live publication held against the objects: ``missing`` when its storefront image is not
-    there, ``stale`` when the slot holds another image than its generation's, ``not_published``
+    there, ``stale`` when the slot holds another image than its generation's credentialed copy
+    (or that copy was never made: an image without its credentials), ``not_published``
     when its generation is no longer in the published state, ``superseded_version`` when it was
     made from another garment version than the SKU's current one (a re-shoot)."""
 
@@ -93,6 +104,7 @@ def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
     checks = []
     for publication, generation in rows:
         slot, source = ctx.store.head(publication.storefront_key), ctx.store.head(generation.object_key or "")
+        signed = ctx.store.head(credentialed_key(generation.object_key)) if generation.object_key else None
         problem = None
         if generation.state != GenerationState.PUBLISHED.value:
             problem = "not_published"
@@ -100,28 +112,29 @@ def check_storefront(ctx: RunContext, date: str) -> list[SlotCheck]:
             problem = "superseded_version"
         elif slot is None:
             problem = "missing"
-        elif source is not None and (slot.etag, slot.size) != (source.etag, source.size):
+        elif source is not None and (signed is None or (slot.etag, slot.size) != (signed.etag, signed.size)):
             problem = "stale"
         checks.append(SlotCheck(publication, generation, problem, source is not None))
     return checks
 
 
 def restore_storefront(ctx: RunContext, date: str) -> list[str]:
-    """Copy the generation's image into every slot of ``date`` that is missing it or holds
-    another image, and every published full-outfit image of ``date`` that is missing; returns
+    """Copy the generation's credentialed image into every slot of ``date`` that is missing it or
+    holds another image, and every published full-outfit image of ``date`` that is missing; returns
     the keys copied. A slot whose generation's image is lost too is left to ``tryon audit
     --repair`` (it plans the generation again)."""
     copied = []
     for check in check_storefront(ctx, date):
         if check.problem in ("missing", "stale") and check.source_exists:
-            ctx.store.copy(check.generation.stored_key, check.publication.storefront_key)
+            ctx.store.copy(credentialed_copy(ctx, check.generation), check.publication.storefront_key)
             copied.append(check.publication.storefront_key)
     with ctx.ledger.session() as session:
-        outfits = [(row.look_id, row.photo_id, row.object_key) for row in _published_outfits(session, date)]
-    for look_id, photo_id, source in outfits:
-        target = storefront_look_key(look_id, photo_id)
-        if source and not ctx.store.exists(target) and ctx.store.exists(source):
-            ctx.store.copy(source, target)
+        outfits = _published_outfits(session, date)
+        session.expunge_all()
+    for row in outfits:
+        target = storefront_look_key(row.look_id, row.photo_id)
+        if row.object_key and not ctx.store.exists(target) and ctx.store.exists(row.object_key):
+            place_look(ctx, row)
             copied.append(target)
     return copied
 
@@ -166,17 +179,17 @@ def write_manifest(ctx: RunContext, date: str) -> ManifestWrite:
     return ManifestWrite(entries=entries, missing=[entry.key for entry in missing])
 
 
-def place(store: ObjectStore, row: Generation) -> str:
-    """Copy an admitted generation's image into its slot (after the decision committed)."""
+def place(ctx: RunContext, row: Generation) -> str:
+    """Copy an admitted generation's credentialed image into its slot (after the decision committed)."""
     key = storefront_key(row.sku, row.photo_id)
-    store.copy(row.stored_key, key)
+    ctx.store.copy(credentialed_copy(ctx, row), key)
     return key
 
 
-def place_look(store: ObjectStore, row: LookGeneration) -> str:
-    """Copy a full-outfit image a reviewer approved into ``storefront/looks/``."""
+def place_look(ctx: RunContext, row: LookGeneration) -> str:
+    """Copy an admitted full-outfit image's credentialed copy into ``storefront/looks/``."""
     key = storefront_look_key(row.look_id, row.photo_id)
-    store.copy(row.object_key or "", key)
+    ctx.store.copy(credentialed_copy(ctx, row), key)
     return key
 
 

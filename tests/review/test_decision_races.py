@@ -14,7 +14,7 @@ from tasks.review import decisions
 from tasks.review.decisions import ReviewError
 from tasks.storage import storefront_key, storefront_manifest_key
 from tasks.storefront import write_manifest
-from tests.conftest import flagged_generations
+from tests.conftest import flagged_generations, storefront_copy_of
 
 DATE = "2026-11-20"
 
@@ -56,7 +56,7 @@ def test_two_reviewers_at_once_exactly_one_wins(each_ledger_ctx):
     if live:
         manifest = ctx.store.get_json(storefront_manifest_key(DATE))
         assert [item["generation_id"] for item in manifest["items"]] == [p.generation_id for p in live]
-        assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {live[0].generation_id}".encode()
+        assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == storefront_copy_of(ctx, live[0].generation_id)
 
 
 def test_a_new_publication_retires_the_slots_earlier_one(ctx):
@@ -74,7 +74,7 @@ def test_a_new_publication_retires_the_slots_earlier_one(ctx):
     with ctx.ledger.session() as session:
         states = dict(session.execute(select(Publication.generation_id, Publication.state)).all())
     assert states == {first: "superseded", second: "superseded", later: "published"}
-    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {later}".encode()
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == storefront_copy_of(ctx, later)
 
 
 def test_the_manifest_never_lists_a_missing_image_and_a_rerun_restores_it(ctx):
@@ -87,8 +87,8 @@ def test_the_manifest_never_lists_a_missing_image_and_a_rerun_restores_it(ctx):
     assert written.entries == [] and written.missing == [storefront_key("TEE-1", "p1")]
     assert ctx.store.get_json(storefront_manifest_key(DATE))["count"] == 0
     assert publish(ctx, DATE).published == 1
-    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {gid}".encode()
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == storefront_copy_of(ctx, gid)
     # a slot holding another image than its live generation's (an interrupted copy) is put right too
     ctx.store.put_bytes(storefront_key("TEE-1", "p1"), b"an older image")
     publish(ctx, DATE)
-    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == f"image {gid}".encode()
+    assert ctx.store.get_bytes(storefront_key("TEE-1", "p1")) == storefront_copy_of(ctx, gid)
