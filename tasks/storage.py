@@ -47,6 +47,17 @@ def library_artifact_key(photo_id: str, name: str) -> str:
     return f"{LIBRARY_ARTIFACTS}{photo_id}/{name}"
 
 
+def library_view_key(photo_id: str, category: str) -> str:
+    """The photo as try-on of ``category`` is given it (refocused, ``tasks.catalog.library``)."""
+    return library_artifact_key(photo_id, f"{category}/image.png")
+
+
+def look_photo_view_key(photo_id: str) -> str:
+    """The photo's view that stands for it beside a full-outfit image (the review page, the
+    image's Content Credentials): its lower-body view, the one that shows the whole outfit."""
+    return library_view_key(photo_id, "lower_body")
+
+
 def library_index_key() -> str:
     return "library/index.parquet"
 
@@ -71,6 +82,11 @@ def evaluation_key(evaluation_id: str, name: str) -> str:
 def garment_artifact_key(garment_sha256: str, name: str) -> str:
     """Preprocessed garments are content-addressed: the same bytes are processed once."""
     return f"garments/{garment_sha256}/{name}"
+
+
+def garment_cutout_key(garment_sha256: str) -> str:
+    """The garment's cut-out, as try-on is given it (``tasks.catalog.garments``)."""
+    return garment_artifact_key(garment_sha256, "cloth.png")
 
 
 def generation_sku_prefix(model_version: str, sku: str) -> str:

@@ -389,6 +389,18 @@ def put_jpeg(store: ObjectStore, key: str) -> str:
     return key
 
 
+def put_tryon_inputs(store: ObjectStore, photo: str, category: str, garment_sha256: str) -> None:
+    """The photo's view of ``category`` and the garment's cut-out, as preprocessing leaves them
+    (small real PNGs): what a generation's Content Credentials name as its ingredients."""
+    import numpy as np
+
+    from tasks.images import decode_rgb, encode_png
+    from tasks.storage import garment_cutout_key, library_view_key
+
+    for key in (library_view_key(photo, category), garment_cutout_key(garment_sha256)):
+        store.put_bytes(key, encode_png(np.ascontiguousarray(decode_rgb(small_jpeg(key)))), "image/png")
+
+
 def storefront_copy_of(ctx: RunContext, gid: str) -> bytes:
     """What a storefront slot of generation ``gid`` holds: its credentialed copy, whose
     credentials a C2PA reader verifies."""
@@ -419,14 +431,13 @@ def flagged_generations(
     with ctx.ledger.session() as session:
         garment = session.scalar(select(Garment).where(Garment.drop_date == date, Garment.sku == sku))
         if garment is None:
-            source = put_jpeg(ctx.store, f"drops/{date}/{sku}/front.jpg")
-            garment = Garment(drop_date=date, sku=sku, category="upper_body", sha256="a" * 64, source_key=source, state="flagged")
+            garment = Garment(drop_date=date, sku=sku, category="upper_body", sha256="a" * 64, state="flagged")
             session.add(garment)
         if session.get(ModelPhoto, photo) is None:
-            source = put_jpeg(ctx.store, f"library/photos/{photo}.jpg")
-            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=source, state="ready"))
+            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
             grant_release(session, photo)
         session.flush()
+        put_tryon_inputs(ctx.store, photo, garment.category or "upper_body", garment.sha256 or "")
         for i in range(n):
             gid = f"{sku}-{photo}-{date}-{seed0 + i}"
             key = f"generations/v1/{sku}/{photo}/{gid}.jpg"

@@ -12,7 +12,7 @@ from tasks.credentials import REVIEWED, read_credentials
 from tasks.ledger import Garment, Generation
 from tasks.review import decisions
 from tasks.storage import credentialed_key, review_key, storefront_key, storefront_manifest_key
-from tests.conftest import REPO, TEST_SIGNING, cli_env, flagged_generations, put_jpeg, storefront_copy_of
+from tests.conftest import REPO, TEST_SIGNING, cli_env, flagged_generations, put_jpeg, put_tryon_inputs, storefront_copy_of
 
 DATE = "2026-11-20"
 
@@ -163,11 +163,8 @@ def test_full_outfit_images_and_look_files_are_in_the_manifest_and_the_audit(ctx
     )
     with ctx.ledger.session() as session:
         session.add(outfit)
-        jeans = put_jpeg(ctx.store, f"drops/{DATE}/JEANS-1/front.jpg")
-        session.add(
-            Garment(drop_date=DATE, sku="JEANS-1", category="lower_body", sha256="b" * 64, source_key=jeans, state="matched")
-        )
     put_jpeg(ctx.store, outfit.object_key)
+    put_tryon_inputs(ctx.store, "pa", "lower_body", "b" * 64)  # the look's view of the photo, the jeans' cut-out
     left_by_stages = [storefront_look_key("lk1", "pa"), look_file_key("TEE-1")]
     for key in left_by_stages:  # as the full-outfit and looks stages leave them
         ctx.store.put_bytes(key, b"{}")

@@ -27,7 +27,7 @@ from tasks.images import encode_jpeg
 from tasks.ledger import Ledger
 from tasks.review import decisions
 from tasks.storage import ObjectStore, storefront_manifest_key
-from tests.conftest import flagged_generations, free_port
+from tests.conftest import flagged_generations, free_port, storefront_copy_of
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 PASSWORDS = {
@@ -204,8 +204,8 @@ def _check_the_policies(settings, ledger_path: Path) -> None:
 
     # ...and publishes what a reviewer approves, and withdraws what a spot check rejects
     as_review = RunContext(settings=as_pipeline.settings, store=review, ledger=ledger)
-    storefront = decisions.approve(as_review, ids[0], "alice")
-    assert pipeline.get_bytes(storefront) == pipeline.get_bytes(ledger.generations(DATE)[0].object_key)
+    storefront = decisions.approve(as_review, ids[0], "alice")  # signs its Content Credentials beside the generation
+    assert pipeline.get_bytes(storefront) == storefront_copy_of(as_pipeline, ids[0])
     assert [item["key"] for item in pipeline.get_json(storefront_manifest_key(DATE))["items"]] == [storefront]
     review.delete(storefront)  # what a rejected spot check does (tasks/review/spot_check.py)
     assert not pipeline.exists(storefront)

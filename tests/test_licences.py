@@ -18,7 +18,7 @@ from tasks.models import ModelEntry, ModelRegistryError, load_registry
 from tasks.publish import publish
 from tasks.review import decisions, look_decisions
 from tasks.storage import storefront_manifest_key
-from tests.conftest import generation_row, grant_release, put_jpeg, released_registry
+from tests.conftest import generation_row, grant_release, put_jpeg, put_tryon_inputs, released_registry
 
 DATE = "2026-11-24"
 GRANT = {"holder": "Example Rights Ltd", "granted": "2026-11-30", "reference": "contract 2026-117"}
@@ -93,19 +93,18 @@ def _passed_rows(ctx, engine, n: int = 2) -> list[str]:
     """``n`` generations of a released model that passed QC, as try-on and QC leave them."""
     ids = []
     with ctx.ledger.session() as session:
-        source = put_jpeg(ctx.store, f"drops/{DATE}/TEE-1/front.jpg")
-        garment = Garment(drop_date=DATE, sku="TEE-1", category="upper_body", sha256="a" * 64, source_key=source, state="matched")
+        garment = Garment(drop_date=DATE, sku="TEE-1", category="upper_body", sha256="a" * 64, state="matched")
         session.add(garment)
         session.flush()
         for i in range(n):
             photo = f"p{i}"
-            source = put_jpeg(ctx.store, f"library/photos/{photo}.jpg")
-            session.add(ModelPhoto(photo_id=photo, sha256=f"{i}" * 64, source_key=source, state="ready"))
+            session.add(ModelPhoto(photo_id=photo, sha256=f"{i}" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
             grant_release(session, photo)
             session.flush()
             gid = f"TEE-1-{photo}-{DATE}"
             key = f"generations/v1/TEE-1/{photo}/{gid}.jpg"
             put_jpeg(ctx.store, key)
+            put_tryon_inputs(ctx.store, photo, "upper_body", "a" * 64)
             made = (engine.name, engine.model_version, engine.weights_sha256, engine.parameters)
             session.add(generation_row(garment, photo, gid, key, GenerationState.PASSED.value, made, seed=i))
             ids.append(gid)

@@ -22,7 +22,7 @@ from tasks.publish import publish
 from tasks.review import decisions
 from tasks.rights import current_releases, terms
 from tasks.storage import LIBRARY_RELEASES_KEY, look_file_key, storefront_manifest_key
-from tests.conftest import free_port, generation_row, put_jpeg
+from tests.conftest import free_port, generation_row, put_jpeg, put_tryon_inputs
 from tests.test_garment_drop_dag import run_tryon
 
 HEADER = "photo,release_id,channels,territories,valid_from,valid_until,ai_use,revoked\n"
@@ -132,15 +132,14 @@ def _passed(ctx, photo: str, sku: str = "TEE-1") -> str:
     with ctx.ledger.session() as session:
         garment = session.scalar(select(Garment).where(Garment.drop_date == DATE, Garment.sku == sku))
         if garment is None:
-            source = put_jpeg(ctx.store, f"drops/{DATE}/{sku}/front.jpg")
-            garment = Garment(drop_date=DATE, sku=sku, category="upper_body", sha256="a" * 64, source_key=source, state="matched")
+            garment = Garment(drop_date=DATE, sku=sku, category="upper_body", sha256="a" * 64, state="matched")
             session.add(garment)
         if session.get(ModelPhoto, photo) is None:
-            source = put_jpeg(ctx.store, f"library/photos/{photo}.jpg")
-            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=source, state="ready"))
+            session.add(ModelPhoto(photo_id=photo, sha256="b" * 64, source_key=f"library/photos/{photo}.jpg", state="ready"))
         session.flush()
         gid = f"{sku}-{photo}-{DATE}"
         put_jpeg(ctx.store, f"generations/{gid}.jpg")
+        put_tryon_inputs(ctx.store, photo, "upper_body", "a" * 64)
         session.add(generation_row(garment, photo, gid, f"generations/{gid}.jpg", GenerationState.PASSED.value))
     return gid
 

@@ -13,11 +13,11 @@ import numpy as np
 from tasks.catalog.documents import from_document, to_document
 from tasks.context import RunContext
 from tasks.images import decode_artifact, decode_mask, encode_mask, encode_png
-from tasks.storage import garment_artifact_key
+from tasks.storage import garment_artifact_key, garment_cutout_key
 
 
 def write_cutout(ctx: RunContext, sha256: str, cloth: np.ndarray, mask: np.ndarray) -> None:
-    ctx.store.put_bytes(garment_artifact_key(sha256, "cloth.png"), encode_png(cloth), "image/png")
+    ctx.store.put_bytes(garment_cutout_key(sha256), encode_png(cloth), "image/png")
     ctx.store.put_bytes(garment_artifact_key(sha256, "mask.png"), encode_mask(mask), "image/png")
 
 
@@ -59,6 +59,6 @@ def garment_embedding(ctx: RunContext, sha256: str) -> GarmentEmbedding:
 
 def load_garment(ctx: RunContext, sha256: str) -> tuple[Any, Any]:
     """(cloth RGB, cloth mask) of a preprocessed garment."""
-    cloth = decode_artifact(ctx.store.get_bytes(garment_artifact_key(sha256, "cloth.png")))
+    cloth = decode_artifact(ctx.store.get_bytes(garment_cutout_key(sha256)))
     mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(sha256, "mask.png")))
     return cloth, mask

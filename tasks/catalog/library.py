@@ -33,7 +33,7 @@ from tasks.images import decode_labels, decode_mask, decode_rgb, encode_mask, en
 from tasks.preprocess.masks import encode_pose_map
 from tasks.preprocess.model_photo import CategoryView
 from tasks.preprocess.pose import PoseResult
-from tasks.storage import LIBRARY_ARTIFACTS, LIBRARY_CLUSTERS_KEY, library_artifact_key, library_index_key
+from tasks.storage import LIBRARY_ARTIFACTS, LIBRARY_CLUSTERS_KEY, library_artifact_key, library_index_key, library_view_key
 
 INDEX_COLUMNS_WITH_MAPS = ("suitable", "unsuitable_reasons", "clusters", "embeddings", "backends")
 
@@ -105,7 +105,7 @@ def write_photo(ctx: RunContext, photo_id: str, pose: PoseResult, labels: np.nda
 def write_view(ctx: RunContext, photo_id: str, category: str, view: CategoryView, pose_backend: str) -> None:
     """The view of the photo for ``category``."""
     put, key = ctx.store.put_bytes, library_artifact_key
-    put(key(photo_id, f"{category}/image.png"), encode_png(view.image), "image/png")
+    put(library_view_key(photo_id, category), encode_png(view.image), "image/png")
     put(key(photo_id, f"{category}/inpaint.png"), encode_mask(view.inpaint_mask), "image/png")
     put(key(photo_id, f"{category}/inpaint_512.png"), encode_mask(view.inpaint_mask_512), "image/png")
     put(key(photo_id, f"{category}/person_mask.png"), encode_mask(view.person_mask), "image/png")
@@ -197,7 +197,7 @@ def load_photo(ctx: RunContext, photo_id: str, category: str) -> dict[str, np.nd
     get, key = ctx.store.get_bytes, library_artifact_key
     pose = PoseResult.from_openpose_json(json.loads(get(key(photo_id, f"{category}/keypoints.json"))))
     return {
-        "person": decode_rgb(get(key(photo_id, f"{category}/image.png"))),
+        "person": decode_rgb(get(library_view_key(photo_id, category))),
         "person_mask": decode_mask(get(key(photo_id, f"{category}/person_mask.png"))),
         "inpaint_mask": decode_mask(get(key(photo_id, f"{category}/inpaint.png"))),
         "keypoints": pose.keypoints,

@@ -27,7 +27,7 @@ from tasks.images import ImageDecodeError, decode_mask, decode_rgb
 from tasks.preprocess.pose import PoseResult
 from tasks.rights import PhotoTermsLookup
 from tasks.settings import CATEGORIES
-from tasks.storage import garment_artifact_key, library_artifact_key
+from tasks.storage import garment_artifact_key, garment_cutout_key, library_artifact_key, library_view_key
 
 CELL_W, CELL_H = 300, 400
 TEXT_W = 480
@@ -117,7 +117,7 @@ def _original(ctx: RunContext, key: str | None) -> np.ndarray | None:
 
 def _view_cell(ctx: RunContext, photo_id: str, category: str) -> np.ndarray:
     get, key = ctx.store.get_bytes, library_artifact_key
-    image = decode_rgb(get(key(photo_id, f"{category}/image.png")))
+    image = decode_rgb(get(library_view_key(photo_id, category)))
     mask = decode_mask(get(key(photo_id, f"{category}/inpaint.png")))
     pose = PoseResult.from_openpose_json(ctx.store.get_json(key(photo_id, f"{category}/keypoints.json")))
     return _cell(image, category, mask=mask, points=pose.keypoints)
@@ -170,7 +170,7 @@ def render_garment_sheet(ctx: RunContext, date: str) -> np.ndarray:
         mask: np.ndarray | None = None
         artifacts = read_meta(ctx, garment.sha256) if garment.sha256 else None
         if garment.sha256 and artifacts is not None:
-            cut = decode_rgb(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "cloth.png")))
+            cut = decode_rgb(ctx.store.get_bytes(garment_cutout_key(garment.sha256)))
             mask = decode_mask(ctx.store.get_bytes(garment_artifact_key(garment.sha256, "mask.png")))
         source = (artifacts.source_key if artifacts else None) or garment.source_key
         lines: list[Line] = [

@@ -18,7 +18,7 @@ from tasks.qc.suite import failure_modes
 from tasks.qc.suite_versions import current_suite
 from tasks.states import move_if
 from tasks.states import settle as settle_rows
-from tasks.storage import credentialed_key, garment_artifact_key, library_artifact_key
+from tasks.storage import credentialed_key, garment_cutout_key, library_view_key
 from tasks.storefront.credentialed import read_back
 
 
@@ -107,8 +107,8 @@ def review_item(session: Any, row: Generation) -> ReviewItem:
         reason=row.reason,
         failed_checks=[FailedCheck(c.check, c.value, c.threshold, c.reason) for c in checks],
         images={
-            "garment": garment_artifact_key(garment.sha256, "cloth.png"),
-            "photo": library_artifact_key(row.photo_id, f"{row.category}/image.png"),
+            "garment": garment_cutout_key(garment.sha256),
+            "photo": library_view_key(row.photo_id, row.category),
             "result": row.stored_key,
         },
         qc_suite_version=row.qc_suite_version,

@@ -13,7 +13,7 @@ from tasks.context import RunContext
 from tasks.ledger import GenerationState, LookGeneration, utcnow
 from tasks.review.decisions import ReviewError, rejection_reason
 from tasks.states import move_if
-from tasks.storage import garment_artifact_key, library_artifact_key
+from tasks.storage import garment_cutout_key, look_photo_view_key
 
 FLAGGED = GenerationState.FLAGGED.value
 
@@ -52,9 +52,9 @@ def flagged_looks(ctx: RunContext, date: str) -> list[LookReviewItem]:
                 reason=row.reason,
                 failed_checks=list(row.failed_checks or []),
                 images={
-                    "upper": garment_artifact_key(row.upper_garment_sha256, "cloth.png"),
-                    "lower": garment_artifact_key(row.lower_garment_sha256, "cloth.png"),
-                    "photo": library_artifact_key(row.photo_id, "lower_body/image.png"),
+                    "upper": garment_cutout_key(row.upper_garment_sha256),
+                    "lower": garment_cutout_key(row.lower_garment_sha256),
+                    "photo": look_photo_view_key(row.photo_id),
                     "result": row.object_key or "",
                 },
             )

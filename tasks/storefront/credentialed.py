@@ -5,8 +5,9 @@ Every storefront slot is a copy of it, so a slot is checked against it by ETag l
 and a lost slot is put back without signing again.
 
 What the manifest says is read from the ledger: the engine, model version, weights hash, seed and
-parameters of the generation; its ingredients, the model photo and the garment image(s) it was
-made from, each by its sha256; and, for an image a reviewer approved, who approved it."""
+parameters of the generation; its ingredients, the model photo's view and the garment cut-out(s)
+the engine was given (what the review page may read too), each named by the sha256 of the
+original it was made from; and, for an image a reviewer approved, who approved it."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from tasks.catalog.run_summary import CredentialsTally
 from tasks.context import RunContext
 from tasks.credentials import CredentialSummary, Ingredient, Made, credential, read_credentials, signing_configured
 from tasks.ledger import Garment, Generation, LookGeneration, ModelPhoto, ReviewDecision
-from tasks.storage import credentialed_key
+from tasks.storage import credentialed_key, garment_cutout_key, library_view_key, look_photo_view_key
 
-JPEG = "image/jpeg"
+JPEG, PNG = "image/jpeg", "image/png"
 
 
 def no_credentials_note(ctx: RunContext) -> str | None:
@@ -31,27 +32,23 @@ def no_credentials_note(ctx: RunContext) -> str | None:
     return "no signing certificate for its Content Credentials is configured (TRYON_C2PA_CERT_CHAIN, docs/rights.md)"
 
 
-def _format(key: str) -> str:
-    return "image/png" if key.lower().endswith(".png") else JPEG
-
-
-def _photo(ctx: RunContext, session: Any, photo_id: str) -> Ingredient:
+def _photo(ctx: RunContext, session: Any, photo_id: str, view_key: str) -> Ingredient:
     photo = session.get(ModelPhoto, photo_id)
     if photo is None:
         raise LookupError(f"model photo {photo_id} is not in the ledger")
-    return Ingredient(f"model photo {photo_id}", ctx.store.get_bytes(photo.source_key), _format(photo.source_key), photo.sha256)
+    return Ingredient(f"model photo {photo_id}", ctx.store.get_bytes(view_key), PNG, photo.sha256)
 
 
 def _garment(ctx: RunContext, session: Any, sku: str, sha256: str | None) -> Ingredient:
-    """The garment image of ``sku`` whose content is ``sha256`` (any drop that held it)."""
-    query = select(Garment).where(Garment.sku == sku, Garment.source_key.is_not(None)).order_by(Garment.id.desc())
-    if sha256 is not None:
-        query = query.where(Garment.sha256 == sha256)
-    garment = session.scalars(query).first()
-    if garment is None or garment.source_key is None:
-        raise LookupError(f"no garment image of {sku} with sha256 {sha256} is in the ledger")
-    title = f"garment {sku}" + (f" ({garment.meta['rights_owner']})" if garment.meta.get("rights_owner") else "")
-    return Ingredient(title, ctx.store.get_bytes(garment.source_key), _format(garment.source_key), garment.sha256 or "")
+    """The garment's cut-out the engine was given, named by its original image's sha256 (and
+    its image-rights owner when the drop gave one)."""
+    if sha256 is None:
+        raise LookupError(f"the generation of {sku} records no garment sha256")
+    owner = session.scalar(
+        select(Garment.meta["rights_owner"].as_string()).where(Garment.sha256 == sha256).order_by(Garment.id.desc()).limit(1)
+    )
+    title = f"garment {sku}" + (f" (image rights: {owner})" if owner else "")
+    return Ingredient(title, ctx.store.get_bytes(garment_cutout_key(sha256)), PNG, sha256)
 
 
 def _approver(session: Any, row: Generation | LookGeneration) -> str | None:
@@ -66,14 +63,18 @@ def _approver(session: Any, row: Generation | LookGeneration) -> str | None:
 def made_of(ctx: RunContext, session: Any, row: Generation | LookGeneration) -> Made:
     """What made ``row``'s image, as its manifest states it."""
     if isinstance(row, LookGeneration):
-        title = f"look {row.look_id} ({row.upper_sku} with {row.lower_sku}) on {row.photo_id}"
+        title, view = (
+            f"look {row.look_id} ({row.upper_sku} with {row.lower_sku}) on {row.photo_id}",
+            look_photo_view_key(row.photo_id),
+        )
         garments: list[tuple[str, str | None]] = [
             (row.upper_sku, row.upper_garment_sha256),
             (row.lower_sku, row.lower_garment_sha256),
         ]
         parameters: dict[str, Any] = {"look_id": row.look_id, "looks_model_version": row.looks_model_version}
     else:
-        title, garments, parameters = f"{row.sku} on {row.photo_id}", [(row.sku, row.garment_sha256)], dict(row.parameters or {})
+        title, view = f"{row.sku} on {row.photo_id}", library_view_key(row.photo_id, row.category)
+        garments, parameters = [(row.sku, row.garment_sha256)], dict(row.parameters or {})
     return Made(
         title=title,
         engine=row.engine,
@@ -81,7 +82,7 @@ def made_of(ctx: RunContext, session: Any, row: Generation | LookGeneration) -> 
         weights_sha256=row.weights_sha256,
         seed=row.seed,
         parameters=parameters,
-        ingredients=(_photo(ctx, session, row.photo_id), *(_garment(ctx, session, sku, sha) for sku, sha in garments)),
+        ingredients=(_photo(ctx, session, row.photo_id, view), *(_garment(ctx, session, sku, sha) for sku, sha in garments)),
         approved_by=_approver(session, row),
     )
 
