@@ -11,6 +11,10 @@ The DAG looks at the photos on ``library_schedule`` (every 30 minutes by default
 when they changed since the last build (their listing's fingerprint: keys, ETags, sizes, and the
 preprocessing backends); otherwise the run ends at its first task, skipping the rest. The
 ``rebuild`` param (``tryon library build``) runs it whatever the fingerprint says.
+
+The ``erase`` param (``tryon library erase PHOTO --reason ... --by ...``; ``erase_reason`` and
+``erased_by`` with it) first erases that photo and everything made from it (``tasks.erasure``,
+docs/rights.md); the build that follows leaves it out of the index, the clusters and the looks.
 """
 
 from __future__ import annotations
@@ -33,12 +37,29 @@ CHUNK = 16
     dag_id="model_library",
     schedule=CronTriggerTimetable(SETTINGS.library_schedule, timezone="UTC"),
     params={
-        "rebuild": Param(False, type="boolean", description="Build even when the photos have not changed since the last build.")
+        "rebuild": Param(False, type="boolean", description="Build even when the photos have not changed since the last build."),
+        "erase": Param(
+            None, type=["null", "string"], description="A photo (id or file name) to erase first, with all made from it."
+        ),
+        "erase_reason": Param("", type="string", description="Why the photo is erased (kept in the erasure record)."),
+        "erased_by": Param("", type="string", description="Who asked for the erasure (kept in the erasure record)."),
     },
     doc_md=__doc__,
     **dag_defaults(),
 )
 def model_library() -> None:
+    @task
+    def erase() -> str | None:
+        """The ``erase`` param's photo erased (tasks.erasure), or nothing when it is not set."""
+        from tasks.erasure import erase_photo
+
+        params = get_current_context()["params"]
+        if not params.get("erase"):
+            return None
+        done = erase_photo(run_context(), params["erase"], params.get("erase_reason") or "", params.get("erased_by") or "")
+        print(done.describe())
+        return done.describe()
+
     @task.short_circuit
     def photos_changed() -> str | None:
         """The photos' fingerprint when a build is due; None ends the run here (nothing changed)."""
@@ -82,6 +103,7 @@ def model_library() -> None:
         return asdict(train_looks(run_context()))
 
     fingerprint = photos_changed()
+    erase() >> fingerprint
     photos = list_photos()
     fingerprint >> photos
     looks(build_index(preprocess.expand(keys=photos), fingerprint))

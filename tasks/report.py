@@ -58,6 +58,7 @@ from tasks.stage_times import StageRecord, stage_failures, stage_records, stage_
 from tasks.storage import (
     REPORT_THUMBS,
     drop_marker_key,
+    qc_table_key,
     report_key,
     report_thumbnail_key,
     storefront_manifest_key,
@@ -262,7 +263,7 @@ def _tally(states: Iterable[str]) -> dict[str, int]:
 def _histograms(ctx: RunContext, date: str) -> tuple[str | None, list[int]]:
     """The QC metrics histograms written beside the report (its file name), when QC wrote a
     metrics table for the date, and the QC suite versions that judged the table's rows."""
-    key = report_key(date, "metrics.parquet")
+    key = qc_table_key(date)
     if not ctx.store.exists(key):
         return None, []
     table = pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key)))

@@ -184,6 +184,11 @@ def report_key(date: str, name: str) -> str:
 REPORT_THUMBS = "thumbs/"  # the report's thumbnails, under its date's prefix
 
 
+def qc_table_key(date: str) -> str:
+    """The date's QC table (``tasks.catalog.qc_table``)."""
+    return report_key(date, "metrics.parquet")
+
+
 def report_thumbnail_key(date: str, generation_id: str) -> str:
     """A generation's thumbnail beside its date's report (QC writes it when it measures the image)."""
     return report_key(date, f"{REPORT_THUMBS}{generation_id}.jpg")

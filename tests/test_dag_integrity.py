@@ -75,7 +75,9 @@ def test_garment_drop_shape():
 
 def test_model_library_shape():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["model_library"]
-    assert set(dag.task_ids) == {"photos_changed", "list_photos", "preprocess", "build_index", "looks"}
+    assert set(dag.task_ids) == {"erase", "photos_changed", "list_photos", "preprocess", "build_index", "looks"}
+    # an erasure (the erase param) comes first: the build that follows leaves the photo out
+    assert dag.get_task("erase").downstream_task_ids == {"photos_changed"} and dag.params["erase"] is None
     # it looks at the photos every 30 minutes and goes on only when they changed (or on rebuild)
     assert dag.timetable.summary == "*/30 * * * *" and dag.params["rebuild"] is False
     changed = dag.get_task("photos_changed")

@@ -25,6 +25,7 @@ NEW_TABLES = (
     "qc_suite_promotions",
     "photo_releases",
     "rights_withdrawals",
+    "erasures",
 )  # after the first revision
 NEW_COLUMNS = {  # revisions 0004 and 0005
     "generations": ("garment_sha256", "qc_suite_version"),
@@ -99,7 +100,7 @@ def assert_kept_and_current(url: str) -> None:
 
 def test_an_empty_database_gets_exactly_the_models_schema(url: str) -> None:
     ledger = Ledger(url)
-    assert schema_revision(ledger.engine) == head_revision() == "0007"
+    assert schema_revision(ledger.engine) == head_revision() == "0008"
     with ledger.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     ledger.engine.dispose()

@@ -4,6 +4,7 @@ library, the looks model, a drop's garment sheet."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import shutil
@@ -212,6 +213,41 @@ def _print_card(card) -> None:
     print(yaml.safe_dump({"models": {entry.name: {**fields, "version": entry.version, "config": entry.config}}}, sort_keys=False))
 
 
+def cmd_library_erase(args: argparse.Namespace) -> int:
+    """Run model_library with the ``erase`` param: the photo and all made from it go, then the
+    index is built without it; the erasure record is printed."""
+    from sqlalchemy import select
+
+    from tasks.context import RunContext
+    from tasks.erasure import erasure_findings
+    from tasks.ledger import Erasure
+    from tasks.storage import library_photo_id
+
+    conf = {"erase": args.photo, "erase_reason": args.reason, "erased_by": args.by}
+    with pipeline(get_settings()) as settings:
+        state = run_and_say("model_library", None, conf)
+        ctx = RunContext.from_settings(settings)
+        with ctx.ledger.session() as session:
+            record = session.scalars(
+                select(Erasure).where(Erasure.photo_id == library_photo_id(args.photo)).order_by(Erasure.id.desc())
+            ).first()
+        if state != "success" or record is None:
+            print(f"error: {args.photo} was not erased (tryon status, or the model_library run's log, says why)", file=sys.stderr)
+            return 1
+        left = [key for erasure, key in erasure_findings(ctx) if erasure.id == record.id]
+    print(
+        f"erased {record.photo_id} (sha256 {record.photo_sha256}) at {record.erased_at:%Y-%m-%d %H:%M:%S} UTC "
+        f"for {record.erased_by}: {record.reason}"
+    )
+    print(
+        f"  {len(record.generation_ids)} generation(s) and {len(record.removed)} object(s) removed; the index rebuilt without it"
+    )
+    print(
+        f"  audit: {'nothing derived from it remains' if not left else f'{len(left)} object(s) remain: ' + ', '.join(left[:5])}"
+    )
+    return 0 if not left else 1
+
+
 def cmd_library_sheet(args: argparse.Namespace) -> int:
     from tasks.preprocess.contact_sheet import render_sheet
 
@@ -258,6 +294,15 @@ def register(commands: Any) -> None:
         help="only when the photos (or the preprocessing backends) changed since the last build, as the DAG's schedule does",
     )
     build.set_defaults(func=cmd_library_build)
+    erase = library.add_parser(
+        "erase",
+        help="erase a model photo and everything made from it (storefront and review images, generations, artefacts), "
+        "keeping an erasure record (docs/rights.md)",
+    )
+    erase.add_argument("photo", help="the photo's id or file name")
+    erase.add_argument("--reason", required=True, help="why (kept in the erasure record), e.g. 'GDPR request 2026-118'")
+    erase.add_argument("--by", default=getpass.getuser(), help="who asked for it (default: you)")
+    erase.set_defaults(func=cmd_library_erase)
     sheet = library.add_parser("sheet", help="draw every photo's views with keypoints and masks into one PNG")
     sheet.add_argument("--out", type=Path, default=Path("library-contact-sheet.png"), help="where to write the PNG")
     sheet.set_defaults(func=cmd_library_sheet)

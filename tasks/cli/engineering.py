@@ -29,10 +29,37 @@ if TYPE_CHECKING:
     from tasks.evaluation.compare import Comparison
 
 
+def cmd_audit_erased(args: argparse.Namespace) -> int:
+    """Every object derived from an erased photo that the bucket still holds; ``--repair``
+    removes them (what an erasure interrupted after its ledger commit left)."""
+    from tasks.context import RunContext
+    from tasks.erasure import erasure_findings, remove_remains
+
+    with pipeline(get_settings(), airflow=False) as settings:
+        ctx = RunContext.from_settings(settings)
+        found = erasure_findings(ctx)
+        if args.repair and found:
+            remove_remains(ctx, [key for _, key in found])
+        left = erasure_findings(ctx) if args.repair else found
+    if args.json:
+        print(json.dumps({"found": [{"photo_id": e.photo_id, "key": k} for e, k in found], "left": [k for _, k in left]}))
+        return 0 if not left else 1
+    print(f"audit of erased photos: {len(found)} object(s) derived from an erased photo")
+    for erasure, key in found:
+        print(f"  {erasure.photo_id:<20} {key}")
+    if left:
+        print(f"{len(left)} left" + ("" if args.repair else "; `tryon audit --erased --repair` removes them"))
+    return 0 if not left else 1
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from tasks.audit import audit, audit_and_repair
     from tasks.context import RunContext
 
+    if args.erased:
+        return cmd_audit_erased(args)
+    if args.date is None:
+        raise SystemExit("error: tryon audit needs --date (or --erased)")
     settings = get_settings()
     with ExitStack() as stack:
         if args.repair:  # no run may publish while the repair does
@@ -416,7 +443,13 @@ def register(commands: Any) -> None:
     audit = commands.add_parser(
         "audit", help="hold the ledger against the objects for a drop date (storefront, manifests, generations, review copies)"
     )
-    audit.add_argument("--date", type=parse_date, required=True)
+    audit.add_argument("--date", type=parse_date, help="the drop date to audit (or --erased)")
+    audit.add_argument(
+        "--erased",
+        action="store_true",
+        help="instead: search the whole bucket for anything derived from an erased model photo (by its id, its "
+        "generations' ids, its content and its sha256; docs/rights.md)",
+    )
     audit.add_argument(
         "--repair", action="store_true", help="re-publish, plan lost generations again, delete orphans, rewrite the manifests"
     )

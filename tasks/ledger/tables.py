@@ -359,3 +359,21 @@ class RightsWithdrawal(Base):
     storefront_key: Mapped[str] = mapped_column(String(1024))
     reason: Mapped[str] = mapped_column(Text)
     withdrawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Erasure(Base):
+    """A model photo erased (``tryon library erase``, ``tasks.erasure``): which photo, by its id
+    and content (sha256, and the ETag its copies would carry), why, by whom and when, the
+    generations it took with it and the objects removed. No image data."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    photo_id: Mapped[str] = mapped_column(String(128), index=True)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo_etag: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    erased_by: Mapped[str] = mapped_column(String(128))
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    generation_ids: Mapped[list[Any]] = mapped_column(default=list)
+    removed: Mapped[list[Any]] = mapped_column(default=list)  # the object keys removed

@@ -21,7 +21,7 @@ from tasks.context import RunContext
 from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, ReviewDecision
 from tasks.qc.calibrate import LabelledRow
 from tasks.qc.suite import OTHER_FAILURE
-from tasks.storage import report_key
+from tasks.storage import qc_table_key
 
 POSITIVE, NEGATIVE = ("approved", SPOT_APPROVED), ("rejected", SPOT_REJECTED)
 
@@ -50,7 +50,7 @@ def ledger_labels(ctx: RunContext) -> list[LabelledRow]:
         by_date[decision.drop_date].append(generation_id)
     labels = []
     for date, generation_ids in sorted(by_date.items()):
-        key = report_key(date, "metrics.parquet")
+        key = qc_table_key(date)
         if not ctx.store.exists(key):
             continue
         table = pd.read_parquet(io.BytesIO(ctx.store.get_bytes(key)))

@@ -40,7 +40,7 @@ from tasks.qc.metrics import GenerationInputs
 from tasks.qc.suite import validate_generations
 from tasks.qc.suite_versions import current_suite
 from tasks.states import CheckState, move
-from tasks.storage import report_key, report_thumbnail_key
+from tasks.storage import qc_table_key, report_key, report_thumbnail_key
 
 JUDGED = (GenerationState.PASSED.value, GenerationState.FLAGGED.value)
 PARTS_PREFIX = "metrics/"
@@ -228,7 +228,7 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
     if not metrics.empty:
         metrics["qc_failed"] = [outcome.failed.get(g, []) for g in metrics["generation_id"]]
         metrics["qc_suite_version"] = outcome.version
-    table_key = report_key(date, "metrics.parquet")
+    table_key = qc_table_key(date)
     if not metrics.empty or not ctx.store.exists(table_key):  # nothing judged: the date's table stands as it is
         ctx.store.put_bytes(table_key, _parquet(_whole_table(ctx, date, metrics)), "application/vnd.apache.parquet")
     for key in list(ctx.store.list_keys(report_key(date, PARTS_PREFIX))):  # this run's parts, and any a dead run left
@@ -239,7 +239,7 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
 def _whole_table(ctx: RunContext, date: str, judged: pd.DataFrame) -> pd.DataFrame:
     """The date's metrics table: the rows judged now, and the earlier rows of generations not
     judged again (their verdicts stand)."""
-    key = report_key(date, "metrics.parquet")
+    key = qc_table_key(date)
     if not ctx.store.exists(key):
         return judged
     earlier = _read_parquet(ctx, key)

@@ -81,7 +81,7 @@ def withdraw_without_rights(ctx: RunContext) -> RightsSweep:
                 record(session, OUTFIT, outfit.generation_id, key, refused, outfit.drop_date)
         still_live = set(session.scalars(select(Publication.storefront_key).where(Publication.state == LIVE)))
         withdrawn_images = deletions - still_live
-        mended = _mended_look_files(ctx, withdrawn_images, still_live)
+        mended = mended_look_files(ctx, withdrawn_images, still_live)
         for look_file, why, _ in mended:
             record(session, LOOK_FILE, look_file.sku, look_file_key(look_file.sku), f"rights: {why}", look_file.drop_date)
     clear(ctx.store, sorted(withdrawn_images | {look_file_key(f.sku) for f, _, kept in mended if kept is None}))
@@ -94,7 +94,7 @@ def withdraw_without_rights(ctx: RunContext) -> RightsSweep:
     return sweep
 
 
-def _mended_look_files(ctx: RunContext, withdrawn: set[str], live: set[str]) -> list[tuple[LookFile, str, LookFile | None]]:
+def mended_look_files(ctx: RunContext, withdrawn: set[str], live: set[str]) -> list[tuple[LookFile, str, LookFile | None]]:
     """Each look file that must change: the file, why in words, and what it becomes (None: it
     is deleted). A file loses the ``withdrawn`` images, a look left with none, and the whole file
     when no look is left or its own garment has no image ``live``."""
