@@ -32,6 +32,8 @@ COMPOSE_SECRETS = (
     "TRYON_REVIEW_S3_SECRET",
     "AIRFLOW_JWT_SECRET",
     "TRYON_REVIEWERS",
+    "TRYON_C2PA_CERT_CHAIN_FILE",
+    "TRYON_C2PA_PRIVATE_KEY_FILE",
 )
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-cpu", "worker-gpu")
 COMPOSE_PLUGIN = Path(compose.__file__).parent / "docker-compose"

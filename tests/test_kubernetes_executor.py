@@ -134,6 +134,7 @@ def test_every_pod_keeps_the_template_and_runs_the_task_sdk(pods):
         assert spec["securityContext"]["runAsUser"] == 50000
         assert sorted(m["mountPath"] for m in base["volumeMounts"]) == [
             "/etc/tryon",
+            "/etc/tryon-c2pa",  # the Content Credentials' signing chain and key (a Secret)
             "/opt/airflow",
             "/tmp",
             "/var/cache/tryon-models",

@@ -8,13 +8,22 @@ import pytest
 
 from tasks.catalog.plans import generation_seed
 from tasks.context import RunContext
+from tasks.credentials import TRAINED_COMPOSITE, read_credentials
 from tasks.images import decode_rgb
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.ledger import Ledger
 from tasks.review.decisions import regenerate
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
-from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, put_test_releases, released_registry, size_only_suite
+from tests.conftest import (
+    GARMENTS,
+    SAMPLES,
+    TEST_SIGNING,
+    mark_drop_complete,
+    put_test_releases,
+    released_registry,
+    size_only_suite,
+)
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 
 DATE = "2026-11-19"
@@ -122,5 +131,18 @@ def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
     manifest = store.get_json(f"storefront/manifests/{DATE}.json")
     assert [i["generation_id"] for i in manifest["items"]] == [generation.generation_id]
     assert store.exists(manifest["items"][0]["key"])
+    # every storefront JPEG carries its signed Content Credentials and the IPTC digital source type
+    jpegs = [k for k in store.list_keys("storefront/") if k.endswith(".jpg")]
+    assert jpegs == [manifest["items"][0]["key"]]
+    for key in jpegs:
+        image = store.get_bytes(key)
+        found = read_credentials(image, TEST_SIGNING.ca_pem)
+        assert found.state == "Trusted" and found.signer == "tryon test signer", found
+        assert found.actions == ["c2pa.created", "c2pa.edited"] and found.ingredients == [
+            "model photo 049205_0",
+            "garment TEE-03032",
+        ]
+        assert b"<Iptc4xmpExt:DigitalSourceType>" + TRAINED_COMPOSITE.encode() in image
     summary = store.get_json(f"reports/{DATE}/summary.json")
+    assert summary["credentials"]["by_state"] == {"Valid": 1} and summary["credentials"]["signers"] == ["tryon test signer"]
     assert [(m["released"], m["model_version"]) for m in summary["models"]] == [(True, "ladi-vton-vitonhd-1.0-test")]
