@@ -48,6 +48,7 @@ def test_backfill_three_dates_then_again_then_a_new_model_version(s3_endpoint, t
     [old] = ctx.ledger.generations("2026-10-01")
     approved_key = approve(ctx, old.generation_id, "alice")
     approved_bytes = ctx.store.get_bytes(approved_key)
+    before = generation_objects(ctx.store)  # with the approved image's credentialed copy beside it
 
     registry = save_published_layout(random_components(SMALL, seed=4), tmp_path / "weights", SMALL)
     args = (

@@ -104,6 +104,10 @@ def test_sign_in_approve_and_reject_in_chromium(server):
         assert page.locator("section.item").count() == 2
         assert second not in _manifest_ids(ctx), "rejected: not in the manifest"
         assert "sleeve melted into the torso" in page.inner_text("table")
+        # the approved image's Content Credentials, as a C2PA reader finds them on its storefront copy
+        credentials = page.locator(f"tr:has-text('{first[:12]}') td.credentials").inner_text()
+        assert credentials.startswith("Content Credentials Valid, signed by tryon test signer; actions c2pa.created, ")
+        assert "org.tryon.reviewed" in credentials and "ingredients model photo " in credentials
         assert f"Judged by QC suite v{load_config().version}." in page.locator("section.item").nth(0).inner_text()
         browser.close()
 
