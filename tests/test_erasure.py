@@ -11,27 +11,14 @@ from sqlalchemy import select
 
 from tasks.catalog.library import read_index
 from tasks.ledger import Erasure, Generation, ModelPhoto
-from tasks.publish import publish
-from tasks.review import decisions
 from tasks.storage import library_photo_id, storefront_key, storefront_manifest_key
-from tests.conftest import SAMPLES, generate_drop
+from tests.conftest import SAMPLES, approve_everything, generate_drop
 from tests.test_garment_drop_dag import run_tryon
 
 DATE = "2026-11-20"
 PHOTOS = ("05997_00.jpg", "049205_0.jpg")
 SKUS = ("TEE-00055", "JEANS-051946")
 ERASED, KEPT = "049205_0", "05997_00"
-
-
-def _approve_everything(ctx) -> None:
-    """QC's verdict stood in for (every generation flagged), then a reviewer approves each."""
-    with ctx.ledger.session() as session:
-        for row in session.scalars(select(Generation).where(Generation.drop_date == DATE, Generation.state == "generated")):
-            row.state = "flagged"
-    publish(ctx, DATE)
-    for row in ctx.ledger.generations(DATE):
-        if row.state == "flagged":
-            decisions.approve(ctx, row.generation_id, "ana")
 
 
 def _traces(ctx, photo_id: str, sha256: str, photo: bytes) -> list[str]:
@@ -49,7 +36,7 @@ def _traces(ctx, photo_id: str, sha256: str, photo: bytes) -> list[str]:
 
 def test_an_erased_photo_leaves_no_derived_object_and_the_audit_proves_it(ctx):
     generate_drop(ctx, DATE, SKUS, PHOTOS)
-    _approve_everything(ctx)
+    approve_everything(ctx, DATE)
     photo = (SAMPLES / "library" / f"{ERASED}.jpg").read_bytes()
     sha256 = hashlib.sha256(photo).hexdigest()
     with ctx.ledger.session() as session:

@@ -20,22 +20,11 @@ from tasks.report import check_inputs_add_up
 from tasks.review import decisions
 from tasks.storage import storefront_manifest_key
 from tasks.storefront import LIVE, WITHDRAWN
-from tests.conftest import GARMENTS, generate_drop, plan_drop
+from tests.conftest import GARMENTS, approve_everything, generate_drop, plan_drop
 
 DATE = "2026-11-20"
 PHOTOS = ("05997_00.jpg", "049205_0.jpg", "01008_00.jpg")
 SKU = "TEE-00055"
-
-
-def _approve_everything(ctx: RunContext) -> None:
-    """QC's verdict stood in for (every generation flagged), then a reviewer approves each."""
-    with ctx.ledger.session() as session:
-        for row in session.scalars(select(Generation).where(Generation.drop_date == DATE, Generation.state == "generated")):
-            row.state = "flagged"
-    publish(ctx, DATE)
-    for row in ctx.ledger.generations(DATE):
-        if row.state == "flagged":
-            decisions.approve(ctx, row.generation_id, "ana")
 
 
 def _live(ctx: RunContext) -> list[tuple[Publication, Generation]]:
@@ -52,7 +41,7 @@ def _live(ctx: RunContext) -> list[tuple[Publication, Generation]]:
 def test_a_reshoot_retires_every_image_of_the_old_garment_and_a_deleted_sku_is_withdrawn(each_store_ctx):
     ctx = each_store_ctx
     generate_drop(ctx, DATE, (SKU, "JEANS-051946"), PHOTOS)
-    _approve_everything(ctx)
+    approve_everything(ctx, DATE)
     before = _live(ctx)
     old = {gen.garment_sha256 for _, gen in before if gen.sku == SKU}
     assert len(old) == 1 and len([1 for _, gen in before if gen.sku == SKU]) == 2
@@ -100,7 +89,7 @@ def test_the_audit_finds_and_withdraws_an_image_of_a_superseded_garment(each_sto
     """What a pipeline before this check left behind: a live image of the old photo."""
     ctx = each_store_ctx
     generate_drop(ctx, DATE, (SKU,), PHOTOS)
-    _approve_everything(ctx)
+    approve_everything(ctx, DATE)
     ctx.store.put_bytes(f"drops/{DATE}/{SKU}/front.jpg", GARMENTS["TEE-03032"][0].read_bytes())
     validate(ctx, DATE, discover(ctx, DATE))  # the ledger now holds the new version; nothing else ran
     found = [f for f in audit(ctx, DATE) if f.kind == "storefront_superseded_version"]
