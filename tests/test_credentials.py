@@ -15,7 +15,7 @@ from tasks.credentials import (
     read_credentials,
 )
 from tasks.images import decode_rgb, encode_jpeg, fit_within
-from tests.conftest import GARMENTS, SAMPLES, TEST_SIGNING
+from tests.conftest import GARMENTS, SAMPLES, TEST_SIGNING, flagged_generations
 
 
 @pytest.fixture
@@ -96,3 +96,19 @@ def test_tryon_credentials_reads_a_file(settings, chain, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Content Credentials Trusted, signed by tryon test signer; actions c2pa.created, c2pa.edited" in done.stdout
+
+
+def test_a_storefront_image_names_its_garments_image_rights_owner(ctx):
+    """A garment whose drop named the owner of its image rights: the approved image's credentials
+    name them beside the garment ingredient."""
+    from sqlalchemy import select
+
+    from tasks.ledger import Garment
+    from tasks.review import decisions
+
+    [gid] = flagged_generations(ctx, 1)
+    with ctx.ledger.session() as session:
+        garment = session.scalar(select(Garment).where(Garment.sku == "TEE-1"))
+        garment.meta = {**garment.meta, "rights_owner": "Studio North"}
+    found = read_credentials(ctx.store.get_bytes(decisions.approve(ctx, gid, "ana")), TEST_SIGNING.ca_pem)
+    assert found.state == "Trusted" and found.ingredients == ["model photo p1", "garment TEE-1 (image rights: Studio North)"]

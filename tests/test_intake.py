@@ -78,11 +78,14 @@ def test_manifest_gives_a_missing_category_and_notes_record_conversions(ctx):
     Image.open(tee).convert("L").save(grey, format="PNG")
     _put_drop(ctx, "FROM-MANIFEST", {"front.png": grey.getvalue(), "meta.json": b"{}"})
     _put_drop(ctx, "NOT-LISTED", {"front.jpg": tee.read_bytes()})
-    ctx.store.put_bytes(f"drops/{DATE}/manifest.csv", b"sku,category,title\nFROM-MANIFEST,upper_body,Grey tee\n")
+    ctx.store.put_bytes(
+        f"drops/{DATE}/manifest.csv", b"sku,category,title,rights_owner\nFROM-MANIFEST,upper_body,Grey tee,Studio North\n"
+    )
     valid = validate(ctx, DATE, discover(ctx, DATE))
     assert [(i.sku, i.category) for i in valid] == [("FROM-MANIFEST", "upper_body")]
     garments = {g.sku: g for g in ctx.ledger.garments(DATE)}
     assert garments["FROM-MANIFEST"].meta["intake_notes"] == ["converted_from_grayscale"]
+    assert garments["FROM-MANIFEST"].meta["rights_owner"] == "Studio North", "the garment image's rights owner is kept"
     assert garments["NOT-LISTED"].state == "quarantined" and garments["NOT-LISTED"].reason.startswith("category_missing")
 
 
