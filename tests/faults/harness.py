@@ -32,7 +32,7 @@ from typing import Any
 
 from tasks.ledger import Ledger
 from tasks.settings import Settings
-from tasks.storage import ObjectStore, drop_marker_key, report_key, storefront_manifest_key
+from tasks.storage import ObjectStore, credentialed_key, drop_marker_key, report_key, storefront_manifest_key
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SAMPLES = REPO / "samples"
@@ -74,8 +74,13 @@ class World:
 
 
 def _run_env(tmp: Path, registry: Path, suite: Path) -> dict[str, str]:
+    from tests.signing import make_signing_chain
+
     base = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
+    chain = make_signing_chain(tmp / "c2pa")  # what signs the storefront images' Content Credentials
     return base | {
+        "TRYON_C2PA_CERT_CHAIN": str(chain.cert_chain),
+        "TRYON_C2PA_PRIVATE_KEY": str(chain.private_key),
         "PYTHONPATH": str(REPO),
         "TRYON_HOME": str(tmp / "home"),
         "TRYON_ENGINE": "ladi-vton",
@@ -297,7 +302,10 @@ def verdict(world: World, expected_slots: set[tuple[str, str]] | None) -> Verdic
             details.append(f"{publication.storefront_key} shows a superseded version of {generation.sku}")
             continue
         try:
-            if _sha(store.get_bytes(publication.storefront_key)) != _sha(store.get_bytes(generation.object_key)):
+            # a slot holds its generation's credentialed copy (its image with its Content Credentials)
+            if _sha(store.get_bytes(publication.storefront_key)) != _sha(
+                store.get_bytes(credentialed_key(generation.object_key))
+            ):
                 wrong += 1
                 details.append(f"{publication.storefront_key} is not {generation.generation_id}'s image")
         except Exception as error:  # noqa: BLE001 - a missing object is a lost publication, counted below
