@@ -84,21 +84,26 @@ def padding_source(image: np.ndarray, person: np.ndarray) -> np.ndarray:
     other, with no band of one flat colour and no streaks of the model's clothes."""
     source = image.copy()
     strip = PADDING_STRIP
-    edges = np.zeros(person.shape, bool)
-    edges[:strip], edges[-strip:], edges[:, :strip], edges[:, -strip:] = True, True, True, True
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    away = ~(cv2.dilate(person.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
-    typical = np.median(lab[edges & away] if (edges & away).any() else lab[edges], axis=0)
-    # the backdrop: away from the person, and near the edges' typical colour (hair or a bag the
-    # person mask missed is neither carried into the padding)
-    clear = away & (np.linalg.norm(lab - typical, axis=2) < BACKDROP_DISTANCE)
-    fallback = np.median(image[edges & clear] if (edges & clear).any() else image[edges], axis=0)
-    for rows, columns in (
+    strips = (
         (slice(0, strip), slice(None)),
         (slice(-strip, None), slice(None)),
         (slice(None), slice(0, strip)),
         (slice(None), slice(-strip, None)),
-    ):
+    )
+    edges = np.zeros(person.shape, bool)
+    lab = np.zeros(image.shape, np.float32)  # only the strips are converted: nothing else is read
+    for rows, columns in strips:
+        edges[rows, columns] = True
+        lab[rows, columns] = cv2.cvtColor(np.ascontiguousarray(image[rows, columns]), cv2.COLOR_RGB2LAB)
+    away = ~(cv2.dilate(person.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+    typical = np.median(lab[edges & away] if (edges & away).any() else lab[edges], axis=0)
+    # the backdrop: away from the person, and near the edges' typical colour (hair or a bag the
+    # person mask missed is neither carried into the padding)
+    clear = np.zeros(person.shape, bool)
+    for rows, columns in strips:
+        clear[rows, columns] = away[rows, columns] & (np.linalg.norm(lab[rows, columns] - typical, axis=2) < BACKDROP_DISTANCE)
+    fallback = np.median(image[edges & clear] if (edges & clear).any() else image[edges], axis=0)
+    for rows, columns in strips:
         along_x = rows != slice(None)
         pixels, backdrop = image[rows, columns].astype(np.float32), clear[rows, columns]
         if not along_x:
