@@ -137,9 +137,10 @@ def pose_map(keypoints: np.ndarray, shape: tuple[int, int] = (MODEL_HEIGHT, MODE
         y0, y1 = max(0, int(y) - reach), min(height, int(y) + reach + 1)
         if x0 >= x1 or y0 >= y1:
             continue
-        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        window = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / POSE_SIGMA**2)
-        maps[index, y0:y1, x0:x1] = window / window.max()
+        # the Gaussian is separable: one exp per row and per column, not per pixel of the window
+        column = np.exp(-((np.arange(y0, y1, dtype=np.float32) - y) ** 2) / POSE_SIGMA**2)
+        row = np.exp(-((np.arange(x0, x1, dtype=np.float32) - x) ** 2) / POSE_SIGMA**2)
+        maps[index, y0:y1, x0:x1] = np.outer(column / column.max(), row / row.max())
     return maps
 
 

@@ -45,13 +45,15 @@ class Crop:
         ``padding_source``) extended from its nearest edge."""
         flags = cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR
         view = cv2.warpAffine(image, self.matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        inside = cv2.warpAffine(
-            np.ones(image.shape[:2], np.uint8), self.matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT
+        (left, right), (top, bottom) = (
+            _span(self.x0, image.shape[1], size[0], self.scale),
+            _span(self.y0, image.shape[0], size[1], self.scale),
         )
-        if inside.all():
+        if (left, top, right, bottom) == (0, 0, size[0], size[1]):
             return view
         padded = cv2.warpAffine(padding, self.matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        return np.where(inside[..., None] > 0, view, padded)
+        padded[top:bottom, left:right] = view[top:bottom, left:right]
+        return padded
 
     def labels(self, labels: np.ndarray, size: tuple[int, int] = (CANVAS_WIDTH, CANVAS_HEIGHT)) -> np.ndarray:
         """A label map or mask (nearest neighbour; outside the photo is 0)."""
@@ -69,6 +71,17 @@ class Crop:
 
     def to_dict(self) -> dict[str, float]:
         return {"x0": float(self.x0), "y0": float(self.y0), "scale": float(self.scale)}
+
+
+def _span(offset: float, extent: int, canvas: int, scale: float) -> tuple[int, int]:
+    """The canvas columns (or rows) that a nearest-neighbour warp takes from inside the photo,
+    as ``[first, last)``: the crop is an axis-aligned scale and offset, so the photo covers one
+    rectangle of the canvas. Found by warping one row of ones the way the image's warp maps
+    that axis (the same rounding as a whole mask's warp, at the cost of one row)."""
+    ones = np.ones((1, extent), np.uint8)
+    matrix = np.array([[scale, 0, -offset * scale], [0, 1, 0]], np.float32)
+    covered = np.flatnonzero(cv2.warpAffine(ones, matrix, (canvas, 1), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT))
+    return (int(covered[0]), int(covered[-1]) + 1) if covered.size else (0, 0)
 
 
 PADDING_STRIP = 6  # px of the photo's edge that the padding extends
