@@ -5,8 +5,8 @@ Real outfits: a photo's parts, each part any of its views (the whole part or a w
 Modified outfits: one or two parts swapped for the same part of another photo. Each step draws
 ``batch`` real and ``batch`` modified pairs for every pair of parts the outfits hold.
 
-The evaluation holds each outfit out in turn (leave one outfit out), trains on the rest and
-scores the held-out one: the AUC of its real views against the same views with one part swapped
+The evaluation holds each outfit out in turn (leave one outfit out; a library of more than
+``MAX_FOLDS`` outfits in ``MAX_FOLDS`` folds), trains on the rest and scores the held-out ones: the AUC of its real views against the same views with one part swapped
 for another photo's, and, for each of its pairs, the rank of the true partner among 100
 candidates (the partner and 99 others: other photos' parts, their windows too when the library
 has fewer than 99). The baseline is the same network left at its random initialisation: a
@@ -24,6 +24,7 @@ from tasks.looks.model import CompatibilityModel, ModelConfig, PairBatch, contra
 from tasks.looks.outfits import PAIRS, Outfit
 
 CANDIDATES = 100
+MAX_FOLDS = 10  # held-out folds of the evaluation: each trains a model
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,20 @@ def _dim(outfits: list[Outfit]) -> int:
 
 
 @torch.no_grad()
-def outfit_score(model: CompatibilityModel, parts: dict[str, np.ndarray]) -> float:
-    """The mean compatibility of the pairs an outfit (part -> one embedding) holds."""
+def outfit_scores(model: CompatibilityModel, parts: dict[str, np.ndarray]) -> np.ndarray:
+    """The mean compatibility of the pairs each of a batch of outfits (part -> ``(n, D)``
+    embeddings, one row per outfit) holds: one forward pass per pair of parts for the batch."""
     scores = [
-        model.pair_scores(torch.from_numpy(parts[a][None]), a, torch.from_numpy(parts[b][None]), b).item()
+        model.pair_scores(torch.from_numpy(parts[a]), a, torch.from_numpy(parts[b]), b).numpy()
         for a, b in PAIRS
         if a in parts and b in parts
     ]
-    return float(np.mean(scores))
+    return np.mean(scores, axis=0)
+
+
+def outfit_score(model: CompatibilityModel, parts: dict[str, np.ndarray]) -> float:
+    """The mean compatibility of the pairs an outfit (part -> one embedding) holds."""
+    return float(outfit_scores(model, {part: vector[None] for part, vector in parts.items()})[0])
 
 
 @torch.no_grad()
@@ -166,9 +173,11 @@ def _held_out_figures(model: CompatibilityModel, held: Outfit, others: list[Outf
     for i in range(views):
         outfit = {part: vectors[i] for part, vectors in held.parts.items()}
         real.append(outfit_score(model, outfit))
-        for part in sorted(outfit):
-            for donor in (o for o in others if part in o.parts):
-                swapped.append(outfit_score(model, {**outfit, part: donor.parts[part][i % len(donor.parts[part])]}))
+        for part in sorted(outfit):  # the part swapped for each other photo's, scored as one batch
+            donors = [o.parts[part][i % len(o.parts[part])] for o in others if part in o.parts]
+            if donors:
+                batch = {p: np.repeat(v[None], len(donors), axis=0) for p, v in outfit.items()}
+                swapped.extend(outfit_scores(model, {**batch, part: np.stack(donors)}).tolist())
     for first, second in held.pairs():
         pool = [v for o in others if second in o.parts for v in o.parts[second][:1]]
         pool += [v for o in others if second in o.parts for v in o.parts[second][1:]]
@@ -193,22 +202,30 @@ def _evaluation(real: list[float], swapped: list[float], ranks: list[int], outfi
 
 
 def cross_validate(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> CrossValidation:
-    """Leave one outfit out: train on the others, score the held-out one; the trained model's
-    figures and the random projection's, over every fold."""
+    """Train on the outfits of all folds but one, score each outfit of the held-out fold against
+    the others; the trained model's figures and the random projection's, over every fold. Up to
+    ``MAX_FOLDS`` outfits, each is a fold of its own (leave one out); a larger library is dealt
+    into ``MAX_FOLDS`` folds, so the evaluation trains ``MAX_FOLDS`` models whatever its size (a
+    model per outfit made the 100-photo library's build train for over ten minutes)."""
     if len(outfits) < 3:
         raise ValueError(f"{len(outfits)} outfit(s): a held-out evaluation needs three or more")
+    count = min(len(outfits), MAX_FOLDS)
+    folds = [outfits[i::count] for i in range(count)]
     figures: dict[str, tuple[list, list, list]] = {"trained": ([], [], []), "random": ([], [], [])}
-    for held in outfits:
-        others = [o for o in outfits if o.photo_id != held.photo_id]
-        scorers = {"trained": train(others, config), "random": new_model(_dim(outfits), config.seed + 1).eval()}
-        for name, model in scorers.items():
-            result = _held_out_figures(model, held, others)
-            for collected, values in zip(figures[name], result):
-                collected.extend(values)
+    for fold in folds:
+        held_ids = {o.photo_id for o in fold}
+        rest = [o for o in outfits if o.photo_id not in held_ids]
+        scorers = {"trained": train(rest, config), "random": new_model(_dim(outfits), config.seed + 1).eval()}
+        for held in fold:
+            others = [o for o in outfits if o.photo_id != held.photo_id]
+            for name, model in scorers.items():
+                result = _held_out_figures(model, held, others)
+                for collected, values in zip(figures[name], result):
+                    collected.extend(values)
     return CrossValidation(
         trained=_evaluation(*figures["trained"], outfits=len(outfits)),
         random_projection=_evaluation(*figures["random"], outfits=len(outfits)),
-        folds=[o.photo_id for o in outfits],
+        folds=["+".join(o.photo_id for o in fold) for fold in folds],
     )
 
 
@@ -217,7 +234,8 @@ def evaluation_table(evaluation: CrossValidation) -> str:
     rows = [("trained", evaluation.trained), ("random projection", evaluation.random_projection)]
     first = evaluation.trained
     lines = [
-        f"held out: {first.outfits} outfits one at a time; {first.pairs} pairs ranked among {first.candidates} candidates",
+        f"held out: {first.outfits} outfits in {len(evaluation.folds)} folds; {first.pairs} pairs ranked among "
+        f"{first.candidates} candidates",
         f"{'scorer':<18} {'AUC real vs 1 swapped':>22} {'partner above a swap':>21} {'mean rank':>10} {'top 10':>7}",
     ]
     lines += [f"{name:<18} {e.auc:>22.3f} {e.partner_above:>21.0%} {e.mean_rank:>10.1f} {e.top10:>7.0%}" for name, e in rows]
