@@ -126,19 +126,24 @@ def _sources() -> list:
     return sources
 
 
-def _candidate(job: tuple[int, int]) -> tuple[str, str, str, bytes]:
+def _candidate(job: tuple[int, int]) -> tuple[str, str, str | None, bytes]:
     """Candidate ``index`` of the drop drawn with ``seed``: (source SKU, category, fingerprint on
-    the pipeline's canvas, JPEG bytes). Its own random stream, so candidates are made in any order
-    and on any process and are the same."""
+    the pipeline's canvas, JPEG bytes); no fingerprint for a candidate intake would refuse as a
+    doubtful cut-out (a tint that brings the garment too near its backdrop), which is passed
+    over. Its own random stream, so candidates are made in any order and on any process and are
+    the same."""
     import numpy as np
 
     from tasks.images import encode_jpeg
-    from tasks.preprocess.garment import perceptual_hash, prepare_garment
+    from tasks.preprocess.garment import GarmentMaskDoubtful, perceptual_hash, prepare_garment
 
     seed, index = job
     sku, category, image, garment = _sources()[index % len(GOOD)]
     photo, mask = _garment(np.random.default_rng([seed, index]), image, garment)
-    canvas = prepare_garment(photo, KnownCut(mask))
+    try:
+        canvas = prepare_garment(photo, KnownCut(mask))
+    except GarmentMaskDoubtful:
+        return sku, category, None, b""
     return sku, category, perceptual_hash(canvas.cloth, canvas.mask), encode_jpeg(photo, 90)
 
 
@@ -161,7 +166,7 @@ def synthetic_garments(count: int, seed: int = 0, jobs: int | None = None):
             block = range(drawn, drawn + min(500, int((count - number) * 1.2) + 8))
             drawn = block.stop
             for sku, category, fingerprint, data in pool.map(_candidate, [(seed, index) for index in block], chunksize=4):
-                if number >= count or made.find(fingerprint) is not None:
+                if number >= count or fingerprint is None or made.find(fingerprint) is not None:
                     continue
                 made.add(fingerprint, Owner(sku, ""))
                 yield f"{sku.split('-')[0]}-S{number:06d}", category, data
