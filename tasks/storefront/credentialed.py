@@ -52,8 +52,10 @@ def _garment(ctx: RunContext, session: Any, sku: str, sha256: str | None) -> Ing
 
 
 def _approver(session: Any, row: Generation | LookGeneration) -> str | None:
+    """Who approved the image, or None (it entered by itself). A full-outfit image records the
+    reviewer who decided it, and a credentialed one was published: its reviewer approved it."""
     if isinstance(row, LookGeneration):
-        return row.reviewer if row.reviewer and (row.reason or "").startswith("approved by") else None
+        return row.reviewer
     decision = session.scalar(
         select(ReviewDecision).where(ReviewDecision.generation_id == row.generation_id, ReviewDecision.decision == "approved")
     )
