@@ -22,11 +22,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from tasks.airflow_glue.common import (
+    CPU_CHUNK,
     DROPS,
     GATE_TASK,
     LIBRARY_INDEX,
     SETTINGS,
     STOREFRONT,
+    chunk_index,
+    chunk_stage,
     dag_defaults,
     drop_date,
     drop_lease,
@@ -65,25 +68,38 @@ def garment_drop() -> None:
         return model_version_gate()
 
     @task(inlets=[DROPS])
-    def discover() -> list[DropItem]:
+    def discover() -> list[list[DropItem]]:
+        """The drop's SKUs, in chunks of ``chunk_size`` (at least one, an empty drop's empty)."""
         from tasks.intake import discover as run
+        from tasks.items import chunked
 
         with stage("discover") as (ctx, date, _):
-            return run(ctx, date)
+            return chunked(run(ctx, date), ctx.settings.chunk_size) or [[]]
 
-    @task
+    @task(**CPU_CHUNK)
     def validate(items: list[DropItem]) -> list[AcceptedItem]:
+        """One chunk's images decoded and checked (on the CPU queue, chunks side by side)."""
         from tasks.intake import validate as run
 
-        with stage("validate") as (ctx, date, _):
+        with chunk_stage("validate", items) as (ctx, date, _):
             return run(ctx, date, items)
+
+    @task(**CPU_CHUNK)
+    def preprocess_garments(items: list[AcceptedItem]) -> list[AcceptedItem]:
+        """One chunk's cut-outs, canvases, fingerprints and embeddings."""
+        from tasks.preprocess.garment_stage import prepare_garments
+
+        with chunk_stage("preprocess_garments", items) as (ctx, date, _):
+            return prepare_garments(ctx, date, items)
 
     @task
-    def preprocess_garments(items: list[AcceptedItem]) -> list[AcceptedItem]:
-        from tasks.preprocess.garment_stage import preprocess_garments as run
+    def keep_originals(chunks: list[list[AcceptedItem]]) -> list[AcceptedItem]:
+        """The chunks gathered: a garment the same as one seen first is a duplicate."""
+        from tasks.preprocess.garment_stage import keep_originals as run
 
-        with stage("preprocess_garments") as (ctx, date, _):
-            return run(ctx, date, items)
+        with stage("keep_originals") as (ctx, date, _):
+            # index by length: iterating the lazy sequence probes one past its end (an error in the log)
+            return run(ctx, date, [item for i in range(len(chunks)) for item in chunks[i]])
 
     @task(retries=0)
     def check_inputs(items: list[AcceptedItem]) -> list[AcceptedItem]:
@@ -99,6 +115,14 @@ def garment_drop() -> None:
 
         with stage("match") as (ctx, date, _):
             return run(ctx, date, items)
+
+    @task
+    def measure_chunks(shards: list[Shard]) -> list[list[str]]:
+        """The shards' generations again, in chunks of ``chunk_size`` for QC's measuring (a CPU
+        stage: its tasks need not be as few as try-on's weight loads)."""
+        from tasks.items import chunked
+
+        return chunked([gid for shard in shards for gid in shard.generation_ids], run_context().settings.chunk_size)
 
     @task(
         map_index_template="{{ shard_label }}",
@@ -116,14 +140,13 @@ def garment_drop() -> None:
             details.update(asdict(figures))
             return figures
 
-    @task(trigger_rule="all_done", map_index_template="{{ shard_label }}")
-    def measure(shard: Shard) -> Figures:
-        """QC's measuring of one try-on shard's images, mapped like try-on (on CPU workers)."""
-        from tasks.qc.stage import measure_shard
+    @task(trigger_rule="all_done", **CPU_CHUNK)
+    def measure(generation_ids: list[str]) -> Figures:
+        """QC's measuring of one chunk of the night's generations, once try-on is done."""
+        from tasks.qc.stage import measure_chunk
 
-        get_current_context()["shard_label"] = shard.label
-        with stage("measure", shard.index) as (ctx, date, details):
-            details.update(measure_shard(ctx, date, shard.generation_ids, shard.index, lease_holder()))
+        with chunk_stage("measure", generation_ids, "generations") as (ctx, date, details):
+            details.update(measure_chunk(ctx, date, generation_ids, chunk_index(), lease_holder()))
             return details
 
     @task(trigger_rule="all_done")
@@ -193,12 +216,14 @@ def garment_drop() -> None:
     gate = check_model_version()
     ready = DropReadySensor()
     found = discover()
-    valid = validate(found)
-    items = preprocess_garments(valid)
+    valid = validate.expand(items=found)
+    prepared = preprocess_garments.expand(items=valid)
+    items = keep_originals(prepared)
     checked = check_inputs(items)
     shards = match(checked)
     generated = tryon.expand(shard=shards)
-    measured = measure.expand(shard=shards)
+    chunks_to_measure = measure_chunks(shards)
+    measured = measure.expand(generation_ids=chunks_to_measure)
     qc_done = qc()
     published = publish()
     looked = looks()
@@ -211,9 +236,11 @@ def garment_drop() -> None:
         ready,
         found,
         valid,
+        prepared,
         items,
         checked,
         shards,
+        chunks_to_measure,
         generated,
         measured,
         qc_done,

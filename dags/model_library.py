@@ -77,7 +77,7 @@ def model_library() -> None:
         keys = sorted(run_context().store.list_keys(library_photos_prefix()))
         return [keys[i : i + CHUNK] for i in range(0, len(keys), CHUNK)]
 
-    @task
+    @task(queue=SETTINGS.cpu_queue, pool=SETTINGS.cpu_pool)
     def preprocess(keys: list[str]) -> PhotoCounts:
         from tasks.preprocess.library_stage import preprocess_model_photos
 

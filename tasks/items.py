@@ -4,9 +4,9 @@ ledger writes every stage makes of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from tasks.context import RunContext
 from tasks.ledger import Garment, GarmentState, row_of
@@ -51,6 +51,15 @@ class AcceptedItem:
     def of(cls, item: DropItem) -> AcceptedItem:
         """A discovered item that validation let through (with its image, category and hash)."""
         return cls(**asdict(item))
+
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int) -> list[list[T]]:
+    """``items`` in order, in chunks of at most ``size``: the work of one mapped task each of a
+    CPU stage (``Settings.chunk_size``). Nothing is no chunk."""
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
 def made_so(record: Mapping[str, Any] | None, made_by: Mapping[str, object]) -> TypeGuard[Mapping[str, Any]]:

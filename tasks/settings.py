@@ -169,6 +169,23 @@ class Settings(BaseSettings):
     tryon_pool: str = Field(
         default="gpu", description="Airflow pool of the try-on tasks; created if missing with `gpu_pool_slots` slots."
     )
+    cpu_queue: str = Field(
+        default="cpu",
+        description="Airflow queue of the CPU-heavy mapped stages (garment validation and preprocessing, QC's measuring, library preprocessing), so they never hold the try-on queue's workers.",
+    )
+    cpu_pool: str = Field(
+        default="cpu", description="Airflow pool of the CPU-heavy mapped stages; created if missing with `cpu_pool_slots` slots."
+    )
+    cpu_pool_slots: int = Field(
+        default=16,
+        ge=1,
+        description="Slots of the CPU pool when the pipeline creates it: CPU worker processes in the deployment.",
+    )
+    chunk_size: int = Field(
+        default=100,
+        ge=1,
+        description="Work items (garments, generations to measure) per mapped task of a CPU stage; a drop this size or smaller is one task.",
+    )
     gpu_pool_slots: int = Field(
         default=1,
         ge=1,

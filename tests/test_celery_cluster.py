@@ -197,7 +197,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
     try:
         cluster.airflow("db", "migrate")
-        cluster.airflow("pools", "set", "gpu", "1", "try-on GPU slots")  # the same command as docker/compose.yaml
+        # the same commands as docker/compose.yaml
+        cluster.airflow("pools", "set", "gpu", "1", "try-on GPU slots")
+        cluster.airflow("pools", "set", "cpu", "2", "CPU stage slots")
         cluster.start("api-server", "api-server", "--port", str(port))
         cluster.start("scheduler", "scheduler")
         cluster.start("dag-processor", "dag-processor")
@@ -219,7 +221,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
             "celery",
             "worker",
             "--queues",
-            "default",
+            "default,cpu",
             "--concurrency",
             "2",
             "--celery-hostname",
@@ -310,6 +312,8 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
     for task_id, _, ti_state, queue, pool, host in tasks:
         if task_id in ("tryon", "outfits"):  # the engine's tasks: the GPU queue
             assert (ti_state, queue, pool, host) == ("success", "gpu", "gpu", "gpu-worker"), task_id
+        elif task_id in ("validate", "preprocess_garments", "measure", "preprocess"):  # mapped over chunks
+            assert (ti_state, queue, pool, host) == ("success", "cpu", "cpu", "cpu-worker"), task_id
         elif ti_state == "success":
             assert (queue, pool, host) == ("default", "default_pool", "cpu-worker"), task_id
     # the killed shard was retried once, loaded the weights once more and generated only what was not stored

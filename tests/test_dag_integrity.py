@@ -24,6 +24,7 @@ def test_garment_drop_shape():
         "discover",
         "validate",
         "preprocess_garments",
+        "keep_originals",
         "check_inputs",
         "match",
         "tryon",
@@ -34,7 +35,8 @@ def test_garment_drop_shape():
         "outfits",
         "report",
     ]
-    assert set(dag.task_ids) == {*order, "fail_run_if_a_stage_failed"}
+    assert set(dag.task_ids) == {*order, "measure_chunks", "fail_run_if_a_stage_failed"}
+    assert dag.get_task("measure_chunks").downstream_task_ids == {"measure", "fail_run_if_a_stage_failed"}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert dag.timetable.summary == "0 0 * * *"
     for upstream, downstream in zip(order, order[1:]):
@@ -63,7 +65,14 @@ def test_garment_drop_shape():
     for engine_task in (tryon, dag.get_task("outfits")):
         assert (engine_task.queue, engine_task.pool) == ("gpu", "gpu") and engine_task.executor_config
     assert tryon.weight_rule == "tasks.airflow_glue.priority.NightlyFirst", "nightly runs outrank backfills"
-    assert {dag.get_task(t).queue for t in dag.task_ids if t not in ("tryon", "outfits")} == {"default"}
+    # the CPU-heavy stages are mapped over chunks on a queue and pool of their own, so a drop of
+    # any size spreads over the CPU workers and never holds the try-on queue's
+    cpu = ("validate", "preprocess_garments", "measure")
+    for task_id in cpu:
+        assert (dag.get_task(task_id).queue, dag.get_task(task_id).pool) == ("cpu", "cpu"), task_id
+        assert dag.get_task(task_id).is_mapped, task_id
+    assert not any(dag.get_task(t).is_mapped for t in set(dag.task_ids) - {*cpu, "tryon"}), "only the gathering steps stay single"
+    assert {dag.get_task(t).queue for t in dag.task_ids if t not in ("tryon", "outfits", *cpu)} == {"default"}
     # ...and, under the KubernetesExecutor, a pod on the GPU image with one GPU (Celery ignores it)
     override = tryon.executor_config["pod_override"].spec.containers[0]
     assert (override.image, override.resources.limits) == (
@@ -85,6 +94,11 @@ def test_model_library_shape():
     assert {"list_photos", "build_index"} <= changed.downstream_task_ids
     assert [inlet.uri for inlet in dag.get_task("list_photos").inlets] == ["s3://tryon/library/photos"]
     assert "build_index" in dag.get_task("preprocess").downstream_task_ids
+    # the photos' preprocessing is mapped over chunks on the CPU stages' queue and pool
+    assert dag.get_task("preprocess").is_mapped and (dag.get_task("preprocess").queue, dag.get_task("preprocess").pool) == (
+        "cpu",
+        "cpu",
+    )
     [outlet] = dag.get_task("build_index").outlets
     assert outlet.uri == "s3://tryon/library/index.parquet"
     # the outfits and the compatibility model follow the index

@@ -118,7 +118,7 @@ def test_compose_describes_the_one_host_cluster(compose_model):
         "review",
     }
     assert services["worker-gpu"]["command"] == ["celery", "worker", "--queues", "gpu", "--concurrency", "1"]
-    assert services["worker-cpu"]["command"] == ["celery", "worker", "--queues", "default", "--concurrency", "2"]
+    assert services["worker-cpu"]["command"] == ["celery", "worker", "--queues", "default,cpu", "--concurrency", "2"]
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
     assert gpu == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
     assert services["worker-gpu"]["volumes"][0]["target"] == "/var/cache/tryon-models"
@@ -268,8 +268,9 @@ def test_the_cluster_test_runs_the_same_worker_commands():
     # compared without white space: the formatter lays a long argument list out one per line
     cluster_test = re.sub(r"\s+", "", (REPO / "tests" / "test_celery_cluster.py").read_text())
     assert '"celery","worker","--queues","gpu","--concurrency","1"' in cluster_test
-    assert '"celery","worker","--queues","default","--concurrency","2"' in cluster_test
+    assert '"celery","worker","--queues","default,cpu","--concurrency","2"' in cluster_test
     assert '"pools","set","gpu","1","try-onGPUslots"' in cluster_test
+    assert '"pools","set","cpu","2","CPUstageslots"' in cluster_test
 
 
 # least privilege (issue 15): per-service credentials, loopback ports, locked-down pods, pinned

@@ -80,9 +80,14 @@ def drop_run(s3_endpoint, tmp_path_factory):
     scheduled = run_tryon(settings, "library", "build", "--if-changed")
     assert "the photos have not changed since the last build" in scheduled.stdout, "the schedule's run skips an unchanged library"
     # the warp baseline is a preview: its full outfits are made only when asked for
-    first = run_tryon(settings, "run", "--date", DATE, TRYON_OUTFITS="always")
+    # the first run in chunks of 8 (the CPU stages mapped over several tasks), the second in one chunk
+    first = run_tryon(settings, "run", "--date", DATE, TRYON_OUTFITS="always", TRYON_CHUNK_SIZE="8")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    after_first = {"manifest": store.get_bytes(f"storefront/manifests/{DATE}.json"), "objects": generation_objects(store)}
+    after_first = {
+        "manifest": store.get_bytes(f"storefront/manifests/{DATE}.json"),
+        "objects": generation_objects(store),
+        "stage_tasks": sorted(k.rsplit("/", 1)[-1] for k in store.list_keys(f"reports/{DATE}/stages/")),
+    }
     second = run_tryon(settings, "run", "--date", DATE, TRYON_OUTFITS="always")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     return settings, store, Ledger(settings.resolved_ledger_url), first, second, after_first, corpus
@@ -111,6 +116,21 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
     for g in ledger.generations(DATE):  # each thumbnail was written by QC's measure task, beside the report
         assert store.exists(f"reports/{DATE}/thumbs/{g.generation_id}.jpg")
     assert not list(store.list_keys(f"reports/{DATE}/metrics/")), "QC's parts were gathered and removed"
+
+
+def test_the_cpu_stages_ran_in_chunks_and_a_single_chunk_run_agrees(drop_run):
+    """The first run's CPU stages ran as several mapped tasks (chunks of 8 garments or
+    generations); the second, in one chunk each, found the same garments and the same images
+    (test_second_run_changes_nothing: nothing written again, the same manifest)."""
+    _, _, ledger, _, second, after_first, _ = drop_run
+    chunks = {
+        stage: [name for name in after_first["stage_tasks"] if name.startswith(f"{stage}-")]
+        for stage in ("validate", "preprocess_garments", "measure")
+    }
+    assert len(chunks["validate"]) == len(chunks["preprocess_garments"]) > 1, chunks
+    assert len(chunks["measure"]) == -(-len(ledger.generations(DATE)) // 8) > 1, chunks
+    assert "keep_originals.json" in after_first["stage_tasks"]
+    assert "garment_drop run state: success" in second.stdout
 
 
 def test_a_preview_engine_puts_nothing_in_the_storefront(drop_run):

@@ -16,13 +16,13 @@ from tasks.inference import tryon_stage
 from tasks.inference.shard import Shard
 from tasks.inference.warp_baseline import WarpBaselineEngine
 from tasks.intake import discover, validate
-from tasks.items import set_garment_state
+from tasks.items import chunked, set_garment_state
 from tasks.ledger import GarmentState, Generation
 from tasks.match import match
 from tasks.preprocess import library_stage
-from tasks.preprocess.garment_stage import preprocess_garments
+from tasks.preprocess.garment_stage import keep_originals, prepare_garments, preprocess_garments
 from tasks.publish import publish
-from tasks.qc.stage import check_generations, measure_shard
+from tasks.qc.stage import check_generations, measure_chunk
 from tasks.report import write_report
 from tests.conftest import GARMENTS, SAMPLES, plan_drop
 
@@ -71,8 +71,10 @@ def test_stages_in_order(ctx, planned):
     with ctx.ledger.session() as session:
         session.execute(update(Generation).where(Generation.drop_date == DATE).values(state="generated", reason=None))
     ids = shards[0].generation_ids
-    assert measure_shard(ctx, DATE, ids[:1], 0, "run-1") == {"measured": 1}
-    assert measure_shard(ctx, DATE, ids[1:], 1, "run-1") == {"measured": 3}
+    assert measure_chunk(ctx, DATE, ids[:1], 0, "run-1") == {"measured": 1, "kept": 0}
+    assert measure_chunk(ctx, DATE, ids[1:], 1, "run-1") == {"measured": 3, "kept": 0}
+    # a chunk run again (its task retried after its part was written) measures nothing again
+    assert measure_chunk(ctx, DATE, ids[1:], 1, "run-1") == {"measured": 0, "kept": 3}
     ctx.store.put_bytes(f"reports/{DATE}/metrics/stale/part-00000.parquet", b"a dead run's part: never read")
     mapped = check_generations(ctx, DATE, "run-1")
     assert (mapped["measured_in_shards"], mapped["measured_here"]) == (4, 0)
@@ -255,6 +257,46 @@ def test_a_garment_from_an_earlier_drop_is_a_duplicate_but_a_rerun_is_not(ctx):
     # re-running the first date finds no earlier copy of its own garment
     again = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
     assert [i.sku for i in again] == ["TEE-OLD"]
+
+
+def test_garments_prepared_in_chunks_match_one_pass_and_a_killed_chunk_resumes(ctx, monkeypatch):
+    """The DAG prepares a drop's garments as mapped chunks and gathers them once (keep_originals):
+    the same states and kept items as one pass, a copy in another chunk than its original still a
+    duplicate, and a chunk killed part-way resumes without cutting again what it had finished."""
+    from tasks.preprocess import garment_stage
+
+    drop = {"A-TEE": "TEE-00055", "B-JEANS": "JEANS-051946", "C-DRESS": "DRESS-052234", "D-COPY": "TEE-00055"}
+    for date in ("2026-11-19", DATE):
+        for sku, fixture in drop.items():
+            path, category = GARMENTS[fixture]
+            ctx.store.put_bytes(f"drops/{date}/{sku}/front.jpg", path.read_bytes())
+            ctx.store.put_json(f"drops/{date}/{sku}/meta.json", {"category": category})
+
+    chunks = chunked(validate(ctx, DATE, discover(ctx, DATE)), 2)
+    assert [[i.sku for i in chunk] for chunk in chunks] == [["A-TEE", "B-JEANS"], ["C-DRESS", "D-COPY"]]
+    real, cut = garment_stage.prepare_garment, []
+
+    def killed_after_one(image, masker):
+        if cut:
+            raise SystemExit("the worker was killed")
+        cut.append(image.shape)
+        return real(image, masker)
+
+    monkeypatch.setattr(garment_stage, "prepare_garment", killed_after_one)
+    with pytest.raises(SystemExit):
+        prepare_garments(ctx, DATE, chunks[1])
+    monkeypatch.setattr(garment_stage, "prepare_garment", lambda image, masker: cut.append(image.shape) or real(image, masker))
+    prepared = [prepare_garments(ctx, DATE, chunk) for chunk in reversed(chunks)]  # in any order, side by side
+    assert len(cut) == 3, "each content was cut once (the copy is the tee's bytes): the killed chunk's first not again"
+    kept = keep_originals(ctx, DATE, [item for chunk in prepared for item in chunk])
+    one_pass = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))
+
+    def outcome(date):
+        return {g.sku: (g.state, g.reason.replace(date, "its date") if g.reason else None) for g in ctx.ledger.garments(date)}
+
+    assert [i.sku for i in kept] == [i.sku for i in one_pass] == ["A-TEE", "B-JEANS", "C-DRESS"]
+    assert outcome(DATE) == outcome("2026-11-19")
+    assert outcome(DATE)["D-COPY"] == ("rejected", "duplicate_of: A-TEE (its date)")
 
 
 def test_a_rerun_of_an_unchanged_drop_reads_no_garment_artifact(ctx, monkeypatch):

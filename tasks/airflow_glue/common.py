@@ -29,6 +29,15 @@ STOREFRONT = Asset(uri=f"s3://{SETTINGS.bucket}/storefront")
 LIBRARY_PHOTOS = Asset(uri=f"s3://{SETTINGS.bucket}/library/photos")
 
 
+# a CPU-heavy mapped stage's task: on the CPU queue and pool (never holding a try-on worker), labelled
+# by its chunk in the UI (``chunk_stage`` sets the label)
+CPU_CHUNK: dict[str, Any] = {
+    "queue": SETTINGS.cpu_queue,
+    "pool": SETTINGS.cpu_pool,
+    "map_index_template": "{{ chunk_label }}",
+}
+
+
 def dag_defaults() -> dict[str, Any]:
     """Arguments every tryon DAG takes: no catch-up, one run at a time, retries from settings,
     nightly runs ahead of backfills."""
@@ -174,6 +183,21 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
     ):
         yield ctx, date, details
     report_lineage(ctx.settings, name, date)
+
+
+def chunk_index() -> int:
+    """This mapped task's chunk (its map index)."""
+    return get_current_context()["ti"].map_index or 0
+
+
+@contextmanager
+def chunk_stage(name: str, chunk: list[Any], what: str = "garments") -> Iterator[tuple[RunContext, str, Figures]]:
+    """``stage`` for one chunk of a mapped CPU stage: recorded as part ``chunk_index()``, labelled
+    in the UI with the chunk's size."""
+    index = chunk_index()
+    get_current_context()["chunk_label"] = f"chunk {index}: {len(chunk)} {what}"  # type: ignore[typeddict-unknown-key]
+    with stage(name, index) as entered:
+        yield entered
 
 
 GATE_TASK = "check_model_version"

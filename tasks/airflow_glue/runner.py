@@ -84,14 +84,16 @@ def _revision(url: str) -> str | None:
 
 
 def ensure_pool(settings: Settings) -> None:
-    """The try-on pool, created with ``gpu_pool_slots`` slots if it does not exist (an operator's
-    own size is left alone)."""
+    """The try-on pool (``gpu_pool_slots`` slots) and the CPU stages' pool (``cpu_pool_slots``),
+    each created if it does not exist (an operator's own size is left alone)."""
     from airflow.models.pool import Pool
 
-    if Pool.get_pool(settings.tryon_pool) is None:
-        Pool.create_or_update_pool(
-            settings.tryon_pool, settings.gpu_pool_slots, "try-on engine slots (one per GPU)", include_deferred=False
-        )
+    for name, slots, description in (
+        (settings.tryon_pool, settings.gpu_pool_slots, "try-on engine slots (one per GPU)"),
+        (settings.cpu_pool, settings.cpu_pool_slots, "CPU stage slots (garment preprocessing, QC's measuring)"),
+    ):
+        if Pool.get_pool(name) is None:
+            Pool.create_or_update_pool(name, slots, description, include_deferred=False)
 
 
 def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:

@@ -65,50 +65,89 @@ def known_fingerprints(ctx: RunContext, date: str) -> FingerprintIndex:
 
 
 def preprocess_garments(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:
+    """The whole garment stage in one call: ``prepare_garments`` over every item, then
+    ``keep_originals`` (the DAG runs the first as mapped chunks and the second once)."""
+    return keep_originals(ctx, date, prepare_garments(ctx, date, items))
+
+
+def prepare_garments(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:
     """Cloth mask, canvas, perceptual hash and embedding per garment (content-addressed under
-    garments/{sha256}/). A garment that is the same as one seen first, earlier in
-    this drop (by SKU order) or generated in an earlier drop, is rejected as ``duplicate_of`` it and not
-    generated again (``garment.same_garment``: hash within 8 bits of 64 and the same colour;
-    re-shots and re-encodings measure 0-2 bits, distinct fixture garments 18 or more), found
-    through the fingerprint index (``fingerprints.py``), not by comparing with every garment."""
+    garments/{sha256}/), for one chunk of the drop: the items that were cut, with their hash and
+    what made it recorded in the ledger (``preprocessed``) for ``keep_originals`` and a re-run;
+    a garment that could not be cut is rejected, a doubtful cut quarantined. Chunks of one drop
+    run side by side: each writes only its own garments' rows."""
     masker = background_backend(ctx.settings)
     embedder = embedding_backend(ctx.settings).backend
-    # what the recorded outcome of a garment's preprocessing must match to stand: the backends
-    # that made its artifacts, the checks its cut-out passed, and the bucket they are in (a
-    # ledger pointed at another bucket finds none of them there)
-    made_by = {"backend": masker.backend, "embedding_backend": embedder, "checks": CUT_CHECKS, "bucket": ctx.store.bucket}
-    seen = known_fingerprints(ctx, date)
+    made_by = _made_by(ctx, masker.backend, embedder)
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
-        recorded = {g.id: g.meta.get("preprocessed") for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
+        rows = rows_in(session, Garment.id, [item.garment_id for item in items])
+        recorded = {g.id: g.meta.get("preprocessed") for g in rows}
     prepared: list[AcceptedItem] = []
-    decided: list[tuple[AcceptedItem, str, Owner | None]] = []  # not yet in the ledger
+    made: dict[int, str] = {}  # garment id -> hash, not yet in the ledger
     for item in sorted(items, key=lambda item: item.sku):
-        made = {"sha256": item.sha256, **made_by}
-        fact = recorded.get(item.garment_id)
-        if made_so(fact, made):  # these bytes, cut and embedded so before: nothing to read
-            phash = fact["phash"]
-        else:
+        if not made_so(recorded.get(item.garment_id), {"sha256": item.sha256, **made_by}):
             phash = _prepare(ctx, date, item, masker, embedder)
             if phash is None:
                 continue
+            made[item.garment_id] = phash
+            if len(made) >= RECORD_CHUNK:
+                _record_made(ctx, made, made_by, items)
+        prepared.append(item)
+    _record_made(ctx, made, made_by, items)
+    return prepared
+
+
+def keep_originals(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:
+    """The gathering step after ``prepare_garments``: the prepared garments that are not the same
+    as one seen first, earlier in this drop (by SKU order) or generated in an earlier drop; each
+    other one is rejected as ``duplicate_of`` it and not generated again (``garment.same_garment``:
+    hash within 8 bits of 64 and the same colour; re-shots and re-encodings measure 0-2 bits,
+    distinct fixture garments 18 or more), found through the fingerprint index
+    (``fingerprints.py``), not by comparing with every garment."""
+    seen = known_fingerprints(ctx, date)
+    with ctx.ledger.session() as session:
+        phashes = {g.id: g.meta["preprocessed"]["phash"] for g in rows_in(session, Garment.id, [i.garment_id for i in items])}
+    kept: list[AcceptedItem] = []
+    decided: list[tuple[AcceptedItem, str, Owner | None]] = []  # not yet in the ledger
+    for item in sorted(items, key=lambda item: item.sku):
+        phash = phashes[item.garment_id]
         original = seen.find(phash)
         decided.append((item, phash, original))
         if original is None:
             seen.add(phash, Owner(item.sku, date))
-            prepared.append(item)
+            kept.append(item)
         if len(decided) >= RECORD_CHUNK:
-            _record(ctx, decided, made_by)
-    _record(ctx, decided, made_by)
-    return prepared
+            _record(ctx, decided)
+    _record(ctx, decided)
+    return kept
 
 
 RECORD_CHUNK = 200  # garments whose outcome is written to the ledger in one transaction
 
 
-def _record(ctx: RunContext, decided: list[tuple[AcceptedItem, str, Owner | None]], made_by: dict[str, str]) -> None:
+def _made_by(ctx: RunContext, backend: str, embedder: str) -> dict[str, str]:
+    """What the recorded outcome of a garment's preprocessing must match to stand: the backends
+    that made its artifacts, the checks its cut-out passed, and the bucket they are in (a ledger
+    pointed at another bucket finds none of them there)."""
+    return {"backend": backend, "embedding_backend": embedder, "checks": CUT_CHECKS, "bucket": ctx.store.bucket}
+
+
+def _record_made(ctx: RunContext, made: dict[int, str], made_by: dict[str, str], items: list[AcceptedItem]) -> None:
+    """Record for these garments (id -> hash) what made their artifacts, in one transaction, and
+    empty the dict."""
+    if not made:
+        return
+    sha = {item.garment_id: item.sha256 for item in items}
+    with ctx.ledger.session() as session:
+        for row in rows_in(session, Garment.id, list(made)):
+            phash = made[row.id]
+            row.meta = row.meta | {"phash": phash, "preprocessed": {**made_by, "sha256": sha[row.id], "phash": phash}}
+    made.clear()
+
+
+def _record(ctx: RunContext, decided: list[tuple[AcceptedItem, str, Owner | None]]) -> None:
     """Write what was decided for these garments (their fingerprint, and preprocessed or
-    rejected as a duplicate; what made it, for a re-run to find) in one transaction, and empty
-    the list."""
+    rejected as a duplicate) in one transaction, and empty the list."""
     if not decided:
         return
     ids = [item.garment_id for item, _, _ in decided]
@@ -117,8 +156,7 @@ def _record(ctx: RunContext, decided: list[tuple[AcceptedItem, str, Owner | None
         filed = {f.garment_id: f for f in rows_in(session, GarmentFingerprint.garment_id, ids)}
         for item, phash, original in decided:
             row = rows[item.garment_id]
-            fact = {**made_by, "sha256": item.sha256, "phash": phash}
-            row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": phash, "preprocessed": fact}
+            row.meta = {k: v for k, v in row.meta.items() if k != "duplicate_of"} | {"phash": phash}
             fingerprint = filed.get(item.garment_id) or GarmentFingerprint(garment_id=item.garment_id)
             fingerprint.fingerprint, fingerprint.original = phash, original is None
             session.add(fingerprint)

@@ -4,8 +4,8 @@ move each generation to ``passed`` or ``flagged`` (with the names of what it fai
 table is kept as ``reports/{date}/metrics.parquet`` for the report and for later analysis.
 
 The measuring is where the work is (a fraction of a second per image), so it is mapped: one
-``measure_shard`` per try-on shard, in parallel across workers, each writing its part of the
-table under ``reports/{date}/metrics/{run}/``. ``check_generations`` then gathers the parts,
+``measure_chunk`` per chunk of the night's generations (``chunk_size``), in parallel across CPU
+workers, each writing its part of the table under ``reports/{date}/metrics/{run}/``. ``check_generations`` then gathers the parts,
 measures whatever no part holds (a shard whose measuring failed), runs the suite once over the
 whole table and records the verdicts. What needs QC: generations whose image is new
 (``generated``), and those judged before under another version of the suite; a verdict made by
@@ -151,26 +151,35 @@ def needing_check(
             (Generation.state == GenerationState.GENERATED.value) | (Generation.state.in_(JUDGED) & judged_by_another),
         )
     )
+    if generation_ids is not None:  # a chunk's (at most chunk_size), not the whole date's
+        query = query.where(Generation.generation_id.in_(generation_ids))
     with ctx.ledger.session() as session:
         found = session.execute(query.order_by(Generation.generation_id)).all()
         session.expunge_all()
-    wanted = set(generation_ids) if generation_ids is not None else None
-    rows = [(row, sha) for row, sha in found if wanted is None or row.generation_id in wanted]
-    return [row for row, _ in rows], {row.generation_id: sha for row, sha in rows}
+    return [row for row, _ in found], {row.generation_id: sha for row, sha in found}
 
 
 def _parts_prefix(date: str, run: str) -> str:
     return report_key(date, f"{PARTS_PREFIX}{hashlib.sha256(run.encode()).hexdigest()[:16]}/")
 
 
-def measure_shard(ctx: RunContext, date: str, generation_ids: list[str], part: int, run: str) -> dict[str, int]:
-    """Measure the generations of one try-on shard that need QC into this run's part ``part`` of
-    the metrics table (``run``: the run's lease holder; a part from another run is never read)."""
+def measure_chunk(ctx: RunContext, date: str, generation_ids: list[str], part: int, run: str) -> dict[str, int]:
+    """Measure one chunk of the night's generations that need QC into this run's part ``part`` of
+    the metrics table (``run``: the run's lease holder; a part from another run is never read).
+    A chunk run again (a retry, a re-run) keeps the rows its part already holds and measures the
+    rest."""
     config = current_suite(ctx)
     rows, garment_sha = needing_check(ctx, date, config.version, generation_ids)
-    table = measure(ctx, rows, garment_sha)
-    ctx.store.put_bytes(f"{_parts_prefix(date, run)}part-{part:05d}.parquet", _parquet(table), "application/vnd.apache.parquet")
-    return {"measured": len(table)}
+    key = f"{_parts_prefix(date, run)}part-{part:05d}.parquet"
+    kept = _read_parquet(ctx, key) if ctx.store.exists(key) else pd.DataFrame()
+    if not kept.empty:
+        kept = kept[kept["generation_id"].isin({row.generation_id for row in rows})]
+    done = set(kept["generation_id"]) if not kept.empty else set()
+    table = measure(ctx, [row for row in rows if row.generation_id not in done], garment_sha)
+    if len(table) or not ctx.store.exists(key):
+        whole = pd.concat([kept, table], ignore_index=True) if not kept.empty else table
+        ctx.store.put_bytes(key, _parquet(whole), "application/vnd.apache.parquet")
+    return {"measured": len(table), "kept": len(kept)}
 
 
 def _parquet(table: pd.DataFrame) -> bytes:
