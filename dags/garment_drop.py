@@ -43,6 +43,7 @@ from tasks.airflow_glue.common import (
 )
 from tasks.airflow_glue.drop_ready import DropReadySensor
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
+from tasks.airflow_glue.notices import deadline_alert
 from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.catalog.run_summary import ShardFigures
 from tasks.inference.shard import Shard
@@ -56,6 +57,7 @@ allow_xcom_classes()  # the stages hand each other these dataclasses through XCo
     dag_id="garment_drop",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     params=run_params(),
+    deadline=deadline_alert(SETTINGS),
     doc_md=__doc__,
     **dag_defaults(),
 )
@@ -196,6 +198,8 @@ def garment_drop() -> None:
     def report() -> dict[str, object]:
         """Written whatever happened (unless another run holds the date); the run's lease on the
         date ends here."""
+        from tasks.airflow_glue.notices import send_notice
+        from tasks.night_notice import run_notice
         from tasks.report import write_report
         from tasks.run_end import stop_unfinished
 
@@ -205,6 +209,7 @@ def garment_drop() -> None:
             stop_unfinished(ctx, date)
             written = write_report(ctx, date)
         report_lineage(ctx.settings, "report", date)
+        send_notice(ctx.settings, run_notice(ctx, date))
         return asdict(written)
 
     @task(trigger_rule="one_failed", retries=0)

@@ -8,7 +8,7 @@ a SQLite ledger inside it, an S3 API served in-process on loopback over files in
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -20,6 +20,14 @@ CATEGORIES: tuple[str, ...] = ("upper_body", "lower_body", "dresses")
 
 class DropDateRefused(ValueError):
     """A drop date the pipeline will not run."""
+
+
+def parse_deadline(value: str) -> time:
+    """``HH:MM`` or ``HH:MM:SS`` (the team's clock: TRYON_NIGHT_DEADLINE)."""
+    try:
+        return time.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"TRYON_NIGHT_DEADLINE must be HH:MM or HH:MM:SS, not {value!r}") from error
 
 
 class Settings(BaseSettings):
@@ -169,6 +177,15 @@ class Settings(BaseSettings):
     tryon_pool: str = Field(
         default="gpu", description="Airflow pool of the try-on tasks; created if missing with `gpu_pool_slots` slots."
     )
+    night_deadline: str | None = Field(
+        default=None,
+        description="When the night must be done, HH:MM on the team's clock the morning after the drop date (e.g. 06:00): a nightly run still going then notifies as late (an Airflow deadline alert).",
+    )
+    team_timezone: str = Field(default="UTC", description="The catalogue team's time zone (IANA name) for TRYON_NIGHT_DEADLINE.")
+    notify_conn_id: str = Field(
+        default="tryon_notify",
+        description="Airflow HTTP connection of the webhook that hears of each night (finished, failed, late); none such: no notices.",
+    )
     cpu_queue: str = Field(
         default="cpu",
         description="Airflow queue of the CPU-heavy mapped stages (garment validation and preprocessing, QC's measuring, library preprocessing), so they never hold the try-on queue's workers.",
@@ -269,6 +286,24 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("night_deadline", mode="after")
+    @classmethod
+    def _deadline_clock(cls, value: str | None) -> str | None:
+        if value:
+            parse_deadline(value)
+        return value or None
+
+    @field_validator("team_timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"TRYON_TEAM_TIMEZONE {value!r} is not a known time zone (e.g. Europe/Berlin)") from error
+        return value
 
     def check_drop_date(self, drop_date: str) -> None:
         """Refuse a drop date before ``first_drop_date``: Airflow would run nothing for it and

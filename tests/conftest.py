@@ -319,15 +319,6 @@ def samples():
     return built
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def mark_drop_complete(store: ObjectStore, date: str, marker: str = "_READY") -> None:
     """What the catalogue team does when every file of a drop is uploaded (docs/intake.md)."""
     store.put_json(drop_marker_key(date, marker), {"complete": True})

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -28,47 +27,15 @@ import pytest
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.settings import Settings
 from tasks.storage import ObjectStore, report_key
-from tests.conftest import free_port, prepare_drops, upload_drop
+from tests.cluster import Cluster, celery_env, free_port
+from tests.conftest import prepare_drops, upload_drop
 from tests.test_garment_drop_dag import generation_objects, run_tryon
+from tests.webhook import Webhook
 
 pytestmark = [pytest.mark.airflow, pytest.mark.cluster, pytest.mark.postgres]
 SKUS = ("TEE-03032", "JEANS-051946", "DRESS-052234")
 PHOTOS = ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg")
 REDIS_DB = 11
-
-
-class Cluster:
-    """The Airflow services and workers as child processes, each in its own process group."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs, self.processes = env, logs, []
-
-    def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=300, check=check
-        )
-
-    def start(self, name: str, *args: str, **extra_env: str) -> None:
-        log = (self.logs / f"{name}.log").open("w")
-        self.processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "airflow", *args],
-                env={**self.env, **extra_env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _started_shard(store: ObjectStore, date: str) -> dict:
@@ -110,10 +77,11 @@ def _kill_midway(store: ObjectStore, ledger: str, date: str) -> tuple[dict, dict
     return shard, kept, planned
 
 
-def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str) -> dict:
+def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str, hook: Webhook) -> dict:
     """Once the night's run is deferred on the drop's marker: what Airflow and the ledger show
-    (the sensor's state, discover's, the trigger's class, the garments recorded), then the rest
-    of the drop and its marker are uploaded, as the catalogue team finishes."""
+    (the sensor's state, discover's, the trigger's class, the garments recorded); then, once the
+    night's deadline has passed and the team was told it is late, the rest of the drop and its
+    marker are uploaded, as the catalogue team finishes."""
     deadline = time.time() + 180
     with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
         conn.autocommit = True
@@ -138,6 +106,7 @@ def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str) -> 
         "trigger": rows["wait_for_drop"][1],
         "garments": len(ctx.ledger.garments(date)),
     }
+    seen["late"] = hook.wait_for("late", 180)
     upload_drop(ctx, date, SKUS[1:], (), complete=True)
     return seen
 
@@ -167,32 +136,25 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         unfinished=(date,),
     )
     store = ctx.store
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parent.parent / "dags"),
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tasks.airflow_glue.worker_name.worker_name",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
-        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata.replace("+psycopg2", ""),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "cluster-test-" + os.urandom(16).hex(),
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "TRYON_HOME": str(settings.home),
-        "TRYON_BUCKET": settings.bucket,
-        "TRYON_S3_ENDPOINT_URL": s3_endpoint,
-        "TRYON_LEDGER_URL": ledger_url,
-        "TRYON_TASK_RETRIES": "1",  # a killed shard is retried at once
-        "TRYON_RETRY_DELAY_S": "0",
-        "TRYON_DROP_POKE_S": "1",
+    hook = Webhook()  # the team's webhook: the night's notices
+    env = celery_env(
+        tmp_path / "airflow",
+        metadata,
+        port,
+        REDIS_DB,
+        TRYON_HOME=str(settings.home),
+        TRYON_BUCKET=settings.bucket,
+        TRYON_S3_ENDPOINT_URL=s3_endpoint,
+        TRYON_LEDGER_URL=ledger_url,
+        TRYON_TASK_RETRIES="1",  # a killed shard is retried at once
+        TRYON_RETRY_DELAY_S="0",
+        TRYON_DROP_POKE_S="1",
+        # the night must be done a minute from now: it is still waiting for its drop then
+        TRYON_NIGHT_DEADLINE=(datetime.now(UTC) + timedelta(seconds=60)).strftime("%H:%M:%S"),
+        TRYON_TEAM_TIMEZONE="UTC",
+        AIRFLOW_CONN_TRYON_NOTIFY=hook.url,
         **ladi,
-    }
+    )
     cluster = Cluster(env, tmp_path)
     subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
     try:
@@ -200,10 +162,7 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         # the same commands as docker/compose.yaml
         cluster.airflow("pools", "set", "gpu", "1", "try-on GPU slots")
         cluster.airflow("pools", "set", "cpu", "2", "CPU stage slots")
-        cluster.start("api-server", "api-server", "--port", str(port))
-        cluster.start("scheduler", "scheduler")
-        cluster.start("dag-processor", "dag-processor")
-        cluster.start("triggerer", "triggerer")
+        cluster.start_services(port)
         cluster.start(
             "worker-gpu",
             "celery",
@@ -228,12 +187,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
             "cpu@%h",
             TRYON_WORKER_NAME="cpu-worker",
         )
-        deadline = time.time() + 120
-        while "garment_drop" not in cluster.airflow("dags", "list", check=False).stdout:
-            assert time.time() < deadline, "the dag-processor did not parse the DAGs"
-            time.sleep(3)
+        cluster.wait_for_dag("garment_drop")
         cluster.airflow("dags", "unpause", "garment_drop")  # catchup off: one run, for yesterday
-        waiting = _deferred_until_complete(ctx, metadata, ledger_url, date)
+        waiting = _deferred_until_complete(ctx, metadata, ledger_url, date, hook)
         killed, stored_at_kill, planned = _kill_midway(store, ledger_url.replace("postgresql+psycopg2", "postgresql"), date)
         state, deadline = None, time.time() + 420
         with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
@@ -293,10 +249,22 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
                 weights = set(cur.fetchall())
     finally:
         cluster.stop()
+        hook.close()
         subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, capture_output=True)
     logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
     assert state == "success", (tasks, logs)
     # the half drop: the run waited, deferred, processing nothing; then took every garment
+    # the deadline passed while the night waited: the triggerer told the team it is late, with
+    # what is done and what is left; the finished nights said so; a backfill is never late
+    late = waiting.pop("late")
+    assert late is not None, ("no late notice within 3 minutes of the deadline", hook.received)
+    assert late["date"] == date and late["garments"] == 0 and late["text"].startswith(f"The drop of {date} is LATE")
+    assert "Done: " in late["text"] and "Running: " in late["text"]
+    assert sorted((n["outcome"], n["date"]) for n in hook.received) == sorted(
+        [("late", date), ("finished", date), *(("finished", d) for d in backfill_dates)]
+    ), hook.received
+    finished = next(n for n in hook.received if n["outcome"] == "finished" and n["date"] == date)
+    assert finished["garments"] == len(SKUS) and finished["left"] == 0
     assert waiting == {
         "sensor": "deferred",
         "discover": None,

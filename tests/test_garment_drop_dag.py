@@ -15,6 +15,7 @@ from tasks.run_lease import acquire
 from tasks.storage import ObjectStore
 from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, put_test_releases
 from tests.corpus import write_corpus
+from tests.webhook import Webhook
 
 DATE = "2026-11-20"
 PHOTOS = ["01008_00.jpg", "049205_0.jpg", "051918_0.jpg", "052472_0.jpg"]
@@ -80,13 +81,18 @@ def drop_run(s3_endpoint, tmp_path_factory):
     scheduled = run_tryon(settings, "library", "build", "--if-changed")
     assert "the photos have not changed since the last build" in scheduled.stdout, "the schedule's run skips an unchanged library"
     # the warp baseline is a preview: its full outfits are made only when asked for
-    # the first run in chunks of 8 (the CPU stages mapped over several tasks), the second in one chunk
-    first = run_tryon(settings, "run", "--date", DATE, TRYON_OUTFITS="always", TRYON_CHUNK_SIZE="8")
+    # the first run in chunks of 8 (the CPU stages mapped over several tasks), the second in one
+    # chunk; the first tells a webhook (an Airflow HTTP connection) how the night went
+    with Webhook() as hook:
+        first = run_tryon(
+            settings, "run", "--date", DATE, TRYON_OUTFITS="always", TRYON_CHUNK_SIZE="8", AIRFLOW_CONN_TRYON_NOTIFY=hook.url
+        )
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     after_first = {
         "manifest": store.get_bytes(f"storefront/manifests/{DATE}.json"),
         "objects": generation_objects(store),
         "stage_tasks": sorted(k.rsplit("/", 1)[-1] for k in store.list_keys(f"reports/{DATE}/stages/")),
+        "notices": hook.received,
     }
     second = run_tryon(settings, "run", "--date", DATE, TRYON_OUTFITS="always")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -116,6 +122,26 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
     for g in ledger.generations(DATE):  # each thumbnail was written by QC's measure task, beside the report
         assert store.exists(f"reports/{DATE}/thumbs/{g.generation_id}.jpg")
     assert not list(store.list_keys(f"reports/{DATE}/metrics/")), "QC's parts were gathered and removed"
+
+
+def test_the_night_tells_the_team_how_it_went(drop_run):
+    """At the end of the run the report task sends the night's notice to the webhook: the counts
+    of the report's summary, what waits for review and why, and where the report is."""
+    _, store, ledger, _, _, after_first, _ = drop_run
+    [notice] = after_first["notices"]
+    summary = store.get_json(f"reports/{DATE}/summary.json")
+    garments = summary["garments_by_state"]
+    assert notice["outcome"] == "finished" and notice["date"] == DATE
+    assert (notice["garments"], notice["published"], notice["quarantined"], notice["rejected"], notice["left"]) == (
+        summary["inputs"],
+        garments.get("published", 0),
+        garments.get("quarantined", 0),
+        garments.get("rejected", 0),
+        0,
+    )
+    assert notice["waiting_for_review"] == summary["flagged_by_cause"] and sum(notice["waiting_for_review"].values()) > 0
+    assert notice["text"].startswith(f"The drop of {DATE} is done. {summary['inputs']} garments: 0 on the storefront")
+    assert "wait for review (" in notice["text"] and notice["report"].endswith(f"reports/{DATE}/report.html")
 
 
 def test_the_cpu_stages_ran_in_chunks_and_a_single_chunk_run_agrees(drop_run):

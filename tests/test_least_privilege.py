@@ -27,7 +27,8 @@ from tasks.images import encode_jpeg
 from tasks.ledger import Ledger
 from tasks.review import decisions
 from tasks.storage import ObjectStore, storefront_manifest_key
-from tests.conftest import flagged_generations, free_port, storefront_copy_of
+from tests.cluster import free_port
+from tests.conftest import flagged_generations, storefront_copy_of
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 PASSWORDS = {

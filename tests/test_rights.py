@@ -22,7 +22,8 @@ from tasks.publish import publish
 from tasks.review import decisions
 from tasks.rights import current_releases, terms
 from tasks.storage import LIBRARY_RELEASES_KEY, look_file_key, storefront_manifest_key
-from tests.conftest import free_port, generation_row, put_jpeg, put_tryon_inputs
+from tests.cluster import free_port
+from tests.conftest import generation_row, put_jpeg, put_tryon_inputs
 from tests.test_garment_drop_dag import run_tryon
 
 HEADER = "photo,release_id,channels,territories,valid_from,valid_until,ai_use,revoked\n"

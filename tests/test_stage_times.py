@@ -79,7 +79,7 @@ def test_the_last_line_still_says_what_happened_when_s3_is_down(tmp_path, capsys
     say so in words instead of ending in a traceback (found by bench/fault_injection.py, s3-outage)."""
     from tasks.cli import drop_summary, finish
     from tasks.settings import Settings
-    from tests.conftest import free_port
+    from tests.cluster import free_port
 
     down = Settings(
         home=tmp_path,

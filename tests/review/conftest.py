@@ -16,7 +16,7 @@ from tasks.context import RunContext
 from tasks.ledger import Ledger
 from tasks.review.app import create_app
 from tasks.review.auth import hash_password
-from tests.conftest import free_port
+from tests.cluster import free_port
 
 PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
