@@ -9,7 +9,10 @@ weights, sampling, seed, photos per garment) override the deployment's settings 
 task holds another model version to the evaluation gate (``tasks/evaluation/gate.py``), however the run
 was started. Matching reads the model library's
 index (the asset ``s3://<bucket>/library/index.parquet`` that model_library produces). Safe to re-run:
-generation ids are deterministic and existing objects are not generated again. The logic
+generation ids are deterministic and existing objects are not generated again. The CPU-heavy
+stages are mapped over chunks of ``chunk_size`` on the ``cpu`` queue and pool. The report task
+tells the team's webhook how the night went, and a nightly run still going at
+``TRYON_NIGHT_DEADLINE`` is told late by a deadline alert (docs/operations.md). The logic
 lives in ``tasks/``; this file only wires the stages.
 """
 
