@@ -178,7 +178,7 @@ def run_night(
         # OMP_NUM_THREADS) pools, and QC's measuring threads
         OMP_NUM_THREADS="1",
         OPENCV_FOR_THREADS_NUM="1",
-        TRYON_QC_THREADS="1",
+        TRYON_CPU_THREADS="1",
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
     )

@@ -38,6 +38,7 @@ from tasks.airflow_glue.common import (
     drop_lease,
     lease_holder,
     model_version_gate,
+    models_on,
     report_lineage,
     run_context,
     run_params,
@@ -86,7 +87,8 @@ def garment_drop() -> None:
         """One chunk's images decoded and checked (on the CPU queue, chunks side by side)."""
         from tasks.intake import validate as run
 
-        with chunk_stage("validate", items) as (ctx, date, _):
+        with chunk_stage("validate", items) as (ctx, date, details):
+            models_on(ctx, details, "pose")
             return run(ctx, date, items)
 
     @task(**CPU_CHUNK)
@@ -94,7 +96,8 @@ def garment_drop() -> None:
         """One chunk's cut-outs, canvases, fingerprints and embeddings."""
         from tasks.preprocess.garment_stage import prepare_garments
 
-        with chunk_stage("preprocess_garments", items) as (ctx, date, _):
+        with chunk_stage("preprocess_garments", items) as (ctx, date, details):
+            models_on(ctx, details, "background", "embedding")
             return prepare_garments(ctx, date, items)
 
     @task

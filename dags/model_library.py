@@ -79,9 +79,12 @@ def model_library() -> None:
 
     @task(queue=SETTINGS.cpu_queue, pool=SETTINGS.cpu_pool)
     def preprocess(keys: list[str]) -> PhotoCounts:
+        from tasks.preprocess.backends import model_devices
         from tasks.preprocess.library_stage import preprocess_model_photos
 
-        return preprocess_model_photos(run_context(), keys)
+        ctx = run_context()
+        print(f"models on: {model_devices(ctx.settings, 'pose', 'parsing', 'embedding')}")
+        return preprocess_model_photos(ctx, keys)
 
     @task(outlets=[LIBRARY_INDEX])
     def build_index(chunks: list[PhotoCounts], fingerprint: str) -> LibraryBuild:

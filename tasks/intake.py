@@ -32,6 +32,7 @@ from tasks.ledger import Garment, GarmentState, row_of
 from tasks.settings import CATEGORIES
 from tasks.states import move
 from tasks.storage import RESERVED_SKU_NAMES, drop_prefix, garment_artifact_key, is_outage, is_reserved_sku
+from tasks.worker_threads import each_on_threads
 
 logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
@@ -226,20 +227,26 @@ def _discover_sku(
 
 def validate(ctx: RunContext, date: str, items: list[DropItem]) -> list[AcceptedItem]:
     """Decode each primary image with a named reason for every refusal; quarantine photos of
-    the garment worn by a person. Adds the sha256; records what was converted."""
+    the garment worn by a person. Adds the sha256; records what was converted. The items are
+    spread over the process's CPU threads."""
     from tasks.preprocess.backends import pose_backend
 
     pose = pose_backend(ctx.settings)
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         recorded = {g.id: (g.sha256, dict(g.meta)) for g in session.scalars(select(Garment).where(Garment.drop_date == date))}
-    valid = []
-    for item in items:
+
+    def one(item: DropItem) -> tuple[DropItem | None, Exception | None]:
         try:
-            checked = _validate_item(ctx, date, item, pose, recorded.get(item.garment_id, (None, {})))
+            return _validate_item(ctx, date, item, pose, recorded.get(item.garment_id, (None, {}))), None
         except Exception as error:  # one SKU's surprise never ends the drop's validation (an outage does)
             if is_outage(error):
                 raise
-            logger.exception("validating %s failed", item.sku)
+            return None, error
+
+    valid = []
+    for item, (checked, error) in zip(items, each_on_threads(one, items, ctx.settings.cpu_threads)):
+        if error is not None:
+            logger.error("validating %s failed", item.sku, exc_info=error)
             quarantine(
                 ctx,
                 date,

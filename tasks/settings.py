@@ -168,7 +168,8 @@ class Settings(BaseSettings):
         default="auto", description="'auto' (bf16 on CUDA, fp32 on CPU), 'bf16', 'fp16' or 'fp32'; warping always fp32."
     )
     device: str = Field(
-        default="auto", description="Torch device of a diffusion engine: 'auto' (CUDA when present), 'cuda', 'cuda:1', 'cpu'."
+        default="auto",
+        description="The worker's device: of a diffusion engine (torch) and of the preprocessing ONNX models (onnxruntime's CUDA provider): 'auto' (CUDA when present), 'cuda', 'cuda:1', 'cpu'.",
     )
     torch_compile: bool = Field(default=False, description="Compile the diffusion engine's UNet with torch.compile.")
     tryon_queue: str = Field(
@@ -244,10 +245,10 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Addresses (comma-separated) whose X-Forwarded-For the review page believes: the TLS proxy in front of it. Sign-in limits count the address it names; from anywhere else the header is ignored.",
     )
-    qc_threads: int = Field(
+    cpu_threads: int = Field(
         default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
         ge=1,
-        description="Threads measuring QC's metrics, one garment at a time, started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.",
+        description="Threads a CPU task spreads its items over (QC's measuring, one garment at a time; garment and library preprocessing; the looks evaluation's folds), started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.",
     )
     qc_expectations: Path | None = Field(
         default=None,

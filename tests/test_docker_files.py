@@ -173,6 +173,9 @@ def test_dockerfiles_install_what_make_install_installs():
                 assert (REPO / path).exists(), f"{name} copies {path}, which the repository lacks"
     gpu = (DOCKER / "Dockerfile.gpu").read_text()
     assert "HEALTHCHECK" in gpu and "cu128" in gpu and "TRYON_PULL_WEIGHTS=1" in gpu
+    # onnxruntime's GPU build of the pinned version, for the preprocessing models' CUDA provider
+    assert "pip uninstall -y onnxruntime" in gpu and '"onnxruntime-gpu==${ORT}"' in gpu
+    assert "onnxruntime-gpu" not in (DOCKER / "Dockerfile.airflow").read_text(), "the CPU image keeps the CPU build"
     assert "facebookresearch/detectron2" not in gpu, "no detectron2 build: nothing consumes DensePose (docs/library.md)"
     entry = DOCKER / "entrypoint.sh"
     assert entry.stat().st_mode & 0o111 and "tryon models pull" in entry.read_text()

@@ -157,6 +157,12 @@ def test_the_cpu_stages_ran_in_chunks_and_a_single_chunk_run_agrees(drop_run):
     assert len(chunks["measure"]) == -(-len(ledger.generations(DATE)) // 8) > 1, chunks
     assert "keep_originals.json" in after_first["stage_tasks"]
     assert "garment_drop run state: success" in second.stdout
+    store = drop_run[1]
+    records = {
+        stage: store.get_json(f"reports/{DATE}/stages/{stage}-0.json")["details"] for stage in ("validate", "preprocess_garments")
+    }
+    assert records["preprocess_garments"]["devices"] == "background cpu, embedding cpu", "where its models ran, recorded"
+    assert records["validate"]["devices"] == "pose cpu"
 
 
 def test_a_preview_engine_puts_nothing_in_the_storefront(drop_run):

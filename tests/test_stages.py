@@ -283,10 +283,14 @@ def test_garments_prepared_in_chunks_match_one_pass_and_a_killed_chunk_resumes(c
         return real(image, masker)
 
     monkeypatch.setattr(garment_stage, "prepare_garment", killed_after_one)
-    with pytest.raises(SystemExit):
-        prepare_garments(ctx, DATE, chunks[1])
+
+    def on_threads(count):
+        return type(ctx)(settings=ctx.settings.model_copy(update={"cpu_threads": count}), store=ctx.store, ledger=ctx.ledger)
+
+    with pytest.raises(SystemExit):  # on one thread, so that the kill comes after the first cut
+        prepare_garments(on_threads(1), DATE, chunks[1])
     monkeypatch.setattr(garment_stage, "prepare_garment", lambda image, masker: cut.append(image.shape) or real(image, masker))
-    prepared = [prepare_garments(ctx, DATE, chunk) for chunk in reversed(chunks)]  # in any order, side by side
+    prepared = [prepare_garments(on_threads(2), DATE, chunk) for chunk in reversed(chunks)]  # in any order, on threads
     assert len(cut) == 3, "each content was cut once (the copy is the tee's bytes): the killed chunk's first not again"
     kept = keep_originals(ctx, DATE, [item for chunk in prepared for item in chunk])
     one_pass = preprocess_garments(ctx, "2026-11-19", validate(ctx, "2026-11-19", discover(ctx, "2026-11-19")))

@@ -200,6 +200,15 @@ def chunk_stage(name: str, chunk: list[Any], what: str = "garments") -> Iterator
         yield entered
 
 
+def models_on(ctx: RunContext, details: Figures, *kinds: str) -> None:
+    """Where this task's preprocessing models run (``cpu`` or ``cuda``, per backend kind), logged
+    and kept in its stage record (``devices``)."""
+    from tasks.preprocess.backends import model_devices
+
+    details["devices"] = model_devices(ctx.settings, *kinds)
+    print(f"models on: {details['devices']}")
+
+
 GATE_TASK = "check_model_version"
 
 

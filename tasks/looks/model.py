@@ -30,6 +30,20 @@ class ModelConfig:
     train_skip: bool = True
 
 
+class SeededDropout(nn.Dropout):
+    """``nn.Dropout`` drawing its masks from its own ``generator`` when it has one, so that models
+    trained side by side on threads (the evaluation's folds) each draw the same masks whatever
+    order the threads run in; without one, from torch's global generator."""
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or self.generator is None:
+            return super().forward(x)
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep / (1 - self.p)
+
+
 class CompatibilityModel(nn.Module):
     """``latent = normalise(skip(x) + project(x))``: ``skip`` a linear map, ``project`` the MLP,
     whose last layer starts at zero, so an untrained model is a random linear projection (the
@@ -44,7 +58,7 @@ class CompatibilityModel(nn.Module):
             nn.Linear(config.input_dim, config.hidden_dim),
             nn.LayerNorm(config.hidden_dim),
             nn.ReLU(),
-            nn.Dropout(config.dropout),
+            SeededDropout(config.dropout),
             nn.Linear(config.hidden_dim, config.latent_dim),
         )
         last = self.project[-1]
@@ -76,19 +90,18 @@ class PairBatch:
 
 
 def contrastive_loss(model: CompatibilityModel, batches: list[PairBatch]) -> torch.Tensor:
-    """The contrastive loss of each pair of parts, averaged over the pairs."""
+    """The contrastive loss of each pair of parts, averaged over the pairs. Every row of every
+    batch goes through the model in one call (one projection is shared by every part)."""
     if not batches:
         raise ValueError("no pair of parts in the batch")
+    rows = [t for batch in batches for t in (*batch.real, *batch.modified)]
+    latent = torch.split(model(torch.cat(rows), "any"), [len(t) for t in rows])
     losses = []
-    for batch in batches:
-        first, second = batch.parts
-        near = _distance(model, batch.real[0], first, batch.real[1], second)
-        far = _distance(model, batch.modified[0], first, batch.modified[1], second)
+    for i, _ in enumerate(batches):
+        real_a, real_b, modified_a, modified_b = latent[4 * i : 4 * i + 4]
+        near = torch.linalg.vector_norm(real_a - real_b, dim=1)
+        far = torch.linalg.vector_norm(modified_a - modified_b, dim=1)
         pull = (near**2).mean() if len(near) else near.sum()
         push = (torch.clamp(model.config.margin - far, min=0) ** 2).mean() if len(far) else far.sum()
         losses.append(pull + push)
     return torch.stack(losses).mean()
-
-
-def _distance(model: CompatibilityModel, a: torch.Tensor, part_a: str, b: torch.Tensor, part_b: str) -> torch.Tensor:
-    return torch.linalg.vector_norm(model(a, part_a) - model(b, part_b), dim=1)

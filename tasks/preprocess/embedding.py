@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tasks.preprocess.onnx_runtime import CPU, OnnxPlacement, device_of
+
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 COLOUR_TEXTURE_BACKEND = "colour-texture-v1"
@@ -31,6 +33,7 @@ def _region_crop(image: np.ndarray, mask: np.ndarray, fill: int = 255) -> np.nda
 
 class ColourTextureEmbedder:
     backend = COLOUR_TEXTURE_BACKEND
+    device = "cpu"
     ab_bins, l_bins, orientation_bins = 12, 6, 8
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -53,10 +56,9 @@ class ColourTextureEmbedder:
 
 
 class OnnxImageEmbedder:
-    def __init__(self, model_path: Path, version: str) -> None:
-        import onnxruntime as ort
-
-        self._session = ort.InferenceSession(str(model_path), providers=ort.get_available_providers())
+    def __init__(self, model_path: Path, version: str, placement: OnnxPlacement | None = None) -> None:
+        self._session = (placement or OnnxPlacement([CPU], 0)).session(str(model_path))
+        self.device = device_of(self._session)
         inputs = self._session.get_inputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 224, 224]:
             raise ValueError(f"{model_path}: expected one input (N, 3, 224, 224), got {[(i.name, i.shape) for i in inputs]}")

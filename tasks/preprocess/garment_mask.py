@@ -38,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tasks.preprocess.onnx_runtime import CPU, OnnxPlacement, device_of
 from tasks.preprocess.segmentation import component_areas, largest_component, outline
 
 CLASSICAL_BACKEND = "opencv-border-grabcut-v5"  # v4: the outline decided again at full size (refine_edges); v5: notches filled, more passes while it moves
@@ -410,6 +411,7 @@ class OpenCVMasker:
     """The fallback for plain backgrounds (no weights)."""
 
     backend = CLASSICAL_BACKEND
+    device = "cpu"
 
     def __call__(self, image: np.ndarray) -> GarmentCut:
         return GarmentCut(refine_edges(image, border_cut(image).mask), "classical")
@@ -422,7 +424,7 @@ class U2NetMasker:
     pointed there for this process. The session is always passed: without one rembg reaches
     for a model it would download."""
 
-    def __init__(self, model_path: Path, version: str, models_dir: Path) -> None:
+    def __init__(self, model_path: Path, version: str, models_dir: Path, placement: OnnxPlacement | None = None) -> None:
         models_dir = Path(models_dir)
         models_dir.mkdir(parents=True, exist_ok=True)
         target = models_dir / Path(model_path).name
@@ -431,8 +433,12 @@ class U2NetMasker:
         os.environ["U2NET_HOME"] = str(models_dir)
         import rembg
 
-        self._session = rembg.new_session("u2net_custom", model_path=str(target))
+        placement = placement or OnnxPlacement([CPU], 0)
+        self._session = rembg.new_session(
+            "u2net_custom", placement.session_options(), model_path=str(target), providers=placement.providers
+        )
         self.backend = f"rembg-u2net-onnx:{version}"
+        self.device = device_of(self._session.inner_session)
 
     def probability(self, image: np.ndarray) -> np.ndarray:
         """The model's saliency at the photo's size, 0..1 (rembg scales it to its own range)."""
@@ -450,6 +456,7 @@ class CombinedMasker:
 
     def __init__(self, model: U2NetMasker) -> None:
         self.model = model
+        self.device = model.device
         self.backend = f"{model.backend}+{CLASSICAL_BACKEND}+{COMBINE_VERSION}"
 
     def __call__(self, image: np.ndarray) -> GarmentCut:

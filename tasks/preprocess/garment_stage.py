@@ -20,6 +20,7 @@ from tasks.preprocess.fingerprints import FingerprintIndex, Owner
 from tasks.preprocess.garment import CUT_CHECKS, GarmentMaskDoubtful, GarmentMaskError, perceptual_hash, prepare_garment
 from tasks.preprocess.masks import MODEL_HEIGHT, MODEL_WIDTH
 from tasks.states import move
+from tasks.worker_threads import each_on_threads
 
 
 def embed_garment(ctx: RunContext, cloth: np.ndarray, mask: np.ndarray) -> GarmentEmbedding:
@@ -74,27 +75,29 @@ def prepare_garments(ctx: RunContext, date: str, items: list[AcceptedItem]) -> l
     """Cloth mask, canvas, perceptual hash and embedding per garment (content-addressed under
     garments/{sha256}/), for one chunk of the drop: the items that were cut, with their hash and
     what made it recorded in the ledger (``preprocessed``) for ``keep_originals`` and a re-run;
-    a garment that could not be cut is rejected, a doubtful cut quarantined. Chunks of one drop
-    run side by side: each writes only its own garments' rows."""
+    a garment that could not be cut is rejected, a doubtful cut quarantined. The garments are
+    spread over the process's CPU threads. Chunks of one drop run side by side: each writes only
+    its own garments' rows."""
     masker = background_backend(ctx.settings)
     embedder = embedding_backend(ctx.settings).backend
     made_by = _made_by(ctx, masker.backend, embedder)
     with ctx.ledger.session() as session:  # what earlier runs recorded, one query
         rows = rows_in(session, Garment.id, [item.garment_id for item in items])
         recorded = {g.id: g.meta.get("preprocessed") for g in rows}
-    prepared: list[AcceptedItem] = []
+    ordered = sorted(items, key=lambda item: item.sku)
+    needed = [item for item in ordered if not made_so(recorded.get(item.garment_id), {"sha256": item.sha256, **made_by})]
+    phashes = each_on_threads(lambda item: _prepare(ctx, date, item, masker, embedder), needed, ctx.settings.cpu_threads)
     made: dict[int, str] = {}  # garment id -> hash, not yet in the ledger
-    for item in sorted(items, key=lambda item: item.sku):
-        if not made_so(recorded.get(item.garment_id), {"sha256": item.sha256, **made_by}):
-            phash = _prepare(ctx, date, item, masker, embedder)
-            if phash is None:
-                continue
-            made[item.garment_id] = phash
-            if len(made) >= RECORD_CHUNK:
-                _record_made(ctx, made, made_by, items)
-        prepared.append(item)
+    not_cut: set[int] = set()
+    for item, phash in zip(needed, phashes):
+        if phash is None:
+            not_cut.add(item.garment_id)
+            continue
+        made[item.garment_id] = phash
+        if len(made) >= RECORD_CHUNK:
+            _record_made(ctx, made, made_by, items)
     _record_made(ctx, made, made_by, items)
-    return prepared
+    return [item for item in ordered if item.garment_id not in not_cut]
 
 
 def keep_originals(ctx: RunContext, date: str, items: list[AcceptedItem]) -> list[AcceptedItem]:

@@ -38,6 +38,7 @@ from tasks.rights import current_releases
 from tasks.settings import CATEGORIES
 from tasks.states import move
 from tasks.storage import LIBRARY_RELEASES_KEY, library_photo_id, library_photos_prefix
+from tasks.worker_threads import each_on_threads
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 SAFE_PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -94,12 +95,11 @@ def preprocess_photo(ctx: RunContext, key: str) -> tuple[PhotoMeta, str]:
 
 
 def preprocess_model_photos(ctx: RunContext, keys: list[str] | None = None) -> PhotoCounts:
-    """Preprocess the given library keys (default: all); return counts: how many photos were
+    """Preprocess the given library keys (default: all), on the process's CPU threads; return counts: how many photos were
     processed, how many were unchanged (``cached``) and how many names were refused."""
     keys = sorted(ctx.store.list_keys(library_photos_prefix())) if keys is None else keys
     counts = PhotoCounts()
-    for key in keys:
-        meta, outcome = preprocess_photo(ctx, key)
+    for meta, outcome in each_on_threads(lambda key: preprocess_photo(ctx, key), keys, ctx.settings.cpu_threads):
         _record(ctx, meta)
         counts.photos += 1
         if outcome == "unchanged":

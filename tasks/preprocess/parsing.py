@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tasks.preprocess.onnx_runtime import CPU, OnnxPlacement, device_of
 from tasks.preprocess.pose import KP
 from tasks.preprocess.skin import skin_model
 
@@ -67,10 +68,9 @@ class SCHPOnnxParser:
     mean_bgr = np.array([0.406, 0.456, 0.485], np.float32)
     std_bgr = np.array([0.225, 0.224, 0.229], np.float32)
 
-    def __init__(self, model_path: Path, version: str) -> None:
-        import onnxruntime as ort
-
-        self._session = ort.InferenceSession(str(model_path), providers=ort.get_available_providers())
+    def __init__(self, model_path: Path, version: str, placement: OnnxPlacement | None = None) -> None:
+        self._session = (placement or OnnxPlacement([CPU], 0)).session(str(model_path))
+        self.device = device_of(self._session)
         inputs = self._session.get_inputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, *self.input_size]:
             raise ValueError(f"{model_path}: expected one input (N, 3, 512, 512), got {[(i.name, i.shape) for i in inputs]}")
@@ -92,6 +92,7 @@ class FallbackParser:
     """Labels from pose, person mask and colour; see the module docstring for its limits."""
 
     backend = FALLBACK_BACKEND
+    device = "cpu"
 
     def __call__(self, image: np.ndarray, person: np.ndarray, keypoints: np.ndarray) -> Parsing:
         return Parsing(labels=fallback_labels(image, person, keypoints), backend=self.backend)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.preprocess.onnx_runtime import CPU, OnnxPlacement, device_of
 from tasks.preprocess.shared_models import process_instance
 
 COCO18_NAMES: tuple[str, ...] = (
@@ -171,10 +172,9 @@ class OnnxSimccPose:
     mean = np.array([123.675, 116.28, 103.53], np.float32)
     std = np.array([58.395, 57.12, 57.375], np.float32)
 
-    def __init__(self, model_path, version: str) -> None:
-        import onnxruntime as ort
-
-        self._session = ort.InferenceSession(str(model_path), providers=ort.get_available_providers())
+    def __init__(self, model_path, version: str, placement: OnnxPlacement | None = None) -> None:
+        self._session = (placement or OnnxPlacement([CPU], 0)).session(str(model_path))
+        self.device = device_of(self._session)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, self.input_height, self.input_width] or len(outputs) != 2:
             raise ValueError(f"{model_path}: expected input (N, 3, 256, 192) and outputs simcc_x, simcc_y")
@@ -222,6 +222,17 @@ class OnnxSimccPose:
 
 
 shared_pose = process_instance(MediapipePose)
+
+
+class ThreadsPose:
+    """The mediapipe pose as a process's backend: each call runs on the calling thread's own
+    model (``shared_pose``), so the process's CPU threads estimate side by side."""
+
+    backend = POSE_BACKEND
+    device = "cpu"  # mediapipe's Python wheel runs its graphs on the CPU
+
+    def __call__(self, image: np.ndarray, person_mask: np.ndarray | None = None) -> PoseResult:
+        return shared_pose()(image, person_mask)
 
 
 ARM = ("shoulder", "elbow", "wrist")

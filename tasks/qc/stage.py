@@ -17,11 +17,10 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import pandas as pd
 from sqlalchemy import select
@@ -41,6 +40,7 @@ from tasks.qc.suite import validate_generations
 from tasks.qc.suite_versions import current_suite
 from tasks.states import CheckState, move
 from tasks.storage import qc_table_key, report_key, report_thumbnail_key
+from tasks.worker_threads import cpu_threads
 
 JUDGED = (GenerationState.PASSED.value, GenerationState.FLAGGED.value)
 PARTS_PREFIX = "metrics/"
@@ -81,7 +81,7 @@ class ViewCache:
 
 def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]) -> pd.DataFrame:
     """The metrics table of ``rows``: identifying columns, then the metrics, in generation id order.
-    The work is one garment at a time on ``qc_threads`` threads: what QC reads from a garment
+    The work is one garment at a time on the process's ``cpu_threads``: what QC reads from a garment
     alone is read once for all its generations, and what it reads from a view (a photo in a
     category) once for every garment tried on it (``ViewCache``). Each image's thumbnail for the
     report is written while it is in memory."""
@@ -118,23 +118,9 @@ def measure(ctx: RunContext, rows: list[Generation], garment_sha: dict[str, str]
     by_garment: dict[str, list[Generation]] = {}
     for row in sorted(rows, key=lambda r: (r.photo_id, r.category)):
         by_garment.setdefault(garment_sha[row.generation_id], []).append(row)
-    pool = measuring_threads(ctx.settings.qc_threads)
-    table = [record for part in pool.map(one_garment, by_garment, by_garment.values()) for record in part]
+    parts = cpu_threads(ctx.settings.cpu_threads).map(one_garment, by_garment, by_garment.values())
+    table = [record for part in parts for record in part]
     return pd.DataFrame(sorted(table, key=lambda r: str(r["generation_id"])))
-
-
-_THREADS: dict[int, ThreadPoolExecutor] = {}
-os.register_at_fork(after_in_child=_THREADS.clear)  # a forked child has none of its parent's threads
-
-
-def measuring_threads(count: int) -> ThreadPoolExecutor:
-    """QC's measuring threads, started once per process: each keeps its own mediapipe models
-    (``shared_models.process_instance``) for every task the process runs. Threads started per
-    task would load a set of models per task, and those stay loaded until the process exits
-    (about 500 MB a task where one process runs many, as ``dag.test`` does)."""
-    if count not in _THREADS:
-        _THREADS[count] = ThreadPoolExecutor(count, thread_name_prefix="qc-measure")
-    return _THREADS[count]
 
 
 def needing_check(

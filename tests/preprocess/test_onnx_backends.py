@@ -119,3 +119,28 @@ def test_rembg_backend_runs_a_custom_u2net_through_the_registry(tmp_path, monkey
     garment = prepare_garment(image, masker)
     assert garment.backend == masker.backend and garment.cloth.shape == (1024, 768, 3)
     assert sorted(p.name for p in (settings.resolved_model_dir / "rembg").iterdir()) == ["u2net.onnx"], "nothing else fetched"
+
+
+def test_the_models_run_where_the_device_setting_puts_them(onnx_settings):
+    """TRYON_DEVICE places every ONNX backend: CUDA first where the build has it (``auto``) or
+    asked for; a CUDA device this build cannot use is refused at once, naming the setting; on the
+    CPU a session takes one thread when the process spreads its items over several. Each backend
+    says where it runs, as the stage records keep it."""
+    from tasks.preprocess.backends import model_devices
+    from tasks.preprocess.onnx_runtime import CPU, CUDA, DeviceUnavailable, placement
+
+    two, one = Settings(cpu_threads=2), Settings(cpu_threads=1)
+    assert placement(two, [CPU]).providers == [CPU] and placement(two, [CPU]).intra_op_threads == 1
+    assert placement(one, [CPU]).intra_op_threads == 0, "alone, a session takes every core"
+    assert placement(two, [CUDA, CPU]).providers == [(CUDA, {"device_id": 0}), CPU]
+    assert placement(Settings(device="cuda:1"), [CUDA, CPU]).providers[0] == (CUDA, {"device_id": 1})
+    assert placement(Settings(device="cpu"), [CUDA, CPU]).providers == [CPU]
+    with pytest.raises(DeviceUnavailable, match="TRYON_DEVICE=cuda: this onnxruntime build has no CUDA provider"):
+        placement(Settings(device="cuda"), [CPU])
+
+    threaded = onnx_settings.model_copy(update={"cpu_threads": 2})
+    session = parsing_backend(threaded)._session
+    assert session.get_providers() == [CPU] and session.get_session_options().intra_op_num_threads == 1
+    assert model_devices(threaded, "pose", "parsing", "embedding") == "pose cpu, parsing cpu, embedding cpu"
+    with pytest.raises(DeviceUnavailable):
+        parsing_backend(threaded.model_copy(update={"device": "cuda"}))

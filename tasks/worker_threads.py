@@ -1,0 +1,37 @@
+"""The CPU threads of a worker process: one pool per process, started on first use and kept from
+task to task. The CPU stages (QC's measuring, garment and library preprocessing, the looks
+evaluation) spread their items over it, ``TRYON_CPU_THREADS`` at a time: a task that runs alone on
+a many-core worker, or ``dag.test`` running every task in one process, uses the cores it has.
+
+Kept, not started per task: each thread holds its own mediapipe models
+(``shared_models.process_instance``), and threads started per task would load a set per task
+that stays loaded until the process exits (about 500 MB a task where one process runs many)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+os.register_at_fork(after_in_child=_POOLS.clear)  # a forked child has none of its parent's threads
+
+
+def cpu_threads(count: int) -> ThreadPoolExecutor:
+    """The process's pool of ``count`` CPU threads. Never submit to it from one of its own
+    threads and wait: the waiting thread holds a place the work needs."""
+    if count not in _POOLS:
+        _POOLS[count] = ThreadPoolExecutor(count, thread_name_prefix="cpu")
+    return _POOLS[count]
+
+
+def each_on_threads(work: Callable[[T], R], items: Iterable[T], count: int) -> Iterator[R]:
+    """``work`` of each item, in the items' order, on ``count`` of the process's CPU threads
+    (in the calling thread when ``count`` is 1: nothing to gain from a hand-off)."""
+    if count <= 1:
+        return map(work, items)
+    return cpu_threads(count).map(work, items)
