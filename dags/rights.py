@@ -37,14 +37,14 @@ def rights() -> None:
     @task
     def warn(sweep: RightsSweep) -> list[str]:
         """The releases ending soon, and the message posted: what was withdrawn, what will be."""
-        from tasks.airflow_glue.notifier import WebhookNotifier
+        from tasks.airflow_glue.notifier import send
         from tasks.rights import rights_message
 
         ctx = run_context()
         text, ending = rights_message(ctx, sweep.withdrawn)
         print(text)
         if sweep.withdrawn or ending:
-            WebhookNotifier(ctx.settings.rights_notify_conn_id, text)(get_current_context())
+            send(ctx.settings.rights_notify_conn_id, {"text": text}, get_current_context())
         return ending
 
     warn(withdraw())  # type: ignore[arg-type]  # an XComArg of the sweep, resolved when the task runs

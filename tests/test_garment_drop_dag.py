@@ -93,6 +93,7 @@ def drop_run(s3_endpoint, tmp_path_factory):
         "objects": generation_objects(store),
         "stage_tasks": sorted(k.rsplit("/", 1)[-1] for k in store.list_keys(f"reports/{DATE}/stages/")),
         "notices": hook.received,
+        "notice_paths": hook.paths,
     }
     second = run_tryon(settings, "run", "--date", DATE, TRYON_OUTFITS="always")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -129,6 +130,7 @@ def test_the_night_tells_the_team_how_it_went(drop_run):
     of the report's summary, what waits for review and why, and where the report is."""
     _, store, ledger, _, _, after_first, _ = drop_run
     [notice] = after_first["notices"]
+    assert after_first["notice_paths"] == ["/hooks/tryon"], "posted to the connection's URL, its path included"
     summary = store.get_json(f"reports/{DATE}/summary.json")
     garments = summary["garments_by_state"]
     assert notice["outcome"] == "finished" and notice["date"] == DATE

@@ -5,11 +5,8 @@ for the storefront."""
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -22,9 +19,9 @@ from tasks.publish import publish
 from tasks.review import decisions
 from tasks.rights import current_releases, terms
 from tasks.storage import LIBRARY_RELEASES_KEY, look_file_key, storefront_manifest_key
-from tests.cluster import free_port
 from tests.conftest import generation_row, put_jpeg, put_tryon_inputs
 from tests.test_garment_drop_dag import run_tryon
+from tests.webhook import Webhook
 
 HEADER = "photo,release_id,channels,territories,valid_from,valid_until,ai_use,revoked\n"
 DATE = "2026-11-25"
@@ -170,21 +167,6 @@ def test_an_image_of_a_photo_without_a_storefront_release_never_reaches_the_stor
     assert [e["generation_id"] for e in ctx.store.get_json(storefront_manifest_key(DATE))["items"]] == [ours]
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """A webhook on loopback: what is posted to it is kept."""
-
-    received: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 (the standard library's name)
-        length = int(self.headers["Content-Length"])
-        _Receiver.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_the_rights_dag_withdraws_an_expired_release_and_warns_through_the_notifier(ctx):
     """A published image of a photo whose release expired yesterday is taken off the storefront
     by the next rights run (object, manifest, look file), with the withdrawal and its reason in
@@ -222,14 +204,8 @@ def test_the_rights_dag_withdraws_an_expired_release_and_warns_through_the_notif
     )
     record_releases(ctx)
 
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Receiver.received.clear()
-    try:
-        result = run_tryon(ctx.settings, "rights", AIRFLOW_CONN_TRYON_RIGHTS_NOTIFY=f"http://127.0.0.1:{port}/hooks/rights")
-    finally:
-        server.shutdown()
+    with Webhook() as hook:
+        result = run_tryon(ctx.settings, "rights", AIRFLOW_CONN_TRYON_RIGHTS_NOTIFY=hook.url)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     assert not ctx.store.exists("storefront/TEE-1/old.jpg") and ctx.store.exists("storefront/TEE-1/soon.jpg")
@@ -247,5 +223,6 @@ def test_the_rights_dag_withdraws_an_expired_release_and_warns_through_the_notif
         assert row.state == "flagged" and row.reason == withdrawals[0].reason
     ending = "release R-SOON of photo soon ends in 5 days"
     assert expired in result.stdout and ending in result.stdout
-    [message] = _Receiver.received
+    [message] = hook.received
+    assert hook.paths == ["/hooks/tryon"], "posted to the connection's path"
     assert message["dag_id"] == "rights" and expired in message["text"] and ending in message["text"]

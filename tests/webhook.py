@@ -12,16 +12,18 @@ from types import TracebackType
 
 class Webhook:
     """Listening once made (``with Webhook() as hook``, or ``close()``): ``hook.url`` to
-    configure, ``hook.received`` the bodies."""
+    configure, ``hook.received`` the bodies and ``hook.paths`` where each was posted."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []
-        received = self.received
+        self.paths: list[str] = []
+        received, paths = self.received, self.paths
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (the http.server name)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received.append(json.loads(body or b"null"))
+                paths.append(self.path)
                 self.send_response(204)
                 self.end_headers()
 
@@ -29,7 +31,7 @@ class Webhook:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/tryon"  # a path, as real webhooks have
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

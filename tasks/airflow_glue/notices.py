@@ -1,8 +1,8 @@
 """garment_drop's notices (``tasks.night_notice``) through Airflow: the report task sends the
 night's outcome (finished, failed, no drop), and a deadline alert (``TRYON_NIGHT_DEADLINE``), which
 the scheduler evaluates, has the triggerer send a late notice for a nightly run still going at the
-deadline. Both go through the http provider's ``HttpNotifier`` to the connection named by
-``TRYON_NOTIFY_CONN_ID`` (a webhook's URL; ``AIRFLOW_CONN_TRYON_NOTIFY`` or the UI); without that
+deadline. Both go through the pipeline's webhook notifier (``notifier.py``) to the connection named
+by ``TRYON_NOTIFY_CONN_ID`` (a webhook's URL; ``AIRFLOW_CONN_TRYON_NOTIFY`` or the UI); without that
 connection nothing is sent, and a notice that cannot be sent never fails the run."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
+from tasks.airflow_glue.notifier import send
 from tasks.settings import Settings, get_settings, parse_deadline
 
 if TYPE_CHECKING:
@@ -63,31 +64,13 @@ async def night_is_late(context: dict[str, Any] | None = None, **_: Any) -> str:
     from tasks.night_notice import LATE, night_notice
 
     date = (run.get("conf") or {}).get("drop_date") or str(run.get("logical_date", ""))[:10]
-    notice = await asyncio.to_thread(lambda: night_notice(RunContext.from_settings(get_settings()), date, LATE))
-    await _notifier(notice).async_notify({})
+    settings = get_settings()
+    notice = await asyncio.to_thread(lambda: night_notice(RunContext.from_settings(settings), date, LATE))
+    await asyncio.to_thread(send, settings.notify_conn_id, notice.payload())
     return notice.text
 
 
 def send_notice(settings: Settings, notice: NightNotice) -> bool:
     """Send ``notice`` (from a task); False when no connection is configured or sending failed
     (logged: a notice never fails the run)."""
-    from airflow.sdk import Connection
-
-    try:
-        Connection.get(settings.notify_conn_id)
-    except Exception:  # not configured: the deployment asked for no notices
-        logger.info("no connection %r: the night's notice is not sent", settings.notify_conn_id)
-        return False
-    try:
-        _notifier(notice, settings).notify({})
-    except Exception:
-        logger.exception("the night's notice could not be sent to %r", settings.notify_conn_id)
-        return False
-    return True
-
-
-def _notifier(notice: NightNotice, settings: Settings | None = None) -> Any:
-    from airflow.providers.http.notifications.http import HttpNotifier
-
-    settings = settings or get_settings()
-    return HttpNotifier(http_conn_id=settings.notify_conn_id, json=notice.payload())
+    return send(settings.notify_conn_id, notice.payload())
