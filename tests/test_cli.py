@@ -28,6 +28,14 @@ def test_help_names_every_command():
         assert command in text
 
 
+def test_version_names_the_package_and_the_engine_in_use(tmp_path):
+    from importlib.metadata import version
+
+    result = tryon("--version", cwd=tmp_path, home=tmp_path / "home", TRYON_ENGINE="ladi-vton")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"tryon-pipeline {version('tryon-pipeline')}, engine ladi-vton (TRYON_ENGINE)\n"
+
+
 def test_bad_date_is_refused_clearly(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--date", "2026-13-01"])

@@ -43,9 +43,25 @@ from tasks.cli.common import add_photos, drop_summary, finish, pipeline, upload_
 __all__ = ["add_photos", "build_parser", "drop_summary", "finish", "main", "pipeline", "upload_samples"]
 
 
+class _Version(argparse.Action):
+    """``--version``: the package's version and the engine in use (``TRYON_ENGINE``), read when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import version
+
+        from tasks.settings import get_settings
+
+        print(f"tryon-pipeline {version('tryon-pipeline')}, engine {get_settings().engine} (TRYON_ENGINE)")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The commands, grouped by who uses them: the catalogue team's, the data engineers', QA's."""
     parser = argparse.ArgumentParser(prog="tryon", description="Batch virtual try-on: garment drops to storefront images.")
+    parser.add_argument("--version", action=_Version, help="print the version and the engine the settings choose, and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     for group in (catalogue, engineering, qa, qc):
         group.register(commands)

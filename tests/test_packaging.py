@@ -1,0 +1,33 @@
+"""The project as a package: every requirement pinned to one version, and the package's metadata
+declaring the runtime requirements (requirements.txt, the one list the Makefile and the images
+install from)."""
+
+from __future__ import annotations
+
+import re
+
+import setuptools.build_meta
+
+from tests.conftest import REPO
+
+PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z0-9,]+\])?==[0-9][0-9A-Za-z.+-]*$")
+
+
+def requirements(name: str) -> list[str]:
+    lines = (REPO / name).read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_every_requirement_is_pinned_to_one_version():
+    for name in ("requirements.txt", "requirements-test.txt", "requirements-nodeps.txt"):
+        loose = [line for line in requirements(name) if not PINNED.match(line)]
+        assert not loose, f"{name}: not pinned with ==: {loose}"
+
+
+def test_the_package_declares_the_runtime_requirements(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    info = setuptools.build_meta.prepare_metadata_for_build_wheel(str(tmp_path))
+    metadata = (tmp_path / info / "METADATA").read_text()
+    declared = [line.removeprefix("Requires-Dist: ") for line in metadata.splitlines() if line.startswith("Requires-Dist: ")]
+    assert declared == requirements("requirements.txt")
+    assert not any(r.startswith("mediapipe") for r in declared), "mediapipe goes in with --no-deps, never as a dependency"
