@@ -38,6 +38,7 @@ from tasks.context import RunContext
 from tasks.images import encode_jpeg, sha256_hex
 from tasks.inference.engine import Engine, TryOnSample, generate_each
 from tasks.inference.factory import get_engine
+from tasks.items import chunked
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration
 from tasks.looks.drop_looks import PARTNER_CATEGORIES, garment_vectors, ranked_partners, storefront_garments
 from tasks.looks.store import LooksCard, current_card, load_model
@@ -175,13 +176,6 @@ def _sample(generation_id: str, category: str, person: np.ndarray, canvas: Outfi
     )
 
 
-def _one(engine: Engine, sample: TryOnSample) -> tuple[np.ndarray, JsonObject]:
-    result = generate_each(engine, [sample])[sample.generation_id]
-    if isinstance(result, str):
-        raise RuntimeError(result)
-    return result
-
-
 def judge(
     final: np.ndarray, first: np.ndarray, canvas: OutfitCanvas, upper: tuple, lower: tuple, config: SuiteConfig
 ) -> tuple[list[str], dict[str, MetricRow | float]]:
@@ -230,16 +224,90 @@ def _sidecar(row: LookGeneration, engine: Engine, look: PlannedLook, card: Looks
     }
 
 
-def make_look(
-    ctx: RunContext, engine: Engine, look: PlannedLook, row: LookGeneration, card: LooksCard, config: SuiteConfig
+@dataclass
+class _LookInputs:
+    look: PlannedLook
+    row: LookGeneration
+    canvas: OutfitCanvas
+    upper: tuple[np.ndarray, np.ndarray]  # the garment's cloth and mask
+    lower: tuple[np.ndarray, np.ndarray]
+
+
+def make_looks(
+    ctx: RunContext, engine: Engine, batch: list[tuple[PlannedLook, LookGeneration]], card: LooksCard, config: SuiteConfig
+) -> int:
+    """Generate (two passes, each one engine call for the whole batch, as try-on shards batch),
+    judge and store a batch of look generations; each ``row`` takes its verdict, a look whose
+    inputs or engine call failed fails alone. Returns how many images were made."""
+    ready: list[_LookInputs] = []
+    for look, row in batch:
+        try:
+            canvas = outfit_canvas(ctx, look.photo_id)
+            upper, lower = load_garment(ctx, look.upper.sha256), load_garment(ctx, look.lower.sha256)
+        except Exception as error:
+            move(row, FAILED, f"outfit_failed: {type(error).__name__}: {error}")
+            continue
+        ready.append(_LookInputs(look, row, canvas, upper, lower))
+    first = _engine_pass(
+        engine,
+        {
+            i.row.generation_id: (
+                i,
+                _sample(
+                    i.row.generation_id, "upper_body", i.canvas.view["person"], i.canvas, i.canvas.upper_mask, i.upper, i.row.seed
+                ),
+            )
+            for i in ready
+        },
+    )
+    final = _engine_pass(
+        engine,
+        {
+            gid: (i, _sample(gid, "lower_body", first[gid][0], i.canvas, i.canvas.lower_mask, i.lower, i.row.seed + 1))
+            for i in ready
+            if (gid := i.row.generation_id) in first
+        },
+    )
+    made = 0
+    for i in ready:
+        gid = i.row.generation_id
+        if gid not in final:
+            continue
+        try:
+            _finish(ctx, engine, i, first[gid], final[gid], card, config)
+            made += 1
+        except Exception as error:  # one look fails alone
+            move(i.row, FAILED, f"outfit_failed: {type(error).__name__}: {error}")
+    return made
+
+
+def _engine_pass(engine: Engine, samples: dict[str, tuple[_LookInputs, TryOnSample]]) -> dict[str, tuple[np.ndarray, JsonObject]]:
+    """One engine call for these looks' samples (by generation id): the images made; a look whose
+    sample failed fails with the engine's error."""
+    made: dict[str, tuple[np.ndarray, JsonObject]] = {}
+    if not samples:
+        return made
+    for gid, result in generate_each(engine, [sample for _, sample in samples.values()]).items():
+        if isinstance(result, str):
+            move(samples[gid][0].row, FAILED, f"outfit_failed: {result}")
+        else:
+            made[gid] = result
+    return made
+
+
+def _finish(
+    ctx: RunContext,
+    engine: Engine,
+    made: _LookInputs,
+    first_pass: tuple[np.ndarray, JsonObject],
+    final_pass: tuple[np.ndarray, JsonObject],
+    card: LooksCard,
+    config: SuiteConfig,
 ) -> None:
-    """Generate (two passes), judge and store one look generation; ``row`` takes the verdict."""
-    canvas = outfit_canvas(ctx, look.photo_id)
-    upper, lower = load_garment(ctx, look.upper.sha256), load_garment(ctx, look.lower.sha256)
-    person, gid = canvas.view["person"], row.generation_id
-    first, first_detail = _one(engine, _sample(gid, "upper_body", person, canvas, canvas.upper_mask, upper, row.seed))
-    final, final_detail = _one(engine, _sample(gid, "lower_body", first, canvas, canvas.lower_mask, lower, row.seed + 1))
-    row.failed_checks, measured = judge(final, first, canvas, upper, lower, config)
+    """Judge and store one look generation made by both passes; its row takes the verdict."""
+    (first, first_detail), (final, final_detail) = first_pass, final_pass
+    look, row = made.look, made.row
+    row.failed_checks, measured = judge(final, first, made.canvas, made.upper, made.lower, config)
     release = engine.release
     if row.failed_checks:
         move(row, FLAGGED, "failed: " + ", ".join(row.failed_checks))
@@ -247,7 +315,7 @@ def make_look(
         move(row, FLAGGED, preview_reason(release.note))
     else:
         move(row, PASSED)
-    key = look_generation_key(row.model_version, look.look_id, look.photo_id, gid)
+    key = look_generation_key(row.model_version, look.look_id, look.photo_id, row.generation_id)
     stem = key.rsplit(".", 1)[0]
     sidecar = {**_sidecar(row, engine, look, card), "qc": measured, "detail": {"upper": first_detail, "lower": final_detail}}
     ctx.store.put_bytes(stem + "_upper.jpg", encode_jpeg(first, ctx.settings.jpeg_quality), "image/jpeg")  # the first pass
@@ -288,8 +356,47 @@ class OutfitsMade:
         return {"looks": self.looks, "generated": self.generated, "existing": self.existing, **self.states, "model": self.model}
 
 
+def _row(ctx: RunContext, date: str, look: PlannedLook, engine: Engine, card: LooksCard) -> LookGeneration:
+    """The look generation's ledger row as recorded (detached), or a new one, planned."""
+    seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF
+    gid = generation_id_of(look, engine, seed)
+    with ctx.ledger.session() as session:  # no transaction is held while the engine runs
+        found = session.get(LookGeneration, gid)
+        if found is not None:
+            session.expunge(found)
+    return found or initial(
+        LookGeneration(
+            generation_id=gid,
+            look_id=look.look_id,
+            drop_date=date,
+            photo_id=look.photo_id,
+            upper_sku=look.upper.sku,
+            upper_garment_sha256=look.upper.sha256,
+            lower_sku=look.lower.sku,
+            lower_garment_sha256=look.lower.sha256,
+            score=look.score,
+            looks_model_version=card.version,
+            engine=engine.name,
+            model_version=engine.model_version,
+            weights_sha256=engine.weights_sha256,
+            seed=seed,
+            failed_checks=[],
+        ),
+        GenerationState.PLANNED,
+    )
+
+
+def _record(ctx: RunContext, gate: Gate, row: LookGeneration, made: OutfitsMade) -> None:
+    """Route the look generation, write its row, count its state."""
+    route(ctx, gate, row)
+    with ctx.ledger.session() as session:
+        session.merge(row)
+    made.states[row.state] = made.states.get(row.state, 0) + 1
+
+
 def make_outfits(ctx: RunContext, date: str) -> OutfitsMade:
-    """Plan the drop's looks, make each one's image once, judge and route it."""
+    """Plan the drop's looks, make each one's image once (``batch_size`` looks an engine call),
+    judge and route it."""
     engine = get_engine(ctx.settings)
     asked = ctx.settings.outfits
     if asked == "never" or (asked == "released" and not engine.release.released):
@@ -301,46 +408,19 @@ def make_outfits(ctx: RunContext, date: str) -> OutfitsMade:
     looks, skipped = plan_looks(ctx, date, card)
     config, gate = current_suite(ctx), Gate(ctx)
     made = OutfitsMade(looks=len(looks), skipped=skipped, model=card.version)
+    todo: list[tuple[PlannedLook, LookGeneration]] = []
     for look in looks:
-        seed = int(sha256_hex(f"{look.look_id} {look.photo_id} {ctx.settings.seed}".encode())[:8], 16) & 0x7FFFFFFF
-        gid = generation_id_of(look, engine, seed)
-        with ctx.ledger.session() as session:  # no transaction is held while the engine runs
-            found = session.get(LookGeneration, gid)
-            if found is not None:
-                session.expunge(found)
-        row = found or initial(
-            LookGeneration(
-                generation_id=gid,
-                look_id=look.look_id,
-                drop_date=date,
-                photo_id=look.photo_id,
-                upper_sku=look.upper.sku,
-                upper_garment_sha256=look.upper.sha256,
-                lower_sku=look.lower.sku,
-                lower_garment_sha256=look.lower.sha256,
-                score=look.score,
-                looks_model_version=card.version,
-                engine=engine.name,
-                model_version=engine.model_version,
-                weights_sha256=engine.weights_sha256,
-                seed=seed,
-                failed_checks=[],
-            ),
-            GenerationState.PLANNED,
-        )
+        row = _row(ctx, date, look, engine, card)
         stored = row.object_key is not None and ctx.store.exists(row.object_key)
         if row.state in (GenerationState.PLANNED.value, FAILED) or (not stored and row.state != REJECTED):
-            try:
-                make_look(ctx, engine, look, row, card, config)
-                made.generated += 1
-            except Exception as error:  # one look fails alone
-                move(row, FAILED, f"outfit_failed: {type(error).__name__}: {error}")
+            todo.append((look, row))
         else:
             made.existing += 1
-        route(ctx, gate, row)
-        with ctx.ledger.session() as session:
-            session.merge(row)
-        made.states[row.state] = made.states.get(row.state, 0) + 1
+            _record(ctx, gate, row, made)
+    for batch in chunked(todo, ctx.settings.batch_size):
+        made.generated += make_looks(ctx, engine, batch, card, config)
+        for _, row in batch:
+            _record(ctx, gate, row, made)
     if made.states[PUBLISHED]:
         write_manifest(ctx, date)  # the date's manifest lists its full-outfit images too
     return made

@@ -77,3 +77,34 @@ def test_a_rerun_makes_nothing_twice(outfit_run):
     again = make_outfits(ctx, DATE)
     assert again.generated == 0 and again.existing == 2
     assert {key: ctx.store.head(key) for key in keys} == keys
+
+
+def test_the_looks_are_made_in_batches_and_a_failed_one_fails_alone(outfit_run, tmp_path_factory, monkeypatch):
+    """Each pass is one engine call for a batch of looks (``batch_size``), as try-on shards batch:
+    two looks, one call per pass; a look whose engine call fails is failed alone, the other made."""
+    from tasks.inference.factory import get_engine
+
+    ctx = outfit_run[0]
+    copy = library_copy(ctx, tmp_path_factory.mktemp("batched"))
+    plan_drop(copy, DATE, SKUS, ())
+    calls = []
+    engine_class = type(get_engine(copy.settings))
+    real = engine_class.generate
+
+    def counted(self, samples):
+        calls.append([(s.category, s.generation_id) for s in samples])
+        if any(s.category == "lower_body" and s.generation_id == calls[0][0][1] for s in samples):
+            raise RuntimeError("the engine broke on this look")
+        return real(self, samples)
+
+    monkeypatch.setattr(engine_class, "generate", counted)
+    made = make_outfits(
+        RunContext(settings=copy.settings.model_copy(update={"outfits": "always"}), store=copy.store, ledger=copy.ledger), DATE
+    )
+    passes = [{category for category, _ in call} for call in calls]
+    # the upper pass for both looks in one call; the lower pass's batch failed as a whole, then one by one
+    assert len(calls[0]) == 2 and passes[0] == {"upper_body"} and passes[1] == {"lower_body"} and len(calls[1]) == 2
+    assert made.generated == 1 and made.states["failed"] == 1, made
+    with copy.ledger.session() as session:
+        failed = session.get(LookGeneration, calls[0][0][1])
+        assert failed.state == "failed" and "the engine broke on this look" in failed.reason
