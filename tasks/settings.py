@@ -245,6 +245,11 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Addresses (comma-separated) whose X-Forwarded-For the review page believes: the TLS proxy in front of it. Sign-in limits count the address it names; from anywhere else the header is ignored.",
     )
+    model_batch: int = Field(
+        default=0,
+        ge=0,
+        description="Images per call of the preprocessing ONNX models, gathered from the process's CPU threads (0: 16 on CUDA, 1 on the CPU, where batches buy nothing).",
+    )
     cpu_threads: int = Field(
         default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
         ge=1,

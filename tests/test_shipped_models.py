@@ -13,7 +13,7 @@ from tasks.preprocess.backends import background_backend
 from tasks.preprocess.garment_mask import border_cut
 from tasks.settings import Settings
 from tasks.shipped_models import SHIPPED
-from tests.conftest import REPO
+from tests.conftest import GARMENTS, REPO
 
 CASE = REPO / "tests" / "data" / "garment_cases" / "TEE-00055--white-on-lightgrey"
 
@@ -41,6 +41,25 @@ def test_u2netp_is_a_background_backend_without_a_registry_and_cuts_what_the_fal
     expected = np.asarray(Image.open(CASE.with_suffix(".png")).convert("L")) > 127
     assert _iou(masker.model(image).mask, expected) >= 0.95
     assert _iou(border_cut(image).mask, expected) < 0.9, "the case is one the fallback gets wrong (white on light grey)"
+
+
+def test_u2netp_in_batches_gives_the_maps_rembg_gives_one_at_a_time(tmp_path):
+    """Where the placement gathers calls into batches (on CUDA; forced here with TRYON_MODEL_BATCH),
+    U2-Net-p runs them on a copy with a free batch dimension: the same map for each photo as
+    rembg's own prediction, one photo at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    masker = background_backend(Settings(home=tmp_path, model_batch=2, cpu_threads=2)).model
+    photos = [decode_rgb(CASE.with_suffix(".jpg").read_bytes()), decode_rgb(GARMENTS["JEANS-051946"][0].read_bytes())]
+    rembg_maps = [np.asarray(masker._session.predict(Image.fromarray(photo))[0], np.float32) / 255 for photo in photos]
+    assert all(np.array_equal(masker.probabilities([photo])[0], expected) for photo, expected in zip(photos, rembg_maps))
+    runs = []
+    run = masker._batched.run
+    masker._batched.run = lambda outputs, feed: runs.append(len(next(iter(feed.values())))) or run(outputs, feed)
+    masker._gathered.wait_s = 60  # however late the second thread starts, the two calls meet
+    gathered = list(ThreadPoolExecutor(2).map(masker.probability, photos))  # two threads' calls: one batch
+    assert runs == [2]
+    assert all(np.abs(found - expected).max() <= 1 / 255 for found, expected in zip(gathered, rembg_maps))
 
 
 def test_a_shipped_model_not_fetched_says_how_to_fetch_it(tmp_path, monkeypatch):

@@ -78,6 +78,7 @@ def _key(settings: Settings) -> str:
             "s3_max_attempts",
             "device",
             "cpu_threads",
+            "model_batch",
         }
     )
 

@@ -135,6 +135,9 @@ def test_the_models_run_where_the_device_setting_puts_them(onnx_settings):
     assert placement(two, [CUDA, CPU]).providers == [(CUDA, {"device_id": 0}), CPU]
     assert placement(Settings(device="cuda:1"), [CUDA, CPU]).providers[0] == (CUDA, {"device_id": 1})
     assert placement(Settings(device="cpu"), [CUDA, CPU]).providers == [CPU]
+    # calls gathered into batches on CUDA, one image a call on the CPU (where batches buy nothing)
+    assert placement(two, [CUDA, CPU]).batch == 16 and placement(two, [CPU]).batch == 1
+    assert placement(Settings(model_batch=4), [CPU]).batch == 4
     with pytest.raises(DeviceUnavailable, match="TRYON_DEVICE=cuda: this onnxruntime build has no CUDA provider"):
         placement(Settings(device="cuda"), [CPU])
 
@@ -144,3 +147,32 @@ def test_the_models_run_where_the_device_setting_puts_them(onnx_settings):
     assert model_devices(threaded, "pose", "parsing", "embedding") == "pose cpu, parsing cpu, embedding cpu"
     with pytest.raises(DeviceUnavailable):
         parsing_backend(threaded.model_copy(update={"device": "cuda"}))
+
+
+def test_calls_from_many_threads_are_gathered_into_batches():
+    """BatchGatherer: a full batch runs at once for every caller; fewer than a batch run after the
+    wait; a batch that fails fails every caller with its error; a batch of 1 runs each call alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.preprocess.onnx_runtime import BatchGatherer
+
+    runs = []
+
+    def run(items):
+        runs.append(sorted(items))
+        return [item * 10 for item in items]
+
+    assert list(ThreadPoolExecutor(3).map(BatchGatherer(run, 3, wait_s=60), [1, 2, 3])) == [10, 20, 30]
+    assert runs == [[1, 2, 3]]
+    assert BatchGatherer(run, 3, wait_s=0.05)(4) == 40 and runs[-1] == [4], "alone, it runs after the wait"
+    assert BatchGatherer(run, 1)(5) == 50 and runs[-1] == [5]
+
+    def broken(items):
+        raise RuntimeError("the model is down")
+
+    failing = BatchGatherer(broken, 2, wait_s=60)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(failing, item) for item in (1, 2)]
+        for future in futures:
+            with pytest.raises(RuntimeError, match="the model is down"):
+                future.result()
