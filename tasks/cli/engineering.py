@@ -29,6 +29,18 @@ if TYPE_CHECKING:
     from tasks.evaluation.compare import Comparison
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0 when every check passes, 1 otherwise; one line a check."""
+    from tasks.doctor import examine
+
+    findings = examine(get_settings())
+    for finding in findings:
+        print(finding)
+    failed = [f.check for f in findings if not f.ok]
+    print(f"{len(findings) - len(failed)} of {len(findings)} checks passed" + (f"; fix: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
 def cmd_audit_erased(args: argparse.Namespace) -> int:
     """Every object derived from an erased photo that the bucket still holds; ``--repair``
     removes them (what an erasure interrupted after its ledger commit left)."""
@@ -339,7 +351,14 @@ def cmd_models_random(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    """The subcommands backfill, evaluate, models, db and audit."""
+    """The subcommands doctor, backfill, evaluate, models, db and audit."""
+    doctor = commands.add_parser(
+        "doctor",
+        help="check in seconds that S3, the ledger, the models and the Airflow home the settings name are there and usable",
+        description="Preflight checks, each one line; a failure names the setting to fix. Changes nothing: no bucket "
+        "is created, no schema migrated, no model fetched. Exit 1 when a check fails.",
+    )
+    doctor.set_defaults(func=cmd_doctor)
     backfill = commands.add_parser(
         "backfill", help="run garment_drop for a range of drop dates (optionally with another model version)"
     )

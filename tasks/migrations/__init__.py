@@ -50,6 +50,13 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this code's migrations know."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The ledger's schema revision (None: empty, or made before migrations)."""
     from alembic.runtime.migration import MigrationContext
