@@ -29,6 +29,7 @@ from tasks.images import decode_labels, decode_rgb, sha256_hex
 from tasks.preprocess.backends import embedding_backend
 from tasks.preprocess.parsing import L
 from tasks.storage import LIBRARY_OUTFITS_KEY, library_artifact_key
+from tasks.worker_threads import each_on_threads
 
 PART_LABELS: dict[str, tuple[int, ...]] = {
     "top": (L["upper_clothes"],),
@@ -126,9 +127,10 @@ def photo_outfit(ctx: RunContext, row: IndexRow) -> Outfit:
 
 
 def build_outfits(ctx: RunContext, index: list[IndexRow]) -> list[Outfit]:
-    """Every ready photo's outfit (those with at least one pair of parts), written together to
-    ``library/outfits.parquet``."""
-    outfits = [photo_outfit(ctx, row) for row in index if row.state == "ready"]
+    """Every ready photo's outfit (those with at least one pair of parts; embedded on the
+    process's CPU threads), written together to ``library/outfits.parquet``."""
+    ready = [row for row in index if row.state == "ready"]
+    outfits = list(each_on_threads(lambda row: photo_outfit(ctx, row), ready, ctx.settings.cpu_threads))
     outfits = [outfit for outfit in outfits if outfit.pairs()]
     backend = embedding_backend(ctx.settings).backend
     rows = [
