@@ -197,6 +197,9 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
         earlier: dict[str, dict[str, QCResult]] = {}
         for result in rows_in(session, QCResult.generation_id, judging):  # their earlier rows
             earlier.setdefault(result.generation_id, {})[result.check] = result
+        generations = {
+            g.generation_id: g for g in rows_in(session, Generation.generation_id, judging)
+        }  # a few queries, not one each
         for record in metrics.to_dict("records"):
             gid = record["generation_id"]
             failed = outcome.failed.get(gid, [])
@@ -212,7 +215,7 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
                 result.reason = None if result.passed else f"{spec.column} = {value:.3g}, expected {spec.threshold()}"
                 move(result, CheckState.PASSED if result.passed else CheckState.FAILED, result.reason)
                 session.add(result)
-            generation = row_of(session, Generation, gid)
+            generation = generations.get(gid) or row_of(session, Generation, gid)
             generation.qc_suite_version = outcome.version
             if failed:
                 move(generation, GenerationState.FLAGGED, "failed: " + ", ".join(failed))

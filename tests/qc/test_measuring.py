@@ -53,13 +53,14 @@ def test_a_failed_read_is_read_again_and_old_views_are_let_go():
     assert calls == ["bad", "bad", "a", "b", "a"]
 
 
-def test_the_measuring_threads_keep_their_models_from_task_to_task():
-    """One process running many measuring tasks (``dag.test``) loads QC's models once per
-    thread, not once per task: the threads outlive a task and keep their instances."""
+def test_the_cpu_threads_keep_their_models_from_task_to_task():
+    """One process running many CPU tasks (``dag.test``: QC's measuring, preprocessing) loads the
+    models once per thread, not once per task: the threads outlive a task and keep their
+    instances."""
     from tasks.preprocess.faces import shared_faces
-    from tasks.qc.stage import measuring_threads
+    from tasks.worker_threads import cpu_threads
 
-    pool = measuring_threads(1)
+    pool = cpu_threads(1)
     first = pool.submit(shared_faces).result()
-    assert measuring_threads(1) is pool
+    assert cpu_threads(1) is pool
     assert pool.submit(shared_faces).result() is first
