@@ -16,6 +16,9 @@ from tasks.catalog.review_copies import copy_for_review
 from tasks.context import RunContext
 from tasks.ledger import Garment, Generation, GenerationState, QCResult
 from tasks.storage import review_prefix, storefront_manifest_key
+from tasks.worker_threads import each_on_threads
+
+COPY_THREADS = 8  # review copies made at once
 
 
 def publish(ctx: RunContext, date: str) -> Published:
@@ -50,8 +53,8 @@ def publish(ctx: RunContext, date: str) -> Published:
         left = storefront.keys_to_clear(session, retired.deletions)
     storefront.clear(ctx.store, left)
     kept = dict(ctx.store.list_objects(review_prefix(date)))  # the date's review copies, one listing
-    for row, failed in flagged:
-        copy_for_review(ctx.store, row, failed, kept)
+    # S3 copies wait on the network, not a core: side by side
+    list(each_on_threads(lambda item: copy_for_review(ctx.store, *item, kept), flagged, COPY_THREADS))
     storefront.restore_storefront(ctx, date)
     written = {d: storefront.write_manifest(ctx, d) for d in sorted(dates)}
     missing = [key for result in written.values() for key in result.missing]

@@ -1,7 +1,8 @@
-"""The CPU threads of a worker process: one pool per process, started on first use and kept from
-task to task. The CPU stages (QC's measuring, garment and library preprocessing, the looks
-evaluation) spread their items over it, ``TRYON_CPU_THREADS`` at a time: a task that runs alone on
-a many-core worker, or ``dag.test`` running every task in one process, uses the cores it has.
+"""The threads of a worker process: a pool per size, started on first use and kept from task to
+task. The CPU stages (validation, QC's measuring, garment and library preprocessing, the looks
+step) spread their items over ``TRYON_CPU_THREADS``: a task that runs alone on a many-core
+worker, or ``dag.test`` running every task in one process, uses the cores it has. Work that waits
+on the network (publish's S3 copies) takes more threads than cores.
 
 Kept, not started per task: each thread holds its own mediapipe models
 (``shared_models.process_instance``), and threads started per task would load a set per task
