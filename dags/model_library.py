@@ -24,7 +24,15 @@ from dataclasses import asdict
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from tasks.airflow_glue.common import LIBRARY_INDEX, LIBRARY_PHOTOS, SETTINGS, dag_defaults, report_lineage, run_context
+from tasks.airflow_glue.common import (
+    LIBRARY_INDEX,
+    LIBRARY_PHOTOS,
+    SETTINGS,
+    dag_defaults,
+    models_on,
+    report_lineage,
+    run_context,
+)
 from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.catalog.library_build import LibraryBuild, PhotoCounts
 
@@ -79,11 +87,10 @@ def model_library() -> None:
 
     @task(queue=SETTINGS.cpu_queue, pool=SETTINGS.cpu_pool)
     def preprocess(keys: list[str]) -> PhotoCounts:
-        from tasks.preprocess.backends import model_devices
         from tasks.preprocess.library_stage import preprocess_model_photos
 
         ctx = run_context()
-        print(f"models on: {model_devices(ctx.settings, 'pose', 'parsing', 'embedding')}")
+        models_on(ctx, None, "pose", "parsing", "embedding")
         return preprocess_model_photos(ctx, keys)
 
     @task(outlets=[LIBRARY_INDEX])

@@ -88,8 +88,8 @@ def ledger(settings: Settings) -> tuple[bool, str]:
     from tasks.migrations import head_revision, known_revisions, schema_revision
 
     url = settings.resolved_ledger_url
-    shown = make_url(url).render_as_string(hide_password=True)
     parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
         return True, f"{shown}: not made yet (the first command makes it)"
     connect_args = {"connect_timeout": int(CONNECT_TIMEOUT_S)} if parsed.get_backend_name() == "postgresql" else {}

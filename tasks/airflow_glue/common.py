@@ -200,13 +200,15 @@ def chunk_stage(name: str, chunk: list[Any], what: str = "garments") -> Iterator
         yield entered
 
 
-def models_on(ctx: RunContext, details: Figures, *kinds: str) -> None:
+def models_on(ctx: RunContext, details: Figures | None, *kinds: str) -> None:
     """Where this task's preprocessing models run (``cpu`` or ``cuda``, per backend kind), logged
-    and kept in its stage record (``devices``)."""
+    and, for a task with a stage record (``details``), kept in it (``devices``)."""
     from tasks.preprocess.backends import model_devices
 
-    details["devices"] = model_devices(ctx.settings, *kinds)
-    print(f"models on: {details['devices']}")
+    devices = model_devices(ctx.settings, *kinds)
+    print(f"models on: {devices}")
+    if details is not None:
+        details["devices"] = devices
 
 
 GATE_TASK = "check_model_version"

@@ -45,8 +45,11 @@ class WebhookNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         url = self.url()
-        if url is None:
-            return
+        if url is not None:
+            self.post(url, context)
+
+    def post(self, url: str, context: Any) -> None:
+        """POST the body to ``url`` (raises what the request raises)."""
         run = (context or {}).get("dag_run")
         body = {"dag_id": getattr(run, "dag_id", None), "run_id": getattr(run, "run_id", None)} if run else {}
         request = urllib.request.Request(
@@ -60,10 +63,11 @@ def send(conn_id: str, body: dict[str, Any], context: Any = None) -> bool:
     """Post ``body`` to the connection's webhook (from a task, or a callback in the triggerer);
     False when the connection is not defined or the post failed (logged, never raised)."""
     notifier = WebhookNotifier(conn_id, body)
-    if notifier.url() is None:
+    url = notifier.url()
+    if url is None:
         return False
     try:
-        notifier.notify(context or {})
+        notifier.post(url, context)
     except Exception:
         log.exception("the message could not be posted to %r", conn_id)
         return False

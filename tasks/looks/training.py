@@ -88,12 +88,11 @@ class _PartViews:
         """For each row, an outfit that has the part and is none of the row's ``not_these``
         (outfit indices), and whether one could be found (the others may hold none)."""
         size = len(not_these[0])
-        found = np.ones(size, bool) if len(self.owners) else np.zeros(size, bool)
         excluded = np.zeros(size, int)
         for i, outfits in enumerate(not_these):
             repeated = np.zeros(size, bool) if i == 0 else np.any([outfits == earlier for earlier in not_these[:i]], axis=0)
             excluded += (self.count[outfits] > 0) & ~repeated
-        found &= len(self.owners) - excluded > 0
+        found = len(self.owners) - excluded > 0
         donor = np.full(size, -1)
         todo = found.copy()
         while todo.any():  # draw again where a draw is one of the row's excluded outfits

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tasks.preprocess.onnx_runtime import CPU, OnnxPlacement, device_of
+from tasks.preprocess.onnx_runtime import ON_CPU, OnnxPlacement, device_of
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
@@ -57,7 +57,7 @@ class ColourTextureEmbedder:
 
 class OnnxImageEmbedder:
     def __init__(self, model_path: Path, version: str, placement: OnnxPlacement | None = None) -> None:
-        self._session = (placement or OnnxPlacement([CPU], 0)).session(str(model_path))
+        self._session = (placement or ON_CPU).session(str(model_path))
         self.device = device_of(self._session)
         inputs = self._session.get_inputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 224, 224]:

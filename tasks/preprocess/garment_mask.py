@@ -39,7 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from tasks.preprocess.onnx_runtime import CPU, BatchGatherer, OnnxPlacement, device_of, free_batch
+from tasks.preprocess.onnx_runtime import ON_CPU, BatchGatherer, OnnxPlacement, device_of, free_batch
 from tasks.preprocess.segmentation import component_areas, largest_component, outline
 
 CLASSICAL_BACKEND = "opencv-border-grabcut-v5"  # v4: the outline decided again at full size (refine_edges); v5: notches filled, more passes while it moves
@@ -441,7 +441,7 @@ class U2NetMasker:
         os.environ["U2NET_HOME"] = str(models_dir)
         import rembg
 
-        placement = placement or OnnxPlacement([CPU], 0)
+        placement = placement or ON_CPU
         self._session = rembg.new_session(
             "u2net_custom", placement.session_options(), model_path=str(target), providers=placement.providers
         )

@@ -46,6 +46,9 @@ class OnnxPlacement:
         return ort.InferenceSession(model, self.session_options(), providers=self.providers)
 
 
+ON_CPU = OnnxPlacement([CPU], 0)  # a session made without a placement (tests, tools): the CPU, every core
+
+
 class DeviceUnavailable(RuntimeError):
     """The settings ask for a device this worker's onnxruntime cannot use."""
 

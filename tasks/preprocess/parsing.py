@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tasks.preprocess.onnx_runtime import CPU, OnnxPlacement, device_of
+from tasks.preprocess.onnx_runtime import ON_CPU, OnnxPlacement, device_of
 from tasks.preprocess.pose import KP
 from tasks.preprocess.skin import skin_model
 
@@ -62,14 +62,14 @@ class Parsing:
 
 
 class SCHPOnnxParser:
-    """SCHP ATR model through onnxruntime (CPU or CUDA provider, whichever is installed)."""
+    """SCHP ATR model through onnxruntime, on the CPU or CUDA as ``onnx_runtime.placement`` puts it."""
 
     input_size = (512, 512)
     mean_bgr = np.array([0.406, 0.456, 0.485], np.float32)
     std_bgr = np.array([0.225, 0.224, 0.229], np.float32)
 
     def __init__(self, model_path: Path, version: str, placement: OnnxPlacement | None = None) -> None:
-        self._session = (placement or OnnxPlacement([CPU], 0)).session(str(model_path))
+        self._session = (placement or ON_CPU).session(str(model_path))
         self.device = device_of(self._session)
         inputs = self._session.get_inputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, *self.input_size]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.preprocess.onnx_runtime import CPU, OnnxPlacement, device_of
+from tasks.preprocess.onnx_runtime import ON_CPU, OnnxPlacement, device_of
 from tasks.preprocess.shared_models import process_instance
 
 COCO18_NAMES: tuple[str, ...] = (
@@ -173,7 +173,7 @@ class OnnxSimccPose:
     std = np.array([58.395, 57.12, 57.375], np.float32)
 
     def __init__(self, model_path, version: str, placement: OnnxPlacement | None = None) -> None:
-        self._session = (placement or OnnxPlacement([CPU], 0)).session(str(model_path))
+        self._session = (placement or ON_CPU).session(str(model_path))
         self.device = device_of(self._session)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, self.input_height, self.input_width] or len(outputs) != 2:

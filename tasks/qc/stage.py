@@ -197,9 +197,8 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
         earlier: dict[str, dict[str, QCResult]] = {}
         for result in rows_in(session, QCResult.generation_id, judging):  # their earlier rows
             earlier.setdefault(result.generation_id, {})[result.check] = result
-        generations = {
-            g.generation_id: g for g in rows_in(session, Generation.generation_id, judging)
-        }  # a few queries, not one each
+        # the generations' rows in a few queries, not one each
+        generations = {g.generation_id: g for g in rows_in(session, Generation.generation_id, judging)}
         for record in metrics.to_dict("records"):
             gid = record["generation_id"]
             failed = outcome.failed.get(gid, [])
