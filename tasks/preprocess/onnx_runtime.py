@@ -7,7 +7,8 @@ installs ``onnxruntime-gpu``; the CPU image and CI the CPU build) and the CPU ot
 or ``cuda:N`` asks for that GPU and fails at once where the build has none; ``cpu`` keeps them
 on the CPU. On the CPU a session runs on one thread when the process spreads its items over
 several (``TRYON_CPU_THREADS``): U2-Net-p takes 141 ms on two intra-op threads and 270 on one,
-but two garments side by side, one thread each, cost 176-182 ms a garment against 204-215.
+but two garments side by side, one thread each, cost 176-182 ms a garment against 204-215 (timed
+by hand once, on 40 synthetic garments).
 What a session got is its ``device``: logged by the tasks and kept in their stage records.
 
 Batches: on CUDA the model calls of a process's threads are gathered into batches
