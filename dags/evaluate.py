@@ -17,7 +17,7 @@ import re
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from tasks.airflow_glue.common import SETTINGS, dag_defaults, run_context
+from tasks.airflow_glue.common import SETTINGS, checked_run_context, dag_defaults, run_context
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
 from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.evaluation.plan import EvaluationDone, EvaluationPlan, VersionMade
@@ -64,7 +64,7 @@ def evaluate() -> None:
         for spec in versions:
             ModelVersion.parse(spec)  # refuse a bad version before anything runs
         name = params.get("set") or LIBRARY_SET
-        ctx = run_context()
+        ctx = checked_run_context(("S3", "ledger", "evaluation"))
         evalset = library_set(ctx, name) if name == LIBRARY_SET else read_set(ctx.store, name)
         evaluation_id = params.get("evaluation_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["dag_run"].run_id)
         limit = params.get("limit")

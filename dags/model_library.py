@@ -28,6 +28,7 @@ from tasks.airflow_glue.common import (
     LIBRARY_INDEX,
     LIBRARY_PHOTOS,
     SETTINGS,
+    checked_run_context,
     dag_defaults,
     models_on,
     report_lineage,
@@ -58,13 +59,14 @@ CHUNK = 16
 def model_library() -> None:
     @task
     def erase() -> str | None:
-        """The ``erase`` param's photo erased (tasks.erasure), or nothing when it is not set."""
+        """The preflight checks, then the ``erase`` param's photo erased (tasks.erasure), or
+        nothing when it is not set."""
         from tasks.erasure import erase_photo
 
-        params = get_current_context()["params"]
+        ctx, params = checked_run_context(("S3", "ledger")), get_current_context()["params"]
         if not params.get("erase"):
             return None
-        done = erase_photo(run_context(), params["erase"], params.get("erase_reason") or "", params.get("erased_by") or "")
+        done = erase_photo(ctx, params["erase"], params.get("erase_reason") or "", params.get("erased_by") or "")
         print(done.describe())
         return done.describe()
 

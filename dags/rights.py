@@ -14,7 +14,7 @@ from __future__ import annotations
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from tasks.airflow_glue.common import SETTINGS, STOREFRONT, dag_defaults, run_context
+from tasks.airflow_glue.common import SETTINGS, STOREFRONT, checked_run_context, dag_defaults, run_context
 from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.storefront.withdrawals import RightsSweep
 
@@ -32,7 +32,7 @@ def rights() -> None:
     def withdraw() -> RightsSweep:
         from tasks.storefront.withdrawals import withdraw_without_rights
 
-        return withdraw_without_rights(run_context())
+        return withdraw_without_rights(checked_run_context(("S3", "ledger")))
 
     @task
     def warn(sweep: RightsSweep) -> list[str]:

@@ -241,6 +241,11 @@ class Settings(BaseSettings):
         description="Sign-in attempts per client address within the lockout window before that address is locked out.",
     )
     review_lockout_s: float = Field(default=900, gt=0, description="The review sign-in window and lockout, in seconds.")
+    review_undo_s: float = Field(
+        default=300,
+        ge=0,
+        description="How long a reviewer may undo a decision on the review page, in seconds; undoing an approval withdraws what it published (0: no undo).",
+    )
     review_trusted_proxies: str = Field(
         default="127.0.0.1",
         description="Addresses (comma-separated) whose X-Forwarded-For the review page believes: the TLS proxy in front of it. Sign-in limits count the address it names; from anywhere else the header is ignored.",

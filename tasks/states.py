@@ -11,7 +11,7 @@ the date discovers every garment again, so every state may go back to ``discover
 that fails leaves a garment ``rejected`` with the reason (``pipeline_incomplete``).
 
 Generations: ``planned -> generated -> passed | flagged -> published``; ``failed`` and
-``rejected`` (by a reviewer) end them; ``superseded`` retires one that is no longer the pair's
+``rejected`` (by a reviewer) end them, unless the reviewer undoes the rejection in time; ``superseded`` retires one that is no longer the pair's
 current generation. A generation whose image was lost is planned (or, made again, generated)
 anew. Full-outfit generations skip ``generated``: QC judges them where they are made.
 """
@@ -84,8 +84,12 @@ _GENERATION_MOVES: dict[GenerationState, frozenset[GenerationState]] = {
     # a spot check's rejection; QC judging again
     S.PUBLISHED: frozenset({S.REJECTED, S.PASSED, S.FLAGGED}),
     S.FAILED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.SUPERSEDED: frozenset({S.PLANNED}),  # current again: the run's plan names it once more
+    # a reviewer's rejection undone within the undo window (``tasks.review.undo``): back to review,
+    # or, a spot check's rejection, back to the storefront
+    S.REJECTED: frozenset({S.FLAGGED, S.PUBLISHED}),
+    # current again: the run's plan names it once more; or its slot given back when the approval
+    # that took it is undone
+    S.SUPERSEDED: frozenset({S.PLANNED, S.PUBLISHED}),
 }
 # from any open state: made (again: an image that was lost goes back to QC), failed, retired
 # (superseded), or planned again (its image was lost: ``tryon audit``)

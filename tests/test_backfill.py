@@ -1,4 +1,4 @@
-"""tryon backfill over three drop dates: three manifests (empty: the warp baseline is a preview,
+"""tryon backfill over three drop dates and one without a drop: three manifests (empty: the warp baseline is a preview,
 its images wait for review); again, nothing changes; a new model version without an evaluation is
 refused, then forced with a reason (recorded): generations are added beside the old ones and an
 approved image stays."""
@@ -6,6 +6,7 @@ approved image stays."""
 import pytest
 from sqlalchemy import select
 
+from tasks.cli.common import EXIT_NO_DROP
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.ledger import BackfillDecision
 from tasks.review.decisions import approve
@@ -28,13 +29,18 @@ def test_backfill_three_dates_then_again_then_a_new_model_version(s3_endpoint, t
     ctx = prepare_drops(settings, {date: (sku,) for date, sku in DATES.items()}, ("05997_00.jpg", "051918_0.jpg", "052472_0.jpg"))
     env = {"TRYON_PHOTOS_PER_GARMENT": "1"}
 
-    first = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-03", **env)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    # and a date without a drop: an outcome of its own, in the table and the exit status
+    first = run_tryon(settings, "backfill", "--from", "2026-10-01", "--to", "2026-10-04", **env)
+    assert first.returncode == EXIT_NO_DROP, first.stdout[-3000:] + first.stderr[-3000:]
     assert [line for line in first.stdout.splitlines() if line.startswith("2026-10-0")] == [
         "2026-10-01: success",
         "2026-10-02: success",
         "2026-10-03: success",
+        "2026-10-04: no_drop: nothing is under drops/2026-10-04/ and drops/2026-10-04/_READY is not there",
     ]
+    empty = ctx.store.get_json("reports/2026-10-04/summary.json")
+    assert (empty["drop"]["outcome"], empty["drop"]["processed"], empty["inputs"]) == ("no_drop", False, 0)
+    assert "No drop: nothing is under" in ctx.store.get_bytes("reports/2026-10-04/report.html").decode()
     manifests = {d: ctx.store.get_json(f"storefront/manifests/{d}.json") for d in DATES}
     assert all(m["count"] == 0 for m in manifests.values()), "a preview engine publishes nothing by itself"
     assert all([g.state for g in ctx.ledger.generations(d)] == ["flagged"] for d in DATES)

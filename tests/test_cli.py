@@ -258,7 +258,7 @@ def test_a_run_stops_within_seconds_on_sigterm_and_ctrl_c(demo, sent):
     tmp_path, home, _ = demo
     date = "2026-11-29"
     run = subprocess.Popen(
-        [sys.executable, "-m", "tasks.cli", "run", "--date", date, "--set", "drop_wait_s=600"],
+        [sys.executable, "-m", "tasks.cli", "run", "--date", date, "--wait", "600"],
         cwd=tmp_path,
         env=cli_env(home),
         stdout=subprocess.PIPE,
@@ -267,11 +267,11 @@ def test_a_run_stops_within_seconds_on_sigterm_and_ctrl_c(demo, sent):
     )
     assert run.stdout is not None
     seen = []
-    for line in run.stdout:  # until the run is inside Airflow, waiting for the marker
+    for line in run.stdout:  # until the run is inside Airflow, waiting for the marker, and counting down
         seen.append(line)
-        if "waiting up to" in line:
+        if f"drop {date}: waiting for drops/{date}/_READY, " in line and line.endswith(" s left\n"):
             break
-    time.sleep(3)
+    assert "waiting up to 600 s for it" in "".join(seen)
     with sqlite3.connect(home / "ledger.db") as ledger:
         assert ledger.execute("select count(*) from run_leases where drop_date = ?", (date,)).fetchone()[0] == 1
     sent_at = time.monotonic()

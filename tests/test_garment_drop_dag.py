@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from tasks.cli.common import EXIT_NO_DROP
 from tasks.images import decode_mask, decode_rgb
 from tasks.ledger import GARMENT_TERMINAL_STATES, Ledger, LookGeneration, RunLease
 from tasks.preprocess.masks import decode_pose_map
@@ -271,6 +272,32 @@ def test_a_run_of_a_date_another_run_holds_does_nothing(ctx):
         assert session.get(RunLease, DATE).holder == "cli:elsewhere:1:abc"
 
 
+def test_a_run_started_without_the_cli_checks_its_configuration_first_and_never_retries_it(ctx):
+    """A run the scheduler starts with a bucket the endpoint does not hold fails at its first
+    task, once, naming the setting; nothing else of it runs (no S3 retries times task retries)."""
+    import time
+
+    mark_drop_complete(ctx.store, DATE)
+    script = (
+        "from tasks.settings import get_settings; from tasks.airflow_glue.runner import configure_airflow, migrate, run_dag; "
+        f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))"
+    )
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=run_env(ctx.settings, TRYON_BUCKET="no-such-bucket", TRYON_TASK_RETRIES="2"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert "state failed" in result.stdout, output[-4000:]
+    assert output.count("the configuration cannot work: S3: no bucket 'no-such-bucket'") >= 1
+    assert "set TRYON_BUCKET" in output and time.perf_counter() - started < 60, output[-4000:]
+    assert "try_number=2" not in output and "Attempt 2" not in output
+    assert ctx.ledger.garments(DATE) == [] and list(ctx.store.list_keys(f"reports/{DATE}/")) == []
+
+
 def test_a_drop_never_marked_complete_ends_as_no_drop(ctx):
     """Half a drop and no marker: the run waits drop_wait_s for drops/D/_READY (a param of the
     run), then ends clean as "no drop": nothing processed or published, the report and the
@@ -279,12 +306,12 @@ def test_a_drop_never_marked_complete_ends_as_no_drop(ctx):
     path, category = GARMENTS["TEE-03032"]
     ctx.store.put_bytes(f"drops/{date}/TEE-03032/front.jpg", path.read_bytes())
     ctx.store.put_json(f"drops/{date}/TEE-03032/meta.json", {"category": category})
-    result = run_tryon(ctx.settings, "run", "--date", date, "--set", "drop_wait_s=4", TRYON_DROP_POKE_S="0.5")
-    assert result.returncode == 0 and "garment_drop run state: success" in result.stdout, (
+    result = run_tryon(ctx.settings, "run", "--date", date, "--wait", "4", TRYON_DROP_POKE_S="0.5")
+    assert result.returncode == EXIT_NO_DROP and "garment_drop run state: success" in result.stdout, (
         result.stdout[-2000:] + result.stderr[-2000:]
     )
     assert f"drop {date} is not marked complete (drops/{date}/_READY is not there): waiting up to 4 s" in result.stdout
-    assert f"no drop: drops/{date}/_READY did not appear within 4 s; nothing processed (1 input(s)" in result.stdout
+    assert f"no drop: drops/{date}/_READY did not appear within 4 s (1 input(s) of an unfinished upload waiting)" in result.stdout
     summary = ctx.store.get_json(f"reports/{date}/summary.json")
     assert summary["drop"] | {"waited_s": None} == {
         "marker": f"drops/{date}/_READY",

@@ -26,11 +26,12 @@ NEW_TABLES = (
     "photo_releases",
     "rights_withdrawals",
     "erasures",
+    "ledger_bucket",
 )  # after the first revision
-NEW_COLUMNS = {  # revisions 0004 and 0005
+NEW_COLUMNS = {  # revisions 0004, 0005 and 0010
     "generations": ("garment_sha256", "qc_suite_version"),
     "publications": ("reason",),
-    "review_decisions": ("failure_mode",),
+    "review_decisions": ("failure_mode", "reason_before"),
 }
 
 
@@ -100,7 +101,7 @@ def assert_kept_and_current(url: str) -> None:
 
 def test_an_empty_database_gets_exactly_the_models_schema(url: str) -> None:
     ledger = Ledger(url)
-    assert schema_revision(ledger.engine) == head_revision() == "0008"
+    assert schema_revision(ledger.engine) == head_revision() == "0010"
     with ledger.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     ledger.engine.dispose()

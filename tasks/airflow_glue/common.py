@@ -87,6 +87,23 @@ def run_context() -> RunContext:
     return RunContext.from_settings(settings, client)
 
 
+def checked_run_context(checks: tuple[str, ...] = ("S3", "ledger", "models")) -> RunContext:
+    """``run_context()`` for a DAG's first task, after the doctor's ``checks`` on this worker
+    (``tasks.doctor.preflight``: S3 through the task's own client): a configuration that cannot
+    work fails the task at once and without retries, each failure naming the setting to fix, and
+    the ledger claims the bucket on a first run."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tasks.doctor import PreflightFailed, preflight
+
+    ctx = run_context()
+    try:
+        preflight(ctx.settings, checks, s3_client=ctx.store.client)
+    except PreflightFailed as failed:
+        raise AirflowFailException(f"the configuration cannot work: {failed} (tryon doctor runs every check)") from None
+    return ctx
+
+
 def ledger_url_of(conn_id: str) -> str:
     """The SQLAlchemy URL of an Airflow connection to the ledger (type postgres or sqlite)."""
     from airflow.sdk import BaseHook
@@ -172,6 +189,9 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
     """(run context, drop date, details) for a garment_drop task, holding the date's lease, with
     the task's wall time and the details it fills in recorded for the report
     (``tasks.stage_times``). Skipped when the run's evaluation gate refused it."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tasks.models import ModelRegistryError
     from tasks.stage_times import timed_stage
 
     skip_if_refused()  # the stages that run whatever happened upstream too
@@ -181,7 +201,10 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
         drop_lease(ctx, date, take=name == "discover"),
         timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details,
     ):
-        yield ctx, date, details
+        try:
+            yield ctx, date, details
+        except ModelRegistryError as error:  # weights that are not there or not the registry's: no retry mends that
+            raise AirflowFailException(str(error)) from error
     report_lineage(ctx.settings, name, date)
 
 
@@ -224,9 +247,9 @@ def skip_if_refused() -> None:
 
 
 def model_version_gate() -> str:
-    """garment_drop's first task: the evaluation gate (``tasks.evaluation.gate``) for this run's
-    model version, whoever started it. A refused run fails at once, without retries, saying
-    what to do; nothing else of it runs."""
+    """garment_drop's first task: the preflight checks (``checked_run_context``), then the
+    evaluation gate (``tasks.evaluation.gate``) for this run's model version, whoever started it.
+    A refused run fails at once, without retries, saying what to do; nothing else of it runs."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from tasks.evaluation.gate import ModelVersionRefused, hold_to_evaluation
@@ -234,7 +257,7 @@ def model_version_gate() -> str:
     from tasks.stage_times import timed_stage
 
     context = get_current_context()
-    ctx, date, params = run_context(), drop_date(context), context.get("params") or {}
+    ctx, date, params = checked_run_context(), drop_date(context), context.get("params") or {}
     with timed_stage(ctx, date, GATE_TASK, attempt=context["ti"].try_number) as details:
         try:
             decision = hold_to_evaluation(

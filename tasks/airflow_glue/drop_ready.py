@@ -6,8 +6,10 @@ deferrable form: when the marker is not there yet it hands the wait to the trigg
 its worker slot; the trigger asks S3 every ``drop_poke_s`` seconds, and the task resumes on a
 worker when the marker appears. The wait ends at ``drop_wait_s``: the trigger itself keeps that
 deadline (Airflow's deferral timeout is only a backstop, and ``dag.test`` ignores it), and the
-run ends as "no drop": the sensor is skipped, so every stage after it is, the report says so and
-the run succeeds. What the wait came to is the task's stage record, which the report reads.
+run ends as "no drop": the sensor is skipped, so every stage after it is, and the report says so.
+A run that does not wait (``drop_wait_s`` 0) takes the drop as it is, unless there is nothing
+under ``drops/{date}/``: that is "no drop" too, at once. What the wait came to is the task's
+stage record, which the report reads.
 
 Airflow-only, like ``tasks.airflow_glue.common``: imported by dags/ and, by the trigger's class path,
 by the triggerer.
@@ -28,8 +30,9 @@ from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 from airflow.triggers.base import TriggerEvent
 
 from tasks.airflow_glue.s3_hook import TryonS3Hook
+from tasks.drops import list_drop
 from tasks.settings import get_settings
-from tasks.storage import client_options, drop_marker_key
+from tasks.storage import client_options, drop_marker_key, drop_prefix
 
 STAGE = "wait_for_drop"
 BACKSTOP = timedelta(minutes=10)  # past the trigger's own deadline: only a triggerer that is down reaches it
@@ -95,7 +98,11 @@ class DropReadySensor(S3KeySensor):
         self.bucket_name, self.bucket_key = settings.bucket, drop_marker_key(date, settings.drop_marker)
         if settings.drop_wait_s == 0 or self.poke(context):
             outcome = "ready" if settings.drop_wait_s or self.poke(context) else "not_waited"
+            if outcome == "not_waited" and not list_drop(ctx, date).input_labels():
+                outcome = "no_drop"  # nothing to take as it is: the date has no drop
             _record(date, started, context, outcome=outcome, marker=self.bucket_key, wait_s=settings.drop_wait_s, ctx=ctx)
+            if outcome == "no_drop":
+                raise AirflowSkipException(f"no drop: nothing is under {drop_prefix(date)} and {self.bucket_key} is not there")
             return
         _record(date, started, context, outcome=None, marker=self.bucket_key, wait_s=settings.drop_wait_s, ctx=ctx)
         self.log.info("drop %s not marked complete: waiting up to %d s for %s", date, settings.drop_wait_s, self.bucket_key)

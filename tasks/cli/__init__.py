@@ -1,8 +1,8 @@
 """``tryon``: the command line of the pipeline. The same stage code runs here as in Airflow.
 
 tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./demo-output/
-tryon run --date D [--set KEY=VALUE]
-                          run garment_drop for one drop date (waits for drops/D/_READY, see docs/intake.md)
+tryon run --date D [--wait [S]] [--set KEY=VALUE]
+                          run garment_drop for one drop date (--wait: for drops/D/_READY; exit 3: no drop)
 tryon status --date D     what the ledger says about a drop date
 tryon db upgrade          the ledger's schema to the newest revision (Alembic migrations)
 tryon audit --date D [--repair]
@@ -70,12 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from tasks.doctor import PreflightFailed
+    from tasks.ledger import ForeignBucket
     from tasks.models import ModelRegistryError
     from tasks.run_lease import LeaseHeld
     from tasks.settings import DropDateRefused
 
     try:
         return args.func(args)
-    except (ModelRegistryError, LeaseHeld, DropDateRefused) as error:  # WeightsError too: a message that names what is wrong
+    except PreflightFailed as failed:  # before anything started: each check that failed, naming its setting
+        for finding in failed.findings:
+            print(f"error: {finding.check}: {finding.line}", file=sys.stderr)
+        print("(tryon doctor runs every check)", file=sys.stderr)
+        return 2
+    except (
+        ModelRegistryError,
+        LeaseHeld,
+        DropDateRefused,
+        ForeignBucket,
+    ) as error:  # WeightsError too: a message that names what is wrong
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,7 +9,11 @@ import json
 import os
 import shutil
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from tasks.cli.common import (
     upload_samples,
     yesterday,
 )
+from tasks.doctor import preflight
 from tasks.settings import Settings, get_settings
 
 
@@ -63,6 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # previews only, so nothing of it reaches the storefront whatever the licences say
     os.environ.setdefault("TRYON_DEPLOYMENT_USE", "non_commercial")
     settings = get_settings()
+    preflight(settings)
     with drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
         print(f"uploaded {upload_samples(settings, args.date)} sample files for drop {args.date}")
         library = run_and_say("model_library")
@@ -86,25 +92,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from tasks.run_overrides import apply_run_overrides
 
-    settings, params = get_settings(), run_params(args)
+    settings = get_settings()
+    # the command waits for the drop's marker only when asked; the scheduled DAG always waits
+    params = {"drop_wait_s": settings.drop_wait_s if args.wait is True else args.wait or 0, **run_params(args)}
+    preflight(apply_run_overrides(settings, params))
     with drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
-        _say_if_waiting(apply_run_overrides(settings, params), args.date)
-        state = run_and_say("garment_drop", args.date, {**params, **lease})
+        with _countdown(apply_run_overrides(settings, params), args.date):
+            state = run_and_say("garment_drop", args.date, {**params, **lease})
         return finish(settings, args.date, state, drop_summary(settings, args.date))
 
 
-def _say_if_waiting(settings: Settings, drop_date: str) -> None:
-    """A run of a drop not marked complete waits for the marker (``tasks.airflow_glue.drop_ready``): say so
-    before the wait starts, and how not to wait."""
+@contextmanager
+def _countdown(settings: Settings, drop_date: str) -> Iterator[None]:
+    """While a run waits for a drop's marker (``tasks.airflow_glue.drop_ready``), a line every
+    ten seconds (every minute while more than two are left) saying how long the wait has left."""
     from tasks.storage import ObjectStore, drop_marker_key
 
-    marker = drop_marker_key(drop_date, settings.drop_marker)
-    if settings.drop_wait_s and not ObjectStore.from_settings(settings).exists(marker):
-        print(
-            f"drop {drop_date} is not marked complete ({marker} is not there): waiting up to {settings.drop_wait_s} s for it "
-            "(--set drop_wait_s=0 takes the drop as it is)",
-            flush=True,
-        )
+    store, marker = ObjectStore.from_settings(settings), drop_marker_key(drop_date, settings.drop_marker)
+    if store.exists(marker):
+        yield
+        return
+    if not settings.drop_wait_s:
+        print(f"drop {drop_date} is not marked complete ({marker} is not there): taken as it is (--wait waits for it)")
+        yield
+        return
+    print(f"drop {drop_date} is not marked complete ({marker} is not there): waiting up to {settings.drop_wait_s} s for it")
+    done, deadline = threading.Event(), time.monotonic() + settings.drop_wait_s
+
+    def count() -> None:
+        while (left := deadline - time.monotonic()) > 0 and not done.wait(10 if left <= 120 else 60):
+            if store.exists(marker):
+                print(f"drop {drop_date}: {marker} is there", flush=True)
+                return
+            print(f"drop {drop_date}: waiting for {marker}, {max(deadline - time.monotonic(), 0):.0f} s left", flush=True)
+
+    counter = threading.Thread(target=count, name="drop-countdown", daemon=True)
+    counter.start()
+    try:
+        yield
+    finally:
+        done.set()
+        counter.join()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -112,6 +140,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     ledger = ledger_from_settings(settings)
+    ledger.claim_bucket(settings.bucket, record=False)  # another bucket's states are not this one's
     garments = ledger.garments(args.date)
     if not garments:
         print(f"no garments recorded for drop {args.date}")
@@ -270,11 +299,15 @@ def register(commands: Any) -> None:
     run = commands.add_parser("run", help="run garment_drop for one drop date (embedded S3 unless TRYON_S3_ENDPOINT_URL is set)")
     run.add_argument("--date", type=parse_date, required=True, help="drop date, YYYY-MM-DD")
     run.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a run param (docs/backfill.md), e.g. drop_wait_s=0: do not wait for the drop's _READY marker",
+        "--wait",
+        nargs="?",
+        const=True,
+        type=int,
+        metavar="SECONDS",
+        help="wait for the drop's _READY marker, up to SECONDS (default TRYON_DROP_WAIT_S), with a countdown; "
+        "without it a drop not marked complete is taken as it is",
     )
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="a run param (docs/backfill.md)")
     run.set_defaults(func=cmd_run)
     status = commands.add_parser("status", help="show the ledger's record of a drop date")
     status.add_argument("--date", type=parse_date, required=True, help="drop date, YYYY-MM-DD")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 RELEASES_FILE = "releases.csv"  # a library folder's talent releases (tasks.catalog.releases)
+EXIT_NO_DROP = 3  # a run (or every run of a backfill) found no drop for its date: nothing failed, nothing was done
 
 
 def parse_date(value: str) -> str:
@@ -165,19 +166,27 @@ def finish(settings: Settings, drop_date: str, state: str, summary: RunSummary |
     for note in notes:
         print(note)
     if state == "success":
-        return 0
+        return EXIT_NO_DROP if summary is not None and summary.drop.outcome == "no_drop" else 0
     sys.stdout.flush()
     print(f"error: garment_drop {drop_date} {why_failed(settings, drop_date)}", file=sys.stderr)
     return 1
 
 
+def no_drop_reason(summary: RunSummary) -> str:
+    """Why a date's run found no drop: an unfinished upload whose marker never came, or nothing at all."""
+    from tasks.storage import drop_prefix
+
+    drop = summary.drop
+    waited = f"{drop.marker} did not appear within {drop.wait_s} s" if drop.wait_s else f"{drop.marker} is not there"
+    if drop.waiting:
+        return f"{waited} ({len(drop.waiting)} input(s) of an unfinished upload waiting)"
+    return f"nothing is under {drop_prefix(summary.date)} and {waited}"
+
+
 def print_summary(summary: RunSummary) -> None:
     drop = summary.drop
     if drop.outcome == "no_drop":
-        print(
-            f"drop {summary.date}: no drop: {drop.marker} did not appear within {drop.wait_s} s; nothing processed"
-            + (f" ({len(drop.waiting)} input(s) of an unfinished upload waiting)" if drop.waiting else "")
-        )
+        print(f"drop {summary.date}: no drop: {no_drop_reason(summary)}; nothing processed")
         return
     counts = ", ".join(f"{n} {s}" for s, n in summary.garments_by_state.items())
     print(f"drop {summary.date}: {summary.inputs} garments: {counts}")

@@ -8,22 +8,27 @@ import getpass
 import json
 import sys
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.cli.common import (
+    EXIT_NO_DROP,
     _export_prefix,
     date_range,
     drop_lease,
+    drop_summary,
+    no_drop_reason,
     parse_date,
     pipeline,
     run_and_say,
     run_params,
     why_failed,
 )
-from tasks.settings import get_settings
+from tasks.doctor import PreflightFailed, preflight
+from tasks.run_overrides import apply_run_overrides
+from tasks.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from tasks.evaluation.compare import Comparison
@@ -67,12 +72,15 @@ def cmd_audit_erased(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from tasks.audit import audit, audit_and_repair
     from tasks.context import RunContext
+    from tasks.ledger import ledger_from_settings
 
     if args.erased:
         return cmd_audit_erased(args)
     if args.date is None:
         raise SystemExit("error: tryon audit needs --date (or --erased)")
     settings = get_settings()
+    # the findings of another bucket's objects against this ledger are all wrong, and a repair would act on them
+    ledger_from_settings(settings).claim_bucket(settings.bucket, record=False)
     with ExitStack() as stack:
         if args.repair:  # no run may publish while the repair does
             stack.enter_context(drop_lease(settings, args.date))
@@ -152,6 +160,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     dates = date_range(args.date_from, args.date_to)
     get_settings().check_drop_date(dates[0])
     conf = run_params(args)
+    preflight(apply_run_overrides(get_settings(), conf))
     if conf and not _backfill_allowed(args, conf, dates):
         return 2
     reprocess = args.reprocess or ("all" if conf else "none")
@@ -192,12 +201,24 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             try:
                 with drop_lease(settings, date) as lease:
                     state = run_dag("garment_drop", date, {**run_conf, **lease})
-                states[date] = state if state == "success" else f"{state}: {why_failed(settings, date)}"
+                states[date] = _backfill_state(settings, date, state)
             except LeaseHeld as refused:
                 states[date] = f"refused: {refused}"
     for date, state in states.items():
         print(f"{date}: {state}")
-    return 0 if all(s == "success" or s.startswith("skipped") for s in states.values()) else 1
+    if not all(s.startswith(("success", "skipped", "no_drop")) for s in states.values()):
+        return 1
+    return EXIT_NO_DROP if any(s.startswith("no_drop") for s in states.values()) else 0
+
+
+def _backfill_state(settings: Settings, date: str, state: str) -> str:
+    """A date's line in the backfill's table: success, no_drop (and why), or the failure."""
+    if state != "success":
+        return f"{state}: {why_failed(settings, date)}"
+    summary = drop_summary(settings, date)
+    if summary is not None and summary.drop.outcome == "no_drop":
+        return f"no_drop: {no_drop_reason(summary)}"
+    return state
 
 
 def _print_evaluation(summary: Comparison) -> None:
@@ -226,13 +247,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tasks.evaluation.run import ModelVersion
     from tasks.storage import evaluation_key
 
-    for spec in args.versions:
+    try:
+        versions = [ModelVersion.parse(spec) for spec in args.versions]
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from error
+    settings, failed = get_settings(), []
+    for checks, named, version_settings in [
+        (("S3", "ledger", "evaluation"), "", settings),
+        *((("models",), f" of {v.spec}", v.settings(settings)) for v in versions),  # each version's weights
+    ]:
         try:
-            ModelVersion.parse(spec)
-        except ValueError as error:
-            raise SystemExit(f"error: {error}") from error
+            preflight(version_settings, checks)
+        except PreflightFailed as failure:
+            failed += [replace(f, check=f.check + named) for f in failure.findings]
+    if failed:
+        raise PreflightFailed(failed)
     evaluation_id = args.id or datetime.now(UTC).strftime("eval-%Y%m%dT%H%M%SZ")
-    with pipeline(get_settings()) as settings:
+    with pipeline(settings) as settings:
         from tasks.storage import ObjectStore
 
         state = run_and_say(

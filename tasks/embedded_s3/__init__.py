@@ -52,7 +52,8 @@ class _QuietHandler(WSGIRequestHandler):
 def embedded_s3(settings: Settings, root: Path | None = None) -> Iterator[str]:
     """Serve the buckets kept under ``root`` (one folder each; a temporary folder when None),
     point ``TRYON_S3_ENDPOINT_URL`` at the server for this process, create the settings' bucket
-    if it is missing, and yield the endpoint URL."""
+    when the store holds none yet (its first start: a mistyped ``TRYON_BUCKET`` later is refused
+    by the commands' preflight, ``tasks.doctor``, never created), and yield the endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="tryon-s3-") if root is None else _nothing(root) as folder:
         server = make_server("127.0.0.1", 0, FolderS3(Path(folder)), threaded=True, request_handler=_QuietHandler)
@@ -64,7 +65,8 @@ def embedded_s3(settings: Settings, root: Path | None = None) -> Iterator[str]:
             os.environ.setdefault(key, value)
         os.environ["TRYON_S3_ENDPOINT_URL"] = endpoint
         try:
-            ObjectStore.from_settings(settings.model_copy(update={"s3_endpoint_url": endpoint})).ensure_bucket()
+            if not any(path.is_dir() for path in Path(folder).iterdir()):  # the store's first start: its bucket
+                ObjectStore.from_settings(settings.model_copy(update={"s3_endpoint_url": endpoint})).ensure_bucket()
             yield endpoint
         finally:
             server.shutdown()

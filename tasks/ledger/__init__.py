@@ -27,6 +27,7 @@ from tasks.ledger.tables import (
     GarmentState,
     Generation,
     GenerationState,
+    LedgerBucket,
     LookGeneration,
     ModelPhoto,
     PhotoReleaseRow,
@@ -62,7 +63,9 @@ __all__ = [
     "GarmentState",
     "Generation",
     "GenerationState",
+    "ForeignBucket",
     "Ledger",
+    "LedgerBucket",
     "LookGeneration",
     "ModelPhoto",
     "PhotoState",
@@ -138,6 +141,22 @@ class Ledger:
                 session.connection(execution_options={"tryon_exclusive": True})
             yield session
 
+    def bucket(self) -> str | None:
+        """The bucket this ledger records (None: no run has written yet)."""
+        with self.session() as session:
+            row = session.get(LedgerBucket, 1)
+            return None if row is None else row.bucket
+
+    def claim_bucket(self, bucket: str, *, record: bool = True) -> None:
+        """Refuse (:class:`ForeignBucket`) a command whose bucket is not the one this ledger
+        records; the first command that writes (``record``) records its own."""
+        with self.session(exclusive=True) as session:
+            row = session.get(LedgerBucket, 1)
+            if row is None and record:
+                session.add(LedgerBucket(id=1, bucket=bucket))
+            elif row is not None and row.bucket != bucket:
+                raise ForeignBucket(make_url(self.url).render_as_string(hide_password=True), row.bucket, bucket)
+
     def garments(self, drop_date: str) -> list[Garment]:
         with self.session() as session:
             return list(session.scalars(select(Garment).where(Garment.drop_date == drop_date).order_by(Garment.sku)))
@@ -147,6 +166,16 @@ class Ledger:
             return list(
                 session.scalars(select(Generation).where(Generation.drop_date == drop_date).order_by(Generation.generation_id))
             )
+
+
+class ForeignBucket(RuntimeError):
+    """The settings name a bucket this ledger (shown by its URL, password hidden) does not record."""
+
+    def __init__(self, ledger: str, recorded: str, bucket: str) -> None:
+        super().__init__(
+            f"the ledger {ledger} records bucket {recorded!r}, not {bucket!r}: "
+            f"set TRYON_BUCKET={recorded} (or TRYON_LEDGER_URL to that bucket's ledger)"
+        )
 
 
 IN_LIST = 500  # values a query's IN list holds at most

@@ -205,7 +205,9 @@ class LookGeneration(Base):
 
 
 class ReviewDecision(Base):
-    """One reviewer's decision on one flagged generation: approve or reject (with a reason)."""
+    """One reviewer's decision on one generation: approved, rejected (with a reason and failure
+    mode), regenerated, spot_approved, spot_rejected; an undo deletes the decision and leaves an
+    ``undone`` row saying which decision it was, by whom and when."""
 
     __tablename__ = "review_decisions"
 
@@ -218,6 +220,8 @@ class ReviewDecision(Base):
     failure_mode: Mapped[str | None] = mapped_column(String(64))
     reviewer: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the generation's state reason before the decision: what an undo (``tasks.review.undo``) restores
+    reason_before: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ReviewSession(Base):
@@ -377,3 +381,15 @@ class Erasure(Base):
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     generation_ids: Mapped[list[Any]] = mapped_column(default=list)
     removed: Mapped[list[Any]] = mapped_column(default=list)  # the object keys removed
+
+
+class LedgerBucket(Base):
+    """The bucket this ledger records (one row): the first run that writes claims it, and a
+    command set to another bucket is refused (``Ledger.claim_bucket``), so a mistyped
+    ``TRYON_BUCKET`` never reads this bucket's states as its own or "repairs" the wrong one."""
+
+    __tablename__ = "ledger_bucket"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    bucket: Mapped[str] = mapped_column(String(255))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

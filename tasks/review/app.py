@@ -29,10 +29,10 @@ from tasks.ledger import spot_misses_by_suite, spot_tally
 from tasks.qc.suite import failure_modes
 from tasks.qc.suite_versions import current_suite
 from tasks.rendering import TEMPLATES
-from tasks.review import decisions, look_decisions, spot_check
+from tasks.review import decisions, look_decisions, spot_check, undo
 from tasks.review.auth import authenticate
 from tasks.review.sessions import SignedIn, Throttle, end_session, find_session, open_session
-from tasks.review.web_security import SecurityHeaders, is_media, notice_text, object_media_type, valid_date
+from tasks.review.web_security import SecurityHeaders, is_media, notice_text, object_media_type, short_id, valid_date
 
 SESSION_COOKIE = "tryon_review"
 SIGN_IN_COOKIE = "tryon_sign_in"  # the sign-in form's CSRF token, before there is a session
@@ -174,6 +174,9 @@ def date_page(request: Request, date: str, done: str | None = None, id: str | No
     if valid_date(date) != date:
         raise HTTPException(404, "not a drop date")
     ctx = review_of(request).ctx
+    decided = decisions.decisions(ctx, date)
+    undo_left = undo.undoable(ctx, decided, who.reviewer)
+    just_made = short_id(id) if done != "undone" else None
     return page(
         "review_date.html",
         request,
@@ -183,10 +186,12 @@ def date_page(request: Request, date: str, done: str | None = None, id: str | No
         looks=look_decisions.flagged_looks(ctx, date),
         spot_items=spot_check.pending(ctx, date),
         spot_rate=ctx.settings.spot_check_rate,
-        decided=decisions.decisions(ctx, date),
+        decided=decided,
+        undo_left=undo_left,
+        undo_now=next((d for d in reversed(decided) if d.id in undo_left and d.generation_id[:8] == just_made), None),
         credentials=decisions.approved_credentials(ctx, date),
         failure_modes=failure_modes(current_suite(ctx)),
-        notice=notice_text(done, id),
+        notice=notice_text(done, id, lambda short: decisions.subject(ctx, date, short)),
     )
 
 
@@ -248,10 +253,25 @@ def labelled_rejection(
 
 
 @router.post("/generations/{generation_id}/approve")
-def approve(request: Request, generation_id: str, date: str = Form(...), csrf: str = Form("")) -> Response:
+def approve(
+    request: Request, generation_id: str, date: str = Form(...), csrf: str = Form(""), confirmed: str = Form("")
+) -> Response:
+    """Approving publishes at once, unless the generation failed QC checks: then, until the form
+    says ``confirmed``, a page listing those checks asks the reviewer to confirm."""
+    who = require(request)
+    check_csrf(who.csrf, csrf)
+    if confirmed != "yes" and valid_date(date) == date:
+        item = decisions.flagged_item(review_of(request).ctx, generation_id)
+        if item is not None and item.failed_checks:
+            return page("review_confirm.html", request, who, date=date, item=item)
     return decide(
         request, csrf, lambda ctx, who: decisions.approve(ctx, generation_id, who), date, "approved", by_id(generation_id)
     )
+
+
+@router.post("/decisions/{decision_id}/undo")
+def undo_decision(request: Request, decision_id: int, date: str = Form(...), csrf: str = Form("")) -> Response:
+    return decide(request, csrf, lambda ctx, who: undo.undo(ctx, decision_id, who), date, "undone", lambda u: u.generation_id[:8])
 
 
 @router.post("/generations/{generation_id}/reject")

@@ -126,6 +126,13 @@ def flagged(ctx: RunContext, date: str) -> list[ReviewItem]:
         return [review_item(session, row) for row in rows]
 
 
+def flagged_item(ctx: RunContext, generation_id: str) -> ReviewItem | None:
+    """The generation as the page shows it, while it awaits review (None otherwise)."""
+    with ctx.ledger.session() as session:
+        row = session.get(Generation, generation_id)
+        return None if row is None or row.state != GenerationState.FLAGGED.value else review_item(session, row)
+
+
 def _flagged_row(session: Any, generation_id: str) -> Generation:
     row = session.get(Generation, generation_id, with_for_update=True)
     if row is None:
@@ -157,13 +164,20 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> str:
     manifests in one PUT each (a reader never sees a manifest entry without its image)."""
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
+        before = row.reason
         _decide(session, row, GenerationState.PUBLISHED, f"approved by {reviewer}")
         try:
             dates = storefront.approve_generation(ctx, session, row)
         except (storefront.StaleVersion, storefront.Unlicensed) as refused:
             raise ReviewError(str(refused)) from refused
         session.add(
-            ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision="approved", reviewer=reviewer)
+            ReviewDecision(
+                generation_id=row.generation_id,
+                drop_date=row.drop_date,
+                decision="approved",
+                reviewer=reviewer,
+                reason_before=before,
+            )
         )
         settle(session, row)
         session.expunge(row)
@@ -178,6 +192,7 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str, mode
     reason, mode = rejection_reason(reason), failure_mode(ctx, mode)
     with ctx.ledger.session(exclusive=True) as session:
         row = _flagged_row(session, generation_id)
+        before = row.reason
         _decide(session, row, GenerationState.REJECTED, f"rejected by {reviewer}: {reason}")
         session.add(
             ReviewDecision(
@@ -187,6 +202,7 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str, mode
                 reason=reason,
                 failure_mode=mode,
                 reviewer=reviewer,
+                reason_before=before,
             )
         )
         settle(session, row)
@@ -236,6 +252,7 @@ def regenerate(ctx: RunContext, generation_id: str, reviewer: str) -> str:
                 decision="regenerated",
                 reason=f"new seed {seed}: {new_id}",
                 reviewer=reviewer,
+                reason_before=row.reason,
             )
         )
         _decide(session, row, GenerationState.REJECTED, f"re-generated as {new_id} by {reviewer}")
@@ -253,6 +270,21 @@ def approved_credentials(ctx: RunContext, date: str) -> dict[str, str]:
         ).all()
     found = {gid: read_back(ctx, credentialed_key(key)) for gid, key in approved}
     return {gid: summary.describe() if summary else "no credentialed copy" for gid, summary in found.items()}
+
+
+def subject(ctx: RunContext, date: str, short_id: str) -> str | None:
+    """What the generation (or full-outfit image) of ``date`` whose id starts with ``short_id``
+    shows, in a reviewer's words: "SKU on PHOTO"; None when there is none."""
+    with ctx.ledger.session() as session:
+        row = session.scalar(
+            select(Generation).where(Generation.drop_date == date, Generation.generation_id.startswith(short_id))
+        )
+        if row is not None:
+            return f"{row.sku} on {row.photo_id}"
+        look = session.scalar(
+            select(LookGeneration).where(LookGeneration.drop_date == date, LookGeneration.generation_id.startswith(short_id))
+        )
+        return None if look is None else f"{look.upper_sku} with {look.lower_sku} on {look.photo_id}"
 
 
 def decisions(ctx: RunContext, date: str) -> list[ReviewDecision]:

@@ -97,7 +97,13 @@ def approve(ctx: RunContext, generation_id: str, reviewer: str) -> None:
     with ctx.ledger.session(exclusive=True) as session:
         row = _sampled_row(session, ctx, generation_id)
         session.add(
-            ReviewDecision(generation_id=row.generation_id, drop_date=row.drop_date, decision=SPOT_APPROVED, reviewer=reviewer)
+            ReviewDecision(
+                generation_id=row.generation_id,
+                drop_date=row.drop_date,
+                decision=SPOT_APPROVED,
+                reviewer=reviewer,
+                reason_before=row.reason,
+            )
         )
 
 
@@ -116,6 +122,7 @@ def reject(ctx: RunContext, generation_id: str, reviewer: str, reason: str, mode
                 reason=reason,
                 failure_mode=mode,
                 reviewer=reviewer,
+                reason_before=row.reason,
             )
         )
         move(row, GenerationState.REJECTED, f"rejected in spot check by {reviewer} (a QC miss): {reason}")

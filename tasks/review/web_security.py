@@ -6,6 +6,7 @@ the bucket or a redirect unchecked."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date as date_type
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ NOTICES = {
     "regenerate": "re-generation {id} queued: run the date again",
     "spot-approved": "spot check confirmed {id}",
     "spot-rejected": "spot check rejected {id}: withdrawn from the storefront",
+    "undone": "undid the decision on {id}",
 }
 
 
@@ -58,11 +60,19 @@ def is_media(data: bytes, media_type: str) -> bool:
     return data.startswith(_MAGIC[media_type])
 
 
-def notice_text(kind: str | None, short_id: str | None) -> str | None:
-    """The status line after a decision, from a fixed set of texts: nothing a link makes up."""
-    if kind not in NOTICES or not _SHORT_ID.fullmatch(short_id or ""):
+def short_id(value: str | None) -> str | None:
+    """``value`` when it is a generation's short id (8 hex digits), else None."""
+    return value if _SHORT_ID.fullmatch(value or "") else None
+
+
+def notice_text(kind: str | None, short: str | None, subject: Callable[[str], str | None]) -> str | None:
+    """The status line after a decision, from a fixed set of texts: nothing a link makes up. It
+    names what was decided by ``subject`` (the ledger's SKU and photo for the short id), with the id."""
+    if kind not in NOTICES or short_id(short) is None:
         return None
-    return NOTICES[kind].format(id=short_id)
+    assert short is not None
+    named = subject(short)
+    return NOTICES[kind].format(id=f"{named} ({short})" if named else short)
 
 
 def same_origin(request: Request) -> bool:

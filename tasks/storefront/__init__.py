@@ -66,6 +66,7 @@ from tasks.storefront.slots import (
     made_from_old_version,
     record_publication,
     retire_stale,
+    undo_approval,
     withdraw_publication,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "record_publication",
     "restore_storefront",
     "retire_stale",
+    "undo_approval",
     "unlicensed_reason",
     "withdraw_publication",
     "write_manifest",

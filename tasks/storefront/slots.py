@@ -59,7 +59,7 @@ def record_publication(session: Any, row: Generation) -> set[str]:
     key = storefront_key(row.sku, row.photo_id)
     dates = {row.drop_date}
     for earlier in session.scalars(others_in_slot(row)):
-        move(earlier, SUPERSEDED, f"superseded: the slot now holds {row.generation_id}")
+        move(earlier, SUPERSEDED, _superseded_by(row.generation_id))
         replaced = session.get(Generation, earlier.generation_id)
         if replaced is not None and replaced.state == GenerationState.PUBLISHED.value:
             move(replaced, GenerationState.SUPERSEDED, earlier.reason)
@@ -83,6 +83,36 @@ def record_publication(session: Any, row: Generation) -> set[str]:
         move(publication, LIVE)
     move(row, GenerationState.PUBLISHED, row.reason)
     return dates
+
+
+def _superseded_by(generation_id: str) -> str:
+    return f"superseded: the slot now holds {generation_id}"
+
+
+def undo_approval(session: Any, row: Generation, reason: str) -> tuple[str | None, list[Generation]]:
+    """A reviewer's approval of ``row`` undone, in the caller's transaction: its publication
+    withdrawn, and the slot given back to what the approval superseded there when that is still
+    the garment's current version. Returns the slot's key to delete after the commit (None when
+    the slot was given back or held nothing) and the generations given back (to place)."""
+    withdrawn = withdraw_publication(session, row, reason)
+    versions = current_versions(session, {row.sku})
+    given_back = []
+    superseded = session.scalars(
+        select(Publication).where(
+            Publication.sku == row.sku,
+            Publication.photo_id == row.photo_id,
+            Publication.state == SUPERSEDED,
+            Publication.reason == _superseded_by(row.generation_id),
+        )
+    )
+    for publication in list(superseded):
+        earlier = session.get(Generation, publication.generation_id)
+        if earlier is None or earlier.state != GenerationState.SUPERSEDED.value or made_from_old_version(earlier, versions):
+            continue
+        earlier.reason = f"given its slot back: {reason}"
+        record_publication(session, earlier)
+        given_back.append(earlier)
+    return (None if given_back else withdrawn), given_back
 
 
 def withdraw_publication(session: Any, row: Generation, reason: str | None = None) -> str | None:

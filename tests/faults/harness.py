@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.ledger import Ledger
+from sqlalchemy import delete
+
+from tasks.ledger import Ledger, LedgerBucket
 from tasks.settings import Settings
 from tasks.storage import ObjectStore, credentialed_key, drop_marker_key, report_key, storefront_manifest_key
 
@@ -157,6 +159,8 @@ def copy_world(template: World, name: str, ledger_url: str | None = None) -> Wor
         shutil.copyfile(template.tmp / "ledger.db", tmp / "ledger.db")
     else:
         _copy_rows(template.ledger, Ledger(ledger_url))
+    with world.ledger.session() as session:  # a ledger moved to another bucket: the copy's first run claims it
+        session.execute(delete(LedgerBucket))
     return world
 
 

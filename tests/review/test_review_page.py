@@ -72,7 +72,6 @@ def test_sign_in_approve_and_reject_in_chromium(server):
         page.click(f"a[href='/dates/{DATE}']")
         items = page.locator("section.item")
         assert items.count() == 4
-        first = items.nth(0).get_attribute("data-generation")
         blank = page.locator(f"section.item[data-generation='{broken[0]}']").inner_text()
         assert "not_blank: luma_std = 0" in blank and "outside_region_preserved" in blank
         reasons = {g.generation_id: g.reason for g in ctx.ledger.generations(DATE)}
@@ -84,9 +83,31 @@ def test_sign_in_approve_and_reject_in_chromium(server):
         for kind in ("garment", "model photo", "result"):  # the three images load and decode
             assert items.nth(0).locator(f"img[alt^='{kind}']").evaluate("img => img.complete && img.naturalWidth > 0")
 
-        page.keyboard.press("a")  # approve the current (first) item
+        # approving one that failed QC asks first, listing its failed checks; the approval can be undone
+        blank_row = next(g for g in ctx.ledger.generations(DATE) if g.generation_id == broken[0])
+        slot = f"storefront/{blank_row.sku}/{blank_row.photo_id}.jpg"
+        page.locator(f"section.item[data-generation='{broken[0]}'] form.approve button").click()
+        page.wait_for_selector("h1:has-text('although it failed QC')")
+        assert "not_blank: luma_std = 0" in page.inner_text("ul.checks")
+        assert not ctx.store.exists(slot), "nothing is published before the reviewer confirms"
+        page.click("text=Yes, publish it despite the failed checks")
         page.wait_for_selector("[role=status]")
-        assert "approved" in page.inner_text("[role=status]")
+        assert f"approved {blank_row.sku} on {blank_row.photo_id} ({broken[0][:8]})" in page.inner_text("[role=status]")
+        assert broken[0] in _manifest_ids(ctx) and ctx.store.exists(slot)
+        page.click("[role=status] form.undo button")
+        page.wait_for_selector("text=undid the decision")
+        assert f"undid the decision on {blank_row.sku} on {blank_row.photo_id}" in page.inner_text("[role=status]")
+        assert broken[0] not in _manifest_ids(ctx) and not ctx.store.exists(slot), "the undo withdrew it"
+        assert page.locator("section.item").count() == 4, "back in review"
+        undone = next(g for g in ctx.ledger.generations(DATE) if g.generation_id == broken[0])
+        assert (undone.state, undone.reason) == ("flagged", blank_row.reason)
+
+        passed_qc = [i for i in range(4) if items.nth(i).get_attribute("data-generation") not in broken]
+        for _ in range(passed_qc[0]):
+            page.keyboard.press("j")
+        first = items.nth(passed_qc[0]).get_attribute("data-generation")
+        page.keyboard.press("a")  # approve the current item: a preview that passed QC, published at once
+        page.wait_for_selector("[role=status]:has-text('approved')")
         assert first in _manifest_ids(ctx), "approved: in the storefront manifest"
         assert ctx.store.exists(
             f"storefront/{next(g.sku for g in ctx.ledger.generations(DATE) if g.generation_id == first)}/"
@@ -122,7 +143,15 @@ def test_sign_in_approve_and_reject_in_chromium(server):
     with ctx.ledger.session() as session:
         failed = set(session.scalars(select(QCResult.check).where(QCResult.generation_id == second, QCResult.passed.is_(False))))
     assert suggested == next(mode for mode in failure_modes(load_config()) if mode in failed)
-    assert made == [
+    assert made[0][:3] == (broken[0], "undone", "alice") and made[0][3].startswith("approved of ")
+    # a rejection undone: back in review with the reason it waited for
+    from tasks.review.undo import undo
+
+    [rejection] = [d for d in decisions(ctx, DATE) if d.generation_id == second]
+    undo(ctx, rejection.id, "alice")
+    [back] = [g for g in ctx.ledger.generations(DATE) if g.generation_id == second]
+    assert (back.state, back.reason) == ("flagged", reasons[second])
+    assert made[1:] == [
         (first, "approved", "alice", None, None),
         (second, "rejected", "alice", "sleeve melted into the torso", suggested),
     ]

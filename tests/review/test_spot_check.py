@@ -48,6 +48,7 @@ def test_spot_check_confirm_and_reject_in_chromium(published_drop, tmp_path):
     assert len(sampled) == 2, "half of four, as TRYON_SPOT_CHECK_RATE says"
     assert spot_check.pending(ctx, DATE)[0].generation_id == sampled[0], "the same sample on every look"
     keys = {g.generation_id: f"storefront/{g.sku}/{g.photo_id}.jpg" for g in ctx.ledger.generations(DATE)}
+    reasons_before = {g.generation_id: g.reason for g in ctx.ledger.generations(DATE)}
     with serve(ctx) as base, signed_in_page(base) as page:
         assert f"{DATE}: 2 to spot-check" in page.inner_text("#spot-dates")
         page.click(f"#spot-dates a[href='/dates/{DATE}#spot-check']")
@@ -93,3 +94,19 @@ def test_spot_check_confirm_and_reject_in_chromium(published_drop, tmp_path):
     assert summary["spot_checks"]["date"] == {"checked": 2, "missed": 1}
     assert "1 rejected\n(QC misses)" in ctx.store.get_bytes(f"reports/{DATE}/report.html").decode()
     assert [m["released"] for m in summary["models"]] == [True]
+
+    # the spot check's rejection undone in time, by its reviewer only: back on the storefront
+    from tasks.context import RunContext
+    from tasks.review.undo import undo
+
+    [rejection] = [d for d in decisions(ctx, DATE) if d.generation_id == missed]
+    with pytest.raises(ReviewError, match="only they can undo it"):
+        undo(ctx, rejection.id, "bob")
+    late = RunContext(settings=ctx.settings.model_copy(update={"review_undo_s": 0}), store=ctx.store, ledger=ctx.ledger)
+    with pytest.raises(ReviewError, match="can no longer be undone"):
+        undo(late, rejection.id, rejection.reviewer)
+    undo(ctx, rejection.id, rejection.reviewer)
+    again = next(g for g in ctx.ledger.generations(DATE) if g.generation_id == missed)
+    assert (again.state, again.reason) == ("published", reasons_before[missed])
+    assert ctx.store.exists(keys[missed]) and _manifest_ids(ctx) == set(keys)
+    assert [d.decision for d in decisions(ctx, DATE) if d.generation_id == missed] == ["undone"]
