@@ -50,6 +50,7 @@ from tasks.ledger import (
     Publication,
     spot_tally,
 )
+from tasks.qc.data_docs import DATA_DOCS_INDEX, data_docs_key
 from tasks.qc.histograms import metrics_histograms
 from tasks.qc.suite_versions import current_suite
 from tasks.rendering import TEMPLATES
@@ -322,6 +323,7 @@ def write_report(ctx: RunContext, date: str) -> ReportWritten:
         histograms=histograms,
         qc_suites=qc_suites,
         outfits=outfits,
+        data_docs=DATA_DOCS_INDEX if ctx.store.exists(data_docs_key(date)) else None,  # relative to the report
     )
     page = TEMPLATES.get_template("report_page.html")
     for kind, pages in (("generations", thumbnails), ("garments", garments)):

@@ -124,6 +124,11 @@ def test_run_succeeds_and_every_item_is_terminal(drop_run):
     for g in ledger.generations(DATE):  # each thumbnail was written by QC's measure task, beside the report
         assert store.exists(f"reports/{DATE}/thumbs/{g.generation_id}.jpg")
     assert not list(store.list_keys(f"reports/{DATE}/metrics/")), "QC's parts were gathered and removed"
+    # the inputs check's and QC's Checkpoints kept their results and Data Docs with the report, which links them
+    assert '<a href="gx/data_docs/index.html">' in html
+    docs = store.get_bytes(f"reports/{DATE}/gx/data_docs/index.html").decode()
+    assert "generation_qc" in docs and "drop_inputs_items" in docs
+    assert store.get_json(f"reports/{DATE}/gx/expectations/generation_qc.json")["name"] == "generation_qc"
 
 
 def test_the_night_tells_the_team_how_it_went(drop_run):

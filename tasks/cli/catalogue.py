@@ -37,6 +37,7 @@ from tasks.settings import Settings, get_settings
 
 def _export_demo(store, drop_date: str, folder: Path) -> None:
     from tasks.catalog.storefront_manifest import read_manifest
+    from tasks.qc.data_docs import DATA_DOCS
     from tasks.storage import REPORT_THUMBS, report_key, review_prefix, storefront_manifest_key
 
     if folder.exists():
@@ -45,7 +46,7 @@ def _export_demo(store, drop_date: str, folder: Path) -> None:
     prefix = report_key(drop_date, "")
     for key in store.list_keys(prefix):  # the report, its pages and the images it shows
         name = key[len(prefix) :]
-        if name == "summary.json" or name.endswith((".html", ".png")) or name.startswith(REPORT_THUMBS):
+        if name == "summary.json" or name.endswith((".html", ".png")) or name.startswith((REPORT_THUMBS, DATA_DOCS)):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(store.get_bytes(key))
     manifest = store.get_json(storefront_manifest_key(drop_date))

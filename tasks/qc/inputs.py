@@ -18,6 +18,7 @@ from tasks.catalog.library import INDEX_SCHEMA
 from tasks.context import RunContext
 from tasks.drops import kept_reading
 from tasks.items import AcceptedItem
+from tasks.qc.data_docs import gx_project
 from tasks.qc.suite import SuiteOutcome, run_suite
 from tasks.qc.suite_versions import current_suite
 from tasks.storage import library_index_key, report_key
@@ -58,14 +59,16 @@ def validate_inputs(ctx: RunContext, date: str, items: list[AcceptedItem]) -> li
     config = current_suite(ctx)
     version = config.version
     outcomes: list[SuiteOutcome] = []
-    if items:
-        frame = pd.DataFrame([asdict(item) for item in items])[["sku", "category", "sha256"]]
-        outcomes.append(
-            run_suite(config.inputs_suite + "_items", frame, _items_expectations(list(config.allowed_categories)), "sku", version)
-        )
-    if ctx.store.exists(library_index_key()):
-        index = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key()))).to_pandas()
-        outcomes.append(run_suite(config.inputs_suite + "_library_index", index, _index_expectations(), "photo_id", version))
+    with gx_project(ctx, date, "inputs") as project:  # Checkpoints, their results and Data Docs kept with the report
+        if items:
+            frame = pd.DataFrame([asdict(item) for item in items])[["sku", "category", "sha256"]]
+            expectations = _items_expectations(list(config.allowed_categories))
+            outcomes.append(run_suite(config.inputs_suite + "_items", frame, expectations, "sku", version, project))
+        if ctx.store.exists(library_index_key()):
+            index = pq.read_table(io.BytesIO(ctx.store.get_bytes(library_index_key()))).to_pandas()
+            outcomes.append(
+                run_suite(config.inputs_suite + "_library_index", index, _index_expectations(), "photo_id", version, project)
+            )
     reading = kept_reading(ctx, date)
     ctx.store.put_json(
         report_key(date, "inputs_validation.json"),

@@ -33,6 +33,7 @@ from tasks.images import decode_artifact, thumbnail_jpeg
 from tasks.ledger import Garment, Generation, GenerationState, QCResult, row_of, rows_in
 from tasks.preprocess.faces import shared_faces
 from tasks.qc.appearance import read_cloth
+from tasks.qc.data_docs import gx_project
 from tasks.qc.judge import measure as measure_image
 from tasks.qc.judge import view_inputs, with_cloth
 from tasks.qc.metrics import GenerationInputs
@@ -191,7 +192,8 @@ def check_generations(ctx: RunContext, date: str, run: str | None = None) -> dic
     missing = [row for row in rows if row.generation_id not in done]
     metrics = pd.concat([gathered, measure(ctx, missing, garment_sha)], ignore_index=True) if missing else gathered
     counts = {"passed": 0, "flagged": 0, "measured_in_shards": len(done), "measured_here": len(missing)}
-    outcome = validate_generations(metrics, config)
+    with gx_project(ctx, date, "qc") as project:  # a Checkpoint, its results and Data Docs kept with the report
+        outcome = validate_generations(metrics, config, project)
     with ctx.ledger.session() as session:
         judging = list(metrics["generation_id"]) if not metrics.empty else []
         earlier: dict[str, dict[str, QCResult]] = {}

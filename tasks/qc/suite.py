@@ -1,6 +1,8 @@
 """Great Expectations over the QC tables: the generation suite over the metrics table and the
-inputs suite over a drop's items and the library index. GX runs with an ephemeral (in-memory)
-context and analytics off; nothing is written outside the run's own folders.
+inputs suite over a drop's items and the library index, analytics off. The stages run them
+through a Checkpoint in a file context (the suite as GX's suite JSON, a validations store, Data
+Docs: ``tasks.qc.data_docs`` keeps them under the date's report); QC calibration, which runs the
+suite thousands of times, uses an ephemeral (in-memory) context.
 
 Expectations come from ``expectations.yaml`` (versioned next to this file). Each generation
 that fails is reported with the names of the expectations it failed, read from GX's own
@@ -22,6 +24,7 @@ import pandas as pd
 import yaml
 
 from tasks.catalog.qc_table import METRIC_COLUMNS
+from tasks.qc.data_docs import GxProject
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -194,28 +197,22 @@ def _expectation(spec: Expectation) -> Any:
     return gx.expectations.ExpectColumnValuesToBeBetween(column=spec.column, min_value=spec.min, max_value=spec.max, **extra)
 
 
-def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str, version: int) -> SuiteOutcome:
-    """Validate ``frame`` against ``expectations``; failures are reported per value of column ``key``."""
-    import great_expectations as gx
-
+def run_suite(
+    name: str, frame: pd.DataFrame, expectations: list[Any], key: str, version: int, project: GxProject | None = None
+) -> SuiteOutcome:
+    """Validate ``frame`` against ``expectations``; failures are reported per value of column
+    ``key``. With ``project``, the run is GX's own: a file context there, the suite
+    stored as GX's suite JSON, a Checkpoint that keeps the result in its validations store and
+    updates the Data Docs (``tasks.qc.data_docs`` keeps them with the date's report); without,
+    an in-memory run (QC calibration's folds, thousands of them)."""
     outcome = SuiteOutcome(suite=name, version=version, success=True, evaluated=len(frame))
     if frame.empty:
         return outcome
-    context, run = _context(), f"{name}-{uuid.uuid4().hex[:12]}"
-    source = context.data_sources.add_pandas(run)
-    try:
-        batch = (
-            source.add_dataframe_asset(name)
-            .add_batch_definition_whole_dataframe("whole")
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-        suite = context.suites.add(gx.ExpectationSuite(name=run, expectations=expectations))
-        try:
-            result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})
-        finally:
-            context.suites.delete(run)
-    finally:
-        context.data_sources.delete(run)
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [key]}
+    if project is not None:
+        result = _checkpoint_run(project, name, frame, expectations, result_format, version)
+    else:
+        result = _in_memory_run(name, frame, expectations, result_format)
     outcome.success = bool(result.success)
     for item in result.results:
         label = (item.expectation_config.meta or {}).get("name", item.expectation_config.type)
@@ -234,11 +231,68 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list[Any], key: str,
     return outcome
 
 
-def validate_generations(metrics: pd.DataFrame, config: SuiteConfig | None = None) -> SuiteOutcome:
-    """Run the generation suite over the metrics table (one row per generation)."""
+def _in_memory_run(name: str, frame: pd.DataFrame, expectations: list[Any], result_format: dict) -> Any:
+    import great_expectations as gx
+
+    context, run = _context(), f"{name}-{uuid.uuid4().hex[:12]}"
+    source = context.data_sources.add_pandas(run)
+    try:
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe("whole")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
+        suite = context.suites.add(gx.ExpectationSuite(name=run, expectations=expectations))
+        try:
+            return batch.validate(suite, result_format=result_format)
+        finally:
+            context.suites.delete(run)
+    finally:
+        context.data_sources.delete(run)
+
+
+def _checkpoint_run(
+    project: GxProject, name: str, frame: pd.DataFrame, expectations: list[Any], result_format: dict, version: int
+) -> Any:
+    """The suite run as GX's users run one: a file context in ``project``'s folder holding the suite
+    (``gx/expectations/{name}.json``, its tryon version in its meta), a validation definition and
+    a Checkpoint whose action updates the Data Docs; the result lands in the context's
+    validations store beside any earlier ones found there."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(project.folder))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    definition = (
+        context.data_sources.add_or_update_pandas("qc").add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
+    )
+    suite = context.suites.add_or_update(
+        gx.ExpectationSuite(name=name, expectations=expectations, meta={"tryon_suite_version": version})
+    )
+    validation = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=definition, suite=suite))
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"tryon_{name}",
+            validation_definitions=[validation],
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format=result_format,
+        )
+    )
+    run_id = RunIdentifier(run_name=project.run_name)
+    [result] = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id).run_results.values()
+    return result
+
+
+def validate_generations(
+    metrics: pd.DataFrame, config: SuiteConfig | None = None, project: GxProject | None = None
+) -> SuiteOutcome:
+    """Run the generation suite over the metrics table (one row per generation); through a
+    Checkpoint in ``project`` when given (``run_suite``)."""
     config = config or load_config()
     expectations = [_expectation(spec) for spec in config.expectations]
-    outcome = run_suite(config.generation_suite, metrics, expectations, ID_COLUMN, config.version)
+    outcome = run_suite(config.generation_suite, metrics, expectations, ID_COLUMN, config.version, project)
     order = list(dict.fromkeys(spec.name for spec in config.expectations))
     for names in outcome.failed.values():  # in the suite's order: a review item leads with the first
         names.sort(key=order.index)

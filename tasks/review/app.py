@@ -26,13 +26,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tasks.context import RunContext
 from tasks.ledger import spot_misses_by_suite, spot_tally
+from tasks.qc.data_docs import data_docs_key
 from tasks.qc.suite import failure_modes
 from tasks.qc.suite_versions import current_suite
 from tasks.rendering import TEMPLATES
 from tasks.review import decisions, look_decisions, spot_check, undo
 from tasks.review.auth import authenticate
 from tasks.review.sessions import SignedIn, Throttle, end_session, find_session, open_session
-from tasks.review.web_security import SecurityHeaders, is_media, notice_text, object_media_type, short_id, valid_date
+from tasks.review.web_security import (
+    SecurityHeaders,
+    data_docs_media_type,
+    is_media,
+    notice_text,
+    object_media_type,
+    short_id,
+    valid_date,
+)
 
 SESSION_COOKIE = "tryon_review"
 SIGN_IN_COOKIE = "tryon_sign_in"  # the sign-in form's CSRF token, before there is a session
@@ -190,9 +199,26 @@ def date_page(request: Request, date: str, done: str | None = None, id: str | No
         undo_left=undo_left,
         undo_now=next((d for d in reversed(decided) if d.id in undo_left and d.generation_id[:8] == just_made), None),
         credentials=decisions.approved_credentials(ctx, date),
+        data_docs=ctx.store.exists(data_docs_key(date)),
         failure_modes=failure_modes(current_suite(ctx)),
         notice=notice_text(done, id, lambda short: decisions.subject(ctx, date, short)),
     )
+
+
+@router.get("/dates/{date}/data-docs/{name:path}")
+def data_docs(request: Request, date: str, name: str) -> Response:
+    """GX's Data Docs of the date's validations, as kept with its report (``tasks.qc.data_docs``):
+    its pages and stylesheet, served under this page's CSP (GX's scripts from CDNs do not run
+    here; the pages read as tables)."""
+    require(request)
+    media_type = data_docs_media_type(name)
+    if valid_date(date) != date or media_type is None:
+        raise HTTPException(404, "not a page of the Data Docs")
+    try:
+        data = review_of(request).ctx.store.get_bytes(data_docs_key(date).removesuffix("index.html") + name)
+    except Exception as error:  # no such key: the same answer
+        raise HTTPException(404, "no such page") from error
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=60"})
 
 
 @router.get("/objects")

@@ -55,6 +55,17 @@ def object_media_type(key: str) -> str | None:
     return MEDIA_TYPES[key.rsplit(".", 1)[1]]
 
 
+_DATA_DOCS_PAGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*\.(html|css|ico)")
+_DATA_DOCS_TYPES = {"html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8", "ico": "image/x-icon"}
+
+
+def data_docs_media_type(name: str) -> str | None:
+    """The media type of a Data Docs file the page may serve (a page, its stylesheet, its icon), None for any other name."""
+    if len(name) > 512 or not _DATA_DOCS_PAGE.fullmatch(name) or ".." in name:
+        return None
+    return _DATA_DOCS_TYPES[name.rsplit(".", 1)[1]]
+
+
 def is_media(data: bytes, media_type: str) -> bool:
     """The bytes are what the type says (an object named .jpg that holds HTML is not served)."""
     return data.startswith(_MAGIC[media_type])

@@ -87,12 +87,28 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     assert validate_inputs(ctx, "2026-11-20", good) == good
     report = ctx.store.get_json("reports/2026-11-20/inputs_validation.json")
     assert [r["suite"] for r in report["suites"]] == ["drop_inputs_items"] and report["suites"][0]["success"]
+    # run as GX's users run it: the suite as GX's JSON, a Checkpoint's result in the store, Data Docs
+    gx = "reports/2026-11-20/gx/"
+    suite = ctx.store.get_json(gx + "expectations/drop_inputs_items.json")
+    assert suite["name"] == "drop_inputs_items" and suite["meta"]["tryon_suite_version"] == load_config().version
+    assert [e["meta"]["name"] for e in suite["expectations"]] == [
+        "unique_skus",
+        "category_present",
+        "allowed_categories",
+        "garment_hashed",
+    ]
+    assert ctx.store.get_json(gx + "checkpoints/tryon_drop_inputs_items.json")["actions"][0]["type"] == "update_data_docs"
 
     broken = [*good, replace(good[0], garment_id=3, category="hats", sha256="not-a-hash")]
     with pytest.raises(
         InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"
     ):
         validate_inputs(ctx, "2026-11-20", broken)
+    results = [ctx.store.get_json(k) for k in ctx.store.list_keys(gx + "validations/drop_inputs_items/")]
+    assert sorted(r["success"] for r in results) == [False, True], "both runs of the date in the validations store"
+    docs = ctx.store.get_bytes(gx + "data_docs/index.html").decode()
+    assert docs.count("drop_inputs_items") >= 2 and "Validation Results" in docs
+    assert any(k.endswith(".html") for k in ctx.store.list_keys(gx + "data_docs/validations/drop_inputs_items/"))
 
     # the drop's manifest.csv is read once, by discovery (tasks.drops): a broken one is warnings on
     # the drop and reasons of the SKUs that needed it, never a stopped run

@@ -70,6 +70,9 @@ def test_sign_in_approve_and_reject_in_chromium(server):
         page.click("button[type=submit]")
         assert page.inner_text("#reviewer") == "alice"
         page.click(f"a[href='/dates/{DATE}']")
+        page.click("#data-docs a")  # QC's Data Docs, as GX wrote them for the date
+        assert "generation_qc" in page.content() and page.url.endswith(f"/dates/{DATE}/data-docs/index.html")
+        page.go_back()
         items = page.locator("section.item")
         assert items.count() == 4
         blank = page.locator(f"section.item[data-generation='{broken[0]}']").inner_text()
