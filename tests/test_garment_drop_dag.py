@@ -339,6 +339,19 @@ def test_a_drop_never_marked_complete_ends_as_no_drop(ctx):
     }
     html = ctx.store.get_bytes(f"reports/{date}/report.html").decode()
     assert "No drop: the catalogue team's marker" in html and "TEE-03032" in html
+    # the UI shows when the CLI's run really started, not its logical date (dag.test's start)
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    with engine.connect() as airflow_db:
+        started = airflow_db.execute(
+            text("SELECT start_date FROM dag_run WHERE dag_id = 'garment_drop' AND logical_date LIKE :day ORDER BY id DESC"),
+            {"day": f"{date}%"},
+        ).scalar()
+    engine.dispose()
+    assert str(started)[:10] == datetime.now(UTC).date().isoformat(), started
 
 
 def test_every_intake_case_ends_in_its_state_with_its_reason(drop_run):

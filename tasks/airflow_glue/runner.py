@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from datetime import date as date_type
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from tasks.settings import Settings
 
@@ -119,7 +120,22 @@ def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = No
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags[dag_id]
     logging.getLogger("airflow.sdk.definitions.dag").addFilter(_waiting_loop)
+    started = datetime.now(UTC)
     if logical_date is None:
-        return str(dag.test(run_conf=conf).state)
-    day = date_type.fromisoformat(logical_date)
-    return str(dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf).state)
+        run = dag.test(run_conf=conf)
+    else:
+        day = date_type.fromisoformat(logical_date)
+        run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf)
+    _record_start(run, started)
+    return str(run.state)
+
+
+def _record_start(run: Any, started: datetime) -> None:
+    """``dag.test`` records a run's start as its logical date (a drop date: days before it ran),
+    so the UI showed a CLI run lasting "1d 3h": the run keeps when it really started."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagRun).where(DagRun.id == run.id).values(start_date=started))

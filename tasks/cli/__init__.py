@@ -4,6 +4,9 @@ tryon demo [--date D]     embedded S3 + sample drop + the DAG in-process -> ./de
 tryon run --date D [--wait [S]] [--set KEY=VALUE]
                           run garment_drop for one drop date (--wait: for drops/D/_READY; exit 3: no drop)
 tryon status --date D     what the ledger says about a drop date
+tryon doctor              preflight checks in seconds: S3, the ledger, the models, the Airflow home
+tryon airflow ui [--port P]
+                          Airflow's UI, scheduler and triggerer on the project's Airflow home (Ctrl-C stops it)
 tryon db upgrade          the ledger's schema to the newest revision (Alembic migrations)
 tryon audit --date D [--repair]
                           the ledger against the objects: lost images, orphans, manifests

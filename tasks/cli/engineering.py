@@ -381,8 +381,19 @@ def cmd_models_random(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_airflow_ui(args: argparse.Namespace) -> int:
+    from tasks.airflow_glue.local_ui import serve
+    from tasks.airflow_glue.runner import ensure_pool
+
+    settings = get_settings()
+    preflight(settings, ("S3", "ledger"))
+    with pipeline(settings) as settings:  # the embedded S3 (inherited by the tasks Airflow runs) and a migrated Airflow
+        ensure_pool(settings)
+        return serve(args.host, args.port)
+
+
 def register(commands: Any) -> None:
-    """The subcommands doctor, backfill, evaluate, models, db and audit."""
+    """The subcommands doctor, airflow ui, backfill, evaluate, models, db and audit."""
     doctor = commands.add_parser(
         "doctor",
         help="check in seconds that S3, the ledger, the models and the Airflow home the settings name are there and usable",
@@ -390,6 +401,15 @@ def register(commands: Any) -> None:
         "is created, no schema migrated, no model fetched. Exit 1 when a check fails.",
     )
     doctor.set_defaults(func=cmd_doctor)
+    airflow = commands.add_parser("airflow", help="Airflow on this machine").add_subparsers(dest="airflow_command", required=True)
+    ui = airflow.add_parser(
+        "ui",
+        help="start Airflow's UI, scheduler and triggerer against the project's Airflow home (the DAGs, "
+        "their graphs and trigger forms, the CLI's runs); prints the address and the sign-in; Ctrl-C stops it",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    ui.set_defaults(func=cmd_airflow_ui)
     backfill = commands.add_parser(
         "backfill", help="run garment_drop for a range of drop dates (optionally with another model version)"
     )
