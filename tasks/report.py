@@ -64,7 +64,7 @@ from tasks.storage import (
     report_thumbnail_key,
     storefront_manifest_key,
 )
-from tasks.storefront import LIVE, flag_cause, manifest_entries, outfit_entries
+from tasks.storefront import CAUSE_WORDS, LIVE, flag_cause, manifest_entries, outfit_entries
 from tasks.storefront.credentialed import credentials_tally
 
 _TERMINAL = {s.value for s in GARMENT_TERMINAL_STATES}
@@ -324,6 +324,7 @@ def write_report(ctx: RunContext, date: str) -> ReportWritten:
         qc_suites=qc_suites,
         outfits=outfits,
         data_docs=DATA_DOCS_INDEX if ctx.store.exists(data_docs_key(date)) else None,  # relative to the report
+        cause_words=CAUSE_WORDS,
     )
     page = TEMPLATES.get_template("report_page.html")
     for kind, pages in (("generations", thumbnails), ("garments", garments)):

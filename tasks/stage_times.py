@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tasks import progress
 from tasks.catalog.documents import from_document, to_document
 from tasks.catalog.run_summary import StageTime
 from tasks.context import RunContext
@@ -64,18 +65,11 @@ def timed_stage(
         error = describe_error(failure)
         raise
     finally:
+        seconds = time.perf_counter() - clock
         put_stage_record(
-            ctx,
-            date,
-            stage,
-            part,
-            attempt=attempt,
-            started=started,
-            ok=ok,
-            seconds=time.perf_counter() - clock,
-            details=details,
-            error=error,
+            ctx, date, stage, part, attempt=attempt, started=started, ok=ok, seconds=seconds, details=details, error=error
         )
+        progress.stage_done(stage, seconds, details, None if part is None else f"part {part}")
 
 
 def put_stage_record(

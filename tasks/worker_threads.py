@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from tasks import progress
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -32,7 +34,16 @@ def cpu_threads(count: int) -> ThreadPoolExecutor:
 
 def each_on_threads(work: Callable[[T], R], items: Iterable[T], count: int) -> Iterator[R]:
     """``work`` of each item, in the items' order, on ``count`` of the process's CPU threads
-    (in the calling thread when ``count`` is 1: nothing to gain from a hand-off)."""
+    (in the calling thread when ``count`` is 1: nothing to gain from a hand-off). The items
+    done are counted for a terminal's progress lines (``tasks.progress``)."""
+    listed = list(items)
+    progress.items(len(listed))
+
+    def counted(item: T) -> R:
+        result = work(item)
+        progress.item_done()
+        return result
+
     if count <= 1:
-        return map(work, items)
-    return cpu_threads(count).map(work, items)
+        return map(counted, listed)
+    return cpu_threads(count).map(counted, listed)

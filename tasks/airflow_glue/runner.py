@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from tasks import progress
 from tasks.settings import Settings
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
@@ -98,10 +99,15 @@ def ensure_pool(settings: Settings) -> None:
             Pool.create_or_update_pool(name, slots, description, include_deferred=False)
 
 
-def _waiting_loop(record: logging.LogRecord) -> bool:
-    """``dag.test`` warns "No tasks to run" every second while tasks wait on others (a skip
-    spreading, a deferred sensor): hundreds of lines that say nothing the run's end does not."""
-    return not str(record.msg).startswith("No tasks to run")
+def _dag_test_lines(record: logging.LogRecord) -> bool:
+    """What of ``dag.test``'s own log reaches the terminal: its warnings, but not the "No tasks
+    to run" it repeats every second while tasks wait on others (a skip spreading, a deferred
+    sensor: hundreds of lines that say nothing the run's end does not). The task it starts is
+    noted for the command's progress lines (``tasks.progress``)."""
+    message = str(record.msg)
+    if message.startswith("[DAG TEST] starting task_id") and record.args:
+        progress.task_started(str(record.args[0]))  # type: ignore[index]
+    return record.levelno >= logging.WARNING and not message.startswith("No tasks to run")
 
 
 def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:
@@ -119,7 +125,9 @@ def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = No
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags[dag_id]
-    logging.getLogger("airflow.sdk.definitions.dag").addFilter(_waiting_loop)
+    dag_test_log = logging.getLogger("airflow.sdk.definitions.dag")
+    dag_test_log.setLevel(logging.INFO)  # its task starts, for the progress lines; the filter passes only warnings on
+    dag_test_log.addFilter(_dag_test_lines)
     started = datetime.now(UTC)
     if logical_date is None:
         run = dag.test(run_conf=conf)

@@ -62,9 +62,7 @@ def _export_demo(store, drop_date: str, folder: Path) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    # the demo shows full outfits too, although its engine is a preview (a run makes them only
-    # for a released engine unless asked: TRYON_OUTFITS)
-    os.environ.setdefault("TRYON_OUTFITS", "always")
+    # the demo shows the pipeline: no full-outfit images of its preview engine unless asked (TRYON_OUTFITS=always)
     # a demonstration on research photos is non-commercial use; the sample photos' releases allow
     # previews only, so nothing of it reaches the storefront whatever the licences say
     os.environ.setdefault("TRYON_DEPLOYMENT_USE", "non_commercial")

@@ -7,6 +7,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -113,11 +114,19 @@ def drop_lease(settings: Settings, drop_date: str) -> Iterator[dict[str, str]]:
 
 
 def run_and_say(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:
-    from tasks.airflow_glue.runner import run_dag
-
-    state = run_dag(dag_id, logical_date, conf)
-    print(f"{dag_id} run state: {state}")
+    """Run the DAG here, with progress lines while it runs, and say how it ended and how long it took."""
+    started = time.monotonic()
+    state = run_dag_with_progress(dag_id, logical_date, conf)
+    print(f"{dag_id} run state: {state} ({time.monotonic() - started:.0f} s)", flush=True)
     return state
+
+
+def run_dag_with_progress(dag_id: str, logical_date: str | None = None, conf: dict | None = None) -> str:
+    from tasks.airflow_glue.runner import run_dag
+    from tasks.progress import ticker
+
+    with ticker(dag_id + (f" {logical_date}" if logical_date else "")):
+        return run_dag(dag_id, logical_date, conf)
 
 
 def drop_summary(settings: Settings, drop_date: str) -> RunSummary | None:
@@ -198,6 +207,7 @@ def print_summary(summary: RunSummary) -> None:
     for garment in summary.garments:
         if garment.reason:
             print(f"  {garment.sku}: {garment.state}: {garment.reason}")
+    print_outcome_in_words(summary)
     for model in summary.models:
         kind = "released model" if model.released else "PREVIEW (nothing published without a reviewer)"
         print(f"images made by {model.model_version}: {kind}: {model.note}")
@@ -212,6 +222,23 @@ def print_summary(summary: RunSummary) -> None:
         )
         for photo, why in summary.photos_without_rights.items():
             print(f"  {photo}: {why}")
+
+
+def print_outcome_in_words(summary: RunSummary) -> None:
+    """What reached the storefront, what waits for a reviewer and why, and where review happens."""
+    from tasks.storefront import CAUSE_WORDS
+
+    published = summary.generations_by_state.get("published", 0)
+    images = f"{published} image{'' if published == 1 else 's'}" if published else "nothing"
+    print(f"storefront: {images} published for drop {summary.date}")
+    waiting = sum(summary.flagged_by_cause.values())
+    if waiting:
+        causes = "; ".join(f"{n} {CAUSE_WORDS.get(c, c)}" for c, n in sorted(summary.flagged_by_cause.items()))
+        print(f"review: {waiting} generation{'' if waiting == 1 else 's'} wait for a reviewer: {causes}")
+        print(
+            "  open the review page: tryon review serve, then http://127.0.0.1:8090/dates/"
+            f"{summary.date} (reviewers: TRYON_REVIEWERS, docs/review.md)"
+        )
 
 
 def date_range(first: str, last: str) -> list[str]:

@@ -23,6 +23,7 @@ from tasks.cli.common import (
     parse_date,
     pipeline,
     run_and_say,
+    run_dag_with_progress,
     run_params,
     why_failed,
 )
@@ -189,7 +190,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return subprocess.run(command, check=False).returncode
     states = {}
     with pipeline(get_settings()) as settings:
-        from tasks.airflow_glue.runner import run_dag
         from tasks.run_end import needs_run
         from tasks.storage import ObjectStore
 
@@ -200,7 +200,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 continue
             try:
                 with drop_lease(settings, date) as lease:
-                    state = run_dag("garment_drop", date, {**run_conf, **lease})
+                    state = run_dag_with_progress("garment_drop", date, {**run_conf, **lease})
                 states[date] = _backfill_state(settings, date, state)
             except LeaseHeld as refused:
                 states[date] = f"refused: {refused}"

@@ -27,6 +27,7 @@ objects."""
 from __future__ import annotations
 
 from tasks.storefront.gate import (
+    CAUSE_WORDS,
     NO_CREDENTIALS,
     NO_RELEASE,
     PREVIEW,
@@ -71,6 +72,7 @@ from tasks.storefront.slots import (
 )
 
 __all__ = [
+    "CAUSE_WORDS",
     "Gate",
     "LIVE",
     "SUPERSEDED",

@@ -49,6 +49,17 @@ def no_credentials_reason(note: str) -> str:
     return f"{NO_CREDENTIALS}: {note}; once one is, a reviewer can publish it"
 
 
+# each cause in a person's words (the run's closing lines and report): "N <words>"
+CAUSE_WORDS = {
+    "failed_qc": "failed QC",
+    PREVIEW: "passed QC but were made by a preview model",
+    REPLACES_APPROVED: "passed QC but would replace an image a reviewer approved",
+    NO_RELEASE: "passed QC but their model photo's release does not allow the storefront (no reviewer can publish them)",
+    UNLICENSED: "passed QC but their weights are not licensed for this deployment's use (no reviewer can publish them)",
+    NO_CREDENTIALS: "passed QC but this deployment has no certificate to sign their Content Credentials",
+}
+
+
 def flag_cause(reason: str | None) -> str:
     """Why a flagged generation waits for a reviewer: ``failed_qc``, or it passed QC and is a
     ``preview`` (its model is not released), ``replaces_approved`` (its slot holds an approved
