@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -65,30 +65,45 @@ def stage_done(name: str, seconds: float, details: Mapping[str, Any], label: str
 
 
 @contextmanager
-def ticker(what: str) -> Iterator[None]:
-    """Progress for ``what`` (a DAG run in this process): the stages' lines, and a line whenever
-    ``EVERY_S`` passed without one."""
-    previous, started = os.environ.get(ENV), time.monotonic()
-    os.environ[ENV] = "1"
+def repeating(first_s: float, action: Callable[[], float | None]) -> Iterator[None]:
+    """``action`` on a thread of its own after ``first_s`` seconds, then again after the seconds
+    it returns (None: no more), until the block ends."""
     done = threading.Event()
 
-    def tick() -> None:
-        while not done.wait(1.0):
-            now = time.monotonic()
-            if now - _STATE.last_line < EVERY_S:
-                continue
-            with _STATE.lock:
-                task, since, count, total = _STATE.task, _STATE.task_since, _STATE.items_done, _STATE.items_total
-            step = f"{task} for {now - since:.0f} s" + (f", {count}/{total} items" if total else "") if task else "starting"
-            say(f"  ... {what}: {step} ({now - started:.0f} s in all)")
+    def loop() -> None:
+        delay: float | None = first_s
+        while delay is not None and not done.wait(delay):
+            delay = action()
 
-    thread = threading.Thread(target=tick, name="progress", daemon=True)
+    thread = threading.Thread(target=loop, name="progress", daemon=True)
     thread.start()
     try:
         yield
     finally:
         done.set()
         thread.join()
+
+
+@contextmanager
+def ticker(what: str) -> Iterator[None]:
+    """Progress for ``what`` (a DAG run in this process): the stages' lines, and a line whenever
+    ``EVERY_S`` passed without one."""
+    previous, started = os.environ.get(ENV), time.monotonic()
+    os.environ[ENV] = "1"
+
+    def tick() -> float:
+        now = time.monotonic()
+        if now - _STATE.last_line >= EVERY_S:
+            with _STATE.lock:
+                task, since, count, total = _STATE.task, _STATE.task_since, _STATE.items_done, _STATE.items_total
+            step = f"{task} for {now - since:.0f} s" + (f", {count}/{total} items" if total else "") if task else "starting"
+            say(f"  ... {what}: {step} ({now - started:.0f} s in all)")
+        return 1.0
+
+    try:
+        with repeating(1.0, tick):
+            yield
+    finally:
         if previous is None:
             os.environ.pop(ENV, None)
         else:

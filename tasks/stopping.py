@@ -34,7 +34,7 @@ def _end_children() -> None:
             pass
 
 
-_active: list[tuple[str, Callable[[], object]]] = []  # the blocks entered, innermost last
+_active: list[tuple[str, Callable[[], object], str]] = []  # the blocks entered, innermost last
 _watching = threading.Lock()
 _watcher: threading.Thread | None = None
 
@@ -45,9 +45,9 @@ def _watch() -> None:
         if not _active:  # outside every block: the main thread handles it as it would have
             signal.pthread_kill(threading.main_thread().ident or 0, number)
             continue
-        what, on_stop = _active[-1]
+        what, on_stop, after = _active[-1]
         name = signal.Signals(number).name
-        print(f"\n{what}: stopped by {name}; the batch in flight is abandoned, re-run to resume", file=sys.stderr, flush=True)
+        print(f"\n{what}: stopped by {name}{f'; {after}' if after else ''}", file=sys.stderr, flush=True)
         stopper = threading.Thread(target=on_stop, daemon=True)
         stopper.start()
         stopper.join(ON_STOP_SECONDS)
@@ -56,8 +56,9 @@ def _watch() -> None:
 
 
 @contextmanager
-def stop_on_signals(what: str, on_stop: Callable[[], object]) -> Iterator[None]:
-    """Within the block, SIGTERM or SIGINT ends the process within seconds (see the module).
+def stop_on_signals(what: str, on_stop: Callable[[], object], after: str = "") -> Iterator[None]:
+    """Within the block, SIGTERM or SIGINT ends the process within seconds (see the module),
+    saying ``what`` stopped (and ``after``: what that leaves).
     Enter it before any thread starts (they inherit the blocked signals)."""
     global _watcher
     if threading.current_thread() is not threading.main_thread():
@@ -68,7 +69,7 @@ def stop_on_signals(what: str, on_stop: Callable[[], object]) -> Iterator[None]:
         if _watcher is None:
             _watcher = threading.Thread(target=_watch, name="stop-on-signals", daemon=True)
             _watcher.start()
-    _active.append((what, on_stop))
+    _active.append((what, on_stop, after))
     try:
         yield
     finally:

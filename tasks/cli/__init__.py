@@ -78,9 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     from tasks.models import ModelRegistryError
     from tasks.run_lease import LeaseHeld
     from tasks.settings import DropDateRefused
+    from tasks.stopping import stop_on_signals
 
     try:
-        return args.func(args)
+        if getattr(args, "own_signals", False):  # a server that stops itself cleanly (review serve, airflow ui)
+            return args.func(args)
+        with stop_on_signals(f"tryon {args.command}", lambda: None):  # Ctrl-C or SIGTERM: one line, within seconds
+            return args.func(args)
     except PreflightFailed as failed:  # before anything started: each check that failed, naming its setting
         for finding in failed.findings:
             print(f"error: {finding.check}: {finding.line}", file=sys.stderr)

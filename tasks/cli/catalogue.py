@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from tasks.cli.common import (
     yesterday,
 )
 from tasks.doctor import preflight
+from tasks.progress import repeating
 from tasks.settings import Settings, get_settings
 
 
@@ -116,22 +116,21 @@ def _countdown(settings: Settings, drop_date: str) -> Iterator[None]:
         yield
         return
     print(f"drop {drop_date} is not marked complete ({marker} is not there): waiting up to {settings.drop_wait_s} s for it")
-    done, deadline = threading.Event(), time.monotonic() + settings.drop_wait_s
+    deadline = time.monotonic() + settings.drop_wait_s
 
-    def count() -> None:
-        while (left := deadline - time.monotonic()) > 0 and not done.wait(10 if left <= 120 else 60):
-            if store.exists(marker):
-                print(f"drop {drop_date}: {marker} is there", flush=True)
-                return
-            print(f"drop {drop_date}: waiting for {marker}, {max(deadline - time.monotonic(), 0):.0f} s left", flush=True)
+    def interval() -> float:
+        return 10 if deadline - time.monotonic() <= 120 else 60
 
-    counter = threading.Thread(target=count, name="drop-countdown", daemon=True)
-    counter.start()
-    try:
+    def count() -> float | None:
+        if store.exists(marker):
+            print(f"drop {drop_date}: {marker} is there", flush=True)
+            return None
+        left = deadline - time.monotonic()
+        print(f"drop {drop_date}: waiting for {marker}, {max(left, 0):.0f} s left", flush=True)
+        return interval() if left > 0 else None
+
+    with repeating(interval(), count):
         yield
-    finally:
-        done.set()
-        counter.join()
 
 
 def cmd_status(args: argparse.Namespace) -> int:

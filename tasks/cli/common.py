@@ -103,7 +103,11 @@ def drop_lease(settings: Settings, drop_date: str) -> Iterator[dict[str, str]]:
     ledger, holder = ledger_from_settings(settings), new_holder("cli")
     try:
         with (
-            stop_on_signals(f"drop {drop_date}", lambda: release(ledger, drop_date, holder)),
+            stop_on_signals(
+                f"drop {drop_date}",
+                lambda: release(ledger, drop_date, holder),
+                "the batch in flight is abandoned, re-run to resume",
+            ),
             held(ledger, drop_date, holder, settings.run_lease_s, take=True),
         ):
             yield {"lease": holder}

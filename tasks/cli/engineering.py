@@ -409,7 +409,7 @@ def register(commands: Any) -> None:
     )
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ui.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    ui.set_defaults(func=cmd_airflow_ui)
+    ui.set_defaults(func=cmd_airflow_ui, own_signals=True)
     backfill = commands.add_parser(
         "backfill", help="run garment_drop for a range of drop dates (optionally with another model version)"
     )

@@ -84,7 +84,7 @@ def register(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8090)
-    serve.set_defaults(func=cmd_review_serve)
+    serve.set_defaults(func=cmd_review_serve, own_signals=True)
     hashing_pw = review.add_parser(
         "hash-password", help="print a password hash for TRYON_REVIEWERS (password from stdin or a prompt)"
     )
