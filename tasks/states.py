@@ -11,7 +11,7 @@ the date discovers every garment again, so every state may go back to ``discover
 that fails leaves a garment ``rejected`` with the reason (``pipeline_incomplete``).
 
 Generations: ``planned -> generated -> passed | flagged -> published``; ``failed`` and
-``rejected`` (by a reviewer) end them, unless the reviewer undoes the rejection in time; ``superseded`` retires one that is no longer the pair's
+``rejected`` (by a reviewer) end them, unless the reviewer undoes the decision in time (:func:`move_back`); ``superseded`` retires one that is no longer the pair's
 current generation. A generation whose image was lost is planned (or, made again, generated)
 anew. Full-outfit generations skip ``generated``: QC judges them where they are made.
 """
@@ -84,12 +84,15 @@ _GENERATION_MOVES: dict[GenerationState, frozenset[GenerationState]] = {
     # a spot check's rejection; QC judging again
     S.PUBLISHED: frozenset({S.REJECTED, S.PASSED, S.FLAGGED}),
     S.FAILED: frozenset(),
-    # a reviewer's rejection undone within the undo window (``tasks.review.undo``): back to review,
-    # or, a spot check's rejection, back to the storefront
-    S.REJECTED: frozenset({S.FLAGGED, S.PUBLISHED}),
-    # current again: the run's plan names it once more; or its slot given back when the approval
-    # that took it is undone
-    S.SUPERSEDED: frozenset({S.PLANNED, S.PUBLISHED}),
+    S.REJECTED: frozenset(),
+    S.SUPERSEDED: frozenset({S.PLANNED}),  # current again: the run's plan names it once more
+}
+# only a reviewer's decision undone in its window (``tasks.review.undo``, :func:`move_back`) brings
+# a rejected generation back to review, or to the QC-passed state publishing starts from (a spot
+# check's rejection), and a superseded one back to that state (its slot given back)
+_UNDONE_MOVES: dict[GenerationState, frozenset[GenerationState]] = {
+    S.REJECTED: frozenset({S.FLAGGED, S.PASSED}),
+    S.SUPERSEDED: frozenset({S.PASSED}),
 }
 # from any open state: made (again: an image that was lost goes back to QC), failed, retired
 # (superseded), or planned again (its image was lost: ``tryon audit``)
@@ -153,6 +156,14 @@ def move(row: Any, to: enum.Enum | str, reason: str | None = None) -> None:
         )
     row.state = after
     row.reason = reason
+
+
+def move_back(row: Generation, to: GenerationState, reason: str | None = None) -> None:
+    """:func:`move`, and the moves only an undone review decision may make (``_UNDONE_MOVES``)."""
+    if GenerationState(row.state) in _UNDONE_MOVES and to in _UNDONE_MOVES[GenerationState(row.state)]:
+        row.state, row.reason = to.value, reason
+        return
+    move(row, to, reason)
 
 
 def initial(row: Any, state: enum.Enum | str, reason: str | None = None) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tasks.ledger import Base, Garment, GarmentState, Generation, GenerationState, LookGeneration, Publication
-from tasks.states import IllegalMove, PublicationState, initial, move, settle_garments
+from tasks.states import IllegalMove, PublicationState, initial, move, move_back, settle_garments
 from tests.conftest import REPO
 
 STATE_MACHINE = REPO / "tasks" / "states.py"
@@ -69,6 +69,11 @@ def test_legal_moves_go_and_others_are_refused_naming_the_row() -> None:
         move(_generation(GenerationState.PLANNED), GenerationState.PUBLISHED)  # never without QC
     with pytest.raises(IllegalMove, match="superseded -> published"):
         move(_generation(GenerationState.SUPERSEDED), GenerationState.PUBLISHED)
+    # only an undone review decision brings a rejected or superseded generation back, and not to the storefront
+    move_back(row, GenerationState.FLAGGED, "failed: not_blank")
+    assert (row.state, row.reason) == ("flagged", "failed: not_blank")
+    with pytest.raises(IllegalMove, match="rejected -> published"):
+        move_back(_generation(GenerationState.REJECTED), GenerationState.PUBLISHED)
     garment = initial(Garment(sku="TEE-1"), GarmentState.QUARANTINED)
     with pytest.raises(IllegalMove, match="Garment TEE-1: quarantined -> matched"):
         move(garment, GarmentState.MATCHED)

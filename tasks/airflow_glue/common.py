@@ -164,18 +164,18 @@ def lease_holder() -> str:
 
 
 @contextmanager
-def drop_lease(ctx: RunContext, date: str, *, take: bool = False, release_after: bool = False) -> Iterator[None]:
+def drop_lease(ctx: RunContext, date: str, *, release_after: bool = False) -> Iterator[None]:
     """This run's hold on the drop date (``tasks.run_lease``) around a garment_drop task: taken
-    by the first stage, renewed by every later one, released by the report. The holder is the
-    CLI's token from the run's conf (``lease``), else the run id. A run the lease refuses fails
-    at once, without retries, naming the run that holds the date."""
+    (or renewed, when this run holds it already) by every stage, released by the report. The
+    holder is the CLI's token from the run's conf (``lease``), else the run id. A run the lease
+    refuses (another run holds the date) fails at once, without retries, naming that run."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from tasks.run_lease import LeaseHeld, held, release
 
     holder = lease_holder()
     try:
-        with held(ctx.ledger, date, holder, ctx.settings.run_lease_s, take=take):
+        with held(ctx.ledger, date, holder, ctx.settings.run_lease_s, take=True):
             yield
     except LeaseHeld as refused:
         raise AirflowFailException(str(refused)) from refused
@@ -198,7 +198,9 @@ def stage(name: str, part: str | int | None = None) -> Iterator[tuple[RunContext
     context = get_current_context()
     ctx, date = run_context(), drop_date(context)
     with (
-        drop_lease(ctx, date, take=name == "discover"),
+        # taken, or renewed when this run has it: a run that found no drop never reached discover,
+        # and its later stages (which run whatever happened upstream) hold the date all the same
+        drop_lease(ctx, date),
         timed_stage(ctx, date, name, part, attempt=context["ti"].try_number) as details,
     ):
         try:

@@ -103,8 +103,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _countdown(settings: Settings, drop_date: str) -> Iterator[None]:
-    """While a run waits for a drop's marker (``tasks.airflow_glue.drop_ready``), a line every
-    ten seconds (every minute while more than two are left) saying how long the wait has left."""
+    """While a run waits for a drop's marker (``tasks.airflow_glue.drop_ready``), a line after
+    ten seconds, then every ten seconds (every minute while more than two minutes are left),
+    saying how long the wait has left."""
     from tasks.storage import ObjectStore, drop_marker_key
 
     store, marker = ObjectStore.from_settings(settings), drop_marker_key(drop_date, settings.drop_marker)
@@ -129,7 +130,7 @@ def _countdown(settings: Settings, drop_date: str) -> Iterator[None]:
         print(f"drop {drop_date}: waiting for {marker}, {max(left, 0):.0f} s left", flush=True)
         return interval() if left > 0 else None
 
-    with repeating(interval(), count):
+    with repeating(10, count):  # the first line after ten seconds, then as ``interval`` says
         yield
 
 

@@ -7,8 +7,8 @@ context made for the task (:func:`gx_project`); when the task ends, what GX wrot
 - ``expectations/{suite}.json``: the suites as GX's suite JSON (made from ``expectations.yaml``,
   the versioned source QC calibration writes; the version is in each suite's meta);
 - ``checkpoints/``, ``validation_definitions/``: the Checkpoint and what it validates;
-- ``validations/``: the validations store, every run of the date (the earlier runs' results are
-  fetched into the context first, so the Data Docs list them all);
+- ``validations/``: the validations store, every run of the date (the earlier runs' results and
+  the date's suites are fetched into the context first, so the Data Docs list them all);
 - ``data_docs/index.html``: the Data Docs site (GX's pages load their styles from public CDNs, as
   GX's do everywhere; offline they read as plain tables).
 
@@ -36,6 +36,7 @@ _STORES = {  # under the context's gx/ folder -> under the date's gx/ prefix
     "uncommitted/validations": "validations",
     "uncommitted/data_docs/local_site": "data_docs",
 }
+_FETCHED = ("expectations", "uncommitted/validations")  # into the task's context before it validates
 # GX's site ships fonts and images (4 MB) that its pages do not need to read: only these go along
 _SITE_STATIC = ("static/styles/data_docs_default_styles.css", "static/images/favicon.ico")
 
@@ -59,11 +60,12 @@ def gx_project(ctx: RunContext, date: str, task: str) -> Iterator[GxProject]:
     prefix = report_key(date, PREFIX)
     with tempfile.TemporaryDirectory(prefix="tryon-gx-") as folder:
         root = Path(folder)
-        stored = prefix + _STORES["uncommitted/validations"] + "/"
-        for key in ctx.store.list_keys(stored):
-            target = root / "gx" / "uncommitted" / "validations" / key[len(stored) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(ctx.store.get_bytes(key))
+        for local in _FETCHED:  # the date's suites and results so far: the Data Docs show every run and suite
+            stored = f"{prefix}{_STORES[local]}/"
+            for key in ctx.store.list_keys(stored):
+                target = root / "gx" / local / key[len(stored) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(ctx.store.get_bytes(key))
         yield GxProject(root, f"drop {date} {task}")
         for local, remote in _STORES.items():
             base = root / "gx" / local

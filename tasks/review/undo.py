@@ -21,7 +21,7 @@ from tasks import storefront
 from tasks.context import RunContext
 from tasks.ledger import SPOT_APPROVED, SPOT_REJECTED, Generation, GenerationState, ReviewDecision
 from tasks.review.decisions import ReviewError, settle
-from tasks.states import move
+from tasks.states import move, move_back
 
 UNDONE = "undone"
 UNDOABLE = ("approved", "rejected", "regenerated", SPOT_APPROVED, SPOT_REJECTED)
@@ -86,15 +86,16 @@ def undo(ctx: RunContext, decision_id: int, reviewer: str) -> Undone:
             withdrawn, placed = storefront.undo_approval(session, row, f"approval undone by {reviewer}")
             move(row, GenerationState.FLAGGED, before)
         elif kind == "rejected":
-            move(row, GenerationState.FLAGGED, before)
+            move_back(row, GenerationState.FLAGGED, before)
         elif kind == "regenerated":
             planned = _regeneration(session, row)
             if planned is not None and planned.state != GenerationState.PLANNED.value:
                 raise ReviewError(f"the re-generation {planned.generation_id} was made already: decide on it instead")
             if planned is not None:
                 session.delete(planned)
-            move(row, GenerationState.FLAGGED, before)
+            move_back(row, GenerationState.FLAGGED, before)
         elif kind == SPOT_REJECTED:
+            move_back(row, GenerationState.PASSED, before)
             try:
                 storefront.approve_generation(ctx, session, row)  # back in its slot, if it may still be there
             except (storefront.StaleVersion, storefront.Unlicensed) as refused:

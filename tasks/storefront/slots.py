@@ -21,7 +21,7 @@ from tasks.ledger import (
     Publication,
     utcnow,
 )
-from tasks.states import PublicationState, initial, move
+from tasks.states import PublicationState, initial, move, move_back
 from tasks.storage import look_file_key, storefront_key, storefront_look_key
 
 LIVE, SUPERSEDED, WITHDRAWN = PublicationState.LIVE.value, PublicationState.SUPERSEDED.value, PublicationState.WITHDRAWN.value
@@ -109,7 +109,7 @@ def undo_approval(session: Any, row: Generation, reason: str) -> tuple[str | Non
         earlier = session.get(Generation, publication.generation_id)
         if earlier is None or earlier.state != GenerationState.SUPERSEDED.value or made_from_old_version(earlier, versions):
             continue
-        earlier.reason = f"given its slot back: {reason}"
+        move_back(earlier, GenerationState.PASSED, f"given its slot back: {reason}")
         record_publication(session, earlier)
         given_back.append(earlier)
     return (None if given_back else withdrawn), given_back
