@@ -220,10 +220,10 @@ CHECKS_ON_DEMAND: dict[str, Callable[[Settings], tuple[bool, str]]] = {"evaluati
 
 def examine(settings: Settings, checks: tuple[str, ...] = tuple(CHECKS), s3_client: Any = None) -> list[Finding]:
     """The ``checks`` (every one by default), in order, each timed; S3 through ``s3_client`` when given."""
-    findings = []
+    findings, known = [], {**CHECKS, **CHECKS_ON_DEMAND}
     for name in checks:
         started = time.perf_counter()
-        check = {**CHECKS, **CHECKS_ON_DEMAND}[name]
+        check = known[name]
         ok, line = s3(settings, s3_client) if name == "S3" and s3_client is not None else check(settings)
         findings.append(Finding(name, ok, line, round(time.perf_counter() - started, 2)))
     return findings

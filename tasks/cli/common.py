@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 RELEASES_FILE = "releases.csv"  # a library folder's talent releases (tasks.catalog.releases)
+REVIEW_PORT = 8090  # tryon review serve's default port
 EXIT_NO_DROP = 3  # a run (or every run of a backfill) found no drop for its date: nothing failed, nothing was done
 
 
@@ -240,7 +241,7 @@ def print_outcome_in_words(summary: RunSummary) -> None:
         causes = "; ".join(f"{n} {CAUSE_WORDS.get(c, c)}" for c, n in sorted(summary.flagged_by_cause.items()))
         print(f"review: {waiting} generation{'' if waiting == 1 else 's'} wait for a reviewer: {causes}")
         print(
-            "  open the review page: tryon review serve, then http://127.0.0.1:8090/dates/"
+            f"  open the review page: tryon review serve, then http://127.0.0.1:{REVIEW_PORT}/dates/"
             f"{summary.date} (reviewers: TRYON_REVIEWERS, docs/review.md)"
         )
 

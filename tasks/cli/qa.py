@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.cli.common import (
+    REVIEW_PORT,
     pipeline,
 )
 from tasks.settings import get_settings
@@ -83,7 +84,7 @@ def register(commands: Any) -> None:
         "serve", help="serve the review page (flagged generations: approve publishes, reject with a reason)"
     )
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8090)
+    serve.add_argument("--port", type=int, default=REVIEW_PORT)
     serve.set_defaults(func=cmd_review_serve, own_signals=True)
     hashing_pw = review.add_parser(
         "hash-password", help="print a password hash for TRYON_REVIEWERS (password from stdin or a prompt)"

@@ -297,7 +297,7 @@ def approve(
 
 @router.post("/decisions/{decision_id}/undo")
 def undo_decision(request: Request, decision_id: int, date: str = Form(...), csrf: str = Form("")) -> Response:
-    return decide(request, csrf, lambda ctx, who: undo.undo(ctx, decision_id, who), date, "undone", lambda u: u.generation_id[:8])
+    return decide(request, csrf, lambda ctx, who: undo.undo(ctx, decision_id, who), date, "undone", lambda gid: gid[:8])
 
 
 @router.post("/generations/{generation_id}/reject")

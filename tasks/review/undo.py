@@ -11,7 +11,6 @@ misses) counts it, and an ``undone`` row says which decision it was, by whom and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,16 +24,6 @@ from tasks.states import move, move_back
 
 UNDONE = "undone"
 UNDOABLE = ("approved", "rejected", "regenerated", SPOT_APPROVED, SPOT_REJECTED)
-
-
-@dataclass(frozen=True)
-class Undone:
-    """What an undo took back, for the page's status line."""
-
-    decision: str
-    generation_id: str
-    sku: str
-    photo_id: str
 
 
 def seconds_left(ctx: RunContext, decision: ReviewDecision, now: datetime | None = None) -> float:
@@ -64,8 +53,9 @@ def _regeneration(session: Any, row: Generation) -> Generation | None:
     )
 
 
-def undo(ctx: RunContext, decision_id: int, reviewer: str) -> Undone:
-    """Undo decision ``decision_id`` (see the module); :class:`ReviewError` when it cannot be."""
+def undo(ctx: RunContext, decision_id: int, reviewer: str) -> str:
+    """Undo decision ``decision_id`` (see the module) and return its generation's id;
+    :class:`ReviewError` when it cannot be."""
     with ctx.ledger.session(exclusive=True) as session:
         decision = session.get(ReviewDecision, decision_id, with_for_update=True)
         if decision is None or decision.decision not in UNDOABLE:
@@ -114,7 +104,6 @@ def undo(ctx: RunContext, decision_id: int, reviewer: str) -> Undone:
         )
         settle(session, row)
         dates = {row.drop_date, *(g.drop_date for g in placed)}
-        undone = Undone(kind, row.generation_id, row.sku, row.photo_id)
         session.expunge_all()
     for generation in placed:
         storefront.place(ctx, generation)
@@ -124,4 +113,4 @@ def undo(ctx: RunContext, decision_id: int, reviewer: str) -> Undone:
         dates.discard(row.drop_date)
     for date in sorted(dates):
         storefront.write_manifest(ctx, date)
-    return undone
+    return row.generation_id
