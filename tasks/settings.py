@@ -258,7 +258,7 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(
         default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
         ge=1,
-        description="Threads a CPU task spreads its items over (QC's measuring, one garment at a time; garment and library preprocessing; the looks evaluation's folds), started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.",
+        description="Threads a CPU task spreads its items over (QC's measuring, one garment at a time; garment and library preprocessing; the outfits' embeddings), started once per process and kept from task to task (each with its own mediapipe models); default the machine's cores, at most 4.",
     )
     qc_expectations: Path | None = Field(
         default=None,

@@ -42,3 +42,31 @@ def test_migrate_runs_only_when_the_database_is_behind(tmp_path, monkeypatch):
 
     database.unlink()
     assert airflow_runner.migrate() and len(migrations) == 4, "a database that went away: migrated"
+
+
+def test_dag_test_polls_quickly_after_a_task_starts_and_other_sleeps_are_untouched(monkeypatch):
+    """``dag.test``'s one-second sleeps between passes of its loop are 50 ms for the first 20
+    after a task starts (a skip spreads one level a pass), then a second again; a sleep anywhere
+    else (a task's own) lasts what it asks."""
+    import time
+
+    from airflow.sdk.definitions.dag import DAG
+
+    def loop(self, passes: int) -> float:  # stands in for DAG.test: its passes sleep a second each
+        started = time.monotonic()
+        for _ in range(passes):
+            time.sleep(1)
+        return time.monotonic() - started
+
+    monkeypatch.setattr(DAG, "test", loop)
+    polls = airflow_runner._POLLS
+    with airflow_runner._quick_polls():
+        polls.task_started()
+        assert loop(None, 20) < 3, "the first 20 passes after a task started: 50 ms each"
+        assert 0.9 < loop(None, 1) < 1.5, "then a second, as Airflow asks (a deferred sensor's wait)"
+        polls.task_started()
+        assert loop(None, 5) < 1
+        started = time.monotonic()
+        time.sleep(0.3)  # not DAG.test's sleep
+        assert time.monotonic() - started >= 0.3
+    assert time.sleep.__module__ == "time", "the real sleep is back after the run"

@@ -6,11 +6,15 @@ must run before anything imports ``airflow``; the CLI calls it first thing.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from datetime import date as date_type
 from importlib.metadata import version
@@ -99,6 +103,50 @@ def ensure_pool(settings: Settings) -> None:
             Pool.create_or_update_pool(name, slots, description, include_deferred=False)
 
 
+class _DagTestPolls:
+    """How long ``dag.test``'s loop sleeps when no task is ready. It sleeps a whole second each
+    time, and a skip spreads one level of tasks per pass (a mapped task expands a pass after its
+    upstream): a run that found no drop spent 7 of its 26 s asleep. Here the first ``QUICK``
+    sleeps after a task starts are ``QUICK_S``; then each is the second Airflow asks for (a
+    deferred sensor's wait polls once a second, as before)."""
+
+    QUICK, QUICK_S = 20, 0.05
+
+    def __init__(self) -> None:
+        self.quick_left = self.QUICK
+
+    def task_started(self) -> None:
+        self.quick_left = self.QUICK
+
+    def sleep_s(self, asked: float) -> float:
+        if self.quick_left <= 0:
+            return asked
+        self.quick_left -= 1
+        return min(asked, self.QUICK_S)
+
+
+_POLLS = _DagTestPolls()
+
+
+@contextmanager
+def _quick_polls() -> Iterator[None]:
+    """``time.sleep`` called from ``DAG.test`` itself sleeps as :class:`_DagTestPolls` says; every
+    other caller (a task, a thread) sleeps as asked. ``DAG.test`` imports ``time`` inside the
+    function, so its sleeps are told apart by the calling frame."""
+    from airflow.sdk.definitions.dag import DAG
+
+    real, test_code = time.sleep, inspect.unwrap(DAG.test).__code__
+
+    def sleep(seconds: float) -> None:
+        real(_POLLS.sleep_s(seconds) if sys._getframe(1).f_code is test_code else seconds)
+
+    time.sleep = sleep  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        time.sleep = real
+
+
 def _dag_test_lines(record: logging.LogRecord) -> bool:
     """What of ``dag.test``'s own log reaches the terminal: its warnings, but not the "No tasks
     to run" it repeats every second while tasks wait on others (a skip spreading, a deferred
@@ -107,6 +155,7 @@ def _dag_test_lines(record: logging.LogRecord) -> bool:
     message = str(record.msg)
     if message.startswith("[DAG TEST] starting task_id") and record.args:
         progress.task_started(str(record.args[0]))  # type: ignore[index]
+        _POLLS.task_started()
     return record.levelno >= logging.WARNING and not message.startswith("No tasks to run")
 
 
@@ -129,11 +178,12 @@ def run_dag(dag_id: str, logical_date: str | None = None, conf: dict | None = No
     dag_test_log.setLevel(logging.INFO)  # its task starts, for the progress lines; the filter passes only warnings on
     dag_test_log.addFilter(_dag_test_lines)
     started = datetime.now(UTC)
-    if logical_date is None:
-        run = dag.test(run_conf=conf)
-    else:
-        day = date_type.fromisoformat(logical_date)
-        run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf)
+    with _quick_polls():
+        if logical_date is None:
+            run = dag.test(run_conf=conf)
+        else:
+            day = date_type.fromisoformat(logical_date)
+            run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf)
     _record_start(run, started)
     return str(run.state)
 

@@ -30,20 +30,6 @@ class ModelConfig:
     train_skip: bool = True
 
 
-class SeededDropout(nn.Dropout):
-    """``nn.Dropout`` drawing its masks from its own ``generator`` when it has one, so that models
-    trained side by side on threads (the evaluation's folds) each draw the same masks whatever
-    order the threads run in; without one, from torch's global generator."""
-
-    generator: torch.Generator | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0 or self.generator is None:
-            return super().forward(x)
-        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
-        return x * keep / (1 - self.p)
-
-
 class CompatibilityModel(nn.Module):
     """``latent = normalise(skip(x) + project(x))``: ``skip`` a linear map, ``project`` the MLP,
     whose last layer starts at zero, so an untrained model is a random linear projection (the
@@ -58,7 +44,7 @@ class CompatibilityModel(nn.Module):
             nn.Linear(config.input_dim, config.hidden_dim),
             nn.LayerNorm(config.hidden_dim),
             nn.ReLU(),
-            SeededDropout(config.dropout),
+            nn.Dropout(config.dropout),
             nn.Linear(config.hidden_dim, config.latent_dim),
         )
         last = self.project[-1]
@@ -78,30 +64,16 @@ class CompatibilityModel(nn.Module):
         return (self(first, first_part) * self(second, second_part)).sum(dim=1)
 
 
-@dataclass(frozen=True)
-class PairBatch:
-    """One pair of parts' rows: ``real`` from real outfits, ``modified`` from modified outfits in
-    which at least one of the two parts was swapped (a pair a swap left whole is a real pair and
-    is never here). Each a ``(first (N, D), second (N, D))`` tensor pair."""
-
-    parts: tuple[str, str]
-    real: tuple[torch.Tensor, torch.Tensor]
-    modified: tuple[torch.Tensor, torch.Tensor]
-
-
-def contrastive_loss(model: CompatibilityModel, batches: list[PairBatch]) -> torch.Tensor:
-    """The contrastive loss of each pair of parts, averaged over the pairs. Every row of every
-    batch goes through the model in one call (one projection is shared by every part)."""
-    if not batches:
-        raise ValueError("no pair of parts in the batch")
-    rows = [t for batch in batches for t in (*batch.real, *batch.modified)]
-    latent = torch.split(model(torch.cat(rows), "any"), [len(t) for t in rows])
-    losses = []
-    for i, _ in enumerate(batches):
-        real_a, real_b, modified_a, modified_b = latent[4 * i : 4 * i + 4]
-        near = torch.linalg.vector_norm(real_a - real_b, dim=1)
-        far = torch.linalg.vector_norm(modified_a - modified_b, dim=1)
-        pull = (near**2).mean() if len(near) else near.sum()
-        push = (torch.clamp(model.config.margin - far, min=0) ** 2).mean() if len(far) else far.sum()
-        losses.append(pull + push)
-    return torch.stack(losses).mean()
+def contrastive_loss(latent: torch.Tensor, kept: torch.Tensor, included: torch.Tensor, margin: float) -> torch.Tensor:
+    """The contrastive loss of each pair of parts, averaged over the pairs ``included``: one
+    figure per leading index (a model of a stack). ``latent`` ``(..., pairs, 4, batch,
+    latent_dim)``: per pair of parts the rows of real first parts, real second parts, modified
+    first parts, modified second parts; ``kept`` ``(..., pairs, batch)``: the modified rows that
+    exist; ``included`` ``(..., pairs)``."""
+    near = torch.linalg.vector_norm(latent[..., 0, :, :] - latent[..., 1, :, :], dim=-1)
+    far = torch.linalg.vector_norm(latent[..., 2, :, :] - latent[..., 3, :, :], dim=-1)
+    pull = (near**2).mean(dim=-1)
+    made = kept.to(latent.dtype)
+    push = ((torch.clamp(margin - far, min=0) ** 2) * made).sum(dim=-1) / made.sum(dim=-1).clamp(min=1)
+    weight = included.to(latent.dtype)
+    return ((pull + push) * weight).sum(dim=-1) / weight.sum(dim=-1).clamp(min=1)

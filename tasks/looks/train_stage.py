@@ -34,7 +34,7 @@ def train_looks(ctx: RunContext, config: TrainingConfig = TrainingConfig(), *, f
     same = current is not None and (current.training_data_sha256, current.training_config) == (data_sha256, config)
     if same and not force:
         return LooksTraining("unchanged", len(outfits), current)
-    evaluation = cross_validate(outfits, config, ctx.settings.cpu_threads)
+    evaluation = cross_validate(outfits, config)
     card = save_model(
         ctx,
         train(outfits, config),

@@ -16,16 +16,14 @@ random projection of the embeddings, which scores by raw likeness.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from tasks.looks.model import CompatibilityModel, ModelConfig, PairBatch, SeededDropout, contrastive_loss
+from tasks.looks.model import CompatibilityModel, ModelConfig
 from tasks.looks.outfits import PAIRS, Outfit
-from tasks.worker_threads import each_on_threads
+from tasks.looks.stacked import draw_pairs, train_stacked
 
 CANDIDATES = 100
 MAX_FOLDS = 10  # held-out folds of the evaluation: each trains a model
@@ -63,127 +61,31 @@ class CrossValidation:
     folds: list[str] = field(default_factory=list)  # the outfit each fold held out
 
 
-@dataclass(frozen=True)
-class _PartViews:
-    """Every outfit's views of one part, stacked: outfit ``i``'s are rows ``start[i]`` to
-    ``start[i] + count[i]`` of ``vectors`` (``count[i]`` 0: it has no such part)."""
-
-    vectors: np.ndarray
-    start: np.ndarray
-    count: np.ndarray
-    owners: np.ndarray  # the outfits that have the part, by index
-
-    @classmethod
-    def of(cls, outfits: list[Outfit], part: str, dim: int) -> _PartViews:
-        count = np.array([len(o.parts[part]) if part in o.parts else 0 for o in outfits])
-        stacked = [o.parts[part] for o in outfits if part in o.parts]
-        vectors = np.concatenate(stacked).astype(np.float32) if stacked else np.zeros((0, dim), np.float32)
-        return cls(vectors, np.concatenate([[0], np.cumsum(count)[:-1]]), count, np.flatnonzero(count))
-
-    def pick(self, outfit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A random view of each of these outfits (each has the part)."""
-        return self.vectors[self.start[outfit] + (rng.random(len(outfit)) * self.count[outfit]).astype(int)]
-
-    def donors(self, not_these: tuple[np.ndarray, ...], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """For each row, an outfit that has the part and is none of the row's ``not_these``
-        (outfit indices), and whether one could be found (the others may hold none)."""
-        size = len(not_these[0])
-        excluded = np.zeros(size, int)
-        for i, outfits in enumerate(not_these):
-            repeated = np.zeros(size, bool) if i == 0 else np.any([outfits == earlier for earlier in not_these[:i]], axis=0)
-            excluded += (self.count[outfits] > 0) & ~repeated
-        found = len(self.owners) - excluded > 0
-        donor = np.full(size, -1)
-        todo = found.copy()
-        while todo.any():  # draw again where a draw is one of the row's excluded outfits
-            donor[todo] = self.owners[rng.integers(len(self.owners), size=int(todo.sum()))]
-            todo = found & np.any([donor == outfits for outfits in not_these], axis=0)
-        return donor, found
-
-
-class PairSampler:
-    """Draws the real and modified pairs a training step learns from (``batches``); the outfits'
-    views are stacked once, so a step draws them as arrays."""
-
-    def __init__(self, outfits: list[Outfit]) -> None:
-        dim = _dim(outfits)
-        self.views = {part: _PartViews.of(outfits, part, dim) for part in {p for pair in PAIRS for p in pair}}
-
-    def batches(self, batch: int, rng: np.random.Generator) -> list[PairBatch]:
-        """Real and modified pairs for every pair of parts two or more outfits hold: each real
-        pair from one outfit, its modified pair with the first part, the second or both (from two
-        other photos) swapped."""
-        batches = []
-        for first, second in PAIRS:
-            a_views, b_views = self.views[first], self.views[second]
-            holders = np.flatnonzero((a_views.count > 0) & (b_views.count > 0))
-            if not len(holders):
-                continue
-            outfit = holders[rng.integers(len(holders), size=batch)]
-            swap = rng.integers(3, size=batch)
-            a_donor, a_found = a_views.donors((outfit,), rng)
-            a_from = np.where(swap != 1, a_donor, outfit)
-            b_donor, b_found = b_views.donors((outfit, a_from), rng)
-            b_from = np.where(swap != 0, b_donor, outfit)
-            kept = np.where(swap == 0, a_found, np.where(swap == 1, b_found, a_found & b_found))
-            if not kept.any():
-                continue
-            batches.append(
-                PairBatch(
-                    (first, second),
-                    (torch.from_numpy(a_views.pick(outfit, rng)), torch.from_numpy(b_views.pick(outfit, rng))),
-                    (torch.from_numpy(a_views.pick(a_from[kept], rng)), torch.from_numpy(b_views.pick(b_from[kept], rng))),
-                )
-            )
-        return batches
-
-
 _SEEDING = threading.Lock()
 
 
 def new_model(input_dim: int, seed: int) -> CompatibilityModel:
-    """A model initialised from ``seed``, with its dropout drawing from a generator of that seed:
-    the same model and the same training whatever else the process's threads do (torch's global
-    generator is held only while the weights are drawn)."""
+    """A model initialised from ``seed`` (torch's global generator is held only while the
+    weights are drawn: the same model whatever else the process's threads do)."""
     with _SEEDING:
         torch.manual_seed(seed)
-        model = CompatibilityModel(ModelConfig(input_dim=input_dim))
-    for module in model.modules():
-        if isinstance(module, SeededDropout):
-            module.generator = torch.Generator().manual_seed(seed)
-    return model
+        return CompatibilityModel(ModelConfig(input_dim=input_dim))
 
 
 def train(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> CompatibilityModel:
     """A model trained on ``outfits`` (deterministic for a seed), in eval mode."""
-    if len(outfits) < 2:
-        raise ValueError(f"{len(outfits)} outfit(s): training needs two or more photos with a pair of parts")
-    model = new_model(_dim(outfits), config.seed)
-    rng = np.random.default_rng(config.seed)
-    sampler = PairSampler(outfits)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    model.train()
-    with one_torch_thread():  # a small network: more threads only wait on each other
-        for _ in range(config.steps):
-            batches = sampler.batches(config.batch, rng)
-            if not batches:
-                raise ValueError("no two photos share a part: nothing to contrast")
-            optimiser.zero_grad()
-            contrastive_loss(model, batches).backward()
-            optimiser.step()
-    return model.eval()
+    return train_each([outfits], config)[0]
 
 
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Torch on one thread inside, the process's setting again after (its other work keeps its
-    threads). Nested, the inner one changes nothing: the folds' trainings run side by side."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+def train_each(outfit_sets: list[list[Outfit]], config: TrainingConfig = TrainingConfig()) -> list[CompatibilityModel]:
+    """A model trained on each set of outfits, all in one loop (``tasks.looks.stacked``); each
+    the same model as trained alone."""
+    for outfits in outfit_sets:
+        if len(outfits) < 2:
+            raise ValueError(f"{len(outfits)} outfit(s): training needs two or more photos with a pair of parts")
+    pairs = [draw_pairs(outfits, config.steps, config.batch, config.seed) for outfits in outfit_sets]
+    models = [new_model(_dim(outfits), config.seed).train() for outfits in outfit_sets]
+    return train_stacked(models, pairs, [config.seed] * len(models), config.learning_rate, config.weight_decay)
 
 
 def _dim(outfits: list[Outfit]) -> int:
@@ -256,34 +158,26 @@ def _evaluation(real: list[float], swapped: list[float], ranks: list[int], outfi
     )
 
 
-def cross_validate(outfits: list[Outfit], config: TrainingConfig = TrainingConfig(), threads: int = 1) -> CrossValidation:
+def cross_validate(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> CrossValidation:
     """Train on the outfits of all folds but one, score each outfit of the held-out fold against
     the others; the trained model's figures and the random projection's, over every fold. Up to
     ``MAX_FOLDS`` outfits, each is a fold of its own (leave one out); a larger library is dealt
     into ``MAX_FOLDS`` folds, so the evaluation trains ``MAX_FOLDS`` models whatever its size (a
-    model per outfit made the 100-photo library's build train for over ten minutes). The folds
-    run on ``threads`` of the process's CPU threads, each model on one (the same figures)."""
+    model per outfit made the 100-photo library's build train for over ten minutes). The folds'
+    models train together (:func:`train_each`)."""
     if len(outfits) < 3:
         raise ValueError(f"{len(outfits)} outfit(s): a held-out evaluation needs three or more")
     count = min(len(outfits), MAX_FOLDS)
     folds = [outfits[i::count] for i in range(count)]
-
-    def one_fold(fold: list[Outfit]) -> dict[str, list[tuple]]:
-        held_ids = {o.photo_id for o in fold}
-        rest = [o for o in outfits if o.photo_id not in held_ids]
-        scorers = {"trained": train(rest, config), "random": new_model(_dim(outfits), config.seed + 1).eval()}
-        return {
-            name: [_held_out_figures(model, held, [o for o in outfits if o.photo_id != held.photo_id]) for held in fold]
-            for name, model in scorers.items()
-        }
-
+    rests = [[o for o in outfits if o.photo_id not in {h.photo_id for h in fold}] for fold in folds]
+    random = new_model(_dim(outfits), config.seed + 1).eval()
     figures: dict[str, tuple[list, list, list]] = {"trained": ([], [], []), "random": ([], [], [])}
-    with one_torch_thread():
-        for scored in each_on_threads(one_fold, folds, threads):
-            for name, results in scored.items():
-                for result in results:
-                    for collected, values in zip(figures[name], result):
-                        collected.extend(values)
+    for fold, trained in zip(folds, train_each(rests, config)):
+        for name, model in (("trained", trained), ("random", random)):
+            for held in fold:
+                result = _held_out_figures(model, held, [o for o in outfits if o.photo_id != held.photo_id])
+                for collected, values in zip(figures[name], result):
+                    collected.extend(values)
     return CrossValidation(
         trained=_evaluation(*figures["trained"], outfits=len(outfits)),
         random_projection=_evaluation(*figures["random"], outfits=len(outfits)),

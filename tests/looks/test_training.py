@@ -8,27 +8,39 @@ import torch
 import yaml
 
 from tasks.catalog.documents import to_document
-from tasks.looks.model import CompatibilityModel, ModelConfig, PairBatch, contrastive_loss
+from tasks.looks.model import CompatibilityModel, ModelConfig, contrastive_loss
 from tasks.looks.outfits import read_outfits
 from tasks.looks.store import LOOKS_BACKEND, current_card, load_model
 from tasks.looks.train_stage import train_looks
-from tasks.looks.training import evaluation_table, outfit_score
+from tasks.looks.training import TrainingConfig, evaluation_table, outfit_score, train, train_each
 from tasks.models import ModelRegistryError
 from tasks.storage import LOOKS_CURRENT_KEY, looks_model_key
+
+
+def _loss(model: CompatibilityModel, real: tuple, modified: tuple, kept: bool = True) -> float:
+    """The loss of one pair of parts with one real and one modified row."""
+    rows = torch.stack([model(t, "any") for t in (*real, *modified)])  # (4, 1, latent)
+    return contrastive_loss(rows[None], torch.tensor([[kept]]), torch.tensor([True]), model.config.margin).item()
 
 
 def test_the_loss_pulls_real_pairs_together_and_pushes_modified_ones_only_while_near():
     model = CompatibilityModel(ModelConfig(input_dim=4, margin=0.8)).eval()
     a, b = torch.eye(4)[:1], torch.eye(4)[1:2]
-    same = PairBatch(("top", "bottom"), (a, a), (a, a))  # a modified pair at distance 0: pushed
-    loss = contrastive_loss(model, [same]).item()
-    assert loss == pytest.approx(0.8**2)
+    assert _loss(model, (a, a), (a, a)) == pytest.approx(0.8**2)  # a modified pair at distance 0: pushed
+    assert _loss(model, (a, a), (a, a), kept=False) == pytest.approx(0.0), "a modified pair that was not made adds nothing"
     far = torch.tensor([[1.0, 0, 0, 0]]), torch.tensor([[-1.0, 0, 0, 0]])
     # the skip projection is linear: opposite inputs land at distance 2, beyond the margin: no push
-    assert contrastive_loss(model, [PairBatch(("top", "bottom"), (a, a), far)]).item() == pytest.approx(0.0)
-    assert contrastive_loss(model, [PairBatch(("top", "bottom"), (a, b), far)]).item() > 0  # a real pair apart: pulled
-    with pytest.raises(ValueError, match="no pair"):
-        contrastive_loss(model, [])
+    assert _loss(model, (a, a), far) == pytest.approx(0.0)
+    assert _loss(model, (a, b), far) > 0  # a real pair apart: pulled
+
+
+def test_models_trained_together_are_the_models_trained_alone(library_ctx, trained):
+    outfits = read_outfits(library_ctx)
+    config = TrainingConfig(steps=20)
+    alone = train(outfits[:4], config)
+    together = train_each([outfits[2:], outfits[:4]], config)[1]
+    for name, weights in alone.state_dict().items():
+        torch.testing.assert_close(together.state_dict()[name], weights, msg=name)
 
 
 def test_the_trained_model_ranks_the_true_partner_above_a_swap_more_often_than_a_random_projection(trained, capsys):
