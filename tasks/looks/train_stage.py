@@ -9,7 +9,7 @@ from tasks.catalog.library import read_index
 from tasks.context import RunContext
 from tasks.looks.outfits import build_outfits, outfits_sha256
 from tasks.looks.store import LooksCard, current_card, save_model
-from tasks.looks.training import TrainingConfig, cross_validate, train
+from tasks.looks.training import TrainingConfig, train_and_validate
 from tasks.preprocess.backends import embedding_backend
 
 MIN_OUTFITS = 3  # two to train on and one held out, at the least
@@ -34,10 +34,10 @@ def train_looks(ctx: RunContext, config: TrainingConfig = TrainingConfig(), *, f
     same = current is not None and (current.training_data_sha256, current.training_config) == (data_sha256, config)
     if same and not force:
         return LooksTraining("unchanged", len(outfits), current)
-    evaluation = cross_validate(outfits, config)
+    model, evaluation = train_and_validate(outfits, config)
     card = save_model(
         ctx,
-        train(outfits, config),
+        model,
         training_data_sha256=data_sha256,
         embedding_backend=embedding_backend(ctx.settings).backend,
         outfits=len(outfits),

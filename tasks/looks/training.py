@@ -158,27 +158,31 @@ def _evaluation(real: list[float], swapped: list[float], ranks: list[int], outfi
     )
 
 
-def cross_validate(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> CrossValidation:
-    """Train on the outfits of all folds but one, score each outfit of the held-out fold against
-    the others; the trained model's figures and the random projection's, over every fold. Up to
-    ``MAX_FOLDS`` outfits, each is a fold of its own (leave one out); a larger library is dealt
-    into ``MAX_FOLDS`` folds, so the evaluation trains ``MAX_FOLDS`` models whatever its size (a
-    model per outfit made the 100-photo library's build train for over ten minutes). The folds'
+def train_and_validate(
+    outfits: list[Outfit], config: TrainingConfig = TrainingConfig()
+) -> tuple[CompatibilityModel, CrossValidation]:
+    """A model trained on every outfit, and the held-out figures: train on the outfits of all
+    folds but one, score each outfit of the held-out fold against the others; the trained
+    models' figures and the random projection's, over every fold. Up to ``MAX_FOLDS`` outfits,
+    each is a fold of its own (leave one out); a larger library is dealt into ``MAX_FOLDS``
+    folds, so the evaluation trains ``MAX_FOLDS`` models whatever its size (a model per outfit
+    made the 100-photo library's build train for over ten minutes). The model and the folds'
     models train together (:func:`train_each`)."""
     if len(outfits) < 3:
         raise ValueError(f"{len(outfits)} outfit(s): a held-out evaluation needs three or more")
     count = min(len(outfits), MAX_FOLDS)
     folds = [outfits[i::count] for i in range(count)]
     rests = [[o for o in outfits if o.photo_id not in {h.photo_id for h in fold}] for fold in folds]
+    model, *fold_models = train_each([outfits, *rests], config)
     random = new_model(_dim(outfits), config.seed + 1).eval()
     figures: dict[str, tuple[list, list, list]] = {"trained": ([], [], []), "random": ([], [], [])}
-    for fold, trained in zip(folds, train_each(rests, config)):
-        for name, model in (("trained", trained), ("random", random)):
+    for fold, trained in zip(folds, fold_models):
+        for name, scorer in (("trained", trained), ("random", random)):
             for held in fold:
-                result = _held_out_figures(model, held, [o for o in outfits if o.photo_id != held.photo_id])
+                result = _held_out_figures(scorer, held, [o for o in outfits if o.photo_id != held.photo_id])
                 for collected, values in zip(figures[name], result):
                     collected.extend(values)
-    return CrossValidation(
+    return model, CrossValidation(
         trained=_evaluation(*figures["trained"], outfits=len(outfits)),
         random_projection=_evaluation(*figures["random"], outfits=len(outfits)),
         folds=["+".join(o.photo_id for o in fold) for fold in folds],

@@ -30,7 +30,9 @@ def metrics_histograms(metrics: pd.DataFrame, config: SuiteConfig) -> bytes | No
     for axis, column in zip(axes.flat, panels):
         finite = np.isfinite(pd.to_numeric(metrics[column], errors="coerce").astype(float))
         values = [metrics.loc[~flagged & finite, column], metrics.loc[flagged & finite, column]]
-        axis.hist(values, bins=20, stacked=True, color=["#2e7d32", "#c62828"], label=["passed QC", "failed QC"])
+        axis.hist(
+            values, bins=20, stacked=True, histtype="stepfilled", color=["#2e7d32", "#c62828"], label=["passed QC", "failed QC"]
+        )
         for spec in config.expectations:
             if spec.column == column:
                 for bound in (spec.min, spec.max):
@@ -40,7 +42,10 @@ def metrics_histograms(metrics: pd.DataFrame, config: SuiteConfig) -> bytes | No
     for axis in list(axes.flat)[len(panels) :]:
         axis.axis("off")
     axes.flat[0].legend(fontsize=8)
-    figure.tight_layout()
+    # fixed margins: tight_layout measured every tick label, a second and a half of the report's time
+    figure.subplots_adjust(
+        left=0.04, right=0.99, bottom=0.5 / (2.8 * rows), top=1 - 0.35 / (2.8 * rows), wspace=0.22, hspace=0.45
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
     plt.close(figure)
