@@ -169,7 +169,7 @@ def train_stacked(
     hidden, dropout = stack.config.hidden_dim, stack.config.dropout
     optimiser = torch.optim.AdamW([p for p in stack.parameters() if p.requires_grad], lr=learning_rate, weight_decay=weight_decay)
     for step in range(steps):
-        x = table[rows[:, step].reshape(count, -1)]
+        x = torch.index_select(table, 0, rows[:, step].reshape(-1)).view(count, -1, table.shape[1])
         keep = torch.stack([torch.rand((x.shape[1], hidden), generator=g) >= dropout for g in generators])
         latent = stack(x, keep).view(count, n_pairs, ROLES, batch, -1)
         optimiser.zero_grad()
