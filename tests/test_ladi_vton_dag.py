@@ -76,7 +76,7 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
     # each try-on task records its engine's figures; `tryon run` (dag.test) runs every task in one
     # process, so the weights are loaded once for the run (a Celery worker loads them per task)
     tasks = summary["tryon_tasks"]
-    assert tasks and sum(t["generated"] for t in tasks) == len(generations)
+    assert tasks and sum(t["generated"] for t in tasks) == len(generations), (tasks, run.stdout[-4000:] + run.stderr[-4000:])
     assert sum(t["engine_loads"] for t in tasks) == 1 and sum(t["load_seconds"] for t in tasks) > 0
     for t in tasks:
         assert t["engine_seconds"] > 0, t
