@@ -85,22 +85,6 @@ def _check_storefront_write(key: str) -> None:
         raise AssertionError(f"{writer.relative_to(REPO)} wrote {key} without the storefront gate (tasks/storefront/)")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The modules that start Airflow services first, then those that run DAGs (``cluster``,
-    ``airflow``: minutes each), then the rest, each module's tests kept together and in order.
-    ``make test`` runs the suite on two pytest-xdist workers that take whole modules in this
-    order: the longest start first and the short ones fill in at the end."""
-
-    def weight(item: pytest.Item) -> int:
-        return 0 if item.get_closest_marker("cluster") else 1 if item.get_closest_marker("airflow") else 2
-
-    modules: dict[str, int] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        modules[module] = min(modules.get(module, 2), weight(item))
-    items.sort(key=lambda item: modules[item.nodeid.split("::")[0]])
-
-
 @pytest.fixture(autouse=True)
 def storefront_written_only_through_its_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every write under storefront/ that a test's process makes goes through the storefront gate:
