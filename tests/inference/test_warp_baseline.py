@@ -82,3 +82,19 @@ def test_engine_says_it_is_the_baseline():
     assert info.weights_sha256 == "none" and info.model_version == "warp-baseline-1.0.0"
     with pytest.raises(ValueError, match="unknown engine"):
         get_engine(Settings(engine="ladi-vtonn"))
+
+
+def test_a_garment_mask_cut_across_by_a_gap_is_still_warped(samples):
+    """A garment cut from a model photo can have rows without a pixel (an arm across it): the
+    landmark on such a row takes the nearest row's outline instead of failing the image
+    (``tryon evaluate`` on the library set lost two of four upper-body pairs so)."""
+    sample = samples[("DRESS-052234", "052472_0.jpg")]
+    rows = np.flatnonzero(sample.cloth_mask.any(axis=1))
+    mask = sample.cloth_mask.copy()
+    for fraction in (0.3, 0.5, 0.92):  # the rows the landmarks read: torso, waist, hem
+        y = int(rows[0] + fraction * (rows[-1] - rows[0]))
+        mask[y - 6 : y + 6] = False
+    gapped = TryOnSample(**{**sample.__dict__, "cloth_mask": mask})
+    image = WarpBaselineEngine().generate([gapped]).images[0]
+    changed = np.abs(image.astype(int) - sample.person.astype(int)).max(axis=2)[sample.inpaint_mask]
+    assert (changed > 20).mean() > 0.3
