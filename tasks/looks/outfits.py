@@ -63,6 +63,11 @@ class Outfit:
     photo_id: str
     parts: dict[str, np.ndarray]
 
+    @property
+    def dim(self) -> int:
+        """The length of its embeddings (every part's are the same backend's)."""
+        return next(iter(self.parts.values())).shape[1]
+
     def pairs(self) -> list[tuple[str, str]]:
         return [pair for pair in PAIRS if pair[0] in self.parts and pair[1] in self.parts]
 

@@ -1,5 +1,5 @@
-"""Training several compatibility models in one loop: the held-out evaluation's folds (and a
-single model, a stack of one). Each step of a small network is mostly Python's time, so folds
+"""Training several compatibility models in one loop: the looks model and the held-out
+evaluation's folds' models. Each step of a small network is mostly Python's time, so folds
 trained side by side on threads took as long as one after another; stacked, a step is one
 batched forward and backward pass for every model.
 
@@ -84,8 +84,7 @@ class StepPairs:
 def draw_pairs(outfits: list[Outfit], steps: int, batch: int, seed: int) -> StepPairs:
     """The pairs ``steps`` training steps of ``batch`` real and ``batch`` modified pairs per pair
     of parts learn from, drawn from ``seed``."""
-    dim = next(iter(outfits[0].parts.values())).shape[1]
-    table, views, offset = [np.zeros((1, dim), np.float32)], {}, 1
+    table, views, offset = [np.zeros((1, outfits[0].dim), np.float32)], {}, 1
     for part in sorted({p for pair in PAIRS for p in pair}):
         count = np.array([len(o.parts[part]) if part in o.parts else 0 for o in outfits])
         table += [o.parts[part].astype(np.float32) for o in outfits if part in o.parts]
@@ -153,10 +152,10 @@ class StackedModels(nn.Module):
 
 
 def train_stacked(
-    models: list[CompatibilityModel], pairs: list[StepPairs], seeds: list[int], learning_rate: float, weight_decay: float
+    models: list[CompatibilityModel], pairs: list[StepPairs], seed: int, learning_rate: float, weight_decay: float
 ) -> list[CompatibilityModel]:
-    """Each model trained on its pairs, all in one loop (``seeds``: each model's dropout); the
-    models, their weights trained, in eval mode."""
+    """Each model trained on its pairs, all in one loop (each model's dropout draws from a
+    generator of its own, seeded with ``seed``); the models, their weights trained, in eval mode."""
     stack = StackedModels(models)
     tables = [torch.from_numpy(p.table) for p in pairs]
     offsets = np.cumsum([0] + [len(p.table) for p in pairs[:-1]])
@@ -164,7 +163,7 @@ def train_stacked(
     rows = torch.from_numpy(np.stack([p.rows + offset for p, offset in zip(pairs, offsets)]))  # (K, steps, P, ROLES, B)
     kept = torch.from_numpy(np.stack([p.kept for p in pairs]))
     included = torch.from_numpy(np.stack([p.included for p in pairs]))
-    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    generators = [torch.Generator().manual_seed(seed) for _ in models]
     count, steps, n_pairs, _, batch = rows.shape
     hidden, dropout = stack.config.hidden_dim, stack.config.dropout
     optimiser = torch.optim.AdamW([p for p in stack.parameters() if p.requires_grad], lr=learning_rate, weight_decay=weight_decay)

@@ -72,24 +72,15 @@ def new_model(input_dim: int, seed: int) -> CompatibilityModel:
         return CompatibilityModel(ModelConfig(input_dim=input_dim))
 
 
-def train(outfits: list[Outfit], config: TrainingConfig = TrainingConfig()) -> CompatibilityModel:
-    """A model trained on ``outfits`` (deterministic for a seed), in eval mode."""
-    return train_each([outfits], config)[0]
-
-
 def train_each(outfit_sets: list[list[Outfit]], config: TrainingConfig = TrainingConfig()) -> list[CompatibilityModel]:
-    """A model trained on each set of outfits, all in one loop (``tasks.looks.stacked``); each
-    the same model as trained alone."""
+    """A model trained on each set of outfits (deterministic for a seed, in eval mode), all in
+    one loop (``tasks.looks.stacked``); each the same model as trained alone."""
     for outfits in outfit_sets:
         if len(outfits) < 2:
             raise ValueError(f"{len(outfits)} outfit(s): training needs two or more photos with a pair of parts")
     pairs = [draw_pairs(outfits, config.steps, config.batch, config.seed) for outfits in outfit_sets]
-    models = [new_model(_dim(outfits), config.seed).train() for outfits in outfit_sets]
-    return train_stacked(models, pairs, [config.seed] * len(models), config.learning_rate, config.weight_decay)
-
-
-def _dim(outfits: list[Outfit]) -> int:
-    return next(iter(outfits[0].parts.values())).shape[1]
+    models = [new_model(outfits[0].dim, config.seed).train() for outfits in outfit_sets]
+    return train_stacked(models, pairs, config.seed, config.learning_rate, config.weight_decay)
 
 
 @torch.no_grad()
@@ -174,7 +165,7 @@ def train_and_validate(
     folds = [outfits[i::count] for i in range(count)]
     rests = [[o for o in outfits if o.photo_id not in {h.photo_id for h in fold}] for fold in folds]
     model, *fold_models = train_each([outfits, *rests], config)
-    random = new_model(_dim(outfits), config.seed + 1).eval()
+    random = new_model(outfits[0].dim, config.seed + 1).eval()
     figures: dict[str, tuple[list, list, list]] = {"trained": ([], [], []), "random": ([], [], [])}
     for fold, trained in zip(folds, fold_models):
         for name, scorer in (("trained", trained), ("random", random)):

@@ -12,7 +12,7 @@ from tasks.looks.model import CompatibilityModel, ModelConfig, contrastive_loss
 from tasks.looks.outfits import read_outfits
 from tasks.looks.store import LOOKS_BACKEND, current_card, load_model
 from tasks.looks.train_stage import train_looks
-from tasks.looks.training import TrainingConfig, evaluation_table, outfit_score, train, train_each
+from tasks.looks.training import TrainingConfig, evaluation_table, outfit_score, train_each
 from tasks.models import ModelRegistryError
 from tasks.storage import LOOKS_CURRENT_KEY, looks_model_key
 
@@ -37,7 +37,7 @@ def test_the_loss_pulls_real_pairs_together_and_pushes_modified_ones_only_while_
 def test_models_trained_together_are_the_models_trained_alone(library_ctx, trained):
     outfits = read_outfits(library_ctx)
     config = TrainingConfig(steps=20)
-    alone = train(outfits[:4], config)
+    [alone] = train_each([outfits[:4]], config)
     together = train_each([outfits[2:], outfits[:4]], config)[1]
     for name, weights in alone.state_dict().items():
         torch.testing.assert_close(together.state_dict()[name], weights, msg=name)
