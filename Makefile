@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers of `make test`: each takes whole test modules, the slowest first (tests/conftest.py)
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test clean browser
 
@@ -29,7 +31,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check tasks dags tests bench
 	$(BIN)/ruff format --check tasks dags tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The review-page and report tests drive Debian's chromium (Playwright talks to it; no
 # browser is downloaded). Installed from the distribution's packages when missing.

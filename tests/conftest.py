@@ -42,12 +42,17 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
-from tasks.airflow_glue.runner import configure_airflow
+from tasks.airflow_glue.runner import airflow_environment, configure_airflow
 from tasks.context import RunContext
 from tasks.ledger import Ledger
 from tasks.settings import Settings, get_settings
 from tasks.storage import STOREFRONT, ObjectStore, drop_marker_key
 
+# configure_airflow keeps an Airflow home the environment already names (a deployment's). A
+# pytest-xdist worker inherits its controller's environment, this module's settings included:
+# without this, both workers' DAG runs shared the controller's metadata database.
+for _name in airflow_environment(get_settings()):
+    os.environ.pop(_name, None)
 configure_airflow(get_settings())
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,6 +88,22 @@ def _check_storefront_write(key: str) -> None:
     writer = _storefront_writer(3)
     if writer is not None and writer.is_relative_to(_TASKS) and not writer.is_relative_to(_GATE):
         raise AssertionError(f"{writer.relative_to(REPO)} wrote {key} without the storefront gate (tasks/storefront/)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The modules that start Airflow services first, then those that run DAGs (``cluster``,
+    ``airflow``: minutes each), then the rest, each module's tests kept together and in order.
+    ``make test`` runs the suite on two pytest-xdist workers that take whole modules in this
+    order: the longest start first and the short ones fill in at the end."""
+
+    def weight(item: pytest.Item) -> int:
+        return 0 if item.get_closest_marker("cluster") else 1 if item.get_closest_marker("airflow") else 2
+
+    modules: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        modules[module] = min(modules.get(module, 2), weight(item))
+    items.sort(key=lambda item: modules[item.nodeid.split("::")[0]])
 
 
 @pytest.fixture(autouse=True)
