@@ -98,7 +98,14 @@ def ssim(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     from skimage.metrics import structural_similarity
 
     _, full = structural_similarity(
-        output, reference, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, full=True
+        output,
+        reference,
+        channel_axis=2,
+        data_range=255,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        full=True,
     )
     pad = 5  # (11 - 1) // 2
     values = full.mean(2)[pad:-pad, pad:-pad]
