@@ -18,12 +18,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import cli_env
+from tasks.settings import Settings
+from tests.conftest import GARMENTS, MODEL_PHOTOS, cli_env, prepare_drops
 from tests.test_docker_files import KUBERNETES_VERSIONS
 
 REPO = Path(__file__).resolve().parent.parent
 KUBE = REPO / "docker" / "kubernetes"
 IMAGE_ROOT = "/opt/tryon/"  # where docker/Dockerfile.airflow puts the repository
+DATE = "2026-11-20"
 NODE_SELECTOR = {"cloud.google.com/gke-accelerator": "nvidia-h100-80gb"}
 pytestmark = pytest.mark.airflow
 
@@ -36,13 +38,13 @@ def config_map() -> dict[str, str]:
 
 def deployment_env(home: Path) -> dict[str, str]:
     """This machine's environment with the ConfigMap's Airflow and TRYON_ settings, the image's
-    paths mapped onto the checkout; the embedded S3, ledger and metadata database stay local."""
+    paths mapped onto the checkout; S3, the ledger and the metadata database stay local."""
     deployment = {
         key: value.replace(IMAGE_ROOT, f"{REPO}/")
         for key, value in config_map().items()
         if key.startswith(("AIRFLOW__KUBERNETES_EXECUTOR__", "TRYON_GPU_"))
     }
-    # two GPU slots, and shards small enough that the demo's night is cut into one per slot
+    # two GPU slots, and shards small enough that the sample drop's night is cut into one per slot
     return cli_env(
         home,
         **deployment
@@ -51,18 +53,26 @@ def deployment_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def pods(tmp_path_factory) -> list[dict]:
+def pods(s3_endpoint, tmp_path_factory) -> list[dict]:
+    """The pods of a garment_drop run of the sample drop (library preprocessed in this process:
+    the pods of interest are the drop's)."""
     tmp = tmp_path_factory.mktemp("k8s")
-    env = deployment_env(tmp / "home")
-    demo = subprocess.run(
-        [sys.executable, "-m", "tasks.cli", "demo", "--date", "2026-11-20"],
+    settings = Settings(bucket="k8s", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp / 'ledger.db'}")
+    prepare_drops(settings, {DATE: tuple(GARMENTS)}, tuple(p.name for p in MODEL_PHOTOS))
+    env = deployment_env(tmp / "home") | {
+        "TRYON_BUCKET": settings.bucket,
+        "TRYON_S3_ENDPOINT_URL": s3_endpoint,
+        "TRYON_LEDGER_URL": settings.resolved_ledger_url,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "tasks.cli", "run", "--date", DATE],
         cwd=tmp,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     airflow_home = tmp / "home" / "airflow"
     env |= {
         "AIRFLOW_HOME": str(airflow_home),

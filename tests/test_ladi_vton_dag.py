@@ -14,45 +14,29 @@ from tasks.inference.ladi_vton.components import SMALL, random_components, save_
 from tasks.ledger import Ledger
 from tasks.review.decisions import regenerate
 from tasks.settings import Settings
-from tasks.storage import ObjectStore
-from tests.conftest import (
-    GARMENTS,
-    SAMPLES,
-    TEST_SIGNING,
-    mark_drop_complete,
-    put_test_releases,
-    released_registry,
-    size_only_suite,
-)
+from tests.conftest import TEST_SIGNING, prepare_drops, released_registry, size_only_suite, upload_drop
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 
-DATE = "2026-11-19"
+DATE, LATER = "2026-11-19", "2026-11-21"
 SKUS = ["TEE-03032", "JEANS-051946", "DRESS-052234"]
 PHOTOS = ["049205_0.jpg", "052472_0.jpg"]
 pytestmark = pytest.mark.airflow
 
 
-def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
+def test_garment_drop_runs_ladi_vton_and_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
+    """Random weights first (three categories, re-run, re-generation), then, in the same bucket,
+    the same weights released in the registry on a later drop."""
     registry = save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL)
     settings = Settings(bucket="ladi-run", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-    store = ObjectStore.from_settings(settings)
-    store.ensure_bucket()
-    put_test_releases(store)
-    for sku in SKUS:
-        path, category = GARMENTS[sku]
-        store.put_bytes(f"drops/{DATE}/{sku}/front.jpg", path.read_bytes())
-        store.put_json(f"drops/{DATE}/{sku}/meta.json", {"category": category})
-    mark_drop_complete(store, DATE)
-    for photo in PHOTOS:
-        store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
+    # the library preprocessed in this process: the model_library DAG has tests of its own
+    ctx = prepare_drops(settings, {DATE: tuple(SKUS)}, PHOTOS)
+    store = ctx.store
     env = {
         "TRYON_ENGINE": "ladi-vton",
         "TRYON_MODEL_REGISTRY": str(registry),
         "TRYON_INFERENCE_STEPS": "2",
         "TRYON_PHOTOS_PER_GARMENT": "1",
     }
-    library = run_tryon(settings, "library", "build", **env)
-    assert library.returncode == 0, library.stdout[-3000:] + library.stderr[-3000:]
     run = run_tryon(settings, "run", "--date", DATE, **env)
     assert run.returncode == 0 and "garment_drop run state: success" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
 
@@ -90,45 +74,27 @@ def test_garment_drop_runs_ladi_vton(s3_endpoint, tmp_path):
     assert generation_objects(store) == written, "a re-run reproduces ids and writes nothing again"
 
     # a reviewer asks for a re-generation: the next run of the date makes it with the new seed
-    ctx = RunContext.from_settings(settings.model_copy(update={"model_registry": registry, "engine": "ladi-vton"}))
+    ladi = RunContext.from_settings(settings.model_copy(update={"model_registry": registry, "engine": "ladi-vton"}))
     old = generations[0]
-    new_id = regenerate(ctx, old.generation_id, "bob")
+    new_id = regenerate(ladi, old.generation_id, "bob")
     rerun = run_tryon(settings, "run", "--date", DATE, **env)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    new = {g.generation_id: g for g in ctx.ledger.generations(DATE)}[new_id]
+    new = {g.generation_id: g for g in ladi.ledger.generations(DATE)}[new_id]
     assert new.seed != old.seed and new.state == "flagged" and (new.sku, new.photo_id) == (old.sku, old.photo_id)
     assert not np.array_equal(decode_rgb(store.get_bytes(new.object_key)), decode_rgb(store.get_bytes(old.object_key)))
 
-
-def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
-    """The publish policy through garment_drop: the same run with the weights released in the
-    registry puts its QC-passed generations in the storefront. QC here is a size-only suite
-    (TRYON_QC_EXPECTATIONS), so that the policy, not QC, is what decides."""
-    registry = released_registry(save_published_layout(random_components(SMALL, seed=2), tmp_path / "weights", SMALL), "1.0-test")
-    size_only = size_only_suite(tmp_path)
-    settings = Settings(bucket="ladi-released", s3_endpoint_url=s3_endpoint, ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-    store = ObjectStore.from_settings(settings)
-    store.ensure_bucket()
-    put_test_releases(store)
-    path, category = GARMENTS["TEE-03032"]
-    store.put_bytes(f"drops/{DATE}/TEE-03032/front.jpg", path.read_bytes())
-    store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
-    mark_drop_complete(store, DATE)
-    store.put_bytes("library/photos/049205_0.jpg", (SAMPLES / "library" / "049205_0.jpg").read_bytes())
-    env = {
-        "TRYON_ENGINE": "ladi-vton",
-        "TRYON_MODEL_REGISTRY": str(registry),
-        "TRYON_INFERENCE_STEPS": "2",
-        "TRYON_PHOTOS_PER_GARMENT": "1",
-        "TRYON_QC_EXPECTATIONS": str(size_only),
-    }
-    assert run_tryon(settings, "library", "build", **env).returncode == 0
-    run = run_tryon(settings, "run", "--date", DATE, **env)
+    # The publish policy: the same weights released in the registry put the QC-passed generations
+    # of a later drop in the storefront. QC here is a size-only suite (TRYON_QC_EXPECTATIONS), so
+    # that the policy, not QC, is what decides.
+    released = released_registry(registry, "1.0-test")
+    upload_drop(ctx, LATER, ("TEE-00055",), ())  # another garment: the same bytes again would be a duplicate
+    env |= {"TRYON_MODEL_REGISTRY": str(released), "TRYON_QC_EXPECTATIONS": str(size_only_suite(tmp_path))}
+    run = run_tryon(settings, "run", "--date", LATER, **env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "released model" in run.stdout
-    (generation,) = Ledger(settings.resolved_ledger_url).generations(DATE)
+    (generation,) = ctx.ledger.generations(LATER)
     assert generation.state == "published" and generation.model_version == "ladi-vton-vitonhd-1.0-test"
-    manifest = store.get_json(f"storefront/manifests/{DATE}.json")
+    manifest = store.get_json(f"storefront/manifests/{LATER}.json")
     assert [i["generation_id"] for i in manifest["items"]] == [generation.generation_id]
     assert store.exists(manifest["items"][0]["key"])
     # every storefront JPEG carries its signed Content Credentials and the IPTC digital source type
@@ -139,10 +105,10 @@ def test_a_released_model_publishes_what_passes_qc(s3_endpoint, tmp_path):
         found = read_credentials(image, TEST_SIGNING.ca_pem)
         assert found.state == "Trusted" and found.signer == "tryon test signer", found
         assert found.actions == ["c2pa.created", "c2pa.edited"] and found.ingredients == [
-            "model photo 049205_0",
-            "garment TEE-03032",
+            f"model photo {generation.photo_id}",
+            "garment TEE-00055",
         ]
         assert b"<Iptc4xmpExt:DigitalSourceType>" + TRAINED_COMPOSITE.encode() in image
-    summary = store.get_json(f"reports/{DATE}/summary.json")
+    summary = store.get_json(f"reports/{LATER}/summary.json")
     assert summary["credentials"]["by_state"] == {"Valid": 1} and summary["credentials"]["signers"] == ["tryon test signer"]
     assert [(m["released"], m["model_version"]) for m in summary["models"]] == [(True, "ladi-vton-vitonhd-1.0-test")]
