@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Everything below may import airflow or mediapipe: point their caches and homes at a
 # throwaway folder first.
@@ -41,6 +41,9 @@ os.environ.update(
 )
 
 import pytest  # noqa: E402
+
+if TYPE_CHECKING:
+    from tasks.catalog.library_build import PhotoCounts
 
 from tasks.airflow_glue.runner import airflow_environment, configure_airflow
 from tasks.context import RunContext
@@ -364,13 +367,11 @@ def plan_drop(ctx: RunContext, date: str, skus: tuple[str, ...], photos: tuple[s
     functions): the drop's items, the library build's counts, and the try-on shards."""
     from tasks.intake import discover, validate
     from tasks.match import match
-    from tasks.preprocess import library_stage
     from tasks.preprocess.garment_stage import preprocess_garments
 
     upload_drop(ctx, date, skus, photos)
     items = preprocess_garments(ctx, date, validate(ctx, date, discover(ctx, date)))
-    counts = library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
+    counts = build_library(ctx)
     return items, counts, match(ctx, date, items)
 
 
@@ -513,15 +514,23 @@ def prepare_drops(
     """A bucket holding each date's drop (date -> SKUs) and the model photos, with the library
     preprocessed and its index written, as a run of garment_drop expects to find it. The drops of
     the ``unfinished`` dates are not marked complete."""
-    from tasks.preprocess import library_stage
-
     ctx = RunContext.from_settings(settings)
     ctx.store.ensure_bucket()
     for date, skus in drops.items():
         upload_drop(ctx, date, skus, photos, complete=date not in unfinished)
-    library_stage.preprocess_model_photos(ctx)
-    library_stage.build_index(ctx)
+    build_library(ctx)
     return ctx
+
+
+def build_library(ctx: RunContext) -> PhotoCounts:
+    """The model photos in the bucket preprocessed and indexed in this process, as the
+    model_library DAG's build leaves them (that DAG has tests of its own); the preprocessing's
+    counts."""
+    from tasks.preprocess import library_stage
+
+    counts = library_stage.preprocess_model_photos(ctx)
+    library_stage.build_index(ctx, [counts])
+    return counts
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:

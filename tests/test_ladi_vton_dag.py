@@ -11,7 +11,6 @@ from tasks.context import RunContext
 from tasks.credentials import TRAINED_COMPOSITE, read_credentials
 from tasks.images import decode_rgb
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
-from tasks.ledger import Ledger
 from tasks.review.decisions import regenerate
 from tasks.settings import Settings
 from tests.conftest import TEST_SIGNING, prepare_drops, released_registry, size_only_suite, upload_drop
@@ -40,7 +39,7 @@ def test_garment_drop_runs_ladi_vton_and_a_released_model_publishes_what_passes_
     run = run_tryon(settings, "run", "--date", DATE, **env)
     assert run.returncode == 0 and "garment_drop run state: success" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
 
-    generations = Ledger(settings.resolved_ledger_url).generations(DATE)
+    generations = ctx.ledger.generations(DATE)
     assert sorted(g.category for g in generations) == ["dresses", "lower_body", "upper_body"]
     for g in generations:
         assert g.state == "flagged", (g.state, g.reason)

@@ -34,7 +34,6 @@ from sqlalchemy import delete
 
 from tasks.context import RunContext
 from tasks.ledger import Ledger, LedgerBucket
-from tasks.preprocess import library_stage
 from tasks.settings import Settings
 from tasks.storage import ObjectStore, credentialed_key, drop_marker_key, report_key, storefront_manifest_key
 
@@ -115,7 +114,7 @@ def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: t
     import json
 
     from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
-    from tests.conftest import put_test_releases, released_registry, size_only_suite
+    from tests.conftest import build_library, put_test_releases, released_registry, size_only_suite
 
     tmp.mkdir(parents=True, exist_ok=True)
     registry = released_registry(save_published_layout(random_components(SMALL, seed=2), tmp / "weights", SMALL), "1.0-faults")
@@ -136,11 +135,11 @@ def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: t
     store.put_json(drop_marker_key(DATE, "_READY"), {"complete": True})  # the catalogue team: the drop is complete
     for photo in photos:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
-    # the library preprocessed and indexed in this process, as a build leaves it (the
-    # model_library DAG has tests of its own; the faults are in the drop's run)
-    settings = Settings(bucket=world.bucket, s3_endpoint_url=world.s3_endpoint, ledger_url=world.ledger_url)
-    context = RunContext(settings=settings, store=store, ledger=world.ledger)
-    library_stage.build_index(context, [library_stage.preprocess_model_photos(context)])
+    # the faults are in the drop's run: the library is built in this process
+    context = RunContext.from_settings(
+        Settings(bucket=world.bucket, s3_endpoint_url=world.s3_endpoint, ledger_url=world.ledger_url)
+    )
+    build_library(context)
     context.ledger.engine.dispose()  # its last connection closed: a copy of the SQLite file holds every row (WAL)
     return world
 
