@@ -16,6 +16,7 @@ from typing import Any
 
 ENV = "TRYON_PROGRESS"
 EVERY_S = 10.0
+TICK_S = 0.5  # how often the ticker looks: it speaks when waiting for its next look would pass EVERY_S
 
 
 class _State:
@@ -93,15 +94,15 @@ def ticker(what: str) -> Iterator[None]:
 
     def tick() -> float:
         now = time.monotonic()
-        if now - _STATE.last_line >= EVERY_S:
+        if now - _STATE.last_line + TICK_S >= EVERY_S:
             with _STATE.lock:
                 task, since, count, total = _STATE.task, _STATE.task_since, _STATE.items_done, _STATE.items_total
             step = f"{task} for {now - since:.0f} s" + (f", {count}/{total} items" if total else "") if task else "starting"
             say(f"  ... {what}: {step} ({now - started:.0f} s in all)")
-        return 1.0
+        return TICK_S
 
     try:
-        with repeating(1.0, tick):
+        with repeating(TICK_S, tick):
             yield
     finally:
         if previous is None:

