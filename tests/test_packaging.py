@@ -5,6 +5,7 @@ install from)."""
 from __future__ import annotations
 
 import re
+import sys
 
 import setuptools.build_meta
 
@@ -46,3 +47,33 @@ def test_the_installed_set_satisfies_every_declared_requirement():
     assert not unmet, unmet
     skipped = {line.split(" requires ")[1].split(",")[0] for line in done.stdout.splitlines() if " requires " in line}
     assert skipped <= {"jax", "jaxlib", "opencv-contrib-python", "sounddevice"}, skipped
+
+
+def test_make_install_gives_uv_the_package_sources_pip_is_configured_with():
+    """uv reads no pip configuration: ``tools/pip_sources.py`` passes pip's on (a variable over a
+    command's section over the global one; each item of a list its own argument), with pip's way of
+    choosing among indexes."""
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        from pip_sources import uv_arguments
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    listing = "\n".join(
+        [
+            ":env:.find-links='/opt/wheels'",
+            ":env:.default-timeout='180'",
+            "global.constraint='/etc/xdg/pip/constraints.txt'",
+            "global.extra-index-url='file:///opt/pypi/simple file:///opt/pypi-more/simple'",
+            "global.find-links='/elsewhere'",
+            "install.index-url='https://mirror.example/simple'",
+        ]
+    )
+    assert uv_arguments(listing) == [
+        "--index-strategy", "unsafe-best-match",
+        "--constraint", "/etc/xdg/pip/constraints.txt",
+        "--extra-index-url", "file:///opt/pypi/simple",
+        "--extra-index-url", "file:///opt/pypi-more/simple",
+        "--find-links", "/opt/wheels",
+        "--index-url", "https://mirror.example/simple",
+    ]  # fmt: skip
+    assert uv_arguments("") == ["--index-strategy", "unsafe-best-match"]
