@@ -59,19 +59,3 @@ SHIPPED = {
 
 def shipped_dir() -> Path:
     return Path(sys.prefix) / "share" / "tryon-models"
-
-
-def compile_cut_out_runtime() -> float:
-    """Import rembg (through which U2-Net-p runs) once, and return the seconds it took.
-
-    rembg imports pymatting, whose numba kernels are compiled eagerly at import and cached beside
-    the package: about 40 s on two cores the first time, about one afterwards. Installing runs
-    this (``tryon models fetch-shipped``, as pip compiles ``.pyc`` files), so no process pays the
-    compile at its first garment: the first ``make demo`` on a fresh clone, or a new worker
-    container whose user cannot write the package's folder and would compile in every process."""
-    import time
-
-    started = time.monotonic()
-    import rembg  # noqa: F401  (the import is the work)
-
-    return time.monotonic() - started

