@@ -430,12 +430,13 @@ def import_rembg() -> ModuleType:
     they are; nothing else imported then is numba's."""
     import numba
 
-    jit_was_off = numba.config.DISABLE_JIT
-    numba.config.DISABLE_JIT = True
+    config: Any = numba.config  # its settings are set from the environment at import: not typed
+    jit_was_off = config.DISABLE_JIT
+    config.DISABLE_JIT = True
     try:
         import rembg
     finally:
-        numba.config.DISABLE_JIT = jit_was_off
+        config.DISABLE_JIT = jit_was_off
     return rembg
 
 
