@@ -155,7 +155,7 @@ def test_secrets_come_only_from_the_environment():
 
 def test_dockerfiles_install_what_make_install_installs():
     makefile = (REPO / "Makefile").read_text()
-    assert "pip install --quiet -r requirements.txt" in makefile and "--no-deps -r requirements-nodeps.txt" in makefile
+    assert "$(UV_PIP) -r requirements.txt" in makefile and "$(UV_PIP) --no-deps -r requirements-nodeps.txt" in makefile
     for name in ("Dockerfile.airflow", "Dockerfile.gpu"):
         text = (DOCKER / name).read_text()
         assert text.startswith("#") and "\nFROM " in text
