@@ -16,7 +16,7 @@ from typing import Any
 
 ENV = "TRYON_PROGRESS"
 EVERY_S = 10.0
-TICK_S = 0.5  # how often the ticker looks: it speaks when waiting for its next look would pass EVERY_S
+TICK_S = 0.5  # how often the ticker looks: it speaks when waiting for its next look, late by one, would pass EVERY_S
 
 
 class _State:
@@ -94,7 +94,7 @@ def ticker(what: str) -> Iterator[None]:
 
     def tick() -> float:
         now = time.monotonic()
-        if now - _STATE.last_line + TICK_S >= EVERY_S:
+        if now - _STATE.last_line + 2 * TICK_S >= EVERY_S:
             with _STATE.lock:
                 task, since, count, total = _STATE.task, _STATE.task_since, _STATE.items_done, _STATE.items_total
             step = f"{task} for {now - since:.0f} s" + (f", {count}/{total} items" if total else "") if task else "starting"
