@@ -29,7 +29,7 @@ def celery_env(airflow_home: Path, metadata: str, port: int, redis_db: int, **tr
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{redis_db}",
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata.replace("+psycopg2", ""),
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + libpq_url(metadata),
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API_AUTH__JWT_SECRET": "cluster-" + os.urandom(16).hex(),
@@ -41,6 +41,11 @@ def celery_env(airflow_home: Path, metadata: str, port: int, redis_db: int, **tr
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         **tryon,
     }
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy ``postgresql+psycopg2://`` URL as psycopg2 itself takes it."""
+    return url.replace("postgresql+psycopg2", "postgresql")
 
 
 def free_port() -> int:
@@ -89,8 +94,7 @@ class Cluster:
         import psycopg2
 
         deadline = time.time() + timeout_s
-        url = self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2", "postgresql")
-        with psycopg2.connect(url) as conn:
+        with psycopg2.connect(libpq_url(self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])) as conn:
             conn.autocommit = True
             while True:
                 with conn.cursor() as cur:

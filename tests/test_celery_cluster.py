@@ -27,7 +27,7 @@ import pytest
 from tasks.inference.ladi_vton.components import SMALL, random_components, save_published_layout
 from tasks.settings import Settings
 from tasks.storage import ObjectStore, report_key
-from tests.cluster import Cluster, celery_env, free_port
+from tests.cluster import Cluster, celery_env, free_port, libpq_url
 from tests.conftest import prepare_drops, upload_drop
 from tests.test_garment_drop_dag import generation_objects, run_tryon
 from tests.webhook import Webhook
@@ -83,7 +83,7 @@ def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str, hoo
     night's deadline has passed and the team was told it is late, the rest of the drop and its
     marker are uploaded, as the catalogue team finishes."""
     deadline = time.time() + 180
-    with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
+    with psycopg2.connect(libpq_url(metadata)) as conn:
         conn.autocommit = True
         while True:
             with conn.cursor() as cur:
@@ -97,7 +97,7 @@ def _deferred_until_complete(ctx, metadata: str, ledger_url: str, date: str, hoo
             assert time.time() < deadline, f"the run never deferred on the marker: {rows}"
             time.sleep(1)
     time.sleep(3)  # a few pokes of the trigger: still nothing may start
-    with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn, conn.cursor() as cur:
+    with psycopg2.connect(libpq_url(metadata)) as conn, conn.cursor() as cur:
         cur.execute("select state from task_instance where dag_id = 'garment_drop' and task_id = 'discover'")
         discover = cur.fetchone()
     seen = {
@@ -191,9 +191,9 @@ def test_garment_drop_on_celery_workers(s3_endpoint, new_database, redis_server,
         cluster.wait_for_dag("garment_drop")
         cluster.airflow("dags", "unpause", "garment_drop")  # catchup off: one run, for yesterday
         waiting = _deferred_until_complete(ctx, metadata, ledger_url, date, hook)
-        killed, stored_at_kill, planned = _kill_midway(store, ledger_url.replace("postgresql+psycopg2", "postgresql"), date)
+        killed, stored_at_kill, planned = _kill_midway(store, libpq_url(ledger_url), date)
         state, deadline = None, time.time() + 420
-        with psycopg2.connect(metadata.replace("postgresql+psycopg2", "postgresql")) as conn:
+        with psycopg2.connect(libpq_url(metadata)) as conn:
             conn.autocommit = True
             while state not in ("success", "failed"):
                 assert time.time() < deadline, f"garment_drop did not finish (state {state})"

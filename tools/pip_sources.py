@@ -12,12 +12,7 @@ import shlex
 import subprocess
 import sys
 
-FLAGS = {
-    "index-url": "--index-url",
-    "extra-index-url": "--extra-index-url",
-    "find-links": "--find-links",
-    "constraint": "--constraint",
-}
+SOURCES = ("index-url", "extra-index-url", "find-links", "constraint")  # pip's names, and uv's options of the same names
 PRECEDENCE = (":env:", "install", "global")  # pip's: a variable over a command's section over the global one
 
 
@@ -27,14 +22,14 @@ def uv_arguments(listing: str) -> list[str]:
     for line in listing.splitlines():
         key, _, value = line.partition("=")
         section, _, name = key.rpartition(".")
-        if name in FLAGS and section in PRECEDENCE:
+        if name in SOURCES and section in PRECEDENCE:
             rank = PRECEDENCE.index(section)
             if name not in found or rank < found[name][0]:
                 found[name] = (rank, value.strip().strip("'\""))
     arguments = ["--index-strategy", "unsafe-best-match"]
     for name, (_, value) in sorted(found.items()):
         for item in value.split():
-            arguments += [FLAGS[name], item]
+            arguments += [f"--{name}", item]
     return arguments
 
 

@@ -58,9 +58,12 @@ class World:
     env: dict[str, str]
 
     @property
+    def settings(self) -> Settings:
+        return Settings(bucket=self.bucket, s3_endpoint_url=self.s3_endpoint, ledger_url=self.ledger_url)
+
+    @property
     def store(self) -> ObjectStore:
-        settings = Settings(bucket=self.bucket, s3_endpoint_url=self.s3_endpoint, ledger_url=self.ledger_url)
-        return ObjectStore.from_settings(settings)
+        return ObjectStore.from_settings(self.settings)
 
     @property
     def ledger(self) -> Ledger:
@@ -136,9 +139,7 @@ def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: t
     for photo in photos:
         store.put_bytes(f"library/photos/{photo}", (SAMPLES / "library" / photo).read_bytes())
     # the faults are in the drop's run: the library is built in this process
-    context = RunContext.from_settings(
-        Settings(bucket=world.bucket, s3_endpoint_url=world.s3_endpoint, ledger_url=world.ledger_url)
-    )
+    context = RunContext.from_settings(world.settings)
     build_library(context)
     context.ledger.engine.dispose()  # its last connection closed: a copy of the SQLite file holds every row (WAL)
     return world
