@@ -17,11 +17,13 @@ import re
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from tasks.airflow_glue.common import SETTINGS, checked_run_context, dag_defaults, run_context
+from tasks.airflow_glue.common import checked_run_context, dag_defaults, run_context
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
 from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.evaluation.plan import EvaluationDone, EvaluationPlan, VersionMade
+from tasks.settings import get_settings
 
+SETTINGS = get_settings()  # read at each parse of this file
 allow_xcom_classes()  # the plan and what each version's task made cross XCom as these dataclasses
 
 
@@ -48,7 +50,7 @@ allow_xcom_classes()  # the plan and what each version's task made cross XCom as
         "evaluation_id": Param(None, type=["null", "string"], description="Evaluation id (null: from the run id)"),
     },
     doc_md=__doc__,
-    **dag_defaults(),
+    **dag_defaults(SETTINGS),
 )
 def evaluate() -> None:
     @task

@@ -25,18 +25,16 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from tasks.airflow_glue.common import (
-    CPU_CHUNK,
-    DROPS,
     GATE_TASK,
-    LIBRARY_INDEX,
-    SETTINGS,
-    STOREFRONT,
     chunk_index,
     chunk_stage,
+    cpu_chunk,
     dag_defaults,
     drop_date,
     drop_lease,
+    drops,
     lease_holder,
+    library_index,
     model_version_gate,
     models_on,
     report_lineage,
@@ -44,6 +42,7 @@ from tasks.airflow_glue.common import (
     run_params,
     skip_if_refused,
     stage,
+    storefront,
 )
 from tasks.airflow_glue.drop_ready import DropReadySensor
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
@@ -52,8 +51,10 @@ from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.catalog.run_summary import ShardFigures
 from tasks.inference.shard import Shard
 from tasks.items import AcceptedItem, DropItem
+from tasks.settings import get_settings
 from tasks.stage_times import Figures
 
+SETTINGS = get_settings()  # read at each parse of this file
 allow_xcom_classes()  # the stages hand each other these dataclasses through XCom
 
 
@@ -63,7 +64,7 @@ allow_xcom_classes()  # the stages hand each other these dataclasses through XCo
     params=run_params(),
     deadline=deadline_alert(SETTINGS),
     doc_md=__doc__,
-    **dag_defaults(),
+    **dag_defaults(SETTINGS),
 )
 def garment_drop() -> None:
     @task(task_id=GATE_TASK, retries=0)
@@ -73,7 +74,7 @@ def garment_drop() -> None:
         (the params force_reason and operator); recorded in the ledger."""
         return model_version_gate()
 
-    @task(inlets=[DROPS])
+    @task(inlets=[drops(SETTINGS)])
     def discover() -> list[list[DropItem]]:
         """The drop's SKUs, in chunks of ``chunk_size`` (at least one, an empty drop's empty)."""
         from tasks.intake import discover as run
@@ -82,7 +83,7 @@ def garment_drop() -> None:
         with stage("discover") as (ctx, date, _):
             return chunked(run(ctx, date), ctx.settings.chunk_size) or [[]]
 
-    @task(**CPU_CHUNK)
+    @task(**cpu_chunk(SETTINGS))
     def validate(items: list[DropItem]) -> list[AcceptedItem]:
         """One chunk's images decoded and checked (on the CPU queue, chunks side by side)."""
         from tasks.intake import validate as run
@@ -91,7 +92,7 @@ def garment_drop() -> None:
             models_on(ctx, details, "pose")
             return run(ctx, date, items)
 
-    @task(**CPU_CHUNK)
+    @task(**cpu_chunk(SETTINGS))
     def preprocess_garments(items: list[AcceptedItem]) -> list[AcceptedItem]:
         """One chunk's cut-outs, canvases, fingerprints and embeddings."""
         from tasks.preprocess.garment_stage import prepare_garments
@@ -117,7 +118,7 @@ def garment_drop() -> None:
         with stage("check_inputs") as (ctx, date, _):
             return validate_inputs(ctx, date, items)
 
-    @task(inlets=[LIBRARY_INDEX])
+    @task(inlets=[library_index(SETTINGS)])
     def match(items: list[AcceptedItem]) -> list[Shard]:
         from tasks.match import match as run
 
@@ -148,7 +149,7 @@ def garment_drop() -> None:
             details.update(asdict(figures))
             return figures
 
-    @task(trigger_rule="all_done", **CPU_CHUNK)
+    @task(trigger_rule="all_done", **cpu_chunk(SETTINGS))
     def measure(generation_ids: list[str]) -> Figures:
         """QC's measuring of one chunk of the night's generations, once try-on is done."""
         from tasks.qc.stage import measure_chunk
@@ -166,7 +167,7 @@ def garment_drop() -> None:
             details.update(check_generations(ctx, date, lease_holder()))
             return details
 
-    @task(trigger_rule="all_done", outlets=[STOREFRONT])
+    @task(trigger_rule="all_done", outlets=[storefront(SETTINGS)])
     def publish() -> Figures:
         from tasks.publish import publish as run
 

@@ -25,18 +25,19 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from tasks.airflow_glue.common import (
-    LIBRARY_INDEX,
-    LIBRARY_PHOTOS,
-    SETTINGS,
     checked_run_context,
     dag_defaults,
+    library_index,
+    library_photos,
     models_on,
     report_lineage,
     run_context,
 )
 from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.catalog.library_build import LibraryBuild, PhotoCounts
+from tasks.settings import get_settings
 
+SETTINGS = get_settings()  # read at each parse of this file
 allow_xcom_classes()  # the chunks' counts and the build cross XCom as these dataclasses
 
 CHUNK = 16
@@ -54,7 +55,7 @@ CHUNK = 16
         "erased_by": Param("", type="string", description="Who asked for the erasure (kept in the erasure record)."),
     },
     doc_md=__doc__,
-    **dag_defaults(),
+    **dag_defaults(SETTINGS),
 )
 def model_library() -> None:
     @task
@@ -80,7 +81,7 @@ def model_library() -> None:
             return photos_fingerprint(ctx)
         return library_changed(ctx)
 
-    @task(inlets=[LIBRARY_PHOTOS])
+    @task(inlets=[library_photos(SETTINGS)])
     def list_photos() -> list[list[str]]:
         from tasks.storage import library_photos_prefix
 
@@ -95,7 +96,7 @@ def model_library() -> None:
         models_on(ctx, None, "pose", "parsing", "embedding")
         return preprocess_model_photos(ctx, keys)
 
-    @task(outlets=[LIBRARY_INDEX])
+    @task(outlets=[library_index(SETTINGS)])
     def build_index(chunks: list[PhotoCounts], fingerprint: str) -> LibraryBuild:
         from tasks.preprocess.library_stage import build_index as run
 

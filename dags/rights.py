@@ -14,10 +14,12 @@ from __future__ import annotations
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from tasks.airflow_glue.common import SETTINGS, STOREFRONT, checked_run_context, dag_defaults, run_context
+from tasks.airflow_glue.common import checked_run_context, dag_defaults, run_context, storefront
 from tasks.airflow_glue.xcom import allow_xcom_classes
+from tasks.settings import get_settings
 from tasks.storefront.withdrawals import RightsSweep
 
+SETTINGS = get_settings()  # read at each parse of this file
 allow_xcom_classes()  # the sweep crosses XCom as its dataclass
 
 
@@ -25,10 +27,10 @@ allow_xcom_classes()  # the sweep crosses XCom as its dataclass
     dag_id="rights",
     schedule=CronTriggerTimetable(SETTINGS.rights_schedule, timezone="UTC"),
     doc_md=__doc__,
-    **dag_defaults(),
+    **dag_defaults(SETTINGS),
 )
 def rights() -> None:
-    @task(outlets=[STOREFRONT])
+    @task(outlets=[storefront(SETTINGS)])
     def withdraw() -> RightsSweep:
         from tasks.storefront.withdrawals import withdraw_without_rights
 

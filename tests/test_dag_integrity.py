@@ -122,3 +122,18 @@ def test_garment_drop_params_are_the_run_settings_and_the_drop_date():
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
     assert set(dag.params) == set(PARAMS) == {"drop_date", "force_reason", "operator", *RUN_SETTINGS}
     assert all(dag.params[name] is None for name in PARAMS), "null: the deployment's settings"
+
+
+def test_each_parse_reads_the_settings_of_its_time(monkeypatch):
+    """A process that parses the DAG files again (the dag-processor, ``tryon run`` after ``tryon
+    library build``, the tests' forked commands) gets the settings of that parse: the retries,
+    the pools and the assets' bucket were those of the process's first parse."""
+    monkeypatch.setenv("TRYON_TASK_RETRIES", "0")
+    first = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
+    monkeypatch.setenv("TRYON_TASK_RETRIES", "4")
+    monkeypatch.setenv("TRYON_BUCKET", "another")
+    monkeypatch.setenv("TRYON_CPU_POOL", "cpu-night")
+    again = DagBag(dag_folder=str(DAGS_FOLDER)).dags["garment_drop"]
+    assert first.get_task("discover").retries == 0 and again.get_task("discover").retries == 4
+    assert [inlet.uri for inlet in again.get_task("discover").inlets] == ["s3://another/drops"]
+    assert again.get_task("validate").pool == "cpu-night"

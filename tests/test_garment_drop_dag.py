@@ -16,6 +16,7 @@ from tasks.run_lease import acquire
 from tasks.storage import ObjectStore
 from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, put_test_releases
 from tests.corpus import write_corpus
+from tests.forked_cli import tryon
 from tests.webhook import Webhook
 
 DATE = "2026-11-20"
@@ -34,13 +35,8 @@ def run_env(settings, **extra_env: str) -> dict[str, str]:
 
 
 def run_tryon(settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tasks.cli", *args],
-        env=run_env(settings, **extra_env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """``tryon ARGS`` in a process of its own (forked from the worker's warm one: tests/forked_cli.py)."""
+    return tryon(list(args), run_env(settings, **extra_env))
 
 
 def generation_objects(store: ObjectStore) -> dict[str, tuple[str, str]]:

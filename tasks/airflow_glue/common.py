@@ -17,37 +17,47 @@ from tasks.settings import Settings, get_settings
 if TYPE_CHECKING:
     from tasks.stage_times import Figures
 
-SETTINGS = get_settings()
+# What a DAG file takes from the settings, it takes when it is parsed: each DAG file reads
+# ``get_settings()`` at its own top and hands them here. (A module-level copy in this shared module
+# kept the first parse's settings for every later parse in the same process.)
+
 
 # named by its URI: one asset per bucket (two buckets are two libraries, never one asset
 # whose URI changes, which Airflow marks inactive)
-LIBRARY_INDEX = Asset(uri=f"s3://{SETTINGS.bucket}/library/index.parquet")
+def library_index(settings: Settings) -> Asset:
+    return Asset(uri=f"s3://{settings.bucket}/library/index.parquet")
+
+
 # the prefixes the DAGs read and write as a whole (Airflow's asset graph: drops -> garment_drop ->
 # storefront, photos -> model_library -> index); each run's dated objects: report_lineage
-DROPS = Asset(uri=f"s3://{SETTINGS.bucket}/drops")
-STOREFRONT = Asset(uri=f"s3://{SETTINGS.bucket}/storefront")
-LIBRARY_PHOTOS = Asset(uri=f"s3://{SETTINGS.bucket}/library/photos")
+def drops(settings: Settings) -> Asset:
+    return Asset(uri=f"s3://{settings.bucket}/drops")
 
 
-# a CPU-heavy mapped stage's task: on the CPU queue and pool (never holding a try-on worker), labelled
-# by its chunk in the UI (``chunk_stage`` sets the label)
-CPU_CHUNK: dict[str, Any] = {
-    "queue": SETTINGS.cpu_queue,
-    "pool": SETTINGS.cpu_pool,
-    "map_index_template": "{{ chunk_label }}",
-}
+def storefront(settings: Settings) -> Asset:
+    return Asset(uri=f"s3://{settings.bucket}/storefront")
 
 
-def dag_defaults() -> dict[str, Any]:
+def library_photos(settings: Settings) -> Asset:
+    return Asset(uri=f"s3://{settings.bucket}/library/photos")
+
+
+def cpu_chunk(settings: Settings) -> dict[str, Any]:
+    """A CPU-heavy mapped stage's task: on the CPU queue and pool (never holding a try-on worker),
+    labelled by its chunk in the UI (``chunk_stage`` sets the label)."""
+    return {"queue": settings.cpu_queue, "pool": settings.cpu_pool, "map_index_template": "{{ chunk_label }}"}
+
+
+def dag_defaults(settings: Settings) -> dict[str, Any]:
     """Arguments every tryon DAG takes: no catch-up, one run at a time, retries from settings,
     nightly runs ahead of backfills."""
     return {
-        "start_date": datetime.combine(SETTINGS.first_drop_date, time(), tzinfo=UTC),
+        "start_date": datetime.combine(settings.first_drop_date, time(), tzinfo=UTC),
         "catchup": False,
         "max_active_runs": 1,
         "default_args": {
-            "retries": SETTINGS.task_retries,
-            "retry_delay": timedelta(seconds=SETTINGS.retry_delay_s),
+            "retries": settings.task_retries,
+            "retry_delay": timedelta(seconds=settings.retry_delay_s),
             "weight_rule": NIGHTLY_FIRST,
         },
         "tags": ["tryon"],

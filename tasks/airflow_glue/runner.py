@@ -85,12 +85,22 @@ def warm_execution_api() -> None:
     """Build the in-process execution API that ``dag.test`` runs this process's tasks through, and
     answer one request with it: the first request makes Cadwyn build the API's routers for each of
     its versions, 3-5 s of one core that the process's first task would otherwise wait for. It
-    reads no database: it can run while the metadata database is being migrated."""
+    reads no database: it can run while the metadata database is being migrated. What Cadwyn
+    builds is kept for the process, so the request goes to a throwaway app, over ASGI, for a
+    path no route serves: Cadwyn builds the routers before routing it, and no endpoint runs on a
+    worker thread that would outlive the call (a process may fork after this: tests/forked_cli.py)."""
+    import asyncio
+
     import httpx
     from airflow.sdk.execution_time.supervisor import in_process_api_server
 
-    client = httpx.Client(transport=in_process_api_server().transport, base_url="http://in-process.invalid./")
-    client.get("/health").raise_for_status()
+    async def ask() -> int:
+        transport = httpx.ASGITransport(app=in_process_api_server().app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://in-process.invalid.") as client:
+            return (await client.get("/tryon-warm-up")).status_code
+
+    if (status := asyncio.run(ask())) != 404:
+        raise RuntimeError(f"the in-process execution API answered {status} for a path it has no route for")
 
 
 def _revision(url: str) -> str | None:

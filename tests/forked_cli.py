@@ -1,0 +1,196 @@
+"""``tryon`` commands for the tests, each in a process of its own, forked from a warm one.
+
+A fresh ``python -m tasks.cli run`` spent about 17 of its 27 s (a re-run with nothing to do)
+importing Airflow, torch, Great Expectations and rembg and building the execution API's routers
+before its first task; the suite runs some forty such commands. So each xdist worker starts one
+*zygote* process that does that once (:func:`preload`) and then forks a child per command. The
+child is a process like the command's own: its own pid, the command's environment, working
+folder and arguments (``sys.argv``), ``tasks.cli.main`` run as ``python -m tasks.cli`` runs it,
+its stdout and stderr apart, its exit code, the interpreter's exit functions at the end. What
+differs: the modules are already imported, with the Airflow configuration of the worker.
+
+So a command whose Airflow settings (``AIRFLOW_HOME``, ``AIRFLOW__*``) differ from the worker's
+runs as a plain subprocess, as does every command when the zygote cannot be forked safely
+(a thread running after the preload). Tests that kill or signal a command start it themselves.
+
+``python -m tests.forked_cli SOCKET`` is the zygote."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from multiprocessing.connection import Client, Connection, Listener
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+# what the commands import on their way to their first task (python -X importtime), beyond the DAGs
+PRELOAD = (
+    "tasks.cli",
+    "great_expectations.data_context",
+    "torch",
+    "matplotlib.pyplot",
+    "tasks.looks.drop_looks",
+    "tasks.qc.inputs",
+    "tasks.report",
+)
+
+
+def _airflow_settings(env: dict[str, str]) -> dict[str, str]:
+    """The variables Airflow reads once, at import: its home and configuration (connections and
+    variables from the environment are read when used)."""
+    return {k: v for k, v in env.items() if k == "AIRFLOW_HOME" or k.startswith("AIRFLOW__")}
+
+
+def preload() -> None:
+    """Import what the commands import and build what they build first, without starting a thread."""
+    import importlib
+
+    from tasks.airflow_glue.runner import DAGS_FOLDER, configure_airflow, warm_execution_api
+    from tasks.preprocess.garment_mask import import_rembg
+    from tasks.settings import get_settings
+
+    configure_airflow(get_settings())
+    from airflow.dag_processing.dagbag import DagBag
+
+    DagBag(dag_folder=str(DAGS_FOLDER))  # the DAG files' own imports
+    for module in PRELOAD:
+        importlib.import_module(module)
+    import_rembg()
+    warm_execution_api()
+
+
+def _child(conn: Connection, request: dict[str, Any]) -> None:
+    """The forked command: never returns."""
+    code = 1
+    try:
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+            target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(target, fd)
+            os.close(target)
+        sys.argv = ["tryon", *request["argv"]]
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the command waits for children of its own
+        conn.send({"pid": os.getpid()})
+        from tasks.cli import main
+
+        try:
+            code = main(request["argv"])
+        except SystemExit as leaving:  # as the interpreter turns it into an exit code
+            code = leaving.code if isinstance(leaving.code, int) else (0 if leaving.code is None else 1)
+            if not isinstance(leaving.code, int | None):
+                print(leaving.code, file=sys.stderr)
+        atexit._run_exitfuncs()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: S110 - a closed stream: nothing left to flush
+                pass
+        try:
+            conn.send({"code": code})
+        finally:
+            os._exit(code or 0)
+
+
+def serve(address: str, authkey: bytes) -> None:
+    """The zygote: preload, then fork a child per request until told to stop (``None``)."""
+    preload()
+    if threading.active_count() != 1:
+        print(f"unsafe to fork: threads {[t.name for t in threading.enumerate()]}", flush=True)
+        return
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    with Listener(address, "AF_UNIX", authkey=authkey) as listener:
+        print("ready", flush=True)
+        while True:
+            conn = listener.accept()
+            request = conn.recv()
+            if request is None:
+                return
+            sys.stdout.flush()
+            if os.fork() == 0:
+                listener.close()
+                _child(conn, request)
+            conn.close()
+
+
+class Zygote:
+    """The client: one zygote per test process, started on first use, stopped at exit."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="tryon-zygote-"))
+        self.address, self.authkey = str(self.folder / "socket"), secrets.token_bytes(16)
+        self.env = dict(os.environ)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.forked_cli", self.address],
+            cwd=REPO,
+            env={**self.env, "TRYON_ZYGOTE_KEY": self.authkey.hex()},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        said = self.process.stdout.readline().strip()
+        atexit.register(self.stop)
+        if said != "ready":  # a slow suite, not a wrong one, but say so: the zygote's error is above
+            raise RuntimeError(f"the tests' zygote did not start: {said or 'it exited'}")
+
+    def takes(self, env: dict[str, str]) -> bool:
+        return self.process.poll() is None and _airflow_settings(env) == _airflow_settings(self.env)
+
+    def run(self, argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+        out, err = (self.folder / f"{secrets.token_hex(6)}.{name}" for name in ("out", "err"))
+        request = {"argv": argv, "env": env, "cwd": os.getcwd(), "stdout": str(out), "stderr": str(err)}
+        with Client(self.address, "AF_UNIX", authkey=self.authkey) as conn:
+            conn.send(request)
+            pid = conn.recv()["pid"]
+            if not conn.poll(timeout):
+                os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired(["tryon", *argv], timeout)
+            try:
+                code = conn.recv()["code"]
+            except EOFError:  # killed before it could say
+                code = -signal.SIGKILL
+        stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
+        out.unlink()
+        err.unlink()
+        return subprocess.CompletedProcess(["tryon", *argv], code, stdout, stderr)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                with Client(self.address, "AF_UNIX", authkey=self.authkey) as conn:
+                    conn.send(None)
+                self.process.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+
+
+_zygote: Zygote | None = None
+
+
+def tryon(argv: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """``tryon ARGV`` with environment ``env``, as ``subprocess.run`` with captured text output
+    would run it (forked from the worker's zygote where it can be)."""
+    global _zygote
+    if _zygote is None:
+        _zygote = Zygote()
+    if _zygote.takes(env):
+        return _zygote.run(argv, env, timeout)
+    return subprocess.run([sys.executable, "-m", "tasks.cli", *argv], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], bytes.fromhex(os.environ.pop("TRYON_ZYGOTE_KEY")))
