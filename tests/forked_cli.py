@@ -9,7 +9,7 @@ folder and arguments (``sys.argv``), ``tasks.cli.main`` run as ``python -m tasks
 its stdout and stderr apart, its exit code, the interpreter's exit functions at the end. What
 differs: the modules are already imported, with the Airflow configuration of the worker.
 
-So a command whose Airflow settings (``AIRFLOW_HOME``, ``AIRFLOW__*``) differ from the worker's
+So a command whose Airflow settings (``AIRFLOW_HOME``, ``AIRFLOW__*``) are not the worker's
 runs as a plain subprocess, as does every command when the zygote cannot be forked safely
 (a thread running after the preload). Tests that kill or signal a command start it themselves.
 
@@ -77,13 +77,17 @@ def _child(conn: Connection, request: dict[str, Any]) -> None:
             target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             os.dup2(target, fd)
             os.close(target)
-        sys.argv = ["tryon", *request["argv"]]
+        sys.argv = ["-c"] if request["code"] is not None else ["tryon", *request["argv"]]
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the command waits for children of its own
         conn.send({"pid": os.getpid()})
         from tasks.cli import main
 
         try:
-            code = main(request["argv"])
+            if request["code"] is not None:  # python -c CODE
+                exec(compile(request["code"], "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
+                code = 0
+            else:
+                code = main(request["argv"])
         except SystemExit as leaving:  # as the interpreter turns it into an exit code
             code = leaving.code if isinstance(leaving.code, int) else (0 if leaving.code is None else 1)
             if not isinstance(leaving.code, int | None):
@@ -148,11 +152,16 @@ class Zygote:
             raise RuntimeError(f"the tests' zygote did not start: {said or 'it exited'}")
 
     def takes(self, env: dict[str, str]) -> bool:
-        return self.process.poll() is None and _airflow_settings(env) == _airflow_settings(self.env)
+        """Whether a command with ``env`` finds Airflow as the zygote configured it: the same home
+        named (without one a command puts Airflow's home in its TRYON_HOME) and the same settings."""
+        same = "AIRFLOW_HOME" in env and _airflow_settings(env) == _airflow_settings(self.env)
+        return same and self.process.poll() is None
 
-    def run(self, argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    def run(
+        self, argv: list[str], env: dict[str, str], timeout: float, cwd: str | None = None, code: str | None = None
+    ) -> subprocess.CompletedProcess:
         out, err = (self.folder / f"{secrets.token_hex(6)}.{name}" for name in ("out", "err"))
-        request = {"argv": argv, "env": env, "cwd": os.getcwd(), "stdout": str(out), "stderr": str(err)}
+        request = {"argv": argv, "code": code, "env": env, "cwd": cwd or os.getcwd(), "stdout": str(out), "stderr": str(err)}
         with Client(self.address, "AF_UNIX", authkey=self.authkey) as conn:
             conn.send(request)
             pid = conn.recv()["pid"]
@@ -181,15 +190,28 @@ class Zygote:
 _zygote: Zygote | None = None
 
 
-def tryon(argv: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    """``tryon ARGV`` with environment ``env``, as ``subprocess.run`` with captured text output
-    would run it (forked from the worker's zygote where it can be)."""
+def _forked(env: dict[str, str]) -> Zygote | None:
+    """The worker's zygote, when it can run a command with environment ``env``."""
     global _zygote
     if _zygote is None:
         _zygote = Zygote()
-    if _zygote.takes(env):
-        return _zygote.run(argv, env, timeout)
-    return subprocess.run([sys.executable, "-m", "tasks.cli", *argv], env=env, capture_output=True, text=True, timeout=timeout)
+    return _zygote if _zygote.takes(env) else None
+
+
+def tryon(argv: list[str], env: dict[str, str], timeout: float = 600, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """``tryon ARGV`` with environment ``env``, as ``subprocess.run`` with captured text output
+    would run it (forked from the worker's zygote where it can be)."""
+    if zygote := _forked(env):
+        return zygote.run(argv, env, timeout, cwd)
+    command = [sys.executable, "-m", "tasks.cli", *argv]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def python(code: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -c CODE`` with environment ``env``, as :func:`tryon` runs a command."""
+    if zygote := _forked(env):
+        return zygote.run([], env, timeout, code=code)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ embedded S3 API: a drop with all three categories and four model photos."""
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,11 +15,16 @@ from tasks.run_lease import acquire
 from tasks.storage import ObjectStore
 from tests.conftest import GARMENTS, SAMPLES, mark_drop_complete, put_test_releases
 from tests.corpus import write_corpus
-from tests.forked_cli import tryon
+from tests.forked_cli import python, tryon
 from tests.webhook import Webhook
 
 DATE = "2026-11-20"
 PHOTOS = ["01008_00.jpg", "049205_0.jpg", "051918_0.jpg", "052472_0.jpg"]
+# a run as the scheduler starts it: no CLI before it (no preflight, no lease in its conf)
+SCHEDULED_RUN = (
+    "from tasks.settings import get_settings; from tasks.airflow_glue.runner import configure_airflow, migrate, run_dag; "
+    f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))"
+)
 pytestmark = pytest.mark.airflow
 
 
@@ -258,13 +262,7 @@ def test_a_run_of_a_date_another_run_holds_does_nothing(ctx):
     ctx.store.put_json(f"drops/{DATE}/TEE-03032/meta.json", {"category": category})
     mark_drop_complete(ctx.store, DATE)
     acquire(ctx.ledger, DATE, "cli:elsewhere:1:abc", 3600)
-    script = (
-        "from tasks.settings import get_settings; from tasks.airflow_glue.runner import configure_airflow, migrate, run_dag; "
-        f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=run_env(ctx.settings), capture_output=True, text=True, timeout=600
-    )
+    result = python(SCHEDULED_RUN, run_env(ctx.settings))
     assert "state failed" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
     assert ctx.ledger.garments(DATE) == []
     assert not ctx.store.exists(f"reports/{DATE}/summary.json")
@@ -278,18 +276,8 @@ def test_a_run_started_without_the_cli_checks_its_configuration_first_and_never_
     import time
 
     mark_drop_complete(ctx.store, DATE)
-    script = (
-        "from tasks.settings import get_settings; from tasks.airflow_glue.runner import configure_airflow, migrate, run_dag; "
-        f"configure_airflow(get_settings()); migrate(); print('state', run_dag('garment_drop', '{DATE}'))"
-    )
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=run_env(ctx.settings, TRYON_BUCKET="no-such-bucket", TRYON_TASK_RETRIES="2"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = python(SCHEDULED_RUN, run_env(ctx.settings, TRYON_BUCKET="no-such-bucket", TRYON_TASK_RETRIES="2"))
     output = result.stdout + result.stderr
     assert "state failed" in result.stdout, output[-4000:]
     assert output.count("the configuration cannot work: S3: no bucket 'no-such-bucket'") >= 1

@@ -82,7 +82,10 @@ class World:
 def _run_env(tmp: Path, registry: Path, suite: Path) -> dict[str, str]:
     from tests.signing import make_signing_chain
 
-    base = {key: value for key, value in os.environ.items() if not key.startswith(("TRYON_", "AIRFLOW"))}
+    # Airflow as this process has it: the test worker's metadata database (its commands fork from
+    # a warm process: tests/forked_cli.py); none for the benchmark, whose commands keep Airflow
+    # in each world's home
+    base = {key: value for key, value in os.environ.items() if not key.startswith("TRYON_")}
     chain = make_signing_chain(tmp / "c2pa")  # what signs the storefront images' Content Credentials
     return base | {
         "TRYON_C2PA_CERT_CHAIN": str(chain.cert_chain),
@@ -101,14 +104,11 @@ def _run_env(tmp: Path, registry: Path, suite: Path) -> dict[str, str]:
 
 
 def tryon(world: World, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tasks.cli", *args],
-        env=env or world.tryon_env(),
-        cwd=world.tmp,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """A command without faults of its own (the re-run, the audit): forked where it can be
+    (tests/forked_cli.py); the faulted run is ``run_with``'s process."""
+    from tests.forked_cli import tryon as forked
+
+    return forked(list(args), env or world.tryon_env(), timeout, cwd=str(world.tmp))
 
 
 def template_world(tmp: Path, s3_endpoint: str, skus: tuple[str, ...], photos: tuple[str, ...]) -> World:
