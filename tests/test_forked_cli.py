@@ -15,7 +15,9 @@ def test_a_forked_command_is_a_process_of_its_own_with_the_commands_environment(
     shown = forked_cli.tryon(["--version"], env, cwd=str(tmp_path))
     assert (shown.returncode, shown.stderr) == (0, ""), shown.stderr
     assert shown.stdout == f"tryon-pipeline {version('tryon-pipeline')}, engine null (TRYON_ENGINE)\n"
-    probe = "import os, sys; print(os.getpid(), os.getcwd(), os.environ['PROBE']); print('to stderr', file=sys.stderr); sys.exit(3)"
+    probe = (
+        "import os, sys; print(os.getpid(), os.getcwd(), os.environ['PROBE']); print('to stderr', file=sys.stderr); sys.exit(3)"
+    )
     first, second = (forked_cli.python(probe, {**os.environ, "PROBE": str(n)}) for n in (1, 2))
     assert (first.returncode, first.stderr) == (3, "to stderr\n")
     (pid, cwd, seen), (other_pid, _, other_seen) = first.stdout.split(), second.stdout.split()
