@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,6 +113,9 @@ def _child(conn: Connection, request: dict[str, Any]) -> None:
 
 def serve(address: str, authkey: bytes) -> None:
     """The zygote: preload, then fork a child per request until told to stop (``None``)."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: gone with the test worker that started it
     preload()
     if threading.active_count() != 1:
         print(f"unsafe to fork: threads {[t.name for t in threading.enumerate()]}", flush=True)
@@ -185,6 +189,7 @@ class Zygote:
                 self.process.wait(10)
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _zygote: Zygote | None = None
