@@ -67,6 +67,11 @@ def gx_project(ctx: RunContext, date: str, task: str) -> Iterator[GxProject]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(ctx.store.get_bytes(key))
         yield GxProject(root, f"drop {date} {task}")
+        # a Checkpoint ran: the whole site, listing the date's other suites and runs too
+        if (root / "gx" / "great_expectations.yml").is_file():
+            import great_expectations as gx
+
+            gx.get_context(mode="file", project_root_dir=str(root)).build_data_docs()  # once a task, not once a Checkpoint
         for local, remote in _STORES.items():
             base = root / "gx" / local
             for path in sorted(p for p in base.rglob("*") if p.is_file()):

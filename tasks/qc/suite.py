@@ -282,8 +282,7 @@ def _checkpoint_run(
     )
     run_id = RunIdentifier(run_name=project.run_name)
     [result] = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id).run_results.values()
-    context.build_data_docs()  # the action renders this run's pages; the whole site lists the date's other suites and runs too
-    return result
+    return result  # the action rendered this run's pages; the whole site is built once, as the task's project closes
 
 
 def validate_generations(
