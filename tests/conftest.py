@@ -105,7 +105,7 @@ def _check_storefront_write(key: str) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The modules that start Airflow services first, then those that run DAGs (``cluster``,
     ``airflow``: minutes each), then the rest, each module's tests kept together and in order.
-    ``make test`` runs the suite on two pytest-xdist workers that take whole modules in this
+    ``make test`` runs the suite on pytest-xdist workers (TEST_WORKERS) that take whole modules in this
     order: the longest start first and the short ones fill in at the end."""
 
     def weight(item: pytest.Item) -> int:
