@@ -49,6 +49,13 @@ def _airflow_settings(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k == "AIRFLOW_HOME" or k.startswith("AIRFLOW__")}
 
 
+def _same_airflow(env: dict[str, str], zygote: dict[str, str]) -> bool:
+    """Whether a command with ``env`` finds Airflow as a zygote started with ``zygote`` configured
+    it: the same home named (without one a command puts Airflow's home in its TRYON_HOME) and the
+    same settings."""
+    return "AIRFLOW_HOME" in env and _airflow_settings(env) == _airflow_settings(zygote)
+
+
 def preload() -> None:
     """Import what the commands import and build what they build first, without starting a thread."""
     import importlib
@@ -156,30 +163,28 @@ class Zygote:
             raise RuntimeError(f"the tests' zygote did not start: {said or 'it exited'}")
 
     def takes(self, env: dict[str, str]) -> bool:
-        """Whether a command with ``env`` finds Airflow as the zygote configured it: the same home
-        named (without one a command puts Airflow's home in its TRYON_HOME) and the same settings."""
-        same = "AIRFLOW_HOME" in env and _airflow_settings(env) == _airflow_settings(self.env)
-        return same and self.process.poll() is None
+        return _same_airflow(env, self.env) and self.process.poll() is None
 
     def run(
         self, argv: list[str], env: dict[str, str], timeout: float, cwd: str | None = None, code: str | None = None
     ) -> subprocess.CompletedProcess:
         out, err = (self.folder / f"{secrets.token_hex(6)}.{name}" for name in ("out", "err"))
         request = {"argv": argv, "code": code, "env": env, "cwd": cwd or os.getcwd(), "stdout": str(out), "stderr": str(err)}
+        command = ["python", "-c", code] if code is not None else ["tryon", *argv]
         with Client(self.address, "AF_UNIX", authkey=self.authkey) as conn:
             conn.send(request)
             pid = conn.recv()["pid"]
             if not conn.poll(timeout):
                 os.kill(pid, signal.SIGKILL)
-                raise subprocess.TimeoutExpired(["tryon", *argv], timeout)
+                raise subprocess.TimeoutExpired(command, timeout)
             try:
-                code = conn.recv()["code"]
+                returncode = conn.recv()["code"]
             except EOFError:  # killed before it could say
-                code = -signal.SIGKILL
+                returncode = -signal.SIGKILL
         stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
         out.unlink()
         err.unlink()
-        return subprocess.CompletedProcess(["tryon", *argv], code, stdout, stderr)
+        return subprocess.CompletedProcess(command, returncode, stdout, stderr)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -196,9 +201,12 @@ _zygote: Zygote | None = None
 
 
 def _forked(env: dict[str, str]) -> Zygote | None:
-    """The worker's zygote, when it can run a command with environment ``env``."""
+    """The worker's zygote, when it can run a command with environment ``env`` (started for the
+    first such command: a process whose commands all keep Airflow elsewhere starts none)."""
     global _zygote
     if _zygote is None:
+        if not _same_airflow(env, dict(os.environ)):
+            return None
         _zygote = Zygote()
     return _zygote if _zygote.takes(env) else None
 

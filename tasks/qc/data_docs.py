@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tasks.context import RunContext
 from tasks.storage import report_key
@@ -52,6 +53,12 @@ class GxProject:
     folder: Path
     run_name: str
 
+    def context(self) -> Any:
+        """The GX file context of the project's folder (made there on first use)."""
+        import great_expectations as gx
+
+        return gx.get_context(mode="file", project_root_dir=str(self.folder))
+
 
 @contextmanager
 def gx_project(ctx: RunContext, date: str, task: str) -> Iterator[GxProject]:
@@ -66,12 +73,11 @@ def gx_project(ctx: RunContext, date: str, task: str) -> Iterator[GxProject]:
                 target = root / "gx" / local / key[len(stored) :]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(ctx.store.get_bytes(key))
-        yield GxProject(root, f"drop {date} {task}")
+        project = GxProject(root, f"drop {date} {task}")
+        yield project
         # a Checkpoint ran: the whole site, listing the date's other suites and runs too
         if (root / "gx" / "great_expectations.yml").is_file():
-            import great_expectations as gx
-
-            gx.get_context(mode="file", project_root_dir=str(root)).build_data_docs()  # once a task, not once a Checkpoint
+            project.context().build_data_docs()  # once a task, not once a Checkpoint
         for local, remote in _STORES.items():
             base = root / "gx" / local
             for path in sorted(p for p in base.rglob("*") if p.is_file()):

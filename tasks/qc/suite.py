@@ -263,7 +263,7 @@ def _checkpoint_run(
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="file", project_root_dir=str(project.folder))
+    context = project.context()
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     definition = (
         context.data_sources.add_or_update_pandas("qc").add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
