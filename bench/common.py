@@ -38,9 +38,13 @@ def parse_args(description: str, inputs: str, default_inputs: Path) -> argparse.
     return args
 
 
+# the variables that size torch's, OpenMP's and the BLAS's thread pools (read when those load)
+THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def limit_threads(threads: int) -> None:
     """OpenCV's and BLAS's threads (set before either is imported), and the repo on sys.path."""
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for variable in THREAD_POOLS:
         os.environ[variable] = str(threads)
     import cv2
 

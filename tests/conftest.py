@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 # Left at every core each, two workers' pools spun against each other: two workers running the
 # diffusion and feature-network tests side by side took 113 s, with one thread each 64 s.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    from bench.common import THREAD_POOLS
+
     _THREADS = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
-    for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for _pool in THREAD_POOLS:
         os.environ.setdefault(_pool, _THREADS)
 
 # Everything below may import airflow or mediapipe: point their caches and homes at a
