@@ -139,16 +139,46 @@ class StackedModels(nn.Module):
         self.skip.requires_grad_(self.config.train_skip)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """Latent vectors ``(K, N, latent_dim)``; ``keep`` ``(K, N, hidden_dim)``: the dropout's mask."""
+        """Latent vectors ``(K, N, latent_dim)``; ``keep`` ``(K, N, hidden_dim)``: the dropout's mask,
+        scaled (0 where a unit is dropped, ``1 / (1 - dropout)`` where it is kept)."""
         hidden = torch.baddbmm(self.b1.unsqueeze(1), x, self.w1.transpose(1, 2))
         hidden = nn.functional.layer_norm(hidden, hidden.shape[-1:]) * self.norm_w.unsqueeze(1) + self.norm_b.unsqueeze(1)
-        hidden = torch.relu(hidden) * keep / (1 - self.config.dropout)
+        hidden = torch.relu(hidden) * keep
         out = torch.baddbmm(self.b2.unsqueeze(1), hidden, self.w2.transpose(1, 2)) + torch.bmm(x, self.skip.transpose(1, 2))
         return nn.functional.normalize(out, dim=2)
 
     def write_back(self, models: list[CompatibilityModel]) -> None:
         for k, model in enumerate(models):
             model.load_state_dict({key: getattr(self, name)[k].detach().clone() for name, key in _WEIGHTS.items()})
+
+
+class _AdamW:
+    """AdamW (decoupled weight decay, bias-corrected moments) over the stack's weights, element by
+    element as ``torch.optim.AdamW`` is. Written out because the first ``torch.optim`` optimiser
+    of a process imports ``torch._dynamo`` (1.2-1.8 s of a library build on this machine's
+    cores); three lines of tensor arithmetic are the whole update."""
+
+    BETAS, EPS = (0.9, 0.999), 1e-8
+
+    def __init__(self, params: list[nn.Parameter], learning_rate: float, weight_decay: float) -> None:
+        self.params, self.learning_rate, self.weight_decay = params, learning_rate, weight_decay
+        self.moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        (beta1, beta2), lr = self.BETAS, self.learning_rate
+        first_fix, second_fix = 1 - beta1**self.steps, 1 - beta2**self.steps
+        for param, (mean, square) in zip(self.params, self.moments):
+            grad = param.grad
+            assert grad is not None
+            param.mul_(1 - lr * self.weight_decay)
+            mean.lerp_(grad, 1 - beta1)
+            square.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denominator = (square / second_fix).sqrt_().add_(self.EPS)
+            param.addcdiv_(mean, denominator, value=-lr / first_fix)
+            param.grad = None
 
 
 def train_stacked(
@@ -163,15 +193,15 @@ def train_stacked(
     rows = torch.from_numpy(np.stack([p.rows + offset for p, offset in zip(pairs, offsets)]))  # (K, steps, P, ROLES, B)
     kept = torch.from_numpy(np.stack([p.kept for p in pairs]))
     included = torch.from_numpy(np.stack([p.included for p in pairs]))
-    generators = [torch.Generator().manual_seed(seed) for _ in models]
+    generators = [np.random.default_rng(seed) for _ in models]
     count, steps, n_pairs, _, batch = rows.shape
     hidden, dropout = stack.config.hidden_dim, stack.config.dropout
-    optimiser = torch.optim.AdamW([p for p in stack.parameters() if p.requires_grad], lr=learning_rate, weight_decay=weight_decay)
+    optimiser = _AdamW([p for p in stack.parameters() if p.requires_grad], learning_rate, weight_decay)
+    scale = np.float32(1 / (1 - dropout))
     for step in range(steps):
         x = torch.index_select(table, 0, rows[:, step].reshape(-1)).view(count, -1, table.shape[1])
-        keep = torch.stack([torch.rand((x.shape[1], hidden), generator=g) >= dropout for g in generators])
-        latent = stack(x, keep).view(count, n_pairs, ROLES, batch, -1)
-        optimiser.zero_grad()
+        keep = np.stack([(g.random((x.shape[1], hidden), dtype=np.float32) >= dropout) * scale for g in generators])
+        latent = stack(x, torch.from_numpy(keep)).view(count, n_pairs, ROLES, batch, -1)
         contrastive_loss(latent, kept[:, step], included[:, step], stack.config.margin).sum().backward()
         optimiser.step()
     stack.write_back(models)
