@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from tasks.airflow_glue.common import checked_run_context, dag_defaults, run_context
+from tasks.airflow_glue.common import checked_run_context, dag_defaults, param, run_context
 from tasks.airflow_glue.kubernetes_pods import tryon_executor_config
 from tasks.airflow_glue.xcom import allow_xcom_classes
 from tasks.evaluation.plan import EvaluationDone, EvaluationPlan, VersionMade
@@ -31,23 +31,21 @@ allow_xcom_classes()  # the plan and what each version's task made cross XCom as
     dag_id="evaluate",
     schedule=None,
     params={
-        "versions": Param(
+        "versions": param(
             [],
+            "Model versions: ENGINE[/DATASET][:setting=value,...], e.g. ladi-vton:inference_steps=20",
             type="array",
             items={"type": "string"},
-            description="Model versions: ENGINE[/DATASET][:setting=value,...], e.g. ladi-vton:inference_steps=20",
         ),
-        "set": Param("library", type="string", description="Evaluation set (library: made anew from the model library)"),
-        "categories": Param(
+        "set": param("library", "Evaluation set (library: made anew from the model library)", type="string"),
+        "categories": param(
             None,
+            "Only these categories (null: all)",
             type=["null", "array"],
             items={"enum": ["upper_body", "lower_body", "dresses"]},
-            description="Only these categories (null: all)",
         ),
-        "limit": Param(
-            None, type=["null", "integer"], minimum=1, description="The first N paired and N unpaired pairs per category"
-        ),
-        "evaluation_id": Param(None, type=["null", "string"], description="Evaluation id (null: from the run id)"),
+        "limit": param(None, "The first N paired and N unpaired pairs per category", type=["null", "integer"], minimum=1),
+        "evaluation_id": param(None, "Evaluation id (null: from the run id)", type=["null", "string"]),
     },
     doc_md=__doc__,
     **dag_defaults(SETTINGS),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from tasks.airflow_glue.common import (
@@ -30,6 +30,7 @@ from tasks.airflow_glue.common import (
     library_index,
     library_photos,
     models_on,
+    param,
     report_lineage,
     run_context,
 )
@@ -47,12 +48,10 @@ CHUNK = 16
     dag_id="model_library",
     schedule=CronTriggerTimetable(SETTINGS.library_schedule, timezone="UTC"),
     params={
-        "rebuild": Param(False, type="boolean", description="Build even when the photos have not changed since the last build."),
-        "erase": Param(
-            None, type=["null", "string"], description="A photo (id or file name) to erase first, with all made from it."
-        ),
-        "erase_reason": Param("", type="string", description="Why the photo is erased (kept in the erasure record)."),
-        "erased_by": Param("", type="string", description="Who asked for the erasure (kept in the erasure record)."),
+        "rebuild": param(False, "Build even when the photos have not changed since the last build.", type="boolean"),
+        "erase": param(None, "A photo (id or file name) to erase first, with all made from it.", type=["null", "string"]),
+        "erase_reason": param("", "Why the photo is erased (kept in the erasure record).", type="string"),
+        "erased_by": param("", "Who asked for the erasure (kept in the erasure record).", type="string"),
     },
     doc_md=__doc__,
     **dag_defaults(SETTINGS),

@@ -137,3 +137,23 @@ def test_each_parse_reads_the_settings_of_its_time(monkeypatch):
     assert first.get_task("discover").retries == 0 and again.get_task("discover").retries == 4
     assert [inlet.uri for inlet in again.get_task("discover").inlets] == ["s3://another/drops"]
     assert again.get_task("validate").pool == "cpu-night"
+
+
+def test_every_param_is_checked_as_draft_7_and_bad_values_are_still_refused():
+    """Airflow reads (and validates) each param dozens of times a run; a schema without its dialect
+    is checked against Draft 2020-12's costlier meta-schema first (tasks.airflow_glue.common.param)."""
+    import pytest
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    from tasks.airflow_glue.common import PARAM_DIALECT
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    declared = [(dag_id, name, dag.params.get_param(name)) for dag_id, dag in bag.dags.items() for name in dag.params]
+    assert len(declared) >= 20 and {dag_id for dag_id, _, _ in declared} >= {"garment_drop", "model_library", "evaluate"}
+    assert [(d, n) for d, n, p in declared if p.schema.get("$schema") != PARAM_DIALECT] == []
+    params = bag.dags["garment_drop"].params
+    for name, bad in (("inference_steps", 0), ("engine", "dall-e"), ("drop_date", "2026-13-01"), ("seed", "7")):
+        with pytest.raises(ParamValidationError):
+            params.get_param(name).resolve(bad)
+    assert params.get_param("drop_date").resolve("2026-12-01") == "2026-12-01"
+    assert bag.dags["evaluate"].params.get_param("limit").resolve(None) is None

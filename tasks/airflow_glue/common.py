@@ -64,12 +64,24 @@ def dag_defaults(settings: Settings) -> dict[str, Any]:
     }
 
 
+# Airflow validates a param each time it reads one (serialising a DAG reads every param of every
+# task, a run does so dozens of times), and jsonschema checks the param's schema against its dialect's
+# meta-schema first. A schema that names no dialect is checked as Draft 2020-12, whose meta-schema
+# costs 2.6 times Draft 7's: about a second of each DAG run. The params use nothing newer than Draft 7.
+PARAM_DIALECT = "http://json-schema.org/draft-07/schema#"
+
+
+def param(default: Any, description: str, **schema: Any) -> Param:
+    """A DAG param: ``default``, its trigger form's ``description``, its JSON schema (Draft 7)."""
+    return Param(default, description, schema={"$schema": PARAM_DIALECT, **schema})
+
+
 def run_params() -> dict[str, Param]:
     """The typed params of a run (``tasks.run_overrides.PARAMS``): Airflow validates them when a run
     is triggered and draws them as the trigger form."""
     from tasks.run_overrides import PARAMS
 
-    return {name: Param(None, **schema) for name, schema in PARAMS.items()}
+    return {name: param(None, **schema) for name, schema in PARAMS.items()}
 
 
 def run_context() -> RunContext:
