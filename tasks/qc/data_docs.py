@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+
 from tasks.context import RunContext
 from tasks.storage import report_key
 
@@ -57,7 +60,42 @@ class GxProject:
         """The GX file context of the project's folder (made there on first use)."""
         import great_expectations as gx
 
+        _share_compiled_templates()
         return gx.get_context(mode="file", project_root_dir=str(self.folder))
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Jinja's bytecode cache, kept in memory for the process: a template compiled once (by its
+    name and its source's checksum) is not compiled again."""
+
+    def __init__(self) -> None:
+        self.codes: dict[tuple[str, str], Any] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        bucket.code = self.codes.get((bucket.key, bucket.checksum))
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.codes[bucket.key, bucket.checksum] = bucket.code
+
+
+def _share_compiled_templates() -> None:
+    """Every GX page view of this process shares one Jinja bytecode cache. GX makes a Jinja
+    environment per page it renders and each compiles its templates anew, 108 compiles of the same
+    few templates per Data Docs build: an inputs check with its Data Docs took 1.4-1.6 s, 0.75 s
+    with the templates compiled once. The pages come out the same."""
+    from great_expectations.render.view.view import DefaultJinjaView
+
+    init = DefaultJinjaView.__init__
+    if getattr(init, "shares_compiled_templates", False):
+        return
+    templates = _CompiledTemplates()
+
+    def shared(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.env.bytecode_cache = templates
+
+    shared.shares_compiled_templates = True  # type: ignore[attr-defined]
+    DefaultJinjaView.__init__ = shared  # type: ignore[method-assign]
 
 
 @contextmanager

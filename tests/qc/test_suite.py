@@ -72,7 +72,7 @@ def test_expectations_apply_per_row_and_failures_come_in_suite_order():
     assert outcome.version == load_config().version == 3
 
 
-def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
+def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx, monkeypatch):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -99,11 +99,22 @@ def test_inputs_suite_passes_a_good_drop_and_stops_a_broken_one(ctx):
     ]
     assert ctx.store.get_json(gx + "checkpoints/tryon_drop_inputs_items.json")["actions"][0]["type"] == "update_data_docs"
 
+    # GX renders each page in a Jinja environment of its own; the process's templates are compiled
+    # once (tasks.qc.data_docs): a second Data Docs build compiles none
+    from jinja2 import Environment
+
+    compiled = []
+    compile_template = Environment.compile
     broken = [*good, replace(good[0], garment_id=3, category="hats", sha256="not-a-hash")]
-    with pytest.raises(
-        InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"
+    with (
+        monkeypatch.context() as patched,
+        pytest.raises(
+            InputsInvalid, match=r"drop_inputs_items failed unique_skus, allowed_categories, garment_hashed \(rows: TEE-1\)"
+        ),
     ):
+        patched.setattr(Environment, "compile", lambda env, *a, **k: compiled.append(a) or compile_template(env, *a, **k))
         validate_inputs(ctx, "2026-11-20", broken)
+    assert compiled == []
     results = [ctx.store.get_json(k) for k in ctx.store.list_keys(gx + "validations/drop_inputs_items/")]
     assert sorted(r["success"] for r in results) == [False, True], "both runs of the date in the validations store"
     docs = ctx.store.get_bytes(gx + "data_docs/index.html").decode()
