@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+CELERY_CONFIG_OPTIONS = "tasks.airflow_glue.celery_config.CELERY_CONFIG"  # as docker/compose.yaml sets it
 
 
 def celery_env(airflow_home: Path, metadata: str, port: int, redis_db: int, **tryon: str) -> dict[str, str]:
@@ -30,6 +31,7 @@ def celery_env(airflow_home: Path, metadata: str, port: int, redis_db: int, **tr
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + libpq_url(metadata),
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG_OPTIONS,
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API_AUTH__JWT_SECRET": "cluster-" + os.urandom(16).hex(),

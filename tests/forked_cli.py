@@ -31,16 +31,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-# what the commands import on their way to their first task (python -X importtime), beyond the DAGs
-PRELOAD = (
-    "tasks.cli",
-    "great_expectations.data_context",
-    "torch",
-    "matplotlib.pyplot",
-    "tasks.looks.drop_looks",
-    "tasks.qc.inputs",
-    "tasks.report",
-)
 
 
 def _airflow_settings(env: dict[str, str]) -> dict[str, str]:
@@ -57,20 +47,17 @@ def _same_airflow(env: dict[str, str], zygote: dict[str, str]) -> bool:
 
 
 def preload() -> None:
-    """Import what the commands import and build what they build first, without starting a thread."""
-    import importlib
-
+    """Import what the commands import (the DAGs' modules, ``tasks.airflow_glue.preload``'s) and build
+    the execution API they build first, without starting a thread."""
+    from tasks.airflow_glue import preload as task_modules
     from tasks.airflow_glue.runner import DAGS_FOLDER, configure_airflow, warm_execution_api
-    from tasks.preprocess.garment_mask import import_rembg
     from tasks.settings import get_settings
 
     configure_airflow(get_settings())
     from airflow.dag_processing.dagbag import DagBag
 
     DagBag(dag_folder=str(DAGS_FOLDER))  # the DAG files' own imports
-    for module in PRELOAD:
-        importlib.import_module(module)
-    import_rembg()
+    task_modules.preload()
     warm_execution_api()
 
 

@@ -18,6 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.cluster import CELERY_CONFIG_OPTIONS
+
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 REPO = DOCKER.parent
 SECRET = re.compile(r"(PASSWORD|SECRET|JWT)", re.I)
@@ -126,6 +128,7 @@ def test_compose_describes_the_one_host_cluster(compose_model):
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "tasks.airflow_glue.worker_name.worker_name"
+        assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == CELERY_CONFIG_OPTIONS, "the workers as the cluster test runs them"
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     assert services["review"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
     init = services["airflow-init"]["command"]
