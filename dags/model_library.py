@@ -52,6 +52,12 @@ CHUNK = 16
         "erase": param(None, "A photo (id or file name) to erase first, with all made from it.", type=["null", "string"]),
         "erase_reason": param("", "Why the photo is erased (kept in the erasure record).", type="string"),
         "erased_by": param("", "Who asked for the erasure (kept in the erasure record).", type="string"),
+        "looks": param(
+            True,
+            "Bring the outfits up to date and train the looks model when they changed; false leaves them as they are "
+            "(the demo, whose preview engine makes no full outfits and publishes nothing to look files).",
+            type="boolean",
+        ),
     },
     doc_md=__doc__,
     **dag_defaults(SETTINGS),
@@ -110,8 +116,10 @@ def model_library() -> None:
     def looks(built: LibraryBuild) -> dict[str, object]:
         """The photos' outfits (library/outfits.parquet), and a compatibility model trained on
         them when they changed since the current one (docs/looks.md)."""
-        from tasks.looks.train_stage import train_looks
+        from tasks.looks.train_stage import LooksTraining, train_looks
 
+        if not get_current_context()["params"]["looks"]:
+            return asdict(LooksTraining("skipped", 0, None))
         return asdict(train_looks(run_context()))
 
     fingerprint = photos_changed()

@@ -90,6 +90,10 @@ def test_demo_end_to_end_then_status_and_sheets(demo):
         assert decode_rgb(path.read_bytes()).shape == (1024, 768, 3)
     # a preview engine makes no full-outfit images unless asked (TRYON_OUTFITS): the demo shows the pipeline
     assert not (review / "looks").exists() and summary["looks"]["outfits"] == []
+    # ...and so no looks model, which only full outfits would use (nothing of the demo reaches the
+    # storefront, whose garments look files list): the library build is told to leave the looks alone
+    assert "looks: the demo trains no looks model, which only full outfits would use here: warp-baseline" in demo.stdout
+    assert not (home / "s3" / "tryon" / "library" / "outfits.parquet").exists()
     assert 'src="thumbs/' in (out / "report.html").read_text() and len(list((out / "thumbs").glob("*.jpg"))) >= 1
     shown = sum(n for state, n in summary["generations_by_state"].items() if state in ("published", "flagged"))
     # the thumbnails of the generations, and the histograms

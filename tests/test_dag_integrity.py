@@ -89,6 +89,7 @@ def test_model_library_shape():
     assert dag.get_task("erase").downstream_task_ids == {"photos_changed"} and dag.params["erase"] is None
     # it looks at the photos every 30 minutes and goes on only when they changed (or on rebuild)
     assert dag.timetable.summary == "*/30 * * * *" and dag.params["rebuild"] is False
+    assert dag.params["looks"] is True, "the looks model is trained unless a run says not (the demo's)"
     changed = dag.get_task("photos_changed")
     assert type(changed).__name__ == "_ShortCircuitDecoratedOperator"
     assert {"list_photos", "build_index"} <= changed.downstream_task_ids

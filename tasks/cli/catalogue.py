@@ -70,7 +70,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     preflight(settings)
     with drop_lease(settings, args.date) as lease, pipeline(settings) as settings:
         print(f"uploaded {upload_samples(settings, args.date)} sample files for drop {args.date}")
-        library = run_and_say("model_library")
+        # nothing of the demo reaches the storefront, whose garments are what look files list: the
+        # looks model would serve only full outfits, so it is trained when the engine makes them
+        no_outfits = _why_no_outfits(settings)
+        if no_outfits is not None:
+            print(
+                f"looks: the demo trains no looks model, which only full outfits would use here: {no_outfits}; `tryon looks train` trains one"
+            )
+        library = run_and_say("model_library", conf={"looks": no_outfits is None})
         state = run_and_say("garment_drop", args.date, lease)
         summary = drop_summary(settings, args.date)
         from tasks.storage import ObjectStore
@@ -86,6 +93,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("error: model_library failed: `tryon library build` shows each photo's state", file=sys.stderr)
             return 1
         return finish(settings, args.date, state, summary, notes)
+
+
+def _why_no_outfits(settings: Settings) -> str | None:
+    from tasks.inference.factory import get_engine
+    from tasks.looks.outfit_tryon import why_no_outfits
+
+    return why_no_outfits(settings, get_engine(settings).release)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from tasks.catalog.library import load_photo, load_view_labels, read_index
 from tasks.catalog.qc_table import MetricRow, TableRow
 from tasks.context import RunContext
 from tasks.images import encode_jpeg, sha256_hex
-from tasks.inference.engine import Engine, TryOnSample, generate_each
+from tasks.inference.engine import Engine, Release, TryOnSample, generate_each
 from tasks.inference.factory import get_engine
 from tasks.items import chunked
 from tasks.ledger import Garment, Generation, GenerationState, LookGeneration
@@ -48,6 +48,7 @@ from tasks.qc.appearance import read_cloth
 from tasks.qc.judge import OUTFIT_TOP_KEPT, TOP_KEPT, kept_in_outfit, measure, verdicts, view_inputs, with_cloth
 from tasks.qc.suite import SuiteConfig
 from tasks.qc.suite_versions import current_suite
+from tasks.settings import Settings
 from tasks.states import initial, move
 from tasks.storage import look_generation_key, review_look_key
 from tasks.storefront import Gate, preview_reason, write_manifest
@@ -394,13 +395,20 @@ def _record(ctx: RunContext, gate: Gate, row: LookGeneration, made: OutfitsMade)
     made.states[row.state] = made.states.get(row.state, 0) + 1
 
 
+def why_no_outfits(settings: Settings, release: Release) -> str | None:
+    """Why an engine of ``release`` makes no full outfits under ``TRYON_OUTFITS`` (None: it makes them)."""
+    if settings.outfits == "never":
+        return "TRYON_OUTFITS is never"
+    if settings.outfits == "released" and not release.released:
+        return f"{release.note} (TRYON_OUTFITS=always makes previews)"
+    return None
+
+
 def make_outfits(ctx: RunContext, date: str) -> OutfitsMade:
     """Plan the drop's looks, make each one's image once (``batch_size`` looks an engine call),
     judge and route it."""
     engine = get_engine(ctx.settings)
-    asked = ctx.settings.outfits
-    if asked == "never" or (asked == "released" and not engine.release.released):
-        why = "TRYON_OUTFITS is never" if asked == "never" else f"{engine.release.note} (TRYON_OUTFITS=always makes previews)"
+    if (why := why_no_outfits(ctx.settings, engine.release)) is not None:
         return OutfitsMade(note=f"no full outfits: {why}")
     card = current_card(ctx)
     if card is None:

@@ -18,7 +18,8 @@ MIN_OUTFITS = 3  # two to train on and one held out, at the least
 @dataclass(frozen=True)
 class LooksTraining:
     """What the step did: ``outcome`` is ``trained``, ``unchanged`` (the current model was trained
-    on these outfits) or ``too_few`` (fewer than ``MIN_OUTFITS`` photos with a pair of parts)."""
+    on these outfits), ``too_few`` (fewer than ``MIN_OUTFITS`` photos with a pair of parts) or
+    ``skipped`` (the run asked for no looks: model_library's ``looks`` param)."""
 
     outcome: str
     outfits: int
