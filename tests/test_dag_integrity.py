@@ -142,11 +142,11 @@ def test_each_parse_reads_the_settings_of_its_time(monkeypatch):
 
 def test_every_param_is_checked_as_draft_7_and_bad_values_are_still_refused():
     """Airflow reads (and validates) each param dozens of times a run; a schema without its dialect
-    is checked against Draft 2020-12's costlier meta-schema first (tasks.airflow_glue.common.param)."""
+    is checked against Draft 2020-12's costlier meta-schema first (tasks.run_overrides.PARAM_DIALECT)."""
     import pytest
     from airflow.sdk.definitions.param import ParamValidationError
 
-    from tasks.airflow_glue.common import PARAM_DIALECT
+    from tasks.run_overrides import PARAM_DIALECT
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     declared = [(dag_id, name, dag.params.get_param(name)) for dag_id, dag in bag.dags.items() for name in dag.params]

@@ -64,16 +64,12 @@ def dag_defaults(settings: Settings) -> dict[str, Any]:
     }
 
 
-# Airflow validates a param each time it reads one (serialising a DAG reads every param of every
-# task, a run does so dozens of times), and jsonschema checks the param's schema against its dialect's
-# meta-schema first. A schema that names no dialect is checked as Draft 2020-12, whose meta-schema
-# costs 2.6 times Draft 7's: about a second of each DAG run. The params use nothing newer than Draft 7.
-PARAM_DIALECT = "http://json-schema.org/draft-07/schema#"
-
-
 def param(default: Any, description: str, **schema: Any) -> Param:
-    """A DAG param: ``default``, its trigger form's ``description``, its JSON schema (Draft 7)."""
-    return Param(default, description, schema={"$schema": PARAM_DIALECT, **schema})
+    """A DAG param: ``default``, its trigger form's ``description``, its JSON schema (in
+    ``tasks.run_overrides.PARAM_DIALECT``)."""
+    from tasks.run_overrides import with_dialect
+
+    return Param(default, description, schema=with_dialect(schema))
 
 
 def run_params() -> dict[str, Param]:
